@@ -1,0 +1,1 @@
+//! Builds a sandbox process.

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the cargo-fuzz target for the checkpoint-image reader and runs it for N seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-60}"
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    cargo install -q cargo-fuzz --locked
+fi
+cd fuzz
+RUSTC_BOOTSTRAP=1 cargo fuzz run read_image -- -max_total_time="$secs" -rss_limit_mb=2048

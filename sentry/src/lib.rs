@@ -1,0 +1,1 @@
+//! The sentry: a userspace kernel.
