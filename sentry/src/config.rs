@@ -1,0 +1,53 @@
+//! What a sandbox is built from: the parts of an OCI spec the kernel itself needs.
+
+use std::path::PathBuf;
+
+/// One mount of the guest's file system tree, in the order the spec lists them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MountConfig {
+    /// Absolute guest path.
+    pub destination: String,
+    pub kind: MountKind,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MountKind {
+    /// Host passthrough of a host directory or file.
+    Bind { source: PathBuf },
+    Tmpfs,
+    Proc,
+    Dev,
+    /// A mount type the sentry does not model (sysfs, cgroup, mqueue, devpts …): the
+    /// destination shows an empty read-only directory.
+    Empty,
+}
+
+/// A resource limit (`RLIMIT_*` number, soft, hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Everything the kernel needs to start the first guest process.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SandboxConfig {
+    /// Host directory that is the guest's `/`.
+    pub root: PathBuf,
+    pub root_readonly: bool,
+    pub mounts: Vec<MountConfig>,
+    pub hostname: String,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub rlimits: Vec<Rlimit>,
+    /// Guest paths that read as empty (OCI `maskedPaths`).
+    pub masked_paths: Vec<String>,
+    /// Guest paths that are read-only (OCI `readonlyPaths`).
+    pub readonly_paths: Vec<String>,
+}

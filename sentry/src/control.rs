@@ -1,0 +1,95 @@
+//! The control path into a running kernel: requests from `boot` (which serves the
+//! sandbox's control socket) to the kernel's event loop, answered in order.
+
+use std::path::PathBuf;
+
+/// A request to the running kernel.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Request {
+    /// Send a signal to the init process (`all: false`) or to every guest process.
+    Signal { signo: i32, all: bool },
+    /// Stop every guest thread until `Resume`.
+    Pause,
+    Resume,
+    /// Stop the world, write `DIR/checkpoint.img`, then resume or end the sandbox.
+    Checkpoint { image_dir: PathBuf, leave_running: bool },
+    /// Start a new guest process in the running sandbox. Its stdio are the given host fds
+    /// (passed alongside the request over the control socket).
+    Exec { argv: Vec<String>, env: Vec<String>, cwd: String, uid: u32, gid: u32 },
+    /// Host pids of the sandbox (the sentry and its stub processes).
+    HostPids,
+}
+
+/// The kernel's answer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum Response {
+    Ok,
+    /// `Exec` started guest process `pid`.
+    Started { pid: i32 },
+    HostPids(Vec<i32>),
+    Error(String),
+}
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::mpsc;
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+/// A request together with the host fds that travel with it (an `Exec`'s stdio).
+pub struct Envelope {
+    pub request: Request,
+    pub fds: Vec<OwnedFd>,
+    pub reply: mpsc::Sender<Response>,
+}
+
+/// The sending side, held by whoever serves the control socket (another thread).
+#[derive(Clone)]
+pub struct ControlHandle {
+    tx: mpsc::Sender<Envelope>,
+    wake: std::sync::Arc<EventFd>,
+}
+
+/// The receiving side, owned by the kernel's event loop: its fd becomes readable when a
+/// request waits.
+pub struct ControlReceiver {
+    rx: mpsc::Receiver<Envelope>,
+    wake: std::sync::Arc<EventFd>,
+}
+
+/// Makes a connected control handle and receiver.
+pub fn channel() -> std::io::Result<(ControlHandle, ControlReceiver)> {
+    let wake = std::sync::Arc::new(
+        EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(std::io::Error::from)?,
+    );
+    let (tx, rx) = mpsc::channel();
+    Ok((ControlHandle { tx, wake: wake.clone() }, ControlReceiver { rx, wake }))
+}
+
+impl ControlHandle {
+    /// Sends a request and waits for the kernel's answer. Returns `None` when the kernel
+    /// has ended.
+    pub fn call(&self, request: Request, fds: Vec<OwnedFd>) -> Option<Response> {
+        let (reply, answer) = mpsc::channel();
+        self.tx.send(Envelope { request, fds, reply }).ok()?;
+        self.wake.write(1).ok()?;
+        answer.recv().ok()
+    }
+}
+
+impl ControlReceiver {
+    /// The fd the event loop polls.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.wake.as_fd().as_raw_fd()
+    }
+
+    /// Takes every waiting request.
+    pub fn drain(&self) -> Vec<Envelope> {
+        let _ = self.wake.read();
+        self.rx.try_iter().collect()
+    }
+}
