@@ -25,7 +25,9 @@ pub fn runsc_bin() -> PathBuf {
         }
         let status = cmd.status().expect("run cargo build -p runsc");
         assert!(status.success(), "cargo build -p runsc failed");
-        target_dir().join(if release { "release" } else { "debug" }).join("runsc")
+        target_dir()
+            .join(if release { "release" } else { "debug" })
+            .join("runsc")
     })
     .clone()
 }
