@@ -1,0 +1,424 @@
+//! The streaming writer.
+//!
+//! The layout puts the segment table before the segments, yet the table holds
+//! each segment's crc32, which is known only once the segment has been
+//! written. The writer therefore works in two passes over the caller's
+//! memory ranges, neither of which copies guest memory:
+//!
+//! 1. **Plan** (cheap): check that ranges are page-aligned and ordered, and
+//!    split each into runs of non-zero pages. A non-zero page is usually
+//!    recognised from its first cache line, so this reads very little of
+//!    memory. From the runs, every offset in the file is known.
+//! 2. **Write**: metadata and state stream from the start of the file; the
+//!    table's space is left as a hole; each segment is written straight from
+//!    the caller's slice in large chunks, its crc32 computed on each chunk
+//!    just before the chunk is written (so the bytes are still in cache).
+//!    Then the table and finally the header (with its checksum) are written
+//!    into their places with positioned writes.
+//!
+//! All of this goes to a temporary file in the target directory, which is
+//! fsync'd, renamed to [`IMAGE_FILE_NAME`], and the directory fsync'd. On any
+//! error the temporary file is removed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::codec;
+use crate::error::Error;
+use crate::format::{
+    align_up, is_aligned, Header, SegmentEntry, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN,
+    MAX_METADATA_LEN, MAX_SEGMENTS, MAX_STATE_LEN, PAGE_SIZE, SEGMENT_ENTRY_LEN,
+};
+use crate::metadata::Metadata;
+use crate::StateSchema;
+
+/// The name of the image inside the checkpoint directory.
+pub const IMAGE_FILE_NAME: &str = "checkpoint.img";
+
+/// How many bytes of a segment are checksummed and handed to `write` at once.
+/// Large enough that syscall overhead vanishes, small enough that the chunk
+/// is still in the CPU cache when the kernel copies it.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// What [`write_image`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteStats {
+    /// The final path of the image.
+    pub path: PathBuf,
+    /// The size of the image file.
+    pub file_bytes: u64,
+    /// Bytes of memory ranges handed in.
+    pub range_bytes: u64,
+    /// Bytes of memory saved (non-zero pages).
+    pub saved_bytes: u64,
+    /// Bytes of zero pages that were not written.
+    pub zero_bytes_skipped: u64,
+    /// Number of segments.
+    pub segments: u64,
+    /// Size of the metadata block.
+    pub metadata_bytes: u64,
+    /// Size of the state section.
+    pub state_bytes: u64,
+}
+
+/// Writes `dir/checkpoint.img` atomically.
+///
+/// `ranges` are the guest memory to save: `(offset in the memory file, bytes)`
+/// pairs. Offsets and lengths must be multiples of [`PAGE_SIZE`] (guest
+/// memory is page-granular), and ranges must come in increasing order of
+/// offset without overlapping; otherwise the call fails before creating any
+/// file. Zero pages are not written: each range becomes one segment per run
+/// of non-zero pages (a segment never spans two ranges).
+///
+/// `meta.memory`'s counters other than `total_bytes` are filled in here.
+///
+/// Guest memory is never copied in user space: segments are written straight
+/// from the given slices. The image appears under its final name only once it
+/// is complete and on disk; an existing image of that name is replaced.
+pub fn write_image<'a, T, I>(
+    dir: &Path,
+    meta: &Metadata,
+    state: &T,
+    ranges: I,
+) -> Result<WriteStats, Error>
+where
+    T: Serialize + StateSchema + ?Sized,
+    I: IntoIterator<Item = (u64, &'a [u8])>,
+{
+    let plan = plan_segments(ranges)?;
+
+    let mut meta = meta.clone();
+    meta.memory.range_bytes = plan.range_bytes;
+    meta.memory.saved_bytes = plan.saved_bytes;
+    meta.memory.segments = plan.runs.len() as u64;
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(Error::MetadataEncode)?;
+    let metadata_len = meta_json.len() as u64;
+    if metadata_len > MAX_METADATA_LEN {
+        return Err(Error::MetadataTooLarge {
+            len: metadata_len,
+            max: MAX_METADATA_LEN,
+        });
+    }
+
+    let final_path = dir.join(IMAGE_FILE_NAME);
+    let mut tmp = TempFile::create(dir)?;
+    let tmp_path = tmp.path.clone();
+    let io = |op| Error::io(op, tmp_path.clone());
+
+    // Metadata and state, streamed from the end of the header.
+    let metadata_off = HEADER_LEN as u64;
+    let state_off = align_up(metadata_off + metadata_len, 8).expect("small");
+    let mut out = CrcCounter::new(BufWriter::with_capacity(256 << 10, &tmp.file));
+    out.inner
+        .get_mut()
+        .seek(SeekFrom::Start(metadata_off))
+        .map_err(io("cannot seek in"))?;
+    out.inner
+        .write_all(&meta_json)
+        .map_err(io("cannot write"))?;
+    let pad = (state_off - metadata_off - metadata_len) as usize;
+    out.inner
+        .write_all(&[0u8; 8][..pad])
+        .map_err(io("cannot write"))?;
+    if let Err(e) = codec::encode_to(state, &mut out) {
+        return Err(match out.failure.take() {
+            Some(Failure::Io(source)) => Error::Io {
+                op: "cannot write",
+                path: tmp.path.clone(),
+                source,
+            },
+            Some(Failure::TooLarge) => Error::StateTooLarge {
+                len: out.len,
+                max: MAX_STATE_LEN,
+            },
+            None => Error::Codec(e),
+        });
+    }
+    let state_len = out.len;
+    let state_crc = out.crc.clone().finalize();
+    out.inner.flush().map_err(io("cannot write"))?;
+    drop(out);
+
+    // The table's place, then the segments.
+    let segment_count = plan.runs.len() as u64;
+    let table_off = align_up(state_off + state_len, 8).expect("state is capped");
+    let table_len = segment_count * SEGMENT_ENTRY_LEN as u64;
+    let table_end = table_off + table_len;
+    let mut entries = Vec::with_capacity(plan.runs.len());
+    let mut file_len = table_end;
+    if !plan.runs.is_empty() {
+        let mut file_off = align_up(table_end, PAGE_SIZE).expect("table is capped");
+        (&tmp.file)
+            .seek(SeekFrom::Start(file_off))
+            .map_err(io("cannot seek in"))?;
+        for run in &plan.runs {
+            let crc = write_segment(&tmp.file, run.data).map_err(io("cannot write"))?;
+            let len = run.data.len() as u64;
+            entries.push(SegmentEntry {
+                memory_offset: run.memory_offset,
+                file_offset: file_off,
+                len,
+                crc,
+                flags: 0,
+            });
+            file_off += len;
+        }
+        file_len = file_off;
+    }
+
+    let mut table = vec![0u8; table_len as usize];
+    for (entry, out) in entries
+        .iter()
+        .zip(table.chunks_exact_mut(SEGMENT_ENTRY_LEN))
+    {
+        entry.encode(out);
+    }
+    tmp.file
+        .write_all_at(&table, table_off)
+        .map_err(io("cannot write"))?;
+
+    let header = Header {
+        major: FORMAT_MAJOR,
+        minor: FORMAT_MINOR,
+        header_len: HEADER_LEN as u32,
+        flags: 0,
+        file_len,
+        metadata_off,
+        metadata_len,
+        state_off,
+        state_len,
+        state_schema: T::VERSION,
+        state_crc,
+        table_off,
+        segment_count,
+        metadata_crc: crc32fast::hash(&meta_json),
+        table_crc: crc32fast::hash(&table),
+        page_size: PAGE_SIZE,
+    };
+    tmp.file
+        .write_all_at(&header.encode(), 0)
+        .map_err(io("cannot write"))?;
+    // Padding that was skipped over (and the end, when there are no segments).
+    tmp.file.set_len(file_len).map_err(io("cannot resize"))?;
+    tmp.file.sync_all().map_err(io("cannot fsync"))?;
+
+    std::fs::rename(&tmp.path, &final_path).map_err(Error::io("cannot rename to", &final_path))?;
+    tmp.disarm();
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("cannot fsync directory", dir))?;
+
+    Ok(WriteStats {
+        path: final_path,
+        file_bytes: file_len,
+        range_bytes: plan.range_bytes,
+        saved_bytes: plan.saved_bytes,
+        zero_bytes_skipped: plan.range_bytes - plan.saved_bytes,
+        segments: segment_count,
+        metadata_bytes: metadata_len,
+        state_bytes: state_len,
+    })
+}
+
+/// Writes one segment from the caller's slice, returning its crc32.
+fn write_segment(mut file: &File, data: &[u8]) -> io::Result<u32> {
+    let mut crc = crc32fast::Hasher::new();
+    for chunk in data.chunks(WRITE_CHUNK) {
+        crc.update(chunk);
+        file.write_all(chunk)?;
+    }
+    Ok(crc.finalize())
+}
+
+/// A run of non-zero pages: one future segment.
+struct Run<'a> {
+    memory_offset: u64,
+    data: &'a [u8],
+}
+
+struct Plan<'a> {
+    runs: Vec<Run<'a>>,
+    range_bytes: u64,
+    saved_bytes: u64,
+}
+
+/// Checks the ranges and splits them into runs of non-zero pages.
+fn plan_segments<'a, I>(ranges: I) -> Result<Plan<'a>, Error>
+where
+    I: IntoIterator<Item = (u64, &'a [u8])>,
+{
+    const PAGE: usize = PAGE_SIZE as usize;
+    let mut plan = Plan {
+        runs: Vec::new(),
+        range_bytes: 0,
+        saved_bytes: 0,
+    };
+    let mut prev_end: Option<u64> = None;
+    for (offset, bytes) in ranges {
+        let len = bytes.len() as u64;
+        if !is_aligned(offset, PAGE_SIZE) || !is_aligned(len, PAGE_SIZE) {
+            return Err(Error::UnalignedRange { offset, len });
+        }
+        let end = offset
+            .checked_add(len)
+            .ok_or(Error::RangeOverflow { offset, len })?;
+        if let Some(prev_end) = prev_end {
+            if offset < prev_end {
+                return Err(Error::RangesOutOfOrder { offset, prev_end });
+            }
+        }
+        prev_end = Some(end);
+        plan.range_bytes += len;
+
+        let mut run_start: Option<usize> = None;
+        for (i, page) in bytes.chunks_exact(PAGE).enumerate() {
+            let at = i * PAGE;
+            match (is_zero_page(page), run_start) {
+                (false, None) => run_start = Some(at),
+                (true, Some(start)) => {
+                    plan.push_run(offset + start as u64, &bytes[start..at])?;
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = run_start {
+            plan.push_run(offset + start as u64, &bytes[start..])?;
+        }
+    }
+    Ok(plan)
+}
+
+impl<'a> Plan<'a> {
+    fn push_run(&mut self, memory_offset: u64, run: &'a [u8]) -> Result<(), Error> {
+        if self.runs.len() as u64 >= MAX_SEGMENTS {
+            return Err(Error::TooManySegments {
+                count: self.runs.len() as u64 + 1,
+                max: MAX_SEGMENTS,
+            });
+        }
+        self.saved_bytes += run.len() as u64;
+        self.runs.push(Run {
+            memory_offset,
+            data: run,
+        });
+        Ok(())
+    }
+}
+
+/// Whether a page is all zero. Looks at 64 bytes at a time so the check
+/// vectorises and a non-zero page is usually decided by its first cache line.
+fn is_zero_page(page: &[u8]) -> bool {
+    page.chunks_exact(64)
+        .all(|line| line.iter().fold(0u8, |acc, &b| acc | b) == 0)
+}
+
+/// Why the state stream stopped.
+enum Failure {
+    Io(io::Error),
+    TooLarge,
+}
+
+/// Counts and checksums the state as it streams by, and enforces the cap.
+struct CrcCounter<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+    failure: Option<Failure>,
+}
+
+impl<W> CrcCounter<W> {
+    fn new(inner: W) -> Self {
+        CrcCounter {
+            inner,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            failure: None,
+        }
+    }
+}
+
+impl<W: Write> Write for CrcCounter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.len + buf.len() as u64 > MAX_STATE_LEN {
+            self.len += buf.len() as u64;
+            self.failure = Some(Failure::TooLarge);
+            return Err(io::Error::other("state too large"));
+        }
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.crc.update(&buf[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let kind = e.kind();
+                self.failure = Some(Failure::Io(e));
+                Err(io::Error::from(kind))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The temporary file, removed on drop unless it was renamed.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    armed: bool,
+}
+
+impl TempFile {
+    fn create(dir: &Path) -> Result<TempFile, Error> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let mut last_err = None;
+        for _ in 0..16 {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!(".{IMAGE_FILE_NAME}.tmp.{}.{nanos}.{n}", std::process::id());
+            let path = dir.join(name);
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file,
+                        armed: true,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+                Err(e) => return Err(Error::io("cannot create", path)(e)),
+            }
+        }
+        Err(Error::io("cannot create a temporary file in", dir)(
+            last_err.unwrap_or_else(|| io::Error::other("name collision")),
+        ))
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
