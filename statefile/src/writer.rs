@@ -1,8 +1,8 @@
 //! The streaming writer.
 //!
 //! The layout puts the segment table before the segments, yet the table holds
-//! each segment's crc32, which is known only once the segment has been
-//! written. The writer therefore works in two passes over the caller's
+//! each segment's crc32, which is known only after a pass over the
+//! segment's bytes. The writer therefore works in two passes over the caller's
 //! memory ranges, neither of which copies guest memory:
 //!
 //! 1. **Plan** (cheap): check that ranges are page-aligned and ordered, and
@@ -10,11 +10,11 @@
 //!    recognised from its first cache line, so this reads very little of
 //!    memory. From the runs, every offset in the file is known.
 //! 2. **Write**: metadata and state stream from the start of the file; the
-//!    table's space is left as a hole; each segment is written straight from
-//!    the caller's slice in large chunks, its crc32 computed on each chunk
-//!    just before the chunk is written (so the bytes are still in cache).
-//!    Then the table and finally the header (with its checksum) are written
-//!    into their places with positioned writes.
+//!    table's space is left as a hole; the segments are written straight
+//!    from the caller's slices in large chunks (see [`write_segments`] for
+//!    how their crc32s are computed and how writeback is overlapped). Then
+//!    the table and finally the header (with its checksum) are written into
+//!    their places with positioned writes.
 //!
 //! All of this goes to a temporary file in the target directory, which is
 //! fsync'd, renamed to [`IMAGE_FILE_NAME`], and the directory fsync'd. On any
@@ -25,6 +25,7 @@ use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use serde::Serialize;
 
@@ -40,10 +41,16 @@ use crate::StateSchema;
 /// The name of the image inside the checkpoint directory.
 pub const IMAGE_FILE_NAME: &str = "checkpoint.img";
 
-/// How many bytes of a segment are checksummed and handed to `write` at once.
-/// Large enough that syscall overhead vanishes, small enough that the chunk
-/// is still in the CPU cache when the kernel copies it.
+/// How many bytes of a segment are handed to `write` at once. Large enough
+/// that syscall overhead vanishes, small enough that a chunk checksummed just
+/// before it is written is still in the CPU cache when the kernel copies it.
 const WRITE_CHUNK: usize = 1 << 20;
+
+/// How many bytes of segments are written between two background flushes.
+const WRITEBACK_STEP: u64 = 64 << 20;
+
+/// From how many bytes of segments on the writer uses helper threads.
+const PARALLEL_MIN: u64 = 2 * WRITEBACK_STEP;
 
 /// What [`write_image`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,8 +163,9 @@ where
         (&tmp.file)
             .seek(SeekFrom::Start(file_off))
             .map_err(io("cannot seek in"))?;
-        for run in &plan.runs {
-            let crc = write_segment(&tmp.file, run.data).map_err(io("cannot write"))?;
+        let crcs =
+            write_segments(&tmp.file, &plan.runs, plan.saved_bytes).map_err(io("cannot write"))?;
+        for (run, crc) in plan.runs.iter().zip(crcs) {
             let len = run.data.len() as u64;
             entries.push(SegmentEntry {
                 memory_offset: run.memory_offset,
@@ -225,14 +233,102 @@ where
     })
 }
 
-/// Writes one segment from the caller's slice, returning its crc32.
-fn write_segment(mut file: &File, data: &[u8]) -> io::Result<u32> {
-    let mut crc = crc32fast::Hasher::new();
-    for chunk in data.chunks(WRITE_CHUNK) {
-        crc.update(chunk);
-        file.write_all(chunk)?;
+/// Writes the segments back to back from the caller's slices at the file's
+/// current position, returning their crc32s.
+///
+/// Small images are written on this thread, each chunk checksummed just
+/// before it is written (while it is in cache). Large ones use two helper
+/// threads, because on a stopped sandbox the other CPUs are idle:
+/// - one computes the crc32s over the same slices, off the critical path;
+/// - one calls `fdatasync` every [`WRITEBACK_STEP`] bytes, so the disk
+///   writes while this thread is still copying into the page cache (instead
+///   of everything waiting for one flush at the end), and dirty memory stays
+///   bounded.
+fn write_segments(file: &File, runs: &[Run<'_>], total: u64) -> io::Result<Vec<u32>> {
+    if total < PARALLEL_MIN {
+        return runs
+            .iter()
+            .map(|run| {
+                let mut crc = crc32fast::Hasher::new();
+                for chunk in run.data.chunks(WRITE_CHUNK) {
+                    crc.update(chunk);
+                    (&*file).write_all(chunk)?;
+                }
+                Ok(crc.finalize())
+            })
+            .collect();
     }
-    Ok(crc.finalize())
+    let progress = Writeback::default();
+    std::thread::scope(|scope| {
+        let flusher = scope.spawn(|| progress.run(file));
+        let summer = scope.spawn(|| {
+            runs.iter()
+                .map(|run| crc32fast::hash(run.data))
+                .collect::<Vec<u32>>()
+        });
+        let mut written = 0u64;
+        let result: io::Result<()> = runs.iter().try_for_each(|run| {
+            for chunk in run.data.chunks(WRITE_CHUNK) {
+                (&*file).write_all(chunk)?;
+                written += chunk.len() as u64;
+                progress.advance(written);
+            }
+            Ok(())
+        });
+        progress.finish();
+        // The flusher's error matters even if ours is fine: it consumed the
+        // file's writeback error, which the final fsync would not see again.
+        let flushed = flusher
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("writeback thread panicked")));
+        let crcs = summer
+            .join()
+            .map_err(|_| io::Error::other("checksum thread panicked"))?;
+        result?;
+        flushed?;
+        Ok(crcs)
+    })
+}
+
+/// Progress shared between the writing thread and the writeback thread.
+#[derive(Default)]
+struct Writeback {
+    /// (bytes written so far, writing finished)
+    state: Mutex<(u64, bool)>,
+    changed: Condvar,
+}
+
+impl Writeback {
+    fn advance(&self, written: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 = written;
+        self.changed.notify_one();
+    }
+
+    fn finish(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1 = true;
+        self.changed.notify_one();
+    }
+
+    /// Flushes each time another `WRITEBACK_STEP` bytes have been written,
+    /// until writing is finished (the caller's final fsync does the rest).
+    fn run(&self, file: &File) -> io::Result<()> {
+        let mut synced = 0u64;
+        loop {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            while !state.1 && state.0 - synced < WRITEBACK_STEP {
+                state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.1 {
+                return Ok(());
+            }
+            let written = state.0;
+            drop(state);
+            file.sync_data()?;
+            synced = written;
+        }
+    }
 }
 
 /// A run of non-zero pages: one future segment.

@@ -358,3 +358,37 @@ fn metadata_is_readable_json() {
     assert_eq!(json["cpu"]["xcr0"], 7);
     assert_eq!(json["page_size"], 4096);
 }
+
+#[test]
+fn large_image_round_trip() {
+    // Over 128 MiB of segments: the writer checksums on a helper thread and
+    // flushes in the background. Every 1000th page is zero.
+    let pages = 34_816; // 136 MiB
+    let mut m = vec![0u8; pages * PAGE];
+    for (i, p) in m.chunks_mut(PAGE).enumerate() {
+        if i % 1000 != 999 {
+            p.fill((i % 251 + 1) as u8);
+            p[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stats = write_image(
+        dir.path(),
+        &test_metadata(),
+        &test_state(),
+        [(1 << 30, &m[..])],
+    )
+    .unwrap();
+    assert_eq!(stats.segments, 35);
+    assert_eq!(stats.zero_bytes_skipped, (34 * PAGE) as u64);
+    let image = Image::open(&stats.path).unwrap();
+    let mut covered = 0;
+    for seg in image.segments() {
+        let seg = seg.unwrap();
+        let start = (seg.memory_offset - (1 << 30)) as usize;
+        assert_eq!(seg.data, &m[start..start + seg.data.len()]);
+        covered += seg.data.len();
+    }
+    assert_eq!(covered as u64, stats.saved_bytes);
+    assert_eq!(dir_entries(dir.path()), vec![IMAGE_FILE_NAME.to_string()]);
+}
