@@ -3,6 +3,13 @@
 
 pub mod config;
 pub mod control;
+pub mod fs;
+pub mod ipc;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod platform;
+pub mod syscalls;
 
 use std::os::fd::OwnedFd;
 
@@ -12,26 +19,35 @@ pub use control::{ControlHandle, ControlReceiver};
 /// Errors building or running a sandbox.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the sandbox kernel is not implemented yet")]
-    NotImplemented,
+    #[error("building the sandbox kernel")]
+    Kernel(#[from] kernel::KernelError),
 }
 
 /// A sandbox about to run: the kernel built from a config.
 pub struct Sandbox {
-    _config: SandboxConfig,
+    config: SandboxConfig,
+    kernel: kernel::Kernel,
 }
 
 impl Sandbox {
     /// Builds the kernel. Call this before the process starts any thread: it forks the
-    /// master stub process.
+    /// master stub process, and blocks SIGCHLD (threads started later inherit the mask, so
+    /// the kernel's signalfd sees every stub stop).
     pub fn new(config: SandboxConfig) -> Result<Self, Error> {
-        Ok(Sandbox { _config: config })
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGCHLD);
+        let _ = set.thread_block();
+        let kernel = kernel::Kernel::new(&config)?;
+        Ok(Sandbox { config, kernel })
     }
 
     /// Runs the guest until its init exits. `stdio` become the guest's fds 0, 1, 2.
     /// Returns the init's exit as a shell reports it: the exit code, or 128 + signal.
     /// Must be called on the thread that called `new`.
-    pub fn run(self, _stdio: [OwnedFd; 3], _control: Option<ControlReceiver>) -> Result<i32, Error> {
-        Err(Error::NotImplemented)
+    pub fn run(mut self, stdio: [OwnedFd; 3], control: Option<ControlReceiver>) -> Result<i32, Error> {
+        self.kernel.start_init(&self.config, stdio)?;
+        let status = self.kernel.run_loop(control.as_ref());
+        self.kernel.vfs.cleanup();
+        Ok(status.shell_code())
     }
 }

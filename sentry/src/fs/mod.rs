@@ -1,0 +1,415 @@
+//! The VFS: mounts, guest path walk, and the file systems (host passthrough, devfs,
+//! procfs). The sentry walks every guest path itself, component by component, so symlinks
+//! resolve against the guest's mounts; each host step is an `openat2` beneath a mount's
+//! root that follows no link.
+
+pub mod file;
+pub mod host_sys;
+pub mod io;
+pub mod proc;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{FchmodatFlags, Mode};
+
+use crate::fs::file::{DevNode, DirEnt};
+use crate::mm::Errno;
+
+/// A file system mounted in the guest tree.
+pub enum MountFs {
+    /// Host passthrough of a directory (bind mounts, the rootfs, and tmpfs, which is a
+    /// private host directory the sandbox removes when it ends).
+    Host { root: OwnedFd, host_path: PathBuf },
+    Dev,
+    Proc,
+    /// An empty read-only directory (sysfs, cgroup and other kinds the sentry does not model).
+    Empty,
+}
+
+pub struct Mount {
+    /// Guest path components of the mount point.
+    pub at: Vec<String>,
+    pub fs: MountFs,
+    pub readonly: bool,
+    /// Guest-visible type, for /proc/mounts.
+    pub fstype: String,
+}
+
+/// A node of a synthetic file system.
+pub enum SynthNode {
+    Dir(Vec<DirEnt>),
+    File(Vec<u8>),
+    Symlink(String),
+    Dev(DevNode),
+}
+
+/// Looks a path up in procfs (given by the kernel, which holds what procfs shows).
+pub type ProcLookup<'a> = &'a dyn Fn(&[String]) -> Result<SynthNode, Errno>;
+
+/// File type of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeType {
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// A resolved guest path: the mount and the components within it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub mount: usize,
+    pub rel: Vec<String>,
+    /// Canonical guest path.
+    pub path: String,
+    pub exists: bool,
+}
+
+pub struct Vfs {
+    pub mounts: Vec<Mount>,
+}
+
+pub fn join(comps: &[String]) -> String {
+    if comps.is_empty() {
+        "/".to_string()
+    } else {
+        comps.iter().map(|c| format!("/{c}")).collect()
+    }
+}
+
+/// Splits a path into its non-empty components.
+pub fn split(path: &str) -> Vec<String> {
+    path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
+/// Builds a guest `struct stat` (x86-64 layout, 144 bytes) from a host one.
+pub fn stat_bytes(st: &libc::stat) -> Vec<u8> {
+    let mut b = Vec::with_capacity(144);
+    let mut w = |v: u64, n: usize| b.extend_from_slice(&v.to_le_bytes()[..n]);
+    w(st.st_dev, 8);
+    w(st.st_ino, 8);
+    w(st.st_nlink, 8);
+    w(st.st_mode as u64, 4);
+    w(st.st_uid as u64, 4);
+    w(st.st_gid as u64, 4);
+    w(0, 4);
+    w(st.st_rdev, 8);
+    w(st.st_size as u64, 8);
+    w(st.st_blksize as u64, 8);
+    w(st.st_blocks as u64, 8);
+    w(st.st_atime as u64, 8);
+    w(st.st_atime_nsec as u64, 8);
+    w(st.st_mtime as u64, 8);
+    w(st.st_mtime_nsec as u64, 8);
+    w(st.st_ctime as u64, 8);
+    w(st.st_ctime_nsec as u64, 8);
+    w(0, 8);
+    w(0, 8);
+    w(0, 8);
+    b
+}
+
+/// A stat for a synthetic node.
+pub fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
+    // SAFETY: libc::stat is plain integers; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_ino = ino;
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    st.st_dev = 0x42;
+    match kind {
+        SynthNode::Dir(_) => {
+            st.st_mode = libc::S_IFDIR | 0o555;
+            st.st_nlink = 2;
+        }
+        SynthNode::File(d) => {
+            st.st_mode = libc::S_IFREG | 0o444;
+            st.st_size = d.len() as i64;
+        }
+        SynthNode::Symlink(t) => {
+            st.st_mode = libc::S_IFLNK | 0o777;
+            st.st_size = t.len() as i64;
+        }
+        SynthNode::Dev(d) => {
+            st.st_mode = libc::S_IFCHR | 0o666;
+            st.st_rdev = match d {
+                DevNode::Null => libc::makedev(1, 3),
+                DevNode::Zero => libc::makedev(1, 5),
+                DevNode::Full => libc::makedev(1, 7),
+                DevNode::Random => libc::makedev(1, 8),
+                DevNode::Urandom => libc::makedev(1, 9),
+            };
+        }
+    }
+    st
+}
+
+fn ino_of(path: &str) -> u64 {
+    // A stable inode number for synthetic nodes (FNV-1a of the path).
+    path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+fn dev_lookup(rel: &[String]) -> Result<SynthNode, Errno> {
+    let dir = |names: &[(&str, u8)]| SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect());
+    match rel.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => Ok(dir(&[
+            ("null", libc::DT_CHR),
+            ("zero", libc::DT_CHR),
+            ("full", libc::DT_CHR),
+            ("random", libc::DT_CHR),
+            ("urandom", libc::DT_CHR),
+            ("fd", libc::DT_LNK),
+            ("stdin", libc::DT_LNK),
+            ("stdout", libc::DT_LNK),
+            ("stderr", libc::DT_LNK),
+            ("pts", libc::DT_DIR),
+            ("shm", libc::DT_DIR),
+        ])),
+        ["null"] => Ok(SynthNode::Dev(DevNode::Null)),
+        ["zero"] => Ok(SynthNode::Dev(DevNode::Zero)),
+        ["full"] => Ok(SynthNode::Dev(DevNode::Full)),
+        ["random"] => Ok(SynthNode::Dev(DevNode::Random)),
+        ["urandom"] => Ok(SynthNode::Dev(DevNode::Urandom)),
+        ["fd"] => Ok(SynthNode::Symlink("/proc/self/fd".into())),
+        ["stdin"] => Ok(SynthNode::Symlink("/proc/self/fd/0".into())),
+        ["stdout"] => Ok(SynthNode::Symlink("/proc/self/fd/1".into())),
+        ["stderr"] => Ok(SynthNode::Symlink("/proc/self/fd/2".into())),
+        ["pts"] | ["shm"] => Ok(dir(&[])),
+        _ => Err(libc::ENOENT),
+    }
+}
+
+impl Vfs {
+    /// The mount that holds `comps` and the components within it (the last matching
+    /// mount wins, as a later mount shadows an earlier one).
+    pub fn mount_for(&self, comps: &[String]) -> (usize, Vec<String>) {
+        let mut best = 0;
+        let mut best_len = 0;
+        for (i, m) in self.mounts.iter().enumerate() {
+            if m.at.len() <= comps.len() && comps[..m.at.len()] == m.at[..] && m.at.len() >= best_len {
+                best = i;
+                best_len = m.at.len();
+            }
+        }
+        (best, comps[best_len..].to_vec())
+    }
+
+    /// Opens the directory that contains `rel` in a host mount (O_PATH), and returns it
+    /// with the last component's name.
+    pub fn host_parent<'a>(&self, m: usize, rel: &'a [String]) -> Result<(OwnedFd, &'a str), Errno> {
+        let MountFs::Host { root, .. } = &self.mounts[m].fs else { return Err(libc::EXDEV) };
+        let (name, dir) = match rel.split_last() {
+            Some((n, d)) => (n.as_str(), d),
+            None => (".", rel),
+        };
+        let dir_path = dir.join("/");
+        let fd = host_sys::openat2(root.as_fd(), &dir_path, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        Ok((fd, name))
+    }
+
+    /// lstat of a node: its type, host stat, and a symlink's target.
+    pub fn lstat(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Result<(libc::stat, Option<String>), Errno> {
+        let synth = |n: SynthNode, path: String| {
+            let st = synth_stat(&n, ino_of(&path));
+            let target = if let SynthNode::Symlink(t) = n { Some(t) } else { None };
+            Ok((st, target))
+        };
+        match &self.mounts[m].fs {
+            MountFs::Host { .. } => {
+                let (dir, name) = self.host_parent(m, rel)?;
+                let st = nix::sys::stat::fstatat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(|e| e as i32)?;
+                let target = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    let t = nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name).map_err(|e| e as i32)?;
+                    Some(t.to_string_lossy().into_owned())
+                } else {
+                    None
+                };
+                Ok((st, target))
+            }
+            MountFs::Dev => synth(dev_lookup(rel)?, format!("dev/{}", rel.join("/"))),
+            MountFs::Proc => synth(proc(rel)?, format!("proc/{}", rel.join("/"))),
+            MountFs::Empty => {
+                if rel.is_empty() {
+                    synth(SynthNode::Dir(vec![]), format!("empty/{}", join(&self.mounts[m].at)))
+                } else {
+                    Err(libc::ENOENT)
+                }
+            }
+        }
+    }
+
+    /// A synthetic node (devfs, procfs, empty mounts).
+    pub fn synth(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Result<SynthNode, Errno> {
+        match &self.mounts[m].fs {
+            MountFs::Dev => dev_lookup(rel),
+            MountFs::Proc => proc(rel),
+            MountFs::Empty if rel.is_empty() => Ok(SynthNode::Dir(vec![])),
+            MountFs::Empty => Err(libc::ENOENT),
+            MountFs::Host { .. } => Err(libc::EINVAL),
+        }
+    }
+
+    /// Walks guest `path` from `cwd`, following symlinks against the guest's own mounts.
+    /// The final component's symlink is followed when `follow`. A missing final component
+    /// resolves with `exists: false` (for creation).
+    pub fn resolve(&self, proc: ProcLookup, cwd: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        if path.is_empty() {
+            return Err(libc::ENOENT);
+        }
+        if path.len() > 4095 {
+            return Err(libc::ENAMETOOLONG);
+        }
+        let path = std::str::from_utf8(path).map_err(|_| libc::ENOENT)?.to_string();
+        let must_dir = path.ends_with('/');
+        let mut comps = if path.starts_with('/') { Vec::new() } else { split(cwd) };
+        let mut queue: std::collections::VecDeque<String> = split(&path).into();
+        let mut links = 0;
+        let mut exists = true;
+        while let Some(c) = queue.pop_front() {
+            if c.len() > 255 {
+                return Err(libc::ENAMETOOLONG);
+            }
+            if c == "." {
+                continue;
+            }
+            if c == ".." {
+                comps.pop();
+                continue;
+            }
+            comps.push(c);
+            let last = queue.is_empty();
+            let (m, rel) = self.mount_for(&comps);
+            match self.lstat(proc, m, &rel) {
+                Ok((st, target)) => {
+                    let is_link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+                    if is_link && (!last || follow || must_dir) {
+                        links += 1;
+                        if links > 40 {
+                            return Err(libc::ELOOP);
+                        }
+                        comps.pop();
+                        let t = target.unwrap_or_default();
+                        if t.starts_with('/') {
+                            comps.clear();
+                        }
+                        for (i, tc) in split(&t).into_iter().enumerate() {
+                            queue.insert(i, tc);
+                        }
+                        continue;
+                    }
+                    if (!last || must_dir) && st.st_mode & libc::S_IFMT != libc::S_IFDIR && !is_link {
+                        return Err(libc::ENOTDIR);
+                    }
+                }
+                Err(libc::ENOENT) if last => exists = false,
+                Err(e) => return Err(e),
+            }
+        }
+        let (mount, rel) = self.mount_for(&comps);
+        Ok(Resolved { mount, rel, path: join(&comps), exists })
+    }
+
+    pub fn readonly(&self, r: &Resolved) -> bool {
+        self.mounts[r.mount].readonly || !matches!(self.mounts[r.mount].fs, MountFs::Host { .. })
+    }
+
+    /// Opens a host node with `flags` (creating it when asked).
+    pub fn host_open(&self, r: &Resolved, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+        let (dir, name) = self.host_parent(r.mount, &r.rel)?;
+        host_sys::openat2(dir.as_fd(), name, flags | libc::O_NOFOLLOW, mode)
+    }
+
+    fn host_dir(&self, r: &Resolved) -> Result<(OwnedFd, String), Errno> {
+        if self.readonly(r) {
+            return Err(libc::EROFS);
+        }
+        let (dir, name) = self.host_parent(r.mount, &r.rel)?;
+        Ok((dir, name.to_string()))
+    }
+
+    pub fn mkdir(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
+        if r.exists {
+            return Err(libc::EEXIST);
+        }
+        let (dir, name) = self.host_dir(r)?;
+        nix::sys::stat::mkdirat(Some(raw(&dir)), name.as_str(), Mode::from_bits_truncate(mode)).map_err(|e| e as i32)
+    }
+
+    pub fn unlink(&self, r: &Resolved, dir_too: bool) -> Result<(), Errno> {
+        if r.rel.is_empty() {
+            return Err(libc::EBUSY);
+        }
+        let (dir, name) = self.host_dir(r)?;
+        let flag = if dir_too { nix::unistd::UnlinkatFlags::RemoveDir } else { nix::unistd::UnlinkatFlags::NoRemoveDir };
+        nix::unistd::unlinkat(Some(raw(&dir)), name.as_str(), flag).map_err(|e| e as i32)
+    }
+
+    pub fn rename(&self, from: &Resolved, to: &Resolved, flags: u32) -> Result<(), Errno> {
+        if from.mount != to.mount {
+            return Err(libc::EXDEV);
+        }
+        if from.rel.is_empty() || to.rel.is_empty() {
+            return Err(libc::EBUSY);
+        }
+        let (fd, fname) = self.host_dir(from)?;
+        let (td, tname) = self.host_dir(to)?;
+        let flags = nix::fcntl::RenameFlags::from_bits(flags).ok_or(libc::EINVAL)?;
+        nix::fcntl::renameat2(Some(raw(&fd)), fname.as_str(), Some(raw(&td)), tname.as_str(), flags).map_err(|e| e as i32)
+    }
+
+    pub fn link(&self, from: &Resolved, to: &Resolved) -> Result<(), Errno> {
+        if from.mount != to.mount {
+            return Err(libc::EXDEV);
+        }
+        if to.exists {
+            return Err(libc::EEXIST);
+        }
+        let (fd, fname) = self.host_dir(from)?;
+        let (td, tname) = self.host_dir(to)?;
+        nix::unistd::linkat(Some(raw(&fd)), fname.as_str(), Some(raw(&td)), tname.as_str(), nix::fcntl::AtFlags::empty())
+            .map_err(|e| e as i32)
+    }
+
+    pub fn symlink(&self, target: &str, at: &Resolved) -> Result<(), Errno> {
+        if at.exists {
+            return Err(libc::EEXIST);
+        }
+        let (dir, name) = self.host_dir(at)?;
+        nix::unistd::symlinkat(target, Some(raw(&dir)), name.as_str()).map_err(|e| e as i32)
+    }
+
+    pub fn chmod(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
+        let (dir, name) = self.host_dir(r)?;
+        nix::sys::stat::fchmodat(Some(raw(&dir)), name.as_str(), Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink)
+            .map_err(|e| e as i32)
+    }
+
+    pub fn chown(&self, r: &Resolved, uid: u32, gid: u32) -> Result<(), Errno> {
+        let (dir, name) = self.host_dir(r)?;
+        let u = (uid != u32::MAX).then(|| nix::unistd::Uid::from_raw(uid));
+        let g = (gid != u32::MAX).then(|| nix::unistd::Gid::from_raw(gid));
+        nix::unistd::fchownat(Some(raw(&dir)), name.as_str(), u, g, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| e as i32)
+    }
+
+    /// Removes the private host directories that back tmpfs mounts.
+    pub fn cleanup(&mut self) {
+        for m in &self.mounts {
+            if m.fstype == "tmpfs" {
+                if let MountFs::Host { host_path, .. } = &m.fs {
+                    let _ = std::fs::remove_dir_all(host_path);
+                }
+            }
+        }
+    }
+}
+
+fn raw(fd: &OwnedFd) -> i32 {
+    std::os::fd::AsRawFd::as_raw_fd(fd)
+}
+
+/// Borrow helper.
+pub fn bfd(fd: &OwnedFd) -> BorrowedFd<'_> {
+    fd.as_fd()
+}

@@ -1,0 +1,3 @@
+//! Inter-process communication: pipes; poll and select live in the syscalls layer.
+
+pub mod pipe;

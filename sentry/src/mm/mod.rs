@@ -1,0 +1,418 @@
+//! The memory manager: guest address spaces whose mappings are ranges of the memory file.
+
+pub mod memfile;
+
+use std::collections::BTreeMap;
+
+pub use memfile::{page_down, page_up, MemoryFile, PAGE};
+
+use crate::platform::{AddressSpaceId, Platform, GUEST_TOP};
+
+/// Copy-on-write copies at least this much around a fault, so that page-sized host
+/// mappings do not pile up.
+const COW_CHUNK: u64 = 64 * 1024;
+
+/// Lowest address a guest may map.
+pub const MMAP_MIN: u64 = 0x10000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = GUEST_TOP - 0x1000_0000;
+/// Size reserved below the stack top for the main stack.
+pub const STACK_SIZE: u64 = 8 << 20;
+/// Where top-down mmap allocation starts.
+pub const MMAP_TOP: u64 = STACK_TOP - (1 << 30);
+
+pub const PROT_READ: i32 = libc::PROT_READ;
+pub const PROT_WRITE: i32 = libc::PROT_WRITE;
+pub const PROT_EXEC: i32 = libc::PROT_EXEC;
+
+/// One guest mapping: `[start, end)` backed by memory-file bytes from `off`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Vma {
+    pub end: u64,
+    pub prot: i32,
+    /// MAP_SHARED: writes are seen by every address space that maps it; fork shares it.
+    pub shared: bool,
+    pub off: u64,
+    /// What /proc/PID/maps shows ("[stack]", "[heap]", a path, or empty).
+    pub name: String,
+}
+
+/// A guest errno as a positive number.
+pub type Errno = i32;
+
+/// A guest address space.
+pub struct Mm {
+    pub id: AddressSpaceId,
+    pub vmas: BTreeMap<u64, Vma>,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Where argv and envp strings live, for /proc/PID/cmdline and environ.
+    pub arg_range: (u64, u64),
+    pub env_range: (u64, u64),
+}
+
+/// The memory file and the platform: what address-space operations act on.
+pub struct MmCtx<'a> {
+    pub mf: &'a mut MemoryFile,
+    pub plat: &'a mut dyn Platform,
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::ENOMEM)
+}
+
+impl Mm {
+    pub fn new(cx: &mut MmCtx) -> std::io::Result<Mm> {
+        let id = cx.plat.new_address_space()?;
+        Ok(Mm { id, vmas: BTreeMap::new(), brk_start: 0, brk: 0, arg_range: (0, 0), env_range: (0, 0) })
+    }
+
+    /// The mapping that holds `addr`.
+    pub fn find(&self, addr: u64) -> Option<(u64, &Vma)> {
+        let (&s, v) = self.vmas.range(..=addr).next_back()?;
+        (addr < v.end).then_some((s, v))
+    }
+
+    /// The host protection of mapping `v` starting at `start`: private writable memory
+    /// that another address space still shares is mapped read-only (copy-on-write).
+    fn host_prot(&self, cx: &MmCtx, v: &Vma, start: u64) -> i32 {
+        if !v.shared && v.prot & PROT_WRITE != 0 && cx.mf.is_shared(v.off, v.end - start) {
+            v.prot & !PROT_WRITE
+        } else {
+            v.prot
+        }
+    }
+
+    /// Splits mappings so that `at` is a boundary.
+    fn split(&mut self, at: u64) {
+        if let Some((s, v)) = self.find(at) {
+            if s < at {
+                let mut right = v.clone();
+                right.off += at - s;
+                self.vmas.get_mut(&s).expect("found").end = at;
+                self.vmas.insert(at, right);
+            }
+        }
+    }
+
+    /// Removes `[start, end)` from the table, dropping the memory-file references.
+    fn remove_range(&mut self, cx: &mut MmCtx, start: u64, end: u64) {
+        self.split(start);
+        self.split(end);
+        let keys: Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let v = self.vmas.remove(&k).expect("listed");
+            cx.mf.dec_ref(v.off, v.end - k);
+        }
+    }
+
+    /// Finds a free range of `len` bytes, top-down below `MMAP_TOP`.
+    fn find_free(&self, len: u64) -> Option<u64> {
+        let mut top = MMAP_TOP;
+        for (&s, v) in self.vmas.range(..MMAP_TOP).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(s);
+        }
+        (top >= MMAP_MIN + len).then(|| top - len)
+    }
+
+    fn is_free(&self, start: u64, end: u64) -> bool {
+        if let Some((_, v)) = self.vmas.range(..end).next_back() {
+            if v.end > start {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Maps fresh zeroed memory. `addr` is used as is when `fixed`, else as a hint.
+    pub fn map_anon(
+        &mut self,
+        cx: &mut MmCtx,
+        addr: u64,
+        len: u64,
+        prot: i32,
+        shared: bool,
+        fixed: bool,
+        name: &str,
+    ) -> Result<u64, Errno> {
+        let len = page_up(len);
+        if len == 0 || len > GUEST_TOP {
+            return Err(libc::EINVAL);
+        }
+        let start = if fixed {
+            if addr % PAGE != 0 || addr < MMAP_MIN || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP) {
+                return Err(if addr % PAGE != 0 { libc::EINVAL } else { libc::ENOMEM });
+            }
+            self.remove_range(cx, addr, addr + len);
+            addr
+        } else if addr >= MMAP_MIN
+            && addr % PAGE == 0
+            && addr.checked_add(len).is_some_and(|e| e <= GUEST_TOP)
+            && self.is_free(addr, addr + len)
+        {
+            addr
+        } else {
+            self.find_free(len).ok_or(libc::ENOMEM)?
+        };
+        let off = cx.mf.alloc(len).map_err(io_errno)?;
+        if let Err(e) = cx.plat.map(self.id, start, len, prot, off) {
+            cx.mf.dec_ref(off, len);
+            return Err(io_errno(e));
+        }
+        self.vmas.insert(start, Vma { end: start + len, prot, shared, off, name: name.to_string() });
+        Ok(start)
+    }
+
+    pub fn unmap(&mut self, cx: &mut MmCtx, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE != 0 || len == 0 {
+            return Err(libc::EINVAL);
+        }
+        let end = addr.checked_add(page_up(len)).ok_or(libc::EINVAL)?.min(GUEST_TOP);
+        if addr >= end {
+            return Ok(());
+        }
+        self.remove_range(cx, addr, end);
+        cx.plat.unmap(self.id, addr, end - addr).map_err(io_errno)
+    }
+
+    pub fn protect(&mut self, cx: &mut MmCtx, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
+        if addr % PAGE != 0 {
+            return Err(libc::EINVAL);
+        }
+        let end = addr.checked_add(page_up(len)).ok_or(libc::ENOMEM)?;
+        // Every page must be mapped.
+        let mut cur = addr;
+        while cur < end {
+            let (_, v) = self.find(cur).ok_or(libc::ENOMEM)?;
+            cur = v.end;
+        }
+        self.split(addr);
+        self.split(end);
+        let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            self.vmas.get_mut(&k).expect("listed").prot = prot;
+            let v = self.vmas[&k].clone();
+            let hp = self.host_prot(cx, &v, k);
+            cx.plat.protect(self.id, k, v.end - k, hp).map_err(io_errno)?;
+        }
+        Ok(())
+    }
+
+    /// mremap: grows or shrinks a mapping, moving it when allowed.
+    pub fn remap(
+        &mut self,
+        cx: &mut MmCtx,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+        fixed_to: Option<u64>,
+    ) -> Result<u64, Errno> {
+        let old_len = page_up(old_len);
+        let new_len = page_up(new_len);
+        if old % PAGE != 0 || new_len == 0 {
+            return Err(libc::EINVAL);
+        }
+        let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
+        let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
+        if fixed_to.is_none() && new_len <= old_len {
+            if new_len < old_len {
+                self.unmap(cx, old + new_len, old_len - new_len)?;
+            }
+            return Ok(old);
+        }
+        // Every page of the old range must be mapped.
+        let mut cur = old;
+        while cur < old + old_len {
+            let (_, v) = self.find(cur).ok_or(libc::EFAULT)?;
+            cur = v.end;
+        }
+        if fixed_to.is_none() && self.is_free(old + old_len, old + new_len) && old + new_len <= GUEST_TOP {
+            self.map_anon(cx, old + old_len, new_len - old_len, prot, shared, true, &name)?;
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(libc::ENOMEM);
+        }
+        let dest = match fixed_to {
+            Some(d) => {
+                if d % PAGE != 0 {
+                    return Err(libc::EINVAL);
+                }
+                self.unmap(cx, d, new_len)?;
+                d
+            }
+            None => self.find_free(new_len).ok_or(libc::ENOMEM)?,
+        };
+        // Move the pieces of the old range (no copy: the same memory-file bytes).
+        let keep = old_len.min(new_len);
+        self.split(old);
+        self.split(old + keep);
+        let keys: Vec<u64> = self.vmas.range(old..old + keep).map(|(&k, _)| k).collect();
+        let mut moved = Vec::new();
+        for k in keys {
+            let v = self.vmas.remove(&k).expect("listed");
+            moved.push((k, v));
+        }
+        cx.plat.unmap(self.id, old, keep).map_err(io_errno)?;
+        if old_len > keep {
+            self.unmap(cx, old + keep, old_len - keep)?;
+        }
+        for (k, mut v) in moved {
+            let ns = dest + (k - old);
+            v.end = dest + (v.end - old);
+            let hp = self.host_prot(cx, &v, ns);
+            cx.plat.map(self.id, ns, v.end - ns, hp, v.off).map_err(io_errno)?;
+            self.vmas.insert(ns, v);
+        }
+        if new_len > keep {
+            self.map_anon(cx, dest + keep, new_len - keep, prot, shared, true, &name)?;
+        }
+        Ok(dest)
+    }
+
+    /// A copy of this address space for a forked child: private mappings become
+    /// copy-on-write in both, shared ones stay shared.
+    pub fn fork(&mut self, cx: &mut MmCtx) -> std::io::Result<Mm> {
+        let id = cx.plat.new_address_space()?;
+        let child = Mm {
+            id,
+            vmas: self.vmas.clone(),
+            brk_start: self.brk_start,
+            brk: self.brk,
+            arg_range: self.arg_range,
+            env_range: self.env_range,
+        };
+        for (&s, v) in &self.vmas {
+            cx.mf.inc_ref(v.off, v.end - s);
+            let prot = if v.shared { v.prot } else { v.prot & !PROT_WRITE };
+            if !v.shared && v.prot & PROT_WRITE != 0 {
+                cx.plat.protect(self.id, s, v.end - s, prot)?;
+            }
+            cx.plat.map(id, s, v.end - s, prot, v.off)?;
+        }
+        Ok(child)
+    }
+
+    /// Handles a write fault at `addr` on a copy-on-write page. Returns false when the
+    /// fault is the guest's own (it gets a signal).
+    pub fn handle_cow(&mut self, cx: &mut MmCtx, addr: u64) -> bool {
+        let Some((s, v)) = self.find(addr) else { return false };
+        if v.shared || v.prot & PROT_WRITE == 0 {
+            return false;
+        }
+        let w0 = (addr & !(COW_CHUNK - 1)).max(s);
+        let w1 = ((addr & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
+        self.break_cow(cx, w0, w1).is_ok()
+    }
+
+    /// Makes `[w0, w1)` (inside one mapping) private to this address space and writable.
+    fn break_cow(&mut self, cx: &mut MmCtx, w0: u64, w1: u64) -> Result<(), Errno> {
+        let (s, v) = self.find(w0).ok_or(libc::EFAULT)?;
+        let off = v.off + (w0 - s);
+        let prot = v.prot;
+        let len = w1 - w0;
+        if !cx.mf.is_shared(off, len) {
+            return cx.plat.protect(self.id, w0, len, prot).map_err(io_errno);
+        }
+        let new = cx.mf.alloc(len).map_err(io_errno)?;
+        cx.mf.copy_within(off, new, len);
+        self.split(w0);
+        self.split(w1);
+        let piece = self.vmas.get_mut(&w0).expect("split");
+        cx.mf.dec_ref(piece.off, len);
+        piece.off = new;
+        cx.plat.map(self.id, w0, len, prot, new).map_err(io_errno)
+    }
+
+    /// Checks that `[addr, addr+len)` is mapped with `prot` and calls `f` for each piece
+    /// with (memory-file offset, length).
+    fn walk(&self, addr: u64, len: usize, prot: i32, mut f: impl FnMut(u64, usize)) -> Result<(), Errno> {
+        let mut cur = addr;
+        let end = addr.checked_add(len as u64).ok_or(libc::EFAULT)?;
+        while cur < end {
+            let (s, v) = self.find(cur).ok_or(libc::EFAULT)?;
+            if v.prot & prot != prot {
+                return Err(libc::EFAULT);
+            }
+            let n = (v.end.min(end) - cur) as usize;
+            f(v.off + (cur - s), n);
+            cur += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Copies guest memory into `buf`.
+    pub fn read(&self, mf: &MemoryFile, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.walk(addr, buf.len(), PROT_READ, |_, _| {})?;
+        let mut done = 0;
+        self.walk(addr, buf.len(), PROT_READ, |off, n| {
+            mf.read(off, &mut buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Copies `buf` into guest memory, breaking copy-on-write sharing first.
+    pub fn write(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.walk(addr, buf.len(), PROT_WRITE, |_, _| {})?;
+        // Break sharing of the touched private pages.
+        let mut cur = page_down(addr);
+        let end = page_up(addr + buf.len() as u64);
+        while cur < end {
+            let (s, v) = self.find(cur).ok_or(libc::EFAULT)?;
+            let pend = v.end.min(end);
+            if !v.shared && cx.mf.is_shared(v.off + (cur - s), pend - cur) {
+                let w0 = (cur & !(COW_CHUNK - 1)).max(s);
+                let w1 = (((pend - 1) & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
+                self.break_cow(cx, w0, w1)?;
+            }
+            cur = pend;
+        }
+        let mut done = 0;
+        self.walk(addr, buf.len(), PROT_WRITE, |off, n| {
+            cx.mf.write(off, &buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Writes bytes regardless of guest protection (the loader filling read-only segments).
+    pub fn write_force(&self, mf: &MemoryFile, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        let mut done = 0;
+        self.walk(addr, buf.len(), 0, |off, n| {
+            mf.write(off, &buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes.
+    pub fn read_cstr(&self, mf: &MemoryFile, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut cur = addr;
+        loop {
+            let chunk = (PAGE - cur % PAGE) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.read(mf, cur, &mut buf)?;
+            if let Some(i) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..i]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(libc::ENAMETOOLONG);
+            }
+            cur += chunk as u64;
+        }
+    }
+
+    /// Drops every mapping and ends the host address space.
+    pub fn destroy(&mut self, cx: &mut MmCtx) {
+        for (&s, v) in &self.vmas {
+            cx.mf.dec_ref(v.off, v.end - s);
+        }
+        self.vmas.clear();
+        cx.plat.destroy_address_space(self.id);
+    }
+}

@@ -1,0 +1,308 @@
+//! The ptrace platform: guest threads are threads of stub processes traced with
+//! `PTRACE_SYSEMU`, so every system call they make stops here instead of reaching the host.
+//!
+//! Each address space is a stub process forked from the master stub. Its leader thread
+//! stays stopped at the trampoline and serves injected system calls (mmap of memory-file
+//! ranges and the like); guest threads are further threads of that process.
+
+use std::collections::HashMap;
+use std::io;
+
+use super::sys::{self, Regs};
+use super::{AddressSpaceId, Event, Platform, Stop, GUEST_TOP};
+
+/// Address of the stub trampoline page: `syscall; int3`.
+const TRAMPOLINE: u64 = GUEST_TOP;
+
+const PTRACE_EVENT_STOP: i32 = 128;
+
+struct Stub {
+    /// Threads running guest code (not the leader).
+    threads: Vec<i32>,
+}
+
+pub struct Ptrace {
+    master: i32,
+    memfd: i32,
+    stubs: HashMap<i32, Stub>,
+    /// A thread's stub process.
+    owner: HashMap<i32, i32>,
+}
+
+fn seccomp_program() -> Vec<sys::SockFilter> {
+    // Allow a system call only when it comes from the trampoline's `syscall` instruction;
+    // everything else (a guest call into the vsyscall page) traps with SIGSYS.
+    let ip = TRAMPOLINE + 2;
+    let stmt = |code: u16, k: u32| sys::SockFilter { code, jt: 0, jf: 0, k };
+    let jump = |code: u16, k: u32, jt: u8, jf: u8| sys::SockFilter { code, jt, jf, k };
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    vec![
+        stmt(LD_W_ABS, 8),
+        jump(JEQ_K, ip as u32, 0, 3),
+        stmt(LD_W_ABS, 12),
+        jump(JEQ_K, (ip >> 32) as u32, 0, 1),
+        stmt(RET_K, 0x7fff_0000), // SECCOMP_RET_ALLOW
+        stmt(RET_K, 0x0003_0000), // SECCOMP_RET_TRAP
+    ]
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::other(msg)
+}
+
+impl Ptrace {
+    /// Forks and prepares the master stub. Must run before the process starts threads,
+    /// on the thread that will make every later ptrace call.
+    pub fn new(memfd: i32) -> io::Result<Self> {
+        let filter = sys::leak_filter(seccomp_program());
+        let master = sys::fork_master_stub(TRAMPOLINE as usize, memfd)?;
+        // Wait for it to stop itself, then seize it.
+        match sys::wait(master, false)? {
+            Some((_, status)) if libc::WIFSTOPPED(status) => {}
+            other => return Err(invalid(format!("master stub did not stop: {other:?}"))),
+        }
+        let opts = libc::PTRACE_O_EXITKILL
+            | libc::PTRACE_O_TRACESYSGOOD
+            | libc::PTRACE_O_TRACECLONE
+            | libc::PTRACE_O_TRACEFORK;
+        sys::seize(master, opts)?;
+        Self::wait_stop(master)?;
+        let mut p = Ptrace { master, memfd, stubs: HashMap::new(), owner: HashMap::new() };
+        p.inject(master, libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
+        p.inject_ok(master, libc::SYS_seccomp, [1 /* SET_MODE_FILTER */, 0, filter as u64, 0, 0, 0])?;
+        // Empty the address space but for the trampoline page.
+        p.inject_ok(master, libc::SYS_munmap, [0, TRAMPOLINE, 0, 0, 0, 0])?;
+        let top = 0x7fff_ffff_f000u64;
+        p.inject_ok(master, libc::SYS_munmap, [TRAMPOLINE + 4096, top - TRAMPOLINE - 4096, 0, 0, 0, 0])?;
+        Ok(p)
+    }
+
+    /// Waits until `tid` is in a ptrace stop (any kind), resuming it past signals that
+    /// are not ours to see. Returns the raw wait status.
+    fn wait_stop(tid: i32) -> io::Result<i32> {
+        match sys::wait(tid, false)? {
+            Some((_, status)) if libc::WIFSTOPPED(status) => Ok(status),
+            Some((_, status)) => Err(invalid(format!("stub {tid} ended (status {status:#x})"))),
+            None => Err(invalid(format!("stub {tid} did not stop"))),
+        }
+    }
+
+    /// Runs one host system call in stopped thread `tid` from the trampoline, and
+    /// returns its raw result. The thread's registers are preserved.
+    fn inject(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> io::Result<i64> {
+        let saved = sys::get_regs(tid)?;
+        let mut regs = saved;
+        regs.rip = TRAMPOLINE;
+        regs.rax = nr as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = args[0];
+        regs.rsi = args[1];
+        regs.rdx = args[2];
+        regs.r10 = args[3];
+        regs.r8 = args[4];
+        regs.r9 = args[5];
+        sys::set_regs(tid, &regs)?;
+        sys::cont(tid, 0)?;
+        loop {
+            let status = Self::wait_stop(tid)?;
+            let sig = libc::WSTOPSIG(status);
+            let event = status >> 16;
+            if event == 0 && sig == libc::SIGTRAP {
+                break;
+            }
+            if event == 0 && sig != libc::SIGSTOP {
+                return Err(invalid(format!("injected syscall {nr} in {tid} got signal {sig}")));
+            }
+            // A fork/clone event or the child's stop: let it go on to the int3.
+            sys::cont(tid, 0)?;
+        }
+        let out = sys::get_regs(tid)?;
+        sys::set_regs(tid, &saved)?;
+        Ok(out.rax as i64)
+    }
+
+    fn inject_ok(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> io::Result<i64> {
+        let r = self.inject(tid, nr, args)?;
+        if (-4095..0).contains(&r) {
+            return Err(io::Error::from_raw_os_error(-r as i32));
+        }
+        Ok(r)
+    }
+
+    /// Injects a clone into `parent` and returns the new, stopped child.
+    fn clone_in(&mut self, parent: i32, flags: u64) -> io::Result<i32> {
+        let child = self.inject_ok(parent, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])? as i32;
+        // The auto-attached child starts with a stop of its own.
+        Self::wait_stop(child)?;
+        Ok(child)
+    }
+}
+
+impl Platform for Ptrace {
+    fn new_address_space(&mut self) -> io::Result<AddressSpaceId> {
+        let pid = self.clone_in(self.master, libc::SIGCHLD as u64)?;
+        self.stubs.insert(pid, Stub { threads: Vec::new() });
+        Ok(AddressSpaceId(pid))
+    }
+
+    fn destroy_address_space(&mut self, a: AddressSpaceId) {
+        if let Some(stub) = self.stubs.remove(&a.0) {
+            let _ = sys::kill(a.0, libc::SIGKILL);
+            // Reap the threads, then the leader (which is reapable only after them).
+            for t in stub.threads {
+                self.owner.remove(&t);
+                while let Ok(Some((_, st))) = sys::wait(t, false) {
+                    if !libc::WIFSTOPPED(st) {
+                        break;
+                    }
+                }
+            }
+            while let Ok(Some((_, st))) = sys::wait(a.0, false) {
+                if !libc::WIFSTOPPED(st) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn new_thread(&mut self, a: AddressSpaceId) -> io::Result<i32> {
+        let flags = libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM;
+        let tid = self.clone_in(a.0, flags as u64)?;
+        self.stubs.get_mut(&a.0).expect("known stub").threads.push(tid);
+        self.owner.insert(tid, a.0);
+        Ok(tid)
+    }
+
+    fn destroy_thread(&mut self, a: AddressSpaceId, tid: i32) {
+        if let Some(stub) = self.stubs.get_mut(&a.0) {
+            stub.threads.retain(|&t| t != tid);
+        }
+        self.owner.remove(&tid);
+        // The thread is stopped: make it call exit(0) and reap it.
+        let mut regs = match sys::get_regs(tid) {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        regs.rip = TRAMPOLINE;
+        regs.rax = libc::SYS_exit as u64;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = 0;
+        if sys::set_regs(tid, &regs).is_ok() && sys::cont(tid, 0).is_ok() {
+            loop {
+                match sys::wait(tid, false) {
+                    Ok(Some((_, st))) if libc::WIFSTOPPED(st) => {
+                        let _ = sys::cont(tid, 0);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+
+    fn map(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32, offset: u64) -> io::Result<()> {
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        self.inject_ok(a.0, libc::SYS_mmap, [addr, len, prot as u64, flags, self.memfd as u64, offset])
+            .map(drop)
+    }
+
+    fn unmap(&mut self, a: AddressSpaceId, addr: u64, len: u64) -> io::Result<()> {
+        self.inject_ok(a.0, libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(drop)
+    }
+
+    fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32) -> io::Result<()> {
+        self.inject_ok(a.0, libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0]).map(drop)
+    }
+
+    fn get_regs(&mut self, tid: i32) -> io::Result<Regs> {
+        sys::get_regs(tid)
+    }
+
+    fn set_regs(&mut self, tid: i32, regs: &Regs) -> io::Result<()> {
+        sys::set_regs(tid, regs)
+    }
+
+    fn get_fpu(&mut self, tid: i32) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; 16384];
+        let n = sys::get_xstate(tid, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn set_fpu(&mut self, tid: i32, fpu: &[u8]) -> io::Result<()> {
+        sys::set_xstate(tid, fpu)
+    }
+
+    fn resume(&mut self, tid: i32) -> io::Result<()> {
+        sys::sysemu(tid, 0)
+    }
+
+    fn interrupt(&mut self, tid: i32) -> io::Result<()> {
+        sys::interrupt(tid)
+    }
+
+    fn next_event(&mut self) -> io::Result<Option<Event>> {
+        loop {
+            let (tid, status) = match sys::wait(-1, true) {
+                Ok(Some(x)) => x,
+                Ok(None) => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if !libc::WIFSTOPPED(status) {
+                if self.owner.remove(&tid).is_some() || self.stubs.contains_key(&tid) {
+                    return Ok(Some(Event { tid, stop: Stop::Gone }));
+                }
+                continue; // a thread of a stub we already destroyed
+            }
+            let sig = libc::WSTOPSIG(status);
+            let event = status >> 16;
+            if !self.owner.contains_key(&tid) {
+                // A leader or a dying thread: leave it stopped.
+                continue;
+            }
+            let stop = if sig == (libc::SIGTRAP | 0x80) {
+                match sys::syscall_arch(tid) {
+                    Ok(sys::AUDIT_ARCH_X86_64) => Stop::Syscall,
+                    Ok(_) => Stop::Syscall32,
+                    Err(_) => Stop::Syscall,
+                }
+            } else if event == PTRACE_EVENT_STOP {
+                Stop::Interrupted
+            } else if event != 0 {
+                // Some other ptrace event; keep the thread going.
+                sys::sysemu(tid, 0)?;
+                continue;
+            } else {
+                let info = sys::get_siginfo(tid)?;
+                // SAFETY: si_addr is valid to read for any siginfo (it is a union read of plain data).
+                let addr = unsafe { info.si_addr() } as u64;
+                Stop::Signal { signo: info.si_signo, code: info.si_code, addr }
+            };
+            return Ok(Some(Event { tid, stop }));
+        }
+    }
+
+    fn host_pids(&self) -> Vec<i32> {
+        let mut v = vec![self.master];
+        v.extend(self.stubs.keys().copied());
+        v
+    }
+}
+
+impl Drop for Ptrace {
+    fn drop(&mut self) {
+        let stubs: Vec<i32> = self.stubs.keys().copied().collect();
+        for s in stubs {
+            self.destroy_address_space(AddressSpaceId(s));
+        }
+        let _ = sys::kill(self.master, libc::SIGKILL);
+        let _ = sys::wait(self.master, false);
+    }
+}

@@ -1,0 +1,266 @@
+//! Thin wrappers over the host calls the ptrace platform makes. All `unsafe` of the
+//! platform lives here.
+
+use std::io;
+
+pub use libc::user_regs_struct as Regs;
+
+/// The result of a raw host call: `Ok(value)` or the host errno.
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
+    // SAFETY: ptrace requests used here either take plain integers or point at buffers
+    // owned by the caller that are valid for the request's size (see each wrapper).
+    let ret = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    check(ret)
+}
+
+pub fn seize(pid: i32, options: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_SEIZE, pid, 0, options as usize).map(drop)
+}
+
+pub fn interrupt(pid: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0).map(drop)
+}
+
+pub fn cont(pid: i32, sig: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_CONT, pid, 0, sig as usize).map(drop)
+}
+
+pub fn sysemu(pid: i32, sig: i32) -> io::Result<()> {
+    ptrace(libc::PTRACE_SYSEMU, pid, 0, sig as usize).map(drop)
+}
+
+pub fn get_event_msg(pid: i32) -> io::Result<u64> {
+    let mut msg: libc::c_ulong = 0;
+    ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut _ as usize)?;
+    Ok(msg)
+}
+
+pub fn get_regs(pid: i32) -> io::Result<Regs> {
+    // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
+    let mut regs: Regs = unsafe { std::mem::zeroed() };
+    ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _ as usize)?;
+    Ok(regs)
+}
+
+pub fn set_regs(pid: i32, regs: &Regs) -> io::Result<()> {
+    ptrace(libc::PTRACE_SETREGS, pid, 0, regs as *const _ as usize).map(drop)
+}
+
+pub fn get_siginfo(pid: i32) -> io::Result<libc::siginfo_t> {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(libc::PTRACE_GETSIGINFO, pid, 0, &mut info as *mut _ as usize)?;
+    Ok(info)
+}
+
+const NT_X86_XSTATE: usize = 0x202;
+
+/// Reads the tracee's whole XSAVE area into `buf`; returns how many bytes the host filled.
+pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    ptrace(libc::PTRACE_GETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut _ as usize)?;
+    Ok(iov.iov_len)
+}
+
+pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
+    ptrace(libc::PTRACE_SETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut _ as usize).map(drop)
+}
+
+/// `PTRACE_GET_SYSCALL_INFO`: returns the audit arch of the syscall the tracee is stopped
+/// at (AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 for `int $0x80`).
+pub fn syscall_arch(pid: i32) -> io::Result<u32> {
+    // struct ptrace_syscall_info { u8 op; u8 pad[3]; u32 arch; u64 ip; u64 sp; ... }
+    let mut buf = [0u8; 88];
+    ptrace(0x420e, pid, buf.len(), buf.as_mut_ptr() as usize)?;
+    Ok(u32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]))
+}
+
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// `waitpid(pid, WNOHANG?|__WALL)`. Returns `None` when nothing is waiting.
+pub fn wait(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
+    let mut status = 0;
+    let flags = libc::__WALL | libc::WUNTRACED | if nohang { libc::WNOHANG } else { 0 };
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if ret < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(if ret == 0 { None } else { Some((ret, status)) });
+    }
+}
+
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) }).map(drop)
+}
+
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { libc::kill(pid, sig) } as libc::c_long).map(drop)
+}
+
+/// A classic BPF instruction, as `struct sock_filter`.
+pub type SockFilter = libc::sock_filter;
+
+/// Forks the master stub. The child maps the trampoline page at `trampoline`, keeps only
+/// `keep_fd` open (renumbered to `keep_fd`), detaches from the session, arranges to die
+/// with its parent, ignores SIGCHLD (so stubs it forks are reaped), and stops itself.
+/// Returns the child's pid. The seccomp filter is installed later by injection.
+pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
+    // Everything the child needs is computed before fork: the child may only make raw
+    // system calls (the parent may have other threads).
+    let code: [u8; 4] = [0x0f, 0x05, 0xcc, 0xcc]; // syscall; int3; int3
+    // SAFETY: fork has no memory-safety preconditions; the child below only makes
+    // async-signal-safe raw system calls and never returns into Rust code of the parent.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(pid);
+    }
+    // Child.
+    // SAFETY: raw system calls on plain values and on the freshly mapped page, which is
+    // writable and 4096 bytes long; the child exits on any failure.
+    unsafe {
+        // glibc registered this thread's rseq area, which is about to be unmapped: the
+        // kernel would fault on it at the next preemption.
+        unregister_rseq();
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() == 1 {
+            libc::_exit(1);
+        }
+        libc::setsid();
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut());
+        let p = libc::mmap(
+            trampoline as *mut libc::c_void,
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        if p as usize != trampoline {
+            libc::_exit(2);
+        }
+        std::ptr::copy_nonoverlapping(code.as_ptr(), p.cast::<u8>(), code.len());
+        libc::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC);
+        // Keep only the memory file.
+        libc::syscall(libc::SYS_close_range, 0, keep_fd - 1, 0);
+        libc::syscall(libc::SYS_close_range, keep_fd + 1, u32::MAX, 0);
+        libc::kill(libc::getpid(), libc::SIGSTOP);
+        // The parent seizes us while stopped and never lets execution reach here.
+        libc::_exit(3);
+    }
+}
+
+/// Writes a seccomp program into the memory of the calling process and returns the
+/// address of its `sock_fprog`, for a stub forked later to install by injection. The
+/// memory is leaked on purpose: forked stubs read it at the same address.
+pub fn leak_filter(prog: Vec<SockFilter>) -> usize {
+    let filter = Box::leak(prog.into_boxed_slice());
+    let fprog = Box::new(libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() });
+    Box::leak(fprog) as *const libc::sock_fprog as usize
+}
+
+pub fn memfd_create(name: &str) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let name = std::ffi::CString::new(name).expect("no nul in name");
+    // SAFETY: name is a valid C string.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just created and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Maps `len` bytes of `fd` shared and read-write into the sentry. The mapping is never
+/// unmapped (it lives as long as the sandbox).
+pub fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
+    // SAFETY: a fresh mapping chosen by the kernel; it aliases no Rust object.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(p.cast())
+}
+
+pub fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    let r = unsafe {
+        libc::fallocate(fd, libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, off as i64, len as i64)
+    };
+    check(r as libc::c_long).map(drop)
+}
+
+/// Copies `len` bytes between sentry addresses that may be concurrently written by guest
+/// threads (guest memory is never borrowed as a Rust reference).
+///
+/// # Safety
+/// `src` must be readable and `dst` writable for `len` bytes.
+pub unsafe fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: the caller guarantees both ranges; they may overlap only if they are the
+    // same memory-file pages, which `copy` handles.
+    unsafe { std::ptr::copy(src, dst, len) }
+}
+
+/// poll(2) on the sentry's own fds; an interrupted call just returns.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> i32 {
+    // SAFETY: fds is a valid slice of pollfd for its length.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }
+}
+
+extern "C" {
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+/// Unregisters the calling thread's rseq area (registered by glibc at thread start).
+///
+/// # Safety
+/// Must run in a thread whose rseq area glibc registered (or none); makes raw syscalls only.
+unsafe fn unregister_rseq() {
+    let tp: usize;
+    // SAFETY: on x86-64 glibc, %fs:0 holds the thread pointer itself.
+    unsafe { std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly)) };
+    // SAFETY: glibc (2.35+) defines both symbols.
+    let (off, size) = unsafe { (__rseq_offset, __rseq_size) };
+    if size == 0 {
+        return;
+    }
+    let area = (tp as isize + off) as usize;
+    for len in [32u32, size] {
+        // SAFETY: unregistering takes the same area and length that were registered.
+        let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, 1, 0x5305_3053u32) };
+        if r == 0 {
+            return;
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! File descriptor calls: read, write, close, dup, fcntl, ioctl, pipes, seek, stat of fds.
+
+use std::os::fd::AsFd;
+
+use super::ret;
+use crate::fs::file::{FileKind, FileRef, OpenFile};
+use crate::fs::io::{self, IoErr};
+use crate::ipc::pipe::Pipe;
+use crate::kernel::signal::SigInfo;
+use crate::kernel::task::{Park, WaitKey};
+use crate::kernel::{err, Kernel, Sys};
+
+const MAX_RW: usize = 0x7fff_f000;
+
+impl Kernel {
+    pub fn file(&self, tid: i32, fd: u64) -> Result<FileRef, i32> {
+        if fd > i32::MAX as u64 {
+            return Err(libc::EBADF);
+        }
+        self.tasks[&tid].files.borrow().get(fd as i32).ok_or(libc::EBADF)
+    }
+
+    /// Turns an I/O outcome into the call's result: parks on would-block, raises SIGPIPE.
+    pub fn io_result(&mut self, tid: i32, r: Result<usize, IoErr>) -> Sys {
+        match r {
+            Ok(n) => Sys::Ret(n as i64),
+            Err(IoErr::Errno(e)) => err(e),
+            Err(IoErr::Block(key)) => Sys::Park(Park { keys: vec![key], deadline: None }),
+            Err(IoErr::Pipe) => {
+                self.signal_task(tid, SigInfo::new(libc::SIGPIPE, 0));
+                err(libc::EPIPE)
+            }
+        }
+    }
+
+    fn do_read(&mut self, tid: i32, fd: u64, buf: u64, len: usize, off: Option<u64>) -> Result<usize, IoErr> {
+        let f = self.file(tid, fd)?;
+        let data = io::read(&f, len.min(MAX_RW), off)?;
+        if let Some(id) = io::pipe_id(&f) {
+            self.notify(&WaitKey::Object(id));
+        }
+        self.write_mem(tid, buf, &data)?;
+        Ok(data.len())
+    }
+
+    /// Writes, continuing a parked write from its saved progress (a blocking pipe write
+    /// completes in full, as Linux does).
+    fn do_write(&mut self, tid: i32, fd: u64, buf: u64, len: usize, off: Option<u64>) -> Result<usize, IoErr> {
+        let f = self.file(tid, fd)?;
+        let len = len.min(MAX_RW);
+        let is_pipe = io::pipe_id(&f);
+        loop {
+            let done = self.tasks[&tid].sys_progress;
+            let chunk = (len - done).min(1 << 20);
+            let data = self.read_mem(tid, buf + done as u64, chunk)?;
+            match io::write(&f, &data, off.map(|o| o + done as u64)) {
+                Ok(n) => {
+                    if let Some(id) = is_pipe {
+                        self.notify(&WaitKey::Object(id));
+                    }
+                    let t = self.task_mut(tid);
+                    t.sys_progress += n;
+                    if t.sys_progress >= len || is_pipe.is_none() && n < chunk || n == 0 {
+                        return Ok(t.sys_progress);
+                    }
+                }
+                Err(IoErr::Block(k)) if done > 0 && f.borrow().flags & libc::O_NONBLOCK != 0 => {
+                    let _ = k;
+                    return Ok(done);
+                }
+                Err(e) if done > 0 && !matches!(e, IoErr::Block(_)) => return Ok(done),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn sys_read(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let r = self.do_read(tid, a[0], a[1], a[2] as usize, None);
+        self.io_result(tid, r)
+    }
+
+    pub fn sys_write(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let r = self.do_write(tid, a[0], a[1], a[2] as usize, None);
+        self.io_result(tid, r)
+    }
+
+    pub fn sys_pread(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        if (a[3] as i64) < 0 {
+            return err(libc::EINVAL);
+        }
+        let r = self.do_read(tid, a[0], a[1], a[2] as usize, Some(a[3]));
+        self.io_result(tid, r)
+    }
+
+    pub fn sys_pwrite(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        if (a[3] as i64) < 0 {
+            return err(libc::EINVAL);
+        }
+        let r = self.do_write(tid, a[0], a[1], a[2] as usize, Some(a[3]));
+        self.io_result(tid, r)
+    }
+
+    fn read_iovecs(&self, tid: i32, iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i32> {
+        if cnt > 1024 {
+            return Err(libc::EINVAL);
+        }
+        let raw = self.read_mem(tid, iov, cnt as usize * 16)?;
+        Ok(raw.chunks(16).map(|c| (u64::from_le_bytes(c[..8].try_into().expect("8")), u64::from_le_bytes(c[8..].try_into().expect("8")) as usize)).collect())
+    }
+
+    pub fn sys_readv(&mut self, tid: i32, a: [u64; 6], positioned: bool) -> Sys {
+        let iovs = match self.read_iovecs(tid, a[1], a[2]) {
+            Ok(v) => v,
+            Err(e) => return err(e),
+        };
+        let total: usize = iovs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let data = match io::read(&f, total, positioned.then_some(a[3])) {
+            Ok(d) => d,
+            Err(e) => return self.io_result(tid, Err(e)),
+        };
+        if let Some(id) = io::pipe_id(&f) {
+            self.notify(&WaitKey::Object(id));
+        }
+        let mut done = 0;
+        for (base, len) in iovs {
+            if done >= data.len() {
+                break;
+            }
+            let n = len.min(data.len() - done);
+            if let Err(e) = self.write_mem(tid, base, &data[done..done + n]) {
+                return err(e);
+            }
+            done += n;
+        }
+        Sys::Ret(data.len() as i64)
+    }
+
+    pub fn sys_writev(&mut self, tid: i32, a: [u64; 6], positioned: bool) -> Sys {
+        let iovs = match self.read_iovecs(tid, a[1], a[2]) {
+            Ok(v) => v,
+            Err(e) => return err(e),
+        };
+        let mut data = Vec::new();
+        for (base, len) in iovs {
+            if data.len() + len > MAX_RW {
+                break;
+            }
+            match self.read_mem(tid, base, len) {
+                Ok(d) => data.extend(d),
+                Err(e) => return err(e),
+            }
+        }
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let r = io::write(&f, &data, positioned.then_some(a[3]));
+        if let Some(id) = io::pipe_id(&f) {
+            self.notify(&WaitKey::Object(id));
+        }
+        self.io_result(tid, r)
+    }
+
+    /// Closes `fd`, waking whoever waits on a pipe end it drops.
+    pub fn close_fd(&mut self, tid: i32, fd: i32) -> Result<(), i32> {
+        let f = self.tasks[&tid].files.borrow_mut().remove(fd).ok_or(libc::EBADF)?;
+        let id = io::pipe_id(&f);
+        drop(f);
+        if let Some(id) = id {
+            self.notify(&WaitKey::Object(id));
+        }
+        Ok(())
+    }
+
+    pub fn sys_close(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        if a[0] > i32::MAX as u64 {
+            return err(libc::EBADF);
+        }
+        ret(self.close_fd(tid, a[0] as i32).map(|_| 0))
+    }
+
+    pub fn sys_close_range(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let (lo, hi, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
+        if lo > hi {
+            return err(libc::EINVAL);
+        }
+        let fds: Vec<i32> = self.tasks[&tid].files.borrow().fds.keys().copied().filter(|&f| f as u32 >= lo && f as u32 <= hi).collect();
+        for fd in fds {
+            if flags & 4 != 0 {
+                // CLOSE_RANGE_CLOEXEC
+                if let Some(e) = self.tasks[&tid].files.borrow_mut().fds.get_mut(&fd) {
+                    e.cloexec = true;
+                }
+            } else {
+                let _ = self.close_fd(tid, fd);
+            }
+        }
+        Sys::Ret(0)
+    }
+
+    pub fn sys_lseek(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let mut f = f.borrow_mut();
+        let (off, whence) = (a[1] as i64, a[2] as i32);
+        let size = match &f.kind {
+            FileKind::Synthetic(d) => d.len() as i64,
+            FileKind::SynthDir(_) => 0,
+            FileKind::Host { fd, .. } => {
+                let whence = match whence {
+                    0 => nix::unistd::Whence::SeekSet,
+                    1 => nix::unistd::Whence::SeekCur,
+                    2 => nix::unistd::Whence::SeekEnd,
+                    3 => nix::unistd::Whence::SeekData,
+                    4 => nix::unistd::Whence::SeekHole,
+                    _ => return err(libc::EINVAL),
+                };
+                return ret(nix::unistd::lseek(std::os::fd::AsRawFd::as_raw_fd(fd), off, whence).map_err(|e| e as i32));
+            }
+            FileKind::Dev(_) => return Sys::Ret(0),
+            _ => return err(libc::ESPIPE),
+        };
+        let new = match whence {
+            0 => off,
+            1 => f.pos as i64 + off,
+            2 => size + off,
+            _ => return err(libc::EINVAL),
+        };
+        if new < 0 {
+            return err(libc::EINVAL);
+        }
+        f.pos = new as u64;
+        Sys::Ret(new)
+    }
+
+    pub fn sys_dup(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        ret(self.tasks[&tid].files.borrow_mut().add(f, false, 0).map(|fd| fd as i64))
+    }
+
+    pub fn sys_dup3(&mut self, tid: i32, old: u64, new: u64, flags: u64, dup2: bool) -> Sys {
+        let f = match self.file(tid, old) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        if new > i32::MAX as u64 || new as i32 >= self.tasks[&tid].files.borrow().limit {
+            return err(libc::EBADF);
+        }
+        if old == new {
+            return if dup2 { Sys::Ret(new as i64) } else { err(libc::EINVAL) };
+        }
+        if flags & !(libc::O_CLOEXEC as u64) != 0 {
+            return err(libc::EINVAL);
+        }
+        let _ = self.close_fd(tid, new as i32);
+        self.tasks[&tid].files.borrow_mut().set(new as i32, f, flags != 0);
+        Sys::Ret(new as i64)
+    }
+
+    pub fn sys_fcntl(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let fd = a[0];
+        let f = match self.file(tid, fd) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let fd = fd as i32;
+        match a[1] as i32 {
+            libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+                let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
+                let min = a[2] as i32;
+                if min < 0 || min >= self.tasks[&tid].files.borrow().limit {
+                    return err(libc::EINVAL);
+                }
+                ret(self.tasks[&tid].files.borrow_mut().add(f, cloexec, min).map(|n| n as i64))
+            }
+            libc::F_GETFD => Sys::Ret(self.tasks[&tid].files.borrow().fds[&fd].cloexec as i64),
+            libc::F_SETFD => {
+                self.tasks[&tid].files.borrow_mut().fds.get_mut(&fd).expect("checked").cloexec = a[2] & 1 != 0;
+                Sys::Ret(0)
+            }
+            libc::F_GETFL => Sys::Ret(f.borrow().flags as i64),
+            libc::F_SETFL => {
+                let settable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+                let mut fb = f.borrow_mut();
+                fb.flags = (fb.flags & !settable) | (a[2] as i32 & settable);
+                if let FileKind::Host { fd, .. } = &fb.kind {
+                    let hostfl = nix::fcntl::OFlag::from_bits_truncate(a[2] as i32 & libc::O_APPEND);
+                    let _ = nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(fd), nix::fcntl::FcntlArg::F_SETFL(hostfl));
+                }
+                Sys::Ret(0)
+            }
+            libc::F_GETLK => {
+                // No locks are held by others in this sandbox: report F_UNLCK.
+                let mut fl = match self.read_mem(tid, a[2], 32) {
+                    Ok(b) => b,
+                    Err(e) => return err(e),
+                };
+                fl[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
+                ret(self.write_mem(tid, a[2], &fl).map(|_| 0))
+            }
+            libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Sys::Ret(0),
+            libc::F_GETPIPE_SZ => match &f.borrow().kind {
+                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Sys::Ret(p.borrow().capacity as i64),
+                _ => err(libc::EBADF),
+            },
+            libc::F_SETPIPE_SZ => match &f.borrow().kind {
+                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
+                    let want = (a[2] as usize).clamp(4096, 1 << 20).next_power_of_two();
+                    let mut p = p.borrow_mut();
+                    if want < p.buf.len() {
+                        return err(libc::EBUSY);
+                    }
+                    p.capacity = want;
+                    Sys::Ret(want as i64)
+                }
+                _ => err(libc::EBADF),
+            },
+            libc::F_SETOWN | libc::F_GETOWN | 10 /* F_SETSIG */ | 11 /* F_GETSIG */ => Sys::Ret(0),
+            libc::F_ADD_SEALS | libc::F_GET_SEALS => err(libc::EINVAL),
+            _ => err(libc::EINVAL),
+        }
+    }
+
+    pub fn sys_ioctl(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let req = a[1];
+        match req as libc::c_ulong {
+            libc::FIONBIO => {
+                let v = match self.read_u32(tid, a[2]) {
+                    Ok(v) => v,
+                    Err(e) => return err(e),
+                };
+                let mut fb = f.borrow_mut();
+                if v != 0 {
+                    fb.flags |= libc::O_NONBLOCK;
+                } else {
+                    fb.flags &= !libc::O_NONBLOCK;
+                }
+                return Sys::Ret(0);
+            }
+            libc::FIOCLEX | libc::FIONCLEX => {
+                if let Some(e) = self.tasks[&tid].files.borrow_mut().fds.get_mut(&(a[0] as i32)) {
+                    e.cloexec = req as libc::c_ulong == libc::FIOCLEX;
+                }
+                return Sys::Ret(0);
+            }
+            libc::FIONREAD => {
+                let n = match &f.borrow().kind {
+                    FileKind::PipeRead(p) => p.borrow().buf.len() as u32,
+                    _ => 0,
+                };
+                return ret(self.write_u32(tid, a[2], n).map(|_| 0));
+            }
+            _ => {}
+        }
+        let fb = f.borrow();
+        let FileKind::Stream { fd, tty: true } = &fb.kind else { return err(libc::ENOTTY) };
+        // Terminal requests pass through to the host terminal with copied arguments.
+        let size = match req as libc::c_ulong {
+            libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => 60,
+            libc::TIOCGWINSZ | libc::TIOCSWINSZ => 8,
+            libc::TIOCGPGRP => {
+                let pg = self.tg_of(tid).pgid as u32;
+                drop(fb);
+                return ret(self.write_u32(tid, a[2], pg).map(|_| 0));
+            }
+            libc::TIOCSPGRP | libc::TIOCSCTTY | libc::TIOCNOTTY => return Sys::Ret(0),
+            libc::TIOCGSID => {
+                let s = self.tg_of(tid).sid as u32;
+                drop(fb);
+                return ret(self.write_u32(tid, a[2], s).map(|_| 0));
+            }
+            libc::TCFLSH | libc::TCXONC | libc::TCSBRK => return Sys::Ret(0),
+            _ => return err(libc::ENOTTY),
+        };
+        let mut buf = match self.read_mem(tid, a[2], size) {
+            Ok(b) => b,
+            Err(e) => return err(e),
+        };
+        let r = crate::fs::host_sys::ioctl_buf(fd.as_fd(), req, &mut buf);
+        drop(fb);
+        match r {
+            Ok(v) => ret(self.write_mem(tid, a[2], &buf).map(|_| v)),
+            Err(e) => err(e),
+        }
+    }
+
+    pub fn sys_pipe2(&mut self, tid: i32, addr: u64, flags: u64) -> Sys {
+        let flags = flags as i32;
+        if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+            return err(libc::EINVAL);
+        }
+        let id = self.new_obj_id();
+        let p = std::rc::Rc::new(std::cell::RefCell::new(Pipe::new(id)));
+        p.borrow_mut().readers = 1;
+        p.borrow_mut().writers = 1;
+        let nb = flags & libc::O_NONBLOCK;
+        let r = OpenFile::new(FileKind::PipeRead(p.clone()), libc::O_RDONLY | nb, format!("pipe:[{id}]"));
+        let w = OpenFile::new(FileKind::PipeWrite(p), libc::O_WRONLY | nb, format!("pipe:[{id}]"));
+        let cloexec = flags & libc::O_CLOEXEC != 0;
+        let files = self.tasks[&tid].files.clone();
+        let rfd = match files.borrow_mut().add(r, cloexec, 0) {
+            Ok(fd) => fd,
+            Err(e) => return err(e),
+        };
+        let wfd = match files.borrow_mut().add(w, cloexec, 0) {
+            Ok(fd) => fd,
+            Err(e) => {
+                files.borrow_mut().remove(rfd);
+                return err(e);
+            }
+        };
+        let mut b = Vec::new();
+        b.extend_from_slice(&rfd.to_le_bytes());
+        b.extend_from_slice(&wfd.to_le_bytes());
+        if let Err(e) = self.write_mem(tid, addr, &b) {
+            files.borrow_mut().remove(rfd);
+            files.borrow_mut().remove(wfd);
+            return err(e);
+        }
+        Sys::Ret(0)
+    }
+
+    pub fn sys_getdents64(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        match io::getdents(&f, a[2] as usize) {
+            Ok(d) => ret(self.write_mem(tid, a[1], &d).map(|_| d.len() as i64)),
+            Err(e) => err(e),
+        }
+    }
+
+    pub fn sys_fsync(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let fb = f.borrow();
+        if let FileKind::Host { fd, .. } = &fb.kind {
+            return ret(nix::unistd::fsync(std::os::fd::AsRawFd::as_raw_fd(fd)).map(|_| 0).map_err(|e| e as i32));
+        }
+        Sys::Ret(0)
+    }
+
+    pub fn sys_ftruncate(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        if (a[1] as i64) < 0 {
+            return err(libc::EINVAL);
+        }
+        let fb = f.borrow();
+        match &fb.kind {
+            FileKind::Host { fd, dir: false } if fb.writable() => {
+                ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64).map(|_| 0).map_err(|e| e as i32))
+            }
+            FileKind::Host { dir: true, .. } => err(libc::EISDIR),
+            _ => err(libc::EINVAL),
+        }
+    }
+
+    pub fn sys_fallocate(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let fb = f.borrow();
+        match &fb.kind {
+            FileKind::Host { fd, dir: false } if fb.writable() => {
+                // SAFETY: plain integer arguments on an fd we own.
+                let r = unsafe { libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(fd), a[1] as i32, a[2] as i64, a[3] as i64) };
+                if r < 0 {
+                    err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+                } else {
+                    Sys::Ret(0)
+                }
+            }
+            _ => err(libc::EBADF),
+        }
+    }
+
+    pub fn sys_fstat(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        match self.stat_file(&f) {
+            Ok(st) => ret(self.write_mem(tid, a[1], &crate::fs::stat_bytes(&st)).map(|_| 0)),
+            Err(e) => err(e),
+        }
+    }
+
+    /// stat of an open file.
+    pub fn stat_file(&self, f: &FileRef) -> Result<libc::stat, i32> {
+        let fb = f.borrow();
+        // SAFETY: libc::stat is plain integers; all-zero is valid.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        match &fb.kind {
+            FileKind::Host { fd, .. } | FileKind::Stream { fd, .. } => return crate::fs::host_sys::fstat(fd.as_fd()),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
+                st.st_mode = libc::S_IFIFO | 0o600;
+                st.st_ino = p.borrow().id;
+                st.st_dev = 0x43;
+            }
+            FileKind::Dev(d) => return Ok(crate::fs::synth_stat(&crate::fs::SynthNode::Dev(*d), 1)),
+            FileKind::Synthetic(d) => {
+                st.st_mode = libc::S_IFREG | 0o444;
+                st.st_size = d.len() as i64;
+            }
+            FileKind::SynthDir(_) => st.st_mode = libc::S_IFDIR | 0o555,
+        }
+        st.st_nlink = 1;
+        st.st_blksize = 4096;
+        Ok(st)
+    }
+
+    pub fn sys_sendfile(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let (out_fd, in_fd, offp, count) = (a[0], a[1], a[2], a[3] as usize);
+        let inf = match self.file(tid, in_fd) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let outf = match self.file(tid, out_fd) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let off = if offp != 0 {
+            match self.read_u64(tid, offp) {
+                Ok(o) => Some(o),
+                Err(e) => return err(e),
+            }
+        } else {
+            None
+        };
+        let data = match io::read(&inf, count.min(1 << 20), off) {
+            Ok(d) => d,
+            Err(e) => return self.io_result(tid, Err(e)),
+        };
+        let r = io::write(&outf, &data, None);
+        if let Some(id) = io::pipe_id(&outf) {
+            self.notify(&WaitKey::Object(id));
+        }
+        if let (Ok(n), Some(o)) = (&r, off) {
+            let _ = self.write_u64(tid, offp, o + *n as u64);
+        }
+        self.io_result(tid, r)
+    }
+}
