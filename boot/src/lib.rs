@@ -1,8 +1,20 @@
 //! Builds a sandbox process: from an OCI bundle (`runsc create`, `runsc run`), from a
 //! host directory (`runsc do`), or from a checkpoint image (`runsc restore`).
 
+pub mod bundle;
+pub mod capabilities;
+pub mod cgroup;
+pub mod console;
+pub mod container;
+pub mod control;
+pub mod defaults;
 pub mod direct;
+pub mod hooks;
 pub mod lookup;
+pub mod sandbox;
 pub mod seccomp;
+pub mod signal;
+pub mod spec;
+pub mod state;
 mod sys;
 pub mod time;

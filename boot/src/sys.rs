@@ -1,7 +1,32 @@
 //! The raw host calls of `boot` that have no safe wrapper: signal handlers, `fork`/`clone`
 //! of the sandbox process and `exec`. Every `unsafe` of the crate is here.
 
+use std::io::IoSliceMut;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+
+/// Most fds one control message carries.
+const MAX_FDS: usize = 8;
+
+/// `recvmsg` on a unix socket into `buf`; fds that came along (SCM_RIGHTS, close-on-exec)
+/// are appended to `fds`. Returns the byte count (0 at end of stream).
+pub fn recv_with_fds(sock: RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> nix::Result<usize> {
+    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            for fd in raw {
+                // SAFETY: SCM_RIGHTS installed this fd in our table just now; nothing else
+                // owns it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Ok(msg.bytes)
+}
 
 /// The function the SIGSYS handler reports a refused syscall to.
 static SIGSYS_REPORT: AtomicUsize = AtomicUsize::new(0);
@@ -76,4 +101,186 @@ pub fn in_forked_child(f: impl FnOnce() -> i32) -> nix::Result<i32> {
             }
         },
     }
+}
+
+/// How to start the sandbox process: a `clone` into new namespaces, then in the child
+/// `setns` into the joined ones, a wait for the parent's go-ahead (it first puts the child
+/// in its cgroups), the fd shuffle, and `execveat` of the runsc binary.
+pub struct SpawnPlan {
+    /// The runsc binary (`/proc/self/exe` opened before any namespace changes).
+    pub exe: OwnedFd,
+    pub argv: Vec<std::ffi::CString>,
+    pub envp: Vec<std::ffi::CString>,
+    /// `(source, target)`: the child gets `source` as fd `target` (at most 8).
+    pub fds: Vec<(RawFd, RawFd)>,
+    /// `CLONE_NEW*` flags for the namespaces to create.
+    pub clone_flags: libc::c_int,
+    /// Namespaces to join in the child, in order: (fd of the ns file, CLONE_NEW* type).
+    pub join: Vec<(OwnedFd, libc::c_int)>,
+    /// A pid namespace to join: entered by the parent around the clone.
+    pub join_pid: Option<OwnedFd>,
+    /// Read end of the go-ahead pipe: the child waits for one byte `g`.
+    pub go: OwnedFd,
+    /// Where the child reports a failure before exec (normally `fds` maps it to 3).
+    pub report_fd: RawFd,
+    /// Fds the child closes at once (the write end of the go-ahead pipe, so that the
+    /// parent's death reads as end-of-file).
+    pub close_in_child: Vec<RawFd>,
+}
+
+/// Writes a static message and the errno, then exits the child.
+fn child_fail(report: RawFd, msg: &[u8]) -> ! {
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    let mut digits = [0u8; 12];
+    let mut i = digits.len();
+    let mut v = errno.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    write_all_raw(report, b"error: ");
+    write_all_raw(report, msg);
+    write_all_raw(report, b" (errno ");
+    write_all_raw(report, &digits[i..]);
+    write_all_raw(report, b")\n");
+    // SAFETY: `_exit` ends the process without running any Rust code.
+    unsafe { libc::_exit(127) }
+}
+
+/// The child side of `spawn`. Runs after `clone` in a copy of a single-threaded parent:
+/// only raw syscalls, no allocation.
+fn spawn_child(plan: &SpawnPlan, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ! {
+    use std::os::fd::AsRawFd;
+    let report = plan.report_fd;
+    for &fd in &plan.close_in_child {
+        // SAFETY: closes a copy of a parent fd in this child.
+        unsafe { libc::close(fd) };
+    }
+    for (fd, nstype) in &plan.join {
+        // SAFETY: setns on an fd we own; it only changes this process's namespaces.
+        if unsafe { libc::setns(fd.as_raw_fd(), *nstype) } != 0 {
+            child_fail(report, b"joining a namespace (setns)");
+        }
+    }
+    let mut b = 0u8;
+    // SAFETY: reads one byte into a local.
+    let n = unsafe { libc::read(plan.go.as_raw_fd(), (&mut b as *mut u8).cast(), 1) };
+    if n != 1 || b != b'g' {
+        // The parent gave up (or died): leave quietly.
+        // SAFETY: ends the process.
+        unsafe { libc::_exit(1) }
+    }
+    // Move every source out of the way first, so that a source that is also a target is
+    // not overwritten before it is used.
+    let mut moved = [(-1, -1); 8];
+    for (slot, &(src, dst)) in moved.iter_mut().zip(&plan.fds) {
+        // SAFETY: duplicates an fd; no memory is passed.
+        let tmp = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, 64) };
+        if tmp < 0 {
+            child_fail(report, b"duplicating an fd");
+        }
+        *slot = (tmp, dst);
+    }
+    for &(tmp, dst) in moved.iter().take(plan.fds.len()) {
+        // SAFETY: dup2 onto a target fd; the result has close-on-exec cleared.
+        if unsafe { libc::dup2(tmp, dst) } < 0 {
+            child_fail(report, b"installing an fd (dup2)");
+        }
+    }
+    // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings that
+    // live in `plan`; the empty path with AT_EMPTY_PATH executes `exe` itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            plan.exe.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    child_fail(
+        if plan.fds.iter().any(|&(_, d)| d == 3) {
+            3
+        } else {
+            report
+        },
+        b"executing runsc boot",
+    )
+}
+
+/// Starts the sandbox process as `plan` says and returns its pid. The calling process must
+/// be single-threaded (the child runs Rust code between `clone` and `exec`).
+pub fn spawn(plan: &SpawnPlan) -> std::io::Result<nix::unistd::Pid> {
+    use std::os::fd::AsRawFd;
+    if plan.fds.len() > 8 {
+        return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let own_pid_ns = match &plan.join_pid {
+        Some(target) => {
+            let own = std::fs::File::open("/proc/self/ns/pid")?;
+            // SAFETY: setns on fds we own; changes only which pid namespace our children
+            // are created in.
+            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Some(own)
+        }
+        None => None,
+    };
+    let flags = (plan.clone_flags | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: a clone without CLONE_VM and with a null stack behaves like fork: the child
+    // gets a copy of this (single-threaded) process and runs only `spawn_child`, which
+    // never returns.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        spawn_child(plan, &argv, &envp);
+    }
+    let err = std::io::Error::last_os_error();
+    if let Some(own) = own_pid_ns {
+        // SAFETY: returns to our own pid namespace for later children.
+        unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) };
+    }
+    if pid < 0 {
+        return Err(err);
+    }
+    Ok(nix::unistd::Pid::from_raw(pid as i32))
+}
+
+/// The window size of a terminal fd (TIOCGWINSZ).
+#[cfg(test)]
+pub fn window_size(fd: RawFd) -> nix::Result<libc::winsize> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the local we pass.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    nix::errno::Errno::result(r).map(|_| ws)
+}
+
+/// Takes ownership of an inherited fd if it is open.
+///
+/// # Safety
+/// Nothing else in the process may own or use `fd`.
+pub unsafe fn take_fd(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: F_GETFD only queries the fd's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // Not inherited further by anything this process starts.
+    // SAFETY: sets the close-on-exec flag of an open fd.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: the fd is open and, by the caller's promise, owned by no one else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -145,3 +145,107 @@ pub fn normalise(root: &Command, args: Vec<OsString>) -> Vec<OsString> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        let mut v = vec!["runsc".to_string()];
+        v.extend(args.iter().map(|s| s.to_string()));
+        normalise(
+            &crate::cli::Cli::command(),
+            v.into_iter().map(Into::into).collect(),
+        )
+        .into_iter()
+        .skip(1)
+        .map(|s| s.into_string().unwrap())
+        .collect()
+    }
+
+    #[test]
+    fn single_dash_long_flags() {
+        assert_eq!(
+            norm(&["-root", "/r", "-log-format=json", "state", "x"]),
+            ["--root", "/r", "--log-format=json", "state", "x"]
+        );
+        assert_eq!(
+            norm(&["--debug", "list", "-f", "json"]),
+            ["--debug", "list", "-f", "json"]
+        );
+        assert_eq!(
+            norm(&["list", "-format", "json"]),
+            ["list", "--format", "json"]
+        );
+    }
+
+    #[test]
+    fn booleans_with_values_and_repeats() {
+        assert_eq!(
+            norm(&["list", "--quiet=true", "-quiet", "--quiet"]),
+            ["list", "--quiet"]
+        );
+        assert_eq!(norm(&["list", "--quiet=false"]), ["list"]);
+        assert_eq!(norm(&["--debug=false", "list"]), ["list"]);
+    }
+
+    #[test]
+    fn optional_value_flags() {
+        assert_eq!(
+            norm(&["--rootless", "false", "list"]),
+            ["--rootless=false", "list"]
+        );
+        assert_eq!(norm(&["--rootless", "list"]), ["--rootless", "list"]);
+        assert_eq!(
+            norm(&["-rootless=true", "list"]),
+            ["--rootless=true", "list"]
+        );
+    }
+
+    #[test]
+    fn values_and_trailing_arguments_are_left_alone() {
+        // A value that looks like a flag is still the value.
+        assert_eq!(
+            norm(&["--log", "-debug", "list"]),
+            ["--log", "-debug", "list"]
+        );
+        // The guest command after `do` keeps its dashes.
+        assert_eq!(
+            norm(&["do", "-root-dir", "/", "sh", "-c", "-debug"]),
+            ["do", "--root-dir", "/", "sh", "-c", "-debug"]
+        );
+        assert_eq!(norm(&["do", "--", "-debug"]), ["do", "--", "-debug"]);
+        // Unknown single-dash words pass through for clap to reject.
+        assert_eq!(norm(&["list", "-bogus"]), ["list", "-bogus"]);
+    }
+
+    #[test]
+    fn normalised_argv_parses() {
+        use clap::FromArgMatches;
+        let args = normalise(
+            &crate::cli::Cli::command(),
+            [
+                "runsc",
+                "-debug",
+                "-root",
+                "/x",
+                "--rootless",
+                "true",
+                "list",
+                "-quiet",
+                "-quiet",
+            ]
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        );
+        let m = crate::cli::Cli::command()
+            .try_get_matches_from(args)
+            .unwrap();
+        let cli = crate::cli::Cli::from_arg_matches(&m).unwrap();
+        assert!(cli.global.debug);
+        assert_eq!(cli.global.root, std::path::Path::new("/x"));
+        assert_eq!(cli.global.rootless.as_deref(), Some("true"));
+    }
+}

@@ -7,7 +7,18 @@ use clap::{Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
+mod boot_;
+mod create;
+mod delete;
 mod do_;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+mod wait;
 
 /// Flags accepted before (or after) any subcommand, as runc defines them.
 #[derive(clap::Args, Debug, Clone)]
@@ -66,7 +77,19 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    #[command(hide = true)]
+    Boot(boot_::Boot),
+    Create(create::Create),
+    Delete(delete::Delete),
     Do(do_::Do),
+    Features(features::Features),
+    Kill(kill::Kill),
+    List(list::List),
+    Run(run::Run),
+    Spec(spec::Spec),
+    Start(start::Start),
+    State(state::State),
+    Wait(wait::Wait),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -76,11 +99,52 @@ pub struct Context {
     pub log_fd: Option<i32>,
 }
 
+impl Context {
+    /// The container state directory (`--root`).
+    pub fn store(&self) -> boot::state::Store {
+        boot::state::Store::new(&self.global.root)
+    }
+
+    /// The container runtime, with the global flags `runsc boot` must be given.
+    pub fn runtime(&self) -> boot::container::Runtime {
+        let g = &self.global;
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut boot_args: Vec<std::ffi::OsString> = vec!["--root".into(), abs(&g.root).into()];
+        if let Some(log) = &g.log {
+            boot_args.extend(["--log".into(), abs(log).into()]);
+        }
+        let format = match g.log_format {
+            LogFormat::Json => "json",
+            LogFormat::Text => "text",
+        };
+        boot_args.extend(["--log-format".into(), format.into()]);
+        if g.debug {
+            boot_args.push("--debug".into());
+        }
+        boot::container::Runtime {
+            store: self.store(),
+            boot_args,
+            systemd_cgroup: g.systemd_cgroup,
+        }
+    }
+}
+
 impl Command {
     /// Runs the subcommand; returns the exit status of runsc.
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
         match self {
+            Command::Boot(c) => c.run(ctx),
+            Command::Create(c) => c.run(ctx),
+            Command::Delete(c) => c.run(ctx),
             Command::Do(c) => c.run(ctx),
+            Command::Features(c) => c.run(ctx),
+            Command::Kill(c) => c.run(ctx),
+            Command::List(c) => c.run(ctx),
+            Command::Run(c) => c.run(ctx),
+            Command::Spec(c) => c.run(ctx),
+            Command::Start(c) => c.run(ctx),
+            Command::State(c) => c.run(ctx),
+            Command::Wait(c) => c.run(ctx),
         }
     }
 }

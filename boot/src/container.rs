@@ -1,0 +1,629 @@
+//! The container lifecycle as runsc's commands drive it: create, start, kill, delete,
+//! wait, pause, resume, ps, checkpoint. Each operation works on the state directory and
+//! talks to the sandbox process over its control socket; runsc only maps its arguments.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::bundle::{Bundle, BundleError};
+use crate::cgroup::{self, CgroupError};
+use crate::console::{self, ConsoleError};
+use crate::control::{Client, ControlError, Reply, Request};
+use crate::hooks::{self, HookError};
+use crate::sandbox::{self, ExitRecord, READY_FD};
+use crate::spec::Spec;
+use crate::state::{self, Container, StateError, Status, Store};
+
+/// How long `create` waits for the sandbox process to be ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a SIGKILL through the sandbox may take before the sandbox process itself is
+/// killed.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("container not running")]
+    NotRunning,
+    #[error("container not paused")]
+    NotPaused,
+    #[error("cannot start container \"{id}\": it is {status}, not created")]
+    NotCreated { id: String, status: Status },
+    #[error("cannot delete container \"{id}\" that is not stopped: {status}")]
+    NotStopped { id: String, status: Status },
+    #[error("{0}")]
+    Sandbox(String),
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error("config.json has process.terminal true: --console-socket is required")]
+    NoConsoleSocket,
+    #[error("starting the sandbox process")]
+    Spawn(#[source] std::io::Error),
+    #[error("opening namespace {path}")]
+    Namespace {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the sandbox process failed: {0}")]
+    NotReady(String),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("exit status of container \"{0}\" is unknown: its sandbox process was killed")]
+    ExitUnknown(String),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let what = what.into();
+    move |source| ContainerError::Io { what, source }
+}
+
+/// Where containers live and how sandbox processes are started.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub store: Store,
+    /// Global flags `runsc boot` is given (`--root`, `--log`, `--log-format`, `--debug`).
+    pub boot_args: Vec<OsString>,
+    /// Treat linux.cgroupsPath as systemd's `slice:prefix:name`.
+    pub systemd_cgroup: bool,
+}
+
+/// The arguments of `create` (and of `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// Off only for debugging (`--no-seccomp`).
+    pub seccomp: bool,
+    /// `runc run` without `--detach`: a terminal uses runsc's own stdio.
+    pub foreground: bool,
+}
+
+/// The OCI state of `c` as hooks receive it (status given).
+fn hook_state(c: &Container, status: Status) -> Vec<u8> {
+    let mut s = c.oci_state();
+    s.status = status;
+    s.pid = c.pid;
+    serde_json::to_vec(&s).expect("state serialises")
+}
+
+fn spec_hooks(spec: &Spec) -> crate::spec::Hooks {
+    spec.hooks.clone().unwrap_or_default()
+}
+
+/// `CLONE_NEW*` of a runtime-spec namespace type.
+fn clone_flag(kind: &str) -> libc::c_int {
+    match kind {
+        "pid" => libc::CLONE_NEWPID,
+        "network" => libc::CLONE_NEWNET,
+        "mount" => libc::CLONE_NEWNS,
+        "ipc" => libc::CLONE_NEWIPC,
+        "uts" => libc::CLONE_NEWUTS,
+        "user" => libc::CLONE_NEWUSER,
+        "cgroup" => libc::CLONE_NEWCGROUP,
+        _ => 0,
+    }
+}
+
+/// An fd that is open in this process, or /dev/null in its place.
+fn stdio_or_null(fd: RawFd, keep: &mut Vec<OwnedFd>) -> Result<RawFd, ContainerError> {
+    if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok() {
+        return Ok(fd);
+    }
+    let null: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(io_err("opening /dev/null"))?
+        .into();
+    let raw = null.as_raw_fd();
+    keep.push(null);
+    Ok(raw)
+}
+
+/// A sandbox process started but not yet accepted: killed, reaped and cleaned up if
+/// `create` fails before the end.
+struct Pending<'a> {
+    rt: &'a Runtime,
+    id: String,
+    pid: Option<i32>,
+    cgroups: Vec<PathBuf>,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        cgroup::remove(&self.cgroups);
+        let _ = self.rt.store.remove(&self.id);
+    }
+}
+
+/// Reads the ready pipe until `ok`, an error line, or end-of-file.
+fn wait_ready(fd: &OwnedFd, pid: i32) -> Result<(), ContainerError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut text = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ContainerError::NotReady(format!(
+                "not ready after {}s",
+                READY_TIMEOUT.as_secs()
+            )));
+        }
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        let ms =
+            PollTimeout::try_from(left.as_millis().min(10_000) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io_err("waiting for the sandbox")(e.into())),
+            Ok(_) => {}
+        }
+        let mut buf = [0u8; 4096];
+        let n = match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io_err("reading the ready pipe")(e.into())),
+        };
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+        if text.ends_with(b"\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    if text == "ok" {
+        return Ok(());
+    }
+    if let Some(msg) = text.strip_prefix("error: ") {
+        return Err(ContainerError::NotReady(msg.to_string()));
+    }
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
+        .map(|s| format!("{s:?}"))
+        .unwrap_or_else(|e| e.to_string());
+    Err(ContainerError::NotReady(format!(
+        "it ended before it was ready ({status})"
+    )))
+}
+
+fn write_id_maps(
+    pid: i32,
+    file: &str,
+    maps: &[crate::spec::IdMapping],
+) -> Result<(), ContainerError> {
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect();
+    let path = format!("/proc/{pid}/{file}");
+    std::fs::write(&path, text).map_err(io_err(format!("writing {path}")))
+}
+
+impl Runtime {
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.store.dir(id)
+    }
+
+    /// `create`: starts the sandbox process for the bundle, in its namespaces and cgroup,
+    /// and returns once it is ready and the createRuntime and prestart hooks have run.
+    /// Returns the sandbox process's pid (a child of this process).
+    pub fn create(&self, opts: &CreateOptions) -> Result<i32, ContainerError> {
+        let bundle = Bundle::load(&opts.bundle)?;
+        // Refuse here, with a clear error, what the sandbox would refuse later.
+        bundle.sandbox_config(&opts.id)?;
+        let spec = bundle.spec.clone();
+        let process = spec.process.clone().unwrap_or_default();
+        let use_pty = process.terminal && !opts.foreground;
+        if use_pty && opts.console_socket.is_none() {
+            return Err(ContainerError::NoConsoleSocket);
+        }
+        let lock = self.store.create(&opts.id)?;
+        let mut pending = Pending {
+            rt: self,
+            id: opts.id.clone(),
+            pid: None,
+            cgroups: Vec::new(),
+            done: false,
+        };
+        let mut c = Container {
+            id: opts.id.clone(),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::time::rfc3339_nano(SystemTime::now()),
+            owner: state::owner(),
+            phase: Status::Creating,
+            pid: 0,
+            start_time: 0,
+            spec: spec.clone(),
+            cgroups: Vec::new(),
+        };
+        self.store.save(&c)?;
+
+        // The guest's stdio: the pty slave, or ours.
+        let mut keep = Vec::new();
+        let pty = if use_pty {
+            let pty = console::open_pty(process.console_size)?;
+            let socket = opts.console_socket.as_deref().unwrap_or(Path::new(""));
+            console::send_master(socket, &pty.name, &pty.master)?;
+            Some(pty)
+        } else {
+            None
+        };
+        let stdio: [RawFd; 3] = match &pty {
+            Some(p) => [p.slave.as_raw_fd(); 3],
+            None => [
+                stdio_or_null(0, &mut keep)?,
+                stdio_or_null(1, &mut keep)?,
+                stdio_or_null(2, &mut keep)?,
+            ],
+        };
+
+        // Namespaces: new ones by clone flags, given ones joined (user first).
+        let mut clone_flags = 0;
+        let mut join = Vec::new();
+        let mut join_pid = None;
+        let linux = spec.linux.clone().unwrap_or_default();
+        for ns in &linux.namespaces {
+            let flag = clone_flag(&ns.kind);
+            match ns.path.as_deref().filter(|p| !p.is_empty()) {
+                None => clone_flags |= flag,
+                Some(path) => {
+                    let fd: OwnedFd = std::fs::File::open(path)
+                        .map_err(|source| ContainerError::Namespace {
+                            path: path.to_string(),
+                            source,
+                        })?
+                        .into();
+                    if flag == libc::CLONE_NEWPID {
+                        join_pid = Some(fd);
+                    } else if flag == libc::CLONE_NEWUSER {
+                        join.insert(0, (fd, flag));
+                    } else {
+                        join.push((fd, flag));
+                    }
+                }
+            }
+        }
+
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("making the ready pipe")(e.into()))?;
+        let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| io_err("making the go pipe")(e.into()))?;
+        let exe: OwnedFd = std::fs::File::open("/proc/self/exe")
+            .map_err(io_err("opening /proc/self/exe"))?
+            .into();
+        let mut argv: Vec<OsString> = vec!["runsc".into()];
+        argv.extend(self.boot_args.iter().cloned());
+        argv.extend([
+            "boot".into(),
+            "--bundle".into(),
+            bundle.dir.clone().into_os_string(),
+        ]);
+        if !opts.seccomp {
+            argv.push("--no-seccomp".into());
+        }
+        argv.push("--".into());
+        argv.push(opts.id.clone().into());
+        let cstr = |s: &std::ffi::OsStr| {
+            CString::new(s.as_bytes()).map_err(|e| io_err("argument with a NUL byte")(e.into()))
+        };
+        let argv = argv
+            .iter()
+            .map(|a| cstr(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envp = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                cstr(&kv)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let plan = crate::sys::SpawnPlan {
+            exe,
+            argv,
+            envp,
+            fds: vec![
+                (stdio[0], 0),
+                (stdio[1], 1),
+                (stdio[2], 2),
+                (ready_w.as_raw_fd(), READY_FD),
+            ],
+            clone_flags,
+            join,
+            join_pid,
+            go: go_r,
+            report_fd: ready_w.as_raw_fd(),
+            close_in_child: vec![go_w.as_raw_fd(), ready_r.as_raw_fd()],
+        };
+        let pid = crate::sys::spawn(&plan)
+            .map_err(ContainerError::Spawn)?
+            .as_raw();
+        pending.pid = Some(pid);
+        drop(plan);
+        drop(ready_w);
+        drop(pty);
+        drop(keep);
+
+        // Before it goes on: its user namespace mappings and its cgroup.
+        if clone_flags & libc::CLONE_NEWUSER != 0 {
+            write_id_maps(pid, "uid_map", &linux.uid_mappings)?;
+            write_id_maps(pid, "gid_map", &linux.gid_mappings)?;
+        }
+        if let Some(path) = linux.cgroups_path.as_deref().filter(|p| !p.is_empty()) {
+            let rel = cgroup::relative_path(path, self.systemd_cgroup)?;
+            let hierarchy = cgroup::detect(Path::new(cgroup::MOUNT))?;
+            pending.cgroups = cgroup::join(&hierarchy, &rel, linux.resources.as_ref(), pid)?;
+        }
+        nix::unistd::write(&go_w, b"g")
+            .map_err(|e| io_err("releasing the sandbox process")(e.into()))?;
+        drop(go_w);
+        wait_ready(&ready_r, pid)?;
+
+        c.pid = pid;
+        c.start_time = state::start_time(pid).unwrap_or(0);
+        c.cgroups = pending.cgroups.clone();
+        self.store.save(&c)?;
+        if let Some(pid_file) = &opts.pid_file {
+            state::write_atomic(pid_file, pid.to_string().as_bytes())?;
+        }
+        let h = spec_hooks(&spec);
+        let st = hook_state(&c, Status::Creating);
+        hooks::run("createRuntime", &h.create_runtime, &st)?;
+        hooks::run("prestart", &h.prestart, &st)?;
+        for (kind, list) in [
+            ("createContainer", &h.create_container),
+            ("startContainer", &h.start_container),
+        ] {
+            if !list.is_empty() {
+                log::warn!("{kind} hooks are not run: they would run inside the guest");
+            }
+        }
+        c.phase = Status::Created;
+        self.store.save(&c)?;
+        pending.done = true;
+        drop(lock);
+        Ok(pid)
+    }
+
+    /// `start`: runs the guest init of a created container, then the poststart hooks.
+    pub fn start(&self, id: &str) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let mut c = self.store.load(id)?;
+        let status = c.status();
+        if status != Status::Created {
+            return Err(ContainerError::NotCreated {
+                id: id.to_string(),
+                status,
+            });
+        }
+        self.call(&c, &Request::Start)?;
+        c.phase = Status::Running;
+        self.store.save(&c)?;
+        if let Err(e) = hooks::run(
+            "poststart",
+            &spec_hooks(&c.spec).poststart,
+            &hook_state(&c, Status::Running),
+        ) {
+            log::warn!("{e}");
+        }
+        Ok(())
+    }
+
+    /// Sends a request to a container's sandbox and checks the reply.
+    fn call(&self, c: &Container, request: &Request) -> Result<Reply, ContainerError> {
+        let client = match Client::connect(&self.state_dir(&c.id)) {
+            Ok(client) => client,
+            Err(_) if !c.sandbox_alive() => return Err(ContainerError::NotRunning),
+            Err(e) => return Err(e.into()),
+        };
+        if matches!(
+            request,
+            Request::Signal {
+                signo: libc::SIGKILL,
+                ..
+            }
+        ) {
+            client.set_timeout(Some(KILL_TIMEOUT))?;
+        }
+        match client.call(request, &[]) {
+            Ok(Reply::Error(e)) => Err(ContainerError::Sandbox(e)),
+            Ok(r) => Ok(r),
+            Err(ControlError::Closed) if !c.sandbox_alive() => Err(ContainerError::NotRunning),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn live(&self, id: &str) -> Result<Container, ContainerError> {
+        let c = self.store.load(id)?;
+        match c.status() {
+            Status::Stopped => Err(ContainerError::NotRunning),
+            _ => Ok(c),
+        }
+    }
+
+    /// `kill`: sends `signo` to the init (or every process with `all`). A SIGKILL that the
+    /// sandbox does not carry out in time kills the sandbox process itself.
+    pub fn kill(&self, id: &str, signo: i32, all: bool) -> Result<(), ContainerError> {
+        let c = self.live(id)?;
+        match self.call(&c, &Request::Signal { signo, all }) {
+            Err(ContainerError::Control(e)) if signo == libc::SIGKILL => {
+                log::warn!("sandbox of {id} did not carry out SIGKILL ({e}): killing it");
+                kill_sandbox(&c);
+                Ok(())
+            }
+            r => r.map(|_| ()),
+        }
+    }
+
+    /// `delete`: removes a stopped or created container (any with `force`), after killing
+    /// its sandbox and running the poststop hooks.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let c = self.store.load(id)?;
+        let status = c.status();
+        match status {
+            Status::Stopped => {}
+            Status::Created => kill_sandbox(&c),
+            _ if force => kill_sandbox(&c),
+            _ => {
+                return Err(ContainerError::NotStopped {
+                    id: id.to_string(),
+                    status,
+                })
+            }
+        }
+        if let Err(e) = hooks::run(
+            "poststop",
+            &spec_hooks(&c.spec).poststop,
+            &hook_state(&c, Status::Stopped),
+        ) {
+            log::warn!("{e}");
+        }
+        cgroup::remove(&c.cgroups);
+        self.store.remove(id)?;
+        Ok(())
+    }
+
+    /// `wait`: the guest init's exit status, once it has exited.
+    pub fn wait(&self, id: &str) -> Result<i32, ContainerError> {
+        let c = self.store.load(id)?;
+        let dir = self.state_dir(id);
+        if c.status() != Status::Stopped {
+            if let Ok(client) = Client::connect(&dir) {
+                if let Ok(Reply::Exited { status }) = client.call(&Request::Wait, &[]) {
+                    return Ok(status);
+                }
+            }
+            // The sandbox went away without answering: wait until it is gone.
+            while c.sandbox_alive() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        match sandbox::read_exit(&dir) {
+            Some(ExitRecord { status, .. }) => Ok(status),
+            None => Err(ContainerError::ExitUnknown(id.to_string())),
+        }
+    }
+
+    /// The exit record of a stopped container's sandbox, if it left one.
+    pub fn exit_record(&self, id: &str) -> Option<ExitRecord> {
+        sandbox::read_exit(&self.state_dir(id))
+    }
+
+    /// `pause`.
+    pub fn pause(&self, id: &str) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let mut c = self.store.load(id)?;
+        if c.status() != Status::Running {
+            return Err(ContainerError::NotRunning);
+        }
+        self.call(&c, &Request::Pause)?;
+        c.phase = Status::Paused;
+        Ok(self.store.save(&c)?)
+    }
+
+    /// `resume`.
+    pub fn resume(&self, id: &str) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let mut c = self.store.load(id)?;
+        match c.status() {
+            Status::Paused => {}
+            Status::Stopped => return Err(ContainerError::NotRunning),
+            _ => return Err(ContainerError::NotPaused),
+        }
+        self.call(&c, &Request::Resume)?;
+        c.phase = Status::Running;
+        Ok(self.store.save(&c)?)
+    }
+
+    /// `ps`: host pids of the sandbox (its process and its stubs).
+    pub fn host_pids(&self, id: &str) -> Result<Vec<i32>, ContainerError> {
+        let c = self.live(id)?;
+        match self.call(&c, &Request::HostPids)? {
+            Reply::HostPids(p) => Ok(p),
+            other => Err(ContainerError::Sandbox(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// `checkpoint`: writes the sandbox to `image_dir/checkpoint.img`; the sandbox ends
+    /// unless `leave_running`.
+    pub fn checkpoint(
+        &self,
+        id: &str,
+        image_dir: &Path,
+        leave_running: bool,
+    ) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let c = self.store.load(id)?;
+        if !matches!(c.status(), Status::Running | Status::Paused) {
+            return Err(ContainerError::NotRunning);
+        }
+        std::fs::create_dir_all(image_dir)
+            .map_err(io_err(format!("creating {}", image_dir.display())))?;
+        let image_dir =
+            std::fs::canonicalize(image_dir).unwrap_or_else(|_| image_dir.to_path_buf());
+        self.call(
+            &c,
+            &Request::Checkpoint {
+                image_dir,
+                leave_running,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Resource usage of a container's cgroups.
+    pub fn stats(&self, id: &str) -> Result<cgroup::Stats, ContainerError> {
+        let c = self.live(id)?;
+        Ok(cgroup::stats(&c.cgroups))
+    }
+}
+
+/// Kills a container's sandbox process (SIGKILL) and waits until it is gone. In a pid
+/// namespace of its own, its stubs die with it; otherwise they die of PDEATHSIG.
+fn kill_sandbox(c: &Container) {
+    if !c.sandbox_alive() {
+        return;
+    }
+    let pid = nix::unistd::Pid::from_raw(c.pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    // Our child (as in `run`)? Then reap it; otherwise wait until it is a zombie or gone.
+    let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.sandbox_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

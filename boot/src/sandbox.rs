@@ -1,0 +1,320 @@
+//! The sandbox process (`runsc boot`): started by `runsc create` in the container's
+//! namespaces and cgroup, it builds the kernel, serves the control socket, waits for
+//! `start`, locks itself down (capabilities, seccomp) and runs the guest. Its exit status
+//! is the guest init's.
+//!
+//! It never writes to its stdout or stderr: those are the container's. Until it is ready,
+//! failures go back to `runsc create` over the ready pipe (fd 3); after that, to the log.
+
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Bundle;
+use crate::control::{self, ExecProcess, Reply, Request};
+
+/// The fd on which `runsc boot` finds the ready pipe.
+pub const READY_FD: RawFd = 3;
+/// Name of the exit record in the container's state directory.
+pub const EXIT_FILE: &str = "exit";
+
+/// What the sandbox left behind when it ended: the guest init's status, and the error that
+/// ended the sandbox, if one did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub status: i32,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Reads the exit record a sandbox left in `state_dir`.
+pub fn read_exit(state_dir: &Path) -> Option<ExitRecord> {
+    serde_json::from_slice(&std::fs::read(state_dir.join(EXIT_FILE)).ok()?).ok()
+}
+
+/// The arguments of `runsc boot`.
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    /// `ROOT/ID`: the control socket and the exit record go here.
+    pub state_dir: PathBuf,
+    pub seccomp: bool,
+}
+
+/// What the control thread tells the main thread before the guest runs.
+enum Event {
+    Start,
+    /// A signal arrived before start: the sandbox ends as if the init died of it.
+    Kill(i32),
+}
+
+/// State shared between the main thread and the control threads.
+struct Shared {
+    started: Mutex<bool>,
+    events: Mutex<mpsc::Sender<Event>>,
+    exit: Mutex<Option<i32>>,
+    exited: Condvar,
+    handle: sentry::ControlHandle,
+}
+
+/// Signals whose default action does not end a process: before start they change nothing.
+fn harmless(signo: i32) -> bool {
+    signo == 0 || [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH].contains(&signo)
+}
+
+/// Reports readiness (or a failure) to `runsc create` over the ready pipe.
+struct Ready(Option<std::fs::File>);
+
+impl Ready {
+    fn say(&mut self, text: &str) {
+        if let Some(mut f) = self.0.take() {
+            let _ = std::io::Write::write_all(&mut f, text.as_bytes());
+        }
+    }
+}
+
+/// The body of `runsc boot`; returns the exit status of the sandbox process.
+pub fn boot(opts: &BootOptions) -> i32 {
+    // SAFETY: `runsc create` put the write end of the ready pipe at fd 3 of this process
+    // and nothing else in this process owns it.
+    let ready = unsafe { crate::sys::take_fd(READY_FD) };
+    let mut ready = Ready(ready.map(std::fs::File::from));
+    match setup(opts, &mut ready) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = error_chain(&*e);
+            log::error!("sandbox {}: {msg}", opts.id);
+            ready.say(&format!("error: {msg}\n"));
+            record_exit(&opts.state_dir, 128 + libc::SIGKILL, Some(msg));
+            1
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn record_exit(state_dir: &Path, status: i32, error: Option<String>) {
+    let rec = ExitRecord { status, error };
+    let bytes = serde_json::to_vec(&rec).expect("exit record serialises");
+    if let Err(e) = crate::state::write_atomic(&state_dir.join(EXIT_FILE), &bytes) {
+        log::warn!("recording the exit status: {e}");
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
+    let bundle = Bundle::load(&opts.bundle)?;
+    let config = bundle.sandbox_config(&opts.id)?;
+    log::debug!("sandbox {}: {config:?}", opts.id);
+    let stdio: [OwnedFd; 3] = [
+        std::io::stdin().as_fd().try_clone_to_owned()?,
+        std::io::stdout().as_fd().try_clone_to_owned()?,
+        std::io::stderr().as_fd().try_clone_to_owned()?,
+    ];
+    let listener = control::listen(&opts.state_dir)?;
+    // Built before any thread exists: `new` forks the master stub.
+    let sandbox = sentry::Sandbox::new(config)?;
+    // The control threads inherit the capabilities of the thread that spawns them.
+    crate::capabilities::drop_all_but(crate::capabilities::SANDBOX_KEEPS)?;
+    let (handle, receiver) = sentry::control::channel()?;
+    let (tx, rx) = mpsc::channel();
+    let shared = Arc::new(Shared {
+        started: Mutex::new(false),
+        events: Mutex::new(tx),
+        exit: Mutex::new(None),
+        exited: Condvar::new(),
+        handle,
+    });
+    {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || serve(listener, shared))?;
+    }
+    ready.say("ok\n");
+    let result = match rx.recv() {
+        Ok(Event::Start) => {
+            if opts.seccomp {
+                crate::seccomp::install()?;
+            }
+            log::debug!("sandbox {}: running", opts.id);
+            sandbox
+                .run(stdio, Some(receiver))
+                .map_err(|e| e.to_string())
+        }
+        Ok(Event::Kill(signo)) => Ok(128 + signo),
+        Err(_) => Err("the control thread ended".to_string()),
+    };
+    let (status, error) = match result {
+        Ok(status) => (status, None),
+        Err(e) => {
+            log::error!("sandbox {}: {e}", opts.id);
+            (128 + libc::SIGKILL, Some(e))
+        }
+    };
+    record_exit(&opts.state_dir, status, error);
+    *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+    shared.exited.notify_all();
+    // Give waiting clients a moment to read their answer before the process ends.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    Ok(status)
+}
+
+fn serve(listener: UnixListener, shared: Arc<Shared>) {
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("control-conn".into())
+            .spawn(move || {
+                if let Err(e) = serve_one(&conn, &shared) {
+                    log::debug!("control connection: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("control connection: {e}");
+        }
+    }
+}
+
+fn from_sentry(r: Option<sentry::control::Response>) -> Reply {
+    use sentry::control::Response;
+    match r {
+        Some(Response::Ok) => Reply::Ok,
+        Some(Response::Started { pid }) => Reply::Started { pid },
+        Some(Response::HostPids(p)) => Reply::HostPids(p),
+        Some(Response::Error(e)) => Reply::Error(e),
+        None => Reply::Error("container not running".into()),
+    }
+}
+
+fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlError> {
+    use sentry::control::Request as S;
+    let (request, fds) = control::recv::<Request>(conn)?;
+    let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
+    let not_running = || Reply::Error("container not running".into());
+    let reply = match request {
+        Request::Start => {
+            let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
+            if *s {
+                Reply::Error("container already started".into())
+            } else {
+                *s = true;
+                let _ = shared.events.lock().unwrap_or_else(|e| e.into_inner()).send(Event::Start);
+                Reply::Ok
+            }
+        }
+        Request::Signal { signo, all } if !started => {
+            if !harmless(signo) {
+                let _ = shared.events.lock().unwrap_or_else(|e| e.into_inner()).send(Event::Kill(signo));
+            }
+            let _ = all;
+            Reply::Ok
+        }
+        Request::Signal { signo, all } => from_sentry(shared.handle.call(S::Signal { signo, all }, Vec::new())),
+        Request::Pause | Request::Resume | Request::Checkpoint { .. } | Request::Exec(_)
+            if !started =>
+        {
+            not_running()
+        }
+        Request::Pause => from_sentry(shared.handle.call(S::Pause, Vec::new())),
+        Request::Resume => from_sentry(shared.handle.call(S::Resume, Vec::new())),
+        Request::Checkpoint { image_dir, leave_running } => {
+            from_sentry(shared.handle.call(S::Checkpoint { image_dir, leave_running }, Vec::new()))
+        }
+        Request::Exec(p) => return exec(conn, shared, p, fds),
+        Request::SignalProcess { pid, signo } => {
+            Reply::Error(format!("cannot send signal {signo} to guest process {pid}: the sentry has no request for signalling one process yet"))
+        }
+        Request::Wait => {
+            let mut exit = shared.exit.lock().unwrap_or_else(|e| e.into_inner());
+            while exit.is_none() {
+                exit = shared.exited.wait(exit).unwrap_or_else(|e| e.into_inner());
+            }
+            Reply::Exited { status: exit.unwrap_or(0) }
+        }
+        Request::HostPids if !started => Reply::HostPids(own_pids()),
+        Request::HostPids => match from_sentry(shared.handle.call(S::HostPids, Vec::new())) {
+            Reply::HostPids(mut pids) => {
+                let me = std::process::id() as i32;
+                if !pids.contains(&me) {
+                    pids.insert(0, me);
+                }
+                Reply::HostPids(pids)
+            }
+            other => other,
+        },
+    };
+    control::send(conn, &reply, &[])
+}
+
+/// This process and its children (the stubs), from /proc.
+fn own_pids() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut pids = vec![me];
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        pids.extend(
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    pids
+}
+
+/// Starts a guest process for an exec proxy, then keeps the connection: when the proxy
+/// goes away first, the guest process is killed.
+fn exec(
+    conn: &UnixStream,
+    shared: &Shared,
+    p: ExecProcess,
+    fds: Vec<OwnedFd>,
+) -> Result<(), control::ControlError> {
+    if fds.len() != 3 {
+        let reply = Reply::Error(format!("exec needs 3 stdio fds, got {}", fds.len()));
+        return control::send(conn, &reply, &[]);
+    }
+    let request = sentry::control::Request::Exec {
+        argv: p.argv,
+        env: p.env,
+        cwd: p.cwd,
+        uid: p.uid,
+        gid: p.gid,
+    };
+    let reply = from_sentry(shared.handle.call(request, fds));
+    control::send(conn, &reply, &[])?;
+    let Reply::Started { pid } = reply else {
+        return Ok(());
+    };
+    // The proxy sends nothing more: end-of-file means it is gone.
+    let mut buf = [0u8; 64];
+    loop {
+        match std::io::Read::read(&mut &*conn, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+    log::warn!(
+        "exec proxy of guest process {pid} went away; the sentry has no request to kill one \
+         guest process yet, so it keeps running"
+    );
+    Ok(())
+}
