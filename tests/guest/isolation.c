@@ -1,0 +1,52 @@
+// Isolation probes: raw mkdir, mount, init_module, symlink escape, vsyscall, int 0x80, getpid.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static sigjmp_buf env;
+static void h(int s) { (void)s; siglongjmp(env, 1); }
+
+int main(int argc, char **argv) {
+    const char *what = argc > 1 ? argv[1] : "";
+    if (!strcmp(what, "mkdir")) {
+        long r = syscall(SYS_mkdir, argv[2], 0755);
+        printf("mkdir=%ld\n", r);
+    } else if (!strcmp(what, "mount")) {
+        long r = syscall(SYS_mount, "none", "/mnt", "tmpfs", 0, 0);
+        int e1 = errno;
+        long r2 = syscall(SYS_init_module, 0, 0, "");
+        printf("mount=%ld %s init_module=%ld %s\n", r, e1 == EPERM ? "EPERM" : "?", r2, errno == EPERM ? "EPERM" : "?");
+    } else if (!strcmp(what, "escape")) {
+        int fd = open(argv[2], O_RDONLY);
+        printf("escape open=%d %s\n", fd, fd < 0 && errno == ENOENT ? "ENOENT" : "opened");
+    } else if (!strcmp(what, "vsyscall")) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = h;
+        sigaction(SIGSEGV, &sa, 0);
+        if (sigsetjmp(env, 1) == 0) {
+            time_t t = ((time_t(*)(time_t *))0xffffffffff600400)(0);
+            printf("vsyscall returned %ld\n", (long)t);
+        } else {
+            printf("vsyscall SIGSEGV\n");
+        }
+    } else if (!strcmp(what, "int80")) {
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+        printf("int80=%ld\n", r);
+    } else if (!strcmp(what, "crash")) {
+        *(volatile int *)0 = 1;
+    } else if (!strcmp(what, "pid")) {
+        printf("pid=%d\n", getpid());
+        fflush(stdout);
+        if (argc > 2) sleep(atoi(argv[2]));
+    }
+    return 0;
+}

@@ -1,0 +1,106 @@
+//! Isolation: what a guest tries is checked inside the sandbox and on the host.
+
+mod common;
+use common::{expect, guest, run_do, TempDir};
+use std::path::Path;
+
+/// A root directory holding a copy of the isolation probe.
+fn root_with_probe(tag: &str) -> TempDir {
+    let d = TempDir::new(tag);
+    std::fs::copy(guest("isolation"), d.0.join("probe")).unwrap();
+    d
+}
+
+#[test]
+fn raw_mkdir_lands_inside_the_root() {
+    let root = root_with_probe("iso-mkdir");
+    let name = format!("/runsc-escape-test-{}", std::process::id());
+    let o = run_do(Some(&root.0), &["/probe", "mkdir", &name]);
+    expect(&o, 0, "mkdir=0\n");
+    assert!(root.0.join(&name[1..]).is_dir(), "created inside the root");
+    assert!(!Path::new(&name).exists(), "not created on the host");
+}
+
+#[test]
+fn mount_and_init_module_are_refused() {
+    let o = run_do(None, &[guest("isolation").to_str().unwrap(), "mount"]);
+    expect(&o, 0, "mount=-1 EPERM init_module=-1 EPERM\n");
+}
+
+#[test]
+fn symlink_escape_stays_inside_the_root() {
+    let root = root_with_probe("iso-link");
+    // A link that climbs far above the root: it must resolve to the root's own /etc.
+    std::os::unix::fs::symlink("/../../../../../../etc", root.0.join("esc")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../etc/hostname", root.0.join("esc2")).unwrap();
+    assert!(Path::new("/etc/hostname").exists() || Path::new("/etc/passwd").exists());
+    let o = run_do(Some(&root.0), &["/probe", "escape", "/esc/passwd"]);
+    expect(&o, 0, "escape open=-1 ENOENT\n");
+    let o = run_do(Some(&root.0), &["/probe", "escape", "/esc2"]);
+    expect(&o, 0, "escape open=-1 ENOENT\n");
+    // Inside the root, the same link reaches the root's own file.
+    std::fs::create_dir(root.0.join("etc")).unwrap();
+    std::fs::write(root.0.join("etc/passwd"), "inside\n").unwrap();
+    let o = run_do(Some(&root.0), &["/probe", "escape", "/esc/passwd"]);
+    expect(&o, 0, "escape open=3 opened\n");
+}
+
+#[test]
+fn vsyscall_page_gets_sigsegv_not_host_time() {
+    let o = run_do(None, &[guest("isolation").to_str().unwrap(), "vsyscall"]);
+    expect(&o, 0, "vsyscall SIGSEGV\n");
+}
+
+#[test]
+fn int80_is_refused() {
+    let o = run_do(None, &[guest("isolation").to_str().unwrap(), "int80"]);
+    expect(&o, 0, "int80=-38\n");
+}
+
+#[test]
+fn guest_is_pid_1_and_host_sees_only_stubs() {
+    let probe = guest("isolation");
+    let mut cmd = std::process::Command::new(tests::runsc_bin());
+    cmd.args(["do", "--"]).arg(&probe).args(["pid", "3"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    assert_eq!(line, "pid=1\n");
+    // Every host process below the sandbox runs the runsc binary (the sentry's stubs),
+    // none runs the guest program.
+    let runsc = std::fs::canonicalize(tests::runsc_bin()).unwrap();
+    let mut seen = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let mut anc = pid;
+        let mut below = false;
+        let mut s = stat;
+        for _ in 0..16 {
+            let ppid: u32 = s.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+            if ppid == child.id() || anc == child.id() {
+                below = true;
+                break;
+            }
+            if ppid <= 1 {
+                break;
+            }
+            anc = ppid;
+            match std::fs::read_to_string(format!("/proc/{ppid}/stat")) {
+                Ok(x) => s = x,
+                Err(_) => break,
+            }
+        }
+        if below {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            assert_ne!(exe, probe, "the guest program runs as host process {pid}");
+            if exe == runsc {
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 2, "expected the sentry and its stubs, saw {seen}");
+    let st = child.wait().unwrap();
+    assert!(st.success());
+}

@@ -1,0 +1,58 @@
+//! Static C programs compiled by the test, run inside the sandbox with `runsc do`.
+
+mod common;
+use common::{expect, guest, run_do, stdout};
+
+fn run(name: &str, args: &[&str]) -> std::process::Output {
+    let bin = guest(name);
+    let mut v = vec![bin.to_str().unwrap()];
+    v.extend_from_slice(args);
+    run_do(None, &v)
+}
+
+#[test]
+fn static_hello_exit_status() {
+    expect(&run("hello", &[]), 7, "hello\n");
+}
+
+#[test]
+fn file_io_across_a_directory_tree() {
+    expect(&run("fileio", &["/tmp/tree"]), 0, "fileio ok 20\n");
+}
+
+#[test]
+fn fork_exec_wait_statuses() {
+    expect(&run("forkexec", &[]), 0, "sum=100 signaled=1 sig=15 ppid_ok=1\nvfork=42\n");
+}
+
+#[test]
+fn signal_handler_interrupts_blocking_read() {
+    expect(&run("sigread", &[]), 0, "read=-1 errno=EINTR got=14\nrestarted read=1 c=x got=14\n");
+}
+
+#[test]
+fn sigsegv_handler_recovers_with_siglongjmp() {
+    expect(&run("segv", &[]), 0, "null: addr=0x1234 maperr=1\nro: off=10 accerr=1\nrecovered=2\n");
+}
+
+#[test]
+fn eight_threads_on_mutex_and_condvar() {
+    expect(&run("threads", &[]), 0, "counter=160000 turn=8 sum=56\n");
+}
+
+#[test]
+fn mmap_mprotect_mremap_and_fork_sharing() {
+    expect(&run("mmap", &[]), 0, "mmap ok=1\n");
+}
+
+#[test]
+fn interval_timer_ticks() {
+    expect(&run("itimer", &[]), 0, "ticks=5 interval=50000\n");
+}
+
+#[test]
+fn uncaught_sigsegv_kills_with_signal_status() {
+    // A null write with no handler: the shell-style status is 128 + SIGSEGV.
+    let o = run("isolation", &["crash"]);
+    assert_eq!(o.status.code(), Some(139), "{}", stdout(&o));
+}
