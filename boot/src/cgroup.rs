@@ -306,6 +306,20 @@ pub fn join(
     Ok(dirs)
 }
 
+/// Applies new limits to the container's cgroup directories (`runsc update`).
+pub fn update(dirs: &[PathBuf], res: &Resources) -> Result<(), CgroupError> {
+    for dir in dirs {
+        if dir.join("cgroup.controllers").exists() {
+            apply_v2(dir, res)?;
+        } else {
+            // A v1 directory: its tree is the controller's mount, two levels up at most;
+            // the cpuset copy only matters at creation, so the directory itself will do.
+            apply_v1(dir, dir, res)?;
+        }
+    }
+    Ok(())
+}
+
 /// Removes the container's cgroup directories (once their processes are gone).
 pub fn remove(dirs: &[PathBuf]) {
     for dir in dirs {

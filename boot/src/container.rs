@@ -605,6 +605,27 @@ impl Runtime {
         Ok(())
     }
 
+    /// `update`: new limits for the container's cgroups.
+    pub fn update(&self, id: &str, res: &crate::spec::Resources) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let mut c = self.live(id)?;
+        cgroup::update(&c.cgroups, res)?;
+        // Remember them, as runc does, for a later `update` or `events`.
+        let linux = c.spec.linux.get_or_insert_with(Default::default);
+        let mut merged = linux.resources.clone().unwrap_or_default();
+        if res.memory.is_some() {
+            merged.memory = res.memory.clone();
+        }
+        if res.cpu.is_some() {
+            merged.cpu = res.cpu.clone();
+        }
+        if res.pids.is_some() {
+            merged.pids = res.pids;
+        }
+        linux.resources = Some(merged);
+        Ok(self.store.save(&c)?)
+    }
+
     /// Resource usage of a container's cgroups.
     pub fn stats(&self, id: &str) -> Result<cgroup::Stats, ContainerError> {
         let c = self.live(id)?;

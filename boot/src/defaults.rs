@@ -86,6 +86,19 @@ pub fn features() -> serde_json::Value {
     })
 }
 
+/// A stats event as `runc events` prints it: `{"type":"stats","id":ID,"data":{...}}`.
+pub fn stats_event(id: &str, s: &crate::cgroup::Stats) -> serde_json::Value {
+    serde_json::json!({
+        "type": "stats",
+        "id": id,
+        "data": {
+            "cpu": {"usage": {"total": s.cpu_usage_ns.unwrap_or(0)}},
+            "memory": {"usage": {"usage": s.memory_usage.unwrap_or(0), "limit": s.memory_limit.unwrap_or(0)}},
+            "pids": {"current": s.pids_current.unwrap_or(0), "limit": s.pids_limit.unwrap_or(0)}
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

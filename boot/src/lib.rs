@@ -9,6 +9,7 @@ pub mod container;
 pub mod control;
 pub mod defaults;
 pub mod direct;
+pub mod exec;
 pub mod hooks;
 pub mod lookup;
 pub mod sandbox;

@@ -8,16 +8,24 @@ use clap::{Parser, Subcommand};
 use crate::logging::LogFormat;
 
 mod boot_;
+mod checkpoint;
 mod create;
 mod delete;
 mod do_;
+mod events;
+mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod restore;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 mod wait;
 
 /// Flags accepted before (or after) any subcommand, as runc defines them.
@@ -79,16 +87,24 @@ pub struct Cli {
 pub enum Command {
     #[command(hide = true)]
     Boot(boot_::Boot),
+    Checkpoint(checkpoint::Checkpoint),
     Create(create::Create),
     Delete(delete::Delete),
     Do(do_::Do),
+    Events(events::Events),
+    Exec(exec::Exec),
     Features(features::Features),
     Kill(kill::Kill),
     List(list::List),
+    Pause(pause::Pause),
+    Ps(ps::Ps),
+    Restore(restore::Restore),
+    Resume(resume::Resume),
     Run(run::Run),
     Spec(spec::Spec),
     Start(start::Start),
     State(state::State),
+    Update(update::Update),
     Wait(wait::Wait),
 }
 
@@ -105,26 +121,32 @@ impl Context {
         boot::state::Store::new(&self.global.root)
     }
 
-    /// The container runtime, with the global flags `runsc boot` must be given.
-    pub fn runtime(&self) -> boot::container::Runtime {
+    /// The global flags a runsc started by this one is given (`--root`, `--log`,
+    /// `--log-format`, `--debug`), with absolute paths.
+    pub fn boot_args(&self) -> Vec<std::ffi::OsString> {
         let g = &self.global;
         let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut boot_args: Vec<std::ffi::OsString> = vec!["--root".into(), abs(&g.root).into()];
+        let mut args: Vec<std::ffi::OsString> = vec!["--root".into(), abs(&g.root).into()];
         if let Some(log) = &g.log {
-            boot_args.extend(["--log".into(), abs(log).into()]);
+            args.extend(["--log".into(), abs(log).into()]);
         }
         let format = match g.log_format {
             LogFormat::Json => "json",
             LogFormat::Text => "text",
         };
-        boot_args.extend(["--log-format".into(), format.into()]);
+        args.extend(["--log-format".into(), format.into()]);
         if g.debug {
-            boot_args.push("--debug".into());
+            args.push("--debug".into());
         }
+        args
+    }
+
+    /// The container runtime.
+    pub fn runtime(&self) -> boot::container::Runtime {
         boot::container::Runtime {
             store: self.store(),
-            boot_args,
-            systemd_cgroup: g.systemd_cgroup,
+            boot_args: self.boot_args(),
+            systemd_cgroup: self.global.systemd_cgroup,
         }
     }
 }
@@ -134,16 +156,24 @@ impl Command {
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
         match self {
             Command::Boot(c) => c.run(ctx),
+            Command::Checkpoint(c) => c.run(ctx),
             Command::Create(c) => c.run(ctx),
             Command::Delete(c) => c.run(ctx),
             Command::Do(c) => c.run(ctx),
+            Command::Events(c) => c.run(ctx),
+            Command::Exec(c) => c.run(ctx),
             Command::Features(c) => c.run(ctx),
             Command::Kill(c) => c.run(ctx),
             Command::List(c) => c.run(ctx),
+            Command::Pause(c) => c.run(ctx),
+            Command::Ps(c) => c.run(ctx),
+            Command::Restore(c) => c.run(ctx),
+            Command::Resume(c) => c.run(ctx),
             Command::Run(c) => c.run(ctx),
             Command::Spec(c) => c.run(ctx),
             Command::Start(c) => c.run(ctx),
             Command::State(c) => c.run(ctx),
+            Command::Update(c) => c.run(ctx),
             Command::Wait(c) => c.run(ctx),
         }
     }

@@ -1,0 +1,86 @@
+//! `runsc checkpoint [--image-path P] [--leave-running] … ID`: writes the sandbox to
+//! `P/checkpoint.img`. Every flag runc's checkpoint takes is accepted; the CRIU-only ones
+//! are ignored (the sentry checkpoints by itself).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use super::Context;
+
+/// The flags `checkpoint` and `restore` share (runc's set).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImageArgs {
+    /// Directory of the checkpoint image.
+    #[arg(long, value_name = "DIR")]
+    pub image_path: Option<PathBuf>,
+    /// Directory for logs and work files (accepted; unused).
+    #[arg(long, value_name = "DIR")]
+    pub work_path: Option<PathBuf>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long, value_name = "DIR")]
+    pub parent_path: Option<PathBuf>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub tcp_established: bool,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub shell_job: bool,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub file_locks: bool,
+    /// CRIU only (accepted and ignored).
+    #[arg(long, value_name = "MODE")]
+    pub manage_cgroups_mode: Option<String>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long, value_name = "NS")]
+    pub empty_ns: Vec<String>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub lazy_pages: bool,
+    /// CRIU only (accepted and ignored).
+    #[arg(long, value_name = "FD")]
+    pub status_fd: Option<i32>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long, value_name = "ADDRESS")]
+    pub page_server: Option<String>,
+    /// CRIU only (accepted and ignored).
+    #[arg(long)]
+    pub auto_dedup: bool,
+}
+
+/// Checkpoint a running (or paused) container.
+#[derive(clap::Args, Debug)]
+pub struct Checkpoint {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Keep the container running after the checkpoint.
+    #[arg(long)]
+    pub leave_running: bool,
+    /// A CRIU memory pre-dump (accepted: the sentry's checkpoint is always whole, so this
+    /// writes nothing).
+    #[arg(long)]
+    pub pre_dump: bool,
+    pub id: String,
+}
+
+impl Checkpoint {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
+        if self.pre_dump {
+            log::info!("checkpoint --pre-dump of {}: nothing to do", self.id);
+            return Ok(0);
+        }
+        let dir = self
+            .image
+            .image_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("checkpoint"));
+        ctx.runtime()
+            .checkpoint(&self.id, &dir, self.leave_running)
+            .with_context(|| format!("checkpoint of container {}", self.id))?;
+        Ok(0)
+    }
+}

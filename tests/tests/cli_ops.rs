@@ -1,0 +1,402 @@
+//! Operations on a running container: ps, pause/resume, events, update, cgroups, exec,
+//! checkpoint and restore argument handling, hooks.
+
+use tests::{Json, Runtime};
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Creates and starts container `id` running `sleep 100`.
+fn running(rt: &Runtime, id: &str) {
+    let bundle = rt.busybox_bundle(id, &["sleep", "100"]);
+    let o = rt.run_to_files(id, &["create", "--bundle", bundle.to_str().unwrap(), id]);
+    assert!(o.status.success(), "create {id}: {}", o.stderr);
+    let o = rt.run(&["start", id]);
+    assert!(o.status.success(), "start {id}: {}", text(&o));
+}
+
+#[test]
+fn ps_json_lists_host_pids_including_the_sandbox() {
+    let rt = Runtime::new();
+    running(&rt, "ps");
+    let sandbox = rt.state("ps").unwrap().get("pid").as_f64().unwrap();
+    let o = rt.run(&["ps", "--format", "json", "ps"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.stderr.is_empty(), "nothing on stderr: {}", text(&o));
+    let pids = Json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let pids = pids.as_array().unwrap();
+    assert!(pids.contains(&Json::Num(sandbox)), "{pids:?}");
+    for p in pids {
+        let p = p.as_f64().unwrap() as i32;
+        assert!(
+            std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "host pid {p}"
+        );
+    }
+    let o = rt.run(&["ps", "ps"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("PID"),
+        "{}",
+        text(&o)
+    );
+    assert!(rt.run(&["delete", "-f", "ps"]).status.success());
+}
+
+#[test]
+fn pause_and_resume() {
+    let rt = Runtime::new();
+    running(&rt, "pr");
+    assert!(rt.run(&["pause", "pr"]).status.success());
+    assert_eq!(rt.status("pr").as_deref(), Some("paused"));
+    let o = rt.run(&["pause", "pr"]);
+    assert!(!o.status.success(), "pausing twice: {}", text(&o));
+    assert!(rt.run(&["resume", "pr"]).status.success());
+    assert_eq!(rt.status("pr").as_deref(), Some("running"));
+    let o = rt.run(&["resume", "pr"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not paused"),
+        "{}",
+        text(&o)
+    );
+    assert!(rt.run(&["delete", "-f", "pr"]).status.success());
+}
+
+#[test]
+fn events_stats_is_one_json_event() {
+    let rt = Runtime::new();
+    running(&rt, "ev");
+    let o = rt.run(&["events", "--stats", "ev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = Json::parse(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v.get("type").as_str(), Some("stats"));
+    assert_eq!(v.get("id").as_str(), Some("ev"));
+    assert!(v
+        .get("data")
+        .get("memory")
+        .get("usage")
+        .get("usage")
+        .as_f64()
+        .is_some());
+    let o = rt.run(&["events", "--interval", "nonsense", "ev"]);
+    assert!(!o.status.success());
+    assert!(rt.run(&["delete", "-f", "ev"]).status.success());
+}
+
+/// The cgroup mount's layout: v2 when /sys/fs/cgroup has cgroup.controllers.
+fn cgroup_file(rel: &str, v1_controller: &str, file_v1: &str, file_v2: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        root.join(rel).join(file_v2)
+    } else {
+        root.join(v1_controller).join(rel).join(file_v1)
+    }
+}
+
+#[test]
+fn the_sandbox_joins_its_cgroup_with_limits_before_create_returns() {
+    let rt = Runtime::new();
+    let parent = format!("runsc-test-{}", std::process::id());
+    let rel = format!("{parent}/cg");
+    let bundle = rt.busybox_bundle("cg", &["sleep", "100"]);
+    let config = bundle.join("config.json");
+    let c = std::fs::read_to_string(&config).unwrap().replace(
+        "\"linux\": {",
+        &format!(
+            "\"linux\": {{\"cgroupsPath\": \"/{rel}\", \"resources\": {{\"memory\": {{\"limit\": 209715200}}, \"pids\": {{\"limit\": 77}}}}, "
+        ),
+    );
+    std::fs::write(&config, c).unwrap();
+    let pid_file = rt.dir.path().join("cg.pid");
+    let o = rt.run_to_files(
+        "cg",
+        &[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "cg",
+        ],
+    );
+    let cleanup = || {
+        for d in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(d.path().join(&rel));
+            let _ = std::fs::remove_dir(d.path().join(&parent));
+        }
+        let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup").join(&rel));
+        let _ = std::fs::remove_dir(std::path::Path::new("/sys/fs/cgroup").join(&parent));
+    };
+    if !o.status.success() {
+        cleanup();
+        panic!("create: {}", o.stderr);
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let procs =
+        std::fs::read_to_string(cgroup_file(&rel, "memory", "cgroup.procs", "cgroup.procs"))
+            .unwrap();
+    let mem = std::fs::read_to_string(cgroup_file(
+        &rel,
+        "memory",
+        "memory.limit_in_bytes",
+        "memory.max",
+    ))
+    .unwrap();
+    let pids = std::fs::read_to_string(cgroup_file(&rel, "pids", "pids.max", "pids.max")).unwrap();
+    let deleted = rt.run(&["delete", "cg"]);
+    let gone = !cgroup_file(&rel, "memory", "", "").exists();
+    cleanup();
+    assert!(
+        procs.lines().any(|l| l == pid.trim()),
+        "pid {pid} not in {procs}"
+    );
+    assert_eq!(mem.trim(), "209715200");
+    assert_eq!(pids.trim(), "77");
+    assert!(deleted.status.success(), "{}", text(&deleted));
+    assert!(gone, "delete removes the container's cgroup");
+}
+
+#[test]
+fn hooks_run_with_the_state_on_stdin() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("hk", &["sleep", "100"]);
+    let out = rt.dir.path().join("hooks.log");
+    let o = out.display().to_string();
+    let hook = |name: &str| {
+        format!("{{\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"echo {name} $(cat) >> {o}\"], \"timeout\": 10}}")
+    };
+    let hooks = format!(
+        "\"hooks\": {{\"createRuntime\": [{}], \"prestart\": [{}], \"poststart\": [{}], \"poststop\": [{}]}}, \"linux\": {{",
+        hook("createRuntime"),
+        hook("prestart"),
+        hook("poststart"),
+        hook("poststop")
+    );
+    let config = bundle.join("config.json");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("\"linux\": {", &hooks),
+    )
+    .unwrap();
+    let r = rt.run_to_files(
+        "hk",
+        &["create", "--bundle", bundle.to_str().unwrap(), "hk"],
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(rt.run(&["start", "hk"]).status.success());
+    assert!(rt.run(&["delete", "--force", "hk"]).status.success());
+    let log = std::fs::read_to_string(&out).unwrap();
+    let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["createRuntime", "prestart", "poststart", "poststop"],
+        "{log}"
+    );
+    for line in log.lines() {
+        let state = Json::parse(line.split_once(' ').unwrap().1).unwrap();
+        assert_eq!(state.get("id").as_str(), Some("hk"), "{line}");
+    }
+}
+
+#[test]
+fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("hf", &["sleep", "100"]);
+    let config = bundle.join("config.json");
+    let hooks = "\"hooks\": {\"prestart\": [{\"path\": \"/bin/false\"}]}, \"linux\": {";
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("\"linux\": {", hooks),
+    )
+    .unwrap();
+    let r = rt.run_to_files(
+        "hf",
+        &["create", "--bundle", bundle.to_str().unwrap(), "hf"],
+    );
+    assert!(!r.status.success());
+    assert!(
+        r.stderr.contains("prestart hook /bin/false failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(rt.state("hf").is_none());
+}
+
+#[test]
+fn checkpoint_accepts_every_runc_flag() {
+    let rt = Runtime::new();
+    let o = rt.run(&["checkpoint", "--help"]);
+    assert!(o.status.success());
+    // Flags as containerd, Docker and Podman send them, on a missing container: the
+    // parse succeeds and the error is about the container.
+    let o = rt.run(&[
+        "checkpoint",
+        "--image-path",
+        "/tmp/img",
+        "--work-path",
+        "/tmp/work",
+        "--parent-path",
+        "../prev",
+        "--leave-running",
+        "--leave-running",
+        "--tcp-established",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "soft",
+        "--empty-ns",
+        "network",
+        "--lazy-pages",
+        "--status-fd",
+        "5",
+        "--page-server",
+        "127.0.0.1:9999",
+        "nosuch",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o)
+    );
+    let o = rt.run(&[
+        "checkpoint",
+        "--pre-dump",
+        "--image-path",
+        "/tmp/img",
+        "nosuch",
+    ]);
+    assert!(
+        o.status.success(),
+        "a pre-dump has nothing to do: {}",
+        text(&o)
+    );
+}
+
+#[test]
+fn restore_parses_everything_and_says_it_is_not_implemented() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("rs", &["true"]);
+    let o = rt.run(&[
+        "restore",
+        "--image-path",
+        "/tmp/img",
+        "--work-path",
+        "/tmp/w",
+        "--detach",
+        "--pid-file",
+        "/tmp/p",
+        "--console-socket",
+        "/tmp/s",
+        "-no-subreaper",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--lsm-mount-context",
+        "x",
+        "--lsm-profile",
+        "y",
+        "--tcp-established",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "rs",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("restore is not implemented yet"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn update_sets_new_limits() {
+    let rt = Runtime::new();
+    running(&rt, "up");
+    let o = rt.run(&["update", "--memory", "50000000", "--pids-limit", "20", "up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = rt.run(&["update", "--resources", "/nonexistent.json", "up"]);
+    assert!(!o.status.success());
+    assert!(rt.run(&["delete", "-f", "up"]).status.success());
+}
+
+// Needs the sentry's Exec request.
+#[test]
+fn exec_runs_a_process_and_returns_its_status() {
+    let rt = Runtime::new();
+    running(&rt, "ex");
+    let o = rt.run(&["exec", "ex", "sh", "-c", "echo from-exec; exit 3"]);
+    let _ = rt.run(&["delete", "-f", "ex"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "from-exec\n");
+}
+
+// Needs the sentry's Exec request.
+#[test]
+fn exec_with_a_process_file_and_detach_writes_the_proxy_pid() {
+    let rt = Runtime::new();
+    running(&rt, "exd");
+    let process = rt.dir.path().join("process.json");
+    std::fs::write(
+        &process,
+        r#"{"args": ["sleep", "100"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "terminal": false}"#,
+    )
+    .unwrap();
+    let pid_file = rt.dir.path().join("exec.pid");
+    let o = rt.run_to_files(
+        "exd-exec",
+        &[
+            "exec",
+            "--detach",
+            "--process",
+            process.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "exd",
+        ],
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+    let _ = rt.run(&["delete", "-f", "exd"]);
+    assert!(o.status.success(), "{}", o.stderr);
+    let pid: i32 = pid.trim().parse().expect("pid file");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(String::from_utf8_lossy(&cmdline).contains("exec") || cmdline.is_empty());
+}
+
+#[test]
+fn exec_in_a_missing_or_stopped_container_fails() {
+    let rt = Runtime::new();
+    let o = rt.run(&["exec", "nosuch", "true"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o)
+    );
+    let bundle = rt.busybox_bundle("st", &["true"]);
+    assert!(rt
+        .run_to_files(
+            "st",
+            &["create", "--bundle", bundle.to_str().unwrap(), "st"]
+        )
+        .status
+        .success());
+    let o = rt.run(&["exec", "st", "true"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("container not running"),
+        "{}",
+        text(&o)
+    );
+    assert!(rt.run(&["delete", "st"]).status.success());
+}
