@@ -536,6 +536,38 @@ impl Runtime {
         }
     }
 
+    /// For `run` in the foreground: from now on, the signals a terminal or a supervisor
+    /// sends to runsc (INT, TERM, HUP, QUIT, USR1, USR2, WINCH) go to the container's init
+    /// instead. Call it before any thread exists and after the sandbox process is started
+    /// (it would inherit the blocked mask).
+    pub fn forward_signals_to_init(&self, id: &str) -> Result<(), ContainerError> {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+            Signal::SIGUSR1,
+            Signal::SIGUSR2,
+            Signal::SIGWINCH,
+        ] {
+            set.add(s);
+        }
+        set.thread_block()
+            .map_err(|e| io_err("blocking signals")(e.into()))?;
+        let rt = self.clone();
+        let id = id.to_string();
+        std::thread::spawn(move || {
+            while let Ok(sig) = set.wait() {
+                if let Err(e) = rt.kill(&id, sig as i32, false) {
+                    log::warn!("forwarding {sig} to container {id}: {e}");
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// The exit record of a stopped container's sandbox, if it left one.
     pub fn exit_record(&self, id: &str) -> Option<ExitRecord> {
         sandbox::read_exit(&self.state_dir(id))

@@ -282,3 +282,72 @@ fn lifecycle_in_a_new_pid_namespace() {
     );
     assert!(rt.run(&["delete", "pidns"]).status.success());
 }
+
+#[test]
+fn a_terminal_needs_a_console_socket() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("tty", &["sh"]);
+    let config = bundle.join("config.json");
+    let c = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"terminal\": false", "\"terminal\": true");
+    std::fs::write(&config, c).unwrap();
+    let o = rt.run_to_files(
+        "tty",
+        &["create", "--bundle", bundle.to_str().unwrap(), "tty"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        o.stderr.contains("--console-socket is required"),
+        "{}",
+        o.stderr
+    );
+    let o = rt.run_to_files(
+        "tty2",
+        &[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--console-socket",
+            "/nonexistent/sock",
+            "tty",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(o.stderr.contains("console socket"), "{}", o.stderr);
+    assert!(rt.state("tty").is_none());
+}
+
+#[test]
+fn run_forwards_sigterm_to_the_container() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("fwd", &["sh", "-c", "echo up; sleep 100"]);
+    let out = std::fs::File::create(rt.dir.path().join("fwd.out")).unwrap();
+    let mut child = rt
+        .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "fwd"])
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(rt.wait_for_output("fwd", "up", 10).contains("up"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(143),
+        "runsc run exits with the init's status"
+    );
+    assert!(rt.state("fwd").is_none());
+}

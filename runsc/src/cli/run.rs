@@ -26,6 +26,7 @@ impl Run {
         if self.detach {
             return Ok(0);
         }
+        rt.forward_signals_to_init(&self.id)?;
         let status = rt.wait(&self.id);
         if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
             log::error!("container {}: {err}", self.id);
