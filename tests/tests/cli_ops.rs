@@ -400,3 +400,59 @@ fn exec_in_a_missing_or_stopped_container_fails() {
     );
     assert!(rt.run(&["delete", "st"]).status.success());
 }
+
+fn status_field(pid: i32, field: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn ns(pid: &str, kind: &str) -> std::path::PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap()
+}
+
+#[test]
+fn the_sandbox_is_locked_down_and_in_its_namespaces() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("lock", &["sleep", "100"]);
+    let config = bundle.join("config.json");
+    // A network namespace given by path is joined (Docker passes one); uts, ipc and
+    // mount namespaces without a path are new.
+    let me = std::process::id().to_string();
+    let c = std::fs::read_to_string(&config).unwrap().replace(
+        "\"namespaces\": [",
+        &format!("\"namespaces\": [{{\"type\": \"network\", \"path\": \"/proc/{me}/ns/net\"}}, "),
+    );
+    std::fs::write(&config, c).unwrap();
+    let o = rt.run_to_files(
+        "lock",
+        &["create", "--bundle", bundle.to_str().unwrap(), "lock"],
+    );
+    assert!(o.status.success(), "{}", o.stderr);
+    let pid = rt.state("lock").unwrap().get("pid").as_f64().unwrap() as i32;
+    let p = pid.to_string();
+    assert_eq!(ns(&p, "net"), ns(&me, "net"));
+    assert_ne!(ns(&p, "uts"), ns(&me, "uts"));
+    assert_ne!(ns(&p, "ipc"), ns(&me, "ipc"));
+    assert_ne!(ns(&p, "mnt"), ns(&me, "mnt"));
+    assert!(rt.run(&["start", "lock"]).status.success());
+    // Seccomp is installed right before the guest runs: give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status_field(pid, "Seccomp") != "2" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let seccomp = status_field(pid, "Seccomp");
+    let nnp = status_field(pid, "NoNewPrivs");
+    let cap_eff = u64::from_str_radix(&status_field(pid, "CapEff"), 16).unwrap_or(u64::MAX);
+    let cap_bnd = u64::from_str_radix(&status_field(pid, "CapBnd"), 16).unwrap_or(u64::MAX);
+    let _ = rt.run(&["delete", "-f", "lock"]);
+    assert_eq!(seccomp, "2", "seccomp filter mode");
+    assert_eq!(nnp, "1");
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_SYS_PTRACE: u64 = 1 << 19;
+    assert_eq!(cap_eff & CAP_SYS_ADMIN, 0, "CapEff {cap_eff:x}");
+    assert_eq!(cap_bnd & CAP_SYS_ADMIN, 0, "CapBnd {cap_bnd:x}");
+    assert_ne!(cap_eff & CAP_SYS_PTRACE, 0, "CapEff {cap_eff:x}");
+}
