@@ -24,9 +24,21 @@ fn main() {
         root: "/".into(),
         root_readonly: true,
         mounts: vec![
-            sentry::MountConfig { destination: "/proc".into(), kind: sentry::MountKind::Proc, readonly: true },
-            sentry::MountConfig { destination: "/dev".into(), kind: sentry::MountKind::Dev, readonly: false },
-            sentry::MountConfig { destination: "/tmp".into(), kind: sentry::MountKind::Tmpfs, readonly: false },
+            sentry::MountConfig {
+                destination: "/proc".into(),
+                kind: sentry::MountKind::Proc,
+                readonly: true,
+            },
+            sentry::MountConfig {
+                destination: "/dev".into(),
+                kind: sentry::MountKind::Dev,
+                readonly: false,
+            },
+            sentry::MountConfig {
+                destination: "/tmp".into(),
+                kind: sentry::MountKind::Tmpfs,
+                readonly: false,
+            },
         ],
         hostname: "sandbox".into(),
         argv,

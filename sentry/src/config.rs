@@ -14,7 +14,9 @@ pub struct MountConfig {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MountKind {
     /// Host passthrough of a host directory or file.
-    Bind { source: PathBuf },
+    Bind {
+        source: PathBuf,
+    },
     Tmpfs,
     Proc,
     Dev,

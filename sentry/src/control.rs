@@ -7,17 +7,31 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Request {
     /// Send a signal to the init process (`all: false`) or to every guest process.
-    Signal { signo: i32, all: bool },
+    Signal {
+        signo: i32,
+        all: bool,
+    },
     /// Stop every guest thread until `Resume`.
     Pause,
     Resume,
     /// Stop the world, write `DIR/checkpoint.img`, then resume or end the sandbox.
-    Checkpoint { image_dir: PathBuf, leave_running: bool },
+    Checkpoint {
+        image_dir: PathBuf,
+        leave_running: bool,
+    },
     /// Start a new guest process in the running sandbox. Its stdio are the given host fds
     /// (passed alongside the request over the control socket).
-    Exec { argv: Vec<String>, env: Vec<String>, cwd: String, uid: u32, gid: u32 },
+    Exec {
+        argv: Vec<String>,
+        env: Vec<String>,
+        cwd: String,
+        uid: u32,
+        gid: u32,
+    },
     /// Host pids of the sandbox (the sentry and its stub processes).
     HostPids,
+    /// Stop the world and return the kernel's saved form (for inspection and tests).
+    SaveState,
 }
 
 /// The kernel's answer.
@@ -25,8 +39,11 @@ pub enum Request {
 pub enum Response {
     Ok,
     /// `Exec` started guest process `pid`.
-    Started { pid: i32 },
+    Started {
+        pid: i32,
+    },
     HostPids(Vec<i32>),
+    State(Box<crate::kernel::state::KernelState>),
     Error(String),
 }
 
@@ -63,7 +80,13 @@ pub fn channel() -> std::io::Result<(ControlHandle, ControlReceiver)> {
             .map_err(std::io::Error::from)?,
     );
     let (tx, rx) = mpsc::channel();
-    Ok((ControlHandle { tx, wake: wake.clone() }, ControlReceiver { rx, wake }))
+    Ok((
+        ControlHandle {
+            tx,
+            wake: wake.clone(),
+        },
+        ControlReceiver { rx, wake },
+    ))
 }
 
 impl ControlHandle {
@@ -71,7 +94,13 @@ impl ControlHandle {
     /// has ended.
     pub fn call(&self, request: Request, fds: Vec<OwnedFd>) -> Option<Response> {
         let (reply, answer) = mpsc::channel();
-        self.tx.send(Envelope { request, fds, reply }).ok()?;
+        self.tx
+            .send(Envelope {
+                request,
+                fds,
+                reply,
+            })
+            .ok()?;
         self.wake.write(1).ok()?;
         answer.recv().ok()
     }

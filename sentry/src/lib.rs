@@ -44,7 +44,11 @@ impl Sandbox {
     /// Runs the guest until its init exits. `stdio` become the guest's fds 0, 1, 2.
     /// Returns the init's exit as a shell reports it: the exit code, or 128 + signal.
     /// Must be called on the thread that called `new`.
-    pub fn run(mut self, stdio: [OwnedFd; 3], control: Option<ControlReceiver>) -> Result<i32, Error> {
+    pub fn run(
+        mut self,
+        stdio: [OwnedFd; 3],
+        control: Option<ControlReceiver>,
+    ) -> Result<i32, Error> {
         self.kernel.start_init(&self.config, stdio)?;
         let status = self.kernel.run_loop(control.as_ref());
         self.kernel.vfs.cleanup();

@@ -13,9 +13,15 @@ pub type DirEnt = (String, u8);
 /// What an open file is.
 pub enum FileKind {
     /// A file or directory of a host passthrough mount; the host fd's offset is the file's.
-    Host { fd: OwnedFd, dir: bool },
+    Host {
+        fd: OwnedFd,
+        dir: bool,
+    },
     /// A host stream given to the sandbox (stdio, a terminal): non-blocking on the host.
-    Stream { fd: OwnedFd, tty: bool },
+    Stream {
+        fd: OwnedFd,
+        tty: bool,
+    },
     PipeRead(Rc<RefCell<Pipe>>),
     PipeWrite(Rc<RefCell<Pipe>>),
     Dev(DevNode),
@@ -49,7 +55,12 @@ pub type FileRef = Rc<RefCell<OpenFile>>;
 
 impl OpenFile {
     pub fn new(kind: FileKind, flags: i32, path: impl Into<String>) -> FileRef {
-        Rc::new(RefCell::new(OpenFile { kind, flags, pos: 0, path: path.into() }))
+        Rc::new(RefCell::new(OpenFile {
+            kind,
+            flags,
+            pos: 0,
+            path: path.into(),
+        }))
     }
 
     pub fn readable(&self) -> bool {
@@ -86,7 +97,10 @@ pub struct FdTable {
 
 impl FdTable {
     pub fn new() -> Self {
-        FdTable { fds: BTreeMap::new(), limit: 1024 }
+        FdTable {
+            fds: BTreeMap::new(),
+            limit: 1024,
+        }
     }
 
     pub fn get(&self, fd: i32) -> Option<FileRef> {
@@ -110,7 +124,9 @@ impl FdTable {
     }
 
     pub fn set(&mut self, fd: i32, file: FileRef, cloexec: bool) -> Option<FileRef> {
-        self.fds.insert(fd, FdEntry { file, cloexec }).map(|e| e.file)
+        self.fds
+            .insert(fd, FdEntry { file, cloexec })
+            .map(|e| e.file)
     }
 
     pub fn remove(&mut self, fd: i32) -> Option<FileRef> {

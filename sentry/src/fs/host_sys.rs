@@ -7,7 +7,9 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 pub const RESOLVE_SAFE: u64 = 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */;
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn cstr(s: &str) -> Result<CString, i32> {
@@ -20,12 +22,22 @@ pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Result<Own
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
     let how: [u64; 3] = [
         (flags | libc::O_CLOEXEC) as u64,
-        if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 },
+        if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+            mode as u64
+        } else {
+            0
+        },
         RESOLVE_SAFE,
     ];
     // SAFETY: `p` is a valid C string and `how` has the layout of struct open_how, of the size passed.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), p.as_ptr(), how.as_ptr(), std::mem::size_of_val(&how))
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            p.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
     };
     if fd < 0 {
         return Err(errno());
@@ -37,7 +49,14 @@ pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Result<Own
 /// Reads directory entries (linux_dirent64 records) from a host directory fd.
 pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: buf is valid for writes of its length.
-    let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
     if n < 0 {
         Err(errno())
     } else {

@@ -43,7 +43,9 @@ fn getrandom_fd() -> i32 {
     static FD: OnceLock<i32> = OnceLock::new();
     *FD.get_or_init(|| {
         use std::os::fd::IntoRawFd;
-        std::fs::File::open("/dev/urandom").map(|f| f.into_raw_fd()).unwrap_or(-1)
+        std::fs::File::open("/dev/urandom")
+            .map(|f| f.into_raw_fd())
+            .unwrap_or(-1)
     })
 }
 
@@ -80,9 +82,10 @@ pub fn read(f: &FileRef, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr>
                     buf.truncate(n);
                     Ok(buf)
                 }
-                Err(nix::Error::EAGAIN) if !nonblock => {
-                    Err(IoErr::Block(WaitKey::HostFd(std::os::fd::AsRawFd::as_raw_fd(fd), libc::POLLIN)))
-                }
+                Err(nix::Error::EAGAIN) if !nonblock => Err(IoErr::Block(WaitKey::HostFd(
+                    std::os::fd::AsRawFd::as_raw_fd(fd),
+                    libc::POLLIN,
+                ))),
                 Err(e) => Err(host_err(e)),
             }
         }
@@ -146,9 +149,10 @@ pub fn write(f: &FileRef, data: &[u8], off: Option<u64>) -> Result<usize, IoErr>
         }
         FileKind::Stream { fd, .. } => match nix::unistd::write(fd.as_fd(), data) {
             Ok(n) => Ok(n),
-            Err(nix::Error::EAGAIN) if !nonblock => {
-                Err(IoErr::Block(WaitKey::HostFd(std::os::fd::AsRawFd::as_raw_fd(fd), libc::POLLOUT)))
-            }
+            Err(nix::Error::EAGAIN) if !nonblock => Err(IoErr::Block(WaitKey::HostFd(
+                std::os::fd::AsRawFd::as_raw_fd(fd),
+                libc::POLLOUT,
+            ))),
             Err(nix::Error::EPIPE) => Err(IoErr::Pipe),
             Err(e) => Err(host_err(e)),
         },
@@ -214,7 +218,11 @@ pub fn poll(f: &FileRef, events: i16) -> (i16, Vec<WaitKey>) {
         }
         FileKind::Stream { fd, .. } => {
             let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
-            let mut pfd = [libc::pollfd { fd: raw, events, revents: 0 }];
+            let mut pfd = [libc::pollfd {
+                fd: raw,
+                events,
+                revents: 0,
+            }];
             crate::platform::sys::poll(&mut pfd, 0);
             let mut keys = Vec::new();
             if events & libc::POLLIN != 0 {
@@ -225,7 +233,10 @@ pub fn poll(f: &FileRef, events: i16) -> (i16, Vec<WaitKey>) {
             }
             (pfd[0].revents, keys)
         }
-        _ => (events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM), vec![]),
+        _ => (
+            events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM),
+            vec![],
+        ),
     }
 }
 
@@ -242,7 +253,8 @@ pub fn getdents(f: &FileRef, len: usize) -> Result<Vec<u8>, Errno> {
         }
         FileKind::SynthDir(entries) => {
             let mut out = Vec::new();
-            let mut all: Vec<(String, u8)> = vec![(".".into(), libc::DT_DIR), ("..".into(), libc::DT_DIR)];
+            let mut all: Vec<(String, u8)> =
+                vec![(".".into(), libc::DT_DIR), ("..".into(), libc::DT_DIR)];
             all.extend(entries.iter().cloned());
             let mut i = pos;
             while i < all.len() {

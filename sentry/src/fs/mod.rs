@@ -21,7 +21,10 @@ use crate::mm::Errno;
 pub enum MountFs {
     /// Host passthrough of a directory (bind mounts, the rootfs, and tmpfs, which is a
     /// private host directory the sandbox removes when it ends).
-    Host { root: OwnedFd, host_path: PathBuf },
+    Host {
+        root: OwnedFd,
+        host_path: PathBuf,
+    },
     Dev,
     Proc,
     /// An empty read-only directory (sysfs, cgroup and other kinds the sentry does not model).
@@ -80,7 +83,10 @@ pub fn join(comps: &[String]) -> String {
 
 /// Splits a path into its non-empty components.
 pub fn split(path: &str) -> Vec<String> {
-    path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
+    path.split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Builds a guest `struct stat` (x86-64 layout, 144 bytes) from a host one.
@@ -147,12 +153,21 @@ pub fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
 
 fn ino_of(path: &str) -> u64 {
     // A stable inode number for synthetic nodes (FNV-1a of the path).
-    path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn dev_lookup(rel: &[String]) -> Result<SynthNode, Errno> {
-    let dir = |names: &[(&str, u8)]| SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect());
-    match rel.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let dir = |names: &[(&str, u8)]| {
+        SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect())
+    };
+    match rel
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] => Ok(dir(&[
             ("null", libc::DT_CHR),
             ("zero", libc::DT_CHR),
@@ -187,7 +202,10 @@ impl Vfs {
         let mut best = 0;
         let mut best_len = 0;
         for (i, m) in self.mounts.iter().enumerate() {
-            if m.at.len() <= comps.len() && comps[..m.at.len()] == m.at[..] && m.at.len() >= best_len {
+            if m.at.len() <= comps.len()
+                && comps[..m.at.len()] == m.at[..]
+                && m.at.len() >= best_len
+            {
                 best = i;
                 best_len = m.at.len();
             }
@@ -197,8 +215,14 @@ impl Vfs {
 
     /// Opens the directory that contains `rel` in a host mount (O_PATH), and returns it
     /// with the last component's name.
-    pub fn host_parent<'a>(&self, m: usize, rel: &'a [String]) -> Result<(OwnedFd, &'a str), Errno> {
-        let MountFs::Host { root, .. } = &self.mounts[m].fs else { return Err(libc::EXDEV) };
+    pub fn host_parent<'a>(
+        &self,
+        m: usize,
+        rel: &'a [String],
+    ) -> Result<(OwnedFd, &'a str), Errno> {
+        let MountFs::Host { root, .. } = &self.mounts[m].fs else {
+            return Err(libc::EXDEV);
+        };
         let (name, dir) = match rel.split_last() {
             Some((n, d)) => (n.as_str(), d),
             None => (".", rel),
@@ -209,19 +233,34 @@ impl Vfs {
     }
 
     /// lstat of a node: its type, host stat, and a symlink's target.
-    pub fn lstat(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Result<(libc::stat, Option<String>), Errno> {
+    pub fn lstat(
+        &self,
+        proc: ProcLookup,
+        m: usize,
+        rel: &[String],
+    ) -> Result<(libc::stat, Option<String>), Errno> {
         let synth = |n: SynthNode, path: String| {
             let st = synth_stat(&n, ino_of(&path));
-            let target = if let SynthNode::Symlink(t) = n { Some(t) } else { None };
+            let target = if let SynthNode::Symlink(t) = n {
+                Some(t)
+            } else {
+                None
+            };
             Ok((st, target))
         };
         match &self.mounts[m].fs {
             MountFs::Host { .. } => {
                 let (dir, name) = self.host_parent(m, rel)?;
-                let st = nix::sys::stat::fstatat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name, AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(|e| e as i32)?;
+                let st = nix::sys::stat::fstatat(
+                    Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
+                    name,
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| e as i32)?;
                 let target = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                    let t = nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name).map_err(|e| e as i32)?;
+                    let t =
+                        nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name)
+                            .map_err(|e| e as i32)?;
                     Some(t.to_string_lossy().into_owned())
                 } else {
                     None
@@ -232,7 +271,10 @@ impl Vfs {
             MountFs::Proc => synth(proc(rel)?, format!("proc/{}", rel.join("/"))),
             MountFs::Empty => {
                 if rel.is_empty() {
-                    synth(SynthNode::Dir(vec![]), format!("empty/{}", join(&self.mounts[m].at)))
+                    synth(
+                        SynthNode::Dir(vec![]),
+                        format!("empty/{}", join(&self.mounts[m].at)),
+                    )
                 } else {
                     Err(libc::ENOENT)
                 }
@@ -254,16 +296,28 @@ impl Vfs {
     /// Walks guest `path` from `cwd`, following symlinks against the guest's own mounts.
     /// The final component's symlink is followed when `follow`. A missing final component
     /// resolves with `exists: false` (for creation).
-    pub fn resolve(&self, proc: ProcLookup, cwd: &str, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+    pub fn resolve(
+        &self,
+        proc: ProcLookup,
+        cwd: &str,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Resolved, Errno> {
         if path.is_empty() {
             return Err(libc::ENOENT);
         }
         if path.len() > 4095 {
             return Err(libc::ENAMETOOLONG);
         }
-        let path = std::str::from_utf8(path).map_err(|_| libc::ENOENT)?.to_string();
+        let path = std::str::from_utf8(path)
+            .map_err(|_| libc::ENOENT)?
+            .to_string();
         let must_dir = path.ends_with('/');
-        let mut comps = if path.starts_with('/') { Vec::new() } else { split(cwd) };
+        let mut comps = if path.starts_with('/') {
+            Vec::new()
+        } else {
+            split(cwd)
+        };
         let mut queue: std::collections::VecDeque<String> = split(&path).into();
         let mut links = 0;
         let mut exists = true;
@@ -299,7 +353,8 @@ impl Vfs {
                         }
                         continue;
                     }
-                    if (!last || must_dir) && st.st_mode & libc::S_IFMT != libc::S_IFDIR && !is_link {
+                    if (!last || must_dir) && st.st_mode & libc::S_IFMT != libc::S_IFDIR && !is_link
+                    {
                         return Err(libc::ENOTDIR);
                     }
                 }
@@ -308,7 +363,12 @@ impl Vfs {
             }
         }
         let (mount, rel) = self.mount_for(&comps);
-        Ok(Resolved { mount, rel, path: join(&comps), exists })
+        Ok(Resolved {
+            mount,
+            rel,
+            path: join(&comps),
+            exists,
+        })
     }
 
     pub fn readonly(&self, r: &Resolved) -> bool {
@@ -334,7 +394,12 @@ impl Vfs {
             return Err(libc::EEXIST);
         }
         let (dir, name) = self.host_dir(r)?;
-        nix::sys::stat::mkdirat(Some(raw(&dir)), name.as_str(), Mode::from_bits_truncate(mode)).map_err(|e| e as i32)
+        nix::sys::stat::mkdirat(
+            Some(raw(&dir)),
+            name.as_str(),
+            Mode::from_bits_truncate(mode),
+        )
+        .map_err(|e| e as i32)
     }
 
     pub fn unlink(&self, r: &Resolved, dir_too: bool) -> Result<(), Errno> {
@@ -342,7 +407,11 @@ impl Vfs {
             return Err(libc::EBUSY);
         }
         let (dir, name) = self.host_dir(r)?;
-        let flag = if dir_too { nix::unistd::UnlinkatFlags::RemoveDir } else { nix::unistd::UnlinkatFlags::NoRemoveDir };
+        let flag = if dir_too {
+            nix::unistd::UnlinkatFlags::RemoveDir
+        } else {
+            nix::unistd::UnlinkatFlags::NoRemoveDir
+        };
         nix::unistd::unlinkat(Some(raw(&dir)), name.as_str(), flag).map_err(|e| e as i32)
     }
 
@@ -356,7 +425,14 @@ impl Vfs {
         let (fd, fname) = self.host_dir(from)?;
         let (td, tname) = self.host_dir(to)?;
         let flags = nix::fcntl::RenameFlags::from_bits(flags).ok_or(libc::EINVAL)?;
-        nix::fcntl::renameat2(Some(raw(&fd)), fname.as_str(), Some(raw(&td)), tname.as_str(), flags).map_err(|e| e as i32)
+        nix::fcntl::renameat2(
+            Some(raw(&fd)),
+            fname.as_str(),
+            Some(raw(&td)),
+            tname.as_str(),
+            flags,
+        )
+        .map_err(|e| e as i32)
     }
 
     pub fn link(&self, from: &Resolved, to: &Resolved) -> Result<(), Errno> {
@@ -368,8 +444,14 @@ impl Vfs {
         }
         let (fd, fname) = self.host_dir(from)?;
         let (td, tname) = self.host_dir(to)?;
-        nix::unistd::linkat(Some(raw(&fd)), fname.as_str(), Some(raw(&td)), tname.as_str(), nix::fcntl::AtFlags::empty())
-            .map_err(|e| e as i32)
+        nix::unistd::linkat(
+            Some(raw(&fd)),
+            fname.as_str(),
+            Some(raw(&td)),
+            tname.as_str(),
+            nix::fcntl::AtFlags::empty(),
+        )
+        .map_err(|e| e as i32)
     }
 
     pub fn symlink(&self, target: &str, at: &Resolved) -> Result<(), Errno> {
@@ -382,15 +464,27 @@ impl Vfs {
 
     pub fn chmod(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
         let (dir, name) = self.host_dir(r)?;
-        nix::sys::stat::fchmodat(Some(raw(&dir)), name.as_str(), Mode::from_bits_truncate(mode), FchmodatFlags::FollowSymlink)
-            .map_err(|e| e as i32)
+        nix::sys::stat::fchmodat(
+            Some(raw(&dir)),
+            name.as_str(),
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::FollowSymlink,
+        )
+        .map_err(|e| e as i32)
     }
 
     pub fn chown(&self, r: &Resolved, uid: u32, gid: u32) -> Result<(), Errno> {
         let (dir, name) = self.host_dir(r)?;
         let u = (uid != u32::MAX).then(|| nix::unistd::Uid::from_raw(uid));
         let g = (gid != u32::MAX).then(|| nix::unistd::Gid::from_raw(gid));
-        nix::unistd::fchownat(Some(raw(&dir)), name.as_str(), u, g, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| e as i32)
+        nix::unistd::fchownat(
+            Some(raw(&dir)),
+            name.as_str(),
+            u,
+            g,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| e as i32)
     }
 
     /// Removes the private host directories that back tmpfs mounts.

@@ -18,8 +18,20 @@ fn file(s: String) -> SynthNode {
 pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
     let me = k.tasks.get(&tid).map(|t| t.tgid).unwrap_or(1);
     let Some(first) = rel.first() else {
-        let mut names: Vec<(String, u8)> = ["self", "thread-self"].iter().map(|n| (n.to_string(), libc::DT_LNK)).collect();
-        for n in ["meminfo", "cpuinfo", "mounts", "uptime", "loadavg", "version", "filesystems", "stat"] {
+        let mut names: Vec<(String, u8)> = ["self", "thread-self"]
+            .iter()
+            .map(|n| (n.to_string(), libc::DT_LNK))
+            .collect();
+        for n in [
+            "meminfo",
+            "cpuinfo",
+            "mounts",
+            "uptime",
+            "loadavg",
+            "version",
+            "filesystems",
+            "stat",
+        ] {
             names.push((n.to_string(), libc::DT_REG));
         }
         for (&pid, g) in &k.tgs {
@@ -33,21 +45,51 @@ pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> 
         ("self", 1) => return Ok(SynthNode::Symlink(me.to_string())),
         ("thread-self", 1) => return Ok(SynthNode::Symlink(format!("{me}/task/{tid}"))),
         ("meminfo", 1) => return Ok(file(meminfo(k))),
-        ("cpuinfo", 1) => return Ok(file(std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())),
+        ("cpuinfo", 1) => {
+            return Ok(file(
+                std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
+            ))
+        }
         ("mounts", 1) => return Ok(file(mounts(k))),
         ("uptime", 1) => {
             let up = (k.clocks.mono().saturating_sub(k.boot_ns)) as f64 / 1e9;
             return Ok(file(format!("{up:.2} {up:.2}\n")));
         }
-        ("loadavg", 1) => return Ok(file(format!("0.00 0.00 0.00 1/{} {}\n", k.tasks.len(), k.tasks.keys().max().unwrap_or(&1)))),
-        ("version", 1) => return Ok(file("Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016\n".into())),
-        ("filesystems", 1) => return Ok(file("nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".into())),
-        ("stat", 1) => return Ok(file(format!("cpu  0 0 0 0 0 0 0 0 0 0\nbtime {}\nprocesses {}\n", k.clocks.realtime() / 1_000_000_000, k.tgs.len()))),
+        ("loadavg", 1) => {
+            return Ok(file(format!(
+                "0.00 0.00 0.00 1/{} {}\n",
+                k.tasks.len(),
+                k.tasks.keys().max().unwrap_or(&1)
+            )))
+        }
+        ("version", 1) => {
+            return Ok(file(
+                "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016\n".into(),
+            ))
+        }
+        ("filesystems", 1) => {
+            return Ok(file("nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".into()))
+        }
+        ("stat", 1) => {
+            return Ok(file(format!(
+                "cpu  0 0 0 0 0 0 0 0 0 0\nbtime {}\nprocesses {}\n",
+                k.clocks.realtime() / 1_000_000_000,
+                k.tgs.len()
+            )))
+        }
         _ => {}
     }
     let pid: i32 = first.parse().map_err(|_| libc::ENOENT)?;
-    let g = k.tgs.get(&pid).filter(|g| g.zombie.is_none()).ok_or(libc::ENOENT)?;
-    let t = g.threads.first().and_then(|t| k.tasks.get(t)).ok_or(libc::ENOENT)?;
+    let g = k
+        .tgs
+        .get(&pid)
+        .filter(|g| g.zombie.is_none())
+        .ok_or(libc::ENOENT)?;
+    let t = g
+        .threads
+        .first()
+        .and_then(|t| k.tasks.get(t))
+        .ok_or(libc::ENOENT)?;
     let rest: Vec<&str> = rel[1..].iter().map(String::as_str).collect();
     let mm = &k.mms[&t.mm].mm;
     match rest.as_slice() {

@@ -7,7 +7,7 @@ pub const PIPE_CAPACITY: usize = 65536;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pipe {
     pub id: u64,
     pub buf: VecDeque<u8>,
@@ -18,7 +18,13 @@ pub struct Pipe {
 
 impl Pipe {
     pub fn new(id: u64) -> Self {
-        Pipe { id, buf: VecDeque::new(), capacity: PIPE_CAPACITY, readers: 0, writers: 0 }
+        Pipe {
+            id,
+            buf: VecDeque::new(),
+            capacity: PIPE_CAPACITY,
+            readers: 0,
+            writers: 0,
+        }
     }
 
     pub fn space(&self) -> usize {

@@ -3,6 +3,7 @@
 
 pub mod futex;
 pub mod signal;
+pub mod state;
 pub mod task;
 pub mod time;
 
@@ -50,7 +51,10 @@ pub enum KernelError {
     #[error("platform: {0}")]
     Platform(#[source] std::io::Error),
     #[error("cannot open mount source {path}: {source}")]
-    Mount { path: String, source: std::io::Error },
+    Mount {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot start {path}: {errno}")]
     Exec { path: String, errno: std::io::Error },
 }
@@ -73,8 +77,12 @@ pub struct Kernel {
     /// The init's exit status, once it has exited.
     pub init_status: Option<WaitStatus>,
     logged: HashSet<u64>,
-    /// The whole sandbox is paused (runtime `pause`).
+    /// The whole sandbox is paused (runtime `pause`, or while the world is stopped).
     pub paused: bool,
+    /// Paused by the runtime (as opposed to a world stop for a checkpoint).
+    user_paused: bool,
+    /// Requests that need every guest thread stopped, waiting for the world to stop.
+    deferred: Vec<crate::control::Envelope>,
     pub boot_ns: u64,
 }
 
@@ -86,7 +94,11 @@ fn stdio_file(fd: OwnedFd) -> OwnedFd {
         .write(true)
         .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .or_else(|_| std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd())))
-        .or_else(|_| std::fs::OpenOptions::new().write(true).open(format!("/proc/self/fd/{}", fd.as_raw_fd())));
+        .or_else(|_| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        });
     let f: OwnedFd = match own {
         Ok(f) => f.into(),
         Err(_) => fd,
@@ -116,13 +128,19 @@ impl Kernel {
             next_pid: 1,
             vfs,
             clocks: time::Clocks::default(),
-            hostname: if config.hostname.is_empty() { "localhost".into() } else { config.hostname.clone() },
+            hostname: if config.hostname.is_empty() {
+                "localhost".into()
+            } else {
+                config.hostname.clone()
+            },
             futex_waiters: Vec::new(),
             ready: VecDeque::new(),
             next_obj: 1,
             init_status: None,
             logged: HashSet::new(),
             paused: false,
+            user_paused: false,
+            deferred: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
         })
     }
@@ -133,13 +151,21 @@ impl Kernel {
     }
 
     /// Starts the first guest process (pid 1) from the config.
-    pub fn start_init(&mut self, config: &SandboxConfig, stdio: [OwnedFd; 3]) -> Result<(), KernelError> {
+    pub fn start_init(
+        &mut self,
+        config: &SandboxConfig,
+        stdio: [OwnedFd; 3],
+    ) -> Result<(), KernelError> {
         let mut files = FdTable::new();
         for (i, fd) in stdio.into_iter().enumerate() {
             let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
             let f = stdio_file(fd);
             let flags = libc::O_RDWR;
-            files.set(i as i32, OpenFile::new(FileKind::Stream { fd: f, tty }, flags, format!("stdio:{i}")), false);
+            files.set(
+                i as i32,
+                OpenFile::new(FileKind::Stream { fd: f, tty }, flags, format!("stdio:{i}")),
+                false,
+            );
         }
         let mut rl = default_rlimits();
         for r in &config.rlimits {
@@ -176,11 +202,20 @@ impl Kernel {
         };
         self.tgs.insert(pid, tg);
         // A placeholder address space; execve replaces it.
-        let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
         let mm = Mm::new(&mut cx).map_err(KernelError::Platform)?;
         let mm_id = self.add_mm(mm);
-        let host_tid = self.plat.new_thread(self.mms[&mm_id].mm.id).map_err(KernelError::Platform)?;
-        let regs = self.plat.get_regs(host_tid).map_err(KernelError::Platform)?;
+        let host_tid = self
+            .plat
+            .new_thread(self.mms[&mm_id].mm.id)
+            .map_err(KernelError::Platform)?;
+        let regs = self
+            .plat
+            .get_regs(host_tid)
+            .map_err(KernelError::Platform)?;
         let task = Task {
             tid: pid,
             tgid: pid,
@@ -189,7 +224,10 @@ impl Kernel {
             regs,
             state: RunState::Stopped,
             files: Rc::new(RefCell::new(files)),
-            fs: Rc::new(RefCell::new(FsContext { cwd: crate::fs::join(&crate::fs::split(&config.cwd)), umask: 0o022 })),
+            fs: Rc::new(RefCell::new(FsContext {
+                cwd: crate::fs::join(&crate::fs::split(&config.cwd)),
+                umask: 0o022,
+            })),
             sighand: Rc::new(RefCell::new([SigAction::default(); 64])),
             sigmask: 0,
             saved_mask: None,
@@ -244,7 +282,11 @@ impl Kernel {
     pub fn alloc_pid(&mut self) -> i32 {
         loop {
             let p = self.next_pid;
-            self.next_pid = if self.next_pid >= 4_194_303 { 2 } else { self.next_pid + 1 };
+            self.next_pid = if self.next_pid >= 4_194_303 {
+                2
+            } else {
+                self.next_pid + 1
+            };
             if !self.tasks.contains_key(&p) && !self.tgs.contains_key(&p) {
                 return p;
             }
@@ -282,14 +324,19 @@ impl Kernel {
             return Err(libc::EFAULT);
         }
         let mut buf = vec![0u8; len];
-        self.mms[&self.tasks[&tid].mm].mm.read(&self.mf, addr, &mut buf)?;
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .read(&self.mf, addr, &mut buf)?;
         Ok(buf)
     }
 
     pub fn write_mem(&mut self, tid: i32, addr: u64, data: &[u8]) -> Result<(), Errno> {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
-        let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
         e.mm.write(&mut cx, addr, data)
     }
 
@@ -312,7 +359,9 @@ impl Kernel {
     }
 
     pub fn read_cstr(&self, tid: i32, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
-        self.mms[&self.tasks[&tid].mm].mm.read_cstr(&self.mf, addr, max)
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .read_cstr(&self.mf, addr, max)
     }
 
     /// Reads a NULL-terminated array of string pointers (argv, envp).
@@ -340,12 +389,23 @@ impl Kernel {
     // ---- paths ----
 
     /// Resolves a guest path for `tid` (relative to its cwd).
-    pub fn resolve(&self, tid: i32, path: &[u8], follow: bool) -> Result<crate::fs::Resolved, Errno> {
+    pub fn resolve(
+        &self,
+        tid: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<crate::fs::Resolved, Errno> {
         let cwd = self.tasks[&tid].fs.borrow().cwd.clone();
         self.resolve_at(tid, &cwd, path, follow)
     }
 
-    pub fn resolve_at(&self, tid: i32, dir: &str, path: &[u8], follow: bool) -> Result<crate::fs::Resolved, Errno> {
+    pub fn resolve_at(
+        &self,
+        tid: i32,
+        dir: &str,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<crate::fs::Resolved, Errno> {
         let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
         self.vfs.resolve(&look, dir, path, follow)
     }
@@ -355,7 +415,11 @@ impl Kernel {
         if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
             return Ok(self.tasks[&tid].fs.borrow().cwd.clone());
         }
-        let f = self.tasks[&tid].files.borrow().get(dirfd).ok_or(libc::EBADF)?;
+        let f = self.tasks[&tid]
+            .files
+            .borrow()
+            .get(dirfd)
+            .ok_or(libc::EBADF)?;
         let f = f.borrow();
         match &f.kind {
             FileKind::Host { dir: true, .. } | FileKind::SynthDir(_) => Ok(f.path.clone()),
@@ -371,7 +435,13 @@ impl Kernel {
         }
     }
 
-    pub fn resolve_dirfd(&self, tid: i32, dirfd: i32, path: &[u8], follow: bool) -> Result<crate::fs::Resolved, Errno> {
+    pub fn resolve_dirfd(
+        &self,
+        tid: i32,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<crate::fs::Resolved, Errno> {
         let dir = self.dirfd_path(tid, dirfd, path)?;
         self.resolve_at(tid, &dir, path, follow)
     }
@@ -424,7 +494,13 @@ impl Kernel {
     fn serve(&mut self, tid: i32) {
         let r = self.tasks[&tid].regs;
         let args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
-        log::trace!("[{tid}] {}({:#x}, {:#x}, {:#x})", crate::syscalls::name(r.orig_rax), args[0], args[1], args[2]);
+        log::trace!(
+            "[{tid}] {}({:#x}, {:#x}, {:#x})",
+            crate::syscalls::name(r.orig_rax),
+            args[0],
+            args[1],
+            args[2]
+        );
         let out = self.dispatch(tid, r.orig_rax, args);
         if self.tasks.contains_key(&tid) {
             self.finish(tid, out);
@@ -440,12 +516,18 @@ impl Kernel {
     /// Handles one platform event.
     fn handle_event(&mut self, ev: Event) {
         log::trace!("event {ev:?}");
-        let Some(&tid) = self.host2tid.get(&ev.tid) else { return };
+        let Some(&tid) = self.host2tid.get(&ev.tid) else {
+            return;
+        };
         if matches!(ev.stop, Stop::Gone) {
             self.host2tid.remove(&ev.tid);
             if self.tasks.contains_key(&tid) {
                 let tgid = self.tasks[&tid].tgid;
-                self.tgs.get_mut(&tgid).expect("tg").exiting.get_or_insert(WaitStatus::Signaled(libc::SIGKILL, false));
+                self.tgs
+                    .get_mut(&tgid)
+                    .expect("tg")
+                    .exiting
+                    .get_or_insert(WaitStatus::Signaled(libc::SIGKILL, false));
                 self.exit_task(tid, true);
             }
             return;
@@ -470,10 +552,15 @@ impl Kernel {
                 self.deliver_and_resume(tid);
             }
             Stop::Signal { signo, code, addr } => {
-                if signo == libc::SIGSEGV && code == 2 /* SEGV_ACCERR */ {
+                if signo == libc::SIGSEGV && code == 2
+                /* SEGV_ACCERR */
+                {
                     let mm_id = self.tasks[&tid].mm;
                     let e = self.mms.get_mut(&mm_id).expect("mm");
-                    let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+                    let mut cx = MmCtx {
+                        mf: &mut self.mf,
+                        plat: &mut *self.plat,
+                    };
                     if e.mm.handle_cow(&mut cx, addr) {
                         self.resume(tid);
                         return;
@@ -482,7 +569,10 @@ impl Kernel {
                 let info = if signo == libc::SIGSYS {
                     // A system call from outside the trampoline: a call into the vsyscall page.
                     SigInfo::fault(libc::SIGSEGV, 1 /* SEGV_MAPERR */, regs.rip)
-                } else if matches!(signo, libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP) {
+                } else if matches!(
+                    signo,
+                    libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+                ) {
                     SigInfo::fault(signo, code, addr)
                 } else {
                     // A host signal sent to the stub by someone else: not the guest's business.
@@ -533,6 +623,18 @@ impl Kernel {
                 }
             }
             self.expire_timers();
+            if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
+                let reqs = std::mem::take(&mut self.deferred);
+                for env in reqs {
+                    let resp = self.stopped_world_request(env.request, env.fds);
+                    let _ = env.reply.send(resp);
+                }
+                self.paused = self.user_paused;
+                if !self.paused {
+                    self.resume_stopped();
+                }
+                continue;
+            }
             if !self.ready.is_empty() {
                 continue;
             }
@@ -542,14 +644,29 @@ impl Kernel {
             // Nothing to do: sleep until a stub stops, a host fd is ready, a control
             // request arrives or a deadline passes.
             let now = self.clocks.mono();
-            let timeout_ms = self.next_deadline().map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000)).unwrap_or(1000);
-            let mut pfds = vec![libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            let timeout_ms = self
+                .next_deadline()
+                .map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000))
+                .unwrap_or(1000);
+            let mut pfds = vec![libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
             if let Some(c) = control {
-                pfds.push(libc::pollfd { fd: c.raw_fd(), events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd: c.raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             let host_waits = self.host_fd_waits();
             for &(fd, ev) in &host_waits {
-                pfds.push(libc::pollfd { fd, events: ev, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd,
+                    events: ev,
+                    revents: 0,
+                });
             }
             crate::platform::sys::poll(&mut pfds, timeout_ms as i32);
             if pfds[0].revents != 0 {
@@ -564,6 +681,15 @@ impl Kernel {
             if let Some(c) = control {
                 if pfds[1].revents != 0 {
                     for env in c.drain() {
+                        if matches!(
+                            env.request,
+                            crate::control::Request::SaveState
+                                | crate::control::Request::Checkpoint { .. }
+                        ) {
+                            self.stop_world();
+                            self.deferred.push(env);
+                            continue;
+                        }
                         let resp = self.control(env.request, env.fds);
                         let _ = env.reply.send(resp);
                     }
@@ -593,7 +719,10 @@ impl Kernel {
             RunState::Parked(p) => p.deadline,
             _ => None,
         });
-        let timers = self.tgs.values().filter_map(|g| g.itimer_real.map(|(d, _)| d));
+        let timers = self
+            .tgs
+            .values()
+            .filter_map(|g| g.itimer_real.map(|(d, _)| d));
         parked.chain(timers).min()
     }
 
@@ -610,8 +739,12 @@ impl Kernel {
                 self.ready.push_back(tid);
             }
         }
-        let fired: Vec<i32> =
-            self.tgs.iter().filter(|(_, g)| g.itimer_real.is_some_and(|(d, _)| d <= now) && g.zombie.is_none()).map(|(&k, _)| k).collect();
+        let fired: Vec<i32> = self
+            .tgs
+            .iter()
+            .filter(|(_, g)| g.itimer_real.is_some_and(|(d, _)| d <= now) && g.zombie.is_none())
+            .map(|(&k, _)| k)
+            .collect();
         for pid in fired {
             let g = self.tgs.get_mut(&pid).expect("tg");
             let (d, interval) = g.itimer_real.expect("due");
@@ -652,7 +785,10 @@ impl Kernel {
     /// restart never stretches a timeout.
     pub fn deadline(&mut self, tid: i32, rel_ns: u64) -> u64 {
         let now = self.clocks.mono();
-        *self.task_mut(tid).sys_deadline.get_or_insert(now.saturating_add(rel_ns))
+        *self
+            .task_mut(tid)
+            .sys_deadline
+            .get_or_insert(now.saturating_add(rel_ns))
     }
 
     // ---- signals ----
@@ -666,7 +802,10 @@ impl Kernel {
         let t = &self.tasks[&tid];
         let b = self.blocked(tid);
         let g = &self.tgs[&t.tgid];
-        t.pending.iter().chain(g.shared_pending.iter()).any(|s| bit(s.signo) & b == 0)
+        t.pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .any(|s| bit(s.signo) & b == 0)
     }
 
     /// Removes and returns the next deliverable signal.
@@ -674,7 +813,11 @@ impl Kernel {
         let b = self.blocked(tid);
         let t = self.tasks.get_mut(&tid)?;
         let pick = |q: &Vec<SigInfo>| {
-            q.iter().enumerate().filter(|(_, s)| bit(s.signo) & b == 0).min_by_key(|(i, s)| (sig_rank(s.signo), *i)).map(|(i, _)| i)
+            q.iter()
+                .enumerate()
+                .filter(|(_, s)| bit(s.signo) & b == 0)
+                .min_by_key(|(i, s)| (sig_rank(s.signo), *i))
+                .map(|(i, _)| i)
         };
         if let Some(i) = pick(&t.pending) {
             return Some(t.pending.remove(i));
@@ -690,12 +833,17 @@ impl Kernel {
             return Some(t.pending.remove(i));
         }
         let g = self.tgs.get_mut(&t.tgid)?;
-        g.shared_pending.iter().position(|s| bit(s.signo) & set != 0).map(|i| g.shared_pending.remove(i))
+        g.shared_pending
+            .iter()
+            .position(|s| bit(s.signo) & set != 0)
+            .map(|i| g.shared_pending.remove(i))
     }
 
     /// Makes a stopped or parked task notice a new signal.
     fn kick(&mut self, tid: i32) {
-        let Some(t) = self.tasks.get(&tid) else { return };
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
         match t.state {
             RunState::Running if !t.interrupting => {
                 let h = t.host_tid;
@@ -709,7 +857,9 @@ impl Kernel {
 
     /// Sends a signal to one thread.
     pub fn signal_task(&mut self, tid: i32, info: SigInfo) {
-        let Some(t) = self.tasks.get(&tid) else { return };
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
         let tgid = t.tgid;
         if self.pre_queue(tgid, &info) {
             return;
@@ -739,7 +889,11 @@ impl Kernel {
         g.shared_pending.push(info);
         // Wake a thread that does not block it.
         let threads = g.threads.clone();
-        let target = threads.iter().copied().find(|&t| self.tasks[&t].sigmask & bit(signo) == 0).unwrap_or(threads[0]);
+        let target = threads
+            .iter()
+            .copied()
+            .find(|&t| self.tasks[&t].sigmask & bit(signo) == 0)
+            .unwrap_or(threads[0]);
         self.kick(target);
     }
 
@@ -756,7 +910,12 @@ impl Kernel {
         }
         let g = self.tgs.get_mut(&pid).expect("tg");
         if sig == libc::SIGCONT {
-            g.shared_pending.retain(|s| !matches!(s.signo, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU));
+            g.shared_pending.retain(|s| {
+                !matches!(
+                    s.signo,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                )
+            });
             if g.stopped.take().is_some() {
                 g.continued = true;
                 let ppid = g.ppid;
@@ -769,14 +928,18 @@ impl Kernel {
                 self.notify_parent(pid, libc::CLD_CONTINUED, libc::SIGCONT);
                 let _ = ppid;
             }
-        } else if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+        } else if matches!(
+            sig,
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+        ) {
             g.shared_pending.retain(|s| s.signo != libc::SIGCONT);
         }
         let tid = self.tgs[&pid].threads.first().copied();
         let Some(tid) = tid else { return true };
         let act = self.tasks[&tid].sighand.borrow()[(sig - 1) as usize];
         let ignored = act.handler == signal::SIG_IGN
-            || (act.handler == signal::SIG_DFL && matches!(default_action(sig), signal::Default::Ignore));
+            || (act.handler == signal::SIG_DFL
+                && matches!(default_action(sig), signal::Default::Ignore));
         // Blocked signals stay queued even when ignored (sigtimedwait may take them).
         ignored && self.tasks[&tid].sigmask & bit(sig) == 0
     }
@@ -788,14 +951,23 @@ impl Kernel {
         let b = self.blocked(tid);
         let t = &self.tasks[&tid];
         let g = &self.tgs[&t.tgid];
-        let Some(sig) = t.pending.iter().chain(g.shared_pending.iter()).filter(|s| bit(s.signo) & b == 0).map(|s| s.signo).min_by_key(|&s| sig_rank(s)) else {
+        let Some(sig) = t
+            .pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .filter(|s| bit(s.signo) & b == 0)
+            .map(|s| s.signo)
+            .min_by_key(|&s| sig_rank(s))
+        else {
             return;
         };
         let act = t.sighand.borrow()[(sig - 1) as usize];
         let has_handler = act.handler != signal::SIG_DFL && act.handler != signal::SIG_IGN;
         if !has_handler {
             let d = default_action(sig);
-            if matches!(d, signal::Default::Ignore | signal::Default::Continue) || act.handler == signal::SIG_IGN {
+            if matches!(d, signal::Default::Ignore | signal::Default::Continue)
+                || act.handler == signal::SIG_IGN
+            {
                 // Consume it; the call stays parked.
                 let _ = self.dequeue(tid);
                 return;
@@ -813,7 +985,8 @@ impl Kernel {
         }
         let nr = self.tasks[&tid].regs.orig_rax;
         let restart = act.flags & signal::SA_RESTART != 0 && crate::syscalls::restartable(nr);
-        if !restart && (nr == libc::SYS_nanosleep as u64 || nr == libc::SYS_clock_nanosleep as u64) {
+        if !restart && (nr == libc::SYS_nanosleep as u64 || nr == libc::SYS_clock_nanosleep as u64)
+        {
             crate::syscalls::time::nanosleep_interrupted(self, tid);
         }
         let progress = self.tasks[&tid].sys_progress;
@@ -837,7 +1010,9 @@ impl Kernel {
     /// Delivers pending signals (running handlers, or default actions), then resumes.
     pub fn deliver_and_resume(&mut self, tid: i32) {
         loop {
-            let Some(t) = self.tasks.get(&tid) else { return };
+            let Some(t) = self.tasks.get(&tid) else {
+                return;
+            };
             let tgid = t.tgid;
             if self.tgs[&tgid].stopped.is_some() || self.paused {
                 self.task_mut(tid).state = RunState::GroupStopped;
@@ -883,7 +1058,8 @@ impl Kernel {
         let t = &self.tasks[&tid];
         let regs = t.regs;
         let (ss_sp, ss_flags, ss_size) = t.altstack;
-        let on_alt = ss_flags != libc::SS_DISABLE && regs.rsp > ss_sp && regs.rsp <= ss_sp + ss_size;
+        let on_alt =
+            ss_flags != libc::SS_DISABLE && regs.rsp > ss_sp && regs.rsp <= ss_sp + ss_size;
         let sp = if act.flags & signal::SA_ONSTACK != 0 && ss_flags != libc::SS_DISABLE && !on_alt {
             ss_sp + ss_size
         } else {
@@ -891,7 +1067,11 @@ impl Kernel {
         };
         let fpu = self.plat.get_fpu(t.host_tid).map_err(|_| libc::EFAULT)?;
         let old_mask = t.saved_mask.unwrap_or(t.sigmask);
-        let alt = (ss_sp, if on_alt { libc::SS_ONSTACK } else { ss_flags }, ss_size);
+        let alt = (
+            ss_sp,
+            if on_alt { libc::SS_ONSTACK } else { ss_flags },
+            ss_size,
+        );
         let frame = signal::build_frame(sp, &regs, &fpu, info, &act, old_mask, alt);
         self.write_mem(tid, frame.addr, &frame.bytes)?;
         let t = self.task_mut(tid);
@@ -936,7 +1116,10 @@ impl Kernel {
         let ptid = self.tgs[&ppid].threads.first().copied();
         if let Some(pt) = ptid {
             let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
-            let quiet = code != libc::CLD_EXITED && code != libc::CLD_KILLED && code != libc::CLD_DUMPED && act.flags & signal::SA_NOCLDSTOP != 0;
+            let quiet = code != libc::CLD_EXITED
+                && code != libc::CLD_KILLED
+                && code != libc::CLD_DUMPED
+                && act.flags & signal::SA_NOCLDSTOP != 0;
             if !quiet && (code != libc::CLD_EXITED || self.tgs[&pid].exit_signal == libc::SIGCHLD) {
                 self.signal_group(ppid, SigInfo::child(pid, uid, code, status));
             }
@@ -946,14 +1129,18 @@ impl Kernel {
 
     /// Ends a whole thread group with `status`.
     pub fn kill_group(&mut self, pid: i32, status: WaitStatus) {
-        let Some(g) = self.tgs.get_mut(&pid) else { return };
+        let Some(g) = self.tgs.get_mut(&pid) else {
+            return;
+        };
         if g.zombie.is_some() {
             return;
         }
         g.exiting.get_or_insert(status);
         let threads = g.threads.clone();
         for t in threads {
-            let Some(task) = self.tasks.get(&t) else { continue };
+            let Some(task) = self.tasks.get(&t) else {
+                continue;
+            };
             match task.state {
                 RunState::Running => {
                     // If nothing else uses its address space, ending the space ends it too.
@@ -982,7 +1169,10 @@ impl Kernel {
         e.users -= 1;
         if e.users == 0 {
             let mut e = self.mms.remove(&mm_id).expect("mm");
-            let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
             e.mm.destroy(&mut cx);
         } else if !host_gone {
             let id = e.mm.id;
@@ -993,7 +1183,9 @@ impl Kernel {
     /// Removes one task. `host_gone`: its host thread no longer exists or is running
     /// (ending the address space ends it).
     pub fn exit_task(&mut self, tid: i32, host_gone: bool) {
-        let Some(t) = self.tasks.get(&tid) else { return };
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
         let tgid = t.tgid;
         let ctid = t.clear_child_tid;
         let mm_id = t.mm;
@@ -1011,7 +1203,21 @@ impl Kernel {
         let t = self.tasks.remove(&tid).expect("task");
         self.futex_waiters.retain(|w| w.tid != tid);
         self.ready.retain(|&r| r != tid);
+        // Dropping the last use of the fd table closes its files: wake the other ends.
+        let pipes: Vec<u64> = if Rc::strong_count(&t.files) == 1 {
+            t.files
+                .borrow()
+                .fds
+                .values()
+                .filter_map(|e| crate::fs::io::pipe_id(&e.file))
+                .collect()
+        } else {
+            Vec::new()
+        };
         drop(t);
+        for id in pipes {
+            self.notify(&WaitKey::Object(id));
+        }
         let g = self.tgs.get_mut(&tgid).expect("tg");
         g.threads.retain(|&x| x != tid);
         if g.threads.is_empty() {
@@ -1063,10 +1269,14 @@ impl Kernel {
             WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
         };
         // A parent that ignores SIGCHLD reaps its children at once.
-        let autoreap = self.tgs.get(&ppid).and_then(|pg| pg.threads.first().copied()).is_some_and(|pt| {
-            let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
-            act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0
-        });
+        let autoreap = self
+            .tgs
+            .get(&ppid)
+            .and_then(|pg| pg.threads.first().copied())
+            .is_some_and(|pt| {
+                let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
+                act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0
+            });
         if autoreap {
             self.tgs.remove(&pid);
             if let Some(pg) = self.tgs.get_mut(&ppid) {
@@ -1086,7 +1296,9 @@ impl Kernel {
         if !private {
             if let Some((s, v)) = mm.find(addr) {
                 if v.shared {
-                    return futex::FutexKey::Shared { offset: v.off + (addr - s) };
+                    return futex::FutexKey::Shared {
+                        offset: v.off + (addr - s),
+                    };
                 }
             }
         }
@@ -1119,7 +1331,11 @@ impl Kernel {
 
     // ---- control ----
 
-    fn control(&mut self, req: crate::control::Request, fds: Vec<OwnedFd>) -> crate::control::Response {
+    fn control(
+        &mut self,
+        req: crate::control::Request,
+        fds: Vec<OwnedFd>,
+    ) -> crate::control::Response {
         use crate::control::{Request, Response};
         match req {
             Request::Signal { signo, all } => {
@@ -1139,19 +1355,15 @@ impl Kernel {
                 Response::Ok
             }
             Request::Pause => {
-                self.paused = true;
-                let running: Vec<i32> = self.tasks.iter().filter(|(_, t)| t.state == RunState::Running).map(|(&k, _)| k).collect();
-                for t in running {
-                    self.kick(t);
-                }
+                self.user_paused = true;
+                self.stop_world();
                 Response::Ok
             }
             Request::Resume => {
-                self.paused = false;
-                let stopped: Vec<i32> =
-                    self.tasks.iter().filter(|(_, t)| t.state == RunState::GroupStopped).map(|(&k, _)| k).collect();
-                for t in stopped {
-                    self.deliver_and_resume(t);
+                self.user_paused = false;
+                if self.deferred.is_empty() {
+                    self.paused = false;
+                    self.resume_stopped();
                 }
                 Response::Ok
             }
@@ -1160,11 +1372,98 @@ impl Kernel {
                 v.extend(self.plat.host_pids());
                 Response::HostPids(v)
             }
-            Request::Exec { .. } | Request::Checkpoint { .. } => {
+            Request::Exec { .. } => {
                 drop(fds);
-                Response::Error("not supported by this sandbox yet".into())
+                Response::Error("exec is not supported by this sandbox yet".into())
             }
+            Request::SaveState | Request::Checkpoint { .. } => self.stopped_world_request(req, fds),
         }
+    }
+
+    /// Asks every running guest thread to stop; they park as GroupStopped.
+    fn stop_world(&mut self) {
+        self.paused = true;
+        let running: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.state == RunState::Running)
+            .map(|(&k, _)| k)
+            .collect();
+        for t in running {
+            self.kick(t);
+        }
+    }
+
+    /// True when no guest thread runs guest code.
+    fn world_stopped(&self) -> bool {
+        self.tasks.values().all(|t| t.state != RunState::Running)
+    }
+
+    /// Lets threads stopped by a pause or a world stop run again.
+    fn resume_stopped(&mut self) {
+        let stopped: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| {
+                t.state == RunState::GroupStopped && self.tgs[&t.tgid].stopped.is_none()
+            })
+            .map(|(&k, _)| k)
+            .collect();
+        for t in stopped {
+            self.deliver_and_resume(t);
+        }
+    }
+
+    /// Serves a request that needs the world stopped (it is).
+    fn stopped_world_request(
+        &mut self,
+        req: crate::control::Request,
+        _fds: Vec<OwnedFd>,
+    ) -> crate::control::Response {
+        use crate::control::{Request, Response};
+        match req {
+            Request::SaveState => match self.save_state() {
+                Ok(s) => Response::State(Box::new(s)),
+                Err(e) => Response::Error(format!("saving the kernel state: {e}")),
+            },
+            Request::Checkpoint {
+                image_dir,
+                leave_running,
+            } => match self.checkpoint(&image_dir) {
+                Ok(()) => {
+                    if !leave_running {
+                        let mut all: Vec<i32> = self.tgs.keys().copied().collect();
+                        all.sort_unstable_by(|a, b| b.cmp(a));
+                        for p in all {
+                            self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+                        }
+                    }
+                    Response::Ok
+                }
+                Err(e) => Response::Error(e),
+            },
+            _ => Response::Error("not a stopped-world request".into()),
+        }
+    }
+
+    /// Writes `DIR/checkpoint.img`: the kernel's saved form and every allocated page of
+    /// the memory file (zero pages are skipped by the writer).
+    pub fn checkpoint(&mut self, dir: &std::path::Path) -> Result<(), String> {
+        let state = self
+            .save_state()
+            .map_err(|e| format!("saving the kernel state: {e}"))?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let meta = statefile::Metadata::for_this_host(
+            concat!("runsc ", env!("CARGO_PKG_VERSION")),
+            &self.hostname,
+        );
+        let ranges = state
+            .memory
+            .iter()
+            .map(|&(s, e, _)| (s, self.mf.slice(s, e - s)));
+        statefile::write_image(dir, &meta, &state, ranges)
+            .map_err(|e| format!("writing the checkpoint image: {e}"))?;
+        Ok(())
     }
 }
 
@@ -1173,7 +1472,12 @@ const SI_KERNEL_TIMER: i32 = signal::SI_KERNEL;
 /// Order of delivery: synchronous faults first, then by number.
 fn sig_rank(sig: i32) -> i32 {
     match sig {
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGTRAP | libc::SIGFPE | libc::SIGSYS => sig - 100,
+        libc::SIGSEGV
+        | libc::SIGBUS
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGFPE
+        | libc::SIGSYS => sig - 100,
         libc::SIGKILL | libc::SIGSTOP => sig - 200,
         _ => sig,
     }
@@ -1197,8 +1501,11 @@ fn block_sigchld() -> nix::sys::signalfd::SignalFd {
     let mut set = nix::sys::signal::SigSet::empty();
     set.add(nix::sys::signal::Signal::SIGCHLD);
     let _ = set.thread_block();
-    nix::sys::signalfd::SignalFd::with_flags(&set, nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC)
-        .expect("signalfd")
+    nix::sys::signalfd::SignalFd::with_flags(
+        &set,
+        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+    )
+    .expect("signalfd")
 }
 
 fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
@@ -1209,37 +1516,69 @@ fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
 fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
     use crate::MountKind;
     let open_dir = |p: &std::path::Path| -> Result<OwnedFd, KernelError> {
-        nix::fcntl::open(p, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map(|fd| {
-                // SAFETY: open just returned this fd and nothing else owns it.
-                unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
-            })
-            .map_err(|e| KernelError::Mount { path: p.display().to_string(), source: e.into() })
+        nix::fcntl::open(
+            p,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map(|fd| {
+            // SAFETY: open just returned this fd and nothing else owns it.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .map_err(|e| KernelError::Mount {
+            path: p.display().to_string(),
+            source: e.into(),
+        })
     };
     let mut mounts = vec![crate::fs::Mount {
         at: vec![],
-        fs: MountFs::Host { root: open_dir(&config.root)?, host_path: config.root.clone() },
+        fs: MountFs::Host {
+            root: open_dir(&config.root)?,
+            host_path: config.root.clone(),
+        },
         readonly: config.root_readonly,
         fstype: "rootfs".into(),
     }];
     for m in &config.mounts {
         let at = crate::fs::split(&m.destination);
         let (fs, fstype) = match &m.kind {
-            MountKind::Bind { source } => {
-                (MountFs::Host { root: open_dir(source)?, host_path: source.clone() }, "bind".to_string())
-            }
+            MountKind::Bind { source } => (
+                MountFs::Host {
+                    root: open_dir(source)?,
+                    host_path: source.clone(),
+                },
+                "bind".to_string(),
+            ),
             MountKind::Tmpfs => {
-                let dir = std::env::temp_dir().join(format!("runsc-tmpfs-{}-{}", std::process::id(), mounts.len()));
-                std::fs::create_dir_all(&dir).map_err(|e| KernelError::Mount { path: dir.display().to_string(), source: e })?;
+                let dir = std::env::temp_dir().join(format!(
+                    "runsc-tmpfs-{}-{}",
+                    std::process::id(),
+                    mounts.len()
+                ));
+                std::fs::create_dir_all(&dir).map_err(|e| KernelError::Mount {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
                 use std::os::unix::fs::PermissionsExt;
                 let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
-                (MountFs::Host { root: open_dir(&dir)?, host_path: dir }, "tmpfs".to_string())
+                (
+                    MountFs::Host {
+                        root: open_dir(&dir)?,
+                        host_path: dir,
+                    },
+                    "tmpfs".to_string(),
+                )
             }
             MountKind::Proc => (MountFs::Proc, "proc".to_string()),
             MountKind::Dev => (MountFs::Dev, "devtmpfs".to_string()),
             MountKind::Empty => (MountFs::Empty, "none".to_string()),
         };
-        mounts.push(crate::fs::Mount { at, fs, readonly: m.readonly, fstype });
+        mounts.push(crate::fs::Mount {
+            at,
+            fs,
+            readonly: m.readonly,
+            fstype,
+        });
     }
     Ok(Vfs { mounts })
 }

@@ -27,11 +27,19 @@ pub struct SigAction {
 impl SigAction {
     pub fn from_bytes(b: &[u8; 32]) -> Self {
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8"));
-        SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) }
+        SigAction {
+            handler: w(0),
+            flags: w(1),
+            restorer: w(2),
+            mask: w(3),
+        }
     }
     pub fn to_bytes(self) -> [u8; 32] {
         let mut b = [0u8; 32];
-        for (i, w) in [self.handler, self.flags, self.restorer, self.mask].iter().enumerate() {
+        for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
+            .iter()
+            .enumerate()
+        {
             b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
         b
@@ -93,7 +101,12 @@ pub const SI_TKILL: i32 = -6;
 
 impl SigInfo {
     pub fn new(signo: i32, code: i32) -> Self {
-        SigInfo { signo, code, fields: vec![0; 112], forced: false }
+        SigInfo {
+            signo,
+            code,
+            fields: vec![0; 112],
+            forced: false,
+        }
     }
 
     /// A signal sent by process `pid` with user `uid` (kill, tkill).
@@ -153,7 +166,10 @@ fn get(b: &[u8], off: usize) -> u64 {
 
 /// The sigcontext registers in kernel order (r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip).
 fn gprs(r: &Regs) -> [u64; 17] {
-    [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx, r.rax, r.rcx, r.rsp, r.rip]
+    [
+        r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx, r.rdx,
+        r.rax, r.rcx, r.rsp, r.rip,
+    ]
 }
 
 /// Builds an rt_sigframe below `sp` (already adjusted for the alternate stack and red zone).
@@ -188,12 +204,23 @@ pub fn build_frame(
     }
     put(&mut b, mc + 17 * 8, regs.eflags);
     // cs, gs, fs, ss as u16s.
-    let seg = (regs.cs & 0xffff) | ((regs.gs & 0xffff) << 16) | ((regs.fs & 0xffff) << 32) | ((regs.ss & 0xffff) << 48);
+    let seg = (regs.cs & 0xffff)
+        | ((regs.gs & 0xffff) << 16)
+        | ((regs.fs & 0xffff) << 32)
+        | ((regs.ss & 0xffff) << 48);
     put(&mut b, mc + 18 * 8, seg);
     put(&mut b, mc + 19 * 8, 0); // err
-    put(&mut b, mc + 20 * 8, if info.signo == libc::SIGSEGV { 14 } else { 0 }); // trapno
+    put(
+        &mut b,
+        mc + 20 * 8,
+        if info.signo == libc::SIGSEGV { 14 } else { 0 },
+    ); // trapno
     put(&mut b, mc + 21 * 8, old_mask); // oldmask
-    let cr2 = if matches!(info.signo, libc::SIGSEGV | libc::SIGBUS) { get(&info.to_bytes(), 16) } else { 0 };
+    let cr2 = if matches!(info.signo, libc::SIGSEGV | libc::SIGBUS) {
+        get(&info.to_bytes(), 16)
+    } else {
+        0
+    };
     put(&mut b, mc + 22 * 8, cr2);
     put(&mut b, mc + 23 * 8, fp_addr); // fpstate
     put(&mut b, uc + 40 + 256, old_mask); // uc_sigmask
@@ -211,7 +238,12 @@ pub fn build_frame(
         b[sw + 16..sw + 20].copy_from_slice(&(fpu.len() as u32).to_le_bytes());
         b[fo + fpu.len()..fo + fpu.len() + 4].copy_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
     }
-    Frame { addr, bytes: b, info_addr: addr + info_off as u64, uc_addr: addr + 8 }
+    Frame {
+        addr,
+        bytes: b,
+        info_addr: addr + info_off as u64,
+        uc_addr: addr + 8,
+    }
 }
 
 /// What rt_sigreturn reads back from a ucontext.
@@ -247,7 +279,10 @@ pub fn restore_frame(uc: &[u8], regs: &mut Regs) -> Restored {
     let fl = get(uc, mc + 17 * 8);
     regs.eflags = (regs.eflags & !USER_FLAGS) | (fl & USER_FLAGS);
     regs.orig_rax = u64::MAX;
-    Restored { mask: get(uc, 40 + 256), fp_addr: get(uc, mc + 23 * 8) }
+    Restored {
+        mask: get(uc, 40 + 256),
+        fp_addr: get(uc, mc + 23 * 8),
+    }
 }
 
 pub const UCONTEXT_LEN: usize = UCONTEXT_SIZE as usize;

@@ -8,7 +8,7 @@ use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
 
 /// Where a task is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum RunState {
     /// Running guest code on its host thread.
     Running,
@@ -37,7 +37,7 @@ pub enum WaitKey {
     Nothing,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Park {
     pub keys: Vec<WaitKey>,
     /// Absolute deadline on the monotonic clock, in ns.

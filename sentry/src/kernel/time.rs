@@ -2,7 +2,8 @@
 //! never goes backwards across a checkpoint.
 
 pub fn host_clock(clock: libc::clockid_t) -> u64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::from_raw(clock)).unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
+    let t = nix::time::clock_gettime(nix::time::ClockId::from_raw(clock))
+        .unwrap_or(nix::sys::time::TimeSpec::new(0, 0));
     t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
@@ -26,11 +27,16 @@ impl Clocks {
     /// The guest's reading of `clock`, or None for an unknown clock.
     pub fn read(&self, clock: i32) -> Option<u64> {
         match clock {
-            libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI => Some(self.realtime()),
-            libc::CLOCK_MONOTONIC | libc::CLOCK_MONOTONIC_COARSE | libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_BOOTTIME => {
-                Some(self.mono())
+            libc::CLOCK_REALTIME | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_TAI => {
+                Some(self.realtime())
             }
-            libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => Some(host_clock(libc::CLOCK_PROCESS_CPUTIME_ID)),
+            libc::CLOCK_MONOTONIC
+            | libc::CLOCK_MONOTONIC_COARSE
+            | libc::CLOCK_MONOTONIC_RAW
+            | libc::CLOCK_BOOTTIME => Some(self.mono()),
+            libc::CLOCK_PROCESS_CPUTIME_ID | libc::CLOCK_THREAD_CPUTIME_ID => {
+                Some(host_clock(libc::CLOCK_PROCESS_CPUTIME_ID))
+            }
             _ => None,
         }
     }
@@ -46,7 +52,11 @@ pub fn ts_to_ns(sec: i64, nsec: i64) -> Option<u64> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return None;
     }
-    Some((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+    Some(
+        (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64),
+    )
 }
 
 pub fn ns_to_ts(ns: u64) -> [u8; 16] {

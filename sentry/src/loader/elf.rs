@@ -1,6 +1,9 @@
 //! ELF64 x86-64 loading into a guest address space.
 
-use crate::mm::{page_down, page_up, Errno, Mm, MmCtx, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP};
+use crate::mm::{
+    page_down, page_up, Errno, Mm, MmCtx, PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE,
+    STACK_TOP,
+};
 
 /// Where a position-independent executable is placed.
 const PIE_BASE: u64 = 0x5555_5555_4000;
@@ -12,13 +15,19 @@ const PT_INTERP: u32 = 3;
 const PT_PHDR: u32 = 6;
 
 fn u16_at(b: &[u8], o: usize) -> Result<u16, Errno> {
-    b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).ok_or(libc::ENOEXEC)
+    b.get(o..o + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or(libc::ENOEXEC)
 }
 fn u32_at(b: &[u8], o: usize) -> Result<u32, Errno> {
-    b.get(o..o + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4"))).ok_or(libc::ENOEXEC)
+    b.get(o..o + 4)
+        .map(|s| u32::from_le_bytes(s.try_into().expect("4")))
+        .ok_or(libc::ENOEXEC)
 }
 fn u64_at(b: &[u8], o: usize) -> Result<u64, Errno> {
-    b.get(o..o + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8"))).ok_or(libc::ENOEXEC)
+    b.get(o..o + 8)
+        .map(|s| u64::from_le_bytes(s.try_into().expect("8")))
+        .ok_or(libc::ENOEXEC)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +88,9 @@ impl<'a> Elf<'a> {
             };
             if p.kind == PT_LOAD
                 && (p.filesz > p.memsz
-                    || p.offset.checked_add(p.filesz).is_none_or(|e| e > bytes.len() as u64)
+                    || p.offset
+                        .checked_add(p.filesz)
+                        .is_none_or(|e| e > bytes.len() as u64)
                     || p.vaddr.checked_add(p.memsz).is_none_or(|e| e > 1 << 46))
             {
                 return Err(libc::ENOEXEC);
@@ -89,14 +100,26 @@ impl<'a> Elf<'a> {
         if !phdrs.iter().any(|p| p.kind == PT_LOAD) {
             return Err(libc::ENOEXEC);
         }
-        Ok(Elf { bytes, dynamic, entry, phoff, phnum, phdrs })
+        Ok(Elf {
+            bytes,
+            dynamic,
+            entry,
+            phoff,
+            phnum,
+            phdrs,
+        })
     }
 
     /// The PT_INTERP path, if any.
     pub fn interp(&self) -> Result<Option<String>, Errno> {
-        let Some(p) = self.phdrs.iter().find(|p| p.kind == PT_INTERP) else { return Ok(None) };
+        let Some(p) = self.phdrs.iter().find(|p| p.kind == PT_INTERP) else {
+            return Ok(None);
+        };
         let end = p.offset.checked_add(p.filesz).ok_or(libc::ENOEXEC)?;
-        let raw = self.bytes.get(p.offset as usize..end as usize).ok_or(libc::ENOEXEC)?;
+        let raw = self
+            .bytes
+            .get(p.offset as usize..end as usize)
+            .ok_or(libc::ENOEXEC)?;
         let raw = raw.split(|&b| b == 0).next().unwrap_or_default();
         Ok(Some(String::from_utf8_lossy(raw).into_owned()))
     }
@@ -105,7 +128,14 @@ impl<'a> Elf<'a> {
     fn map(&self, mm: &mut Mm, cx: &mut MmCtx, bias: u64) -> Result<u64, Errno> {
         let loads: Vec<&Phdr> = self.phdrs.iter().filter(|p| p.kind == PT_LOAD).collect();
         let lo = page_down(loads.iter().map(|p| p.vaddr).min().expect("one load") + bias);
-        let hi = page_up(loads.iter().map(|p| p.vaddr + p.memsz).max().expect("one load") + bias);
+        let hi = page_up(
+            loads
+                .iter()
+                .map(|p| p.vaddr + p.memsz)
+                .max()
+                .expect("one load")
+                + bias,
+        );
         mm.map_anon(cx, lo, hi - lo, PROT_READ | PROT_WRITE, false, true, "")?;
         for p in &loads {
             let data = &self.bytes[p.offset as usize..(p.offset + p.filesz) as usize];
@@ -187,7 +217,19 @@ pub fn load(
     random: [u8; 16],
 ) -> Result<Loaded, Errno> {
     let elf = Elf::parse(exe)?;
-    let bias = if elf.dynamic { PIE_BASE - page_down(elf.phdrs.iter().filter(|p| p.kind == PT_LOAD).map(|p| p.vaddr).min().unwrap_or(0)) } else { 0 };
+    let bias = if elf.dynamic {
+        PIE_BASE
+            - page_down(
+                elf.phdrs
+                    .iter()
+                    .filter(|p| p.kind == PT_LOAD)
+                    .map(|p| p.vaddr)
+                    .min()
+                    .unwrap_or(0),
+            )
+    } else {
+        0
+    };
     let end = elf.map(mm, cx, bias)?;
     mm.brk_start = end;
     mm.brk = end;
@@ -206,7 +248,15 @@ pub fn load(
 
     // The stack.
     let stack_lo = STACK_TOP - STACK_SIZE;
-    mm.map_anon(cx, stack_lo, STACK_SIZE, PROT_READ | PROT_WRITE, false, true, "[stack]")?;
+    mm.map_anon(
+        cx,
+        stack_lo,
+        STACK_SIZE,
+        PROT_READ | PROT_WRITE,
+        false,
+        true,
+        "[stack]",
+    )?;
     let mut top = STACK_TOP;
     let mut push_bytes = |mm: &mut Mm, cx: &mut MmCtx, b: &[u8]| -> Result<u64, Errno> {
         top -= b.len() as u64;
@@ -224,13 +274,19 @@ pub fn load(
         env_addrs.push(push_bytes(mm, cx, &with_nul(e))?);
     }
     env_addrs.reverse();
-    let env_range = (env_addrs.first().copied().unwrap_or(execfn_addr), execfn_addr);
+    let env_range = (
+        env_addrs.first().copied().unwrap_or(execfn_addr),
+        execfn_addr,
+    );
     let mut arg_addrs = Vec::new();
     for a in argv.iter().rev() {
         arg_addrs.push(push_bytes(mm, cx, &with_nul(a))?);
     }
     arg_addrs.reverse();
-    let arg_range = (arg_addrs.first().copied().unwrap_or(env_range.0), env_range.0);
+    let arg_range = (
+        arg_addrs.first().copied().unwrap_or(env_range.0),
+        env_range.0,
+    );
     let platform = push_bytes(mm, cx, b"x86_64\0")?;
     let random_addr = push_bytes(mm, cx, &random)?;
     mm.arg_range = arg_range;

@@ -39,7 +39,13 @@ impl MemoryFile {
         let base = sys::map_shared(fd.as_raw_fd(), FILE_SIZE as usize)?;
         let mut free = BTreeMap::new();
         free.insert(0, FILE_SIZE);
-        Ok(MemoryFile { fd, base, free, refs: BTreeMap::new(), allocated: 0 })
+        Ok(MemoryFile {
+            fd,
+            base,
+            free,
+            refs: BTreeMap::new(),
+            allocated: 0,
+        })
     }
 
     pub fn raw_fd(&self) -> i32 {
@@ -148,7 +154,13 @@ impl MemoryFile {
     pub fn copy_within(&self, from: u64, to: u64, len: u64) {
         assert!(from + len <= FILE_SIZE && to + len <= FILE_SIZE);
         // SAFETY: both ranges lie inside the sentry's mapping of the file.
-        unsafe { sys::copy_raw(self.base.add(to as usize), self.base.add(from as usize), len as usize) }
+        unsafe {
+            sys::copy_raw(
+                self.base.add(to as usize),
+                self.base.add(from as usize),
+                len as usize,
+            )
+        }
     }
 
     /// A borrowed view of file bytes, for writing a checkpoint. Guest threads must be
@@ -160,8 +172,8 @@ impl MemoryFile {
         unsafe { std::slice::from_raw_parts(self.base.add(off as usize), len as usize) }
     }
 
-    /// Allocated ranges (start, end), for checkpointing.
-    pub fn allocated_ranges(&self) -> Vec<(u64, u64)> {
-        self.refs.iter().map(|(&s, &(e, _))| (s, e)).collect()
+    /// Allocated ranges (start, end, references), for checkpointing.
+    pub fn allocated_ranges(&self) -> Vec<(u64, u64, u32)> {
+        self.refs.iter().map(|(&s, &(e, n))| (s, e, n)).collect()
     }
 }

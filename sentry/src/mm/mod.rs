@@ -64,7 +64,14 @@ fn io_errno(e: std::io::Error) -> Errno {
 impl Mm {
     pub fn new(cx: &mut MmCtx) -> std::io::Result<Mm> {
         let id = cx.plat.new_address_space()?;
-        Ok(Mm { id, vmas: BTreeMap::new(), brk_start: 0, brk: 0, arg_range: (0, 0), env_range: (0, 0) })
+        Ok(Mm {
+            id,
+            vmas: BTreeMap::new(),
+            brk_start: 0,
+            brk: 0,
+            arg_range: (0, 0),
+            env_range: (0, 0),
+        })
     }
 
     /// The mapping that holds `addr`.
@@ -143,8 +150,15 @@ impl Mm {
             return Err(libc::EINVAL);
         }
         let start = if fixed {
-            if addr % PAGE != 0 || addr < MMAP_MIN || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP) {
-                return Err(if addr % PAGE != 0 { libc::EINVAL } else { libc::ENOMEM });
+            if addr % PAGE != 0
+                || addr < MMAP_MIN
+                || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP)
+            {
+                return Err(if addr % PAGE != 0 {
+                    libc::EINVAL
+                } else {
+                    libc::ENOMEM
+                });
             }
             self.remove_range(cx, addr, addr + len);
             addr
@@ -162,7 +176,16 @@ impl Mm {
             cx.mf.dec_ref(off, len);
             return Err(io_errno(e));
         }
-        self.vmas.insert(start, Vma { end: start + len, prot, shared, off, name: name.to_string() });
+        self.vmas.insert(
+            start,
+            Vma {
+                end: start + len,
+                prot,
+                shared,
+                off,
+                name: name.to_string(),
+            },
+        );
         Ok(start)
     }
 
@@ -170,7 +193,10 @@ impl Mm {
         if addr % PAGE != 0 || len == 0 {
             return Err(libc::EINVAL);
         }
-        let end = addr.checked_add(page_up(len)).ok_or(libc::EINVAL)?.min(GUEST_TOP);
+        let end = addr
+            .checked_add(page_up(len))
+            .ok_or(libc::EINVAL)?
+            .min(GUEST_TOP);
         if addr >= end {
             return Ok(());
         }
@@ -196,7 +222,9 @@ impl Mm {
             self.vmas.get_mut(&k).expect("listed").prot = prot;
             let v = self.vmas[&k].clone();
             let hp = self.host_prot(cx, &v, k);
-            cx.plat.protect(self.id, k, v.end - k, hp).map_err(io_errno)?;
+            cx.plat
+                .protect(self.id, k, v.end - k, hp)
+                .map_err(io_errno)?;
         }
         Ok(())
     }
@@ -230,8 +258,19 @@ impl Mm {
             let (_, v) = self.find(cur).ok_or(libc::EFAULT)?;
             cur = v.end;
         }
-        if fixed_to.is_none() && self.is_free(old + old_len, old + new_len) && old + new_len <= GUEST_TOP {
-            self.map_anon(cx, old + old_len, new_len - old_len, prot, shared, true, &name)?;
+        if fixed_to.is_none()
+            && self.is_free(old + old_len, old + new_len)
+            && old + new_len <= GUEST_TOP
+        {
+            self.map_anon(
+                cx,
+                old + old_len,
+                new_len - old_len,
+                prot,
+                shared,
+                true,
+                &name,
+            )?;
             return Ok(old);
         }
         if !may_move {
@@ -265,7 +304,9 @@ impl Mm {
             let ns = dest + (k - old);
             v.end = dest + (v.end - old);
             let hp = self.host_prot(cx, &v, ns);
-            cx.plat.map(self.id, ns, v.end - ns, hp, v.off).map_err(io_errno)?;
+            cx.plat
+                .map(self.id, ns, v.end - ns, hp, v.off)
+                .map_err(io_errno)?;
             self.vmas.insert(ns, v);
         }
         if new_len > keep {
@@ -288,7 +329,11 @@ impl Mm {
         };
         for (&s, v) in &self.vmas {
             cx.mf.inc_ref(v.off, v.end - s);
-            let prot = if v.shared { v.prot } else { v.prot & !PROT_WRITE };
+            let prot = if v.shared {
+                v.prot
+            } else {
+                v.prot & !PROT_WRITE
+            };
             if !v.shared && v.prot & PROT_WRITE != 0 {
                 cx.plat.protect(self.id, s, v.end - s, prot)?;
             }
@@ -300,7 +345,9 @@ impl Mm {
     /// Handles a write fault at `addr` on a copy-on-write page. Returns false when the
     /// fault is the guest's own (it gets a signal).
     pub fn handle_cow(&mut self, cx: &mut MmCtx, addr: u64) -> bool {
-        let Some((s, v)) = self.find(addr) else { return false };
+        let Some((s, v)) = self.find(addr) else {
+            return false;
+        };
         if v.shared || v.prot & PROT_WRITE == 0 {
             return false;
         }
@@ -330,7 +377,13 @@ impl Mm {
 
     /// Checks that `[addr, addr+len)` is mapped with `prot` and calls `f` for each piece
     /// with (memory-file offset, length).
-    fn walk(&self, addr: u64, len: usize, prot: i32, mut f: impl FnMut(u64, usize)) -> Result<(), Errno> {
+    fn walk(
+        &self,
+        addr: u64,
+        len: usize,
+        prot: i32,
+        mut f: impl FnMut(u64, usize),
+    ) -> Result<(), Errno> {
         let mut cur = addr;
         let end = addr.checked_add(len as u64).ok_or(libc::EFAULT)?;
         while cur < end {

@@ -47,9 +47,17 @@ pub trait Platform {
     /// Ends one host thread.
     fn destroy_thread(&mut self, a: AddressSpaceId, tid: i32);
     /// Maps `len` bytes of the memory file at `offset` to `addr` in `a` (replacing what was there).
-    fn map(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32, offset: u64) -> std::io::Result<()>;
+    fn map(
+        &mut self,
+        a: AddressSpaceId,
+        addr: u64,
+        len: u64,
+        prot: i32,
+        offset: u64,
+    ) -> std::io::Result<()>;
     fn unmap(&mut self, a: AddressSpaceId, addr: u64, len: u64) -> std::io::Result<()>;
-    fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32) -> std::io::Result<()>;
+    fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32)
+        -> std::io::Result<()>;
     fn get_regs(&mut self, tid: i32) -> std::io::Result<Regs>;
     fn set_regs(&mut self, tid: i32, regs: &Regs) -> std::io::Result<()>;
     /// The thread's whole XSAVE area.

@@ -33,7 +33,12 @@ fn seccomp_program() -> Vec<sys::SockFilter> {
     // Allow a system call only when it comes from the trampoline's `syscall` instruction;
     // everything else (a guest call into the vsyscall page) traps with SIGSYS.
     let ip = TRAMPOLINE + 2;
-    let stmt = |code: u16, k: u32| sys::SockFilter { code, jt: 0, jf: 0, k };
+    let stmt = |code: u16, k: u32| sys::SockFilter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
     let jump = |code: u16, k: u32, jt: u8, jf: u8| sys::SockFilter { code, jt, jf, k };
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
@@ -69,13 +74,30 @@ impl Ptrace {
             | libc::PTRACE_O_TRACEFORK;
         sys::seize(master, opts)?;
         Self::wait_stop(master)?;
-        let mut p = Ptrace { master, memfd, stubs: HashMap::new(), owner: HashMap::new() };
-        p.inject(master, libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?;
-        p.inject_ok(master, libc::SYS_seccomp, [1 /* SET_MODE_FILTER */, 0, filter as u64, 0, 0, 0])?;
+        let mut p = Ptrace {
+            master,
+            memfd,
+            stubs: HashMap::new(),
+            owner: HashMap::new(),
+        };
+        p.inject(
+            master,
+            libc::SYS_prctl,
+            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
+        )?;
+        p.inject_ok(
+            master,
+            libc::SYS_seccomp,
+            [1 /* SET_MODE_FILTER */, 0, filter as u64, 0, 0, 0],
+        )?;
         // Empty the address space but for the trampoline page.
         p.inject_ok(master, libc::SYS_munmap, [0, TRAMPOLINE, 0, 0, 0, 0])?;
         let top = 0x7fff_ffff_f000u64;
-        p.inject_ok(master, libc::SYS_munmap, [TRAMPOLINE + 4096, top - TRAMPOLINE - 4096, 0, 0, 0, 0])?;
+        p.inject_ok(
+            master,
+            libc::SYS_munmap,
+            [TRAMPOLINE + 4096, top - TRAMPOLINE - 4096, 0, 0, 0, 0],
+        )?;
         Ok(p)
     }
 
@@ -113,7 +135,9 @@ impl Ptrace {
                 break;
             }
             if event == 0 && sig != libc::SIGSTOP {
-                return Err(invalid(format!("injected syscall {nr} in {tid} got signal {sig}")));
+                return Err(invalid(format!(
+                    "injected syscall {nr} in {tid} got signal {sig}"
+                )));
             }
             // A fork/clone event or the child's stop: let it go on to the int3.
             sys::cont(tid, 0)?;
@@ -143,7 +167,12 @@ impl Ptrace {
 impl Platform for Ptrace {
     fn new_address_space(&mut self) -> io::Result<AddressSpaceId> {
         let pid = self.clone_in(self.master, libc::SIGCHLD as u64)?;
-        self.stubs.insert(pid, Stub { threads: Vec::new() });
+        self.stubs.insert(
+            pid,
+            Stub {
+                threads: Vec::new(),
+            },
+        );
         Ok(AddressSpaceId(pid))
     }
 
@@ -175,7 +204,11 @@ impl Platform for Ptrace {
             | libc::CLONE_THREAD
             | libc::CLONE_SYSVSEM;
         let tid = self.clone_in(a.0, flags as u64)?;
-        self.stubs.get_mut(&a.0).expect("known stub").threads.push(tid);
+        self.stubs
+            .get_mut(&a.0)
+            .expect("known stub")
+            .threads
+            .push(tid);
         self.owner.insert(tid, a.0);
         Ok(tid)
     }
@@ -206,18 +239,31 @@ impl Platform for Ptrace {
         }
     }
 
-    fn map(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32, offset: u64) -> io::Result<()> {
+    fn map(
+        &mut self,
+        a: AddressSpaceId,
+        addr: u64,
+        len: u64,
+        prot: i32,
+        offset: u64,
+    ) -> io::Result<()> {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-        self.inject_ok(a.0, libc::SYS_mmap, [addr, len, prot as u64, flags, self.memfd as u64, offset])
-            .map(drop)
+        self.inject_ok(
+            a.0,
+            libc::SYS_mmap,
+            [addr, len, prot as u64, flags, self.memfd as u64, offset],
+        )
+        .map(drop)
     }
 
     fn unmap(&mut self, a: AddressSpaceId, addr: u64, len: u64) -> io::Result<()> {
-        self.inject_ok(a.0, libc::SYS_munmap, [addr, len, 0, 0, 0, 0]).map(drop)
+        self.inject_ok(a.0, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+            .map(drop)
     }
 
     fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32) -> io::Result<()> {
-        self.inject_ok(a.0, libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0]).map(drop)
+        self.inject_ok(a.0, libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
+            .map(drop)
     }
 
     fn get_regs(&mut self, tid: i32) -> io::Result<Regs> {
@@ -257,7 +303,10 @@ impl Platform for Ptrace {
             };
             if !libc::WIFSTOPPED(status) {
                 if self.owner.remove(&tid).is_some() || self.stubs.contains_key(&tid) {
-                    return Ok(Some(Event { tid, stop: Stop::Gone }));
+                    return Ok(Some(Event {
+                        tid,
+                        stop: Stop::Gone,
+                    }));
                 }
                 continue; // a thread of a stub we already destroyed
             }
@@ -283,7 +332,11 @@ impl Platform for Ptrace {
                 let info = sys::get_siginfo(tid)?;
                 // SAFETY: si_addr is valid to read for any siginfo (it is a union read of plain data).
                 let addr = unsafe { info.si_addr() } as u64;
-                Stop::Signal { signo: info.si_signo, code: info.si_code, addr }
+                Stop::Signal {
+                    signo: info.si_signo,
+                    code: info.si_code,
+                    addr,
+                }
             };
             return Ok(Some(Event { tid, stop }));
         }

@@ -17,7 +17,14 @@ fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
 fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
     // SAFETY: ptrace requests used here either take plain integers or point at buffers
     // owned by the caller that are valid for the request's size (see each wrapper).
-    let ret = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    let ret = unsafe {
+        libc::ptrace(
+            req,
+            pid,
+            addr as *mut libc::c_void,
+            data as *mut libc::c_void,
+        )
+    };
     check(ret)
 }
 
@@ -39,7 +46,12 @@ pub fn sysemu(pid: i32, sig: i32) -> io::Result<()> {
 
 pub fn get_event_msg(pid: i32) -> io::Result<u64> {
     let mut msg: libc::c_ulong = 0;
-    ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut _ as usize)?;
+    ptrace(
+        libc::PTRACE_GETEVENTMSG,
+        pid,
+        0,
+        &mut msg as *mut _ as usize,
+    )?;
     Ok(msg)
 }
 
@@ -57,7 +69,12 @@ pub fn set_regs(pid: i32, regs: &Regs) -> io::Result<()> {
 pub fn get_siginfo(pid: i32) -> io::Result<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain data; all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    ptrace(libc::PTRACE_GETSIGINFO, pid, 0, &mut info as *mut _ as usize)?;
+    ptrace(
+        libc::PTRACE_GETSIGINFO,
+        pid,
+        0,
+        &mut info as *mut _ as usize,
+    )?;
     Ok(info)
 }
 
@@ -65,14 +82,31 @@ const NT_X86_XSTATE: usize = 0x202;
 
 /// Reads the tracee's whole XSAVE area into `buf`; returns how many bytes the host filled.
 pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    ptrace(libc::PTRACE_GETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut _ as usize)?;
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    ptrace(
+        libc::PTRACE_GETREGSET,
+        pid,
+        NT_X86_XSTATE,
+        &mut iov as *mut _ as usize,
+    )?;
     Ok(iov.iov_len)
 }
 
 pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
-    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut _, iov_len: buf.len() };
-    ptrace(libc::PTRACE_SETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut _ as usize).map(drop)
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
+    ptrace(
+        libc::PTRACE_SETREGSET,
+        pid,
+        NT_X86_XSTATE,
+        &mut iov as *mut _ as usize,
+    )
+    .map(drop)
 }
 
 /// `PTRACE_GET_SYSCALL_INFO`: returns the audit arch of the syscall the tracee is stopped
@@ -125,8 +159,8 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
     // Everything the child needs is computed before fork: the child may only make raw
     // system calls (the parent may have other threads).
     let code: [u8; 4] = [0x0f, 0x05, 0xcc, 0xcc]; // syscall; int3; int3
-    // SAFETY: fork has no memory-safety preconditions; the child below only makes
-    // async-signal-safe raw system calls and never returns into Rust code of the parent.
+                                                  // SAFETY: fork has no memory-safety preconditions; the child below only makes
+                                                  // async-signal-safe raw system calls and never returns into Rust code of the parent.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -176,7 +210,10 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
 /// memory is leaked on purpose: forked stubs read it at the same address.
 pub fn leak_filter(prog: Vec<SockFilter>) -> usize {
     let filter = Box::leak(prog.into_boxed_slice());
-    let fprog = Box::new(libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() });
+    let fprog = Box::new(libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    });
     Box::leak(fprog) as *const libc::sock_fprog as usize
 }
 
@@ -215,7 +252,12 @@ pub fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
 pub fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
     // SAFETY: plain integer arguments.
     let r = unsafe {
-        libc::fallocate(fd, libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, off as i64, len as i64)
+        libc::fallocate(
+            fd,
+            libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+            off as i64,
+            len as i64,
+        )
     };
     check(r as libc::c_long).map(drop)
 }

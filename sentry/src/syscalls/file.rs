@@ -17,7 +17,11 @@ impl Kernel {
         if fd > i32::MAX as u64 {
             return Err(libc::EBADF);
         }
-        self.tasks[&tid].files.borrow().get(fd as i32).ok_or(libc::EBADF)
+        self.tasks[&tid]
+            .files
+            .borrow()
+            .get(fd as i32)
+            .ok_or(libc::EBADF)
     }
 
     /// Turns an I/O outcome into the call's result: parks on would-block, raises SIGPIPE.
@@ -25,7 +29,10 @@ impl Kernel {
         match r {
             Ok(n) => Sys::Ret(n as i64),
             Err(IoErr::Errno(e)) => err(e),
-            Err(IoErr::Block(key)) => Sys::Park(Park { keys: vec![key], deadline: None }),
+            Err(IoErr::Block(key)) => Sys::Park(Park {
+                keys: vec![key],
+                deadline: None,
+            }),
             Err(IoErr::Pipe) => {
                 self.signal_task(tid, SigInfo::new(libc::SIGPIPE, 0));
                 err(libc::EPIPE)
@@ -33,7 +40,14 @@ impl Kernel {
         }
     }
 
-    fn do_read(&mut self, tid: i32, fd: u64, buf: u64, len: usize, off: Option<u64>) -> Result<usize, IoErr> {
+    fn do_read(
+        &mut self,
+        tid: i32,
+        fd: u64,
+        buf: u64,
+        len: usize,
+        off: Option<u64>,
+    ) -> Result<usize, IoErr> {
         let f = self.file(tid, fd)?;
         let data = io::read(&f, len.min(MAX_RW), off)?;
         if let Some(id) = io::pipe_id(&f) {
@@ -45,7 +59,14 @@ impl Kernel {
 
     /// Writes, continuing a parked write from its saved progress (a blocking pipe write
     /// completes in full, as Linux does).
-    fn do_write(&mut self, tid: i32, fd: u64, buf: u64, len: usize, off: Option<u64>) -> Result<usize, IoErr> {
+    fn do_write(
+        &mut self,
+        tid: i32,
+        fd: u64,
+        buf: u64,
+        len: usize,
+        off: Option<u64>,
+    ) -> Result<usize, IoErr> {
         let f = self.file(tid, fd)?;
         let len = len.min(MAX_RW);
         let is_pipe = io::pipe_id(&f);
@@ -105,7 +126,15 @@ impl Kernel {
             return Err(libc::EINVAL);
         }
         let raw = self.read_mem(tid, iov, cnt as usize * 16)?;
-        Ok(raw.chunks(16).map(|c| (u64::from_le_bytes(c[..8].try_into().expect("8")), u64::from_le_bytes(c[8..].try_into().expect("8")) as usize)).collect())
+        Ok(raw
+            .chunks(16)
+            .map(|c| {
+                (
+                    u64::from_le_bytes(c[..8].try_into().expect("8")),
+                    u64::from_le_bytes(c[8..].try_into().expect("8")) as usize,
+                )
+            })
+            .collect())
     }
 
     pub fn sys_readv(&mut self, tid: i32, a: [u64; 6], positioned: bool) -> Sys {
@@ -167,7 +196,11 @@ impl Kernel {
 
     /// Closes `fd`, waking whoever waits on a pipe end it drops.
     pub fn close_fd(&mut self, tid: i32, fd: i32) -> Result<(), i32> {
-        let f = self.tasks[&tid].files.borrow_mut().remove(fd).ok_or(libc::EBADF)?;
+        let f = self.tasks[&tid]
+            .files
+            .borrow_mut()
+            .remove(fd)
+            .ok_or(libc::EBADF)?;
         let id = io::pipe_id(&f);
         drop(f);
         if let Some(id) = id {
@@ -188,7 +221,14 @@ impl Kernel {
         if lo > hi {
             return err(libc::EINVAL);
         }
-        let fds: Vec<i32> = self.tasks[&tid].files.borrow().fds.keys().copied().filter(|&f| f as u32 >= lo && f as u32 <= hi).collect();
+        let fds: Vec<i32> = self.tasks[&tid]
+            .files
+            .borrow()
+            .fds
+            .keys()
+            .copied()
+            .filter(|&f| f as u32 >= lo && f as u32 <= hi)
+            .collect();
         for fd in fds {
             if flags & 4 != 0 {
                 // CLOSE_RANGE_CLOEXEC
@@ -221,7 +261,10 @@ impl Kernel {
                     4 => nix::unistd::Whence::SeekHole,
                     _ => return err(libc::EINVAL),
                 };
-                return ret(nix::unistd::lseek(std::os::fd::AsRawFd::as_raw_fd(fd), off, whence).map_err(|e| e as i32));
+                return ret(
+                    nix::unistd::lseek(std::os::fd::AsRawFd::as_raw_fd(fd), off, whence)
+                        .map_err(|e| e as i32),
+                );
             }
             FileKind::Dev(_) => return Sys::Ret(0),
             _ => return err(libc::ESPIPE),
@@ -244,7 +287,11 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        ret(self.tasks[&tid].files.borrow_mut().add(f, false, 0).map(|fd| fd as i64))
+        ret(self.tasks[&tid]
+            .files
+            .borrow_mut()
+            .add(f, false, 0)
+            .map(|fd| fd as i64))
     }
 
     pub fn sys_dup3(&mut self, tid: i32, old: u64, new: u64, flags: u64, dup2: bool) -> Sys {
@@ -256,13 +303,20 @@ impl Kernel {
             return err(libc::EBADF);
         }
         if old == new {
-            return if dup2 { Sys::Ret(new as i64) } else { err(libc::EINVAL) };
+            return if dup2 {
+                Sys::Ret(new as i64)
+            } else {
+                err(libc::EINVAL)
+            };
         }
         if flags & !(libc::O_CLOEXEC as u64) != 0 {
             return err(libc::EINVAL);
         }
         let _ = self.close_fd(tid, new as i32);
-        self.tasks[&tid].files.borrow_mut().set(new as i32, f, flags != 0);
+        self.tasks[&tid]
+            .files
+            .borrow_mut()
+            .set(new as i32, f, flags != 0);
         Sys::Ret(new as i64)
     }
 
@@ -351,7 +405,12 @@ impl Kernel {
                 return Sys::Ret(0);
             }
             libc::FIOCLEX | libc::FIONCLEX => {
-                if let Some(e) = self.tasks[&tid].files.borrow_mut().fds.get_mut(&(a[0] as i32)) {
+                if let Some(e) = self.tasks[&tid]
+                    .files
+                    .borrow_mut()
+                    .fds
+                    .get_mut(&(a[0] as i32))
+                {
                     e.cloexec = req as libc::c_ulong == libc::FIOCLEX;
                 }
                 return Sys::Ret(0);
@@ -366,7 +425,9 @@ impl Kernel {
             _ => {}
         }
         let fb = f.borrow();
-        let FileKind::Stream { fd, tty: true } = &fb.kind else { return err(libc::ENOTTY) };
+        let FileKind::Stream { fd, tty: true } = &fb.kind else {
+            return err(libc::ENOTTY);
+        };
         // Terminal requests pass through to the host terminal with copied arguments.
         let size = match req as libc::c_ulong {
             libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => 60,
@@ -407,8 +468,16 @@ impl Kernel {
         p.borrow_mut().readers = 1;
         p.borrow_mut().writers = 1;
         let nb = flags & libc::O_NONBLOCK;
-        let r = OpenFile::new(FileKind::PipeRead(p.clone()), libc::O_RDONLY | nb, format!("pipe:[{id}]"));
-        let w = OpenFile::new(FileKind::PipeWrite(p), libc::O_WRONLY | nb, format!("pipe:[{id}]"));
+        let r = OpenFile::new(
+            FileKind::PipeRead(p.clone()),
+            libc::O_RDONLY | nb,
+            format!("pipe:[{id}]"),
+        );
+        let w = OpenFile::new(
+            FileKind::PipeWrite(p),
+            libc::O_WRONLY | nb,
+            format!("pipe:[{id}]"),
+        );
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let files = self.tasks[&tid].files.clone();
         let rfd = match files.borrow_mut().add(r, cloexec, 0) {
@@ -451,7 +520,9 @@ impl Kernel {
         };
         let fb = f.borrow();
         if let FileKind::Host { fd, .. } = &fb.kind {
-            return ret(nix::unistd::fsync(std::os::fd::AsRawFd::as_raw_fd(fd)).map(|_| 0).map_err(|e| e as i32));
+            return ret(nix::unistd::fsync(std::os::fd::AsRawFd::as_raw_fd(fd))
+                .map(|_| 0)
+                .map_err(|e| e as i32));
         }
         Sys::Ret(0)
     }
@@ -467,7 +538,9 @@ impl Kernel {
         let fb = f.borrow();
         match &fb.kind {
             FileKind::Host { fd, dir: false } if fb.writable() => {
-                ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64).map(|_| 0).map_err(|e| e as i32))
+                ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64)
+                    .map(|_| 0)
+                    .map_err(|e| e as i32))
             }
             FileKind::Host { dir: true, .. } => err(libc::EISDIR),
             _ => err(libc::EINVAL),
@@ -483,9 +556,18 @@ impl Kernel {
         match &fb.kind {
             FileKind::Host { fd, dir: false } if fb.writable() => {
                 // SAFETY: plain integer arguments on an fd we own.
-                let r = unsafe { libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(fd), a[1] as i32, a[2] as i64, a[3] as i64) };
+                let r = unsafe {
+                    libc::fallocate(
+                        std::os::fd::AsRawFd::as_raw_fd(fd),
+                        a[1] as i32,
+                        a[2] as i64,
+                        a[3] as i64,
+                    )
+                };
                 if r < 0 {
-                    err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+                    err(std::io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EIO))
                 } else {
                     Sys::Ret(0)
                 }
@@ -500,7 +582,9 @@ impl Kernel {
             Err(e) => return err(e),
         };
         match self.stat_file(&f) {
-            Ok(st) => ret(self.write_mem(tid, a[1], &crate::fs::stat_bytes(&st)).map(|_| 0)),
+            Ok(st) => ret(self
+                .write_mem(tid, a[1], &crate::fs::stat_bytes(&st))
+                .map(|_| 0)),
             Err(e) => err(e),
         }
     }
@@ -511,13 +595,17 @@ impl Kernel {
         // SAFETY: libc::stat is plain integers; all-zero is valid.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         match &fb.kind {
-            FileKind::Host { fd, .. } | FileKind::Stream { fd, .. } => return crate::fs::host_sys::fstat(fd.as_fd()),
+            FileKind::Host { fd, .. } | FileKind::Stream { fd, .. } => {
+                return crate::fs::host_sys::fstat(fd.as_fd())
+            }
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
                 st.st_mode = libc::S_IFIFO | 0o600;
                 st.st_ino = p.borrow().id;
                 st.st_dev = 0x43;
             }
-            FileKind::Dev(d) => return Ok(crate::fs::synth_stat(&crate::fs::SynthNode::Dev(*d), 1)),
+            FileKind::Dev(d) => {
+                return Ok(crate::fs::synth_stat(&crate::fs::SynthNode::Dev(*d), 1))
+            }
             FileKind::Synthetic(d) => {
                 st.st_mode = libc::S_IFREG | 0o444;
                 st.st_size = d.len() as i64;

@@ -34,7 +34,14 @@ impl Kernel {
     }
 
     /// Opens guest `path` and returns the open file (not yet in the fd table).
-    pub fn open_path(&mut self, tid: i32, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<crate::fs::file::FileRef, i32> {
+    pub fn open_path(
+        &mut self,
+        tid: i32,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<crate::fs::file::FileRef, i32> {
         if flags & libc::O_TMPFILE == libc::O_TMPFILE {
             return Err(libc::EOPNOTSUPP);
         }
@@ -45,7 +52,14 @@ impl Kernel {
         let acc = flags & libc::O_ACCMODE;
         let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         let umask = self.tasks[&tid].fs.borrow().umask;
-        let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_PATH | libc::O_DIRECT | libc::O_NOATIME | libc::O_SYNC | libc::O_DSYNC;
+        let keep = libc::O_ACCMODE
+            | libc::O_APPEND
+            | libc::O_NONBLOCK
+            | libc::O_PATH
+            | libc::O_DIRECT
+            | libc::O_NOATIME
+            | libc::O_SYNC
+            | libc::O_DSYNC;
         let gflags = (flags & keep) | libc::O_LARGEFILE;
         if r.exists && excl {
             return Err(libc::EEXIST);
@@ -55,11 +69,21 @@ impl Kernel {
                 if !r.exists && !creat {
                     return Err(libc::ENOENT);
                 }
-                if (wants_write && flags & libc::O_PATH == 0 || (!r.exists && creat)) && self.vfs.mounts[r.mount].readonly {
+                if (wants_write && flags & libc::O_PATH == 0 || (!r.exists && creat))
+                    && self.vfs.mounts[r.mount].readonly
+                {
                     return Err(libc::EROFS);
                 }
                 let hostflags = (flags
-                    & (libc::O_ACCMODE | libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT | libc::O_EXCL | libc::O_DIRECTORY | libc::O_PATH | libc::O_SYNC | libc::O_DSYNC))
+                    & (libc::O_ACCMODE
+                        | libc::O_APPEND
+                        | libc::O_TRUNC
+                        | libc::O_CREAT
+                        | libc::O_EXCL
+                        | libc::O_DIRECTORY
+                        | libc::O_PATH
+                        | libc::O_SYNC
+                        | libc::O_DSYNC))
                     | libc::O_NONBLOCK
                     | libc::O_NOCTTY;
                 let fd = self.vfs.host_open(&r, hostflags, mode & 0o7777 & !umask)?;
@@ -74,7 +98,10 @@ impl Kernel {
                 }
                 if flags & libc::O_PATH == 0 {
                     let fl = nix::fcntl::OFlag::from_bits_truncate(flags & libc::O_APPEND);
-                    let _ = nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), nix::fcntl::FcntlArg::F_SETFL(fl));
+                    let _ = nix::fcntl::fcntl(
+                        std::os::fd::AsRawFd::as_raw_fd(&fd),
+                        nix::fcntl::FcntlArg::F_SETFL(fl),
+                    );
                 }
                 Ok(OpenFile::new(FileKind::Host { fd, dir }, gflags, r.path))
             }
@@ -115,12 +142,18 @@ impl Kernel {
         let p = tryk!(self.read_path(tid, path));
         let flags = flags as i32;
         let f = tryk!(self.open_path(tid, dirfd as i32, &p, flags, mode as u32));
-        ret(self.tasks[&tid].files.borrow_mut().add(f, flags & libc::O_CLOEXEC != 0, 0).map(|fd| fd as i64))
+        ret(self.tasks[&tid]
+            .files
+            .borrow_mut()
+            .add(f, flags & libc::O_CLOEXEC != 0, 0)
+            .map(|fd| fd as i64))
     }
 
     pub fn sys_fstatat(&mut self, tid: i32, dirfd: u64, path: u64, buf: u64, flags: u64) -> Sys {
         let st = tryk!(self.stat_at(tid, dirfd, path, flags));
-        ret(self.write_mem(tid, buf, &crate::fs::stat_bytes(&st)).map(|_| 0))
+        ret(self
+            .write_mem(tid, buf, &crate::fs::stat_bytes(&st))
+            .map(|_| 0))
     }
 
     fn stat_at(&mut self, tid: i32, dirfd: u64, path: u64, flags: u64) -> Result<libc::stat, i32> {
@@ -136,12 +169,22 @@ impl Kernel {
             };
             return self.stat_file(&f);
         }
-        let r = self.resolve_dirfd(tid, dirfd as i32, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+        let r = self.resolve_dirfd(
+            tid,
+            dirfd as i32,
+            &p,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        )?;
         self.lstat_resolved(tid, &r)
     }
 
     pub fn sys_statx(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let st = tryk!(self.stat_at(tid, a[0], a[1], a[2] & (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64));
+        let st = tryk!(self.stat_at(
+            tid,
+            a[0],
+            a[1],
+            a[2] & (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64
+        ));
         let mut b = vec![0u8; 256];
         let put = |b: &mut Vec<u8>, off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
         put(&mut b, 0, &0x7ffu32.to_le_bytes());
@@ -153,7 +196,11 @@ impl Kernel {
         put(&mut b, 32, &st.st_ino.to_le_bytes());
         put(&mut b, 40, &(st.st_size as u64).to_le_bytes());
         put(&mut b, 48, &(st.st_blocks as u64).to_le_bytes());
-        for (off, s, ns) in [(0x40, st.st_atime, st.st_atime_nsec), (0x60, st.st_ctime, st.st_ctime_nsec), (0x70, st.st_mtime, st.st_mtime_nsec)] {
+        for (off, s, ns) in [
+            (0x40, st.st_atime, st.st_atime_nsec),
+            (0x60, st.st_ctime, st.st_ctime_nsec),
+            (0x70, st.st_mtime, st.st_mtime_nsec),
+        ] {
             put(&mut b, off, &s.to_le_bytes());
             put(&mut b, off + 8, &(ns as u32).to_le_bytes());
         }
@@ -176,7 +223,13 @@ impl Kernel {
         }
         let euid = self.tg_of(tid).euid;
         if euid != 0 {
-            let bits = if st.st_uid == euid { (st.st_mode >> 6) & 7 } else if st.st_gid == self.tg_of(tid).egid { (st.st_mode >> 3) & 7 } else { st.st_mode & 7 };
+            let bits = if st.st_uid == euid {
+                (st.st_mode >> 6) & 7
+            } else if st.st_gid == self.tg_of(tid).egid {
+                (st.st_mode >> 3) & 7
+            } else {
+                st.st_mode & 7
+            };
             if (mode as u32) & 7 & !bits != 0 {
                 return err(libc::EACCES);
             }
@@ -197,10 +250,21 @@ impl Kernel {
         if !r.exists {
             return err(libc::ENOENT);
         }
-        ret(self.vfs.unlink(&r, flags as i32 & libc::AT_REMOVEDIR != 0).map(|_| 0))
+        ret(self
+            .vfs
+            .unlink(&r, flags as i32 & libc::AT_REMOVEDIR != 0)
+            .map(|_| 0))
     }
 
-    pub fn sys_renameat(&mut self, tid: i32, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
+    pub fn sys_renameat(
+        &mut self,
+        tid: i32,
+        od: u64,
+        op: u64,
+        nd: u64,
+        np: u64,
+        flags: u64,
+    ) -> Sys {
         let op = tryk!(self.read_path(tid, op));
         let np = tryk!(self.read_path(tid, np));
         let from = tryk!(self.resolve_dirfd(tid, od as i32, &op, false));
@@ -214,7 +278,12 @@ impl Kernel {
     pub fn sys_linkat(&mut self, tid: i32, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
         let op = tryk!(self.read_path(tid, op));
         let np = tryk!(self.read_path(tid, np));
-        let from = tryk!(self.resolve_dirfd(tid, od as i32, &op, flags as i32 & libc::AT_SYMLINK_FOLLOW != 0));
+        let from = tryk!(self.resolve_dirfd(
+            tid,
+            od as i32,
+            &op,
+            flags as i32 & libc::AT_SYMLINK_FOLLOW != 0
+        ));
         let to = tryk!(self.resolve_dirfd(tid, nd as i32, &np, false));
         if !from.exists {
             return err(libc::ENOENT);
@@ -229,7 +298,10 @@ impl Kernel {
         }
         let p = tryk!(self.read_path(tid, path));
         let at = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, false));
-        ret(self.vfs.symlink(&String::from_utf8_lossy(&t), &at).map(|_| 0))
+        ret(self
+            .vfs
+            .symlink(&String::from_utf8_lossy(&t), &at)
+            .map(|_| 0))
     }
 
     pub fn sys_readlinkat(&mut self, tid: i32, dirfd: u64, path: u64, buf: u64, size: u64) -> Sys {
@@ -243,9 +315,13 @@ impl Kernel {
         }
         let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
         let (_, target) = tryk!(self.vfs.lstat(&look, r.mount, &r.rel));
-        let Some(t) = target else { return err(libc::EINVAL) };
+        let Some(t) = target else {
+            return err(libc::EINVAL);
+        };
         let n = t.len().min(size as usize);
-        ret(self.write_mem(tid, buf, &t.as_bytes()[..n]).map(|_| n as i64))
+        ret(self
+            .write_mem(tid, buf, &t.as_bytes()[..n])
+            .map(|_| n as i64))
     }
 
     pub fn sys_fchmodat(&mut self, tid: i32, dirfd: u64, path: u64, mode: u64) -> Sys {
@@ -261,16 +337,32 @@ impl Kernel {
         let f = tryk!(self.file(tid, a[0]));
         let fb = f.borrow();
         match &fb.kind {
-            FileKind::Host { fd, .. } => ret(nix::sys::stat::fchmod(std::os::fd::AsRawFd::as_raw_fd(fd), nix::sys::stat::Mode::from_bits_truncate(a[1] as u32 & 0o7777))
-                .map(|_| 0)
-                .map_err(|e| e as i32)),
+            FileKind::Host { fd, .. } => ret(nix::sys::stat::fchmod(
+                std::os::fd::AsRawFd::as_raw_fd(fd),
+                nix::sys::stat::Mode::from_bits_truncate(a[1] as u32 & 0o7777),
+            )
+            .map(|_| 0)
+            .map_err(|e| e as i32)),
             _ => err(libc::EPERM),
         }
     }
 
-    pub fn sys_fchownat(&mut self, tid: i32, dirfd: u64, path: u64, uid: u64, gid: u64, flags: u64) -> Sys {
+    pub fn sys_fchownat(
+        &mut self,
+        tid: i32,
+        dirfd: u64,
+        path: u64,
+        uid: u64,
+        gid: u64,
+        flags: u64,
+    ) -> Sys {
         let p = tryk!(self.read_path(tid, path));
-        let r = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, flags as i32 & libc::AT_SYMLINK_NOFOLLOW == 0));
+        let r = tryk!(self.resolve_dirfd(
+            tid,
+            dirfd as i32,
+            &p,
+            flags as i32 & libc::AT_SYMLINK_NOFOLLOW == 0
+        ));
         if !r.exists {
             return err(libc::ENOENT);
         }
@@ -284,7 +376,11 @@ impl Kernel {
             FileKind::Host { fd, .. } => {
                 let u = (a[1] as u32 != u32::MAX).then(|| nix::unistd::Uid::from_raw(a[1] as u32));
                 let g = (a[2] as u32 != u32::MAX).then(|| nix::unistd::Gid::from_raw(a[2] as u32));
-                ret(nix::unistd::fchown(std::os::fd::AsRawFd::as_raw_fd(fd), u, g).map(|_| 0).map_err(|e| e as i32))
+                ret(
+                    nix::unistd::fchown(std::os::fd::AsRawFd::as_raw_fd(fd), u, g)
+                        .map(|_| 0)
+                        .map_err(|e| e as i32),
+                )
             }
             _ => err(libc::EPERM),
         }
@@ -307,12 +403,23 @@ impl Kernel {
             let f = tryk!(self.file(tid, dirfd));
             let fb = f.borrow();
             return match &fb.kind {
-                FileKind::Host { fd, .. } => ret(nix::sys::stat::futimens(std::os::fd::AsRawFd::as_raw_fd(fd), &at, &mt).map(|_| 0).map_err(|e| e as i32)),
+                FileKind::Host { fd, .. } => {
+                    ret(
+                        nix::sys::stat::futimens(std::os::fd::AsRawFd::as_raw_fd(fd), &at, &mt)
+                            .map(|_| 0)
+                            .map_err(|e| e as i32),
+                    )
+                }
                 _ => Sys::Ret(0),
             };
         }
         let p = tryk!(self.read_path(tid, path));
-        let r = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0));
+        let r = tryk!(self.resolve_dirfd(
+            tid,
+            dirfd as i32,
+            &p,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0
+        ));
         if !r.exists {
             return err(libc::ENOENT);
         }
@@ -342,7 +449,9 @@ impl Kernel {
         let f = tryk!(self.open_path(tid, libc::AT_FDCWD, &p, libc::O_WRONLY, 0));
         let fb = f.borrow();
         match &fb.kind {
-            FileKind::Host { fd, .. } => ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64).map(|_| 0).map_err(|e| e as i32)),
+            FileKind::Host { fd, .. } => ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64)
+                .map(|_| 0)
+                .map_err(|e| e as i32)),
             _ => err(libc::EINVAL),
         }
     }
@@ -383,7 +492,23 @@ impl Kernel {
     pub fn sys_statfs(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         // struct statfs: type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize, flags, spare.
         let mut b = Vec::with_capacity(120);
-        for v in [0x0102_1994u64, 4096, 1 << 20, 1 << 19, 1 << 19, 1 << 20, 1 << 19, 0, 255, 4096, 0, 0, 0, 0, 0] {
+        for v in [
+            0x0102_1994u64,
+            4096,
+            1 << 20,
+            1 << 19,
+            1 << 19,
+            1 << 20,
+            1 << 19,
+            0,
+            255,
+            4096,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
         ret(self.write_mem(tid, a[1], &b).map(|_| 0))

@@ -25,7 +25,8 @@ const FUTEX_CLOCK_REALTIME: i32 = 256;
 
 impl Kernel {
     pub fn sys_futex(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (uaddr, op, val, timeout, uaddr2, val3) = (a[0], a[1] as i32, a[2] as u32, a[3], a[4], a[5] as u32);
+        let (uaddr, op, val, timeout, uaddr2, val3) =
+            (a[0], a[1] as i32, a[2] as u32, a[3], a[4], a[5] as u32);
         let private = op & FUTEX_PRIVATE != 0;
         let cmd = op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
         if uaddr % 4 != 0 {
@@ -47,9 +48,15 @@ impl Kernel {
                             i64::from_le_bytes(b[..8].try_into().expect("8")),
                             i64::from_le_bytes(b[8..].try_into().expect("8")),
                         );
-                        let Some(ns) = ns else { return err(libc::EINVAL) };
+                        let Some(ns) = ns else {
+                            return err(libc::EINVAL);
+                        };
                         let d = if cmd == FUTEX_WAIT_BITSET {
-                            let clock = if op & FUTEX_CLOCK_REALTIME != 0 { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
+                            let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
+                                libc::CLOCK_REALTIME
+                            } else {
+                                libc::CLOCK_MONOTONIC
+                            };
                             self.clocks.to_mono_deadline(clock, ns)
                         } else {
                             self.clocks.mono() + ns
@@ -69,14 +76,20 @@ impl Kernel {
                 }
                 if requeued.is_some() {
                     // Still waiting (a re-run for a timer check): keep the current key.
-                    return Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline });
+                    return Sys::Park(Park {
+                        keys: vec![WaitKey::Nothing],
+                        deadline,
+                    });
                 }
                 let cur = tryk!(self.read_u32(tid, uaddr));
                 if cur != val {
                     return err(libc::EAGAIN);
                 }
                 self.futex_waiters.push(Waiter { tid, key, bitset });
-                Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline })
+                Sys::Park(Park {
+                    keys: vec![WaitKey::Nothing],
+                    deadline,
+                })
             }
             FUTEX_WAKE | FUTEX_WAKE_BITSET => {
                 let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };

@@ -7,10 +7,17 @@ use crate::mm::{page_up, MmCtx, PAGE};
 
 impl Kernel {
     /// Runs `f` on the task's address space with the memory file and platform.
-    pub fn with_mm<R>(&mut self, tid: i32, f: impl FnOnce(&mut crate::mm::Mm, &mut MmCtx) -> R) -> R {
+    pub fn with_mm<R>(
+        &mut self,
+        tid: i32,
+        f: impl FnOnce(&mut crate::mm::Mm, &mut MmCtx) -> R,
+    ) -> R {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
-        let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
         f(&mut e.mm, &mut cx)
     }
 
@@ -23,7 +30,19 @@ impl Kernel {
             let old_top = page_up(mm.brk);
             let new_top = page_up(want);
             if new_top > old_top {
-                if mm.map_anon(cx, old_top, new_top - old_top, libc::PROT_READ | libc::PROT_WRITE, false, false, "[heap]").ok() != Some(old_top) {
+                if mm
+                    .map_anon(
+                        cx,
+                        old_top,
+                        new_top - old_top,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        false,
+                        false,
+                        "[heap]",
+                    )
+                    .ok()
+                    != Some(old_top)
+                {
                     // Something else is there: undo and refuse.
                     if let Some((s, _)) = mm.find(old_top) {
                         if s == old_top {
@@ -42,11 +61,16 @@ impl Kernel {
     }
 
     pub fn sys_mmap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
-        if len == 0 || off % PAGE != 0 || prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+        let (addr, len, prot, flags, fd, off) =
+            (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
+        if len == 0
+            || off % PAGE != 0
+            || prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
+        {
             return err(libc::EINVAL);
         }
-        let shared = flags & libc::MAP_TYPE == libc::MAP_SHARED || flags & libc::MAP_TYPE == libc::MAP_SHARED_VALIDATE;
+        let shared = flags & libc::MAP_TYPE == libc::MAP_SHARED
+            || flags & libc::MAP_TYPE == libc::MAP_SHARED_VALIDATE;
         if !shared && flags & libc::MAP_TYPE != libc::MAP_PRIVATE {
             return err(libc::EINVAL);
         }
@@ -54,15 +78,26 @@ impl Kernel {
         if flags & libc::MAP_FIXED_NOREPLACE != 0 {
             let taken = self.with_mm(tid, |mm, _| {
                 let end = addr.saturating_add(page_up(len));
-                mm.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > addr)
+                mm.vmas
+                    .range(..end)
+                    .next_back()
+                    .is_some_and(|(_, v)| v.end > addr)
             });
             if taken {
                 return err(libc::EEXIST);
             }
         }
         if flags & libc::MAP_ANONYMOUS != 0 {
-            let name = if flags & libc::MAP_GROWSDOWN != 0 { "[stack]" } else { "" };
-            return ret(self.with_mm(tid, |mm, cx| mm.map_anon(cx, addr, len, prot, shared, fixed, name)).map(|a| a as i64));
+            let name = if flags & libc::MAP_GROWSDOWN != 0 {
+                "[stack]"
+            } else {
+                ""
+            };
+            return ret(self
+                .with_mm(tid, |mm, cx| {
+                    mm.map_anon(cx, addr, len, prot, shared, fixed, name)
+                })
+                .map(|a| a as i64));
         }
         // A file mapping: the file's bytes are copied into fresh memory.
         let f = match self.file(tid, fd as u64) {
@@ -79,7 +114,11 @@ impl Kernel {
                     let mut buf = vec![0u8; len.min(1 << 34) as usize];
                     let mut done = 0;
                     while done < buf.len() {
-                        match nix::sys::uio::pread(std::os::fd::AsFd::as_fd(fd), &mut buf[done..], (off + done as u64) as i64) {
+                        match nix::sys::uio::pread(
+                            std::os::fd::AsFd::as_fd(fd),
+                            &mut buf[done..],
+                            (off + done as u64) as i64,
+                        ) {
                             Ok(0) => break,
                             Ok(n) => done += n,
                             Err(e) => return err(e as i32),
@@ -108,12 +147,16 @@ impl Kernel {
     }
 
     pub fn sys_munmap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        ret(self.with_mm(tid, |mm, cx| mm.unmap(cx, a[0], a[1])).map(|_| 0))
+        ret(self
+            .with_mm(tid, |mm, cx| mm.unmap(cx, a[0], a[1]))
+            .map(|_| 0))
     }
 
     pub fn sys_mprotect(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
-        ret(self.with_mm(tid, |mm, cx| mm.protect(cx, a[0], a[1], prot)).map(|_| 0))
+        ret(self
+            .with_mm(tid, |mm, cx| mm.protect(cx, a[0], a[1], prot))
+            .map(|_| 0))
     }
 
     pub fn sys_mremap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -125,7 +168,18 @@ impl Kernel {
         if fixed.is_some() && flags & libc::MREMAP_MAYMOVE == 0 {
             return err(libc::EINVAL);
         }
-        ret(self.with_mm(tid, |mm, cx| mm.remap(cx, old, old_len, new_len, flags & libc::MREMAP_MAYMOVE != 0, fixed)).map(|a| a as i64))
+        ret(self
+            .with_mm(tid, |mm, cx| {
+                mm.remap(
+                    cx,
+                    old,
+                    old_len,
+                    new_len,
+                    flags & libc::MREMAP_MAYMOVE != 0,
+                    fixed,
+                )
+            })
+            .map(|a| a as i64))
     }
 
     pub fn sys_madvise(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -138,7 +192,9 @@ impl Kernel {
             return ret(self.with_mm(tid, |mm, cx| {
                 let mut cur = addr;
                 while cur < addr + len {
-                    let Some((s, v)) = mm.find(cur) else { return Err(libc::ENOMEM) };
+                    let Some((s, v)) = mm.find(cur) else {
+                        return Err(libc::ENOMEM);
+                    };
                     let end = v.end.min(addr + len);
                     let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
                     if !shared {

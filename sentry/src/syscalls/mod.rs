@@ -15,7 +15,11 @@ use crate::kernel::{err, Kernel, Sys};
 
 /// The name of system call `nr`.
 pub fn name(nr: u64) -> &'static str {
-    names::NAMES.get(nr as usize).copied().filter(|n| !n.is_empty()).unwrap_or("unknown")
+    names::NAMES
+        .get(nr as usize)
+        .copied()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("unknown")
 }
 
 /// Calls that SA_RESTART restarts after a handler (the rest fail with EINTR).
@@ -61,7 +65,13 @@ impl Kernel {
             SYS_pwritev => self.sys_writev(tid, a, true),
             SYS_open => self.sys_openat(tid, AT_FDCWD as u64, a[0], a[1], a[2]),
             SYS_openat => self.sys_openat(tid, a[0], a[1], a[2], a[3]),
-            SYS_creat => self.sys_openat(tid, AT_FDCWD as u64, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1]),
+            SYS_creat => self.sys_openat(
+                tid,
+                AT_FDCWD as u64,
+                a[0],
+                (O_CREAT | O_WRONLY | O_TRUNC) as u64,
+                a[1],
+            ),
             SYS_close => self.sys_close(tid, a),
             SYS_close_range => self.sys_close_range(tid, a),
             SYS_lseek => self.sys_lseek(tid, a),
@@ -74,7 +84,9 @@ impl Kernel {
             SYS_pipe2 => self.sys_pipe2(tid, a[0], a[1]),
             SYS_fstat => self.sys_fstat(tid, a),
             SYS_stat => self.sys_fstatat(tid, AT_FDCWD as u64, a[0], a[1], 0),
-            SYS_lstat => self.sys_fstatat(tid, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW as u64),
+            SYS_lstat => {
+                self.sys_fstatat(tid, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW as u64)
+            }
             SYS_newfstatat => self.sys_fstatat(tid, a[0], a[1], a[2], a[3]),
             SYS_statx => self.sys_statx(tid, a),
             SYS_getdents64 => self.sys_getdents64(tid, a),
@@ -120,7 +132,8 @@ impl Kernel {
             SYS_mprotect => self.sys_mprotect(tid, a),
             SYS_mremap => self.sys_mremap(tid, a),
             SYS_madvise => self.sys_madvise(tid, a),
-            SYS_msync | SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall | SYS_membarrier => Sys::Ret(0),
+            SYS_msync | SYS_mlock | SYS_munlock | SYS_mlockall | SYS_munlockall
+            | SYS_membarrier => Sys::Ret(0),
             SYS_mincore => err(ENOSYS),
 
             SYS_exit => self.sys_exit(tid, a),
@@ -147,9 +160,8 @@ impl Kernel {
             SYS_get_robust_list => err(ENOSYS),
             SYS_rseq => err(ENOSYS),
             SYS_getuid | SYS_geteuid | SYS_getgid | SYS_getegid => self.sys_getid(tid, nr_i),
-            SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid | SYS_setresgid | SYS_setfsuid | SYS_setfsgid => {
-                self.sys_setid(tid, nr_i, a)
-            }
+            SYS_setuid | SYS_setgid | SYS_setreuid | SYS_setregid | SYS_setresuid
+            | SYS_setresgid | SYS_setfsuid | SYS_setfsgid => self.sys_setid(tid, nr_i, a),
             SYS_getresuid | SYS_getresgid => self.sys_getresid(tid, nr_i, a),
             SYS_getgroups => self.sys_getgroups(tid, a),
             SYS_setgroups => self.sys_setgroups(tid, a),
@@ -182,9 +194,10 @@ impl Kernel {
             SYS_personality => Sys::Ret(0),
             SYS_capget => self.sys_capget(tid, a),
             SYS_capset => Sys::Ret(0),
-            SYS_mount | SYS_umount2 | SYS_init_module | SYS_finit_module | SYS_delete_module | SYS_pivot_root
-            | SYS_chroot | SYS_swapon | SYS_swapoff | SYS_reboot | SYS_kexec_load | SYS_bpf | SYS_perf_event_open
-            | SYS_ptrace | SYS_unshare | SYS_setns => err(EPERM),
+            SYS_mount | SYS_umount2 | SYS_init_module | SYS_finit_module | SYS_delete_module
+            | SYS_pivot_root | SYS_chroot | SYS_swapon | SYS_swapoff | SYS_reboot
+            | SYS_kexec_load | SYS_bpf | SYS_perf_event_open | SYS_ptrace | SYS_unshare
+            | SYS_setns => err(EPERM),
 
             SYS_rt_sigaction => self.sys_rt_sigaction(tid, a),
             SYS_rt_sigprocmask => self.sys_rt_sigprocmask(tid, a),
@@ -194,7 +207,10 @@ impl Kernel {
             SYS_tgkill => self.sys_tgkill(tid, a[0] as i32, a[1] as i32, a[2] as i32),
             SYS_sigaltstack => self.sys_sigaltstack(tid, a),
             SYS_rt_sigsuspend => self.sys_rt_sigsuspend(tid, a),
-            SYS_pause => Sys::Park(crate::kernel::task::Park { keys: vec![crate::kernel::task::WaitKey::Nothing], deadline: None }),
+            SYS_pause => Sys::Park(crate::kernel::task::Park {
+                keys: vec![crate::kernel::task::WaitKey::Nothing],
+                deadline: None,
+            }),
             SYS_rt_sigtimedwait => self.sys_rt_sigtimedwait(tid, a),
             SYS_rt_sigpending => self.sys_rt_sigpending(tid, a),
             SYS_rt_sigqueueinfo | SYS_rt_tgsigqueueinfo => self.sys_rt_sigqueueinfo(tid, nr_i, a),

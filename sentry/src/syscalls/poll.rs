@@ -35,7 +35,13 @@ impl Kernel {
     }
 
     /// Ends a poll-like call: restores the mask, or parks until ready or the deadline.
-    fn poll_end(&mut self, tid: i32, ready: i64, keys: Vec<WaitKey>, deadline: Option<u64>) -> Option<Sys> {
+    fn poll_end(
+        &mut self,
+        tid: i32,
+        ready: i64,
+        keys: Vec<WaitKey>,
+        deadline: Option<u64>,
+    ) -> Option<Sys> {
         if ready > 0 || deadline.is_some_and(|d| self.clocks.mono() >= d) {
             self.restore_temp_mask(tid);
             return None;
@@ -48,7 +54,15 @@ impl Kernel {
     }
 
     /// `timeout_ns`: None waits forever.
-    pub fn sys_poll(&mut self, tid: i32, fds: u64, nfds: u64, timeout_ms: i64, timeout_ns: Option<Option<u64>>, _p: bool) -> Sys {
+    pub fn sys_poll(
+        &mut self,
+        tid: i32,
+        fds: u64,
+        nfds: u64,
+        timeout_ms: i64,
+        timeout_ns: Option<Option<u64>>,
+        _p: bool,
+    ) -> Sys {
         if nfds > self.tasks[&tid].files.borrow().limit as u64 || nfds > 65536 {
             return err(libc::EINVAL);
         }
@@ -92,7 +106,10 @@ impl Kernel {
     pub fn sys_ppoll(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let timeout = if a[2] != 0 {
             let b = tryk!(self.read_mem(tid, a[2], 16));
-            let ns = ts_to_ns(i64::from_le_bytes(b[..8].try_into().expect("8")), i64::from_le_bytes(b[8..].try_into().expect("8")));
+            let ns = ts_to_ns(
+                i64::from_le_bytes(b[..8].try_into().expect("8")),
+                i64::from_le_bytes(b[8..].try_into().expect("8")),
+            );
             match ns {
                 Some(n) => Some(n),
                 None => return err(libc::EINVAL),
@@ -118,14 +135,26 @@ impl Kernel {
                 return Ok(vec![0; words]);
             }
             let b = k.read_mem(tid, p, words * 8)?;
-            Ok(b.chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8"))).collect())
+            Ok(b.chunks(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
+                .collect())
         };
-        let sets = [tryk!(read_set(self, a[1])), tryk!(read_set(self, a[2])), tryk!(read_set(self, a[3]))];
+        let sets = [
+            tryk!(read_set(self, a[1])),
+            tryk!(read_set(self, a[2])),
+            tryk!(read_set(self, a[3])),
+        ];
         let rel = if a[4] != 0 {
             let b = tryk!(self.read_mem(tid, a[4], 16));
             let s = i64::from_le_bytes(b[..8].try_into().expect("8"));
             let sub = i64::from_le_bytes(b[8..].try_into().expect("8"));
-            let ns = if pselect { ts_to_ns(s, sub) } else if (0..1_000_000).contains(&sub) { ts_to_ns(s, sub * 1000) } else { None };
+            let ns = if pselect {
+                ts_to_ns(s, sub)
+            } else if (0..1_000_000).contains(&sub) {
+                ts_to_ns(s, sub * 1000)
+            } else {
+                None
+            };
             match ns {
                 Some(n) => Some(n),
                 None => return err(libc::EINVAL),
@@ -144,7 +173,11 @@ impl Kernel {
         let mut keys = Vec::new();
         for fd in 0..nfds as usize {
             let (w, b) = (fd / 64, 1u64 << (fd % 64));
-            let want = [sets[0][w] & b != 0, sets[1][w] & b != 0, sets[2][w] & b != 0];
+            let want = [
+                sets[0][w] & b != 0,
+                sets[1][w] & b != 0,
+                sets[2][w] & b != 0,
+            ];
             if !want.iter().any(|&x| x) {
                 continue;
             }
@@ -190,7 +223,9 @@ impl Kernel {
             }
         }
         if !pselect && a[4] != 0 {
-            let left = deadline.map(|d| d.saturating_sub(self.clocks.mono())).unwrap_or(0);
+            let left = deadline
+                .map(|d| d.saturating_sub(self.clocks.mono()))
+                .unwrap_or(0);
             let mut b = (left / 1_000_000_000).to_le_bytes().to_vec();
             b.extend_from_slice(&((left % 1_000_000_000) / 1000).to_le_bytes());
             let _ = self.write_mem(tid, a[4], &b);

@@ -23,7 +23,8 @@ impl Kernel {
     pub fn sys_exit(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let g = self.tg_of_mut(tid);
         if g.threads.len() == 1 {
-            g.exiting.get_or_insert(WaitStatus::Exited(a[0] as i32 & 0xff));
+            g.exiting
+                .get_or_insert(WaitStatus::Exited(a[0] as i32 & 0xff));
         }
         self.exit_task(tid, false);
         Sys::Gone
@@ -35,7 +36,15 @@ impl Kernel {
         Sys::Gone
     }
 
-    pub fn sys_clone(&mut self, tid: i32, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> Sys {
+    pub fn sys_clone(
+        &mut self,
+        tid: i32,
+        flags: u64,
+        stack: u64,
+        ptid: u64,
+        ctid: u64,
+        tls: u64,
+    ) -> Sys {
         let flags = flags as i32;
         let ns_flags = libc::CLONE_NEWNS
             | libc::CLONE_NEWUTS
@@ -61,7 +70,10 @@ impl Kernel {
             mm_id
         } else {
             let e = self.mms.get_mut(&mm_id).expect("mm");
-            let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
             match e.mm.fork(&mut cx) {
                 Ok(m) => self.add_mm(m),
                 Err(_) => return err(libc::ENOMEM),
@@ -75,7 +87,10 @@ impl Kernel {
                 e.users -= 1;
                 if e.users == 0 {
                     let mut e = self.mms.remove(&child_mm).expect("mm");
-                    let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+                    let mut cx = MmCtx {
+                        mf: &mut self.mf,
+                        plat: &mut *self.plat,
+                    };
                     e.mm.destroy(&mut cx);
                 }
                 return err(libc::EAGAIN);
@@ -94,12 +109,28 @@ impl Kernel {
         if flags & libc::CLONE_SETTLS != 0 {
             regs.fs_base = tls;
         }
-        let files = if flags & libc::CLONE_FILES != 0 { parent.files.clone() } else { Rc::new(RefCell::new(parent.files.borrow().clone())) };
-        let fs = if flags & libc::CLONE_FS != 0 { parent.fs.clone() } else { Rc::new(RefCell::new(parent.fs.borrow().clone())) };
-        let sighand = if flags & libc::CLONE_SIGHAND != 0 { parent.sighand.clone() } else { Rc::new(RefCell::new(*parent.sighand.borrow())) };
+        let files = if flags & libc::CLONE_FILES != 0 {
+            parent.files.clone()
+        } else {
+            Rc::new(RefCell::new(parent.files.borrow().clone()))
+        };
+        let fs = if flags & libc::CLONE_FS != 0 {
+            parent.fs.clone()
+        } else {
+            Rc::new(RefCell::new(parent.fs.borrow().clone()))
+        };
+        let sighand = if flags & libc::CLONE_SIGHAND != 0 {
+            parent.sighand.clone()
+        } else {
+            Rc::new(RefCell::new(*parent.sighand.borrow()))
+        };
         let child = Task {
             tid: new_tid,
-            tgid: if flags & libc::CLONE_THREAD != 0 { p_tgid } else { new_tid },
+            tgid: if flags & libc::CLONE_THREAD != 0 {
+                p_tgid
+            } else {
+                new_tid
+            },
             host_tid: host,
             mm: child_mm,
             regs,
@@ -110,8 +141,16 @@ impl Kernel {
             sigmask: parent.sigmask,
             saved_mask: None,
             pending: vec![],
-            altstack: if flags & libc::CLONE_VM != 0 && flags & libc::CLONE_VFORK == 0 { (0, libc::SS_DISABLE, 0) } else { parent.altstack },
-            clear_child_tid: if flags & libc::CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 },
+            altstack: if flags & libc::CLONE_VM != 0 && flags & libc::CLONE_VFORK == 0 {
+                (0, libc::SS_DISABLE, 0)
+            } else {
+                parent.altstack
+            },
+            clear_child_tid: if flags & libc::CLONE_CHILD_CLEARTID != 0 {
+                ctid
+            } else {
+                0
+            },
             robust_list: 0,
             sys_deadline: None,
             sys_progress: 0,
@@ -129,7 +168,11 @@ impl Kernel {
             self.tgs.get_mut(&p_tgid).expect("tg").threads.push(new_tid);
         } else {
             let pg = &self.tgs[&p_tgid];
-            let ppid = if flags & libc::CLONE_PARENT != 0 { pg.ppid } else { p_tgid };
+            let ppid = if flags & libc::CLONE_PARENT != 0 {
+                pg.ppid
+            } else {
+                p_tgid
+            };
             let g = ThreadGroup {
                 pid: new_tid,
                 ppid,
@@ -176,7 +219,15 @@ impl Kernel {
         Sys::Ret(new_tid as i64)
     }
 
-    pub fn sys_execveat(&mut self, tid: i32, dirfd: u64, path: u64, argv: u64, envp: u64, flags: u64) -> Sys {
+    pub fn sys_execveat(
+        &mut self,
+        tid: i32,
+        dirfd: u64,
+        path: u64,
+        argv: u64,
+        envp: u64,
+        flags: u64,
+    ) -> Sys {
         let p = tryk!(self.read_path(tid, path));
         let argv = tryk!(self.read_strv(tid, argv));
         let envp = tryk!(self.read_strv(tid, envp));
@@ -184,7 +235,12 @@ impl Kernel {
             p
         } else {
             let dir = tryk!(self.dirfd_path(tid, dirfd as i32, &p));
-            format!("{}/{}", dir.trim_end_matches('/'), String::from_utf8_lossy(&p)).into_bytes()
+            format!(
+                "{}/{}",
+                dir.trim_end_matches('/'),
+                String::from_utf8_lossy(&p)
+            )
+            .into_bytes()
         };
         let _ = flags;
         match self.exec(tid, &full, argv, envp) {
@@ -208,10 +264,11 @@ impl Kernel {
         }
         let mut data = Vec::with_capacity(st.st_size as usize);
         loop {
-            let chunk = crate::fs::io::read(&f, 1 << 20, Some(data.len() as u64)).map_err(|e| match e {
-                crate::fs::io::IoErr::Errno(e) => e,
-                _ => libc::EIO,
-            })?;
+            let chunk =
+                crate::fs::io::read(&f, 1 << 20, Some(data.len() as u64)).map_err(|e| match e {
+                    crate::fs::io::IoErr::Errno(e) => e,
+                    _ => libc::EIO,
+                })?;
             if chunk.is_empty() {
                 break;
             }
@@ -225,7 +282,13 @@ impl Kernel {
     }
 
     /// Replaces the task's program (execve). On error the old program goes on.
-    pub fn exec(&mut self, tid: i32, path: &[u8], mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), i32> {
+    pub fn exec(
+        &mut self,
+        tid: i32,
+        path: &[u8],
+        mut argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> Result<(), i32> {
         let mut path = path.to_vec();
         let (mut data, mut resolved) = self.read_exec(tid, &path)?;
         // `#!` scripts, up to four levels deep.
@@ -236,8 +299,14 @@ impl Kernel {
             if depth >= 4 {
                 return Err(libc::ELOOP);
             }
-            let line_end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len()).min(256);
-            let line = String::from_utf8_lossy(&data[2..line_end]).trim().to_string();
+            let line_end = data
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(data.len())
+                .min(256);
+            let line = String::from_utf8_lossy(&data[2..line_end])
+                .trim()
+                .to_string();
             let mut parts = line.splitn(2, [' ', '\t']);
             let interp = parts.next().unwrap_or("").to_string();
             if interp.is_empty() {
@@ -256,17 +325,31 @@ impl Kernel {
         let mut random = [0u8; 16];
         crate::fs::io::random_bytes(&mut random);
         let g = self.tg_of(tid);
-        let ids = crate::loader::elf::Ids { uid: g.uid, euid: g.euid, gid: g.gid, egid: g.egid };
+        let ids = crate::loader::elf::Ids {
+            uid: g.uid,
+            euid: g.euid,
+            gid: g.gid,
+            egid: g.egid,
+        };
         // Build the new address space.
-        let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
         let mut mm = Mm::new(&mut cx).map_err(|_| libc::ENOMEM)?;
         let mut interp_data: Vec<u8> = Vec::new();
         if let Ok(e) = crate::loader::elf::Elf::parse(&data) {
             if let Some(ip) = e.interp()? {
-                interp_data = self.read_exec(tid, ip.as_bytes()).map(|d| d.0).map_err(|_| libc::ENOENT)?;
+                interp_data = self
+                    .read_exec(tid, ip.as_bytes())
+                    .map(|d| d.0)
+                    .map_err(|_| libc::ENOENT)?;
             }
         }
-        let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
         let loaded = crate::loader::elf::load(
             &mut mm,
             &mut cx,
@@ -288,14 +371,22 @@ impl Kernel {
         let host = match self.plat.new_thread(mm.id) {
             Ok(h) => h,
             Err(_) => {
-                let mut cx = MmCtx { mf: &mut self.mf, plat: &mut *self.plat };
+                let mut cx = MmCtx {
+                    mf: &mut self.mf,
+                    plat: &mut *self.plat,
+                };
                 mm.destroy(&mut cx);
                 return Err(libc::ENOMEM);
             }
         };
         // Point of no return: other threads go, the old address space is left.
         let tgid = self.tasks[&tid].tgid;
-        let others: Vec<i32> = self.tgs[&tgid].threads.iter().copied().filter(|&t| t != tid).collect();
+        let others: Vec<i32> = self.tgs[&tgid]
+            .threads
+            .iter()
+            .copied()
+            .filter(|&t| t != tid)
+            .collect();
         for t in others {
             match self.tasks[&t].state {
                 RunState::Running => {
@@ -311,10 +402,27 @@ impl Kernel {
         let mut regs = self.plat.get_regs(host).map_err(|_| libc::ENOMEM)?;
         regs.rip = loaded.entry;
         regs.rsp = loaded.sp;
-        for r in [&mut regs.rax, &mut regs.rbx, &mut regs.rcx, &mut regs.rdx, &mut regs.rsi, &mut regs.rdi, &mut regs.rbp] {
+        for r in [
+            &mut regs.rax,
+            &mut regs.rbx,
+            &mut regs.rcx,
+            &mut regs.rdx,
+            &mut regs.rsi,
+            &mut regs.rdi,
+            &mut regs.rbp,
+        ] {
             *r = 0;
         }
-        for r in [&mut regs.r8, &mut regs.r9, &mut regs.r10, &mut regs.r11, &mut regs.r12, &mut regs.r13, &mut regs.r14, &mut regs.r15] {
+        for r in [
+            &mut regs.r8,
+            &mut regs.r9,
+            &mut regs.r10,
+            &mut regs.r11,
+            &mut regs.r12,
+            &mut regs.r13,
+            &mut regs.r14,
+            &mut regs.r15,
+        ] {
             *r = 0;
         }
         regs.eflags = 0x202;
@@ -322,7 +430,11 @@ impl Kernel {
         regs.gs_base = 0;
         regs.orig_rax = u64::MAX;
         self.host2tid.insert(host, tid);
-        let comm: String = String::from_utf8_lossy(path.rsplit(|&b| b == b'/').next().unwrap_or(&path)).chars().take(15).collect();
+        let comm: String =
+            String::from_utf8_lossy(path.rsplit(|&b| b == b'/').next().unwrap_or(&path))
+                .chars()
+                .take(15)
+                .collect();
         let vfork_parent = {
             let t = self.task_mut(tid);
             t.mm = new_mm;
@@ -344,7 +456,13 @@ impl Kernel {
         let t = self.task_mut(tid);
         t.sighand = Rc::new(RefCell::new(acts));
         t.files = files.clone();
-        let cloexec: Vec<i32> = files.borrow().fds.iter().filter(|(_, e)| e.cloexec).map(|(&k, _)| k).collect();
+        let cloexec: Vec<i32> = files
+            .borrow()
+            .fds
+            .iter()
+            .filter(|(_, e)| e.cloexec)
+            .map(|(&k, _)| k)
+            .collect();
         for fd in cloexec {
             let _ = self.close_fd(tid, fd);
         }
@@ -369,7 +487,9 @@ impl Kernel {
             .iter()
             .copied()
             .filter(|c| {
-                let Some(g) = self.tgs.get(c) else { return false };
+                let Some(g) = self.tgs.get(c) else {
+                    return false;
+                };
                 match pid {
                     -1 => true,
                     0 => g.pgid == my_pgid,
@@ -382,7 +502,13 @@ impl Kernel {
 
     /// Finds a child state change for wait; reaps a zombie unless `peek`.
     /// Returns (pid, wait-status word, si_code, si_status).
-    fn wait_one(&mut self, me: i32, pid: i64, options: i32, peek: bool) -> Result<Option<(i32, i32, i32, i32, u32)>, i32> {
+    fn wait_one(
+        &mut self,
+        me: i32,
+        pid: i64,
+        options: i32,
+        peek: bool,
+    ) -> Result<Option<(i32, i32, i32, i32, u32)>, i32> {
         let kids = self.wait_candidates(me, pid);
         if kids.is_empty() {
             return Err(libc::ECHILD);
@@ -399,7 +525,11 @@ impl Kernel {
                     };
                     if !peek {
                         self.tgs.remove(&c);
-                        self.tgs.get_mut(&me).expect("me").children.retain(|&x| x != c);
+                        self.tgs
+                            .get_mut(&me)
+                            .expect("me")
+                            .children
+                            .retain(|&x| x != c);
                     }
                     return Ok(Some((c, st.raw(), code, sst, uid)));
                 }
@@ -425,7 +555,15 @@ impl Kernel {
 
     pub fn sys_wait4(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let (pid, status, options, rusage) = (a[0] as i32 as i64, a[1], a[2] as i32, a[3]);
-        if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD) != 0 {
+        if options
+            & !(libc::WNOHANG
+                | libc::WUNTRACED
+                | libc::WCONTINUED
+                | libc::__WALL
+                | libc::__WCLONE
+                | libc::__WNOTHREAD)
+            != 0
+        {
             return err(libc::EINVAL);
         }
         let me = self.tasks[&tid].tgid;
@@ -441,7 +579,10 @@ impl Kernel {
                 Sys::Ret(c as i64)
             }
             Ok(None) if options & libc::WNOHANG != 0 => Sys::Ret(0),
-            Ok(None) => Sys::Park(Park { keys: vec![WaitKey::Child(me)], deadline: None }),
+            Ok(None) => Sys::Park(Park {
+                keys: vec![WaitKey::Child(me)],
+                deadline: None,
+            }),
         }
     }
 
@@ -482,7 +623,10 @@ impl Kernel {
                 }
                 Sys::Ret(0)
             }
-            Ok(None) => Sys::Park(Park { keys: vec![WaitKey::Child(me)], deadline: None }),
+            Ok(None) => Sys::Park(Park {
+                keys: vec![WaitKey::Child(me)],
+                deadline: None,
+            }),
         }
     }
 
@@ -561,7 +705,11 @@ impl Kernel {
 
     pub fn sys_getresid(&mut self, tid: i32, nr: i64, a: [u64; 6]) -> Sys {
         let g = self.tg_of(tid);
-        let v = if nr == libc::SYS_getresuid { [g.uid, g.euid, g.suid] } else { [g.gid, g.egid, g.sgid] };
+        let v = if nr == libc::SYS_getresuid {
+            [g.uid, g.euid, g.suid]
+        } else {
+            [g.gid, g.egid, g.sgid]
+        };
         for (i, x) in v.iter().enumerate() {
             tryk!(self.write_u32(tid, a[i], *x));
         }
@@ -589,7 +737,10 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         let b = tryk!(self.read_mem(tid, a[1], a[0] as usize * 4));
-        self.tg_of_mut(tid).groups = b.chunks(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect();
+        self.tg_of_mut(tid).groups = b
+            .chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect();
         Sys::Ret(0)
     }
 
@@ -621,7 +772,11 @@ impl Kernel {
         if target != me && self.tgs[&target].ppid != me {
             return err(libc::ESRCH);
         }
-        let pgid = if a[1] as i32 == 0 { target } else { a[1] as i32 };
+        let pgid = if a[1] as i32 == 0 {
+            target
+        } else {
+            a[1] as i32
+        };
         if pgid < 0 {
             return err(libc::EINVAL);
         }
@@ -635,7 +790,12 @@ impl Kernel {
 
     pub fn sys_setsid(&mut self, tid: i32) -> Sys {
         let me = self.tasks[&tid].tgid;
-        if self.tgs.values().any(|g| g.pgid == me && g.zombie.is_none() && g.pid != me) || self.tgs[&me].pgid == me {
+        if self
+            .tgs
+            .values()
+            .any(|g| g.pgid == me && g.zombie.is_none() && g.pid != me)
+            || self.tgs[&me].pgid == me
+        {
             return err(libc::EPERM);
         }
         let g = self.tgs.get_mut(&me).expect("tg");
@@ -678,7 +838,14 @@ impl Kernel {
 
     pub fn sys_uname(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let mut b = vec![0u8; 65 * 6];
-        let fields = ["Linux", self.hostname.as_str(), "4.4.0", "#1 SMP Sun Jan 10 15:06:54 PST 2016", "x86_64", "(none)"];
+        let fields = [
+            "Linux",
+            self.hostname.as_str(),
+            "4.4.0",
+            "#1 SMP Sun Jan 10 15:06:54 PST 2016",
+            "x86_64",
+            "(none)",
+        ];
         for (i, f) in fields.iter().enumerate() {
             let n = f.len().min(64);
             b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
@@ -702,7 +869,8 @@ impl Kernel {
         match a[0] as i32 {
             libc::PR_SET_NAME => {
                 let name = tryk!(self.read_cstr(tid, a[1], 16));
-                self.task_mut(tid).comm = String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned();
+                self.task_mut(tid).comm =
+                    String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned();
                 Sys::Ret(0)
             }
             libc::PR_GET_NAME => {
@@ -710,9 +878,16 @@ impl Kernel {
                 b.resize(16, 0);
                 ret(self.write_mem(tid, a[1], &b).map(|_| 0))
             }
-            libc::PR_SET_PDEATHSIG | libc::PR_SET_DUMPABLE | libc::PR_SET_NO_NEW_PRIVS | libc::PR_SET_CHILD_SUBREAPER | libc::PR_SET_KEEPCAPS | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
+            libc::PR_SET_PDEATHSIG
+            | libc::PR_SET_DUMPABLE
+            | libc::PR_SET_NO_NEW_PRIVS
+            | libc::PR_SET_CHILD_SUBREAPER
+            | libc::PR_SET_KEEPCAPS
+            | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
             libc::PR_GET_DUMPABLE | libc::PR_CAPBSET_READ => Sys::Ret(1),
-            libc::PR_GET_NO_NEW_PRIVS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => Sys::Ret(0),
+            libc::PR_GET_NO_NEW_PRIVS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => {
+                Sys::Ret(0)
+            }
             libc::PR_GET_PDEATHSIG => ret(self.write_u32(tid, a[1], 0).map(|_| 0)),
             libc::PR_CAPBSET_DROP | libc::PR_CAP_AMBIENT => Sys::Ret(0),
             libc::PR_GET_SECCOMP => Sys::Ret(0),
@@ -757,7 +932,10 @@ impl Kernel {
         if len < 8 || len % 8 != 0 {
             return err(libc::EINVAL);
         }
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(64);
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(64);
         let mask: u64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
         ret(self.write_mem(tid, a[2], &mask.to_le_bytes()).map(|_| 8))
     }
@@ -803,7 +981,11 @@ impl Kernel {
         if a[1] == 0 {
             return Sys::Ret(0);
         }
-        let caps: u32 = if self.tg_of(tid).euid == 0 { 0xffff_ffff } else { 0 };
+        let caps: u32 = if self.tg_of(tid).euid == 0 {
+            0xffff_ffff
+        } else {
+            0
+        };
         let mut b = Vec::new();
         for _ in 0..2 {
             b.extend_from_slice(&caps.to_le_bytes());

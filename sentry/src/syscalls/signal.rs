@@ -44,7 +44,11 @@ impl Kernel {
             sighand.borrow_mut()[(sig - 1) as usize] = n;
             if n.handler == signal::SIG_IGN {
                 let tgid = self.tasks[&tid].tgid;
-                self.tgs.get_mut(&tgid).expect("tg").shared_pending.retain(|s| s.signo != sig);
+                self.tgs
+                    .get_mut(&tgid)
+                    .expect("tg")
+                    .shared_pending
+                    .retain(|s| s.signo != sig);
                 for t in self.tgs[&tgid].threads.clone() {
                     self.task_mut(t).pending.retain(|s| s.signo != sig);
                 }
@@ -86,7 +90,10 @@ impl Kernel {
             Ok(b) => b,
             Err(_) => {
                 let tgid = self.tasks[&tid].tgid;
-                self.kill_group(tgid, crate::kernel::task::WaitStatus::Signaled(libc::SIGSEGV, true));
+                self.kill_group(
+                    tgid,
+                    crate::kernel::task::WaitStatus::Signaled(libc::SIGSEGV, true),
+                );
                 return Sys::Gone;
             }
         };
@@ -205,7 +212,10 @@ impl Kernel {
             t.saved_mask = Some(t.sigmask);
             t.sigmask = m & !UNBLOCKABLE;
         }
-        Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None })
+        Sys::Park(Park {
+            keys: vec![WaitKey::Nothing],
+            deadline: None,
+        })
     }
 
     pub fn sys_rt_sigtimedwait(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -226,7 +236,9 @@ impl Kernel {
                 i64::from_le_bytes(b[..8].try_into().expect("8")),
                 i64::from_le_bytes(b[8..].try_into().expect("8")),
             );
-            let Some(ns) = ns else { return err(libc::EINVAL) };
+            let Some(ns) = ns else {
+                return err(libc::EINVAL);
+            };
             let d = self.deadline(tid, ns);
             if self.clocks.mono() >= d {
                 return err(libc::EAGAIN);
@@ -235,18 +247,30 @@ impl Kernel {
         } else {
             None
         };
-        Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline })
+        Sys::Park(Park {
+            keys: vec![WaitKey::Nothing],
+            deadline,
+        })
     }
 
     pub fn sys_rt_sigpending(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let t = &self.tasks[&tid];
         let g = &self.tgs[&t.tgid];
-        let set = t.pending.iter().chain(g.shared_pending.iter()).fold(0u64, |m, s| m | bit(s.signo)) & t.sigmask;
+        let set = t
+            .pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .fold(0u64, |m, s| m | bit(s.signo))
+            & t.sigmask;
         ret(self.write_u64(tid, a[0], set).map(|_| 0))
     }
 
     pub fn sys_rt_sigqueueinfo(&mut self, tid: i32, nr: i64, a: [u64; 6]) -> Sys {
-        let (target, sig, infop) = if nr == libc::SYS_rt_sigqueueinfo { (a[0] as i32, a[1] as i32, a[2]) } else { (a[1] as i32, a[2] as i32, a[3]) };
+        let (target, sig, infop) = if nr == libc::SYS_rt_sigqueueinfo {
+            (a[0] as i32, a[1] as i32, a[2])
+        } else {
+            (a[1] as i32, a[2] as i32, a[3])
+        };
         if !valid(sig) {
             return err(libc::EINVAL);
         }

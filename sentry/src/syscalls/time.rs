@@ -17,7 +17,11 @@ macro_rules! tryk {
 impl Kernel {
     fn read_ts(&self, tid: i32, addr: u64) -> Result<u64, i32> {
         let b = self.read_mem(tid, addr, 16)?;
-        ts_to_ns(i64::from_le_bytes(b[..8].try_into().expect("8")), i64::from_le_bytes(b[8..].try_into().expect("8"))).ok_or(libc::EINVAL)
+        ts_to_ns(
+            i64::from_le_bytes(b[..8].try_into().expect("8")),
+            i64::from_le_bytes(b[8..].try_into().expect("8")),
+        )
+        .ok_or(libc::EINVAL)
     }
 
     fn read_tv(&self, tid: i32, addr: u64) -> Result<u64, i32> {
@@ -38,7 +42,9 @@ impl Kernel {
     }
 
     pub fn sys_clock_gettime(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let Some(ns) = self.clocks.read(a[0] as i32) else { return err(libc::EINVAL) };
+        let Some(ns) = self.clocks.read(a[0] as i32) else {
+            return err(libc::EINVAL);
+        };
         ret(self.write_mem(tid, a[1], &ns_to_ts(ns)).map(|_| 0))
     }
 
@@ -75,7 +81,10 @@ impl Kernel {
         if self.clocks.mono() >= deadline {
             return Sys::Ret(0);
         }
-        Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: Some(deadline) })
+        Sys::Park(Park {
+            keys: vec![WaitKey::Nothing],
+            deadline: Some(deadline),
+        })
     }
 
     pub fn sys_nanosleep(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -102,8 +111,15 @@ impl Kernel {
     pub fn sys_alarm(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let now = self.clocks.mono();
         let g = self.tg_of_mut(tid);
-        let old = g.itimer_real.map(|(d, _)| d.saturating_sub(now).div_ceil(1_000_000_000)).unwrap_or(0);
-        g.itimer_real = if a[0] == 0 { None } else { Some((now + a[0] * 1_000_000_000, 0)) };
+        let old = g
+            .itimer_real
+            .map(|(d, _)| d.saturating_sub(now).div_ceil(1_000_000_000))
+            .unwrap_or(0);
+        g.itimer_real = if a[0] == 0 {
+            None
+        } else {
+            Some((now + a[0] * 1_000_000_000, 0))
+        };
         Sys::Ret(old as i64)
     }
 
@@ -132,7 +148,11 @@ impl Kernel {
             let interval = tryk!(self.read_tv(tid, a[1]));
             let value = tryk!(self.read_tv(tid, a[1] + 16));
             let now = self.clocks.mono();
-            self.tg_of_mut(tid).itimer_real = if value == 0 { None } else { Some((now + value, interval)) };
+            self.tg_of_mut(tid).itimer_real = if value == 0 {
+                None
+            } else {
+                Some((now + value, interval))
+            };
         }
         Sys::Ret(0)
     }
@@ -149,8 +169,14 @@ impl Kernel {
 /// A sleep cut short by a signal reports the time left.
 pub fn nanosleep_interrupted(k: &mut Kernel, tid: i32) {
     let r = k.task(tid).regs;
-    let (rem, abs) = if r.orig_rax == libc::SYS_nanosleep as u64 { (r.rsi, false) } else { (r.r10, r.rsi as i32 & libc::TIMER_ABSTIME != 0) };
-    let Some(d) = k.task(tid).sys_deadline else { return };
+    let (rem, abs) = if r.orig_rax == libc::SYS_nanosleep as u64 {
+        (r.rsi, false)
+    } else {
+        (r.r10, r.rsi as i32 & libc::TIMER_ABSTIME != 0)
+    };
+    let Some(d) = k.task(tid).sys_deadline else {
+        return;
+    };
     if rem != 0 && !abs {
         let left = d.saturating_sub(k.clocks.mono());
         let _ = k.write_mem(tid, rem, &ns_to_ts(left));

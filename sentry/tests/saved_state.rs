@@ -1,0 +1,130 @@
+//! Saved form: a busybox shell is stopped in the middle of a pipeline (tasks parked in pipe
+//! reads and wait4), the whole kernel state is encoded with the statefile codec, decoded,
+//! and must come back equal to the original.
+//!
+//! `harness = false`: the sandbox must be built on the main thread before any other thread
+//! starts (it forks its master stub and blocks SIGCHLD for the threads that follow).
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use sentry::control::{Request, Response};
+use sentry::kernel::state::KernelState;
+use sentry::kernel::task::{RunState, WaitKey};
+
+fn config() -> sentry::SandboxConfig {
+    sentry::SandboxConfig {
+        root: "/".into(),
+        root_readonly: true,
+        mounts: vec![
+            sentry::MountConfig {
+                destination: "/proc".into(),
+                kind: sentry::MountKind::Proc,
+                readonly: true,
+            },
+            sentry::MountConfig {
+                destination: "/tmp".into(),
+                kind: sentry::MountKind::Tmpfs,
+                readonly: false,
+            },
+        ],
+        hostname: "saved".into(),
+        argv: vec![
+            "/bin/busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            "echo start | (sleep 30; cat) | cat | cat; echo never".into(),
+        ],
+        env: vec!["PATH=/bin".into()],
+        cwd: "/".into(),
+        uid: 0,
+        gid: 0,
+        additional_gids: vec![],
+        rlimits: vec![],
+        masked_paths: vec![],
+        readonly_paths: vec![],
+    }
+}
+
+fn parked_on(state: &KernelState, pred: impl Fn(&WaitKey) -> bool) -> usize {
+    state
+        .tasks
+        .iter()
+        .filter(|t| matches!(&t.state, RunState::Parked(p) if p.keys.iter().any(&pred)))
+        .count()
+}
+
+fn check(handle: sentry::ControlHandle) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        let Some(Response::State(state)) = handle.call(Request::SaveState, vec![]) else {
+            return Err("no state from the kernel".into());
+        };
+        let pipe_readers = parked_on(&state, |k| matches!(k, WaitKey::Object(_)));
+        let waiters = parked_on(&state, |k| matches!(k, WaitKey::Child(_)));
+        if pipe_readers >= 2 && waiters >= 1 {
+            let bytes = statefile::codec::encode(&*state).map_err(|e| format!("encode: {e}"))?;
+            let back: KernelState =
+                statefile::codec::decode(&bytes).map_err(|e| format!("decode: {e}"))?;
+            if back != *state {
+                return Err("decoded state differs from the original".into());
+            }
+            if state.pipes.len() < 3 || state.tasks.len() < 5 {
+                return Err(format!(
+                    "expected 3 pipes and 5 tasks, got {} and {}",
+                    state.pipes.len(),
+                    state.tasks.len()
+                ));
+            }
+            return Ok(format!(
+                "{} tasks ({pipe_readers} parked in pipe reads, {waiters} in wait4), {} pipes, {} address spaces, {} bytes encoded",
+                state.tasks.len(),
+                state.pipes.len(),
+                state.mms.len(),
+                bytes.len()
+            ));
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!(
+                "the pipeline never parked: {} readers, {} waiters",
+                pipe_readers, waiters
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn main() {
+    let sandbox = sentry::Sandbox::new(config()).expect("build the sandbox");
+    let (handle, receiver) = sentry::control::channel().expect("control channel");
+    let checker = std::thread::spawn(move || {
+        let r = check(handle.clone());
+        // End the sandbox either way.
+        handle.call(
+            Request::Signal {
+                signo: libc::SIGKILL,
+                all: true,
+            },
+            vec![],
+        );
+        r
+    });
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let stdio = [
+        null.as_fd().try_clone_to_owned().unwrap(),
+        std::io::stdout().as_fd().try_clone_to_owned().unwrap(),
+        std::io::stderr().as_fd().try_clone_to_owned().unwrap(),
+    ];
+    let code = sandbox.run(stdio, Some(receiver)).expect("run");
+    match checker.join().unwrap() {
+        Ok(summary) => {
+            println!("saved state round trip: {summary}; sandbox exit {code}");
+            println!("1 passed, 0 failed");
+        }
+        Err(e) => {
+            println!("saved state round trip FAILED: {e}");
+            println!("0 passed, 1 failed");
+            std::process::exit(1);
+        }
+    }
+}
