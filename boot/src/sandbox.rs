@@ -87,8 +87,13 @@ pub fn boot(opts: &BootOptions) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let msg = error_chain(&*e);
-            log::error!("sandbox {}: {msg}", opts.id);
-            ready.say(&format!("error: {msg}\n"));
+            // Before it was ready, `runsc create` reports the failure (once: Podman reads
+            // the log of a failed create as one JSON object); after, only the log can.
+            if ready.0.is_some() {
+                ready.say(&format!("error: {msg}\n"));
+            } else {
+                log::error!("sandbox {}: {msg}", opts.id);
+            }
             record_exit(&opts.state_dir, 128 + libc::SIGKILL, Some(msg));
             1
         }
@@ -198,6 +203,7 @@ fn from_sentry(r: Option<sentry::control::Response>) -> Reply {
         Some(Response::Started { pid }) => Reply::Started { pid },
         Some(Response::HostPids(p)) => Reply::HostPids(p),
         Some(Response::Error(e)) => Reply::Error(e),
+        Some(Response::State(_)) => Reply::Error("unexpected kernel-state reply".into()),
         None => Reply::Error("container not running".into()),
     }
 }
