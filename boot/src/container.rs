@@ -266,6 +266,10 @@ impl Runtime {
             start_time: 0,
             spec: spec.clone(),
             cgroups: Vec::new(),
+            creator: {
+                let me = std::process::id() as i32;
+                state::start_time(me).map(|t| (me, t))
+            },
         };
         self.store.save(&c)?;
 

@@ -100,6 +100,10 @@ pub struct Container {
     /// Absolute cgroup directories the sandbox was put in (to remove on delete).
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// The `runsc create` process and its start time, while there is no sandbox yet: a
+    /// create that died leaves a container that reads as stopped, not creating forever.
+    #[serde(default)]
+    pub creator: Option<(i32, u64)>,
 }
 
 /// The `state` command's output, as runtime-spec and runc define it.
@@ -146,7 +150,10 @@ impl Container {
     pub fn status(&self) -> Status {
         match self.phase {
             Status::Stopped => Status::Stopped,
-            Status::Creating if self.pid == 0 => Status::Creating,
+            Status::Creating if self.pid == 0 => match self.creator {
+                Some((pid, start)) if start_time(pid) != Some(start) => Status::Stopped,
+                _ => Status::Creating,
+            },
             phase if self.sandbox_alive() => phase,
             _ => Status::Stopped,
         }
@@ -343,6 +350,7 @@ mod tests {
             start_time: start_time(pid).unwrap_or(0),
             spec: Spec::default(),
             cgroups: Vec::new(),
+            creator: None,
         }
     }
 
@@ -393,6 +401,10 @@ mod tests {
         let mut c = container("c", 0);
         c.phase = Status::Creating;
         assert_eq!(c.status(), Status::Creating);
+        c.creator = Some((me, start_time(me).unwrap()));
+        assert_eq!(c.status(), Status::Creating);
+        c.creator = Some((pid, 1));
+        assert_eq!(c.status(), Status::Stopped);
     }
 
     #[test]
