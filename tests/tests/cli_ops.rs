@@ -456,3 +456,36 @@ fn the_sandbox_is_locked_down_and_in_its_namespaces() {
     assert_eq!(cap_bnd & CAP_SYS_ADMIN, 0, "CapBnd {cap_bnd:x}");
     assert_ne!(cap_eff & CAP_SYS_PTRACE, 0, "CapEff {cap_eff:x}");
 }
+
+#[test]
+fn checkpoint_of_a_paused_container_writes_an_image() {
+    let rt = Runtime::new();
+    running(&rt, "ck");
+    let img = rt.dir.path().join("img");
+    let i = img.to_str().unwrap();
+    // As containerd and Docker drive it: pause, checkpoint --leave-running, resume.
+    assert!(rt.run(&["pause", "ck"]).status.success());
+    let o = rt.run(&[
+        "checkpoint",
+        "--image-path",
+        i,
+        "--work-path",
+        i,
+        "--leave-running",
+        "ck",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(img.join("checkpoint.img").exists());
+    assert!(rt.run(&["resume", "ck"]).status.success());
+    assert_eq!(rt.status("ck").as_deref(), Some("running"));
+    // Without --leave-running the sandbox ends.
+    let img2 = rt.dir.path().join("img2");
+    let o = rt.run(&["checkpoint", "--image-path", img2.to_str().unwrap(), "ck"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(img2.join("checkpoint.img").exists());
+    assert_eq!(
+        rt.wait_for_status("ck", "stopped", 10).as_deref(),
+        Some("stopped")
+    );
+    assert!(rt.run(&["delete", "ck"]).status.success());
+}
