@@ -156,6 +156,22 @@ pub type SockFilter = libc::sock_filter;
 /// with its parent, ignores SIGCHLD (so stubs it forks are reaped), and stops itself.
 /// Returns the child's pid. The seccomp filter is installed later by injection.
 pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
+    // Reserve the trampoline's address in this process, so the child can map it there
+    // (the child replaces the reservation; nothing of ours lives in it).
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+    let r = unsafe {
+        libc::mmap(
+            trampoline as *mut libc::c_void,
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if r as usize != trampoline {
+        return Err(io::Error::other(format!("the stub trampoline address {trampoline:#x} is taken in the sentry")));
+    }
     // Everything the child needs is computed before fork: the child may only make raw
     // system calls (the parent may have other threads).
     let code: [u8; 4] = [0x0f, 0x05, 0xcc, 0xcc]; // syscall; int3; int3
@@ -187,7 +203,7 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
             trampoline as *mut libc::c_void,
             4096,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
             -1,
             0,
         );
@@ -229,16 +245,21 @@ pub fn memfd_create(name: &str) -> io::Result<std::os::fd::OwnedFd> {
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Where the sentry maps its memory file: far from the host's own mappings (the binary at
+/// 0x55.., libraries and stacks at 0x7f..) and from the stub trampoline.
+const MEMORY_FILE_BASE: usize = 0x1000_0000_0000;
+
 /// Maps `len` bytes of `fd` shared and read-write into the sentry. The mapping is never
 /// unmapped (it lives as long as the sandbox).
 pub fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
-    // SAFETY: a fresh mapping chosen by the kernel; it aliases no Rust object.
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the new mapping
+    // aliases no Rust object.
     let p = unsafe {
         libc::mmap(
-            std::ptr::null_mut(),
+            MEMORY_FILE_BASE as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_NORESERVE,
+            libc::MAP_SHARED | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
             fd,
             0,
         )
