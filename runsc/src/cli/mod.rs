@@ -178,3 +178,110 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::{Cli, Command};
+
+    /// Normalises and parses a command line as runsc would.
+    fn parse(line: &str) -> Result<Cli, String> {
+        let mut args: Vec<std::ffi::OsString> = vec!["runsc".into()];
+        args.extend(line.split_whitespace().map(Into::into));
+        let args = crate::argv::normalise(&Cli::command(), args);
+        let m = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        Cli::from_arg_matches(&m).map_err(|e| e.to_string())
+    }
+
+    /// Command lines as go-runc (containerd, Docker), conmon (Podman) and the shim build
+    /// them (OCI-CLI.md).
+    const SENT: &[&str] = &[
+        "--root /run/containerd/runc/k8s.io --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/pty.sock --no-pivot --no-new-keyring --preserve-fds 2 abc",
+        "--root /var/run/docker/runtime-runc/moby --log /b/log.json --log-format json --systemd-cgroup start abc",
+        "--root R --log L --log-format json kill --all abc 9",
+        "--root R kill abc SIGTERM",
+        "--root R kill abc TERM",
+        "--root R delete --force abc",
+        "--root R delete abc",
+        "--root R exec --process /tmp/runc-process123 --console-socket /s --detach --pid-file /p.pid --tty abc",
+        "--root R exec --process /tmp/runc-process123 --detach --pid-file /p.pid abc",
+        "--root R ps --format json abc",
+        "--root R ps --format=json abc",
+        "--root R update --resources - abc",
+        "--root R events --stats abc",
+        "--root R events --interval=5s abc",
+        "--root R state abc",
+        "state abc",
+        "--root R list --format=json",
+        "--root R list",
+        "--root R pause abc",
+        "--root R resume abc",
+        "--root R checkpoint --image-path /i --work-path /w --leave-running --leave-running --tcp-established --ext-unix-sk --shell-job --file-locks --manage-cgroups-mode soft --empty-ns network --lazy-pages --status-fd 3 --page-server 127.0.0.1:5 --parent-path ../p abc",
+        "--root R checkpoint --pre-dump --image-path /i abc",
+        "--root R restore --image-path /tmp/x --work-path /w --detach --pid-file /p --console-socket /s -no-subreaper --bundle /b abc",
+        "--root R restore --bundle /b --pid-file /p --detach --image-path /b/checkpoint --work-path /b --tcp-established --lsm-profile x --lsm-mount-context y abc",
+        "--rootless=true --root R state abc",
+        "--rootless false list",
+        "--criu /usr/sbin/criu --root R create --bundle /b abc",
+        "--debug --root R run --detach --bundle /b abc",
+        "run --bundle /b abc",
+        "wait abc",
+        "features",
+        "spec --bundle /b",
+        "do -- ls -l /",
+        "do --root-dir /srv ls -l",
+        "exec abc sh -c true",
+        "exec --env A=1 -e B=2 --cwd /tmp --user 1000:1000 abc env",
+    ];
+
+    #[test]
+    fn every_command_line_the_clients_send_parses() {
+        for line in SENT {
+            if let Err(e) = parse(line) {
+                panic!("{line}\n{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn parsed_values() {
+        let cli = parse("--root R kill --all abc 9").unwrap();
+        match cli.command {
+            Some(Command::Kill(k)) => {
+                assert!(k.all);
+                assert_eq!((k.id.as_str(), k.signal.as_str()), ("abc", "9"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("--root R checkpoint --leave-running --leave-running --image-path /i abc")
+            .unwrap();
+        match cli.command {
+            Some(Command::Checkpoint(c)) => {
+                assert!(c.leave_running);
+                assert_eq!(
+                    c.image.image_path.as_deref(),
+                    Some(std::path::Path::new("/i"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("restore -no-subreaper --bundle /b abc").unwrap();
+        assert!(matches!(cli.command, Some(Command::Restore(r)) if r.no_subreaper));
+        let cli = parse("exec abc sh -c -x").unwrap();
+        match cli.command {
+            Some(Command::Exec(e)) => assert_eq!(e.args, ["sh", "-c", "-x"]),
+            other => panic!("{other:?}"),
+        }
+        let cli = parse("state abc").unwrap();
+        assert_eq!(cli.global.root, std::path::Path::new("/var/run/runsc"));
+    }
+
+    #[test]
+    fn unknown_flags_are_refused() {
+        assert!(parse("create --bogus abc").is_err());
+        assert!(parse("kill").is_err());
+    }
+}
