@@ -121,9 +121,9 @@ impl Runtime {
     }
 
     /// Runs `exec` as the proxy: starts the guest process, writes the pid-file (this
-    /// process), calls `ready` (the detached parent's go-ahead), forwards signals, and
+    /// process), tells `ready` (the detached parent's go-ahead), forwards signals, and
     /// returns the guest process's exit status.
-    pub fn exec(&self, opts: &ExecOptions, ready: impl FnOnce()) -> Result<i32, ContainerError> {
+    pub fn exec(&self, opts: &ExecOptions, ready: &mut Ready) -> Result<i32, ContainerError> {
         let (plan, dir) = self.exec_plan(opts)?;
         // Signals for the guest are taken by a thread of their own: block them here, before
         // any thread exists, so that every thread inherits the mask.
@@ -165,7 +165,7 @@ impl Runtime {
         if let Some(f) = &opts.pid_file {
             crate::state::write_atomic(f, std::process::id().to_string().as_bytes())?;
         }
-        ready();
+        ready.ok();
         {
             let dir = dir.clone();
             std::thread::spawn(move || forward_signals(forwarded, &dir, pid));
@@ -218,9 +218,15 @@ fn forward_signals(set: nix::sys::signal::SigSet, dir: &std::path::Path, pid: i3
 /// `exec --detach`: starts this program again with `argv(fd)` (the same exec without
 /// `--detach`, told to report on `fd`), waits until that proxy has started the guest
 /// process and written the pid-file, and returns. The proxy lives on (reparented to the
-/// caller's subreaper) until the guest process exits.
-pub fn detach(argv: impl FnOnce(RawFd) -> Vec<std::ffi::OsString>) -> Result<(), ContainerError> {
+/// caller's subreaper) until the guest process exits. With `quiet`, the proxy gets
+/// /dev/null as stdio: a guest on a terminal does not need ours, and a caller that
+/// captures our output (go-runc does, for a terminal) waits for it to close.
+pub fn detach(
+    quiet: bool,
+    argv: impl FnOnce(RawFd) -> Vec<std::ffi::OsString>,
+) -> Result<(), ContainerError> {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+    use std::process::Stdio;
     let io = |what: &str| {
         let what = what.to_string();
         move |e: nix::Error| ContainerError::Io {
@@ -232,34 +238,61 @@ pub fn detach(argv: impl FnOnce(RawFd) -> Vec<std::ffi::OsString>) -> Result<(),
     // The write end alone crosses exec.
     fcntl(w.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::empty())).map_err(io("making a pipe"))?;
     let args = argv(w.as_raw_fd());
-    let mut child = std::process::Command::new("/proc/self/exe")
-        .args(args)
-        .spawn()
-        .map_err(|source| ContainerError::Io {
-            what: "starting the exec proxy".into(),
-            source,
-        })?;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.args(args);
+    if quiet {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    }
+    let mut child = cmd.spawn().map_err(|source| ContainerError::Io {
+        what: "starting the exec proxy".into(),
+        source,
+    })?;
     drop(w);
     let mut text = String::new();
     let _ = std::io::Read::read_to_string(&mut std::fs::File::from(r), &mut text);
-    if text.trim() == "ok" {
+    let text = text.trim();
+    if text == "ok" {
         return Ok(());
     }
-    let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-    Err(ContainerError::Sandbox(format!(
-        "the exec proxy ended before the process started ({status})"
-    )))
+    let _ = child.wait();
+    match text.strip_prefix("error: ") {
+        Some(msg) => Err(ContainerError::Sandbox(msg.to_string())),
+        None => Err(ContainerError::Sandbox(
+            "the exec proxy ended before the process started".into(),
+        )),
+    }
 }
 
-/// The proxy side of `detach`: tells the waiting parent that the guest process runs.
-pub fn ready_notifier(fd: Option<RawFd>) -> impl FnOnce() {
-    // SAFETY: the fd was handed to this process by `detach` for this sole purpose.
-    let file = fd
-        .and_then(|fd| unsafe { crate::sys::take_fd(fd) })
-        .map(std::fs::File::from);
-    move || {
-        if let Some(mut f) = file {
+/// The proxy side of `detach`: tells the waiting parent that the guest process runs, or
+/// why it does not. Without a parent waiting, it does nothing.
+pub struct Ready(Option<std::fs::File>);
+
+impl Ready {
+    /// Takes the report fd a detached parent handed over, if any.
+    pub fn new(fd: Option<RawFd>) -> Ready {
+        // SAFETY: the fd was handed to this process by `detach` for this sole purpose.
+        Ready(
+            fd.and_then(|fd| unsafe { crate::sys::take_fd(fd) })
+                .map(std::fs::File::from),
+        )
+    }
+
+    /// Whether a detached parent still waits for the outcome.
+    pub fn pending(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn ok(&mut self) {
+        if let Some(mut f) = self.0.take() {
             let _ = std::io::Write::write_all(&mut f, b"ok\n");
+        }
+    }
+
+    pub fn fail(&mut self, msg: &str) {
+        if let Some(mut f) = self.0.take() {
+            let _ = std::io::Write::write_all(&mut f, format!("error: {msg}\n").as_bytes());
         }
     }
 }

@@ -69,6 +69,18 @@ pub struct Exec {
     pub args: Vec<String>,
 }
 
+/// An error and its sources, `: `-separated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 impl Exec {
     /// The argv of the proxy a detached exec starts: this exec, without --detach.
     fn proxy_argv(&self, ctx: &Context, fd: i32) -> Vec<OsString> {
@@ -110,8 +122,10 @@ impl Exec {
 
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
         if self.detach {
-            boot::exec::detach(|fd| self.proxy_argv(ctx, fd))
-                .with_context(|| format!("exec in container {}", self.id))?;
+            // The proxy's report names the container. A console socket means a terminal:
+            // the guest does not use our stdio.
+            let quiet = self.console_socket.is_some();
+            boot::exec::detach(quiet, |fd| self.proxy_argv(ctx, fd))?;
             return Ok(0);
         }
         let opts = boot::exec::ExecOptions {
@@ -126,10 +140,15 @@ impl Exec {
             pid_file: self.pid_file,
             ignore_paused: self.ignore_paused,
         };
-        let ready = boot::exec::ready_notifier(self.internal_ready_fd);
+        let mut ready = boot::exec::Ready::new(self.internal_ready_fd);
         let id = opts.id.clone();
-        ctx.runtime()
-            .exec(&opts, ready)
-            .with_context(|| format!("exec in container {id}"))
+        match ctx.runtime().exec(&opts, &mut ready) {
+            // Before the process started, a detached parent waits: it reports the error.
+            Err(e) if ready.pending() => {
+                ready.fail(&format!("exec in container {id}: {}", chain(&e)));
+                Ok(1)
+            }
+            result => result.with_context(|| format!("exec in container {id}")),
+        }
     }
 }
