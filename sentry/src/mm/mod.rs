@@ -351,6 +351,12 @@ impl Mm {
         if v.shared || v.prot & PROT_WRITE == 0 {
             return false;
         }
+        // Nothing else shares the mapping any more (the other side exited or wrote its
+        // own copy): make all of it writable at once rather than a chunk per fault.
+        if !cx.mf.is_shared(v.off, v.end - s) {
+            let (prot, len) = (v.prot, v.end - s);
+            return cx.plat.protect(self.id, s, len, prot).is_ok();
+        }
         let w0 = (addr & !(COW_CHUNK - 1)).max(s);
         let w1 = ((addr & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
         self.break_cow(cx, w0, w1).is_ok()

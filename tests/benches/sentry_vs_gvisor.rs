@@ -1,0 +1,76 @@
+//! Benchmark program (not a timed test): guest system-call cost and fork cost in this
+//! sandbox and in Debian's gVisor `runsc --network=none --platform=ptrace`, measured in the
+//! same run, alternating, with medians.
+//!
+//!     cargo bench -p tests --bench sentry_vs_gvisor [-- ROUNDS]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Runs a guest benchmark and parses the one number it prints.
+fn guest_figure(runtime: &[&str], prog: &std::path::Path, arg: &str) -> Option<f64> {
+    let mut cmd = Command::new(runtime[0]);
+    cmd.args(&runtime[1..]).arg(prog).arg(arg);
+    let out = common::run_limited(cmd, Duration::from_secs(300));
+    let s = String::from_utf8_lossy(&out.stdout);
+    let v = s.trim().parse().ok();
+    if v.is_none() {
+        eprintln!("{runtime:?} {prog:?}: no figure (status {:?}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    v
+}
+
+fn main() {
+    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
+    let ours = tests::runsc_bin();
+    let ours_s = ours.to_str().unwrap().to_string();
+    let gvisor = "/usr/bin/runsc";
+    let have_gvisor = std::path::Path::new(gvisor).exists();
+    let ours_cmd = [ours_s.as_str(), "do", "--"];
+    let gv_cmd = [gvisor, "--network=none", "--platform=ptrace", "do"];
+    let getpid = common::guest("bench_getpid");
+    let fork = common::guest("bench_fork");
+    let native = |prog: &std::path::Path, arg: &str| {
+        let out = Command::new(prog).arg(arg).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap()
+    };
+    let cases: [(&str, &std::path::Path, &str, &str); 2] = [
+        ("getpid (ns per call, static loop)", &getpid, "100000", "ns"),
+        ("fork+exit+wait after touching 256 MiB (us per iteration)", &fork, "5", "us"),
+    ];
+    for (name, prog, arg, unit) in cases {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..rounds {
+            if let Some(x) = guest_figure(&ours_cmd, prog, arg) {
+                a.push(x);
+            }
+            if have_gvisor {
+                if let Some(x) = guest_figure(&gv_cmd, prog, arg) {
+                    b.push(x);
+                }
+            }
+        }
+        println!("{name}");
+        println!("  host (no sandbox)   {:>10.0} {unit}", native(prog, arg));
+        if !a.is_empty() {
+            println!("  this runsc          {:>10.0} {unit}  (median of {})", median(a.clone()), a.len());
+        }
+        if b.is_empty() {
+            println!("  gVisor runsc        not measured ({gvisor} missing or failing)");
+        } else {
+            println!("  gVisor runsc ptrace {:>10.0} {unit}  (median of {})", median(b.clone()), b.len());
+            if !a.is_empty() {
+                println!("  ratio this/gVisor   {:>10.2}  (below 1 is faster)", median(a) / median(b));
+            }
+        }
+    }
+}
