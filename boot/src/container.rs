@@ -572,6 +572,12 @@ impl Runtime {
         Ok(())
     }
 
+    /// Reaps a sandbox process that is this process's child (`run` in the foreground), so
+    /// that it does not linger as a zombie.
+    pub fn reap(&self, pid: i32) {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+
     /// The exit record of a stopped container's sandbox, if it left one.
     pub fn exit_record(&self, id: &str) -> Option<ExitRecord> {
         sandbox::read_exit(&self.state_dir(id))

@@ -18,7 +18,7 @@ pub struct Run {
 impl Run {
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
         let rt = ctx.runtime();
-        rt.create(&self.opts.options(&self.id, !self.detach))?;
+        let pid = rt.create(&self.opts.options(&self.id, !self.detach))?;
         if let Err(e) = rt.start(&self.id) {
             let _ = rt.delete(&self.id, true);
             return Err(e.into());
@@ -28,6 +28,7 @@ impl Run {
         }
         rt.forward_signals_to_init(&self.id)?;
         let status = rt.wait(&self.id);
+        rt.reap(pid);
         if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
             log::error!("container {}: {err}", self.id);
         }
