@@ -1189,11 +1189,12 @@ impl Kernel {
         let tgid = t.tgid;
         let ctid = t.clear_child_tid;
         let mm_id = t.mm;
-        if ctid != 0 && self.mms.get(&mm_id).is_some_and(|e| e.users > 1) {
-            if self.write_u32(tid, ctid, 0).is_ok() {
-                let key = self.futex_key(tid, ctid, true);
-                self.futex_wake(key, 1, u32::MAX);
-            }
+        if ctid != 0
+            && self.mms.get(&mm_id).is_some_and(|e| e.users > 1)
+            && self.write_u32(tid, ctid, 0).is_ok()
+        {
+            let key = self.futex_key(tid, ctid, true);
+            self.futex_wake(key, 1, u32::MAX);
         }
         if let Some(p) = self.tasks[&tid].vfork_parent {
             self.release_vfork(p);
@@ -1257,7 +1258,9 @@ impl Kernel {
             if let Some(cg) = self.tgs.get_mut(&c) {
                 cg.ppid = 1;
                 let z = cg.zombie.is_some();
-                self.tgs.get_mut(&1).map(|i| i.children.push(c));
+                if let Some(i) = self.tgs.get_mut(&1) {
+                    i.children.push(c)
+                }
                 if z {
                     self.notify(&WaitKey::Child(1));
                 }

@@ -263,7 +263,7 @@ pub fn load(
         mm.write(cx, top, b)?;
         Ok(top)
     };
-    let mut with_nul = |s: &[u8]| {
+    let with_nul = |s: &[u8]| {
         let mut v = s.to_vec();
         v.push(0);
         v

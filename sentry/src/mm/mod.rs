@@ -135,6 +135,7 @@ impl Mm {
     }
 
     /// Maps fresh zeroed memory. `addr` is used as is when `fixed`, else as a hint.
+    #[allow(clippy::too_many_arguments)]
     pub fn map_anon(
         &mut self,
         cx: &mut MmCtx,
@@ -150,11 +151,11 @@ impl Mm {
             return Err(libc::EINVAL);
         }
         let start = if fixed {
-            if addr % PAGE != 0
+            if !addr.is_multiple_of(PAGE)
                 || addr < MMAP_MIN
                 || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP)
             {
-                return Err(if addr % PAGE != 0 {
+                return Err(if !addr.is_multiple_of(PAGE) {
                     libc::EINVAL
                 } else {
                     libc::ENOMEM
@@ -163,7 +164,7 @@ impl Mm {
             self.remove_range(cx, addr, addr + len);
             addr
         } else if addr >= MMAP_MIN
-            && addr % PAGE == 0
+            && addr.is_multiple_of(PAGE)
             && addr.checked_add(len).is_some_and(|e| e <= GUEST_TOP)
             && self.is_free(addr, addr + len)
         {
@@ -190,7 +191,7 @@ impl Mm {
     }
 
     pub fn unmap(&mut self, cx: &mut MmCtx, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
             return Err(libc::EINVAL);
         }
         let end = addr
@@ -205,7 +206,7 @@ impl Mm {
     }
 
     pub fn protect(&mut self, cx: &mut MmCtx, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(libc::EINVAL);
         }
         let end = addr.checked_add(page_up(len)).ok_or(libc::ENOMEM)?;
@@ -241,7 +242,7 @@ impl Mm {
     ) -> Result<u64, Errno> {
         let old_len = page_up(old_len);
         let new_len = page_up(new_len);
-        if old % PAGE != 0 || new_len == 0 {
+        if !old.is_multiple_of(PAGE) || new_len == 0 {
             return Err(libc::EINVAL);
         }
         let (_, first) = self.find(old).ok_or(libc::EFAULT)?;

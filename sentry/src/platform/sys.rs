@@ -170,7 +170,9 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
         )
     };
     if r as usize != trampoline {
-        return Err(io::Error::other(format!("the stub trampoline address {trampoline:#x} is taken in the sentry")));
+        return Err(io::Error::other(format!(
+            "the stub trampoline address {trampoline:#x} is taken in the sentry"
+        )));
     }
     // Everything the child needs is computed before fork: the child may only make raw
     // system calls (the parent may have other threads).

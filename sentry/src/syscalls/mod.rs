@@ -23,6 +23,7 @@ pub fn name(nr: u64) -> &'static str {
 }
 
 /// Calls that SA_RESTART restarts after a handler (the rest fail with EINTR).
+#[allow(non_upper_case_globals)]
 pub fn restartable(nr: u64) -> bool {
     use libc::*;
     !matches!(
@@ -51,6 +52,7 @@ pub fn ret(r: Result<i64, i32>) -> Sys {
 
 impl Kernel {
     /// Serves system call `nr` of task `tid`.
+    #[allow(non_upper_case_globals)]
     pub fn dispatch(&mut self, tid: i32, nr: u64, a: [u64; 6]) -> Sys {
         use libc::*;
         let nr_i = nr as i64;

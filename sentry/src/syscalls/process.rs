@@ -19,6 +19,9 @@ macro_rules! tryk {
     };
 }
 
+/// A child state change found by wait: (pid, wait status word, si_code, si_status, uid).
+type WaitHit = (i32, i32, i32, i32, u32);
+
 impl Kernel {
     pub fn sys_exit(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let g = self.tg_of_mut(tid);
@@ -508,7 +511,7 @@ impl Kernel {
         pid: i64,
         options: i32,
         peek: bool,
-    ) -> Result<Option<(i32, i32, i32, i32, u32)>, i32> {
+    ) -> Result<Option<WaitHit>, i32> {
         let kids = self.wait_candidates(me, pid);
         if kids.is_empty() {
             return Err(libc::ECHILD);
@@ -929,7 +932,7 @@ impl Kernel {
 
     pub fn sys_sched_getaffinity(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let len = a[1] as usize;
-        if len < 8 || len % 8 != 0 {
+        if len < 8 || !len.is_multiple_of(8) {
             return err(libc::EINVAL);
         }
         let n = std::thread::available_parallelism()
