@@ -23,13 +23,20 @@ fn guest_figure(runtime: &[&str], prog: &std::path::Path, arg: &str) -> Option<f
     let s = String::from_utf8_lossy(&out.stdout);
     let v = s.trim().parse().ok();
     if v.is_none() {
-        eprintln!("{runtime:?} {prog:?}: no figure (status {:?}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "{runtime:?} {prog:?}: no figure (status {:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     v
 }
 
 fn main() {
-    let rounds: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
     let ours = tests::runsc_bin();
     let ours_s = ours.to_str().unwrap().to_string();
     let gvisor = "/usr/bin/runsc";
@@ -40,11 +47,19 @@ fn main() {
     let fork = common::guest("bench_fork");
     let native = |prog: &std::path::Path, arg: &str| {
         let out = Command::new(prog).arg(arg).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap()
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<f64>()
+            .unwrap()
     };
     let cases: [(&str, &std::path::Path, &str, &str); 2] = [
         ("getpid (ns per call, static loop)", &getpid, "100000", "ns"),
-        ("fork+exit+wait after touching 256 MiB (us per iteration)", &fork, "5", "us"),
+        (
+            "fork+exit+wait after touching 256 MiB (us per iteration)",
+            &fork,
+            "5",
+            "us",
+        ),
     ];
     for (name, prog, arg, unit) in cases {
         let mut a = Vec::new();
@@ -62,14 +77,25 @@ fn main() {
         println!("{name}");
         println!("  host (no sandbox)   {:>10.0} {unit}", native(prog, arg));
         if !a.is_empty() {
-            println!("  this runsc          {:>10.0} {unit}  (median of {})", median(a.clone()), a.len());
+            println!(
+                "  this runsc          {:>10.0} {unit}  (median of {})",
+                median(a.clone()),
+                a.len()
+            );
         }
         if b.is_empty() {
             println!("  gVisor runsc        not measured ({gvisor} missing or failing)");
         } else {
-            println!("  gVisor runsc ptrace {:>10.0} {unit}  (median of {})", median(b.clone()), b.len());
+            println!(
+                "  gVisor runsc ptrace {:>10.0} {unit}  (median of {})",
+                median(b.clone()),
+                b.len()
+            );
             if !a.is_empty() {
-                println!("  ratio this/gVisor   {:>10.2}  (below 1 is faster)", median(a) / median(b));
+                println!(
+                    "  ratio this/gVisor   {:>10.2}  (below 1 is faster)",
+                    median(a) / median(b)
+                );
             }
         }
     }

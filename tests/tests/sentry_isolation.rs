@@ -65,20 +65,36 @@ fn guest_is_pid_1_and_host_sees_only_stubs() {
     cmd.stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.as_mut().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     assert_eq!(line, "pid=1\n");
     // Every host process below the sandbox runs the runsc binary (the sentry's stubs),
     // none runs the guest program.
     let runsc = std::fs::canonicalize(tests::runsc_bin()).unwrap();
     let mut seen = 0;
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         let mut anc = pid;
         let mut below = false;
         let mut s = stat;
         for _ in 0..16 {
-            let ppid: u32 = s.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+            let ppid: u32 = s
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
             if ppid == child.id() || anc == child.id() {
                 below = true;
                 break;

@@ -22,17 +22,29 @@ fn file_io_across_a_directory_tree() {
 
 #[test]
 fn fork_exec_wait_statuses() {
-    expect(&run("forkexec", &[]), 0, "sum=100 signaled=1 sig=15 ppid_ok=1\nvfork=42\n");
+    expect(
+        &run("forkexec", &[]),
+        0,
+        "sum=100 signaled=1 sig=15 ppid_ok=1\nvfork=42\n",
+    );
 }
 
 #[test]
 fn signal_handler_interrupts_blocking_read() {
-    expect(&run("sigread", &[]), 0, "read=-1 errno=EINTR got=14\nrestarted read=1 c=x got=14\n");
+    expect(
+        &run("sigread", &[]),
+        0,
+        "read=-1 errno=EINTR got=14\nrestarted read=1 c=x got=14\n",
+    );
 }
 
 #[test]
 fn sigsegv_handler_recovers_with_siglongjmp() {
-    expect(&run("segv", &[]), 0, "null: addr=0x1234 maperr=1\nro: off=10 accerr=1\nrecovered=2\n");
+    expect(
+        &run("segv", &[]),
+        0,
+        "null: addr=0x1234 maperr=1\nro: off=10 accerr=1\nrecovered=2\n",
+    );
 }
 
 #[test]

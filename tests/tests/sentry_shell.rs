@@ -41,6 +41,9 @@ fn busybox_shell_script() {
 #[test]
 fn three_stage_pipeline_of_much_data() {
     // 200,000 lines pass through pipes in both directions.
-    let o = run_do(None, &["/bin/busybox", "sh", "-c", "seq 1 200000 | grep 7 | wc -l"]);
+    let o = run_do(
+        None,
+        &["/bin/busybox", "sh", "-c", "seq 1 200000 | grep 7 | wc -l"],
+    );
     expect(&o, 0, "81902\n");
 }

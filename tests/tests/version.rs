@@ -2,7 +2,10 @@ use std::process::Command;
 
 #[test]
 fn version_prints_two_lines() {
-    let out = Command::new(tests::runsc_bin()).arg("--version").output().unwrap();
+    let out = Command::new(tests::runsc_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let s = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = s.lines().collect();

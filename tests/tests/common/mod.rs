@@ -13,9 +13,14 @@ pub fn guest(name: &str) -> PathBuf {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("guest")
+        .join(format!("{name}.c"));
     let bin = out_dir.join(name);
-    let fresh = bin.metadata().and_then(|b| Ok(b.modified()? >= src.metadata()?.modified()?)).unwrap_or(false);
+    let fresh = bin
+        .metadata()
+        .and_then(|b| Ok(b.modified()? >= src.metadata()?.modified()?))
+        .unwrap_or(false);
     if !fresh {
         let tmp = out_dir.join(format!("{name}.tmp{}", std::process::id()));
         let st = Command::new("gcc")
@@ -32,7 +37,9 @@ pub fn guest(name: &str) -> PathBuf {
 
 /// Runs `cmd` to completion, killing it (and failing the test) after `limit`.
 pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let start = Instant::now();
     // Read pipes on threads so a chatty child cannot block.
@@ -59,7 +66,11 @@ pub fn run_limited(mut cmd: Command, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Output { status, stdout: to.join().unwrap(), stderr: te.join().unwrap() }
+    Output {
+        status,
+        stdout: to.join().unwrap(),
+        stderr: te.join().unwrap(),
+    }
 }
 
 /// `runsc do [--root-dir ROOT] -- ARGS`.
@@ -92,7 +103,14 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
+        let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(
+            format!(
+                "{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            )
+            .replace(['(', ')'], ""),
+        );
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
