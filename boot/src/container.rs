@@ -369,6 +369,7 @@ impl Runtime {
             go: go_r,
             report_fd: ready_w.as_raw_fd(),
             close_in_child: vec![go_w.as_raw_fd(), ready_r.as_raw_fd()],
+            become_root: clone_flags & libc::CLONE_NEWUSER != 0,
         };
         let pid = crate::sys::spawn(&plan)
             .map_err(ContainerError::Spawn)?
@@ -383,6 +384,17 @@ impl Runtime {
         if clone_flags & libc::CLONE_NEWUSER != 0 {
             write_id_maps(pid, "uid_map", &linux.uid_mappings)?;
             write_id_maps(pid, "gid_map", &linux.gid_mappings)?;
+            // Its root must be able to make the control socket and the exit record.
+            let host = |maps: &[crate::spec::IdMapping]| {
+                maps.iter().find(|m| m.container_id == 0).map(|m| m.host_id)
+            };
+            let dir = self.state_dir(&opts.id);
+            nix::unistd::chown(
+                &dir,
+                host(&linux.uid_mappings).map(nix::unistd::Uid::from_raw),
+                host(&linux.gid_mappings).map(nix::unistd::Gid::from_raw),
+            )
+            .map_err(|e| io_err(format!("chown {}", dir.display()))(e.into()))?;
         }
         if let Some(path) = linux.cgroups_path.as_deref().filter(|p| !p.is_empty()) {
             let rel = cgroup::relative_path(path, self.systemd_cgroup)?;

@@ -126,6 +126,9 @@ pub struct SpawnPlan {
     /// Fds the child closes at once (the write end of the go-ahead pipe, so that the
     /// parent's death reads as end-of-file).
     pub close_in_child: Vec<RawFd>,
+    /// In a new user namespace: become its root (uid and gid 0) once the parent has
+    /// written the id maps, so that exec keeps the namespace's capabilities.
+    pub become_root: bool,
 }
 
 /// Writes a static message and the errno, then exits the child.
@@ -173,6 +176,17 @@ fn spawn_child(plan: &SpawnPlan, argv: &[*const libc::c_char], envp: &[*const li
         // The parent gave up (or died): leave quietly.
         // SAFETY: ends the process.
         unsafe { libc::_exit(1) }
+    }
+    if plan.become_root {
+        // SAFETY: credential changes of this single-threaded child; no memory is passed.
+        let ok = unsafe {
+            libc::setresgid(0, 0, 0) == 0
+                && libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresuid(0, 0, 0) == 0
+        };
+        if !ok {
+            child_fail(report, b"becoming root of the user namespace");
+        }
     }
     // Move every source out of the way first, so that a source that is also a target is
     // not overwritten before it is used.

@@ -95,8 +95,9 @@ impl Sink {
 }
 
 /// Opens the log file (if any) and installs the logger. Failing to open the log file is
-/// reported on stderr and logging goes nowhere.
-pub fn init(path: Option<&Path>, format: LogFormat, debug: bool) -> Sink {
+/// reported on stderr (unless `quiet`: the sandbox process's stderr is the container's)
+/// and logging goes nowhere.
+pub fn init(path: Option<&Path>, format: LogFormat, debug: bool, quiet: bool) -> Sink {
     let file = path.and_then(|p| {
         match std::fs::OpenOptions::new()
             .create(true)
@@ -105,7 +106,9 @@ pub fn init(path: Option<&Path>, format: LogFormat, debug: bool) -> Sink {
         {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("runsc: opening log file {}: {e}", p.display());
+                if !quiet {
+                    eprintln!("runsc: opening log file {}: {e}", p.display());
+                }
                 None
             }
         }

@@ -31,7 +31,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let g = cli.global;
-    let sink = logging::init(g.log.as_deref(), g.log_format, g.debug);
+    let quiet = matches!(cli.command, Some(cli::Command::Boot(_)));
+    let sink = logging::init(g.log.as_deref(), g.log_format, g.debug, quiet);
     let Some(command) = cli.command else {
         let _ = cli::Cli::command().print_help();
         return ExitCode::from(2);
