@@ -457,3 +457,58 @@ impl Runtime {
         }
     }
 }
+
+impl Runtime {
+    /// Runs `runsc --root ROOT ARGS...` like `run`, but kills it after `secs` seconds
+    /// (then the output holds what it printed and the status is a kill).
+    pub fn run_with_timeout(&self, args: &[&str], secs: u64) -> std::process::Output {
+        use std::io::Read;
+        let mut child = self
+            .cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run runsc");
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let t_out = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out.read_to_end(&mut b);
+            b
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err.read_to_end(&mut b);
+            b
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break child.wait().unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        // The pipes close when the sandbox (which may hold them) is killed by the caller;
+        // do not wait for that.
+        let grab = |t: std::thread::JoinHandle<Vec<u8>>| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                t.join().unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        };
+        std::process::Output {
+            status,
+            stdout: grab(t_out),
+            stderr: grab(t_err),
+        }
+    }
+}

@@ -337,7 +337,7 @@ fn update_sets_new_limits() {
 fn exec_runs_a_process_and_returns_its_status() {
     let rt = Runtime::new();
     running(&rt, "ex");
-    let o = rt.run(&["exec", "ex", "sh", "-c", "echo from-exec; exit 3"]);
+    let o = rt.run_with_timeout(&["exec", "ex", "sh", "-c", "echo from-exec; exit 3"], 20);
     let _ = rt.run(&["delete", "-f", "ex"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "from-exec\n");
