@@ -204,6 +204,7 @@ fn from_sentry(r: Option<sentry::control::Response>) -> Reply {
         Some(Response::HostPids(p)) => Reply::HostPids(p),
         Some(Response::Error(e)) => Reply::Error(e),
         Some(Response::State(_)) => Reply::Error("unexpected kernel-state reply".into()),
+        Some(Response::Exited { status }) => Reply::Exited { status },
         None => Reply::Error("container not running".into()),
     }
 }
@@ -220,18 +221,28 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
                 Reply::Error("container already started".into())
             } else {
                 *s = true;
-                let _ = shared.events.lock().unwrap_or_else(|e| e.into_inner()).send(Event::Start);
+                let _ = shared
+                    .events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(Event::Start);
                 Reply::Ok
             }
         }
         Request::Signal { signo, all } if !started => {
             if !harmless(signo) {
-                let _ = shared.events.lock().unwrap_or_else(|e| e.into_inner()).send(Event::Kill(signo));
+                let _ = shared
+                    .events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(Event::Kill(signo));
             }
             let _ = all;
             Reply::Ok
         }
-        Request::Signal { signo, all } => from_sentry(shared.handle.call(S::Signal { signo, all }, Vec::new())),
+        Request::Signal { signo, all } => {
+            from_sentry(shared.handle.call(S::Signal { signo, all }, Vec::new()))
+        }
         Request::Pause | Request::Resume | Request::Checkpoint { .. } | Request::Exec(_)
             if !started =>
         {
@@ -239,19 +250,30 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
         }
         Request::Pause => from_sentry(shared.handle.call(S::Pause, Vec::new())),
         Request::Resume => from_sentry(shared.handle.call(S::Resume, Vec::new())),
-        Request::Checkpoint { image_dir, leave_running } => {
-            from_sentry(shared.handle.call(S::Checkpoint { image_dir, leave_running }, Vec::new()))
-        }
+        Request::Checkpoint {
+            image_dir,
+            leave_running,
+        } => from_sentry(shared.handle.call(
+            S::Checkpoint {
+                image_dir,
+                leave_running,
+            },
+            Vec::new(),
+        )),
         Request::Exec(p) => return exec(conn, shared, p, fds),
-        Request::SignalProcess { pid, signo } => {
-            Reply::Error(format!("cannot send signal {signo} to guest process {pid}: the sentry has no request for signalling one process yet"))
-        }
+        Request::SignalProcess { pid, signo } => from_sentry(
+            shared
+                .handle
+                .call(S::SignalProcess { pid, signo }, Vec::new()),
+        ),
         Request::Wait => {
             let mut exit = shared.exit.lock().unwrap_or_else(|e| e.into_inner());
             while exit.is_none() {
                 exit = shared.exited.wait(exit).unwrap_or_else(|e| e.into_inner());
             }
-            Reply::Exited { status: exit.unwrap_or(0) }
+            Reply::Exited {
+                status: exit.unwrap_or(0),
+            }
         }
         Request::HostPids if !started => Reply::HostPids(own_pids()),
         Request::HostPids => match from_sentry(shared.handle.call(S::HostPids, Vec::new())) {
@@ -310,7 +332,20 @@ fn exec(
     let Reply::Started { pid } = reply else {
         return Ok(());
     };
-    // The proxy sends nothing more: end-of-file means it is gone.
+    // The guest process's exit status goes back to the proxy when it comes.
+    let exited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Ok(out) = conn.try_clone() {
+        let handle = shared.handle.clone();
+        let exited = exited.clone();
+        std::thread::spawn(move || {
+            let reply =
+                from_sentry(handle.call(sentry::control::Request::WaitPid { pid }, Vec::new()));
+            exited.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = control::send(&out, &reply, &[]);
+        });
+    }
+    // The proxy sends nothing more: end-of-file means it is gone, and the guest process
+    // goes with it (the shim kills an exec by killing its proxy).
     let mut buf = [0u8; 64];
     loop {
         match std::io::Read::read(&mut &*conn, &mut buf) {
@@ -318,9 +353,15 @@ fn exec(
             Ok(_) => continue,
         }
     }
-    log::warn!(
-        "exec proxy of guest process {pid} went away; the sentry has no request to kill one \
-         guest process yet, so it keeps running"
-    );
+    if !exited.load(std::sync::atomic::Ordering::SeqCst) {
+        log::debug!("exec proxy of guest process {pid} went away: killing it");
+        let _ = shared.handle.call(
+            sentry::control::Request::SignalProcess {
+                pid,
+                signo: libc::SIGKILL,
+            },
+            Vec::new(),
+        );
+    }
     Ok(())
 }

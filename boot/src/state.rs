@@ -223,9 +223,15 @@ impl Store {
     /// Makes the directory of a new container and locks it. Fails if it exists.
     pub fn create(&self, id: &str) -> Result<Lock, StateError> {
         check_id(id)?;
-        std::fs::create_dir_all(&self.root).map_err(io("creating state root", &self.root))?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(&self.root)
+            .map_err(io("creating state root", &self.root))?;
         let dir = self.dir(id);
-        match std::fs::create_dir(&dir) {
+        // Only root reaches a container's control socket.
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(StateError::Exists(id.to_string()))
@@ -371,6 +377,12 @@ mod tests {
         assert!(matches!(store.load("c1"), Err(StateError::NotExist(_))));
         assert!(matches!(store.lock("c1"), Err(StateError::NotExist(_))));
         let lock = store.create("c1").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(store.dir("c1"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
         assert!(matches!(store.create("c1"), Err(StateError::Exists(_))));
         let me = std::process::id() as i32;
         store.save(&container("c1", me)).unwrap();
