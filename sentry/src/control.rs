@@ -32,6 +32,15 @@ pub enum Request {
     HostPids,
     /// Stop the world and return the kernel's saved form (for inspection and tests).
     SaveState,
+    /// Send a signal to one guest process.
+    SignalProcess {
+        pid: i32,
+        signo: i32,
+    },
+    /// Wait until guest process `pid` (one started by `Exec`) exits; answered with `Exited`.
+    WaitPid {
+        pid: i32,
+    },
 }
 
 /// The kernel's answer.
@@ -44,6 +53,10 @@ pub enum Response {
     },
     HostPids(Vec<i32>),
     State(Box<crate::kernel::state::KernelState>),
+    /// A waited-for process exited: its exit code, or 128 + signal.
+    Exited {
+        status: i32,
+    },
     Error(String),
 }
 

@@ -35,6 +35,18 @@ pub enum Sys {
     Gone,
 }
 
+/// A process to start from outside the sandbox.
+#[derive(Debug, Clone)]
+pub struct Spawn {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub rlimits: Vec<(u64, u64)>,
+}
+
 pub fn err(e: Errno) -> Sys {
     Sys::Ret(-(e as i64))
 }
@@ -83,6 +95,8 @@ pub struct Kernel {
     user_paused: bool,
     /// Requests that need every guest thread stopped, waiting for the world to stop.
     deferred: Vec<crate::control::Envelope>,
+    /// Runtime waits for a process started by `exec` (pid, where to answer).
+    pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
     pub boot_ns: u64,
 }
 
@@ -141,6 +155,7 @@ impl Kernel {
             paused: false,
             user_paused: false,
             deferred: Vec::new(),
+            pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
         })
     }
@@ -156,24 +171,42 @@ impl Kernel {
         config: &SandboxConfig,
         stdio: [OwnedFd; 3],
     ) -> Result<(), KernelError> {
-        let mut files = FdTable::new();
-        for (i, fd) in stdio.into_iter().enumerate() {
-            let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
-            let f = stdio_file(fd);
-            let flags = libc::O_RDWR;
-            files.set(
-                i as i32,
-                OpenFile::new(FileKind::Stream { fd: f, tty }, flags, format!("stdio:{i}")),
-                false,
-            );
-        }
         let mut rl = default_rlimits();
         for r in &config.rlimits {
             if (r.resource as usize) < rl.len() {
                 rl[r.resource as usize] = (r.soft, r.hard);
             }
         }
-        files.limit = rl[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as i32;
+        let spec = Spawn {
+            argv: config.argv.clone(),
+            env: config.env.clone(),
+            cwd: config.cwd.clone(),
+            uid: config.uid,
+            gid: config.gid,
+            groups: config.additional_gids.clone(),
+            rlimits: rl,
+        };
+        self.spawn(&spec, stdio.into()).map(drop)
+    }
+
+    /// Starts a guest process with no parent in the sandbox (the init, or a runtime
+    /// `exec`), whose fds 0, 1, 2 are the given host fds. Returns its pid.
+    pub fn spawn(&mut self, spec: &Spawn, stdio: Vec<OwnedFd>) -> Result<i32, KernelError> {
+        let mut files = FdTable::new();
+        for (i, fd) in stdio.into_iter().enumerate().take(3) {
+            let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
+            let f = stdio_file(fd);
+            files.set(
+                i as i32,
+                OpenFile::new(
+                    FileKind::Stream { fd: f, tty },
+                    libc::O_RDWR,
+                    format!("stdio:{i}"),
+                ),
+                false,
+            );
+        }
+        files.limit = spec.rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as i32;
         let pid = self.alloc_pid();
         let tg = ThreadGroup {
             pid,
@@ -189,14 +222,14 @@ impl Kernel {
             stopped: None,
             continued: false,
             itimer_real: None,
-            rlimits: rl,
-            uid: config.uid,
-            euid: config.uid,
-            suid: config.uid,
-            gid: config.gid,
-            egid: config.gid,
-            sgid: config.gid,
-            groups: config.additional_gids.clone(),
+            rlimits: spec.rlimits.clone(),
+            uid: spec.uid,
+            euid: spec.uid,
+            suid: spec.uid,
+            gid: spec.gid,
+            egid: spec.gid,
+            sgid: spec.gid,
+            groups: spec.groups.clone(),
             exe: String::new(),
             start_ns: self.clocks.mono(),
         };
@@ -225,7 +258,7 @@ impl Kernel {
             state: RunState::Stopped,
             files: Rc::new(RefCell::new(files)),
             fs: Rc::new(RefCell::new(FsContext {
-                cwd: crate::fs::join(&crate::fs::split(&config.cwd)),
+                cwd: crate::fs::join(&crate::fs::split(&spec.cwd)),
                 umask: 0o022,
             })),
             sighand: Rc::new(RefCell::new([SigAction::default(); 64])),
@@ -245,18 +278,23 @@ impl Kernel {
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);
         self.tgs.get_mut(&pid).expect("just made").threads.push(pid);
-        let argv: Vec<Vec<u8>> = config.argv.iter().map(|s| s.as_bytes().to_vec()).collect();
-        let envp: Vec<Vec<u8>> = config.env.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let argv: Vec<Vec<u8>> = spec.argv.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let envp: Vec<Vec<u8>> = spec.env.iter().map(|s| s.as_bytes().to_vec()).collect();
         let path = argv.first().cloned().unwrap_or_default();
-        let path = self.find_in_path(pid, &path, &config.env);
+        let path = self.find_in_path(pid, &path, &spec.env);
         if let Err(e) = self.exec(pid, &path, argv, envp) {
+            if pid != 1 {
+                // Leave no trace of a process that never started.
+                self.exit_task(pid, false);
+                self.tgs.remove(&pid);
+            }
             return Err(KernelError::Exec {
                 path: String::from_utf8_lossy(&path).into_owned(),
                 errno: std::io::Error::from_raw_os_error(e),
             });
         }
         self.resume(pid);
-        Ok(())
+        Ok(pid)
     }
 
     /// Looks a bare command name up in the guest PATH, as runc does for process.args[0].
@@ -623,6 +661,7 @@ impl Kernel {
                 }
             }
             self.expire_timers();
+            self.answer_pid_waiters();
             if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
                 let reqs = std::mem::take(&mut self.deferred);
                 for env in reqs {
@@ -681,6 +720,10 @@ impl Kernel {
             if let Some(c) = control {
                 if pfds[1].revents != 0 {
                     for env in c.drain() {
+                        if let crate::control::Request::WaitPid { pid } = env.request {
+                            self.pid_waiters.push((pid, env.reply));
+                            continue;
+                        }
                         if matches!(
                             env.request,
                             crate::control::Request::SaveState
@@ -1375,11 +1418,77 @@ impl Kernel {
                 v.extend(self.plat.host_pids());
                 Response::HostPids(v)
             }
-            Request::Exec { .. } => {
-                drop(fds);
-                Response::Error("exec is not supported by this sandbox yet".into())
+            Request::Exec {
+                argv,
+                env,
+                cwd,
+                uid,
+                gid,
+            } => {
+                if fds.len() != 3 {
+                    return Response::Error(format!("exec needs 3 stdio fds, got {}", fds.len()));
+                }
+                let rlimits = self
+                    .tgs
+                    .get(&1)
+                    .map(|g| g.rlimits.clone())
+                    .unwrap_or_else(default_rlimits);
+                let spec = Spawn {
+                    argv,
+                    env,
+                    cwd,
+                    uid,
+                    gid,
+                    groups: vec![],
+                    rlimits,
+                };
+                match self.spawn(&spec, fds) {
+                    Ok(pid) => Response::Started { pid },
+                    Err(e) => Response::Error(e.to_string()),
+                }
             }
+            Request::SignalProcess { pid, signo } => {
+                if !(1..=64).contains(&signo) {
+                    return Response::Error(format!("invalid signal {signo}"));
+                }
+                match self.tgs.get(&pid) {
+                    Some(g) if g.zombie.is_none() => {
+                        let mut info = SigInfo::new(signo, signal::SI_USER);
+                        info.forced = true;
+                        self.signal_group(pid, info);
+                        Response::Ok
+                    }
+                    _ => Response::Error(format!("no such process {pid}")),
+                }
+            }
+            Request::WaitPid { .. } => Response::Error("wait is served by the event loop".into()),
             Request::SaveState | Request::Checkpoint { .. } => self.stopped_world_request(req, fds),
+        }
+    }
+
+    /// Answers runtime waits whose process has exited, reaping it.
+    fn answer_pid_waiters(&mut self) {
+        let mut i = 0;
+        while i < self.pid_waiters.len() {
+            let pid = self.pid_waiters[i].0;
+            let status = match self.tgs.get(&pid) {
+                None => Some(Err(format!("no such process {pid}"))),
+                Some(g) => g.zombie.map(Ok),
+            };
+            if let Some(st) = status {
+                let (_, reply) = self.pid_waiters.remove(i);
+                if st.is_ok() && self.tgs[&pid].ppid == 0 && pid != 1 {
+                    self.tgs.remove(&pid);
+                }
+                let _ = reply.send(match st {
+                    Ok(s) => crate::control::Response::Exited {
+                        status: s.shell_code(),
+                    },
+                    Err(e) => crate::control::Response::Error(e),
+                });
+            } else {
+                i += 1;
+            }
         }
     }
 
