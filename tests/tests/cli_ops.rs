@@ -489,3 +489,84 @@ fn checkpoint_of_a_paused_container_writes_an_image() {
     );
     assert!(rt.run(&["delete", "ck"]).status.success());
 }
+
+#[test]
+fn killing_the_exec_proxy_kills_the_guest_process() {
+    let rt = Runtime::new();
+    running(&rt, "exk");
+    // The guest process appends to a file of the (passthrough) rootfs, seen from the host.
+    let tick = rt.dir.path().join("exk/rootfs/tick");
+    let pid_file = rt.dir.path().join("exk-proxy.pid");
+    let o = rt.run_to_files(
+        "exk-exec",
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "exk",
+            "sh",
+            "-c",
+            "while true; do echo x >> /tick; sleep 0.1; done",
+        ],
+    );
+    assert!(o.status.success(), "{}", o.stderr);
+    let size = || std::fs::metadata(&tick).map(|m| m.len()).unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(size() > 0, "the exec'd process runs");
+    let proxy = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", proxy.trim()])
+        .status();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let before = size();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let after = size();
+    let still_running = rt.status("exk");
+    let _ = rt.run(&["delete", "-f", "exk"]);
+    assert_eq!(
+        before, after,
+        "the guest process still writes after its proxy died"
+    );
+    assert_eq!(
+        still_running.as_deref(),
+        Some("running"),
+        "the container itself runs on"
+    );
+}
+
+#[test]
+fn the_exec_proxy_forwards_signals_and_exits_with_the_guest_status() {
+    let rt = Runtime::new();
+    running(&rt, "exs");
+    let mut proxy = rt
+        .cmd(&["exec", "exs", "sh", "-c", "echo ready; sleep 100"])
+        .stdout(std::fs::File::create(rt.dir.path().join("exs-exec.out")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(rt
+        .wait_for_output("exs-exec", "ready", 10)
+        .contains("ready"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &proxy.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = proxy.try_wait().unwrap() {
+            break s.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = proxy.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let container = rt.status("exs");
+    let _ = rt.run(&["delete", "-f", "exs"]);
+    assert_eq!(status, Some(143), "SIGTERM reached the guest process");
+    assert_eq!(container.as_deref(), Some("running"));
+}
