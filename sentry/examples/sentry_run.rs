@@ -19,7 +19,21 @@ fn main() {
         log::set_logger(&Stderr).unwrap();
         log::set_max_level(log::LevelFilter::Trace);
     }
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    // `--checkpoint-after SECS DIR`: write DIR/checkpoint.img after SECS and end.
+    // `--restore DIR`: restore from DIR instead of starting ARGS.
+    let mut checkpoint = None;
+    let mut restore = None;
+    if argv.first().map(String::as_str) == Some("--checkpoint-after") {
+        checkpoint = Some((
+            argv[1].parse::<f64>().unwrap(),
+            std::path::PathBuf::from(&argv[2]),
+        ));
+        argv.drain(..3);
+    } else if argv.first().map(String::as_str) == Some("--restore") {
+        restore = Some(std::path::PathBuf::from(&argv[1]));
+        argv.drain(..2);
+    }
     let config = sentry::SandboxConfig {
         root: "/".into(),
         root_readonly: true,
@@ -57,6 +71,35 @@ fn main() {
         std::io::stderr().as_fd().try_clone_to_owned().unwrap(),
     ];
     let sb = sentry::Sandbox::new(config).unwrap();
-    let code = sb.run(stdio, None).unwrap();
-    std::process::exit(code);
+    let (handle, receiver) = sentry::control::channel().unwrap();
+    if let Some((secs, dir)) = checkpoint {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            let r = handle.call(
+                sentry::control::Request::Checkpoint {
+                    image_dir: dir,
+                    leave_running: false,
+                },
+                vec![],
+            );
+            eprintln!("checkpoint: {r:?}");
+        });
+    }
+    let code = match restore {
+        Some(dir) => sb.restore_and_run(&dir, stdio, Some(receiver)),
+        None => sb.run(stdio, Some(receiver)),
+    };
+    match code {
+        Ok(c) => std::process::exit(c),
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg += &format!(": {s}");
+                src = s.source();
+            }
+            eprintln!("sentry_run: {msg}");
+            std::process::exit(125);
+        }
+    }
 }

@@ -21,6 +21,12 @@ pub use control::{ControlHandle, ControlReceiver};
 pub enum Error {
     #[error("building the sandbox kernel")]
     Kernel(#[from] kernel::KernelError),
+    #[error("restoring from {path}")]
+    Restore {
+        path: std::path::PathBuf,
+        #[source]
+        source: kernel::restore::RestoreError,
+    },
 }
 
 /// A sandbox about to run: the kernel built from a config.
@@ -50,6 +56,32 @@ impl Sandbox {
         control: Option<ControlReceiver>,
     ) -> Result<i32, Error> {
         self.kernel.start_init(&self.config, stdio)?;
+        let status = self.kernel.run_loop(control.as_ref());
+        self.kernel.vfs.cleanup();
+        Ok(status.shell_code())
+    }
+
+    /// Restores the guest from a checkpoint image (`DIR/checkpoint.img`, or the file itself)
+    /// instead of starting the config's process, then runs it until its init exits. The
+    /// config gives the new container's mounts; `stdio` are its new stdio.
+    pub fn restore_and_run(
+        mut self,
+        image: &std::path::Path,
+        stdio: [OwnedFd; 3],
+        control: Option<ControlReceiver>,
+    ) -> Result<i32, Error> {
+        let path = if image.is_dir() {
+            image.join(statefile::IMAGE_FILE_NAME)
+        } else {
+            image.to_path_buf()
+        };
+        let fail = |source| Error::Restore {
+            path: path.clone(),
+            source,
+        };
+        let img = statefile::Image::open(&path).map_err(|e| fail(e.into()))?;
+        self.kernel.restore(&img, stdio).map_err(fail)?;
+        drop(img);
         let status = self.kernel.run_loop(control.as_ref());
         self.kernel.vfs.cleanup();
         Ok(status.shell_code())

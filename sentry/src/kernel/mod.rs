@@ -2,6 +2,7 @@
 //! signals, wait and exit.
 
 pub mod futex;
+pub mod restore;
 pub mod signal;
 pub mod state;
 pub mod task;
@@ -75,17 +76,17 @@ pub struct Kernel {
     pub plat: Box<dyn Platform>,
     pub mf: MemoryFile,
     pub mms: HashMap<u64, MmEntry>,
-    next_mm: u64,
+    pub(crate) next_mm: u64,
     pub tasks: BTreeMap<i32, Task>,
     pub tgs: BTreeMap<i32, ThreadGroup>,
     pub host2tid: HashMap<i32, i32>,
-    next_pid: i32,
+    pub(crate) next_pid: i32,
     pub vfs: Vfs,
     pub clocks: time::Clocks,
     pub hostname: String,
     pub futex_waiters: Vec<Waiter>,
     ready: VecDeque<i32>,
-    next_obj: u64,
+    pub(crate) next_obj: u64,
     /// The init's exit status, once it has exited.
     pub init_status: Option<WaitStatus>,
     logged: HashSet<u64>,
@@ -102,17 +103,22 @@ pub struct Kernel {
 
 /// Opens a host stdio fd for the sandbox's use: a fresh open file description (so
 /// O_NONBLOCK does not leak to whoever else holds the file) made non-blocking.
-fn stdio_file(fd: OwnedFd) -> OwnedFd {
+pub(crate) fn stdio_file(fd: OwnedFd) -> OwnedFd {
+    // A regular file (a log) keeps its description: it never blocks, and a new open would
+    // start writing at offset 0 over what is there.
+    let is_file = crate::fs::host_sys::fstat(fd.as_fd())
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+        .unwrap_or(false);
+    if is_file {
+        return fd;
+    }
+    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let own = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .or_else(|_| std::fs::File::open(format!("/proc/self/fd/{}", fd.as_raw_fd())))
-        .or_else(|_| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        });
+        .open(&proc_path)
+        .or_else(|_| std::fs::File::open(&proc_path))
+        .or_else(|_| std::fs::OpenOptions::new().write(true).open(&proc_path));
     let f: OwnedFd = match own {
         Ok(f) => f.into(),
         Err(_) => fd,
@@ -1565,10 +1571,11 @@ impl Kernel {
             .save_state()
             .map_err(|e| format!("saving the kernel state: {e}"))?;
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let meta = statefile::Metadata::for_this_host(
+        let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
             &self.hostname,
         );
+        meta.cpu = restore::host_cpu();
         let ranges = state
             .memory
             .iter()

@@ -200,6 +200,83 @@ pub struct MountState {
     pub kind: MountKindState,
     pub readonly: bool,
     pub fstype: String,
+    /// A tmpfs's files (it lives only in the sandbox, so the image carries it).
+    pub contents: Vec<TmpfsEntry>,
+}
+
+/// One node of a saved tmpfs: path relative to the mount, mode, and what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TmpfsEntry {
+    pub path: String,
+    pub mode: u32,
+    pub node: TmpfsNode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TmpfsNode {
+    Dir,
+    File(Vec<u8>),
+    Symlink(String),
+}
+
+/// Walks a tmpfs's backing directory (symlinks are not followed).
+pub fn read_tree(root: &std::path::Path) -> std::io::Result<Vec<TmpfsEntry>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in std::fs::read_dir(root.join(&rel))? {
+            let e = e?;
+            let r = rel.join(e.file_name());
+            let md = std::fs::symlink_metadata(e.path())?;
+            let mode = md.permissions().mode() & 0o7777;
+            let node = if md.file_type().is_symlink() {
+                TmpfsNode::Symlink(std::fs::read_link(e.path())?.to_string_lossy().into_owned())
+            } else if md.is_dir() {
+                stack.push(r.clone());
+                TmpfsNode::Dir
+            } else if md.is_file() {
+                TmpfsNode::File(std::fs::read(e.path())?)
+            } else {
+                continue;
+            };
+            out.push(TmpfsEntry {
+                path: r.to_string_lossy().into_owned(),
+                mode,
+                node,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Recreates a saved tmpfs tree under `root`.
+pub fn write_tree(root: &std::path::Path, entries: &[TmpfsEntry]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for e in entries {
+        let rel = std::path::Path::new(&e.path);
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(std::io::Error::other(format!(
+                "bad tmpfs path {:?} in the image",
+                e.path
+            )));
+        }
+        let p = root.join(rel);
+        match &e.node {
+            TmpfsNode::Dir => std::fs::create_dir_all(&p)?,
+            TmpfsNode::File(d) => std::fs::write(&p, d)?,
+            TmpfsNode::Symlink(t) => std::os::unix::fs::symlink(t, &p)?,
+        }
+        if !matches!(e.node, TmpfsNode::Symlink(_)) {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode))?;
+        }
+    }
+    Ok(())
 }
 
 /// Assigns ids to shared objects by identity.
@@ -398,6 +475,12 @@ impl Kernel {
                 },
                 readonly: m.readonly,
                 fstype: m.fstype.clone(),
+                contents: match &m.fs {
+                    crate::fs::MountFs::Host { host_path, .. } if m.fstype == "tmpfs" => {
+                        read_tree(host_path).unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                },
             })
             .collect();
         Ok(KernelState {

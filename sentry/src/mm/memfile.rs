@@ -172,6 +172,36 @@ impl MemoryFile {
         unsafe { std::slice::from_raw_parts(self.base.add(off as usize), len as usize) }
     }
 
+    /// Marks the saved allocated ranges (start, end, references) as allocated again in a
+    /// fresh memory file.
+    pub fn restore_ranges(&mut self, ranges: &[(u64, u64, u32)]) -> Result<(), String> {
+        if !self.refs.is_empty() {
+            return Err("the memory file is not fresh".into());
+        }
+        let mut last = 0;
+        for &(s, e, n) in ranges {
+            if s % PAGE != 0 || e % PAGE != 0 || s < last || e <= s || e > FILE_SIZE || n == 0 {
+                return Err(format!("bad range {s:#x}-{e:#x} x{n}"));
+            }
+            last = e;
+        }
+        let mut free = BTreeMap::new();
+        let mut cur = 0;
+        for &(s, e, n) in ranges {
+            if s > cur {
+                free.insert(cur, s);
+            }
+            self.refs.insert(s, (e, n));
+            self.allocated += e - s;
+            cur = e;
+        }
+        if cur < FILE_SIZE {
+            free.insert(cur, FILE_SIZE);
+        }
+        self.free = free;
+        Ok(())
+    }
+
     /// Allocated ranges (start, end, references), for checkpointing.
     pub fn allocated_ranges(&self) -> Vec<(u64, u64, u32)> {
         self.refs.iter().map(|(&s, &(e, n))| (s, e, n)).collect()

@@ -467,6 +467,16 @@ impl Mm {
         }
     }
 
+    /// Maps every mapping of the table into the (fresh) host address space (restore).
+    pub fn remap_all(&mut self, cx: &mut MmCtx) -> std::io::Result<()> {
+        let all: Vec<(u64, Vma)> = self.vmas.iter().map(|(&s, v)| (s, v.clone())).collect();
+        for (s, v) in all {
+            let hp = self.host_prot(cx, &v, s);
+            cx.plat.map(self.id, s, v.end - s, hp, v.off)?;
+        }
+        Ok(())
+    }
+
     /// Drops every mapping and ends the host address space.
     pub fn destroy(&mut self, cx: &mut MmCtx) {
         for (&s, v) in &self.vmas {

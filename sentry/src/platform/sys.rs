@@ -177,8 +177,10 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
     // Everything the child needs is computed before fork: the child may only make raw
     // system calls (the parent may have other threads).
     let code: [u8; 4] = [0x0f, 0x05, 0xcc, 0xcc]; // syscall; int3; int3
-                                                  // SAFETY: fork has no memory-safety preconditions; the child below only makes
-                                                  // async-signal-safe raw system calls and never returns into Rust code of the parent.
+                                                  // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: fork has no memory-safety preconditions; the child below only makes
+    // async-signal-safe raw system calls and never returns into Rust code of the parent.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -194,7 +196,7 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
         // kernel would fault on it at the next preemption.
         unregister_rseq();
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() == 1 {
+        if libc::getppid() != parent {
             libc::_exit(1);
         }
         libc::setsid();

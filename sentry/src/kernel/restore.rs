@@ -1,0 +1,432 @@
+//! Restore: a kernel built again from a checkpoint image. The new memory file is filled
+//! from the image's segments, address spaces are recreated as stubs with the same
+//! mappings, threads get their registers and FPU state back, files are reopened (host
+//! files by guest path, stdio rebound to the new container's stdio), and parked system
+//! calls continue from their saved registers.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::rc::Rc;
+
+use crate::fs::file::{FdEntry, FdTable, FileKind, FileRef, OpenFile};
+use crate::fs::MountFs;
+use crate::ipc::pipe::Pipe;
+use crate::kernel::state::{regs_from_state, FileKindState, KernelState, MountKindState};
+use crate::kernel::task::{FsContext, RunState, Task, ThreadGroup};
+use crate::kernel::{Kernel, MmEntry};
+use crate::mm::{Mm, MmCtx};
+
+/// Why a restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("reading the checkpoint image")]
+    Image(#[from] statefile::Error),
+    #[error("the image was taken on a CPU this host does not match: {0}")]
+    Cpu(String),
+    #[error("the image's mounts do not match this container's: {0}")]
+    Mounts(String),
+    #[error("reopening {path}: {errno}")]
+    Reopen { path: String, errno: std::io::Error },
+    #[error("the image's state is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("recreating the sandbox: {0}")]
+    Platform(#[source] std::io::Error),
+}
+
+fn bad(msg: impl Into<String>) -> RestoreError {
+    RestoreError::Inconsistent(msg.into())
+}
+
+/// The CPU features of this host, recorded in an image's metadata.
+pub fn host_cpu() -> statefile::CpuFeatures {
+    use core::arch::x86_64::{__cpuid_count, _xgetbv};
+    let mut cpuid = Vec::new();
+    for (leaf, sub) in [(1u32, 0u32), (7, 0), (0xd, 0), (0xd, 1), (0x8000_0001, 0)] {
+        let r = __cpuid_count(leaf, sub);
+        cpuid.push(statefile::CpuidLeaf {
+            leaf,
+            subleaf: sub,
+            eax: r.eax,
+            ebx: r.ebx,
+            ecx: r.ecx,
+            edx: r.edx,
+        });
+    }
+    let v = __cpuid_count(0, 0);
+    let vendor: Vec<u8> = [v.ebx, v.edx, v.ecx]
+        .iter()
+        .flat_map(|r| r.to_le_bytes())
+        .collect();
+    let osxsave = __cpuid_count(1, 0).ecx & (1 << 27) != 0;
+    // SAFETY: XGETBV is available when CPUID says OSXSAVE is set.
+    let xcr0 = if osxsave { unsafe { _xgetbv(0) } } else { 0 };
+    let features = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("flags")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .map(|f| f.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    statefile::CpuFeatures {
+        vendor: String::from_utf8_lossy(&vendor).into_owned(),
+        features,
+        cpuid,
+        xcr0,
+    }
+}
+
+/// Refuses a host whose XCR0 differs or whose features are not a superset of the image's.
+pub fn check_cpu(saved: &statefile::CpuFeatures) -> Result<(), RestoreError> {
+    let here = host_cpu();
+    if saved.xcr0 != 0 && saved.xcr0 != here.xcr0 {
+        return Err(RestoreError::Cpu(format!(
+            "XCR0 is {:#x} here, the image has {:#x}",
+            here.xcr0, saved.xcr0
+        )));
+    }
+    let missing: Vec<&str> = saved
+        .features
+        .iter()
+        .filter(|f| !here.features.contains(f))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(RestoreError::Cpu(format!(
+            "missing CPU features: {}",
+            missing.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+impl Kernel {
+    /// Rebuilds the whole guest from `image` into this (fresh) kernel. `stdio` are the new
+    /// container's stdio; every saved "stdio N" file is rebound to them.
+    pub fn restore(
+        &mut self,
+        image: &statefile::Image,
+        stdio: [OwnedFd; 3],
+    ) -> Result<(), RestoreError> {
+        check_cpu(&image.metadata().cpu)?;
+        let st: KernelState = image.state()?;
+        // Mounts: the same destinations in the same order; tmpfs contents come back.
+        if st.mounts.len() != self.vfs.mounts.len() {
+            return Err(RestoreError::Mounts(format!(
+                "{} mounts in the image, {} here",
+                st.mounts.len(),
+                self.vfs.mounts.len()
+            )));
+        }
+        for (saved, here) in st.mounts.iter().zip(&self.vfs.mounts) {
+            if saved.at != here.at {
+                return Err(RestoreError::Mounts(format!(
+                    "{} in the image, {} here",
+                    crate::fs::join(&saved.at),
+                    crate::fs::join(&here.at)
+                )));
+            }
+            if let (MountKindState::Tmpfs, MountFs::Host { host_path, .. }) =
+                (&saved.kind, &here.fs)
+            {
+                crate::kernel::state::write_tree(host_path, &saved.contents)
+                    .map_err(RestoreError::Platform)?;
+            }
+        }
+        // Memory.
+        self.mf
+            .restore_ranges(&st.memory)
+            .map_err(|e| bad(format!("memory ranges: {e}")))?;
+        for seg in image.segments() {
+            let seg = seg?;
+            if !st.memory.iter().any(|&(s, e, _)| {
+                seg.memory_offset >= s && seg.memory_offset + seg.data.len() as u64 <= e
+            }) {
+                return Err(bad(format!(
+                    "segment {} lies outside the allocated memory",
+                    seg.index
+                )));
+            }
+            self.mf.write(seg.memory_offset, seg.data);
+        }
+        self.clocks.mono_offset =
+            st.mono_ns as i64 - crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC) as i64;
+        self.boot_ns = st.boot_ns;
+        self.hostname = st.hostname.clone();
+        // Address spaces.
+        for m in &st.mms {
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
+            let mut mm = Mm::new(&mut cx).map_err(RestoreError::Platform)?;
+            mm.brk_start = m.brk_start;
+            mm.brk = m.brk;
+            mm.arg_range = m.arg_range;
+            mm.env_range = m.env_range;
+            for (start, v) in &m.vmas {
+                if v.end <= *start || v.end > crate::platform::GUEST_TOP {
+                    return Err(bad(format!("mapping {start:#x}-{:#x}", v.end)));
+                }
+                mm.vmas.insert(*start, v.clone());
+            }
+            mm.remap_all(&mut cx).map_err(RestoreError::Platform)?;
+            self.mms.insert(m.id, MmEntry { mm, users: m.users });
+            self.next_mm = self.next_mm.max(m.id + 1);
+        }
+        // Pipes, files, fd tables.
+        let pipes: HashMap<u64, Rc<RefCell<Pipe>>> = st
+            .pipes
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p.readers = 0;
+                p.writers = 0;
+                (p.id, Rc::new(RefCell::new(p)))
+            })
+            .collect();
+        self.next_obj = self
+            .next_obj
+            .max(st.pipes.iter().map(|p| p.id).max().unwrap_or(0) + 1);
+        let mut stdio: Vec<Option<OwnedFd>> = stdio.into_iter().map(Some).collect();
+        let mut files: HashMap<u64, FileRef> = HashMap::new();
+        for f in &st.files {
+            let pipe = |id: u64| {
+                pipes
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("unknown pipe {id}")))
+            };
+            let kind = match &f.kind {
+                FileKindState::Host { dir, offset } => {
+                    let fd = self.reopen(&f.path, f.flags, *dir)?;
+                    if !dir {
+                        let _ = nix::unistd::lseek(
+                            fd.as_raw_fd(),
+                            *offset as i64,
+                            nix::unistd::Whence::SeekSet,
+                        );
+                    }
+                    FileKind::Host { fd, dir: *dir }
+                }
+                FileKindState::Stdio { index, .. } => {
+                    let i = (*index as usize).min(2);
+                    let fd = match stdio[i].take() {
+                        Some(fd) => fd,
+                        None => {
+                            // Several saved descriptions of the same stdio: share the new one.
+                            let any = files.values().find(|x| x.borrow().path == f.path).cloned();
+                            if let Some(x) = any {
+                                files.insert(f.id, x);
+                                continue;
+                            }
+                            return Err(bad(format!("stdio {i} used twice")));
+                        }
+                    };
+                    let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
+                    FileKind::Stream {
+                        fd: crate::kernel::stdio_file(fd),
+                        tty,
+                    }
+                }
+                FileKindState::PipeRead { pipe: id } => {
+                    let p = pipe(*id)?;
+                    p.borrow_mut().readers += 1;
+                    FileKind::PipeRead(p)
+                }
+                FileKindState::PipeWrite { pipe: id } => {
+                    let p = pipe(*id)?;
+                    p.borrow_mut().writers += 1;
+                    FileKind::PipeWrite(p)
+                }
+                FileKindState::Dev(d) => FileKind::Dev(*d),
+                FileKindState::Synthetic(d) => FileKind::Synthetic(d.clone()),
+                FileKindState::SynthDir(d) => FileKind::SynthDir(d.clone()),
+            };
+            let of = OpenFile::new(kind, f.flags, f.path.clone());
+            of.borrow_mut().pos = f.pos;
+            files.insert(f.id, of);
+        }
+        let mut tables: HashMap<u64, Rc<RefCell<FdTable>>> = HashMap::new();
+        for t in &st.fd_tables {
+            let mut tab = FdTable::new();
+            tab.limit = t.limit;
+            for &(fd, file, cloexec) in &t.fds {
+                let f = files
+                    .get(&file)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("fd {fd} names unknown file {file}")))?;
+                tab.fds.insert(fd, FdEntry { file: f, cloexec });
+            }
+            tables.insert(t.id, Rc::new(RefCell::new(tab)));
+        }
+        let fss: HashMap<u64, Rc<RefCell<FsContext>>> = st
+            .fs_contexts
+            .iter()
+            .map(|f| {
+                (
+                    f.id,
+                    Rc::new(RefCell::new(FsContext {
+                        cwd: f.cwd.clone(),
+                        umask: f.umask,
+                    })),
+                )
+            })
+            .collect();
+        let mut sighands = HashMap::new();
+        for h in &st.sighands {
+            let acts: [crate::kernel::signal::SigAction; 64] = h
+                .actions
+                .clone()
+                .try_into()
+                .map_err(|_| bad("a signal table without 64 entries"))?;
+            sighands.insert(h.id, Rc::new(RefCell::new(acts)));
+        }
+        // Thread groups and tasks.
+        for g in &st.thread_groups {
+            let [uid, euid, suid, gid, egid, sgid] = g.creds;
+            self.tgs.insert(
+                g.pid,
+                ThreadGroup {
+                    pid: g.pid,
+                    ppid: g.ppid,
+                    pgid: g.pgid,
+                    sid: g.sid,
+                    threads: g.threads.clone(),
+                    children: g.children.clone(),
+                    exit_signal: g.exit_signal,
+                    zombie: g.zombie,
+                    exiting: g.exiting,
+                    shared_pending: g.shared_pending.clone(),
+                    stopped: g.stopped,
+                    continued: g.continued,
+                    itimer_real: g.itimer_real,
+                    rlimits: g.rlimits.clone(),
+                    uid,
+                    euid,
+                    suid,
+                    gid,
+                    egid,
+                    sgid,
+                    groups: g.groups.clone(),
+                    exe: g.exe.clone(),
+                    start_ns: g.start_ns,
+                },
+            );
+        }
+        for t in &st.tasks {
+            let space = self
+                .mms
+                .get(&t.mm)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "task {} names unknown address space {}",
+                        t.tid, t.mm
+                    ))
+                })?
+                .mm
+                .id;
+            if !self.tgs.contains_key(&t.tgid) {
+                return Err(bad(format!(
+                    "task {} names unknown thread group {}",
+                    t.tid, t.tgid
+                )));
+            }
+            let host = self
+                .plat
+                .new_thread(space)
+                .map_err(RestoreError::Platform)?;
+            let mut regs = self.plat.get_regs(host).map_err(RestoreError::Platform)?;
+            regs_from_state(&t.regs, &mut regs);
+            if !t.fpu.is_empty() {
+                // A mismatching XSAVE image is refused by the host: say so.
+                self.plat
+                    .set_fpu(host, &t.fpu)
+                    .map_err(|e| RestoreError::Cpu(format!("FPU state of task {}: {e}", t.tid)))?;
+            }
+            fn get<T: Clone>(
+                m: &HashMap<u64, T>,
+                id: u64,
+                tid: i32,
+                what: &str,
+            ) -> Result<T, RestoreError> {
+                m.get(&id)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("task {tid} names unknown {what} {id}")))
+            }
+            let state = match &t.state {
+                RunState::Running | RunState::Stopped => RunState::Stopped,
+                s => s.clone(),
+            };
+            let task = Task {
+                tid: t.tid,
+                tgid: t.tgid,
+                host_tid: host,
+                mm: t.mm,
+                regs,
+                state,
+                files: get(&tables, t.files, t.tid, "fd table")?,
+                fs: get(&fss, t.fs, t.tid, "fs context")?,
+                sighand: get(&sighands, t.sighand, t.tid, "signal table")?,
+                sigmask: t.sigmask,
+                saved_mask: t.saved_mask,
+                pending: t.pending.clone(),
+                altstack: t.altstack,
+                clear_child_tid: t.clear_child_tid,
+                robust_list: t.robust_list,
+                sys_deadline: t.sys_deadline,
+                sys_progress: t.sys_progress as usize,
+                interrupting: false,
+                dying: false,
+                vfork_parent: t.vfork_parent,
+                comm: t.comm.clone(),
+            };
+            self.host2tid.insert(host, t.tid);
+            self.tasks.insert(t.tid, task);
+        }
+        self.futex_waiters = st.futex_waiters.clone();
+        self.init_status = st.init_status;
+        self.next_pid = self
+            .tgs
+            .keys()
+            .chain(self.tasks.keys())
+            .max()
+            .copied()
+            .unwrap_or(1)
+            + 1;
+        // Let it run: parked calls are served again (they re-park on fresh keys).
+        let tids: Vec<i32> = self.tasks.keys().copied().collect();
+        for tid in tids {
+            match self.tasks[&tid].state {
+                RunState::Stopped => self.deliver_and_resume(tid),
+                RunState::Parked(_) => self.wake(tid),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Reopens a host file of the guest by its guest path.
+    fn reopen(&self, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, RestoreError> {
+        let fail = |e: i32| RestoreError::Reopen {
+            path: path.to_string(),
+            errno: std::io::Error::from_raw_os_error(e),
+        };
+        let look = |_: &[String]| Err(libc::ENOENT);
+        let r = self
+            .vfs
+            .resolve(&look, "/", path.as_bytes(), false)
+            .map_err(fail)?;
+        if !r.exists {
+            return Err(fail(libc::ENOENT));
+        }
+        let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_PATH | libc::O_DIRECTORY;
+        let mut f = (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY;
+        if dir {
+            f |= libc::O_DIRECTORY;
+        }
+        self.vfs.host_open(&r, f, 0).map_err(fail)
+    }
+}
