@@ -104,8 +104,22 @@ pub fn check_cpu(saved: &statefile::CpuFeatures) -> Result<(), RestoreError> {
 
 impl Kernel {
     /// Rebuilds the whole guest from `image` into this (fresh) kernel. `stdio` are the new
-    /// container's stdio; every saved "stdio N" file is rebound to them.
+    /// container's stdio; every saved "stdio N" file is rebound to them. When it fails, the
+    /// host directories behind tmpfs mounts (which it may have filled) are removed: the
+    /// kernel will not run.
     pub fn restore(
+        &mut self,
+        image: &statefile::Image,
+        stdio: [OwnedFd; 3],
+    ) -> Result<(), RestoreError> {
+        let r = self.restore_all(image, stdio);
+        if r.is_err() {
+            self.vfs.cleanup();
+        }
+        r
+    }
+
+    fn restore_all(
         &mut self,
         image: &statefile::Image,
         stdio: [OwnedFd; 3],
@@ -396,11 +410,14 @@ impl Kernel {
             .copied()
             .unwrap_or(1)
             + 1;
-        // Let it run: parked calls are served again (they re-park on fresh keys).
+        // Let it run: parked calls are served again (they re-park on fresh keys). Threads
+        // that were running guest code when the checkpoint stopped the world (or paused it)
+        // were saved as GroupStopped: they run on, unless their group is stopped by a stop
+        // signal (`deliver_and_resume` leaves those stopped).
         let tids: Vec<i32> = self.tasks.keys().copied().collect();
         for tid in tids {
             match self.tasks[&tid].state {
-                RunState::Stopped => self.deliver_and_resume(tid),
+                RunState::Stopped | RunState::GroupStopped => self.deliver_and_resume(tid),
                 RunState::Parked(_) => self.wake(tid),
                 _ => {}
             }
