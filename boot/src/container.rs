@@ -1,6 +1,7 @@
 //! The container lifecycle as runsc's commands drive it: create, start, kill, delete,
-//! wait, pause, resume, ps, checkpoint. Each operation works on the state directory and
-//! talks to the sandbox process over its control socket; runsc only maps its arguments.
+//! wait, pause, resume, ps, checkpoint, restore. Each operation works on the state
+//! directory and talks to the sandbox process over its control socket; runsc only maps its
+//! arguments.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -22,6 +23,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a SIGKILL through the sandbox may take before the sandbox process itself is
 /// killed.
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `checkpoint` (without `--leave-running`) waits for the sandbox to end.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The file `checkpoint` writes beside `checkpoint.img`: a small JSON marker. Podman
+/// refuses to restore from a directory without it (CRIU's images have one); runsc itself
+/// does not need it to restore.
+pub const INVENTORY_FILE: &str = "inventory.img";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
@@ -67,6 +74,15 @@ pub enum ContainerError {
     },
     #[error("exit status of container \"{0}\" is unknown: its sandbox process was killed")]
     ExitUnknown(String),
+    #[error("reading the checkpoint image {path}")]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: statefile::Error,
+    },
+    /// The sandbox could not rebuild the guest (its whole error chain).
+    #[error("{0}")]
+    Restore(String),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
@@ -456,6 +472,68 @@ impl Runtime {
         Ok(())
     }
 
+    /// `restore`: a container built from the bundle exactly as `create` builds it (sandbox
+    /// process, namespaces, cgroup, createRuntime and prestart hooks, as runc runs them on
+    /// restore), whose sandbox then rebuilds the guest from the checkpoint image (`image`:
+    /// the directory holding `checkpoint.img`, or the file) instead of starting
+    /// process.args. Returns once the restored guest runs, with the sandbox process's pid
+    /// (a child of this process); the pid-file is written only then. On failure nothing is
+    /// left: the sandbox is killed, its cgroup and state directory removed.
+    pub fn restore(&self, opts: &CreateOptions, image: &Path) -> Result<i32, ContainerError> {
+        let image = image_file(image);
+        // Refuse a missing, truncated or malformed image before anything is created (the
+        // segments' checksums are checked by the sandbox as it reads them).
+        statefile::Image::open(&image).map_err(|source| ContainerError::Image {
+            path: image.clone(),
+            source,
+        })?;
+        let create = CreateOptions {
+            pid_file: None,
+            ..opts.clone()
+        };
+        let pid = self.create(&create)?;
+        let restored = self.restore_created(&opts.id, &image, pid, opts.pid_file.as_deref());
+        if let Err(e) = restored {
+            if let Err(d) = self.delete(&opts.id, true) {
+                log::warn!("removing container {} after a failed restore: {d}", opts.id);
+            }
+            self.reap(pid);
+            return Err(e);
+        }
+        Ok(pid)
+    }
+
+    fn restore_created(
+        &self,
+        id: &str,
+        image: &Path,
+        pid: i32,
+        pid_file: Option<&Path>,
+    ) -> Result<(), ContainerError> {
+        let _lock = self.store.lock(id)?;
+        let mut c = self.store.load(id)?;
+        let request = Request::Restore {
+            image: image.to_path_buf(),
+        };
+        match self.call(&c, &request) {
+            Ok(_) => {}
+            Err(ContainerError::Sandbox(reason)) => return Err(ContainerError::Restore(reason)),
+            Err(e) => {
+                // The sandbox died: its exit record may say why.
+                return Err(match self.exit_record(id).and_then(|r| r.error) {
+                    Some(reason) => ContainerError::Restore(reason),
+                    None => e,
+                });
+            }
+        }
+        c.phase = Status::Running;
+        self.store.save(&c)?;
+        if let Some(pid_file) = pid_file {
+            state::write_atomic(pid_file, pid.to_string().as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Sends a request to a container's sandbox and checks the reply.
     fn call(&self, c: &Container, request: &Request) -> Result<Reply, ContainerError> {
         let client = match Client::connect(&self.state_dir(&c.id)) {
@@ -632,8 +710,10 @@ impl Runtime {
         }
     }
 
-    /// `checkpoint`: writes the sandbox to `image_dir/checkpoint.img`; the sandbox ends
-    /// unless `leave_running`.
+    /// `checkpoint`: writes the sandbox to `image_dir/checkpoint.img`, and
+    /// `image_dir/inventory.img` beside it. Unless `leave_running`, the sandbox ends and
+    /// this returns once it is gone (the container is then `stopped`). A paused container
+    /// can be checkpointed (containerd and Docker pause first).
     pub fn checkpoint(
         &self,
         id: &str,
@@ -652,10 +732,21 @@ impl Runtime {
         self.call(
             &c,
             &Request::Checkpoint {
-                image_dir,
+                image_dir: image_dir.clone(),
                 leave_running,
             },
         )?;
+        write_inventory(&image_dir, id)?;
+        if !leave_running {
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while c.sandbox_alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if c.sandbox_alive() {
+                log::warn!("sandbox of {id} still runs after its checkpoint: killing it");
+                kill_sandbox(&c);
+            }
+        }
         Ok(())
     }
 
@@ -685,6 +776,32 @@ impl Runtime {
         let c = self.live(id)?;
         Ok(cgroup::stats(&c.cgroups))
     }
+}
+
+/// The image file `restore` reads: `checkpoint.img` in `image` when it is a directory (or
+/// does not exist), else `image` itself; absolute, because the sandbox process opens it.
+fn image_file(image: &Path) -> PathBuf {
+    let image = std::path::absolute(image).unwrap_or_else(|_| image.to_path_buf());
+    if image.is_file() {
+        image
+    } else {
+        image.join(statefile::IMAGE_FILE_NAME)
+    }
+}
+
+/// Writes `DIR/inventory.img`: a JSON marker naming the image file. Podman checks that the
+/// file exists before it restores; runsc reads only `checkpoint.img`.
+fn write_inventory(dir: &Path, id: &str) -> Result<(), ContainerError> {
+    let inventory = serde_json::json!({
+        "format": "runsc-checkpoint",
+        "image": statefile::IMAGE_FILE_NAME,
+        "runtime": concat!("runsc ", env!("CARGO_PKG_VERSION")),
+        "container": id,
+        "created": crate::time::rfc3339_nano(SystemTime::now()),
+    });
+    let mut bytes = serde_json::to_vec_pretty(&inventory).expect("inventory serialises");
+    bytes.push(b'\n');
+    Ok(state::write_atomic(&dir.join(INVENTORY_FILE), &bytes)?)
 }
 
 /// Kills a container's sandbox process (SIGKILL) and waits until it is gone. In a pid

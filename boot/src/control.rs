@@ -22,6 +22,12 @@ const MAX_MESSAGE: usize = 4 << 20;
 pub enum Request {
     /// Run the guest init (the container was created).
     Start,
+    /// Instead of `Start`: rebuild the guest from a checkpoint image (`checkpoint.img`, or
+    /// the directory holding it) and run it. Answered once the restored guest runs, or
+    /// with the error that made the restore fail.
+    Restore {
+        image: PathBuf,
+    },
     /// Signal the init process, or every guest process.
     Signal {
         signo: i32,

@@ -1,7 +1,8 @@
 //! The sandbox process (`runsc boot`): started by `runsc create` in the container's
 //! namespaces and cgroup, it builds the kernel, serves the control socket, waits for
-//! `start`, locks itself down (capabilities, seccomp) and runs the guest. Its exit status
-//! is the guest init's.
+//! `start` (or `restore`), locks itself down (capabilities, seccomp) and runs the guest
+//! (or rebuilds it from a checkpoint image and runs it). Its exit status is the guest
+//! init's.
 //!
 //! It never writes to its stdout or stderr: those are the container's. Until it is ready,
 //! failures go back to `runsc create` over the ready pipe (fd 3); after that, to the log.
@@ -48,6 +49,8 @@ pub struct BootOptions {
 /// What the control thread tells the main thread before the guest runs.
 enum Event {
     Start,
+    /// Restore the guest from this image instead of starting the config's process.
+    Restore(PathBuf),
     /// A signal arrived before start: the sandbox ends as if the init died of it.
     Kill(i32),
 }
@@ -56,7 +59,8 @@ enum Event {
 struct Shared {
     started: Mutex<bool>,
     events: Mutex<mpsc::Sender<Event>>,
-    exit: Mutex<Option<i32>>,
+    /// How the guest ended (set once, when the sandbox is about to end).
+    exit: Mutex<Option<ExitRecord>>,
     exited: Condvar,
     handle: sentry::ControlHandle,
 }
@@ -151,28 +155,45 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
             .spawn(move || serve(listener, shared))?;
     }
     ready.say("ok\n");
-    let result = match rx.recv() {
-        Ok(Event::Start) => {
-            if opts.seccomp {
-                crate::seccomp::install()?;
-            }
+    let lock_down = || -> Result<(), String> {
+        if opts.seccomp {
+            crate::seccomp::install().map_err(|e| error_chain(&e))?;
+        }
+        Ok(())
+    };
+    let event = rx.recv();
+    let restoring = matches!(event, Ok(Event::Restore(_)));
+    let result = match event {
+        Ok(Event::Start) => lock_down().and_then(|()| {
             log::debug!("sandbox {}: running", opts.id);
             sandbox
                 .run(stdio, Some(receiver))
-                .map_err(|e| e.to_string())
-        }
+                .map_err(|e| error_chain(&e))
+        }),
+        Ok(Event::Restore(image)) => lock_down().and_then(|()| {
+            log::debug!("sandbox {}: restoring from {}", opts.id, image.display());
+            sandbox
+                .restore_and_run(&image, stdio, Some(receiver))
+                .map_err(|e| error_chain(&e))
+        }),
         Ok(Event::Kill(signo)) => Ok(128 + signo),
         Err(_) => Err("the control thread ended".to_string()),
     };
     let (status, error) = match result {
         Ok(status) => (status, None),
         Err(e) => {
-            log::error!("sandbox {}: {e}", opts.id);
+            // A failed restore is reported by `runsc restore`, which waits for the answer
+            // (Podman reads the log of a failed restore as one JSON object).
+            if restoring {
+                log::debug!("sandbox {}: {e}", opts.id);
+            } else {
+                log::error!("sandbox {}: {e}", opts.id);
+            }
             (128 + libc::SIGKILL, Some(e))
         }
     };
-    record_exit(&opts.state_dir, status, error);
-    *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+    record_exit(&opts.state_dir, status, error.clone());
+    *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitRecord { status, error });
     shared.exited.notify_all();
     // Give waiting clients a moment to read their answer before the process ends.
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -229,6 +250,21 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
                 Reply::Ok
             }
         }
+        Request::Restore { image } => {
+            let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
+            if *s {
+                Reply::Error("container already started".into())
+            } else {
+                *s = true;
+                drop(s);
+                let _ = shared
+                    .events
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .send(Event::Restore(image));
+                restored(shared)
+            }
+        }
         Request::Signal { signo, all } if !started => {
             if !harmless(signo) {
                 let _ = shared
@@ -266,15 +302,9 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
                 .handle
                 .call(S::SignalProcess { pid, signo }, Vec::new()),
         ),
-        Request::Wait => {
-            let mut exit = shared.exit.lock().unwrap_or_else(|e| e.into_inner());
-            while exit.is_none() {
-                exit = shared.exited.wait(exit).unwrap_or_else(|e| e.into_inner());
-            }
-            Reply::Exited {
-                status: exit.unwrap_or(0),
-            }
-        }
+        Request::Wait => Reply::Exited {
+            status: wait_exit(shared).status,
+        },
         Request::HostPids if !started => Reply::HostPids(own_pids()),
         Request::HostPids => match from_sentry(shared.handle.call(S::HostPids, Vec::new())) {
             Reply::HostPids(mut pids) => {
@@ -288,6 +318,36 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
         },
     };
     control::send(conn, &reply, &[])
+}
+
+/// Waits until the guest has ended; returns how.
+fn wait_exit(shared: &Shared) -> ExitRecord {
+    let mut exit = shared.exit.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if let Some(rec) = &*exit {
+            return rec.clone();
+        }
+        exit = shared.exited.wait(exit).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// The answer to `Restore`, once the main thread has been told to restore: `Ok` as soon
+/// as the restored kernel serves requests (its event loop only runs once the whole guest
+/// is rebuilt), or the error that ended the sandbox.
+fn restored(shared: &Shared) -> Reply {
+    if shared
+        .handle
+        .call(sentry::control::Request::HostPids, Vec::new())
+        .is_some()
+    {
+        return Reply::Ok;
+    }
+    // The kernel went away without answering: either the restore failed, or the restored
+    // guest ended at once (which is a successful restore).
+    match wait_exit(shared).error {
+        None => Reply::Ok,
+        Some(e) => Reply::Error(e),
+    }
 }
 
 /// This process and its children (the stubs), from /proc.

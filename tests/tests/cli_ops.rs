@@ -1,5 +1,5 @@
 //! Operations on a running container: ps, pause/resume, events, update, cgroups, exec,
-//! checkpoint and restore argument handling, hooks.
+//! checkpoint and restore argument handling (restore itself: cli_restore.rs), hooks.
 
 use tests::{Json, Runtime};
 
@@ -287,18 +287,24 @@ fn checkpoint_accepts_every_runc_flag() {
 }
 
 #[test]
-fn restore_parses_everything_and_says_it_is_not_implemented() {
+fn restore_accepts_every_flag_the_clients_send() {
     let rt = Runtime::new();
+    let o = rt.run(&["restore", "--help"]);
+    assert!(o.status.success());
     let bundle = rt.busybox_bundle("rs", &["true"]);
+    // Flags as the containerd shim, Docker and Podman send them, with an image directory
+    // that does not exist: the parse succeeds and the error is about the image.
+    let img = rt.dir.path().join("img");
+    let pid_file = rt.dir.path().join("rs.pid");
     let o = rt.run(&[
         "restore",
         "--image-path",
-        "/tmp/img",
+        img.to_str().unwrap(),
         "--work-path",
         "/tmp/w",
         "--detach",
         "--pid-file",
-        "/tmp/p",
+        pid_file.to_str().unwrap(),
         "--console-socket",
         "/tmp/s",
         "-no-subreaper",
@@ -309,16 +315,32 @@ fn restore_parses_everything_and_says_it_is_not_implemented() {
         "--lsm-profile",
         "y",
         "--tcp-established",
+        "--ext-unix-sk",
+        "--shell-job",
+        "--file-locks",
+        "--manage-cgroups-mode",
+        "soft",
+        "--empty-ns",
+        "network",
+        "--auto-dedup",
+        "--lazy-pages",
+        "--status-fd",
+        "5",
         "--bundle",
         bundle.to_str().unwrap(),
         "rs",
     ]);
     assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("restore is not implemented yet"),
+        stderr.contains("restore of container rs: reading the checkpoint image")
+            && stderr.contains("img/checkpoint.img")
+            && stderr.contains("No such file or directory"),
         "{}",
         text(&o)
     );
+    assert!(rt.state("rs").is_none());
+    assert!(!pid_file.exists());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `runsc checkpoint [--image-path P] [--leave-running] … ID`: writes the sandbox to
-//! `P/checkpoint.img`. Every flag runc's checkpoint takes is accepted; the CRIU-only ones
-//! are ignored (the sentry checkpoints by itself).
+//! `P/checkpoint.img` (and `P/inventory.img`, a JSON marker Podman looks for); P defaults to
+//! `./checkpoint`, as runc. Without `--leave-running` the container is then stopped. Every
+//! flag runc's checkpoint takes is accepted; the CRIU-only ones are ignored (the sentry
+//! checkpoints by itself), as is `--work-path`.
 
 use std::path::PathBuf;
 
@@ -14,7 +16,7 @@ pub struct ImageArgs {
     /// Directory of the checkpoint image.
     #[arg(long, value_name = "DIR")]
     pub image_path: Option<PathBuf>,
-    /// Directory for logs and work files (accepted; unused).
+    /// Directory for logs and work files (accepted; the sentry needs none).
     #[arg(long, value_name = "DIR")]
     pub work_path: Option<PathBuf>,
     /// CRIU only (accepted and ignored).
@@ -73,11 +75,7 @@ impl Checkpoint {
             log::info!("checkpoint --pre-dump of {}: nothing to do", self.id);
             return Ok(0);
         }
-        let dir = self
-            .image
-            .image_path
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("checkpoint"));
+        let dir = self.image.image_dir();
         ctx.runtime()
             .checkpoint(&self.id, &dir, self.leave_running)
             .with_context(|| format!("checkpoint of container {}", self.id))?;

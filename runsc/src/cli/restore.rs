@@ -1,6 +1,12 @@
 //! `runsc restore [checkpoint flags] [--detach] [--pid-file F] [--console-socket S]
-//! --bundle B ID`: a container from a checkpoint image. Parsed in full; not implemented
-//! yet.
+//! --bundle B ID`: a container built from B/config.json as `create` builds it, whose sandbox
+//! rebuilds the guest from the checkpoint image (`--image-path`, by default `./checkpoint`
+//! as runc) instead of starting process.args. With `--detach` it returns once the restored
+//! guest runs; otherwise it waits like `run` and exits with the restored init's status.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 
 use super::checkpoint::ImageArgs;
 use super::create::CreateArgs;
@@ -29,15 +35,32 @@ pub struct Restore {
 }
 
 impl Restore {
-    pub fn run(self, _ctx: &Context) -> anyhow::Result<i32> {
-        anyhow::bail!(
-            "restore is not implemented yet (container {}, image {})",
-            self.id,
-            self.image
-                .image_path
-                .as_deref()
-                .unwrap_or(std::path::Path::new("checkpoint"))
-                .display()
-        )
+    pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
+        let image = self.image.image_dir();
+        let rt = ctx.runtime();
+        let opts = self.create.options(&self.id, !self.detach);
+        let pid = rt
+            .restore(&opts, &image)
+            .with_context(|| format!("restore of container {}", self.id))?;
+        if self.detach {
+            return Ok(0);
+        }
+        rt.forward_signals_to_init(&self.id)?;
+        let status = rt.wait(&self.id);
+        rt.reap(pid);
+        if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
+            log::error!("container {}: {err}", self.id);
+        }
+        rt.delete(&self.id, true)?;
+        Ok(status?)
+    }
+}
+
+impl ImageArgs {
+    /// `--image-path`, or `checkpoint` in the current directory (runc's default).
+    pub fn image_dir(&self) -> PathBuf {
+        self.image_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("checkpoint"))
     }
 }

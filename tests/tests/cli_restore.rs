@@ -1,0 +1,443 @@
+//! Checkpoint and restore through the runsc binary, as a user (or Docker, containerd,
+//! Podman) drives them: `checkpoint --image-path DIR [--leave-running] ID`, then
+//! `restore --image-path DIR --bundle B [--detach] [--pid-file F] ID`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tests::Runtime;
+
+/// A counter that writes each value to /tmp/n (a tmpfs, saved inside the image) and to
+/// stdout, ten times a second.
+const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; echo $i; sleep 0.1; done";
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The numbers a counter printed on the stdout of the command `name`.
+fn numbers(rt: &Runtime, name: &str) -> Vec<u64> {
+    rt.output_of(name)
+        .lines()
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: line {l:?}"))
+        })
+        .collect()
+}
+
+/// Waits until the command `name`'s stdout holds at least `n` numbers; returns them.
+fn wait_for_numbers(rt: &Runtime, name: &str, n: usize, secs: u64) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = numbers(rt, name);
+        if v.len() >= n || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `run --detach` of a busybox bundle `id` running `args`, its stdout in `ID.out`.
+fn run_detached(rt: &Runtime, id: &str, args: &[&str]) -> PathBuf {
+    let bundle = rt.busybox_bundle(id, args);
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run {id}: {}", o.stderr);
+    bundle
+}
+
+/// `restore --detach` of `image` into container `id`, its stdio the files `ID.out` and
+/// `ID.err`; the pid-file is `ID.pid`.
+fn restore(rt: &Runtime, id: &str, bundle: &Path, image: &Path) -> tests::Outcome {
+    let pid_file = rt.dir.path().join(format!("{id}.pid"));
+    rt.run_to_files(
+        id,
+        &[
+            "restore",
+            "--detach",
+            "--image-path",
+            image.to_str().unwrap(),
+            "--work-path",
+            image.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "-no-subreaper",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            id,
+        ],
+    )
+}
+
+/// Host processes that are sandboxes (`runsc … boot … ID`) under this runtime's root.
+fn sandboxes_of(rt: &Runtime, id: &str) -> Vec<i32> {
+    let root = rt.root();
+    let root = root.to_str().unwrap();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "boot")
+            && args.iter().any(|a| a == root)
+            && args.last().map(String::as_str) == Some(id)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The value a counter container holds in /tmp/n, read with `runsc exec`.
+fn exec_counter(rt: &Runtime, id: &str) -> u64 {
+    // The counter truncates /tmp/n before it writes: a read in between finds it empty.
+    for _ in 0..20 {
+        let o = rt.run_with_timeout(&["exec", id, "cat", "/tmp/n"], 20);
+        assert!(o.status.success(), "exec {id} cat /tmp/n: {}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        if out.trim().is_empty() {
+            std::thread::sleep(Duration::from_millis(30));
+            continue;
+        }
+        return out
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("exec {id} cat /tmp/n: {}", text(&o)));
+    }
+    panic!("exec {id} cat /tmp/n: always empty");
+}
+
+#[test]
+fn a_checkpointed_counter_continues_in_a_new_container_with_new_stdio() {
+    let rt = Runtime::new();
+    let bundle = run_detached(&rt, "count", &["sh", "-c", COUNTER]);
+    let before = wait_for_numbers(&rt, "count", 5, 20);
+    assert!(before.len() >= 5, "the counter runs: {before:?}");
+
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "count"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    assert!(img.join("checkpoint.img").is_file());
+    let inventory = std::fs::read_to_string(img.join("inventory.img")).unwrap();
+    let inventory = tests::Json::parse(&inventory).expect("inventory.img is JSON");
+    assert_eq!(inventory.get("image").as_str(), Some("checkpoint.img"));
+    // Without --leave-running the container is stopped once checkpoint returns.
+    assert_eq!(rt.status("count").as_deref(), Some("stopped"));
+    let saved = *numbers(&rt, "count").last().unwrap();
+    assert_eq!(
+        numbers(&rt, "count").len() as u64,
+        saved,
+        "the original printed 1..{saved}"
+    );
+
+    let o = restore(&rt, "again", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    assert_eq!(rt.status("again").as_deref(), Some("running"));
+    let pid = rt.state("again").unwrap().get("pid").as_f64().unwrap() as i32;
+    let pid_file = std::fs::read_to_string(rt.dir.path().join("again.pid")).unwrap();
+    assert_eq!(
+        pid_file.trim(),
+        pid.to_string(),
+        "the pid-file names the sandbox"
+    );
+
+    // The restored counter prints on the restore command's stdout, from where it was.
+    let after = wait_for_numbers(&rt, "again", 5, 20);
+    assert!(after.len() >= 5, "the restored counter runs: {after:?}");
+    assert_eq!(
+        after[0],
+        saved + 1,
+        "the counter continues from {saved}: {after:?}"
+    );
+    let expected: Vec<u64> = (saved + 1..saved + 1 + after.len() as u64).collect();
+    assert_eq!(after, expected);
+    // Its tmpfs came back too, and keeps growing.
+    let n = exec_counter(&rt, "again");
+    assert!(n > saved, "/tmp/n is {n}, saved {saved}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(exec_counter(&rt, "again") > n);
+    // The old stdio is left alone.
+    assert_eq!(*numbers(&rt, "count").last().unwrap(), saved);
+
+    assert!(rt.run(&["delete", "count"]).status.success());
+    let o = rt.run(&["delete", "--force", "again"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_process_busy_in_guest_code_runs_on_after_restore() {
+    // A loop without system calls between its prints: the checkpoint interrupts it in
+    // guest code (not parked in a call), and the restored thread must be resumed.
+    let rt = Runtime::new();
+    let bundle = run_detached(
+        &rt,
+        "busy",
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); if [ $((i % 5000)) -eq 0 ]; then echo $i; fi; done",
+        ],
+    );
+    assert!(wait_for_numbers(&rt, "busy", 3, 30).len() >= 3);
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "busy"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let saved = *numbers(&rt, "busy").last().unwrap();
+    let o = restore(&rt, "busy2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let after = wait_for_numbers(&rt, "busy2", 2, 30);
+    assert_eq!(
+        after.first(),
+        Some(&(saved + 5000)),
+        "saved {saved}: {after:?}"
+    );
+    assert!(rt.run(&["delete", "--force", "busy2"]).status.success());
+    assert!(rt.run(&["delete", "busy"]).status.success());
+}
+
+#[test]
+fn checkpoint_leave_running_and_a_restored_copy_run_side_by_side() {
+    let rt = Runtime::new();
+    let bundle = run_detached(&rt, "orig", &["sh", "-c", COUNTER]);
+    wait_for_numbers(&rt, "orig", 3, 20);
+    // As containerd and Docker drive it: pause, checkpoint --leave-running, resume.
+    assert!(rt.run(&["pause", "orig"]).status.success());
+    let low = *numbers(&rt, "orig").last().unwrap();
+    let img = rt.dir.path().join("img");
+    let i = img.to_str().unwrap();
+    let o = rt.run(&[
+        "checkpoint",
+        "--image-path",
+        i,
+        "--work-path",
+        i,
+        "--leave-running",
+        "--leave-running",
+        "orig",
+    ]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    assert!(img.join("inventory.img").is_file());
+    assert_eq!(rt.status("orig").as_deref(), Some("paused"));
+    assert!(rt.run(&["resume", "orig"]).status.success());
+    let high = *numbers(&rt, "orig").last().unwrap();
+
+    let o = restore(&rt, "copy", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let copy = wait_for_numbers(&rt, "copy", 3, 20);
+    assert!(copy.len() >= 3, "the copy runs: {copy:?}");
+    assert!(
+        (low + 1..=high + 1).contains(&copy[0]),
+        "the copy starts after the checkpointed value ({low}..={high}): {copy:?}"
+    );
+    // Both run, each on its own stdio.
+    let orig_then = numbers(&rt, "orig").len();
+    let copy_then = numbers(&rt, "copy").len();
+    std::thread::sleep(Duration::from_millis(800));
+    let orig_now = numbers(&rt, "orig").len();
+    let copy_now = numbers(&rt, "copy").len();
+    assert_eq!(rt.status("orig").as_deref(), Some("running"));
+    assert_eq!(rt.status("copy").as_deref(), Some("running"));
+    assert!(orig_now > orig_then, "the original goes on");
+    assert!(copy_now > copy_then, "the copy goes on");
+    assert_ne!(
+        rt.state("orig").unwrap().get("pid"),
+        rt.state("copy").unwrap().get("pid")
+    );
+
+    assert!(rt.run(&["delete", "--force", "copy"]).status.success());
+    assert!(rt.run(&["delete", "--force", "orig"]).status.success());
+}
+
+/// Flips one byte in the middle of the first memory segment of an image (whose table
+/// offset and first entry are read from the header: docs/statefile.md).
+fn corrupt_a_segment(image: &Path) {
+    let mut b = std::fs::read(image).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let table = u64_at(&b, 72) as usize;
+    assert!(u64_at(&b, 80) > 0, "the image has segments");
+    let file_offset = u64_at(&b, table + 8) as usize;
+    let len = u64_at(&b, table + 16) as usize;
+    b[file_offset + len / 2] ^= 0x5a;
+    std::fs::write(image, b).unwrap();
+}
+
+/// Asserts that a failed restore of `id` left nothing: no state, no sandbox process, no
+/// pid-file.
+fn nothing_left(rt: &Runtime, id: &str) {
+    assert!(rt.state(id).is_none(), "container {id} is left");
+    assert!(
+        !rt.root().join(id).exists(),
+        "state directory of {id} is left"
+    );
+    assert_eq!(
+        sandboxes_of(rt, id),
+        Vec::<i32>::new(),
+        "sandbox of {id} runs"
+    );
+    assert!(!rt.dir.path().join(format!("{id}.pid")).exists());
+    let o = rt.run(&["list", "-q"]);
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+}
+
+#[test]
+fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
+    let rt = Runtime::new();
+    let bundle = run_detached(&rt, "src", &["sh", "-c", COUNTER]);
+    wait_for_numbers(&rt, "src", 2, 20);
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "src"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    assert!(rt.run(&["delete", "src"]).status.success());
+    let good = std::fs::read(img.join("checkpoint.img")).unwrap();
+
+    // A flipped byte in guest memory: found by the sandbox as it reads the segments.
+    let bad = rt.dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("checkpoint.img"), &good).unwrap();
+    corrupt_a_segment(&bad.join("checkpoint.img"));
+    let o = restore(&rt, "bad", &bundle, &bad);
+    assert!(!o.status.success());
+    assert!(
+        o.stderr.contains("segment 0 checksum mismatch") && o.stderr.contains("checkpoint.img"),
+        "{}",
+        o.stderr
+    );
+    nothing_left(&rt, "bad");
+
+    // A truncated image: refused before any sandbox is made.
+    let short = rt.dir.path().join("short");
+    std::fs::create_dir(&short).unwrap();
+    std::fs::write(short.join("checkpoint.img"), &good[..good.len() / 2]).unwrap();
+    let o = restore(&rt, "short", &bundle, &short);
+    assert!(!o.status.success());
+    assert!(
+        o.stderr.contains("truncated") && o.stderr.contains("checkpoint.img"),
+        "{}",
+        o.stderr
+    );
+    nothing_left(&rt, "short");
+
+    // Not an image at all, and no image.
+    std::fs::write(short.join("checkpoint.img"), b"hello").unwrap();
+    let o = restore(&rt, "junk", &bundle, &short);
+    assert!(!o.status.success());
+    assert!(o.stderr.contains("not a checkpoint image"), "{}", o.stderr);
+    nothing_left(&rt, "junk");
+    let o = restore(&rt, "none", &bundle, &rt.dir.path().join("nowhere"));
+    assert!(!o.status.success());
+    assert!(
+        o.stderr.contains("nowhere/checkpoint.img") && o.stderr.contains("No such file"),
+        "{}",
+        o.stderr
+    );
+    nothing_left(&rt, "none");
+
+    // The good image still restores.
+    let o = restore(&rt, "fine", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    assert!(!wait_for_numbers(&rt, "fine", 1, 20).is_empty());
+    assert!(rt.run(&["delete", "--force", "fine"]).status.success());
+}
+
+#[test]
+fn a_container_is_restored_under_its_own_id_after_checkpoint_and_delete() {
+    let rt = Runtime::new();
+    let bundle = run_detached(&rt, "same", &["sh", "-c", COUNTER]);
+    wait_for_numbers(&rt, "same", 3, 20);
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "same"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let saved = *numbers(&rt, "same").last().unwrap();
+    // While the stopped container exists its id is taken.
+    let o = restore(&rt, "same", &bundle, &img);
+    assert!(!o.status.success());
+    assert!(o.stderr.contains("already exists"), "{}", o.stderr);
+    assert_eq!(rt.status("same").as_deref(), Some("stopped"));
+    let o = rt.run(&["delete", "same"]);
+    assert!(o.status.success(), "delete: {}", text(&o));
+
+    // As `docker start --checkpoint` does: the same id, the same bundle. The restore's
+    // stdout is the same file name: it starts afresh with the restored numbers.
+    let o = restore(&rt, "same", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    assert_eq!(rt.status("same").as_deref(), Some("running"));
+    let after = wait_for_numbers(&rt, "same", 2, 20);
+    assert_eq!(after.first(), Some(&(saved + 1)), "{after:?}");
+    assert!(rt.run(&["kill", "same", "KILL"]).status.success());
+    assert_eq!(
+        rt.wait_for_status("same", "stopped", 10).as_deref(),
+        Some("stopped")
+    );
+    assert!(rt.run(&["delete", "same"]).status.success());
+}
+
+#[test]
+fn restore_in_the_foreground_exits_with_the_restored_init_status() {
+    let rt = Runtime::new();
+    let bundle = run_detached(
+        &rt,
+        "fg",
+        &[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 20 ]; do i=$((i+1)); echo $i; sleep 0.1; done; echo done; exit 7",
+        ],
+    );
+    wait_for_numbers(&rt, "fg", 3, 20);
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "fg"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    assert!(!rt.output_of("fg").contains("done"));
+    assert!(rt.run(&["delete", "fg"]).status.success());
+
+    // The image path defaults to ./checkpoint, as runc's.
+    std::fs::rename(&img, rt.dir.path().join("checkpoint")).unwrap();
+    let out = std::fs::File::create(rt.dir.path().join("fg2.out")).unwrap();
+    let err_path = rt.dir.path().join("fg2.err");
+    let err = std::fs::File::create(&err_path).unwrap();
+    let mut child = rt
+        .cmd(&["restore", "--bundle", bundle.to_str().unwrap(), "fg2"])
+        .current_dir(rt.dir.path())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert_eq!(status.and_then(|s| s.code()), Some(7), "{stderr}");
+    let out = rt.output_of("fg2");
+    assert!(out.ends_with("20\ndone\n"), "{out}");
+    assert!(
+        !out.starts_with("1\n"),
+        "the restored loop did not start again: {out}"
+    );
+    assert!(
+        rt.state("fg2").is_none(),
+        "restore in the foreground deletes the container"
+    );
+}
