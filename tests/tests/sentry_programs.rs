@@ -68,3 +68,26 @@ fn uncaught_sigsegv_kills_with_signal_status() {
     let o = run("isolation", &["crash"]);
     assert_eq!(o.status.code(), Some(139), "{}", stdout(&o));
 }
+
+#[test]
+fn bad_pointers_get_efault_as_on_the_host() {
+    let bin = guest("badptr");
+    let host = std::process::Command::new(&bin)
+        .arg("efault-only")
+        .output()
+        .unwrap();
+    let o = run_do(None, &[bin.to_str().unwrap(), "efault-only"]);
+    expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
+}
+
+#[test]
+fn a_storm_of_random_system_calls_leaves_the_sandbox_alive() {
+    let o = run("badptr", &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).ends_with(" alive\n"), "{}", stdout(&o));
+}

@@ -126,7 +126,7 @@ impl Kernel {
             return Err(libc::EINVAL);
         }
         let raw = self.read_mem(tid, iov, cnt as usize * 16)?;
-        Ok(raw
+        let v: Vec<(u64, usize)> = raw
             .chunks(16)
             .map(|c| {
                 (
@@ -134,7 +134,16 @@ impl Kernel {
                     u64::from_le_bytes(c[8..].try_into().expect("8")) as usize,
                 )
             })
-            .collect())
+            .collect();
+        // As Linux: a length (or the total) past SSIZE_MAX is EINVAL.
+        let mut total: usize = 0;
+        for &(_, len) in &v {
+            total = total
+                .checked_add(len)
+                .filter(|&t| t <= isize::MAX as usize)
+                .ok_or(libc::EINVAL)?;
+        }
+        Ok(v)
     }
 
     pub fn sys_readv(&mut self, tid: i32, a: [u64; 6], positioned: bool) -> Sys {
@@ -142,7 +151,10 @@ impl Kernel {
             Ok(v) => v,
             Err(e) => return err(e),
         };
-        let total: usize = iovs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
+        let total: usize = iovs
+            .iter()
+            .fold(0usize, |a, v| a.saturating_add(v.1))
+            .min(MAX_RW);
         let f = match self.file(tid, a[0]) {
             Ok(f) => f,
             Err(e) => return err(e),
