@@ -491,8 +491,11 @@ impl Vfs {
     pub fn cleanup(&mut self) {
         for m in &self.mounts {
             if m.fstype == "tmpfs" {
+                // A detached tmpfs (reached through /proc/self/fd) goes with its fd.
                 if let MountFs::Host { host_path, .. } = &m.fs {
-                    let _ = std::fs::remove_dir_all(host_path);
+                    if !host_path.starts_with("/proc") {
+                        let _ = std::fs::remove_dir_all(host_path);
+                    }
                 }
             }
         }

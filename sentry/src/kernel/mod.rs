@@ -1631,6 +1631,56 @@ fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
     while let Ok(Some(_)) = fd.read_signal() {}
 }
 
+/// A fresh, private host directory backing one tmpfs mount: a unique name (sandboxes in
+/// new pid namespaces all have pid 1), mode 0700, and — where this process may mount —
+/// a real tmpfs mounted on it in the sandbox's own mount namespace, so its contents die
+/// with the sandbox even when the sandbox is killed.
+fn tmpfs_backing_dir() -> std::io::Result<(std::path::PathBuf, bool)> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let mut rnd = [0u8; 8];
+    crate::fs::io::random_bytes(&mut rnd);
+    let name = format!(
+        "runsc-tmpfs-{}-{:016x}",
+        std::process::id(),
+        u64::from_le_bytes(rnd)
+    );
+    let dir = base.join(name);
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    let mounted = private_mount_namespace()
+        && nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some("mode=1777"),
+        )
+        .is_ok();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777))?;
+    Ok((dir, mounted))
+}
+
+/// Puts this process in a mount namespace of its own (once), where tmpfs mounts are
+/// invisible to the host and vanish with the sandbox. False when not allowed.
+fn private_mount_namespace() -> bool {
+    use std::sync::OnceLock;
+    static DONE: OnceLock<bool> = OnceLock::new();
+    *DONE.get_or_init(|| {
+        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+            return false;
+        }
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .is_ok()
+    })
+}
+
 /// Builds the guest's mount table from the config.
 fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
     use crate::MountKind;
@@ -1669,24 +1719,22 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
                 "bind".to_string(),
             ),
             MountKind::Tmpfs => {
-                let dir = std::env::temp_dir().join(format!(
-                    "runsc-tmpfs-{}-{}",
-                    std::process::id(),
-                    mounts.len()
-                ));
-                std::fs::create_dir_all(&dir).map_err(|e| KernelError::Mount {
-                    path: dir.display().to_string(),
+                let (dir, mounted) = tmpfs_backing_dir().map_err(|e| KernelError::Mount {
+                    path: std::env::temp_dir().display().to_string(),
                     source: e,
                 })?;
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
-                (
-                    MountFs::Host {
-                        root: open_dir(&dir)?,
-                        host_path: dir,
-                    },
-                    "tmpfs".to_string(),
-                )
+                let root = open_dir(&dir)?;
+                // A real tmpfs is detached from the host tree at once: it lives as long as
+                // the sandbox holds its root fd, and leaves nothing behind when killed.
+                let host_path = if mounted
+                    && nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH).is_ok()
+                {
+                    let _ = std::fs::remove_dir(&dir);
+                    std::path::PathBuf::from(format!("/proc/self/fd/{}", root.as_raw_fd()))
+                } else {
+                    dir
+                };
+                (MountFs::Host { root, host_path }, "tmpfs".to_string())
             }
             MountKind::Proc => (MountFs::Proc, "proc".to_string()),
             MountKind::Dev => (MountFs::Dev, "devtmpfs".to_string()),
