@@ -13,6 +13,20 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The container clients the client_*.rs end-to-end tests drive, each with its own private
+# daemon (docker.io brings containerd, runc and tini; podman brings conmon and
+# containers-common). Recommends are left out: the tests run as root with --network none,
+# so none of the rootless or networking helpers is needed.
+need=()
+for pkg in docker.io containerd podman; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "deps: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
     echo "deps: cargo is not installed; install the Rust toolchain (rustup) first" >&2
     exit 1

@@ -1,0 +1,228 @@
+//! Docker (docker.io 20.10) drives runsc: each test starts its own `dockerd` on a private
+//! socket, data root and exec root, with runsc added as a runtime, imports a busybox
+//! image and runs containers with `--network none`.
+
+mod common_clients;
+
+use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, PATH};
+use std::process::Command;
+
+const RUNTIME: &str = "runsc-test";
+const IMAGE: &str = "runsc-busybox:1";
+
+struct Docker {
+    s: Scratch,
+}
+
+impl Docker {
+    /// Starts dockerd (and the containerd it runs) and imports the busybox image.
+    fn start() -> Docker {
+        let mut s = Scratch::new("docker");
+        std::fs::write(s.path("daemon.json"), "{}").unwrap();
+        let mut c = Command::new(tool("dockerd"));
+        c.arg("--experimental")
+            .args(["--config-file", &s.p("daemon.json")])
+            .args(["--add-runtime", &format!("{RUNTIME}={}", runsc())])
+            .args(["-H", &format!("unix://{}", s.p("docker.sock"))])
+            .args(["--data-root", &s.p("data")])
+            .args(["--exec-root", &s.p("exec")])
+            .args(["--pidfile", &s.p("docker.pid")])
+            // Self-contained: no host networking set-up at all.
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--bridge=none",
+            ]);
+        s.spawn_daemon("dockerd", c);
+        let mut d = Docker { s };
+        d.s.retry_until_ok("dockerd", || d.cmd(&["version"]), 60);
+        // Containers left by a failed test go before the daemon stops.
+        let mut rm = Command::new("sh");
+        rm.arg("-c").arg(format!(
+            "{docker} -H unix://{sock} ps -aq | xargs -r {docker} -H unix://{sock} rm -f",
+            docker = tool("docker").display(),
+            sock = d.s.p("docker.sock")
+        ));
+        d.s.on_cleanup(rm, 60);
+        let tar = busybox_tar(&d.s);
+        let r = d.run(&["import", tar.to_str().unwrap(), IMAGE], 120);
+        assert!(r.ok(), "docker import: {r}\n{}", d.s.logs());
+        d
+    }
+
+    /// `docker -H SOCK ARGS...`, with a private client configuration.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(tool("docker"));
+        c.env("DOCKER_CONFIG", self.s.path("client"))
+            .env("PATH", PATH)
+            .args(["-H", &format!("unix://{}", self.s.p("docker.sock"))])
+            .args(args);
+        c
+    }
+
+    /// Runs `docker ARGS...`, bounded by `secs`.
+    fn run(&self, args: &[&str], secs: u64) -> common_clients::Ran {
+        self.s.run(self.cmd(args), secs)
+    }
+
+    /// Runs `docker ARGS...` and fails the test unless it succeeds; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args, 120);
+        if !r.ok() {
+            self.s.fail(&format!("docker {}: {r}", args.join(" ")));
+        }
+        r.stdout
+    }
+}
+
+#[test]
+fn docker_run_rm_prints_the_output_and_exits_with_the_status() {
+    let d = Docker::start();
+    let r = d.run(
+        &[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo hi; echo oops >&2; exit 3",
+        ],
+        120,
+    );
+    if (r.stdout.as_str(), r.code()) != ("hi\n", Some(3)) || !r.stderr.contains("oops") {
+        d.s.fail(&format!("docker run: {r}"));
+    }
+    // --rm removed it.
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn docker_detached_container_exec_logs_top_pause_stop_rm() {
+    let d = Docker::start();
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo bye; exit 0' TERM; echo started; while true; do echo tick; sleep 0.2; done",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    if poll(20, || {
+        d.ok(&["logs", "ticker"]).contains("tick").then_some(())
+    })
+    .is_none()
+    {
+        d.s.fail("no output in docker logs");
+    }
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "ticker"])
+            .trim(),
+        "running"
+    );
+
+    // exec: output and exit status of a second process.
+    let r = d.run(&["exec", "ticker", "sh", "-c", "echo in-exec; exit 5"], 60);
+    if (r.stdout.as_str(), r.code()) != ("in-exec\n", Some(5)) {
+        d.s.fail(&format!("docker exec: {r}"));
+    }
+
+    // top runs the host's ps on the pids `runsc ps` gives: the sandbox must be there.
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "ticker"]);
+    let pid = pid.trim();
+    assert!(pid.parse::<u32>().unwrap() > 0, "pid {pid}");
+    let top = d.ok(&["top", "ticker"]);
+    assert!(
+        top.lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(pid) && l.contains("runsc")),
+        "sandbox {pid} not in docker top:\n{top}"
+    );
+
+    // pause stops the output, unpause lets it go on.
+    d.ok(&["pause", "ticker"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "ticker"])
+            .trim(),
+        "paused"
+    );
+    let ticks = |d: &Docker| d.ok(&["logs", "ticker"]).matches("tick").count();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = ticks(&d);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(ticks(&d), before, "output while paused");
+    d.ok(&["unpause", "ticker"]);
+    if poll(20, || (ticks(&d) > before).then_some(())).is_none() {
+        d.s.fail("no output after unpause");
+    }
+
+    // stop sends SIGTERM: the trap runs and the container exits 0.
+    d.ok(&["stop", "-t", "20", "ticker"]);
+    let logs = d.ok(&["logs", "ticker"]);
+    assert!(logs.starts_with("started\n"), "{logs}");
+    assert!(logs.ends_with("bye\n"), "{logs}");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "ticker"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "ticker"])
+            .trim(),
+        "exited"
+    );
+
+    d.ok(&["rm", "ticker"]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "sandbox {pid} still there"
+    );
+}
+
+#[test]
+fn docker_run_interactive_terminal() {
+    let mut d = Docker::start();
+    let command = format!(
+        "{} -H unix://{} run -it --rm --runtime {RUNTIME} --network none {IMAGE} sh -c \
+         'test -t 0 && test -t 1 && echo is-a-tty; read line; echo got=$line; stty size; \
+          echo $((6*7)); exit 4'",
+        tool("docker").display(),
+        d.s.p("docker.sock")
+    );
+    let command = format!("DOCKER_CONFIG={} {command}", d.s.p("client"));
+    let t = Tmux::start(&mut d.s, &command);
+    t.wait_for(&d.s, "is-a-tty", 60);
+    t.send(&d.s, &["hello", "Enter"]);
+    let screen = t.wait_for(&d.s, "[exit=", 60);
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    for want in [
+        "is-a-tty",
+        // The typed line is echoed by the container's terminal, then read.
+        "hello",
+        "got=hello",
+        // docker resizes the container's terminal to the client's (tmux's 100x30).
+        "30 100",
+        "42",
+        "[exit=4]",
+    ] {
+        assert!(
+            lines.contains(&want),
+            "{want:?} missing from the screen:\n{screen}"
+        );
+    }
+}

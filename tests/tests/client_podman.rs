@@ -1,0 +1,135 @@
+//! Podman (4.3, with conmon) drives runsc: each test has its own storage (`--root`,
+//! `--runroot`) in a scratch directory, imports a busybox image from a tarball and runs
+//! it with `--runtime RUNSC --network none`. Podman passes runsc no `--root` on its own
+//! (and its cleanup process would not pass one given with `--runtime-flag`), so runsc
+//! keeps these containers' state in its default root, /var/run/runsc, until podman
+//! deletes them.
+
+mod common_clients;
+
+use common_clients::{busybox_tar, poll, runsc, tool, Scratch, PATH};
+use std::process::Command;
+
+const IMAGE: &str = "localhost/runsc-busybox:1";
+
+struct Podman {
+    s: Scratch,
+}
+
+impl Podman {
+    fn start() -> Podman {
+        let mut p = Podman {
+            s: Scratch::new("podman"),
+        };
+        // Containers left by a failed test: podman stops them and deletes them in runsc.
+        let rm = p.cmd(&["rm", "--all", "--force", "--time", "0"]);
+        p.s.on_cleanup(rm, 60);
+        let tar = busybox_tar(&p.s);
+        p.ok(&["import", tar.to_str().unwrap(), IMAGE]);
+        p
+    }
+
+    /// `podman --root R --runroot RR --runtime RUNSC ... ARGS...`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(tool("podman"));
+        c.env("PATH", PATH)
+            .args(["--root", &self.s.p("root")])
+            .args(["--runroot", &self.s.p("runroot")])
+            .args(["--runtime", &runsc()])
+            .args(["--storage-driver", "overlay"])
+            .args(["--cgroup-manager", "cgroupfs"])
+            .args(["--events-backend", "file"])
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str], secs: u64) -> common_clients::Ran {
+        self.s.run(self.cmd(args), secs)
+    }
+
+    /// Runs `podman ARGS...` and fails the test unless it succeeds; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args, 120);
+        if !r.ok() {
+            self.s.fail(&format!("podman {}: {r}", args.join(" ")));
+        }
+        r.stdout
+    }
+}
+
+#[test]
+fn podman_run_rm_prints_the_output_and_exits_with_the_status() {
+    let p = Podman::start();
+    let r = p.run(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo hi-from-podman; echo oops >&2; exit 3",
+        ],
+        120,
+    );
+    if (r.stdout.as_str(), r.code()) != ("hi-from-podman\n", Some(3)) || !r.stderr.contains("oops")
+    {
+        p.s.fail(&format!("podman run: {r}"));
+    }
+    assert_eq!(p.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn podman_detached_container_exec_logs_stop_rm() {
+    let p = Podman::start();
+    let id = p
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "trap 'echo bye; exit 0' TERM; echo started; while true; do sleep 0.2; done",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    // runsc has the container, under the id podman gave it.
+    let state = Command::new(runsc())
+        .args(["state", &id])
+        .output()
+        .expect("runsc state");
+    assert!(
+        String::from_utf8_lossy(&state.stdout).contains("\"running\""),
+        "runsc state {id}: {state:?}"
+    );
+    if poll(20, || {
+        p.ok(&["logs", "ticker"]).contains("started").then_some(())
+    })
+    .is_none()
+    {
+        p.s.fail("no output in podman logs");
+    }
+
+    let r = p.run(&["exec", "ticker", "sh", "-c", "echo in-exec; exit 5"], 60);
+    if (r.stdout.as_str(), r.code()) != ("in-exec\n", Some(5)) {
+        p.s.fail(&format!("podman exec: {r}"));
+    }
+
+    p.ok(&["stop", "-t", "20", "ticker"]);
+    assert_eq!(p.ok(&["logs", "ticker"]), "started\nbye\n");
+    assert_eq!(
+        p.ok(&["inspect", "-f", "{{.State.ExitCode}}", "ticker"])
+            .trim(),
+        "0"
+    );
+    p.ok(&["rm", "ticker"]);
+    assert_eq!(p.ok(&["ps", "-aq"]), "");
+    // Deleted in runsc too.
+    assert!(!std::path::Path::new("/var/run/runsc").join(&id).exists());
+}
