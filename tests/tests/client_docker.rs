@@ -195,18 +195,40 @@ fn docker_detached_container_exec_logs_top_pause_stop_rm() {
 }
 
 #[test]
-fn docker_run_interactive_terminal() {
+fn docker_run_and_exec_interactive_terminals() {
     let mut d = Docker::start();
-    let command = format!(
-        "{} -H unix://{} run -it --rm --runtime {RUNTIME} --network none {IMAGE} sh -c \
-         'test -t 0 && test -t 1 && echo is-a-tty; read line; echo got=$line; stty size; \
-          echo $((6*7)); exit 4'",
+    let docker = format!(
+        "DOCKER_CONFIG={} {} -H unix://{}",
+        d.s.p("client"),
         tool("docker").display(),
         d.s.p("docker.sock")
     );
-    let command = format!("DOCKER_CONFIG={} {command}", d.s.p("client"));
-    let t = Tmux::start(&mut d.s, &command);
+    let run = format!(
+        "{docker} run -it --rm --name tty --runtime {RUNTIME} --network none {IMAGE} sh -c \
+         'test -t 0 && test -t 1 && echo is-a-tty; read line; echo got=$line; stty size; \
+          echo $((6*7)); exit 4'"
+    );
+    let t = Tmux::start(&mut d.s, "run", &run);
     t.wait_for(&d.s, "is-a-tty", 60);
+
+    // A second terminal: docker exec -it into the same container (an exec proxy with a
+    // console socket of its own).
+    let exec = format!(
+        "{docker} exec -it tty sh -c \
+         'test -t 0 && echo exec-tty; read l; echo exec-got=$l; stty size; exit 6'"
+    );
+    let e = Tmux::start(&mut d.s, "exec", &exec);
+    e.wait_for(&d.s, "exec-tty", 60);
+    e.send(&d.s, &["abc", "Enter"]);
+    let screen = e.wait_for(&d.s, "[exit=", 60);
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    for want in ["exec-tty", "abc", "exec-got=abc", "30 100", "[exit=6]"] {
+        assert!(
+            lines.contains(&want),
+            "{want:?} missing from the exec screen:\n{screen}"
+        );
+    }
+
     t.send(&d.s, &["hello", "Enter"]);
     let screen = t.wait_for(&d.s, "[exit=", 60);
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();

@@ -431,10 +431,11 @@ pub struct Tmux {
 }
 
 impl Tmux {
-    /// Starts `command` (a shell command line) in a detached 100x30 window. When the
-    /// command ends, `[exit=STATUS]` is written on the screen and the window stays.
-    pub fn start(s: &mut Scratch, command: &str) -> Tmux {
-        let socket = s.p("tmux.sock");
+    /// Starts `command` (a shell command line) in a detached 100x30 window of a tmux
+    /// server of its own, `NAME.tmux`. When the command ends, `[exit=STATUS]` is written
+    /// on the screen and the window stays.
+    pub fn start(s: &mut Scratch, name: &str, command: &str) -> Tmux {
+        let socket = s.p(&format!("{name}.tmux"));
         let t = Tmux { socket };
         let mut c = t.cmd();
         c.args(["new-session", "-d", "-x", "100", "-y", "30", "-s", "t"])
