@@ -7,7 +7,7 @@
 
 mod common_clients;
 
-use common_clients::{busybox_tar, poll, runsc, tool, Scratch, PATH};
+use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, PATH};
 use std::process::Command;
 
 const IMAGE: &str = "localhost/runsc-busybox:1";
@@ -132,4 +132,31 @@ fn podman_detached_container_exec_logs_stop_rm() {
     assert_eq!(p.ok(&["ps", "-aq"]), "");
     // Deleted in runsc too.
     assert!(!std::path::Path::new("/var/run/runsc").join(&id).exists());
+}
+
+#[test]
+fn podman_run_interactive_terminal() {
+    let mut p = Podman::start();
+    // The podman command line of `cmd`, for a shell in tmux (the paths hold no spaces).
+    let c = p.cmd(&["run", "-it", "--rm", "--network", "none", IMAGE]);
+    let mut line = format!("PATH={PATH} {}", c.get_program().to_str().unwrap());
+    for a in c.get_args() {
+        line.push(' ');
+        line.push_str(a.to_str().unwrap());
+    }
+    line.push_str(
+        " sh -c 'test -t 0 && test -t 1 && echo is-a-tty; read l; echo got=$l; stty size; exit 4'",
+    );
+    let t = Tmux::start(&mut p.s, "run", &line);
+    t.wait_for(&p.s, "is-a-tty", 60);
+    t.send(&p.s, &["hello", "Enter"]);
+    let screen = t.wait_for(&p.s, "[exit=", 60);
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    // conmon sizes the container's terminal like tmux's window (100x30).
+    for want in ["is-a-tty", "hello", "got=hello", "30 100", "[exit=4]"] {
+        assert!(
+            lines.contains(&want),
+            "{want:?} missing from the screen:\n{screen}"
+        );
+    }
 }
