@@ -249,6 +249,11 @@ impl Vfs {
             Ok((st, target))
         };
         match &self.mounts[m].fs {
+            MountFs::Host { root, .. } if rel.is_empty() => {
+                // The mount's root itself (a bind-mounted file such as /etc/hosts, or a
+                // directory).
+                Ok((host_sys::fstat(root.as_fd())?, None))
+            }
             MountFs::Host { .. } => {
                 let (dir, name) = self.host_parent(m, rel)?;
                 let st = nix::sys::stat::fstatat(
@@ -377,6 +382,21 @@ impl Vfs {
 
     /// Opens a host node with `flags` (creating it when asked).
     pub fn host_open(&self, r: &Resolved, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+        if let (true, MountFs::Host { root, .. }) = (r.rel.is_empty(), &self.mounts[r.mount].fs) {
+            // The mount root: reopen our own fd of it (a bind-mounted file or directory).
+            let how = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
+            let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(root));
+            return nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::from_bits_truncate(how | libc::O_CLOEXEC),
+                nix::sys::stat::Mode::empty(),
+            )
+            .map(|fd| {
+                // SAFETY: open just returned this fd and nothing else owns it.
+                unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+            })
+            .map_err(|e| e as i32);
+        }
         let (dir, name) = self.host_parent(r.mount, &r.rel)?;
         host_sys::openat2(dir.as_fd(), name, flags | libc::O_NOFOLLOW, mode)
     }
