@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, the whole test suite (unit and end-to-end),
-# and a short fuzzing run of the checkpoint-image reader.
+# and a short fuzzing run of every parser of untrusted bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +13,4 @@ cargo clippy --workspace --all-targets --release -q -- -D warnings
 echo "== cargo test"
 cargo test --workspace --release
 echo "== fuzz (short run)"
-bash scripts/fuzz.sh 60
+bash scripts/fuzz.sh 30
