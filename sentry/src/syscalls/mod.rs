@@ -235,11 +235,73 @@ impl Kernel {
             SYS_pselect6 => self.sys_select(tid, a, true),
 
             SYS_socket | SYS_socketpair => err(EAFNOSUPPORT),
+            SYS_getxattr | SYS_lgetxattr => {
+                self.sys_path_xattr(tid, a[0], nr_i == SYS_getxattr, ENODATA)
+            }
+            SYS_listxattr | SYS_llistxattr => {
+                self.sys_path_xattr(tid, a[0], nr_i == SYS_listxattr, 0)
+            }
+            SYS_setxattr | SYS_lsetxattr => {
+                self.sys_path_xattr(tid, a[0], nr_i == SYS_setxattr, EOPNOTSUPP)
+            }
+            SYS_removexattr | SYS_lremovexattr => {
+                self.sys_path_xattr(tid, a[0], nr_i == SYS_removexattr, ENODATA)
+            }
+            SYS_fgetxattr | SYS_fremovexattr => self.sys_fd_xattr(tid, a[0], ENODATA),
+            SYS_flistxattr => self.sys_fd_xattr(tid, a[0], 0),
+            SYS_fsetxattr => self.sys_fd_xattr(tid, a[0], EOPNOTSUPP),
+            SYS_fadvise64 => self.sys_fadvise(tid, a),
             _ => {
                 self.log_unimplemented(nr);
                 err(ENOSYS)
             }
         }
+    }
+
+    /// Extended attributes are not kept: the node must exist, then reads find none,
+    /// lists are empty and writes are not supported.
+    fn sys_path_xattr(&mut self, tid: i32, path: u64, follow: bool, e: i32) -> Sys {
+        let p = match self.read_path(tid, path) {
+            Ok(p) => p,
+            Err(x) => return err(x),
+        };
+        match self.resolve(tid, &p, follow) {
+            Ok(r) if r.exists => {
+                if e == 0 {
+                    Sys::Ret(0)
+                } else {
+                    err(e)
+                }
+            }
+            Ok(_) => err(libc::ENOENT),
+            Err(x) => err(x),
+        }
+    }
+
+    fn sys_fd_xattr(&mut self, tid: i32, fd: u64, e: i32) -> Sys {
+        match self.file(tid, fd) {
+            Ok(_) if e == 0 => Sys::Ret(0),
+            Ok(_) => err(e),
+            Err(x) => err(x),
+        }
+    }
+
+    /// posix_fadvise: advice only; checks the fd and the advice as Linux does.
+    fn sys_fadvise(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        let f = match self.file(tid, a[0]) {
+            Ok(f) => f,
+            Err(x) => return err(x),
+        };
+        if matches!(
+            f.borrow().kind,
+            crate::fs::file::FileKind::PipeRead(_) | crate::fs::file::FileKind::PipeWrite(_)
+        ) {
+            return err(libc::ESPIPE);
+        }
+        if a[3] > 5 || (a[2] as i64) < 0 {
+            return err(libc::EINVAL);
+        }
+        Sys::Ret(0)
     }
 
     /// Writes `len` zero bytes to guest `addr` and returns 0.
