@@ -102,6 +102,38 @@ fn docker_run_rm_prints_the_output_and_exits_with_the_status() {
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
 
+/// `docker run -i` with stdin from a file: the container reads it to its end.
+///
+/// Ignored until the sentry is fixed: it reopens a pipe given as stdio through
+/// /proc/self/fd/N with O_RDWR (sentry/src/kernel/mod.rs, `stdio_file`), so it holds a
+/// write end of its own stdin pipe and the guest never reads end-of-file: `wc -l` waits
+/// forever. The same with `runsc do`: `printf 'a\nb\n' | runsc do -- /bin/busybox wc -l`.
+#[test]
+#[ignore = "sentry: a pipe on stdin never reaches end-of-file (stdio reopened O_RDWR)"]
+fn docker_run_i_reads_stdin_to_its_end() {
+    let d = Docker::start();
+    let r = d.s.run_input(
+        d.cmd(&[
+            "run",
+            "-i",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "wc -l; echo read-all",
+        ]),
+        b"one\ntwo\n",
+        60,
+    );
+    if (r.stdout.as_str(), r.code()) != ("2\nread-all\n", Some(0)) {
+        d.s.fail(&format!("docker run -i: {r}"));
+    }
+}
+
 #[test]
 fn docker_detached_container_exec_logs_top_pause_stop_rm() {
     let d = Docker::start();

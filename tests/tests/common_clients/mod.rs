@@ -145,11 +145,18 @@ impl Scratch {
     /// Runs `cmd` to completion with stdin from /dev/null and stdout and stderr going to
     /// files here (a daemon the client starts may keep an inherited pipe open). After
     /// `secs` seconds it is killed and the test fails.
-    pub fn run(&self, mut cmd: Command, secs: u64) -> Ran {
+    pub fn run(&self, cmd: Command, secs: u64) -> Ran {
+        self.run_input(cmd, b"", secs)
+    }
+
+    /// `run`, with `input` (from a file) as the command's stdin.
+    pub fn run_input(&self, mut cmd: Command, input: &[u8], secs: u64) -> Ran {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let inp = self.path(&format!("cmd-{n}.in"));
+        std::fs::write(&inp, input).unwrap();
         let out = self.path(&format!("cmd-{n}.out"));
         let err = self.path(&format!("cmd-{n}.err"));
-        cmd.stdin(Stdio::null())
+        cmd.stdin(std::fs::File::open(&inp).unwrap())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap());
         let desc = format!("{cmd:?}");
@@ -170,6 +177,7 @@ impl Scratch {
             stdout: read(&out),
             stderr: read(&err),
         };
+        let _ = std::fs::remove_file(&inp);
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_file(&err);
         ran
