@@ -91,3 +91,12 @@ fn a_storm_of_random_system_calls_leaves_the_sandbox_alive() {
     );
     assert!(stdout(&o).ends_with(" alive\n"), "{}", stdout(&o));
 }
+
+#[test]
+fn epoll_over_pipes_and_eventfd_behaves_as_on_the_host() {
+    let bin = guest("epoll");
+    let host = std::process::Command::new(&bin).output().unwrap();
+    assert!(host.status.success());
+    let o = run_do(None, &[bin.to_str().unwrap()]);
+    expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
+}

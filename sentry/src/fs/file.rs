@@ -27,6 +27,8 @@ pub enum FileKind {
     Dev(DevNode),
     /// A generated file (procfs): its bytes as of open.
     Synthetic(Vec<u8>),
+    EventFd(Rc<RefCell<crate::ipc::epoll::EventFd>>),
+    Epoll(crate::ipc::epoll::EpollRef),
     SynthDir(Vec<DirEnt>),
 }
 

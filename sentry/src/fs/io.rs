@@ -126,6 +126,22 @@ pub fn read(f: &FileRef, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr>
             Ok(out)
         }
         FileKind::SynthDir(_) => Err(IoErr::Errno(libc::EISDIR)),
+        FileKind::EventFd(e) => {
+            if len < 8 {
+                return Err(IoErr::Errno(libc::EINVAL));
+            }
+            let mut e = e.borrow_mut();
+            if e.count == 0 {
+                if nonblock {
+                    return Err(IoErr::Errno(libc::EAGAIN));
+                }
+                return Err(IoErr::Block(WaitKey::Object(e.id)));
+            }
+            let v = if e.semaphore { 1 } else { e.count };
+            e.count -= v;
+            Ok(v.to_le_bytes().to_vec())
+        }
+        FileKind::Epoll(_) => Err(IoErr::Errno(libc::EINVAL)),
     }
 }
 
@@ -180,6 +196,30 @@ pub fn write(f: &FileRef, data: &[u8], off: Option<u64>) -> Result<usize, IoErr>
         FileKind::Dev(DevNode::Full) => Err(IoErr::Errno(libc::ENOSPC)),
         FileKind::Dev(_) => Ok(data.len()),
         FileKind::Synthetic(_) | FileKind::SynthDir(_) => Err(IoErr::Errno(libc::EACCES)),
+        FileKind::EventFd(e) => {
+            let Some(v) = data
+                .get(..8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
+            else {
+                return Err(IoErr::Errno(libc::EINVAL));
+            };
+            if v == u64::MAX {
+                return Err(IoErr::Errno(libc::EINVAL));
+            }
+            let mut e = e.borrow_mut();
+            if e.count
+                .checked_add(v)
+                .is_none_or(|n| n > crate::ipc::epoll::EVENTFD_MAX)
+            {
+                if nonblock {
+                    return Err(IoErr::Errno(libc::EAGAIN));
+                }
+                return Err(IoErr::Block(WaitKey::Object(e.id)));
+            }
+            e.count += v;
+            Ok(8)
+        }
+        FileKind::Epoll(_) => Err(IoErr::Errno(libc::EINVAL)),
     }
 }
 
@@ -187,6 +227,7 @@ pub fn write(f: &FileRef, data: &[u8], off: Option<u64>) -> Result<usize, IoErr>
 pub fn pipe_id(f: &FileRef) -> Option<u64> {
     match &f.borrow().kind {
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p.borrow().id),
+        FileKind::EventFd(e) => Some(e.borrow().id),
         _ => None,
     }
 }
@@ -215,6 +256,17 @@ pub fn poll(f: &FileRef, events: i16) -> (i16, Vec<WaitKey>) {
                 r |= libc::POLLOUT;
             }
             (r & (events | libc::POLLERR), vec![WaitKey::Object(p.id)])
+        }
+        FileKind::EventFd(e) => {
+            let e = e.borrow();
+            let mut r = 0;
+            if e.count > 0 {
+                r |= libc::POLLIN;
+            }
+            if e.count < crate::ipc::epoll::EVENTFD_MAX {
+                r |= libc::POLLOUT;
+            }
+            (r & events, vec![WaitKey::Object(e.id)])
         }
         FileKind::Stream { fd, .. } => {
             let raw = std::os::fd::AsRawFd::as_raw_fd(fd);

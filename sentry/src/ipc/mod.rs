@@ -1,3 +1,4 @@
 //! Inter-process communication: pipes; poll and select live in the syscalls layer.
 
+pub mod epoll;
 pub mod pipe;

@@ -258,10 +258,38 @@ impl Kernel {
                 FileKindState::Dev(d) => FileKind::Dev(*d),
                 FileKindState::Synthetic(d) => FileKind::Synthetic(d.clone()),
                 FileKindState::SynthDir(d) => FileKind::SynthDir(d.clone()),
+                FileKindState::EventFd(e) => FileKind::EventFd(Rc::new(RefCell::new(e.clone()))),
+                FileKindState::Epoll { id, .. } => {
+                    FileKind::Epoll(Rc::new(RefCell::new(crate::ipc::epoll::EpollSet::new(*id))))
+                }
             };
             let of = OpenFile::new(kind, f.flags, f.path.clone());
             of.borrow_mut().pos = f.pos;
             files.insert(f.id, of);
+        }
+        // Epoll sets point at files made above.
+        for f in &st.files {
+            if let FileKindState::Epoll { interests, .. } = &f.kind {
+                let set = match &files[&f.id].borrow().kind {
+                    FileKind::Epoll(e) => e.clone(),
+                    _ => continue,
+                };
+                for &(fd, target, events, data, disabled) in interests {
+                    let t = files
+                        .get(&target)
+                        .ok_or_else(|| bad(format!("epoll watches unknown file {target}")))?;
+                    let file = Rc::downgrade(t);
+                    set.borrow_mut().interests.insert(
+                        fd,
+                        crate::ipc::epoll::Interest {
+                            file,
+                            events,
+                            data,
+                            disabled,
+                        },
+                    );
+                }
+            }
         }
         let mut tables: HashMap<u64, Rc<RefCell<FdTable>>> = HashMap::new();
         for t in &st.fd_tables {

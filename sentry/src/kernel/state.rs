@@ -82,6 +82,13 @@ pub enum FileKindState {
     Dev(DevNode),
     Synthetic(Vec<u8>),
     SynthDir(Vec<DirEnt>),
+    EventFd(crate::ipc::epoll::EventFd),
+    /// An epoll set: (target fd, target open file id, events, data, disabled). Targets
+    /// no longer open anywhere are dropped, as their files are gone.
+    Epoll {
+        id: u64,
+        interests: Vec<(i32, u64, u32, u64, bool)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,6 +322,8 @@ impl Kernel {
         let mut fd_tables = Vec::new();
         let mut fs_contexts = Vec::new();
         let mut sighands = Vec::new();
+        let mut epolls: Vec<(usize, crate::ipc::epoll::EpollRef)> = Vec::new();
+
         let mut save_file =
             |f: &FileRef, files: &mut Vec<FileState>, pipes: &mut HashMap<u64, Pipe>| -> u64 {
                 let (id, new) = file_ids.id(f);
@@ -354,6 +363,14 @@ impl Kernel {
                         FileKind::Dev(d) => FileKindState::Dev(*d),
                         FileKind::Synthetic(d) => FileKindState::Synthetic(d.clone()),
                         FileKind::SynthDir(d) => FileKindState::SynthDir(d.clone()),
+                        FileKind::EventFd(e) => FileKindState::EventFd(e.borrow().clone()),
+                        FileKind::Epoll(e) => {
+                            epolls.push((files.len(), e.clone()));
+                            FileKindState::Epoll {
+                                id: e.borrow().id,
+                                interests: Vec::new(),
+                            }
+                        }
                     };
                     files.push(FileState {
                         id,
@@ -419,6 +436,23 @@ impl Kernel {
                 vfork_parent: t.vfork_parent,
                 comm: t.comm.clone(),
             });
+        }
+        // Epoll targets by id, now that every open file has one.
+        for (idx, e) in epolls {
+            let mut e = e.borrow_mut();
+            e.prune();
+            let list = e
+                .interests
+                .iter()
+                .filter_map(|(&fd, i)| {
+                    let f = i.file.upgrade()?;
+                    let id = *file_ids.map.get(&Rc::as_ptr(&f))?;
+                    Some((fd, id, i.events, i.data, i.disabled))
+                })
+                .collect();
+            if let FileKindState::Epoll { interests, .. } = &mut files[idx].kind {
+                *interests = list;
+            }
         }
         let mut pipes: Vec<Pipe> = pipes.into_values().collect();
         pipes.sort_by_key(|p| p.id);

@@ -623,6 +623,8 @@ impl Kernel {
                 st.st_size = d.len() as i64;
             }
             FileKind::SynthDir(_) => st.st_mode = libc::S_IFDIR | 0o555,
+            // Anonymous inodes, as Linux shows them.
+            FileKind::EventFd(_) | FileKind::Epoll(_) => st.st_mode = 0o600,
         }
         st.st_nlink = 1;
         st.st_blksize = 4096;

@@ -1,6 +1,7 @@
 //! The system call table: from number to handler. One file per area. An unimplemented
 //! call returns ENOSYS and is logged once by name.
 
+pub mod epoll;
 pub mod file;
 pub mod fs;
 pub mod futex;
@@ -39,7 +40,14 @@ pub fn restartable(nr: u64) -> bool {
             | SYS_rt_sigtimedwait
             | SYS_epoll_wait
             | SYS_epoll_pwait
+            | SYS_epoll_pwait2
     )
+}
+
+/// A millisecond timeout argument: negative waits forever.
+fn ms_timeout(ms: u64) -> Option<u64> {
+    let ms = ms as i32;
+    (ms >= 0).then_some(ms as u64 * 1_000_000)
 }
 
 /// Return value of a call that succeeded with `v`, or failed with an errno.
@@ -235,6 +243,44 @@ impl Kernel {
             SYS_pselect6 => self.sys_select(tid, a, true),
 
             SYS_socket | SYS_socketpair => err(EAFNOSUPPORT),
+            SYS_eventfd => self.sys_eventfd2(tid, a[0], 0),
+            SYS_eventfd2 => self.sys_eventfd2(tid, a[0], a[1]),
+            SYS_epoll_create => {
+                if (a[0] as i32) <= 0 {
+                    err(EINVAL)
+                } else {
+                    self.sys_epoll_create1(tid, 0)
+                }
+            }
+            SYS_epoll_create1 => self.sys_epoll_create1(tid, a[0]),
+            SYS_epoll_ctl => self.sys_epoll_ctl(tid, a),
+            SYS_epoll_wait => self.sys_epoll_wait(tid, a[0], a[1], a[2], ms_timeout(a[3]), 0),
+            SYS_epoll_pwait => {
+                if a[4] != 0 && a[5] != 8 {
+                    return err(EINVAL);
+                }
+                self.sys_epoll_wait(tid, a[0], a[1], a[2], ms_timeout(a[3]), a[4])
+            }
+            SYS_epoll_pwait2 => {
+                let t = if a[3] == 0 {
+                    None
+                } else {
+                    match self.read_mem(tid, a[3], 16) {
+                        Ok(b) => match crate::kernel::time::ts_to_ns(
+                            i64::from_le_bytes(b[..8].try_into().expect("8")),
+                            i64::from_le_bytes(b[8..].try_into().expect("8")),
+                        ) {
+                            Some(ns) => Some(ns),
+                            None => return err(EINVAL),
+                        },
+                        Err(e) => return err(e),
+                    }
+                };
+                if a[4] != 0 && a[5] != 8 {
+                    return err(EINVAL);
+                }
+                self.sys_epoll_wait(tid, a[0], a[1], a[2], t, a[4])
+            }
             SYS_getxattr | SYS_lgetxattr => {
                 self.sys_path_xattr(tid, a[0], nr_i == SYS_getxattr, ENODATA)
             }
