@@ -47,3 +47,27 @@ fn three_stage_pipeline_of_much_data() {
     );
     expect(&o, 0, "81902\n");
 }
+
+#[test]
+fn stdin_pipe_reaches_end_of_file() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(tests::runsc_bin())
+        .args(["do", "--", "/bin/busybox", "sh", "-c", "wc -l; echo eof"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"one\ntwo\nthree\n").unwrap();
+    drop(stdin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the guest never saw end-of-file on stdin");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\neof\n");
+}

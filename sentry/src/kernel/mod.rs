@@ -112,13 +112,24 @@ pub(crate) fn stdio_file(fd: OwnedFd) -> OwnedFd {
     if is_file {
         return fd;
     }
+    // Same access mode as the original: a read end reopened read-write would make the
+    // sandbox a writer of its own stdin pipe, which then never reaches end-of-file.
+    // O_NONBLOCK: opening a FIFO must not wait for its other end.
+    let acc = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .map(|f| f & libc::O_ACCMODE)
+        .unwrap_or(libc::O_RDWR);
     let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let own = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&proc_path)
-        .or_else(|_| std::fs::File::open(&proc_path))
-        .or_else(|_| std::fs::OpenOptions::new().write(true).open(&proc_path));
+    let own = nix::fcntl::open(
+        proc_path.as_str(),
+        nix::fcntl::OFlag::from_bits_truncate(
+            acc | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        ),
+        nix::sys::stat::Mode::empty(),
+    )
+    .map(|raw| {
+        // SAFETY: open just returned this fd and nothing else owns it.
+        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) }
+    });
     let f: OwnedFd = match own {
         Ok(f) => f.into(),
         Err(_) => fd,
