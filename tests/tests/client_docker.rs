@@ -103,13 +103,7 @@ fn docker_run_rm_prints_the_output_and_exits_with_the_status() {
 }
 
 /// `docker run -i` with stdin from a file: the container reads it to its end.
-///
-/// Ignored until the sentry is fixed: it reopens a pipe given as stdio through
-/// /proc/self/fd/N with O_RDWR (sentry/src/kernel/mod.rs, `stdio_file`), so it holds a
-/// write end of its own stdin pipe and the guest never reads end-of-file: `wc -l` waits
-/// forever. The same with `runsc do`: `printf 'a\nb\n' | runsc do -- /bin/busybox wc -l`.
 #[test]
-#[ignore = "sentry: a pipe on stdin never reaches end-of-file (stdio reopened O_RDWR)"]
 fn docker_run_i_reads_stdin_to_its_end() {
     let d = Docker::start();
     let r = d.s.run_input(
@@ -131,6 +125,32 @@ fn docker_run_i_reads_stdin_to_its_end() {
     );
     if (r.stdout.as_str(), r.code()) != ("2\nread-all\n", Some(0)) {
         d.s.fail(&format!("docker run -i: {r}"));
+    }
+}
+
+/// Docker bind-mounts single files over /etc/hostname, /etc/hosts and /etc/resolv.conf.
+#[test]
+fn docker_container_sees_its_hostname_and_hosts_files() {
+    let d = Docker::start();
+    let r = d.run(
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            "box",
+            "--runtime",
+            RUNTIME,
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat /etc/hostname; grep -c '^127.0.0.1' /etc/hosts; test -f /etc/resolv.conf && echo resolv",
+        ],
+        60,
+    );
+    if (r.stdout.as_str(), r.code()) != ("box\n1\nresolv\n", Some(0)) {
+        d.s.fail(&format!("docker run: {r}"));
     }
 }
 
