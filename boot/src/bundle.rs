@@ -181,8 +181,14 @@ impl Bundle {
     pub fn sandbox_config(&self, id: &str) -> Result<SandboxConfig, BundleError> {
         let p = self.process();
         let mut argv = p.args.clone();
-        argv[0] =
-            find_executable(&self.rootfs, &argv[0], &p.env, &p.cwd).map_err(BundleError::Lookup)?;
+        argv[0] = match find_executable(&self.rootfs, &argv[0], &p.env, &p.cwd) {
+            Ok(path) => path,
+            Err(e) if self.bind_mounted_executable(&argv[0]) => {
+                log::debug!("process.args[0] {:?} is bind-mounted ({e})", argv[0]);
+                argv[0].clone()
+            }
+            Err(e) => return Err(BundleError::Lookup(e)),
+        };
         let has_dev = self
             .spec
             .mounts
@@ -247,6 +253,42 @@ impl Bundle {
             masked_paths: linux.masked_paths,
             readonly_paths: linux.readonly_paths,
         })
+    }
+}
+
+impl Bundle {
+    /// Whether the absolute guest path `argv0` is an executable regular file that a bind
+    /// mount provides (the last such mount wins, as it would over the earlier ones):
+    /// `docker run --init` runs /sbin/docker-init, a bind mount of the host's
+    /// docker-init, which the root filesystem does not hold.
+    fn bind_mounted_executable(&self, argv0: &str) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        if !argv0.starts_with('/') {
+            return false;
+        }
+        let guest = clean_destination(argv0);
+        let Some((m, rest)) = self.spec.mounts.iter().rev().find_map(|m| {
+            let dest = clean_destination(&m.destination);
+            let rest = if guest == dest {
+                Some("")
+            } else if dest == "/" {
+                Some(&guest[1..])
+            } else {
+                guest.strip_prefix(&dest).and_then(|r| r.strip_prefix('/'))
+            };
+            rest.map(|r| (m, r))
+        }) else {
+            return false;
+        };
+        if !is_bind(m) {
+            return false;
+        }
+        let mut host = self.dir.join(m.source.as_deref().unwrap_or(""));
+        if !rest.is_empty() {
+            host.push(rest);
+        }
+        std::fs::metadata(&host)
+            .is_ok_and(|md| md.is_file() && md.permissions().mode() & 0o111 != 0)
     }
 }
 
@@ -348,6 +390,28 @@ mod tests {
         );
         assert_eq!(c.masked_paths, ["/proc/kcore"]);
         assert_eq!(c.readonly_paths, ["/proc/sys"]);
+    }
+
+    #[test]
+    fn args0_may_be_a_bind_mounted_executable() {
+        // docker run --init: /sbin/docker-init is the host's, bind-mounted.
+        let (d, _) = bundle(base());
+        let init = d.path().join("docker-init");
+        std::fs::write(&init, b"").unwrap();
+        std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut v = base();
+        v["process"]["args"] = serde_json::json!(["/sbin/docker-init", "--", "sh"]);
+        v["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/sbin/docker-init", "type": "bind",
+             "source": init.to_str().unwrap(), "options": ["bind", "ro"]}));
+        let (_d2, b) = bundle(v.clone());
+        let c = b.unwrap().sandbox_config("ctr").unwrap();
+        assert_eq!(c.argv, ["/sbin/docker-init", "--", "sh"]);
+        // Not executable: the lookup's error stands.
+        std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_d3, b) = bundle(v);
+        let e = b.unwrap().sandbox_config("ctr").unwrap_err();
+        assert!(e.to_string().contains("process.args[0]"), "{e}");
     }
 
     #[test]
