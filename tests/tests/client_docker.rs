@@ -128,9 +128,10 @@ fn docker_run_i_reads_stdin_to_its_end() {
     }
 }
 
-/// Docker bind-mounts single files over /etc/hostname, /etc/hosts and /etc/resolv.conf.
+/// Docker bind-mounts single files over /etc/hostname, /etc/hosts and /etc/resolv.conf,
+/// and with `--init` the host's docker-init over /sbin/docker-init, which runs as pid 1.
 #[test]
-fn docker_container_sees_its_hostname_and_hosts_files() {
+fn docker_run_init_with_bind_mounted_hostname_hosts_and_init() {
     let d = Docker::start();
     let r = d.run(
         &[
@@ -138,6 +139,7 @@ fn docker_container_sees_its_hostname_and_hosts_files() {
             "--rm",
             "--hostname",
             "box",
+            "--init",
             "--runtime",
             RUNTIME,
             "--network",
@@ -145,11 +147,17 @@ fn docker_container_sees_its_hostname_and_hosts_files() {
             IMAGE,
             "sh",
             "-c",
-            "cat /etc/hostname; grep -c '^127.0.0.1' /etc/hosts; test -f /etc/resolv.conf && echo resolv",
+            "cat /etc/hostname; grep -c '^127.0.0.1' /etc/hosts; test -f /etc/resolv.conf && echo resolv; \
+             cat /proc/1/cmdline | tr '\\0' ' '",
         ],
         60,
     );
-    if (r.stdout.as_str(), r.code()) != ("box\n1\nresolv\n", Some(0)) {
+    // docker-init (tini) is pid 1, the command its child.
+    if r.code() != Some(0)
+        || !r
+            .stdout
+            .starts_with("box\n1\nresolv\n/sbin/docker-init -- sh -c ")
+    {
         d.s.fail(&format!("docker run: {r}"));
     }
 }

@@ -326,11 +326,13 @@ const APPLETS: &[&str] = &[
 ];
 
 /// Makes `dir` a root filesystem: /bin/busybox (a copy of busybox-static) and its
-/// applets, and the usual empty directories.
+/// applets, and the usual empty directories. /sbin is there as in most images: `docker
+/// run --init` bind-mounts /sbin/docker-init, and the sentry does not make the missing
+/// parent directories of a mount point.
 pub fn busybox_rootfs(dir: &Path) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for d in ["proc", "dev", "tmp", "sys", "etc", "root"] {
+    for d in ["proc", "dev", "tmp", "sys", "etc", "root", "sbin"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
     std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is installed");
