@@ -31,8 +31,17 @@ impl Containerd {
         let mut c = Command::new(tool("containerd"));
         c.args(["--config", &s.p("config.toml")]);
         s.spawn_daemon("containerd", c);
-        let d = Containerd { s };
+        let mut d = Containerd { s };
         d.s.retry_until_ok("containerd", || d.cmd(&["version"]), 60);
+        // Containers left by a failed test: their shims exit (and remove their sockets in
+        // /run/containerd/s) before containerd stops.
+        let mut rm = Command::new("sh");
+        rm.env("PATH", PATH).arg("-c").arg(format!(
+            "for c in $(ctr -a {sock} containers ls -q); do \
+               ctr -a {sock} task delete --force $c; ctr -a {sock} containers delete $c; done",
+            sock = d.s.p("containerd.sock")
+        ));
+        d.s.on_cleanup(rm, 60);
         let archive = busybox_oci_archive(&d.s, IMAGE);
         d.ok(&["images", "import", archive.to_str().unwrap()]);
         d
