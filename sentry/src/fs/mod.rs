@@ -364,6 +364,13 @@ impl Vfs {
                     }
                 }
                 Err(libc::ENOENT) if last => exists = false,
+                // A directory the image lacks but a mount point lies beneath (runc
+                // creates these): walk through it.
+                Err(libc::ENOENT)
+                    if self
+                        .mounts
+                        .iter()
+                        .any(|m| m.at.len() > comps.len() && m.at[..comps.len()] == comps[..]) => {}
                 Err(e) => return Err(e),
             }
         }

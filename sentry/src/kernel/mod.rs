@@ -131,7 +131,7 @@ pub(crate) fn stdio_file(fd: OwnedFd) -> OwnedFd {
         unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) }
     });
     let f: OwnedFd = match own {
-        Ok(f) => f.into(),
+        Ok(f) => f,
         Err(_) => fd,
     };
     if let Ok(fl) = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL) {
