@@ -34,37 +34,7 @@ fn main() {
         restore = Some(std::path::PathBuf::from(&argv[1]));
         argv.drain(..2);
     }
-    let config = sentry::SandboxConfig {
-        root: "/".into(),
-        root_readonly: true,
-        mounts: vec![
-            sentry::MountConfig {
-                destination: "/proc".into(),
-                kind: sentry::MountKind::Proc,
-                readonly: true,
-            },
-            sentry::MountConfig {
-                destination: "/dev".into(),
-                kind: sentry::MountKind::Dev,
-                readonly: false,
-            },
-            sentry::MountConfig {
-                destination: "/tmp".into(),
-                kind: sentry::MountKind::Tmpfs,
-                readonly: false,
-            },
-        ],
-        hostname: "sandbox".into(),
-        argv,
-        env: vec!["PATH=/usr/bin:/bin".into(), "HOME=/".into()],
-        cwd: "/".into(),
-        uid: 0,
-        gid: 0,
-        additional_gids: vec![],
-        rlimits: vec![],
-        masked_paths: vec![],
-        readonly_paths: vec![],
-    };
+    let config = sentry::SandboxConfig::host_root(argv, "sandbox");
     let stdio: [OwnedFd; 3] = [
         std::io::stdin().as_fd().try_clone_to_owned().unwrap(),
         std::io::stdout().as_fd().try_clone_to_owned().unwrap(),

@@ -53,3 +53,34 @@ pub struct SandboxConfig {
     /// Guest paths that are read-only (OCI `readonlyPaths`).
     pub readonly_paths: Vec<String>,
 }
+
+impl SandboxConfig {
+    /// A sandbox whose root is the host's `/`, read-only, with the sentry's /proc and
+    /// /dev and a tmpfs /tmp, running `argv` as root with PATH=/usr/bin:/bin.
+    pub fn host_root(argv: Vec<String>, hostname: &str) -> Self {
+        let mount = |destination: &str, kind: MountKind, readonly: bool| MountConfig {
+            destination: destination.into(),
+            kind,
+            readonly,
+        };
+        SandboxConfig {
+            root: "/".into(),
+            root_readonly: true,
+            mounts: vec![
+                mount("/proc", MountKind::Proc, true),
+                mount("/dev", MountKind::Dev, false),
+                mount("/tmp", MountKind::Tmpfs, false),
+            ],
+            hostname: hostname.into(),
+            argv,
+            env: vec!["PATH=/usr/bin:/bin".into(), "HOME=/".into()],
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            rlimits: vec![],
+            masked_paths: vec![],
+            readonly_paths: vec![],
+        }
+    }
+}

@@ -13,37 +13,15 @@ use std::time::Duration;
 const SCRIPT: &str = "echo kept > /tmp/mark; i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; sleep 0.05; done | cat | cat; cat /tmp/mark";
 
 fn config() -> sentry::SandboxConfig {
-    sentry::SandboxConfig {
-        root: "/".into(),
-        root_readonly: true,
-        mounts: vec![
-            sentry::MountConfig {
-                destination: "/proc".into(),
-                kind: sentry::MountKind::Proc,
-                readonly: true,
-            },
-            sentry::MountConfig {
-                destination: "/tmp".into(),
-                kind: sentry::MountKind::Tmpfs,
-                readonly: false,
-            },
-        ],
-        hostname: "ckpt".into(),
-        argv: vec![
+    sentry::SandboxConfig::host_root(
+        vec![
             "/bin/busybox".into(),
             "sh".into(),
             "-c".into(),
             SCRIPT.into(),
         ],
-        env: vec!["PATH=/bin".into()],
-        cwd: "/".into(),
-        uid: 0,
-        gid: 0,
-        additional_gids: vec![],
-        rlimits: vec![],
-        masked_paths: vec![],
-        readonly_paths: vec![],
-    }
+        "ckpt",
+    )
 }
 
 fn stdio() -> [std::os::fd::OwnedFd; 3] {

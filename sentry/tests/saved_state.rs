@@ -13,37 +13,15 @@ use sentry::kernel::state::KernelState;
 use sentry::kernel::task::{RunState, WaitKey};
 
 fn config() -> sentry::SandboxConfig {
-    sentry::SandboxConfig {
-        root: "/".into(),
-        root_readonly: true,
-        mounts: vec![
-            sentry::MountConfig {
-                destination: "/proc".into(),
-                kind: sentry::MountKind::Proc,
-                readonly: true,
-            },
-            sentry::MountConfig {
-                destination: "/tmp".into(),
-                kind: sentry::MountKind::Tmpfs,
-                readonly: false,
-            },
-        ],
-        hostname: "saved".into(),
-        argv: vec![
+    sentry::SandboxConfig::host_root(
+        vec![
             "/bin/busybox".into(),
             "sh".into(),
             "-c".into(),
             "echo start | (sleep 30; cat) | cat | cat; echo never".into(),
         ],
-        env: vec!["PATH=/bin".into()],
-        cwd: "/".into(),
-        uid: 0,
-        gid: 0,
-        additional_gids: vec![],
-        rlimits: vec![],
-        masked_paths: vec![],
-        readonly_paths: vec![],
-    }
+        "saved",
+    )
 }
 
 fn parked_on(state: &KernelState, pred: impl Fn(&WaitKey) -> bool) -> usize {
