@@ -47,7 +47,7 @@ pub fn restartable(nr: u64) -> bool {
 /// A millisecond timeout argument: negative waits forever.
 fn ms_timeout(ms: u64) -> Option<u64> {
     let ms = ms as i32;
-    (ms >= 0).then_some(ms as u64 * 1_000_000)
+    (ms >= 0).then(|| ms as u64 * 1_000_000)
 }
 
 /// Return value of a call that succeeded with `v`, or failed with an errno.
