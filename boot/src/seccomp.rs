@@ -306,18 +306,8 @@ fn on_refused(nr: i32) {
         put(b"{\"level\":\"warning\",\"msg\":\"");
     }
     put(b"seccomp: the sandbox filter refused host syscall ");
-    let mut digits = [0u8; 12];
-    let mut i = digits.len();
-    let mut v = nr.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    put(&digits[i..]);
+    let mut digits = [0u8; 20];
+    put(crate::sys::decimal(nr.unsigned_abs() as u64, &mut digits));
     put(b" (EPERM); add it to boot/src/seccomp.rs if the sandbox needs it");
     put(if json { b"\"}\n" } else { b"\n" });
     crate::sys::write_all_raw(fd, &buf[..len]);

@@ -131,24 +131,27 @@ pub struct SpawnPlan {
     pub become_root: bool,
 }
 
+/// Formats `v` in decimal into `buf` without allocating (for async-signal-safe paths).
+pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// Writes a static message and the errno, then exits the child.
 fn child_fail(report: RawFd, msg: &[u8]) -> ! {
     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-    let mut digits = [0u8; 12];
-    let mut i = digits.len();
-    let mut v = errno.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let mut digits = [0u8; 20];
     write_all_raw(report, b"error: ");
     write_all_raw(report, msg);
     write_all_raw(report, b" (errno ");
-    write_all_raw(report, &digits[i..]);
+    write_all_raw(report, decimal(errno.unsigned_abs() as u64, &mut digits));
     write_all_raw(report, b")\n");
     // SAFETY: `_exit` ends the process without running any Rust code.
     unsafe { libc::_exit(127) }

@@ -45,14 +45,7 @@ impl Restore {
         if self.detach {
             return Ok(0);
         }
-        rt.forward_signals_to_init(&self.id)?;
-        let status = rt.wait(&self.id);
-        rt.reap(pid);
-        if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
-            log::error!("container {}: {err}", self.id);
-        }
-        rt.delete(&self.id, true)?;
-        Ok(status?)
+        super::run::wait_in_foreground(&rt, &self.id, pid)
     }
 }
 

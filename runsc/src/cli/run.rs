@@ -26,13 +26,24 @@ impl Run {
         if self.detach {
             return Ok(0);
         }
-        rt.forward_signals_to_init(&self.id)?;
-        let status = rt.wait(&self.id);
-        rt.reap(pid);
-        if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
-            log::error!("container {}: {err}", self.id);
-        }
-        rt.delete(&self.id, true)?;
-        Ok(status?)
+        wait_in_foreground(&rt, &self.id, pid)
     }
+}
+
+/// A container run in the foreground (`run`, `restore` without `--detach`): forwards
+/// signals to its init, waits, reaps the sandbox process `pid`, deletes the container
+/// and returns the init's exit status.
+pub(super) fn wait_in_foreground(
+    rt: &boot::container::Runtime,
+    id: &str,
+    pid: i32,
+) -> anyhow::Result<i32> {
+    rt.forward_signals_to_init(id)?;
+    let status = rt.wait(id);
+    rt.reap(pid);
+    if let Some(err) = rt.exit_record(id).and_then(|r| r.error) {
+        log::error!("container {id}: {err}");
+    }
+    rt.delete(id, true)?;
+    Ok(status?)
 }

@@ -978,7 +978,6 @@ impl Kernel {
             });
             if g.stopped.take().is_some() {
                 g.continued = true;
-                let ppid = g.ppid;
                 let threads = g.threads.clone();
                 for t in threads {
                     if self.tasks[&t].state == RunState::GroupStopped {
@@ -986,7 +985,6 @@ impl Kernel {
                     }
                 }
                 self.notify_parent(pid, libc::CLD_CONTINUED, libc::SIGCONT);
-                let _ = ppid;
             }
         } else if matches!(
             sig,
@@ -1032,9 +1030,7 @@ impl Kernel {
                 let _ = self.dequeue(tid);
                 return;
             }
-            if tid == 1 || self.tasks[&tid].tgid == 1 {
-                // init ignores fatal defaults unless forced: let deliver decide.
-            }
+
             // Fatal or stop: deliver handles it; a stop leaves the call to restart.
             let t = self.task_mut(tid);
             t.regs.rip -= 2;
@@ -1286,7 +1282,7 @@ impl Kernel {
         }
     }
 
-    fn release_vfork(&mut self, parent: i32) {
+    pub(crate) fn release_vfork(&mut self, parent: i32) {
         if let Some(p) = self.tasks.get(&parent) {
             if matches!(p.state, RunState::VforkWait(_)) {
                 self.task_mut(parent).state = RunState::Stopped;

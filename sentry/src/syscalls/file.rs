@@ -85,8 +85,7 @@ impl Kernel {
                         return Ok(t.sys_progress);
                     }
                 }
-                Err(IoErr::Block(k)) if done > 0 && f.borrow().flags & libc::O_NONBLOCK != 0 => {
-                    let _ = k;
+                Err(IoErr::Block(_)) if done > 0 && f.borrow().flags & libc::O_NONBLOCK != 0 => {
                     return Ok(done);
                 }
                 Err(e) if done > 0 && !matches!(e, IoErr::Block(_)) => return Ok(done),

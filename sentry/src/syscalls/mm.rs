@@ -192,13 +192,12 @@ impl Kernel {
             return ret(self.with_mm(tid, |mm, cx| {
                 let mut cur = addr;
                 while cur < addr + len {
-                    let Some((s, v)) = mm.find(cur) else {
+                    let Some((_, v)) = mm.find(cur) else {
                         return Err(libc::ENOMEM);
                     };
                     let end = v.end.min(addr + len);
                     let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
                     if !shared {
-                        let _ = s;
                         mm.map_anon(cx, cur, end - cur, prot, false, true, &name)?;
                     }
                     cur = end;

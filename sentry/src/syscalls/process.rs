@@ -469,15 +469,9 @@ impl Kernel {
         for fd in cloexec {
             let _ = self.close_fd(tid, fd);
         }
-        self.tg_of_mut(tid).exe = resolved.clone();
-        resolved.clear();
+        self.tg_of_mut(tid).exe = resolved;
         if let Some(p) = vfork_parent {
-            if let Some(pt) = self.tasks.get(&p) {
-                if matches!(pt.state, RunState::VforkWait(_)) {
-                    self.task_mut(p).state = RunState::Stopped;
-                    self.deliver_and_resume(p);
-                }
-            }
+            self.release_vfork(p);
         }
         Ok(())
     }
