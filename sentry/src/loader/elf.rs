@@ -15,17 +15,17 @@ const PT_INTERP: u32 = 3;
 const PT_PHDR: u32 = 6;
 
 fn u16_at(b: &[u8], o: usize) -> Result<u16, Errno> {
-    b.get(o..o + 2)
+    b.get(o..o.checked_add(2).ok_or(libc::ENOEXEC)?)
         .map(|s| u16::from_le_bytes([s[0], s[1]]))
         .ok_or(libc::ENOEXEC)
 }
 fn u32_at(b: &[u8], o: usize) -> Result<u32, Errno> {
-    b.get(o..o + 4)
+    b.get(o..o.checked_add(4).ok_or(libc::ENOEXEC)?)
         .map(|s| u32::from_le_bytes(s.try_into().expect("4")))
         .ok_or(libc::ENOEXEC)
 }
 fn u64_at(b: &[u8], o: usize) -> Result<u64, Errno> {
-    b.get(o..o + 8)
+    b.get(o..o.checked_add(8).ok_or(libc::ENOEXEC)?)
         .map(|s| u64::from_le_bytes(s.try_into().expect("8")))
         .ok_or(libc::ENOEXEC)
 }
@@ -73,6 +73,13 @@ impl<'a> Elf<'a> {
         let phentsize = u16_at(bytes, 54)?;
         let phnum = u16_at(bytes, 56)?;
         if phentsize != 56 || phnum == 0 || phnum > 256 {
+            return Err(libc::ENOEXEC);
+        }
+        // The whole program header table must lie inside the file.
+        if phoff
+            .checked_add(phnum as u64 * 56)
+            .is_none_or(|end| end > bytes.len() as u64)
+        {
             return Err(libc::ENOEXEC);
         }
         let mut phdrs = Vec::new();
@@ -328,4 +335,35 @@ pub fn load(
     let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
     mm.write(cx, sp, &bytes)?;
     Ok(Loaded { entry, sp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal x86-64 ELF header with the given program header offset and count.
+    fn header(phoff: u64, phnum: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2;
+        b[5] = 1;
+        b[16..18].copy_from_slice(&2u16.to_le_bytes());
+        b[18..20].copy_from_slice(&62u16.to_le_bytes());
+        b[32..40].copy_from_slice(&phoff.to_le_bytes());
+        b[54..56].copy_from_slice(&56u16.to_le_bytes());
+        b[56..58].copy_from_slice(&phnum.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn program_headers_outside_the_file_are_enoexec() {
+        // Found by the parse_elf fuzz target: an offset near u64::MAX overflowed.
+        assert_eq!(Elf::parse(&header(u64::MAX, 38)).err(), Some(libc::ENOEXEC));
+        assert_eq!(
+            Elf::parse(&header(u64::MAX - 60, 1)).err(),
+            Some(libc::ENOEXEC)
+        );
+        assert_eq!(Elf::parse(&header(64, 2)).err(), Some(libc::ENOEXEC));
+        assert_eq!(Elf::parse(b"\x7fELF").err(), Some(libc::ENOEXEC));
+    }
 }
