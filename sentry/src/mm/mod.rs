@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 pub use memfile::{page_down, page_up, MemoryFile, PAGE};
 
-use crate::platform::{AddressSpaceId, Platform, GUEST_TOP};
+use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BOTTOM, GUEST_TOP};
 
 /// Copy-on-write copies at least this much around a fault, so that page-sized host
 /// mappings do not pile up.
 const COW_CHUNK: u64 = 64 * 1024;
 
 /// Lowest address a guest may map.
-pub const MMAP_MIN: u64 = 0x10000;
+pub const MMAP_MIN: u64 = GUEST_BOTTOM;
 /// Top of the initial stack.
 pub const STACK_TOP: u64 = GUEST_TOP - 0x1000_0000;
 /// Size reserved below the stack top for the main stack.
@@ -59,6 +59,22 @@ pub struct MmCtx<'a> {
 
 fn io_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::ENOMEM)
+}
+
+/// A range the memory manager built from its own table (every mapping lies in the guest
+/// range by construction): a failure here is a sentry bug, reported as EFAULT.
+fn table_range(start: u64, end: u64) -> Result<GuestRange, Errno> {
+    GuestRange::bounds(start, end).map_err(|_| libc::EFAULT)
+}
+
+/// The range a guest names for a fixed placement (`MAP_FIXED`, `MREMAP_FIXED`), with the
+/// errno Linux gives for each way it can be wrong.
+fn fixed_range(addr: u64, len: u64, above_top: Errno) -> Result<GuestRange, Errno> {
+    GuestRange::new(addr, len).map_err(|e| match e {
+        RangeError::Unaligned => libc::EINVAL,
+        RangeError::BelowBottom => libc::EPERM,
+        RangeError::AboveTop => above_top,
+    })
 }
 
 impl Mm {
@@ -146,63 +162,75 @@ impl Mm {
         fixed: bool,
         name: &str,
     ) -> Result<u64, Errno> {
-        let len = page_up(len);
-        if len == 0 || len > GUEST_TOP {
+        if len == 0 {
             return Err(libc::EINVAL);
         }
-        let start = if fixed {
-            if !addr.is_multiple_of(PAGE)
-                || addr < MMAP_MIN
-                || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP)
-            {
-                return Err(if !addr.is_multiple_of(PAGE) {
-                    libc::EINVAL
-                } else {
-                    libc::ENOMEM
-                });
-            }
-            self.remove_range(cx, addr, addr + len);
-            addr
-        } else if addr >= MMAP_MIN
-            && addr.is_multiple_of(PAGE)
-            && addr.checked_add(len).is_some_and(|e| e <= GUEST_TOP)
-            && self.is_free(addr, addr + len)
-        {
-            addr
+        let len = page_up(len);
+        if len > GUEST_TOP {
+            return Err(libc::ENOMEM);
+        }
+        let r = if fixed {
+            let r = fixed_range(addr, len, libc::ENOMEM)?;
+            self.remove_range(cx, r.start(), r.end());
+            r
         } else {
-            self.find_free(len).ok_or(libc::ENOMEM)?
+            match GuestRange::new(addr, len) {
+                Ok(r) if self.is_free(r.start(), r.end()) => r,
+                _ => {
+                    let start = self.find_free(len).ok_or(libc::ENOMEM)?;
+                    table_range(start, start + len)?
+                }
+            }
         };
-        let off = cx.mf.alloc(len).map_err(io_errno)?;
-        if let Err(e) = cx.plat.map(self.id, start, len, prot, off) {
-            cx.mf.dec_ref(off, len);
+        self.insert_fresh(cx, r, prot, shared, name)?;
+        Ok(r.start())
+    }
+
+    /// Maps fresh memory at the free range `r` and enters it in the table.
+    fn insert_fresh(
+        &mut self,
+        cx: &mut MmCtx,
+        r: GuestRange,
+        prot: i32,
+        shared: bool,
+        name: &str,
+    ) -> Result<(), Errno> {
+        let off = cx.mf.alloc(r.len()).map_err(io_errno)?;
+        if let Err(e) = cx.plat.map(self.id, r, prot, off) {
+            cx.mf.dec_ref(off, r.len());
             return Err(io_errno(e));
         }
         self.vmas.insert(
-            start,
+            r.start(),
             Vma {
-                end: start + len,
+                end: r.end(),
                 prot,
                 shared,
                 off,
                 name: name.to_string(),
             },
         );
-        Ok(start)
+        Ok(())
     }
 
+    /// munmap: as Linux, any page-aligned range below the top of the guest range may be
+    /// named; what lies below the guest range is never mapped, so only the part inside it
+    /// reaches the platform.
     pub fn unmap(&mut self, cx: &mut MmCtx, addr: u64, len: u64) -> Result<(), Errno> {
         if !addr.is_multiple_of(PAGE) || len == 0 {
             return Err(libc::EINVAL);
         }
-        let end = addr
-            .checked_add(page_up(len))
-            .ok_or(libc::EINVAL)?
-            .min(GUEST_TOP);
-        if addr >= end {
+        let len = page_up(len);
+        if addr > GUEST_TOP || len > GUEST_TOP - addr {
+            return Err(libc::EINVAL);
+        }
+        let (start, end) = (addr.max(GUEST_BOTTOM), addr + len);
+        if start >= end {
             return Ok(());
         }
-        self.remove_range(cx, addr, end);
-        cx.plat.unmap(self.id, addr, end - addr).map_err(io_errno)
+        let r = table_range(start, end)?;
+        self.remove_range(cx, r.start(), r.end());
+        cx.plat.unmap(self.id, r).map_err(io_errno)
     }
 
     pub fn protect(&mut self, cx: &mut MmCtx, addr: u64, len: u64, prot: i32) -> Result<(), Errno> {
@@ -210,12 +238,11 @@ impl Mm {
             return Err(libc::EINVAL);
         }
         let end = addr.checked_add(page_up(len)).ok_or(libc::ENOMEM)?;
-        // Every page must be mapped.
-        let mut cur = addr;
-        while cur < end {
-            let (_, v) = self.find(cur).ok_or(libc::ENOMEM)?;
-            cur = v.end;
+        if end == addr {
+            return Ok(());
         }
+        // Every page must be mapped (so the range lies in the guest range).
+        self.check_mapped(addr, end, libc::ENOMEM)?;
         self.split(addr);
         self.split(end);
         let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
@@ -224,13 +251,24 @@ impl Mm {
             let v = self.vmas[&k].clone();
             let hp = self.host_prot(cx, &v, k);
             cx.plat
-                .protect(self.id, k, v.end - k, hp)
+                .protect(self.id, table_range(k, v.end)?, hp)
                 .map_err(io_errno)?;
         }
         Ok(())
     }
 
-    /// mremap: grows or shrinks a mapping, moving it when allowed.
+    /// Fails with `e` unless every page of `[start, end)` is mapped.
+    fn check_mapped(&self, start: u64, end: u64, e: Errno) -> Result<(), Errno> {
+        let mut cur = start;
+        while cur < end {
+            let (_, v) = self.find(cur).ok_or(e)?;
+            cur = v.end;
+        }
+        Ok(())
+    }
+
+    /// mremap: grows or shrinks a mapping, moving it when allowed. Both the source and a
+    /// `MREMAP_FIXED` destination must lie in the guest range, and they may not overlap.
     pub fn remap(
         &mut self,
         cx: &mut MmCtx,
@@ -240,52 +278,56 @@ impl Mm {
         may_move: bool,
         fixed_to: Option<u64>,
     ) -> Result<u64, Errno> {
-        let old_len = page_up(old_len);
-        let new_len = page_up(new_len);
-        if !old.is_multiple_of(PAGE) || new_len == 0 {
+        if !old.is_multiple_of(PAGE) || new_len == 0 || old_len == 0 {
             return Err(libc::EINVAL);
         }
+        let (old_len, new_len) = (page_up(old_len), page_up(new_len));
+        if old_len > GUEST_TOP || new_len > GUEST_TOP {
+            return Err(libc::EINVAL);
+        }
+        // The whole source is mapped, hence inside the guest range.
         let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
         let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
-        if fixed_to.is_none() && new_len <= old_len {
+        let old_end = old.checked_add(old_len).ok_or(libc::EFAULT)?;
+        self.check_mapped(old, old_end, libc::EFAULT)?;
+        let src = table_range(old, old_end)?;
+        let dest = match fixed_to {
+            Some(d) => {
+                let dest = fixed_range(d, new_len, libc::EINVAL)?;
+                if dest.overlaps(src) {
+                    return Err(libc::EINVAL);
+                }
+                Some(dest)
+            }
+            None => None,
+        };
+        if dest.is_none() && new_len <= old_len {
             if new_len < old_len {
                 self.unmap(cx, old + new_len, old_len - new_len)?;
             }
             return Ok(old);
         }
-        // Every page of the old range must be mapped.
-        let mut cur = old;
-        while cur < old + old_len {
-            let (_, v) = self.find(cur).ok_or(libc::EFAULT)?;
-            cur = v.end;
-        }
-        if fixed_to.is_none()
-            && self.is_free(old + old_len, old + new_len)
-            && old + new_len <= GUEST_TOP
-        {
-            self.map_anon(
-                cx,
-                old + old_len,
-                new_len - old_len,
-                prot,
-                shared,
-                true,
-                &name,
-            )?;
-            return Ok(old);
+        if dest.is_none() {
+            // Grow in place when the pages after it are free and in the guest range.
+            if let Ok(tail) = GuestRange::new(old_end, new_len - old_len) {
+                if self.is_free(tail.start(), tail.end()) {
+                    self.insert_fresh(cx, tail, prot, shared, &name)?;
+                    return Ok(old);
+                }
+            }
         }
         if !may_move {
             return Err(libc::ENOMEM);
         }
-        let dest = match fixed_to {
+        let dest = match dest {
             Some(d) => {
-                if d % PAGE != 0 {
-                    return Err(libc::EINVAL);
-                }
-                self.unmap(cx, d, new_len)?;
+                self.unmap(cx, d.start(), d.len())?;
                 d
             }
-            None => self.find_free(new_len).ok_or(libc::ENOMEM)?,
+            None => {
+                let d = self.find_free(new_len).ok_or(libc::ENOMEM)?;
+                table_range(d, d + new_len)?
+            }
         };
         // Move the pieces of the old range (no copy: the same memory-file bytes).
         let keep = old_len.min(new_len);
@@ -297,23 +339,26 @@ impl Mm {
             let v = self.vmas.remove(&k).expect("listed");
             moved.push((k, v));
         }
-        cx.plat.unmap(self.id, old, keep).map_err(io_errno)?;
+        cx.plat
+            .unmap(self.id, table_range(old, old + keep)?)
+            .map_err(io_errno)?;
         if old_len > keep {
             self.unmap(cx, old + keep, old_len - keep)?;
         }
         for (k, mut v) in moved {
-            let ns = dest + (k - old);
-            v.end = dest + (v.end - old);
+            let ns = dest.start() + (k - old);
+            v.end = dest.start() + (v.end - old);
             let hp = self.host_prot(cx, &v, ns);
             cx.plat
-                .map(self.id, ns, v.end - ns, hp, v.off)
+                .map(self.id, table_range(ns, v.end)?, hp, v.off)
                 .map_err(io_errno)?;
             self.vmas.insert(ns, v);
         }
         if new_len > keep {
-            self.map_anon(cx, dest + keep, new_len - keep, prot, shared, true, &name)?;
+            let tail = table_range(dest.start() + keep, dest.end())?;
+            self.insert_fresh(cx, tail, prot, shared, &name)?;
         }
-        Ok(dest)
+        Ok(dest.start())
     }
 
     /// A copy of this address space for a forked child: private mappings become
@@ -335,10 +380,11 @@ impl Mm {
             } else {
                 v.prot & !PROT_WRITE
             };
+            let r = GuestRange::bounds(s, v.end)?;
             if !v.shared && v.prot & PROT_WRITE != 0 {
-                cx.plat.protect(self.id, s, v.end - s, prot)?;
+                cx.plat.protect(self.id, r, prot)?;
             }
-            cx.plat.map(id, s, v.end - s, prot, v.off)?;
+            cx.plat.map(id, r, prot, v.off)?;
         }
         Ok(child)
     }
@@ -355,8 +401,11 @@ impl Mm {
         // Nothing else shares the mapping any more (the other side exited or wrote its
         // own copy): make all of it writable at once rather than a chunk per fault.
         if !cx.mf.is_shared(v.off, v.end - s) {
-            let (prot, len) = (v.prot, v.end - s);
-            return cx.plat.protect(self.id, s, len, prot).is_ok();
+            let prot = v.prot;
+            let Ok(r) = table_range(s, v.end) else {
+                return false;
+            };
+            return cx.plat.protect(self.id, r, prot).is_ok();
         }
         let w0 = (addr & !(COW_CHUNK - 1)).max(s);
         let w1 = ((addr & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
@@ -369,8 +418,9 @@ impl Mm {
         let off = v.off + (w0 - s);
         let prot = v.prot;
         let len = w1 - w0;
+        let r = table_range(w0, w1)?;
         if !cx.mf.is_shared(off, len) {
-            return cx.plat.protect(self.id, w0, len, prot).map_err(io_errno);
+            return cx.plat.protect(self.id, r, prot).map_err(io_errno);
         }
         let new = cx.mf.alloc(len).map_err(io_errno)?;
         cx.mf.copy_within(off, new, len);
@@ -379,7 +429,7 @@ impl Mm {
         let piece = self.vmas.get_mut(&w0).expect("split");
         cx.mf.dec_ref(piece.off, len);
         piece.off = new;
-        cx.plat.map(self.id, w0, len, prot, new).map_err(io_errno)
+        cx.plat.map(self.id, r, prot, new).map_err(io_errno)
     }
 
     /// Checks that `[addr, addr+len)` is mapped with `prot` and calls `f` for each piece
@@ -472,7 +522,8 @@ impl Mm {
         let all: Vec<(u64, Vma)> = self.vmas.iter().map(|(&s, v)| (s, v.clone())).collect();
         for (s, v) in all {
             let hp = self.host_prot(cx, &v, s);
-            cx.plat.map(self.id, s, v.end - s, hp, v.off)?;
+            cx.plat
+                .map(self.id, GuestRange::bounds(s, v.end)?, hp, v.off)?;
         }
         Ok(())
     }

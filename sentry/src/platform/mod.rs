@@ -3,12 +3,88 @@
 //! address spaces whose memory is ranges of the sentry's memory file.
 
 pub mod ptrace;
+mod stub_filter;
 pub mod sys;
 
 pub use sys::Regs;
 
 /// Highest guest address (exclusive). The stub trampoline page sits right above it.
 pub const GUEST_TOP: u64 = 0x7e00_0000_0000;
+/// Lowest guest address (Linux's default `vm.mmap_min_addr`): page 0 and everything below
+/// this are never mapped, so a guest NULL dereference always faults.
+pub const GUEST_BOTTOM: u64 = 0x10000;
+/// Guest page size.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// A non-empty, page-aligned range of guest addresses inside `[GUEST_BOTTOM, GUEST_TOP)`.
+/// Every address range the memory manager hands to the platform is one: it is the only
+/// way to name guest memory to `map`, `unmap` and `protect`, and it cannot be built for a
+/// range that touches page 0, the stub trampoline or anything above the guest range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestRange {
+    start: u64,
+    end: u64,
+}
+
+/// Why a range is not a [`GuestRange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeError {
+    /// Not page-aligned, or empty.
+    Unaligned,
+    /// Starts below `GUEST_BOTTOM`.
+    BelowBottom,
+    /// Ends above `GUEST_TOP` (or wraps around).
+    AboveTop,
+}
+
+impl GuestRange {
+    /// `[start, start + len)`, checked.
+    pub fn new(start: u64, len: u64) -> Result<GuestRange, RangeError> {
+        if len == 0 || !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+            return Err(RangeError::Unaligned);
+        }
+        if start < GUEST_BOTTOM {
+            return Err(RangeError::BelowBottom);
+        }
+        match start.checked_add(len) {
+            Some(end) if end <= GUEST_TOP => Ok(GuestRange { start, end }),
+            _ => Err(RangeError::AboveTop),
+        }
+    }
+
+    /// `[start, end)`, checked.
+    pub fn bounds(start: u64, end: u64) -> Result<GuestRange, RangeError> {
+        if end <= start {
+            return Err(RangeError::Unaligned);
+        }
+        GuestRange::new(start, end - start)
+    }
+
+    pub fn start(self) -> u64 {
+        self.start
+    }
+
+    pub fn end(self) -> u64 {
+        self.end
+    }
+
+    /// Never zero: a `GuestRange` is not empty by construction.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether the two ranges share an address.
+    pub fn overlaps(self, other: GuestRange) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+impl From<RangeError> for std::io::Error {
+    fn from(e: RangeError) -> std::io::Error {
+        std::io::Error::other(format!("not a guest address range: {e:?}"))
+    }
+}
 
 /// Why a guest thread stopped.
 #[derive(Debug, Clone, Copy)]
@@ -46,18 +122,18 @@ pub trait Platform {
     fn new_thread(&mut self, a: AddressSpaceId) -> std::io::Result<i32>;
     /// Ends one host thread.
     fn destroy_thread(&mut self, a: AddressSpaceId, tid: i32);
-    /// Maps `len` bytes of the memory file at `offset` to `addr` in `a` (replacing what was there).
+    /// Maps `r.len()` bytes of the memory file at `offset` to `r` in `a` (replacing what
+    /// was there). Implementations refuse, as a second line behind the memory manager, a
+    /// range outside the guest range even though `GuestRange` already guarantees it.
     fn map(
         &mut self,
         a: AddressSpaceId,
-        addr: u64,
-        len: u64,
+        r: GuestRange,
         prot: i32,
         offset: u64,
     ) -> std::io::Result<()>;
-    fn unmap(&mut self, a: AddressSpaceId, addr: u64, len: u64) -> std::io::Result<()>;
-    fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32)
-        -> std::io::Result<()>;
+    fn unmap(&mut self, a: AddressSpaceId, r: GuestRange) -> std::io::Result<()>;
+    fn protect(&mut self, a: AddressSpaceId, r: GuestRange, prot: i32) -> std::io::Result<()>;
     fn get_regs(&mut self, tid: i32) -> std::io::Result<Regs>;
     fn set_regs(&mut self, tid: i32, regs: &Regs) -> std::io::Result<()>;
     /// The thread's whole XSAVE area.

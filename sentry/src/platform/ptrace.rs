@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 use std::io;
 
+use super::stub_filter;
 use super::sys::{self, Regs};
-use super::{AddressSpaceId, Event, Platform, Stop, GUEST_TOP};
+use super::{AddressSpaceId, Event, GuestRange, Platform, Stop, GUEST_BOTTOM, GUEST_TOP};
 
 /// Address of the stub trampoline page: `syscall; int3`.
 const TRAMPOLINE: u64 = GUEST_TOP;
@@ -29,39 +30,24 @@ pub struct Ptrace {
     owner: HashMap<i32, i32>,
 }
 
-fn seccomp_program() -> Vec<sys::SockFilter> {
-    // Allow a system call only when it comes from the trampoline's `syscall` instruction;
-    // everything else (a guest call into the vsyscall page) traps with SIGSYS.
-    let ip = TRAMPOLINE + 2;
-    let stmt = |code: u16, k: u32| sys::SockFilter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jump = |code: u16, k: u32, jt: u8, jf: u8| sys::SockFilter { code, jt, jf, k };
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    vec![
-        stmt(LD_W_ABS, 8),
-        jump(JEQ_K, ip as u32, 0, 3),
-        stmt(LD_W_ABS, 12),
-        jump(JEQ_K, (ip >> 32) as u32, 0, 1),
-        stmt(RET_K, 0x7fff_0000), // SECCOMP_RET_ALLOW
-        stmt(RET_K, 0x0003_0000), // SECCOMP_RET_TRAP
-    ]
-}
-
 fn invalid(msg: String) -> io::Error {
     io::Error::other(msg)
+}
+
+/// The platform's own check of every range it maps, unmaps or protects (a second line
+/// behind `GuestRange`): nothing below the guest range, nothing at or above the trampoline.
+fn check_range(r: GuestRange) -> io::Result<()> {
+    if r.start() < GUEST_BOTTOM || r.end() > TRAMPOLINE || r.start() >= r.end() {
+        return Err(io::Error::from_raw_os_error(libc::EFAULT));
+    }
+    Ok(())
 }
 
 impl Ptrace {
     /// Forks and prepares the master stub. Must run before the process starts threads,
     /// on the thread that will make every later ptrace call.
     pub fn new(memfd: i32) -> io::Result<Self> {
-        let filter = sys::leak_filter(seccomp_program());
+        let filter = sys::leak_filter(stub_filter::program(TRAMPOLINE, memfd));
         let master = sys::fork_master_stub(TRAMPOLINE as usize, memfd)?;
         // Wait for it to stop itself, then seize it.
         match sys::wait(master, false)? {
@@ -80,11 +66,8 @@ impl Ptrace {
             stubs: HashMap::new(),
             owner: HashMap::new(),
         };
-        p.inject(
-            master,
-            libc::SYS_prctl,
-            [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0],
-        )?;
+        // The stub dropped every capability and set no_new_privs before it stopped; from
+        // here on it can make only the calls the sentry injects (see `stub_filter`).
         p.inject_ok(
             master,
             libc::SYS_seccomp,
@@ -166,7 +149,7 @@ impl Ptrace {
 
 impl Platform for Ptrace {
     fn new_address_space(&mut self) -> io::Result<AddressSpaceId> {
-        let pid = self.clone_in(self.master, libc::SIGCHLD as u64)?;
+        let pid = self.clone_in(self.master, stub_filter::CLONE_ADDRESS_SPACE)?;
         self.stubs.insert(
             pid,
             Stub {
@@ -197,13 +180,7 @@ impl Platform for Ptrace {
     }
 
     fn new_thread(&mut self, a: AddressSpaceId) -> io::Result<i32> {
-        let flags = libc::CLONE_VM
-            | libc::CLONE_FS
-            | libc::CLONE_FILES
-            | libc::CLONE_SIGHAND
-            | libc::CLONE_THREAD
-            | libc::CLONE_SYSVSEM;
-        let tid = self.clone_in(a.0, flags as u64)?;
+        let tid = self.clone_in(a.0, stub_filter::CLONE_THREAD_FLAGS)?;
         self.stubs
             .get_mut(&a.0)
             .expect("known stub")
@@ -239,31 +216,37 @@ impl Platform for Ptrace {
         }
     }
 
-    fn map(
-        &mut self,
-        a: AddressSpaceId,
-        addr: u64,
-        len: u64,
-        prot: i32,
-        offset: u64,
-    ) -> io::Result<()> {
-        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+    fn map(&mut self, a: AddressSpaceId, r: GuestRange, prot: i32, offset: u64) -> io::Result<()> {
+        check_range(r)?;
         self.inject_ok(
             a.0,
             libc::SYS_mmap,
-            [addr, len, prot as u64, flags, self.memfd as u64, offset],
+            [
+                r.start(),
+                r.len(),
+                prot as u64,
+                stub_filter::MMAP_FLAGS,
+                self.memfd as u64,
+                offset,
+            ],
         )
         .map(drop)
     }
 
-    fn unmap(&mut self, a: AddressSpaceId, addr: u64, len: u64) -> io::Result<()> {
-        self.inject_ok(a.0, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])
+    fn unmap(&mut self, a: AddressSpaceId, r: GuestRange) -> io::Result<()> {
+        check_range(r)?;
+        self.inject_ok(a.0, libc::SYS_munmap, [r.start(), r.len(), 0, 0, 0, 0])
             .map(drop)
     }
 
-    fn protect(&mut self, a: AddressSpaceId, addr: u64, len: u64, prot: i32) -> io::Result<()> {
-        self.inject_ok(a.0, libc::SYS_mprotect, [addr, len, prot as u64, 0, 0, 0])
-            .map(drop)
+    fn protect(&mut self, a: AddressSpaceId, r: GuestRange, prot: i32) -> io::Result<()> {
+        check_range(r)?;
+        self.inject_ok(
+            a.0,
+            libc::SYS_mprotect,
+            [r.start(), r.len(), prot as u64, 0, 0, 0],
+        )
+        .map(drop)
     }
 
     fn get_regs(&mut self, tid: i32) -> io::Result<Regs> {

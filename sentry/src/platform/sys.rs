@@ -152,9 +152,11 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 pub type SockFilter = libc::sock_filter;
 
 /// Forks the master stub. The child maps the trampoline page at `trampoline`, keeps only
-/// `keep_fd` open (renumbered to `keep_fd`), detaches from the session, arranges to die
-/// with its parent, ignores SIGCHLD (so stubs it forks are reaped), and stops itself.
-/// Returns the child's pid. The seccomp filter is installed later by injection.
+/// `keep_fd` open, detaches from the session, arranges to die with its parent, ignores
+/// SIGCHLD (so stubs it forks are reaped), drops every capability (all five sets, so
+/// nothing it or its clones do is privileged), sets no_new_privs, and stops itself. It
+/// exits instead of stopping when any of that fails. Returns the child's pid. The seccomp
+/// filter is installed later by injection.
 pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
     // Reserve the trampoline's address in this process, so the child can map it there
     // (the child replaces the reservation; nothing of ours lives in it).
@@ -177,7 +179,12 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
     // Everything the child needs is computed before fork: the child may only make raw
     // system calls (the parent may have other threads).
     let code: [u8; 4] = [0x0f, 0x05, 0xcc, 0xcc]; // syscall; int3; int3
-                                                  // SAFETY: getpid has no preconditions.
+    let cap_header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let no_caps = [CapData::default(); 2];
+    // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: fork has no memory-safety preconditions; the child below only makes
     // async-signal-safe raw system calls and never returns into Rust code of the parent.
@@ -219,10 +226,45 @@ pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
         // Keep only the memory file.
         libc::syscall(libc::SYS_close_range, 0, keep_fd - 1, 0);
         libc::syscall(libc::SYS_close_range, keep_fd + 1, u32::MAX, 0);
+        // No capability in any set: the bounding set first (that needs CAP_SETPCAP, which
+        // goes with the rest), then the ambient set, then capset of all-zero sets.
+        for cap in 0..64 {
+            libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+        }
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        if libc::syscall(libc::SYS_capset, &cap_header, no_caps.as_ptr()) != 0
+            || libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        {
+            libc::_exit(4);
+        }
         libc::kill(libc::getpid(), libc::SIGSTOP);
         // The parent seizes us while stopped and never lets execution reach here.
         libc::_exit(3);
     }
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+/// `struct __user_cap_data_struct` (two of them for version 3).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
 }
 
 /// Writes a seccomp program into the memory of the calling process and returns the
