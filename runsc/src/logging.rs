@@ -128,5 +128,18 @@ pub fn init(path: Option<&Path>, format: LogFormat, debug: bool, quiet: bool) ->
             log::set_max_level(level);
         }
     }
+    install_panic_hook(quiet);
     Sink { file, format }
+}
+
+/// A panic is a runsc bug: it goes to the log. The sandbox process (`quiet`) never prints
+/// it: its stderr is the container's. Other commands also print it the usual way.
+fn install_panic_hook(quiet: bool) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        log::error!("panic: {info}");
+        if !quiet {
+            default(info);
+        }
+    }));
 }

@@ -556,9 +556,49 @@ impl Kernel {
             args[1],
             args[2]
         );
-        let out = self.dispatch(tid, r.orig_rax, args);
-        if self.tasks.contains_key(&tid) {
-            self.finish(tid, out);
+        let nr = r.orig_rax;
+        let out = self.contained(
+            tid,
+            || format!("system call {}", crate::syscalls::name(nr)),
+            |k| k.dispatch(tid, nr, args),
+        );
+        if let Some(out) = out {
+            if self.tasks.contains_key(&tid) {
+                self.finish(tid, out);
+            }
+        }
+    }
+
+    /// Runs `f`, which serves task `tid`. A panic in it is a sentry bug: it must not take
+    /// the sandbox down silently, nor leave the kernel serving a half-done call. The panic
+    /// (already logged by the panic hook) is logged again with what was being served, and
+    /// the task's process is killed as by SIGKILL; the rest of the sandbox goes on (when
+    /// the process is the init, the sandbox ends, with that error in the log).
+    fn contained<R>(
+        &mut self,
+        tid: i32,
+        what: impl Fn() -> String,
+        f: impl FnOnce(&mut Kernel) -> R,
+    ) -> Option<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let tgid = self.tasks.get(&tid).map(|t| t.tgid);
+                log::error!(
+                    "sentry bug: {} of task {tid} (process {}) panicked: {msg}; killing the process",
+                    what(),
+                    tgid.map_or("gone".to_string(), |p| p.to_string())
+                );
+                if let Some(tgid) = tgid {
+                    self.kill_group(tgid, WaitStatus::Signaled(libc::SIGKILL, false));
+                }
+                None
+            }
         }
     }
 
@@ -668,7 +708,12 @@ impl Kernel {
                 match self.plat.next_event() {
                     Ok(Some(ev)) => {
                         progressed = true;
-                        self.handle_event(ev);
+                        let tid = self.host2tid.get(&ev.tid).copied().unwrap_or(0);
+                        self.contained(
+                            tid,
+                            || format!("the stop {:?}", ev.stop),
+                            |k| k.handle_event(ev),
+                        );
                     }
                     Ok(None) => break,
                     Err(e) => {

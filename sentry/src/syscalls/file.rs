@@ -491,16 +491,22 @@ impl Kernel {
         );
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let files = self.tasks[&tid].files.clone();
-        let rfd = match files.borrow_mut().add(r, cloexec, 0) {
-            Ok(fd) => fd,
-            Err(e) => return err(e),
+        // Both ends go in under one borrow, or neither does.
+        let added = {
+            let mut table = files.borrow_mut();
+            table
+                .add(r, cloexec, 0)
+                .and_then(|rfd| match table.add(w, cloexec, 0) {
+                    Ok(wfd) => Ok((rfd, wfd)),
+                    Err(e) => {
+                        table.remove(rfd);
+                        Err(e)
+                    }
+                })
         };
-        let wfd = match files.borrow_mut().add(w, cloexec, 0) {
-            Ok(fd) => fd,
-            Err(e) => {
-                files.borrow_mut().remove(rfd);
-                return err(e);
-            }
+        let (rfd, wfd) = match added {
+            Ok(fds) => fds,
+            Err(e) => return err(e),
         };
         let mut b = Vec::new();
         b.extend_from_slice(&rfd.to_le_bytes());
