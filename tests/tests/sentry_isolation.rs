@@ -120,3 +120,118 @@ fn guest_is_pid_1_and_host_sees_only_stubs() {
     let st = child.wait().unwrap();
     assert!(st.success());
 }
+
+/// Host processes whose parent is `pid` (the stubs of a `runsc do` sandbox are its
+/// children).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The first bytes at the stub trampoline of process `pid`, read from the host.
+fn trampoline_bytes(pid: u32) -> Option<[u8; 4]> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut b = [0u8; 4];
+    f.read_exact_at(&mut b, 0x7e00_0000_0000).ok()?;
+    Some(b)
+}
+
+#[test]
+fn mm_calls_never_reach_the_trampoline_page_zero_or_above_the_guest_range() {
+    let root = TempDir::new("iso-mm");
+    let probe = guest("hostile");
+    let marker = root.0.join("pwned");
+    let mut cmd = std::process::Command::new(tests::runsc_bin());
+    cmd.args(["do", "--"])
+        .arg(&probe)
+        .args(["mm", "3"])
+        .arg(&marker);
+    cmd.stdout(std::process::Stdio::piped());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+            break;
+        }
+        out.push_str(&line);
+        if line == "ready\n" {
+            break;
+        }
+    }
+    // While the guest sleeps: every stub still has its trampoline, untouched.
+    let stubs: Vec<u32> = children_of(child.id())
+        .into_iter()
+        .flat_map(|s| {
+            let mut v = vec![s];
+            v.extend(children_of(s));
+            v
+        })
+        .collect();
+    let mut seen = 0;
+    for s in &stubs {
+        if let Some(b) = trampoline_bytes(*s) {
+            assert_eq!(b, [0x0f, 0x05, 0xcc, 0xcc], "trampoline of stub {s}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1, "no stub trampoline found among {stubs:?}");
+    std::io::Read::read_to_string(&mut reader, &mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    assert_eq!(
+        out,
+        "mremap_onto_trampoline=EINVAL\n\
+         mremap_onto_page0=EPERM\n\
+         mremap_below_bottom=EPERM\n\
+         mremap_above_top=EINVAL\n\
+         mremap_to_kernel=EINVAL\n\
+         mremap_overlapping=EINVAL\n\
+         mremap_grow_into_trampoline=ENOMEM\n\
+         mmap_fixed_trampoline=ENOMEM\n\
+         mmap_fixed_page0=EPERM\n\
+         mmap_fixed_above_top=ENOMEM\n\
+         mmap_noreplace_trampoline=ENOMEM\n\
+         munmap_trampoline=EINVAL\n\
+         munmap_past_top=EINVAL\n\
+         mprotect_trampoline=ENOMEM\n\
+         madvise_trampoline=EINVAL\n\
+         mmap_huge_len=ENOMEM\n\
+         munmap_huge_len=EINVAL\n\
+         ready\n\
+         alive 1\n"
+    );
+    assert!(
+        !marker.exists(),
+        "the guest's code ran in place of the trampoline"
+    );
+}
+
+#[test]
+fn a_full_fd_table_is_emfile_not_a_crash() {
+    let o = run_do(None, &[guest("hostile").to_str().unwrap(), "pipes"]);
+    expect(
+        &o,
+        0,
+        "pipes=30 EMFILE\none_left=EMFILE\nopen_after=63\nalive 1\n",
+    );
+}

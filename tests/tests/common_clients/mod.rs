@@ -284,7 +284,9 @@ impl Drop for Scratch {
                 eprintln!("{} did not stop on SIGTERM; killed", d.name);
             }
         }
-        let needle = self.dir.to_str().unwrap().to_string();
+        // With the trailing slash: scratch directories are numbered, and `…-1` is a prefix
+        // of `…-12`, another test's directory (whose podman this once killed).
+        let needle = format!("{}/", self.dir.to_str().unwrap());
         for _ in 0..20 {
             let left = processes_naming(&needle);
             if left.is_empty() {
