@@ -22,9 +22,14 @@ pub enum CodecError {
     /// The value's `Serialize` impl failed, or postcard could not encode it.
     #[error("cannot encode state")]
     Encode(#[source] postcard::Error),
-    /// The bytes are not a valid encoding of the requested type.
-    #[error("cannot decode state")]
-    Decode(#[source] postcard::Error),
+    /// The bytes are not a valid encoding of the requested type; `path` names the field
+    /// being decoded when it failed (`tasks[3].regs`, or `.` for the top level).
+    #[error("cannot decode state at {path}")]
+    Decode {
+        path: String,
+        #[source]
+        source: postcard::Error,
+    },
     /// The value decoded but did not use all of the state section.
     #[error("state has {0} trailing bytes after the decoded value")]
     TrailingBytes(usize),
@@ -49,7 +54,15 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
 
 /// Decodes a `T` that must occupy all of `bytes`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (value, rest) = postcard::take_from_bytes(bytes).map_err(CodecError::Decode)?;
+    let mut de = postcard::Deserializer::from_bytes(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| CodecError::Decode {
+        path: e.path().to_string(),
+        source: e.into_inner(),
+    })?;
+    let rest = de.finalize().map_err(|source| CodecError::Decode {
+        path: ".".into(),
+        source,
+    })?;
     if !rest.is_empty() {
         return Err(CodecError::TrailingBytes(rest.len()));
     }

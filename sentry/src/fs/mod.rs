@@ -7,6 +7,7 @@ pub mod file;
 pub mod host_sys;
 pub mod io;
 pub mod proc;
+pub mod tmpfs;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;

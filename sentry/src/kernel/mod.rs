@@ -7,6 +7,7 @@ pub mod signal;
 pub mod state;
 pub mod task;
 pub mod time;
+pub mod validate;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

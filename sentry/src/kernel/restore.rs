@@ -6,13 +6,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
 
 use crate::fs::file::{FdEntry, FdTable, FileKind, FileRef, OpenFile};
 use crate::fs::MountFs;
 use crate::ipc::pipe::Pipe;
-use crate::kernel::state::{regs_from_state, FileKindState, KernelState, MountKindState};
+use crate::kernel::state::{
+    regs_from_state, FileKindState, KernelState, MountKindState, MountState,
+};
 use crate::kernel::task::{FsContext, RunState, Task, ThreadGroup};
 use crate::kernel::{Kernel, MmEntry};
 use crate::mm::{Mm, MmCtx};
@@ -26,6 +28,14 @@ pub enum RestoreError {
     Cpu(String),
     #[error("the image's mounts do not match this container's: {0}")]
     Mounts(String),
+    #[error("the image's state is invalid")]
+    Invalid(#[from] crate::kernel::validate::Invalid),
+    #[error("restoring the tmpfs at {mount}")]
+    Tmpfs {
+        mount: String,
+        #[source]
+        source: crate::fs::tmpfs::TreeError,
+    },
     #[error("reopening {path}: {errno}")]
     Reopen { path: String, errno: std::io::Error },
     #[error("the image's state is inconsistent: {0}")]
@@ -126,27 +136,21 @@ impl Kernel {
     ) -> Result<(), RestoreError> {
         check_cpu(&image.metadata().cpu)?;
         let st: KernelState = image.state()?;
-        // Mounts: the same destinations in the same order; tmpfs contents come back.
-        if st.mounts.len() != self.vfs.mounts.len() {
-            return Err(RestoreError::Mounts(format!(
-                "{} mounts in the image, {} here",
-                st.mounts.len(),
-                self.vfs.mounts.len()
-            )));
-        }
-        for (saved, here) in st.mounts.iter().zip(&self.vfs.mounts) {
-            if saved.at != here.at {
-                return Err(RestoreError::Mounts(format!(
-                    "{} in the image, {} here",
-                    crate::fs::join(&saved.at),
-                    crate::fs::join(&here.at)
-                )));
-            }
-            if let (MountKindState::Tmpfs, MountFs::Host { host_path, .. }) =
-                (&saved.kind, &here.fs)
+        crate::kernel::validate::validate(&st)?;
+        // Mounts: each saved mount is the bundle's mount at the same destination (the k-th
+        // of that destination, in order), of the same kind and options; tmpfs contents
+        // come back into the new tmpfs, never anywhere else.
+        let pairs = self.match_mounts(&st.mounts)?;
+        for (saved, here) in pairs {
+            if let (MountKindState::Tmpfs, MountFs::Host { root, .. }) =
+                (&saved.kind, &self.vfs.mounts[here].fs)
             {
-                crate::kernel::state::write_tree(host_path, &saved.contents)
-                    .map_err(RestoreError::Platform)?;
+                crate::fs::tmpfs::write_tree(root.as_fd(), &saved.contents).map_err(|source| {
+                    RestoreError::Tmpfs {
+                        mount: crate::fs::join(&saved.at),
+                        source,
+                    }
+                })?;
             }
         }
         // Memory.
@@ -398,8 +402,14 @@ impl Kernel {
                     .cloned()
                     .ok_or_else(|| bad(format!("task {tid} names unknown {what} {id}")))
             }
+            // A parked call is served again on restore and parks on fresh keys: the saved
+            // keys (which may name host fds of the old sandbox) are not used.
             let state = match &t.state {
                 RunState::Running | RunState::Stopped => RunState::Stopped,
+                RunState::Parked(p) => RunState::Parked(crate::kernel::task::Park {
+                    keys: Vec::new(),
+                    deadline: p.deadline,
+                }),
                 s => s.clone(),
             };
             let task = Task {
@@ -453,6 +463,53 @@ impl Kernel {
         Ok(())
     }
 
+    /// Pairs each saved mount with this kernel's mount of the same destination: the k-th
+    /// saved mount at a destination with the k-th one here. A saved mount the bundle lacks,
+    /// or one whose kind or options differ, refuses the image naming the mount; mounts the
+    /// image does not name are fine.
+    fn match_mounts<'a>(
+        &self,
+        saved: &'a [MountState],
+    ) -> Result<Vec<(&'a MountState, usize)>, RestoreError> {
+        let mut used = vec![false; self.vfs.mounts.len()];
+        let mut out = Vec::new();
+        for m in saved {
+            let at = crate::fs::join(&m.at);
+            let Some(i) =
+                (0..self.vfs.mounts.len()).find(|&i| !used[i] && self.vfs.mounts[i].at == m.at)
+            else {
+                return Err(RestoreError::Mounts(format!(
+                    "{at} is in the image but not in this container's config"
+                )));
+            };
+            used[i] = true;
+            let here = &self.vfs.mounts[i];
+            let kind = match (&here.fs, here.fstype.as_str()) {
+                (MountFs::Host { .. }, "tmpfs") => MountKindState::Tmpfs,
+                (MountFs::Host { .. }, _) => MountKindState::Host,
+                (MountFs::Dev, _) => MountKindState::Dev,
+                (MountFs::Proc, _) => MountKindState::Proc,
+                (MountFs::Empty, _) => MountKindState::Empty,
+            };
+            if kind != m.kind || here.fstype != m.fstype {
+                return Err(RestoreError::Mounts(format!(
+                    "{at} is a {} mount in the image but a {} mount here",
+                    m.fstype, here.fstype
+                )));
+            }
+            if here.readonly != m.readonly {
+                let ro = |r: bool| if r { "read-only" } else { "read-write" };
+                return Err(RestoreError::Mounts(format!(
+                    "{at} is {} in the image but {} here",
+                    ro(m.readonly),
+                    ro(here.readonly)
+                )));
+            }
+            out.push((m, i));
+        }
+        Ok(out)
+    }
+
     /// Reopens a host file of the guest by its guest path.
     fn reopen(&self, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, RestoreError> {
         let fail = |e: i32| RestoreError::Reopen {
@@ -466,6 +523,13 @@ impl Kernel {
             .map_err(fail)?;
         if !r.exists {
             return Err(fail(libc::ENOENT));
+        }
+        // An image cannot open for writing what the new container mounts read-only.
+        if flags & libc::O_ACCMODE != libc::O_RDONLY
+            && flags & libc::O_PATH == 0
+            && self.vfs.readonly(&r)
+        {
+            return Err(fail(libc::EROFS));
         }
         let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_PATH | libc::O_DIRECTORY;
         let mut f = (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY;

@@ -24,7 +24,7 @@ use crate::mm::Vma;
 use crate::platform::Regs;
 
 /// Version of the saved-state schema (beside the image format version).
-pub const STATE_SCHEMA: u32 = 1;
+pub const STATE_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelState {
@@ -216,6 +216,8 @@ pub struct MountState {
 pub struct TmpfsEntry {
     pub path: String,
     pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
     pub node: TmpfsNode,
 }
 
@@ -224,66 +226,6 @@ pub enum TmpfsNode {
     Dir,
     File(Vec<u8>),
     Symlink(String),
-}
-
-/// Walks a tmpfs's backing directory (symlinks are not followed).
-pub fn read_tree(root: &std::path::Path) -> std::io::Result<Vec<TmpfsEntry>> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut out = Vec::new();
-    let mut stack = vec![std::path::PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        for e in std::fs::read_dir(root.join(&rel))? {
-            let e = e?;
-            let r = rel.join(e.file_name());
-            let md = std::fs::symlink_metadata(e.path())?;
-            let mode = md.permissions().mode() & 0o7777;
-            let node = if md.file_type().is_symlink() {
-                TmpfsNode::Symlink(std::fs::read_link(e.path())?.to_string_lossy().into_owned())
-            } else if md.is_dir() {
-                stack.push(r.clone());
-                TmpfsNode::Dir
-            } else if md.is_file() {
-                TmpfsNode::File(std::fs::read(e.path())?)
-            } else {
-                continue;
-            };
-            out.push(TmpfsEntry {
-                path: r.to_string_lossy().into_owned(),
-                mode,
-                node,
-            });
-        }
-    }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
-}
-
-/// Recreates a saved tmpfs tree under `root`.
-pub fn write_tree(root: &std::path::Path, entries: &[TmpfsEntry]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for e in entries {
-        let rel = std::path::Path::new(&e.path);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(std::io::Error::other(format!(
-                "bad tmpfs path {:?} in the image",
-                e.path
-            )));
-        }
-        let p = root.join(rel);
-        match &e.node {
-            TmpfsNode::Dir => std::fs::create_dir_all(&p)?,
-            TmpfsNode::File(d) => std::fs::write(&p, d)?,
-            TmpfsNode::Symlink(t) => std::os::unix::fs::symlink(t, &p)?,
-        }
-        if !matches!(e.node, TmpfsNode::Symlink(_)) {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(e.mode))?;
-        }
-    }
-    Ok(())
 }
 
 /// Assigns ids to shared objects by identity.
@@ -494,11 +436,20 @@ impl Kernel {
                 start_ns: g.start_ns,
             })
             .collect();
-        let mounts = self
-            .vfs
-            .mounts
-            .iter()
-            .map(|m| MountState {
+        let mut mounts = Vec::new();
+        for m in &self.vfs.mounts {
+            let contents = match &m.fs {
+                crate::fs::MountFs::Host { root, .. } if m.fstype == "tmpfs" => {
+                    crate::fs::tmpfs::read_tree(std::os::fd::AsFd::as_fd(root)).map_err(|e| {
+                        std::io::Error::other(format!(
+                            "reading the tmpfs at {}: {e}",
+                            crate::fs::join(&m.at)
+                        ))
+                    })?
+                }
+                _ => Vec::new(),
+            };
+            mounts.push(MountState {
                 at: m.at.clone(),
                 kind: match (&m.fs, m.fstype.as_str()) {
                     (crate::fs::MountFs::Host { .. }, "tmpfs") => MountKindState::Tmpfs,
@@ -509,14 +460,9 @@ impl Kernel {
                 },
                 readonly: m.readonly,
                 fstype: m.fstype.clone(),
-                contents: match &m.fs {
-                    crate::fs::MountFs::Host { host_path, .. } if m.fstype == "tmpfs" => {
-                        read_tree(host_path).unwrap_or_default()
-                    }
-                    _ => Vec::new(),
-                },
-            })
-            .collect();
+                contents,
+            });
+        }
         Ok(KernelState {
             hostname: self.hostname.clone(),
             mono_ns: self.clocks.mono(),

@@ -1,0 +1,532 @@
+//! The one validation pass over a decoded kernel state, before any of it reaches a host
+//! call. An image travels between hosts (`docker start --checkpoint`, `podman restore
+//! --import`) and its checksums only prove it is the file its writer wrote: every value in
+//! it is checked here as hostile input. A refusal names the object and the field.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::kernel::state::{FileKindState, KernelState, MountState, TmpfsEntry, TmpfsNode};
+use crate::kernel::task::RunState;
+use crate::platform::{GuestRange, GUEST_TOP};
+
+/// Largest pid (Linux's `PID_MAX_LIMIT`).
+pub const PID_MAX: i32 = 4_194_304;
+/// Most fds a table may hold (the sentry's cap on RLIMIT_NOFILE).
+pub const FD_MAX: i32 = 1 << 20;
+/// First address that is not a canonical user address on x86-64.
+const USER_END: u64 = 1 << 47;
+/// Largest XSAVE area the sentry reads from a host.
+const FPU_MAX: usize = 16384;
+/// Longest guest path.
+const PATH_MAX: usize = 4096;
+/// Most pending signals per queue (the default RLIMIT_SIGPENDING).
+const SIGQUEUE_MAX: usize = 1 << 16;
+
+/// What is wrong with an image's state: `object` and `field` name the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object}: {field} {problem}")]
+pub struct Invalid {
+    pub object: String,
+    pub field: &'static str,
+    pub problem: String,
+}
+
+fn bad(object: impl Into<String>, field: &'static str, problem: impl Into<String>) -> Invalid {
+    Invalid {
+        object: object.into(),
+        field,
+        problem: problem.into(),
+    }
+}
+
+/// Fails unless `ids` are unique; returns them as a set.
+fn unique<T: std::hash::Hash + Eq + Copy + std::fmt::Display>(
+    kind: &str,
+    ids: impl Iterator<Item = T>,
+) -> Result<HashSet<T>, Invalid> {
+    let mut seen = HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(bad(format!("{kind} {id}"), "id", "appears twice"));
+        }
+    }
+    Ok(seen)
+}
+
+fn path_ok(object: &str, field: &'static str, p: &str, absolute: bool) -> Result<(), Invalid> {
+    if p.len() > PATH_MAX || p.contains('\0') || (absolute && !p.starts_with('/')) {
+        return Err(bad(
+            object,
+            field,
+            format!("{:?} is not a valid guest path", truncate(p)),
+        ));
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn signo_ok(object: &str, field: &'static str, sig: i32) -> Result<(), Invalid> {
+    if !(1..=64).contains(&sig) {
+        return Err(bad(object, field, format!("{sig} is not a signal number")));
+    }
+    Ok(())
+}
+
+fn user_addr(object: &str, field: &'static str, v: u64, top: u64) -> Result<(), Invalid> {
+    if v >= top {
+        return Err(bad(object, field, format!("{v:#x} is not a user address")));
+    }
+    Ok(())
+}
+
+/// Checks the whole state. `memory` is the image's allocated memory ranges (already
+/// checked for alignment and order by the memory file).
+pub fn validate(st: &KernelState) -> Result<(), Invalid> {
+    if st.hostname.len() > 64 {
+        return Err(bad("the kernel", "hostname", "is longer than 64 bytes"));
+    }
+    check_memory(st)?;
+    let mms = unique("address space", st.mms.iter().map(|m| m.id))?;
+    for m in &st.mms {
+        let obj = format!("address space {}", m.id);
+        check_mappings(&obj, &m.vmas, &st.memory)?;
+        for (field, v) in [("brk_start", m.brk_start), ("brk", m.brk)] {
+            user_addr(&obj, field, v, GUEST_TOP + 1)?;
+        }
+        for (field, (s, e)) in [("arg_range", m.arg_range), ("env_range", m.env_range)] {
+            if s > e || e > GUEST_TOP {
+                return Err(bad(
+                    &obj,
+                    field,
+                    format!("{s:#x}-{e:#x} is not a guest range"),
+                ));
+            }
+        }
+    }
+    let pipes = unique("pipe", st.pipes.iter().map(|p| p.id))?;
+    for p in &st.pipes {
+        let obj = format!("pipe {}", p.id);
+        if !(4096..=1 << 20).contains(&p.capacity) {
+            return Err(bad(
+                &obj,
+                "capacity",
+                format!("{} is out of range", p.capacity),
+            ));
+        }
+        if p.buf.len() > p.capacity {
+            return Err(bad(&obj, "buffer", "holds more than its capacity"));
+        }
+    }
+    let files = unique("open file", st.files.iter().map(|f| f.id))?;
+    for f in &st.files {
+        let obj = format!("open file {}", f.id);
+        path_ok(&obj, "path", &f.path, false)?;
+        match &f.kind {
+            FileKindState::PipeRead { pipe } | FileKindState::PipeWrite { pipe }
+                if !pipes.contains(pipe) =>
+            {
+                return Err(bad(&obj, "pipe", format!("{pipe} does not exist")));
+            }
+            FileKindState::Stdio { index, .. } if *index > 2 => {
+                return Err(bad(
+                    &obj,
+                    "stdio index",
+                    format!("{index} is not 0, 1 or 2"),
+                ));
+            }
+            FileKindState::Host { .. } => path_ok(&obj, "path", &f.path, true)?,
+            FileKindState::Epoll { interests, .. } => {
+                for &(fd, target, ..) in interests {
+                    if !(0..FD_MAX).contains(&fd) {
+                        return Err(bad(&obj, "watched fd", format!("{fd} is out of range")));
+                    }
+                    if !files.contains(&target) {
+                        return Err(bad(
+                            &obj,
+                            "watched file",
+                            format!("{target} does not exist"),
+                        ));
+                    }
+                }
+            }
+            FileKindState::EventFd(e) if e.count > crate::ipc::epoll::EVENTFD_MAX => {
+                return Err(bad(&obj, "eventfd count", "is above the maximum"));
+            }
+            _ => {}
+        }
+    }
+    let tables = unique("fd table", st.fd_tables.iter().map(|t| t.id))?;
+    for t in &st.fd_tables {
+        let obj = format!("fd table {}", t.id);
+        if !(0..=FD_MAX).contains(&t.limit) {
+            return Err(bad(&obj, "limit", format!("{} is out of range", t.limit)));
+        }
+        unique("fd", t.fds.iter().map(|&(fd, ..)| fd))
+            .map_err(|e| bad(&obj, "fds", e.to_string()))?;
+        for &(fd, file, _) in &t.fds {
+            if !(0..t.limit).contains(&fd) {
+                return Err(bad(
+                    &obj,
+                    "fd",
+                    format!("{fd} is not below the limit {}", t.limit),
+                ));
+            }
+            if !files.contains(&file) {
+                return Err(bad(
+                    &obj,
+                    "fd",
+                    format!("{fd} names open file {file}, which does not exist"),
+                ));
+            }
+        }
+    }
+    let fss = unique("fs context", st.fs_contexts.iter().map(|f| f.id))?;
+    for f in &st.fs_contexts {
+        let obj = format!("fs context {}", f.id);
+        path_ok(&obj, "cwd", &f.cwd, true)?;
+        if f.umask > 0o777 {
+            return Err(bad(
+                &obj,
+                "umask",
+                format!("{:#o} is out of range", f.umask),
+            ));
+        }
+    }
+    let sighands = unique("signal table", st.sighands.iter().map(|h| h.id))?;
+    for h in &st.sighands {
+        if h.actions.len() != 64 {
+            return Err(bad(
+                format!("signal table {}", h.id),
+                "actions",
+                "are not 64",
+            ));
+        }
+    }
+    check_processes(st, &mms, &tables, &fss, &sighands)?;
+    for m in &st.mms {
+        let users = st.tasks.iter().filter(|t| t.mm == m.id).count();
+        if users == 0 || m.users as usize != users {
+            return Err(bad(
+                format!("address space {}", m.id),
+                "users",
+                format!("is {} but {users} tasks use it", m.users),
+            ));
+        }
+    }
+    check_mounts(&st.mounts)?;
+    Ok(())
+}
+
+fn check_memory(st: &KernelState) -> Result<(), Invalid> {
+    let mut last = 0;
+    for &(s, e, n) in &st.memory {
+        if s % 4096 != 0 || e % 4096 != 0 || s < last || e <= s || n == 0 {
+            return Err(bad(
+                "the memory file",
+                "allocated range",
+                format!("{s:#x}-{e:#x} x{n} is not page-aligned, ordered and referenced"),
+            ));
+        }
+        last = e;
+    }
+    Ok(())
+}
+
+/// Whether every byte of `[off, off + len)` lies in the allocated ranges.
+fn allocated(memory: &[(u64, u64, u32)], off: u64, len: u64) -> bool {
+    let Some(end) = off.checked_add(len) else {
+        return false;
+    };
+    let mut cur = off;
+    for &(s, e, _) in memory {
+        if e <= cur {
+            continue;
+        }
+        if s > cur {
+            return false;
+        }
+        cur = e;
+        if cur >= end {
+            return true;
+        }
+    }
+    cur >= end
+}
+
+fn check_mappings(
+    obj: &str,
+    vmas: &[(u64, crate::mm::Vma)],
+    memory: &[(u64, u64, u32)],
+) -> Result<(), Invalid> {
+    let mut last_end = 0;
+    for (start, v) in vmas {
+        let r = GuestRange::bounds(*start, v.end).map_err(|e| {
+            bad(
+                obj,
+                "mapping",
+                format!(
+                    "{start:#x}-{:#x} is not inside the guest range ({e:?})",
+                    v.end
+                ),
+            )
+        })?;
+        if r.start() < last_end {
+            return Err(bad(
+                obj,
+                "mapping",
+                format!("{start:#x} overlaps the one before it"),
+            ));
+        }
+        last_end = r.end();
+        if v.prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0 {
+            return Err(bad(
+                obj,
+                "mapping protection",
+                format!("{:#x} is not rwx", v.prot),
+            ));
+        }
+        if v.off % 4096 != 0 || !allocated(memory, v.off, r.len()) {
+            return Err(bad(
+                obj,
+                "mapping",
+                format!(
+                    "{start:#x}-{:#x} is backed by memory-file offset {:#x}, outside the image's memory",
+                    v.end, v.off
+                ),
+            ));
+        }
+        if v.name.len() > PATH_MAX {
+            return Err(bad(obj, "mapping name", "is too long"));
+        }
+    }
+    Ok(())
+}
+
+fn check_processes(
+    st: &KernelState,
+    mms: &HashSet<u64>,
+    tables: &HashSet<u64>,
+    fss: &HashSet<u64>,
+    sighands: &HashSet<u64>,
+) -> Result<(), Invalid> {
+    let pid_ok = |obj: &str, field, p: i32| {
+        if !(1..=PID_MAX).contains(&p) {
+            return Err(bad(obj, field, format!("{p} is not a valid pid")));
+        }
+        Ok(())
+    };
+    for g in &st.thread_groups {
+        pid_ok(&format!("process {}", g.pid), "pid", g.pid)?;
+    }
+    for t in &st.tasks {
+        pid_ok(&format!("task {}", t.tid), "tid", t.tid)?;
+    }
+    unique("process", st.thread_groups.iter().map(|g| g.pid))?;
+    unique("task", st.tasks.iter().map(|t| t.tid))?;
+    let groups: BTreeMap<i32, &crate::kernel::state::ThreadGroupState> =
+        st.thread_groups.iter().map(|g| (g.pid, g)).collect();
+    let tasks: HashMap<i32, &crate::kernel::state::TaskState> =
+        st.tasks.iter().map(|t| (t.tid, t)).collect();
+    for t in &st.tasks {
+        let obj = format!("task {}", t.tid);
+        let Some(g) = groups.get(&t.tgid) else {
+            return Err(bad(&obj, "process", format!("{} does not exist", t.tgid)));
+        };
+        if !g.threads.contains(&t.tid) {
+            return Err(bad(&obj, "process", format!("{} does not list it", t.tgid)));
+        }
+        for (field, id, set) in [
+            ("address space", t.mm, mms),
+            ("fd table", t.files, tables),
+            ("fs context", t.fs, fss),
+            ("signal table", t.sighand, sighands),
+        ] {
+            if !set.contains(&id) {
+                return Err(bad(&obj, field, format!("{id} does not exist")));
+            }
+        }
+        let r = &t.regs;
+        user_addr(&obj, "rip", r[16], USER_END)?;
+        user_addr(&obj, "rsp", r[19], USER_END)?;
+        user_addr(&obj, "fs_base", r[21], GUEST_TOP)?;
+        user_addr(&obj, "gs_base", r[22], GUEST_TOP)?;
+        if t.fpu.len() > FPU_MAX || (!t.fpu.is_empty() && t.fpu.len() < 512) {
+            return Err(bad(
+                &obj,
+                "FPU state",
+                format!("of {} bytes is not an XSAVE area", t.fpu.len()),
+            ));
+        }
+        if t.pending.len() > SIGQUEUE_MAX {
+            return Err(bad(&obj, "pending signals", "are too many"));
+        }
+        for s in &t.pending {
+            signo_ok(&obj, "pending signal", s.signo)?;
+        }
+        if t.comm.len() > 64 {
+            return Err(bad(&obj, "comm", "is too long"));
+        }
+        match &t.state {
+            RunState::VforkWait(c) if !tasks.contains_key(c) => {
+                return Err(bad(&obj, "vfork child", format!("{c} does not exist")));
+            }
+            _ => {}
+        }
+        if let Some(p) = t.vfork_parent {
+            if !tasks.contains_key(&p) {
+                return Err(bad(&obj, "vfork parent", format!("{p} does not exist")));
+            }
+        }
+    }
+    for g in &st.thread_groups {
+        let obj = format!("process {}", g.pid);
+        unique("thread", g.threads.iter().copied())
+            .map_err(|e| bad(&obj, "threads", e.to_string()))?;
+        for th in &g.threads {
+            if tasks.get(th).is_none_or(|t| t.tgid != g.pid) {
+                return Err(bad(&obj, "threads", format!("{th} is not a task of it")));
+            }
+        }
+        if g.zombie.is_none() && g.threads.is_empty() {
+            return Err(bad(&obj, "threads", "are none, yet it is not a zombie"));
+        }
+        if g.ppid != 0 && !groups.contains_key(&g.ppid) {
+            return Err(bad(&obj, "parent", format!("{} does not exist", g.ppid)));
+        }
+        for c in &g.children {
+            if groups.get(c).is_none_or(|cg| cg.ppid != g.pid) {
+                return Err(bad(&obj, "children", format!("{c} is not a child of it")));
+            }
+        }
+        pid_ok(&obj, "process group", g.pgid)?;
+        pid_ok(&obj, "session", g.sid)?;
+        if !(0..=64).contains(&g.exit_signal) {
+            return Err(bad(
+                &obj,
+                "exit signal",
+                format!("{} is not a signal", g.exit_signal),
+            ));
+        }
+        if g.rlimits.len() != 16 || g.rlimits.iter().any(|&(s, h)| s > h) {
+            return Err(bad(&obj, "rlimits", "are not 16 soft <= hard pairs"));
+        }
+        if g.groups.len() > 65536 {
+            return Err(bad(&obj, "supplementary groups", "are too many"));
+        }
+        if g.shared_pending.len() > SIGQUEUE_MAX {
+            return Err(bad(&obj, "pending signals", "are too many"));
+        }
+        for s in &g.shared_pending {
+            signo_ok(&obj, "pending signal", s.signo)?;
+        }
+        if let Some((sig, _)) = g.stopped {
+            signo_ok(&obj, "stop signal", sig)?;
+        }
+        path_ok(&obj, "exe", &g.exe, false)?;
+    }
+    if st.init_status.is_none() && groups.get(&1).is_none_or(|g| g.zombie.is_some()) {
+        return Err(bad(
+            "process 1",
+            "pid",
+            "is missing, yet the init has not exited",
+        ));
+    }
+    for w in &st.futex_waiters {
+        let obj = format!("futex waiter {}", w.tid);
+        if !tasks
+            .get(&w.tid)
+            .is_some_and(|t| matches!(t.state, RunState::Parked(_)))
+        {
+            return Err(bad(&obj, "task", "is not a parked task"));
+        }
+        if let crate::kernel::futex::FutexKey::Private { mm, .. } = w.key {
+            if !mms.contains(&mm) {
+                return Err(bad(&obj, "address space", format!("{mm} does not exist")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_mounts(mounts: &[MountState]) -> Result<(), Invalid> {
+    for m in mounts {
+        let at = crate::fs::join(&m.at);
+        let obj = format!("mount {at}");
+        if m.at
+            .iter()
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.contains('/'))
+            || at.len() > PATH_MAX
+        {
+            return Err(bad(&obj, "destination", "is not a clean absolute path"));
+        }
+        if !m.contents.is_empty() && m.kind != crate::kernel::state::MountKindState::Tmpfs {
+            return Err(bad(&obj, "contents", "are saved, but it is not a tmpfs"));
+        }
+        check_tree(&obj, &m.contents)?;
+    }
+    Ok(())
+}
+
+/// A tmpfs tree: relative clean paths, each once, parents listed as directories before
+/// their children (the order `read_tree` writes), names and paths within Linux's limits.
+pub fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invalid> {
+    let mut dirs: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for e in entries {
+        let p = e.path.as_str();
+        let clean = !p.is_empty()
+            && p.len() <= PATH_MAX
+            && !p.contains('\0')
+            && p.split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
+        if !clean {
+            return Err(bad(
+                obj,
+                "entry",
+                format!("{:?} is not a clean relative path", truncate(p)),
+            ));
+        }
+        if !seen.insert(p) {
+            return Err(bad(
+                obj,
+                "entry",
+                format!("{:?} appears twice", truncate(p)),
+            ));
+        }
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            if !dirs.contains(parent) {
+                return Err(bad(
+                    obj,
+                    "entry",
+                    format!(
+                        "{:?} comes before its directory, or its parent is not a directory",
+                        truncate(p)
+                    ),
+                ));
+            }
+        }
+        if e.mode & !0o7777 != 0 {
+            return Err(bad(
+                obj,
+                "entry mode",
+                format!("{:#o} of {:?}", e.mode, truncate(p)),
+            ));
+        }
+        if let TmpfsNode::Symlink(t) = &e.node {
+            if t.is_empty() || t.len() > PATH_MAX || t.contains('\0') {
+                return Err(bad(
+                    obj,
+                    "symlink target",
+                    format!("of {:?} is invalid", truncate(p)),
+                ));
+            }
+        }
+        if matches!(e.node, TmpfsNode::Dir) {
+            dirs.insert(p);
+        }
+    }
+    Ok(())
+}
