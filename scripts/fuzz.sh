@@ -10,10 +10,11 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     cargo install -q cargo-fuzz --locked
 fi
 cd fuzz
-for target in read_image parse_elf parse_config; do
+for target in read_image parse_elf parse_config kernel_state; do
     mkdir -p "corpus/$target"
     seeds=()
     [ "$target" = read_image ] && seeds=(seeds)
+    [ "$target" = kernel_state ] && seeds=(seeds-kernel-state)
     echo "== fuzz $target for ${secs}s"
     log="corpus/$target.log"
     st=0

@@ -1,0 +1,33 @@
+//! Arbitrary bytes as the state section of a checkpoint image: decoded as the sentry's
+//! kernel state and, when that succeeds, put through the restore validation pass that
+//! stands between an image and every host call. Nothing may panic, hang or allocate
+//! without bound; whatever validation accepts must hold together (every reference
+//! resolves), which the assertions below check for the parts restore indexes blindly.
+//!
+//! Seeds: `fuzz/seeds-kernel-state/` holds the state section of a real checkpoint of a
+//! busybox shell.
+#![no_main]
+
+use std::collections::HashSet;
+
+use libfuzzer_sys::fuzz_target;
+use sentry::kernel::state::KernelState;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(st) = statefile::codec::decode::<KernelState>(data) else {
+        return;
+    };
+    if sentry::kernel::validate::validate(&st).is_err() {
+        return;
+    }
+    let files: HashSet<u64> = st.files.iter().map(|f| f.id).collect();
+    for t in &st.fd_tables {
+        for &(fd, file, _) in &t.fds {
+            assert!(fd >= 0 && fd < t.limit && files.contains(&file));
+        }
+    }
+    for t in &st.tasks {
+        assert!(t.tid > 0 && st.thread_groups.iter().any(|g| g.pid == t.tgid));
+        assert!(t.regs[21] < sentry::platform::GUEST_TOP);
+    }
+});

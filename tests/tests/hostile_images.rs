@@ -1,0 +1,399 @@
+//! Hostile checkpoint images: a real image of a busybox container, decoded with the
+//! sentry's saved types, changed in one place and written again with the statefile crate
+//! (so every checksum is valid), then handed to `runsc restore` as a user would. Each must
+//! be refused with an error that names what is wrong, leave no container or sandbox
+//! behind, and touch nothing on the host.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sentry::kernel::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
+use tests::Runtime;
+
+/// A checkpoint of a busybox shell sleeping with a file in its /tmp tmpfs: its metadata,
+/// state, and memory (allocated ranges with their bytes).
+struct Original {
+    meta: statefile::Metadata,
+    state: KernelState,
+    memory: Vec<(u64, Vec<u8>)>,
+}
+
+fn original() -> &'static Original {
+    static IMG: OnceLock<Original> = OnceLock::new();
+    IMG.get_or_init(|| {
+        let rt = Runtime::new();
+        let bundle = rt.busybox_bundle(
+            "orig",
+            &["sh", "-c", "echo kept > /tmp/f; echo ready; sleep 1000"],
+        );
+        let o = rt.run_to_files(
+            "orig",
+            &[
+                "run",
+                "--detach",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "orig",
+            ],
+        );
+        assert!(o.status.success(), "run: {}", o.stderr);
+        assert!(rt.wait_for_output("orig", "ready", 20).contains("ready"));
+        let img = rt.dir.path().join("img");
+        let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "orig"]);
+        assert!(o.status.success(), "checkpoint: {o:?}");
+        let image = statefile::Image::open(&img.join("checkpoint.img")).unwrap();
+        let state: KernelState = image.state().unwrap();
+        let mut memory: Vec<(u64, Vec<u8>)> = state
+            .memory
+            .iter()
+            .map(|&(s, e, _)| (s, vec![0u8; (e - s) as usize]))
+            .collect();
+        for seg in image.segments() {
+            let seg = seg.unwrap();
+            let (start, buf) = memory
+                .iter_mut()
+                .find(|(s, b)| seg.memory_offset >= *s && seg.memory_offset < *s + b.len() as u64)
+                .unwrap();
+            let at = (seg.memory_offset - *start) as usize;
+            buf[at..at + seg.data.len()].copy_from_slice(seg.data);
+        }
+        let _ = rt.run(&["delete", "--force", "orig"]);
+        Original {
+            meta: image.metadata().clone(),
+            state,
+            memory,
+        }
+    })
+}
+
+/// Writes `state` (with the original's metadata and memory) as `DIR/checkpoint.img`.
+fn write(dir: &Path, state: &KernelState) {
+    let o = original();
+    std::fs::create_dir_all(dir).unwrap();
+    let ranges = o.memory.iter().map(|(s, b)| (*s, b.as_slice()));
+    statefile::write_image(dir, &o.meta, state, ranges).unwrap();
+}
+
+/// Restores `image` into a new container of `bundle`; returns its stderr, after checking
+/// that it failed and left no container and no sandbox process.
+fn refused(rt: &Runtime, bundle: &Path, image: &Path) -> String {
+    let o = rt.run_to_files(
+        "restore",
+        &[
+            "restore",
+            "--detach",
+            "--image-path",
+            image.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "hostile",
+        ],
+    );
+    assert!(!o.status.success(), "the image was restored");
+    let list = rt.run(&["list", "-q"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).trim(),
+        "",
+        "a container was left"
+    );
+    assert!(rt.sandbox_pids().is_empty(), "a sandbox was left");
+    o.stderr
+}
+
+fn restore_changed(change: impl FnOnce(&mut KernelState)) -> String {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("b", &["sleep", "1000"]);
+    let mut st = original().state.clone();
+    change(&mut st);
+    let img = rt.dir.path().join("img");
+    write(&img, &st);
+    refused(&rt, &bundle, &img)
+}
+
+fn assert_names(err: &str, what: &[&str]) {
+    for w in what {
+        assert!(err.contains(w), "the error does not say {w:?}: {err}");
+    }
+}
+
+/// The saved /tmp tmpfs.
+fn tmp_mount(st: &mut KernelState) -> &mut Vec<TmpfsEntry> {
+    &mut st
+        .mounts
+        .iter_mut()
+        .find(|m| m.at == ["tmp"])
+        .expect("the image has /tmp")
+        .contents
+}
+
+fn file_entry(path: &str, mode: u32, data: &[u8]) -> TmpfsEntry {
+    TmpfsEntry {
+        path: path.into(),
+        mode,
+        uid: 0,
+        gid: 0,
+        node: TmpfsNode::File(data.to_vec()),
+    }
+}
+
+fn link_entry(path: &str, target: &Path) -> TmpfsEntry {
+    TmpfsEntry {
+        path: path.into(),
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        node: TmpfsNode::Symlink(target.display().to_string()),
+    }
+}
+
+/// A host file the attacks aim at, and a check that it is as it was.
+struct Victim {
+    dir: tests::TempDir,
+    file: PathBuf,
+}
+
+impl Victim {
+    fn new() -> Victim {
+        let dir = tests::TempDir::new("victim");
+        let file = dir.path().join("victim");
+        std::fs::write(&file, b"host data\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Victim { dir, file }
+    }
+
+    fn untouched(&self) {
+        assert_eq!(std::fs::read(&self.file).unwrap(), b"host data\n");
+        let mode = std::fs::metadata(&self.file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o644, "the victim's mode changed");
+        let names: Vec<_> = std::fs::read_dir(self.dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "something was created beside the victim");
+    }
+}
+
+#[test]
+fn a_tmpfs_symlink_then_a_file_of_the_same_name_is_refused() {
+    let v = Victim::new();
+    let err = restore_changed(|st| {
+        let t = tmp_mount(st);
+        t.push(link_entry("evil", &v.file));
+        t.push(file_entry("evil", 0o4777, b"owned\n"));
+    });
+    assert_names(&err, &["mount /tmp", "\"evil\" appears twice"]);
+    v.untouched();
+}
+
+#[test]
+fn a_tmpfs_symlink_to_a_host_directory_then_a_file_below_it_is_refused() {
+    let v = Victim::new();
+    let err = restore_changed(|st| {
+        let t = tmp_mount(st);
+        t.push(link_entry("dir", v.dir.path()));
+        t.push(file_entry("dir/victim", 0o4777, b"owned\n"));
+        t.push(file_entry("dir/new", 0o644, b"new\n"));
+    });
+    assert_names(&err, &["mount /tmp", "dir/victim"]);
+    v.untouched();
+}
+
+#[test]
+fn tmpfs_paths_that_climb_out_are_refused() {
+    for path in ["../../../victim", "/etc/victim", "a/../../victim"] {
+        let err = restore_changed(|st| tmp_mount(st).push(file_entry(path, 0o644, b"x")));
+        assert_names(&err, &["mount /tmp", "is not a clean relative path"]);
+    }
+}
+
+#[test]
+fn a_tmpfs_in_the_image_over_a_bind_mount_in_the_bundle_is_refused() {
+    // The bundle binds a host directory at /tmp: the image's tmpfs tree must not be
+    // written into it.
+    let v = Victim::new();
+    for ro in [false, true] {
+        let rt = Runtime::new();
+        let bundle = rt.busybox_bundle("b", &["sleep", "1000"]);
+        let config = bundle.join("config.json");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let bind = format!(
+            r#"{{"destination": "/tmp", "type": "bind", "source": "{}", "options": ["rbind"{}]}}"#,
+            v.dir.path().display(),
+            if ro { r#", "ro""# } else { "" }
+        );
+        let text = text.replace(
+            r#"{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}"#,
+            &bind,
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut st = original().state.clone();
+        tmp_mount(&mut st).push(file_entry("victim", 0o4777, b"owned\n"));
+        let img = rt.dir.path().join("img");
+        write(&img, &st);
+        let err = refused(&rt, &bundle, &img);
+        assert_names(
+            &err,
+            &["/tmp is a tmpfs mount in the image but a bind mount here"],
+        );
+        v.untouched();
+    }
+}
+
+#[test]
+fn the_rootfs_called_a_tmpfs_is_refused() {
+    let err = restore_changed(|st| {
+        let root = st.mounts.iter_mut().find(|m| m.at.is_empty()).unwrap();
+        root.kind = sentry::kernel::state::MountKindState::Tmpfs;
+        root.fstype = "tmpfs".into();
+        root.contents
+            .push(file_entry("bin/busybox", 0o4755, b"owned"));
+    });
+    assert_names(&err, &["mount /"]);
+}
+
+#[test]
+fn a_read_only_mount_cannot_be_reopened_for_writing() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("b", &["sleep", "1000"]);
+    let config = bundle.join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(r#""readonly": false"#, r#""readonly": true"#),
+    )
+    .unwrap();
+    let busybox = bundle.join("rootfs/bin/busybox");
+    let before = std::fs::read(&busybox).unwrap();
+    let mut st = original().state.clone();
+    st.mounts
+        .iter_mut()
+        .find(|m| m.at.is_empty())
+        .unwrap()
+        .readonly = true;
+    let id = st.files.iter().map(|f| f.id).max().unwrap() + 1;
+    st.files.push(FileState {
+        id,
+        kind: FileKindState::Host {
+            dir: false,
+            offset: 0,
+        },
+        flags: 2, // O_RDWR
+        pos: 0,
+        path: "/bin/busybox".into(),
+    });
+    st.fd_tables[0].fds.push((100, id, false));
+    let img = rt.dir.path().join("img");
+    write(&img, &st);
+    let err = refused(&rt, &bundle, &img);
+    assert_names(&err, &["reopening /bin/busybox", "Read-only file system"]);
+    assert_eq!(std::fs::read(&busybox).unwrap(), before);
+}
+
+#[test]
+fn a_kernel_address_in_fs_base_is_refused() {
+    let err = restore_changed(|st| st.tasks[0].regs[21] = 0xffff_ffff_8100_0000);
+    let tid = original().state.tasks[0].tid;
+    assert_names(
+        &err,
+        &[&format!(
+            "task {tid}: fs_base 0xffffffff81000000 is not a user address"
+        )],
+    );
+}
+
+#[test]
+fn a_non_canonical_instruction_pointer_is_refused() {
+    let err = restore_changed(|st| st.tasks[0].regs[16] = 0x8000_0000_0000);
+    assert_names(&err, &["rip 0x800000000000 is not a user address"]);
+}
+
+#[test]
+fn a_pid_of_minus_one_is_refused() {
+    let err = restore_changed(|st| {
+        let old = st.tasks[0].tid;
+        st.tasks[0].tid = -1;
+        for g in &mut st.thread_groups {
+            for t in &mut g.threads {
+                if *t == old {
+                    *t = -1;
+                }
+            }
+        }
+    });
+    assert_names(&err, &["task -1: tid -1 is not a valid pid"]);
+}
+
+#[test]
+fn a_duplicated_task_is_refused() {
+    let err = restore_changed(|st| {
+        let t = st.tasks[0].clone();
+        st.tasks.push(t);
+    });
+    let tid = original().state.tasks[0].tid;
+    assert_names(&err, &[&format!("task {tid}: id appears twice")]);
+}
+
+#[test]
+fn a_mapping_at_address_zero_is_refused() {
+    let err = restore_changed(|st| {
+        let off = st.memory[0].0;
+        st.mms[0].vmas.insert(
+            0,
+            (
+                0,
+                sentry::mm::Vma {
+                    end: 0x1000,
+                    prot: 7,
+                    shared: false,
+                    off,
+                    name: String::new(),
+                },
+            ),
+        );
+    });
+    assert_names(&err, &["mapping 0x0-0x1000 is not inside the guest range"]);
+}
+
+#[test]
+fn a_mapping_past_the_memory_file_is_refused() {
+    let err = restore_changed(|st| {
+        let end = st.memory.last().unwrap().1;
+        st.mms[0].vmas[0].1.off = end + 0x10_0000;
+    });
+    assert_names(&err, &["outside the image's memory"]);
+}
+
+#[test]
+fn an_fd_past_the_limit_is_refused() {
+    let err = restore_changed(|st| {
+        let file = st.fd_tables[0].fds[0].1;
+        st.fd_tables[0].fds.push((0x7fff_ffff, file, false));
+    });
+    assert_names(&err, &["fd 2147483647 is not below the limit"]);
+}
+
+#[test]
+fn a_parent_that_does_not_exist_is_refused() {
+    let err = restore_changed(|st| st.thread_groups[0].ppid = 4242);
+    assert_names(&err, &["parent 4242 does not exist"]);
+}
+
+/// A state section of the right schema version whose bytes are not a kernel state.
+#[derive(serde::Serialize)]
+struct Wrong(Vec<u8>);
+
+impl statefile::StateSchema for Wrong {
+    const VERSION: u32 = sentry::kernel::state::STATE_SCHEMA;
+}
+
+#[test]
+fn garbage_in_the_state_names_where_decoding_stopped() {
+    // Valid checksums around state bytes that are not a kernel state.
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("b", &["sleep", "1000"]);
+    let img = rt.dir.path().join("img");
+    std::fs::create_dir_all(&img).unwrap();
+    let o = original();
+    let ranges = o.memory.iter().map(|(s, b)| (*s, b.as_slice()));
+    statefile::write_image(&img, &o.meta, &Wrong(vec![1, 2, 3]), ranges).unwrap();
+    let err = refused(&rt, &bundle, &img);
+    assert_names(&err, &["cannot decode state at"]);
+}
