@@ -221,6 +221,7 @@ impl Bundle {
                 destination,
                 kind,
                 readonly,
+                nosuid: m.options.iter().any(|o| o == "nosuid"),
             });
         }
         let linux = self.spec.linux.clone().unwrap_or_default();
@@ -239,6 +240,8 @@ impl Bundle {
             uid: p.user.uid,
             gid: p.user.gid,
             additional_gids: p.user.additional_gids.clone(),
+            capabilities: crate::guest_creds::cap_sets(p.capabilities.as_ref()),
+            no_new_privileges: p.no_new_privileges,
             rlimits: p
                 .rlimits
                 .iter()

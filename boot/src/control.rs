@@ -63,6 +63,13 @@ pub struct ExecProcess {
     pub cwd: String,
     pub uid: u32,
     pub gid: u32,
+    #[serde(default)]
+    pub groups: Vec<u32>,
+    /// `None`: Linux's default for the uid.
+    #[serde(default)]
+    pub capabilities: Option<sentry::kernel::creds::CapSets>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
 }
 
 /// The sandbox's answer.
@@ -247,6 +254,9 @@ mod tests {
             cwd: "/".into(),
             uid: 1,
             gid: 2,
+            groups: vec![],
+            capabilities: None,
+            no_new_privileges: false,
         });
         let t = std::thread::spawn(move || {
             send(&a, &req, &[w.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]).unwrap();

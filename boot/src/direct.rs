@@ -86,6 +86,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
         destination: destination.to_string(),
         kind,
         readonly: false,
+        nosuid: false,
     };
     let hostname = nix::unistd::gethostname()
         .ok()
@@ -108,6 +109,8 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
         additional_gids: nix::unistd::getgroups()
             .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_default(),
+        capabilities: None,
+        no_new_privileges: false,
         rlimits: Vec::new(),
         masked_paths: Vec::new(),
         readonly_paths: Vec::new(),

@@ -10,6 +10,7 @@ pub mod control;
 pub mod defaults;
 pub mod direct;
 pub mod exec;
+pub mod guest_creds;
 pub mod hooks;
 pub mod lookup;
 pub mod sandbox;

@@ -386,6 +386,9 @@ fn exec(
         cwd: p.cwd,
         uid: p.uid,
         gid: p.gid,
+        groups: p.groups,
+        capabilities: p.capabilities,
+        no_new_privileges: p.no_new_privileges,
     };
     let reply = from_sentry(shared.handle.call(request, fds));
     control::send(conn, &reply, &[])?;

@@ -9,6 +9,8 @@ pub struct MountConfig {
     pub destination: String,
     pub kind: MountKind,
     pub readonly: bool,
+    /// Set-user-ID and set-group-ID bits of its files are not honoured on execve.
+    pub nosuid: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,6 +49,11 @@ pub struct SandboxConfig {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// The process's capability sets (OCI `process.capabilities`); `None`: Linux's
+    /// default for its uid (root all, others none).
+    pub capabilities: Option<crate::kernel::creds::CapSets>,
+    /// OCI `process.noNewPrivileges`.
+    pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,
     /// Guest paths that read as empty (OCI `maskedPaths`).
     pub masked_paths: Vec<String>,
@@ -62,6 +69,7 @@ impl SandboxConfig {
             destination: destination.into(),
             kind,
             readonly,
+            nosuid: false,
         };
         SandboxConfig {
             root: "/".into(),
@@ -78,6 +86,8 @@ impl SandboxConfig {
             uid: 0,
             gid: 0,
             additional_gids: vec![],
+            capabilities: None,
+            no_new_privileges: false,
             rlimits: vec![],
             masked_paths: vec![],
             readonly_paths: vec![],

@@ -27,6 +27,10 @@ pub enum Request {
         cwd: String,
         uid: u32,
         gid: u32,
+        groups: Vec<u32>,
+        /// `None`: Linux's default for the uid.
+        capabilities: Option<crate::kernel::creds::CapSets>,
+        no_new_privileges: bool,
     },
     /// Host pids of the sandbox (the sentry and its stub processes).
     HostPids,

@@ -16,6 +16,7 @@ use nix::fcntl::AtFlags;
 use nix::sys::stat::{FchmodatFlags, Mode};
 
 use crate::fs::file::{DevNode, DirEnt};
+use crate::kernel::creds::{Creds, MAY_EXEC};
 use crate::mm::Errno;
 
 /// A file system mounted in the guest tree.
@@ -37,6 +38,8 @@ pub struct Mount {
     pub at: Vec<String>,
     pub fs: MountFs,
     pub readonly: bool,
+    /// Set-user-ID bits of its files are ignored by execve.
+    pub nosuid: bool,
     /// Guest-visible type, for /proc/mounts.
     pub fstype: String,
 }
@@ -302,9 +305,12 @@ impl Vfs {
     /// Walks guest `path` from `cwd`, following symlinks against the guest's own mounts.
     /// The final component's symlink is followed when `follow`. A missing final component
     /// resolves with `exists: false` (for creation).
+    /// Every directory the walk looks a name up in must grant `creds` search (execute)
+    /// permission, as path_resolution(7) says.
     pub fn resolve(
         &self,
         proc: ProcLookup,
+        creds: &Creds,
         cwd: &str,
         path: &[u8],
         follow: bool,
@@ -327,6 +333,9 @@ impl Vfs {
         let mut queue: std::collections::VecDeque<String> = split(&path).into();
         let mut links = 0;
         let mut exists = true;
+        let check = !creds.searches_anything();
+        // Whether the directory `comps` names has been checked for search permission.
+        let mut searched = false;
         while let Some(c) = queue.pop_front() {
             if c.len() > 255 {
                 return Err(libc::ENAMETOOLONG);
@@ -334,6 +343,16 @@ impl Vfs {
             if c == "." {
                 continue;
             }
+            if check && !searched {
+                let (m, rel) = self.mount_for(&comps);
+                match self.lstat(proc, m, &rel) {
+                    Ok((st, _)) => creds.may(&(&st).into(), MAY_EXEC)?,
+                    // A directory the image lacks under a mount point (walked through).
+                    Err(libc::ENOENT) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            searched = false;
             if c == ".." {
                 comps.pop();
                 continue;
@@ -350,9 +369,11 @@ impl Vfs {
                             return Err(libc::ELOOP);
                         }
                         comps.pop();
+                        searched = true;
                         let t = target.unwrap_or_default();
                         if t.starts_with('/') {
                             comps.clear();
+                            searched = false;
                         }
                         for (i, tc) in split(&t).into_iter().enumerate() {
                             queue.insert(i, tc);

@@ -92,6 +92,7 @@ pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> 
         .ok_or(libc::ENOENT)?;
     let rest: Vec<&str> = rel[1..].iter().map(String::as_str).collect();
     let mm = &k.mms[&t.mm].mm;
+    let c = &g.creds;
     match rest.as_slice() {
         [] => Ok(dir(["stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "statm"]
             .iter()
@@ -121,17 +122,16 @@ pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> 
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{}\nUid:\t{u}\t{eu}\t{su}\t{eu}\nGid:\t{gg}\t{eg}\t{sg}\t{eg}\nThreads:\t{}\nVmRSS:\t0 kB\nSigBlk:\t{:016x}\n",
+            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nGroups:\t{}\nThreads:\t{}\nVmRSS:\t0 kB\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\n",
             t.comm,
             g.ppid,
+            c.uid, c.euid, c.suid, c.fsuid,
+            c.gid, c.egid, c.sgid, c.fsgid,
+            c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
             g.threads.len(),
             t.sigmask,
-            u = g.uid,
-            eu = g.euid,
-            su = g.suid,
-            gg = g.gid,
-            eg = g.egid,
-            sg = g.sgid
+            c.inheritable, c.permitted, c.effective, c.bounding, c.ambient,
+            c.no_new_privs as u8,
         ))),
         ["fd"] => Ok(dir(t.files.borrow().fds.keys().map(|fd| (fd.to_string(), libc::DT_LNK)).collect())),
         ["fd", n] => {

@@ -1,6 +1,7 @@
 //! The kernel: tasks, thread groups, the event loop that serves their system calls,
 //! signals, wait and exit.
 
+pub mod creds;
 pub mod futex;
 pub mod restore;
 pub mod signal;
@@ -43,9 +44,7 @@ pub struct Spawn {
     pub argv: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
+    pub creds: creds::Creds,
     pub rlimits: Vec<(u64, u64)>,
 }
 
@@ -199,9 +198,15 @@ impl Kernel {
             argv: config.argv.clone(),
             env: config.env.clone(),
             cwd: config.cwd.clone(),
-            uid: config.uid,
-            gid: config.gid,
-            groups: config.additional_gids.clone(),
+            creds: creds::Creds::new(
+                config.uid,
+                config.gid,
+                config.additional_gids.clone(),
+                config
+                    .capabilities
+                    .unwrap_or_else(|| creds::CapSets::default_for(config.uid)),
+                config.no_new_privileges,
+            ),
             rlimits: rl,
         };
         self.spawn(&spec, stdio.into()).map(drop)
@@ -241,13 +246,7 @@ impl Kernel {
             continued: false,
             itimer_real: None,
             rlimits: spec.rlimits.clone(),
-            uid: spec.uid,
-            euid: spec.uid,
-            suid: spec.uid,
-            gid: spec.gid,
-            egid: spec.gid,
-            sgid: spec.gid,
-            groups: spec.groups.clone(),
+            creds: spec.creds.clone(),
             exe: String::new(),
             start_ns: self.clocks.mono(),
         };
@@ -463,7 +462,8 @@ impl Kernel {
         follow: bool,
     ) -> Result<crate::fs::Resolved, Errno> {
         let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
-        self.vfs.resolve(&look, dir, path, follow)
+        let creds = &self.tg_of(tid).creds;
+        self.vfs.resolve(&look, creds, dir, path, follow)
     }
 
     /// The guest directory a `*at` call's dirfd names.
@@ -1211,7 +1211,7 @@ impl Kernel {
     /// SIGCHLD to the parent (unless it asked not to) and a wake of its waiters.
     fn notify_parent(&mut self, pid: i32, code: i32, status: i32) {
         let g = &self.tgs[&pid];
-        let (ppid, uid) = (g.ppid, g.uid);
+        let (ppid, uid) = (g.ppid, g.creds.uid);
         if ppid == 0 || !self.tgs.contains_key(&ppid) {
             return;
         }
@@ -1483,6 +1483,9 @@ impl Kernel {
                 cwd,
                 uid,
                 gid,
+                groups,
+                capabilities,
+                no_new_privileges,
             } => {
                 if fds.len() != 3 {
                     return Response::Error(format!("exec needs 3 stdio fds, got {}", fds.len()));
@@ -1496,9 +1499,13 @@ impl Kernel {
                     argv,
                     env,
                     cwd,
-                    uid,
-                    gid,
-                    groups: vec![],
+                    creds: creds::Creds::new(
+                        uid,
+                        gid,
+                        groups,
+                        capabilities.unwrap_or_else(|| creds::CapSets::default_for(uid)),
+                        no_new_privileges,
+                    ),
                     rlimits,
                 };
                 match self.spawn(&spec, fds) {
@@ -1759,6 +1766,7 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
             host_path: config.root.clone(),
         },
         readonly: config.root_readonly,
+        nosuid: false,
         fstype: "rootfs".into(),
     }];
     for m in &config.mounts {
@@ -1797,6 +1805,7 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
             at,
             fs,
             readonly: m.readonly,
+            nosuid: m.nosuid,
             fstype,
         });
     }

@@ -332,7 +332,6 @@ impl Kernel {
         }
         // Thread groups and tasks.
         for g in &st.thread_groups {
-            let [uid, euid, suid, gid, egid, sgid] = g.creds;
             self.tgs.insert(
                 g.pid,
                 ThreadGroup {
@@ -350,13 +349,7 @@ impl Kernel {
                     continued: g.continued,
                     itimer_real: g.itimer_real,
                     rlimits: g.rlimits.clone(),
-                    uid,
-                    euid,
-                    suid,
-                    gid,
-                    egid,
-                    sgid,
-                    groups: g.groups.clone(),
+                    creds: g.creds.restore(),
                     exe: g.exe.clone(),
                     start_ns: g.start_ns,
                 },
@@ -519,7 +512,13 @@ impl Kernel {
         let look = |_: &[String]| Err(libc::ENOENT);
         let r = self
             .vfs
-            .resolve(&look, "/", path.as_bytes(), false)
+            .resolve(
+                &look,
+                &crate::kernel::creds::Creds::kernel(),
+                "/",
+                path.as_bytes(),
+                false,
+            )
             .map_err(fail)?;
         if !r.exists {
             return Err(fail(libc::ENOENT));

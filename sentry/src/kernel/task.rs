@@ -130,13 +130,7 @@ pub struct ThreadGroup {
     /// ITIMER_REAL: (next expiry ns on the monotonic clock, interval ns).
     pub itimer_real: Option<(u64, u64)>,
     pub rlimits: Vec<(u64, u64)>,
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub groups: Vec<u32>,
+    pub creds: crate::kernel::creds::Creds,
     pub exe: String,
     /// Accumulated CPU times of reaped children (utime, stime) in clock ticks.
     pub start_ns: u64,

@@ -413,7 +413,7 @@ fn check_processes(
         if g.rlimits.len() != 16 || g.rlimits.iter().any(|&(s, h)| s > h) {
             return Err(bad(&obj, "rlimits", "are not 16 soft <= hard pairs"));
         }
-        if g.groups.len() > 65536 {
+        if g.creds.groups.len() > 65536 {
             return Err(bad(&obj, "supplementary groups", "are too many"));
         }
         if g.shared_pending.len() > SIGQUEUE_MAX {

@@ -203,6 +203,8 @@ pub struct Ids {
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    /// AT_SECURE: the program runs with more privilege than its caller.
+    pub secure: bool,
 }
 
 fn hwcap() -> u64 {
@@ -314,7 +316,7 @@ pub fn load(
         (15, platform),
         (16, hwcap()),
         (17, 100),
-        (23, 0),
+        (23, ids.secure as u64),
         (25, random_addr),
         (26, 0),
         (31, execfn_addr),

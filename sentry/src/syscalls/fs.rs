@@ -5,6 +5,7 @@ use std::os::fd::AsFd;
 use super::ret;
 use crate::fs::file::{FileKind, OpenFile};
 use crate::fs::{MountFs, Resolved, SynthNode};
+use crate::kernel::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::kernel::{err, Kernel, Sys};
 
 macro_rules! tryk {
@@ -25,6 +26,75 @@ impl Kernel {
         Ok(p)
     }
 
+    pub fn creds(&self, tid: i32) -> &Creds {
+        &self.tg_of(tid).creds
+    }
+
+    /// The directory that holds `r` (which is not a mount root).
+    fn parent_inode(&self, tid: i32, r: &Resolved) -> Result<Inode, i32> {
+        let comps = crate::fs::split(&r.path);
+        let parent = &comps[..comps.len().saturating_sub(1)];
+        let (m, rel) = self.vfs.mount_for(parent);
+        let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+        self.vfs.lstat(&look, m, &rel).map(|(st, _)| (&st).into())
+    }
+
+    /// Creating `r` needs write and search permission on its directory; returns it.
+    fn may_create(&self, tid: i32, r: &Resolved) -> Result<Inode, i32> {
+        let dir = self.parent_inode(tid, r)?;
+        self.creds(tid).may(&dir, MAY_WRITE | MAY_EXEC)?;
+        Ok(dir)
+    }
+
+    /// Removing (or renaming away) the existing `r`: write and search permission on its
+    /// directory, and the sticky-directory rule.
+    fn may_delete(&self, tid: i32, r: &Resolved) -> Result<(), i32> {
+        let dir = self.may_create(tid, r)?;
+        let victim: Inode = (&self.lstat_resolved(tid, r)?).into();
+        self.creds(tid).may_delete_from(&dir, &victim)
+    }
+
+    /// Gives a node the guest just created (through the sentry, as host root) to its
+    /// creator: its fs uid, and its fs gid unless the directory is set-group-ID (then the
+    /// host already gave it the directory's group). chown clears set-ID bits, which `mode`
+    /// (when given) puts back.
+    fn give_to_creator(
+        &self,
+        tid: i32,
+        r: &Resolved,
+        dir: &Inode,
+        mode: Option<u32>,
+    ) -> Result<(), i32> {
+        let (uid, gid, _) = self.creds(tid).new_file_owner(dir);
+        let gid = if dir.mode & libc::S_ISGID != 0 {
+            dir.gid
+        } else {
+            gid
+        };
+        if (uid, gid) == (0, 0) {
+            return Ok(());
+        }
+        let (d, name) = self.vfs.host_parent(r.mount, &r.rel)?;
+        nix::unistd::fchownat(
+            Some(std::os::fd::AsRawFd::as_raw_fd(&d)),
+            name,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| e as i32)?;
+        if let Some(m) = mode.filter(|m| m & 0o6000 != 0) {
+            nix::sys::stat::fchmodat(
+                Some(std::os::fd::AsRawFd::as_raw_fd(&d)),
+                name,
+                nix::sys::stat::Mode::from_bits_truncate(m),
+                nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+            )
+            .map_err(|e| e as i32)?;
+        }
+        Ok(())
+    }
+
     fn lstat_resolved(&self, tid: i32, r: &Resolved) -> Result<libc::stat, i32> {
         if !r.exists {
             return Err(libc::ENOENT);
@@ -33,7 +103,8 @@ impl Kernel {
         self.vfs.lstat(&look, r.mount, &r.rel).map(|(st, _)| st)
     }
 
-    /// Opens guest `path` and returns the open file (not yet in the fd table).
+    /// Opens guest `path` and returns the open file (not yet in the fd table), with the
+    /// permission checks open(2) makes.
     pub fn open_path(
         &mut self,
         tid: i32,
@@ -41,6 +112,20 @@ impl Kernel {
         path: &[u8],
         flags: i32,
         mode: u32,
+    ) -> Result<crate::fs::file::FileRef, i32> {
+        self.open_checked(tid, dirfd, path, flags, mode, true)
+    }
+
+    /// `open_path`; with `check` false the file's own mode is not checked against the
+    /// access mode (execve checks execute permission instead of read).
+    pub fn open_checked(
+        &mut self,
+        tid: i32,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        check: bool,
     ) -> Result<crate::fs::file::FileRef, i32> {
         if flags & libc::O_TMPFILE == libc::O_TMPFILE {
             return Err(libc::EOPNOTSUPP);
@@ -51,6 +136,23 @@ impl Kernel {
         let r = self.resolve_dirfd(tid, dirfd, path, follow)?;
         let acc = flags & libc::O_ACCMODE;
         let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if r.exists && excl {
+            return Err(libc::EEXIST);
+        }
+        let mut created_in = None;
+        if r.exists && check && flags & libc::O_PATH == 0 {
+            let ino: Inode = (&self.lstat_resolved(tid, &r)?).into();
+            let mut mask = 0;
+            if acc != libc::O_WRONLY {
+                mask |= MAY_READ;
+            }
+            if wants_write {
+                mask |= MAY_WRITE;
+            }
+            self.creds(tid).may(&ino, mask)?;
+        } else if !r.exists && creat {
+            created_in = Some(self.may_create(tid, &r)?);
+        }
         let umask = self.tasks[&tid].fs.borrow().umask;
         let keep = libc::O_ACCMODE
             | libc::O_APPEND
@@ -61,9 +163,6 @@ impl Kernel {
             | libc::O_SYNC
             | libc::O_DSYNC;
         let gflags = (flags & keep) | libc::O_LARGEFILE;
-        if r.exists && excl {
-            return Err(libc::EEXIST);
-        }
         match &self.vfs.mounts[r.mount].fs {
             MountFs::Host { .. } => {
                 if !r.exists && !creat {
@@ -87,6 +186,9 @@ impl Kernel {
                     | libc::O_NONBLOCK
                     | libc::O_NOCTTY;
                 let fd = self.vfs.host_open(&r, hostflags, mode & 0o7777 & !umask)?;
+                if let Some(dir) = created_in {
+                    self.give_to_creator(tid, &r, &dir, Some(mode & 0o7777 & !umask))?;
+                }
                 let st = crate::fs::host_sys::fstat(fd.as_fd())?;
                 let fmt = st.st_mode & libc::S_IFMT;
                 let dir = fmt == libc::S_IFDIR;
@@ -211,37 +313,50 @@ impl Kernel {
         ret(self.write_mem(tid, a[4], &b).map(|_| 0))
     }
 
-    pub fn sys_faccessat(&mut self, tid: i32, dirfd: u64, path: u64, mode: u64) -> Sys {
+    /// access/faccessat/faccessat2: checked with the real ids (and a real root's
+    /// capabilities) unless AT_EACCESS asks for the effective ones.
+    pub fn sys_faccessat(&mut self, tid: i32, dirfd: u64, path: u64, mode: u64, flags: u64) -> Sys {
+        let flags = flags as i32;
+        if mode & !7 != 0
+            || flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0
+        {
+            return err(libc::EINVAL);
+        }
         let p = tryk!(self.read_path(tid, path));
-        let r = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, true));
+        let real = self.creds(tid).for_access();
+        let creds = if flags & libc::AT_EACCESS != 0 {
+            self.creds(tid).clone()
+        } else {
+            real
+        };
+        // The walk itself is checked with the same credentials.
+        let saved = std::mem::replace(&mut self.tg_of_mut(tid).creds, creds.clone());
+        let r = self.resolve_dirfd(
+            tid,
+            dirfd as i32,
+            &p,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+        );
+        self.tg_of_mut(tid).creds = saved;
+        let r = tryk!(r);
         let st = tryk!(self.lstat_resolved(tid, &r));
         if mode & 2 != 0 && self.vfs.readonly(&r) && st.st_mode & libc::S_IFMT != libc::S_IFCHR {
             return err(libc::EROFS);
         }
-        if mode & 1 != 0 && st.st_mode & 0o111 == 0 && st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return err(libc::EACCES);
-        }
-        let euid = self.tg_of(tid).euid;
-        if euid != 0 {
-            let bits = if st.st_uid == euid {
-                (st.st_mode >> 6) & 7
-            } else if st.st_gid == self.tg_of(tid).egid {
-                (st.st_mode >> 3) & 7
-            } else {
-                st.st_mode & 7
-            };
-            if (mode as u32) & 7 & !bits != 0 {
-                return err(libc::EACCES);
-            }
-        }
-        Sys::Ret(0)
+        ret(creds.may(&(&st).into(), mode as u32).map(|_| 0))
     }
 
     pub fn sys_mkdirat(&mut self, tid: i32, dirfd: u64, path: u64, mode: u64) -> Sys {
         let p = tryk!(self.read_path(tid, path));
         let r = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, false));
+        if r.exists {
+            return err(libc::EEXIST);
+        }
+        let dir = tryk!(self.may_create(tid, &r));
         let umask = self.tasks[&tid].fs.borrow().umask;
-        ret(self.vfs.mkdir(&r, mode as u32 & 0o7777 & !umask).map(|_| 0))
+        let mode = mode as u32 & 0o7777 & !umask;
+        tryk!(self.vfs.mkdir(&r, mode));
+        ret(self.give_to_creator(tid, &r, &dir, None).map(|_| 0))
     }
 
     pub fn sys_unlinkat(&mut self, tid: i32, dirfd: u64, path: u64, flags: u64) -> Sys {
@@ -249,6 +364,9 @@ impl Kernel {
         let r = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, false));
         if !r.exists {
             return err(libc::ENOENT);
+        }
+        if !r.rel.is_empty() {
+            tryk!(self.may_delete(tid, &r));
         }
         ret(self
             .vfs
@@ -272,6 +390,21 @@ impl Kernel {
         if !from.exists {
             return err(libc::ENOENT);
         }
+        if !from.rel.is_empty() && !to.rel.is_empty() {
+            tryk!(self.may_delete(tid, &from));
+            if to.exists {
+                tryk!(self.may_delete(tid, &to));
+            } else {
+                tryk!(self.may_create(tid, &to));
+            }
+            // A directory moving to another directory rewrites its "..": it must be writable.
+            let st = tryk!(self.lstat_resolved(tid, &from));
+            let parent = |p: &str| p.rsplit_once('/').map(|(d, _)| d.to_string());
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR && parent(&from.path) != parent(&to.path)
+            {
+                tryk!(self.creds(tid).may(&(&st).into(), MAY_WRITE));
+            }
+        }
         ret(self.vfs.rename(&from, &to, flags as u32).map(|_| 0))
     }
 
@@ -288,6 +421,21 @@ impl Kernel {
         if !from.exists {
             return err(libc::ENOENT);
         }
+        if to.exists {
+            return err(libc::EEXIST);
+        }
+        tryk!(self.may_create(tid, &to));
+        // fs.protected_hardlinks: linking someone else's file needs read and write on it.
+        let st = tryk!(self.lstat_resolved(tid, &from));
+        let ino: Inode = (&st).into();
+        let c = self.creds(tid);
+        if !c.owns(&ino)
+            && (st.st_mode & libc::S_IFMT != libc::S_IFREG
+                || st.st_mode & libc::S_ISUID != 0
+                || c.may(&ino, MAY_READ | MAY_WRITE).is_err())
+        {
+            return err(libc::EPERM);
+        }
         ret(self.vfs.link(&from, &to).map(|_| 0))
     }
 
@@ -298,10 +446,12 @@ impl Kernel {
         }
         let p = tryk!(self.read_path(tid, path));
         let at = tryk!(self.resolve_dirfd(tid, dirfd as i32, &p, false));
-        ret(self
-            .vfs
-            .symlink(&String::from_utf8_lossy(&t), &at)
-            .map(|_| 0))
+        if at.exists {
+            return err(libc::EEXIST);
+        }
+        let dir = tryk!(self.may_create(tid, &at));
+        tryk!(self.vfs.symlink(&String::from_utf8_lossy(&t), &at));
+        ret(self.give_to_creator(tid, &at, &dir, None).map(|_| 0))
     }
 
     pub fn sys_readlinkat(&mut self, tid: i32, dirfd: u64, path: u64, buf: u64, size: u64) -> Sys {
@@ -330,7 +480,37 @@ impl Kernel {
         if !r.exists {
             return err(libc::ENOENT);
         }
-        ret(self.vfs.chmod(&r, mode as u32 & 0o7777).map(|_| 0))
+        let ino: Inode = (&tryk!(self.lstat_resolved(tid, &r))).into();
+        let mode = tryk!(self.chmod_allowed(tid, &ino, mode as u32 & 0o7777));
+        ret(self.vfs.chmod(&r, mode).map(|_| 0))
+    }
+
+    /// chmod is for the owner (or CAP_FOWNER); returns the mode it may set.
+    fn chmod_allowed(&self, tid: i32, ino: &Inode, mode: u32) -> Result<u32, i32> {
+        let c = self.creds(tid);
+        if !c.owns(ino) {
+            return Err(libc::EPERM);
+        }
+        Ok(c.chmod_mode(ino, mode))
+    }
+
+    /// chown: changing the owner needs CAP_CHOWN; the owner may change the group to one
+    /// of its own groups. `u32::MAX` leaves an id as it is.
+    fn chown_allowed(&self, tid: i32, ino: &Inode, uid: u32, gid: u32) -> Result<(), i32> {
+        let c = self.creds(tid);
+        if c.has(CAP_CHOWN) {
+            return Ok(());
+        }
+        if uid != u32::MAX && uid != ino.uid {
+            return Err(libc::EPERM);
+        }
+        if gid != u32::MAX && gid != ino.gid && (c.fsuid != ino.uid || !c.in_group(gid)) {
+            return Err(libc::EPERM);
+        }
+        if (uid != u32::MAX || gid != u32::MAX) && c.fsuid != ino.uid {
+            return Err(libc::EPERM);
+        }
+        Ok(())
     }
 
     pub fn sys_fchmod(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -339,7 +519,11 @@ impl Kernel {
         match &fb.kind {
             FileKind::Host { fd, .. } => ret(nix::sys::stat::fchmod(
                 std::os::fd::AsRawFd::as_raw_fd(fd),
-                nix::sys::stat::Mode::from_bits_truncate(a[1] as u32 & 0o7777),
+                nix::sys::stat::Mode::from_bits_truncate(tryk!(self.chmod_allowed(
+                    tid,
+                    &(&tryk!(crate::fs::host_sys::fstat(fd.as_fd()))).into(),
+                    a[1] as u32 & 0o7777
+                ))),
             )
             .map(|_| 0)
             .map_err(|e| e as i32)),
@@ -366,6 +550,8 @@ impl Kernel {
         if !r.exists {
             return err(libc::ENOENT);
         }
+        let ino: Inode = (&tryk!(self.lstat_resolved(tid, &r))).into();
+        tryk!(self.chown_allowed(tid, &ino, uid as u32, gid as u32));
         ret(self.vfs.chown(&r, uid as u32, gid as u32).map(|_| 0))
     }
 
@@ -374,6 +560,8 @@ impl Kernel {
         let fb = f.borrow();
         match &fb.kind {
             FileKind::Host { fd, .. } => {
+                let ino: Inode = (&tryk!(crate::fs::host_sys::fstat(fd.as_fd()))).into();
+                tryk!(self.chown_allowed(tid, &ino, a[1] as u32, a[2] as u32));
                 let u = (a[1] as u32 != u32::MAX).then(|| nix::unistd::Uid::from_raw(a[1] as u32));
                 let g = (a[2] as u32 != u32::MAX).then(|| nix::unistd::Gid::from_raw(a[2] as u32));
                 ret(
@@ -399,11 +587,31 @@ impl Kernel {
         };
         let at = tryk!(ts(self, 0));
         let mt = tryk!(ts(self, 1));
+        // Explicit times are for the owner (or CAP_FOWNER); "now" also for a writer.
+        let omit_or_now = |t: &nix::sys::time::TimeSpec| {
+            t.tv_nsec() == libc::UTIME_NOW || t.tv_nsec() == libc::UTIME_OMIT
+        };
+        let just_now = omit_or_now(&at) && omit_or_now(&mt);
+        let allowed = |k: &Kernel, st: &libc::stat| -> Result<(), i32> {
+            let ino: Inode = st.into();
+            let c = k.creds(tid);
+            if c.owns(&ino) || (just_now && c.may(&ino, MAY_WRITE).is_ok()) {
+                Ok(())
+            } else if just_now {
+                Err(libc::EACCES)
+            } else {
+                Err(libc::EPERM)
+            }
+        };
         if path == 0 {
             let f = tryk!(self.file(tid, dirfd));
             let fb = f.borrow();
             return match &fb.kind {
                 FileKind::Host { fd, .. } => {
+                    tryk!(allowed(
+                        self,
+                        &tryk!(crate::fs::host_sys::fstat(fd.as_fd()))
+                    ));
                     ret(
                         nix::sys::stat::futimens(std::os::fd::AsRawFd::as_raw_fd(fd), &at, &mt)
                             .map(|_| 0)
@@ -429,6 +637,7 @@ impl Kernel {
         if self.vfs.readonly(&r) {
             return err(libc::EROFS);
         }
+        tryk!(allowed(self, &tryk!(self.lstat_resolved(tid, &r))));
         let (dir, name) = tryk!(self.vfs.host_parent(r.mount, &r.rel));
         ret(nix::sys::stat::utimensat(
             Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
@@ -463,6 +672,7 @@ impl Kernel {
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return err(libc::ENOTDIR);
         }
+        tryk!(self.creds(tid).may(&(&st).into(), MAY_EXEC));
         self.tasks[&tid].fs.borrow_mut().cwd = r.path;
         Sys::Ret(0)
     }

@@ -4,6 +4,7 @@ use super::ret;
 use crate::fs::file::FileKind;
 use crate::kernel::{err, Kernel, Sys};
 use crate::mm::{page_up, MmCtx, PAGE};
+use crate::platform::GUEST_TOP;
 
 impl Kernel {
     /// Runs `f` on the task's address space with the memory file and platform.
@@ -184,7 +185,7 @@ impl Kernel {
 
     pub fn sys_madvise(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let (addr, len, advice) = (a[0], page_up(a[1]), a[2] as i32);
-        if addr % PAGE != 0 {
+        if addr % PAGE != 0 || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP) {
             return err(libc::EINVAL);
         }
         if advice == libc::MADV_DONTNEED {

@@ -1,6 +1,7 @@
 //! The system call table: from number to handler. One file per area. An unimplemented
 //! call returns ENOSYS and is logged once by name.
 
+pub mod creds;
 pub mod epoll;
 pub mod file;
 pub mod fs;
@@ -105,8 +106,9 @@ impl Kernel {
             SYS_ftruncate => self.sys_ftruncate(tid, a),
             SYS_truncate => self.sys_truncate(tid, a),
             SYS_fallocate => self.sys_fallocate(tid, a),
-            SYS_access => self.sys_faccessat(tid, AT_FDCWD as u64, a[0], a[1]),
-            SYS_faccessat | SYS_faccessat2 => self.sys_faccessat(tid, a[0], a[1], a[2]),
+            SYS_access => self.sys_faccessat(tid, AT_FDCWD as u64, a[0], a[1], 0),
+            SYS_faccessat => self.sys_faccessat(tid, a[0], a[1], a[2], 0),
+            SYS_faccessat2 => self.sys_faccessat(tid, a[0], a[1], a[2], a[3]),
             SYS_mkdir => self.sys_mkdirat(tid, AT_FDCWD as u64, a[0], a[1]),
             SYS_mkdirat => self.sys_mkdirat(tid, a[0], a[1], a[2]),
             SYS_rmdir => self.sys_unlinkat(tid, AT_FDCWD as u64, a[0], AT_REMOVEDIR as u64),
@@ -203,7 +205,7 @@ impl Kernel {
             SYS_getcpu => self.sys_getcpu(tid, a),
             SYS_personality => Sys::Ret(0),
             SYS_capget => self.sys_capget(tid, a),
-            SYS_capset => Sys::Ret(0),
+            SYS_capset => self.sys_capset(tid, a),
             SYS_mount | SYS_umount2 | SYS_init_module | SYS_finit_module | SYS_delete_module
             | SYS_pivot_root | SYS_chroot | SYS_swapon | SYS_swapoff | SYS_reboot
             | SYS_kexec_load | SYS_bpf | SYS_perf_event_open | SYS_ptrace | SYS_unshare

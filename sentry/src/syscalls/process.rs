@@ -22,6 +22,14 @@ macro_rules! tryk {
 /// A child state change found by wait: (pid, wait status word, si_code, si_status, uid).
 type WaitHit = (i32, i32, i32, i32, u32);
 
+/// An executable read by execve.
+struct ExecFile {
+    data: Vec<u8>,
+    path: String,
+    inode: crate::kernel::creds::Inode,
+    suid_ok: bool,
+}
+
 impl Kernel {
     pub fn sys_exit(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let g = self.tg_of_mut(tid);
@@ -191,13 +199,7 @@ impl Kernel {
                 continued: false,
                 itimer_real: None,
                 rlimits: pg.rlimits.clone(),
-                uid: pg.uid,
-                euid: pg.euid,
-                suid: pg.suid,
-                gid: pg.gid,
-                egid: pg.egid,
-                sgid: pg.sgid,
-                groups: pg.groups.clone(),
+                creds: pg.creds.clone(),
                 exe: pg.exe.clone(),
                 start_ns: self.clocks.mono(),
             };
@@ -252,16 +254,21 @@ impl Kernel {
         }
     }
 
-    /// Reads a whole executable file.
-    fn read_exec(&mut self, tid: i32, path: &[u8]) -> Result<(Vec<u8>, String), i32> {
-        let f = self.open_path(tid, libc::AT_FDCWD, path, libc::O_RDONLY, 0)?;
+    /// Reads a whole executable file, which the caller must be allowed to execute (not
+    /// necessarily to read). Returns its bytes, its guest path, its inode and whether its
+    /// mount honours set-user-ID bits.
+    fn read_exec(&mut self, tid: i32, path: &[u8]) -> Result<ExecFile, i32> {
+        let f = self.open_checked(tid, libc::AT_FDCWD, path, libc::O_RDONLY, 0, false)?;
         let st = self.stat_file(&f)?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(libc::EACCES);
         }
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
-            return Err(libc::EACCES);
-        }
+        let inode: crate::kernel::creds::Inode = (&st).into();
+        self.creds(tid)
+            .may(&inode, crate::kernel::creds::MAY_EXEC)?;
+        let guest_path = f.borrow().path.clone();
+        let (m, _) = self.vfs.mount_for(&crate::fs::split(&guest_path));
+        let suid_ok = !self.vfs.mounts[m].nosuid;
         if st.st_size > 1 << 30 {
             return Err(libc::ENOMEM);
         }
@@ -280,8 +287,12 @@ impl Kernel {
                 return Err(libc::ENOMEM);
             }
         }
-        let path = f.borrow().path.clone();
-        Ok((data, path))
+        Ok(ExecFile {
+            data,
+            path: guest_path,
+            inode,
+            suid_ok,
+        })
     }
 
     /// Replaces the task's program (execve). On error the old program goes on.
@@ -293,21 +304,22 @@ impl Kernel {
         envp: Vec<Vec<u8>>,
     ) -> Result<(), i32> {
         let mut path = path.to_vec();
-        let (mut data, mut resolved) = self.read_exec(tid, &path)?;
+        let mut file = self.read_exec(tid, &path)?;
         // `#!` scripts, up to four levels deep.
         for depth in 0.. {
-            if !data.starts_with(b"#!") {
+            if !file.data.starts_with(b"#!") {
                 break;
             }
             if depth >= 4 {
                 return Err(libc::ELOOP);
             }
-            let line_end = data
+            let line_end = file
+                .data
                 .iter()
                 .position(|&b| b == b'\n')
-                .unwrap_or(data.len())
+                .unwrap_or(file.data.len())
                 .min(256);
-            let line = String::from_utf8_lossy(&data[2..line_end])
+            let line = String::from_utf8_lossy(&file.data[2..line_end])
                 .trim()
                 .to_string();
             let mut parts = line.splitn(2, [' ', '\t']);
@@ -323,16 +335,26 @@ impl Kernel {
             nargv.extend(argv.into_iter().skip(1));
             argv = nargv;
             path = interp.into_bytes();
-            (data, resolved) = self.read_exec(tid, &path)?;
+            file = self.read_exec(tid, &path)?;
         }
+        let ExecFile {
+            data,
+            path: resolved,
+            inode,
+            suid_ok,
+        } = file;
         let mut random = [0u8; 16];
         crate::fs::io::random_bytes(&mut random);
-        let g = self.tg_of(tid);
+        // The credentials the new program runs with (set-user-ID, capabilities), applied
+        // at the point of no return below.
+        let mut creds = self.tg_of(tid).creds.clone();
+        let secure = creds.exec(inode.mode, inode.uid, inode.gid, suid_ok);
         let ids = crate::loader::elf::Ids {
-            uid: g.uid,
-            euid: g.euid,
-            gid: g.gid,
-            egid: g.egid,
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
+            secure,
         };
         // Build the new address space.
         let mut cx = MmCtx {
@@ -345,7 +367,7 @@ impl Kernel {
             if let Some(ip) = e.interp()? {
                 interp_data = self
                     .read_exec(tid, ip.as_bytes())
-                    .map(|d| d.0)
+                    .map(|d| d.data)
                     .map_err(|_| libc::ENOENT)?;
             }
         }
@@ -469,7 +491,9 @@ impl Kernel {
         for fd in cloexec {
             let _ = self.close_fd(tid, fd);
         }
-        self.tg_of_mut(tid).exe = resolved;
+        let g = self.tg_of_mut(tid);
+        g.exe = resolved;
+        g.creds = creds;
         if let Some(p) = vfork_parent {
             self.release_vfork(p);
         }
@@ -512,7 +536,7 @@ impl Kernel {
         }
         for c in kids {
             let g = &self.tgs[&c];
-            let uid = g.uid;
+            let uid = g.creds.uid;
             if let Some(st) = g.zombie {
                 if options & libc::WEXITED != 0 {
                     let (code, sst) = match st {
@@ -627,120 +651,6 @@ impl Kernel {
         }
     }
 
-    pub fn sys_getid(&mut self, tid: i32, nr: i64) -> Sys {
-        let g = self.tg_of(tid);
-        Sys::Ret(match nr {
-            libc::SYS_getuid => g.uid,
-            libc::SYS_geteuid => g.euid,
-            libc::SYS_getgid => g.gid,
-            _ => g.egid,
-        } as i64)
-    }
-
-    pub fn sys_setid(&mut self, tid: i32, nr: i64, a: [u64; 6]) -> Sys {
-        let g = self.tg_of_mut(tid);
-        let root = g.euid == 0;
-        let v = |x: u64| (x as u32 != u32::MAX).then_some(x as u32);
-        match nr {
-            libc::SYS_setuid => {
-                let u = a[0] as u32;
-                if root {
-                    (g.uid, g.euid, g.suid) = (u, u, u);
-                } else if u == g.uid || u == g.suid {
-                    g.euid = u;
-                } else {
-                    return err(libc::EPERM);
-                }
-            }
-            libc::SYS_setgid => {
-                let x = a[0] as u32;
-                if root {
-                    (g.gid, g.egid, g.sgid) = (x, x, x);
-                } else if x == g.gid || x == g.sgid {
-                    g.egid = x;
-                } else {
-                    return err(libc::EPERM);
-                }
-            }
-            libc::SYS_setreuid | libc::SYS_setresuid => {
-                if !root {
-                    return err(libc::EPERM);
-                }
-                if let Some(r) = v(a[0]) {
-                    g.uid = r;
-                }
-                if let Some(e) = v(a[1]) {
-                    g.euid = e;
-                }
-                if nr == libc::SYS_setresuid {
-                    if let Some(s) = v(a[2]) {
-                        g.suid = s;
-                    }
-                }
-            }
-            libc::SYS_setregid | libc::SYS_setresgid => {
-                if !root {
-                    return err(libc::EPERM);
-                }
-                if let Some(r) = v(a[0]) {
-                    g.gid = r;
-                }
-                if let Some(e) = v(a[1]) {
-                    g.egid = e;
-                }
-                if nr == libc::SYS_setresgid {
-                    if let Some(s) = v(a[2]) {
-                        g.sgid = s;
-                    }
-                }
-            }
-            libc::SYS_setfsuid => return Sys::Ret(g.euid as i64),
-            _ => return Sys::Ret(g.egid as i64),
-        }
-        Sys::Ret(0)
-    }
-
-    pub fn sys_getresid(&mut self, tid: i32, nr: i64, a: [u64; 6]) -> Sys {
-        let g = self.tg_of(tid);
-        let v = if nr == libc::SYS_getresuid {
-            [g.uid, g.euid, g.suid]
-        } else {
-            [g.gid, g.egid, g.sgid]
-        };
-        for (i, x) in v.iter().enumerate() {
-            tryk!(self.write_u32(tid, a[i], *x));
-        }
-        Sys::Ret(0)
-    }
-
-    pub fn sys_getgroups(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let groups = self.tg_of(tid).groups.clone();
-        let n = a[0] as i32;
-        if n == 0 {
-            return Sys::Ret(groups.len() as i64);
-        }
-        if n < 0 || (n as usize) < groups.len() {
-            return err(libc::EINVAL);
-        }
-        let b: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
-        ret(self.write_mem(tid, a[1], &b).map(|_| groups.len() as i64))
-    }
-
-    pub fn sys_setgroups(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if self.tg_of(tid).euid != 0 {
-            return err(libc::EPERM);
-        }
-        if a[0] > 65536 {
-            return err(libc::EINVAL);
-        }
-        let b = tryk!(self.read_mem(tid, a[1], a[0] as usize * 4));
-        self.tg_of_mut(tid).groups = b
-            .chunks(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
-            .collect();
-        Sys::Ret(0)
-    }
-
     fn tg_by_pid(&self, tid: i32, pid: u64) -> Result<i32, i32> {
         let pid = pid as i32;
         if pid == 0 {
@@ -820,7 +730,7 @@ impl Kernel {
             if soft > hard {
                 return err(libc::EINVAL);
             }
-            if hard > cur.1 && self.tgs[&target].euid != 0 {
+            if hard > cur.1 && !self.creds(tid).has(crate::kernel::creds::CAP_SYS_RESOURCE) {
                 return err(libc::EPERM);
             }
             self.tgs.get_mut(&target).expect("tg").rlimits[res] = (soft, hard);
@@ -854,7 +764,7 @@ impl Kernel {
         if a[1] > 64 {
             return err(libc::EINVAL);
         }
-        if self.tg_of(tid).euid != 0 {
+        if !self.creds(tid).has(crate::kernel::creds::CAP_SYS_ADMIN) {
             return err(libc::EPERM);
         }
         let b = tryk!(self.read_mem(tid, a[0], a[1] as usize));
@@ -863,6 +773,9 @@ impl Kernel {
     }
 
     pub fn sys_prctl(&mut self, tid: i32, a: [u64; 6]) -> Sys {
+        if let Some(r) = self.prctl_creds(tid, a[0] as i32, a) {
+            return r;
+        }
         match a[0] as i32 {
             libc::PR_SET_NAME => {
                 let name = tryk!(self.read_cstr(tid, a[1], 16));
@@ -877,16 +790,11 @@ impl Kernel {
             }
             libc::PR_SET_PDEATHSIG
             | libc::PR_SET_DUMPABLE
-            | libc::PR_SET_NO_NEW_PRIVS
             | libc::PR_SET_CHILD_SUBREAPER
-            | libc::PR_SET_KEEPCAPS
             | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
-            libc::PR_GET_DUMPABLE | libc::PR_CAPBSET_READ => Sys::Ret(1),
-            libc::PR_GET_NO_NEW_PRIVS | libc::PR_GET_KEEPCAPS | libc::PR_GET_CHILD_SUBREAPER => {
-                Sys::Ret(0)
-            }
+            libc::PR_GET_DUMPABLE => Sys::Ret(1),
+            libc::PR_GET_CHILD_SUBREAPER => Sys::Ret(0),
             libc::PR_GET_PDEATHSIG => ret(self.write_u32(tid, a[1], 0).map(|_| 0)),
-            libc::PR_CAPBSET_DROP | libc::PR_CAP_AMBIENT => Sys::Ret(0),
             libc::PR_GET_SECCOMP => Sys::Ret(0),
             _ => err(libc::EINVAL),
         }
@@ -972,24 +880,6 @@ impl Kernel {
             }
         }
         Sys::Ret(0)
-    }
-
-    pub fn sys_capget(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if a[1] == 0 {
-            return Sys::Ret(0);
-        }
-        let caps: u32 = if self.tg_of(tid).euid == 0 {
-            0xffff_ffff
-        } else {
-            0
-        };
-        let mut b = Vec::new();
-        for _ in 0..2 {
-            b.extend_from_slice(&caps.to_le_bytes());
-            b.extend_from_slice(&caps.to_le_bytes());
-            b.extend_from_slice(&0u32.to_le_bytes());
-        }
-        ret(self.write_mem(tid, a[1], &b).map(|_| 0))
     }
 }
 

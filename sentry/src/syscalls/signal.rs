@@ -113,9 +113,15 @@ impl Kernel {
         Sys::Regs
     }
 
+    /// Whether process `from` may send `sig` to process `to`.
+    fn may_signal(&self, from: i32, to: i32, sig: i32) -> bool {
+        let (f, t) = (&self.tgs[&from], &self.tgs[&to]);
+        from == to || f.creds.may_signal(&t.creds) || (sig == libc::SIGCONT && f.sid == t.sid)
+    }
+
     fn sender(&self, tid: i32, sig: i32, code: i32) -> SigInfo {
         let g = self.tg_of(tid);
-        SigInfo::from_process(sig, code, g.pid, g.uid)
+        SigInfo::from_process(sig, code, g.pid, g.creds.uid)
     }
 
     pub fn sys_kill(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -140,11 +146,18 @@ impl Kernel {
         if targets.is_empty() {
             return err(libc::ESRCH);
         }
+        let allowed: Vec<i32> = targets
+            .into_iter()
+            .filter(|&p| self.may_signal(me, p, sig))
+            .collect();
+        if allowed.is_empty() {
+            return err(libc::EPERM);
+        }
         if sig == 0 {
             return Sys::Ret(0);
         }
         let info = self.sender(tid, sig, SI_USER);
-        for p in targets {
+        for p in allowed {
             self.signal_group(p, info.clone());
         }
         Sys::Ret(0)
@@ -154,9 +167,12 @@ impl Kernel {
         if (sig != 0 && !valid(sig)) || target <= 0 || (tgid != -1 && tgid <= 0) {
             return err(libc::EINVAL);
         }
-        match self.tasks.get(&target) {
-            Some(t) if tgid == -1 || t.tgid == tgid => {}
+        let target_group = match self.tasks.get(&target) {
+            Some(t) if tgid == -1 || t.tgid == tgid => t.tgid,
             _ => return err(libc::ESRCH),
+        };
+        if !self.may_signal(self.tasks[&tid].tgid, target_group, sig) {
+            return err(libc::EPERM);
         }
         if sig == 0 {
             return Sys::Ret(0);
@@ -281,14 +297,21 @@ impl Kernel {
         }
         let mut info = SigInfo::new(sig, code);
         info.fields = b[16..].to_vec();
+        let me = self.tasks[&tid].tgid;
         if nr == libc::SYS_rt_sigqueueinfo {
             if !self.tgs.contains_key(&target) {
                 return err(libc::ESRCH);
             }
+            if !self.may_signal(me, target, sig) {
+                return err(libc::EPERM);
+            }
             self.signal_group(target, info);
         } else {
-            if !self.tasks.contains_key(&target) {
+            let Some(group) = self.tasks.get(&target).map(|t| t.tgid) else {
                 return err(libc::ESRCH);
+            };
+            if !self.may_signal(me, group, sig) {
+                return err(libc::EPERM);
             }
             self.signal_task(target, info);
         }
