@@ -166,6 +166,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A host call on an image file that was handed over open (its name is not known).
+    #[error("{op} the image file")]
+    File {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

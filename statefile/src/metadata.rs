@@ -77,8 +77,10 @@ impl Metadata {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let host_kernel_release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|s| s.trim().to_owned())
+        // uname(2), not /proc/sys/kernel/osrelease: the sandbox process that writes
+        // images has no /proc in its root.
+        let host_kernel_release = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
             .unwrap_or_default();
         Metadata {
             runtime_version: runtime_version.to_owned(),

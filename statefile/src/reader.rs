@@ -3,7 +3,7 @@
 //! from the mapped file.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -88,19 +88,36 @@ impl Image {
     /// checksum, segment table, every offset and length), mapping it read-only.
     /// Segment data is checked by [`Image::segments`] and [`Image::verify_segments`].
     pub fn open(path: &Path) -> Result<Image, Error> {
-        let mut file = File::open(path).map_err(Error::io("cannot open", path))?;
-        let len = file
-            .metadata()
-            .map_err(Error::io("cannot stat", path))?
-            .len();
+        let file = File::open(path).map_err(Error::io("cannot open", path))?;
+        Image::load(file, &|op, source| Error::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Validates the image in an open file, as [`Image::open`] does, mapping it
+    /// read-only (for a reader that cannot open the image by name: the sandbox
+    /// process, confined in a root of its own, is handed the file by `runsc
+    /// restore`).
+    pub fn from_file(file: File) -> Result<Image, Error> {
+        Image::load(file, &|op, source| Error::File { op, source })
+    }
+
+    fn load(
+        mut file: File,
+        fail: &dyn Fn(&'static str, std::io::Error) -> Error,
+    ) -> Result<Image, Error> {
+        let len = file.metadata().map_err(|e| fail("cannot stat", e))?.len();
         let data = if len < HEADER_LEN as u64 {
             // Too short to be an image; read what is there for a precise error.
             let mut v = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut v)
-                .map_err(Error::io("cannot read", path))?;
+            file.rewind()
+                .and_then(|()| file.read_to_end(&mut v))
+                .map_err(|e| fail("cannot read", e))?;
             Backing::Bytes(v)
         } else {
-            Backing::Map(mmap_sys::map_read_only(&file).map_err(Error::io("cannot map", path))?)
+            Backing::Map(mmap_sys::map_read_only(&file).map_err(|e| fail("cannot map", e))?)
         };
         Image::from_backing(data)
     }

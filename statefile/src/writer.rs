@@ -16,9 +16,10 @@
 //!    the table and finally the header (with its checksum) are written into
 //!    their places with positioned writes.
 //!
-//! All of this goes to a temporary file in the target directory, which is
-//! fsync'd, renamed to [`IMAGE_FILE_NAME`], and the directory fsync'd. On any
-//! error the temporary file is removed.
+//! [`write_image_to`] does all of this into a file it is handed (from offset 0)
+//! and fsyncs it. [`write_image`] does it into a temporary file in the target
+//! directory, which is then renamed to [`IMAGE_FILE_NAME`] and the directory
+//! fsync'd; on any error the temporary file is removed.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -55,7 +56,8 @@ const PARALLEL_MIN: u64 = 2 * WRITEBACK_STEP;
 /// What [`write_image`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteStats {
-    /// The final path of the image.
+    /// The final path of the image (empty for [`write_image_to`], which is handed an
+    /// open file).
     pub path: PathBuf,
     /// The size of the image file.
     pub file_bytes: u64,
@@ -85,7 +87,9 @@ pub struct WriteStats {
 /// `meta.memory`'s counters other than `total_bytes` are filled in here.
 ///
 /// Guest memory is never copied in user space: segments are written straight
-/// from the given slices. The image appears under its final name only once it
+/// from the given slices. The image is written by [`write_image_to`] into a
+/// temporary file in `dir`, which is then renamed to [`IMAGE_FILE_NAME`] and
+/// the directory fsync'd: the image appears under its final name only once it
 /// is complete and on disk; an existing image of that name is replaced.
 pub fn write_image<'a, T, I>(
     dir: &Path,
@@ -97,8 +101,67 @@ where
     T: Serialize + StateSchema + ?Sized,
     I: IntoIterator<Item = (u64, &'a [u8])>,
 {
+    // Checked before any file exists.
     let plan = plan_segments(ranges)?;
+    let final_path = dir.join(IMAGE_FILE_NAME);
+    let mut tmp = TempFile::create(dir)?;
+    let tmp_path = tmp.path.clone();
+    let stats = write_planned(&tmp.file, meta, state, plan, &|op, source| Error::Io {
+        op,
+        path: tmp_path.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp.path, &final_path).map_err(Error::io("cannot rename to", &final_path))?;
+    tmp.disarm();
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("cannot fsync directory", dir))?;
+    Ok(WriteStats {
+        path: final_path,
+        ..stats
+    })
+}
 
+/// Writes a whole image into `file`, from offset 0, then fsyncs it; the file ends where
+/// the image ends (anything it held beyond is cut off).
+///
+/// For a writer that cannot reach the image's directory itself (the sandbox process,
+/// confined in a root of its own, is handed an open file by `runsc checkpoint`): making
+/// the image appear atomically under its final name is then the caller's business, as
+/// [`write_image`] does it. `ranges` and `meta` are as for [`write_image`]. The returned
+/// [`WriteStats::path`] is empty: the file's name is not known here.
+pub fn write_image_to<'a, T, I>(
+    file: &File,
+    meta: &Metadata,
+    state: &T,
+    ranges: I,
+) -> Result<WriteStats, Error>
+where
+    T: Serialize + StateSchema + ?Sized,
+    I: IntoIterator<Item = (u64, &'a [u8])>,
+{
+    let plan = plan_segments(ranges)?;
+    write_planned(file, meta, state, plan, &|op, source| Error::File {
+        op,
+        source,
+    })
+}
+
+/// Builds the error for a failed host call `op` on the image file.
+type IoError<'e> = &'e dyn Fn(&'static str, io::Error) -> Error;
+
+/// The body of both writers: the planned image into `file`, from offset 0, fsync'd.
+fn write_planned<T>(
+    file: &File,
+    meta: &Metadata,
+    state: &T,
+    plan: Plan<'_>,
+    fail: IoError<'_>,
+) -> Result<WriteStats, Error>
+where
+    T: Serialize + StateSchema + ?Sized,
+{
+    let io = |op: &'static str| move |e: io::Error| fail(op, e);
     let mut meta = meta.clone();
     meta.memory.range_bytes = plan.range_bytes;
     meta.memory.saved_bytes = plan.saved_bytes;
@@ -112,15 +175,14 @@ where
         });
     }
 
-    let final_path = dir.join(IMAGE_FILE_NAME);
-    let mut tmp = TempFile::create(dir)?;
-    let tmp_path = tmp.path.clone();
-    let io = |op| Error::io(op, tmp_path.clone());
+    // The sections are laid out with gaps (alignment padding, the header and table
+    // written last) that must read as zero: start from an empty file.
+    file.set_len(0).map_err(io("cannot truncate"))?;
 
     // Metadata and state, streamed from the end of the header.
     let metadata_off = HEADER_LEN as u64;
     let state_off = align_up(metadata_off + metadata_len, 8).expect("small");
-    let mut out = CrcCounter::new(BufWriter::with_capacity(256 << 10, &tmp.file));
+    let mut out = CrcCounter::new(BufWriter::with_capacity(256 << 10, file));
     out.inner
         .get_mut()
         .seek(SeekFrom::Start(metadata_off))
@@ -134,11 +196,7 @@ where
         .map_err(io("cannot write"))?;
     if let Err(e) = codec::encode_to(state, &mut out) {
         return Err(match out.failure.take() {
-            Some(Failure::Io(source)) => Error::Io {
-                op: "cannot write",
-                path: tmp.path.clone(),
-                source,
-            },
+            Some(Failure::Io(source)) => fail("cannot write", source),
             Some(Failure::TooLarge) => Error::StateTooLarge {
                 len: out.len,
                 max: MAX_STATE_LEN,
@@ -160,11 +218,11 @@ where
     let mut file_len = table_end;
     if !plan.runs.is_empty() {
         let mut file_off = align_up(table_end, PAGE_SIZE).expect("table is capped");
-        (&tmp.file)
+        (&*file)
             .seek(SeekFrom::Start(file_off))
             .map_err(io("cannot seek in"))?;
         let crcs =
-            write_segments(&tmp.file, &plan.runs, plan.saved_bytes).map_err(io("cannot write"))?;
+            write_segments(file, &plan.runs, plan.saved_bytes).map_err(io("cannot write"))?;
         for (run, crc) in plan.runs.iter().zip(crcs) {
             let len = run.data.len() as u64;
             entries.push(SegmentEntry {
@@ -186,8 +244,7 @@ where
     {
         entry.encode(out);
     }
-    tmp.file
-        .write_all_at(&table, table_off)
+    file.write_all_at(&table, table_off)
         .map_err(io("cannot write"))?;
 
     let header = Header {
@@ -208,21 +265,15 @@ where
         table_crc: crc32fast::hash(&table),
         page_size: PAGE_SIZE,
     };
-    tmp.file
-        .write_all_at(&header.encode(), 0)
+    file.write_all_at(&header.encode(), 0)
         .map_err(io("cannot write"))?;
-    // Padding that was skipped over (and the end, when there are no segments).
-    tmp.file.set_len(file_len).map_err(io("cannot resize"))?;
-    tmp.file.sync_all().map_err(io("cannot fsync"))?;
-
-    std::fs::rename(&tmp.path, &final_path).map_err(Error::io("cannot rename to", &final_path))?;
-    tmp.disarm();
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("cannot fsync directory", dir))?;
+    // Padding that was skipped over (and the end, when there are no segments); anything
+    // the file held beyond the image.
+    file.set_len(file_len).map_err(io("cannot resize"))?;
+    file.sync_all().map_err(io("cannot fsync"))?;
 
     Ok(WriteStats {
-        path: final_path,
+        path: PathBuf::new(),
         file_bytes: file_len,
         range_bytes: plan.range_bytes,
         saved_bytes: plan.saved_bytes,
@@ -461,7 +512,12 @@ impl<W: Write> Write for CrcCounter<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        // postcard flushes at the end and reports any failure only as "buffer full".
+        self.inner.flush().map_err(|e| {
+            let kind = e.kind();
+            self.failure = Some(Failure::Io(e));
+            io::Error::from(kind)
+        })
     }
 }
 

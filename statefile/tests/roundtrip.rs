@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use common::*;
 use serde::{Deserialize, Serialize};
-use statefile::{write_image, Error, Image, StateSchema, IMAGE_FILE_NAME, PAGE_SIZE};
+use statefile::{
+    write_image, write_image_to, Error, Image, StateSchema, IMAGE_FILE_NAME, PAGE_SIZE,
+};
 
 /// Rebuilds the saved memory as (memory offset -> page) from the image.
 fn saved_pages(image: &Image) -> BTreeMap<u64, Vec<u8>> {
@@ -391,4 +393,72 @@ fn large_image_round_trip() {
     }
     assert_eq!(covered as u64, stats.saved_bytes);
     assert_eq!(dir_entries(dir.path()), vec![IMAGE_FILE_NAME.to_string()]);
+}
+
+/// `write_image_to` writes the same image into a file it is handed (one that held more
+/// bytes before is cut to the image's end), and `Image::from_file` reads it back from the
+/// open file.
+#[test]
+fn an_image_written_into_an_open_file_reads_back_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("handed-over");
+    std::fs::write(&path, vec![0xa5u8; 64 * PAGE]).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mem = memory(8, |i| i != 3);
+    let ranges: Vec<(u64, &[u8])> = vec![(4 * PAGE_SIZE, &mem)];
+    let stats = write_image_to(
+        &file,
+        &test_metadata(),
+        &test_state(),
+        ranges.iter().copied(),
+    )
+    .unwrap();
+    drop(file);
+    assert_eq!(stats.path, std::path::PathBuf::new());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), stats.file_bytes);
+    // Nothing else was created beside it.
+    assert_eq!(dir_entries(dir.path()), vec!["handed-over".to_string()]);
+
+    let image = Image::from_file(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(image.state::<TestState>().unwrap(), test_state());
+    assert_eq!(saved_pages(&image), expected_pages(&ranges));
+    // The same bytes as the directory writer's image.
+    let stats_dir = write_image(
+        dir.path(),
+        &test_metadata(),
+        &test_state(),
+        ranges.iter().copied(),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&stats_dir.path).unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+}
+
+/// A handed-over file the writer cannot write names what failed; `from_file` refuses a
+/// truncated image as `open` does.
+#[test]
+fn handed_over_files_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ro");
+    std::fs::write(&path, b"").unwrap();
+    let read_only = std::fs::File::open(&path).unwrap();
+    let mem = memory(1, |_| true);
+    let err =
+        write_image_to(&read_only, &test_metadata(), &test_state(), [(0, &mem[..])]).unwrap_err();
+    assert!(matches!(err, Error::File { .. }), "{err:?}");
+    assert!(err.to_string().ends_with("the image file"), "{err}");
+
+    let stats = write_image(dir.path(), &test_metadata(), &test_state(), [(0, &mem[..])]).unwrap();
+    let whole = std::fs::read(&stats.path).unwrap();
+    for len in [10, 200, whole.len() - 1] {
+        std::fs::write(&path, &whole[..len]).unwrap();
+        let err = Image::from_file(std::fs::File::open(&path).unwrap()).unwrap_err();
+        assert!(matches!(err, Error::Truncated { .. }), "{len}: {err:?}");
+    }
 }
