@@ -203,7 +203,7 @@ impl Bundle {
                     source: self.dir.join(m.source.as_deref().unwrap_or("")),
                 },
                 "tmpfs" if destination == "/dev" => MountKind::Dev,
-                "tmpfs" => MountKind::Tmpfs,
+                "tmpfs" => MountKind::Tmpfs { mounted: None },
                 "proc" => MountKind::Proc,
                 "devtmpfs" => MountKind::Dev,
                 // The sentry's /dev already has its pts: an empty directory over it would
@@ -384,7 +384,7 @@ mod tests {
             [
                 ("/proc", &MountKind::Proc, false),
                 ("/dev", &MountKind::Dev, false),
-                ("/dev/shm", &MountKind::Tmpfs, false),
+                ("/dev/shm", &MountKind::Tmpfs { mounted: None }, false),
                 ("/sys", &MountKind::Empty, false),
                 ("/sys/fs/cgroup", &MountKind::Empty, false),
                 ("/etc/hosts", &hosts, true),

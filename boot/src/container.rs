@@ -80,9 +80,9 @@ pub enum ContainerError {
         #[source]
         source: statefile::Error,
     },
-    /// The sandbox could not rebuild the guest (its whole error chain).
-    #[error("{0}")]
-    Restore(String),
+    /// The sandbox could not rebuild the guest from the image (its whole error chain).
+    #[error("restoring from {}: {reason}", image.display())]
+    Restore { image: PathBuf, reason: String },
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
@@ -481,18 +481,33 @@ impl Runtime {
     /// left: the sandbox is killed, its cgroup and state directory removed.
     pub fn restore(&self, opts: &CreateOptions, image: &Path) -> Result<i32, ContainerError> {
         let image = image_file(image);
-        // Refuse a missing, truncated or malformed image before anything is created (the
-        // segments' checksums are checked by the sandbox as it reads them).
-        statefile::Image::open(&image).map_err(|source| ContainerError::Image {
+        let image_err = |source| ContainerError::Image {
             path: image.clone(),
             source,
+        };
+        // Opened here: the sandbox cannot reach the image by name (its root holds nothing
+        // of the host); it gets this descriptor. A missing, truncated or malformed image
+        // is refused before anything is created (the segments' checksums are checked by
+        // the sandbox as it reads them).
+        let file = std::fs::File::open(&image).map_err(|e| {
+            image_err(statefile::Error::Io {
+                op: "cannot open",
+                path: image.clone(),
+                source: e,
+            })
         })?;
+        statefile::Image::from_file(
+            file.try_clone()
+                .map_err(io_err("duplicating the image fd"))?,
+        )
+        .map_err(image_err)?;
         let create = CreateOptions {
             pid_file: None,
             ..opts.clone()
         };
         let pid = self.create(&create)?;
-        let restored = self.restore_created(&opts.id, &image, pid, opts.pid_file.as_deref());
+        let restored =
+            self.restore_created(&opts.id, (&image, file), pid, opts.pid_file.as_deref());
         if let Err(e) = restored {
             if let Err(d) = self.delete(&opts.id, true) {
                 log::warn!("removing container {} after a failed restore: {d}", opts.id);
@@ -506,22 +521,23 @@ impl Runtime {
     fn restore_created(
         &self,
         id: &str,
-        image: &Path,
+        (path, image): (&Path, std::fs::File),
         pid: i32,
         pid_file: Option<&Path>,
     ) -> Result<(), ContainerError> {
         let _lock = self.store.lock(id)?;
         let mut c = self.store.load(id)?;
-        let request = Request::Restore {
-            image: image.to_path_buf(),
+        let failed = |reason| ContainerError::Restore {
+            image: path.to_path_buf(),
+            reason,
         };
-        match self.call(&c, &request) {
+        match self.call_with(&c, &Request::Restore, &[image.as_raw_fd()]) {
             Ok(_) => {}
-            Err(ContainerError::Sandbox(reason)) => return Err(ContainerError::Restore(reason)),
+            Err(ContainerError::Sandbox(reason)) => return Err(failed(reason)),
             Err(e) => {
                 // The sandbox died: its exit record may say why.
                 return Err(match self.exit_record(id).and_then(|r| r.error) {
-                    Some(reason) => ContainerError::Restore(reason),
+                    Some(reason) => failed(reason),
                     None => e,
                 });
             }
@@ -536,6 +552,16 @@ impl Runtime {
 
     /// Sends a request to a container's sandbox and checks the reply.
     fn call(&self, c: &Container, request: &Request) -> Result<Reply, ContainerError> {
+        self.call_with(c, request, &[])
+    }
+
+    /// `call`, with host fds sent along.
+    fn call_with(
+        &self,
+        c: &Container,
+        request: &Request,
+        fds: &[RawFd],
+    ) -> Result<Reply, ContainerError> {
         let client = match Client::connect(&self.state_dir(&c.id)) {
             Ok(client) => client,
             Err(_) if !c.sandbox_alive() => return Err(ContainerError::NotRunning),
@@ -550,7 +576,7 @@ impl Runtime {
         ) {
             client.set_timeout(Some(KILL_TIMEOUT))?;
         }
-        match client.call(request, &[]) {
+        match client.call(request, fds) {
             Ok(Reply::Error(e)) => Err(ContainerError::Sandbox(e)),
             Ok(r) => Ok(r),
             Err(ControlError::Closed) if !c.sandbox_alive() => Err(ContainerError::NotRunning),
@@ -729,13 +755,15 @@ impl Runtime {
             .map_err(io_err(format!("creating {}", image_dir.display())))?;
         let image_dir =
             std::fs::canonicalize(image_dir).unwrap_or_else(|_| image_dir.to_path_buf());
-        self.call(
+        // The sandbox writes into a temporary file made here (it cannot reach the
+        // directory); the image appears as checkpoint.img only once complete and on disk.
+        let tmp = ImageTemp::create(&image_dir)?;
+        self.call_with(
             &c,
-            &Request::Checkpoint {
-                image_dir: image_dir.clone(),
-                leave_running,
-            },
+            &Request::Checkpoint { leave_running },
+            &[tmp.file.as_raw_fd()],
         )?;
+        tmp.commit()?;
         write_inventory(&image_dir, id)?;
         if !leave_running {
             let deadline = Instant::now() + STOP_TIMEOUT;
@@ -779,13 +807,70 @@ impl Runtime {
 }
 
 /// The image file `restore` reads: `checkpoint.img` in `image` when it is a directory (or
-/// does not exist), else `image` itself; absolute, because the sandbox process opens it.
+/// does not exist), else `image` itself; absolute, for error messages.
 fn image_file(image: &Path) -> PathBuf {
     let image = std::path::absolute(image).unwrap_or_else(|_| image.to_path_buf());
     if image.is_file() {
         image
     } else {
         image.join(statefile::IMAGE_FILE_NAME)
+    }
+}
+
+/// The temporary file a checkpoint is written into, in the image directory: removed
+/// unless committed.
+struct ImageTemp {
+    dir: PathBuf,
+    path: PathBuf,
+    file: std::fs::File,
+    committed: bool,
+}
+
+impl ImageTemp {
+    fn create(dir: &Path) -> Result<ImageTemp, ContainerError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nanos = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = dir.join(format!(
+            ".{}.tmp.{}.{nanos}",
+            statefile::IMAGE_FILE_NAME,
+            std::process::id()
+        ));
+        // Guest memory: readable by the owner only.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err(format!("creating {}", path.display())))?;
+        Ok(ImageTemp {
+            dir: dir.to_path_buf(),
+            path,
+            file,
+            committed: false,
+        })
+    }
+
+    /// Renames the written file to `checkpoint.img` and fsyncs the directory.
+    fn commit(mut self) -> Result<(), ContainerError> {
+        let image = self.dir.join(statefile::IMAGE_FILE_NAME);
+        std::fs::rename(&self.path, &image)
+            .map_err(io_err(format!("renaming the image to {}", image.display())))?;
+        self.committed = true;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(format!("fsync of {}", self.dir.display())))
+    }
+}
+
+impl Drop for ImageTemp {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The control socket of a sandbox: `ROOT/ID/sock`, a unix stream socket served by the
 //! sandbox process. Each message is a 4-byte little-endian length and a JSON body; host fds
-//! (an exec's stdio) travel with the length as SCM_RIGHTS. A client sends one request and
+//! (an exec's stdio, a checkpoint image) travel with the length as SCM_RIGHTS. A client sends one request and
 //! reads replies on the same connection: one, or for `Exec` a `Started` then an `Exited`.
 
 use std::io::{IoSlice, Read};
@@ -22,12 +22,10 @@ const MAX_MESSAGE: usize = 4 << 20;
 pub enum Request {
     /// Run the guest init (the container was created).
     Start,
-    /// Instead of `Start`: rebuild the guest from a checkpoint image (`checkpoint.img`, or
-    /// the directory holding it) and run it. Answered once the restored guest runs, or
-    /// with the error that made the restore fail.
-    Restore {
-        image: PathBuf,
-    },
+    /// Instead of `Start`: rebuild the guest from the checkpoint image sent along (an open
+    /// `checkpoint.img`) and run it. Answered once the restored guest runs, or with the
+    /// error that made the restore fail.
+    Restore,
     /// Signal the init process, or every guest process.
     Signal {
         signo: i32,
@@ -35,9 +33,10 @@ pub enum Request {
     },
     Pause,
     Resume,
-    /// Write `DIR/checkpoint.img`; then resume or end the sandbox.
+    /// Write the checkpoint image into the file sent along (the sandbox cannot reach the
+    /// image directory; `runsc checkpoint` names the file); then resume or end the
+    /// sandbox.
     Checkpoint {
-        image_dir: PathBuf,
         leave_running: bool,
     },
     /// Start a guest process with the 3 stdio fds sent along. The connection then stays

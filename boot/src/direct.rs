@@ -98,7 +98,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
         mounts: vec![
             mount("/proc", MountKind::Proc),
             mount("/dev", MountKind::Dev),
-            mount("/tmp", MountKind::Tmpfs),
+            mount("/tmp", MountKind::Tmpfs { mounted: None }),
         ],
         hostname,
         argv,
@@ -127,7 +127,8 @@ pub fn run(opts: &DoOptions) -> Result<i32, DoError> {
         dup_stdio(std::io::stdin().as_fd(), 0)?,
         dup_stdio(std::io::stdout().as_fd(), 1)?,
         dup_stdio(std::io::stderr().as_fd(), 2)?,
-    ];
+    ]
+    .map(sentry::host::reopen_stdio);
     let sandbox = Sandbox::new(config).map_err(DoError::New)?;
     if opts.seccomp {
         crate::seccomp::install()?;
@@ -190,7 +191,7 @@ mod tests {
             [
                 ("/proc", &MountKind::Proc),
                 ("/dev", &MountKind::Dev),
-                ("/tmp", &MountKind::Tmpfs)
+                ("/tmp", &MountKind::Tmpfs { mounted: None })
             ]
         );
     }

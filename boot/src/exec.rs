@@ -147,11 +147,25 @@ impl Runtime {
             keep.push(pty.slave);
             [raw; 3]
         } else {
-            [
-                std::io::stdin().as_fd().as_raw_fd(),
-                std::io::stdout().as_fd().as_raw_fd(),
-                std::io::stderr().as_fd().as_raw_fd(),
-            ]
+            // Descriptions of their own (reopened here, where /proc is at hand): the
+            // sandbox makes them non-blocking, which must not reach the others holding
+            // this process's stdio (the shim, a terminal's shell).
+            let own = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned()
+                    .map(sentry::host::reopen_stdio)
+                    .map_err(|source| ContainerError::Io {
+                        what: "duplicating stdio".into(),
+                        source,
+                    })
+            };
+            let fds = [
+                own(std::io::stdin().as_fd())?,
+                own(std::io::stdout().as_fd())?,
+                own(std::io::stderr().as_fd())?,
+            ];
+            let raw = fds.each_ref().map(|f| f.as_raw_fd());
+            keep.extend(fds);
+            raw
         };
         let client = Client::connect(&dir)?;
         let pid = match client.call(&Request::Exec(plan.process), &stdio)? {

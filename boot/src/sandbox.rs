@@ -49,8 +49,9 @@ pub struct BootOptions {
 /// What the control thread tells the main thread before the guest runs.
 enum Event {
     Start,
-    /// Restore the guest from this image instead of starting the config's process.
-    Restore(PathBuf),
+    /// Restore the guest from this image (an open `checkpoint.img`) instead of starting
+    /// the config's process.
+    Restore(std::fs::File),
     /// A signal arrived before start: the sandbox ends as if the init died of it.
     Kill(i32),
 }
@@ -129,11 +130,13 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
     let bundle = Bundle::load(&opts.bundle)?;
     let config = bundle.sandbox_config(&opts.id)?;
     log::debug!("sandbox {}: {config:?}", opts.id);
+    // Descriptions of their own: the sentry makes them non-blocking.
     let stdio: [OwnedFd; 3] = [
         std::io::stdin().as_fd().try_clone_to_owned()?,
         std::io::stdout().as_fd().try_clone_to_owned()?,
         std::io::stderr().as_fd().try_clone_to_owned()?,
-    ];
+    ]
+    .map(sentry::host::reopen_stdio);
     let listener = control::listen(&opts.state_dir)?;
     // Built before any thread exists: `new` forks the master stub.
     let sandbox = sentry::Sandbox::new(config)?;
@@ -171,9 +174,9 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
                 .map_err(|e| error_chain(&e))
         }),
         Ok(Event::Restore(image)) => lock_down().and_then(|()| {
-            log::debug!("sandbox {}: restoring from {}", opts.id, image.display());
+            log::debug!("sandbox {}: restoring", opts.id);
             sandbox
-                .restore_and_run(&image, stdio, Some(receiver))
+                .restore_and_run(image, stdio, Some(receiver))
                 .map_err(|e| error_chain(&e))
         }),
         Ok(Event::Kill(signo)) => Ok(128 + signo),
@@ -250,11 +253,18 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
                 Reply::Ok
             }
         }
-        Request::Restore { image } => {
+        Request::Restore => {
             let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
+            let mut fds = fds;
             if *s {
                 Reply::Error("container already started".into())
+            } else if fds.len() != 1 {
+                Reply::Error(format!(
+                    "restore needs the image's fd, got {} fds",
+                    fds.len()
+                ))
             } else {
+                let image = std::fs::File::from(fds.remove(0));
                 *s = true;
                 drop(s);
                 let _ = shared
@@ -286,16 +296,13 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
         }
         Request::Pause => from_sentry(shared.handle.call(S::Pause, Vec::new())),
         Request::Resume => from_sentry(shared.handle.call(S::Resume, Vec::new())),
-        Request::Checkpoint {
-            image_dir,
-            leave_running,
-        } => from_sentry(shared.handle.call(
-            S::Checkpoint {
-                image_dir,
-                leave_running,
-            },
-            Vec::new(),
+        Request::Checkpoint { .. } if fds.len() != 1 => Reply::Error(format!(
+            "checkpoint needs the image file's fd, got {} fds",
+            fds.len()
         )),
+        Request::Checkpoint { leave_running } => {
+            from_sentry(shared.handle.call(S::Checkpoint { leave_running }, fds))
+        }
         Request::Exec(p) => return exec(conn, shared, p, fds),
         Request::SignalProcess { pid, signo } => from_sentry(
             shared

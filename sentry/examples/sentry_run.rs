@@ -39,24 +39,29 @@ fn main() {
         std::io::stdin().as_fd().try_clone_to_owned().unwrap(),
         std::io::stdout().as_fd().try_clone_to_owned().unwrap(),
         std::io::stderr().as_fd().try_clone_to_owned().unwrap(),
-    ];
+    ]
+    .map(sentry::host::reopen_stdio);
     let sb = sentry::Sandbox::new(config).unwrap();
     let (handle, receiver) = sentry::control::channel().unwrap();
     if let Some((secs, dir)) = checkpoint {
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = std::fs::File::create(dir.join("checkpoint.img")).unwrap();
         std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
             let r = handle.call(
                 sentry::control::Request::Checkpoint {
-                    image_dir: dir,
                     leave_running: false,
                 },
-                vec![],
+                vec![image.into()],
             );
             eprintln!("checkpoint: {r:?}");
         });
     }
     let code = match restore {
-        Some(dir) => sb.restore_and_run(&dir, stdio, Some(receiver)),
+        Some(dir) => {
+            let image = std::fs::File::open(dir.join("checkpoint.img")).unwrap();
+            sb.restore_and_run(image, stdio, Some(receiver))
+        }
         None => sb.run(stdio, Some(receiver)),
     };
     match code {

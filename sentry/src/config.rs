@@ -19,7 +19,13 @@ pub enum MountKind {
     Bind {
         source: PathBuf,
     },
-    Tmpfs,
+    /// A fresh, empty tmpfs. `mounted`: one the caller mounted for this sandbox at this
+    /// path (boot does, before it confines the sandbox process, which can then mount
+    /// nothing); `None`: the sentry makes one itself (a tmpfs in a mount namespace of its
+    /// own where it may mount, else a private host directory under the temp dir).
+    Tmpfs {
+        mounted: Option<PathBuf>,
+    },
     Proc,
     Dev,
     /// A mount type the sentry does not model (sysfs, cgroup, mqueue, devpts …): the
@@ -77,7 +83,7 @@ impl SandboxConfig {
             mounts: vec![
                 mount("/proc", MountKind::Proc, true),
                 mount("/dev", MountKind::Dev, false),
-                mount("/tmp", MountKind::Tmpfs, false),
+                mount("/tmp", MountKind::Tmpfs { mounted: None }, false),
             ],
             hostname: hostname.into(),
             argv,

@@ -1,8 +1,6 @@
 //! The control path into a running kernel: requests from `boot` (which serves the
 //! sandbox's control socket) to the kernel's event loop, answered in order.
 
-use std::path::PathBuf;
-
 /// A request to the running kernel.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Request {
@@ -14,9 +12,9 @@ pub enum Request {
     /// Stop every guest thread until `Resume`.
     Pause,
     Resume,
-    /// Stop the world, write `DIR/checkpoint.img`, then resume or end the sandbox.
+    /// Stop the world, write the checkpoint image into the file passed alongside the
+    /// request (its only fd), then resume or end the sandbox.
     Checkpoint {
-        image_dir: PathBuf,
         leave_running: bool,
     },
     /// Start a new guest process in the running sandbox. Its stdio are the given host fds
@@ -69,7 +67,8 @@ use std::sync::mpsc;
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
-/// A request together with the host fds that travel with it (an `Exec`'s stdio).
+/// A request together with the host fds that travel with it (an `Exec`'s stdio, a
+/// `Checkpoint`'s image file).
 pub struct Envelope {
     pub request: Request,
     pub fds: Vec<OwnedFd>,

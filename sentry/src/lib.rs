@@ -4,6 +4,7 @@
 pub mod config;
 pub mod control;
 pub mod fs;
+pub mod host;
 pub mod ipc;
 pub mod kernel;
 pub mod loader;
@@ -21,12 +22,9 @@ pub use control::{ControlHandle, ControlReceiver};
 pub enum Error {
     #[error("building the sandbox kernel")]
     Kernel(#[from] kernel::KernelError),
-    #[error("restoring from {path}")]
-    Restore {
-        path: std::path::PathBuf,
-        #[source]
-        source: kernel::restore::RestoreError,
-    },
+    /// Restoring from a checkpoint image failed (the caller knows which image).
+    #[error(transparent)]
+    Restore(kernel::restore::RestoreError),
 }
 
 /// A sandbox about to run: the kernel built from a config.
@@ -47,7 +45,9 @@ impl Sandbox {
         Ok(Sandbox { config, kernel })
     }
 
-    /// Runs the guest until its init exits. `stdio` become the guest's fds 0, 1, 2.
+    /// Runs the guest until its init exits. `stdio` become the guest's fds 0, 1, 2; they
+    /// are made non-blocking, so each should be a description the sandbox owns alone
+    /// (`host::reopen_stdio`).
     /// Returns the init's exit as a shell reports it: the exit code, or 128 + signal.
     /// Must be called on the thread that called `new`.
     pub fn run(
@@ -61,26 +61,25 @@ impl Sandbox {
         Ok(status.shell_code())
     }
 
-    /// Restores the guest from a checkpoint image (`DIR/checkpoint.img`, or the file itself)
+    /// Host pids of the sandbox as this process sees them: its own, then its stub
+    /// processes'.
+    pub fn host_pids(&self) -> Vec<i32> {
+        let mut v = vec![std::process::id() as i32];
+        v.extend(self.kernel.plat.host_pids());
+        v
+    }
+
+    /// Restores the guest from the checkpoint image in `image` (an open `checkpoint.img`)
     /// instead of starting the config's process, then runs it until its init exits. The
     /// config gives the new container's mounts; `stdio` are its new stdio.
     pub fn restore_and_run(
         mut self,
-        image: &std::path::Path,
+        image: std::fs::File,
         stdio: [OwnedFd; 3],
         control: Option<ControlReceiver>,
     ) -> Result<i32, Error> {
-        let path = if image.is_dir() {
-            image.join(statefile::IMAGE_FILE_NAME)
-        } else {
-            image.to_path_buf()
-        };
-        let fail = |source| Error::Restore {
-            path: path.clone(),
-            source,
-        };
-        let img = statefile::Image::open(&path).map_err(|e| fail(e.into()))?;
-        self.kernel.restore(&img, stdio).map_err(fail)?;
+        let img = statefile::Image::from_file(image).map_err(|e| Error::Restore(e.into()))?;
+        self.kernel.restore(&img, stdio).map_err(Error::Restore)?;
         drop(img);
         let status = self.kernel.run_loop(control.as_ref());
         self.kernel.vfs.cleanup();

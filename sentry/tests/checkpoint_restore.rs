@@ -31,21 +31,23 @@ fn stdio() -> [std::os::fd::OwnedFd; 3] {
         std::io::stdout().as_fd().try_clone_to_owned().unwrap(),
         std::io::stderr().as_fd().try_clone_to_owned().unwrap(),
     ]
+    .map(sentry::host::reopen_stdio)
 }
 
 /// Child: run the script, checkpoint it into `dir` after `secs`, end.
 fn checkpoint(dir: &str, secs: f64) -> i32 {
     let sb = sentry::Sandbox::new(config()).expect("sandbox");
     let (handle, rx) = sentry::control::channel().unwrap();
-    let dir = std::path::PathBuf::from(dir);
+    // The sandbox writes into the file it is handed.
+    std::fs::create_dir_all(dir).unwrap();
+    let image = std::fs::File::create(std::path::Path::new(dir).join("checkpoint.img")).unwrap();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(secs));
         let r = handle.call(
             sentry::control::Request::Checkpoint {
-                image_dir: dir,
                 leave_running: false,
             },
-            vec![],
+            vec![image.into()],
         );
         eprintln!("checkpoint answer: {r:?}");
     });
@@ -55,7 +57,9 @@ fn checkpoint(dir: &str, secs: f64) -> i32 {
 /// Child: restore from `dir` and run to the end.
 fn restore(dir: &str) -> i32 {
     let sb = sentry::Sandbox::new(config()).expect("sandbox");
-    match sb.restore_and_run(std::path::Path::new(dir), stdio(), None) {
+    let image = std::fs::File::open(std::path::Path::new(dir).join("checkpoint.img"))
+        .expect("open the image");
+    match sb.restore_and_run(image, stdio(), None) {
         Ok(c) => c,
         Err(e) => {
             let mut m = e.to_string();

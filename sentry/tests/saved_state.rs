@@ -92,7 +92,8 @@ fn main() {
         null.as_fd().try_clone_to_owned().unwrap(),
         std::io::stdout().as_fd().try_clone_to_owned().unwrap(),
         std::io::stderr().as_fd().try_clone_to_owned().unwrap(),
-    ];
+    ]
+    .map(sentry::host::reopen_stdio);
     let code = sandbox.run(stdio, Some(receiver)).expect("run");
     match checker.join().unwrap() {
         Ok(summary) => {

@@ -80,3 +80,24 @@ pub fn ioctl_buf(fd: BorrowedFd, req: u64, buf: &mut [u8]) -> Result<i64, i32> {
 pub fn fstat(fd: BorrowedFd) -> Result<libc::stat, i32> {
     nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| e as i32)
 }
+
+/// Fills `buf` with random bytes from the host kernel (`getrandom(2)`: no device file,
+/// which a confined sandbox process does not have). Blocks only until the host's pool is
+/// initialised, once after boot.
+pub fn getrandom(buf: &mut [u8]) -> Result<(), i32> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is valid for writes of its length.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        done += n as usize;
+    }
+    Ok(())
+}

@@ -29,24 +29,10 @@ fn host_err(e: nix::Error) -> IoErr {
 
 /// Fills `buf` with random bytes from the host.
 pub fn random_bytes(buf: &mut [u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        match nix::unistd::read(getrandom_fd(), &mut buf[done..]) {
-            Ok(n) if n > 0 => done += n,
-            _ => break,
-        }
+    if let Err(e) = host_sys::getrandom(buf) {
+        // Never on Linux >= 3.17 with a valid buffer; zeros would be a silent disaster.
+        panic!("getrandom failed: errno {e}");
     }
-}
-
-fn getrandom_fd() -> i32 {
-    use std::sync::OnceLock;
-    static FD: OnceLock<i32> = OnceLock::new();
-    *FD.get_or_init(|| {
-        use std::os::fd::IntoRawFd;
-        std::fs::File::open("/dev/urandom")
-            .map(|f| f.into_raw_fd())
-            .unwrap_or(-1)
-    })
 }
 
 /// Reads up to `len` bytes (at `off` for pread).

@@ -21,8 +21,9 @@ use crate::mm::Errno;
 
 /// A file system mounted in the guest tree.
 pub enum MountFs {
-    /// Host passthrough of a directory (bind mounts, the rootfs, and tmpfs, which is a
-    /// private host directory the sandbox removes when it ends).
+    /// Host passthrough of a directory or file (bind mounts, the rootfs, and tmpfs: a
+    /// tmpfs mounted for the sandbox, or a private host directory it removes when it
+    /// ends). `host_path` names `root` in the sandbox process's own root.
     Host {
         root: OwnedFd,
         host_path: PathBuf,
@@ -75,6 +76,9 @@ pub struct Resolved {
 
 pub struct Vfs {
     pub mounts: Vec<Mount>,
+    /// Host directories the sentry made to back tmpfs mounts where it could not mount a
+    /// tmpfs: removed by [`Vfs::cleanup`].
+    pub scratch: Vec<PathBuf>,
 }
 
 pub fn join(comps: &[String]) -> String {
@@ -411,20 +415,10 @@ impl Vfs {
 
     /// Opens a host node with `flags` (creating it when asked).
     pub fn host_open(&self, r: &Resolved, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
-        if let (true, MountFs::Host { root, .. }) = (r.rel.is_empty(), &self.mounts[r.mount].fs) {
-            // The mount root: reopen our own fd of it (a bind-mounted file or directory).
-            let how = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
-            let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(root));
-            return nix::fcntl::open(
-                path.as_str(),
-                nix::fcntl::OFlag::from_bits_truncate(how | libc::O_CLOEXEC),
-                nix::sys::stat::Mode::empty(),
-            )
-            .map(|fd| {
-                // SAFETY: open just returned this fd and nothing else owns it.
-                unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
-            })
-            .map_err(|e| e as i32);
+        if let (true, MountFs::Host { root, host_path }) =
+            (r.rel.is_empty(), &self.mounts[r.mount].fs)
+        {
+            return open_mount_root(root, host_path, flags);
         }
         let (dir, name) = self.host_parent(r.mount, &r.rel)?;
         host_sys::openat2(dir.as_fd(), name, flags | libc::O_NOFOLLOW, mode)
@@ -536,19 +530,43 @@ impl Vfs {
         .map_err(|e| e as i32)
     }
 
-    /// Removes the private host directories that back tmpfs mounts.
+    /// Removes the private host directories the sentry made itself to back tmpfs mounts
+    /// (only where it could not mount a real tmpfs).
     pub fn cleanup(&mut self) {
-        for m in &self.mounts {
-            if m.fstype == "tmpfs" {
-                // A detached tmpfs (reached through /proc/self/fd) goes with its fd.
-                if let MountFs::Host { host_path, .. } = &m.fs {
-                    if !host_path.starts_with("/proc") {
-                        let _ = std::fs::remove_dir_all(host_path);
-                    }
-                }
-            }
+        for dir in self.scratch.drain(..) {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// Opens the root of a host mount itself (a bind-mounted file or directory) with `flags`,
+/// without `/proc` (a confined sandbox has none): a directory by `openat2(root, ".")`, a
+/// file by its path (in a confined sandbox, the mount point in the sandbox's own root),
+/// which must still name the file `root` holds.
+fn open_mount_root(
+    root: &OwnedFd,
+    host_path: &std::path::Path,
+    flags: i32,
+) -> Result<OwnedFd, Errno> {
+    let how = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
+    let held = host_sys::fstat(root.as_fd())?;
+    if held.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        return host_sys::openat2(root.as_fd(), ".", how, 0);
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let acc = how & libc::O_ACCMODE;
+    let file = std::fs::OpenOptions::new()
+        .read(acc == libc::O_RDONLY || acc == libc::O_RDWR)
+        .write(acc == libc::O_WRONLY || acc == libc::O_RDWR)
+        .custom_flags(how & !libc::O_ACCMODE)
+        .open(host_path)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let st = host_sys::fstat(file.as_fd())?;
+    if (st.st_dev, st.st_ino) != (held.st_dev, held.st_ino) {
+        // The host path now names another file than the one mounted.
+        return Err(libc::ESTALE);
+    }
+    Ok(file.into())
 }
 
 fn raw(fd: &OwnedFd) -> i32 {

@@ -45,11 +45,7 @@ pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> 
         ("self", 1) => return Ok(SynthNode::Symlink(me.to_string())),
         ("thread-self", 1) => return Ok(SynthNode::Symlink(format!("{me}/task/{tid}"))),
         ("meminfo", 1) => return Ok(file(meminfo(k))),
-        ("cpuinfo", 1) => {
-            return Ok(file(
-                std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default(),
-            ))
-        }
+        ("cpuinfo", 1) => return Ok(file(crate::host::cpuinfo().to_string())),
         ("mounts", 1) => return Ok(file(mounts(k))),
         ("uptime", 1) => {
             let up = (k.clocks.mono().saturating_sub(k.boot_ns)) as f64 / 1e9;

@@ -101,44 +101,23 @@ pub struct Kernel {
     pub boot_ns: u64,
 }
 
-/// Opens a host stdio fd for the sandbox's use: a fresh open file description (so
-/// O_NONBLOCK does not leak to whoever else holds the file) made non-blocking.
+/// Makes a host stdio fd non-blocking for the sandbox's event loop. The caller hands over
+/// a description the sandbox owns alone (`crate::host::reopen_stdio` makes one), or one
+/// it does not mind becoming non-blocking: O_NONBLOCK is a property of the open file
+/// description, shared with every other holder. A regular file is left as it is: it
+/// never blocks.
 pub(crate) fn stdio_file(fd: OwnedFd) -> OwnedFd {
-    // A regular file (a log) keeps its description: it never blocks, and a new open would
-    // start writing at offset 0 over what is there.
     let is_file = crate::fs::host_sys::fstat(fd.as_fd())
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
         .unwrap_or(false);
     if is_file {
         return fd;
     }
-    // Same access mode as the original: a read end reopened read-write would make the
-    // sandbox a writer of its own stdin pipe, which then never reaches end-of-file.
-    // O_NONBLOCK: opening a FIFO must not wait for its other end.
-    let acc = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
-        .map(|f| f & libc::O_ACCMODE)
-        .unwrap_or(libc::O_RDWR);
-    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let own = nix::fcntl::open(
-        proc_path.as_str(),
-        nix::fcntl::OFlag::from_bits_truncate(
-            acc | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
-        ),
-        nix::sys::stat::Mode::empty(),
-    )
-    .map(|raw| {
-        // SAFETY: open just returned this fd and nothing else owns it.
-        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) }
-    });
-    let f: OwnedFd = match own {
-        Ok(f) => f,
-        Err(_) => fd,
-    };
-    if let Ok(fl) = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL) {
+    if let Ok(fl) = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL) {
         let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
-        let _ = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
+        let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
     }
-    f
+    fd
 }
 
 impl Kernel {
@@ -1596,7 +1575,7 @@ impl Kernel {
     fn stopped_world_request(
         &mut self,
         req: crate::control::Request,
-        _fds: Vec<OwnedFd>,
+        fds: Vec<OwnedFd>,
     ) -> crate::control::Response {
         use crate::control::{Request, Response};
         match req {
@@ -1604,33 +1583,36 @@ impl Kernel {
                 Ok(s) => Response::State(Box::new(s)),
                 Err(e) => Response::Error(format!("saving the kernel state: {e}")),
             },
-            Request::Checkpoint {
-                image_dir,
-                leave_running,
-            } => match self.checkpoint(&image_dir) {
-                Ok(()) => {
-                    if !leave_running {
-                        let mut all: Vec<i32> = self.tgs.keys().copied().collect();
-                        all.sort_unstable_by(|a, b| b.cmp(a));
-                        for p in all {
-                            self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+            Request::Checkpoint { leave_running } => {
+                let Some(image) = fds.into_iter().next() else {
+                    return Response::Error("checkpoint needs the image file's fd".into());
+                };
+                match self.checkpoint(&std::fs::File::from(image)) {
+                    Ok(()) => {
+                        if !leave_running {
+                            let mut all: Vec<i32> = self.tgs.keys().copied().collect();
+                            all.sort_unstable_by(|a, b| b.cmp(a));
+                            for p in all {
+                                self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+                            }
                         }
+                        Response::Ok
                     }
-                    Response::Ok
+                    Err(e) => Response::Error(e),
                 }
-                Err(e) => Response::Error(e),
-            },
+            }
             _ => Response::Error("not a stopped-world request".into()),
         }
     }
 
-    /// Writes `DIR/checkpoint.img`: the kernel's saved form and every allocated page of
-    /// the memory file (zero pages are skipped by the writer).
-    pub fn checkpoint(&mut self, dir: &std::path::Path) -> Result<(), String> {
+    /// Writes the checkpoint image into `image` (from its start; fsync'd): the kernel's
+    /// saved form and every allocated page of the memory file (zero pages are skipped by
+    /// the writer). Naming the file is the caller's business (`runsc checkpoint` renames
+    /// it to `checkpoint.img`).
+    pub fn checkpoint(&mut self, image: &std::fs::File) -> Result<(), String> {
         let state = self
             .save_state()
             .map_err(|e| format!("saving the kernel state: {e}"))?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
             &self.hostname,
@@ -1640,8 +1622,15 @@ impl Kernel {
             .memory
             .iter()
             .map(|&(s, e, _)| (s, self.mf.slice(s, e - s)));
-        statefile::write_image(dir, &meta, &state, ranges)
-            .map_err(|e| format!("writing the checkpoint image: {e}"))?;
+        statefile::write_image_to(image, &meta, &state, ranges).map_err(|e| {
+            let mut msg = format!("writing the checkpoint image: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                msg += &format!(": {c}");
+                cause = c.source();
+            }
+            msg
+        })?;
         Ok(())
     }
 }
@@ -1691,7 +1680,8 @@ fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
     while let Ok(Some(_)) = fd.read_signal() {}
 }
 
-/// A fresh, private host directory backing one tmpfs mount: a unique name (sandboxes in
+/// The fallback when the caller mounted no tmpfs for a tmpfs mount (the sentry's own tests;
+/// boot always does): a fresh, private host directory backing one tmpfs mount: a unique name (sandboxes in
 /// new pid namespaces all have pid 1), mode 0700, and — where this process may mount —
 /// a real tmpfs mounted on it in the sandbox's own mount namespace, so its contents die
 /// with the sandbox even when the sandbox is killed.
@@ -1759,6 +1749,7 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
             source: e.into(),
         })
     };
+    let mut scratch = Vec::new();
     let mut mounts = vec![crate::fs::Mount {
         at: vec![],
         fs: MountFs::Host {
@@ -1779,7 +1770,14 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
                 },
                 "bind".to_string(),
             ),
-            MountKind::Tmpfs => {
+            MountKind::Tmpfs { mounted: Some(dir) } => (
+                MountFs::Host {
+                    root: open_dir(dir)?,
+                    host_path: dir.clone(),
+                },
+                "tmpfs".to_string(),
+            ),
+            MountKind::Tmpfs { mounted: None } => {
                 let (dir, mounted) = tmpfs_backing_dir().map_err(|e| KernelError::Mount {
                     path: std::env::temp_dir().display().to_string(),
                     source: e,
@@ -1793,6 +1791,7 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
                     let _ = std::fs::remove_dir(&dir);
                     std::path::PathBuf::from(format!("/proc/self/fd/{}", root.as_raw_fd()))
                 } else {
+                    scratch.push(dir.clone());
                     dir
                 };
                 (MountFs::Host { root, host_path }, "tmpfs".to_string())
@@ -1809,5 +1808,5 @@ fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
             fstype,
         });
     }
-    Ok(Vfs { mounts })
+    Ok(Vfs { mounts, scratch })
 }

@@ -71,8 +71,7 @@ pub fn host_cpu() -> statefile::CpuFeatures {
     let osxsave = __cpuid_count(1, 0).ecx & (1 << 27) != 0;
     // SAFETY: XGETBV is available when CPUID says OSXSAVE is set.
     let xcr0 = if osxsave { unsafe { _xgetbv(0) } } else { 0 };
-    let features = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
+    let features = crate::host::cpuinfo()
         .lines()
         .find_map(|l| {
             l.strip_prefix("flags")
