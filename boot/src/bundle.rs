@@ -179,6 +179,22 @@ impl Bundle {
     /// The sandbox the sentry runs for this bundle; `id` names the container (its
     /// hostname when the spec gives none).
     pub fn sandbox_config(&self, id: &str) -> Result<SandboxConfig, BundleError> {
+        Ok(self.sandbox_plan(id)?.config)
+    }
+
+    /// Whether `runsc create` starts the sandbox process in a mount namespace of its own
+    /// (the spec asks for a new one rather than naming one to join).
+    pub fn new_mount_namespace(&self) -> bool {
+        self.spec.linux.as_ref().is_some_and(|l| {
+            l.namespaces
+                .iter()
+                .any(|ns| ns.kind == "mount" && ns.path.as_deref().unwrap_or("").is_empty())
+        })
+    }
+
+    /// [`Bundle::sandbox_config`], with what the sandbox process needs to pass the host
+    /// mounts into its own root.
+    pub fn sandbox_plan(&self, id: &str) -> Result<SandboxPlan, BundleError> {
         let p = self.process();
         let mut argv = p.args.clone();
         argv[0] = match find_executable(&self.rootfs, &argv[0], &p.env, &p.cwd) {
@@ -195,6 +211,7 @@ impl Bundle {
             .iter()
             .any(|m| m.destination.trim_end_matches('/') == "/dev");
         let mut mounts = Vec::new();
+        let mut recursive = Vec::new();
         for m in &self.spec.mounts {
             let readonly = m.options.iter().any(|o| o == "ro");
             let destination = clean_destination(&m.destination);
@@ -217,6 +234,7 @@ impl Bundle {
                     MountKind::Empty
                 }
             };
+            recursive.push(is_bind(m) && m.options.iter().any(|o| o == "rbind"));
             mounts.push(MountConfig {
                 destination,
                 kind,
@@ -229,7 +247,7 @@ impl Bundle {
             Some(h) if !h.is_empty() => h.to_string(),
             _ => id.chars().take(64).collect(),
         };
-        Ok(SandboxConfig {
+        let config = SandboxConfig {
             root: self.rootfs.clone(),
             root_readonly: self.spec.root.readonly,
             mounts,
@@ -255,8 +273,17 @@ impl Bundle {
                 .collect(),
             masked_paths: linux.masked_paths,
             readonly_paths: linux.readonly_paths,
-        })
+        };
+        Ok(SandboxPlan { config, recursive })
     }
+}
+
+/// The sandbox config of a bundle with, for each of its mounts, whether it is a
+/// recursive bind mount (`rbind`: the host mounts beneath its source come along).
+#[derive(Debug, Clone)]
+pub struct SandboxPlan {
+    pub config: SandboxConfig,
+    pub recursive: Vec<bool>,
 }
 
 impl Bundle {
@@ -393,6 +420,15 @@ mod tests {
         );
         assert_eq!(c.masked_paths, ["/proc/kcore"]);
         assert_eq!(c.readonly_paths, ["/proc/sys"]);
+        // Only the rbind is recursive; the spec asks for no new mount namespace.
+        let (_keep, b) = bundle(base());
+        let b = b.unwrap();
+        let plan = b.sandbox_plan("ctr").unwrap();
+        assert_eq!(
+            plan.recursive,
+            [false, false, false, false, false, true, false]
+        );
+        assert!(!b.new_mount_namespace());
     }
 
     #[test]

@@ -48,25 +48,28 @@ pub const ALL_NAMES: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// What the sentry keeps, and why.
+/// What the sandbox process keeps, and why. It drops the rest before the sentry forks its
+/// first stub (which then drops these too). Not kept: CAP_SYS_PTRACE (the sentry traces
+/// only its own children, whose capabilities are a subset of its own: no capability is
+/// needed), CAP_KILL (it signals only its own children, of the same uid),
+/// CAP_DAC_READ_SEARCH (CAP_DAC_OVERRIDE covers reading and searching for guests, and
+/// this one would allow `open_by_handle_at`, which reaches any file of a host file
+/// system), CAP_MKNOD (guest device nodes are the sentry's devfs), CAP_NET_RAW.
 pub const SANDBOX_KEEPS: &[Capability] = &[
-    // Passthrough file systems act for guest users on host files: open, create, chown and
-    // chmod them regardless of host ownership.
-    Capability::CAP_CHOWN,
+    // The passthrough file systems act for guest users on host files, whatever the host
+    // owner: open and create them (permission checks are the sentry's, by the guest's
+    // credentials) ...
     Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_DAC_READ_SEARCH,
+    // ... give them the guest's owner (chown, and files a guest creates),
+    Capability::CAP_CHOWN,
+    // ... change mode, times and flags of files the host owner differs from,
     Capability::CAP_FOWNER,
+    // ... and keep set-user-ID and set-group-ID bits that a chown or write would clear
+    // (the guest's kernel decides what they mean).
     Capability::CAP_FSETID,
-    Capability::CAP_MKNOD,
-    // Tracing the stub processes.
-    Capability::CAP_SYS_PTRACE,
-    // Signalling the stubs.
-    Capability::CAP_KILL,
-    // Host sockets on behalf of guests.
+    // Host sockets bound to ports below 1024 on behalf of guests (the network design).
     Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_NET_RAW,
 ];
-
 #[derive(Debug, thiserror::Error)]
 #[error("dropping capabilities ({what})")]
 pub struct CapsError {
@@ -114,23 +117,26 @@ mod tests {
         }
     }
 
-    /// In a forked child (capabilities are per thread): after the drop, CAP_SYS_ADMIN is
-    /// gone and CAP_SYS_PTRACE is kept, when the test runs with them.
+    /// In a forked child (capabilities are per thread): after the drop, the effective,
+    /// permitted and bounding sets are exactly the kept list.
     #[test]
     fn drop_keeps_only_the_list() {
         if !caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_ADMIN).unwrap_or(false) {
             return; // not root: nothing to drop
         }
+        let want: CapsHashSet = SANDBOX_KEEPS.iter().copied().collect();
         let status = crate::sys::in_forked_child(|| {
             if drop_all_but(SANDBOX_KEEPS).is_err() {
                 return 1;
             }
-            let admin = caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_ADMIN);
-            let ptrace = caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_PTRACE);
-            let bound = caps::has_cap(None, CapSet::Bounding, Capability::CAP_SYS_ADMIN);
-            match (admin, ptrace, bound) {
-                (Ok(false), Ok(true), Ok(false)) => 0,
-                _ => 2,
+            let sets = [CapSet::Effective, CapSet::Permitted, CapSet::Bounding];
+            if sets
+                .iter()
+                .all(|&set| caps::read(None, set).ok() == Some(want.clone()))
+            {
+                0
+            } else {
+                2
             }
         })
         .unwrap();

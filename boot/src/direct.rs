@@ -1,7 +1,18 @@
 //! `runsc do`: run one program in a sandbox built right here, in this process, whose root
-//! is a host directory passed through (`/` by default), with a fresh tmpfs on `/tmp`, the
-//! sentry's `/proc` and `/dev`, this process's environment and stdio. No container state,
-//! no control socket: the sentry's own tests drive it.
+//! is a host directory passed through (`/` by default; a bind mount of it, without the
+//! mounts beneath it), with a fresh tmpfs on `/tmp`, the sentry's `/proc` and `/dev`, this
+//! process's environment and stdio. No container state, no control socket: the sentry's
+//! own tests drive it.
+//!
+//! The process confines itself as `runsc boot` does before the sentry is built: a root of
+//! its own holding only that bind mount and the tmpfs, capabilities dropped, `no_new_privs`,
+//! the seccomp filter (`confine.rs`). A user who is not root first enters a user namespace
+//! where it is root, so that it may mount and pivot (its root there holds nothing the user
+//! did not hold on the host). Root enters none: a user namespace would have to map root to
+//! root (mapped to anyone else, the host's files would show as owned by nobody and the
+//! sentry could no longer act as their owners for the guest), which confines nothing more
+//! than the capability drop, the root and the filter already do — and would hand the
+//! sandbox, were it compromised, the kernel's namespace-owner code paths for nothing.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -34,6 +45,8 @@ pub enum DoError {
     Run(#[source] sentry::Error),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("confining the sandbox")]
+    Confine(#[from] crate::confine::ConfineError),
 }
 
 /// What `runsc do` was asked for.
@@ -119,20 +132,35 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
 
 /// Builds and runs the sandbox in this process; returns the guest's exit status (the exit
 /// code, or 128 + the signal that killed it). Must be called before this process starts
-/// any thread.
+/// any thread: it confines the whole process (which then cannot reach the host's files
+/// but through the sandbox's root).
 pub fn run(opts: &DoOptions) -> Result<i32, DoError> {
     let config = config(opts)?;
     log::debug!("runsc do: {config:?}");
+    // What needs the host's view, before it is given up.
     let stdio = [
         dup_stdio(std::io::stdin().as_fd(), 0)?,
         dup_stdio(std::io::stdout().as_fd(), 1)?,
         dup_stdio(std::io::stderr().as_fd(), 2)?,
     ]
     .map(sentry::host::reopen_stdio);
-    let sandbox = Sandbox::new(config).map_err(DoError::New)?;
+    sentry::host::capture();
+    let user_namespace = !nix::unistd::geteuid().is_root();
+    if user_namespace {
+        crate::confine::enter_user_namespace()?;
+    }
+    let recursive = vec![false; config.mounts.len()];
+    let config = crate::confine::enter_root(&crate::confine::RootPlan {
+        config,
+        recursive,
+        fresh_mount_namespace: user_namespace,
+    })?;
+    crate::confine::drop_privileges(crate::capabilities::SANDBOX_KEEPS)?;
     if opts.seccomp {
         crate::seccomp::install()?;
     }
+    // Forks the master stub, which inherits all of the above.
+    let sandbox = Sandbox::new(config).map_err(DoError::New)?;
     sandbox.run(stdio, None).map_err(DoError::Run)
 }
 

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod capabilities;
 pub mod cgroup;
+pub mod confine;
 pub mod console;
 pub mod container;
 pub mod control;

@@ -1,6 +1,8 @@
 //! The sandbox process (`runsc boot`): started by `runsc create` in the container's
-//! namespaces and cgroup, it builds the kernel, serves the control socket, waits for
-//! `start` (or `restore`), locks itself down (capabilities, seccomp) and runs the guest
+//! namespaces (and a pid namespace of its own) and cgroup, it confines itself before
+//! anything else (a root of its own holding nothing of the host, capabilities dropped,
+//! `no_new_privs`, its seccomp filter: `confine.rs`, `seccomp.rs`), then builds the
+//! kernel, serves the control socket, waits for `start` (or `restore`) and runs the guest
 //! (or rebuilds it from a checkpoint image and runs it). Its exit status is the guest
 //! init's.
 //!
@@ -31,9 +33,53 @@ pub struct ExitRecord {
     pub error: Option<String>,
 }
 
-/// Reads the exit record a sandbox left in `state_dir`.
+/// Reads the exit record a sandbox left in `state_dir` (none while it is empty: the
+/// sandbox creates it empty when it starts).
 pub fn read_exit(state_dir: &Path) -> Option<ExitRecord> {
     serde_json::from_slice(&std::fs::read(state_dir.join(EXIT_FILE)).ok()?).ok()
+}
+
+/// Where the sandbox leaves its exit record: `ROOT/ID/exit`, opened (and emptied) when it
+/// starts, before it gives up its view of the host; written through this fd alone, so
+/// the confined sandbox holds no fd of a host directory (and cannot touch the rest of
+/// its state directory, `state.json` included).
+struct ExitFile(Option<std::fs::File>);
+
+impl ExitFile {
+    fn open(state_dir: &Path) -> ExitFile {
+        let path = state_dir.join(EXIT_FILE);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+        {
+            Ok(f) => ExitFile(Some(f)),
+            Err(e) => {
+                log::warn!(
+                    "opening {}: {e}: no exit record will be left",
+                    path.display()
+                );
+                ExitFile(None)
+            }
+        }
+    }
+
+    /// Replaces the record: one positioned write of the whole (small) record, then
+    /// fsync. Readers wait for the sandbox to be gone before they read it.
+    fn record(&self, status: i32, error: Option<String>) {
+        use std::os::unix::fs::FileExt;
+        let Some(f) = &self.0 else { return };
+        let rec = ExitRecord { status, error };
+        let bytes = serde_json::to_vec(&rec).expect("exit record serialises");
+        let written = f
+            .set_len(0)
+            .and_then(|()| f.write_all_at(&bytes, 0))
+            .and_then(|()| f.sync_data());
+        if let Err(e) = written {
+            log::warn!("recording the exit status: {e}");
+        }
+    }
 }
 
 /// The arguments of `runsc boot`.
@@ -64,6 +110,9 @@ struct Shared {
     exit: Mutex<Option<ExitRecord>>,
     exited: Condvar,
     handle: sentry::ControlHandle,
+    /// Host pids of the sandbox (its own and its master stub's) before the guest runs,
+    /// as this process sees them.
+    pids: Vec<i32>,
 }
 
 /// Signals whose default action does not end a process: before start they change nothing.
@@ -88,7 +137,8 @@ pub fn boot(opts: &BootOptions) -> i32 {
     // and nothing else in this process owns it.
     let ready = unsafe { crate::sys::take_fd(READY_FD) };
     let mut ready = Ready(ready.map(std::fs::File::from));
-    match setup(opts, &mut ready) {
+    let exit = ExitFile::open(&opts.state_dir);
+    match setup(opts, &mut ready, &exit) {
         Ok(code) => code,
         Err(e) => {
             let msg = error_chain(&*e);
@@ -99,7 +149,7 @@ pub fn boot(opts: &BootOptions) -> i32 {
             } else {
                 log::error!("sandbox {}: {msg}", opts.id);
             }
-            record_exit(&opts.state_dir, 128 + libc::SIGKILL, Some(msg));
+            exit.record(128 + libc::SIGKILL, Some(msg));
             1
         }
     }
@@ -116,32 +166,40 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-fn record_exit(state_dir: &Path, status: i32, error: Option<String>) {
-    let rec = ExitRecord { status, error };
-    let bytes = serde_json::to_vec(&rec).expect("exit record serialises");
-    if let Err(e) = crate::state::write_atomic(&state_dir.join(EXIT_FILE), &bytes) {
-        log::warn!("recording the exit status: {e}");
-    }
-}
-
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
-    let bundle = Bundle::load(&opts.bundle)?;
-    let config = bundle.sandbox_config(&opts.id)?;
-    log::debug!("sandbox {}: {config:?}", opts.id);
-    // Descriptions of their own: the sentry makes them non-blocking.
-    let stdio: [OwnedFd; 3] = [
+/// This process's stdio, each reopened as a description of its own (the sentry makes
+/// them non-blocking). Needs the host's `/proc`: before the confinement.
+fn own_stdio() -> std::io::Result<[OwnedFd; 3]> {
+    Ok([
         std::io::stdin().as_fd().try_clone_to_owned()?,
         std::io::stdout().as_fd().try_clone_to_owned()?,
         std::io::stderr().as_fd().try_clone_to_owned()?,
     ]
-    .map(sentry::host::reopen_stdio);
+    .map(sentry::host::reopen_stdio))
+}
+
+fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, BoxError> {
+    let bundle = Bundle::load(&opts.bundle)?;
+    let plan = bundle.sandbox_plan(&opts.id)?;
+    log::debug!("sandbox {}: {:?}", opts.id, plan.config);
+    // What needs the host's view, before it is given up.
+    let stdio = own_stdio()?;
+    sentry::host::capture();
     let listener = control::listen(&opts.state_dir)?;
+    let config = crate::confine::enter_root(&crate::confine::RootPlan {
+        config: plan.config,
+        recursive: plan.recursive,
+        fresh_mount_namespace: bundle.new_mount_namespace(),
+    })?;
+    // Capabilities are per thread, and the filter goes on every thread: both before any
+    // other thread, and before the master stub is forked, which inherits them.
+    crate::confine::drop_privileges(crate::capabilities::SANDBOX_KEEPS)?;
+    if opts.seccomp {
+        crate::seccomp::install()?;
+    }
     // Built before any thread exists: `new` forks the master stub.
     let sandbox = sentry::Sandbox::new(config)?;
-    // The control threads inherit the capabilities of the thread that spawns them.
-    crate::capabilities::drop_all_but(crate::capabilities::SANDBOX_KEEPS)?;
     let (handle, receiver) = sentry::control::channel()?;
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Shared {
@@ -150,6 +208,7 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
         exit: Mutex::new(None),
         exited: Condvar::new(),
         handle,
+        pids: sandbox.host_pids(),
     });
     {
         let shared = shared.clone();
@@ -158,27 +217,21 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
             .spawn(move || serve(listener, shared))?;
     }
     ready.say("ok\n");
-    let lock_down = || -> Result<(), String> {
-        if opts.seccomp {
-            crate::seccomp::install().map_err(|e| error_chain(&e))?;
-        }
-        Ok(())
-    };
     let event = rx.recv();
     let restoring = matches!(event, Ok(Event::Restore(_)));
     let result = match event {
-        Ok(Event::Start) => lock_down().and_then(|()| {
+        Ok(Event::Start) => {
             log::debug!("sandbox {}: running", opts.id);
             sandbox
                 .run(stdio, Some(receiver))
                 .map_err(|e| error_chain(&e))
-        }),
-        Ok(Event::Restore(image)) => lock_down().and_then(|()| {
+        }
+        Ok(Event::Restore(image)) => {
             log::debug!("sandbox {}: restoring", opts.id);
             sandbox
                 .restore_and_run(image, stdio, Some(receiver))
                 .map_err(|e| error_chain(&e))
-        }),
+        }
         Ok(Event::Kill(signo)) => Ok(128 + signo),
         Err(_) => Err("the control thread ended".to_string()),
     };
@@ -195,7 +248,7 @@ fn setup(opts: &BootOptions, ready: &mut Ready) -> Result<i32, BoxError> {
             (128 + libc::SIGKILL, Some(e))
         }
     };
-    record_exit(&opts.state_dir, status, error.clone());
+    exit.record(status, error.clone());
     *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitRecord { status, error });
     shared.exited.notify_all();
     // Give waiting clients a moment to read their answer before the process ends.
@@ -312,7 +365,7 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
         Request::Wait => Reply::Exited {
             status: wait_exit(shared).status,
         },
-        Request::HostPids if !started => Reply::HostPids(own_pids()),
+        Request::HostPids if !started => Reply::HostPids(shared.pids.clone()),
         Request::HostPids => match from_sentry(shared.handle.call(S::HostPids, Vec::new())) {
             Reply::HostPids(mut pids) => {
                 let me = std::process::id() as i32;
@@ -355,24 +408,6 @@ fn restored(shared: &Shared) -> Reply {
         None => Reply::Ok,
         Some(e) => Reply::Error(e),
     }
-}
-
-/// This process and its children (the stubs), from /proc.
-fn own_pids() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let mut pids = vec![me];
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        pids.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    pids
 }
 
 /// Starts a guest process for an exec proxy, then keeps the connection: when the proxy

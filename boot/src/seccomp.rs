@@ -1,7 +1,8 @@
 //! The seccomp filter of the sandbox process: the host system calls the sentry (and the
-//! control-socket thread of `boot`) may make once the guest runs. It is installed on every
-//! thread just before `Sandbox::run`, after the master stub has been forked and every
-//! namespace, cgroup, mount and capability has been set up.
+//! control-socket thread of `boot`) may make. It is installed on every thread once the
+//! process is confined (its own root, its capabilities dropped, `confine.rs`) and before
+//! the sentry is built, so the master stub, forked then, inherits it, and so does every
+//! stub forked from that (each adds its own, narrower, filter).
 //!
 //! A call outside the list does not kill the sandbox: it fails with `EPERM` and a line
 //! naming the syscall number goes to the log, so that a missing entry shows up as an error
@@ -9,9 +10,11 @@
 //! the log line and makes the call return `-EPERM`.)
 //!
 //! Deliberately absent: `execve`/`execveat`, `mount`/`umount2`/`pivot_root`/`chroot`,
-//! `setns`/`unshare`, `process_vm_readv`/`process_vm_writev` (guest memory is reached
-//! through the memory file), module, kexec, bpf, perf, keyring, `userfaultfd`, credential
-//! changes (`setuid` & co.), clock setting, `personality`, `ioperm`/`iopl`.
+//! the new mount API, `setns`/`unshare`, `process_vm_readv`/`process_vm_writev` (guest
+//! memory is reached through the memory file), module, kexec, bpf, perf, keyring,
+//! `userfaultfd`, `open_by_handle_at`, credential changes (`setuid` & co.), clock setting,
+//! `personality`, `ioperm`/`iopl`, and the path-based file calls (`open`, `stat`,
+//! `unlink`, `rename`, `chdir` …) but the four the tmpfs tree walk still needs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -36,52 +39,34 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("copy_file_range", libc::SYS_copy_file_range),
     ("splice", libc::SYS_splice),
     ("tee", libc::SYS_tee),
-    // Host file systems behind passthrough mounts.
-    ("open", libc::SYS_open),
+    // Host file systems behind passthrough mounts: only the calls relative to a
+    // directory fd (openat2 beneath a mount's root, the *at calls from the directory it
+    // returns); the path-based forms reached host paths, and there are none left.
     ("openat", libc::SYS_openat),
     ("openat2", libc::SYS_openat2),
     ("close", libc::SYS_close),
     ("close_range", libc::SYS_close_range),
-    ("stat", libc::SYS_stat),
-    ("lstat", libc::SYS_lstat),
     ("fstat", libc::SYS_fstat),
     ("newfstatat", libc::SYS_newfstatat),
     ("statx", libc::SYS_statx),
-    ("statfs", libc::SYS_statfs),
     ("fstatfs", libc::SYS_fstatfs),
     ("getdents64", libc::SYS_getdents64),
-    ("access", libc::SYS_access),
     ("faccessat", libc::SYS_faccessat),
     ("faccessat2", libc::SYS_faccessat2),
-    ("mkdir", libc::SYS_mkdir),
     ("mkdirat", libc::SYS_mkdirat),
-    ("rmdir", libc::SYS_rmdir),
-    ("mknod", libc::SYS_mknod),
     ("mknodat", libc::SYS_mknodat),
-    ("unlink", libc::SYS_unlink),
     ("unlinkat", libc::SYS_unlinkat),
-    ("rename", libc::SYS_rename),
     ("renameat", libc::SYS_renameat),
     ("renameat2", libc::SYS_renameat2),
-    ("link", libc::SYS_link),
     ("linkat", libc::SYS_linkat),
-    ("symlink", libc::SYS_symlink),
     ("symlinkat", libc::SYS_symlinkat),
-    ("readlink", libc::SYS_readlink),
     ("readlinkat", libc::SYS_readlinkat),
-    ("chmod", libc::SYS_chmod),
     ("fchmod", libc::SYS_fchmod),
     ("fchmodat", libc::SYS_fchmodat),
-    ("chown", libc::SYS_chown),
-    ("lchown", libc::SYS_lchown),
     ("fchown", libc::SYS_fchown),
     ("fchownat", libc::SYS_fchownat),
     ("utimensat", libc::SYS_utimensat),
-    ("utimes", libc::SYS_utimes),
-    ("futimesat", libc::SYS_futimesat),
-    ("creat", libc::SYS_creat),
     ("getdents", libc::SYS_getdents),
-    ("truncate", libc::SYS_truncate),
     ("ftruncate", libc::SYS_ftruncate),
     ("fallocate", libc::SYS_fallocate),
     ("fsync", libc::SYS_fsync),
@@ -91,18 +76,18 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("flock", libc::SYS_flock),
     ("fcntl", libc::SYS_fcntl),
     ("ioctl", libc::SYS_ioctl),
-    ("getcwd", libc::SYS_getcwd),
-    ("chdir", libc::SYS_chdir),
-    ("fchdir", libc::SYS_fchdir),
     ("umask", libc::SYS_umask),
+    // The tree walk that saves and restores tmpfs contents (kernel::state::read_tree and
+    // write_tree) goes through std::fs by path, inside the sandbox's own root; glibc
+    // makes these the old path-based calls.
+    ("mkdir", libc::SYS_mkdir),
+    ("symlink", libc::SYS_symlink),
+    ("readlink", libc::SYS_readlink),
+    ("chmod", libc::SYS_chmod),
     ("fgetxattr", libc::SYS_fgetxattr),
     ("flistxattr", libc::SYS_flistxattr),
     ("fsetxattr", libc::SYS_fsetxattr),
     ("fremovexattr", libc::SYS_fremovexattr),
-    ("getxattr", libc::SYS_getxattr),
-    ("lgetxattr", libc::SYS_lgetxattr),
-    ("listxattr", libc::SYS_listxattr),
-    ("llistxattr", libc::SYS_llistxattr),
     // File descriptors.
     ("dup", libc::SYS_dup),
     ("dup2", libc::SYS_dup2),
@@ -157,6 +142,11 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("clone3", libc::SYS_clone3),
     ("exit", libc::SYS_exit),
     ("exit_group", libc::SYS_exit_group),
+    // What the stubs, which inherit this filter, do on their own: the master stub
+    // leaves the sentry's session when forked, and each stub drops its capabilities
+    // (capset can only lower them) and installs its own filter (see ALLOWED_IF).
+    ("setsid", libc::SYS_setsid),
+    ("capset", libc::SYS_capset),
     // Signals of the sandbox process itself.
     ("rt_sigaction", libc::SYS_rt_sigaction),
     ("rt_sigprocmask", libc::SYS_rt_sigprocmask),
@@ -234,6 +224,14 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("getsockopt", libc::SYS_getsockopt),
 ];
 
+/// Calls allowed only with one argument equal to a value: (name, number, argument index,
+/// value; the low 32 bits are compared, the argument being an int).
+pub const ALLOWED_IF: &[(&str, i64, u8, u64)] = &[
+    // SECCOMP_SET_MODE_FILTER: a stub adding its own filter, which can only narrow what it
+    // may do (the other operations are not needed).
+    ("seccomp", libc::SYS_seccomp, 0, 1),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
     #[error("building the seccomp filter")]
@@ -246,8 +244,15 @@ pub enum SeccompError {
 
 /// Compiles the allowlist into a BPF program (allocates: do it before forking).
 pub fn build() -> Result<BpfProgram, SeccompError> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> =
+    use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&(_, nr)| (nr, Vec::new())).collect();
+    for &(_, nr, arg, value) in ALLOWED_IF {
+        let cond = SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
+            .map_err(SeccompError::Build)?;
+        let rule = SeccompRule::new(vec![cond]).map_err(SeccompError::Build)?;
+        rules.entry(nr).or_default().push(rule);
+    }
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Trap,
@@ -334,6 +339,17 @@ mod tests {
             libc::SYS_bpf,
             libc::SYS_setuid,
             libc::SYS_personality,
+            libc::SYS_open,
+            libc::SYS_open_by_handle_at,
+            libc::SYS_open_tree,
+            libc::SYS_move_mount,
+            libc::SYS_mount_setattr,
+            libc::SYS_pivot_root,
+            libc::SYS_chroot,
+            libc::SYS_chdir,
+            libc::SYS_unlink,
+            libc::SYS_rename,
+            libc::SYS_seccomp,
         ] {
             assert!(!seen.contains(&nr), "syscall {nr} must not be allowed");
         }
@@ -361,18 +377,47 @@ mod tests {
             if unsafe { libc::syscall(libc::SYS_getppid) } <= 0 {
                 return 12;
             }
+            // seccomp: only SECCOMP_SET_MODE_FILTER passes (here with an allow-all filter).
+            let mut action = libc::SECCOMP_RET_ALLOW;
+            // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from a local.
+            let r = unsafe { libc::syscall(libc::SYS_seccomp, 2, 0, &mut action as *mut u32) };
+            if r != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+                return 13;
+            }
+            let mut allow = [libc::sock_filter {
+                code: 0x06, // BPF_RET | BPF_K
+                jt: 0,
+                jf: 0,
+                k: libc::SECCOMP_RET_ALLOW,
+            }];
+            let prog = libc::sock_fprog {
+                len: 1,
+                filter: allow.as_mut_ptr(),
+            };
+            // SAFETY: `prog` points at a one-instruction program that lives on the stack
+            // for the duration of the call.
+            if unsafe { libc::syscall(libc::SYS_seccomp, 1, 0, &prog as *const libc::sock_fprog) }
+                != 0
+            {
+                return 14;
+            }
             0
         })
         .unwrap();
         drop(log_w);
         assert_eq!(
             outcome, 0,
-            "child status (10 apply, 11 not refused, 12 allowed call failed)"
+            "child status (10 apply, 11 not refused, 12 allowed call failed, 13 seccomp other \
+             than SET_MODE_FILTER allowed, 14 SET_MODE_FILTER refused)"
         );
         let mut log = String::new();
         std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut log).unwrap();
         assert!(
             log.contains(&format!("refused host syscall {}", libc::SYS_personality)),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!("refused host syscall {}", libc::SYS_seccomp)),
             "{log}"
         );
     }

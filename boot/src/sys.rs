@@ -301,3 +301,101 @@ pub unsafe fn take_fd(fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: the fd is open and, by the caller's promise, owned by no one else.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+// The new mount API (Linux 5.2; `mount_setattr` 5.12). The constants are the uapi's
+// (`linux/mount.h`).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+/// `struct mount_attr` (`linux/mount.h`).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn syscall_result(r: libc::c_long) -> std::io::Result<libc::c_long> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn c_path(path: &std::path::Path) -> std::io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// A detached copy of the mount at `path` (`open_tree(OPEN_TREE_CLONE)`): a bind mount of
+/// it attached nowhere yet, with the submounts beneath `path` when `recursive` (an
+/// `rbind`). Symlinks in `path` are followed, as `mount --bind` follows them.
+pub fn clone_tree(path: &std::path::Path, recursive: bool) -> std::io::Result<OwnedFd> {
+    let p = c_path(path)?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `p` is a valid C string; open_tree only reads it and returns a new fd.
+    let fd = syscall_result(unsafe {
+        libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags)
+    })?;
+    // SAFETY: open_tree just returned this fd and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Sets `MOUNT_ATTR_*` flags `set` on the mount `tree` refers to (and on its submounts
+/// when `recursive`), with `mount_setattr`.
+pub fn set_mount_attrs(
+    tree: std::os::fd::BorrowedFd<'_>,
+    set: u64,
+    recursive: bool,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: `attr` is a `struct mount_attr` of the size passed, read by the kernel only;
+    // the path is an empty C string.
+    syscall_result(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+/// Attaches the detached mount `tree` at `target` (`move_mount`).
+pub fn attach_tree(
+    tree: std::os::fd::BorrowedFd<'_>,
+    target: &std::path::Path,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let t = c_path(target)?;
+    // SAFETY: both paths are valid C strings, only read by the kernel.
+    syscall_result(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}

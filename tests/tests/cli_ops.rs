@@ -459,24 +459,27 @@ fn the_sandbox_is_locked_down_and_in_its_namespaces() {
     assert_ne!(ns(&p, "uts"), ns(&me, "uts"));
     assert_ne!(ns(&p, "ipc"), ns(&me, "ipc"));
     assert_ne!(ns(&p, "mnt"), ns(&me, "mnt"));
+    // Locked down before `create` returns (before its first stub exists), and still so
+    // once the guest runs.
+    let locked = |when: &str| {
+        let seccomp = status_field(pid, "Seccomp");
+        let nnp = status_field(pid, "NoNewPrivs");
+        let cap_eff = u64::from_str_radix(&status_field(pid, "CapEff"), 16).unwrap_or(u64::MAX);
+        let cap_bnd = u64::from_str_radix(&status_field(pid, "CapBnd"), 16).unwrap_or(u64::MAX);
+        assert_eq!(seccomp, "2", "seccomp filter mode {when}");
+        assert_eq!(nnp, "1", "{when}");
+        const CAP_SYS_ADMIN: u64 = 1 << 21;
+        const CAP_SYS_PTRACE: u64 = 1 << 19;
+        assert_eq!(cap_eff & CAP_SYS_ADMIN, 0, "CapEff {cap_eff:x} {when}");
+        assert_eq!(cap_bnd & CAP_SYS_ADMIN, 0, "CapBnd {cap_bnd:x} {when}");
+        assert_eq!(cap_eff & CAP_SYS_PTRACE, 0, "CapEff {cap_eff:x} {when}");
+    };
+    locked("after create");
     assert!(rt.run(&["start", "lock"]).status.success());
-    // Seccomp is installed right before the guest runs: give it a moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while status_field(pid, "Seccomp") != "2" && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let seccomp = status_field(pid, "Seccomp");
-    let nnp = status_field(pid, "NoNewPrivs");
-    let cap_eff = u64::from_str_radix(&status_field(pid, "CapEff"), 16).unwrap_or(u64::MAX);
-    let cap_bnd = u64::from_str_radix(&status_field(pid, "CapBnd"), 16).unwrap_or(u64::MAX);
+    let running = rt.wait_for_status("lock", "running", 5);
+    locked("once running");
     let _ = rt.run(&["delete", "-f", "lock"]);
-    assert_eq!(seccomp, "2", "seccomp filter mode");
-    assert_eq!(nnp, "1");
-    const CAP_SYS_ADMIN: u64 = 1 << 21;
-    const CAP_SYS_PTRACE: u64 = 1 << 19;
-    assert_eq!(cap_eff & CAP_SYS_ADMIN, 0, "CapEff {cap_eff:x}");
-    assert_eq!(cap_bnd & CAP_SYS_ADMIN, 0, "CapBnd {cap_bnd:x}");
-    assert_ne!(cap_eff & CAP_SYS_PTRACE, 0, "CapEff {cap_eff:x}");
+    assert_eq!(running.as_deref(), Some("running"));
 }
 
 #[test]

@@ -81,7 +81,15 @@ pub fn run_do(root: Option<&Path>, args: &[&str]) -> Output {
         cmd.arg("--root-dir").arg(r).args(["--cwd", "/"]);
     }
     cmd.arg("--").args(args);
-    run_limited(cmd, Duration::from_secs(120))
+    let out = run_limited(cmd, Duration::from_secs(120));
+    // The sandbox's own host calls: one its seccomp filter refuses is a missing entry
+    // (guest calls never reach the host).
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("the sandbox filter refused"),
+        "runsc do {args:?}: {err}"
+    );
+    out
 }
 
 pub fn stdout(o: &Output) -> String {
