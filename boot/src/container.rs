@@ -308,15 +308,21 @@ impl Runtime {
             ],
         };
 
-        // Namespaces: new ones by clone flags, given ones joined (user first).
-        let mut clone_flags = 0;
+        // Namespaces: new ones by clone flags, given ones joined (user first). The sandbox
+        // process always gets a pid namespace of its own, whatever the spec says (as
+        // gVisor's does): the guest's pids are the sentry's business, and a sandbox that
+        // sees only itself and its stubs can signal nothing else on the host. The
+        // pid-file and the state still name its host pid (`clone` returns that).
+        let mut clone_flags = libc::CLONE_NEWPID;
         let mut join = Vec::new();
-        let mut join_pid = None;
         let linux = spec.linux.clone().unwrap_or_default();
         for ns in &linux.namespaces {
             let flag = clone_flag(&ns.kind);
             match ns.path.as_deref().filter(|p| !p.is_empty()) {
                 None => clone_flags |= flag,
+                Some(path) if flag == libc::CLONE_NEWPID => {
+                    log::debug!("pid namespace {path} not joined: the sandbox process has its own");
+                }
                 Some(path) => {
                     let fd: OwnedFd = std::fs::File::open(path)
                         .map_err(|source| ContainerError::Namespace {
@@ -324,9 +330,7 @@ impl Runtime {
                             source,
                         })?
                         .into();
-                    if flag == libc::CLONE_NEWPID {
-                        join_pid = Some(fd);
-                    } else if flag == libc::CLONE_NEWUSER {
+                    if flag == libc::CLONE_NEWUSER {
                         join.insert(0, (fd, flag));
                     } else {
                         join.push((fd, flag));
@@ -381,7 +385,6 @@ impl Runtime {
             ],
             clone_flags,
             join,
-            join_pid,
             go: go_r,
             report_fd: ready_w.as_raw_fd(),
             close_in_child: vec![go_w.as_raw_fd(), ready_r.as_raw_fd()],
@@ -889,8 +892,8 @@ fn write_inventory(dir: &Path, id: &str) -> Result<(), ContainerError> {
     Ok(state::write_atomic(&dir.join(INVENTORY_FILE), &bytes)?)
 }
 
-/// Kills a container's sandbox process (SIGKILL) and waits until it is gone. In a pid
-/// namespace of its own, its stubs die with it; otherwise they die of PDEATHSIG.
+/// Kills a container's sandbox process (SIGKILL) and waits until it is gone. It is the
+/// init of a pid namespace of its own: its stubs die with it.
 fn kill_sandbox(c: &Container) {
     if !c.sandbox_alive() {
         return;

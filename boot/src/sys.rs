@@ -115,10 +115,9 @@ pub struct SpawnPlan {
     pub fds: Vec<(RawFd, RawFd)>,
     /// `CLONE_NEW*` flags for the namespaces to create.
     pub clone_flags: libc::c_int,
-    /// Namespaces to join in the child, in order: (fd of the ns file, CLONE_NEW* type).
+    /// Namespaces to join in the child, in order: (fd of the ns file, CLONE_NEW* type;
+    /// not a pid namespace, which only a parent can enter for its children).
     pub join: Vec<(OwnedFd, libc::c_int)>,
-    /// A pid namespace to join: entered by the parent around the clone.
-    pub join_pid: Option<OwnedFd>,
     /// Read end of the go-ahead pipe: the child waits for one byte `g`.
     pub go: OwnedFd,
     /// Where the child reports a failure before exec (normally `fds` maps it to 3).
@@ -233,7 +232,6 @@ fn spawn_child(plan: &SpawnPlan, argv: &[*const libc::c_char], envp: &[*const li
 /// Starts the sandbox process as `plan` says and returns its pid. The calling process must
 /// be single-threaded (the child runs Rust code between `clone` and `exec`).
 pub fn spawn(plan: &SpawnPlan) -> std::io::Result<nix::unistd::Pid> {
-    use std::os::fd::AsRawFd;
     if plan.fds.len() > 8 {
         return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
     }
@@ -241,18 +239,6 @@ pub fn spawn(plan: &SpawnPlan) -> std::io::Result<nix::unistd::Pid> {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let own_pid_ns = match &plan.join_pid {
-        Some(target) => {
-            let own = std::fs::File::open("/proc/self/ns/pid")?;
-            // SAFETY: setns on fds we own; changes only which pid namespace our children
-            // are created in.
-            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Some(own)
-        }
-        None => None,
-    };
     let flags = (plan.clone_flags | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: a clone without CLONE_VM and with a null stack behaves like fork: the child
     // gets a copy of this (single-threaded) process and runs only `spawn_child`, which
@@ -261,13 +247,8 @@ pub fn spawn(plan: &SpawnPlan) -> std::io::Result<nix::unistd::Pid> {
     if pid == 0 {
         spawn_child(plan, &argv, &envp);
     }
-    let err = std::io::Error::last_os_error();
-    if let Some(own) = own_pid_ns {
-        // SAFETY: returns to our own pid namespace for later children.
-        unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) };
-    }
     if pid < 0 {
-        return Err(err);
+        return Err(std::io::Error::last_os_error());
     }
     Ok(nix::unistd::Pid::from_raw(pid as i32))
 }

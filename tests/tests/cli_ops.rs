@@ -459,6 +459,8 @@ fn the_sandbox_is_locked_down_and_in_its_namespaces() {
     assert_ne!(ns(&p, "uts"), ns(&me, "uts"));
     assert_ne!(ns(&p, "ipc"), ns(&me, "ipc"));
     assert_ne!(ns(&p, "mnt"), ns(&me, "mnt"));
+    // A pid namespace of its own although the spec asks for none.
+    assert_ne!(ns(&p, "pid"), ns(&me, "pid"));
     // Locked down before `create` returns (before its first stub exists), and still so
     // once the guest runs.
     let locked = |when: &str| {

@@ -49,8 +49,7 @@ impl Ps {
 }
 
 /// The sandbox reports the pids of its process and its stubs as it sees them: in its own
-/// pid namespace when the spec asked for a new one (Docker, containerd and Podman do), where
-/// the sandbox is pid 1. Callers need host pids (Docker `top` runs the host's `ps` on them),
+/// pid namespace (`runsc create` always makes one), where the sandbox is pid 1. Callers need host pids (Docker `top` runs the host's `ps` on them),
 /// so each is looked up among the sandbox's host descendants by the last field of their
 /// `NSpid` (the pid in the innermost namespace); a pid no longer there is left out. Nothing
 /// changes when the sandbox shares our pid namespace.
