@@ -14,7 +14,7 @@
 //! memory is reached through the memory file), module, kexec, bpf, perf, keyring,
 //! `userfaultfd`, `open_by_handle_at`, credential changes (`setuid` & co.), clock setting,
 //! `personality`, `ioperm`/`iopl`, and the path-based file calls (`open`, `stat`,
-//! `unlink`, `rename`, `chdir` …) but the four the tmpfs tree walk still needs.
+//! `mkdir`, `unlink`, `rename`, `chdir` …).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -77,13 +77,6 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("fcntl", libc::SYS_fcntl),
     ("ioctl", libc::SYS_ioctl),
     ("umask", libc::SYS_umask),
-    // The tree walk that saves and restores tmpfs contents (kernel::state::read_tree and
-    // write_tree) goes through std::fs by path, inside the sandbox's own root; glibc
-    // makes these the old path-based calls.
-    ("mkdir", libc::SYS_mkdir),
-    ("symlink", libc::SYS_symlink),
-    ("readlink", libc::SYS_readlink),
-    ("chmod", libc::SYS_chmod),
     ("fgetxattr", libc::SYS_fgetxattr),
     ("flistxattr", libc::SYS_flistxattr),
     ("fsetxattr", libc::SYS_fsetxattr),
@@ -347,6 +340,10 @@ mod tests {
             libc::SYS_pivot_root,
             libc::SYS_chroot,
             libc::SYS_chdir,
+            libc::SYS_mkdir,
+            libc::SYS_symlink,
+            libc::SYS_readlink,
+            libc::SYS_chmod,
             libc::SYS_unlink,
             libc::SYS_rename,
             libc::SYS_seccomp,
