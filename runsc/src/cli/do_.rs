@@ -10,7 +10,8 @@ use crate::logging::LogFormat;
 /// /tmp, proc and dev.
 #[derive(clap::Args, Debug)]
 pub struct Do {
-    /// Host directory that becomes the guest's root.
+    /// Host directory that becomes the guest's root (its own file system: host mounts
+    /// beneath it are not passed through).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root_dir: PathBuf,
     /// Guest working directory (default: the current directory if inside the root, else /).
