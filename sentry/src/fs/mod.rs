@@ -6,6 +6,7 @@
 pub mod file;
 pub mod host_sys;
 pub mod io;
+pub(crate) mod mount_setup;
 pub mod proc;
 pub mod tmpfs;
 

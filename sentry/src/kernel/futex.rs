@@ -2,6 +2,9 @@
 //! does; shared ones by memory-file offset, so two address spaces mapping the same memory
 //! meet on the same key.
 
+use super::task::RunState;
+use super::Kernel;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum FutexKey {
     Private { mm: u64, addr: u64 },
@@ -14,4 +17,47 @@ pub struct Waiter {
     pub tid: i32,
     pub key: FutexKey,
     pub bitset: u32,
+}
+
+impl Kernel {
+    // ---- futexes ----
+
+    pub fn futex_key(&self, tid: i32, addr: u64, private: bool) -> FutexKey {
+        let mm_id = self.tasks[&tid].mm;
+        let mm = &self.mms[&mm_id].mm;
+        if !private {
+            if let Some((s, v)) = mm.find(addr) {
+                if v.shared {
+                    return FutexKey::Shared {
+                        offset: v.off + (addr - s),
+                    };
+                }
+            }
+        }
+        FutexKey::Private { mm: mm_id, addr }
+    }
+
+    /// Wakes up to `n` waiters on `key` whose bitset matches. Returns how many.
+    pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
+        let mut woken = 0;
+        let mut i = 0;
+        while i < self.futex_waiters.len() && woken < n {
+            let w = self.futex_waiters[i];
+            if w.key == key && w.bitset & bitset != 0 {
+                self.futex_waiters.remove(i);
+                woken += 1;
+                if let Some(t) = self.tasks.get_mut(&w.tid) {
+                    if matches!(t.state, RunState::Parked(_)) {
+                        t.state = RunState::Stopped;
+                        t.regs.rax = 0;
+                        t.sys_deadline = None;
+                        self.deliver_and_resume(w.tid);
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+        woken
+    }
 }

@@ -1,0 +1,424 @@
+//! The event loop: guest threads stop (system calls, faults, interrupts), the kernel
+//! serves them in order, parks blocking calls and wakes them, expires timers, and answers
+//! control requests.
+
+use std::os::fd::AsRawFd;
+
+use super::signal::{self, SigInfo};
+use super::task::{RunState, WaitKey, WaitStatus};
+use super::{Kernel, Sys};
+use crate::mm::MmCtx;
+use crate::platform::{Event, Stop};
+
+/// Blocks SIGCHLD on this thread and returns a signalfd for it.
+fn block_sigchld() -> nix::sys::signalfd::SignalFd {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGCHLD);
+    let _ = set.thread_block();
+    nix::sys::signalfd::SignalFd::with_flags(
+        &set,
+        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+    )
+    .expect("signalfd")
+}
+
+fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
+    while let Ok(Some(_)) = fd.read_signal() {}
+}
+
+impl Kernel {
+    // ---- running tasks ----
+
+    /// Writes the task's registers and lets it run guest code.
+    pub fn resume(&mut self, tid: i32) {
+        let t = self.tasks.get_mut(&tid).expect("task");
+        if self.paused || self.tgs[&t.tgid].stopped.is_some() {
+            t.state = RunState::GroupStopped;
+            return;
+        }
+        t.state = RunState::Running;
+        let (h, regs) = (t.host_tid, t.regs);
+        if self.plat.set_regs(h, &regs).is_err() || self.plat.resume(h).is_err() {
+            // The host thread is gone; the Gone event will clean up.
+            log::warn!("cannot resume task {tid}");
+        }
+    }
+
+    /// Ends the system call being served with `ret` and resumes the task, delivering
+    /// pending signals first.
+    pub(crate) fn finish(&mut self, tid: i32, out: Sys) {
+        match out {
+            Sys::Ret(v) => {
+                let t = self.task_mut(tid);
+                t.regs.rax = v as u64;
+                t.sys_deadline = None;
+                t.sys_progress = 0;
+                self.deliver_and_resume(tid);
+            }
+            Sys::Regs => {
+                let t = self.task_mut(tid);
+                t.sys_deadline = None;
+                t.sys_progress = 0;
+                self.deliver_and_resume(tid);
+            }
+            Sys::Park(p) => {
+                self.task_mut(tid).state = RunState::Parked(p);
+                if self.has_deliverable(tid) {
+                    self.interrupt_parked(tid);
+                }
+            }
+            Sys::Gone => {}
+        }
+    }
+
+    /// Serves the system call the task is stopped at.
+    pub(crate) fn serve(&mut self, tid: i32) {
+        let r = self.tasks[&tid].regs;
+        let args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
+        log::trace!(
+            "[{tid}] {}({:#x}, {:#x}, {:#x})",
+            crate::syscalls::name(r.orig_rax),
+            args[0],
+            args[1],
+            args[2]
+        );
+        let nr = r.orig_rax;
+        let out = self.contained(
+            tid,
+            || format!("system call {}", crate::syscalls::name(nr)),
+            |k| k.dispatch(tid, nr, args),
+        );
+        if let Some(out) = out {
+            if self.tasks.contains_key(&tid) {
+                self.finish(tid, out);
+            }
+        }
+    }
+
+    /// Runs `f`, which serves task `tid`. A panic in it is a sentry bug: it must not take
+    /// the sandbox down silently, nor leave the kernel serving a half-done call. The panic
+    /// (already logged by the panic hook) is logged again with what was being served, and
+    /// the task's process is killed as by SIGKILL; the rest of the sandbox goes on (when
+    /// the process is the init, the sandbox ends, with that error in the log).
+    pub(crate) fn contained<R>(
+        &mut self,
+        tid: i32,
+        what: impl Fn() -> String,
+        f: impl FnOnce(&mut Kernel) -> R,
+    ) -> Option<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let tgid = self.tasks.get(&tid).map(|t| t.tgid);
+                log::error!(
+                    "sentry bug: {} of task {tid} (process {}) panicked: {msg}; killing the process",
+                    what(),
+                    tgid.map_or("gone".to_string(), |p| p.to_string())
+                );
+                if let Some(tgid) = tgid {
+                    self.kill_group(tgid, WaitStatus::Signaled(libc::SIGKILL, false));
+                }
+                None
+            }
+        }
+    }
+
+    pub fn log_unimplemented(&mut self, nr: u64) {
+        if self.logged.insert(nr) {
+            log::warn!("unimplemented syscall {} ({nr})", crate::syscalls::name(nr));
+        }
+    }
+
+    /// Handles one platform event.
+    pub(crate) fn handle_event(&mut self, ev: Event) {
+        log::trace!("event {ev:?}");
+        let Some(&tid) = self.host2tid.get(&ev.tid) else {
+            return;
+        };
+        if matches!(ev.stop, Stop::Gone) {
+            self.host2tid.remove(&ev.tid);
+            if self.tasks.contains_key(&tid) {
+                let tgid = self.tasks[&tid].tgid;
+                self.tgs
+                    .get_mut(&tgid)
+                    .expect("tg")
+                    .exiting
+                    .get_or_insert(WaitStatus::Signaled(libc::SIGKILL, false));
+                self.exit_task(tid, true);
+            }
+            return;
+        }
+        let regs = match self.plat.get_regs(ev.tid) {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        {
+            let t = self.task_mut(tid);
+            t.regs = regs;
+            t.state = RunState::Stopped;
+        }
+        if self.tasks[&tid].dying {
+            self.exit_task(tid, false);
+            return;
+        }
+        match ev.stop {
+            Stop::Syscall => self.serve(tid),
+            Stop::Syscall32 => {
+                self.task_mut(tid).regs.rax = (-libc::ENOSYS) as i64 as u64;
+                self.deliver_and_resume(tid);
+            }
+            Stop::Signal { signo, code, addr } => {
+                if signo == libc::SIGSEGV && code == 2
+                /* SEGV_ACCERR */
+                {
+                    let mm_id = self.tasks[&tid].mm;
+                    let e = self.mms.get_mut(&mm_id).expect("mm");
+                    let mut cx = MmCtx {
+                        mf: &mut self.mf,
+                        plat: &mut *self.plat,
+                    };
+                    if e.mm.handle_cow(&mut cx, addr) {
+                        self.resume(tid);
+                        return;
+                    }
+                }
+                let info = if signo == libc::SIGSYS {
+                    // A system call from outside the trampoline: a call into the vsyscall page.
+                    SigInfo::fault(libc::SIGSEGV, 1 /* SEGV_MAPERR */, regs.rip)
+                } else if matches!(
+                    signo,
+                    libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+                ) {
+                    SigInfo::fault(signo, code, addr)
+                } else {
+                    // A host signal sent to the stub by someone else: not the guest's business.
+                    self.resume(tid);
+                    return;
+                };
+                self.task_mut(tid).pending.push(info);
+                self.deliver_and_resume(tid);
+            }
+            Stop::Interrupted => {
+                self.task_mut(tid).interrupting = false;
+                self.deliver_and_resume(tid);
+            }
+            Stop::Gone => unreachable!(),
+        }
+    }
+
+    /// The event loop: serves guest system calls until the init exits. Returns its status.
+    pub fn run_loop(&mut self, control: Option<&crate::control::ControlReceiver>) -> WaitStatus {
+        let sigfd = block_sigchld();
+        loop {
+            if let Some(st) = self.init_status {
+                if self.tasks.is_empty() {
+                    return st;
+                }
+            }
+            let mut progressed = false;
+            while let Some(tid) = self.ready.pop_front() {
+                progressed = true;
+                if let Some(t) = self.tasks.get(&tid) {
+                    if matches!(t.state, RunState::Parked(_)) {
+                        self.task_mut(tid).state = RunState::Stopped;
+                        self.serve(tid);
+                    }
+                }
+            }
+            loop {
+                match self.plat.next_event() {
+                    Ok(Some(ev)) => {
+                        progressed = true;
+                        let tid = self.host2tid.get(&ev.tid).copied().unwrap_or(0);
+                        self.contained(
+                            tid,
+                            || format!("the stop {:?}", ev.stop),
+                            |k| k.handle_event(ev),
+                        );
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::error!("platform: {e}");
+                        break;
+                    }
+                }
+            }
+            self.expire_timers();
+            self.answer_pid_waiters();
+            if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
+                let reqs = std::mem::take(&mut self.deferred);
+                for env in reqs {
+                    let resp = self.stopped_world_request(env.request, env.fds);
+                    let _ = env.reply.send(resp);
+                }
+                self.paused = self.user_paused;
+                if !self.paused {
+                    self.resume_stopped();
+                }
+                continue;
+            }
+            if !self.ready.is_empty() {
+                continue;
+            }
+            if progressed {
+                continue;
+            }
+            // Nothing to do: sleep until a stub stops, a host fd is ready, a control
+            // request arrives or a deadline passes.
+            let now = self.clocks.mono();
+            let timeout_ms = self
+                .next_deadline()
+                .map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000))
+                .unwrap_or(1000);
+            let mut pfds = vec![libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            if let Some(c) = control {
+                pfds.push(libc::pollfd {
+                    fd: c.raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let host_waits = self.host_fd_waits();
+            for &(fd, ev) in &host_waits {
+                pfds.push(libc::pollfd {
+                    fd,
+                    events: ev,
+                    revents: 0,
+                });
+            }
+            crate::platform::sys::poll(&mut pfds, timeout_ms as i32);
+            if pfds[0].revents != 0 {
+                drain_signalfd(&sigfd);
+            }
+            let base = if control.is_some() { 2 } else { 1 };
+            for (i, &(fd, ev)) in host_waits.iter().enumerate() {
+                if pfds[base + i].revents != 0 {
+                    self.notify(&WaitKey::HostFd(fd, ev));
+                }
+            }
+            if let Some(c) = control {
+                if pfds[1].revents != 0 {
+                    for env in c.drain() {
+                        if let crate::control::Request::WaitPid { pid } = env.request {
+                            self.pid_waiters.push((pid, env.reply));
+                            continue;
+                        }
+                        if matches!(
+                            env.request,
+                            crate::control::Request::SaveState
+                                | crate::control::Request::Checkpoint { .. }
+                        ) {
+                            self.stop_world();
+                            self.deferred.push(env);
+                            continue;
+                        }
+                        let resp = self.control(env.request, env.fds);
+                        let _ = env.reply.send(resp);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn host_fd_waits(&self) -> Vec<(i32, i16)> {
+        let mut v = Vec::new();
+        for t in self.tasks.values() {
+            if let RunState::Parked(p) = &t.state {
+                for k in &p.keys {
+                    if let WaitKey::HostFd(fd, ev) = k {
+                        if !v.contains(&(*fd, *ev)) {
+                            v.push((*fd, *ev));
+                        }
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        let parked = self.tasks.values().filter_map(|t| match &t.state {
+            RunState::Parked(p) => p.deadline,
+            _ => None,
+        });
+        let timers = self
+            .tgs
+            .values()
+            .filter_map(|g| g.itimer_real.map(|(d, _)| d));
+        parked.chain(timers).min()
+    }
+
+    pub(crate) fn expire_timers(&mut self) {
+        let now = self.clocks.mono();
+        let due: Vec<i32> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(&t.state, RunState::Parked(p) if p.deadline.is_some_and(|d| d <= now)))
+            .map(|(&k, _)| k)
+            .collect();
+        for tid in due {
+            if !self.ready.contains(&tid) {
+                self.ready.push_back(tid);
+            }
+        }
+        let fired: Vec<i32> = self
+            .tgs
+            .iter()
+            .filter(|(_, g)| g.itimer_real.is_some_and(|(d, _)| d <= now) && g.zombie.is_none())
+            .map(|(&k, _)| k)
+            .collect();
+        for pid in fired {
+            let g = self.tgs.get_mut(&pid).expect("tg");
+            let (d, interval) = g.itimer_real.expect("due");
+            g.itimer_real = if interval > 0 {
+                let mut next = d + interval;
+                if next <= now {
+                    next = now + interval - (now - d) % interval;
+                }
+                Some((next, interval))
+            } else {
+                None
+            };
+            self.signal_group(pid, SigInfo::new(libc::SIGALRM, signal::SI_KERNEL));
+        }
+    }
+
+    /// Wakes every task parked on `key`.
+    pub fn notify(&mut self, key: &WaitKey) {
+        for (&tid, t) in &self.tasks {
+            if let RunState::Parked(p) = &t.state {
+                if p.keys.contains(key) && !self.ready.contains(&tid) {
+                    self.ready.push_back(tid);
+                }
+            }
+        }
+    }
+
+    /// Wakes a parked task unconditionally (its call re-checks).
+    pub fn wake(&mut self, tid: i32) {
+        if let Some(t) = self.tasks.get(&tid) {
+            if matches!(t.state, RunState::Parked(_)) && !self.ready.contains(&tid) {
+                self.ready.push_back(tid);
+            }
+        }
+    }
+
+    /// Deadline of the call being served: kept across re-runs of a parked call, so a
+    /// restart never stretches a timeout.
+    pub fn deadline(&mut self, tid: i32, rel_ns: u64) -> u64 {
+        let now = self.clocks.mono();
+        *self
+            .task_mut(tid)
+            .sys_deadline
+            .get_or_insert(now.saturating_add(rel_ns))
+    }
+}

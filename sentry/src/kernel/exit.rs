@@ -1,0 +1,175 @@
+//! Exit and reaping: ending tasks and thread groups, releasing address spaces, zombies,
+//! reparenting, vfork release.
+
+use std::rc::Rc;
+
+use super::signal::{self};
+use super::task::{RunState, WaitKey, WaitStatus};
+use super::Kernel;
+use crate::mm::MmCtx;
+
+impl Kernel {
+    /// Ends a whole thread group with `status`.
+    pub fn kill_group(&mut self, pid: i32, status: WaitStatus) {
+        let Some(g) = self.tgs.get_mut(&pid) else {
+            return;
+        };
+        if g.zombie.is_some() {
+            return;
+        }
+        g.exiting.get_or_insert(status);
+        let threads = g.threads.clone();
+        for t in threads {
+            let Some(task) = self.tasks.get(&t) else {
+                continue;
+            };
+            match task.state {
+                RunState::Running => {
+                    // If nothing else uses its address space, ending the space ends it too.
+                    if self.mm_private_to_group(task.mm, pid) {
+                        self.exit_task(t, true);
+                    } else {
+                        self.task_mut(t).dying = true;
+                        self.kick(t);
+                    }
+                }
+                _ => self.exit_task(t, false),
+            }
+        }
+    }
+
+    pub(crate) fn mm_private_to_group(&self, mm: u64, pid: i32) -> bool {
+        self.tasks.values().all(|t| t.mm != mm || t.tgid == pid)
+    }
+
+    /// Drops a task's use of its address space; ends the space when it was the last.
+    pub fn release_mm(&mut self, tid: i32, host_gone: bool) {
+        let t = &self.tasks[&tid];
+        let (mm_id, host) = (t.mm, t.host_tid);
+        self.host2tid.remove(&host);
+        let e = self.mms.get_mut(&mm_id).expect("mm");
+        e.users -= 1;
+        if e.users == 0 {
+            let mut e = self.mms.remove(&mm_id).expect("mm");
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
+            e.mm.destroy(&mut cx);
+        } else if !host_gone {
+            let id = e.mm.id;
+            self.plat.destroy_thread(id, host);
+        }
+    }
+
+    /// Removes one task. `host_gone`: its host thread no longer exists or is running
+    /// (ending the address space ends it).
+    pub fn exit_task(&mut self, tid: i32, host_gone: bool) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        let tgid = t.tgid;
+        let ctid = t.clear_child_tid;
+        let mm_id = t.mm;
+        if ctid != 0
+            && self.mms.get(&mm_id).is_some_and(|e| e.users > 1)
+            && self.write_u32(tid, ctid, 0).is_ok()
+        {
+            let key = self.futex_key(tid, ctid, true);
+            self.futex_wake(key, 1, u32::MAX);
+        }
+        if let Some(p) = self.tasks[&tid].vfork_parent {
+            self.release_vfork(p);
+        }
+        // A private address space dies with its group; take the siblings with it.
+        self.release_mm(tid, host_gone);
+        let t = self.tasks.remove(&tid).expect("task");
+        self.futex_waiters.retain(|w| w.tid != tid);
+        self.ready.retain(|&r| r != tid);
+        // Dropping the last use of the fd table closes its files: wake the other ends.
+        let pipes: Vec<u64> = if Rc::strong_count(&t.files) == 1 {
+            t.files
+                .borrow()
+                .fds
+                .values()
+                .filter_map(|e| crate::fs::io::pipe_id(&e.file))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        drop(t);
+        for id in pipes {
+            self.notify(&WaitKey::Object(id));
+        }
+        let g = self.tgs.get_mut(&tgid).expect("tg");
+        g.threads.retain(|&x| x != tid);
+        if g.threads.is_empty() {
+            self.group_exited(tgid);
+        }
+    }
+
+    pub(crate) fn release_vfork(&mut self, parent: i32) {
+        if let Some(p) = self.tasks.get(&parent) {
+            if matches!(p.state, RunState::VforkWait(_)) {
+                self.task_mut(parent).state = RunState::Stopped;
+                self.deliver_and_resume(parent);
+            }
+        }
+    }
+
+    /// The last thread of a group is gone: make it a zombie, reparent its children and
+    /// tell the parent.
+    pub(crate) fn group_exited(&mut self, pid: i32) {
+        let g = self.tgs.get_mut(&pid).expect("tg");
+        let status = g.exiting.unwrap_or(WaitStatus::Exited(0));
+        g.zombie = Some(status);
+        g.itimer_real = None;
+        let children = std::mem::take(&mut g.children);
+        let ppid = g.ppid;
+        if pid == 1 {
+            // The init is gone: everything else goes with it.
+            self.init_status = Some(status);
+            let all: Vec<i32> = self.tgs.keys().copied().filter(|&p| p != 1).collect();
+            for p in all {
+                self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+            }
+            self.tgs.retain(|_, g| g.zombie.is_none() || g.pid == 1);
+            return;
+        }
+        for c in children {
+            if let Some(cg) = self.tgs.get_mut(&c) {
+                cg.ppid = 1;
+                let z = cg.zombie.is_some();
+                if let Some(i) = self.tgs.get_mut(&1) {
+                    i.children.push(c)
+                }
+                if z {
+                    self.notify(&WaitKey::Child(1));
+                }
+            }
+        }
+        let (code, st) = match status {
+            WaitStatus::Exited(c) => (libc::CLD_EXITED, c),
+            WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
+            WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
+        };
+        // A parent that ignores SIGCHLD reaps its children at once.
+        let autoreap = self
+            .tgs
+            .get(&ppid)
+            .and_then(|pg| pg.threads.first().copied())
+            .is_some_and(|pt| {
+                let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
+                act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0
+            });
+        if autoreap {
+            self.tgs.remove(&pid);
+            if let Some(pg) = self.tgs.get_mut(&ppid) {
+                pg.children.retain(|&c| c != pid);
+            }
+            self.notify(&WaitKey::Child(ppid));
+        } else {
+            self.notify_parent(pid, code, st);
+        }
+    }
+}

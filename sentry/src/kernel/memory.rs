@@ -1,0 +1,76 @@
+//! Guest memory access for the kernel and system call handlers: copies in and out of
+//! a task's address space (never a borrow of guest memory).
+
+use super::Kernel;
+use crate::mm::{Errno, MmCtx};
+
+impl Kernel {
+    // ---- guest memory ----
+
+    pub fn read_mem(&self, tid: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        if len > 1 << 30 {
+            return Err(libc::EFAULT);
+        }
+        let mut buf = vec![0u8; len];
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .read(&self.mf, addr, &mut buf)?;
+        Ok(buf)
+    }
+
+    pub fn write_mem(&mut self, tid: i32, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        let mm_id = self.tasks[&tid].mm;
+        let e = self.mms.get_mut(&mm_id).expect("task mm");
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
+        e.mm.write(&mut cx, addr, data)
+    }
+
+    pub fn read_u64(&self, tid: i32, addr: u64) -> Result<u64, Errno> {
+        let b = self.read_mem(tid, addr, 8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8")))
+    }
+
+    pub fn read_u32(&self, tid: i32, addr: u64) -> Result<u32, Errno> {
+        let b = self.read_mem(tid, addr, 4)?;
+        Ok(u32::from_le_bytes(b.try_into().expect("4")))
+    }
+
+    pub fn write_u64(&mut self, tid: i32, addr: u64, v: u64) -> Result<(), Errno> {
+        self.write_mem(tid, addr, &v.to_le_bytes())
+    }
+
+    pub fn write_u32(&mut self, tid: i32, addr: u64, v: u32) -> Result<(), Errno> {
+        self.write_mem(tid, addr, &v.to_le_bytes())
+    }
+
+    pub fn read_cstr(&self, tid: i32, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .read_cstr(&self.mf, addr, max)
+    }
+
+    /// Reads a NULL-terminated array of string pointers (argv, envp).
+    pub fn read_strv(&self, tid: i32, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+        let mut out = Vec::new();
+        if addr == 0 {
+            return Ok(out);
+        }
+        let mut total = 0;
+        loop {
+            let p = self.read_u64(tid, addr)?;
+            if p == 0 {
+                return Ok(out);
+            }
+            let s = self.read_cstr(tid, p, 128 * 1024)?;
+            total += s.len() + 1;
+            if total > 2 << 20 || out.len() > 0x7fff_ffff / 8 {
+                return Err(libc::E2BIG);
+            }
+            out.push(s);
+            addr += 8;
+        }
+    }
+}

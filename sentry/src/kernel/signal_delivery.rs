@@ -1,0 +1,360 @@
+//! Signal delivery: queueing, effects at queue time, interrupting parked calls,
+//! handlers with their frames, default actions, group stop.
+
+use super::signal::{self, bit, default_action, SigAction, SigInfo, SigSet, UNBLOCKABLE};
+use super::task::{RunState, WaitKey, WaitStatus};
+use super::Kernel;
+use crate::mm::Errno;
+
+/// Order of delivery: synchronous faults first, then by number.
+fn sig_rank(sig: i32) -> i32 {
+    match sig {
+        libc::SIGSEGV
+        | libc::SIGBUS
+        | libc::SIGILL
+        | libc::SIGTRAP
+        | libc::SIGFPE
+        | libc::SIGSYS => sig - 100,
+        libc::SIGKILL | libc::SIGSTOP => sig - 200,
+        _ => sig,
+    }
+}
+
+impl Kernel {
+    // ---- signals ----
+
+    pub(crate) fn blocked(&self, tid: i32) -> SigSet {
+        self.tasks[&tid].sigmask & !UNBLOCKABLE
+    }
+
+    /// True if a signal is pending that the task would act on now.
+    pub fn has_deliverable(&self, tid: i32) -> bool {
+        let t = &self.tasks[&tid];
+        let b = self.blocked(tid);
+        let g = &self.tgs[&t.tgid];
+        t.pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .any(|s| bit(s.signo) & b == 0)
+    }
+
+    /// Removes and returns the next deliverable signal.
+    pub(crate) fn dequeue(&mut self, tid: i32) -> Option<SigInfo> {
+        let b = self.blocked(tid);
+        let t = self.tasks.get_mut(&tid)?;
+        let pick = |q: &Vec<SigInfo>| {
+            q.iter()
+                .enumerate()
+                .filter(|(_, s)| bit(s.signo) & b == 0)
+                .min_by_key(|(i, s)| (sig_rank(s.signo), *i))
+                .map(|(i, _)| i)
+        };
+        if let Some(i) = pick(&t.pending) {
+            return Some(t.pending.remove(i));
+        }
+        let g = self.tgs.get_mut(&t.tgid)?;
+        pick(&g.shared_pending).map(|i| g.shared_pending.remove(i))
+    }
+
+    /// Dequeues a pending signal in `set` (for sigtimedwait and signalfd).
+    pub fn dequeue_in(&mut self, tid: i32, set: SigSet) -> Option<SigInfo> {
+        let t = self.tasks.get_mut(&tid)?;
+        if let Some(i) = t.pending.iter().position(|s| bit(s.signo) & set != 0) {
+            return Some(t.pending.remove(i));
+        }
+        let g = self.tgs.get_mut(&t.tgid)?;
+        g.shared_pending
+            .iter()
+            .position(|s| bit(s.signo) & set != 0)
+            .map(|i| g.shared_pending.remove(i))
+    }
+
+    /// Makes a stopped or parked task notice a new signal.
+    pub(crate) fn kick(&mut self, tid: i32) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        match t.state {
+            RunState::Running if !t.interrupting => {
+                let h = t.host_tid;
+                self.task_mut(tid).interrupting = true;
+                let _ = self.plat.interrupt(h);
+            }
+            RunState::Parked(_) => self.wake(tid),
+            _ => {}
+        }
+    }
+
+    /// Sends a signal to one thread.
+    pub fn signal_task(&mut self, tid: i32, info: SigInfo) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        let tgid = t.tgid;
+        if self.pre_queue(tgid, &info) {
+            return;
+        }
+        let t = self.task_mut(tid);
+        if info.signo < 32 && t.pending.iter().any(|s| s.signo == info.signo) {
+            return;
+        }
+        t.pending.push(info);
+        self.kick(tid);
+    }
+
+    /// Sends a signal to a thread group.
+    pub fn signal_group(&mut self, pid: i32, info: SigInfo) {
+        let Some(g) = self.tgs.get(&pid) else { return };
+        if g.zombie.is_some() || g.threads.is_empty() {
+            return;
+        }
+        if self.pre_queue(pid, &info) {
+            return;
+        }
+        let g = self.tgs.get_mut(&pid).expect("tg");
+        if info.signo < 32 && g.shared_pending.iter().any(|s| s.signo == info.signo) {
+            return;
+        }
+        let signo = info.signo;
+        g.shared_pending.push(info);
+        // Wake a thread that does not block it.
+        let threads = g.threads.clone();
+        let target = threads
+            .iter()
+            .copied()
+            .find(|&t| self.tasks[&t].sigmask & bit(signo) == 0)
+            .unwrap_or(threads[0]);
+        self.kick(target);
+    }
+
+    /// Effects at queue time: SIGKILL kills, SIGCONT continues, ignored signals are
+    /// dropped. Returns true when the signal is consumed.
+    pub(crate) fn pre_queue(&mut self, pid: i32, info: &SigInfo) -> bool {
+        let sig = info.signo;
+        if sig == libc::SIGKILL {
+            if pid == 1 && !info.forced {
+                return true;
+            }
+            self.kill_group(pid, WaitStatus::Signaled(libc::SIGKILL, false));
+            return true;
+        }
+        let g = self.tgs.get_mut(&pid).expect("tg");
+        if sig == libc::SIGCONT {
+            g.shared_pending.retain(|s| {
+                !matches!(
+                    s.signo,
+                    libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+                )
+            });
+            if g.stopped.take().is_some() {
+                g.continued = true;
+                let threads = g.threads.clone();
+                for t in threads {
+                    if self.tasks[&t].state == RunState::GroupStopped {
+                        self.deliver_and_resume(t);
+                    }
+                }
+                self.notify_parent(pid, libc::CLD_CONTINUED, libc::SIGCONT);
+            }
+        } else if matches!(
+            sig,
+            libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+        ) {
+            g.shared_pending.retain(|s| s.signo != libc::SIGCONT);
+        }
+        let tid = self.tgs[&pid].threads.first().copied();
+        let Some(tid) = tid else { return true };
+        let act = self.tasks[&tid].sighand.borrow()[(sig - 1) as usize];
+        let ignored = act.handler == signal::SIG_IGN
+            || (act.handler == signal::SIG_DFL
+                && matches!(default_action(sig), signal::Default::Ignore));
+        // Blocked signals stay queued even when ignored (sigtimedwait may take them).
+        ignored && self.tasks[&tid].sigmask & bit(sig) == 0
+    }
+
+    /// A parked call meets a signal: restart it after the handler when SA_RESTART allows,
+    /// else fail it with EINTR. Signals that run no handler leave it parked.
+    pub(crate) fn interrupt_parked(&mut self, tid: i32) {
+        // Peek at what would be delivered.
+        let b = self.blocked(tid);
+        let t = &self.tasks[&tid];
+        let g = &self.tgs[&t.tgid];
+        let Some(sig) = t
+            .pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .filter(|s| bit(s.signo) & b == 0)
+            .map(|s| s.signo)
+            .min_by_key(|&s| sig_rank(s))
+        else {
+            return;
+        };
+        let act = t.sighand.borrow()[(sig - 1) as usize];
+        let has_handler = act.handler != signal::SIG_DFL && act.handler != signal::SIG_IGN;
+        if !has_handler {
+            let d = default_action(sig);
+            if matches!(d, signal::Default::Ignore | signal::Default::Continue)
+                || act.handler == signal::SIG_IGN
+            {
+                // Consume it; the call stays parked.
+                let _ = self.dequeue(tid);
+                return;
+            }
+
+            // Fatal or stop: deliver handles it; a stop leaves the call to restart.
+            let t = self.task_mut(tid);
+            t.regs.rip -= 2;
+            t.regs.rax = t.regs.orig_rax;
+            t.state = RunState::Stopped;
+            self.deliver_and_resume(tid);
+            return;
+        }
+        let nr = self.tasks[&tid].regs.orig_rax;
+        let restart = act.flags & signal::SA_RESTART != 0 && crate::syscalls::restartable(nr);
+        if !restart && (nr == libc::SYS_nanosleep as u64 || nr == libc::SYS_clock_nanosleep as u64)
+        {
+            crate::syscalls::time::nanosleep_interrupted(self, tid);
+        }
+        let progress = self.tasks[&tid].sys_progress;
+        let t = self.task_mut(tid);
+        t.state = RunState::Stopped;
+        t.sys_deadline = None;
+        t.sys_progress = 0;
+        if progress > 0 {
+            // A write that moved some bytes returns that count.
+            t.regs.rax = progress as u64;
+        } else if restart {
+            t.regs.rip -= 2;
+            t.regs.rax = t.regs.orig_rax;
+        } else {
+            t.regs.rax = (-libc::EINTR) as i64 as u64;
+        }
+        self.futex_waiters.retain(|w| w.tid != tid);
+        self.deliver_and_resume(tid);
+    }
+
+    /// Delivers pending signals (running handlers, or default actions), then resumes.
+    pub fn deliver_and_resume(&mut self, tid: i32) {
+        loop {
+            let Some(t) = self.tasks.get(&tid) else {
+                return;
+            };
+            let tgid = t.tgid;
+            if self.tgs[&tgid].stopped.is_some() || self.paused {
+                self.task_mut(tid).state = RunState::GroupStopped;
+                return;
+            }
+            let Some(info) = self.dequeue(tid) else { break };
+            let sig = info.signo;
+            let act = self.tasks[&tid].sighand.borrow()[(sig - 1) as usize];
+            if act.handler == signal::SIG_IGN {
+                continue;
+            }
+            if act.handler == signal::SIG_DFL {
+                let init = tgid == 1 && !info.forced;
+                match default_action(sig) {
+                    signal::Default::Ignore | signal::Default::Continue => continue,
+                    _ if init => continue,
+                    signal::Default::Stop => {
+                        self.group_stop(tgid, sig);
+                        return;
+                    }
+                    signal::Default::Terminate => {
+                        self.kill_group(tgid, WaitStatus::Signaled(sig, false));
+                        return;
+                    }
+                    signal::Default::Core => {
+                        self.kill_group(tgid, WaitStatus::Signaled(sig, true));
+                        return;
+                    }
+                }
+            }
+            if self.setup_frame(tid, &info, act).is_err() {
+                self.kill_group(tgid, WaitStatus::Signaled(libc::SIGSEGV, true));
+                return;
+            }
+            if act.flags & signal::SA_RESETHAND != 0 {
+                self.tasks[&tid].sighand.borrow_mut()[(sig - 1) as usize] = SigAction::default();
+            }
+        }
+        self.resume(tid);
+    }
+
+    pub(crate) fn setup_frame(
+        &mut self,
+        tid: i32,
+        info: &SigInfo,
+        act: SigAction,
+    ) -> Result<(), Errno> {
+        let t = &self.tasks[&tid];
+        let regs = t.regs;
+        let (ss_sp, ss_flags, ss_size) = t.altstack;
+        let on_alt =
+            ss_flags != libc::SS_DISABLE && regs.rsp > ss_sp && regs.rsp <= ss_sp + ss_size;
+        let sp = if act.flags & signal::SA_ONSTACK != 0 && ss_flags != libc::SS_DISABLE && !on_alt {
+            ss_sp + ss_size
+        } else {
+            regs.rsp - 128
+        };
+        let fpu = self.plat.get_fpu(t.host_tid).map_err(|_| libc::EFAULT)?;
+        let old_mask = t.saved_mask.unwrap_or(t.sigmask);
+        let alt = (
+            ss_sp,
+            if on_alt { libc::SS_ONSTACK } else { ss_flags },
+            ss_size,
+        );
+        let frame = signal::build_frame(sp, &regs, &fpu, info, &act, old_mask, alt);
+        self.write_mem(tid, frame.addr, &frame.bytes)?;
+        let t = self.task_mut(tid);
+        t.saved_mask = None;
+        t.regs.rip = act.handler;
+        t.regs.rsp = frame.addr;
+        t.regs.rdi = info.signo as u64;
+        t.regs.rsi = frame.info_addr;
+        t.regs.rdx = frame.uc_addr;
+        t.regs.rax = 0;
+        t.regs.eflags &= !(0x400 | 0x100);
+        let mut mask = t.sigmask | act.mask;
+        if act.flags & signal::SA_NODEFER == 0 {
+            mask |= bit(info.signo);
+        }
+        t.sigmask = mask & !UNBLOCKABLE;
+        Ok(())
+    }
+
+    /// Stops every thread of a group (SIGSTOP and friends) and tells the parent.
+    pub(crate) fn group_stop(&mut self, pid: i32, sig: i32) {
+        let g = self.tgs.get_mut(&pid).expect("tg");
+        g.stopped = Some((sig, false));
+        let threads = g.threads.clone();
+        for t in threads {
+            match self.tasks[&t].state {
+                RunState::Running => self.kick(t),
+                RunState::Stopped => self.task_mut(t).state = RunState::GroupStopped,
+                _ => {}
+            }
+        }
+        self.notify_parent(pid, libc::CLD_STOPPED, sig);
+    }
+
+    /// SIGCHLD to the parent (unless it asked not to) and a wake of its waiters.
+    pub(crate) fn notify_parent(&mut self, pid: i32, code: i32, status: i32) {
+        let g = &self.tgs[&pid];
+        let (ppid, uid) = (g.ppid, g.creds.uid);
+        if ppid == 0 || !self.tgs.contains_key(&ppid) {
+            return;
+        }
+        let ptid = self.tgs[&ppid].threads.first().copied();
+        if let Some(pt) = ptid {
+            let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
+            let quiet = code != libc::CLD_EXITED
+                && code != libc::CLD_KILLED
+                && code != libc::CLD_DUMPED
+                && act.flags & signal::SA_NOCLDSTOP != 0;
+            if !quiet && (code != libc::CLD_EXITED || self.tgs[&pid].exit_signal == libc::SIGCHLD) {
+                self.signal_group(ppid, SigInfo::child(pid, uid, code, status));
+            }
+        }
+        self.notify(&WaitKey::Child(ppid));
+    }
+}
