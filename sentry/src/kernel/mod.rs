@@ -17,6 +17,8 @@ mod memory;
 mod paths;
 mod signal_delivery;
 pub(crate) mod spawn;
+#[doc(hidden)]
+pub mod testing;
 
 pub use spawn::Spawn;
 
@@ -102,9 +104,19 @@ impl Kernel {
     pub fn new(config: &SandboxConfig) -> Result<Kernel, KernelError> {
         let mf = MemoryFile::new().map_err(KernelError::Platform)?;
         let plat = Ptrace::new(mf.raw_fd()).map_err(KernelError::Platform)?;
+        Kernel::with_platform(config, mf, Box::new(plat))
+    }
+
+    /// Builds the kernel on a given platform (the fake one in unit tests) and memory file
+    /// (the one the platform maps from).
+    pub fn with_platform(
+        config: &SandboxConfig,
+        mf: MemoryFile,
+        plat: Box<dyn Platform>,
+    ) -> Result<Kernel, KernelError> {
         let vfs = crate::fs::mount_setup::build_vfs(config)?;
         Ok(Kernel {
-            plat: Box::new(plat),
+            plat,
             mf,
             mms: HashMap::new(),
             next_mm: 1,
@@ -137,7 +149,6 @@ impl Kernel {
         self.next_obj
     }
 
-    /// Starts the first guest process (pid 1) from the config.
     pub fn alloc_pid(&mut self) -> i32 {
         loop {
             let p = self.next_pid;

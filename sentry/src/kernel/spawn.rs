@@ -86,7 +86,37 @@ impl Kernel {
                 false,
             );
         }
-        files.limit = spec.rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as i32;
+        let pid = self.new_process(&spec.creds, &spec.rlimits, &spec.cwd, files)?;
+        let argv: Vec<Vec<u8>> = spec.argv.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let envp: Vec<Vec<u8>> = spec.env.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let path = argv.first().cloned().unwrap_or_default();
+        let path = self.find_in_path(pid, &path, &spec.env);
+        if let Err(e) = self.exec(pid, &path, argv, envp) {
+            if pid != 1 {
+                // Leave no trace of a process that never started.
+                self.exit_task(pid, false);
+                self.tgs.remove(&pid);
+            }
+            return Err(KernelError::Exec {
+                path: String::from_utf8_lossy(&path).into_owned(),
+                errno: std::io::Error::from_raw_os_error(e),
+            });
+        }
+        self.resume(pid);
+        Ok(pid)
+    }
+
+    /// A new process with no parent in the sandbox: one stopped task in an empty address
+    /// space, with `files` as its fd table (whose limit follows RLIMIT_NOFILE). Returns its
+    /// pid. execve gives it a program.
+    pub fn new_process(
+        &mut self,
+        creds: &super::creds::Creds,
+        rlimits: &[(u64, u64)],
+        cwd: &str,
+        mut files: FdTable,
+    ) -> Result<i32, KernelError> {
+        files.limit = rlimits[libc::RLIMIT_NOFILE as usize].0.min(1 << 20) as i32;
         let pid = self.alloc_pid();
         let tg = ThreadGroup {
             pid,
@@ -102,8 +132,8 @@ impl Kernel {
             stopped: None,
             continued: false,
             itimer_real: None,
-            rlimits: spec.rlimits.clone(),
-            creds: spec.creds.clone(),
+            rlimits: rlimits.to_vec(),
+            creds: creds.clone(),
             exe: String::new(),
             start_ns: self.clocks.mono(),
         };
@@ -132,7 +162,7 @@ impl Kernel {
             state: RunState::Stopped,
             files: Rc::new(RefCell::new(files)),
             fs: Rc::new(RefCell::new(FsContext {
-                cwd: crate::fs::join(&crate::fs::split(&spec.cwd)),
+                cwd: crate::fs::join(&crate::fs::split(cwd)),
                 umask: 0o022,
             })),
             sighand: Rc::new(RefCell::new([SigAction::default(); 64])),
@@ -152,22 +182,6 @@ impl Kernel {
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);
         self.tgs.get_mut(&pid).expect("just made").threads.push(pid);
-        let argv: Vec<Vec<u8>> = spec.argv.iter().map(|s| s.as_bytes().to_vec()).collect();
-        let envp: Vec<Vec<u8>> = spec.env.iter().map(|s| s.as_bytes().to_vec()).collect();
-        let path = argv.first().cloned().unwrap_or_default();
-        let path = self.find_in_path(pid, &path, &spec.env);
-        if let Err(e) = self.exec(pid, &path, argv, envp) {
-            if pid != 1 {
-                // Leave no trace of a process that never started.
-                self.exit_task(pid, false);
-                self.tgs.remove(&pid);
-            }
-            return Err(KernelError::Exec {
-                path: String::from_utf8_lossy(&path).into_owned(),
-                errno: std::io::Error::from_raw_os_error(e),
-            });
-        }
-        self.resume(pid);
         Ok(pid)
     }
 

@@ -2,6 +2,8 @@
 //! resume a thread, learn (without blocking) which thread stopped and why, and manage
 //! address spaces whose memory is ranges of the sentry's memory file.
 
+#[doc(hidden)]
+pub mod fake;
 pub mod ptrace;
 mod stub_filter;
 pub mod sys;

@@ -209,3 +209,78 @@ impl Kernel {
         Sys::Ret(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::platform::GUEST_TOP;
+
+    const MAP: u64 = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+    const FIXED: u64 = MAP | libc::MAP_FIXED as u64;
+    const RW: u64 = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+
+    #[test]
+    fn mmap_munmap_and_memory_reads_back() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let a = k
+            .call(t, libc::SYS_mmap, [0, 8192, RW, MAP, u64::MAX, 0])
+            .unwrap();
+        assert!(a > 0 && a as u64 % 4096 == 0, "{a:#x}");
+        k.put(t, a as u64 + 4090, b"across a page");
+        assert_eq!(k.get(t, a as u64 + 4090, 13), b"across a page");
+        assert_eq!(
+            k.call(t, libc::SYS_munmap, [a as u64, 4096, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert!(
+            k.read_mem(t, a as u64, 1).is_err(),
+            "unmapped page still readable"
+        );
+        assert_eq!(k.get(t, a as u64 + 4096, 7), b" a page");
+    }
+
+    #[test]
+    fn ranges_outside_the_guest_range_get_linux_errnos() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let e = |k: &mut crate::kernel::Kernel, nr, a| k.call(t, nr, a).unwrap();
+        assert_eq!(
+            e(&mut k, libc::SYS_mmap, [0, 4096, RW, FIXED, u64::MAX, 0]),
+            -(libc::EPERM as i64)
+        );
+        assert_eq!(
+            e(
+                &mut k,
+                libc::SYS_mmap,
+                [GUEST_TOP, 4096, RW, FIXED, u64::MAX, 0]
+            ),
+            -(libc::ENOMEM as i64)
+        );
+        let remap = |k: &mut crate::kernel::Kernel, len: u64, to: u64| {
+            let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
+            k.call(t, libc::SYS_mremap, [SCRATCH, len, len, flags, to, 0])
+                .unwrap()
+        };
+        assert_eq!(remap(&mut k, 4096, GUEST_TOP), -(libc::EINVAL as i64));
+        assert_eq!(remap(&mut k, 4096, 0), -(libc::EPERM as i64));
+        assert_eq!(
+            remap(&mut k, 8192, SCRATCH + 4096),
+            -(libc::EINVAL as i64),
+            "overlap"
+        );
+        assert_eq!(
+            e(
+                &mut k,
+                libc::SYS_munmap,
+                [GUEST_TOP - 4096, 8192, 0, 0, 0, 0]
+            ),
+            -(libc::EINVAL as i64)
+        );
+        // The scratch memory is untouched by all of that.
+        k.put(t, SCRATCH, b"ok");
+        assert_eq!(k.get(t, SCRATCH, 2), b"ok");
+    }
+}
