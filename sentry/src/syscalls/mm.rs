@@ -227,7 +227,7 @@ mod tests {
         let a = k
             .call(t, libc::SYS_mmap, [0, 8192, RW, MAP, u64::MAX, 0])
             .unwrap();
-        assert!(a > 0 && a as u64 % 4096 == 0, "{a:#x}");
+        assert!(a > 0 && (a as u64).is_multiple_of(4096), "{a:#x}");
         k.put(t, a as u64 + 4090, b"across a page");
         assert_eq!(k.get(t, a as u64 + 4090, 13), b"across a page");
         assert_eq!(
