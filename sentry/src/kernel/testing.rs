@@ -42,7 +42,13 @@ impl Kernel {
     /// Makes system call `nr` as task `tid` and returns what the guest would see in rax
     /// (a parked call returns `None`; the task stays as the handler left it).
     pub fn call(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> Option<i64> {
-        match self.dispatch(tid, nr as u64, args) {
+        let out = self.dispatch(tid, nr as u64, args);
+        if let (Sys::Ret(_) | Sys::Regs, Some(t)) = (&out, self.tasks.get_mut(&tid)) {
+            // What the event loop does when a call ends.
+            t.sys_deadline = None;
+            t.sys_progress = 0;
+        }
+        match out {
             Sys::Ret(v) => Some(v),
             Sys::Regs | Sys::Gone => Some(self.tasks.get(&tid).map_or(0, |t| t.regs.rax as i64)),
             Sys::Park(_) => None,

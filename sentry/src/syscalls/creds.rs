@@ -228,3 +228,128 @@ impl Kernel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::kernel::Kernel;
+
+    fn ids(k: &mut Kernel, t: i32) -> [u32; 3] {
+        let p = [SCRATCH, SCRATCH + 4, SCRATCH + 8];
+        assert_eq!(
+            k.call(t, libc::SYS_getresuid, [p[0], p[1], p[2], 0, 0, 0]),
+            Some(0)
+        );
+        p.map(|a| u32::from_le_bytes(k.get(t, a, 4).try_into().unwrap()))
+    }
+
+    fn capeff(k: &mut Kernel, t: i32) -> u64 {
+        k.put(t, SCRATCH, &0x2008_0522u32.to_le_bytes());
+        k.put(t, SCRATCH + 4, &0u32.to_le_bytes());
+        assert_eq!(
+            k.call(t, libc::SYS_capget, [SCRATCH, SCRATCH + 16, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let d = k.get(t, SCRATCH + 16, 24);
+        let w = |o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as u64;
+        w(0) | (w(12) << 32)
+    }
+
+    #[test]
+    fn root_that_setuids_away_loses_everything() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        assert_ne!(capeff(&mut k, t), 0);
+        assert_eq!(k.call(t, libc::SYS_setgid, [100, 0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(k.call(t, libc::SYS_setuid, [100, 0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(ids(&mut k, t), [100, 100, 100]);
+        assert_eq!(capeff(&mut k, t), 0);
+        let eperm = Some(-(libc::EPERM as i64));
+        assert_eq!(k.call(t, libc::SYS_setuid, [0, 0, 0, 0, 0, 0]), eperm);
+        assert_eq!(
+            k.call(t, libc::SYS_setresuid, [0, u64::MAX, u64::MAX, 0, 0, 0]),
+            eperm
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_setuid, [u32::MAX as u64, 0, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        // setfsuid answers the old value and refuses silently.
+        assert_eq!(k.call(t, libc::SYS_setfsuid, [0, 0, 0, 0, 0, 0]), Some(100));
+        assert_eq!(
+            k.call(t, libc::SYS_setfsuid, [100, 0, 0, 0, 0, 0]),
+            Some(100)
+        );
+    }
+
+    #[test]
+    fn capset_cannot_raise_and_prctl_reports_the_sets() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        // Keep only CAP_CHOWN, then try to get CAP_SYS_ADMIN back.
+        let set = |k: &mut Kernel, eff: u32, perm: u32| {
+            k.put(t, SCRATCH, &0x2008_0522u32.to_le_bytes());
+            k.put(t, SCRATCH + 4, &0u32.to_le_bytes());
+            let mut d = Vec::new();
+            for v in [eff, perm, 0, 0, 0, 0] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+            k.put(t, SCRATCH + 16, &d);
+            k.call(t, libc::SYS_capset, [SCRATCH, SCRATCH + 16, 0, 0, 0, 0])
+        };
+        assert_eq!(set(&mut k, 1, 1), Some(0));
+        assert_eq!(capeff(&mut k, t), 1);
+        assert_eq!(set(&mut k, 1 << 21, 1 << 21), Some(-(libc::EPERM as i64)));
+        assert_eq!(
+            k.call(t, libc::SYS_sethostname, [SCRATCH, 1, 0, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+        let prctl = |k: &mut Kernel, a: [u64; 6]| k.call(t, libc::SYS_prctl, a);
+        assert_eq!(
+            prctl(&mut k, [libc::PR_GET_NO_NEW_PRIVS as u64, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            prctl(&mut k, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            prctl(&mut k, [libc::PR_GET_NO_NEW_PRIVS as u64, 0, 0, 0, 0, 0]),
+            Some(1)
+        );
+        assert_eq!(
+            prctl(&mut k, [libc::PR_CAPBSET_READ as u64, 21, 0, 0, 0, 0]),
+            Some(1)
+        );
+        assert_eq!(
+            prctl(&mut k, [libc::PR_CAPBSET_READ as u64, 99, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        // Without CAP_SETPCAP the bounding set stays.
+        assert_eq!(
+            prctl(&mut k, [libc::PR_CAPBSET_DROP as u64, 21, 0, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+    }
+
+    #[test]
+    fn unprivileged_users_may_only_shuffle_their_own_ids() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(1000, 1000);
+        let eperm = Some(-(libc::EPERM as i64));
+        assert_eq!(k.call(t, libc::SYS_setuid, [0, 0, 0, 0, 0, 0]), eperm);
+        assert_eq!(k.call(t, libc::SYS_setgid, [0, 0, 0, 0, 0, 0]), eperm);
+        assert_eq!(
+            k.call(t, libc::SYS_setgroups, [0, SCRATCH, 0, 0, 0, 0]),
+            eperm
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_setresuid, [1000, 1000, 1000, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(ids(&mut k, t), [1000, 1000, 1000]);
+    }
+}

@@ -724,3 +724,119 @@ impl Kernel {
         ret(self.write_mem(tid, a[1], &b).map(|_| 0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::kernel::Kernel;
+
+    /// A root with /etc (0755 root) holding secret (0600 root) and /pub (0777).
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let mode = |p: &std::path::Path, m| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(d.path(), 0o755);
+        std::fs::create_dir(d.path().join("etc")).unwrap();
+        mode(&d.path().join("etc"), 0o755);
+        std::fs::write(d.path().join("etc/secret"), "s").unwrap();
+        mode(&d.path().join("etc/secret"), 0o600);
+        std::fs::create_dir(d.path().join("pub")).unwrap();
+        mode(&d.path().join("pub"), 0o777);
+        d
+    }
+
+    fn open(k: &mut Kernel, t: i32, path: &str, flags: i32) -> i64 {
+        let p = k.put_str(t, SCRATCH, path);
+        let at = libc::AT_FDCWD as u64;
+        k.call(t, libc::SYS_openat, [at, p, flags as u64, 0o644, 0, 0])
+            .unwrap()
+    }
+
+    fn root_can_chown() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn open_and_create_check_permissions_and_set_the_owner() {
+        if !root_can_chown() {
+            return; // the checks need files of several owners
+        }
+        let d = tree();
+        let mut k = kernel(d.path());
+        let u = k.test_process(1000, 1000);
+        let eacces = -(libc::EACCES as i64);
+        assert_eq!(open(&mut k, u, "/etc/secret", libc::O_RDONLY), eacces);
+        assert_eq!(
+            open(&mut k, u, "/etc/new", libc::O_CREAT | libc::O_WRONLY),
+            eacces
+        );
+        assert!(open(&mut k, u, "/pub/mine", libc::O_CREAT | libc::O_WRONLY) >= 0);
+        let md = std::fs::metadata(d.path().join("pub/mine")).unwrap();
+        assert_eq!((md.uid(), md.gid(), md.mode() & 0o777), (1000, 1000, 0o644));
+        assert!(!d.path().join("etc/new").exists());
+        let r = k.test_process(0, 0);
+        assert!(open(&mut k, r, "/etc/secret", libc::O_RDONLY) >= 0);
+    }
+
+    #[test]
+    fn chmod_is_for_the_owner_and_mkdir_applies_the_umask() {
+        if !root_can_chown() {
+            return;
+        }
+        let d = tree();
+        let mut k = kernel(d.path());
+        let u = k.test_process(1000, 1000);
+        let at = libc::AT_FDCWD as u64;
+        let p = k.put_str(u, SCRATCH, "/etc/secret");
+        assert_eq!(
+            k.call(u, libc::SYS_fchmodat, [at, p, 0o777, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+        assert_eq!(
+            k.call(u, libc::SYS_umask, [0o077, 0, 0, 0, 0, 0]),
+            Some(0o022)
+        );
+        let p = k.put_str(u, SCRATCH, "/pub/dir");
+        assert_eq!(
+            k.call(u, libc::SYS_mkdirat, [at, p, 0o777, 0, 0, 0]),
+            Some(0)
+        );
+        let md = std::fs::metadata(d.path().join("pub/dir")).unwrap();
+        assert_eq!((md.uid(), md.mode() & 0o777), (1000, 0o700));
+        let p = k.put_str(u, SCRATCH, "/pub/dir");
+        assert_eq!(
+            k.call(u, libc::SYS_fchmodat, [at, p, 0o755, 0, 0, 0]),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn search_permission_is_checked_on_every_directory() {
+        if !root_can_chown() {
+            return;
+        }
+        let d = tree();
+        std::fs::set_permissions(d.path().join("etc"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        std::fs::write(d.path().join("etc/open"), "o").unwrap();
+        std::fs::set_permissions(
+            d.path().join("etc/open"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let mut k = kernel(d.path());
+        let u = k.test_process(1000, 1000);
+        assert_eq!(
+            open(&mut k, u, "/etc/open", libc::O_RDONLY),
+            -(libc::EACCES as i64)
+        );
+        let p = k.put_str(u, SCRATCH, "/etc");
+        assert_eq!(
+            k.call(u, libc::SYS_chdir, [p, 0, 0, 0, 0, 0]),
+            Some(-(libc::EACCES as i64))
+        );
+    }
+}

@@ -160,3 +160,45 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+
+    #[test]
+    fn wait_checks_the_value_and_wake_counts() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let u = k.test_process(0, 0);
+        k.put(t, SCRATCH, &7u32.to_le_bytes());
+        let private = 128u64;
+        let wait = private; // FUTEX_WAIT | FUTEX_PRIVATE_FLAG
+        assert_eq!(
+            k.call(t, libc::SYS_futex, [SCRATCH, wait, 6, 0, 0, 0]),
+            Some(-(libc::EAGAIN as i64))
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_futex, [SCRATCH, wait, 7, 0, 0, 0]),
+            None
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_futex, [SCRATCH + 1, wait, 7, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        // Another process's private futex at the same address is another futex.
+        let wake = 1 | private;
+        assert_eq!(
+            k.call(u, libc::SYS_futex, [SCRATCH, wake, 1, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_futex, [SCRATCH, wake, 1, 0, 0, 0]),
+            Some(1)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_futex, [SCRATCH, wake, 1, 0, 0, 0]),
+            Some(0)
+        );
+    }
+}

@@ -887,3 +887,64 @@ impl Kernel {
 pub fn is_tty(f: &crate::fs::file::FileRef) -> bool {
     matches!(f.borrow().kind, FileKind::Stream { tty: true, .. })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+
+    #[test]
+    fn identity_and_uname() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        assert_eq!(k.call(t, libc::SYS_getpid, [0; 6]), Some(t as i64));
+        assert_eq!(k.call(t, libc::SYS_gettid, [0; 6]), Some(t as i64));
+        assert_eq!(k.call(t, libc::SYS_getppid, [0; 6]), Some(0));
+        assert_eq!(
+            k.call(t, libc::SYS_uname, [SCRATCH, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let u = k.get(t, SCRATCH, 65 * 2);
+        assert_eq!(&u[..6], b"Linux\0");
+        assert_eq!(&u[65..70], b"test\0");
+        let name = b"renamed";
+        k.put(t, SCRATCH, name);
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_sethostname,
+                [SCRATCH, name.len() as u64, 0, 0, 0, 0]
+            ),
+            Some(0)
+        );
+        assert_eq!(k.hostname, "renamed");
+    }
+
+    #[test]
+    fn rlimits_hard_limits_need_cap_sys_resource() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(1000, 1000);
+        let nofile = libc::RLIMIT_NOFILE as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_prlimit64, [0, nofile, 0, SCRATCH, 0, 0]),
+            Some(0)
+        );
+        let hard = u64::from_le_bytes(k.get(t, SCRATCH + 8, 8).try_into().unwrap());
+        let mut new = 64u64.to_le_bytes().to_vec();
+        new.extend_from_slice(&(hard + 1).to_le_bytes());
+        k.put(t, SCRATCH + 32, &new);
+        assert_eq!(
+            k.call(t, libc::SYS_prlimit64, [0, nofile, SCRATCH + 32, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+        let mut lower = 64u64.to_le_bytes().to_vec();
+        lower.extend_from_slice(&128u64.to_le_bytes());
+        k.put(t, SCRATCH + 32, &lower);
+        assert_eq!(
+            k.call(t, libc::SYS_prlimit64, [0, nofile, SCRATCH + 32, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(k.tasks[&t].files.borrow().limit, 64);
+    }
+}

@@ -318,3 +318,120 @@ impl Kernel {
         Sys::Ret(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+
+    #[test]
+    fn sigaction_round_trips_and_kill_and_stop_cannot_be_caught() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let mut act = Vec::new();
+        for v in [
+            0x40_1000u64,
+            crate::kernel::signal::SA_RESTART,
+            0x40_2000,
+            1 << 9,
+        ] {
+            act.extend_from_slice(&v.to_le_bytes());
+        }
+        k.put(t, SCRATCH, &act);
+        let usr1 = libc::SIGUSR1 as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_rt_sigaction, [usr1, SCRATCH, 0, 8, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_rt_sigaction, [usr1, 0, SCRATCH + 64, 8, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(k.get(t, SCRATCH + 64, 32), act);
+        let einval = Some(-(libc::EINVAL as i64));
+        for sig in [libc::SIGKILL, libc::SIGSTOP] {
+            let r = k.call(t, libc::SYS_rt_sigaction, [sig as u64, SCRATCH, 0, 8, 0, 0]);
+            assert_eq!(r, einval);
+        }
+        assert_eq!(
+            k.call(t, libc::SYS_rt_sigaction, [65, 0, 0, 8, 0, 0]),
+            einval
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_rt_sigaction, [usr1, 0, 0, 4, 0, 0]),
+            einval
+        );
+    }
+
+    #[test]
+    fn sigkill_cannot_be_blocked_and_a_blocked_signal_stays_pending() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        k.put(t, SCRATCH, &u64::MAX.to_le_bytes());
+        let block = libc::SIG_BLOCK as u64;
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_rt_sigprocmask,
+                [block, SCRATCH, SCRATCH + 8, 8, 0, 0]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_rt_sigprocmask,
+                [block, 0, SCRATCH + 8, 8, 0, 0]
+            ),
+            Some(0)
+        );
+        let mask = u64::from_le_bytes(k.get(t, SCRATCH + 8, 8).try_into().unwrap());
+        let bit = |s: i32| 1u64 << (s - 1);
+        assert_eq!(mask & (bit(libc::SIGKILL) | bit(libc::SIGSTOP)), 0);
+        assert_eq!(mask & bit(libc::SIGUSR2), bit(libc::SIGUSR2));
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_kill,
+                [t as u64, libc::SIGUSR2 as u64, 0, 0, 0, 0]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_rt_sigpending, [SCRATCH + 16, 8, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let pending = u64::from_le_bytes(k.get(t, SCRATCH + 16, 8).try_into().unwrap());
+        assert_eq!(pending, bit(libc::SIGUSR2));
+    }
+
+    #[test]
+    fn kill_checks_the_sender() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let root_pid = k.test_process(0, 0);
+        let user = k.test_process(1000, 1000);
+        let other = k.test_process(1001, 1001);
+        let kill = |k: &mut crate::kernel::Kernel, from: i32, to: i32, sig: i32| {
+            k.call(from, libc::SYS_kill, [to as u64, sig as u64, 0, 0, 0, 0])
+        };
+        let eperm = Some(-(libc::EPERM as i64));
+        assert_eq!(kill(&mut k, user, root_pid, 0), eperm);
+        assert_eq!(kill(&mut k, user, other, libc::SIGTERM), eperm);
+        assert_eq!(kill(&mut k, user, user, 0), Some(0));
+        assert_eq!(kill(&mut k, root_pid, user, 0), Some(0));
+        assert_eq!(
+            kill(&mut k, user, 4_000_000, 0),
+            Some(-(libc::ESRCH as i64))
+        );
+        assert_eq!(
+            k.call(
+                user,
+                libc::SYS_tgkill,
+                [other as u64, other as u64, 15, 0, 0, 0]
+            ),
+            eperm
+        );
+    }
+}

@@ -182,3 +182,71 @@ pub fn nanosleep_interrupted(k: &mut Kernel, tid: i32) {
         let _ = k.write_mem(tid, rem, &ns_to_ts(left));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::kernel::Kernel;
+
+    fn ts(k: &mut Kernel, t: i32, addr: u64, sec: i64, nsec: i64) {
+        let mut b = sec.to_le_bytes().to_vec();
+        b.extend_from_slice(&nsec.to_le_bytes());
+        k.put(t, addr, &b);
+    }
+
+    #[test]
+    fn clocks_and_sleeps() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let mono = libc::CLOCK_MONOTONIC as u64;
+        let read = |k: &mut Kernel| {
+            assert_eq!(
+                k.call(t, libc::SYS_clock_gettime, [mono, SCRATCH, 0, 0, 0, 0]),
+                Some(0)
+            );
+            let b = k.get(t, SCRATCH, 16);
+            let s = u64::from_le_bytes(b[..8].try_into().unwrap());
+            let n = u64::from_le_bytes(b[8..].try_into().unwrap());
+            assert!(n < 1_000_000_000);
+            s * 1_000_000_000 + n
+        };
+        let a = read(&mut k);
+        assert!(read(&mut k) >= a);
+        assert_eq!(
+            k.call(t, libc::SYS_clock_gettime, [99, SCRATCH, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        // A zero sleep returns at once; a second's sleep parks; a bad timespec is EINVAL.
+        ts(&mut k, t, SCRATCH + 32, 0, 0);
+        assert_eq!(
+            k.call(t, libc::SYS_nanosleep, [SCRATCH + 32, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        ts(&mut k, t, SCRATCH + 32, 1, 0);
+        assert_eq!(
+            k.call(t, libc::SYS_nanosleep, [SCRATCH + 32, 0, 0, 0, 0, 0]),
+            None
+        );
+        k.task_mut(t).sys_deadline = None; // the parked sleep is abandoned
+        ts(&mut k, t, SCRATCH + 32, 0, 1_000_000_000);
+        assert_eq!(
+            k.call(t, libc::SYS_nanosleep, [SCRATCH + 32, 0, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_nanosleep, [8, 0, 0, 0, 0, 0]),
+            Some(-(libc::EFAULT as i64))
+        );
+    }
+
+    #[test]
+    fn alarm_reports_what_was_left() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        assert_eq!(k.call(t, libc::SYS_alarm, [100, 0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(k.call(t, libc::SYS_alarm, [0, 0, 0, 0, 0, 0]), Some(100));
+        assert_eq!(k.call(t, libc::SYS_alarm, [0, 0, 0, 0, 0, 0]), Some(0));
+    }
+}
