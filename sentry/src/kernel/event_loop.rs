@@ -2,8 +2,6 @@
 //! serves them in order, parks blocking calls and wakes them, expires timers, and answers
 //! control requests.
 
-use std::os::fd::AsRawFd;
-
 use super::signal::{self, SigInfo};
 use super::task::{RunState, WaitKey, WaitStatus};
 use super::{Kernel, Sys};
@@ -11,21 +9,6 @@ use crate::mm::MmCtx;
 use crate::platform::{Event, Stop};
 
 /// Blocks SIGCHLD on this thread and returns a signalfd for it.
-fn block_sigchld() -> nix::sys::signalfd::SignalFd {
-    let mut set = nix::sys::signal::SigSet::empty();
-    set.add(nix::sys::signal::Signal::SIGCHLD);
-    let _ = set.thread_block();
-    nix::sys::signalfd::SignalFd::with_flags(
-        &set,
-        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
-    )
-    .expect("signalfd")
-}
-
-fn drain_signalfd(fd: &nix::sys::signalfd::SignalFd) {
-    while let Ok(Some(_)) = fd.read_signal() {}
-}
-
 impl Kernel {
     // ---- running tasks ----
 
@@ -213,7 +196,6 @@ impl Kernel {
 
     /// The event loop: serves guest system calls until the init exits. Returns its status.
     pub fn run_loop(&mut self, control: Option<&crate::control::ControlReceiver>) -> WaitStatus {
-        let sigfd = block_sigchld();
         loop {
             if let Some(st) = self.init_status {
                 if self.tasks.is_empty() {
@@ -275,11 +257,16 @@ impl Kernel {
                 .next_deadline()
                 .map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000))
                 .unwrap_or(1000);
-            let mut pfds = vec![libc::pollfd {
-                fd: sigfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
+            let wakeups = self.plat.wakeup_fds();
+            let mut pfds: Vec<libc::pollfd> = wakeups
+                .iter()
+                .map(|&fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let control_at = pfds.len();
             if let Some(c) = control {
                 pfds.push(libc::pollfd {
                     fd: c.raw_fd(),
@@ -296,17 +283,17 @@ impl Kernel {
                 });
             }
             crate::platform::sys::poll(&mut pfds, timeout_ms as i32);
-            if pfds[0].revents != 0 {
-                drain_signalfd(&sigfd);
+            if pfds[..control_at].iter().any(|p| p.revents != 0) {
+                self.plat.clear_wakeups();
             }
-            let base = if control.is_some() { 2 } else { 1 };
+            let base = control_at + usize::from(control.is_some());
             for (i, &(fd, ev)) in host_waits.iter().enumerate() {
                 if pfds[base + i].revents != 0 {
                     self.notify(&WaitKey::HostFd(fd, ev));
                 }
             }
             if let Some(c) = control {
-                if pfds[1].revents != 0 {
+                if pfds[control_at].revents != 0 {
                     for env in c.drain() {
                         if let crate::control::Request::WaitPid { pid } = env.request {
                             self.pid_waiters.push((pid, env.reply));

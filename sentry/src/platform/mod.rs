@@ -149,4 +149,11 @@ pub trait Platform {
     fn next_event(&mut self) -> std::io::Result<Option<Event>>;
     /// Host pids of the sandbox's stub processes.
     fn host_pids(&self) -> Vec<i32>;
+    /// Fds that become readable when a thread may have stopped (the event loop polls
+    /// them; `next_event` then says which).
+    fn wakeup_fds(&self) -> Vec<i32> {
+        Vec::new()
+    }
+    /// Consumes what made the wakeup fds readable.
+    fn clear_wakeups(&mut self) {}
 }

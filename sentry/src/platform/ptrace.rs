@@ -23,6 +23,10 @@ struct Stub {
 }
 
 pub struct Ptrace {
+    /// SIGCHLD for this thread, which blocks it (stops of tracees whose SIGCHLD stays
+    /// pending), and the process-wide SIGCHLD eventfd (for a SIGCHLD another thread took).
+    sigchld: nix::sys::signalfd::SignalFd,
+    wakeup: i32,
     master: i32,
     memfd: i32,
     stubs: HashMap<i32, Stub>,
@@ -47,6 +51,15 @@ impl Ptrace {
     /// Forks and prepares the master stub. Must run before the process starts threads,
     /// on the thread that will make every later ptrace call.
     pub fn new(memfd: i32) -> io::Result<Self> {
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGCHLD);
+        set.thread_block().map_err(io::Error::from)?;
+        let sigchld = nix::sys::signalfd::SignalFd::with_flags(
+            &set,
+            nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+        )
+        .map_err(io::Error::from)?;
+        let wakeup = sys::sigchld_eventfd()?;
         let filter = sys::leak_filter(stub_filter::program(TRAMPOLINE, memfd));
         let master = sys::fork_master_stub(TRAMPOLINE as usize, memfd)?;
         // Wait for it to stop itself, then seize it.
@@ -61,6 +74,8 @@ impl Ptrace {
         sys::seize(master, opts)?;
         Self::wait_stop(master)?;
         let mut p = Ptrace {
+            sigchld,
+            wakeup,
             master,
             memfd,
             stubs: HashMap::new(),
@@ -329,6 +344,16 @@ impl Platform for Ptrace {
         let mut v = vec![self.master];
         v.extend(self.stubs.keys().copied());
         v
+    }
+
+    fn wakeup_fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        vec![self.sigchld.as_raw_fd(), self.wakeup]
+    }
+
+    fn clear_wakeups(&mut self) {
+        while let Ok(Some(_)) = self.sigchld.read_signal() {}
+        sys::drain_eventfd(self.wakeup);
     }
 }
 

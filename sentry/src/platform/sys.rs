@@ -120,10 +120,14 @@ pub fn syscall_arch(pid: i32) -> io::Result<u32> {
 
 pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
-/// `waitpid(pid, WNOHANG?|__WALL)`. Returns `None` when nothing is waiting.
+/// `waitpid(pid, WNOHANG?|__WALL|__WNOTHREAD)`. Returns `None` when nothing is waiting.
+/// Only the calling thread's children and tracees are waited for: every ptrace request
+/// comes from the thread that forked and attached the stubs, and another sandbox's thread
+/// in the same process (unit tests run several) keeps its own.
 pub fn wait(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
     let mut status = 0;
-    let flags = libc::__WALL | libc::WUNTRACED | if nohang { libc::WNOHANG } else { 0 };
+    let flags =
+        libc::__WALL | libc::__WNOTHREAD | libc::WUNTRACED | if nohang { libc::WNOHANG } else { 0 };
     loop {
         // SAFETY: status is a valid out-pointer.
         let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
@@ -158,20 +162,23 @@ pub type SockFilter = libc::sock_filter;
 /// exits instead of stopping when any of that fails. Returns the child's pid. The seccomp
 /// filter is installed later by injection.
 pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
-    // Reserve the trampoline's address in this process, so the child can map it there
-    // (the child replaces the reservation; nothing of ours lives in it).
-    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
-    let r = unsafe {
-        libc::mmap(
-            trampoline as *mut libc::c_void,
-            4096,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
-            -1,
-            0,
-        )
-    };
-    if r as usize != trampoline {
+    // Reserve the trampoline's address in this process, once, so the child can map it
+    // there (the child replaces the reservation; nothing of ours lives in it).
+    static RESERVED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let r = *RESERVED.get_or_init(|| {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+        unsafe {
+            libc::mmap(
+                trampoline as *mut libc::c_void,
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            ) as usize
+        }
+    });
+    if r != trampoline {
         return Err(io::Error::other(format!(
             "the stub trampoline address {trampoline:#x} is taken in the sentry"
         )));
@@ -265,6 +272,53 @@ struct CapData {
     effective: u32,
     permitted: u32,
     inheritable: u32,
+}
+
+/// The process-wide eventfd a SIGCHLD handler writes to (created, and the handler
+/// installed, on first use). SIGCHLD is blocked on every thread that runs a sandbox's
+/// event loop, which then reads it from its signalfd; a thread that does not block it
+/// (a test harness's, say) may take it instead, and the handler turns that into a
+/// wakeup of every event loop.
+pub fn sigchld_eventfd() -> io::Result<i32> {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static FD: AtomicI32 = AtomicI32::new(-1);
+    extern "C" fn on_sigchld(_: libc::c_int) {
+        let fd = FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let one = 1u64;
+            // SAFETY: write(2) is async-signal-safe; `one` is valid for 8 bytes.
+            unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        }
+    }
+    static INIT: std::sync::OnceLock<io::Result<i32>> = std::sync::OnceLock::new();
+    let r = INIT.get_or_init(|| {
+        // SAFETY: plain flags; the fd is kept for the life of the process.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        FD.store(fd, Ordering::Relaxed);
+        // SAFETY: the handler only makes one async-signal-safe call.
+        let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+        sa.sa_sigaction = on_sigchld as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        // SAFETY: sa is a valid sigaction; the old action is not needed.
+        if unsafe { libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    });
+    match r {
+        Ok(fd) => Ok(*fd),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
+/// Empties an eventfd (non-blocking).
+pub fn drain_eventfd(fd: i32) {
+    let mut v = 0u64;
+    // SAFETY: v is valid for 8 bytes.
+    while unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) } == 8 {}
 }
 
 /// Writes a seccomp program into the memory of the calling process and returns the
