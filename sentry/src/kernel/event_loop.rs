@@ -145,6 +145,12 @@ impl Kernel {
             t.regs = regs;
             t.state = RunState::Stopped;
         }
+        // A thread that ran guest code waits on no futex: an entry left from a wait that a
+        // stop signal interrupted (the call restarts, and registers again) must not take a
+        // wakeup meant for a thread that does wait.
+        if !self.futex_waiters.is_empty() {
+            self.futex_waiters.retain(|w| w.tid != tid);
+        }
         if self.tasks[&tid].dying {
             self.exit_task(tid, false);
             return;

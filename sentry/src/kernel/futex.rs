@@ -38,7 +38,9 @@ impl Kernel {
     }
 
     /// Wakes up to `n` waiters on `key` whose bitset matches. Returns how many.
+    /// As Linux, a count of 0 still wakes one waiter (the count is checked after a wake).
     pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
+        let n = n.max(1);
         let mut woken = 0;
         let mut i = 0;
         while i < self.futex_waiters.len() && woken < n {
