@@ -58,15 +58,20 @@ pub struct MmEntry {
 /// Kernel errors (host failures while building or running the sandbox).
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    #[error("platform: {0}")]
+    #[error("platform")]
     Platform(#[source] std::io::Error),
-    #[error("cannot open mount source {path}: {source}")]
+    #[error("cannot open mount source {path}")]
     Mount {
         path: String,
+        #[source]
         source: std::io::Error,
     },
-    #[error("cannot start {path}: {errno}")]
-    Exec { path: String, errno: std::io::Error },
+    #[error("cannot start {path}")]
+    Exec {
+        path: String,
+        #[source]
+        errno: std::io::Error,
+    },
 }
 
 pub struct Kernel {
