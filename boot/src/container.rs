@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::bundle::{Bundle, BundleError};
 use crate::cgroup::{self, CgroupError};
 use crate::console::{self, ConsoleError};
-use crate::control::{Client, ControlError, Reply, Request};
+use sentry::control::{Error as ControlFailure, ErrorKind, Request as KernelRequest, Response};
+
+use crate::control::{Client, ControlError, Request};
 use crate::hooks::{self, HookError};
 use crate::sandbox::{self, ExitRecord, READY_FD};
 use crate::spec::Spec;
@@ -44,8 +46,11 @@ pub enum ContainerError {
     NotCreated { id: String, status: Status },
     #[error("cannot delete container \"{id}\" that is not stopped: {status}")]
     NotStopped { id: String, status: Status },
-    #[error("{0}")]
-    Sandbox(String),
+    /// The sandbox answered a request with an error.
+    #[error(transparent)]
+    Sandbox(ControlFailure),
+    #[error("unexpected answer from the sandbox: {0}")]
+    Unexpected(String),
     #[error(transparent)]
     Control(#[from] ControlError),
     #[error(transparent)]
@@ -80,9 +85,46 @@ pub enum ContainerError {
         #[source]
         source: statefile::Error,
     },
-    /// The sandbox could not rebuild the guest from the image (its whole error chain).
-    #[error("restoring from {}: {reason}", image.display())]
-    Restore { image: PathBuf, reason: String },
+    /// The sandbox could not rebuild the guest from the image.
+    #[error("restoring from {}", image.display())]
+    Restore {
+        image: PathBuf,
+        #[source]
+        source: ControlFailure,
+    },
+    #[error("--user {0:?}: expected UID or UID:GID")]
+    BadUser(String),
+    #[error("cannot exec in a paused container")]
+    ExecPaused,
+    #[error("parsing {}", path.display())]
+    ProcessFile {
+        path: PathBuf,
+        #[source]
+        source: crate::spec::ParseError,
+    },
+    #[error("no command given")]
+    NoCommand,
+    #[error(transparent)]
+    Lookup(#[from] crate::lookup::LookupError),
+    /// A detached exec's proxy failed before the process started: its error, as it
+    /// reported it.
+    #[error(transparent)]
+    Proxy(sentry::control::RemoteError),
+    #[error("the exec proxy ended before the process started")]
+    ProxyEnded,
+}
+
+impl ContainerError {
+    /// The kind of the sandbox's error, when the sandbox gave one.
+    pub fn control_kind(&self) -> Option<ErrorKind> {
+        match self {
+            ContainerError::Sandbox(e) | ContainerError::Restore { source: e, .. } => {
+                Some(e.kind())
+            }
+            ContainerError::Proxy(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
@@ -530,17 +572,17 @@ impl Runtime {
     ) -> Result<(), ContainerError> {
         let _lock = self.store.lock(id)?;
         let mut c = self.store.load(id)?;
-        let failed = |reason| ContainerError::Restore {
+        let failed = |source| ContainerError::Restore {
             image: path.to_path_buf(),
-            reason,
+            source,
         };
         match self.call_with(&c, &Request::Restore, &[image.as_raw_fd()]) {
             Ok(_) => {}
-            Err(ContainerError::Sandbox(reason)) => return Err(failed(reason)),
+            Err(ContainerError::Sandbox(e)) => return Err(failed(e)),
             Err(e) => {
                 // The sandbox died: its exit record may say why.
                 return Err(match self.exit_record(id).and_then(|r| r.error) {
-                    Some(reason) => failed(reason),
+                    Some(reason) => failed(reason.into()),
                     None => e,
                 });
             }
@@ -554,7 +596,7 @@ impl Runtime {
     }
 
     /// Sends a request to a container's sandbox and checks the reply.
-    fn call(&self, c: &Container, request: &Request) -> Result<Reply, ContainerError> {
+    fn call(&self, c: &Container, request: &Request) -> Result<Response, ContainerError> {
         self.call_with(c, request, &[])
     }
 
@@ -564,7 +606,7 @@ impl Runtime {
         c: &Container,
         request: &Request,
         fds: &[RawFd],
-    ) -> Result<Reply, ContainerError> {
+    ) -> Result<Response, ContainerError> {
         let client = match Client::connect(&self.state_dir(&c.id)) {
             Ok(client) => client,
             Err(_) if !c.sandbox_alive() => return Err(ContainerError::NotRunning),
@@ -572,15 +614,15 @@ impl Runtime {
         };
         if matches!(
             request,
-            Request::Signal {
+            Request::Kernel(KernelRequest::Signal {
                 signo: libc::SIGKILL,
                 ..
-            }
+            })
         ) {
             client.set_timeout(Some(KILL_TIMEOUT))?;
         }
         match client.call(request, fds) {
-            Ok(Reply::Error(e)) => Err(ContainerError::Sandbox(e)),
+            Ok(Response::Error(e)) => Err(ContainerError::Sandbox(e)),
             Ok(r) => Ok(r),
             Err(ControlError::Closed) if !c.sandbox_alive() => Err(ContainerError::NotRunning),
             Err(e) => Err(e.into()),
@@ -599,7 +641,7 @@ impl Runtime {
     /// sandbox does not carry out in time kills the sandbox process itself.
     pub fn kill(&self, id: &str, signo: i32, all: bool) -> Result<(), ContainerError> {
         let c = self.live(id)?;
-        match self.call(&c, &Request::Signal { signo, all }) {
+        match self.call(&c, &KernelRequest::Signal { signo, all }.into()) {
             Err(ContainerError::Control(e)) if signo == libc::SIGKILL => {
                 log::warn!("sandbox of {id} did not carry out SIGKILL ({e}): killing it");
                 kill_sandbox(&c);
@@ -644,7 +686,7 @@ impl Runtime {
         let dir = self.state_dir(id);
         if c.status() != Status::Stopped {
             if let Ok(client) = Client::connect(&dir) {
-                if let Ok(Reply::Exited { status }) = client.call(&Request::Wait, &[]) {
+                if let Ok(Response::Exited { status }) = client.call(&Request::Wait, &[]) {
                     return Ok(status);
                 }
             }
@@ -709,7 +751,7 @@ impl Runtime {
         if c.status() != Status::Running {
             return Err(ContainerError::NotRunning);
         }
-        self.call(&c, &Request::Pause)?;
+        self.call(&c, &KernelRequest::Pause.into())?;
         c.phase = Status::Paused;
         Ok(self.store.save(&c)?)
     }
@@ -723,7 +765,7 @@ impl Runtime {
             Status::Stopped => return Err(ContainerError::NotRunning),
             _ => return Err(ContainerError::NotPaused),
         }
-        self.call(&c, &Request::Resume)?;
+        self.call(&c, &KernelRequest::Resume.into())?;
         c.phase = Status::Running;
         Ok(self.store.save(&c)?)
     }
@@ -731,11 +773,9 @@ impl Runtime {
     /// `ps`: host pids of the sandbox (its process and its stubs).
     pub fn host_pids(&self, id: &str) -> Result<Vec<i32>, ContainerError> {
         let c = self.live(id)?;
-        match self.call(&c, &Request::HostPids)? {
-            Reply::HostPids(p) => Ok(p),
-            other => Err(ContainerError::Sandbox(format!(
-                "unexpected answer {other:?}"
-            ))),
+        match self.call(&c, &KernelRequest::HostPids.into())? {
+            Response::HostPids(p) => Ok(p),
+            other => Err(ContainerError::Unexpected(format!("{other:?}"))),
         }
     }
 
@@ -761,11 +801,11 @@ impl Runtime {
         // The sandbox writes into a temporary file made here (it cannot reach the
         // directory); the image appears as checkpoint.img only once complete and on disk.
         let tmp = ImageTemp::create(&image_dir)?;
-        self.call_with(
-            &c,
-            &Request::Checkpoint { leave_running },
-            &[tmp.file.as_raw_fd()],
-        )?;
+        let request = KernelRequest::Checkpoint {
+            leave_running,
+            image: tmp.image().display().to_string(),
+        };
+        self.call_with(&c, &request.into(), &[tmp.file.as_raw_fd()])?;
         tmp.commit()?;
         write_inventory(&image_dir, id)?;
         if !leave_running {
@@ -857,9 +897,14 @@ impl ImageTemp {
         })
     }
 
+    /// The name the image takes when committed.
+    fn image(&self) -> PathBuf {
+        self.dir.join(statefile::IMAGE_FILE_NAME)
+    }
+
     /// Renames the written file to `checkpoint.img` and fsyncs the directory.
     fn commit(mut self) -> Result<(), ContainerError> {
-        let image = self.dir.join(statefile::IMAGE_FILE_NAME);
+        let image = self.image();
         std::fs::rename(&self.path, &image)
             .map_err(io_err(format!("renaming the image to {}", image.display())))?;
         self.committed = true;

@@ -1,7 +1,9 @@
 //! The control socket of a sandbox: `ROOT/ID/sock`, a unix stream socket served by the
 //! sandbox process. Each message is a 4-byte little-endian length and a JSON body; host fds
 //! (an exec's stdio, a checkpoint image) travel with the length as SCM_RIGHTS. A client sends one request and
-//! reads replies on the same connection: one, or for `Exec` a `Started` then an `Exited`.
+//! reads answers on the same connection: one, or for `Exec` a `Started` then an `Exited`.
+//! Requests and answers are the sentry's control vocabulary (`sentry::control`); an
+//! error answer travels as its kind and the messages of its source chain.
 
 use std::io::{IoSlice, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -17,7 +19,10 @@ pub const SOCKET_NAME: &str = "sock";
 /// Largest message accepted (an exec's environment fits easily).
 const MAX_MESSAGE: usize = 4 << 20;
 
-/// A request from a runsc command to the sandbox.
+pub use sentry::control::{Error, ErrorKind, ExecProcess, RemoteError, Response};
+
+/// A request from a runsc command to the sandbox process: one of its own lifecycle, or one
+/// for its running kernel, passed on as it is. Answered with the kernel's `Response`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Run the guest init (the container was created).
@@ -26,66 +31,19 @@ pub enum Request {
     /// `checkpoint.img`) and run it. Answered once the restored guest runs, or with the
     /// error that made the restore fail.
     Restore,
-    /// Signal the init process, or every guest process.
-    Signal {
-        signo: i32,
-        all: bool,
-    },
-    Pause,
-    Resume,
-    /// Write the checkpoint image into the file sent along (the sandbox cannot reach the
-    /// image directory; `runsc checkpoint` names the file); then resume or end the
-    /// sandbox.
-    Checkpoint {
-        leave_running: bool,
-    },
-    /// Start a guest process with the 3 stdio fds sent along. The connection then stays
-    /// open: the sandbox answers `Started`, later `Exited`, and kills the process if the
-    /// client (the exec proxy) goes away first.
-    Exec(ExecProcess),
-    /// Signal a process started by `Exec` on this sandbox.
-    SignalProcess {
-        pid: i32,
-        signo: i32,
-    },
     /// Answer `Exited` when the guest init has exited.
     Wait,
-    /// Host pids of the sandbox: its own and its stubs'.
-    HostPids,
+    /// A request for the kernel. Before the guest runs, the sandbox answers some itself (a
+    /// signal ends it, `HostPids` are its own); `Exec` keeps the connection open: the
+    /// sandbox answers `Started`, later `Exited`, and kills the process if the client
+    /// (the exec proxy) goes away first.
+    Kernel(sentry::control::Request),
 }
 
-/// A process to start in a running sandbox (runtime-spec `process`, resolved).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecProcess {
-    pub argv: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub uid: u32,
-    pub gid: u32,
-    #[serde(default)]
-    pub groups: Vec<u32>,
-    /// `None`: Linux's default for the uid.
-    #[serde(default)]
-    pub capabilities: Option<sentry::kernel::creds::CapSets>,
-    #[serde(default)]
-    pub no_new_privileges: bool,
-}
-
-/// The sandbox's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reply {
-    Ok,
-    /// `Exec` started guest process `pid`.
-    Started {
-        pid: i32,
-    },
-    /// The process waited for has exited with this status (the code, or 128 + signal).
-    Exited {
-        status: i32,
-    },
-    HostPids(Vec<i32>),
-    /// The request failed; the text says why.
-    Error(String),
+impl From<sentry::control::Request> for Request {
+    fn from(r: sentry::control::Request) -> Request {
+        Request::Kernel(r)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,16 +178,16 @@ impl Client {
         Ok(())
     }
 
-    /// Sends a request and reads the first reply.
-    pub fn call(&self, request: &Request, fds: &[RawFd]) -> Result<Reply, ControlError> {
+    /// Sends a request and reads the first answer.
+    pub fn call(&self, request: &Request, fds: &[RawFd]) -> Result<Response, ControlError> {
         send(&self.stream, request, fds)?;
-        self.next_reply()
+        self.next_response()
     }
 
-    /// Reads the next reply on this connection.
-    pub fn next_reply(&self) -> Result<Reply, ControlError> {
-        let (reply, _fds) = recv(&self.stream)?;
-        Ok(reply)
+    /// Reads the next answer on this connection.
+    pub fn next_response(&self) -> Result<Response, ControlError> {
+        let (response, _fds) = recv(&self.stream)?;
+        Ok(response)
     }
 
     /// The connection itself (an exec proxy watches it for the sandbox going away).
@@ -247,7 +205,7 @@ mod tests {
     fn messages_and_fds_cross_a_socket() {
         let (a, b) = UnixStream::pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
-        let req = Request::Exec(ExecProcess {
+        let req = Request::Kernel(sentry::control::Request::Exec(ExecProcess {
             argv: vec!["sh".into()],
             env: vec!["A=".repeat(100_000)],
             cwd: "/".into(),
@@ -256,7 +214,7 @@ mod tests {
             groups: vec![],
             capabilities: None,
             no_new_privileges: false,
-        });
+        }));
         let t = std::thread::spawn(move || {
             send(&a, &req, &[w.as_raw_fd(), w.as_raw_fd(), w.as_raw_fd()]).unwrap();
             req
@@ -275,7 +233,7 @@ mod tests {
     fn a_closed_peer_is_reported() {
         let (a, b) = UnixStream::pair().unwrap();
         drop(a);
-        assert!(matches!(recv::<Reply>(&b), Err(ControlError::Closed)));
+        assert!(matches!(recv::<Response>(&b), Err(ControlError::Closed)));
     }
 
     #[test]
@@ -287,13 +245,57 @@ mod tests {
         let t = std::thread::spawn(move || {
             let (s, _) = l.accept().unwrap();
             let (req, _): (Request, _) = recv(&s).unwrap();
-            assert_eq!(req, Request::HostPids);
-            send(&s, &Reply::HostPids(vec![1, 2]), &[]).unwrap();
+            assert_eq!(req, Request::Kernel(sentry::control::Request::HostPids));
+            send(&s, &Response::HostPids(vec![1, 2]), &[]).unwrap();
         });
         let c = Client::connect(&dir).unwrap();
+        let r = c
+            .call(&Request::Kernel(sentry::control::Request::HostPids), &[])
+            .unwrap();
+        assert!(matches!(r, Response::HostPids(p) if p == [1, 2]));
+        t.join().unwrap();
+    }
+
+    /// An error answer reaches the client with its kind and its whole chain, each
+    /// message once: what `runsc` prints.
+    #[test]
+    fn an_error_answer_crosses_with_its_kind_and_chain() {
+        use sentry::control::{Error, ErrorKind, SignalError};
+        let (a, b) = UnixStream::pair().unwrap();
+        let t = std::thread::spawn(move || {
+            let e = Error::from(SignalError::NoSuchProcess(7));
+            send(&a, &Response::Error(e), &[]).unwrap();
+            let e = Error::from(sentry::control::CheckpointError::Write {
+                image: "/img/checkpoint.img".into(),
+                source: statefile::Error::File {
+                    op: "cannot write",
+                    source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+                },
+            });
+            send(&a, &Response::Error(e), &[]).unwrap();
+        });
+        let c = Client { stream: b };
+        let Response::Error(e) = c.next_response().unwrap() else {
+            panic!("not an error")
+        };
+        assert_eq!(e.kind(), ErrorKind::NoSuchProcess);
+        assert_eq!(e.to_string(), "no such process 7");
+        assert!(std::error::Error::source(&e).is_none());
+        let Response::Error(e) = c.next_response().unwrap() else {
+            panic!("not an error")
+        };
+        assert_eq!(e.kind(), ErrorKind::WriteImage);
+        let chain: Vec<String> =
+            std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .map(|e| e.to_string())
+                .collect();
         assert_eq!(
-            c.call(&Request::HostPids, &[]).unwrap(),
-            Reply::HostPids(vec![1, 2])
+            chain,
+            [
+                "writing the checkpoint image /img/checkpoint.img",
+                "cannot write the image file",
+                "No space left on device (os error 28)"
+            ]
         );
         t.join().unwrap();
     }

@@ -6,8 +6,10 @@
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
+use sentry::control::{ErrorKind, RemoteError, Request as KernelRequest, Response};
+
 use crate::container::{ContainerError, Runtime};
-use crate::control::{Client, ExecProcess, Reply, Request};
+use crate::control::{Client, ExecProcess, Request};
 use crate::lookup::find_executable;
 use crate::spec::{ConsoleSize, Process};
 use crate::state::Status;
@@ -39,7 +41,7 @@ struct Plan {
 }
 
 fn parse_user(s: &str) -> Result<(u32, Option<u32>), ContainerError> {
-    let bad = || ContainerError::Sandbox(format!("--user {s:?}: expected UID or UID:GID"));
+    let bad = || ContainerError::BadUser(s.to_string());
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
@@ -66,11 +68,7 @@ impl Runtime {
         match c.status() {
             Status::Running => {}
             Status::Paused if opts.ignore_paused => {}
-            Status::Paused => {
-                return Err(ContainerError::Sandbox(
-                    "cannot exec in a paused container".into(),
-                ))
-            }
+            Status::Paused => return Err(ContainerError::ExecPaused),
             _ => return Err(ContainerError::NotRunning),
         }
         let base = c.spec.process.clone().unwrap_or_default();
@@ -80,8 +78,9 @@ impl Runtime {
                     what: format!("reading {}", path.display()),
                     source,
                 })?;
-                crate::spec::parse(&bytes).map_err(|e| {
-                    ContainerError::Sandbox(format!("parsing {}: {e}", path.display()))
+                crate::spec::parse(&bytes).map_err(|source| ContainerError::ProcessFile {
+                    path: path.clone(),
+                    source,
                 })?
             }
             None => {
@@ -101,11 +100,10 @@ impl Runtime {
             }
         };
         if p.args.is_empty() {
-            return Err(ContainerError::Sandbox("exec: no command given".into()));
+            return Err(ContainerError::NoCommand);
         }
         let mut argv = p.args.clone();
-        argv[0] = find_executable(&c.rootfs, &argv[0], &p.env, &p.cwd)
-            .map_err(|e| ContainerError::Sandbox(e.to_string()))?;
+        argv[0] = find_executable(&c.rootfs, &argv[0], &p.env, &p.cwd)?;
         let plan = Plan {
             process: ExecProcess {
                 argv,
@@ -168,14 +166,11 @@ impl Runtime {
             raw
         };
         let client = Client::connect(&dir)?;
-        let pid = match client.call(&Request::Exec(plan.process), &stdio)? {
-            Reply::Started { pid } => pid,
-            Reply::Error(e) => return Err(ContainerError::Sandbox(e)),
-            other => {
-                return Err(ContainerError::Sandbox(format!(
-                    "unexpected answer {other:?}"
-                )))
-            }
+        let request = Request::Kernel(KernelRequest::Exec(plan.process));
+        let pid = match client.call(&request, &stdio)? {
+            Response::Started { pid } => pid,
+            Response::Error(e) => return Err(ContainerError::Sandbox(e)),
+            other => return Err(ContainerError::Unexpected(format!("{other:?}"))),
         };
         drop(keep);
         log::debug!("exec in {}: guest pid {pid}", opts.id);
@@ -187,12 +182,10 @@ impl Runtime {
             let dir = dir.clone();
             std::thread::spawn(move || forward_signals(forwarded, &dir, pid));
         }
-        match client.next_reply() {
-            Ok(Reply::Exited { status }) => Ok(status),
-            Ok(Reply::Error(e)) => Err(ContainerError::Sandbox(e)),
-            Ok(other) => Err(ContainerError::Sandbox(format!(
-                "unexpected answer {other:?}"
-            ))),
+        match client.next_response() {
+            Ok(Response::Exited { status }) => Ok(status),
+            Ok(Response::Error(e)) => Err(ContainerError::Sandbox(e)),
+            Ok(other) => Err(ContainerError::Unexpected(format!("{other:?}"))),
             // The sandbox is gone, and the guest process with it.
             Err(_) => Ok(128 + libc::SIGKILL),
         }
@@ -221,11 +214,11 @@ fn forwarded_signals() -> nix::sys::signal::SigSet {
 fn forward_signals(set: nix::sys::signal::SigSet, dir: &std::path::Path, pid: i32) {
     while let Ok(sig) = set.wait() {
         let signo = sig as i32;
-        let sent =
-            Client::connect(dir).and_then(|c| c.call(&Request::SignalProcess { pid, signo }, &[]));
-        match sent {
-            Ok(Reply::Ok) => {}
-            Ok(Reply::Error(e)) => log::warn!("forwarding signal {signo} to guest pid {pid}: {e}"),
+        let request = Request::Kernel(KernelRequest::SignalProcess { pid, signo });
+        match Client::connect(dir).and_then(|c| c.call(&request, &[])) {
+            Ok(Response::Error(e)) => {
+                log::warn!("forwarding signal {signo} to guest pid {pid}: {e}")
+            }
             Ok(_) => {}
             Err(e) => log::warn!("forwarding signal {signo} to guest pid {pid}: {e}"),
         }
@@ -275,10 +268,13 @@ pub fn detach(
     }
     let _ = child.wait();
     match text.strip_prefix("error: ") {
-        Some(msg) => Err(ContainerError::Sandbox(msg.to_string())),
-        None => Err(ContainerError::Sandbox(
-            "the exec proxy ended before the process started".into(),
+        Some(msg) => Err(ContainerError::Proxy(
+            serde_json::from_str(msg).unwrap_or_else(|_| {
+                RemoteError::from_messages(ErrorKind::Other, vec![msg.to_string()])
+                    .expect("one message")
+            }),
         )),
+        None => Err(ContainerError::ProxyEnded),
     }
 }
 
@@ -307,9 +303,12 @@ impl Ready {
         }
     }
 
-    pub fn fail(&mut self, msg: &str) {
+    /// Reports the error that kept the process from starting (the parent prints its
+    /// chain as it is).
+    pub fn fail(&mut self, error: &RemoteError) {
         if let Some(mut f) = self.0.take() {
-            let _ = std::io::Write::write_all(&mut f, format!("error: {msg}\n").as_bytes());
+            let json = serde_json::to_string(error).expect("an error serialises");
+            let _ = std::io::Write::write_all(&mut f, format!("error: {json}\n").as_bytes());
         }
     }
 }

@@ -16,8 +16,13 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use sentry::control::{
+    Error as ControlFailure, ErrorKind, ExecProcess, RemoteError, Request as KernelRequest,
+    RequestError, Response,
+};
+
 use crate::bundle::Bundle;
-use crate::control::{self, ExecProcess, Reply, Request};
+use crate::control::{self, Request};
 
 /// The fd on which `runsc boot` finds the ready pipe.
 pub const READY_FD: RawFd = 3;
@@ -25,12 +30,12 @@ pub const READY_FD: RawFd = 3;
 pub const EXIT_FILE: &str = "exit";
 
 /// What the sandbox left behind when it ended: the guest init's status, and the error that
-/// ended the sandbox, if one did.
+/// ended the sandbox, if one did (its kind and whole chain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitRecord {
     pub status: i32,
     #[serde(default)]
-    pub error: Option<String>,
+    pub error: Option<RemoteError>,
 }
 
 /// Reads the exit record a sandbox left in `state_dir` (none while it is empty: the
@@ -67,7 +72,7 @@ impl ExitFile {
 
     /// Replaces the record: one positioned write of the whole (small) record, then
     /// fsync. Readers wait for the sandbox to be gone before they read it.
-    fn record(&self, status: i32, error: Option<String>) {
+    fn record(&self, status: i32, error: Option<RemoteError>) {
         use std::os::unix::fs::FileExt;
         let Some(f) = &self.0 else { return };
         let rec = ExitRecord { status, error };
@@ -141,29 +146,25 @@ pub fn boot(opts: &BootOptions) -> i32 {
     match setup(opts, &mut ready, &exit) {
         Ok(code) => code,
         Err(e) => {
-            let msg = error_chain(&*e);
+            let error = RemoteError::new(ErrorKind::Sandbox, &*e);
             // Before it was ready, `runsc create` reports the failure (once: Podman reads
             // the log of a failed create as one JSON object); after, only the log can.
             if ready.0.is_some() {
-                ready.say(&format!("error: {msg}\n"));
+                ready.say(&format!("error: {error:#}\n"));
             } else {
-                log::error!("sandbox {}: {msg}", opts.id);
+                log::error!("sandbox {}: {error:#}", opts.id);
             }
-            exit.record(128 + libc::SIGKILL, Some(msg));
+            exit.record(128 + libc::SIGKILL, Some(error));
             1
         }
     }
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+/// Failures of the sandbox process itself.
+#[derive(Debug, thiserror::Error)]
+enum SandboxError {
+    #[error("the control thread ended")]
+    ControlThread,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -224,16 +225,19 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
             log::debug!("sandbox {}: running", opts.id);
             sandbox
                 .run(stdio, Some(receiver))
-                .map_err(|e| error_chain(&e))
+                .map_err(|e| RemoteError::new(ErrorKind::Sandbox, &e))
         }
         Ok(Event::Restore(image)) => {
             log::debug!("sandbox {}: restoring", opts.id);
             sandbox
                 .restore_and_run(image, stdio, Some(receiver))
-                .map_err(|e| error_chain(&e))
+                .map_err(|e| RemoteError::new(ErrorKind::Restore, &e))
         }
         Ok(Event::Kill(signo)) => Ok(128 + signo),
-        Err(_) => Err("the control thread ended".to_string()),
+        Err(_) => Err(RemoteError::new(
+            ErrorKind::Sandbox,
+            &SandboxError::ControlThread,
+        )),
     };
     let (status, error) = match result {
         Ok(status) => (status, None),
@@ -241,9 +245,9 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
             // A failed restore is reported by `runsc restore`, which waits for the answer
             // (Podman reads the log of a failed restore as one JSON object).
             if restoring {
-                log::debug!("sandbox {}: {e}", opts.id);
+                log::debug!("sandbox {}: {e:#}", opts.id);
             } else {
-                log::error!("sandbox {}: {e}", opts.id);
+                log::error!("sandbox {}: {e:#}", opts.id);
             }
             (128 + libc::SIGKILL, Some(e))
         }
@@ -273,111 +277,105 @@ fn serve(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
-fn from_sentry(r: Option<sentry::control::Response>) -> Reply {
-    use sentry::control::Response;
-    match r {
-        Some(Response::Ok) => Reply::Ok,
-        Some(Response::Started { pid }) => Reply::Started { pid },
-        Some(Response::HostPids(p)) => Reply::HostPids(p),
-        Some(Response::Error(e)) => Reply::Error(e),
-        Some(Response::State(_)) => Reply::Error("unexpected kernel-state reply".into()),
-        Some(Response::Exited { status }) => Reply::Exited { status },
-        None => Reply::Error("container not running".into()),
+fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlError> {
+    let (request, fds) = control::recv::<Request>(conn)?;
+    let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
+    let response = match request {
+        Request::Start => start(shared),
+        Request::Restore => restore(shared, fds),
+        Request::Wait => Response::Exited {
+            status: wait_exit(shared).status,
+        },
+        Request::Kernel(KernelRequest::Exec(p)) if started => {
+            return exec(conn, shared, p, fds);
+        }
+        Request::Kernel(r) if started => kernel(shared, r, fds),
+        Request::Kernel(r) => before_start(shared, r),
+    };
+    control::send(conn, &response, &[])
+}
+
+/// Marks the sandbox started; false if it was already.
+fn mark_started(shared: &Shared) -> bool {
+    let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
+    !std::mem::replace(&mut *s, true)
+}
+
+fn send_event(shared: &Shared, event: Event) {
+    let _ = shared
+        .events
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(event);
+}
+
+fn failed(e: impl Into<ControlFailure>) -> Response {
+    Response::Error(e.into())
+}
+
+fn start(shared: &Shared) -> Response {
+    if !mark_started(shared) {
+        return failed(RequestError::AlreadyStarted);
+    }
+    send_event(shared, Event::Start);
+    Response::Ok
+}
+
+fn restore(shared: &Shared, mut fds: Vec<OwnedFd>) -> Response {
+    if fds.len() != 1 {
+        return failed(RequestError::Fds {
+            request: "restore",
+            needs: "the image's fd",
+            got: fds.len(),
+        });
+    }
+    if !mark_started(shared) {
+        return failed(RequestError::AlreadyStarted);
+    }
+    send_event(shared, Event::Restore(std::fs::File::from(fds.remove(0))));
+    restored(shared)
+}
+
+/// A kernel request before the guest runs: the sandbox answers what it can itself.
+fn before_start(shared: &Shared, request: KernelRequest) -> Response {
+    match request {
+        // A signal that would end the init ends the sandbox as if it had.
+        KernelRequest::Signal { signo, all: _ } => {
+            if !harmless(signo) {
+                send_event(shared, Event::Kill(signo));
+            }
+            Response::Ok
+        }
+        KernelRequest::HostPids => Response::HostPids(shared.pids.clone()),
+        _ => failed(RequestError::NotRunning),
     }
 }
 
-fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlError> {
-    use sentry::control::Request as S;
-    let (request, fds) = control::recv::<Request>(conn)?;
-    let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
-    let not_running = || Reply::Error("container not running".into());
-    let reply = match request {
-        Request::Start => {
-            let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
-            if *s {
-                Reply::Error("container already started".into())
-            } else {
-                *s = true;
-                let _ = shared
-                    .events
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .send(Event::Start);
-                Reply::Ok
-            }
-        }
-        Request::Restore => {
-            let mut s = shared.started.lock().unwrap_or_else(|e| e.into_inner());
-            let mut fds = fds;
-            if *s {
-                Reply::Error("container already started".into())
-            } else if fds.len() != 1 {
-                Reply::Error(format!(
-                    "restore needs the image's fd, got {} fds",
-                    fds.len()
-                ))
-            } else {
-                let image = std::fs::File::from(fds.remove(0));
-                *s = true;
-                drop(s);
-                let _ = shared
-                    .events
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .send(Event::Restore(image));
-                restored(shared)
-            }
-        }
-        Request::Signal { signo, all } if !started => {
-            if !harmless(signo) {
-                let _ = shared
-                    .events
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .send(Event::Kill(signo));
-            }
-            let _ = all;
-            Reply::Ok
-        }
-        Request::Signal { signo, all } => {
-            from_sentry(shared.handle.call(S::Signal { signo, all }, Vec::new()))
-        }
-        Request::Pause | Request::Resume | Request::Checkpoint { .. } | Request::Exec(_)
-            if !started =>
-        {
-            not_running()
-        }
-        Request::Pause => from_sentry(shared.handle.call(S::Pause, Vec::new())),
-        Request::Resume => from_sentry(shared.handle.call(S::Resume, Vec::new())),
-        Request::Checkpoint { .. } if fds.len() != 1 => Reply::Error(format!(
-            "checkpoint needs the image file's fd, got {} fds",
-            fds.len()
-        )),
-        Request::Checkpoint { leave_running } => {
-            from_sentry(shared.handle.call(S::Checkpoint { leave_running }, fds))
-        }
-        Request::Exec(p) => return exec(conn, shared, p, fds),
-        Request::SignalProcess { pid, signo } => from_sentry(
-            shared
-                .handle
-                .call(S::SignalProcess { pid, signo }, Vec::new()),
-        ),
-        Request::Wait => Reply::Exited {
-            status: wait_exit(shared).status,
-        },
-        Request::HostPids if !started => Reply::HostPids(shared.pids.clone()),
-        Request::HostPids => match from_sentry(shared.handle.call(S::HostPids, Vec::new())) {
-            Reply::HostPids(mut pids) => {
+/// Passes a request on to the running kernel.
+fn kernel(shared: &Shared, request: KernelRequest, fds: Vec<OwnedFd>) -> Response {
+    match request {
+        // The kernel's whole state is for the sentry's own tests, not for runsc.
+        KernelRequest::SaveState => failed(RequestError::NotServed(request.name())),
+        KernelRequest::HostPids => match call(shared, KernelRequest::HostPids, fds) {
+            Response::HostPids(mut pids) => {
                 let me = std::process::id() as i32;
                 if !pids.contains(&me) {
                     pids.insert(0, me);
                 }
-                Reply::HostPids(pids)
+                Response::HostPids(pids)
             }
             other => other,
         },
-    };
-    control::send(conn, &reply, &[])
+        request => call(shared, request, fds),
+    }
+}
+
+/// The kernel's answer; once it has ended, the guest is not running.
+fn call(shared: &Shared, request: KernelRequest, fds: Vec<OwnedFd>) -> Response {
+    shared
+        .handle
+        .call(request, fds)
+        .unwrap_or_else(|| failed(RequestError::NotRunning))
 }
 
 /// Waits until the guest has ended; returns how.
@@ -394,19 +392,19 @@ fn wait_exit(shared: &Shared) -> ExitRecord {
 /// The answer to `Restore`, once the main thread has been told to restore: `Ok` as soon
 /// as the restored kernel serves requests (its event loop only runs once the whole guest
 /// is rebuilt), or the error that ended the sandbox.
-fn restored(shared: &Shared) -> Reply {
+fn restored(shared: &Shared) -> Response {
     if shared
         .handle
-        .call(sentry::control::Request::HostPids, Vec::new())
+        .call(KernelRequest::HostPids, Vec::new())
         .is_some()
     {
-        return Reply::Ok;
+        return Response::Ok;
     }
     // The kernel went away without answering: either the restore failed, or the restored
     // guest ended at once (which is a successful restore).
     match wait_exit(shared).error {
-        None => Reply::Ok,
-        Some(e) => Reply::Error(e),
+        None => Response::Ok,
+        Some(e) => failed(e),
     }
 }
 
@@ -418,23 +416,9 @@ fn exec(
     p: ExecProcess,
     fds: Vec<OwnedFd>,
 ) -> Result<(), control::ControlError> {
-    if fds.len() != 3 {
-        let reply = Reply::Error(format!("exec needs 3 stdio fds, got {}", fds.len()));
-        return control::send(conn, &reply, &[]);
-    }
-    let request = sentry::control::Request::Exec {
-        argv: p.argv,
-        env: p.env,
-        cwd: p.cwd,
-        uid: p.uid,
-        gid: p.gid,
-        groups: p.groups,
-        capabilities: p.capabilities,
-        no_new_privileges: p.no_new_privileges,
-    };
-    let reply = from_sentry(shared.handle.call(request, fds));
-    control::send(conn, &reply, &[])?;
-    let Reply::Started { pid } = reply else {
+    let response = call(shared, KernelRequest::Exec(p), fds);
+    control::send(conn, &response, &[])?;
+    let Response::Started { pid } = response else {
         return Ok(());
     };
     // The guest process's exit status goes back to the proxy when it comes.
@@ -443,10 +427,11 @@ fn exec(
         let handle = shared.handle.clone();
         let exited = exited.clone();
         std::thread::spawn(move || {
-            let reply =
-                from_sentry(handle.call(sentry::control::Request::WaitPid { pid }, Vec::new()));
+            let response = handle
+                .call(KernelRequest::WaitPid { pid }, Vec::new())
+                .unwrap_or_else(|| failed(RequestError::NotRunning));
             exited.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = control::send(&out, &reply, &[]);
+            let _ = control::send(&out, &response, &[]);
         });
     }
     // The proxy sends nothing more: end-of-file means it is gone, and the guest process
@@ -461,7 +446,7 @@ fn exec(
     if !exited.load(std::sync::atomic::Ordering::SeqCst) {
         log::debug!("exec proxy of guest process {pid} went away: killing it");
         let _ = shared.handle.call(
-            sentry::control::Request::SignalProcess {
+            KernelRequest::SignalProcess {
                 pid,
                 signo: libc::SIGKILL,
             },

@@ -51,6 +51,7 @@ fn main() {
             let r = handle.call(
                 sentry::control::Request::Checkpoint {
                     leave_running: false,
+                    image: dir.join("checkpoint.img").display().to_string(),
                 },
                 vec![image.into()],
             );

@@ -39,12 +39,14 @@ fn stdio(out: &std::fs::File) -> [std::os::fd::OwnedFd; 3] {
 fn checkpoint(image: &Path, out: &std::fs::File, secs: f64) -> i32 {
     let sb = sentry::Sandbox::new(config()).expect("sandbox");
     let (handle, rx) = sentry::control::channel().unwrap();
+    let name = image.display().to_string();
     let image = std::fs::File::create(image).unwrap();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(secs));
         handle.call(
             sentry::control::Request::Checkpoint {
                 leave_running: false,
+                image: name,
             },
             vec![image.into()],
         )

@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use boot::control::{ErrorKind, RemoteError};
 
 use super::Context;
 
@@ -67,18 +68,6 @@ pub struct Exec {
     /// The command and its arguments (unless --process).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
-}
-
-/// An error and its sources, `: `-separated.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 impl Exec {
@@ -145,7 +134,9 @@ impl Exec {
         match ctx.runtime().exec(&opts, &mut ready) {
             // Before the process started, a detached parent waits: it reports the error.
             Err(e) if ready.pending() => {
-                ready.fail(&format!("exec in container {id}: {}", chain(&e)));
+                let kind = e.control_kind().unwrap_or(ErrorKind::Other);
+                let e = anyhow::Error::from(e).context(format!("exec in container {id}"));
+                ready.fail(&RemoteError::new(kind, e.as_ref()));
                 Ok(1)
             }
             result => result.with_context(|| format!("exec in container {id}")),

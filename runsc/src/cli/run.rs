@@ -42,7 +42,7 @@ pub(super) fn wait_in_foreground(
     let status = rt.wait(id);
     rt.reap(pid);
     if let Some(err) = rt.exit_record(id).and_then(|r| r.error) {
-        log::error!("container {id}: {err}");
+        log::error!("container {id}: {err:#}");
     }
     rt.delete(id, true)?;
     Ok(status?)

@@ -1,8 +1,27 @@
-//! The control path into a running kernel: requests from `boot` (which serves the
-//! sandbox's control socket) to the kernel's event loop, answered in order.
+//! The control path into a running kernel: requests from the runtime (signals, pause,
+//! exec, checkpoint…), answered in order by the kernel's event loop.
+//!
+//! `Request` and `Response` are the one vocabulary of that path. `boot` carries them over
+//! the sandbox's control socket (JSON, inside its own request type, which wraps
+//! `Request` beside the sandbox's lifecycle requests) and hands them to the kernel through
+//! the in-process channel below. A failure is a typed `Error` (one enum per area, sources
+//! chained); across the socket it travels as data, its kind and the message of every
+//! level of its source chain (`RemoteError`), so the runtime prints the same chain and can
+//! match on the kind.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::mpsc;
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+mod error;
+mod remote;
+
+pub use error::{CheckpointError, Error, ErrorKind, ExecError, RequestError, SignalError};
+pub use remote::RemoteError;
 
 /// A request to the running kernel.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Request {
     /// Send a signal to the init process (`all: false`) or to every guest process.
     Signal {
@@ -13,23 +32,15 @@ pub enum Request {
     Pause,
     Resume,
     /// Stop the world, write the checkpoint image into the file passed alongside the
-    /// request (its only fd), then resume or end the sandbox.
+    /// request (its only fd), then resume or end the sandbox. `image` is the name the
+    /// image is known by (the sandbox cannot reach it), for messages.
     Checkpoint {
         leave_running: bool,
+        image: String,
     },
-    /// Start a new guest process in the running sandbox. Its stdio are the given host fds
-    /// (passed alongside the request over the control socket).
-    Exec {
-        argv: Vec<String>,
-        env: Vec<String>,
-        cwd: String,
-        uid: u32,
-        gid: u32,
-        groups: Vec<u32>,
-        /// `None`: Linux's default for the uid.
-        capabilities: Option<crate::kernel::creds::CapSets>,
-        no_new_privileges: bool,
-    },
+    /// Start a new guest process in the running sandbox. Its stdio are the 3 host fds
+    /// passed alongside the request.
+    Exec(ExecProcess),
     /// Host pids of the sandbox (the sentry and its stub processes).
     HostPids,
     /// Stop the world and return the kernel's saved form (for inspection and tests).
@@ -45,8 +56,42 @@ pub enum Request {
     },
 }
 
-/// The kernel's answer.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+impl Request {
+    /// The request's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Signal { .. } => "signal",
+            Request::Pause => "pause",
+            Request::Resume => "resume",
+            Request::Checkpoint { .. } => "checkpoint",
+            Request::Exec(_) => "exec",
+            Request::HostPids => "host-pids",
+            Request::SaveState => "save-state",
+            Request::SignalProcess { .. } => "signal-process",
+            Request::WaitPid { .. } => "wait-pid",
+        }
+    }
+}
+
+/// A process to start in a running sandbox (the runtime-spec `process`, resolved).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExecProcess {
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub groups: Vec<u32>,
+    /// `None`: Linux's default for the uid.
+    #[serde(default)]
+    pub capabilities: Option<crate::kernel::creds::CapSets>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+}
+
+/// The kernel's answer (and the sandbox's, over the control socket).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Response {
     Ok,
     /// `Exec` started guest process `pid`.
@@ -59,13 +104,25 @@ pub enum Response {
     Exited {
         status: i32,
     },
-    Error(String),
+    /// The request failed.
+    Error(Error),
 }
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::mpsc;
+impl Response {
+    /// `Err` for an `Error` answer, else the answer.
+    pub fn into_result(self) -> Result<Response, Error> {
+        match self {
+            Response::Error(e) => Err(e),
+            r => Ok(r),
+        }
+    }
+}
 
-use nix::sys::eventfd::{EfdFlags, EventFd};
+impl<E: Into<Error>> From<Result<Response, E>> for Response {
+    fn from(r: Result<Response, E>) -> Response {
+        r.unwrap_or_else(|e| Response::Error(e.into()))
+    }
+}
 
 /// A request together with the host fds that travel with it (an `Exec`'s stdio, a
 /// `Checkpoint`'s image file).

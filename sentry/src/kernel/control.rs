@@ -1,5 +1,6 @@
 //! Control requests from the runtime (signals, pause, exec, checkpoint…), served by the
-//! event loop; some need the world stopped first.
+//! event loop; some need the world stopped first. Failures are answered typed
+//! (`crate::control::Error`).
 
 use std::os::fd::OwnedFd;
 
@@ -7,21 +8,72 @@ use super::signal::{self, SigInfo};
 use super::spawn::Spawn;
 use super::task::{RunState, WaitStatus};
 use super::{creds, default_rlimits, Kernel};
+use crate::control::{
+    CheckpointError, Envelope, ExecError, ExecProcess, Request, RequestError, Response, SignalError,
+};
+
+/// A signal number a request may carry.
+fn check_signal(signo: i32) -> Result<(), SignalError> {
+    if (1..=64).contains(&signo) {
+        Ok(())
+    } else {
+        Err(SignalError::Invalid(signo))
+    }
+}
+
+/// Checks that a request came with `count` fds (`needs` says which).
+fn check_fds(
+    request: &'static str,
+    fds: &[OwnedFd],
+    count: usize,
+    needs: &'static str,
+) -> Result<(), RequestError> {
+    if fds.len() == count {
+        Ok(())
+    } else {
+        Err(RequestError::Fds {
+            request,
+            needs,
+            got: fds.len(),
+        })
+    }
+}
 
 impl Kernel {
     // ---- control ----
 
-    pub(crate) fn control(
+    /// Takes a request: a wait joins the runtime waits, a request that needs the world
+    /// stopped is deferred until it is, any other is answered now.
+    pub(crate) fn control(&mut self, env: Envelope) {
+        match env.request {
+            Request::WaitPid { pid } => self.pid_waiters.push((pid, env.reply)),
+            Request::SaveState | Request::Checkpoint { .. } => {
+                // The image file, for a checkpoint; checked before the world stops.
+                let (count, needs) = match env.request {
+                    Request::Checkpoint { .. } => (1, "the image file's fd"),
+                    _ => (0, "no fds"),
+                };
+                if let Err(e) = check_fds(env.request.name(), &env.fds, count, needs) {
+                    let _ = env.reply.send(Response::Error(e.into()));
+                    return;
+                }
+                self.stop_world();
+                self.deferred.push(env);
+            }
+            request => {
+                let _ = env.reply.send(self.serve_control(request, env.fds).into());
+            }
+        }
+    }
+
+    fn serve_control(
         &mut self,
-        req: crate::control::Request,
+        req: Request,
         fds: Vec<OwnedFd>,
-    ) -> crate::control::Response {
-        use crate::control::{Request, Response};
+    ) -> Result<Response, crate::control::Error> {
         match req {
             Request::Signal { signo, all } => {
-                if !(1..=64).contains(&signo) {
-                    return Response::Error(format!("invalid signal {signo}"));
-                }
+                check_signal(signo)?;
                 let mut info = SigInfo::new(signo, signal::SI_USER);
                 info.forced = true;
                 if all {
@@ -32,12 +84,12 @@ impl Kernel {
                 } else {
                     self.signal_group(1, info);
                 }
-                Response::Ok
+                Ok(Response::Ok)
             }
             Request::Pause => {
                 self.user_paused = true;
                 self.stop_world();
-                Response::Ok
+                Ok(Response::Ok)
             }
             Request::Resume => {
                 self.user_paused = false;
@@ -45,66 +97,59 @@ impl Kernel {
                     self.paused = false;
                     self.resume_stopped();
                 }
-                Response::Ok
+                Ok(Response::Ok)
             }
             Request::HostPids => {
                 let mut v = vec![std::process::id() as i32];
                 v.extend(self.plat.host_pids());
-                Response::HostPids(v)
+                Ok(Response::HostPids(v))
             }
-            Request::Exec {
-                argv,
-                env,
-                cwd,
-                uid,
-                gid,
-                groups,
-                capabilities,
-                no_new_privileges,
-            } => {
-                if fds.len() != 3 {
-                    return Response::Error(format!("exec needs 3 stdio fds, got {}", fds.len()));
-                }
-                let rlimits = self
-                    .tgs
-                    .get(&1)
-                    .map(|g| g.rlimits.clone())
-                    .unwrap_or_else(default_rlimits);
-                let spec = Spawn {
-                    argv,
-                    env,
-                    cwd,
-                    creds: creds::Creds::new(
-                        uid,
-                        gid,
-                        groups,
-                        capabilities.unwrap_or_else(|| creds::CapSets::default_for(uid)),
-                        no_new_privileges,
-                    ),
-                    rlimits,
-                };
-                match self.spawn(&spec, fds) {
-                    Ok(pid) => Response::Started { pid },
-                    Err(e) => Response::Error(e.to_string()),
-                }
+            Request::Exec(p) => {
+                check_fds("exec", &fds, 3, "3 stdio fds")?;
+                let pid = self.exec_process(p, fds)?;
+                Ok(Response::Started { pid })
             }
             Request::SignalProcess { pid, signo } => {
-                if !(1..=64).contains(&signo) {
-                    return Response::Error(format!("invalid signal {signo}"));
-                }
+                check_signal(signo)?;
                 match self.tgs.get(&pid) {
                     Some(g) if g.zombie.is_none() => {
                         let mut info = SigInfo::new(signo, signal::SI_USER);
                         info.forced = true;
                         self.signal_group(pid, info);
-                        Response::Ok
+                        Ok(Response::Ok)
                     }
-                    _ => Response::Error(format!("no such process {pid}")),
+                    _ => Err(SignalError::NoSuchProcess(pid).into()),
                 }
             }
-            Request::WaitPid { .. } => Response::Error("wait is served by the event loop".into()),
-            Request::SaveState | Request::Checkpoint { .. } => self.stopped_world_request(req, fds),
+            Request::WaitPid { .. } | Request::SaveState | Request::Checkpoint { .. } => {
+                unreachable!("{} is routed by `control`", req.name())
+            }
         }
+    }
+
+    /// Starts a runtime `exec`: a guest process with no parent in the sandbox, with the
+    /// init's rlimits.
+    fn exec_process(&mut self, p: ExecProcess, stdio: Vec<OwnedFd>) -> Result<i32, ExecError> {
+        let rlimits = self
+            .tgs
+            .get(&1)
+            .map(|g| g.rlimits.clone())
+            .unwrap_or_else(default_rlimits);
+        let spec = Spawn {
+            argv: p.argv,
+            env: p.env,
+            cwd: p.cwd,
+            creds: creds::Creds::new(
+                p.uid,
+                p.gid,
+                p.groups,
+                p.capabilities
+                    .unwrap_or_else(|| creds::CapSets::default_for(p.uid)),
+                p.no_new_privileges,
+            ),
+            rlimits,
+        };
+        self.spawn(&spec, stdio).map_err(ExecError::Start)
     }
 
     /// Answers runtime waits whose process has exited, reaping it.
@@ -113,7 +158,7 @@ impl Kernel {
         while i < self.pid_waiters.len() {
             let pid = self.pid_waiters[i].0;
             let status = match self.tgs.get(&pid) {
-                None => Some(Err(format!("no such process {pid}"))),
+                None => Some(Err(ExecError::NoSuchProcess(pid))),
                 Some(g) => g.zombie.map(Ok),
             };
             if let Some(st) = status {
@@ -121,12 +166,12 @@ impl Kernel {
                 if st.is_ok() && self.tgs[&pid].ppid == 0 && pid != 1 {
                     self.tgs.remove(&pid);
                 }
-                let _ = reply.send(match st {
-                    Ok(s) => crate::control::Response::Exited {
+                let _ = reply.send(
+                    st.map(|s| Response::Exited {
                         status: s.shell_code(),
-                    },
-                    Err(e) => crate::control::Response::Error(e),
-                });
+                    })
+                    .into(),
+                );
             } else {
                 i += 1;
             }
@@ -168,47 +213,42 @@ impl Kernel {
     }
 
     /// Serves a request that needs the world stopped (it is).
-    pub(crate) fn stopped_world_request(
-        &mut self,
-        req: crate::control::Request,
-        fds: Vec<OwnedFd>,
-    ) -> crate::control::Response {
-        use crate::control::{Request, Response};
+    pub(crate) fn stopped_world_request(&mut self, req: Request, fds: Vec<OwnedFd>) -> Response {
         match req {
-            Request::SaveState => match self.save_state() {
-                Ok(s) => Response::State(Box::new(s)),
-                Err(e) => Response::Error(format!("saving the kernel state: {e}")),
-            },
-            Request::Checkpoint { leave_running } => {
-                let Some(image) = fds.into_iter().next() else {
-                    return Response::Error("checkpoint needs the image file's fd".into());
+            Request::SaveState => self
+                .save_state()
+                .map(|s| Response::State(Box::new(s)))
+                .map_err(CheckpointError::Save)
+                .into(),
+            Request::Checkpoint {
+                leave_running,
+                image,
+            } => {
+                let Some(file) = fds.into_iter().next() else {
+                    unreachable!("`control` checked the fds");
                 };
-                match self.checkpoint(&std::fs::File::from(image)) {
-                    Ok(()) => {
-                        if !leave_running {
-                            let mut all: Vec<i32> = self.tgs.keys().copied().collect();
-                            all.sort_unstable_by(|a, b| b.cmp(a));
-                            for p in all {
-                                self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
-                            }
-                        }
-                        Response::Ok
-                    }
-                    Err(e) => Response::Error(e),
+                if let Err(e) = self.checkpoint(&std::fs::File::from(file), &image) {
+                    return Response::Error(e.into());
                 }
+                if !leave_running {
+                    let mut all: Vec<i32> = self.tgs.keys().copied().collect();
+                    all.sort_unstable_by(|a, b| b.cmp(a));
+                    for p in all {
+                        self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+                    }
+                }
+                Response::Ok
             }
-            _ => Response::Error("not a stopped-world request".into()),
+            req => unreachable!("{} is not deferred by `control`", req.name()),
         }
     }
 
-    /// Writes the checkpoint image into `image` (from its start; fsync'd): the kernel's
+    /// Writes the checkpoint image into `file` (from its start; fsync'd): the kernel's
     /// saved form and every allocated page of the memory file (zero pages are skipped by
     /// the writer). Naming the file is the caller's business (`runsc checkpoint` renames
-    /// it to `checkpoint.img`).
-    pub fn checkpoint(&mut self, image: &std::fs::File) -> Result<(), String> {
-        let state = self
-            .save_state()
-            .map_err(|e| format!("saving the kernel state: {e}"))?;
+    /// it to `checkpoint.img`); `image` is that name, for errors.
+    pub fn checkpoint(&mut self, file: &std::fs::File, image: &str) -> Result<(), CheckpointError> {
+        let state = self.save_state().map_err(CheckpointError::Save)?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
             &self.hostname,
@@ -218,15 +258,145 @@ impl Kernel {
             .memory
             .iter()
             .map(|&(s, e, _)| (s, self.mf.slice(s, e - s)));
-        statefile::write_image_to(image, &meta, &state, ranges).map_err(|e| {
-            let mut msg = format!("writing the checkpoint image: {e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                msg += &format!(": {c}");
-                cause = c.source();
+        statefile::write_image_to(file, &meta, &state, ranges).map_err(|source| {
+            CheckpointError::Write {
+                image: image.to_string(),
+                source,
             }
-            msg
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{Error, ErrorKind};
+
+    /// The messages of an error and its sources, outermost first.
+    fn chain(e: &dyn std::error::Error) -> Vec<String> {
+        std::iter::successors(Some(e), |e| e.source())
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    fn failure(r: Result<Response, Error>) -> Error {
+        match r {
+            Err(e) => e,
+            Ok(r) => panic!("expected an error, got {r:?}"),
+        }
+    }
+
+    fn null_fds(n: usize) -> Vec<OwnedFd> {
+        (0..n)
+            .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+            .collect()
+    }
+
+    fn exec(argv0: &str) -> Request {
+        Request::Exec(ExecProcess {
+            argv: vec![argv0.into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+            capabilities: None,
+            no_new_privileges: false,
+        })
+    }
+
+    #[test]
+    fn a_signal_to_a_missing_process_names_it() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::kernel::testing::kernel(root.path());
+        let e = failure(k.serve_control(
+            Request::SignalProcess {
+                pid: 42,
+                signo: libc::SIGTERM,
+            },
+            vec![],
+        ));
+        assert_eq!(e.kind(), ErrorKind::NoSuchProcess);
+        assert_eq!(chain(&e), ["no such process 42"]);
+        let e = failure(k.serve_control(
+            Request::Signal {
+                signo: 65,
+                all: false,
+            },
+            vec![],
+        ));
+        assert_eq!(e.kind(), ErrorKind::InvalidSignal);
+        assert_eq!(chain(&e), ["invalid signal 65"]);
+    }
+
+    #[test]
+    fn an_exec_of_a_missing_program_gives_the_errno_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::kernel::testing::kernel(root.path());
+        let init = k.test_process(0, 0);
+        let e = failure(k.serve_control(exec("/no/such/program"), null_fds(3)));
+        assert_eq!(e.kind(), ErrorKind::Exec);
+        assert_eq!(
+            chain(&e),
+            [
+                "cannot start /no/such/program",
+                "No such file or directory (os error 2)"
+            ]
+        );
+        // Nothing is left of it.
+        assert_eq!(k.tgs.keys().copied().collect::<Vec<_>>(), [init]);
+
+        let e = failure(k.serve_control(exec("/bin/true"), null_fds(1)));
+        assert_eq!(e.kind(), ErrorKind::Fds);
+        assert_eq!(chain(&e), ["exec needs 3 stdio fds, got 1 fds"]);
+    }
+
+    #[test]
+    fn a_checkpoint_into_an_unwritable_file_names_the_image_and_the_errno_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::kernel::testing::kernel(root.path());
+        k.test_process(0, 0);
+        // /dev/full cannot even be truncated.
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let e: Error = k
+            .checkpoint(&full, "/img/checkpoint.img")
+            .unwrap_err()
+            .into();
+        assert_eq!(e.kind(), ErrorKind::WriteImage);
+        assert_eq!(
+            chain(&e),
+            [
+                "writing the checkpoint image /img/checkpoint.img",
+                "cannot truncate the image file",
+                "Invalid argument (os error 22)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_without_its_image_fd_is_refused_before_the_world_stops() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::kernel::testing::kernel(root.path());
+        let (reply, answer) = std::sync::mpsc::channel();
+        k.control(Envelope {
+            request: Request::Checkpoint {
+                leave_running: true,
+                image: "img".into(),
+            },
+            fds: vec![],
+            reply,
+        });
+        assert!(!k.paused);
+        assert!(k.deferred.is_empty());
+        let e = answer.recv().unwrap().into_result().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Fds);
+        assert_eq!(
+            e.to_string(),
+            "checkpoint needs the image file's fd, got 0 fds"
+        );
     }
 }

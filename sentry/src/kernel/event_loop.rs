@@ -301,21 +301,7 @@ impl Kernel {
             if let Some(c) = control {
                 if pfds[control_at].revents != 0 {
                     for env in c.drain() {
-                        if let crate::control::Request::WaitPid { pid } = env.request {
-                            self.pid_waiters.push((pid, env.reply));
-                            continue;
-                        }
-                        if matches!(
-                            env.request,
-                            crate::control::Request::SaveState
-                                | crate::control::Request::Checkpoint { .. }
-                        ) {
-                            self.stop_world();
-                            self.deferred.push(env);
-                            continue;
-                        }
-                        let resp = self.control(env.request, env.fds);
-                        let _ = env.reply.send(resp);
+                        self.control(env);
                     }
                 }
             }
