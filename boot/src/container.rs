@@ -651,6 +651,14 @@ impl Runtime {
         }
     }
 
+    /// `kill --pid`: sends `signo` to guest process `pid` (as the sandbox numbers its
+    /// processes).
+    pub fn kill_process(&self, id: &str, pid: i32, signo: i32) -> Result<(), ContainerError> {
+        let c = self.live(id)?;
+        self.call(&c, &KernelRequest::SignalProcess { pid, signo }.into())
+            .map(drop)
+    }
+
     /// `delete`: removes a stopped or created container (any with `force`), after killing
     /// its sandbox and running the poststop hooks.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {

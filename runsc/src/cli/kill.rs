@@ -1,4 +1,7 @@
-//! `runsc kill [--all] ID [SIGNAL]`: SIGNAL is a number or a name, with or without SIG.
+//! `runsc kill [--all | --pid PID] ID [SIGNAL]`: SIGNAL is a number or a name, with or
+//! without SIG.
+
+use anyhow::Context as _;
 
 use super::Context;
 
@@ -8,8 +11,9 @@ pub struct Kill {
     /// Signal every process of the container.
     #[arg(long, short = 'a')]
     pub all: bool,
-    /// Accepted for compatibility (runsc has no per-process pid selection here).
-    #[arg(long, hide = true)]
+    /// Signal this guest process (its pid inside the sandbox) instead of the init, as
+    /// gVisor's runsc does.
+    #[arg(long, value_name = "PID", conflicts_with = "all")]
     pub pid: Option<i32>,
     pub id: String,
     #[arg(default_value = "SIGTERM")]
@@ -19,7 +23,13 @@ pub struct Kill {
 impl Kill {
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
         let signo = boot::signal::parse(&self.signal)?;
-        ctx.runtime().kill(&self.id, signo, self.all)?;
+        match self.pid {
+            Some(pid) => ctx
+                .runtime()
+                .kill_process(&self.id, pid, signo)
+                .with_context(|| format!("kill of container {}", self.id))?,
+            None => ctx.runtime().kill(&self.id, signo, self.all)?,
+        }
         Ok(0)
     }
 }
