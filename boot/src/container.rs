@@ -71,6 +71,9 @@ pub enum ContainerError {
     },
     #[error("the sandbox process failed: {0}")]
     NotReady(String),
+    /// The sandbox process reported why it could not get ready.
+    #[error("the sandbox process failed")]
+    SandboxFailed(#[source] sentry::control::RemoteError),
     #[error("{what}")]
     Io {
         what: String,
@@ -121,7 +124,7 @@ impl ContainerError {
             ContainerError::Sandbox(e) | ContainerError::Restore { source: e, .. } => {
                 Some(e.kind())
             }
-            ContainerError::Proxy(e) => Some(e.kind()),
+            ContainerError::Proxy(e) | ContainerError::SandboxFailed(e) => Some(e.kind()),
             _ => None,
         }
     }
@@ -264,7 +267,12 @@ fn wait_ready(fd: &OwnedFd, pid: i32) -> Result<(), ContainerError> {
         return Ok(());
     }
     if let Some(msg) = text.strip_prefix("error: ") {
-        return Err(ContainerError::NotReady(msg.to_string()));
+        // The sandbox's error as data, or the bare message of a child that failed before
+        // it ran runsc (`sys::spawn` cannot allocate there).
+        return Err(match serde_json::from_str(msg) {
+            Ok(e) => ContainerError::SandboxFailed(e),
+            Err(_) => ContainerError::NotReady(msg.to_string()),
+        });
     }
     let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None)
         .map(|s| format!("{s:?}"))

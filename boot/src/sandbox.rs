@@ -7,7 +7,8 @@
 //! init's.
 //!
 //! It never writes to its stdout or stderr: those are the container's. Until it is ready,
-//! failures go back to `runsc create` over the ready pipe (fd 3); after that, to the log.
+//! failures go back to `runsc create` over the ready pipe (fd 3: `error: ` and the error
+//! as data, its kind and chain); after that, to the log.
 
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -150,7 +151,8 @@ pub fn boot(opts: &BootOptions) -> i32 {
             // Before it was ready, `runsc create` reports the failure (once: Podman reads
             // the log of a failed create as one JSON object); after, only the log can.
             if ready.0.is_some() {
-                ready.say(&format!("error: {error:#}\n"));
+                let json = serde_json::to_string(&error).expect("an error serialises");
+                ready.say(&format!("error: {json}\n"));
             } else {
                 log::error!("sandbox {}: {error:#}", opts.id);
             }
