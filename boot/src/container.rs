@@ -542,11 +542,10 @@ impl Runtime {
         // of the host); it gets this descriptor. A missing, truncated or malformed image
         // is refused before anything is created (the segments' checksums are checked by
         // the sandbox as it reads them).
-        let file = std::fs::File::open(&image).map_err(|e| {
-            image_err(statefile::Error::Io {
+        let file = std::fs::File::open(&image).map_err(|source| {
+            image_err(statefile::Error::File {
                 op: "cannot open",
-                path: image.clone(),
-                source: e,
+                source,
             })
         })?;
         statefile::Image::from_file(
