@@ -175,6 +175,29 @@ impl Drop for Runtime {
     }
 }
 
+/// The error a failed runsc command reported: without `--log`, its stderr is exactly one
+/// line, `runsc: ERROR`, where ERROR is the whole chain, `: `-separated. Returns ERROR.
+pub fn the_error(stderr: &str) -> &str {
+    let line = stderr
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("no error line on stderr: {stderr:?}"));
+    assert!(
+        !line.contains('\n'),
+        "more than one line on stderr: {stderr:?}"
+    );
+    line.strip_prefix("runsc: ")
+        .unwrap_or_else(|| panic!("not a runsc error: {stderr:?}"))
+}
+
+/// Asserts that `part` (a cause, a name) appears in `text` exactly once.
+pub fn assert_once(text: &str, part: &str) {
+    assert_eq!(
+        text.matches(part).count(),
+        1,
+        "{part:?} is not in {text:?} exactly once"
+    );
+}
+
 /// A JSON value, parsed by the small reader below (the tests crate has no dependencies).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {

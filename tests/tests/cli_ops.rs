@@ -397,6 +397,91 @@ fn exec_with_a_process_file_and_detach_writes_the_proxy_pid() {
     assert!(String::from_utf8_lossy(&cmdline).contains("exec") || cmdline.is_empty());
 }
 
+/// An exec of a program that is not there fails with one error, whichever layer finds
+/// it: runsc looking it up in the rootfs, or the sandbox's kernel (the guest's /tmp is a
+/// tmpfs: a file under the bundle's rootfs/tmp is not in it), in the foreground or through
+/// a detached exec's proxy. Each names the program and the cause once; the container runs
+/// on.
+#[test]
+fn an_exec_of_a_missing_program_is_one_error_naming_it() {
+    let rt = Runtime::new();
+    running(&rt, "miss");
+    let rootfs = rt.dir.path().join("miss/rootfs");
+    std::fs::copy("/bin/busybox", rootfs.join("tmp/hidden")).unwrap();
+    let cases = [
+        (
+            vec!["exec", "miss", "/no/such/program"],
+            format!(
+                "exec in container miss: executable \"/no/such/program\" not found inside {}",
+                rootfs.display()
+            ),
+        ),
+        (
+            vec!["exec", "miss", "/tmp/hidden", "true"],
+            "exec in container miss: cannot start /tmp/hidden: \
+             No such file or directory (os error 2)"
+                .to_string(),
+        ),
+        (
+            vec!["exec", "--detach", "miss", "/tmp/hidden", "true"],
+            "exec in container miss: cannot start /tmp/hidden: \
+             No such file or directory (os error 2)"
+                .to_string(),
+        ),
+    ];
+    for (args, want) in cases {
+        let o = rt.run_with_timeout(&args, 20);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(tests::the_error(&stderr), want, "{args:?}");
+    }
+    assert_eq!(rt.status("miss").as_deref(), Some("running"));
+    assert!(rt.run(&["delete", "-f", "miss"]).status.success());
+}
+
+/// `kill --pid` signals one guest process; a pid that is not there is one error naming
+/// it, and the container runs on.
+#[test]
+fn kill_of_a_missing_process_is_one_error_naming_it() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle(
+        "kp",
+        &["sh", "-c", "sleep 1000 & echo child $!; wait; echo waited"],
+    );
+    let o = rt.run_to_files(
+        "kp",
+        &[
+            "run",
+            "--detach",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "kp",
+        ],
+    );
+    assert!(o.status.success(), "{}", o.stderr);
+    let out = rt.wait_for_output("kp", "child ", 20);
+    let child = out
+        .lines()
+        .find_map(|l| l.strip_prefix("child "))
+        .unwrap_or_else(|| panic!("no child pid in {out:?}"))
+        .to_string();
+
+    let o = rt.run(&["kill", "--pid", "4242", "kp", "TERM"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        tests::the_error(&stderr),
+        "kill of container kp: no such process 4242"
+    );
+    assert_eq!(rt.status("kp").as_deref(), Some("running"));
+
+    // The child alone gets the signal: the init's wait returns.
+    let o = rt.run(&["kill", "--pid", &child, "kp", "KILL"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(rt.wait_for_output("kp", "waited", 20).contains("waited"));
+    let _ = rt.run(&["delete", "-f", "kp"]);
+}
+
 #[test]
 fn exec_in_a_missing_or_stopped_container_fails() {
     let rt = Runtime::new();

@@ -311,12 +311,46 @@ fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
     corrupt_a_segment(&bad.join("checkpoint.img"));
     let o = restore(&rt, "bad", &bundle, &bad);
     assert!(!o.status.success());
-    assert!(
-        o.stderr.contains("segment 0 checksum mismatch") && o.stderr.contains("checkpoint.img"),
-        "{}",
-        o.stderr
+    // One error, from the sandbox through the control socket: the image and the cause,
+    // each once.
+    assert_eq!(
+        tests::the_error(&o.stderr),
+        format!(
+            "restore of container bad: restoring from {}: reading the checkpoint image: \
+             segment 0 checksum mismatch",
+            bad.join("checkpoint.img").display()
+        )
     );
     nothing_left(&rt, "bad");
+    // With a JSON log (Podman's), the log holds that error as one JSON object.
+    let log = rt.dir.path().join("bad.log");
+    let o = rt.run_to_files(
+        "bad-json",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "restore",
+            "--detach",
+            "--image-path",
+            bad.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "bad-json",
+        ],
+    );
+    assert!(!o.status.success());
+    assert_eq!(o.stderr, "");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let v = tests::Json::parse(text.trim()).expect("the log holds exactly one JSON object");
+    let msg = v.get("msg").as_str().unwrap();
+    assert!(
+        msg.starts_with("restore of container bad-json: restoring from "),
+        "{msg}"
+    );
+    tests::assert_once(msg, "segment 0 checksum mismatch");
+    nothing_left(&rt, "bad-json");
 
     // A truncated image: refused before any sandbox is made.
     let short = rt.dir.path().join("short");
@@ -324,26 +358,36 @@ fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
     std::fs::write(short.join("checkpoint.img"), &good[..good.len() / 2]).unwrap();
     let o = restore(&rt, "short", &bundle, &short);
     assert!(!o.status.success());
+    let err = tests::the_error(&o.stderr);
+    let image = short.join("checkpoint.img").display().to_string();
     assert!(
-        o.stderr.contains("truncated") && o.stderr.contains("checkpoint.img"),
-        "{}",
-        o.stderr
+        err.starts_with(&format!(
+            "restore of container short: reading the checkpoint image {image}: truncated at byte "
+        )),
+        "{err}"
     );
+    tests::assert_once(err, &image);
     nothing_left(&rt, "short");
 
     // Not an image at all, and no image.
     std::fs::write(short.join("checkpoint.img"), b"hello").unwrap();
     let o = restore(&rt, "junk", &bundle, &short);
     assert!(!o.status.success());
-    assert!(o.stderr.contains("not a checkpoint image"), "{}", o.stderr);
+    let err = tests::the_error(&o.stderr);
+    assert!(
+        err.ends_with(": not a checkpoint image (bad magic)"),
+        "{err}"
+    );
+    tests::assert_once(err, &image);
     nothing_left(&rt, "junk");
     let o = restore(&rt, "none", &bundle, &rt.dir.path().join("nowhere"));
     assert!(!o.status.success());
+    let err = tests::the_error(&o.stderr);
     assert!(
-        o.stderr.contains("nowhere/checkpoint.img") && o.stderr.contains("No such file"),
-        "{}",
-        o.stderr
+        err.ends_with(": No such file or directory (os error 2)"),
+        "{err}"
     );
+    tests::assert_once(err, "nowhere/checkpoint.img");
     nothing_left(&rt, "none");
 
     // The good image still restores.

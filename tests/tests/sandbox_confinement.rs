@@ -427,10 +427,80 @@ fn a_failed_checkpoint_leaves_no_temporary_file() {
         img.to_str().unwrap(),
         "full",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(err.contains("the image file"), "{err}");
+    // One error, from the sandbox's kernel through the control socket: it names the
+    // image, and the cause once, at the end.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let err = tests::the_error(&stderr);
+    let image = format!("{}/checkpoint.img", img.display());
+    assert!(
+        err.starts_with(&format!(
+            "checkpoint of container full: writing the checkpoint image {image}: "
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(" the image file: No space left on device (os error 28)"),
+        "{err}"
+    );
+    for part in [image.as_str(), "the image file", "No space left on device"] {
+        tests::assert_once(err, part);
+    }
     assert!(entries(&img).is_empty(), "{:?}", entries(&img));
     assert_eq!(rt.status("full").as_deref(), Some("running"));
     assert!(rt.run(&["delete", "-f", "full"]).status.success());
+}
+
+/// A checkpoint into a directory that cannot be written to (a read-only mount) is refused
+/// with one error naming the file it could not create and the cause, once; the container
+/// runs on.
+#[test]
+fn a_checkpoint_into_a_read_only_directory_is_one_error() {
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("ro", &["sh", "-c", "echo ready; exec sleep 100"]);
+    let o = rt.run_to_files(
+        "ro",
+        &[
+            "run",
+            "--detach",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "ro",
+        ],
+    );
+    assert!(o.status.success(), "{}", o.stderr);
+    wait_output(&rt, "ro", "ready");
+    let img = rt.dir.path().join("img");
+    let tmpfs = TinyTmpfs::mount(&img, "1m");
+    let st = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&img)
+        .status()
+        .unwrap();
+    assert!(st.success(), "remount {} read-only", img.display());
+    let o = rt.run(&[
+        "checkpoint",
+        "--leave-running",
+        "--image-path",
+        img.to_str().unwrap(),
+        "ro",
+    ]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let err = tests::the_error(&stderr);
+    let tmp = format!("{}/.checkpoint.img.tmp.", img.display());
+    assert!(
+        err.starts_with(&format!("checkpoint of container ro: creating {tmp}")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(": Read-only file system (os error 30)"),
+        "{err}"
+    );
+    tests::assert_once(err, &tmp);
+    tests::assert_once(err, "Read-only file system");
+    assert!(entries(&img).is_empty(), "{:?}", entries(&img));
+    assert_eq!(rt.status("ro").as_deref(), Some("running"));
+    drop(tmpfs);
+    assert!(rt.run(&["delete", "-f", "ro"]).status.success());
 }
