@@ -210,8 +210,9 @@ pub struct PidsResources {
     pub limit: i64,
 }
 
+/// Where a document is wrong (the JSON path); what is wrong is the source.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
+#[error("{path}")]
 pub struct ParseError {
     /// Where in the document: `process.user.uid`, or `.` for the top level.
     pub path: String,
@@ -292,32 +293,36 @@ mod tests {
         assert_eq!(s.annotations["a"], "b");
     }
 
+    /// The error as runsc prints it: the path, then the cause.
+    fn chain(e: &ParseError) -> String {
+        format!("{e}: {}", e.source)
+    }
+
     #[test]
     fn a_missing_required_field_is_named_with_its_path() {
         let bad = DOCKERISH.replace("\"cwd\": \"/\",", "");
         let e = Spec::from_slice(bad.as_bytes()).unwrap_err();
         assert_eq!(e.path, "process");
-        assert!(e.to_string().contains("missing field `cwd`"), "{e}");
+        assert!(chain(&e).contains("missing field `cwd`"), "{e}");
         let bad = DOCKERISH.replace("\"uid\": 1000,", "");
         let e = Spec::from_slice(bad.as_bytes()).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("process.user: missing field `uid`"),
+            chain(&e).starts_with("process.user: missing field `uid`"),
             "{e}"
         );
         let bad = DOCKERISH.replace("\"root\": {\"path\": \"rootfs\"},", "");
         let e = Spec::from_slice(bad.as_bytes()).unwrap_err();
-        assert!(e.to_string().contains("missing field `root`"), "{e}");
+        assert!(chain(&e).contains("missing field `root`"), "{e}");
     }
 
     #[test]
     fn malformed_json_and_wrong_types_are_errors() {
         let e = Spec::from_slice(b"{\"ociVersion\": ").unwrap_err();
-        assert!(e.to_string().contains("EOF"), "{e}");
+        assert!(chain(&e).contains("EOF"), "{e}");
         let bad = DOCKERISH.replace("\"uid\": 1000", "\"uid\": \"root\"");
         let e = Spec::from_slice(bad.as_bytes()).unwrap_err();
         assert!(
-            e.to_string().starts_with("process.user.uid: invalid type"),
+            chain(&e).starts_with("process.user.uid: invalid type"),
             "{e}"
         );
     }

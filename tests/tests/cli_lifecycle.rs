@@ -225,6 +225,7 @@ fn a_bad_config_json_is_a_clear_error() {
         "{}",
         o.stderr
     );
+    tests::assert_once(&o.stderr, "missing field `cwd`");
 
     std::fs::write(&config, good.replace("\"true\"", "\"no-such-program\"")).unwrap();
     let log = rt.dir.path().join("bad.log");
