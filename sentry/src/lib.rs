@@ -22,6 +22,8 @@ pub use control::{ControlHandle, ControlReceiver};
 pub enum Error {
     #[error("building the sandbox kernel")]
     Kernel(#[from] kernel::KernelError),
+    #[error("starting the container's process")]
+    Start(#[source] kernel::KernelError),
     /// Restoring from a checkpoint image failed (the caller knows which image).
     #[error(transparent)]
     Restore(kernel::restore::RestoreError),
@@ -55,7 +57,9 @@ impl Sandbox {
         stdio: [OwnedFd; 3],
         control: Option<ControlReceiver>,
     ) -> Result<i32, Error> {
-        self.kernel.start_init(&self.config, stdio)?;
+        self.kernel
+            .start_init(&self.config, stdio)
+            .map_err(Error::Start)?;
         let status = self.kernel.run_loop(control.as_ref());
         self.kernel.vfs.cleanup();
         Ok(status.shell_code())

@@ -36,11 +36,15 @@ pub enum RestoreError {
         #[source]
         source: crate::fs::tmpfs::TreeError,
     },
-    #[error("reopening {path}: {errno}")]
-    Reopen { path: String, errno: std::io::Error },
+    #[error("reopening {path}")]
+    Reopen {
+        path: String,
+        #[source]
+        errno: std::io::Error,
+    },
     #[error("the image's state is inconsistent: {0}")]
     Inconsistent(String),
-    #[error("recreating the sandbox: {0}")]
+    #[error("recreating the sandbox")]
     Platform(#[source] std::io::Error),
 }
 
