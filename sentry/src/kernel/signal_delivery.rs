@@ -211,8 +211,7 @@ impl Kernel {
         }
         let nr = self.tasks[&tid].regs.orig_rax;
         let restart = act.flags & signal::SA_RESTART != 0 && crate::syscalls::restartable(nr);
-        if !restart && (nr == libc::SYS_nanosleep as u64 || nr == libc::SYS_clock_nanosleep as u64)
-        {
+        if crate::syscalls::restart(nr) == crate::syscalls::RestartRule::TimeLeft {
             crate::syscalls::time::nanosleep_interrupted(self, tid);
         }
         let progress = self.tasks[&tid].sys_progress;

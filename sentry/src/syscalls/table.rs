@@ -1,0 +1,1015 @@
+//! The system call table, as data: for every x86-64 system call number, its name, its
+//! handler, what a signal handler does to it when it is blocked, how far the sentry serves
+//! it and a note. `Kernel::dispatch`, `name`, `restartable` and docs/syscalls.md (made by
+//! `super::doc`) all read this one list.
+//!
+//! Numbers and names: 0..=450 as the host's asm/unistd_64.h has them, 451..=469 as Linux
+//! 6.18's arch/x86/entry/syscalls/syscall_64.tbl has them; 335..=423 are unused on x86-64.
+//!
+//! An entry is written `sys(nr, "name")` followed by what is known of it:
+//! - `.serves(handler)`: the sentry serves it (implemented); `.note(..)` adds a remark;
+//!   `.partial(..)` says what is missing; `.noop(..)` says why doing nothing is enough (or
+//!   what is lost), for a call that returns success and does nothing;
+//! - `.refused(errno, ..)`: refused by design: a container has no business making it;
+//! - no handler: not implemented; it fails with ENOSYS and is logged once by name, unless
+//!   `.quiet()` (programs call it and cope) or `.fails(errno, ..)` (another errno, unlogged);
+//! - `.eintr()` / `.time_left()`: the restart rule, when it is not the usual SA_RESTART one.
+//!
+//! The list is checked when the crate compiles: numbers ascending (so none twice), a
+//! handler exactly for the served statuses, a note for every partial and no-op call.
+
+use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
+
+use crate::kernel::task::{Park, WaitKey};
+use crate::kernel::{err, Kernel, Sys};
+
+/// A system call handler: the kernel, the calling task and the six argument registers
+/// (rdi, rsi, rdx, r10, r8, r9).
+pub(crate) type Handler = fn(&mut Kernel, i32, [u64; 6]) -> Sys;
+
+/// What a signal handler does to a call it interrupts while the call is blocked (signal(7)).
+/// A call that never blocks is never interrupted, and its rule does not matter. A signal
+/// that runs no handler (ignored, or a stop then SIGCONT) leaves the call to go on or restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RestartRule {
+    /// Restarted when the handler was installed with SA_RESTART, else EINTR (Linux's
+    /// -ERESTARTSYS): read, write, wait4, futex and most blocking calls.
+    SaRestart,
+    /// EINTR even under SA_RESTART (-ERESTARTNOHAND or -EINTR): poll, select, epoll_wait,
+    /// pause, sigsuspend, sigtimedwait, the System V IPC waits, io_getevents. (Sockets with a
+    /// receive or send timeout join them when sockets come.)
+    Never,
+    /// As `Never`, and a relative sleep writes the time left back (-ERESTART_RESTARTBLOCK):
+    /// nanosleep, clock_nanosleep.
+    TimeLeft,
+}
+
+/// How far the sentry serves a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Served as Linux serves it (a note may say how).
+    Implemented,
+    /// Served, with a gap the note names.
+    Partial,
+    /// Returns success and does nothing; the note says why that is enough, or what is lost.
+    NoOp,
+    /// Refused by design with this errno, as Linux refuses an unprivileged process.
+    Refused(i32),
+    /// Not implemented: fails with `errno` (ENOSYS unless the note says otherwise), logged
+    /// once by name when `logged`.
+    Missing { errno: i32, logged: bool },
+}
+
+impl Status {
+    /// Whether calls of this status have a handler.
+    const fn served(self) -> bool {
+        matches!(self, Status::Implemented | Status::Partial | Status::NoOp)
+    }
+}
+
+/// One system call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Syscall {
+    pub(crate) nr: u16,
+    pub(crate) name: &'static str,
+    pub(crate) handler: Option<Handler>,
+    pub(crate) restart: RestartRule,
+    pub(crate) status: Status,
+    pub(crate) note: &'static str,
+}
+
+/// A call the sentry does not serve (yet): ENOSYS, logged once.
+const fn sys(nr: u16, name: &'static str) -> Syscall {
+    Syscall {
+        nr,
+        name,
+        handler: None,
+        restart: RestartRule::SaRestart,
+        status: Status::Missing {
+            errno: libc::ENOSYS,
+            logged: true,
+        },
+        note: "",
+    }
+}
+
+impl Syscall {
+    const fn serves(mut self, h: Handler) -> Self {
+        self.handler = Some(h);
+        self.status = Status::Implemented;
+        self
+    }
+
+    const fn note(mut self, note: &'static str) -> Self {
+        self.note = note;
+        self
+    }
+
+    const fn partial(mut self, missing: &'static str) -> Self {
+        self.status = Status::Partial;
+        self.note = missing;
+        self
+    }
+
+    const fn noop(mut self, why: &'static str) -> Self {
+        self.status = Status::NoOp;
+        self.note = why;
+        self
+    }
+
+    const fn refused(mut self, errno: i32, why: &'static str) -> Self {
+        self.status = Status::Refused(errno);
+        self.note = why;
+        self
+    }
+
+    const fn missing(mut self, note: &'static str) -> Self {
+        self.note = note;
+        self
+    }
+
+    /// Not implemented, failing with `errno` instead of ENOSYS (and not logged).
+    const fn fails(mut self, errno: i32, note: &'static str) -> Self {
+        self.status = Status::Missing {
+            errno,
+            logged: false,
+        };
+        self.note = note;
+        self
+    }
+
+    /// Not implemented and not logged: programs make the call and cope with ENOSYS.
+    const fn quiet(mut self) -> Self {
+        if let Status::Missing { errno, .. } = self.status {
+            self.status = Status::Missing {
+                errno,
+                logged: false,
+            };
+        }
+        self
+    }
+
+    const fn eintr(mut self) -> Self {
+        self.restart = RestartRule::Never;
+        self
+    }
+
+    const fn time_left(mut self) -> Self {
+        self.restart = RestartRule::TimeLeft;
+        self
+    }
+}
+
+/// The highest number in the table.
+pub(crate) const MAX_NR: usize = 469;
+
+/// The table by number, built once when the crate compiles: dispatch is one index.
+pub(crate) static TABLE: [Option<Syscall>; MAX_NR + 1] = by_number(LIST);
+
+/// The entry for `nr`, if Linux defines it.
+pub(crate) fn get(nr: u64) -> Option<&'static Syscall> {
+    TABLE.get(usize::try_from(nr).ok()?)?.as_ref()
+}
+
+/// The handler for `nr`: the hot path of every system call.
+#[inline]
+pub(crate) fn handler(nr: u64) -> Option<Handler> {
+    match TABLE.get(nr as usize) {
+        Some(Some(s)) => s.handler,
+        _ => None,
+    }
+}
+
+/// Serves a call that has no handler: refused, not implemented or unknown.
+#[cold]
+pub(crate) fn unserved(k: &mut Kernel, nr: u64) -> Sys {
+    match get(nr).map(|s| s.status) {
+        Some(Status::Refused(e)) => err(e),
+        Some(Status::Missing { errno, logged }) => {
+            if logged {
+                k.log_unimplemented(nr);
+            }
+            err(errno)
+        }
+        _ => {
+            k.log_unimplemented(nr);
+            err(libc::ENOSYS)
+        }
+    }
+}
+
+/// Lays the list out by number, refusing (at compile time) a list out of order, a handler
+/// on a call that is not served or a served call without one, and a partial or no-op call
+/// without a note.
+const fn by_number(list: &[Syscall]) -> [Option<Syscall>; MAX_NR + 1] {
+    let mut out = [None; MAX_NR + 1];
+    let mut i = 0;
+    while i < list.len() {
+        let s = list[i];
+        if i > 0 && s.nr <= list[i - 1].nr {
+            panic!("syscall table: numbers must be listed in ascending order, once each");
+        }
+        if s.nr as usize > MAX_NR {
+            panic!("syscall table: a number above MAX_NR");
+        }
+        if s.handler.is_some() != s.status.served() {
+            panic!("syscall table: a handler exactly for implemented, partial and no-op calls");
+        }
+        if matches!(s.status, Status::Partial | Status::NoOp) && s.note.is_empty() {
+            panic!("syscall table: a partial or no-op call needs a note");
+        }
+        out[s.nr as usize] = Some(s);
+        i += 1;
+    }
+    out
+}
+
+// Arguments of the calls that share a handler.
+const CWD: u64 = AT_FDCWD as u64;
+const NOFOLLOW: u64 = AT_SYMLINK_NOFOLLOW as u64;
+const REMOVEDIR: u64 = AT_REMOVEDIR as u64;
+const CREAT: u64 = (O_CREAT | O_WRONLY | O_TRUNC) as u64;
+const SIGCHLD: u64 = libc::SIGCHLD as u64;
+const VFORK: u64 = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
+
+// Notes shared by several calls.
+const OPEN_GAPS: &str =
+    "O_TMPFILE fails with EOPNOTSUPP; FIFOs, sockets and device nodes on host mounts are not \
+    opened (EACCES)";
+const ITIMER_GAPS: &str =
+    "ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF fail with EINVAL, per-thread CPU time is \
+    not accounted";
+const RLIMIT_GAPS: &str = "limits are kept and reported, but only RLIMIT_NOFILE is enforced";
+const STATFS: &str = "a fixed tmpfs-like answer: the path or fd is not looked at";
+const SCHED_SET: &str =
+    "returns 0 and changes nothing: the host schedules the guest's threads; the pid and the \
+    policy are not checked";
+const SCHED_PRIO: &str =
+    "0 for every policy, where Linux gives 1 and 99 for SCHED_FIFO and SCHED_RR";
+const MLOCK: &str =
+    "returns 0 and locks nothing: guest memory is a host file the sentry never pages out \
+    itself; RLIMIT_MEMLOCK is not checked";
+const XATTR: &str =
+    "extended attributes are not kept: the file must exist, then reads find none (ENODATA), \
+    lists are empty and writes fail with EOPNOTSUPP";
+const MKNOD: &str =
+    "fails with EPERM: device nodes are refused by design, and FIFOs and regular files are not \
+    made this way yet";
+const SOCKETS: &str = "unix and inet sockets come in a later issue";
+const LATER_FILES: &str = "this kind of file comes in a later issue";
+const MOUNTS: &str = "a container does not change its mounts or its root";
+const MOUNT_API: &str =
+    "the new mount API: a container does not change its mounts (mount is refused)";
+const MODULES: &str = "a container does not load kernel modules";
+const NAMESPACES: &str = "a container does not make or join namespaces";
+const HOST: &str = "the host's business, not a container's";
+
+/// A call that succeeds at once and does nothing (the notes say why).
+fn ok(_: &mut Kernel, _: i32, _: [u64; 6]) -> Sys {
+    Sys::Ret(0)
+}
+
+/// A millisecond timeout argument: negative waits forever.
+fn ms_timeout(ms: u64) -> Option<u64> {
+    let ms = ms as i32;
+    (ms >= 0).then(|| ms as u64 * 1_000_000)
+}
+
+fn set_tid_address(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+    k.task_mut(tid).clear_child_tid = a[0];
+    Sys::Ret(tid as i64)
+}
+
+fn set_robust_list(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+    k.task_mut(tid).robust_list = a[0];
+    Sys::Ret(0)
+}
+
+fn epoll_create(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+    if (a[0] as i32) <= 0 {
+        err(libc::EINVAL)
+    } else {
+        k.sys_epoll_create1(tid, 0)
+    }
+}
+
+fn epoll_pwait(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+    if a[4] != 0 && a[5] != 8 {
+        return err(libc::EINVAL);
+    }
+    k.sys_epoll_wait(tid, a[0], a[1], a[2], ms_timeout(a[3]), a[4])
+}
+
+fn epoll_pwait2(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+    let t = if a[3] == 0 {
+        None
+    } else {
+        match k.read_mem(tid, a[3], 16) {
+            Ok(b) => match crate::kernel::time::ts_to_ns(
+                i64::from_le_bytes(b[..8].try_into().expect("8")),
+                i64::from_le_bytes(b[8..].try_into().expect("8")),
+            ) {
+                Some(ns) => Some(ns),
+                None => return err(libc::EINVAL),
+            },
+            Err(e) => return err(e),
+        }
+    };
+    if a[4] != 0 && a[5] != 8 {
+        return err(libc::EINVAL);
+    }
+    k.sys_epoll_wait(tid, a[0], a[1], a[2], t, a[4])
+}
+
+/// Every x86-64 system call, by number: one call per line where it fits (rustfmt would give up
+/// on the long notes anyway).
+#[rustfmt::skip]
+const LIST: &[Syscall] = &[
+    sys(0, "read").serves(Kernel::sys_read),
+    sys(1, "write").serves(Kernel::sys_write),
+    sys(2, "open").serves(|k, t, a| k.sys_openat(t, CWD, a[0], a[1], a[2])).partial(OPEN_GAPS),
+    sys(3, "close").serves(Kernel::sys_close),
+    sys(4, "stat").serves(|k, t, a| k.sys_fstatat(t, CWD, a[0], a[1], 0)),
+    sys(5, "fstat").serves(Kernel::sys_fstat),
+    sys(6, "lstat").serves(|k, t, a| k.sys_fstatat(t, CWD, a[0], a[1], NOFOLLOW)),
+    sys(7, "poll")
+        .serves(|k, t, a| k.sys_poll(t, a[0], a[1], a[2] as i32 as i64, None, false))
+        .eintr(),
+    sys(8, "lseek").serves(Kernel::sys_lseek),
+    sys(9, "mmap").serves(Kernel::sys_mmap).partial(
+        "file mappings are copies of the file: writable MAP_SHARED file mappings fail with ENODEV \
+         and read-only ones do not see later writes",
+    ),
+    sys(10, "mprotect").serves(Kernel::sys_mprotect),
+    sys(11, "munmap").serves(Kernel::sys_munmap),
+    sys(12, "brk").serves(Kernel::sys_brk),
+    sys(13, "rt_sigaction").serves(Kernel::sys_rt_sigaction),
+    sys(14, "rt_sigprocmask").serves(Kernel::sys_rt_sigprocmask),
+    sys(15, "rt_sigreturn").serves(|k, t, _| k.sys_rt_sigreturn(t)),
+    sys(16, "ioctl").serves(Kernel::sys_ioctl).partial(
+        "FIONBIO, FIOCLEX, FIONCLEX and FIONREAD (a pipe's count, 0 for the rest); on a terminal, \
+         the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
+         TIOCNOTTY, TCFLSH, TCXONC and TCSBRK are accepted and ignored; the rest fail with ENOTTY",
+    ),
+    sys(17, "pread64").serves(Kernel::sys_pread),
+    sys(18, "pwrite64").serves(Kernel::sys_pwrite),
+    sys(19, "readv").serves(|k, t, a| k.sys_readv(t, a, false)),
+    sys(20, "writev").serves(|k, t, a| k.sys_writev(t, a, false)),
+    sys(21, "access").serves(|k, t, a| k.sys_faccessat(t, CWD, a[0], a[1], 0)),
+    sys(22, "pipe").serves(|k, t, a| k.sys_pipe2(t, a[0], 0)),
+    sys(23, "select").serves(|k, t, a| k.sys_select(t, a, false)).eintr(),
+    sys(24, "sched_yield").serves(ok).note(
+        "returns at once: the host schedules the guest's threads",
+    ),
+    sys(25, "mremap").serves(Kernel::sys_mremap).partial("MREMAP_DONTUNMAP fails with EINVAL"),
+    sys(26, "msync").serves(ok).noop(
+        "returns 0 without checking the range: no mapping writes back to a file (writable shared \
+         file mappings are refused), so there is nothing to flush, and MS_INVALIDATE does not \
+         refresh read-only shared mappings",
+    ),
+    sys(27, "mincore").missing("glibc does not need it").quiet(),
+    sys(28, "madvise").serves(Kernel::sys_madvise).partial(
+        "MADV_DONTNEED gives private memory fresh zero pages; every other advice is accepted and \
+         ignored, MADV_DONTFORK and MADV_WIPEONFORK included",
+    ),
+    sys(29, "shmget"),
+    sys(30, "shmat"),
+    sys(31, "shmctl"),
+    sys(32, "dup").serves(Kernel::sys_dup),
+    sys(33, "dup2").serves(|k, t, a| k.sys_dup3(t, a[0], a[1], 0, true)),
+    sys(34, "pause")
+        .serves(|_, _, _| Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None }))
+        .eintr(),
+    sys(35, "nanosleep").serves(Kernel::sys_nanosleep).time_left(),
+    sys(36, "getitimer").serves(Kernel::sys_getitimer).partial(ITIMER_GAPS),
+    sys(37, "alarm").serves(Kernel::sys_alarm),
+    sys(38, "setitimer").serves(Kernel::sys_setitimer).partial(ITIMER_GAPS),
+    sys(39, "getpid").serves(|k, t, _| Sys::Ret(k.tasks[&t].tgid as i64)),
+    sys(40, "sendfile").serves(Kernel::sys_sendfile).note("copies at most 1 MiB per call"),
+    sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
+    sys(42, "connect").missing(SOCKETS),
+    sys(43, "accept").missing(SOCKETS),
+    sys(44, "sendto").missing(SOCKETS),
+    sys(45, "recvfrom").missing(SOCKETS),
+    sys(46, "sendmsg").missing(SOCKETS),
+    sys(47, "recvmsg").missing(SOCKETS),
+    sys(48, "shutdown").missing(SOCKETS),
+    sys(49, "bind").missing(SOCKETS),
+    sys(50, "listen").missing(SOCKETS),
+    sys(51, "getsockname").missing(SOCKETS),
+    sys(52, "getpeername").missing(SOCKETS),
+    sys(53, "socketpair").fails(libc::EAFNOSUPPORT, SOCKETS),
+    sys(54, "setsockopt").missing(SOCKETS),
+    sys(55, "getsockopt").missing(SOCKETS),
+    sys(56, "clone").serves(|k, t, a| k.sys_clone(t, a[0], a[1], a[2], a[3], a[4])).partial(
+        "new namespaces (CLONE_NEW*) fail with EPERM and CLONE_PIDFD with EINVAL",
+    ),
+    sys(57, "fork").serves(|k, t, _| k.sys_clone(t, SIGCHLD, 0, 0, 0, 0)),
+    sys(58, "vfork").serves(|k, t, _| k.sys_clone(t, VFORK, 0, 0, 0, 0)),
+    sys(59, "execve").serves(|k, t, a| k.sys_execveat(t, CWD, a[0], a[1], a[2], 0)),
+    sys(60, "exit").serves(Kernel::sys_exit),
+    sys(61, "wait4").serves(Kernel::sys_wait4).partial("the rusage it reports is all zero"),
+    sys(62, "kill").serves(Kernel::sys_kill),
+    sys(63, "uname").serves(Kernel::sys_uname).note("reports release 4.4.0, as gVisor does"),
+    sys(64, "semget"),
+    sys(65, "semop").eintr(),
+    sys(66, "semctl"),
+    sys(67, "shmdt"),
+    sys(68, "msgget"),
+    sys(69, "msgsnd").eintr(),
+    sys(70, "msgrcv").eintr(),
+    sys(71, "msgctl"),
+    sys(72, "fcntl").serves(Kernel::sys_fcntl).partial(
+        "record locks are not kept: F_SETLK and F_SETLKW succeed at once and F_GETLK reports \
+         F_UNLCK; F_SETOWN and F_SETSIG are accepted and ignored; seals fail with EINVAL",
+    ),
+    sys(73, "flock").missing("file locks come with the later issue on locks"),
+    sys(74, "fsync").serves(Kernel::sys_fsync),
+    sys(75, "fdatasync").serves(Kernel::sys_fsync).note("as fsync"),
+    sys(76, "truncate").serves(Kernel::sys_truncate),
+    sys(77, "ftruncate").serves(Kernel::sys_ftruncate),
+    sys(78, "getdents").missing("the 32-bit-era form; getdents64 is served"),
+    sys(79, "getcwd").serves(Kernel::sys_getcwd),
+    sys(80, "chdir").serves(Kernel::sys_chdir),
+    sys(81, "fchdir").serves(Kernel::sys_fchdir),
+    sys(82, "rename").serves(|k, t, a| k.sys_renameat(t, CWD, a[0], CWD, a[1], 0)),
+    sys(83, "mkdir").serves(|k, t, a| k.sys_mkdirat(t, CWD, a[0], a[1])),
+    sys(84, "rmdir").serves(|k, t, a| k.sys_unlinkat(t, CWD, a[0], REMOVEDIR)),
+    sys(85, "creat").serves(|k, t, a| k.sys_openat(t, CWD, a[0], CREAT, a[1])).partial(
+        "as open: FIFOs, sockets and device nodes on host mounts are not opened (EACCES)",
+    ),
+    sys(86, "link").serves(|k, t, a| k.sys_linkat(t, CWD, a[0], CWD, a[1], 0)),
+    sys(87, "unlink").serves(|k, t, a| k.sys_unlinkat(t, CWD, a[0], 0)),
+    sys(88, "symlink").serves(|k, t, a| k.sys_symlinkat(t, a[0], CWD, a[1])),
+    sys(89, "readlink").serves(|k, t, a| k.sys_readlinkat(t, CWD, a[0], a[1], a[2])),
+    sys(90, "chmod").serves(|k, t, a| k.sys_fchmodat(t, CWD, a[0], a[1])),
+    sys(91, "fchmod").serves(Kernel::sys_fchmod),
+    sys(92, "chown").serves(|k, t, a| k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0)),
+    sys(93, "fchown").serves(Kernel::sys_fchown),
+    sys(94, "lchown").serves(|k, t, a| k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0)).partial(
+        "follows a final symbolic link, as chown does, where Linux changes the link itself",
+    ),
+    sys(95, "umask").serves(Kernel::sys_umask),
+    sys(96, "gettimeofday").serves(Kernel::sys_gettimeofday),
+    sys(97, "getrlimit")
+        .serves(|k, t, a| k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]))
+        .partial(RLIMIT_GAPS),
+    sys(98, "getrusage").serves(|k, t, a| k.write_zeroes(t, a[1], 144)).partial(
+        "the usage it reports is all zero: CPU time and memory are not accounted per process",
+    ),
+    sys(99, "sysinfo").serves(Kernel::sys_sysinfo).partial(
+        "uptime, free memory and the process count are real; total memory is a fixed 2 GiB, load \
+         averages and swap are zero",
+    ),
+    sys(100, "times").serves(Kernel::sys_times).partial(
+        "the CPU times it reports are zero; the return value (clock ticks) is real",
+    ),
+    sys(101, "ptrace").refused(
+        libc::EPERM,
+        "the sentry itself runs on ptrace; a guest cannot trace",
+    ),
+    sys(102, "getuid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getuid)),
+    sys(103, "syslog"),
+    sys(104, "getgid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getgid)),
+    sys(105, "setuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setuid, a)),
+    sys(106, "setgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setgid, a)),
+    sys(107, "geteuid").serves(|k, t, _| k.sys_getid(t, libc::SYS_geteuid)),
+    sys(108, "getegid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getegid)),
+    sys(109, "setpgid").serves(Kernel::sys_setpgid),
+    sys(110, "getppid").serves(|k, t, _| Sys::Ret(k.tg_of(t).ppid as i64)),
+    sys(111, "getpgrp").serves(|k, t, _| Sys::Ret(k.tg_of(t).pgid as i64)),
+    sys(112, "setsid").serves(|k, t, _| k.sys_setsid(t)),
+    sys(113, "setreuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setreuid, a)),
+    sys(114, "setregid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setregid, a)),
+    sys(115, "getgroups").serves(Kernel::sys_getgroups),
+    sys(116, "setgroups").serves(Kernel::sys_setgroups),
+    sys(117, "setresuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setresuid, a)),
+    sys(118, "getresuid").serves(|k, t, a| k.sys_getresid(t, libc::SYS_getresuid, a)),
+    sys(119, "setresgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setresgid, a)),
+    sys(120, "getresgid").serves(|k, t, a| k.sys_getresid(t, libc::SYS_getresgid, a)),
+    sys(121, "getpgid").serves(Kernel::sys_getpgid),
+    sys(122, "setfsuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setfsuid, a)),
+    sys(123, "setfsgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setfsgid, a)),
+    sys(124, "getsid").serves(Kernel::sys_getsid),
+    sys(125, "capget").serves(Kernel::sys_capget),
+    sys(126, "capset").serves(Kernel::sys_capset),
+    sys(127, "rt_sigpending").serves(Kernel::sys_rt_sigpending),
+    sys(128, "rt_sigtimedwait").serves(Kernel::sys_rt_sigtimedwait).eintr(),
+    sys(129, "rt_sigqueueinfo")
+        .serves(|k, t, a| k.sys_rt_sigqueueinfo(t, libc::SYS_rt_sigqueueinfo, a)),
+    sys(130, "rt_sigsuspend").serves(Kernel::sys_rt_sigsuspend).eintr(),
+    sys(131, "sigaltstack").serves(Kernel::sys_sigaltstack),
+    sys(132, "utime"),
+    sys(133, "mknod").fails(libc::EPERM, MKNOD),
+    sys(134, "uselib"),
+    sys(135, "personality").serves(ok).noop(
+        "returns 0 (PER_LINUX) and changes nothing: a query answers right, a new personality is \
+         not applied",
+    ),
+    sys(136, "ustat"),
+    sys(137, "statfs").serves(Kernel::sys_statfs).partial(STATFS),
+    sys(138, "fstatfs").serves(Kernel::sys_statfs).partial(STATFS),
+    sys(139, "sysfs"),
+    sys(140, "getpriority").serves(|_, _, _| Sys::Ret(20)).partial(
+        "always nice 0 (returns 20), whatever setpriority was given",
+    ),
+    sys(141, "setpriority").serves(ok).noop(
+        "returns 0 without checking the target or keeping the value",
+    ),
+    sys(142, "sched_setparam").serves(ok).noop(SCHED_SET),
+    sys(143, "sched_getparam").serves(|k, t, a| k.write_zeroes(t, a[1], 4)).partial(
+        "always priority 0 (right for SCHED_OTHER); the pid is not checked",
+    ),
+    sys(144, "sched_setscheduler").serves(ok).noop(SCHED_SET),
+    sys(145, "sched_getscheduler").serves(ok).partial("always SCHED_OTHER; the pid is not checked"),
+    sys(146, "sched_get_priority_max").serves(ok).partial(SCHED_PRIO),
+    sys(147, "sched_get_priority_min").serves(ok).partial(SCHED_PRIO),
+    sys(148, "sched_rr_get_interval"),
+    sys(149, "mlock").serves(ok).noop(MLOCK),
+    sys(150, "munlock").serves(ok).noop(MLOCK),
+    sys(151, "mlockall").serves(ok).noop(MLOCK),
+    sys(152, "munlockall").serves(ok).noop(MLOCK),
+    sys(153, "vhangup"),
+    sys(154, "modify_ldt"),
+    sys(155, "pivot_root").refused(libc::EPERM, MOUNTS),
+    sys(156, "_sysctl"),
+    sys(157, "prctl").serves(Kernel::sys_prctl).partial(
+        "names, keep-caps, no_new_privs, the capability bounding set and ambient capabilities; \
+         PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER and PR_SET_TIMERSLACK are \
+         accepted and ignored (their gets report the defaults); the rest fail with EINVAL",
+    ),
+    sys(158, "arch_prctl").serves(Kernel::sys_arch_prctl).note(
+        "ARCH_SET_FS/GS, ARCH_GET_FS/GS, ARCH_GET_CPUID; the rest EINVAL",
+    ),
+    sys(159, "adjtimex"),
+    sys(160, "setrlimit")
+        .serves(|k, t, a| k.sys_prlimit(t, [0, a[0], a[1], 0, 0, 0]))
+        .partial(RLIMIT_GAPS),
+    sys(161, "chroot").refused(libc::EPERM, MOUNTS),
+    sys(162, "sync").serves(ok).noop(
+        "returns 0 at once: guest files are host files, written through; the host flushes them",
+    ),
+    sys(163, "acct"),
+    sys(164, "settimeofday"),
+    sys(165, "mount").refused(libc::EPERM, MOUNTS),
+    sys(166, "umount2").refused(libc::EPERM, MOUNTS),
+    sys(167, "swapon").refused(libc::EPERM, HOST),
+    sys(168, "swapoff").refused(libc::EPERM, HOST),
+    sys(169, "reboot").refused(libc::EPERM, HOST),
+    sys(170, "sethostname").serves(Kernel::sys_sethostname),
+    sys(171, "setdomainname"),
+    sys(172, "iopl"),
+    sys(173, "ioperm"),
+    sys(174, "create_module"),
+    sys(175, "init_module").refused(libc::EPERM, MODULES),
+    sys(176, "delete_module").refused(libc::EPERM, MODULES),
+    sys(177, "get_kernel_syms"),
+    sys(178, "query_module"),
+    sys(179, "quotactl"),
+    sys(180, "nfsservctl"),
+    sys(181, "getpmsg"),
+    sys(182, "putpmsg"),
+    sys(183, "afs_syscall"),
+    sys(184, "tuxcall"),
+    sys(185, "security"),
+    sys(186, "gettid").serves(|_, t, _| Sys::Ret(t as i64)),
+    sys(187, "readahead"),
+    sys(188, "setxattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::EOPNOTSUPP))
+        .partial(XATTR),
+    sys(189, "lsetxattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::EOPNOTSUPP))
+        .partial(XATTR),
+    sys(190, "fsetxattr")
+        .serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::EOPNOTSUPP))
+        .partial(XATTR),
+    sys(191, "getxattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::ENODATA))
+        .partial(XATTR),
+    sys(192, "lgetxattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::ENODATA))
+        .partial(XATTR),
+    sys(193, "fgetxattr").serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::ENODATA)).partial(XATTR),
+    sys(194, "listxattr").serves(|k, t, a| k.sys_path_xattr(t, a[0], true, 0)).partial(XATTR),
+    sys(195, "llistxattr").serves(|k, t, a| k.sys_path_xattr(t, a[0], false, 0)).partial(XATTR),
+    sys(196, "flistxattr").serves(|k, t, a| k.sys_fd_xattr(t, a[0], 0)).partial(XATTR),
+    sys(197, "removexattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::ENODATA))
+        .partial(XATTR),
+    sys(198, "lremovexattr")
+        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::ENODATA))
+        .partial(XATTR),
+    sys(199, "fremovexattr")
+        .serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::ENODATA))
+        .partial(XATTR),
+    sys(200, "tkill").serves(|k, t, a| k.sys_tgkill(t, -1, a[0] as i32, a[1] as i32)),
+    sys(201, "time").serves(Kernel::sys_time),
+    sys(202, "futex").serves(Kernel::sys_futex).partial(
+        "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
+         priority-inheritance operations fail with ENOSYS (logged)",
+    ),
+    sys(203, "sched_setaffinity").serves(ok).noop(
+        "returns 0 and pins nothing: the host schedules the guest's threads",
+    ),
+    sys(204, "sched_getaffinity").serves(Kernel::sys_sched_getaffinity).note(
+        "every thread may run on every host CPU (up to 64); the pid is not checked",
+    ),
+    sys(205, "set_thread_area"),
+    sys(206, "io_setup"),
+    sys(207, "io_destroy"),
+    sys(208, "io_getevents").eintr(),
+    sys(209, "io_submit"),
+    sys(210, "io_cancel"),
+    sys(211, "get_thread_area"),
+    sys(212, "lookup_dcookie"),
+    sys(213, "epoll_create").serves(epoll_create),
+    sys(214, "epoll_ctl_old"),
+    sys(215, "epoll_wait_old"),
+    sys(216, "remap_file_pages"),
+    sys(217, "getdents64").serves(Kernel::sys_getdents64),
+    sys(218, "set_tid_address").serves(set_tid_address),
+    sys(219, "restart_syscall"),
+    sys(220, "semtimedop").eintr(),
+    sys(221, "fadvise64").serves(Kernel::sys_fadvise).note(
+        "advice only: the fd and the advice are checked, then ignored",
+    ),
+    sys(222, "timer_create"),
+    sys(223, "timer_settime"),
+    sys(224, "timer_gettime"),
+    sys(225, "timer_getoverrun"),
+    sys(226, "timer_delete"),
+    sys(227, "clock_settime"),
+    sys(228, "clock_gettime").serves(Kernel::sys_clock_gettime).partial(
+        "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \
+         clocks of other processes and threads fail with EINVAL",
+    ),
+    sys(229, "clock_getres").serves(Kernel::sys_clock_getres),
+    sys(230, "clock_nanosleep").serves(Kernel::sys_clock_nanosleep).time_left(),
+    sys(231, "exit_group").serves(Kernel::sys_exit_group),
+    sys(232, "epoll_wait")
+        .serves(|k, t, a| k.sys_epoll_wait(t, a[0], a[1], a[2], ms_timeout(a[3]), 0))
+        .eintr(),
+    sys(233, "epoll_ctl").serves(Kernel::sys_epoll_ctl).partial(
+        "EPOLLET is served as level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored",
+    ),
+    sys(234, "tgkill").serves(|k, t, a| k.sys_tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32)),
+    sys(235, "utimes"),
+    sys(236, "vserver"),
+    sys(237, "mbind"),
+    sys(238, "set_mempolicy"),
+    sys(239, "get_mempolicy"),
+    sys(240, "mq_open"),
+    sys(241, "mq_unlink"),
+    sys(242, "mq_timedsend"),
+    sys(243, "mq_timedreceive"),
+    sys(244, "mq_notify"),
+    sys(245, "mq_getsetattr"),
+    sys(246, "kexec_load").refused(libc::EPERM, HOST),
+    sys(247, "waitid").serves(Kernel::sys_waitid),
+    sys(248, "add_key"),
+    sys(249, "request_key"),
+    sys(250, "keyctl"),
+    sys(251, "ioprio_set"),
+    sys(252, "ioprio_get"),
+    sys(253, "inotify_init").missing(LATER_FILES),
+    sys(254, "inotify_add_watch").missing(LATER_FILES),
+    sys(255, "inotify_rm_watch").missing(LATER_FILES),
+    sys(256, "migrate_pages"),
+    sys(257, "openat").serves(|k, t, a| k.sys_openat(t, a[0], a[1], a[2], a[3])).partial(OPEN_GAPS),
+    sys(258, "mkdirat").serves(|k, t, a| k.sys_mkdirat(t, a[0], a[1], a[2])),
+    sys(259, "mknodat").fails(libc::EPERM, MKNOD),
+    sys(260, "fchownat").serves(|k, t, a| k.sys_fchownat(t, a[0], a[1], a[2], a[3], a[4])),
+    sys(261, "futimesat"),
+    sys(262, "newfstatat").serves(|k, t, a| k.sys_fstatat(t, a[0], a[1], a[2], a[3])),
+    sys(263, "unlinkat").serves(|k, t, a| k.sys_unlinkat(t, a[0], a[1], a[2])),
+    sys(264, "renameat").serves(|k, t, a| k.sys_renameat(t, a[0], a[1], a[2], a[3], 0)),
+    sys(265, "linkat").serves(|k, t, a| k.sys_linkat(t, a[0], a[1], a[2], a[3], a[4])),
+    sys(266, "symlinkat").serves(|k, t, a| k.sys_symlinkat(t, a[0], a[1], a[2])),
+    sys(267, "readlinkat").serves(|k, t, a| k.sys_readlinkat(t, a[0], a[1], a[2], a[3])),
+    sys(268, "fchmodat").serves(|k, t, a| k.sys_fchmodat(t, a[0], a[1], a[2])),
+    sys(269, "faccessat").serves(|k, t, a| k.sys_faccessat(t, a[0], a[1], a[2], 0)),
+    sys(270, "pselect6").serves(|k, t, a| k.sys_select(t, a, true)).eintr(),
+    sys(271, "ppoll").serves(Kernel::sys_ppoll).eintr(),
+    sys(272, "unshare").refused(libc::EPERM, NAMESPACES),
+    sys(273, "set_robust_list").serves(set_robust_list).partial(
+        "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
+         futexes are not woken with FUTEX_OWNER_DIED",
+    ),
+    sys(274, "get_robust_list").missing("glibc does not need it").quiet(),
+    sys(275, "splice"),
+    sys(276, "tee"),
+    sys(277, "sync_file_range"),
+    sys(278, "vmsplice"),
+    sys(279, "move_pages"),
+    sys(280, "utimensat").serves(Kernel::sys_utimensat).note(
+        "files of the synthetic file systems (proc, dev) keep their times: the call succeeds and \
+         changes nothing",
+    ),
+    sys(281, "epoll_pwait").serves(epoll_pwait).eintr(),
+    sys(282, "signalfd").missing(LATER_FILES),
+    sys(283, "timerfd_create").missing(LATER_FILES),
+    sys(284, "eventfd").serves(|k, t, a| k.sys_eventfd2(t, a[0], 0)),
+    sys(285, "fallocate").serves(Kernel::sys_fallocate).note(
+        "regular files only; other files fail with EBADF",
+    ),
+    sys(286, "timerfd_settime").missing(LATER_FILES),
+    sys(287, "timerfd_gettime").missing(LATER_FILES),
+    sys(288, "accept4").missing(SOCKETS),
+    sys(289, "signalfd4").missing(LATER_FILES),
+    sys(290, "eventfd2").serves(|k, t, a| k.sys_eventfd2(t, a[0], a[1])),
+    sys(291, "epoll_create1").serves(|k, t, a| k.sys_epoll_create1(t, a[0])),
+    sys(292, "dup3").serves(|k, t, a| k.sys_dup3(t, a[0], a[1], a[2], false)),
+    sys(293, "pipe2").serves(|k, t, a| k.sys_pipe2(t, a[0], a[1])).partial(
+        "O_DIRECT is accepted but the pipe stays a byte stream, not packets",
+    ),
+    sys(294, "inotify_init1").missing(LATER_FILES),
+    sys(295, "preadv").serves(|k, t, a| k.sys_readv(t, a, true)),
+    sys(296, "pwritev").serves(|k, t, a| k.sys_writev(t, a, true)),
+    sys(297, "rt_tgsigqueueinfo")
+        .serves(|k, t, a| k.sys_rt_sigqueueinfo(t, libc::SYS_rt_tgsigqueueinfo, a)),
+    sys(298, "perf_event_open").refused(libc::EPERM, HOST),
+    sys(299, "recvmmsg").missing(SOCKETS),
+    sys(300, "fanotify_init"),
+    sys(301, "fanotify_mark"),
+    sys(302, "prlimit64").serves(Kernel::sys_prlimit).partial(RLIMIT_GAPS),
+    sys(303, "name_to_handle_at"),
+    sys(304, "open_by_handle_at"),
+    sys(305, "clock_adjtime"),
+    sys(306, "syncfs").serves(Kernel::sys_fsync).partial(
+        "flushes the given file only, not the whole file system holding it",
+    ),
+    sys(307, "sendmmsg").missing(SOCKETS),
+    sys(308, "setns").refused(libc::EPERM, NAMESPACES),
+    sys(309, "getcpu").serves(Kernel::sys_getcpu).note("always CPU 0, node 0"),
+    sys(310, "process_vm_readv"),
+    sys(311, "process_vm_writev"),
+    sys(312, "kcmp"),
+    sys(313, "finit_module").refused(libc::EPERM, MODULES),
+    sys(314, "sched_setattr"),
+    sys(315, "sched_getattr"),
+    sys(316, "renameat2").serves(|k, t, a| k.sys_renameat(t, a[0], a[1], a[2], a[3], a[4])),
+    sys(317, "seccomp"),
+    sys(318, "getrandom").serves(Kernel::sys_getrandom),
+    sys(319, "memfd_create").missing(LATER_FILES),
+    sys(320, "kexec_file_load"),
+    sys(321, "bpf").refused(libc::EPERM, HOST),
+    sys(322, "execveat").serves(|k, t, a| k.sys_execveat(t, a[0], a[1], a[2], a[3], a[4])).partial(
+        "the flags are ignored: AT_EMPTY_PATH (fexecve) and AT_SYMLINK_NOFOLLOW are not honoured",
+    ),
+    sys(323, "userfaultfd"),
+    sys(324, "membarrier").serves(ok).noop(
+        "returns 0 for every command: MEMBARRIER_CMD_QUERY so reports no supported command, and \
+         the other commands are not carried out",
+    ),
+    sys(325, "mlock2"),
+    sys(326, "copy_file_range"),
+    sys(327, "preadv2"),
+    sys(328, "pwritev2"),
+    sys(329, "pkey_mprotect"),
+    sys(330, "pkey_alloc"),
+    sys(331, "pkey_free"),
+    sys(332, "statx").serves(Kernel::sys_statx).note(
+        "the basic fields (STATX_BASIC_STATS), whatever the mask asks; no birth time",
+    ),
+    sys(333, "io_pgetevents").eintr(),
+    sys(334, "rseq")
+        .missing("glibc registers restartable sequences at start-up and copes with ENOSYS")
+        .quiet(),
+    sys(424, "pidfd_send_signal"),
+    sys(425, "io_uring_setup"),
+    sys(426, "io_uring_enter"),
+    sys(427, "io_uring_register"),
+    sys(428, "open_tree").missing(MOUNT_API),
+    sys(429, "move_mount").missing(MOUNT_API),
+    sys(430, "fsopen").missing(MOUNT_API),
+    sys(431, "fsconfig").missing(MOUNT_API),
+    sys(432, "fsmount").missing(MOUNT_API),
+    sys(433, "fspick").missing(MOUNT_API),
+    sys(434, "pidfd_open"),
+    sys(435, "clone3").missing("glibc falls back to clone").quiet(),
+    sys(436, "close_range").serves(Kernel::sys_close_range).partial(
+        "CLOSE_RANGE_UNSHARE is ignored: the fds are closed in the (possibly shared) table",
+    ),
+    sys(437, "openat2"),
+    sys(438, "pidfd_getfd"),
+    sys(439, "faccessat2").serves(|k, t, a| k.sys_faccessat(t, a[0], a[1], a[2], a[3])),
+    sys(440, "process_madvise"),
+    sys(441, "epoll_pwait2").serves(epoll_pwait2).eintr(),
+    sys(442, "mount_setattr").missing(MOUNT_API),
+    sys(443, "quotactl_fd"),
+    sys(444, "landlock_create_ruleset"),
+    sys(445, "landlock_add_rule"),
+    sys(446, "landlock_restrict_self"),
+    sys(447, "memfd_secret"),
+    sys(448, "process_mrelease"),
+    sys(449, "futex_waitv"),
+    sys(450, "set_mempolicy_home_node"),
+    sys(451, "cachestat"),
+    sys(452, "fchmodat2"),
+    sys(453, "map_shadow_stack"),
+    sys(454, "futex_wake"),
+    sys(455, "futex_wait"),
+    sys(456, "futex_requeue"),
+    sys(457, "statmount"),
+    sys(458, "listmount"),
+    sys(459, "lsm_get_self_attr"),
+    sys(460, "lsm_set_self_attr"),
+    sys(461, "lsm_list_modules"),
+    sys(462, "mseal"),
+    sys(463, "setxattrat"),
+    sys(464, "getxattrat"),
+    sys(465, "listxattrat"),
+    sys(466, "removexattrat"),
+    sys(467, "open_tree_attr").missing(MOUNT_API),
+    sys(468, "file_getattr"),
+    sys(469, "file_setattr"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every number the host's kernel headers define has its name here, and no other.
+    #[test]
+    fn names_agree_with_the_host_headers() {
+        let path = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+        let Ok(h) = std::fs::read_to_string(path) else {
+            eprintln!("{path} is missing (apt-get install linux-libc-dev): not checked");
+            return;
+        };
+        let mut seen = 0;
+        for line in h.lines() {
+            let mut w = line.split_whitespace();
+            let (Some("#define"), Some(nr_name), Some(nr)) = (w.next(), w.next(), w.next()) else {
+                continue;
+            };
+            let Some(name) = nr_name.strip_prefix("__NR_") else {
+                continue;
+            };
+            let nr: u64 = nr.parse().expect("a number");
+            assert_eq!(get(nr).map(|s| s.name), Some(name), "number {nr}");
+            seen += 1;
+        }
+        assert!(seen > 300, "{path} has only {seen} system calls");
+    }
+
+    #[test]
+    fn numbers_agree_with_libc() {
+        for (nr, name) in [
+            (libc::SYS_read, "read"),
+            (libc::SYS_open, "open"),
+            (libc::SYS_poll, "poll"),
+            (libc::SYS_mmap, "mmap"),
+            (libc::SYS_rt_sigreturn, "rt_sigreturn"),
+            (libc::SYS_select, "select"),
+            (libc::SYS_pause, "pause"),
+            (libc::SYS_nanosleep, "nanosleep"),
+            (libc::SYS_getpid, "getpid"),
+            (libc::SYS_socket, "socket"),
+            (libc::SYS_clone, "clone"),
+            (libc::SYS_execve, "execve"),
+            (libc::SYS_wait4, "wait4"),
+            (libc::SYS_msgrcv, "msgrcv"),
+            (libc::SYS_getdents, "getdents"),
+            (libc::SYS_ptrace, "ptrace"),
+            (libc::SYS_rt_sigtimedwait, "rt_sigtimedwait"),
+            (libc::SYS_rt_sigsuspend, "rt_sigsuspend"),
+            (libc::SYS__sysctl, "_sysctl"),
+            (libc::SYS_mount, "mount"),
+            (libc::SYS_futex, "futex"),
+            (libc::SYS_epoll_wait, "epoll_wait"),
+            (libc::SYS_clock_nanosleep, "clock_nanosleep"),
+            (libc::SYS_exit_group, "exit_group"),
+            (libc::SYS_openat, "openat"),
+            (libc::SYS_pselect6, "pselect6"),
+            (libc::SYS_ppoll, "ppoll"),
+            (libc::SYS_epoll_pwait, "epoll_pwait"),
+            (libc::SYS_prlimit64, "prlimit64"),
+            (libc::SYS_renameat2, "renameat2"),
+            (libc::SYS_statx, "statx"),
+            (libc::SYS_rseq, "rseq"),
+            (libc::SYS_pidfd_send_signal, "pidfd_send_signal"),
+            (libc::SYS_clone3, "clone3"),
+            (libc::SYS_epoll_pwait2, "epoll_pwait2"),
+            (libc::SYS_set_mempolicy_home_node, "set_mempolicy_home_node"),
+            (libc::SYS_fchmodat2, "fchmodat2"),
+            (libc::SYS_mseal, "mseal"),
+        ] {
+            assert_eq!(get(nr as u64).map(|s| s.name), Some(name), "number {nr}");
+            assert_eq!(super::super::name(nr as u64), name);
+        }
+        assert_eq!(super::super::name(335), "unknown");
+        assert_eq!(super::super::name(MAX_NR as u64 + 1), "unknown");
+        assert_eq!(super::super::name(u64::MAX), "unknown");
+    }
+
+    #[test]
+    fn each_number_once_in_order_at_its_index() {
+        for (i, e) in LIST.iter().enumerate() {
+            if i > 0 {
+                assert!(
+                    e.nr > LIST[i - 1].nr,
+                    "{} listed after {}",
+                    e.name,
+                    LIST[i - 1].name
+                );
+            }
+            let at = TABLE[e.nr as usize].expect("in the table");
+            assert_eq!((at.nr, at.name), (e.nr, e.name));
+        }
+        assert_eq!(TABLE.iter().flatten().count(), LIST.len());
+        // x86-64 defines 0..=334 and 424..=MAX_NR, nothing between.
+        for nr in 0..=MAX_NR as u64 {
+            assert_eq!(get(nr).is_some(), !(335..424).contains(&nr), "number {nr}");
+        }
+        let mut names: Vec<&str> = LIST.iter().map(|e| e.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LIST.len(), "a name listed twice");
+    }
+
+    #[test]
+    fn every_handler_is_reachable_by_its_number() {
+        // The listed calls are the table's, one for one (handlers compared by presence: a
+        // closure in a constant may be instantiated more than once).
+        for e in LIST {
+            let at = get(e.nr as u64).expect("in the table");
+            assert_eq!(
+                (at.name, at.status, at.restart),
+                (e.name, e.status, e.restart)
+            );
+            assert_eq!(at.handler.is_some(), e.handler.is_some(), "{}", e.name);
+        }
+        // Dispatch by number finds the table's own handler.
+        for e in TABLE.iter().flatten() {
+            let h = handler(e.nr as u64);
+            assert_eq!(h.is_some(), e.status.served(), "{}", e.name);
+            if let (Some(a), Some(b)) = (h, e.handler) {
+                assert!(std::ptr::fn_addr_eq(a, b), "{}", e.name);
+            }
+        }
+        assert!(handler(335).is_none());
+        assert!(handler(MAX_NR as u64 + 1).is_none());
+        assert!(handler(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn waits_are_never_restarted() {
+        for nr in [
+            libc::SYS_poll,
+            libc::SYS_ppoll,
+            libc::SYS_select,
+            libc::SYS_pselect6,
+            libc::SYS_epoll_wait,
+            libc::SYS_epoll_pwait,
+            libc::SYS_epoll_pwait2,
+            libc::SYS_pause,
+            libc::SYS_rt_sigsuspend,
+            libc::SYS_rt_sigtimedwait,
+        ] {
+            assert_eq!(
+                get(nr as u64).expect("listed").restart,
+                RestartRule::Never,
+                "{nr}"
+            );
+            assert!(!super::super::restartable(nr as u64));
+        }
+        for nr in [libc::SYS_nanosleep, libc::SYS_clock_nanosleep] {
+            assert_eq!(
+                get(nr as u64).expect("listed").restart,
+                RestartRule::TimeLeft
+            );
+            assert!(!super::super::restartable(nr as u64));
+        }
+        for nr in [
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_wait4,
+            libc::SYS_futex,
+        ] {
+            assert!(super::super::restartable(nr as u64), "{nr}");
+        }
+        // An unknown number keeps the usual rule.
+        assert!(super::super::restartable(u64::MAX));
+    }
+
+    #[test]
+    fn statuses_are_consistent() {
+        for e in LIST {
+            match e.status {
+                Status::Partial | Status::NoOp => assert!(!e.note.is_empty(), "{}", e.name),
+                Status::Refused(errno) => assert!(errno != libc::ENOSYS, "{}", e.name),
+                Status::Missing { errno, logged } => {
+                    assert!(!logged || errno == libc::ENOSYS, "{}", e.name)
+                }
+                Status::Implemented => {}
+            }
+            // Notes go into a Markdown table.
+            assert!(
+                !e.note.contains('|') && !e.note.contains('\n'),
+                "{}",
+                e.name
+            );
+        }
+    }
+}
