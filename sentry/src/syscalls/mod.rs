@@ -3,6 +3,7 @@
 //! or not implemented (ENOSYS, logged once by name).
 
 pub mod creds;
+pub mod doc;
 pub mod epoll;
 pub mod file;
 pub mod fs;

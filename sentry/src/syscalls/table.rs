@@ -180,6 +180,11 @@ pub(crate) fn handler(nr: u64) -> Option<Handler> {
     }
 }
 
+/// Every entry, in number order.
+pub(crate) fn all() -> impl Iterator<Item = &'static Syscall> {
+    TABLE.iter().flatten()
+}
+
 /// Serves a call that has no handler: refused, not implemented or unknown.
 #[cold]
 pub(crate) fn unserved(k: &mut Kernel, nr: u64) -> Sys {
