@@ -1017,4 +1017,34 @@ mod tests {
             );
         }
     }
+
+    /// Through `Kernel::dispatch` on the fake platform: a served call reaches its handler, a
+    /// refused or missing one fails with its errno, and only the logged gaps are logged.
+    #[test]
+    fn dispatch_serves_from_the_table() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::kernel::testing::kernel(root.path());
+        let t = k.test_process(0, 0);
+        let e = |errno: i32| Some(-(errno as i64));
+        assert_eq!(k.call(t, libc::SYS_getpid, [0; 6]), Some(t as i64));
+        assert_eq!(k.call(t, libc::SYS_gettid, [0; 6]), Some(t as i64));
+        assert_eq!(k.call(t, libc::SYS_msync, [0; 6]), Some(0));
+        assert_eq!(k.call(t, libc::SYS_epoll_create, [0; 6]), e(libc::EINVAL));
+        assert_eq!(k.call(t, libc::SYS_pause, [0; 6]), None, "pause parks");
+        assert_eq!(k.call(t, libc::SYS_mount, [0; 6]), e(libc::EPERM));
+        assert_eq!(k.call(t, libc::SYS_socket, [0; 6]), e(libc::EAFNOSUPPORT));
+        assert_eq!(k.call(t, libc::SYS_rseq, [0; 6]), e(libc::ENOSYS));
+        assert!(
+            k.logged.is_empty(),
+            "refusals and quiet gaps are not logged"
+        );
+        for _ in 0..2 {
+            assert_eq!(k.call(t, libc::SYS_flock, [0; 6]), e(libc::ENOSYS));
+            assert_eq!(k.call(t, 400, [0; 6]), e(libc::ENOSYS));
+            assert_eq!(k.call(t, -1, [0; 6]), e(libc::ENOSYS));
+        }
+        let mut logged: Vec<u64> = k.logged.iter().copied().collect();
+        logged.sort_unstable();
+        assert_eq!(logged, [libc::SYS_flock as u64, 400, u64::MAX]);
+    }
 }
