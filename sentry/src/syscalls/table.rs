@@ -616,7 +616,7 @@ const LIST: &[Syscall] = &[
     sys(203, "sched_setaffinity").serves(ok).noop(
         "returns 0 and pins nothing: the host schedules the guest's threads",
     ),
-    sys(204, "sched_getaffinity").serves(Kernel::sys_sched_getaffinity).note(
+    sys(204, "sched_getaffinity").serves(Kernel::sys_sched_getaffinity).partial(
         "every thread may run on every host CPU (up to 64); the pid is not checked",
     ),
     sys(205, "set_thread_area"),
@@ -648,7 +648,9 @@ const LIST: &[Syscall] = &[
         "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \
          clocks of other processes and threads fail with EINVAL",
     ),
-    sys(229, "clock_getres").serves(Kernel::sys_clock_getres),
+    sys(229, "clock_getres").serves(Kernel::sys_clock_getres).partial(
+        "1 ns for every clock, where Linux reports the tick for the coarse clocks",
+    ),
     sys(230, "clock_nanosleep").serves(Kernel::sys_clock_nanosleep).time_left(),
     sys(231, "exit_group").serves(Kernel::sys_exit_group),
     sys(232, "epoll_wait")
