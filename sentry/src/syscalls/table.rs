@@ -451,9 +451,9 @@ const LIST: &[Syscall] = &[
     sys(91, "fchmod").serves(Kernel::sys_fchmod),
     sys(92, "chown").serves(|k, t, a| k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0)),
     sys(93, "fchown").serves(Kernel::sys_fchown),
-    sys(94, "lchown").serves(|k, t, a| k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0)).partial(
-        "follows a final symbolic link, as chown does, where Linux changes the link itself",
-    ),
+    sys(94, "lchown").serves(|k, t, a| {
+        k.sys_fchownat(t, CWD, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW as u64)
+    }),
     sys(95, "umask").serves(Kernel::sys_umask),
     sys(96, "gettimeofday").serves(Kernel::sys_gettimeofday),
     sys(97, "getrlimit")
