@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
+use crate::fs::dev::DevNode;
 use crate::ipc::pipe::Pipe;
 
 /// A synthetic directory entry (name, d_type).
@@ -30,16 +31,6 @@ pub enum FileKind {
     EventFd(Rc<RefCell<crate::ipc::epoll::EventFd>>),
     Epoll(crate::ipc::epoll::EpollRef),
     SynthDir(Vec<DirEnt>),
-}
-
-/// Device nodes of devfs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum DevNode {
-    Null,
-    Zero,
-    Full,
-    Random,
-    Urandom,
 }
 
 /// An open file description, shared by dup'd fds and across fork.

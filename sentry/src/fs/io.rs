@@ -2,7 +2,8 @@
 
 use std::os::fd::AsFd;
 
-use crate::fs::file::{DevNode, FileKind, FileRef};
+use crate::fs::dev::{random_bytes, DevNode};
+use crate::fs::file::{FileKind, FileRef};
 use crate::fs::host_sys;
 use crate::kernel::task::WaitKey;
 use crate::mm::Errno;
@@ -25,14 +26,6 @@ impl From<Errno> for IoErr {
 
 fn host_err(e: nix::Error) -> IoErr {
     IoErr::Errno(e as i32)
-}
-
-/// Fills `buf` with random bytes from the host.
-pub fn random_bytes(buf: &mut [u8]) {
-    if let Err(e) = host_sys::getrandom(buf) {
-        // Never on Linux >= 3.17 with a valid buffer; zeros would be a silent disaster.
-        panic!("getrandom failed: errno {e}");
-    }
 }
 
 /// Reads up to `len` bytes (at `off` for pread).

@@ -3,11 +3,13 @@
 //! resolve against the guest's mounts; each host step is an `openat2` beneath a mount's
 //! root that follows no link.
 
+pub mod dev;
 pub mod file;
 pub mod host_sys;
 pub mod io;
 pub(crate) mod mount_setup;
 pub mod proc;
+pub mod stdio;
 pub mod tmpfs;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -16,7 +18,8 @@ use std::path::PathBuf;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{FchmodatFlags, Mode};
 
-use crate::fs::file::{DevNode, DirEnt};
+use crate::fs::dev::DevNode;
+use crate::fs::file::DirEnt;
 use crate::kernel::creds::{Creds, MAY_EXEC};
 use crate::mm::Errno;
 
@@ -148,13 +151,7 @@ pub fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
         }
         SynthNode::Dev(d) => {
             st.st_mode = libc::S_IFCHR | 0o666;
-            st.st_rdev = match d {
-                DevNode::Null => libc::makedev(1, 3),
-                DevNode::Zero => libc::makedev(1, 5),
-                DevNode::Full => libc::makedev(1, 7),
-                DevNode::Random => libc::makedev(1, 8),
-                DevNode::Urandom => libc::makedev(1, 9),
-            };
+            st.st_rdev = d.rdev();
         }
     }
     st
@@ -165,43 +162,6 @@ fn ino_of(path: &str) -> u64 {
     path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-fn dev_lookup(rel: &[String]) -> Result<SynthNode, Errno> {
-    let dir = |names: &[(&str, u8)]| {
-        SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect())
-    };
-    match rel
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => Ok(dir(&[
-            ("null", libc::DT_CHR),
-            ("zero", libc::DT_CHR),
-            ("full", libc::DT_CHR),
-            ("random", libc::DT_CHR),
-            ("urandom", libc::DT_CHR),
-            ("fd", libc::DT_LNK),
-            ("stdin", libc::DT_LNK),
-            ("stdout", libc::DT_LNK),
-            ("stderr", libc::DT_LNK),
-            ("pts", libc::DT_DIR),
-            ("shm", libc::DT_DIR),
-        ])),
-        ["null"] => Ok(SynthNode::Dev(DevNode::Null)),
-        ["zero"] => Ok(SynthNode::Dev(DevNode::Zero)),
-        ["full"] => Ok(SynthNode::Dev(DevNode::Full)),
-        ["random"] => Ok(SynthNode::Dev(DevNode::Random)),
-        ["urandom"] => Ok(SynthNode::Dev(DevNode::Urandom)),
-        ["fd"] => Ok(SynthNode::Symlink("/proc/self/fd".into())),
-        ["stdin"] => Ok(SynthNode::Symlink("/proc/self/fd/0".into())),
-        ["stdout"] => Ok(SynthNode::Symlink("/proc/self/fd/1".into())),
-        ["stderr"] => Ok(SynthNode::Symlink("/proc/self/fd/2".into())),
-        ["pts"] | ["shm"] => Ok(dir(&[])),
-        _ => Err(libc::ENOENT),
-    }
 }
 
 impl Vfs {
@@ -281,7 +241,7 @@ impl Vfs {
                 };
                 Ok((st, target))
             }
-            MountFs::Dev => synth(dev_lookup(rel)?, format!("dev/{}", rel.join("/"))),
+            MountFs::Dev => synth(dev::lookup(rel)?, format!("dev/{}", rel.join("/"))),
             MountFs::Proc => synth(proc(rel)?, format!("proc/{}", rel.join("/"))),
             MountFs::Empty => {
                 if rel.is_empty() {
@@ -299,7 +259,7 @@ impl Vfs {
     /// A synthetic node (devfs, procfs, empty mounts).
     pub fn synth(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Result<SynthNode, Errno> {
         match &self.mounts[m].fs {
-            MountFs::Dev => dev_lookup(rel),
+            MountFs::Dev => dev::lookup(rel),
             MountFs::Proc => proc(rel),
             MountFs::Empty if rel.is_empty() => Ok(SynthNode::Dir(vec![])),
             MountFs::Empty => Err(libc::ENOENT),

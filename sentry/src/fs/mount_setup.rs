@@ -15,7 +15,7 @@ fn tmpfs_backing_dir() -> std::io::Result<(std::path::PathBuf, bool)> {
     use std::os::unix::fs::DirBuilderExt;
     let base = std::env::temp_dir();
     let mut rnd = [0u8; 8];
-    crate::fs::io::random_bytes(&mut rnd);
+    crate::fs::dev::random_bytes(&mut rnd);
     let name = format!(
         "runsc-tmpfs-{}-{:016x}",
         std::process::id(),

@@ -248,7 +248,7 @@ impl Kernel {
                     };
                     let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
                     FileKind::Stream {
-                        fd: crate::kernel::spawn::stdio_file(fd),
+                        fd: crate::fs::stdio::nonblocking(fd),
                         tty,
                     }
                 }

@@ -2,7 +2,7 @@
 //! runtime `exec`s.
 
 use std::cell::RefCell;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
 
 use super::signal::SigAction;
@@ -18,25 +18,6 @@ pub struct Spawn {
     pub cwd: String,
     pub creds: creds::Creds,
     pub rlimits: Vec<(u64, u64)>,
-}
-
-/// Makes a host stdio fd non-blocking for the sandbox's event loop. The caller hands over
-/// a description the sandbox owns alone (`crate::host::reopen_stdio` makes one), or one
-/// it does not mind becoming non-blocking: O_NONBLOCK is a property of the open file
-/// description, shared with every other holder. A regular file is left as it is: it
-/// never blocks.
-pub(crate) fn stdio_file(fd: OwnedFd) -> OwnedFd {
-    let is_file = crate::fs::host_sys::fstat(fd.as_fd())
-        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
-        .unwrap_or(false);
-    if is_file {
-        return fd;
-    }
-    if let Ok(fl) = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL) {
-        let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
-        let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
-    }
-    fd
 }
 
 impl Kernel {
@@ -75,7 +56,7 @@ impl Kernel {
         let mut files = FdTable::new();
         for (i, fd) in stdio.into_iter().enumerate().take(3) {
             let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
-            let f = stdio_file(fd);
+            let f = crate::fs::stdio::nonblocking(fd);
             files.set(
                 i as i32,
                 OpenFile::new(

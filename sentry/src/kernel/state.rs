@@ -14,7 +14,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fs::file::{DevNode, DirEnt, FileKind, FileRef};
+use crate::fs::dev::DevNode;
+use crate::fs::file::{DirEnt, FileKind, FileRef};
 use crate::ipc::pipe::Pipe;
 use crate::kernel::futex::Waiter;
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};

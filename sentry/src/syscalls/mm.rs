@@ -128,7 +128,7 @@ impl Kernel {
                     buf.truncate(done);
                     buf
                 }
-                FileKind::Dev(crate::fs::file::DevNode::Zero) => Vec::new(),
+                FileKind::Dev(crate::fs::dev::DevNode::Zero) => Vec::new(),
                 FileKind::Synthetic(d) => d.get(off as usize..).unwrap_or_default().to_vec(),
                 _ => return err(libc::ENODEV),
             };

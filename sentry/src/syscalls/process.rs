@@ -344,7 +344,7 @@ impl Kernel {
             suid_ok,
         } = file;
         let mut random = [0u8; 16];
-        crate::fs::io::random_bytes(&mut random);
+        crate::fs::dev::random_bytes(&mut random);
         // The credentials the new program runs with (set-user-ID, capabilities), applied
         // at the point of no return below.
         let mut creds = self.tg_of(tid).creds.clone();
@@ -869,7 +869,7 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         let mut b = vec![0u8; (a[1] as usize).min(32 << 20)];
-        crate::fs::io::random_bytes(&mut b);
+        crate::fs::dev::random_bytes(&mut b);
         ret(self.write_mem(tid, a[0], &b).map(|_| b.len() as i64))
     }
 
