@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use sentry::fs::host::HostFileState;
 use sentry::kernel::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
 use tests::Runtime;
 
@@ -271,10 +272,10 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
     let id = st.files.iter().map(|f| f.id).max().unwrap() + 1;
     st.files.push(FileState {
         id,
-        kind: FileKindState::Host {
+        kind: FileKindState::Host(HostFileState {
             dir: false,
             offset: 0,
-        },
+        }),
         flags: 2, // O_RDWR
         pos: 0,
         path: "/bin/busybox".into(),

@@ -2,12 +2,17 @@
 //! links to stdio, and empty pts and shm directories. Its nodes are served by the sentry;
 //! no host device is ever opened.
 
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::SynthNode;
+use crate::kernel::validate::Invalid;
 use crate::mm::Errno;
 
 /// Device nodes of devfs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevNode {
     Null,
     Zero,
@@ -72,5 +77,105 @@ pub fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
         ["stderr"] => Ok(SynthNode::Symlink("/proc/self/fd/2".into())),
         ["pts"] | ["shm"] => Ok(dir(&[])),
         _ => Err(libc::ENOENT),
+    }
+}
+
+/// An open device node.
+pub struct DevFile {
+    node: DevNode,
+}
+
+impl DevFile {
+    pub fn new(node: DevNode) -> Self {
+        DevFile { node }
+    }
+}
+
+impl FileImpl for DevFile {
+    fn read(&mut self, _pos: &mut u64, len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        Ok(match self.node {
+            DevNode::Null => Vec::new(),
+            DevNode::Zero | DevNode::Full => vec![0u8; len],
+            DevNode::Random | DevNode::Urandom => {
+                let mut b = vec![0u8; len];
+                random_bytes(&mut b);
+                b
+            }
+        })
+    }
+
+    fn write(&mut self, _pos: &mut u64, data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        match self.node {
+            DevNode::Full => Err(IoErr::Errno(libc::ENOSPC)),
+            _ => Ok(data.len()),
+        }
+    }
+
+    /// Devices have no position: every seek lands at 0.
+    fn seek(&mut self, _pos: &mut u64, _off: i64, _whence: i32) -> Result<i64, Errno> {
+        Ok(0)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(crate::fs::synth_stat(&SynthNode::Dev(self.node), 1))
+    }
+
+    /// /dev/zero maps as fresh zeroed memory (shared writable too: its writes go nowhere).
+    fn mmap(&self, _off: u64, _len: u64) -> Result<Mappable, Errno> {
+        match self.node {
+            DevNode::Zero => Ok(Mappable {
+                bytes: Vec::new(),
+                shared_writable: true,
+            }),
+            _ => Err(libc::ENODEV),
+        }
+    }
+}
+
+/// A saved device node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DevNodeState {
+    Null,
+    Zero,
+    Full,
+    Random,
+    Urandom,
+}
+
+/// A saved open device node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevFileState {
+    pub node: DevNodeState,
+}
+
+impl Persist for DevFile {
+    type State = DevFileState;
+
+    fn save(&self, _: &mut SaveCtx) -> DevFileState {
+        let DevFile { node } = self;
+        DevFileState {
+            node: match node {
+                DevNode::Null => DevNodeState::Null,
+                DevNode::Zero => DevNodeState::Zero,
+                DevNode::Full => DevNodeState::Full,
+                DevNode::Random => DevNodeState::Random,
+                DevNode::Urandom => DevNodeState::Urandom,
+            },
+        }
+    }
+
+    fn restore(_: &mut RestoreCtx, _: &FileState, s: &DevFileState) -> Result<Self, KindError> {
+        Ok(DevFile::new(match s.node {
+            DevNodeState::Null => DevNode::Null,
+            DevNodeState::Zero => DevNode::Zero,
+            DevNodeState::Full => DevNode::Full,
+            DevNodeState::Random => DevNode::Random,
+            DevNodeState::Urandom => DevNode::Urandom,
+        }))
+    }
+
+    /// Every node the state can name exists.
+    fn check(_: &CheckCtx, _: &DevFileState) -> Result<(), Invalid> {
+        Ok(())
     }
 }

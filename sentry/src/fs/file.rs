@@ -1,58 +1,254 @@
 //! Open file descriptions and the fd table.
+//!
+//! An open file description is an [`OpenFile`]: what every description has (status flags,
+//! guest path, a position for the kinds that use one) and its kind, a `Box<dyn FileImpl>`.
+//! Each kind lives in the module of its concept (`ipc/pipe.rs`, `fs/host.rs`, ...) with
+//! its saved form beside it, and is registered once in [`crate::fs::kinds`]. The system
+//! calls see only this trait; the few that act on one concrete kind (epoll_ctl on an epoll
+//! set, the pipe-size fcntls) ask for it by type with [`OpenFile::kind`].
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use crate::fs::dev::DevNode;
-use crate::ipc::pipe::Pipe;
+use crate::fs::kinds::FileKindState;
+use crate::fs::persist::SaveCtx;
+use crate::kernel::task::WaitKey;
+use crate::mm::Errno;
 
-/// A synthetic directory entry (name, d_type).
-pub type DirEnt = (String, u8);
+/// Why an I/O call did not complete.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IoErr {
+    Errno(Errno),
+    /// Would block: park on this key. A kind returns it whatever the description's
+    /// O_NONBLOCK; [`OpenFile::read`] and [`OpenFile::write`] turn it into EAGAIN for a
+    /// non-blocking description.
+    Block(WaitKey),
+    /// Writing to a pipe with no readers: EPIPE and SIGPIPE.
+    Pipe,
+}
 
-/// What an open file is.
-pub enum FileKind {
-    /// A file or directory of a host passthrough mount; the host fd's offset is the file's.
-    Host {
-        fd: OwnedFd,
-        dir: bool,
-    },
-    /// A host stream given to the sandbox (stdio, a terminal): non-blocking on the host.
-    Stream {
-        fd: OwnedFd,
-        tty: bool,
-    },
-    PipeRead(Rc<RefCell<Pipe>>),
-    PipeWrite(Rc<RefCell<Pipe>>),
-    Dev(DevNode),
-    /// A generated file (procfs): its bytes as of open.
-    Synthetic(Vec<u8>),
-    EventFd(Rc<RefCell<crate::ipc::epoll::EventFd>>),
-    Epoll(crate::ipc::epoll::EpollRef),
-    SynthDir(Vec<DirEnt>),
+impl From<Errno> for IoErr {
+    fn from(e: Errno) -> Self {
+        IoErr::Errno(e)
+    }
+}
+
+/// What a mapping of a file starts with (the sentry copies a file's bytes into fresh
+/// memory; there is no page cache that writes back yet).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mappable {
+    /// The file's bytes from the mapping's offset (fewer than asked at its end).
+    pub bytes: Vec<u8>,
+    /// A shared writable mapping is fine: writes to it need not reach the file (/dev/zero).
+    pub shared_writable: bool,
+}
+
+/// What an ioctl may reach of the task that makes it.
+pub trait IoctlCaller {
+    /// Copies `len` bytes in from the caller's memory.
+    fn copy_in(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno>;
+    /// Copies `data` out to the caller's memory.
+    fn copy_out(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno>;
+    /// The caller's process group.
+    fn pgid(&self) -> i32;
+    /// The caller's session.
+    fn sid(&self) -> i32;
+}
+
+/// A permission check the caller makes against the file's current attributes before an
+/// attribute changes (fchmod, fchown, futimens); for fchmod it returns the mode to set.
+pub type Allowed<'a, T> = &'a dyn Fn(&libc::stat) -> Result<T, Errno>;
+
+/// One kind of open file. Every method has the answer Linux gives for a file that lacks
+/// the operation, so a kind writes only what it does.
+///
+/// `pos` is the description's position, for the kinds that keep one there (generated
+/// files and directories); kinds with a position of their own (a host fd's offset) or
+/// none (pipes) ignore it.
+pub trait FileImpl: Kind {
+    /// read(2) of up to `len` bytes (at `off` for pread). Would-block is
+    /// `Err(IoErr::Block(key))`.
+    fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        let _ = (pos, len, off);
+        Err(IoErr::Errno(libc::EINVAL))
+    }
+
+    /// write(2) of `data` (at `off` for pwrite); returns the bytes written.
+    fn write(&mut self, pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        let _ = (pos, data, off);
+        Err(IoErr::Errno(libc::EINVAL))
+    }
+
+    /// poll/select/epoll: the events of `events` (plus POLLERR/POLLHUP where the kind
+    /// reports them) that hold now, and the keys whose notification may change that.
+    /// Files that never block are always ready.
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        (
+            events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM),
+            Vec::new(),
+        )
+    }
+
+    /// The key to notify after I/O on the file or when a description of it closes (the
+    /// other end of a pipe waits on it).
+    fn notify_key(&self) -> Option<WaitKey> {
+        None
+    }
+
+    /// lseek(2); returns the new offset.
+    fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+        let _ = (pos, off, whence);
+        Err(libc::ESPIPE)
+    }
+
+    /// The kind's own ioctl requests (the generic ones, FIONBIO, FIOCLEX, FIONREAD, are
+    /// served before).
+    fn ioctl(&mut self, caller: &mut dyn IoctlCaller, req: u64, arg: u64) -> Result<i64, Errno> {
+        let _ = (caller, req, arg);
+        Err(libc::ENOTTY)
+    }
+
+    /// fstat(2). By default an anonymous inode, as Linux shows eventfds and epoll sets.
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(anon_stat(0o600))
+    }
+
+    /// getdents64(2): linux_dirent64 records, at most `len` bytes.
+    fn getdents(&mut self, pos: &mut u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let _ = (pos, len);
+        Err(libc::ENOTDIR)
+    }
+
+    /// What an mmap of `len` bytes at `off` starts with; ENODEV for files that cannot be
+    /// mapped.
+    fn mmap(&self, off: u64, len: u64) -> Result<Mappable, Errno> {
+        let _ = (off, len);
+        Err(libc::ENODEV)
+    }
+
+    /// A directory: a dirfd of the `*at` calls, and fchdir.
+    fn is_dir(&self) -> bool {
+        false
+    }
+
+    /// Whether epoll may watch it. Linux refuses regular files and directories (always
+    /// ready) with EPERM.
+    fn epoll_watchable(&self) -> bool {
+        true
+    }
+
+    /// fsync(2)/fdatasync(2).
+    fn sync(&mut self) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// ftruncate(2) of a description open for writing (a directory answers whatever its
+    /// mode: [`OpenFile::truncate`]).
+    fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        let _ = len;
+        Err(libc::EINVAL)
+    }
+
+    /// fallocate(2) of a description open for writing.
+    fn allocate(&mut self, mode: i32, off: i64, len: i64) -> Result<(), Errno> {
+        let _ = (mode, off, len);
+        Err(libc::EBADF)
+    }
+
+    /// fchmod(2): the mode `mode_for` allows given the file's attributes.
+    fn chmod(&mut self, mode_for: Allowed<u32>) -> Result<(), Errno> {
+        let _ = mode_for;
+        Err(libc::EPERM)
+    }
+
+    /// fchown(2); `None` leaves an id as it is.
+    fn chown(
+        &mut self,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        allowed: Allowed<()>,
+    ) -> Result<(), Errno> {
+        let _ = (uid, gid, allowed);
+        Err(libc::EPERM)
+    }
+
+    /// futimens(2). Files without times of their own accept it and keep none.
+    fn set_times(
+        &mut self,
+        atime: &nix::sys::time::TimeSpec,
+        mtime: &nix::sys::time::TimeSpec,
+        allowed: Allowed<()>,
+    ) -> Result<(), Errno> {
+        let _ = (atime, mtime, allowed);
+        Ok(())
+    }
+
+    /// The description's status flags changed (F_SETFL): `flags` are the new ones.
+    fn set_status_flags(&mut self, flags: i32) {
+        let _ = flags;
+    }
+}
+
+/// What the registration in [`crate::fs::kinds`] gives every kind, by a blanket
+/// implementation over registered kinds: a kind that is not registered does not compile as
+/// a [`FileImpl`].
+pub trait Kind: 'static {
+    /// The kind's saved form, as the variant of [`FileKindState`] it is registered under.
+    fn save_kind(&self, cx: &mut SaveCtx) -> FileKindState;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// A stat of an anonymous inode with `mode`.
+pub fn anon_stat(mode: u32) -> libc::stat {
+    // SAFETY: libc::stat is plain integers; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    st.st_mode = mode;
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    st
+}
+
+/// lseek on a position kept in the description, over a file of `size` bytes.
+pub fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result<i64, Errno> {
+    let new = match whence {
+        libc::SEEK_SET => Some(off),
+        libc::SEEK_CUR => (*pos as i64).checked_add(off),
+        libc::SEEK_END => size.checked_add(off),
+        _ => return Err(libc::EINVAL),
+    };
+    match new {
+        Some(n) if n >= 0 => {
+            *pos = n as u64;
+            Ok(n)
+        }
+        _ => Err(libc::EINVAL),
+    }
 }
 
 /// An open file description, shared by dup'd fds and across fork.
 pub struct OpenFile {
-    pub kind: FileKind,
     /// Access mode and status flags (O_RDONLY/O_WRONLY/O_RDWR, O_APPEND, O_NONBLOCK, ...).
     pub flags: i32,
-    /// Offset for synthetic files.
+    /// The position, for kinds that keep it here (generated files and directories).
     pub pos: u64,
     /// Guest path, for /proc/PID/fd and for reopening on restore.
     pub path: String,
+    /// What the file is.
+    pub imp: Box<dyn FileImpl>,
 }
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
 
 impl OpenFile {
-    pub fn new(kind: FileKind, flags: i32, path: impl Into<String>) -> FileRef {
+    pub fn new(imp: Box<dyn FileImpl>, flags: i32, path: impl Into<String>) -> FileRef {
         Rc::new(RefCell::new(OpenFile {
-            kind,
             flags,
             pos: 0,
             path: path.into(),
+            imp,
         }))
     }
 
@@ -63,15 +259,74 @@ impl OpenFile {
     pub fn writable(&self) -> bool {
         self.flags & libc::O_ACCMODE != libc::O_RDONLY && self.flags & libc::O_PATH == 0
     }
-}
 
-impl Drop for OpenFile {
-    fn drop(&mut self) {
-        match &self.kind {
-            FileKind::PipeRead(p) => p.borrow_mut().readers -= 1,
-            FileKind::PipeWrite(p) => p.borrow_mut().writers -= 1,
-            _ => {}
+    fn nonblock(&self) -> bool {
+        self.flags & libc::O_NONBLOCK != 0
+    }
+
+    /// The kind as its concrete type, if it is a `T`.
+    pub fn kind<T: FileImpl>(&self) -> Option<&T> {
+        self.imp.as_any().downcast_ref()
+    }
+
+    /// Reads up to `len` bytes (at `off` for pread).
+    pub fn read(&mut self, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if !self.readable() {
+            return Err(IoErr::Errno(libc::EBADF));
         }
+        let nonblock = self.nonblock();
+        match self.imp.read(&mut self.pos, len.min(1 << 24), off) {
+            Err(IoErr::Block(_)) if nonblock => Err(IoErr::Errno(libc::EAGAIN)),
+            r => r,
+        }
+    }
+
+    /// Writes `data` (at `off` for pwrite). Returns bytes written.
+    pub fn write(&mut self, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        if !self.writable() {
+            return Err(IoErr::Errno(libc::EBADF));
+        }
+        let nonblock = self.nonblock();
+        match self.imp.write(&mut self.pos, data, off) {
+            Err(IoErr::Block(_)) if nonblock => Err(IoErr::Errno(libc::EAGAIN)),
+            r => r,
+        }
+    }
+
+    /// Poll readiness for `events`: (revents, what to wait on).
+    pub fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        self.imp.readiness(events)
+    }
+
+    /// The key to notify after I/O or a close.
+    pub fn notify_key(&self) -> Option<WaitKey> {
+        self.imp.notify_key()
+    }
+
+    pub fn seek(&mut self, off: i64, whence: i32) -> Result<i64, Errno> {
+        self.imp.seek(&mut self.pos, off, whence)
+    }
+
+    /// Directory entries as linux_dirent64 records, at most `len` bytes.
+    pub fn getdents(&mut self, len: usize) -> Result<Vec<u8>, Errno> {
+        self.imp.getdents(&mut self.pos, len)
+    }
+
+    /// ftruncate: EINVAL unless open for writing; a directory says EISDIR whatever its
+    /// access mode.
+    pub fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        if !self.writable() && !self.imp.is_dir() {
+            return Err(libc::EINVAL);
+        }
+        self.imp.truncate(len)
+    }
+
+    /// fallocate: EBADF unless open for writing.
+    pub fn allocate(&mut self, mode: i32, off: i64, len: i64) -> Result<(), Errno> {
+        if !self.writable() {
+            return Err(libc::EBADF);
+        }
+        self.imp.allocate(mode, off, len)
     }
 }
 

@@ -2,14 +2,22 @@
 //! procfs). The sentry walks every guest path itself, component by component, so symlinks
 //! resolve against the guest's mounts; each host step is an `openat2` beneath a mount's
 //! root that follows no link.
+//!
+//! Open files are one trait, [`file::FileImpl`], with one implementation per kind in the
+//! module of its concept (here: [`host`], [`stdio`], [`dev`], [`synthetic`]; pipes,
+//! eventfd and epoll in `crate::ipc`), each with its saved form beside it; [`kinds`]
+//! registers them once and [`persist`] saves and restores open files and fd tables.
 
 pub mod dev;
 pub mod file;
+pub mod host;
 pub mod host_sys;
-pub mod io;
+pub mod kinds;
 pub(crate) mod mount_setup;
+pub mod persist;
 pub mod proc;
 pub mod stdio;
+pub mod synthetic;
 pub mod tmpfs;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -19,7 +27,7 @@ use nix::fcntl::AtFlags;
 use nix::sys::stat::{FchmodatFlags, Mode};
 
 use crate::fs::dev::DevNode;
-use crate::fs::file::DirEnt;
+use crate::fs::synthetic::DirEnt;
 use crate::kernel::creds::{Creds, MAY_EXEC};
 use crate::mm::Errno;
 

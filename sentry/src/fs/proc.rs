@@ -1,7 +1,6 @@
 //! procfs: what real programs read about themselves and the system, generated from the
 //! kernel's state at lookup time.
 
-use crate::fs::file::FileKind;
 use crate::fs::SynthNode;
 use crate::kernel::Kernel;
 use crate::mm::Errno;
@@ -133,12 +132,8 @@ pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> 
         ["fd", n] => {
             let fd: i32 = n.parse().map_err(|_| libc::ENOENT)?;
             let f = t.files.borrow().get(fd).ok_or(libc::ENOENT)?;
-            let f = f.borrow();
-            let target = match &f.kind {
-                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => format!("pipe:[{}]", p.borrow().id),
-                FileKind::Stream { .. } => f.path.clone(),
-                _ => f.path.clone(),
-            };
+            // A pipe's path is "pipe:[ID]", an anonymous file's "anon_inode:[KIND]".
+            let target = f.borrow().path.clone();
             Ok(SynthNode::Symlink(target))
         }
         ["task"] => Ok(dir(g.threads.iter().map(|t| (t.to_string(), libc::DT_DIR)).collect())),

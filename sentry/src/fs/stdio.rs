@@ -1,8 +1,21 @@
 //! Host streams given to the sandbox: a container's stdio (pipes, a terminal, a file).
+//! The host fd is non-blocking, so that the event loop never waits on it: a read or write
+//! that would block parks the task on the host fd's readiness. A terminal passes the
+//! terminal ioctls through to the host.
+//!
+//! Saved as "stdio N": a restore binds it to the new container's stdio N.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::rc::Rc;
 
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{FileImpl, IoErr, IoctlCaller};
 use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::kernel::task::WaitKey;
+use crate::kernel::validate::Invalid;
+use crate::mm::Errno;
 
 /// Makes a host stdio fd non-blocking for the sandbox's event loop. The caller hands over
 /// a description the sandbox owns alone (`crate::host::reopen_stdio` makes one), or one
@@ -21,4 +34,150 @@ pub(crate) fn nonblocking(fd: OwnedFd) -> OwnedFd {
         let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
     }
     fd
+}
+
+/// One of the sandbox's stdio streams.
+pub struct HostStream {
+    /// Shared by every description of the same stdio after a restore.
+    fd: Rc<OwnedFd>,
+    tty: bool,
+    /// Which stdio it is (0, 1 or 2).
+    index: u8,
+}
+
+impl HostStream {
+    /// Stdio `index` of a new guest process: `fd` becomes non-blocking.
+    pub fn new(fd: OwnedFd, index: u8) -> Self {
+        let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
+        HostStream {
+            fd: Rc::new(nonblocking(fd)),
+            tty,
+            index,
+        }
+    }
+
+    /// Whether it is a terminal.
+    pub fn is_tty(&self) -> bool {
+        self.tty
+    }
+
+    fn raw(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl FileImpl for HostStream {
+    fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if off.is_some() {
+            return Err(IoErr::Errno(libc::ESPIPE));
+        }
+        let mut buf = vec![0u8; len];
+        match nix::unistd::read(self.raw(), &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(buf)
+            }
+            Err(nix::Error::EAGAIN) => Err(IoErr::Block(WaitKey::HostFd(self.raw(), libc::POLLIN))),
+            Err(e) => Err(IoErr::Errno(e as i32)),
+        }
+    }
+
+    /// A write ignores a pwrite offset, as the stream has none.
+    fn write(&mut self, _pos: &mut u64, data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        match nix::unistd::write(self.fd.as_fd(), data) {
+            Ok(n) => Ok(n),
+            Err(nix::Error::EAGAIN) => {
+                Err(IoErr::Block(WaitKey::HostFd(self.raw(), libc::POLLOUT)))
+            }
+            Err(nix::Error::EPIPE) => Err(IoErr::Pipe),
+            Err(e) => Err(IoErr::Errno(e as i32)),
+        }
+    }
+
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let raw = self.raw();
+        let mut pfd = [libc::pollfd {
+            fd: raw,
+            events,
+            revents: 0,
+        }];
+        crate::platform::sys::poll(&mut pfd, 0);
+        let mut keys = Vec::new();
+        if events & libc::POLLIN != 0 {
+            keys.push(WaitKey::HostFd(raw, libc::POLLIN));
+        }
+        if events & libc::POLLOUT != 0 {
+            keys.push(WaitKey::HostFd(raw, libc::POLLOUT));
+        }
+        (pfd[0].revents, keys)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        host_sys::fstat(self.fd.as_fd())
+    }
+
+    /// The terminal requests: passed through to the host terminal with copied arguments;
+    /// process-group and session requests answer with the caller's own.
+    fn ioctl(&mut self, caller: &mut dyn IoctlCaller, req: u64, arg: u64) -> Result<i64, Errno> {
+        if !self.tty {
+            return Err(libc::ENOTTY);
+        }
+        let size = match req as libc::c_ulong {
+            libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => 60,
+            libc::TIOCGWINSZ | libc::TIOCSWINSZ => 8,
+            libc::TIOCGPGRP => {
+                let pg = caller.pgid() as u32;
+                return caller.copy_out(arg, &pg.to_le_bytes()).map(|_| 0);
+            }
+            libc::TIOCSPGRP | libc::TIOCSCTTY | libc::TIOCNOTTY => return Ok(0),
+            libc::TIOCGSID => {
+                let s = caller.sid() as u32;
+                return caller.copy_out(arg, &s.to_le_bytes()).map(|_| 0);
+            }
+            libc::TCFLSH | libc::TCXONC | libc::TCSBRK => return Ok(0),
+            _ => return Err(libc::ENOTTY),
+        };
+        let mut buf = caller.copy_in(arg, size)?;
+        let v = host_sys::ioctl_buf(self.fd.as_fd(), req, &mut buf)?;
+        caller.copy_out(arg, &buf).map(|_| v)
+    }
+}
+
+/// A saved stdio stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StdioState {
+    /// Which stdio (0, 1 or 2).
+    pub index: u8,
+    /// Whether it was a terminal (the new stdio is asked again).
+    pub tty: bool,
+}
+
+impl Persist for HostStream {
+    type State = StdioState;
+
+    fn save(&self, _: &mut SaveCtx) -> StdioState {
+        // The host fd is not saved: the new container's stdio replaces it.
+        let HostStream { fd: _, tty, index } = self;
+        StdioState {
+            index: *index,
+            tty: *tty,
+        }
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &StdioState) -> Result<Self, KindError> {
+        let fd = cx.stdio(s.index as usize);
+        let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
+        Ok(HostStream {
+            fd,
+            tty,
+            index: s.index.min(2),
+        })
+    }
+
+    fn check(cx: &CheckCtx, s: &StdioState) -> Result<(), Invalid> {
+        if s.index > 2 {
+            return Err(cx.bad("stdio index", format!("{} is not 0, 1 or 2", s.index)));
+        }
+        Ok(())
+    }
 }

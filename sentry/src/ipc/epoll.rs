@@ -1,4 +1,4 @@
-//! epoll and eventfd.
+//! epoll: a set of watched files, itself an open file.
 //!
 //! An epoll set holds its targets weakly: when the last fd of a file is closed, the file
 //! leaves every set, as Linux does. Edge-triggered interest is served level-triggered
@@ -9,17 +9,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use crate::fs::file::OpenFile;
+use serde::{Deserialize, Serialize};
 
-/// The largest value an eventfd counter holds.
-pub const EVENTFD_MAX: u64 = 0xffff_ffff_ffff_fffe;
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EventFd {
-    pub id: u64,
-    pub count: u64,
-    pub semaphore: bool,
-}
+use crate::fs::file::{FileImpl, OpenFile};
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::kernel::validate::{Invalid, FD_MAX};
 
 /// One watched file of an epoll set.
 pub struct Interest {
@@ -31,6 +25,7 @@ pub struct Interest {
 }
 
 pub struct EpollSet {
+    /// Kernel object id: the key epoll_wait parks on.
     pub id: u64,
     /// By target fd number (as given to EPOLL_CTL_ADD).
     pub interests: BTreeMap<i32, Interest>,
@@ -51,3 +46,110 @@ impl EpollSet {
 }
 
 pub type EpollRef = Rc<RefCell<EpollSet>>;
+
+/// An epoll set as an open file. The set has a cell of its own: epoll_wait polls the
+/// watched files while it holds the set, and one of them may be this very description
+/// (through a dup).
+pub struct EpollFile {
+    pub set: EpollRef,
+}
+
+impl EpollFile {
+    pub fn new(id: u64) -> Self {
+        EpollFile {
+            set: Rc::new(RefCell::new(EpollSet::new(id))),
+        }
+    }
+}
+
+/// The operations an epoll set lacks answer as the trait's defaults do: read and write are
+/// EINVAL, it reads as always ready, its stat is an anonymous inode.
+impl FileImpl for EpollFile {}
+
+/// A saved epoll set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpollState {
+    pub id: u64,
+    /// Watched files that are still open somewhere (the others are gone).
+    pub interests: Vec<InterestState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterestState {
+    /// The target fd number, as given to EPOLL_CTL_ADD.
+    pub fd: i32,
+    /// The watched open file, by id.
+    pub file: u64,
+    pub events: u32,
+    pub data: u64,
+    pub disabled: bool,
+}
+
+impl Persist for EpollFile {
+    type State = EpollState;
+
+    fn save(&self, cx: &mut SaveCtx) -> EpollState {
+        let EpollFile { set } = self;
+        let set = set.borrow();
+        let EpollSet { id, interests } = &*set;
+        let interests = interests
+            .iter()
+            .filter_map(|(&fd, i)| {
+                let Interest {
+                    file,
+                    events,
+                    data,
+                    disabled,
+                } = i;
+                let file = file.upgrade()?;
+                Some(InterestState {
+                    fd,
+                    file: cx.file_id(&file),
+                    events: *events,
+                    data: *data,
+                    disabled: *disabled,
+                })
+            })
+            .collect();
+        EpollState { id: *id, interests }
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &EpollState) -> Result<Self, KindError> {
+        cx.object_id(s.id);
+        let f = EpollFile::new(s.id);
+        let set = f.set.clone();
+        let interests = s.interests.clone();
+        cx.link(move |files| {
+            let mut set = set.borrow_mut();
+            for i in interests {
+                let target = files.get(&i.file).ok_or(KindError::Missing {
+                    what: "open file",
+                    id: i.file,
+                })?;
+                set.interests.insert(
+                    i.fd,
+                    Interest {
+                        file: Rc::downgrade(target),
+                        events: i.events,
+                        data: i.data,
+                        disabled: i.disabled,
+                    },
+                );
+            }
+            Ok(())
+        });
+        Ok(f)
+    }
+
+    fn check(cx: &CheckCtx, s: &EpollState) -> Result<(), Invalid> {
+        for i in &s.interests {
+            if !(0..FD_MAX).contains(&i.fd) {
+                return Err(cx.bad("watched fd", format!("{} is out of range", i.fd)));
+            }
+            if !cx.has_file(i.file) {
+                return Err(cx.bad("watched file", format!("{} does not exist", i.file)));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,18 +1,39 @@
-//! Pipes: a bounded byte queue with reader and writer counts.
+//! Pipes: a bounded byte queue shared by a read end and a write end, each an open file.
+//!
+//! Saved: the queue once, in the image's shared table under the pipe's id; each end as
+//! the id of its pipe. The reader and writer counts are not saved: the restored ends count
+//! themselves again.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{anon_stat, FileImpl, IoErr};
+use crate::fs::persist::{
+    CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
+};
+use crate::kernel::task::WaitKey;
+use crate::kernel::validate::{bad, Invalid};
+use crate::mm::Errno;
 
 /// Default pipe capacity, as Linux.
 pub const PIPE_CAPACITY: usize = 65536;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
+/// The capacities F_SETPIPE_SZ may set.
+pub const CAPACITY_RANGE: std::ops::RangeInclusive<usize> = 4096..=1 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A pipe's buffer, shared by its ends.
+#[derive(Debug)]
 pub struct Pipe {
     pub id: u64,
     pub buf: VecDeque<u8>,
     pub capacity: usize,
+    /// Open read ends.
     pub readers: u32,
+    /// Open write ends.
     pub writers: u32,
 }
 
@@ -37,5 +58,268 @@ impl Pipe {
 
     pub fn writable(&self) -> bool {
         self.space() >= PIPE_BUF.min(self.capacity) || self.readers == 0
+    }
+
+    /// F_SETPIPE_SZ: the capacity becomes `want` rounded up to a power of two within
+    /// [`CAPACITY_RANGE`]; EBUSY if the bytes queued do not fit.
+    pub fn resize(&mut self, want: usize) -> Result<usize, Errno> {
+        let want = want
+            .clamp(*CAPACITY_RANGE.start(), *CAPACITY_RANGE.end())
+            .next_power_of_two();
+        if want < self.buf.len() {
+            return Err(libc::EBUSY);
+        }
+        self.capacity = want;
+        Ok(want)
+    }
+
+    fn stat(&self) -> libc::stat {
+        let mut st = anon_stat(libc::S_IFIFO | 0o600);
+        st.st_ino = self.id;
+        st.st_dev = 0x43;
+        st
+    }
+}
+
+/// A new pipe's two ends.
+pub fn pair(id: u64) -> (PipeReader, PipeWriter) {
+    let p = Rc::new(RefCell::new(Pipe::new(id)));
+    (PipeReader::new(p.clone()), PipeWriter::new(p))
+}
+
+/// The pipe behind an open file, if it is either end of one (F_GETPIPE_SZ, F_SETPIPE_SZ,
+/// posix_fadvise).
+pub fn of(f: &dyn FileImpl) -> Option<&Rc<RefCell<Pipe>>> {
+    let any = f.as_any();
+    any.downcast_ref::<PipeReader>()
+        .map(|r| &r.pipe)
+        .or_else(|| any.downcast_ref::<PipeWriter>().map(|w| &w.pipe))
+}
+
+/// The read end.
+pub struct PipeReader {
+    pipe: Rc<RefCell<Pipe>>,
+}
+
+impl PipeReader {
+    fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
+        pipe.borrow_mut().readers += 1;
+        PipeReader { pipe }
+    }
+
+    /// Bytes waiting to be read (FIONREAD).
+    pub fn queued(&self) -> usize {
+        self.pipe.borrow().buf.len()
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.pipe.borrow_mut().readers -= 1;
+    }
+}
+
+impl FileImpl for PipeReader {
+    fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if off.is_some() {
+            return Err(IoErr::Errno(libc::ESPIPE));
+        }
+        let mut p = self.pipe.borrow_mut();
+        if p.buf.is_empty() {
+            if p.writers == 0 || len == 0 {
+                return Ok(Vec::new());
+            }
+            return Err(IoErr::Block(WaitKey::Object(p.id)));
+        }
+        let n = len.min(p.buf.len());
+        Ok(p.buf.drain(..n).collect())
+    }
+
+    fn write(&mut self, _pos: &mut u64, _data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        Err(IoErr::Errno(libc::EBADF))
+    }
+
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let p = self.pipe.borrow();
+        let mut r = 0;
+        if !p.buf.is_empty() {
+            r |= libc::POLLIN;
+        }
+        if p.writers == 0 {
+            r |= libc::POLLHUP;
+        }
+        (r & (events | libc::POLLHUP), vec![WaitKey::Object(p.id)])
+    }
+
+    fn notify_key(&self) -> Option<WaitKey> {
+        Some(WaitKey::Object(self.pipe.borrow().id))
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(self.pipe.borrow().stat())
+    }
+}
+
+/// The write end.
+pub struct PipeWriter {
+    pipe: Rc<RefCell<Pipe>>,
+}
+
+impl PipeWriter {
+    fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
+        pipe.borrow_mut().writers += 1;
+        PipeWriter { pipe }
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        self.pipe.borrow_mut().writers -= 1;
+    }
+}
+
+impl FileImpl for PipeWriter {
+    fn read(&mut self, _pos: &mut u64, _len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        Err(IoErr::Errno(libc::EBADF))
+    }
+
+    fn write(&mut self, _pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        if off.is_some() {
+            return Err(IoErr::Errno(libc::ESPIPE));
+        }
+        let mut p = self.pipe.borrow_mut();
+        if p.readers == 0 {
+            return Err(IoErr::Pipe);
+        }
+        let space = p.space();
+        // Writes up to PIPE_BUF are atomic: all or nothing.
+        if space == 0 || (data.len() <= PIPE_BUF && space < data.len()) {
+            return Err(IoErr::Block(WaitKey::Object(p.id)));
+        }
+        let n = data.len().min(space);
+        p.buf.extend(&data[..n]);
+        Ok(n)
+    }
+
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let p = self.pipe.borrow();
+        let mut r = 0;
+        if p.readers == 0 {
+            r |= libc::POLLERR;
+        } else if p.writable() {
+            r |= libc::POLLOUT;
+        }
+        (r & (events | libc::POLLERR), vec![WaitKey::Object(p.id)])
+    }
+
+    fn notify_key(&self) -> Option<WaitKey> {
+        Some(WaitKey::Object(self.pipe.borrow().id))
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(self.pipe.borrow().stat())
+    }
+}
+
+/// A saved pipe: its queued bytes and capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipeState {
+    pub buf: Vec<u8>,
+    pub capacity: u64,
+}
+
+impl SharedPersist for Pipe {
+    type State = PipeState;
+    const WHAT: &'static str = "pipe";
+
+    fn save(&self) -> PipeState {
+        let Pipe {
+            id: _, // the key of the shared table
+            buf,
+            capacity,
+            readers: _, // counted again by the restored ends
+            writers: _, // counted again by the restored ends
+        } = self;
+        PipeState {
+            buf: buf.iter().copied().collect(),
+            capacity: *capacity as u64,
+        }
+    }
+
+    fn restore(id: u64, s: &PipeState) -> Pipe {
+        Pipe {
+            id,
+            buf: s.buf.iter().copied().collect(),
+            capacity: s.capacity as usize,
+            readers: 0,
+            writers: 0,
+        }
+    }
+
+    fn check(object: &str, s: &PipeState) -> Result<(), Invalid> {
+        if !CAPACITY_RANGE.contains(&(s.capacity as usize)) {
+            return Err(bad(
+                object,
+                "capacity",
+                format!("{} is out of range", s.capacity),
+            ));
+        }
+        if s.buf.len() as u64 > s.capacity {
+            return Err(bad(object, "buffer", "holds more than its capacity"));
+        }
+        Ok(())
+    }
+}
+
+/// A saved pipe end: the id of its pipe in the shared table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipeEndState {
+    pub pipe: u64,
+}
+
+fn save_end(pipe: &Rc<RefCell<Pipe>>, cx: &mut SaveCtx) -> PipeEndState {
+    let p = pipe.borrow();
+    cx.share(p.id, &*p);
+    PipeEndState { pipe: p.id }
+}
+
+fn check_end(cx: &CheckCtx, s: &PipeEndState) -> Result<(), Invalid> {
+    if !cx.has_shared::<Pipe>(s.pipe) {
+        return Err(cx.bad("pipe", format!("{} does not exist", s.pipe)));
+    }
+    Ok(())
+}
+
+impl Persist for PipeReader {
+    type State = PipeEndState;
+
+    fn save(&self, cx: &mut SaveCtx) -> PipeEndState {
+        let PipeReader { pipe } = self;
+        save_end(pipe, cx)
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &PipeEndState) -> Result<Self, KindError> {
+        Ok(PipeReader::new(cx.shared::<Pipe>(s.pipe)?))
+    }
+
+    fn check(cx: &CheckCtx, s: &PipeEndState) -> Result<(), Invalid> {
+        check_end(cx, s)
+    }
+}
+
+impl Persist for PipeWriter {
+    type State = PipeEndState;
+
+    fn save(&self, cx: &mut SaveCtx) -> PipeEndState {
+        let PipeWriter { pipe } = self;
+        save_end(pipe, cx)
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &PipeEndState) -> Result<Self, KindError> {
+        Ok(PipeWriter::new(cx.shared::<Pipe>(s.pipe)?))
+    }
+
+    fn check(cx: &CheckCtx, s: &PipeEndState) -> Result<(), Invalid> {
+        check_end(cx, s)
     }
 }

@@ -87,19 +87,19 @@ impl Kernel {
         self.futex_waiters.retain(|w| w.tid != tid);
         self.ready.retain(|&r| r != tid);
         // Dropping the last use of the fd table closes its files: wake the other ends.
-        let pipes: Vec<u64> = if Rc::strong_count(&t.files) == 1 {
+        let keys: Vec<WaitKey> = if Rc::strong_count(&t.files) == 1 {
             t.files
                 .borrow()
                 .fds
                 .values()
-                .filter_map(|e| crate::fs::io::pipe_id(&e.file))
+                .filter_map(|e| e.file.borrow().notify_key())
                 .collect()
         } else {
             Vec::new()
         };
         drop(t);
-        for id in pipes {
-            self.notify(&WaitKey::Object(id));
+        for key in keys {
+            self.notify(&key);
         }
         let g = self.tgs.get_mut(&tgid).expect("tg");
         g.threads.retain(|&x| x != tid);

@@ -1,9 +1,6 @@
 //! Guest path resolution for a task: its cwd, dirfds, and the walk through the VFS.
 
-use std::os::fd::AsFd;
-
 use super::Kernel;
-use crate::fs::file::FileKind;
 use crate::mm::Errno;
 
 impl Kernel {
@@ -43,17 +40,10 @@ impl Kernel {
             .get(dirfd)
             .ok_or(libc::EBADF)?;
         let f = f.borrow();
-        match &f.kind {
-            FileKind::Host { dir: true, .. } | FileKind::SynthDir(_) => Ok(f.path.clone()),
-            FileKind::Host { fd, .. } if f.flags & libc::O_PATH != 0 => {
-                let st = crate::fs::host_sys::fstat(fd.as_fd())?;
-                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                    Ok(f.path.clone())
-                } else {
-                    Err(libc::ENOTDIR)
-                }
-            }
-            _ => Err(libc::ENOTDIR),
+        if f.imp.is_dir() {
+            Ok(f.path.clone())
+        } else {
+            Err(libc::ENOTDIR)
         }
     }
 

@@ -6,15 +6,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
-use crate::fs::file::{FdEntry, FdTable, FileKind, FileRef, OpenFile};
 use crate::fs::MountFs;
-use crate::ipc::pipe::Pipe;
-use crate::kernel::state::{
-    regs_from_state, FileKindState, KernelState, MountKindState, MountState,
-};
+use crate::kernel::state::{regs_from_state, KernelState, MountKindState, MountState};
 use crate::kernel::task::{FsContext, RunState, Task, ThreadGroup};
 use crate::kernel::{Kernel, MmEntry};
 use crate::mm::{Mm, MmCtx};
@@ -36,12 +32,8 @@ pub enum RestoreError {
         #[source]
         source: crate::fs::tmpfs::TreeError,
     },
-    #[error("reopening {path}")]
-    Reopen {
-        path: String,
-        #[source]
-        errno: std::io::Error,
-    },
+    #[error("restoring open files")]
+    Files(#[from] crate::fs::persist::RestoreFilesError),
     #[error("the image's state is inconsistent: {0}")]
     Inconsistent(String),
     #[error("recreating the sandbox")]
@@ -197,120 +189,11 @@ impl Kernel {
             self.mms.insert(m.id, MmEntry { mm, users: m.users });
             self.next_mm = self.next_mm.max(m.id + 1);
         }
-        // Pipes, files, fd tables.
-        let pipes: HashMap<u64, Rc<RefCell<Pipe>>> = st
-            .pipes
-            .iter()
-            .map(|p| {
-                let mut p = p.clone();
-                p.readers = 0;
-                p.writers = 0;
-                (p.id, Rc::new(RefCell::new(p)))
-            })
-            .collect();
-        self.next_obj = self
-            .next_obj
-            .max(st.pipes.iter().map(|p| p.id).max().unwrap_or(0) + 1);
-        let mut stdio: Vec<Option<OwnedFd>> = stdio.into_iter().map(Some).collect();
-        let mut files: HashMap<u64, FileRef> = HashMap::new();
-        for f in &st.files {
-            let pipe = |id: u64| {
-                pipes
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| bad(format!("unknown pipe {id}")))
-            };
-            let kind = match &f.kind {
-                FileKindState::Host { dir, offset } => {
-                    let fd = self.reopen(&f.path, f.flags, *dir)?;
-                    if !dir {
-                        let _ = nix::unistd::lseek(
-                            fd.as_raw_fd(),
-                            *offset as i64,
-                            nix::unistd::Whence::SeekSet,
-                        );
-                    }
-                    FileKind::Host { fd, dir: *dir }
-                }
-                FileKindState::Stdio { index, .. } => {
-                    let i = (*index as usize).min(2);
-                    let fd = match stdio[i].take() {
-                        Some(fd) => fd,
-                        None => {
-                            // Several saved descriptions of the same stdio: share the new one.
-                            let any = files.values().find(|x| x.borrow().path == f.path).cloned();
-                            if let Some(x) = any {
-                                files.insert(f.id, x);
-                                continue;
-                            }
-                            return Err(bad(format!("stdio {i} used twice")));
-                        }
-                    };
-                    let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
-                    FileKind::Stream {
-                        fd: crate::fs::stdio::nonblocking(fd),
-                        tty,
-                    }
-                }
-                FileKindState::PipeRead { pipe: id } => {
-                    let p = pipe(*id)?;
-                    p.borrow_mut().readers += 1;
-                    FileKind::PipeRead(p)
-                }
-                FileKindState::PipeWrite { pipe: id } => {
-                    let p = pipe(*id)?;
-                    p.borrow_mut().writers += 1;
-                    FileKind::PipeWrite(p)
-                }
-                FileKindState::Dev(d) => FileKind::Dev(*d),
-                FileKindState::Synthetic(d) => FileKind::Synthetic(d.clone()),
-                FileKindState::SynthDir(d) => FileKind::SynthDir(d.clone()),
-                FileKindState::EventFd(e) => FileKind::EventFd(Rc::new(RefCell::new(e.clone()))),
-                FileKindState::Epoll { id, .. } => {
-                    FileKind::Epoll(Rc::new(RefCell::new(crate::ipc::epoll::EpollSet::new(*id))))
-                }
-            };
-            let of = OpenFile::new(kind, f.flags, f.path.clone());
-            of.borrow_mut().pos = f.pos;
-            files.insert(f.id, of);
-        }
-        // Epoll sets point at files made above.
-        for f in &st.files {
-            if let FileKindState::Epoll { interests, .. } = &f.kind {
-                let set = match &files[&f.id].borrow().kind {
-                    FileKind::Epoll(e) => e.clone(),
-                    _ => continue,
-                };
-                for &(fd, target, events, data, disabled) in interests {
-                    let t = files
-                        .get(&target)
-                        .ok_or_else(|| bad(format!("epoll watches unknown file {target}")))?;
-                    let file = Rc::downgrade(t);
-                    set.borrow_mut().interests.insert(
-                        fd,
-                        crate::ipc::epoll::Interest {
-                            file,
-                            events,
-                            data,
-                            disabled,
-                        },
-                    );
-                }
-            }
-        }
-        let mut tables: HashMap<u64, Rc<RefCell<FdTable>>> = HashMap::new();
-        for t in &st.fd_tables {
-            let mut tab = FdTable::new();
-            tab.limit = t.limit;
-            for &(fd, file, cloexec) in &t.fds {
-                let f = files
-                    .get(&file)
-                    .cloned()
-                    .ok_or_else(|| bad(format!("fd {fd} names unknown file {file}")))?;
-                tab.fds.insert(fd, FdEntry { file: f, cloexec });
-            }
-            tables.insert(t.id, Rc::new(RefCell::new(tab)));
-        }
+        // Open files and fd tables.
+        let files =
+            crate::fs::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
+        self.next_obj = self.next_obj.max(files.max_object_id + 1);
+        let tables = files.tables;
         let fss: HashMap<u64, Rc<RefCell<FsContext>>> = st
             .fs_contexts
             .iter()
@@ -504,40 +387,5 @@ impl Kernel {
             out.push((m, i));
         }
         Ok(out)
-    }
-
-    /// Reopens a host file of the guest by its guest path.
-    fn reopen(&self, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, RestoreError> {
-        let fail = |e: i32| RestoreError::Reopen {
-            path: path.to_string(),
-            errno: std::io::Error::from_raw_os_error(e),
-        };
-        let look = |_: &[String]| Err(libc::ENOENT);
-        let r = self
-            .vfs
-            .resolve(
-                &look,
-                &crate::kernel::creds::Creds::kernel(),
-                "/",
-                path.as_bytes(),
-                false,
-            )
-            .map_err(fail)?;
-        if !r.exists {
-            return Err(fail(libc::ENOENT));
-        }
-        // An image cannot open for writing what the new container mounts read-only.
-        if flags & libc::O_ACCMODE != libc::O_RDONLY
-            && flags & libc::O_PATH == 0
-            && self.vfs.readonly(&r)
-        {
-            return Err(fail(libc::EROFS));
-        }
-        let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_PATH | libc::O_DIRECTORY;
-        let mut f = (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY;
-        if dir {
-            f |= libc::O_DIRECTORY;
-        }
-        self.vfs.host_open(&r, f, 0).map_err(fail)
     }
 }

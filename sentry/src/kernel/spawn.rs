@@ -2,13 +2,14 @@
 //! runtime `exec`s.
 
 use std::cell::RefCell;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
 use super::signal::SigAction;
 use super::task::{FsContext, RunState, Task, ThreadGroup};
 use super::{creds, default_rlimits, Kernel, KernelError};
-use crate::fs::file::{FdTable, FileKind, OpenFile};
+use crate::fs::file::{FdTable, OpenFile};
+use crate::fs::stdio::HostStream;
 use crate::mm::{Mm, MmCtx};
 use crate::SandboxConfig;
 
@@ -55,12 +56,10 @@ impl Kernel {
     pub fn spawn(&mut self, spec: &Spawn, stdio: Vec<OwnedFd>) -> Result<i32, KernelError> {
         let mut files = FdTable::new();
         for (i, fd) in stdio.into_iter().enumerate().take(3) {
-            let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
-            let f = crate::fs::stdio::nonblocking(fd);
             files.set(
                 i as i32,
                 OpenFile::new(
-                    FileKind::Stream { fd: f, tty },
+                    Box::new(HostStream::new(fd, i as u8)),
                     libc::O_RDWR,
                     format!("stdio:{i}"),
                 ),

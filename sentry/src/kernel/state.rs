@@ -14,9 +14,6 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fs::dev::DevNode;
-use crate::fs::file::{DirEnt, FileKind, FileRef};
-use crate::ipc::pipe::Pipe;
 use crate::kernel::futex::Waiter;
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::kernel::task::{RunState, WaitStatus};
@@ -24,8 +21,11 @@ use crate::kernel::Kernel;
 use crate::mm::Vma;
 use crate::platform::Regs;
 
+pub use crate::fs::kinds::{FileKindState, SharedState};
+pub use crate::fs::persist::{FdTableState, FileState, SharedEntry};
+
 /// Version of the saved-state schema (beside the image format version).
-pub const STATE_SCHEMA: u32 = 2;
+pub const STATE_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelState {
@@ -35,7 +35,8 @@ pub struct KernelState {
     pub boot_ns: u64,
     pub memory: Vec<(u64, u64, u32)>,
     pub mms: Vec<MmState>,
-    pub pipes: Vec<Pipe>,
+    /// Objects several open files share (pipes), by id: `crate::fs::persist`.
+    pub shared: Vec<SharedEntry>,
     pub files: Vec<FileState>,
     pub fd_tables: Vec<FdTableState>,
     pub fs_contexts: Vec<FsState>,
@@ -60,53 +61,6 @@ pub struct MmState {
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
     pub users: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum FileKindState {
-    /// A host passthrough file, reopened by guest path; its offset.
-    Host {
-        dir: bool,
-        offset: u64,
-    },
-    /// One of the sandbox's stdio streams, rebound to the new stdio on restore.
-    Stdio {
-        index: u8,
-        tty: bool,
-    },
-    PipeRead {
-        pipe: u64,
-    },
-    PipeWrite {
-        pipe: u64,
-    },
-    Dev(DevNode),
-    Synthetic(Vec<u8>),
-    SynthDir(Vec<DirEnt>),
-    EventFd(crate::ipc::epoll::EventFd),
-    /// An epoll set: (target fd, target open file id, events, data, disabled). Targets
-    /// no longer open anywhere are dropped, as their files are gone.
-    Epoll {
-        id: u64,
-        interests: Vec<(i32, u64, u32, u64, bool)>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FileState {
-    pub id: u64,
-    pub kind: FileKindState,
-    pub flags: i32,
-    pub pos: u64,
-    pub path: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FdTableState {
-    pub id: u64,
-    /// (fd, open file id, close-on-exec)
-    pub fds: Vec<(i32, u64, bool)>,
-    pub limit: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,91 +278,16 @@ impl<T> Ids<T> {
 impl Kernel {
     /// Writes down the whole kernel. Every guest thread must be stopped.
     pub fn save_state(&mut self) -> Result<KernelState, std::io::Error> {
-        let mut file_ids: Ids<std::cell::RefCell<crate::fs::file::OpenFile>> = Ids::new();
-        let mut table_ids: Ids<std::cell::RefCell<crate::fs::file::FdTable>> = Ids::new();
+        let (saved_files, table_ids) =
+            crate::fs::persist::save(self.tasks.values().map(|t| &t.files));
         let mut fs_ids: Ids<std::cell::RefCell<crate::kernel::task::FsContext>> = Ids::new();
         let mut sig_ids: Ids<std::cell::RefCell<[SigAction; 64]>> = Ids::new();
-        let mut files = Vec::new();
-        let mut pipes: HashMap<u64, Pipe> = HashMap::new();
-        let mut fd_tables = Vec::new();
         let mut fs_contexts = Vec::new();
         let mut sighands = Vec::new();
-        let mut epolls: Vec<(usize, crate::ipc::epoll::EpollRef)> = Vec::new();
 
-        let mut save_file =
-            |f: &FileRef, files: &mut Vec<FileState>, pipes: &mut HashMap<u64, Pipe>| -> u64 {
-                let (id, new) = file_ids.id(f);
-                if new {
-                    let fb = f.borrow();
-                    let kind = match &fb.kind {
-                        FileKind::Host { fd, dir } => {
-                            let offset = nix::unistd::lseek(
-                                std::os::fd::AsRawFd::as_raw_fd(fd),
-                                0,
-                                nix::unistd::Whence::SeekCur,
-                            )
-                            .unwrap_or(0);
-                            FileKindState::Host {
-                                dir: *dir,
-                                offset: offset as u64,
-                            }
-                        }
-                        FileKind::Stream { tty, .. } => {
-                            let index = fb
-                                .path
-                                .strip_prefix("stdio:")
-                                .and_then(|n| n.parse().ok())
-                                .unwrap_or(2);
-                            FileKindState::Stdio { index, tty: *tty }
-                        }
-                        FileKind::PipeRead(p) => {
-                            let p = p.borrow();
-                            pipes.entry(p.id).or_insert_with(|| p.clone());
-                            FileKindState::PipeRead { pipe: p.id }
-                        }
-                        FileKind::PipeWrite(p) => {
-                            let p = p.borrow();
-                            pipes.entry(p.id).or_insert_with(|| p.clone());
-                            FileKindState::PipeWrite { pipe: p.id }
-                        }
-                        FileKind::Dev(d) => FileKindState::Dev(*d),
-                        FileKind::Synthetic(d) => FileKindState::Synthetic(d.clone()),
-                        FileKind::SynthDir(d) => FileKindState::SynthDir(d.clone()),
-                        FileKind::EventFd(e) => FileKindState::EventFd(e.borrow().clone()),
-                        FileKind::Epoll(e) => {
-                            epolls.push((files.len(), e.clone()));
-                            FileKindState::Epoll {
-                                id: e.borrow().id,
-                                interests: Vec::new(),
-                            }
-                        }
-                    };
-                    files.push(FileState {
-                        id,
-                        kind,
-                        flags: fb.flags,
-                        pos: fb.pos,
-                        path: fb.path.clone(),
-                    });
-                }
-                id
-            };
         let mut tasks = Vec::new();
         for t in self.tasks.values() {
-            let (tab, new) = table_ids.id(&t.files);
-            if new {
-                let tb = t.files.borrow();
-                let fds = tb
-                    .fds
-                    .iter()
-                    .map(|(&fd, e)| (fd, save_file(&e.file, &mut files, &mut pipes), e.cloexec))
-                    .collect();
-                fd_tables.push(FdTableState {
-                    id: tab,
-                    fds,
-                    limit: tb.limit,
-                });
-            }
+            let tab = table_ids.get(&t.files);
             let (fsid, new) = fs_ids.id(&t.fs);
             if new {
                 let f = t.fs.borrow();
@@ -448,25 +327,6 @@ impl Kernel {
                 comm: t.comm.clone(),
             });
         }
-        // Epoll targets by id, now that every open file has one.
-        for (idx, e) in epolls {
-            let mut e = e.borrow_mut();
-            e.prune();
-            let list = e
-                .interests
-                .iter()
-                .filter_map(|(&fd, i)| {
-                    let f = i.file.upgrade()?;
-                    let id = *file_ids.map.get(&Rc::as_ptr(&f))?;
-                    Some((fd, id, i.events, i.data, i.disabled))
-                })
-                .collect();
-            if let FileKindState::Epoll { interests, .. } = &mut files[idx].kind {
-                *interests = list;
-            }
-        }
-        let mut pipes: Vec<Pipe> = pipes.into_values().collect();
-        pipes.sort_by_key(|p| p.id);
         let mut mms: Vec<MmState> = self
             .mms
             .iter()
@@ -537,9 +397,9 @@ impl Kernel {
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),
             mms,
-            pipes,
-            files,
-            fd_tables,
+            shared: saved_files.shared,
+            files: saved_files.files,
+            fd_tables: saved_files.fd_tables,
             fs_contexts,
             sighands,
             tasks,

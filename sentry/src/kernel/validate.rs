@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::kernel::state::{FileKindState, KernelState, MountState, TmpfsEntry, TmpfsNode};
+use crate::kernel::state::{KernelState, MountState, TmpfsEntry, TmpfsNode};
 use crate::kernel::task::RunState;
 use crate::platform::{GuestRange, GUEST_TOP};
 
@@ -31,7 +31,11 @@ pub struct Invalid {
     pub problem: String,
 }
 
-fn bad(object: impl Into<String>, field: &'static str, problem: impl Into<String>) -> Invalid {
+pub(crate) fn bad(
+    object: impl Into<String>,
+    field: &'static str,
+    problem: impl Into<String>,
+) -> Invalid {
     Invalid {
         object: object.into(),
         field,
@@ -40,7 +44,7 @@ fn bad(object: impl Into<String>, field: &'static str, problem: impl Into<String
 }
 
 /// Fails unless `ids` are unique; returns them as a set.
-fn unique<T: std::hash::Hash + Eq + Copy + std::fmt::Display>(
+pub(crate) fn unique<T: std::hash::Hash + Eq + Copy + std::fmt::Display>(
     kind: &str,
     ids: impl Iterator<Item = T>,
 ) -> Result<HashSet<T>, Invalid> {
@@ -53,7 +57,12 @@ fn unique<T: std::hash::Hash + Eq + Copy + std::fmt::Display>(
     Ok(seen)
 }
 
-fn path_ok(object: &str, field: &'static str, p: &str, absolute: bool) -> Result<(), Invalid> {
+pub(crate) fn path_ok(
+    object: &str,
+    field: &'static str,
+    p: &str,
+    absolute: bool,
+) -> Result<(), Invalid> {
     if p.len() > PATH_MAX || p.contains('\0') || (absolute && !p.starts_with('/')) {
         return Err(bad(
             object,
@@ -106,83 +115,8 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
             }
         }
     }
-    let pipes = unique("pipe", st.pipes.iter().map(|p| p.id))?;
-    for p in &st.pipes {
-        let obj = format!("pipe {}", p.id);
-        if !(4096..=1 << 20).contains(&p.capacity) {
-            return Err(bad(
-                &obj,
-                "capacity",
-                format!("{} is out of range", p.capacity),
-            ));
-        }
-        if p.buf.len() > p.capacity {
-            return Err(bad(&obj, "buffer", "holds more than its capacity"));
-        }
-    }
-    let files = unique("open file", st.files.iter().map(|f| f.id))?;
-    for f in &st.files {
-        let obj = format!("open file {}", f.id);
-        path_ok(&obj, "path", &f.path, false)?;
-        match &f.kind {
-            FileKindState::PipeRead { pipe } | FileKindState::PipeWrite { pipe }
-                if !pipes.contains(pipe) =>
-            {
-                return Err(bad(&obj, "pipe", format!("{pipe} does not exist")));
-            }
-            FileKindState::Stdio { index, .. } if *index > 2 => {
-                return Err(bad(
-                    &obj,
-                    "stdio index",
-                    format!("{index} is not 0, 1 or 2"),
-                ));
-            }
-            FileKindState::Host { .. } => path_ok(&obj, "path", &f.path, true)?,
-            FileKindState::Epoll { interests, .. } => {
-                for &(fd, target, ..) in interests {
-                    if !(0..FD_MAX).contains(&fd) {
-                        return Err(bad(&obj, "watched fd", format!("{fd} is out of range")));
-                    }
-                    if !files.contains(&target) {
-                        return Err(bad(
-                            &obj,
-                            "watched file",
-                            format!("{target} does not exist"),
-                        ));
-                    }
-                }
-            }
-            FileKindState::EventFd(e) if e.count > crate::ipc::epoll::EVENTFD_MAX => {
-                return Err(bad(&obj, "eventfd count", "is above the maximum"));
-            }
-            _ => {}
-        }
-    }
-    let tables = unique("fd table", st.fd_tables.iter().map(|t| t.id))?;
-    for t in &st.fd_tables {
-        let obj = format!("fd table {}", t.id);
-        if !(0..=FD_MAX).contains(&t.limit) {
-            return Err(bad(&obj, "limit", format!("{} is out of range", t.limit)));
-        }
-        unique("fd", t.fds.iter().map(|&(fd, ..)| fd))
-            .map_err(|e| bad(&obj, "fds", e.to_string()))?;
-        for &(fd, file, _) in &t.fds {
-            if !(0..t.limit).contains(&fd) {
-                return Err(bad(
-                    &obj,
-                    "fd",
-                    format!("{fd} is not below the limit {}", t.limit),
-                ));
-            }
-            if !files.contains(&file) {
-                return Err(bad(
-                    &obj,
-                    "fd",
-                    format!("{fd} names open file {file}, which does not exist"),
-                ));
-            }
-        }
-    }
+    // Open files, the objects they share, and fd tables: beside the files' kinds.
+    let tables = crate::fs::persist::check(&st.shared, &st.files, &st.fd_tables)?;
     let fss = unique("fs context", st.fs_contexts.iter().map(|f| f.id))?;
     for f in &st.fs_contexts {
         let obj = format!("fs context {}", f.id);

@@ -1,12 +1,11 @@
 //! eventfd, epoll_create, epoll_ctl, epoll_wait and epoll_pwait(2).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::ret;
-use crate::fs::file::{FileKind, OpenFile};
-use crate::fs::io;
-use crate::ipc::epoll::{EpollSet, EventFd, Interest};
+use crate::fs::file::OpenFile;
+use crate::ipc::epoll::{EpollFile, Interest};
+use crate::ipc::eventfd::EventFd;
 use crate::kernel::signal::UNBLOCKABLE;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::{err, Kernel, Sys};
@@ -31,13 +30,9 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         let id = self.new_obj_id();
-        let e = EventFd {
-            id,
-            count: initval as u32 as u64,
-            semaphore: flags & libc::EFD_SEMAPHORE != 0,
-        };
+        let e = EventFd::new(id, initval as u32 as u64, flags & libc::EFD_SEMAPHORE != 0);
         let f = OpenFile::new(
-            FileKind::EventFd(Rc::new(RefCell::new(e))),
+            Box::new(e),
             libc::O_RDWR | (flags & libc::O_NONBLOCK),
             "anon_inode:[eventfd]",
         );
@@ -54,7 +49,7 @@ impl Kernel {
         }
         let id = self.new_obj_id();
         let f = OpenFile::new(
-            FileKind::Epoll(Rc::new(RefCell::new(EpollSet::new(id)))),
+            Box::new(EpollFile::new(id)),
             libc::O_RDWR,
             "anon_inode:[eventpoll]",
         );
@@ -68,9 +63,9 @@ impl Kernel {
     fn epoll_of(&self, tid: i32, epfd: u64) -> Result<crate::ipc::epoll::EpollRef, i32> {
         let f = self.file(tid, epfd)?;
         let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Epoll(e) => Ok(e.clone()),
-            _ => Err(libc::EINVAL),
+        match fb.kind::<EpollFile>() {
+            Some(e) => Ok(e.set.clone()),
+            None => Err(libc::EINVAL),
         }
     }
 
@@ -82,10 +77,7 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         // Regular files and directories are always ready: Linux refuses them here.
-        if matches!(
-            target.borrow().kind,
-            FileKind::Host { .. } | FileKind::Synthetic(_) | FileKind::SynthDir(_)
-        ) {
+        if !target.borrow().imp.epoll_watchable() {
             return err(libc::EPERM);
         }
         let ev = if op != libc::EPOLL_CTL_DEL {
@@ -175,7 +167,7 @@ impl Kernel {
                 }
                 let Some(f) = i.file.upgrade() else { continue };
                 let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
-                let (r, k) = io::poll(&f, want);
+                let (r, k) = f.borrow().readiness(want);
                 keys.extend(k);
                 let r =
                     r as u16 as u32 & (i.events | libc::EPOLLERR as u32 | libc::EPOLLHUP as u32);

@@ -1,13 +1,10 @@
 //! File descriptor calls: read, write, close, dup, fcntl, ioctl, pipes, seek, stat of fds.
 
-use std::os::fd::AsFd;
-
 use super::ret;
-use crate::fs::file::{FileKind, FileRef, OpenFile};
-use crate::fs::io::{self, IoErr};
-use crate::ipc::pipe::Pipe;
+use crate::fs::file::{FileRef, IoErr, IoctlCaller, OpenFile};
+use crate::ipc::pipe::{self, PipeReader};
 use crate::kernel::signal::SigInfo;
-use crate::kernel::task::{Park, WaitKey};
+use crate::kernel::task::Park;
 use crate::kernel::{err, Kernel, Sys};
 
 const MAX_RW: usize = 0x7fff_f000;
@@ -49,9 +46,9 @@ impl Kernel {
         off: Option<u64>,
     ) -> Result<usize, IoErr> {
         let f = self.file(tid, fd)?;
-        let data = io::read(&f, len.min(MAX_RW), off)?;
-        if let Some(id) = io::pipe_id(&f) {
-            self.notify(&WaitKey::Object(id));
+        let data = f.borrow_mut().read(len.min(MAX_RW), off)?;
+        if let Some(key) = f.borrow().notify_key() {
+            self.notify(&key);
         }
         self.write_mem(tid, buf, &data)?;
         Ok(data.len())
@@ -69,15 +66,16 @@ impl Kernel {
     ) -> Result<usize, IoErr> {
         let f = self.file(tid, fd)?;
         let len = len.min(MAX_RW);
-        let is_pipe = io::pipe_id(&f);
+        let is_pipe = f.borrow().notify_key();
         loop {
             let done = self.tasks[&tid].sys_progress;
             let chunk = (len - done).min(1 << 20);
             let data = self.read_mem(tid, buf + done as u64, chunk)?;
-            match io::write(&f, &data, off.map(|o| o + done as u64)) {
+            let r = f.borrow_mut().write(&data, off.map(|o| o + done as u64));
+            match r {
                 Ok(n) => {
-                    if let Some(id) = is_pipe {
-                        self.notify(&WaitKey::Object(id));
+                    if let Some(key) = &is_pipe {
+                        self.notify(key);
                     }
                     let t = self.task_mut(tid);
                     t.sys_progress += n;
@@ -158,12 +156,13 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        let data = match io::read(&f, total, positioned.then_some(a[3])) {
+        let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
+        let data = match r {
             Ok(d) => d,
             Err(e) => return self.io_result(tid, Err(e)),
         };
-        if let Some(id) = io::pipe_id(&f) {
-            self.notify(&WaitKey::Object(id));
+        if let Some(key) = f.borrow().notify_key() {
+            self.notify(&key);
         }
         let mut done = 0;
         for (base, len) in iovs {
@@ -198,9 +197,9 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        let r = io::write(&f, &data, positioned.then_some(a[3]));
-        if let Some(id) = io::pipe_id(&f) {
-            self.notify(&WaitKey::Object(id));
+        let r = f.borrow_mut().write(&data, positioned.then_some(a[3]));
+        if let Some(key) = f.borrow().notify_key() {
+            self.notify(&key);
         }
         self.io_result(tid, r)
     }
@@ -212,10 +211,10 @@ impl Kernel {
             .borrow_mut()
             .remove(fd)
             .ok_or(libc::EBADF)?;
-        let id = io::pipe_id(&f);
+        let key = f.borrow().notify_key();
         drop(f);
-        if let Some(id) = id {
-            self.notify(&WaitKey::Object(id));
+        if let Some(key) = key {
+            self.notify(&key);
         }
         Ok(())
     }
@@ -258,39 +257,8 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        let mut f = f.borrow_mut();
-        let (off, whence) = (a[1] as i64, a[2] as i32);
-        let size = match &f.kind {
-            FileKind::Synthetic(d) => d.len() as i64,
-            FileKind::SynthDir(_) => 0,
-            FileKind::Host { fd, .. } => {
-                let whence = match whence {
-                    0 => nix::unistd::Whence::SeekSet,
-                    1 => nix::unistd::Whence::SeekCur,
-                    2 => nix::unistd::Whence::SeekEnd,
-                    3 => nix::unistd::Whence::SeekData,
-                    4 => nix::unistd::Whence::SeekHole,
-                    _ => return err(libc::EINVAL),
-                };
-                return ret(
-                    nix::unistd::lseek(std::os::fd::AsRawFd::as_raw_fd(fd), off, whence)
-                        .map_err(|e| e as i32),
-                );
-            }
-            FileKind::Dev(_) => return Sys::Ret(0),
-            _ => return err(libc::ESPIPE),
-        };
-        let new = match whence {
-            0 => off,
-            1 => f.pos as i64 + off,
-            2 => size + off,
-            _ => return err(libc::EINVAL),
-        };
-        if new < 0 {
-            return err(libc::EINVAL);
-        }
-        f.pos = new as u64;
-        Sys::Ret(new)
+        let r = f.borrow_mut().seek(a[1] as i64, a[2] as i32);
+        ret(r)
     }
 
     pub fn sys_dup(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -357,10 +325,8 @@ impl Kernel {
                 let settable = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
                 let mut fb = f.borrow_mut();
                 fb.flags = (fb.flags & !settable) | (a[2] as i32 & settable);
-                if let FileKind::Host { fd, .. } = &fb.kind {
-                    let hostfl = nix::fcntl::OFlag::from_bits_truncate(a[2] as i32 & libc::O_APPEND);
-                    let _ = nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(fd), nix::fcntl::FcntlArg::F_SETFL(hostfl));
-                }
+                let flags = fb.flags;
+                fb.imp.set_status_flags(flags);
                 Sys::Ret(0)
             }
             libc::F_GETLK => {
@@ -373,21 +339,13 @@ impl Kernel {
                 ret(self.write_mem(tid, a[2], &fl).map(|_| 0))
             }
             libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Sys::Ret(0),
-            libc::F_GETPIPE_SZ => match &f.borrow().kind {
-                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Sys::Ret(p.borrow().capacity as i64),
-                _ => err(libc::EBADF),
+            libc::F_GETPIPE_SZ => match pipe::of(&*f.borrow().imp) {
+                Some(p) => Sys::Ret(p.borrow().capacity as i64),
+                None => err(libc::EBADF),
             },
-            libc::F_SETPIPE_SZ => match &f.borrow().kind {
-                FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
-                    let want = (a[2] as usize).clamp(4096, 1 << 20).next_power_of_two();
-                    let mut p = p.borrow_mut();
-                    if want < p.buf.len() {
-                        return err(libc::EBUSY);
-                    }
-                    p.capacity = want;
-                    Sys::Ret(want as i64)
-                }
-                _ => err(libc::EBADF),
+            libc::F_SETPIPE_SZ => match pipe::of(&*f.borrow().imp) {
+                Some(p) => ret(p.borrow_mut().resize(a[2] as usize).map(|n| n as i64)),
+                None => err(libc::EBADF),
             },
             libc::F_SETOWN | libc::F_GETOWN | 10 /* F_SETSIG */ | 11 /* F_GETSIG */ => Sys::Ret(0),
             libc::F_ADD_SEALS | libc::F_GET_SEALS => err(libc::EINVAL),
@@ -427,46 +385,17 @@ impl Kernel {
                 return Sys::Ret(0);
             }
             libc::FIONREAD => {
-                let n = match &f.borrow().kind {
-                    FileKind::PipeRead(p) => p.borrow().buf.len() as u32,
-                    _ => 0,
-                };
+                let n = f
+                    .borrow()
+                    .kind::<PipeReader>()
+                    .map_or(0, |p| p.queued() as u32);
                 return ret(self.write_u32(tid, a[2], n).map(|_| 0));
             }
             _ => {}
         }
-        let fb = f.borrow();
-        let FileKind::Stream { fd, tty: true } = &fb.kind else {
-            return err(libc::ENOTTY);
-        };
-        // Terminal requests pass through to the host terminal with copied arguments.
-        let size = match req as libc::c_ulong {
-            libc::TCGETS | libc::TCSETS | libc::TCSETSW | libc::TCSETSF => 60,
-            libc::TIOCGWINSZ | libc::TIOCSWINSZ => 8,
-            libc::TIOCGPGRP => {
-                let pg = self.tg_of(tid).pgid as u32;
-                drop(fb);
-                return ret(self.write_u32(tid, a[2], pg).map(|_| 0));
-            }
-            libc::TIOCSPGRP | libc::TIOCSCTTY | libc::TIOCNOTTY => return Sys::Ret(0),
-            libc::TIOCGSID => {
-                let s = self.tg_of(tid).sid as u32;
-                drop(fb);
-                return ret(self.write_u32(tid, a[2], s).map(|_| 0));
-            }
-            libc::TCFLSH | libc::TCXONC | libc::TCSBRK => return Sys::Ret(0),
-            _ => return err(libc::ENOTTY),
-        };
-        let mut buf = match self.read_mem(tid, a[2], size) {
-            Ok(b) => b,
-            Err(e) => return err(e),
-        };
-        let r = crate::fs::host_sys::ioctl_buf(fd.as_fd(), req, &mut buf);
-        drop(fb);
-        match r {
-            Ok(v) => ret(self.write_mem(tid, a[2], &buf).map(|_| v)),
-            Err(e) => err(e),
-        }
+        let mut caller = Caller { k: self, tid };
+        let r = f.borrow_mut().imp.ioctl(&mut caller, req, a[2]);
+        ret(r)
     }
 
     pub fn sys_pipe2(&mut self, tid: i32, addr: u64, flags: u64) -> Sys {
@@ -475,20 +404,10 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         let id = self.new_obj_id();
-        let p = std::rc::Rc::new(std::cell::RefCell::new(Pipe::new(id)));
-        p.borrow_mut().readers = 1;
-        p.borrow_mut().writers = 1;
+        let (r, w) = pipe::pair(id);
         let nb = flags & libc::O_NONBLOCK;
-        let r = OpenFile::new(
-            FileKind::PipeRead(p.clone()),
-            libc::O_RDONLY | nb,
-            format!("pipe:[{id}]"),
-        );
-        let w = OpenFile::new(
-            FileKind::PipeWrite(p),
-            libc::O_WRONLY | nb,
-            format!("pipe:[{id}]"),
-        );
+        let r = OpenFile::new(Box::new(r), libc::O_RDONLY | nb, format!("pipe:[{id}]"));
+        let w = OpenFile::new(Box::new(w), libc::O_WRONLY | nb, format!("pipe:[{id}]"));
         let cloexec = flags & libc::O_CLOEXEC != 0;
         let files = self.tasks[&tid].files.clone();
         // Both ends go in under one borrow, or neither does.
@@ -524,7 +443,8 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        match io::getdents(&f, a[2] as usize) {
+        let r = f.borrow_mut().getdents(a[2] as usize);
+        match r {
             Ok(d) => ret(self.write_mem(tid, a[1], &d).map(|_| d.len() as i64)),
             Err(e) => err(e),
         }
@@ -535,13 +455,8 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        let fb = f.borrow();
-        if let FileKind::Host { fd, .. } = &fb.kind {
-            return ret(nix::unistd::fsync(std::os::fd::AsRawFd::as_raw_fd(fd))
-                .map(|_| 0)
-                .map_err(|e| e as i32));
-        }
-        Sys::Ret(0)
+        let r = f.borrow_mut().imp.sync();
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_ftruncate(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -552,16 +467,8 @@ impl Kernel {
         if (a[1] as i64) < 0 {
             return err(libc::EINVAL);
         }
-        let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Host { fd, dir: false } if fb.writable() => {
-                ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64)
-                    .map(|_| 0)
-                    .map_err(|e| e as i32))
-            }
-            FileKind::Host { dir: true, .. } => err(libc::EISDIR),
-            _ => err(libc::EINVAL),
-        }
+        let r = f.borrow_mut().truncate(a[1]);
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_fallocate(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -569,28 +476,10 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
-        let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Host { fd, dir: false } if fb.writable() => {
-                // SAFETY: plain integer arguments on an fd we own.
-                let r = unsafe {
-                    libc::fallocate(
-                        std::os::fd::AsRawFd::as_raw_fd(fd),
-                        a[1] as i32,
-                        a[2] as i64,
-                        a[3] as i64,
-                    )
-                };
-                if r < 0 {
-                    err(std::io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EIO))
-                } else {
-                    Sys::Ret(0)
-                }
-            }
-            _ => err(libc::EBADF),
-        }
+        let r = f
+            .borrow_mut()
+            .allocate(a[1] as i32, a[2] as i64, a[3] as i64);
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_fstat(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -608,32 +497,7 @@ impl Kernel {
 
     /// stat of an open file.
     pub fn stat_file(&self, f: &FileRef) -> Result<libc::stat, i32> {
-        let fb = f.borrow();
-        // SAFETY: libc::stat is plain integers; all-zero is valid.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        match &fb.kind {
-            FileKind::Host { fd, .. } | FileKind::Stream { fd, .. } => {
-                return crate::fs::host_sys::fstat(fd.as_fd())
-            }
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
-                st.st_mode = libc::S_IFIFO | 0o600;
-                st.st_ino = p.borrow().id;
-                st.st_dev = 0x43;
-            }
-            FileKind::Dev(d) => {
-                return Ok(crate::fs::synth_stat(&crate::fs::SynthNode::Dev(*d), 1))
-            }
-            FileKind::Synthetic(d) => {
-                st.st_mode = libc::S_IFREG | 0o444;
-                st.st_size = d.len() as i64;
-            }
-            FileKind::SynthDir(_) => st.st_mode = libc::S_IFDIR | 0o555,
-            // Anonymous inodes, as Linux shows them.
-            FileKind::EventFd(_) | FileKind::Epoll(_) => st.st_mode = 0o600,
-        }
-        st.st_nlink = 1;
-        st.st_blksize = 4096;
-        Ok(st)
+        f.borrow().imp.stat()
     }
 
     pub fn sys_sendfile(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -654,17 +518,42 @@ impl Kernel {
         } else {
             None
         };
-        let data = match io::read(&inf, count.min(1 << 20), off) {
+        let r = inf.borrow_mut().read(count.min(1 << 20), off);
+        let data = match r {
             Ok(d) => d,
             Err(e) => return self.io_result(tid, Err(e)),
         };
-        let r = io::write(&outf, &data, None);
-        if let Some(id) = io::pipe_id(&outf) {
-            self.notify(&WaitKey::Object(id));
+        let r = outf.borrow_mut().write(&data, None);
+        if let Some(key) = outf.borrow().notify_key() {
+            self.notify(&key);
         }
         if let (Ok(n), Some(o)) = (&r, off) {
             let _ = self.write_u64(tid, offp, o + *n as u64);
         }
         self.io_result(tid, r)
+    }
+}
+
+/// The task an ioctl is made by: its memory and its process group and session.
+struct Caller<'a> {
+    k: &'a mut Kernel,
+    tid: i32,
+}
+
+impl IoctlCaller for Caller<'_> {
+    fn copy_in(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+        self.k.read_mem(self.tid, addr, len)
+    }
+
+    fn copy_out(&mut self, addr: u64, data: &[u8]) -> Result<(), i32> {
+        self.k.write_mem(self.tid, addr, data)
+    }
+
+    fn pgid(&self) -> i32 {
+        self.k.tg_of(self.tid).pgid
+    }
+
+    fn sid(&self) -> i32 {
+        self.k.tg_of(self.tid).sid
     }
 }

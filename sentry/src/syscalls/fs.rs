@@ -3,7 +3,10 @@
 use std::os::fd::AsFd;
 
 use super::ret;
-use crate::fs::file::{FileKind, OpenFile};
+use crate::fs::dev::DevFile;
+use crate::fs::file::{FileImpl, OpenFile};
+use crate::fs::host::HostFile;
+use crate::fs::synthetic::{SynthDir, SynthFile};
 use crate::fs::{MountFs, Resolved, SynthNode};
 use crate::kernel::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::kernel::{err, Kernel, Sys};
@@ -205,7 +208,11 @@ impl Kernel {
                         nix::fcntl::FcntlArg::F_SETFL(fl),
                     );
                 }
-                Ok(OpenFile::new(FileKind::Host { fd, dir }, gflags, r.path))
+                Ok(OpenFile::new(
+                    Box::new(HostFile::new(fd, dir)),
+                    gflags,
+                    r.path,
+                ))
             }
             _ => {
                 if !r.exists {
@@ -213,12 +220,12 @@ impl Kernel {
                 }
                 let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
                 let node = self.vfs.synth(&look, r.mount, &r.rel)?;
-                let kind = match node {
+                let kind: Box<dyn FileImpl> = match node {
                     SynthNode::Dir(entries) => {
                         if wants_write {
                             return Err(libc::EISDIR);
                         }
-                        FileKind::SynthDir(entries)
+                        Box::new(SynthDir::new(entries))
                     }
                     SynthNode::File(d) => {
                         if flags & libc::O_DIRECTORY != 0 {
@@ -227,12 +234,12 @@ impl Kernel {
                         if wants_write {
                             return Err(libc::EACCES);
                         }
-                        FileKind::Synthetic(d)
+                        Box::new(SynthFile::new(d))
                     }
-                    SynthNode::Dev(d) => FileKind::Dev(d),
+                    SynthNode::Dev(d) => Box::new(DevFile::new(d)),
                     SynthNode::Symlink(_) => return Err(libc::ELOOP),
                 };
-                if flags & libc::O_DIRECTORY != 0 && !matches!(kind, FileKind::SynthDir(_)) {
+                if flags & libc::O_DIRECTORY != 0 && !kind.is_dir() {
                     return Err(libc::ENOTDIR);
                 }
                 Ok(OpenFile::new(kind, gflags, r.path))
@@ -515,20 +522,12 @@ impl Kernel {
 
     pub fn sys_fchmod(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let f = tryk!(self.file(tid, a[0]));
-        let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Host { fd, .. } => ret(nix::sys::stat::fchmod(
-                std::os::fd::AsRawFd::as_raw_fd(fd),
-                nix::sys::stat::Mode::from_bits_truncate(tryk!(self.chmod_allowed(
-                    tid,
-                    &(&tryk!(crate::fs::host_sys::fstat(fd.as_fd()))).into(),
-                    a[1] as u32 & 0o7777
-                ))),
-            )
-            .map(|_| 0)
-            .map_err(|e| e as i32)),
-            _ => err(libc::EPERM),
-        }
+        let mode = a[1] as u32 & 0o7777;
+        let r = f
+            .borrow_mut()
+            .imp
+            .chmod(&|st| self.chmod_allowed(tid, &st.into(), mode));
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_fchownat(
@@ -557,21 +556,13 @@ impl Kernel {
 
     pub fn sys_fchown(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         let f = tryk!(self.file(tid, a[0]));
-        let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Host { fd, .. } => {
-                let ino: Inode = (&tryk!(crate::fs::host_sys::fstat(fd.as_fd()))).into();
-                tryk!(self.chown_allowed(tid, &ino, a[1] as u32, a[2] as u32));
-                let u = (a[1] as u32 != u32::MAX).then(|| nix::unistd::Uid::from_raw(a[1] as u32));
-                let g = (a[2] as u32 != u32::MAX).then(|| nix::unistd::Gid::from_raw(a[2] as u32));
-                ret(
-                    nix::unistd::fchown(std::os::fd::AsRawFd::as_raw_fd(fd), u, g)
-                        .map(|_| 0)
-                        .map_err(|e| e as i32),
-                )
-            }
-            _ => err(libc::EPERM),
-        }
+        let (uid, gid) = (a[1] as u32, a[2] as u32);
+        let r = f.borrow_mut().imp.chown(
+            (uid != u32::MAX).then_some(uid),
+            (gid != u32::MAX).then_some(gid),
+            &|st| self.chown_allowed(tid, &st.into(), uid, gid),
+        );
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_utimensat(&mut self, tid: i32, a: [u64; 6]) -> Sys {
@@ -605,21 +596,11 @@ impl Kernel {
         };
         if path == 0 {
             let f = tryk!(self.file(tid, dirfd));
-            let fb = f.borrow();
-            return match &fb.kind {
-                FileKind::Host { fd, .. } => {
-                    tryk!(allowed(
-                        self,
-                        &tryk!(crate::fs::host_sys::fstat(fd.as_fd()))
-                    ));
-                    ret(
-                        nix::sys::stat::futimens(std::os::fd::AsRawFd::as_raw_fd(fd), &at, &mt)
-                            .map(|_| 0)
-                            .map_err(|e| e as i32),
-                    )
-                }
-                _ => Sys::Ret(0),
-            };
+            let r = f
+                .borrow_mut()
+                .imp
+                .set_times(&at, &mt, &|st| allowed(self, st));
+            return ret(r.map(|_| 0));
         }
         let p = tryk!(self.read_path(tid, path));
         let r = tryk!(self.resolve_dirfd(
@@ -656,13 +637,8 @@ impl Kernel {
             return err(libc::EINVAL);
         }
         let f = tryk!(self.open_path(tid, libc::AT_FDCWD, &p, libc::O_WRONLY, 0));
-        let fb = f.borrow();
-        match &fb.kind {
-            FileKind::Host { fd, .. } => ret(nix::unistd::ftruncate(fd.as_fd(), a[1] as i64)
-                .map(|_| 0)
-                .map_err(|e| e as i32)),
-            _ => err(libc::EINVAL),
-        }
+        let r = f.borrow_mut().truncate(a[1]);
+        ret(r.map(|_| 0))
     }
 
     pub fn sys_chdir(&mut self, tid: i32, a: [u64; 6]) -> Sys {

@@ -1,7 +1,6 @@
 //! Memory calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
 use super::ret;
-use crate::fs::file::FileKind;
 use crate::kernel::{err, Kernel, Sys};
 use crate::mm::{page_up, MmCtx, PAGE};
 use crate::platform::GUEST_TOP;
@@ -110,35 +109,18 @@ impl Kernel {
             if !fb.readable() || (shared && prot & libc::PROT_WRITE != 0 && !fb.writable()) {
                 return err(libc::EACCES);
             }
-            let data = match &fb.kind {
-                FileKind::Host { fd, dir: false } => {
-                    let mut buf = vec![0u8; len.min(1 << 34) as usize];
-                    let mut done = 0;
-                    while done < buf.len() {
-                        match nix::sys::uio::pread(
-                            std::os::fd::AsFd::as_fd(fd),
-                            &mut buf[done..],
-                            (off + done as u64) as i64,
-                        ) {
-                            Ok(0) => break,
-                            Ok(n) => done += n,
-                            Err(e) => return err(e as i32),
-                        }
-                    }
-                    buf.truncate(done);
-                    buf
-                }
-                FileKind::Dev(crate::fs::dev::DevNode::Zero) => Vec::new(),
-                FileKind::Synthetic(d) => d.get(off as usize..).unwrap_or_default().to_vec(),
-                _ => return err(libc::ENODEV),
+            let data = match fb.imp.mmap(off, len) {
+                Ok(d) => d,
+                Err(e) => return err(e),
             };
             (fb.path.clone(), data)
         };
-        if shared && prot & libc::PROT_WRITE != 0 && !matches!(f.borrow().kind, FileKind::Dev(_)) {
+        if shared && prot & libc::PROT_WRITE != 0 && !data.shared_writable {
             // Writable shared file mappings would need a page cache that writes back.
             self.log_unimplemented(libc::SYS_mmap as u64);
             return err(libc::ENODEV);
         }
+        let data = data.bytes;
         ret(self.with_mm(tid, |mm, cx| {
             let start = mm.map_anon(cx, addr, len, prot, shared, fixed, &path)?;
             let n = data.len().min(len as usize);

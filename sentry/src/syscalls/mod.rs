@@ -85,10 +85,7 @@ impl Kernel {
             Ok(f) => f,
             Err(x) => return err(x),
         };
-        if matches!(
-            f.borrow().kind,
-            crate::fs::file::FileKind::PipeRead(_) | crate::fs::file::FileKind::PipeWrite(_)
-        ) {
+        if crate::ipc::pipe::of(&*f.borrow().imp).is_some() {
             return err(libc::ESPIPE);
         }
         if a[3] > 5 || (a[2] as i64) < 0 {

@@ -1,6 +1,5 @@
 //! poll, ppoll, select, pselect6.
 
-use crate::fs::io;
 use crate::kernel::signal::UNBLOCKABLE;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::time::ts_to_ns;
@@ -84,7 +83,7 @@ impl Kernel {
             } else {
                 match self.file(tid, fd as u64) {
                     Ok(f) => {
-                        let (r, k) = io::poll(&f, events | libc::POLLERR | libc::POLLHUP);
+                        let (r, k) = f.borrow().readiness(events | libc::POLLERR | libc::POLLHUP);
                         keys.extend(k);
                         r
                     }
@@ -198,7 +197,7 @@ impl Kernel {
             if want[2] {
                 ev |= libc::POLLPRI;
             }
-            let (r, k) = io::poll(&f, ev);
+            let (r, k) = f.borrow().readiness(ev);
             keys.extend(k);
             if want[0] && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 out[0][w] |= b;

@@ -4,7 +4,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::ret;
-use crate::fs::file::FileKind;
 use crate::kernel::signal::SigAction;
 use crate::kernel::task::{Park, RunState, Task, ThreadGroup, WaitKey, WaitStatus};
 use crate::kernel::{err, Kernel, Sys};
@@ -274,9 +273,11 @@ impl Kernel {
         }
         let mut data = Vec::with_capacity(st.st_size as usize);
         loop {
-            let chunk =
-                crate::fs::io::read(&f, 1 << 20, Some(data.len() as u64)).map_err(|e| match e {
-                    crate::fs::io::IoErr::Errno(e) => e,
+            let chunk = f
+                .borrow_mut()
+                .read(1 << 20, Some(data.len() as u64))
+                .map_err(|e| match e {
+                    crate::fs::file::IoErr::Errno(e) => e,
                     _ => libc::EIO,
                 })?;
             if chunk.is_empty() {
@@ -885,7 +886,9 @@ impl Kernel {
 
 /// True when a file is a terminal (used by the TTY ioctls).
 pub fn is_tty(f: &crate::fs::file::FileRef) -> bool {
-    matches!(f.borrow().kind, FileKind::Stream { tty: true, .. })
+    f.borrow()
+        .kind::<crate::fs::stdio::HostStream>()
+        .is_some_and(|s| s.is_tty())
 }
 
 #[cfg(test)]

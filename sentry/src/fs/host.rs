@@ -1,0 +1,256 @@
+//! Files and directories of a host passthrough mount: each holds the host fd the sentry
+//! opened beneath the mount (never followed a link to get it), and the host fd's offset is
+//! the file's.
+//!
+//! Saved as what to reopen: the description's guest path and flags, and the offset; a
+//! restore reopens it by guest path in the new sandbox's mounts.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
+use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::fs::Vfs;
+use crate::kernel::validate::{path_ok, Invalid};
+use crate::mm::Errno;
+
+pub struct HostFile {
+    fd: OwnedFd,
+    dir: bool,
+}
+
+impl HostFile {
+    /// A host file or directory opened by the sentry.
+    pub fn new(fd: OwnedFd, dir: bool) -> Self {
+        HostFile { fd, dir }
+    }
+}
+
+fn host_err(e: nix::Error) -> Errno {
+    e as i32
+}
+
+impl FileImpl for HostFile {
+    fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if self.dir {
+            return Err(IoErr::Errno(libc::EISDIR));
+        }
+        let mut buf = vec![0u8; len];
+        let n = match off {
+            Some(o) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, o as i64),
+            None => nix::unistd::read(self.fd.as_raw_fd(), &mut buf),
+        }
+        .map_err(host_err)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn write(&mut self, _pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        if self.dir {
+            return Err(IoErr::Errno(libc::EISDIR));
+        }
+        Ok(match off {
+            Some(o) => nix::sys::uio::pwrite(self.fd.as_fd(), data, o as i64),
+            None => nix::unistd::write(self.fd.as_fd(), data),
+        }
+        .map_err(host_err)?)
+    }
+
+    fn seek(&mut self, _pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+        use nix::unistd::Whence;
+        let whence = match whence {
+            0 => Whence::SeekSet,
+            1 => Whence::SeekCur,
+            2 => Whence::SeekEnd,
+            3 => Whence::SeekData,
+            4 => Whence::SeekHole,
+            _ => return Err(libc::EINVAL),
+        };
+        nix::unistd::lseek(self.fd.as_raw_fd(), off, whence).map_err(host_err)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        host_sys::fstat(self.fd.as_fd())
+    }
+
+    fn getdents(&mut self, _pos: &mut u64, len: usize) -> Result<Vec<u8>, Errno> {
+        if !self.dir {
+            return Err(libc::ENOTDIR);
+        }
+        let mut buf = vec![0u8; len.min(1 << 20)];
+        let n = host_sys::getdents64(self.fd.as_fd(), &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn mmap(&self, off: u64, len: u64) -> Result<Mappable, Errno> {
+        if self.dir {
+            return Err(libc::ENODEV);
+        }
+        let mut buf = vec![0u8; len.min(1 << 34) as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match nix::sys::uio::pread(
+                self.fd.as_fd(),
+                &mut buf[done..],
+                (off + done as u64) as i64,
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) => return Err(host_err(e)),
+            }
+        }
+        buf.truncate(done);
+        Ok(Mappable {
+            bytes: buf,
+            shared_writable: false,
+        })
+    }
+
+    fn is_dir(&self) -> bool {
+        self.dir
+    }
+
+    fn epoll_watchable(&self) -> bool {
+        false
+    }
+
+    fn sync(&mut self) -> Result<(), Errno> {
+        nix::unistd::fsync(self.fd.as_raw_fd()).map_err(host_err)
+    }
+
+    fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        if self.dir {
+            return Err(libc::EISDIR);
+        }
+        nix::unistd::ftruncate(self.fd.as_fd(), len as i64).map_err(host_err)
+    }
+
+    fn allocate(&mut self, mode: i32, off: i64, len: i64) -> Result<(), Errno> {
+        if self.dir {
+            return Err(libc::EBADF);
+        }
+        // SAFETY: plain integer arguments on an fd we own.
+        let r = unsafe { libc::fallocate(self.fd.as_raw_fd(), mode, off, len) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
+        }
+        Ok(())
+    }
+
+    fn chmod(&mut self, mode_for: Allowed<u32>) -> Result<(), Errno> {
+        let mode = mode_for(&host_sys::fstat(self.fd.as_fd())?)?;
+        nix::sys::stat::fchmod(
+            self.fd.as_raw_fd(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        )
+        .map_err(host_err)
+    }
+
+    fn chown(
+        &mut self,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        allowed: Allowed<()>,
+    ) -> Result<(), Errno> {
+        allowed(&host_sys::fstat(self.fd.as_fd())?)?;
+        nix::unistd::fchown(
+            self.fd.as_raw_fd(),
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .map_err(host_err)
+    }
+
+    fn set_times(
+        &mut self,
+        atime: &nix::sys::time::TimeSpec,
+        mtime: &nix::sys::time::TimeSpec,
+        allowed: Allowed<()>,
+    ) -> Result<(), Errno> {
+        allowed(&host_sys::fstat(self.fd.as_fd())?)?;
+        nix::sys::stat::futimens(self.fd.as_raw_fd(), atime, mtime).map_err(host_err)
+    }
+
+    fn set_status_flags(&mut self, flags: i32) {
+        // Only O_APPEND matters to the host fd (it stays non-blocking for the sentry).
+        let fl = nix::fcntl::OFlag::from_bits_truncate(flags & libc::O_APPEND);
+        let _ = nix::fcntl::fcntl(self.fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
+    }
+}
+
+/// A saved host file: reopened by the description's guest path and flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFileState {
+    pub dir: bool,
+    /// The host fd's offset.
+    pub offset: u64,
+}
+
+impl Persist for HostFile {
+    type State = HostFileState;
+
+    fn save(&self, _: &mut SaveCtx) -> HostFileState {
+        let HostFile { fd, dir } = self;
+        // The host fd itself is not saved: its offset is, and the file is reopened.
+        let offset =
+            nix::unistd::lseek(fd.as_raw_fd(), 0, nix::unistd::Whence::SeekCur).unwrap_or(0);
+        HostFileState {
+            dir: *dir,
+            offset: offset as u64,
+        }
+    }
+
+    fn restore(cx: &mut RestoreCtx, f: &FileState, s: &HostFileState) -> Result<Self, KindError> {
+        let fd = reopen(cx.vfs(), &f.path, f.flags, s.dir)?;
+        if !s.dir {
+            let _ = nix::unistd::lseek(
+                fd.as_raw_fd(),
+                s.offset as i64,
+                nix::unistd::Whence::SeekSet,
+            );
+        }
+        Ok(HostFile { fd, dir: s.dir })
+    }
+
+    fn check(cx: &CheckCtx, _: &HostFileState) -> Result<(), Invalid> {
+        path_ok(&cx.object, "path", &cx.file.path, true)
+    }
+}
+
+/// Reopens a host file of the guest by its guest path, with the access mode and the flags
+/// that matter of `flags`. Walks as the kernel (no permission checks: the guest had the
+/// file open) and follows no final symlink.
+fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, KindError> {
+    let fail = |e: i32| KindError::Reopen {
+        path: path.to_string(),
+        source: std::io::Error::from_raw_os_error(e),
+    };
+    let look = |_: &[String]| Err(libc::ENOENT);
+    let r = vfs
+        .resolve(
+            &look,
+            &crate::kernel::creds::Creds::kernel(),
+            "/",
+            path.as_bytes(),
+            false,
+        )
+        .map_err(fail)?;
+    if !r.exists {
+        return Err(fail(libc::ENOENT));
+    }
+    // An image cannot open for writing what the new container mounts read-only.
+    if flags & libc::O_ACCMODE != libc::O_RDONLY && flags & libc::O_PATH == 0 && vfs.readonly(&r) {
+        return Err(fail(libc::EROFS));
+    }
+    let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_PATH | libc::O_DIRECTORY;
+    let mut f = (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY;
+    if dir {
+        f |= libc::O_DIRECTORY;
+    }
+    vfs.host_open(&r, f, 0).map_err(fail)
+}

@@ -1,0 +1,149 @@
+//! The one registration of open-file kinds and of the objects they share.
+//!
+//! The list at the end of this file names every kind once, as `Variant(Type)`. From it come
+//! the saved-kind enum of the image ([`FileKindState`], one variant per kind holding the
+//! kind's [`Persist::State`]), the enum of shared objects ([`SharedState`]), the restore
+//! dispatch and the validation dispatch. A type that implements [`FileImpl`] but is not
+//! listed here does not compile: [`FileImpl`] needs [`Kind`], which only registered kinds
+//! get.
+//!
+//! # How to add a file kind
+//!
+//! 1. Write the kind in one file of the module of its concept (`ipc/timerfd.rs`,
+//!    `fs/tmpfs.rs`, `net/unix.rs`): the live struct and `impl FileImpl` with the
+//!    operations it has (the trait's defaults answer as Linux does for the rest).
+//! 2. Beside it, its saved form: a plain serde `State` struct (no host fd, no live type) and
+//!    `impl Persist` — `save` destructures the live struct, so every field is saved or
+//!    named as not saved with the reason; `restore` builds it again from the state and the
+//!    [`RestoreCtx`](crate::fs::persist::RestoreCtx); `check` refuses hostile values.
+//!    Objects that several descriptions share (a socket pair's buffers) implement
+//!    [`SharedPersist`] and are saved once with `SaveCtx::share`.
+//! 3. Add one line to the list below (`TimerFd(crate::ipc::timerfd::TimerFd),`, or to
+//!    `shared` for a shared object). Append: the position is the variant's tag in the
+//!    image.
+//! 4. The image format changed: bump `STATE_SCHEMA` in `kernel/state.rs` and regenerate
+//!    the fuzz seed (`fuzz/seeds-kernel-state/`).
+//! 5. Unit tests beside the kind: its semantics, and a round trip of its state.
+//!
+//! The system call that creates the kind (`timerfd_create`) is the only other code that
+//! names it; calls that must act on the concrete kind ask for it with
+//! [`OpenFile::kind`](crate::fs::file::OpenFile::kind).
+
+use std::any::Any;
+
+use crate::fs::file::{FileImpl, Kind};
+use crate::fs::persist::{
+    CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
+};
+use crate::kernel::validate::Invalid;
+
+/// A kind listed in the registration (implemented by it, never by hand).
+pub trait Registered: Persist + 'static {
+    /// Its saved form as the variant it is registered under.
+    fn wrap(state: Self::State) -> FileKindState;
+}
+
+/// A shared object listed in the registration (implemented by it, never by hand).
+pub trait RegisteredShared: SharedPersist {
+    fn wrap(state: Self::State) -> SharedState;
+    /// Its saved form, if `state` is of its variant.
+    fn unwrap(state: &SharedState) -> Option<&Self::State>;
+}
+
+impl<T: Registered> Kind for T {
+    fn save_kind(&self, cx: &mut SaveCtx) -> FileKindState {
+        T::wrap(self.save(cx))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+macro_rules! register {
+    (
+        files { $($kind:ident($kty:ty),)* }
+        shared { $($obj:ident($oty:ty),)* }
+    ) => {
+        /// The saved form of an open file's kind: one variant per registered kind.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub enum FileKindState {
+            $($kind(<$kty as Persist>::State),)*
+        }
+
+        /// The saved form of a shared object: one variant per registered kind of object.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub enum SharedState {
+            $($obj(<$oty as SharedPersist>::State),)*
+        }
+
+        $(
+            impl Registered for $kty {
+                fn wrap(state: Self::State) -> FileKindState {
+                    FileKindState::$kind(state)
+                }
+            }
+        )*
+
+        $(
+            impl RegisteredShared for $oty {
+                fn wrap(state: Self::State) -> SharedState {
+                    SharedState::$obj(state)
+                }
+
+                #[allow(unreachable_patterns)] // with a single shared kind
+                fn unwrap(state: &SharedState) -> Option<&Self::State> {
+                    match state {
+                        SharedState::$obj(s) => Some(s),
+                        _ => None,
+                    }
+                }
+            }
+        )*
+
+        /// Builds the live kind of a saved open file.
+        pub(crate) fn restore_kind(
+            cx: &mut RestoreCtx,
+            file: &FileState,
+        ) -> Result<Box<dyn FileImpl>, KindError> {
+            Ok(match &file.kind {
+                $(FileKindState::$kind(s) => Box::new(<$kty as Persist>::restore(cx, file, s)?),)*
+            })
+        }
+
+        /// Checks a saved kind.
+        pub(crate) fn check_kind(cx: &CheckCtx, kind: &FileKindState) -> Result<(), Invalid> {
+            match kind {
+                $(FileKindState::$kind(s) => <$kty as Persist>::check(cx, s),)*
+            }
+        }
+
+        /// Checks a saved shared object.
+        pub(crate) fn check_shared(object: &str, state: &SharedState) -> Result<(), Invalid> {
+            match state {
+                $(SharedState::$obj(s) => <$oty as SharedPersist>::check(object, s),)*
+            }
+        }
+    };
+}
+
+register! {
+    files {
+        Host(crate::fs::host::HostFile),
+        Stdio(crate::fs::stdio::HostStream),
+        PipeRead(crate::ipc::pipe::PipeReader),
+        PipeWrite(crate::ipc::pipe::PipeWriter),
+        Dev(crate::fs::dev::DevFile),
+        Synthetic(crate::fs::synthetic::SynthFile),
+        SynthDir(crate::fs::synthetic::SynthDir),
+        EventFd(crate::ipc::eventfd::EventFd),
+        Epoll(crate::ipc::epoll::EpollFile),
+    }
+    shared {
+        Pipe(crate::ipc::pipe::Pipe),
+    }
+}

@@ -1,0 +1,440 @@
+//! Open files and fd tables in a checkpoint image: saving them, checking a decoded image's
+//! files before anything is restored, and restoring them.
+//!
+//! Each kind of open file keeps its saved form beside it ([`Persist`]: `save` gives a
+//! plain serde `State`, `restore` builds the live kind from it), and is registered once in
+//! [`crate::fs::kinds`], which makes [`FileKindState`] and the dispatch below. A saved
+//! state never holds a host fd or a live type: a host file is saved as what to reopen.
+//!
+//! Objects that several descriptions share (a pipe's buffer, shared by its two ends) are
+//! saved once, in the image's shared table keyed by their id ([`SaveCtx::share`]), and
+//! restored once ([`RestoreCtx::shared`]). Open files are saved once each, keyed by id,
+//! and fd tables (shared by CLONE_FILES) refer to them by id: serde preserves neither
+//! sharing nor cycles (an epoll set may watch itself through a dup).
+//!
+//! The kernel calls three functions: [`save`] when it writes its state, [`check`] from the
+//! one validation pass, and [`restore`] when it builds a kernel from an image.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt::Debug;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef, OpenFile};
+use crate::fs::kinds::{self, FileKindState, RegisteredShared, SharedState};
+use crate::fs::Vfs;
+use crate::kernel::validate::{bad, path_ok, unique, Invalid, FD_MAX};
+
+/// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
+///
+/// `save` destructures the live struct, so that a field added to it does not compile
+/// until it is saved or named as not saved, with the reason.
+pub trait Persist: Sized {
+    /// Plain data: no host fd, no live type.
+    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
+
+    fn save(&self, cx: &mut SaveCtx) -> Self::State;
+
+    /// Builds the kind again. `file` is the description being restored (its path and
+    /// flags, for kinds that reopen something).
+    fn restore(
+        cx: &mut RestoreCtx,
+        file: &FileState,
+        state: &Self::State,
+    ) -> Result<Self, KindError>;
+
+    /// Checks a decoded (hostile) state before any of the image is restored.
+    fn check(cx: &CheckCtx, state: &Self::State) -> Result<(), Invalid>;
+}
+
+/// An object several descriptions share, saved once in the image's shared table under the
+/// kernel object id it has (ids come from `Kernel::new_obj_id`, and new objects of the
+/// restored kernel get ids above every restored one).
+pub trait SharedPersist: Sized + 'static {
+    /// Plain data: no host fd, no live type.
+    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
+    /// What it is, for messages ("pipe").
+    const WHAT: &'static str;
+
+    fn save(&self) -> Self::State;
+
+    fn restore(id: u64, state: &Self::State) -> Self;
+
+    /// Checks a decoded (hostile) state; `object` names it for the message.
+    fn check(object: &str, state: &Self::State) -> Result<(), Invalid>;
+}
+
+/// A saved open file description.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileState {
+    pub id: u64,
+    pub kind: FileKindState,
+    pub flags: i32,
+    pub pos: u64,
+    pub path: String,
+}
+
+/// A saved fd table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FdTableState {
+    pub id: u64,
+    /// (fd, open file id, close-on-exec)
+    pub fds: Vec<(i32, u64, bool)>,
+    pub limit: i32,
+}
+
+/// One object of the shared table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedEntry {
+    pub id: u64,
+    pub object: SharedState,
+}
+
+/// The saved open files of a kernel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedFiles {
+    pub shared: Vec<SharedEntry>,
+    pub files: Vec<FileState>,
+    pub fd_tables: Vec<FdTableState>,
+}
+
+/// The id each saved fd table got, by identity.
+pub struct TableIds(HashMap<*const RefCell<FdTable>, u64>);
+
+impl TableIds {
+    /// The id of `table`, which must be one of the tables given to [`save`].
+    pub fn get(&self, table: &Rc<RefCell<FdTable>>) -> u64 {
+        *self
+            .0
+            .get(&Rc::as_ptr(table))
+            .expect("every fd table of the kernel was saved")
+    }
+}
+
+/// What the kinds' `save` may use: ids for open files they refer to, and the shared table.
+#[derive(Default)]
+pub struct SaveCtx {
+    file_ids: HashMap<*const RefCell<OpenFile>, u64>,
+    /// Files given an id but not yet saved.
+    queue: VecDeque<(u64, FileRef)>,
+    shared: BTreeMap<u64, SharedState>,
+}
+
+impl SaveCtx {
+    /// The id of open file `f` in the image; a file seen for the first time is saved too.
+    pub fn file_id(&mut self, f: &FileRef) -> u64 {
+        let next = self.file_ids.len() as u64 + 1;
+        let id = *self.file_ids.entry(Rc::as_ptr(f)).or_insert(next);
+        if id == next {
+            self.queue.push_back((id, f.clone()));
+        }
+        id
+    }
+
+    /// Saves shared object `obj` under `id`, once however many descriptions share it.
+    pub fn share<T: RegisteredShared>(&mut self, id: u64, obj: &T) {
+        self.shared.entry(id).or_insert_with(|| T::wrap(obj.save()));
+    }
+}
+
+/// Saves every open file reachable from `tables` (each table once, however many tasks
+/// share it). Every guest thread must be stopped.
+pub fn save<'a>(
+    tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
+) -> (SavedFiles, TableIds) {
+    let mut cx = SaveCtx::default();
+    let mut table_ids = HashMap::new();
+    let mut fd_tables = Vec::new();
+    for t in tables {
+        let next = table_ids.len() as u64 + 1;
+        let id = *table_ids.entry(Rc::as_ptr(t)).or_insert(next);
+        if id != next {
+            continue;
+        }
+        let tb = t.borrow();
+        let FdTable { fds, limit } = &*tb;
+        let fds = fds
+            .iter()
+            .map(|(&fd, FdEntry { file, cloexec })| (fd, cx.file_id(file), *cloexec))
+            .collect();
+        fd_tables.push(FdTableState {
+            id,
+            fds,
+            limit: *limit,
+        });
+    }
+    let mut files = Vec::new();
+    while let Some((id, f)) = cx.queue.pop_front() {
+        let fb = f.borrow();
+        let kind = fb.imp.save_kind(&mut cx);
+        let OpenFile {
+            flags,
+            pos,
+            path,
+            imp: _, // saved just above
+        } = &*fb;
+        files.push(FileState {
+            id,
+            kind,
+            flags: *flags,
+            pos: *pos,
+            path: path.clone(),
+        });
+    }
+    let shared = cx
+        .shared
+        .into_iter()
+        .map(|(id, object)| SharedEntry { id, object })
+        .collect();
+    (
+        SavedFiles {
+            shared,
+            files,
+            fd_tables,
+        },
+        TableIds(table_ids),
+    )
+}
+
+/// Why a kind could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    #[error("reopening {path}")]
+    Reopen {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {id} is not in the image")]
+    Missing { what: &'static str, id: u64 },
+}
+
+/// Why the open files of an image could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreFilesError {
+    #[error("open file {id}")]
+    File {
+        id: u64,
+        #[source]
+        source: KindError,
+    },
+    #[error("fd {fd} of fd table {table} names open file {file}, which is not in the image")]
+    UnknownFile { table: u64, fd: i32, file: u64 },
+}
+
+/// Links a restored kind makes to other open files once all of them exist (an epoll set
+/// to the files it watches).
+type Link<'a> = Box<dyn FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a>;
+
+/// What the kinds' `restore` may use: the new sandbox's file systems and stdio, the shared
+/// table, and links to other open files.
+pub struct RestoreCtx<'a> {
+    vfs: &'a Vfs,
+    stdio: [Option<OwnedFd>; 3],
+    stdio_open: [Option<Rc<OwnedFd>>; 3],
+    saved_shared: HashMap<u64, &'a SharedState>,
+    shared: HashMap<u64, Rc<dyn Any>>,
+    links: Vec<(u64, Link<'a>)>,
+    /// The open file being restored.
+    current: u64,
+    max_object: u64,
+}
+
+impl<'a> RestoreCtx<'a> {
+    /// The new sandbox's mounts, to reopen host files in.
+    pub fn vfs(&self) -> &'a Vfs {
+        self.vfs
+    }
+
+    /// The new container's stdio `index` (0, 1 or 2), made non-blocking for the event
+    /// loop when first asked for; every saved description of the same stdio shares it.
+    pub fn stdio(&mut self, index: usize) -> Rc<OwnedFd> {
+        let i = index.min(2);
+        if let Some(fd) = &self.stdio_open[i] {
+            return fd.clone();
+        }
+        let fd = self.stdio[i]
+            .take()
+            .expect("a stdio fd is taken once, then shared");
+        let fd = Rc::new(crate::fs::stdio::nonblocking(fd));
+        self.stdio_open[i] = Some(fd.clone());
+        fd
+    }
+
+    /// The shared object `id`, restored the first time it is asked for.
+    pub fn shared<T: RegisteredShared>(&mut self, id: u64) -> Result<Rc<RefCell<T>>, KindError> {
+        let missing = KindError::Missing { what: T::WHAT, id };
+        if let Some(obj) = self.shared.get(&id) {
+            return obj.clone().downcast::<RefCell<T>>().map_err(|_| missing);
+        }
+        let state = self
+            .saved_shared
+            .get(&id)
+            .and_then(|s| T::unwrap(s))
+            .ok_or(missing)?;
+        let obj = Rc::new(RefCell::new(T::restore(id, state)));
+        self.shared.insert(id, obj.clone());
+        self.object_id(id);
+        Ok(obj)
+    }
+
+    /// Records a kernel object id the restored kernel holds (an eventfd's, an epoll
+    /// set's), so that new objects get other ids.
+    pub fn object_id(&mut self, id: u64) {
+        self.max_object = self.max_object.max(id);
+    }
+
+    /// Runs `link` once every open file of the image is restored, with them by id.
+    pub fn link(
+        &mut self,
+        link: impl FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a,
+    ) {
+        self.links.push((self.current, Box::new(link)));
+    }
+}
+
+/// The restored open files of an image.
+pub struct RestoredFiles {
+    /// The fd tables by saved id.
+    pub tables: HashMap<u64, Rc<RefCell<FdTable>>>,
+    /// The largest kernel object id the restored files hold.
+    pub max_object_id: u64,
+}
+
+/// Restores the open files and fd tables of an image (already checked by [`check`]).
+/// Host files are reopened in `vfs` by guest path; every saved stdio description is bound
+/// to the new container's `stdio`.
+pub fn restore(
+    vfs: &Vfs,
+    stdio: [OwnedFd; 3],
+    shared: &[SharedEntry],
+    files: &[FileState],
+    fd_tables: &[FdTableState],
+) -> Result<RestoredFiles, RestoreFilesError> {
+    let mut cx = RestoreCtx {
+        vfs,
+        stdio: stdio.map(Some),
+        stdio_open: [None, None, None],
+        saved_shared: shared.iter().map(|s| (s.id, &s.object)).collect(),
+        shared: HashMap::new(),
+        links: Vec::new(),
+        current: 0,
+        max_object: 0,
+    };
+    let mut restored: HashMap<u64, FileRef> = HashMap::new();
+    for f in files {
+        cx.current = f.id;
+        let imp: Box<dyn FileImpl> = kinds::restore_kind(&mut cx, f)
+            .map_err(|source| RestoreFilesError::File { id: f.id, source })?;
+        let of = OpenFile::new(imp, f.flags, f.path.clone());
+        of.borrow_mut().pos = f.pos;
+        restored.insert(f.id, of);
+    }
+    for (id, link) in std::mem::take(&mut cx.links) {
+        link(&restored).map_err(|source| RestoreFilesError::File { id, source })?;
+    }
+    let mut tables = HashMap::new();
+    for t in fd_tables {
+        let mut tab = FdTable::new();
+        tab.limit = t.limit;
+        for &(fd, file, cloexec) in &t.fds {
+            let f = restored
+                .get(&file)
+                .cloned()
+                .ok_or(RestoreFilesError::UnknownFile {
+                    table: t.id,
+                    fd,
+                    file,
+                })?;
+            tab.fds.insert(fd, FdEntry { file: f, cloexec });
+        }
+        tables.insert(t.id, Rc::new(RefCell::new(tab)));
+    }
+    Ok(RestoredFiles {
+        tables,
+        max_object_id: cx.max_object,
+    })
+}
+
+/// What a kind's `check` may consult: the description and the other saved objects.
+pub struct CheckCtx<'a> {
+    /// Names the description in messages ("open file 7").
+    pub object: String,
+    pub file: &'a FileState,
+    files: &'a HashSet<u64>,
+    shared: &'a HashMap<u64, &'a SharedState>,
+}
+
+impl CheckCtx<'_> {
+    /// An error about `field` of this description.
+    pub fn bad(&self, field: &'static str, problem: impl Into<String>) -> Invalid {
+        bad(&self.object, field, problem)
+    }
+
+    /// Whether the image has open file `id`.
+    pub fn has_file(&self, id: u64) -> bool {
+        self.files.contains(&id)
+    }
+
+    /// Whether the shared table has a `T` under `id`.
+    pub fn has_shared<T: RegisteredShared>(&self, id: u64) -> bool {
+        self.shared.get(&id).is_some_and(|s| T::unwrap(s).is_some())
+    }
+}
+
+/// Checks the open files of a decoded image: every id unique, every reference (fd to
+/// file, file to shared object, epoll set to file) resolving, every value in range.
+/// Returns the ids of the fd tables, for the tasks that name them.
+pub fn check(
+    shared: &[SharedEntry],
+    files: &[FileState],
+    fd_tables: &[FdTableState],
+) -> Result<HashSet<u64>, Invalid> {
+    unique("shared object", shared.iter().map(|s| s.id))?;
+    for s in shared {
+        kinds::check_shared(&format!("shared object {}", s.id), &s.object)?;
+    }
+    let shared: HashMap<u64, &SharedState> = shared.iter().map(|s| (s.id, &s.object)).collect();
+    let ids = unique("open file", files.iter().map(|f| f.id))?;
+    for f in files {
+        let cx = CheckCtx {
+            object: format!("open file {}", f.id),
+            file: f,
+            files: &ids,
+            shared: &shared,
+        };
+        path_ok(&cx.object, "path", &f.path, false)?;
+        kinds::check_kind(&cx, &f.kind)?;
+    }
+    let tables = unique("fd table", fd_tables.iter().map(|t| t.id))?;
+    for t in fd_tables {
+        let obj = format!("fd table {}", t.id);
+        if !(0..=FD_MAX).contains(&t.limit) {
+            return Err(bad(&obj, "limit", format!("{} is out of range", t.limit)));
+        }
+        unique("fd", t.fds.iter().map(|&(fd, ..)| fd))
+            .map_err(|e| bad(&obj, "fds", e.to_string()))?;
+        for &(fd, file, _) in &t.fds {
+            if !(0..t.limit).contains(&fd) {
+                return Err(bad(
+                    &obj,
+                    "fd",
+                    format!("{fd} is not below the limit {}", t.limit),
+                ));
+            }
+            if !ids.contains(&file) {
+                return Err(bad(
+                    &obj,
+                    "fd",
+                    format!("{fd} names open file {file}, which does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(tables)
+}

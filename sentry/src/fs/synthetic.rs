@@ -1,0 +1,180 @@
+//! Generated files and directories (procfs, and the directories of devfs and of empty
+//! mounts): their content is made when they are opened and read at the description's
+//! position.
+//!
+//! Saved with their content as of the open, so a restored reader goes on where it was.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{anon_stat, seek_in, FileImpl, IoErr, Mappable};
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::kernel::validate::Invalid;
+use crate::mm::Errno;
+
+/// A synthetic directory entry (name, d_type).
+pub type DirEnt = (String, u8);
+
+/// A generated file: its bytes as of open.
+pub struct SynthFile {
+    data: Vec<u8>,
+}
+
+impl SynthFile {
+    pub fn new(data: Vec<u8>) -> Self {
+        SynthFile { data }
+    }
+}
+
+impl FileImpl for SynthFile {
+    fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        let at = off.unwrap_or(*pos) as usize;
+        let out = self.data.get(at..).unwrap_or_default();
+        let out = out[..out.len().min(len)].to_vec();
+        if off.is_none() {
+            *pos += out.len() as u64;
+        }
+        Ok(out)
+    }
+
+    fn write(&mut self, _pos: &mut u64, _data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        Err(IoErr::Errno(libc::EACCES))
+    }
+
+    fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+        seek_in(pos, self.data.len() as i64, off, whence)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        let mut st = anon_stat(libc::S_IFREG | 0o444);
+        st.st_size = self.data.len() as i64;
+        Ok(st)
+    }
+
+    fn mmap(&self, off: u64, _len: u64) -> Result<Mappable, Errno> {
+        Ok(Mappable {
+            bytes: self.data.get(off as usize..).unwrap_or_default().to_vec(),
+            shared_writable: false,
+        })
+    }
+
+    fn epoll_watchable(&self) -> bool {
+        false
+    }
+}
+
+/// A generated directory: its entries as of open.
+pub struct SynthDir {
+    entries: Vec<DirEnt>,
+}
+
+impl SynthDir {
+    pub fn new(entries: Vec<DirEnt>) -> Self {
+        SynthDir { entries }
+    }
+}
+
+impl FileImpl for SynthDir {
+    fn read(&mut self, _pos: &mut u64, _len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        Err(IoErr::Errno(libc::EISDIR))
+    }
+
+    fn write(&mut self, _pos: &mut u64, _data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        Err(IoErr::Errno(libc::EACCES))
+    }
+
+    fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+        seek_in(pos, 0, off, whence)
+    }
+
+    fn stat(&self) -> Result<libc::stat, Errno> {
+        Ok(anon_stat(libc::S_IFDIR | 0o555))
+    }
+
+    /// The entries from the position (an index: `.` and `..` first), as many whole
+    /// records as fit in `len`; EINVAL if not even one does.
+    fn getdents(&mut self, pos: &mut u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut all: Vec<DirEnt> = vec![(".".into(), libc::DT_DIR), ("..".into(), libc::DT_DIR)];
+        all.extend(self.entries.iter().cloned());
+        let mut i = *pos as usize;
+        while i < all.len() {
+            let (name, ty) = &all[i];
+            let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+            if out.len() + reclen > len {
+                break;
+            }
+            let start = out.len();
+            out.extend_from_slice(&(1000 + i as u64).to_le_bytes());
+            out.extend_from_slice(&((i + 1) as u64).to_le_bytes());
+            out.extend_from_slice(&(reclen as u16).to_le_bytes());
+            out.push(*ty);
+            out.extend_from_slice(name.as_bytes());
+            out.resize(start + reclen, 0);
+            i += 1;
+        }
+        if out.is_empty() && i < all.len() {
+            return Err(libc::EINVAL);
+        }
+        *pos = i as u64;
+        Ok(out)
+    }
+
+    fn is_dir(&self) -> bool {
+        true
+    }
+
+    fn epoll_watchable(&self) -> bool {
+        false
+    }
+}
+
+/// A saved generated file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthFileState {
+    pub data: Vec<u8>,
+}
+
+impl Persist for SynthFile {
+    type State = SynthFileState;
+
+    fn save(&self, _: &mut SaveCtx) -> SynthFileState {
+        let SynthFile { data } = self;
+        SynthFileState { data: data.clone() }
+    }
+
+    fn restore(_: &mut RestoreCtx, _: &FileState, s: &SynthFileState) -> Result<Self, KindError> {
+        Ok(SynthFile::new(s.data.clone()))
+    }
+
+    /// Any bytes are a file's (the image's size cap bounds them).
+    fn check(_: &CheckCtx, _: &SynthFileState) -> Result<(), Invalid> {
+        Ok(())
+    }
+}
+
+/// A saved generated directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthDirState {
+    /// (name, d_type)
+    pub entries: Vec<(String, u8)>,
+}
+
+impl Persist for SynthDir {
+    type State = SynthDirState;
+
+    fn save(&self, _: &mut SaveCtx) -> SynthDirState {
+        let SynthDir { entries } = self;
+        SynthDirState {
+            entries: entries.clone(),
+        }
+    }
+
+    fn restore(_: &mut RestoreCtx, _: &FileState, s: &SynthDirState) -> Result<Self, KindError> {
+        Ok(SynthDir::new(s.entries.clone()))
+    }
+
+    /// Entries are only ever copied out to the guest as names; any are harmless.
+    fn check(_: &CheckCtx, _: &SynthDirState) -> Result<(), Invalid> {
+        Ok(())
+    }
+}

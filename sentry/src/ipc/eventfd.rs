@@ -1,0 +1,114 @@
+//! eventfd: a 64-bit counter as an open file. A read takes the counter (or 1 of it in
+//! semaphore mode) and blocks while it is 0; a write adds to it and blocks while the sum
+//! would pass [`EVENTFD_MAX`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::fs::file::{FileImpl, IoErr};
+use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::kernel::task::WaitKey;
+use crate::kernel::validate::Invalid;
+
+/// The largest value an eventfd counter holds.
+pub const EVENTFD_MAX: u64 = 0xffff_ffff_ffff_fffe;
+
+#[derive(Debug)]
+pub struct EventFd {
+    /// Kernel object id: the key its waiters park on.
+    pub id: u64,
+    pub count: u64,
+    pub semaphore: bool,
+}
+
+impl EventFd {
+    pub fn new(id: u64, count: u64, semaphore: bool) -> Self {
+        EventFd {
+            id,
+            count,
+            semaphore,
+        }
+    }
+}
+
+impl FileImpl for EventFd {
+    fn read(&mut self, _pos: &mut u64, len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if len < 8 {
+            return Err(IoErr::Errno(libc::EINVAL));
+        }
+        if self.count == 0 {
+            return Err(IoErr::Block(WaitKey::Object(self.id)));
+        }
+        let v = if self.semaphore { 1 } else { self.count };
+        self.count -= v;
+        Ok(v.to_le_bytes().to_vec())
+    }
+
+    fn write(&mut self, _pos: &mut u64, data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
+        let Some(v) = data
+            .get(..8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
+        else {
+            return Err(IoErr::Errno(libc::EINVAL));
+        };
+        if v == u64::MAX {
+            return Err(IoErr::Errno(libc::EINVAL));
+        }
+        if self.count.checked_add(v).is_none_or(|n| n > EVENTFD_MAX) {
+            return Err(IoErr::Block(WaitKey::Object(self.id)));
+        }
+        self.count += v;
+        Ok(8)
+    }
+
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let mut r = 0;
+        if self.count > 0 {
+            r |= libc::POLLIN;
+        }
+        if self.count < EVENTFD_MAX {
+            r |= libc::POLLOUT;
+        }
+        (r & events, vec![WaitKey::Object(self.id)])
+    }
+
+    fn notify_key(&self) -> Option<WaitKey> {
+        Some(WaitKey::Object(self.id))
+    }
+}
+
+/// A saved eventfd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventFdState {
+    pub id: u64,
+    pub count: u64,
+    pub semaphore: bool,
+}
+
+impl Persist for EventFd {
+    type State = EventFdState;
+
+    fn save(&self, _: &mut SaveCtx) -> EventFdState {
+        let EventFd {
+            id,
+            count,
+            semaphore,
+        } = self;
+        EventFdState {
+            id: *id,
+            count: *count,
+            semaphore: *semaphore,
+        }
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &EventFdState) -> Result<Self, KindError> {
+        cx.object_id(s.id);
+        Ok(EventFd::new(s.id, s.count, s.semaphore))
+    }
+
+    fn check(cx: &CheckCtx, s: &EventFdState) -> Result<(), Invalid> {
+        if s.count > EVENTFD_MAX {
+            return Err(cx.bad("eventfd count", "is above the maximum"));
+        }
+        Ok(())
+    }
+}
