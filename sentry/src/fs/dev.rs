@@ -179,3 +179,59 @@ impl Persist for DevFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(name: &str) -> DevFile {
+        match lookup(&[name.to_string()]) {
+            Ok(SynthNode::Dev(d)) => DevFile::new(d),
+            _ => panic!("{name} is not a device"),
+        }
+    }
+
+    #[test]
+    fn null_zero_and_full_read_and_write_as_on_linux() {
+        assert_eq!(dev("null").read(&mut 0, 5, None).unwrap(), b"");
+        assert_eq!(dev("zero").read(&mut 0, 3, None).unwrap(), [0, 0, 0]);
+        assert_eq!(dev("full").read(&mut 0, 2, None).unwrap(), [0, 0]);
+        assert_eq!(dev("null").write(&mut 0, b"abc", None), Ok(3));
+        assert_eq!(
+            dev("full").write(&mut 0, b"abc", None),
+            Err(IoErr::Errno(libc::ENOSPC))
+        );
+        assert_eq!(dev("urandom").read(&mut 0, 64, None).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn only_zero_maps() {
+        assert!(dev("zero").mmap(0, 4096).unwrap().shared_writable);
+        assert_eq!(dev("null").mmap(0, 4096), Err(libc::ENODEV));
+        assert_eq!(dev("zero").seek(&mut 0, 100, libc::SEEK_SET), Ok(0));
+        let st = dev("urandom").stat().unwrap();
+        assert_eq!(st.st_mode, libc::S_IFCHR | 0o666);
+        assert_eq!(st.st_rdev, libc::makedev(1, 9));
+    }
+
+    #[test]
+    fn every_node_comes_back_as_itself() {
+        use crate::fs::file::OpenFile;
+        use crate::fs::persist::testing::{at, round_trip, table};
+
+        let names = ["null", "zero", "full", "random", "urandom"];
+        let files: Vec<_> = names
+            .iter()
+            .map(|n| OpenFile::new(Box::new(dev(n)), libc::O_RDWR, format!("/dev/{n}")))
+            .collect();
+        let (_, back) = round_trip(&[&table(&files.iter().collect::<Vec<_>>())]);
+        for (fd, f) in files.iter().enumerate() {
+            let f2 = at(&back[0], fd as i32);
+            assert_eq!(
+                f2.borrow().imp.stat().unwrap().st_rdev,
+                f.borrow().imp.stat().unwrap().st_rdev
+            );
+            assert_eq!(f2.borrow().path, f.borrow().path);
+        }
+    }
+}

@@ -386,3 +386,19 @@ impl FdTable {
         self.fds.retain(|_, e| !e.cloexec);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_seeks_from_start_current_and_end() {
+        let mut pos = 0;
+        assert_eq!(seek_in(&mut pos, 10, 4, libc::SEEK_SET), Ok(4));
+        assert_eq!(seek_in(&mut pos, 10, 3, libc::SEEK_CUR), Ok(7));
+        assert_eq!(seek_in(&mut pos, 10, -2, libc::SEEK_END), Ok(8));
+        assert_eq!(seek_in(&mut pos, 10, -9, libc::SEEK_CUR), Err(libc::EINVAL));
+        assert_eq!(pos, 8);
+        assert_eq!(seek_in(&mut pos, 10, 0, 7), Err(libc::EINVAL));
+    }
+}

@@ -254,3 +254,122 @@ fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, KindE
     }
     vfs.host_open(&r, f, 0).map_err(fail)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsFd, OwnedFd};
+
+    use super::*;
+    use crate::fs::file::{FileRef, OpenFile};
+    use crate::fs::persist::testing::{at, null_stdio, round_trip_with, table};
+    use crate::fs::persist::{restore, save, RestoreFilesError};
+    use crate::fs::{Mount, MountFs};
+
+    /// A VFS whose root is a host directory holding `f` ("hello world") and `d/`.
+    fn host_root(tag: &str, readonly: bool) -> (Vfs, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sentry-host-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("d")).unwrap();
+        std::fs::write(dir.join("f"), b"hello world").unwrap();
+        let root = OwnedFd::from(std::fs::File::open(&dir).unwrap());
+        let vfs = Vfs {
+            mounts: vec![Mount {
+                at: Vec::new(),
+                fs: MountFs::Host {
+                    root,
+                    host_path: dir.clone(),
+                },
+                readonly,
+                nosuid: false,
+                fstype: "bind".into(),
+            }],
+            scratch: Vec::new(),
+        };
+        (vfs, dir)
+    }
+
+    fn open(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> FileRef {
+        let fd = reopen(vfs, path, flags, dir).unwrap();
+        OpenFile::new(Box::new(HostFile::new(fd, dir)), flags, path)
+    }
+
+    #[test]
+    fn a_host_file_is_reopened_at_its_offset() {
+        let (vfs, dir) = host_root("rt", false);
+        let f = open(&vfs, "/f", libc::O_RDWR, false);
+        assert_eq!(f.borrow_mut().read(6, None).unwrap(), b"hello ");
+        let d = open(&vfs, "/d", libc::O_RDONLY | libc::O_DIRECTORY, true);
+        let (saved, back) = round_trip_with(&vfs, null_stdio(), &[&table(&[&f, &d])]);
+        assert_eq!(
+            saved.files[0].kind,
+            crate::fs::kinds::FileKindState::Host(HostFileState {
+                dir: false,
+                offset: 6
+            })
+        );
+        let (f2, d2) = (at(&back[0], 0), at(&back[0], 1));
+        assert_eq!(f2.borrow_mut().read(100, None).unwrap(), b"world");
+        assert_eq!(f2.borrow_mut().write(b"!", None), Ok(1));
+        assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"hello world!");
+        assert!(d2.borrow().imp.is_dir());
+        assert!(!d2.borrow_mut().getdents(4096).unwrap().is_empty());
+        assert_eq!(
+            d2.borrow_mut().read(1, None),
+            Err(IoErr::Errno(libc::EISDIR))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_read_only_mount_is_not_reopened_for_writing() {
+        let (rw, dir) = host_root("ro", false);
+        let f = open(&rw, "/f", libc::O_RDWR, false);
+        let (saved, _) = save([&table(&[&f])]);
+        let (ro, _) = host_root("ro", true);
+        let e = restore(
+            &ro,
+            null_stdio(),
+            &saved.shared,
+            &saved.files,
+            &saved.fd_tables,
+        )
+        .err()
+        .expect("refused");
+        assert!(matches!(e, RestoreFilesError::File { id: 1, .. }));
+        let source = std::error::Error::source(&e).unwrap();
+        assert_eq!(source.to_string(), "reopening /f");
+        let errno = std::error::Error::source(source).unwrap();
+        assert_eq!(
+            errno.to_string(),
+            std::io::Error::from_raw_os_error(libc::EROFS).to_string()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn passthrough_calls_reach_the_host_file() {
+        let (vfs, dir) = host_root("calls", false);
+        let f = open(&vfs, "/f", libc::O_RDWR, false);
+        let mut fb = f.borrow_mut();
+        fb.truncate(5).unwrap();
+        assert_eq!(fb.imp.stat().unwrap().st_size, 5);
+        assert_eq!(fb.seek(0, libc::SEEK_END), Ok(5));
+        fb.imp
+            .chmod(&|st| Ok(st.st_mode & 0o7777 & !0o022))
+            .unwrap();
+        assert_eq!(fb.imp.mmap(1, 4096).unwrap().bytes, b"ello");
+        assert!(!fb.imp.epoll_watchable());
+        let ro = open(&vfs, "/f", libc::O_RDONLY, false);
+        assert_eq!(ro.borrow_mut().truncate(0), Err(libc::EINVAL));
+        assert_eq!(ro.borrow_mut().allocate(0, 0, 1), Err(libc::EBADF));
+        let d = open(&vfs, "/d", libc::O_RDONLY | libc::O_DIRECTORY, true);
+        assert_eq!(d.borrow_mut().truncate(0), Err(libc::EISDIR));
+        assert_eq!(host_sys::fstat(fb_fd(&fb)).unwrap().st_size, 5);
+        drop(fb);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn fb_fd(f: &OpenFile) -> std::os::fd::BorrowedFd<'_> {
+        f.kind::<HostFile>().unwrap().fd.as_fd()
+    }
+}

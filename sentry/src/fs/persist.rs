@@ -438,3 +438,176 @@ pub fn check(
     }
     Ok(tables)
 }
+
+/// Helpers for the kinds' round-trip tests: no root, no kernel.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::RefCell;
+    use std::os::fd::OwnedFd;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// A VFS without mounts (for kinds that reopen nothing).
+    pub(crate) fn no_mounts() -> Vfs {
+        Vfs {
+            mounts: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Three descriptions of /dev/null, as a new container's stdio.
+    pub(crate) fn null_stdio() -> [OwnedFd; 3] {
+        let null = || OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        [null(), null(), null()]
+    }
+
+    /// An fd table holding `files` at fds 0, 1, 2, ...
+    pub(crate) fn table(files: &[&FileRef]) -> Rc<RefCell<FdTable>> {
+        let mut t = FdTable::new();
+        for (fd, f) in files.iter().enumerate() {
+            t.set(fd as i32, (*f).clone(), false);
+        }
+        Rc::new(RefCell::new(t))
+    }
+
+    /// Saves the files of `tables`, sends them through the image codec and the
+    /// validation pass, and restores them with `vfs` and `stdio`: the saved files, and
+    /// the restored tables in the order given.
+    pub(crate) fn round_trip_with(
+        vfs: &Vfs,
+        stdio: [OwnedFd; 3],
+        tables: &[&Rc<RefCell<FdTable>>],
+    ) -> (SavedFiles, Vec<Rc<RefCell<FdTable>>>) {
+        let (saved, ids) = save(tables.iter().copied());
+        let bytes =
+            statefile::codec::encode(&(&saved.shared, &saved.files, &saved.fd_tables)).unwrap();
+        let (shared, files, fd_tables): (Vec<SharedEntry>, Vec<FileState>, Vec<FdTableState>) =
+            statefile::codec::decode(&bytes).unwrap();
+        assert_eq!(
+            (&shared, &files, &fd_tables),
+            (&saved.shared, &saved.files, &saved.fd_tables)
+        );
+        check(&shared, &files, &fd_tables).unwrap();
+        let back = restore(vfs, stdio, &shared, &files, &fd_tables).unwrap();
+        let out = tables
+            .iter()
+            .map(|t| back.tables[&ids.get(t)].clone())
+            .collect();
+        (saved, out)
+    }
+
+    /// [`round_trip_with`] without mounts, with /dev/null as stdio.
+    pub(crate) fn round_trip(
+        tables: &[&Rc<RefCell<FdTable>>],
+    ) -> (SavedFiles, Vec<Rc<RefCell<FdTable>>>) {
+        round_trip_with(&no_mounts(), null_stdio(), tables)
+    }
+
+    /// The open file at `fd` of `table`.
+    pub(crate) fn at(table: &Rc<RefCell<FdTable>>, fd: i32) -> FileRef {
+        table.borrow().get(fd).expect("fd is open")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use crate::fs::synthetic::SynthFile;
+    use crate::ipc::eventfd::{EventFdState, EVENTFD_MAX};
+    use crate::ipc::pipe::{PipeEndState, PipeState};
+
+    fn synth(data: &[u8]) -> FileRef {
+        OpenFile::new(
+            Box::new(SynthFile::new(data.to_vec())),
+            libc::O_RDONLY,
+            "/proc/x",
+        )
+    }
+
+    #[test]
+    fn tables_and_files_are_saved_once_however_shared() {
+        let a = synth(b"a");
+        let b = synth(b"b");
+        let t1 = table(&[&a, &b, &a]);
+        let t2 = table(&[&b]);
+        let (saved, back) = round_trip(&[&t1, &t2, &t1]);
+        assert_eq!(saved.files.len(), 2);
+        assert_eq!(saved.fd_tables.len(), 2);
+        assert!(
+            Rc::ptr_eq(&back[0], &back[2]),
+            "a shared table stays shared"
+        );
+        let (r1, r2) = (&back[0], &back[1]);
+        assert!(Rc::ptr_eq(&at(r1, 0), &at(r1, 2)), "a dup'd file stays one");
+        assert!(Rc::ptr_eq(&at(r1, 1), &at(r2, 0)));
+        assert_eq!(at(r1, 1).borrow_mut().read(10, None).unwrap(), b"b");
+    }
+
+    fn file(id: u64, kind: FileKindState) -> FileState {
+        FileState {
+            id,
+            kind,
+            flags: libc::O_RDWR,
+            pos: 0,
+            path: "x".into(),
+        }
+    }
+
+    fn refused(shared: &[SharedEntry], files: &[FileState], tables: &[FdTableState]) -> String {
+        check(shared, files, tables).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn hostile_files_are_refused_by_name() {
+        let pipe = |id, capacity, n| SharedEntry {
+            id,
+            object: SharedState::Pipe(PipeState {
+                buf: vec![0; n],
+                capacity,
+            }),
+        };
+        let end = |id, p| file(id, FileKindState::PipeRead(PipeEndState { pipe: p }));
+        assert_eq!(
+            refused(&[], &[end(1, 9)], &[]),
+            "open file 1: pipe 9 does not exist"
+        );
+        assert_eq!(
+            refused(&[pipe(9, 100, 0)], &[end(1, 9)], &[]),
+            "shared object 9: capacity 100 is out of range"
+        );
+        assert_eq!(
+            refused(&[pipe(9, 4096, 5000)], &[end(1, 9)], &[]),
+            "shared object 9: buffer holds more than its capacity"
+        );
+        assert_eq!(
+            refused(&[pipe(9, 4096, 0), pipe(9, 4096, 0)], &[], &[]),
+            "shared object 9: id appears twice"
+        );
+        let eventfd = file(
+            2,
+            FileKindState::EventFd(EventFdState {
+                id: 5,
+                count: EVENTFD_MAX + 1,
+                semaphore: false,
+            }),
+        );
+        assert_eq!(
+            refused(&[], &[eventfd], &[]),
+            "open file 2: eventfd count is above the maximum"
+        );
+        let table = FdTableState {
+            id: 4,
+            fds: vec![(3, 77, false)],
+            limit: 1024,
+        };
+        assert_eq!(
+            refused(&[pipe(9, 4096, 0)], &[end(1, 9)], &[table]),
+            "fd table 4: fd 3 names open file 77, which does not exist"
+        );
+        let mut nul = end(1, 9);
+        nul.path = "a\0b".into();
+        assert!(refused(&[pipe(9, 4096, 0)], &[nul], &[]).contains("is not a valid guest path"));
+    }
+}

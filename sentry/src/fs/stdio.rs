@@ -181,3 +181,91 @@ impl Persist for HostStream {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::file::OpenFile;
+    use crate::fs::persist::testing::{at, no_mounts, round_trip_with, table};
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        nix::unistd::pipe().unwrap()
+    }
+
+    #[test]
+    fn every_description_of_a_stdio_is_bound_to_the_new_one() {
+        let (_r1, w1) = pipe();
+        let (_r2, w2) = pipe();
+        let (_r3, w3) = pipe();
+        let out = |fd, i: u8| {
+            OpenFile::new(
+                Box::new(HostStream::new(fd, i)),
+                libc::O_RDWR,
+                format!("stdio:{i}"),
+            )
+        };
+        // The init's stdout and an exec'd process's stdout, and a stderr.
+        let (a, b, c) = (out(w1, 1), out(w2, 1), out(w3, 2));
+        let (new_in, _keep) = pipe();
+        let (new_out_r, new_out) = pipe();
+        let (new_err_r, new_err) = pipe();
+        let (_, back) = round_trip_with(
+            &no_mounts(),
+            [new_in, new_out, new_err],
+            &[&table(&[&a, &b, &c])],
+        );
+        let (a2, b2, c2) = (at(&back[0], 0), at(&back[0], 1), at(&back[0], 2));
+        assert!(!Rc::ptr_eq(&a2, &b2), "each keeps its own description");
+        assert_eq!(a2.borrow_mut().write(b"one ", None), Ok(4));
+        assert_eq!(b2.borrow_mut().write(b"two", None), Ok(3));
+        assert_eq!(c2.borrow_mut().write(b"err", None), Ok(3));
+        let mut buf = [0u8; 16];
+        let n = nix::unistd::read(new_out_r.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"one two");
+        let n = nix::unistd::read(new_err_r.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"err");
+        let s = a2.borrow();
+        let fl = nix::fcntl::fcntl(
+            s.kind::<HostStream>().unwrap().raw(),
+            nix::fcntl::FcntlArg::F_GETFL,
+        )
+        .unwrap();
+        assert!(fl & libc::O_NONBLOCK != 0, "the new stdio is non-blocking");
+    }
+
+    #[test]
+    fn a_full_stream_parks_on_the_host_fd() {
+        let (r, w) = pipe();
+        let mut s = HostStream::new(w, 1);
+        let raw = s.raw();
+        let big = vec![0u8; 1 << 20];
+        let mut pos = 0;
+        let n = s.write(&mut pos, &big, None).unwrap();
+        assert!(n < big.len());
+        assert_eq!(
+            s.write(&mut pos, &big, None),
+            Err(IoErr::Block(WaitKey::HostFd(raw, libc::POLLOUT)))
+        );
+        assert_eq!(s.readiness(libc::POLLOUT).0, 0);
+        drop(r);
+        assert_eq!(s.write(&mut pos, b"x", None), Err(IoErr::Pipe));
+        assert_eq!(s.ioctl(&mut NoCaller, libc::TCGETS, 0), Err(libc::ENOTTY));
+    }
+
+    struct NoCaller;
+
+    impl IoctlCaller for NoCaller {
+        fn copy_in(&self, _: u64, _: usize) -> Result<Vec<u8>, Errno> {
+            Err(libc::EFAULT)
+        }
+        fn copy_out(&mut self, _: u64, _: &[u8]) -> Result<(), Errno> {
+            Err(libc::EFAULT)
+        }
+        fn pgid(&self) -> i32 {
+            1
+        }
+        fn sid(&self) -> i32 {
+            1
+        }
+    }
+}

@@ -178,3 +178,119 @@ impl Persist for SynthDir {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_go_on_from_the_position() {
+        let mut f = SynthFile::new(b"MemTotal: 1 kB\n".to_vec());
+        let mut pos = 0;
+        assert_eq!(f.read(&mut pos, 3, None).unwrap(), b"Mem");
+        assert_eq!(f.read(&mut pos, 100, None).unwrap(), b"Total: 1 kB\n");
+        assert_eq!(f.read(&mut pos, 100, None).unwrap(), b"");
+        assert_eq!(pos, 15);
+        // pread leaves the position alone.
+        assert_eq!(f.read(&mut pos, 5, Some(3)).unwrap(), b"Total");
+        assert_eq!(f.read(&mut pos, 5, Some(99)).unwrap(), b"");
+        assert_eq!(pos, 15);
+    }
+
+    #[test]
+    fn seeks_move_the_position_within_and_past_the_end() {
+        let mut f = SynthFile::new(b"0123456789".to_vec());
+        let mut pos = 0;
+        assert_eq!(f.seek(&mut pos, -4, libc::SEEK_END), Ok(6));
+        assert_eq!(f.read(&mut pos, 10, None).unwrap(), b"6789");
+        assert_eq!(f.seek(&mut pos, 2, libc::SEEK_SET), Ok(2));
+        assert_eq!(f.seek(&mut pos, 1, libc::SEEK_CUR), Ok(3));
+        assert_eq!(f.read(&mut pos, 2, None).unwrap(), b"34");
+        assert_eq!(f.seek(&mut pos, -10, libc::SEEK_CUR), Err(libc::EINVAL));
+        assert_eq!(f.seek(&mut pos, 20, libc::SEEK_SET), Ok(20));
+        assert_eq!(f.read(&mut pos, 2, None).unwrap(), b"");
+        assert_eq!(
+            f.write(&mut pos, b"x", None),
+            Err(IoErr::Errno(libc::EACCES))
+        );
+        assert_eq!(f.stat().unwrap().st_size, 10);
+        assert_eq!(f.mmap(8, 4096).unwrap().bytes, b"89");
+    }
+
+    /// Parses linux_dirent64 records into (name, d_type, d_off).
+    fn parse(buf: &[u8]) -> Vec<(String, u8, u64)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < buf.len() {
+            let off = u64::from_le_bytes(buf[at + 8..at + 16].try_into().unwrap());
+            let reclen = u16::from_le_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            let ty = buf[at + 18];
+            let name = &buf[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap()];
+            out.push((String::from_utf8(name.to_vec()).unwrap(), ty, off));
+            at += reclen;
+        }
+        out
+    }
+
+    #[test]
+    fn a_directory_lists_dot_entries_then_its_own_in_pieces() {
+        let mut d = SynthDir::new(vec![
+            ("self".into(), libc::DT_LNK),
+            ("meminfo".into(), libc::DT_REG),
+        ]);
+        let mut pos = 0;
+        assert_eq!(
+            d.getdents(&mut pos, 10),
+            Err(libc::EINVAL),
+            "no record fits"
+        );
+        let first = parse(&d.getdents(&mut pos, 48).unwrap());
+        assert_eq!(
+            first,
+            [
+                (".".into(), libc::DT_DIR, 1),
+                ("..".into(), libc::DT_DIR, 2)
+            ]
+        );
+        let rest = parse(&d.getdents(&mut pos, 4096).unwrap());
+        assert_eq!(
+            rest,
+            [
+                ("self".into(), libc::DT_LNK, 3),
+                ("meminfo".into(), libc::DT_REG, 4)
+            ]
+        );
+        assert!(d.getdents(&mut pos, 4096).unwrap().is_empty());
+        assert_eq!(d.seek(&mut pos, 0, libc::SEEK_SET), Ok(0));
+        assert_eq!(parse(&d.getdents(&mut pos, 4096).unwrap()).len(), 4);
+        assert!(d.is_dir());
+        assert_eq!(d.read(&mut pos, 1, None), Err(IoErr::Errno(libc::EISDIR)));
+    }
+
+    #[test]
+    fn generated_files_come_back_at_their_position() {
+        use crate::fs::file::OpenFile;
+        use crate::fs::persist::testing::{at, round_trip, table};
+
+        let f = OpenFile::new(
+            Box::new(SynthFile::new(b"0123456789".to_vec())),
+            libc::O_RDONLY,
+            "/proc/uptime",
+        );
+        f.borrow_mut().read(4, None).unwrap();
+        let d = OpenFile::new(
+            Box::new(SynthDir::new(vec![("1".into(), libc::DT_DIR)])),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            "/proc",
+        );
+        d.borrow_mut().getdents(48).unwrap();
+        let (_, back) = round_trip(&[&table(&[&f, &d])]);
+        let (f2, d2) = (at(&back[0], 0), at(&back[0], 1));
+        assert_eq!(f2.borrow().flags, libc::O_RDONLY);
+        assert_eq!(f2.borrow_mut().read(100, None).unwrap(), b"456789");
+        assert!(d2.borrow().imp.is_dir());
+        let rest = parse(&d2.borrow_mut().getdents(4096).unwrap());
+        assert_eq!(rest, [("1".into(), libc::DT_DIR, 3)]);
+    }
+}

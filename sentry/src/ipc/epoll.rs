@@ -153,3 +153,63 @@ impl Persist for EpollFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::file::FileRef;
+    use crate::fs::persist::testing::{at, round_trip, table};
+    use crate::ipc::pipe;
+
+    fn watch(set: &EpollRef, fd: i32, f: &FileRef, events: u32) {
+        set.borrow_mut().interests.insert(
+            fd,
+            Interest {
+                file: Rc::downgrade(f),
+                events,
+                data: fd as u64 * 100,
+                disabled: fd == 3,
+            },
+        );
+    }
+
+    #[test]
+    fn a_set_comes_back_watching_the_restored_files() {
+        let (r, w) = pipe::pair(30);
+        let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[30]");
+        let w = OpenFile::new(Box::new(w), libc::O_WRONLY, "pipe:[30]");
+        let ep = OpenFile::new(
+            Box::new(EpollFile::new(31)),
+            libc::O_RDWR,
+            "anon_inode:[eventpoll]",
+        );
+        let set = ep.borrow().kind::<EpollFile>().unwrap().set.clone();
+        watch(&set, 0, &r, libc::EPOLLIN as u32);
+        // A dup of the set in the set itself, and a file no longer open anywhere.
+        watch(&set, 3, &ep, libc::EPOLLIN as u32);
+        let gone = OpenFile::new(
+            Box::new(EpollFile::new(32)),
+            libc::O_RDWR,
+            "anon_inode:[eventpoll]",
+        );
+        watch(&set, 9, &gone, libc::EPOLLIN as u32);
+        drop(gone);
+        let t = table(&[&r, &w, &ep, &ep]);
+        let (saved, back) = round_trip(&[&t]);
+        assert_eq!(saved.files.len(), 3);
+        let ep2 = at(&back[0], 2);
+        let set2 = ep2.borrow().kind::<EpollFile>().unwrap().set.clone();
+        let s = set2.borrow();
+        assert_eq!(s.id, 31);
+        assert_eq!(s.interests.keys().copied().collect::<Vec<_>>(), [0, 3]);
+        let i0 = &s.interests[&0];
+        assert!(Rc::ptr_eq(&i0.file.upgrade().unwrap(), &at(&back[0], 0)));
+        assert_eq!(
+            (i0.events, i0.data, i0.disabled),
+            (libc::EPOLLIN as u32, 0, false)
+        );
+        let i3 = &s.interests[&3];
+        assert!(Rc::ptr_eq(&i3.file.upgrade().unwrap(), &ep2));
+        assert_eq!((i3.data, i3.disabled), (300, true));
+    }
+}

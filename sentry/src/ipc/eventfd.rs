@@ -112,3 +112,77 @@ impl Persist for EventFd {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(e: &mut EventFd) -> Result<u64, IoErr> {
+        e.read(&mut 0, 8, None)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+
+    fn write(e: &mut EventFd, v: u64) -> Result<usize, IoErr> {
+        e.write(&mut 0, &v.to_le_bytes(), None)
+    }
+
+    #[test]
+    fn a_read_takes_the_whole_counter() {
+        let mut e = EventFd::new(9, 0, false);
+        assert_eq!(read(&mut e), Err(IoErr::Block(WaitKey::Object(9))));
+        write(&mut e, 3).unwrap();
+        write(&mut e, 4).unwrap();
+        assert_eq!(read(&mut e), Ok(7));
+        assert_eq!(read(&mut e), Err(IoErr::Block(WaitKey::Object(9))));
+    }
+
+    #[test]
+    fn a_semaphore_counts_down_by_one() {
+        let mut e = EventFd::new(1, 2, true);
+        assert_eq!(read(&mut e), Ok(1));
+        assert_eq!(read(&mut e), Ok(1));
+        assert!(matches!(read(&mut e), Err(IoErr::Block(_))));
+    }
+
+    #[test]
+    fn the_counter_never_passes_its_maximum() {
+        let mut e = EventFd::new(2, EVENTFD_MAX - 1, false);
+        assert_eq!(
+            e.readiness(libc::POLLIN | libc::POLLOUT).0,
+            libc::POLLIN | libc::POLLOUT
+        );
+        assert_eq!(write(&mut e, 1), Ok(8));
+        assert_eq!(e.readiness(libc::POLLIN | libc::POLLOUT).0, libc::POLLIN);
+        assert_eq!(write(&mut e, 1), Err(IoErr::Block(WaitKey::Object(2))));
+        assert_eq!(write(&mut e, u64::MAX), Err(IoErr::Errno(libc::EINVAL)));
+    }
+
+    #[test]
+    fn short_buffers_are_einval() {
+        let mut e = EventFd::new(3, 1, false);
+        assert_eq!(e.read(&mut 0, 7, None), Err(IoErr::Errno(libc::EINVAL)));
+        assert_eq!(
+            e.write(&mut 0, &[1; 7], None),
+            Err(IoErr::Errno(libc::EINVAL))
+        );
+        assert_eq!(e.readiness(libc::POLLIN).0, libc::POLLIN);
+    }
+
+    #[test]
+    fn a_counter_comes_back_with_its_mode() {
+        use crate::fs::file::OpenFile;
+        use crate::fs::persist::testing::{at, round_trip, table};
+
+        let e = OpenFile::new(
+            Box::new(EventFd::new(21, 5, true)),
+            libc::O_RDWR,
+            "anon_inode:[eventfd]",
+        );
+        let (_, back) = round_trip(&[&table(&[&e])]);
+        let e2 = at(&back[0], 0);
+        let mut b = e2.borrow_mut();
+        assert_eq!(b.notify_key(), Some(WaitKey::Object(21)));
+        assert_eq!(b.read(8, None).unwrap(), 1u64.to_le_bytes());
+        assert_eq!(b.kind::<EventFd>().unwrap().count, 4);
+    }
+}

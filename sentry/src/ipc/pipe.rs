@@ -323,3 +323,150 @@ impl Persist for PipeWriter {
         check_end(cx, s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(r: &mut PipeReader, len: usize) -> Result<Vec<u8>, IoErr> {
+        r.read(&mut 0, len, None)
+    }
+
+    fn write(w: &mut PipeWriter, data: &[u8]) -> Result<usize, IoErr> {
+        w.write(&mut 0, data, None)
+    }
+
+    #[test]
+    fn reads_take_what_is_there_in_order() {
+        let (mut r, mut w) = pair(7);
+        assert_eq!(write(&mut w, b"hello world"), Ok(11));
+        assert_eq!(read(&mut r, 5).unwrap(), b"hello");
+        assert_eq!(read(&mut r, 100).unwrap(), b" world");
+        assert_eq!(r.queued(), 0);
+    }
+
+    #[test]
+    fn an_empty_pipe_blocks_until_its_writers_are_gone() {
+        let (mut r, w) = pair(7);
+        assert_eq!(read(&mut r, 10), Err(IoErr::Block(WaitKey::Object(7))));
+        assert_eq!(read(&mut r, 0).unwrap(), b"");
+        drop(w);
+        assert_eq!(read(&mut r, 10).unwrap(), b"", "end of file");
+    }
+
+    #[test]
+    fn the_ends_count_themselves() {
+        let (r, w) = pair(1);
+        let p = r.pipe.clone();
+        assert_eq!((p.borrow().readers, p.borrow().writers), (1, 1));
+        let r2 = PipeReader::new(p.clone());
+        assert_eq!(p.borrow().readers, 2);
+        drop(r);
+        drop(w);
+        assert_eq!((p.borrow().readers, p.borrow().writers), (1, 0));
+        drop(r2);
+        assert_eq!(p.borrow().readers, 0);
+    }
+
+    #[test]
+    fn writes_up_to_pipe_buf_are_atomic() {
+        let (_r, mut w) = pair(3);
+        let fill = vec![1u8; PIPE_CAPACITY - 100];
+        assert_eq!(write(&mut w, &fill), Ok(fill.len()));
+        // 200 bytes do not fit in the 100 left: all or nothing, so it blocks.
+        assert_eq!(
+            write(&mut w, &[2u8; 200]),
+            Err(IoErr::Block(WaitKey::Object(3)))
+        );
+        // A write above PIPE_BUF takes what fits.
+        assert_eq!(write(&mut w, &vec![3u8; PIPE_BUF + 1]), Ok(100));
+        assert_eq!(write(&mut w, &[4u8]), Err(IoErr::Block(WaitKey::Object(3))));
+    }
+
+    #[test]
+    fn writing_without_readers_is_epipe() {
+        let (r, mut w) = pair(4);
+        drop(r);
+        assert_eq!(write(&mut w, b"x"), Err(IoErr::Pipe));
+        assert_eq!(w.readiness(libc::POLLOUT).0, libc::POLLERR);
+    }
+
+    #[test]
+    fn readiness_follows_the_queue_and_the_other_end() {
+        let (r, mut w) = pair(5);
+        let all = libc::POLLIN | libc::POLLOUT;
+        assert_eq!(r.readiness(all), (0, vec![WaitKey::Object(5)]));
+        assert_eq!(w.readiness(all).0, libc::POLLOUT);
+        write(&mut w, b"x").unwrap();
+        assert_eq!(r.readiness(all).0, libc::POLLIN);
+        let full = vec![0u8; PIPE_CAPACITY - 1];
+        write(&mut w, &full).unwrap();
+        assert_eq!(w.readiness(all).0, 0, "less than PIPE_BUF free");
+        drop(w);
+        assert_eq!(r.readiness(all).0, libc::POLLIN | libc::POLLHUP);
+        // POLLHUP is reported even when not asked for.
+        assert_eq!(r.readiness(0).0, libc::POLLHUP);
+    }
+
+    #[test]
+    fn pipes_do_not_seek_or_pread() {
+        let (mut r, mut w) = pair(6);
+        assert_eq!(r.read(&mut 0, 1, Some(0)), Err(IoErr::Errno(libc::ESPIPE)));
+        assert_eq!(
+            w.write(&mut 0, b"x", Some(0)),
+            Err(IoErr::Errno(libc::ESPIPE))
+        );
+        assert_eq!(r.seek(&mut 0, 0, libc::SEEK_SET), Err(libc::ESPIPE));
+        let st = r.stat().unwrap();
+        assert_eq!((st.st_mode, st.st_ino), (libc::S_IFIFO | 0o600, 6));
+    }
+
+    #[test]
+    fn resizing_keeps_what_is_queued() {
+        let (_r, mut w) = pair(8);
+        let p = w.pipe.clone();
+        write(&mut w, &[0u8; 10_000]).unwrap();
+        assert_eq!(p.borrow_mut().resize(5000), Err(libc::EBUSY));
+        assert_eq!(p.borrow_mut().resize(10_001), Ok(16384));
+        assert_eq!(p.borrow_mut().resize(1), Err(libc::EBUSY));
+        assert_eq!(p.borrow_mut().resize(usize::MAX), Ok(1 << 20));
+    }
+
+    #[test]
+    fn a_pipe_is_saved_once_with_its_bytes_and_both_ends_come_back() {
+        use crate::fs::file::OpenFile;
+        use crate::fs::kinds::SharedState;
+        use crate::fs::persist::testing::{at, round_trip, table};
+        use crate::fs::persist::SharedEntry;
+
+        let (r, w) = pair(12);
+        let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[12]");
+        let w = OpenFile::new(Box::new(w), libc::O_WRONLY, "pipe:[12]");
+        w.borrow_mut().write(b"queued", None).unwrap();
+        let t = table(&[&r, &w, &w]);
+        let (saved, back) = round_trip(&[&t]);
+        assert_eq!(
+            saved.shared,
+            [SharedEntry {
+                id: 12,
+                object: SharedState::Pipe(PipeState {
+                    buf: b"queued".to_vec(),
+                    capacity: PIPE_CAPACITY as u64,
+                }),
+            }]
+        );
+        let (r2, w2) = (at(&back[0], 0), at(&back[0], 1));
+        let p = of(&*r2.borrow().imp).unwrap().clone();
+        assert!(Rc::ptr_eq(&p, of(&*w2.borrow().imp).unwrap()));
+        assert_eq!(
+            (p.borrow().id, p.borrow().readers, p.borrow().writers),
+            (12, 1, 1)
+        );
+        assert_eq!(r2.borrow_mut().read(100, None).unwrap(), b"queued");
+        assert_eq!(w2.borrow_mut().write(b"more", None), Ok(4));
+        assert_eq!(r2.borrow_mut().read(100, None).unwrap(), b"more");
+        drop(back);
+        drop((r2, w2));
+        assert_eq!((p.borrow().readers, p.borrow().writers), (0, 0));
+    }
+}
