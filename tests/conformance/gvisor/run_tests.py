@@ -140,7 +140,8 @@ def run_once(mode, test, args, timeout, logf, attempt):
     dt = time.time() - t0
     logf.write(f'\n===== attempt {attempt}: {" ".join(cmd[:8])} ... rc={p.returncode} '
                f'hung={hung} {dt:.1f}s leftover={left}\n')
-    logf.write(text[-400000:])
+    # whole output up to 32 MiB (parametrized socket tests print ~1 KiB per failed case)
+    logf.write(text if len(text) <= 32 << 20 else text[:16 << 20] + "\n[... cut ...]\n" + text[-(16 << 20):])
     logf.flush()
     return text, p.returncode, hung, dt
 
