@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sentry::control::{Request, Response};
 use sentry::kernel::state::{KernelState, SharedState};
-use sentry::kernel::task::{RunState, WaitKey};
+use sentry::kernel::state::{RunStateState, WaitKeyState};
 
 fn config() -> sentry::SandboxConfig {
     sentry::SandboxConfig::host_root(
@@ -24,11 +24,13 @@ fn config() -> sentry::SandboxConfig {
     )
 }
 
-fn parked_on(state: &KernelState, pred: impl Fn(&WaitKey) -> bool) -> usize {
+fn parked_on(state: &KernelState, pred: impl Fn(&WaitKeyState) -> bool) -> usize {
     state
         .tasks
         .iter()
-        .filter(|t| matches!(&t.state, RunState::Parked(p) if p.keys.iter().any(&pred)))
+        .filter(
+            |t| matches!(&t.state, RunStateState::Parked { keys, .. } if keys.iter().any(&pred)),
+        )
         .count()
 }
 
@@ -38,8 +40,8 @@ fn check(handle: sentry::ControlHandle) -> Result<String, String> {
         let Some(Response::State(state)) = handle.call(Request::SaveState, vec![]) else {
             return Err("no state from the kernel".into());
         };
-        let pipe_readers = parked_on(&state, |k| matches!(k, WaitKey::Object(_)));
-        let waiters = parked_on(&state, |k| matches!(k, WaitKey::Child(_)));
+        let pipe_readers = parked_on(&state, |k| matches!(k, WaitKeyState::Object(_)));
+        let waiters = parked_on(&state, |k| matches!(k, WaitKeyState::Child(_)));
         if pipe_readers >= 2 && waiters >= 1 {
             let bytes = statefile::codec::encode(&*state).map_err(|e| format!("encode: {e}"))?;
             let back: KernelState =

@@ -338,16 +338,14 @@ fn a_mapping_at_address_zero_is_refused() {
         let off = st.memory[0].0;
         st.mms[0].vmas.insert(
             0,
-            (
-                0,
-                sentry::mm::Vma {
-                    end: 0x1000,
-                    prot: 7,
-                    shared: false,
-                    off,
-                    name: String::new(),
-                },
-            ),
+            sentry::kernel::state::VmaState {
+                start: 0,
+                end: 0x1000,
+                prot: 7,
+                shared: false,
+                off,
+                name: String::new(),
+            },
         );
     });
     assert_names(&err, &["mapping 0x0-0x1000 is not inside the guest range"]);
@@ -357,7 +355,7 @@ fn a_mapping_at_address_zero_is_refused() {
 fn a_mapping_past_the_memory_file_is_refused() {
     let err = restore_changed(|st| {
         let end = st.memory.last().unwrap().1;
-        st.mms[0].vmas[0].1.off = end + 0x10_0000;
+        st.mms[0].vmas[0].off = end + 0x10_0000;
     });
     assert_names(&err, &["outside the image's memory"]);
 }

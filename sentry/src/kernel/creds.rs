@@ -463,6 +463,75 @@ impl Creds {
     }
 }
 
+/// A process's credentials: (real, effective, saved, fs) uids and gids, supplementary
+/// groups, the five capability sets, keep-caps and no_new_privs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CredsState {
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    pub groups: Vec<u32>,
+    /// effective, permitted, inheritable, bounding, ambient
+    pub caps: [u64; 5],
+    pub keep_caps: bool,
+    pub no_new_privs: bool,
+}
+
+impl CredsState {
+    pub fn save(c: &crate::kernel::creds::Creds) -> CredsState {
+        let crate::kernel::creds::Creds {
+            uid,
+            euid,
+            suid,
+            fsuid,
+            gid,
+            egid,
+            sgid,
+            fsgid,
+            groups,
+            effective,
+            permitted,
+            inheritable,
+            bounding,
+            ambient,
+            keep_caps,
+            no_new_privs,
+        } = c;
+        CredsState {
+            uids: [*uid, *euid, *suid, *fsuid],
+            gids: [*gid, *egid, *sgid, *fsgid],
+            groups: groups.clone(),
+            caps: [*effective, *permitted, *inheritable, *bounding, *ambient],
+            keep_caps: *keep_caps,
+            no_new_privs: *no_new_privs,
+        }
+    }
+
+    pub fn restore(&self) -> crate::kernel::creds::Creds {
+        let [uid, euid, suid, fsuid] = self.uids;
+        let [gid, egid, sgid, fsgid] = self.gids;
+        let all = crate::kernel::creds::ALL_CAPS;
+        let [effective, permitted, inheritable, bounding, ambient] = self.caps.map(|c| c & all);
+        crate::kernel::creds::Creds {
+            uid,
+            euid,
+            suid,
+            fsuid,
+            gid,
+            egid,
+            sgid,
+            fsgid,
+            groups: self.groups.clone(),
+            effective: effective & permitted,
+            permitted,
+            inheritable,
+            bounding,
+            ambient: ambient & permitted & inheritable,
+            keep_caps: self.keep_caps,
+            no_new_privs: self.no_new_privs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

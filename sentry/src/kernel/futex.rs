@@ -5,18 +5,70 @@
 use super::task::RunState;
 use super::Kernel;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FutexKey {
     Private { mm: u64, addr: u64 },
     Shared { offset: u64 },
 }
 
 /// A task waiting on a futex, with its wake bitset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiter {
     pub tid: i32,
     pub key: FutexKey,
     pub bitset: u32,
+}
+
+/// The saved form of a futex key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum FutexKeyState {
+    /// (address space id, guest address)
+    Private { mm: u64, addr: u64 },
+    /// memory-file offset
+    Shared { offset: u64 },
+}
+
+impl FutexKey {
+    pub fn save(&self) -> FutexKeyState {
+        match *self {
+            FutexKey::Private { mm, addr } => FutexKeyState::Private { mm, addr },
+            FutexKey::Shared { offset } => FutexKeyState::Shared { offset },
+        }
+    }
+
+    pub fn restore(s: &FutexKeyState) -> FutexKey {
+        match *s {
+            FutexKeyState::Private { mm, addr } => FutexKey::Private { mm, addr },
+            FutexKeyState::Shared { offset } => FutexKey::Shared { offset },
+        }
+    }
+}
+
+/// The saved form of a futex waiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WaiterState {
+    pub tid: i32,
+    pub key: FutexKeyState,
+    pub bitset: u32,
+}
+
+impl Waiter {
+    pub fn save(&self) -> WaiterState {
+        let Waiter { tid, key, bitset } = *self;
+        WaiterState {
+            tid,
+            key: key.save(),
+            bitset,
+        }
+    }
+
+    pub fn restore(s: &WaiterState) -> Waiter {
+        Waiter {
+            tid: s.tid,
+            key: FutexKey::restore(&s.key),
+            bitset: s.bitset,
+        }
+    }
 }
 
 impl Kernel {

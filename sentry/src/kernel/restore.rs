@@ -10,7 +10,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
 
 use crate::fs::MountFs;
-use crate::kernel::state::{regs_from_state, KernelState, MountKindState, MountState};
+use crate::kernel::futex::Waiter;
+use crate::kernel::state::{KernelState, MountKindState, MountState};
+use crate::kernel::task::{restore_sighand, SigHand, TaskParts, WaitStatus};
 use crate::kernel::task::{FsContext, RunState, Task, ThreadGroup};
 use crate::kernel::{Kernel, MmEntry};
 use crate::mm::{Mm, MmCtx};
@@ -117,21 +119,34 @@ impl Kernel {
         image: &statefile::Image,
         stdio: [OwnedFd; 3],
     ) -> Result<(), RestoreError> {
-        let r = self.restore_all(image, stdio);
+        check_cpu(&image.metadata().cpu)?;
+        let st: KernelState = image.state()?;
+        self.restore_state(&st, image.segments(), stdio)
+    }
+
+    /// Rebuilds the guest from a decoded state and the memory segments that go with it
+    /// (every one checked by the caller's reader as it is yielded). The state is validated
+    /// first; nothing reaches a host call before that.
+    pub fn restore_state<'a>(
+        &mut self,
+        st: &KernelState,
+        segments: impl Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>>,
+        stdio: [OwnedFd; 3],
+    ) -> Result<(), RestoreError> {
+        let r = self.restore_all(st, segments, stdio);
         if r.is_err() {
             self.vfs.cleanup();
         }
         r
     }
 
-    fn restore_all(
+    fn restore_all<'a>(
         &mut self,
-        image: &statefile::Image,
+        st: &KernelState,
+        segments: impl Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>>,
         stdio: [OwnedFd; 3],
     ) -> Result<(), RestoreError> {
-        check_cpu(&image.metadata().cpu)?;
-        let st: KernelState = image.state()?;
-        crate::kernel::validate::validate(&st)?;
+        crate::kernel::validate::validate(st)?;
         // Mounts: each saved mount is the bundle's mount at the same destination (the k-th
         // of that destination, in order), of the same kind and options; tmpfs contents
         // come back into the new tmpfs, never anywhere else.
@@ -152,7 +167,7 @@ impl Kernel {
         self.mf
             .restore_ranges(&st.memory)
             .map_err(|e| bad(format!("memory ranges: {e}")))?;
-        for seg in image.segments() {
+        for seg in segments {
             let seg = seg?;
             if !st.memory.iter().any(|&(s, e, _)| {
                 seg.memory_offset >= s && seg.memory_offset + seg.data.len() as u64 <= e
@@ -174,18 +189,7 @@ impl Kernel {
                 mf: &mut self.mf,
                 plat: &mut *self.plat,
             };
-            let mut mm = Mm::new(&mut cx).map_err(RestoreError::Platform)?;
-            mm.brk_start = m.brk_start;
-            mm.brk = m.brk;
-            mm.arg_range = m.arg_range;
-            mm.env_range = m.env_range;
-            for (start, v) in &m.vmas {
-                if v.end <= *start || v.end > crate::platform::GUEST_TOP {
-                    return Err(bad(format!("mapping {start:#x}-{:#x}", v.end)));
-                }
-                mm.vmas.insert(*start, v.clone());
-            }
-            mm.remap_all(&mut cx).map_err(RestoreError::Platform)?;
+            let mm = Mm::restore(&mut cx, m).map_err(RestoreError::Platform)?;
             self.mms.insert(m.id, MmEntry { mm, users: m.users });
             self.next_mm = self.next_mm.max(m.id + 1);
         }
@@ -197,128 +201,45 @@ impl Kernel {
         let fss: HashMap<u64, Rc<RefCell<FsContext>>> = st
             .fs_contexts
             .iter()
-            .map(|f| {
-                (
-                    f.id,
-                    Rc::new(RefCell::new(FsContext {
-                        cwd: f.cwd.clone(),
-                        umask: f.umask,
-                    })),
-                )
-            })
+            .map(|f| (f.id, Rc::new(RefCell::new(FsContext::restore(f)))))
             .collect();
-        let mut sighands = HashMap::new();
-        for h in &st.sighands {
-            let acts: [crate::kernel::signal::SigAction; 64] = h
-                .actions
-                .clone()
-                .try_into()
-                .map_err(|_| bad("a signal table without 64 entries"))?;
-            sighands.insert(h.id, Rc::new(RefCell::new(acts)));
-        }
-        // Thread groups and tasks.
+        let sighands: HashMap<u64, SigHand> = st
+            .sighands
+            .iter()
+            .map(|h| (h.id, Rc::new(RefCell::new(restore_sighand(h)))))
+            .collect();
+        // Thread groups and tasks (every reference was checked by the validation pass).
         for g in &st.thread_groups {
-            self.tgs.insert(
-                g.pid,
-                ThreadGroup {
-                    pid: g.pid,
-                    ppid: g.ppid,
-                    pgid: g.pgid,
-                    sid: g.sid,
-                    threads: g.threads.clone(),
-                    children: g.children.clone(),
-                    exit_signal: g.exit_signal,
-                    zombie: g.zombie,
-                    exiting: g.exiting,
-                    shared_pending: g.shared_pending.clone(),
-                    stopped: g.stopped,
-                    continued: g.continued,
-                    itimer_real: g.itimer_real,
-                    rlimits: g.rlimits.clone(),
-                    creds: g.creds.restore(),
-                    exe: g.exe.clone(),
-                    start_ns: g.start_ns,
-                },
-            );
+            self.tgs.insert(g.pid, ThreadGroup::restore(g));
         }
         for t in &st.tasks {
-            let space = self
-                .mms
-                .get(&t.mm)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "task {} names unknown address space {}",
-                        t.tid, t.mm
-                    ))
-                })?
-                .mm
-                .id;
-            if !self.tgs.contains_key(&t.tgid) {
-                return Err(bad(format!(
-                    "task {} names unknown thread group {}",
-                    t.tid, t.tgid
-                )));
-            }
-            let host = self
+            let space = self.mms[&t.mm].mm.id;
+            let host_tid = self
                 .plat
                 .new_thread(space)
                 .map_err(RestoreError::Platform)?;
-            let mut regs = self.plat.get_regs(host).map_err(RestoreError::Platform)?;
-            regs_from_state(&t.regs, &mut regs);
+            let regs = self
+                .plat
+                .get_regs(host_tid)
+                .map_err(RestoreError::Platform)?;
             if !t.fpu.is_empty() {
                 // A mismatching XSAVE image is refused by the host: say so.
                 self.plat
-                    .set_fpu(host, &t.fpu)
+                    .set_fpu(host_tid, &t.fpu)
                     .map_err(|e| RestoreError::Cpu(format!("FPU state of task {}: {e}", t.tid)))?;
             }
-            fn get<T: Clone>(
-                m: &HashMap<u64, T>,
-                id: u64,
-                tid: i32,
-                what: &str,
-            ) -> Result<T, RestoreError> {
-                m.get(&id)
-                    .cloned()
-                    .ok_or_else(|| bad(format!("task {tid} names unknown {what} {id}")))
-            }
-            // A parked call is served again on restore and parks on fresh keys: the saved
-            // keys (which may name host fds of the old sandbox) are not used.
-            let state = match &t.state {
-                RunState::Running | RunState::Stopped => RunState::Stopped,
-                RunState::Parked(p) => RunState::Parked(crate::kernel::task::Park {
-                    keys: Vec::new(),
-                    deadline: p.deadline,
-                }),
-                s => s.clone(),
-            };
-            let task = Task {
-                tid: t.tid,
-                tgid: t.tgid,
-                host_tid: host,
-                mm: t.mm,
+            let parts = TaskParts {
+                host_tid,
                 regs,
-                state,
-                files: get(&tables, t.files, t.tid, "fd table")?,
-                fs: get(&fss, t.fs, t.tid, "fs context")?,
-                sighand: get(&sighands, t.sighand, t.tid, "signal table")?,
-                sigmask: t.sigmask,
-                saved_mask: t.saved_mask,
-                pending: t.pending.clone(),
-                altstack: t.altstack,
-                clear_child_tid: t.clear_child_tid,
-                robust_list: t.robust_list,
-                sys_deadline: t.sys_deadline,
-                sys_progress: t.sys_progress as usize,
-                interrupting: false,
-                dying: false,
-                vfork_parent: t.vfork_parent,
-                comm: t.comm.clone(),
+                files: tables[&t.files].clone(),
+                fs: fss[&t.fs].clone(),
+                sighand: sighands[&t.sighand].clone(),
             };
-            self.host2tid.insert(host, t.tid);
-            self.tasks.insert(t.tid, task);
+            self.host2tid.insert(host_tid, t.tid);
+            self.tasks.insert(t.tid, Task::restore(t, parts));
         }
-        self.futex_waiters = st.futex_waiters.clone();
-        self.init_status = st.init_status;
+        self.futex_waiters = st.futex_waiters.iter().map(Waiter::restore).collect();
+        self.init_status = st.init_status.as_ref().map(WaitStatus::restore);
         self.next_pid = self
             .tgs
             .keys()

@@ -16,7 +16,7 @@ pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
 /// The kernel's `struct sigaction` on x86-64.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SigAction {
     pub handler: u64,
     pub flags: u64,
@@ -85,7 +85,7 @@ pub fn default_action(sig: i32) -> Default {
 }
 
 /// A queued signal with its 128-byte siginfo.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigInfo {
     pub signo: i32,
     pub code: i32,
@@ -286,3 +286,77 @@ pub fn restore_frame(uc: &[u8], regs: &mut Regs) -> Restored {
 }
 
 pub const UCONTEXT_LEN: usize = UCONTEXT_SIZE as usize;
+
+/// The saved form of a signal action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigActionState {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: SigSet,
+}
+
+impl SigAction {
+    pub fn save(&self) -> SigActionState {
+        let SigAction {
+            handler,
+            flags,
+            restorer,
+            mask,
+        } = *self;
+        SigActionState {
+            handler,
+            flags,
+            restorer,
+            mask,
+        }
+    }
+
+    pub fn restore(s: &SigActionState) -> SigAction {
+        SigAction {
+            handler: s.handler,
+            flags: s.flags,
+            restorer: s.restorer,
+            mask: s.mask & !UNBLOCKABLE,
+        }
+    }
+}
+
+/// The saved form of a queued signal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigInfoState {
+    pub signo: i32,
+    pub code: i32,
+    /// Bytes 16..128 of the siginfo.
+    pub fields: Vec<u8>,
+    pub forced: bool,
+}
+
+impl SigInfo {
+    pub fn save(&self) -> SigInfoState {
+        let SigInfo {
+            signo,
+            code,
+            fields,
+            forced,
+        } = self;
+        SigInfoState {
+            signo: *signo,
+            code: *code,
+            fields: fields.clone(),
+            forced: *forced,
+        }
+    }
+
+    /// Restores a checked state (`validate` refuses a bad signal number or payload size).
+    pub fn restore(s: &SigInfoState) -> SigInfo {
+        let mut fields = s.fields.clone();
+        fields.resize(112, 0);
+        SigInfo {
+            signo: s.signo,
+            code: s.code,
+            fields,
+            forced: s.forced,
+        }
+    }
+}

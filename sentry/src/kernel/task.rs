@@ -8,7 +8,7 @@ use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
 
 /// Where a task is.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RunState {
     /// Running guest code on its host thread.
     Running,
@@ -23,7 +23,7 @@ pub enum RunState {
 }
 
 /// What a parked system call waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WaitKey {
     /// A kernel object (pipe end, etc.), by id.
     Object(u64),
@@ -37,7 +37,7 @@ pub enum WaitKey {
     Nothing,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Park {
     pub keys: Vec<WaitKey>,
     /// Absolute deadline on the monotonic clock, in ns.
@@ -86,7 +86,7 @@ pub struct Task {
 }
 
 /// Exit or stop status of a thread group, as wait reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStatus {
     Exited(i32),
     Signaled(i32, bool),
@@ -132,6 +132,390 @@ pub struct ThreadGroup {
     pub rlimits: Vec<(u64, u64)>,
     pub creds: crate::kernel::creds::Creds,
     pub exe: String,
-    /// Accumulated CPU times of reaped children (utime, stime) in clock ticks.
+    /// When it started, on the guest monotonic clock.
     pub start_ns: u64,
+}
+
+// ---- saved form ----
+//
+// Each object's `save` destructures it, so a field added to the live struct does not
+// compile until it is saved or named here as not saved, with the reason.
+
+use crate::kernel::creds::CredsState;
+use crate::kernel::futex::FutexKeyState;
+use crate::kernel::signal::{SigActionState, SigInfoState};
+
+/// The saved form of where a task is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum RunStateState {
+    Running,
+    Stopped,
+    /// Parked in a system call: what it waited for (for inspection: restore serves the
+    /// call again, and it parks on fresh keys) and its deadline.
+    Parked {
+        keys: Vec<WaitKeyState>,
+        deadline: Option<u64>,
+    },
+    GroupStopped,
+    VforkWait(i32),
+}
+
+/// The saved form of a wait key. A host fd is not saved: only what was waited for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WaitKeyState {
+    Object(u64),
+    Child(i32),
+    Futex(FutexKeyState),
+    /// A host fd becoming ready for these poll events.
+    HostFd {
+        events: i16,
+    },
+    Nothing,
+}
+
+impl RunState {
+    pub fn save(&self) -> RunStateState {
+        match self {
+            RunState::Running => RunStateState::Running,
+            RunState::Stopped => RunStateState::Stopped,
+            RunState::Parked(Park { keys, deadline }) => RunStateState::Parked {
+                keys: keys
+                    .iter()
+                    .map(|k| match k {
+                        WaitKey::Object(id) => WaitKeyState::Object(*id),
+                        WaitKey::Child(p) => WaitKeyState::Child(*p),
+                        WaitKey::Futex(f) => WaitKeyState::Futex(f.save()),
+                        WaitKey::HostFd(_, events) => WaitKeyState::HostFd { events: *events },
+                        WaitKey::Nothing => WaitKeyState::Nothing,
+                    })
+                    .collect(),
+                deadline: *deadline,
+            },
+            RunState::GroupStopped => RunStateState::GroupStopped,
+            RunState::VforkWait(c) => RunStateState::VforkWait(*c),
+        }
+    }
+
+    /// The state a restored task starts in: a thread that ran or was being served is
+    /// stopped (it runs on); a parked call keeps its deadline and will be served again,
+    /// parking on fresh keys (the saved ones are not trusted or reused).
+    pub fn restore(s: &RunStateState) -> RunState {
+        match s {
+            RunStateState::Running | RunStateState::Stopped => RunState::Stopped,
+            RunStateState::Parked { deadline, .. } => RunState::Parked(Park {
+                keys: Vec::new(),
+                deadline: *deadline,
+            }),
+            RunStateState::GroupStopped => RunState::GroupStopped,
+            RunStateState::VforkWait(c) => RunState::VforkWait(*c),
+        }
+    }
+}
+
+/// The saved form of an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WaitStatusState {
+    Exited(i32),
+    /// (signal, core dumped)
+    Signaled(i32, bool),
+}
+
+impl WaitStatus {
+    pub fn save(&self) -> WaitStatusState {
+        match *self {
+            WaitStatus::Exited(c) => WaitStatusState::Exited(c),
+            WaitStatus::Signaled(s, c) => WaitStatusState::Signaled(s, c),
+        }
+    }
+
+    pub fn restore(s: &WaitStatusState) -> WaitStatus {
+        match *s {
+            WaitStatusState::Exited(c) => WaitStatus::Exited(c),
+            WaitStatusState::Signaled(s, c) => WaitStatus::Signaled(s, c),
+        }
+    }
+}
+
+/// The saved form of a filesystem context (shared by CLONE_FS, so saved once by id).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FsState {
+    pub id: u64,
+    pub cwd: String,
+    pub umask: u32,
+}
+
+impl FsContext {
+    pub fn save(&self, id: u64) -> FsState {
+        let FsContext { cwd, umask } = self;
+        FsState {
+            id,
+            cwd: cwd.clone(),
+            umask: *umask,
+        }
+    }
+
+    pub fn restore(s: &FsState) -> FsContext {
+        FsContext {
+            cwd: s.cwd.clone(),
+            umask: s.umask & 0o777,
+        }
+    }
+}
+
+/// The saved form of a signal handler table (shared by CLONE_SIGHAND, saved once by id).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SigHandState {
+    pub id: u64,
+    /// 64 actions, for signals 1..=64.
+    pub actions: Vec<SigActionState>,
+}
+
+pub fn save_sighand(h: &[SigAction; 64], id: u64) -> SigHandState {
+    SigHandState {
+        id,
+        actions: h.iter().map(SigAction::save).collect(),
+    }
+}
+
+/// A checked table (`validate` refuses one without 64 actions).
+pub fn restore_sighand(s: &SigHandState) -> [SigAction; 64] {
+    let mut acts = [SigAction::default(); 64];
+    for (a, st) in acts.iter_mut().zip(&s.actions) {
+        *a = SigAction::restore(st);
+    }
+    acts
+}
+
+/// The x86-64 user registers in `user_regs_struct` order.
+pub type RegsState = [u64; 27];
+
+pub fn regs_to_state(r: &Regs) -> RegsState {
+    [
+        r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
+        r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds,
+        r.es, r.fs, r.gs,
+    ]
+}
+
+/// Loads saved registers into `r` (a fresh thread's): segment selectors stay the host's;
+/// only general registers, flags, stack and TLS bases come back.
+pub fn regs_from_state(s: &RegsState, r: &mut Regs) {
+    [
+        r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
+        r.rsi, r.rdi, r.orig_rax, r.rip,
+    ] = s[..17].try_into().expect("17");
+    r.eflags = s[18];
+    r.rsp = s[19];
+    r.fs_base = s[21];
+    r.gs_base = s[22];
+}
+
+/// The saved form of a task (a guest thread). Shared parts are named by id.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskState {
+    pub tid: i32,
+    pub tgid: i32,
+    /// Address space id.
+    pub mm: u64,
+    pub regs: RegsState,
+    /// The whole XSAVE area.
+    pub fpu: Vec<u8>,
+    pub state: RunStateState,
+    /// Fd table, fs context and signal table ids.
+    pub files: u64,
+    pub fs: u64,
+    pub sighand: u64,
+    pub sigmask: SigSet,
+    pub saved_mask: Option<SigSet>,
+    pub pending: Vec<SigInfoState>,
+    /// (sp, flags, size)
+    pub altstack: (u64, i32, u64),
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    pub sys_deadline: Option<u64>,
+    pub sys_progress: u64,
+    pub vfork_parent: Option<i32>,
+    pub comm: String,
+}
+
+/// Ids of the shared objects a task uses, as the saved state names them.
+pub struct TaskRefs {
+    pub files: u64,
+    pub fs: u64,
+    pub sighand: u64,
+}
+
+/// What a restored task is made of besides its saved form.
+pub struct TaskParts {
+    pub host_tid: i32,
+    pub regs: Regs,
+    pub files: Rc<RefCell<FdTable>>,
+    pub fs: Rc<RefCell<FsContext>>,
+    pub sighand: SigHand,
+}
+
+impl Task {
+    /// The saved form, with `fpu` read from the platform and `refs` the ids of its shared
+    /// parts.
+    pub fn save(&self, refs: TaskRefs, fpu: Vec<u8>) -> TaskState {
+        let Task {
+            tid,
+            tgid,
+            host_tid: _, // not saved: a new host thread runs it after restore
+            mm,
+            regs,
+            state,
+            files: _, // saved by id (refs)
+            fs: _,
+            sighand: _,
+            sigmask,
+            saved_mask,
+            pending,
+            altstack,
+            clear_child_tid,
+            robust_list,
+            sys_deadline,
+            sys_progress,
+            interrupting: _, // not saved: the world is stopped, no interrupt is due
+            dying: _,        // not saved: a dying task is gone before the state is taken
+            vfork_parent,
+            comm,
+        } = self;
+        TaskState {
+            tid: *tid,
+            tgid: *tgid,
+            mm: *mm,
+            regs: regs_to_state(regs),
+            fpu,
+            state: state.save(),
+            files: refs.files,
+            fs: refs.fs,
+            sighand: refs.sighand,
+            sigmask: *sigmask,
+            saved_mask: *saved_mask,
+            pending: pending.iter().map(SigInfo::save).collect(),
+            altstack: *altstack,
+            clear_child_tid: *clear_child_tid,
+            robust_list: *robust_list,
+            sys_deadline: *sys_deadline,
+            sys_progress: *sys_progress as u64,
+            vfork_parent: *vfork_parent,
+            comm: comm.clone(),
+        }
+    }
+
+    pub fn restore(s: &TaskState, parts: TaskParts) -> Task {
+        let mut regs = parts.regs;
+        regs_from_state(&s.regs, &mut regs);
+        Task {
+            tid: s.tid,
+            tgid: s.tgid,
+            host_tid: parts.host_tid,
+            mm: s.mm,
+            regs,
+            state: RunState::restore(&s.state),
+            files: parts.files,
+            fs: parts.fs,
+            sighand: parts.sighand,
+            sigmask: s.sigmask & !crate::kernel::signal::UNBLOCKABLE,
+            saved_mask: s.saved_mask,
+            pending: s.pending.iter().map(SigInfo::restore).collect(),
+            altstack: s.altstack,
+            clear_child_tid: s.clear_child_tid,
+            robust_list: s.robust_list,
+            sys_deadline: s.sys_deadline,
+            sys_progress: s.sys_progress as usize,
+            interrupting: false,
+            dying: false,
+            vfork_parent: s.vfork_parent,
+            comm: s.comm.clone(),
+        }
+    }
+}
+
+/// The saved form of a thread group (a guest process).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ThreadGroupState {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    pub threads: Vec<i32>,
+    pub children: Vec<i32>,
+    pub exit_signal: i32,
+    pub zombie: Option<WaitStatusState>,
+    pub exiting: Option<WaitStatusState>,
+    pub shared_pending: Vec<SigInfoState>,
+    pub stopped: Option<(i32, bool)>,
+    pub continued: bool,
+    pub itimer_real: Option<(u64, u64)>,
+    pub rlimits: Vec<(u64, u64)>,
+    pub creds: CredsState,
+    pub exe: String,
+    pub start_ns: u64,
+}
+
+impl ThreadGroup {
+    pub fn save(&self) -> ThreadGroupState {
+        let ThreadGroup {
+            pid,
+            ppid,
+            pgid,
+            sid,
+            threads,
+            children,
+            exit_signal,
+            zombie,
+            exiting,
+            shared_pending,
+            stopped,
+            continued,
+            itimer_real,
+            rlimits,
+            creds,
+            exe,
+            start_ns,
+        } = self;
+        ThreadGroupState {
+            pid: *pid,
+            ppid: *ppid,
+            pgid: *pgid,
+            sid: *sid,
+            threads: threads.clone(),
+            children: children.clone(),
+            exit_signal: *exit_signal,
+            zombie: zombie.as_ref().map(WaitStatus::save),
+            exiting: exiting.as_ref().map(WaitStatus::save),
+            shared_pending: shared_pending.iter().map(SigInfo::save).collect(),
+            stopped: *stopped,
+            continued: *continued,
+            itimer_real: *itimer_real,
+            rlimits: rlimits.clone(),
+            creds: CredsState::save(creds),
+            exe: exe.clone(),
+            start_ns: *start_ns,
+        }
+    }
+
+    pub fn restore(s: &ThreadGroupState) -> ThreadGroup {
+        ThreadGroup {
+            pid: s.pid,
+            ppid: s.ppid,
+            pgid: s.pgid,
+            sid: s.sid,
+            threads: s.threads.clone(),
+            children: s.children.clone(),
+            exit_signal: s.exit_signal,
+            zombie: s.zombie.as_ref().map(WaitStatus::restore),
+            exiting: s.exiting.as_ref().map(WaitStatus::restore),
+            shared_pending: s.shared_pending.iter().map(SigInfo::restore).collect(),
+            stopped: s.stopped,
+            continued: s.continued,
+            itimer_real: s.itimer_real,
+            rlimits: s.rlimits.clone(),
+            creds: s.creds.restore(),
+            exe: s.exe.clone(),
+            start_ns: s.start_ns,
+        }
+    }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::kernel::state::{KernelState, MountState, TmpfsEntry, TmpfsNode};
-use crate::kernel::task::RunState;
+use crate::kernel::task::RunStateState;
 use crate::platform::{GuestRange, GUEST_TOP};
 
 /// Largest pid (Linux's `PID_MAX_LIMIT`).
@@ -192,11 +192,12 @@ fn allocated(memory: &[(u64, u64, u32)], off: u64, len: u64) -> bool {
 
 fn check_mappings(
     obj: &str,
-    vmas: &[(u64, crate::mm::Vma)],
+    vmas: &[crate::mm::state::VmaState],
     memory: &[(u64, u64, u32)],
 ) -> Result<(), Invalid> {
     let mut last_end = 0;
-    for (start, v) in vmas {
+    for v in vmas {
+        let start = &v.start;
         let r = GuestRange::bounds(*start, v.end).map_err(|e| {
             bad(
                 obj,
@@ -299,12 +300,19 @@ fn check_processes(
         }
         for s in &t.pending {
             signo_ok(&obj, "pending signal", s.signo)?;
+            if s.fields.len() != 112 {
+                return Err(bad(
+                    &obj,
+                    "pending signal",
+                    "has a siginfo of the wrong size",
+                ));
+            }
         }
         if t.comm.len() > 64 {
             return Err(bad(&obj, "comm", "is too long"));
         }
         match &t.state {
-            RunState::VforkWait(c) if !tasks.contains_key(c) => {
+            RunStateState::VforkWait(c) if !tasks.contains_key(c) => {
                 return Err(bad(&obj, "vfork child", format!("{c} does not exist")));
             }
             _ => {}
@@ -355,6 +363,13 @@ fn check_processes(
         }
         for s in &g.shared_pending {
             signo_ok(&obj, "pending signal", s.signo)?;
+            if s.fields.len() != 112 {
+                return Err(bad(
+                    &obj,
+                    "pending signal",
+                    "has a siginfo of the wrong size",
+                ));
+            }
         }
         if let Some((sig, _)) = g.stopped {
             signo_ok(&obj, "stop signal", sig)?;
@@ -372,11 +387,11 @@ fn check_processes(
         let obj = format!("futex waiter {}", w.tid);
         if !tasks
             .get(&w.tid)
-            .is_some_and(|t| matches!(t.state, RunState::Parked(_)))
+            .is_some_and(|t| matches!(t.state, RunStateState::Parked { .. }))
         {
             return Err(bad(&obj, "task", "is not a parked task"));
         }
-        if let crate::kernel::futex::FutexKey::Private { mm, .. } = w.key {
+        if let crate::kernel::futex::FutexKeyState::Private { mm, .. } = w.key {
             if !mms.contains(&mm) {
                 return Err(bad(&obj, "address space", format!("{mm} does not exist")));
             }

@@ -1,6 +1,7 @@
 //! The memory manager: guest address spaces whose mappings are ranges of the memory file.
 
 pub mod memfile;
+pub mod state;
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,7 @@ pub const PROT_WRITE: i32 = libc::PROT_WRITE;
 pub const PROT_EXEC: i32 = libc::PROT_EXEC;
 
 /// One guest mapping: `[start, end)` backed by memory-file bytes from `off`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vma {
     pub end: u64,
     pub prot: i32,

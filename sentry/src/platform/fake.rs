@@ -37,9 +37,14 @@ pub struct FakePlatform {
     events: VecDeque<Event>,
 }
 
+/// The registers of a fresh 64-bit user thread: zero, but for the user code and stack
+/// segment selectors x86-64 Linux gives every thread.
 fn zero_regs() -> Regs {
     // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
-    unsafe { std::mem::zeroed() }
+    let mut r: Regs = unsafe { std::mem::zeroed() };
+    r.cs = 0x33;
+    r.ss = 0x2b;
+    r
 }
 
 impl FakePlatform {

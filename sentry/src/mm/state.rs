@@ -1,0 +1,97 @@
+//! The saved form of an address space: its mappings (ranges of the memory file, whose
+//! bytes the image carries as segments) and its brk and argument ranges. The host address
+//! space (a stub process) is not saved: restore makes a new one and maps the table into it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Mm, MmCtx, Vma};
+
+/// One mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmaState {
+    pub start: u64,
+    pub end: u64,
+    pub prot: i32,
+    pub shared: bool,
+    /// Memory-file offset of `start`.
+    pub off: u64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MmState {
+    pub id: u64,
+    pub vmas: Vec<VmaState>,
+    pub brk_start: u64,
+    pub brk: u64,
+    pub arg_range: (u64, u64),
+    pub env_range: (u64, u64),
+    /// Tasks using it.
+    pub users: u32,
+}
+
+impl Mm {
+    /// The saved form of this address space, known to the kernel as `id`.
+    pub fn save(&self, id: u64, users: u32) -> MmState {
+        let Mm {
+            id: _, // not saved: the host address space is made anew on restore
+            vmas,
+            brk_start,
+            brk,
+            arg_range,
+            env_range,
+        } = self;
+        MmState {
+            id,
+            vmas: vmas
+                .iter()
+                .map(|(&start, v)| {
+                    let Vma {
+                        end,
+                        prot,
+                        shared,
+                        off,
+                        name,
+                    } = v;
+                    VmaState {
+                        start,
+                        end: *end,
+                        prot: *prot,
+                        shared: *shared,
+                        off: *off,
+                        name: name.clone(),
+                    }
+                })
+                .collect(),
+            brk_start: *brk_start,
+            brk: *brk,
+            arg_range: *arg_range,
+            env_range: *env_range,
+            users,
+        }
+    }
+
+    /// A new host address space holding the saved mappings (already checked by the
+    /// restore validation: inside the guest range, backed by restored memory).
+    pub fn restore(cx: &mut MmCtx, s: &MmState) -> std::io::Result<Mm> {
+        let mut mm = Mm::new(cx)?;
+        mm.brk_start = s.brk_start;
+        mm.brk = s.brk;
+        mm.arg_range = s.arg_range;
+        mm.env_range = s.env_range;
+        for v in &s.vmas {
+            mm.vmas.insert(
+                v.start,
+                Vma {
+                    end: v.end,
+                    prot: v.prot,
+                    shared: v.shared,
+                    off: v.off,
+                    name: v.name.clone(),
+                },
+            );
+        }
+        mm.remap_all(cx)?;
+        Ok(mm)
+    }
+}
