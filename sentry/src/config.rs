@@ -57,7 +57,7 @@ pub struct SandboxConfig {
     pub additional_gids: Vec<u32>,
     /// The process's capability sets (OCI `process.capabilities`); `None`: Linux's
     /// default for its uid (root all, others none).
-    pub capabilities: Option<crate::kernel::creds::CapSets>,
+    pub capabilities: Option<crate::creds::CapSets>,
     /// OCI `process.noNewPrivileges`.
     pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,

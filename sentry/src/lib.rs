@@ -1,16 +1,23 @@
 //! The sentry: a userspace kernel. Every system call of every guest thread stops here and
 //! is served by this crate.
 
+pub mod checks;
 pub mod config;
 pub mod control;
+pub mod creds;
 pub mod fs;
 pub mod host;
 pub mod ipc;
 pub mod kernel;
+pub mod kinds;
 pub mod loader;
 pub mod mm;
+pub mod persist;
 pub mod platform;
 pub mod syscalls;
+#[doc(hidden)]
+pub mod testing;
+pub mod wait;
 
 use std::os::fd::OwnedFd;
 
@@ -43,7 +50,7 @@ impl Sandbox {
         let mut set = nix::sys::signal::SigSet::empty();
         set.add(nix::sys::signal::Signal::SIGCHLD);
         let _ = set.thread_block();
-        let kernel = kernel::Kernel::new(&config)?;
+        let kernel = kernel::Kernel::new(&config, &syscalls::SYSCALLS)?;
         Ok(Sandbox { config, kernel })
     }
 

@@ -81,7 +81,7 @@ fn normalised(mut st: KernelState) -> KernelState {
 fn the_golden_state_restores_and_saves_again_unchanged() {
     let (_, st) = golden();
     let root = tempfile::tempdir().unwrap();
-    let mut k = sentry::kernel::testing::kernel(root.path());
+    let mut k = sentry::testing::kernel(root.path());
     let null = std::fs::File::open("/dev/null").unwrap();
     let stdio = [(); 3].map(|_| null.as_fd().try_clone_to_owned().unwrap());
     k.restore_state(&st, std::iter::empty(), stdio)

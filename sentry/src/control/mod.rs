@@ -85,7 +85,7 @@ pub struct ExecProcess {
     pub groups: Vec<u32>,
     /// `None`: Linux's default for the uid.
     #[serde(default)]
-    pub capabilities: Option<crate::kernel::creds::CapSets>,
+    pub capabilities: Option<crate::creds::CapSets>,
     #[serde(default)]
     pub no_new_privileges: bool,
 }

@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::SynthNode;
-use crate::kernel::validate::Invalid;
 use crate::mm::Errno;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// Device nodes of devfs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn every_node_comes_back_as_itself() {
         use crate::fs::file::OpenFile;
-        use crate::fs::persist::testing::{at, round_trip, table};
+        use crate::persist::testing::{at, round_trip, table};
 
         let names = ["null", "zero", "full", "random", "urandom"];
         let files: Vec<_> = names

@@ -3,7 +3,7 @@
 //! An open file description is an [`OpenFile`]: what every description has (status flags,
 //! guest path, a position for the kinds that use one) and its kind, a `Box<dyn FileImpl>`.
 //! Each kind lives in the module of its concept (`ipc/pipe.rs`, `fs/host.rs`, ...) with
-//! its saved form beside it, and is registered once in [`crate::fs::kinds`]. The system
+//! its saved form beside it, and is registered once in [`crate::kinds`]. The system
 //! calls see only this trait; the few that act on one concrete kind (epoll_ctl on an epoll
 //! set, the pipe-size fcntls) ask for it by type with [`OpenFile::kind`].
 
@@ -12,10 +12,10 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::fs::kinds::FileKindState;
-use crate::fs::persist::SaveCtx;
-use crate::kernel::task::WaitKey;
+use crate::kinds::FileKindState;
 use crate::mm::Errno;
+use crate::persist::SaveCtx;
+use crate::wait::WaitKey;
 
 /// Why an I/O call did not complete.
 #[derive(Debug, PartialEq, Eq)]
@@ -191,7 +191,7 @@ pub trait FileImpl: Kind {
     }
 }
 
-/// What the registration in [`crate::fs::kinds`] gives every kind, by a blanket
+/// What the registration in [`crate::kinds`] gives every kind, by a blanket
 /// implementation over registered kinds: a kind that is not registered does not compile as
 /// a [`FileImpl`].
 pub trait Kind: 'static {

@@ -9,12 +9,12 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{path_ok, Invalid};
 use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::Vfs;
-use crate::kernel::validate::{path_ok, Invalid};
 use crate::mm::Errno;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 pub struct HostFile {
     fd: OwnedFd,
@@ -234,7 +234,7 @@ fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, KindE
     let r = vfs
         .resolve(
             &look,
-            &crate::kernel::creds::Creds::kernel(),
+            &crate::creds::Creds::kernel(),
             "/",
             path.as_bytes(),
             false,
@@ -261,9 +261,9 @@ mod tests {
 
     use super::*;
     use crate::fs::file::{FileRef, OpenFile};
-    use crate::fs::persist::testing::{at, null_stdio, round_trip_with, table};
-    use crate::fs::persist::{restore, save, RestoreFilesError};
     use crate::fs::{Mount, MountFs};
+    use crate::persist::testing::{at, null_stdio, round_trip_with, table};
+    use crate::persist::{restore, save, RestoreFilesError};
 
     /// A VFS whose root is a host directory holding `f` ("hello world") and `d/`.
     fn host_root(tag: &str, readonly: bool) -> (Vfs, std::path::PathBuf) {
@@ -302,7 +302,7 @@ mod tests {
         let (saved, back) = round_trip_with(&vfs, null_stdio(), &[&table(&[&f, &d])]);
         assert_eq!(
             saved.files[0].kind,
-            crate::fs::kinds::FileKindState::Host(HostFileState {
+            crate::kinds::FileKindState::Host(HostFileState {
                 dir: false,
                 offset: 6
             })

@@ -12,10 +12,7 @@ pub mod dev;
 pub mod file;
 pub mod host;
 pub mod host_sys;
-pub mod kinds;
 pub(crate) mod mount_setup;
-pub mod persist;
-pub mod proc;
 pub mod stdio;
 pub mod synthetic;
 pub mod tmpfs;
@@ -26,9 +23,9 @@ use std::path::PathBuf;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{FchmodatFlags, Mode};
 
+use crate::creds::{Creds, MAY_EXEC};
 use crate::fs::dev::DevNode;
 use crate::fs::synthetic::DirEnt;
-use crate::kernel::creds::{Creds, MAY_EXEC};
 use crate::mm::Errno;
 
 /// A file system mounted in the guest tree.

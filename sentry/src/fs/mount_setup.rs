@@ -3,8 +3,16 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::fs::{MountFs, Vfs};
-use crate::kernel::KernelError;
 use crate::SandboxConfig;
+
+/// A mount of the config that could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open mount source {path}")]
+pub struct MountError {
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// The fallback when the caller mounted no tmpfs for a tmpfs mount (the sentry's own tests;
 /// boot always does): a fresh, private host directory backing one tmpfs mount: a unique name (sandboxes in
@@ -58,9 +66,9 @@ fn private_mount_namespace() -> bool {
 }
 
 /// Builds the guest's mount table from the config.
-pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
+pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
     use crate::MountKind;
-    let open_dir = |p: &std::path::Path| -> Result<OwnedFd, KernelError> {
+    let open_dir = |p: &std::path::Path| -> Result<OwnedFd, MountError> {
         nix::fcntl::open(
             p,
             nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -70,7 +78,7 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
             // SAFETY: open just returned this fd and nothing else owns it.
             unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
         })
-        .map_err(|e| KernelError::Mount {
+        .map_err(|e| MountError {
             path: p.display().to_string(),
             source: e.into(),
         })
@@ -104,7 +112,7 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, KernelError> {
                 "tmpfs".to_string(),
             ),
             MountKind::Tmpfs { mounted: None } => {
-                let (dir, mounted) = tmpfs_backing_dir().map_err(|e| KernelError::Mount {
+                let (dir, mounted) = tmpfs_backing_dir().map_err(|e| MountError {
                     path: std::env::temp_dir().display().to_string(),
                     source: e,
                 })?;

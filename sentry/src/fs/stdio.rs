@@ -10,12 +10,12 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr, IoctlCaller};
 use crate::fs::host_sys;
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::kernel::task::WaitKey;
-use crate::kernel::validate::Invalid;
 use crate::mm::Errno;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::wait::WaitKey;
 
 /// Makes a host stdio fd non-blocking for the sandbox's event loop. The caller hands over
 /// a description the sandbox owns alone (`crate::host::reopen_stdio` makes one), or one
@@ -186,7 +186,7 @@ impl Persist for HostStream {
 mod tests {
     use super::*;
     use crate::fs::file::OpenFile;
-    use crate::fs::persist::testing::{at, no_mounts, round_trip_with, table};
+    use crate::persist::testing::{at, no_mounts, round_trip_with, table};
 
     fn pipe() -> (OwnedFd, OwnedFd) {
         nix::unistd::pipe().unwrap()

@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Invalid;
 use crate::fs::file::{anon_stat, seek_in, FileImpl, IoErr, Mappable};
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::kernel::validate::Invalid;
 use crate::mm::Errno;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// A synthetic directory entry (name, d_type).
 pub type DirEnt = (String, u8);
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn generated_files_come_back_at_their_position() {
         use crate::fs::file::OpenFile;
-        use crate::fs::persist::testing::{at, round_trip, table};
+        use crate::persist::testing::{at, round_trip, table};
 
         let f = OpenFile::new(
             Box::new(SynthFile::new(b"0123456789".to_vec())),

@@ -7,11 +7,29 @@
 //! fd. An image can therefore describe any tree it likes: it can only ever create new
 //! nodes inside the sandbox's own tmpfs.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
+use crate::checks::{bad, truncate, Invalid, PATH_MAX};
 use crate::fs::host_sys;
-use crate::kernel::state::{TmpfsEntry, TmpfsNode};
+
+/// One node of a saved tmpfs: path relative to the mount, mode, and what it is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TmpfsEntry {
+    pub path: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub node: TmpfsNode,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum TmpfsNode {
+    Dir,
+    File(Vec<u8>),
+    Symlink(String),
+}
 
 /// A failure reading or rebuilding a tree: the node's path within the mount, and why.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +151,7 @@ pub fn read_tree(root: BorrowedFd) -> Result<Vec<TmpfsEntry>, TreeError> {
 /// this checks again). Nothing is ever written through an existing node: a node that
 /// already exists is an error.
 pub fn write_tree(root: BorrowedFd, entries: &[TmpfsEntry]) -> Result<(), TreeError> {
-    crate::kernel::validate::check_tree("the tmpfs", entries).map_err(|e| TreeError {
+    check_tree("the tmpfs", entries).map_err(|e| TreeError {
         path: String::new(),
         op: "checking the tree",
         source: std::io::Error::other(e.to_string()),
@@ -201,6 +219,67 @@ pub fn write_tree(root: BorrowedFd, entries: &[TmpfsEntry]) -> Result<(), TreeEr
                 nix::sys::stat::Mode::from_bits_truncate(e.mode),
             )
             .map_err(|x| fail(p, "chmod")(x as i32))?;
+        }
+    }
+    Ok(())
+}
+
+/// A tmpfs tree: relative clean paths, each once, parents listed as directories before
+/// their children (the order `read_tree` writes), names and paths within Linux's limits.
+pub fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invalid> {
+    let mut dirs: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for e in entries {
+        let p = e.path.as_str();
+        let clean = !p.is_empty()
+            && p.len() <= PATH_MAX
+            && !p.contains('\0')
+            && p.split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
+        if !clean {
+            return Err(bad(
+                obj,
+                "entry",
+                format!("{:?} is not a clean relative path", truncate(p)),
+            ));
+        }
+        if !seen.insert(p) {
+            return Err(bad(
+                obj,
+                "entry",
+                format!("{:?} appears twice", truncate(p)),
+            ));
+        }
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            if !dirs.contains(parent) {
+                return Err(bad(
+                    obj,
+                    "entry",
+                    format!(
+                        "{:?} comes before its directory, or its parent is not a directory",
+                        truncate(p)
+                    ),
+                ));
+            }
+        }
+        if e.mode & !0o7777 != 0 {
+            return Err(bad(
+                obj,
+                "entry mode",
+                format!("{:#o} of {:?}", e.mode, truncate(p)),
+            ));
+        }
+        if let TmpfsNode::Symlink(t) = &e.node {
+            if t.is_empty() || t.len() > PATH_MAX || t.contains('\0') {
+                return Err(bad(
+                    obj,
+                    "symlink target",
+                    format!("of {:?} is invalid", truncate(p)),
+                ));
+            }
+        }
+        if matches!(e.node, TmpfsNode::Dir) {
+            dirs.insert(p);
         }
     }
     Ok(())

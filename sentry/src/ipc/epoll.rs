@@ -11,9 +11,9 @@ use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{Invalid, FD_MAX};
 use crate::fs::file::{FileImpl, OpenFile};
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::kernel::validate::{Invalid, FD_MAX};
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// One watched file of an epoll set.
 pub struct Interest {
@@ -158,8 +158,8 @@ impl Persist for EpollFile {
 mod tests {
     use super::*;
     use crate::fs::file::FileRef;
-    use crate::fs::persist::testing::{at, round_trip, table};
     use crate::ipc::pipe;
+    use crate::persist::testing::{at, round_trip, table};
 
     fn watch(set: &EpollRef, fd: i32, f: &FileRef, events: u32) {
         set.borrow_mut().interests.insert(

@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr};
-use crate::fs::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::kernel::task::WaitKey;
-use crate::kernel::validate::Invalid;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::wait::WaitKey;
 
 /// The largest value an eventfd counter holds.
 pub const EVENTFD_MAX: u64 = 0xffff_ffff_ffff_fffe;
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn a_counter_comes_back_with_its_mode() {
         use crate::fs::file::OpenFile;
-        use crate::fs::persist::testing::{at, round_trip, table};
+        use crate::persist::testing::{at, round_trip, table};
 
         let e = OpenFile::new(
             Box::new(EventFd::new(21, 5, true)),

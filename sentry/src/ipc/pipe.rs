@@ -10,13 +10,11 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, IoErr};
-use crate::fs::persist::{
-    CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
-};
-use crate::kernel::task::WaitKey;
-use crate::kernel::validate::{bad, Invalid};
 use crate::mm::Errno;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist};
+use crate::wait::WaitKey;
 
 /// Default pipe capacity, as Linux.
 pub const PIPE_CAPACITY: usize = 65536;
@@ -435,9 +433,9 @@ mod tests {
     #[test]
     fn a_pipe_is_saved_once_with_its_bytes_and_both_ends_come_back() {
         use crate::fs::file::OpenFile;
-        use crate::fs::kinds::SharedState;
-        use crate::fs::persist::testing::{at, round_trip, table};
-        use crate::fs::persist::SharedEntry;
+        use crate::kinds::SharedState;
+        use crate::persist::testing::{at, round_trip, table};
+        use crate::persist::SharedEntry;
 
         let (r, w) = pair(12);
         let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[12]");

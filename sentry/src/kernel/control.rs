@@ -7,10 +7,11 @@ use std::os::fd::OwnedFd;
 use super::signal::{self, SigInfo};
 use super::spawn::Spawn;
 use super::task::{RunState, WaitStatus};
-use super::{creds, default_rlimits, Kernel};
+use super::{default_rlimits, Kernel};
 use crate::control::{
     CheckpointError, Envelope, ExecError, ExecProcess, Request, RequestError, Response, SignalError,
 };
+use crate::creds;
 
 /// A signal number a request may carry.
 fn check_signal(signo: i32) -> Result<(), SignalError> {
@@ -309,7 +310,7 @@ mod tests {
     #[test]
     fn a_signal_to_a_missing_process_names_it() {
         let root = tempfile::tempdir().unwrap();
-        let mut k = crate::kernel::testing::kernel(root.path());
+        let mut k = crate::testing::kernel(root.path());
         let e = failure(k.serve_control(
             Request::SignalProcess {
                 pid: 42,
@@ -333,7 +334,7 @@ mod tests {
     #[test]
     fn an_exec_of_a_missing_program_gives_the_errno_once() {
         let root = tempfile::tempdir().unwrap();
-        let mut k = crate::kernel::testing::kernel(root.path());
+        let mut k = crate::testing::kernel(root.path());
         let init = k.test_process(0, 0);
         let e = failure(k.serve_control(exec("/no/such/program"), null_fds(3)));
         assert_eq!(e.kind(), ErrorKind::Exec);
@@ -355,7 +356,7 @@ mod tests {
     #[test]
     fn a_checkpoint_into_an_unwritable_file_names_the_image_and_the_errno_once() {
         let root = tempfile::tempdir().unwrap();
-        let mut k = crate::kernel::testing::kernel(root.path());
+        let mut k = crate::testing::kernel(root.path());
         k.test_process(0, 0);
         // /dev/full cannot even be truncated.
         let full = std::fs::OpenOptions::new()
@@ -380,7 +381,7 @@ mod tests {
     #[test]
     fn a_checkpoint_without_its_image_fd_is_refused_before_the_world_stops() {
         let root = tempfile::tempdir().unwrap();
-        let mut k = crate::kernel::testing::kernel(root.path());
+        let mut k = crate::testing::kernel(root.path());
         let (reply, answer) = std::sync::mpsc::channel();
         k.control(Envelope {
             request: Request::Checkpoint {

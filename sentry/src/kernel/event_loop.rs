@@ -60,16 +60,17 @@ impl Kernel {
         let args = [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9];
         log::trace!(
             "[{tid}] {}({:#x}, {:#x}, {:#x})",
-            crate::syscalls::name(r.orig_rax),
+            self.table.name(r.orig_rax),
             args[0],
             args[1],
             args[2]
         );
         let nr = r.orig_rax;
+        let table = self.table;
         let out = self.contained(
             tid,
-            || format!("system call {}", crate::syscalls::name(nr)),
-            |k| k.dispatch(tid, nr, args),
+            || format!("system call {}", table.name(nr)),
+            |k| table.dispatch(k, tid, nr, args),
         );
         if let Some(out) = out {
             if self.tasks.contains_key(&tid) {
@@ -113,7 +114,7 @@ impl Kernel {
 
     pub fn log_unimplemented(&mut self, nr: u64) {
         if self.logged.insert(nr) {
-            log::warn!("unimplemented syscall {} ({nr})", crate::syscalls::name(nr));
+            log::warn!("unimplemented syscall {} ({nr})", self.table.name(nr));
         }
     }
 

@@ -4,12 +4,7 @@
 
 use super::task::RunState;
 use super::Kernel;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FutexKey {
-    Private { mm: u64, addr: u64 },
-    Shared { offset: u64 },
-}
+pub use crate::wait::{FutexKey, FutexKeyState};
 
 /// A task waiting on a futex, with its wake bitset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,31 +12,6 @@ pub struct Waiter {
     pub tid: i32,
     pub key: FutexKey,
     pub bitset: u32,
-}
-
-/// The saved form of a futex key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum FutexKeyState {
-    /// (address space id, guest address)
-    Private { mm: u64, addr: u64 },
-    /// memory-file offset
-    Shared { offset: u64 },
-}
-
-impl FutexKey {
-    pub fn save(&self) -> FutexKeyState {
-        match *self {
-            FutexKey::Private { mm, addr } => FutexKeyState::Private { mm, addr },
-            FutexKey::Shared { offset } => FutexKeyState::Shared { offset },
-        }
-    }
-
-    pub fn restore(s: &FutexKeyState) -> FutexKey {
-        match *s {
-            FutexKeyState::Private { mm, addr } => FutexKey::Private { mm, addr },
-            FutexKeyState::Shared { offset } => FutexKey::Shared { offset },
-        }
-    }
 }
 
 /// The saved form of a futex waiter.

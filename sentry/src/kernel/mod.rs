@@ -1,8 +1,8 @@
 //! The kernel: tasks, thread groups, the event loop that serves their system calls,
 //! signals, wait and exit.
 
-pub mod creds;
 pub mod futex;
+pub mod procfs;
 pub mod restore;
 pub mod signal;
 pub mod state;
@@ -17,8 +17,6 @@ mod memory;
 mod paths;
 mod signal_delivery;
 pub(crate) mod spawn;
-#[doc(hidden)]
-pub mod testing;
 
 pub use spawn::Spawn;
 
@@ -60,12 +58,8 @@ pub struct MmEntry {
 pub enum KernelError {
     #[error("platform")]
     Platform(#[source] std::io::Error),
-    #[error("cannot open mount source {path}")]
-    Mount {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Mount(#[from] crate::fs::mount_setup::MountError),
     #[error("cannot start {path}")]
     Exec {
         path: String,
@@ -74,7 +68,40 @@ pub enum KernelError {
     },
 }
 
+/// How the kernel reaches the system call table. The syscalls layer implements it and the
+/// crate root hands it to the kernel, so that the kernel does not depend on the layer that
+/// serves calls through it.
+pub trait SyscallTable {
+    /// Serves call `nr` of task `tid`.
+    fn dispatch(&self, k: &mut Kernel, tid: i32, nr: u64, args: [u64; 6]) -> Sys;
+    fn name(&self, nr: u64) -> &'static str;
+    /// What a signal handler does to call `nr` when it interrupts it blocked.
+    fn restart(&self, nr: u64) -> RestartRule;
+    /// Call `nr` of task `tid` was interrupted and fails with EINTR: what it leaves behind
+    /// (the time left, for a relative sleep).
+    fn interrupted(&self, k: &mut Kernel, tid: i32, nr: u64);
+}
+
+/// What a signal handler does to a call it interrupts while the call is blocked (signal(7)).
+/// A call that never blocks is never interrupted, and its rule does not matter. A signal
+/// that runs no handler (ignored, or a stop then SIGCONT) leaves the call to go on or restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartRule {
+    /// Restarted when the handler was installed with SA_RESTART, else EINTR (Linux's
+    /// -ERESTARTSYS): read, write, wait4, futex and most blocking calls.
+    SaRestart,
+    /// EINTR even under SA_RESTART (-ERESTARTNOHAND or -EINTR): poll, select, epoll_wait,
+    /// pause, sigsuspend, sigtimedwait, the System V IPC waits, io_getevents. (Sockets with a
+    /// receive or send timeout join them when sockets come.)
+    Never,
+    /// As `Never`, and a relative sleep writes the time left back (-ERESTART_RESTARTBLOCK):
+    /// nanosleep, clock_nanosleep.
+    TimeLeft,
+}
+
 pub struct Kernel {
+    /// The system calls this kernel serves.
+    pub(crate) table: &'static dyn SyscallTable,
     pub plat: Box<dyn Platform>,
     pub mf: MemoryFile,
     pub mms: HashMap<u64, MmEntry>,
@@ -106,21 +133,26 @@ pub struct Kernel {
 impl Kernel {
     /// Builds the kernel and its platform. Forks the master stub: call before the process
     /// starts threads.
-    pub fn new(config: &SandboxConfig) -> Result<Kernel, KernelError> {
+    pub fn new(
+        config: &SandboxConfig,
+        table: &'static dyn SyscallTable,
+    ) -> Result<Kernel, KernelError> {
         let mf = MemoryFile::new().map_err(KernelError::Platform)?;
         let plat = Ptrace::new(mf.raw_fd()).map_err(KernelError::Platform)?;
-        Kernel::with_platform(config, mf, Box::new(plat))
+        Kernel::with_platform(config, table, mf, Box::new(plat))
     }
 
     /// Builds the kernel on a given platform (the fake one in unit tests) and memory file
     /// (the one the platform maps from).
     pub fn with_platform(
         config: &SandboxConfig,
+        table: &'static dyn SyscallTable,
         mf: MemoryFile,
         plat: Box<dyn Platform>,
     ) -> Result<Kernel, KernelError> {
         let vfs = crate::fs::mount_setup::build_vfs(config)?;
         Ok(Kernel {
+            table,
             plat,
             mf,
             mms: HashMap::new(),

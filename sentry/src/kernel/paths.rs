@@ -24,7 +24,7 @@ impl Kernel {
         path: &[u8],
         follow: bool,
     ) -> Result<crate::fs::Resolved, Errno> {
-        let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+        let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
         let creds = &self.tg_of(tid).creds;
         self.vfs.resolve(&look, creds, dir, path, follow)
     }

@@ -27,7 +27,7 @@ pub enum RestoreError {
     #[error("the image's mounts do not match this container's: {0}")]
     Mounts(String),
     #[error("the image's state is invalid")]
-    Invalid(#[from] crate::kernel::validate::Invalid),
+    Invalid(#[from] crate::checks::Invalid),
     #[error("restoring the tmpfs at {mount}")]
     Tmpfs {
         mount: String,
@@ -35,7 +35,7 @@ pub enum RestoreError {
         source: crate::fs::tmpfs::TreeError,
     },
     #[error("restoring open files")]
-    Files(#[from] crate::fs::persist::RestoreFilesError),
+    Files(#[from] crate::persist::RestoreFilesError),
     #[error("the image's state is inconsistent: {0}")]
     Inconsistent(String),
     #[error("recreating the sandbox")]
@@ -195,7 +195,7 @@ impl Kernel {
         }
         // Open files and fd tables.
         let files =
-            crate::fs::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
+            crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         let tables = files.tables;
         let fss: HashMap<u64, Rc<RefCell<FsContext>>> = st

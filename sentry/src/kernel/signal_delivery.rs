@@ -210,9 +210,11 @@ impl Kernel {
             return;
         }
         let nr = self.tasks[&tid].regs.orig_rax;
-        let restart = act.flags & signal::SA_RESTART != 0 && crate::syscalls::restartable(nr);
-        if crate::syscalls::restart(nr) == crate::syscalls::RestartRule::TimeLeft {
-            crate::syscalls::time::nanosleep_interrupted(self, tid);
+        let table = self.table;
+        let restart = act.flags & signal::SA_RESTART != 0
+            && table.restart(nr) == super::RestartRule::SaRestart;
+        if !restart {
+            table.interrupted(self, tid, nr);
         }
         let progress = self.tasks[&tid].sys_progress;
         let t = self.task_mut(tid);

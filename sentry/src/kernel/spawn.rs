@@ -7,7 +7,8 @@ use std::rc::Rc;
 
 use super::signal::SigAction;
 use super::task::{FsContext, RunState, Task, ThreadGroup};
-use super::{creds, default_rlimits, Kernel, KernelError};
+use super::{default_rlimits, Kernel, KernelError};
+use crate::creds;
 use crate::fs::file::{FdTable, OpenFile};
 use crate::fs::stdio::HostStream;
 use crate::mm::{Mm, MmCtx};
@@ -91,7 +92,7 @@ impl Kernel {
     /// pid. execve gives it a program.
     pub fn new_process(
         &mut self,
-        creds: &super::creds::Creds,
+        creds: &crate::creds::Creds,
         rlimits: &[(u64, u64)],
         cwd: &str,
         mut files: FdTable,

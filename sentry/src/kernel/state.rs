@@ -18,16 +18,17 @@ use crate::kernel::signal::SigAction;
 use crate::kernel::task::{save_sighand, FsContext, TaskRefs, WaitStatus};
 use crate::kernel::Kernel;
 
-pub use crate::fs::kinds::{FileKindState, SharedState};
-pub use crate::fs::persist::{FdTableState, FileState, SharedEntry};
-pub use crate::kernel::creds::CredsState;
+pub use crate::creds::CredsState;
+pub use crate::fs::tmpfs::{TmpfsEntry, TmpfsNode};
 pub use crate::kernel::futex::{FutexKeyState, WaiterState};
 pub use crate::kernel::signal::{SigActionState, SigInfoState};
 pub use crate::kernel::task::{
     FsState, RegsState, RunStateState, SigHandState, TaskState, ThreadGroupState, WaitKeyState,
     WaitStatusState,
 };
+pub use crate::kinds::{FileKindState, SharedState};
 pub use crate::mm::state::{MmState, VmaState};
+pub use crate::persist::{FdTableState, FileState, SharedEntry};
 
 /// Version of the saved-state schema (beside the image format version). Any change to the
 /// shape of a saved type changes the bytes of an image: bump this, check in a golden state
@@ -43,7 +44,7 @@ pub struct KernelState {
     pub boot_ns: u64,
     pub memory: Vec<(u64, u64, u32)>,
     pub mms: Vec<MmState>,
-    /// Objects several open files share (pipes), by id: `crate::fs::persist`.
+    /// Objects several open files share (pipes), by id: `crate::persist`.
     pub shared: Vec<SharedEntry>,
     pub files: Vec<FileState>,
     pub fd_tables: Vec<FdTableState>,
@@ -81,23 +82,6 @@ pub struct MountState {
     pub contents: Vec<TmpfsEntry>,
 }
 
-/// One node of a saved tmpfs: path relative to the mount, mode, and what it is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TmpfsEntry {
-    pub path: String,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub node: TmpfsNode,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum TmpfsNode {
-    Dir,
-    File(Vec<u8>),
-    Symlink(String),
-}
-
 /// Assigns ids to shared objects by identity.
 struct Ids<T> {
     map: HashMap<*const T, u64>,
@@ -125,8 +109,7 @@ impl<T> Ids<T> {
 impl Kernel {
     /// Writes down the whole kernel. Every guest thread must be stopped.
     pub fn save_state(&mut self) -> Result<KernelState, std::io::Error> {
-        let (saved_files, table_ids) =
-            crate::fs::persist::save(self.tasks.values().map(|t| &t.files));
+        let (saved_files, table_ids) = crate::persist::save(self.tasks.values().map(|t| &t.files));
         let mut fs_ids: Ids<std::cell::RefCell<FsContext>> = Ids::new();
         let mut sig_ids: Ids<std::cell::RefCell<[SigAction; 64]>> = Ids::new();
         let mut fs_contexts = Vec::new();

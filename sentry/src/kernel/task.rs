@@ -6,6 +6,7 @@ use std::rc::Rc;
 use crate::fs::file::FdTable;
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
+pub use crate::wait::{WaitKey, WaitKeyState};
 
 /// Where a task is.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,21 +21,6 @@ pub enum RunState {
     GroupStopped,
     /// Waiting for a vfork child to exec or exit.
     VforkWait(i32),
-}
-
-/// What a parked system call waits for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum WaitKey {
-    /// A kernel object (pipe end, etc.), by id.
-    Object(u64),
-    /// A child of this thread group changed state.
-    Child(i32),
-    /// A futex.
-    Futex(crate::kernel::futex::FutexKey),
-    /// A host fd becoming readable (POLLIN) or writable (POLLOUT).
-    HostFd(i32, i16),
-    /// Only a signal or the deadline ends this wait.
-    Nothing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +116,7 @@ pub struct ThreadGroup {
     /// ITIMER_REAL: (next expiry ns on the monotonic clock, interval ns).
     pub itimer_real: Option<(u64, u64)>,
     pub rlimits: Vec<(u64, u64)>,
-    pub creds: crate::kernel::creds::Creds,
+    pub creds: crate::creds::Creds,
     pub exe: String,
     /// When it started, on the guest monotonic clock.
     pub start_ns: u64,
@@ -141,8 +127,7 @@ pub struct ThreadGroup {
 // Each object's `save` destructures it, so a field added to the live struct does not
 // compile until it is saved or named here as not saved, with the reason.
 
-use crate::kernel::creds::CredsState;
-use crate::kernel::futex::FutexKeyState;
+use crate::creds::CredsState;
 use crate::kernel::signal::{SigActionState, SigInfoState};
 
 /// The saved form of where a task is.
@@ -160,35 +145,13 @@ pub enum RunStateState {
     VforkWait(i32),
 }
 
-/// The saved form of a wait key. A host fd is not saved: only what was waited for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum WaitKeyState {
-    Object(u64),
-    Child(i32),
-    Futex(FutexKeyState),
-    /// A host fd becoming ready for these poll events.
-    HostFd {
-        events: i16,
-    },
-    Nothing,
-}
-
 impl RunState {
     pub fn save(&self) -> RunStateState {
         match self {
             RunState::Running => RunStateState::Running,
             RunState::Stopped => RunStateState::Stopped,
             RunState::Parked(Park { keys, deadline }) => RunStateState::Parked {
-                keys: keys
-                    .iter()
-                    .map(|k| match k {
-                        WaitKey::Object(id) => WaitKeyState::Object(*id),
-                        WaitKey::Child(p) => WaitKeyState::Child(*p),
-                        WaitKey::Futex(f) => WaitKeyState::Futex(f.save()),
-                        WaitKey::HostFd(_, events) => WaitKeyState::HostFd { events: *events },
-                        WaitKey::Nothing => WaitKeyState::Nothing,
-                    })
-                    .collect(),
+                keys: keys.iter().map(WaitKey::save).collect(),
                 deadline: *deadline,
             },
             RunState::GroupStopped => RunStateState::GroupStopped,

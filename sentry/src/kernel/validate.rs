@@ -5,77 +5,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::kernel::state::{KernelState, MountState, TmpfsEntry, TmpfsNode};
+use crate::checks::{
+    bad, path_ok, unique, Invalid, FPU_MAX, PATH_MAX, PID_MAX, SIGQUEUE_MAX, USER_END,
+};
+use crate::fs::tmpfs::check_tree;
+use crate::kernel::state::{KernelState, MountState};
 use crate::kernel::task::RunStateState;
 use crate::platform::{GuestRange, GUEST_TOP};
-
-/// Largest pid (Linux's `PID_MAX_LIMIT`).
-pub const PID_MAX: i32 = 4_194_304;
-/// Most fds a table may hold (the sentry's cap on RLIMIT_NOFILE).
-pub const FD_MAX: i32 = 1 << 20;
-/// First address that is not a canonical user address on x86-64.
-const USER_END: u64 = 1 << 47;
-/// Largest XSAVE area the sentry reads from a host.
-const FPU_MAX: usize = 16384;
-/// Longest guest path.
-const PATH_MAX: usize = 4096;
-/// Most pending signals per queue (the default RLIMIT_SIGPENDING).
-const SIGQUEUE_MAX: usize = 1 << 16;
-
-/// What is wrong with an image's state: `object` and `field` name the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{object}: {field} {problem}")]
-pub struct Invalid {
-    pub object: String,
-    pub field: &'static str,
-    pub problem: String,
-}
-
-pub(crate) fn bad(
-    object: impl Into<String>,
-    field: &'static str,
-    problem: impl Into<String>,
-) -> Invalid {
-    Invalid {
-        object: object.into(),
-        field,
-        problem: problem.into(),
-    }
-}
-
-/// Fails unless `ids` are unique; returns them as a set.
-pub(crate) fn unique<T: std::hash::Hash + Eq + Copy + std::fmt::Display>(
-    kind: &str,
-    ids: impl Iterator<Item = T>,
-) -> Result<HashSet<T>, Invalid> {
-    let mut seen = HashSet::new();
-    for id in ids {
-        if !seen.insert(id) {
-            return Err(bad(format!("{kind} {id}"), "id", "appears twice"));
-        }
-    }
-    Ok(seen)
-}
-
-pub(crate) fn path_ok(
-    object: &str,
-    field: &'static str,
-    p: &str,
-    absolute: bool,
-) -> Result<(), Invalid> {
-    if p.len() > PATH_MAX || p.contains('\0') || (absolute && !p.starts_with('/')) {
-        return Err(bad(
-            object,
-            field,
-            format!("{:?} is not a valid guest path", truncate(p)),
-        ));
-    }
-    Ok(())
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
 
 fn signo_ok(object: &str, field: &'static str, sig: i32) -> Result<(), Invalid> {
     if !(1..=64).contains(&sig) {
@@ -116,7 +52,7 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
         }
     }
     // Open files, the objects they share, and fd tables: beside the files' kinds.
-    let tables = crate::fs::persist::check(&st.shared, &st.files, &st.fd_tables)?;
+    let tables = crate::persist::check(&st.shared, &st.files, &st.fd_tables)?;
     let fss = unique("fs context", st.fs_contexts.iter().map(|f| f.id))?;
     for f in &st.fs_contexts {
         let obj = format!("fs context {}", f.id);
@@ -415,67 +351,6 @@ fn check_mounts(mounts: &[MountState]) -> Result<(), Invalid> {
             return Err(bad(&obj, "contents", "are saved, but it is not a tmpfs"));
         }
         check_tree(&obj, &m.contents)?;
-    }
-    Ok(())
-}
-
-/// A tmpfs tree: relative clean paths, each once, parents listed as directories before
-/// their children (the order `read_tree` writes), names and paths within Linux's limits.
-pub fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invalid> {
-    let mut dirs: HashSet<&str> = HashSet::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    for e in entries {
-        let p = e.path.as_str();
-        let clean = !p.is_empty()
-            && p.len() <= PATH_MAX
-            && !p.contains('\0')
-            && p.split('/')
-                .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= 255);
-        if !clean {
-            return Err(bad(
-                obj,
-                "entry",
-                format!("{:?} is not a clean relative path", truncate(p)),
-            ));
-        }
-        if !seen.insert(p) {
-            return Err(bad(
-                obj,
-                "entry",
-                format!("{:?} appears twice", truncate(p)),
-            ));
-        }
-        if let Some((parent, _)) = p.rsplit_once('/') {
-            if !dirs.contains(parent) {
-                return Err(bad(
-                    obj,
-                    "entry",
-                    format!(
-                        "{:?} comes before its directory, or its parent is not a directory",
-                        truncate(p)
-                    ),
-                ));
-            }
-        }
-        if e.mode & !0o7777 != 0 {
-            return Err(bad(
-                obj,
-                "entry mode",
-                format!("{:#o} of {:?}", e.mode, truncate(p)),
-            ));
-        }
-        if let TmpfsNode::Symlink(t) = &e.node {
-            if t.is_empty() || t.len() > PATH_MAX || t.contains('\0') {
-                return Err(bad(
-                    obj,
-                    "symlink target",
-                    format!("of {:?} is invalid", truncate(p)),
-                ));
-            }
-        }
-        if matches!(e.node, TmpfsNode::Dir) {
-            dirs.insert(p);
-        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the credential parts of prctl. The rules live in `kernel::creds`.
 
 use super::ret;
-use crate::kernel::creds::{CapSet, CAP_LAST, CAP_SETGID, CAP_SETPCAP};
+use crate::creds::{CapSet, CAP_LAST, CAP_SETGID, CAP_SETPCAP};
 use crate::kernel::{err, Kernel, Sys};
 
 macro_rules! tryk {
@@ -231,8 +231,8 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
     use crate::kernel::Kernel;
+    use crate::testing::{kernel, SCRATCH};
 
     fn ids(k: &mut Kernel, t: i32) -> [u32; 3] {
         let p = [SCRATCH, SCRATCH + 4, SCRATCH + 8];

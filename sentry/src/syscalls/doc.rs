@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use super::table::{self, RestartRule, Status};
+use super::table::{self, Status};
+use crate::kernel::RestartRule;
 
 /// The prose around the generated parts: `{summary}` and `{table}` are replaced.
 const TEMPLATE: &str = include_str!("doc_template.md");

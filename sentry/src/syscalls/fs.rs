@@ -3,12 +3,12 @@
 use std::os::fd::AsFd;
 
 use super::ret;
+use crate::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fs::dev::DevFile;
 use crate::fs::file::{FileImpl, OpenFile};
 use crate::fs::host::HostFile;
 use crate::fs::synthetic::{SynthDir, SynthFile};
 use crate::fs::{MountFs, Resolved, SynthNode};
-use crate::kernel::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::kernel::{err, Kernel, Sys};
 
 macro_rules! tryk {
@@ -38,7 +38,7 @@ impl Kernel {
         let comps = crate::fs::split(&r.path);
         let parent = &comps[..comps.len().saturating_sub(1)];
         let (m, rel) = self.vfs.mount_for(parent);
-        let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+        let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
         self.vfs.lstat(&look, m, &rel).map(|(st, _)| (&st).into())
     }
 
@@ -102,7 +102,7 @@ impl Kernel {
         if !r.exists {
             return Err(libc::ENOENT);
         }
-        let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+        let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
         self.vfs.lstat(&look, r.mount, &r.rel).map(|(st, _)| st)
     }
 
@@ -218,7 +218,7 @@ impl Kernel {
                 if !r.exists {
                     return Err(if creat { libc::EACCES } else { libc::ENOENT });
                 }
-                let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+                let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
                 let node = self.vfs.synth(&look, r.mount, &r.rel)?;
                 let kind: Box<dyn FileImpl> = match node {
                     SynthNode::Dir(entries) => {
@@ -470,7 +470,7 @@ impl Kernel {
         if !r.exists {
             return err(libc::ENOENT);
         }
-        let look = |rel: &[String]| crate::fs::proc::lookup(self, tid, rel);
+        let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
         let (_, target) = tryk!(self.vfs.lstat(&look, r.mount, &r.rel));
         let Some(t) = target else {
             return err(libc::EINVAL);
@@ -705,8 +705,8 @@ impl Kernel {
 mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    use crate::kernel::testing::{kernel, SCRATCH};
     use crate::kernel::Kernel;
+    use crate::testing::{kernel, SCRATCH};
 
     /// A root with /etc (0755 root) holding secret (0600 root) and /pub (0777).
     fn tree() -> tempfile::TempDir {

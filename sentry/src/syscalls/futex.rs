@@ -163,7 +163,7 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::testing::{kernel, SCRATCH};
 
     #[test]
     fn wait_checks_the_value_and_wake_counts() {

@@ -194,8 +194,8 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
     use crate::platform::GUEST_TOP;
+    use crate::testing::{kernel, SCRATCH};
 
     const MAP: u64 = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
     const FIXED: u64 = MAP | libc::MAP_FIXED as u64;

@@ -15,9 +15,33 @@ pub mod signal;
 pub(crate) mod table;
 pub mod time;
 
-pub(crate) use table::RestartRule;
+use crate::kernel::{err, Kernel, RestartRule, Sys, SyscallTable};
 
-use crate::kernel::{err, Kernel, Sys};
+/// The system calls the sentry serves, as the kernel reaches them.
+pub struct Syscalls;
+
+/// The one instance the crate root hands to every kernel.
+pub static SYSCALLS: Syscalls = Syscalls;
+
+impl SyscallTable for Syscalls {
+    fn dispatch(&self, k: &mut Kernel, tid: i32, nr: u64, args: [u64; 6]) -> Sys {
+        k.dispatch(tid, nr, args)
+    }
+
+    fn name(&self, nr: u64) -> &'static str {
+        name(nr)
+    }
+
+    fn restart(&self, nr: u64) -> RestartRule {
+        restart(nr)
+    }
+
+    fn interrupted(&self, k: &mut Kernel, tid: i32, nr: u64) {
+        if restart(nr) == RestartRule::TimeLeft {
+            time::nanosleep_interrupted(k, tid);
+        }
+    }
+}
 
 /// The name of system call `nr` ("unknown" for a number Linux does not define).
 pub fn name(nr: u64) -> &'static str {

@@ -25,7 +25,7 @@ type WaitHit = (i32, i32, i32, i32, u32);
 struct ExecFile {
     data: Vec<u8>,
     path: String,
-    inode: crate::kernel::creds::Inode,
+    inode: crate::creds::Inode,
     suid_ok: bool,
 }
 
@@ -262,9 +262,8 @@ impl Kernel {
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(libc::EACCES);
         }
-        let inode: crate::kernel::creds::Inode = (&st).into();
-        self.creds(tid)
-            .may(&inode, crate::kernel::creds::MAY_EXEC)?;
+        let inode: crate::creds::Inode = (&st).into();
+        self.creds(tid).may(&inode, crate::creds::MAY_EXEC)?;
         let guest_path = f.borrow().path.clone();
         let (m, _) = self.vfs.mount_for(&crate::fs::split(&guest_path));
         let suid_ok = !self.vfs.mounts[m].nosuid;
@@ -731,7 +730,7 @@ impl Kernel {
             if soft > hard {
                 return err(libc::EINVAL);
             }
-            if hard > cur.1 && !self.creds(tid).has(crate::kernel::creds::CAP_SYS_RESOURCE) {
+            if hard > cur.1 && !self.creds(tid).has(crate::creds::CAP_SYS_RESOURCE) {
                 return err(libc::EPERM);
             }
             self.tgs.get_mut(&target).expect("tg").rlimits[res] = (soft, hard);
@@ -765,7 +764,7 @@ impl Kernel {
         if a[1] > 64 {
             return err(libc::EINVAL);
         }
-        if !self.creds(tid).has(crate::kernel::creds::CAP_SYS_ADMIN) {
+        if !self.creds(tid).has(crate::creds::CAP_SYS_ADMIN) {
             return err(libc::EPERM);
         }
         let b = tryk!(self.read_mem(tid, a[0], a[1] as usize));
@@ -893,7 +892,7 @@ pub fn is_tty(f: &crate::fs::file::FileRef) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::testing::{kernel, SCRATCH};
 
     #[test]
     fn identity_and_uname() {

@@ -321,7 +321,7 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
+    use crate::testing::{kernel, SCRATCH};
 
     #[test]
     fn sigaction_round_trips_and_kill_and_stop_cannot_be_caught() {

@@ -21,28 +21,12 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use crate::kernel::task::{Park, WaitKey};
+use crate::kernel::RestartRule;
 use crate::kernel::{err, Kernel, Sys};
 
 /// A system call handler: the kernel, the calling task and the six argument registers
 /// (rdi, rsi, rdx, r10, r8, r9).
 pub(crate) type Handler = fn(&mut Kernel, i32, [u64; 6]) -> Sys;
-
-/// What a signal handler does to a call it interrupts while the call is blocked (signal(7)).
-/// A call that never blocks is never interrupted, and its rule does not matter. A signal
-/// that runs no handler (ignored, or a stop then SIGCONT) leaves the call to go on or restart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RestartRule {
-    /// Restarted when the handler was installed with SA_RESTART, else EINTR (Linux's
-    /// -ERESTARTSYS): read, write, wait4, futex and most blocking calls.
-    SaRestart,
-    /// EINTR even under SA_RESTART (-ERESTARTNOHAND or -EINTR): poll, select, epoll_wait,
-    /// pause, sigsuspend, sigtimedwait, the System V IPC waits, io_getevents. (Sockets with a
-    /// receive or send timeout join them when sockets come.)
-    Never,
-    /// As `Never`, and a relative sleep writes the time left back (-ERESTART_RESTARTBLOCK):
-    /// nanosleep, clock_nanosleep.
-    TimeLeft,
-}
 
 /// How far the sentry serves a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1025,7 +1009,7 @@ mod tests {
     #[test]
     fn dispatch_serves_from_the_table() {
         let root = tempfile::tempdir().unwrap();
-        let mut k = crate::kernel::testing::kernel(root.path());
+        let mut k = crate::testing::kernel(root.path());
         let t = k.test_process(0, 0);
         let e = |errno: i32| Some(-(errno as i64));
         assert_eq!(k.call(t, libc::SYS_getpid, [0; 6]), Some(t as i64));

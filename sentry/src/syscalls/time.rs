@@ -185,8 +185,8 @@ pub fn nanosleep_interrupted(k: &mut Kernel, tid: i32) {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::testing::{kernel, SCRATCH};
     use crate::kernel::Kernel;
+    use crate::testing::{kernel, SCRATCH};
 
     fn ts(k: &mut Kernel, t: i32, addr: u64, sec: i64, nsec: i64) {
         let mut b = sec.to_le_bytes().to_vec();

@@ -477,8 +477,8 @@ pub struct CredsState {
 }
 
 impl CredsState {
-    pub fn save(c: &crate::kernel::creds::Creds) -> CredsState {
-        let crate::kernel::creds::Creds {
+    pub fn save(c: &crate::creds::Creds) -> CredsState {
+        let crate::creds::Creds {
             uid,
             euid,
             suid,
@@ -506,12 +506,12 @@ impl CredsState {
         }
     }
 
-    pub fn restore(&self) -> crate::kernel::creds::Creds {
+    pub fn restore(&self) -> crate::creds::Creds {
         let [uid, euid, suid, fsuid] = self.uids;
         let [gid, egid, sgid, fsgid] = self.gids;
-        let all = crate::kernel::creds::ALL_CAPS;
+        let all = crate::creds::ALL_CAPS;
         let [effective, permitted, inheritable, bounding, ambient] = self.caps.map(|c| c & all);
-        crate::kernel::creds::Creds {
+        crate::creds::Creds {
             uid,
             euid,
             suid,

@@ -15,7 +15,7 @@
 //! 2. Beside it, its saved form: a plain serde `State` struct (no host fd, no live type) and
 //!    `impl Persist` — `save` destructures the live struct, so every field is saved or
 //!    named as not saved with the reason; `restore` builds it again from the state and the
-//!    [`RestoreCtx`](crate::fs::persist::RestoreCtx); `check` refuses hostile values.
+//!    [`RestoreCtx`](crate::persist::RestoreCtx); `check` refuses hostile values.
 //!    Objects that several descriptions share (a socket pair's buffers) implement
 //!    [`SharedPersist`] and are saved once with `SaveCtx::share`.
 //! 3. Add one line to the list below (`TimerFd(crate::ipc::timerfd::TimerFd),`, or to
@@ -31,11 +31,9 @@
 
 use std::any::Any;
 
+use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, Kind};
-use crate::fs::persist::{
-    CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
-};
-use crate::kernel::validate::Invalid;
+use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist};
 
 /// A kind listed in the registration (implemented by it, never by hand).
 pub trait Registered: Persist + 'static {

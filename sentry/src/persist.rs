@@ -3,7 +3,7 @@
 //!
 //! Each kind of open file keeps its saved form beside it ([`Persist`]: `save` gives a
 //! plain serde `State`, `restore` builds the live kind from it), and is registered once in
-//! [`crate::fs::kinds`], which makes [`FileKindState`] and the dispatch below. A saved
+//! [`crate::kinds`], which makes [`FileKindState`] and the dispatch below. A saved
 //! state never holds a host fd or a live type: a host file is saved as what to reopen.
 //!
 //! Objects that several descriptions share (a pipe's buffer, shared by its two ends) are
@@ -25,10 +25,10 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{bad, path_ok, unique, Invalid, FD_MAX};
 use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef, OpenFile};
-use crate::fs::kinds::{self, FileKindState, RegisteredShared, SharedState};
 use crate::fs::Vfs;
-use crate::kernel::validate::{bad, path_ok, unique, Invalid, FD_MAX};
+use crate::kinds::{self, FileKindState, RegisteredShared, SharedState};
 
 /// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
 ///

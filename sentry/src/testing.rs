@@ -2,9 +2,9 @@
 //! processes: a kernel on the fake platform, processes that exist without a program, and a
 //! direct way to make a system call as one of them.
 
-use super::creds::{CapSets, Creds};
-use super::{default_rlimits, Kernel, Sys};
+use crate::creds::{CapSets, Creds};
 use crate::fs::file::FdTable;
+use crate::kernel::{default_rlimits, Kernel, Sys};
 use crate::mm::MemoryFile;
 use crate::platform::fake::FakePlatform;
 use crate::SandboxConfig;
@@ -20,7 +20,13 @@ pub fn kernel(root: &std::path::Path) -> Kernel {
     config.root = root.to_path_buf();
     config.root_readonly = false;
     let mf = MemoryFile::new().expect("memory file");
-    Kernel::with_platform(&config, mf, Box::new(FakePlatform::new())).expect("kernel")
+    Kernel::with_platform(
+        &config,
+        &crate::syscalls::SYSCALLS,
+        mf,
+        Box::new(FakePlatform::new()),
+    )
+    .expect("kernel")
 }
 
 impl Kernel {

@@ -1,0 +1,79 @@
+//! What a parked system call waits for: wait keys, the vocabulary shared by everything
+//! that can block a task (open files, child processes, futexes, host fds) and the kernel's
+//! event loop, which wakes the tasks parked on a key.
+
+/// What a parked system call waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WaitKey {
+    /// A kernel object (pipe end, etc.), by id.
+    Object(u64),
+    /// A child of this thread group changed state.
+    Child(i32),
+    /// A futex.
+    Futex(FutexKey),
+    /// A host fd becoming readable (POLLIN) or writable (POLLOUT).
+    HostFd(i32, i16),
+    /// Only a signal or the deadline ends this wait.
+    Nothing,
+}
+
+/// A futex: private ones are keyed by address space and virtual address, as Linux does;
+/// shared ones by memory-file offset, so two address spaces mapping the same memory meet
+/// on the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FutexKey {
+    Private { mm: u64, addr: u64 },
+    Shared { offset: u64 },
+}
+
+// ---- saved form ----
+
+/// The saved form of a wait key. A host fd is not saved: only what was waited for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum WaitKeyState {
+    Object(u64),
+    Child(i32),
+    Futex(FutexKeyState),
+    /// A host fd becoming ready for these poll events.
+    HostFd {
+        events: i16,
+    },
+    Nothing,
+}
+
+impl WaitKey {
+    pub fn save(&self) -> WaitKeyState {
+        match self {
+            WaitKey::Object(id) => WaitKeyState::Object(*id),
+            WaitKey::Child(p) => WaitKeyState::Child(*p),
+            WaitKey::Futex(f) => WaitKeyState::Futex(f.save()),
+            WaitKey::HostFd(_, events) => WaitKeyState::HostFd { events: *events },
+            WaitKey::Nothing => WaitKeyState::Nothing,
+        }
+    }
+}
+
+/// The saved form of a futex key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum FutexKeyState {
+    /// (address space id, guest address)
+    Private { mm: u64, addr: u64 },
+    /// memory-file offset
+    Shared { offset: u64 },
+}
+
+impl FutexKey {
+    pub fn save(&self) -> FutexKeyState {
+        match *self {
+            FutexKey::Private { mm, addr } => FutexKeyState::Private { mm, addr },
+            FutexKey::Shared { offset } => FutexKeyState::Shared { offset },
+        }
+    }
+
+    pub fn restore(s: &FutexKeyState) -> FutexKey {
+        match *s {
+            FutexKeyState::Private { mm, addr } => FutexKey::Private { mm, addr },
+            FutexKeyState::Shared { offset } => FutexKey::Shared { offset },
+        }
+    }
+}
