@@ -8,6 +8,7 @@
 # Each binary runs natively and under ours (not under gVisor); every case that passes
 # natively must pass under ours. Results go to $GVT/ci-results, never over run.sh's.
 # Prints 'conformance: N passed, N failed' (cases) and exits 1 if any failed.
+{
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
@@ -51,3 +52,4 @@ for t in sys.argv[1:]:
 print(f'conformance: {passed} passed, {failed} failed')
 sys.exit(1 if failed else 0)
 EOF
+}

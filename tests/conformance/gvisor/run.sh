@@ -25,6 +25,8 @@
 # Environment: GVT (default /var/tmp/gvt: sources, build tree, binaries, results; never in
 # the repo), GVISOR_GIT (git dir of google/gvisor), GVISOR_REV (default HEAD of it), OURS,
 # JOBS (compile jobs, default 2).
+# (the body is one { } block: bash reads it whole, so editing this file mid-run is safe)
+{
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
@@ -106,7 +108,14 @@ if [ "$BUILD" = 1 ]; then
 fi
 
 # 5. run
-{ date -u '+%Y-%m-%d'; echo "tests/conformance/gvisor/run.sh ${ARGS[*]}"; } > "$RESULTS/command"
+# the invocations whose results the table combines (summarize.py lists them)
+flags=""
+[ "$MODES" = host,gvisor,ours ] || flags+="--only $MODES "
+[ "$BUILD" = 1 ] || flags+="--no-build "
+[ "$TIMEOUT" = 120 ] || flags+="--timeout $TIMEOUT "
+ntests=${#TESTS[@]}
+what="[all binaries]"; [ "$ntests" -eq 0 ] || what="[$ntests binaries]"
+echo "$(date -u '+%Y-%m-%d')	tests/conformance/gvisor/run.sh ${flags}${what}" >> "$RESULTS/commands"
 python3 "$HERE/run_tests.py" --modes "$MODES" --timeout "$TIMEOUT" "${TESTS[@]}"
 
 # 6. summary
@@ -116,3 +125,5 @@ else
     python3 "$HERE/summarize.py"
 fi
 echo "run.sh: results in $RESULTS, failure list in $GVT/failures.txt"
+exit
+}
