@@ -142,11 +142,12 @@ fn write_fixture() {
         let saver = std::thread::spawn(move || {
             let start = Instant::now();
             let st = loop {
-                let Some(sentry::control::Response::State(st)) =
+                let Some(sentry::control::Response::State(bytes)) =
                     handle.call(sentry::control::Request::SaveState, vec![])
                 else {
                     panic!("no state");
                 };
+                let st: KernelState = statefile::codec::decode(&bytes).unwrap();
                 let parked = st
                     .tasks
                     .iter()
@@ -159,7 +160,7 @@ fn write_fixture() {
                 std::thread::sleep(Duration::from_millis(50));
             };
             std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-            std::fs::write(&out, statefile::codec::encode(&*st).unwrap()).unwrap();
+            std::fs::write(&out, statefile::codec::encode(&st).unwrap()).unwrap();
             handle.call(
                 sentry::control::Request::Signal {
                     signo: libc::SIGKILL,

@@ -37,16 +37,18 @@ fn parked_on(state: &KernelState, pred: impl Fn(&WaitKeyState) -> bool) -> usize
 fn check(handle: sentry::ControlHandle) -> Result<String, String> {
     let start = Instant::now();
     loop {
-        let Some(Response::State(state)) = handle.call(Request::SaveState, vec![]) else {
+        let Some(Response::State(bytes)) = handle.call(Request::SaveState, vec![]) else {
             return Err("no state from the kernel".into());
         };
+        let state: KernelState =
+            statefile::codec::decode(&bytes).map_err(|e| format!("decode: {e}"))?;
         let pipe_readers = parked_on(&state, |k| matches!(k, WaitKeyState::Object(_)));
         let waiters = parked_on(&state, |k| matches!(k, WaitKeyState::Child(_)));
         if pipe_readers >= 2 && waiters >= 1 {
-            let bytes = statefile::codec::encode(&*state).map_err(|e| format!("encode: {e}"))?;
+            let bytes = statefile::codec::encode(&state).map_err(|e| format!("encode: {e}"))?;
             let back: KernelState =
                 statefile::codec::decode(&bytes).map_err(|e| format!("decode: {e}"))?;
-            if back != *state {
+            if back != state {
                 return Err("decoded state differs from the original".into());
             }
             // Pipes are saved once each in the shared table, whatever their open ends.

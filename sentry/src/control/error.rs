@@ -1,8 +1,6 @@
 //! What can go wrong on the control path: one enum per area, and `Error`, which is any of
 //! them or one that crossed the control socket as data.
 
-use crate::kernel::KernelError;
-
 use super::RemoteError;
 
 /// What went wrong, for a client to match on. Travels across the control socket beside
@@ -67,7 +65,7 @@ pub enum SignalError {
 pub enum ExecError {
     /// The kernel could not start it (its message names the program).
     #[error(transparent)]
-    Start(KernelError),
+    Start(Box<dyn std::error::Error + Send + Sync>),
     #[error("no such process {0}")]
     NoSuchProcess(i32),
 }

@@ -99,7 +99,9 @@ pub enum Response {
         pid: i32,
     },
     HostPids(Vec<i32>),
-    State(Box<crate::kernel::state::KernelState>),
+    /// The kernel's saved state as the image holds it (`statefile::codec` bytes of
+    /// `kernel::state::KernelState`), for inspection and tests.
+    State(Vec<u8>),
     /// A waited-for process exited: its exit code, or 128 + signal.
     Exited {
         status: i32,

@@ -150,7 +150,8 @@ impl Kernel {
             ),
             rlimits,
         };
-        self.spawn(&spec, stdio).map_err(ExecError::Start)
+        self.spawn(&spec, stdio)
+            .map_err(|e| ExecError::Start(Box::new(e)))
     }
 
     /// Answers runtime waits whose process has exited, reaping it.
@@ -218,8 +219,12 @@ impl Kernel {
         match req {
             Request::SaveState => self
                 .save_state()
-                .map(|s| Response::State(Box::new(s)))
                 .map_err(CheckpointError::Save)
+                .and_then(|s| {
+                    statefile::codec::encode(&s)
+                        .map(Response::State)
+                        .map_err(|e| CheckpointError::Save(std::io::Error::other(e)))
+                })
                 .into(),
             Request::Checkpoint {
                 leave_running,
