@@ -1,11 +1,23 @@
-//! The one registration of open-file kinds and of the objects they share.
+//! The one registration of open-file kinds and of the objects they share: the only code
+//! that names every kind, and the image's enums of their saved forms.
 //!
 //! The list at the end of this file names every kind once, as `Variant(Type)`. From it come
 //! the saved-kind enum of the image ([`FileKindState`], one variant per kind holding the
 //! kind's [`Persist::State`]), the enum of shared objects ([`SharedState`]), the restore
-//! dispatch and the validation dispatch. A type that implements [`FileImpl`] but is not
-//! listed here does not compile: [`FileImpl`] needs [`Kind`], which only registered kinds
-//! get.
+//! dispatch and the validation dispatch.
+//!
+//! The persistence framework (`crate::fs::persist`) sits below every kind and does not
+//! name these enums; the list maps between them and the kinds. For each kind it implements
+//! [`Registered`], whose `wrap` puts the kind's state in its variant, handed to the
+//! framework as a `Box<dyn Any>` and taken back here as the enum
+//! (`FileKindState::from_wrapped`) by the walk in `crate::persist`; for each shared
+//! object [`RegisteredShared`], whose `unwrap` finds its state in a [`SharedState`] the
+//! framework holds as `&dyn Any`. Restoring and checking go the other way, by `match` on
+//! the variant (`restore_kind`, `check_kind`, `check_shared`). A type that
+//! implements [`FileImpl`] but is not listed here does not compile: [`FileImpl`] needs
+//! [`Kind`](crate::fs::file::Kind), which only [`Registered`] kinds get, and
+//! [`Registered`] needs [`Persist`]. So every open file has its saved form and a variant
+//! of the image to be saved in.
 //!
 //! # How to add a file kind
 //!
@@ -13,17 +25,20 @@
 //!    `fs/tmpfs.rs`, `net/unix.rs`): the live struct and `impl FileImpl` with the
 //!    operations it has (the trait's defaults answer as Linux does for the rest).
 //! 2. Beside it, its saved form: a plain serde `State` struct (no host fd, no live type) and
-//!    `impl Persist` — `save` destructures the live struct, so every field is saved or
-//!    named as not saved with the reason; `restore` builds it again from the state and the
-//!    [`RestoreCtx`](crate::persist::RestoreCtx); `check` refuses hostile values.
+//!    `impl Persist` (from `crate::fs::persist`) — `save` destructures the live struct, so
+//!    every field is saved or named as not saved with the reason; `restore` builds it
+//!    again from the state and the [`RestoreCtx`]; `check` refuses hostile values.
 //!    Objects that several descriptions share (a socket pair's buffers) implement
-//!    [`SharedPersist`] and are saved once with `SaveCtx::share`.
+//!    [`SharedPersist`] and are saved once with
+//!    [`SaveCtx::share`](crate::fs::persist::SaveCtx::share).
 //! 3. Add one line to the list below (`TimerFd(crate::ipc::timerfd::TimerFd),`, or to
 //!    `shared` for a shared object). Append: the position is the variant's tag in the
 //!    image.
-//! 4. The image format changed: bump `STATE_SCHEMA` in `kernel/state.rs` and regenerate
-//!    the fuzz seed (`fuzz/seeds-kernel-state/`).
-//! 5. Unit tests beside the kind: its semantics, and a round trip of its state.
+//! 4. The image format changed: bump `STATE_SCHEMA` in `kernel/state.rs`, write the new
+//!    golden fixture and regenerate the fuzz seeds (`fuzz/seeds-kernel-state/`), as
+//!    `docs/statefile.md` says.
+//! 5. Unit tests beside the kind: its semantics, and a round trip of its state
+//!    (`crate::persist::testing`).
 //!
 //! The system call that creates the kind (`timerfd_create`) is the only other code that
 //! names it; calls that must act on the concrete kind ask for it with
@@ -32,35 +47,10 @@
 use std::any::Any;
 
 use crate::checks::Invalid;
-use crate::fs::file::{FileImpl, Kind};
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist};
-
-/// A kind listed in the registration (implemented by it, never by hand).
-pub trait Registered: Persist + 'static {
-    /// Its saved form as the variant it is registered under.
-    fn wrap(state: Self::State) -> FileKindState;
-}
-
-/// A shared object listed in the registration (implemented by it, never by hand).
-pub trait RegisteredShared: SharedPersist {
-    fn wrap(state: Self::State) -> SharedState;
-    /// Its saved form, if `state` is of its variant.
-    fn unwrap(state: &SharedState) -> Option<&Self::State>;
-}
-
-impl<T: Registered> Kind for T {
-    fn save_kind(&self, cx: &mut SaveCtx) -> FileKindState {
-        T::wrap(self.save(cx))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-}
+use crate::fs::file::FileImpl;
+use crate::fs::persist::{
+    CheckCtx, FileMeta, KindError, Persist, Registered, RegisteredShared, RestoreCtx, SharedPersist,
+};
 
 macro_rules! register {
     (
@@ -79,23 +69,43 @@ macro_rules! register {
             $($obj(<$oty as SharedPersist>::State),)*
         }
 
+        impl FileKindState {
+            /// The saved kind a registered kind's [`Registered::wrap`] made, as the enum it
+            /// is.
+            pub(crate) fn from_wrapped(state: Box<dyn Any>) -> Self {
+                *state
+                    .downcast()
+                    .expect("only the registration implements Registered")
+            }
+        }
+
+        impl SharedState {
+            /// The saved object a registered object's [`RegisteredShared::wrap`] made, as
+            /// the enum it is.
+            pub(crate) fn from_wrapped(state: Box<dyn Any>) -> Self {
+                *state
+                    .downcast()
+                    .expect("only the registration implements RegisteredShared")
+            }
+        }
+
         $(
             impl Registered for $kty {
-                fn wrap(state: Self::State) -> FileKindState {
-                    FileKindState::$kind(state)
+                fn wrap(state: Self::State) -> Box<dyn Any> {
+                    Box::new(FileKindState::$kind(state))
                 }
             }
         )*
 
         $(
             impl RegisteredShared for $oty {
-                fn wrap(state: Self::State) -> SharedState {
-                    SharedState::$obj(state)
+                fn wrap(state: Self::State) -> Box<dyn Any> {
+                    Box::new(SharedState::$obj(state))
                 }
 
                 #[allow(unreachable_patterns)] // with a single shared kind
-                fn unwrap(state: &SharedState) -> Option<&Self::State> {
-                    match state {
+                fn unwrap(state: &dyn Any) -> Option<&Self::State> {
+                    match state.downcast_ref::<SharedState>()? {
                         SharedState::$obj(s) => Some(s),
                         _ => None,
                     }
@@ -106,9 +116,10 @@ macro_rules! register {
         /// Builds the live kind of a saved open file.
         pub(crate) fn restore_kind(
             cx: &mut RestoreCtx,
-            file: &FileState,
+            file: &FileMeta,
+            kind: &FileKindState,
         ) -> Result<Box<dyn FileImpl>, KindError> {
-            Ok(match &file.kind {
+            Ok(match kind {
                 $(FileKindState::$kind(s) => Box::new(<$kty as Persist>::restore(cx, file, s)?),)*
             })
         }

@@ -1,73 +1,36 @@
 //! Open files and fd tables in a checkpoint image: saving them, checking a decoded image's
 //! files before anything is restored, and restoring them.
 //!
-//! Each kind of open file keeps its saved form beside it ([`Persist`]: `save` gives a
-//! plain serde `State`, `restore` builds the live kind from it), and is registered once in
-//! [`crate::kinds`], which makes [`FileKindState`] and the dispatch below. A saved
-//! state never holds a host fd or a live type: a host file is saved as what to reopen.
+//! Each kind of open file keeps its saved form beside it, implementing the framework of
+//! [`crate::fs::persist`] (`Persist`: `save` gives a plain serde `State`, `restore` builds
+//! the live kind from it), and is registered once in [`crate::kinds`], which makes the
+//! image's enums ([`FileKindState`], [`SharedState`]) and the dispatch on them. This module
+//! sits above both: it walks a kernel's fd tables through the framework's contexts and
+//! turns what the kinds save into the image's records (the registration's enums in them),
+//! and back.
 //!
 //! Objects that several descriptions share (a pipe's buffer, shared by its two ends) are
-//! saved once, in the image's shared table keyed by their id ([`SaveCtx::share`]), and
-//! restored once ([`RestoreCtx::shared`]). Open files are saved once each, keyed by id,
-//! and fd tables (shared by CLONE_FILES) refer to them by id: serde preserves neither
-//! sharing nor cycles (an epoll set may watch itself through a dup).
+//! saved once, in the image's shared table keyed by their id, and restored once. Open
+//! files are saved once each, keyed by id, and fd tables (shared by CLONE_FILES) refer to
+//! them by id: serde preserves neither sharing nor cycles (an epoll set may watch itself
+//! through a dup).
 //!
 //! The kernel calls three functions: [`save`] when it writes its state, [`check`] from the
 //! one validation pass, and [`restore`] when it builds a kernel from an image.
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::fmt::Debug;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{bad, path_ok, unique, Invalid, FD_MAX};
-use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef, OpenFile};
+use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef};
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, RestoreCtx, SaveCtx, SavedFile};
 use crate::fs::Vfs;
-use crate::kinds::{self, FileKindState, RegisteredShared, SharedState};
-
-/// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
-///
-/// `save` destructures the live struct, so that a field added to it does not compile
-/// until it is saved or named as not saved, with the reason.
-pub trait Persist: Sized {
-    /// Plain data: no host fd, no live type.
-    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
-
-    fn save(&self, cx: &mut SaveCtx) -> Self::State;
-
-    /// Builds the kind again. `file` is the description being restored (its path and
-    /// flags, for kinds that reopen something).
-    fn restore(
-        cx: &mut RestoreCtx,
-        file: &FileState,
-        state: &Self::State,
-    ) -> Result<Self, KindError>;
-
-    /// Checks a decoded (hostile) state before any of the image is restored.
-    fn check(cx: &CheckCtx, state: &Self::State) -> Result<(), Invalid>;
-}
-
-/// An object several descriptions share, saved once in the image's shared table under the
-/// kernel object id it has (ids come from `Kernel::new_obj_id`, and new objects of the
-/// restored kernel get ids above every restored one).
-pub trait SharedPersist: Sized + 'static {
-    /// Plain data: no host fd, no live type.
-    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
-    /// What it is, for messages ("pipe").
-    const WHAT: &'static str;
-
-    fn save(&self) -> Self::State;
-
-    fn restore(id: u64, state: &Self::State) -> Self;
-
-    /// Checks a decoded (hostile) state; `object` names it for the message.
-    fn check(object: &str, state: &Self::State) -> Result<(), Invalid>;
-}
+use crate::kinds::{self, FileKindState, SharedState};
 
 /// A saved open file description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +40,25 @@ pub struct FileState {
     pub flags: i32,
     pub pos: u64,
     pub path: String,
+}
+
+impl FileState {
+    /// What the description has besides its kind, as the kinds see it.
+    fn meta(&self) -> FileMeta<'_> {
+        let FileState {
+            id,
+            kind: _, // the kind's own
+            flags,
+            pos,
+            path,
+        } = self;
+        FileMeta {
+            id: *id,
+            flags: *flags,
+            pos: *pos,
+            path,
+        }
+    }
 }
 
 /// A saved fd table.
@@ -116,32 +98,6 @@ impl TableIds {
     }
 }
 
-/// What the kinds' `save` may use: ids for open files they refer to, and the shared table.
-#[derive(Default)]
-pub struct SaveCtx {
-    file_ids: HashMap<*const RefCell<OpenFile>, u64>,
-    /// Files given an id but not yet saved.
-    queue: VecDeque<(u64, FileRef)>,
-    shared: BTreeMap<u64, SharedState>,
-}
-
-impl SaveCtx {
-    /// The id of open file `f` in the image; a file seen for the first time is saved too.
-    pub fn file_id(&mut self, f: &FileRef) -> u64 {
-        let next = self.file_ids.len() as u64 + 1;
-        let id = *self.file_ids.entry(Rc::as_ptr(f)).or_insert(next);
-        if id == next {
-            self.queue.push_back((id, f.clone()));
-        }
-        id
-    }
-
-    /// Saves shared object `obj` under `id`, once however many descriptions share it.
-    pub fn share<T: RegisteredShared>(&mut self, id: u64, obj: &T) {
-        self.shared.entry(id).or_insert_with(|| T::wrap(obj.save()));
-    }
-}
-
 /// Saves every open file reachable from `tables` (each table once, however many tasks
 /// share it). Every guest thread must be stopped.
 pub fn save<'a>(
@@ -169,27 +125,29 @@ pub fn save<'a>(
         });
     }
     let mut files = Vec::new();
-    while let Some((id, f)) = cx.queue.pop_front() {
-        let fb = f.borrow();
-        let kind = fb.imp.save_kind(&mut cx);
-        let OpenFile {
+    while let Some(SavedFile {
+        id,
+        kind,
+        flags,
+        pos,
+        path,
+    }) = cx.save_next()
+    {
+        files.push(FileState {
+            id,
+            kind: FileKindState::from_wrapped(kind),
             flags,
             pos,
             path,
-            imp: _, // saved just above
-        } = &*fb;
-        files.push(FileState {
-            id,
-            kind,
-            flags: *flags,
-            pos: *pos,
-            path: path.clone(),
         });
     }
     let shared = cx
-        .shared
+        .into_shared()
         .into_iter()
-        .map(|(id, object)| SharedEntry { id, object })
+        .map(|(id, object)| SharedEntry {
+            id,
+            object: SharedState::from_wrapped(object),
+        })
         .collect();
     (
         SavedFiles {
@@ -199,19 +157,6 @@ pub fn save<'a>(
         },
         TableIds(table_ids),
     )
-}
-
-/// Why a kind could not be restored.
-#[derive(Debug, thiserror::Error)]
-pub enum KindError {
-    #[error("reopening {path}")]
-    Reopen {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{what} {id} is not in the image")]
-    Missing { what: &'static str, id: u64 },
 }
 
 /// Why the open files of an image could not be restored.
@@ -227,83 +172,21 @@ pub enum RestoreFilesError {
     UnknownFile { table: u64, fd: i32, file: u64 },
 }
 
-/// Links a restored kind makes to other open files once all of them exist (an epoll set
-/// to the files it watches).
-type Link<'a> = Box<dyn FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a>;
-
-/// What the kinds' `restore` may use: the new sandbox's file systems and stdio, the shared
-/// table, and links to other open files.
-pub struct RestoreCtx<'a> {
-    vfs: &'a Vfs,
-    stdio: [Option<OwnedFd>; 3],
-    stdio_open: [Option<Rc<OwnedFd>>; 3],
-    saved_shared: HashMap<u64, &'a SharedState>,
-    shared: HashMap<u64, Rc<dyn Any>>,
-    links: Vec<(u64, Link<'a>)>,
-    /// The open file being restored.
-    current: u64,
-    max_object: u64,
-}
-
-impl<'a> RestoreCtx<'a> {
-    /// The new sandbox's mounts, to reopen host files in.
-    pub fn vfs(&self) -> &'a Vfs {
-        self.vfs
-    }
-
-    /// The new container's stdio `index` (0, 1 or 2), made non-blocking for the event
-    /// loop when first asked for; every saved description of the same stdio shares it.
-    pub fn stdio(&mut self, index: usize) -> Rc<OwnedFd> {
-        let i = index.min(2);
-        if let Some(fd) = &self.stdio_open[i] {
-            return fd.clone();
-        }
-        let fd = self.stdio[i]
-            .take()
-            .expect("a stdio fd is taken once, then shared");
-        let fd = Rc::new(crate::fs::stdio::nonblocking(fd));
-        self.stdio_open[i] = Some(fd.clone());
-        fd
-    }
-
-    /// The shared object `id`, restored the first time it is asked for.
-    pub fn shared<T: RegisteredShared>(&mut self, id: u64) -> Result<Rc<RefCell<T>>, KindError> {
-        let missing = KindError::Missing { what: T::WHAT, id };
-        if let Some(obj) = self.shared.get(&id) {
-            return obj.clone().downcast::<RefCell<T>>().map_err(|_| missing);
-        }
-        let state = self
-            .saved_shared
-            .get(&id)
-            .and_then(|s| T::unwrap(s))
-            .ok_or(missing)?;
-        let obj = Rc::new(RefCell::new(T::restore(id, state)));
-        self.shared.insert(id, obj.clone());
-        self.object_id(id);
-        Ok(obj)
-    }
-
-    /// Records a kernel object id the restored kernel holds (an eventfd's, an epoll
-    /// set's), so that new objects get other ids.
-    pub fn object_id(&mut self, id: u64) {
-        self.max_object = self.max_object.max(id);
-    }
-
-    /// Runs `link` once every open file of the image is restored, with them by id.
-    pub fn link(
-        &mut self,
-        link: impl FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a,
-    ) {
-        self.links.push((self.current, Box::new(link)));
-    }
-}
-
 /// The restored open files of an image.
 pub struct RestoredFiles {
     /// The fd tables by saved id.
     pub tables: HashMap<u64, Rc<RefCell<FdTable>>>,
     /// The largest kernel object id the restored files hold.
     pub max_object_id: u64,
+}
+
+/// The shared table of an image as the framework's contexts take it: each object's
+/// [`SharedState`], by id.
+fn shared_by_id(shared: &[SharedEntry]) -> HashMap<u64, &dyn Any> {
+    shared
+        .iter()
+        .map(|s| (s.id, &s.object as &dyn Any))
+        .collect()
 }
 
 /// Restores the open files and fd tables of an image (already checked by [`check`]).
@@ -316,26 +199,16 @@ pub fn restore(
     files: &[FileState],
     fd_tables: &[FdTableState],
 ) -> Result<RestoredFiles, RestoreFilesError> {
-    let mut cx = RestoreCtx {
-        vfs,
-        stdio: stdio.map(Some),
-        stdio_open: [None, None, None],
-        saved_shared: shared.iter().map(|s| (s.id, &s.object)).collect(),
-        shared: HashMap::new(),
-        links: Vec::new(),
-        current: 0,
-        max_object: 0,
-    };
+    let mut cx = RestoreCtx::new(vfs, stdio, shared_by_id(shared));
     let mut restored: HashMap<u64, FileRef> = HashMap::new();
     for f in files {
-        cx.current = f.id;
-        let imp: Box<dyn FileImpl> = kinds::restore_kind(&mut cx, f)
+        cx.restoring(f.id);
+        let meta = f.meta();
+        let imp: Box<dyn FileImpl> = kinds::restore_kind(&mut cx, &meta, &f.kind)
             .map_err(|source| RestoreFilesError::File { id: f.id, source })?;
-        let of = OpenFile::new(imp, f.flags, f.path.clone());
-        of.borrow_mut().pos = f.pos;
-        restored.insert(f.id, of);
+        restored.insert(f.id, meta.open(imp));
     }
-    for (id, link) in std::mem::take(&mut cx.links) {
+    for (id, link) in cx.take_links() {
         link(&restored).map_err(|source| RestoreFilesError::File { id, source })?;
     }
     let mut tables = HashMap::new();
@@ -357,34 +230,8 @@ pub fn restore(
     }
     Ok(RestoredFiles {
         tables,
-        max_object_id: cx.max_object,
+        max_object_id: cx.max_object_id(),
     })
-}
-
-/// What a kind's `check` may consult: the description and the other saved objects.
-pub struct CheckCtx<'a> {
-    /// Names the description in messages ("open file 7").
-    pub object: String,
-    pub file: &'a FileState,
-    files: &'a HashSet<u64>,
-    shared: &'a HashMap<u64, &'a SharedState>,
-}
-
-impl CheckCtx<'_> {
-    /// An error about `field` of this description.
-    pub fn bad(&self, field: &'static str, problem: impl Into<String>) -> Invalid {
-        bad(&self.object, field, problem)
-    }
-
-    /// Whether the image has open file `id`.
-    pub fn has_file(&self, id: u64) -> bool {
-        self.files.contains(&id)
-    }
-
-    /// Whether the shared table has a `T` under `id`.
-    pub fn has_shared<T: RegisteredShared>(&self, id: u64) -> bool {
-        self.shared.get(&id).is_some_and(|s| T::unwrap(s).is_some())
-    }
 }
 
 /// Checks the open files of a decoded image: every id unique, every reference (fd to
@@ -399,15 +246,10 @@ pub fn check(
     for s in shared {
         kinds::check_shared(&format!("shared object {}", s.id), &s.object)?;
     }
-    let shared: HashMap<u64, &SharedState> = shared.iter().map(|s| (s.id, &s.object)).collect();
+    let shared = shared_by_id(shared);
     let ids = unique("open file", files.iter().map(|f| f.id))?;
     for f in files {
-        let cx = CheckCtx {
-            object: format!("open file {}", f.id),
-            file: f,
-            files: &ids,
-            shared: &shared,
-        };
+        let cx = CheckCtx::new(f.meta(), &ids, &shared);
         path_ok(&cx.object, "path", &f.path, false)?;
         kinds::check_kind(&cx, &f.kind)?;
     }
@@ -514,6 +356,7 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::*;
     use super::*;
+    use crate::fs::file::OpenFile;
     use crate::fs::synthetic::SynthFile;
     use crate::ipc::eventfd::{EventFdState, EVENTFD_MAX};
     use crate::ipc::pipe::{PipeEndState, PipeState};

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::SynthNode;
 use crate::mm::Errno;
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// Device nodes of devfs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,7 @@ impl Persist for DevFile {
         }
     }
 
-    fn restore(_: &mut RestoreCtx, _: &FileState, s: &DevFileState) -> Result<Self, KindError> {
+    fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &DevFileState) -> Result<Self, KindError> {
         Ok(DevFile::new(match s.node {
             DevNodeState::Null => DevNode::Null,
             DevNodeState::Zero => DevNode::Zero,

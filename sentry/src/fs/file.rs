@@ -3,8 +3,8 @@
 //! An open file description is an [`OpenFile`]: what every description has (status flags,
 //! guest path, a position for the kinds that use one) and its kind, a `Box<dyn FileImpl>`.
 //! Each kind lives in the module of its concept (`ipc/pipe.rs`, `fs/host.rs`, ...) with
-//! its saved form beside it, and is registered once in [`crate::kinds`]. The system
-//! calls see only this trait; the few that act on one concrete kind (epoll_ctl on an epoll
+//! its saved form beside it ([`Persist`](crate::fs::persist::Persist)), and is registered
+//! once in `crate::kinds`. The system calls see only this trait; the few that act on one concrete kind (epoll_ctl on an epoll
 //! set, the pipe-size fcntls) ask for it by type with [`OpenFile::kind`].
 
 use std::any::Any;
@@ -12,9 +12,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::kinds::FileKindState;
+use crate::fs::persist::{Registered, SaveCtx};
 use crate::mm::Errno;
-use crate::persist::SaveCtx;
 use crate::wait::WaitKey;
 
 /// Why an I/O call did not complete.
@@ -191,14 +190,29 @@ pub trait FileImpl: Kind {
     }
 }
 
-/// What the registration in [`crate::kinds`] gives every kind, by a blanket
-/// implementation over registered kinds: a kind that is not registered does not compile as
-/// a [`FileImpl`].
+/// What every registered kind has, by a blanket implementation over [`Registered`] (which
+/// only the registration in `crate::kinds` implements): a kind that is not registered does
+/// not compile as a [`FileImpl`], and one without a saved form cannot be registered.
 pub trait Kind: 'static {
-    /// The kind's saved form, as the variant of [`FileKindState`] it is registered under.
-    fn save_kind(&self, cx: &mut SaveCtx) -> FileKindState;
+    /// The kind's saved form, as the registration wraps it (a value of the image's
+    /// saved-kind enum, type-erased: [`Registered::wrap`]).
+    fn save_kind(&self, cx: &mut SaveCtx) -> Box<dyn Any>;
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Registered> Kind for T {
+    fn save_kind(&self, cx: &mut SaveCtx) -> Box<dyn Any> {
+        T::wrap(self.save(cx))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
 
 /// A stat of an anonymous inode with `mode`.

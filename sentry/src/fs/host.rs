@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::checks::{path_ok, Invalid};
 use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::Vfs;
 use crate::mm::Errno;
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 pub struct HostFile {
     fd: OwnedFd,
@@ -205,8 +205,8 @@ impl Persist for HostFile {
         }
     }
 
-    fn restore(cx: &mut RestoreCtx, f: &FileState, s: &HostFileState) -> Result<Self, KindError> {
-        let fd = reopen(cx.vfs(), &f.path, f.flags, s.dir)?;
+    fn restore(cx: &mut RestoreCtx, f: &FileMeta, s: &HostFileState) -> Result<Self, KindError> {
+        let fd = reopen(cx.vfs(), f.path, f.flags, s.dir)?;
         if !s.dir {
             let _ = nix::unistd::lseek(
                 fd.as_raw_fd(),
@@ -218,7 +218,7 @@ impl Persist for HostFile {
     }
 
     fn check(cx: &CheckCtx, _: &HostFileState) -> Result<(), Invalid> {
-        path_ok(&cx.object, "path", &cx.file.path, true)
+        path_ok(&cx.object, "path", cx.file.path, true)
     }
 }
 

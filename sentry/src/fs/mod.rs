@@ -5,14 +5,17 @@
 //!
 //! Open files are one trait, [`file::FileImpl`], with one implementation per kind in the
 //! module of its concept (here: [`host`], [`stdio`], [`dev`], [`synthetic`]; pipes,
-//! eventfd and epoll in `crate::ipc`), each with its saved form beside it; [`kinds`]
-//! registers them once and [`persist`] saves and restores open files and fd tables.
+//! eventfd and epoll in `crate::ipc`), each with its saved form beside it ([`persist`]:
+//! the traits a kind implements and the contexts it saves and restores with). Above every
+//! kind, `crate::kinds` registers them once, and `crate::persist` saves, checks and
+//! restores the open files and fd tables of a kernel.
 
 pub mod dev;
 pub mod file;
 pub mod host;
 pub mod host_sys;
 pub(crate) mod mount_setup;
+pub mod persist;
 pub mod stdio;
 pub mod synthetic;
 pub mod tmpfs;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr, IoctlCaller};
 use crate::fs::host_sys;
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::mm::Errno;
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::wait::WaitKey;
 
 /// Makes a host stdio fd non-blocking for the sandbox's event loop. The caller hands over
@@ -164,7 +164,7 @@ impl Persist for HostStream {
         }
     }
 
-    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &StdioState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &StdioState) -> Result<Self, KindError> {
         let fd = cx.stdio(s.index as usize);
         let tty = nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false);
         Ok(HostStream {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
 use crate::fs::file::{anon_stat, seek_in, FileImpl, IoErr, Mappable};
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::mm::Errno;
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// A synthetic directory entry (name, d_type).
 pub type DirEnt = (String, u8);
@@ -142,7 +142,7 @@ impl Persist for SynthFile {
         SynthFileState { data: data.clone() }
     }
 
-    fn restore(_: &mut RestoreCtx, _: &FileState, s: &SynthFileState) -> Result<Self, KindError> {
+    fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &SynthFileState) -> Result<Self, KindError> {
         Ok(SynthFile::new(s.data.clone()))
     }
 
@@ -169,7 +169,7 @@ impl Persist for SynthDir {
         }
     }
 
-    fn restore(_: &mut RestoreCtx, _: &FileState, s: &SynthDirState) -> Result<Self, KindError> {
+    fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &SynthDirState) -> Result<Self, KindError> {
         Ok(SynthDir::new(s.entries.clone()))
     }
 

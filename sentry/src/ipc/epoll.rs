@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{Invalid, FD_MAX};
 use crate::fs::file::{FileImpl, OpenFile};
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 
 /// One watched file of an epoll set.
 pub struct Interest {
@@ -114,7 +114,7 @@ impl Persist for EpollFile {
         EpollState { id: *id, interests }
     }
 
-    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &EpollState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &EpollState) -> Result<Self, KindError> {
         cx.object_id(s.id);
         let f = EpollFile::new(s.id);
         let set = f.set.clone();

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr};
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::wait::WaitKey;
 
 /// The largest value an eventfd counter holds.
@@ -100,7 +100,7 @@ impl Persist for EventFd {
         }
     }
 
-    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &EventFdState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &EventFdState) -> Result<Self, KindError> {
         cx.object_id(s.id);
         Ok(EventFd::new(s.id, s.count, s.semaphore))
     }

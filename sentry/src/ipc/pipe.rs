@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, IoErr};
+use crate::fs::persist::{
+    CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
+};
 use crate::mm::Errno;
-use crate::persist::{CheckCtx, FileState, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist};
 use crate::wait::WaitKey;
 
 /// Default pipe capacity, as Linux.
@@ -296,7 +298,7 @@ impl Persist for PipeReader {
         save_end(pipe, cx)
     }
 
-    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &PipeEndState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &PipeEndState) -> Result<Self, KindError> {
         Ok(PipeReader::new(cx.shared::<Pipe>(s.pipe)?))
     }
 
@@ -313,7 +315,7 @@ impl Persist for PipeWriter {
         save_end(pipe, cx)
     }
 
-    fn restore(cx: &mut RestoreCtx, _: &FileState, s: &PipeEndState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &PipeEndState) -> Result<Self, KindError> {
         Ok(PipeWriter::new(cx.shared::<Pipe>(s.pipe)?))
     }
 

@@ -1,0 +1,378 @@
+//! The persistence framework of open files: what each kind implements to be saved,
+//! checked and restored ([`Persist`], and [`SharedPersist`] for an object several
+//! descriptions share), and the contexts its `save`, `restore` and `check` get
+//! ([`SaveCtx`], [`RestoreCtx`], [`CheckCtx`]).
+//!
+//! This layer names no kind and no enum of the image. The kinds (here in `fs`, and in
+//! `ipc`) implement its traits; the registration (`crate::kinds`), above every kind, lists
+//! them once and makes the image's enums of saved kinds and of shared objects. The two
+//! meet type-erased: the registration implements [`Registered`] for each kind it lists,
+//! whose `wrap` turns the kind's state into the variant it is registered under, handed to
+//! this layer as a `Box<dyn Any>`; likewise [`RegisteredShared`] for shared objects, whose
+//! `unwrap` finds an object's state in the image's enum, given as `&dyn Any`. The walk that
+//! saves, checks and restores the open files and fd tables of a kernel, which needs those
+//! enums, is `crate::persist`, above the registration; it drives these contexts.
+//!
+//! A saved state never holds a host fd or a live type: a host file is saved as what to
+//! reopen. Objects that several descriptions share (a pipe's buffer, shared by its two
+//! ends) are saved once, in the image's shared table keyed by their id
+//! ([`SaveCtx::share`]), and restored once ([`RestoreCtx::shared`]). Open files are saved
+//! once each, keyed by id, and refer to each other by id ([`SaveCtx::file_id`],
+//! [`RestoreCtx::link`]): serde preserves neither sharing nor cycles (an epoll set may
+//! watch itself through a dup).
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt::Debug;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::checks::{bad, Invalid};
+use crate::fs::file::{FileImpl, FileRef, OpenFile};
+use crate::fs::Vfs;
+
+/// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
+///
+/// `save` destructures the live struct, so that a field added to it does not compile
+/// until it is saved or named as not saved, with the reason.
+pub trait Persist: Sized {
+    /// Plain data: no host fd, no live type.
+    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
+
+    fn save(&self, cx: &mut SaveCtx) -> Self::State;
+
+    /// Builds the kind again. `file` is the description being restored (its path and
+    /// flags, for kinds that reopen something).
+    fn restore(
+        cx: &mut RestoreCtx,
+        file: &FileMeta,
+        state: &Self::State,
+    ) -> Result<Self, KindError>;
+
+    /// Checks a decoded (hostile) state before any of the image is restored.
+    fn check(cx: &CheckCtx, state: &Self::State) -> Result<(), Invalid>;
+}
+
+/// An object several descriptions share, saved once in the image's shared table under the
+/// kernel object id it has (ids come from `Kernel::new_obj_id`, and new objects of the
+/// restored kernel get ids above every restored one).
+pub trait SharedPersist: Sized + 'static {
+    /// Plain data: no host fd, no live type.
+    type State: Serialize + DeserializeOwned + Debug + Clone + PartialEq;
+    /// What it is, for messages ("pipe").
+    const WHAT: &'static str;
+
+    fn save(&self) -> Self::State;
+
+    fn restore(id: u64, state: &Self::State) -> Self;
+
+    /// Checks a decoded (hostile) state; `object` names it for the message.
+    fn check(object: &str, state: &Self::State) -> Result<(), Invalid>;
+}
+
+/// A kind listed in the registration: implemented for each kind by the list in
+/// `crate::kinds`, never by hand. [`FileImpl`] needs it (through
+/// [`Kind`](crate::fs::file::Kind)), so a kind that is not listed does not compile as an
+/// open file, and cannot be missing from an image:
+///
+/// ```compile_fail
+/// use sentry::checks::Invalid;
+/// use sentry::fs::file::FileImpl;
+/// use sentry::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
+///
+/// struct Unlisted;
+///
+/// impl Persist for Unlisted {
+///     type State = ();
+///     fn save(&self, _: &mut SaveCtx) {}
+///     fn restore(_: &mut RestoreCtx, _: &FileMeta, _: &()) -> Result<Self, KindError> {
+///         Ok(Unlisted)
+///     }
+///     fn check(_: &CheckCtx, _: &()) -> Result<(), Invalid> {
+///         Ok(())
+///     }
+/// }
+///
+/// // Saved, but not registered: `Unlisted: Registered` is not satisfied.
+/// impl FileImpl for Unlisted {}
+/// ```
+pub trait Registered: Persist + 'static {
+    /// Its saved form as the variant of the image's saved-kind enum it is registered
+    /// under, type-erased (this layer does not name the enum).
+    fn wrap(state: Self::State) -> Box<dyn Any>;
+}
+
+/// A shared object listed in the registration (implemented for it by the list in
+/// `crate::kinds`, never by hand).
+pub trait RegisteredShared: SharedPersist {
+    /// Its saved form as the variant of the image's shared-object enum it is registered
+    /// under, type-erased.
+    fn wrap(state: Self::State) -> Box<dyn Any>;
+
+    /// Its saved form, if `state` (a value of the image's shared-object enum) is of its
+    /// variant.
+    fn unwrap(state: &dyn Any) -> Option<&Self::State>;
+}
+
+/// What every saved open file description has besides its kind, as its kind's `restore`
+/// and `check` see it (the image's record of a description holds these fields and the
+/// kind's saved form).
+#[derive(Debug, Clone, Copy)]
+pub struct FileMeta<'a> {
+    pub id: u64,
+    /// Access mode and status flags.
+    pub flags: i32,
+    /// The position kept in the description.
+    pub pos: u64,
+    /// Guest path.
+    pub path: &'a str,
+}
+
+impl FileMeta<'_> {
+    /// The description again, of kind `imp`.
+    pub fn open(&self, imp: Box<dyn FileImpl>) -> FileRef {
+        let &FileMeta {
+            id: _, // the key of the image's files
+            flags,
+            pos,
+            path,
+        } = self;
+        Rc::new(RefCell::new(OpenFile {
+            flags,
+            pos,
+            path: path.to_string(),
+            imp,
+        }))
+    }
+}
+
+/// An open file description as saved, its kind as the registration wrapped it.
+pub struct SavedFile {
+    pub id: u64,
+    /// A value of the image's saved-kind enum ([`Registered::wrap`]).
+    pub kind: Box<dyn Any>,
+    pub flags: i32,
+    pub pos: u64,
+    pub path: String,
+}
+
+/// What the kinds' `save` may use: ids for open files they refer to, and the shared table.
+#[derive(Default)]
+pub struct SaveCtx {
+    file_ids: HashMap<*const RefCell<OpenFile>, u64>,
+    /// Files given an id but not yet saved.
+    queue: VecDeque<(u64, FileRef)>,
+    /// Values of the image's shared-object enum ([`RegisteredShared::wrap`]), by id.
+    shared: BTreeMap<u64, Box<dyn Any>>,
+}
+
+impl SaveCtx {
+    /// The id of open file `f` in the image; a file seen for the first time is saved too.
+    pub fn file_id(&mut self, f: &FileRef) -> u64 {
+        let next = self.file_ids.len() as u64 + 1;
+        let id = *self.file_ids.entry(Rc::as_ptr(f)).or_insert(next);
+        if id == next {
+            self.queue.push_back((id, f.clone()));
+        }
+        id
+    }
+
+    /// Saves shared object `obj` under `id`, once however many descriptions share it.
+    pub fn share<T: RegisteredShared>(&mut self, id: u64, obj: &T) {
+        self.shared.entry(id).or_insert_with(|| T::wrap(obj.save()));
+    }
+
+    /// Saves the next file given an id and not yet saved, if any (for the walk in
+    /// `crate::persist`).
+    pub fn save_next(&mut self) -> Option<SavedFile> {
+        let (id, f) = self.queue.pop_front()?;
+        let fb = f.borrow();
+        let kind = fb.imp.save_kind(self);
+        let OpenFile {
+            flags,
+            pos,
+            path,
+            imp: _, // saved just above
+        } = &*fb;
+        Some(SavedFile {
+            id,
+            kind,
+            flags: *flags,
+            pos: *pos,
+            path: path.clone(),
+        })
+    }
+
+    /// The shared objects saved, by id (for the walk in `crate::persist`, once every file
+    /// is saved).
+    pub fn into_shared(self) -> BTreeMap<u64, Box<dyn Any>> {
+        self.shared
+    }
+}
+
+/// Why a kind could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    #[error("reopening {path}")]
+    Reopen {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {id} is not in the image")]
+    Missing { what: &'static str, id: u64 },
+}
+
+/// Links a restored kind makes to other open files once all of them exist (an epoll set
+/// to the files it watches).
+pub type Link<'a> = Box<dyn FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a>;
+
+/// What the kinds' `restore` may use: the new sandbox's file systems and stdio, the shared
+/// table, and links to other open files.
+pub struct RestoreCtx<'a> {
+    vfs: &'a Vfs,
+    stdio: [Option<OwnedFd>; 3],
+    stdio_open: [Option<Rc<OwnedFd>>; 3],
+    /// Values of the image's shared-object enum, by id.
+    saved_shared: HashMap<u64, &'a dyn Any>,
+    shared: HashMap<u64, Rc<dyn Any>>,
+    links: Vec<(u64, Link<'a>)>,
+    /// The open file being restored.
+    current: u64,
+    max_object: u64,
+}
+
+impl<'a> RestoreCtx<'a> {
+    /// A context for restoring the open files of an image into `vfs`, binding saved stdio
+    /// to `stdio`, with the image's shared objects (values of its shared-object enum) by
+    /// id (for the walk in `crate::persist`).
+    pub fn new(vfs: &'a Vfs, stdio: [OwnedFd; 3], saved_shared: HashMap<u64, &'a dyn Any>) -> Self {
+        RestoreCtx {
+            vfs,
+            stdio: stdio.map(Some),
+            stdio_open: [None, None, None],
+            saved_shared,
+            shared: HashMap::new(),
+            links: Vec::new(),
+            current: 0,
+            max_object: 0,
+        }
+    }
+
+    /// The new sandbox's mounts, to reopen host files in.
+    pub fn vfs(&self) -> &'a Vfs {
+        self.vfs
+    }
+
+    /// The new container's stdio `index` (0, 1 or 2), made non-blocking for the event
+    /// loop when first asked for; every saved description of the same stdio shares it.
+    pub fn stdio(&mut self, index: usize) -> Rc<OwnedFd> {
+        let i = index.min(2);
+        if let Some(fd) = &self.stdio_open[i] {
+            return fd.clone();
+        }
+        let fd = self.stdio[i]
+            .take()
+            .expect("a stdio fd is taken once, then shared");
+        let fd = Rc::new(crate::fs::stdio::nonblocking(fd));
+        self.stdio_open[i] = Some(fd.clone());
+        fd
+    }
+
+    /// The shared object `id`, restored the first time it is asked for.
+    pub fn shared<T: RegisteredShared>(&mut self, id: u64) -> Result<Rc<RefCell<T>>, KindError> {
+        let missing = KindError::Missing { what: T::WHAT, id };
+        if let Some(obj) = self.shared.get(&id) {
+            return obj.clone().downcast::<RefCell<T>>().map_err(|_| missing);
+        }
+        let state = self
+            .saved_shared
+            .get(&id)
+            .and_then(|s| T::unwrap(*s))
+            .ok_or(missing)?;
+        let obj = Rc::new(RefCell::new(T::restore(id, state)));
+        self.shared.insert(id, obj.clone());
+        self.object_id(id);
+        Ok(obj)
+    }
+
+    /// Records a kernel object id the restored kernel holds (an eventfd's, an epoll
+    /// set's), so that new objects get other ids.
+    pub fn object_id(&mut self, id: u64) {
+        self.max_object = self.max_object.max(id);
+    }
+
+    /// Runs `link` once every open file of the image is restored, with them by id.
+    pub fn link(
+        &mut self,
+        link: impl FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a,
+    ) {
+        self.links.push((self.current, Box::new(link)));
+    }
+
+    /// Open file `id` is the one being restored: the links its kind makes are its (for
+    /// the walk in `crate::persist`).
+    pub fn restoring(&mut self, id: u64) {
+        self.current = id;
+    }
+
+    /// The links the kinds made, each with the open file that made it, to run once every
+    /// file is restored (for the walk in `crate::persist`).
+    pub fn take_links(&mut self) -> Vec<(u64, Link<'a>)> {
+        std::mem::take(&mut self.links)
+    }
+
+    /// The largest kernel object id the restored files hold.
+    pub fn max_object_id(&self) -> u64 {
+        self.max_object
+    }
+}
+
+/// What a kind's `check` may consult: the description and the other saved objects.
+pub struct CheckCtx<'a> {
+    /// Names the description in messages ("open file 7").
+    pub object: String,
+    pub file: FileMeta<'a>,
+    files: &'a HashSet<u64>,
+    /// Values of the image's shared-object enum, by id.
+    shared: &'a HashMap<u64, &'a dyn Any>,
+}
+
+impl<'a> CheckCtx<'a> {
+    /// A context for checking the kind of `file`, in an image with open files `files`
+    /// and shared objects `shared` (values of its shared-object enum) by id (for the walk
+    /// in `crate::persist`).
+    pub fn new(
+        file: FileMeta<'a>,
+        files: &'a HashSet<u64>,
+        shared: &'a HashMap<u64, &'a dyn Any>,
+    ) -> Self {
+        CheckCtx {
+            object: format!("open file {}", file.id),
+            file,
+            files,
+            shared,
+        }
+    }
+
+    /// An error about `field` of this description.
+    pub fn bad(&self, field: &'static str, problem: impl Into<String>) -> Invalid {
+        bad(&self.object, field, problem)
+    }
+
+    /// Whether the image has open file `id`.
+    pub fn has_file(&self, id: u64) -> bool {
+        self.files.contains(&id)
+    }
+
+    /// Whether the shared table has a `T` under `id`.
+    pub fn has_shared<T: RegisteredShared>(&self, id: u64) -> bool {
+        self.shared
+            .get(&id)
+            .is_some_and(|s| T::unwrap(*s).is_some())
+    }
+}
