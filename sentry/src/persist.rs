@@ -206,7 +206,7 @@ pub fn restore(
         let meta = f.meta();
         let imp: Box<dyn FileImpl> = kinds::restore_kind(&mut cx, &meta, &f.kind)
             .map_err(|source| RestoreFilesError::File { id: f.id, source })?;
-        restored.insert(f.id, meta.open(imp));
+        restored.insert(f.id, meta.with_kind(imp));
     }
     for (id, link) in cx.take_links() {
         link(&restored).map_err(|source| RestoreFilesError::File { id, source })?;

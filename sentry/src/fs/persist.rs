@@ -133,8 +133,8 @@ pub struct FileMeta<'a> {
 }
 
 impl FileMeta<'_> {
-    /// The description again, of kind `imp`.
-    pub fn open(&self, imp: Box<dyn FileImpl>) -> FileRef {
+    /// The live description again, of kind `imp` (restored by the kind).
+    pub fn with_kind(&self, imp: Box<dyn FileImpl>) -> FileRef {
         let &FileMeta {
             id: _, // the key of the image's files
             flags,
