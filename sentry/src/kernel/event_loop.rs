@@ -70,7 +70,7 @@ impl Kernel {
         let out = self.contained(
             tid,
             || format!("system call {}", table.name(nr)),
-            |k| table.dispatch(k, tid, nr, args),
+            |k| k.dispatch(tid, nr, args),
         );
         if let Some(out) = out {
             if self.tasks.contains_key(&tid) {

@@ -17,35 +17,20 @@ mod memory;
 mod paths;
 mod signal_delivery;
 pub(crate) mod spawn;
+mod syscall;
 
 pub use spawn::Spawn;
+pub use syscall::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::fs::Vfs;
-use crate::mm::{Errno, MemoryFile, Mm};
+use crate::mm::{MemoryFile, Mm};
 use crate::platform::ptrace::Ptrace;
 use crate::platform::Platform;
 use crate::SandboxConfig;
 use futex::Waiter;
-use task::{Park, Task, ThreadGroup, WaitStatus};
-
-/// What a system call handler decided.
-pub enum Sys {
-    /// Return this value (or -errno) to the guest.
-    Ret(i64),
-    /// Park the task until one of the keys is notified or the deadline passes; the call
-    /// is then served again from its saved registers.
-    Park(Park),
-    /// The handler set the task's registers itself (execve, rt_sigreturn).
-    Regs,
-    /// The task is gone (exit).
-    Gone,
-}
-
-pub fn err(e: Errno) -> Sys {
-    Sys::Ret(-(e as i64))
-}
+use task::{Task, ThreadGroup, WaitStatus};
 
 /// An address space with the number of tasks using it.
 pub struct MmEntry {
@@ -66,37 +51,6 @@ pub enum KernelError {
         #[source]
         errno: std::io::Error,
     },
-}
-
-/// How the kernel reaches the system call table. The syscalls layer implements it and the
-/// crate root hands it to the kernel, so that the kernel does not depend on the layer that
-/// serves calls through it.
-pub trait SyscallTable {
-    /// Serves call `nr` of task `tid`.
-    fn dispatch(&self, k: &mut Kernel, tid: i32, nr: u64, args: [u64; 6]) -> Sys;
-    fn name(&self, nr: u64) -> &'static str;
-    /// What a signal handler does to call `nr` when it interrupts it blocked.
-    fn restart(&self, nr: u64) -> RestartRule;
-    /// Call `nr` of task `tid` was interrupted and fails with EINTR: what it leaves behind
-    /// (the time left, for a relative sleep).
-    fn interrupted(&self, k: &mut Kernel, tid: i32, nr: u64);
-}
-
-/// What a signal handler does to a call it interrupts while the call is blocked (signal(7)).
-/// A call that never blocks is never interrupted, and its rule does not matter. A signal
-/// that runs no handler (ignored, or a stop then SIGCONT) leaves the call to go on or restart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartRule {
-    /// Restarted when the handler was installed with SA_RESTART, else EINTR (Linux's
-    /// -ERESTARTSYS): read, write, wait4, futex and most blocking calls.
-    SaRestart,
-    /// EINTR even under SA_RESTART (-ERESTARTNOHAND or -EINTR): poll, select, epoll_wait,
-    /// pause, sigsuspend, sigtimedwait, the System V IPC waits, io_getevents. (Sockets with a
-    /// receive or send timeout join them when sockets come.)
-    Never,
-    /// As `Never`, and a relative sleep writes the time left back (-ERESTART_RESTARTBLOCK):
-    /// nanosleep, clock_nanosleep.
-    TimeLeft,
 }
 
 pub struct Kernel {

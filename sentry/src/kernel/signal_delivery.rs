@@ -210,11 +210,10 @@ impl Kernel {
             return;
         }
         let nr = self.tasks[&tid].regs.orig_rax;
-        let table = self.table;
         let restart = act.flags & signal::SA_RESTART != 0
-            && table.restart(nr) == super::RestartRule::SaRestart;
+            && self.table.restart(nr) == super::RestartRule::SaRestart;
         if !restart {
-            table.interrupted(self, tid, nr);
+            self.interrupted(tid, nr);
         }
         let progress = self.tasks[&tid].sys_progress;
         let t = self.task_mut(tid);

@@ -15,7 +15,7 @@ pub mod signal;
 pub(crate) mod table;
 pub mod time;
 
-use crate::kernel::{err, Kernel, RestartRule, Sys, SyscallTable};
+use crate::kernel::{err, Kernel, RestartRule, Sys, SysCtx, SyscallTable};
 
 /// The system calls the sentry serves, as the kernel reaches them.
 pub struct Syscalls;
@@ -24,8 +24,12 @@ pub struct Syscalls;
 pub static SYSCALLS: Syscalls = Syscalls;
 
 impl SyscallTable for Syscalls {
-    fn dispatch(&self, k: &mut Kernel, tid: i32, nr: u64, args: [u64; 6]) -> Sys {
-        k.dispatch(tid, nr, args)
+    #[inline]
+    fn dispatch(&self, c: &mut SysCtx, nr: u64) -> Sys {
+        match table::handler(nr) {
+            Some(h) => h(c),
+            None => table::unserved(c, nr),
+        }
     }
 
     fn name(&self, nr: u64) -> &'static str {
@@ -36,9 +40,10 @@ impl SyscallTable for Syscalls {
         restart(nr)
     }
 
-    fn interrupted(&self, k: &mut Kernel, tid: i32, nr: u64) {
+    fn interrupted(&self, c: &mut SysCtx, nr: u64) {
         if restart(nr) == RestartRule::TimeLeft {
-            time::nanosleep_interrupted(k, tid);
+            let tid = c.tid();
+            time::nanosleep_interrupted(c.kernel(), tid);
         }
     }
 }
@@ -67,14 +72,6 @@ pub fn ret(r: Result<i64, i32>) -> Sys {
 }
 
 impl Kernel {
-    /// Serves system call `nr` of task `tid`: one look-up in the table by number.
-    pub fn dispatch(&mut self, tid: i32, nr: u64, a: [u64; 6]) -> Sys {
-        match table::handler(nr) {
-            Some(h) => h(self, tid, a),
-            None => table::unserved(self, nr),
-        }
-    }
-
     /// Extended attributes are not kept: the node must exist, then reads find none,
     /// lists are empty and writes are not supported.
     fn sys_path_xattr(&mut self, tid: i32, path: u64, follow: bool, e: i32) -> Sys {

@@ -22,11 +22,21 @@ use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRON
 
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
-use crate::kernel::{err, Kernel, Sys};
+use crate::kernel::{err, Sys, SysCtx};
 
-/// A system call handler: the kernel, the calling task and the six argument registers
-/// (rdi, rsi, rdx, r10, r8, r9).
-pub(crate) type Handler = fn(&mut Kernel, i32, [u64; 6]) -> Sys;
+/// A system call handler: it gets the call's context (the calling task, the six argument
+/// registers and the kernel services a handler may use).
+pub(crate) type Handler = fn(&mut SysCtx) -> Sys;
+
+/// A handler not yet moved onto the context: `Kernel::$m(tid, args)`.
+macro_rules! k {
+    ($m:ident) => {
+        |c| {
+            let (t, a) = (c.tid(), c.args());
+            c.kernel().$m(t, a)
+        }
+    };
+}
 
 /// How far the sentry serves a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,17 +181,17 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Syscall> {
 
 /// Serves a call that has no handler: refused, not implemented or unknown.
 #[cold]
-pub(crate) fn unserved(k: &mut Kernel, nr: u64) -> Sys {
+pub(crate) fn unserved(c: &mut SysCtx, nr: u64) -> Sys {
     match get(nr).map(|s| s.status) {
         Some(Status::Refused(e)) => err(e),
         Some(Status::Missing { errno, logged }) => {
             if logged {
-                k.log_unimplemented(nr);
+                c.log_unimplemented(nr);
             }
             err(errno)
         }
         _ => {
-            k.log_unimplemented(nr);
+            c.log_unimplemented(nr);
             err(libc::ENOSYS)
         }
     }
@@ -254,7 +264,7 @@ const NAMESPACES: &str = "a container does not make or join namespaces";
 const HOST: &str = "the host's business, not a container's";
 
 /// A call that succeeds at once and does nothing (the notes say why).
-fn ok(_: &mut Kernel, _: i32, _: [u64; 6]) -> Sys {
+fn ok(_: &mut SysCtx) -> Sys {
     Sys::Ret(0)
 }
 
@@ -264,17 +274,23 @@ fn ms_timeout(ms: u64) -> Option<u64> {
     (ms >= 0).then(|| ms as u64 * 1_000_000)
 }
 
-fn set_tid_address(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+fn set_tid_address(c: &mut SysCtx) -> Sys {
+    let (tid, a) = (c.tid(), c.args());
+    let k = c.kernel();
     k.task_mut(tid).clear_child_tid = a[0];
     Sys::Ret(tid as i64)
 }
 
-fn set_robust_list(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+fn set_robust_list(c: &mut SysCtx) -> Sys {
+    let (tid, a) = (c.tid(), c.args());
+    let k = c.kernel();
     k.task_mut(tid).robust_list = a[0];
     Sys::Ret(0)
 }
 
-fn epoll_create(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+fn epoll_create(c: &mut SysCtx) -> Sys {
+    let (tid, a) = (c.tid(), c.args());
+    let k = c.kernel();
     if (a[0] as i32) <= 0 {
         err(libc::EINVAL)
     } else {
@@ -282,14 +298,18 @@ fn epoll_create(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
     }
 }
 
-fn epoll_pwait(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+fn epoll_pwait(c: &mut SysCtx) -> Sys {
+    let (tid, a) = (c.tid(), c.args());
+    let k = c.kernel();
     if a[4] != 0 && a[5] != 8 {
         return err(libc::EINVAL);
     }
     k.sys_epoll_wait(tid, a[0], a[1], a[2], ms_timeout(a[3]), a[4])
 }
 
-fn epoll_pwait2(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
+fn epoll_pwait2(c: &mut SysCtx) -> Sys {
+    let (tid, a) = (c.tid(), c.args());
+    let k = c.kernel();
     let t = if a[3] == 0 {
         None
     } else {
@@ -314,67 +334,67 @@ fn epoll_pwait2(k: &mut Kernel, tid: i32, a: [u64; 6]) -> Sys {
 /// on the long notes anyway).
 #[rustfmt::skip]
 const LIST: &[Syscall] = &[
-    sys(0, "read").serves(Kernel::sys_read),
-    sys(1, "write").serves(Kernel::sys_write),
-    sys(2, "open").serves(|k, t, a| k.sys_openat(t, CWD, a[0], a[1], a[2])).partial(OPEN_GAPS),
-    sys(3, "close").serves(Kernel::sys_close),
-    sys(4, "stat").serves(|k, t, a| k.sys_fstatat(t, CWD, a[0], a[1], 0)),
-    sys(5, "fstat").serves(Kernel::sys_fstat),
-    sys(6, "lstat").serves(|k, t, a| k.sys_fstatat(t, CWD, a[0], a[1], NOFOLLOW)),
+    sys(0, "read").serves(k!(sys_read)),
+    sys(1, "write").serves(k!(sys_write)),
+    sys(2, "open").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, CWD, a[0], a[1], a[2]) }).partial(OPEN_GAPS),
+    sys(3, "close").serves(k!(sys_close)),
+    sys(4, "stat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], 0) }),
+    sys(5, "fstat").serves(k!(sys_fstat)),
+    sys(6, "lstat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], NOFOLLOW) }),
     sys(7, "poll")
-        .serves(|k, t, a| k.sys_poll(t, a[0], a[1], a[2] as i32 as i64, None, false))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_poll(t, a[0], a[1], a[2] as i32 as i64, None, false) })
         .eintr(),
-    sys(8, "lseek").serves(Kernel::sys_lseek),
-    sys(9, "mmap").serves(Kernel::sys_mmap).partial(
+    sys(8, "lseek").serves(k!(sys_lseek)),
+    sys(9, "mmap").serves(k!(sys_mmap)).partial(
         "file mappings are copies of the file: writable MAP_SHARED file mappings fail with ENODEV \
          and read-only ones do not see later writes",
     ),
-    sys(10, "mprotect").serves(Kernel::sys_mprotect),
-    sys(11, "munmap").serves(Kernel::sys_munmap),
-    sys(12, "brk").serves(Kernel::sys_brk),
-    sys(13, "rt_sigaction").serves(Kernel::sys_rt_sigaction),
-    sys(14, "rt_sigprocmask").serves(Kernel::sys_rt_sigprocmask),
-    sys(15, "rt_sigreturn").serves(|k, t, _| k.sys_rt_sigreturn(t)),
-    sys(16, "ioctl").serves(Kernel::sys_ioctl).partial(
+    sys(10, "mprotect").serves(k!(sys_mprotect)),
+    sys(11, "munmap").serves(k!(sys_munmap)),
+    sys(12, "brk").serves(k!(sys_brk)),
+    sys(13, "rt_sigaction").serves(k!(sys_rt_sigaction)),
+    sys(14, "rt_sigprocmask").serves(k!(sys_rt_sigprocmask)),
+    sys(15, "rt_sigreturn").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_rt_sigreturn(t) }),
+    sys(16, "ioctl").serves(k!(sys_ioctl)).partial(
         "FIONBIO, FIOCLEX, FIONCLEX and FIONREAD (a pipe's count, 0 for the rest); on a terminal, \
          the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
          TIOCNOTTY, TCFLSH, TCXONC and TCSBRK are accepted and ignored; the rest fail with ENOTTY",
     ),
-    sys(17, "pread64").serves(Kernel::sys_pread),
-    sys(18, "pwrite64").serves(Kernel::sys_pwrite),
-    sys(19, "readv").serves(|k, t, a| k.sys_readv(t, a, false)),
-    sys(20, "writev").serves(|k, t, a| k.sys_writev(t, a, false)),
-    sys(21, "access").serves(|k, t, a| k.sys_faccessat(t, CWD, a[0], a[1], 0)),
-    sys(22, "pipe").serves(|k, t, a| k.sys_pipe2(t, a[0], 0)),
-    sys(23, "select").serves(|k, t, a| k.sys_select(t, a, false)).eintr(),
+    sys(17, "pread64").serves(k!(sys_pread)),
+    sys(18, "pwrite64").serves(k!(sys_pwrite)),
+    sys(19, "readv").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readv(t, a, false) }),
+    sys(20, "writev").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_writev(t, a, false) }),
+    sys(21, "access").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, CWD, a[0], a[1], 0) }),
+    sys(22, "pipe").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_pipe2(t, a[0], 0) }),
+    sys(23, "select").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_select(t, a, false) }).eintr(),
     sys(24, "sched_yield").serves(ok).note(
         "returns at once: the host schedules the guest's threads",
     ),
-    sys(25, "mremap").serves(Kernel::sys_mremap).partial("MREMAP_DONTUNMAP fails with EINVAL"),
+    sys(25, "mremap").serves(k!(sys_mremap)).partial("MREMAP_DONTUNMAP fails with EINVAL"),
     sys(26, "msync").serves(ok).noop(
         "returns 0 without checking the range: no mapping writes back to a file (writable shared \
          file mappings are refused), so there is nothing to flush, and MS_INVALIDATE does not \
          refresh read-only shared mappings",
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
-    sys(28, "madvise").serves(Kernel::sys_madvise).partial(
+    sys(28, "madvise").serves(k!(sys_madvise)).partial(
         "MADV_DONTNEED gives private memory fresh zero pages; every other advice is accepted and \
          ignored, MADV_DONTFORK and MADV_WIPEONFORK included",
     ),
     sys(29, "shmget"),
     sys(30, "shmat"),
     sys(31, "shmctl"),
-    sys(32, "dup").serves(Kernel::sys_dup),
-    sys(33, "dup2").serves(|k, t, a| k.sys_dup3(t, a[0], a[1], 0, true)),
+    sys(32, "dup").serves(k!(sys_dup)),
+    sys(33, "dup2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_dup3(t, a[0], a[1], 0, true) }),
     sys(34, "pause")
-        .serves(|_, _, _| Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None }))
+        .serves(|_| Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None }))
         .eintr(),
-    sys(35, "nanosleep").serves(Kernel::sys_nanosleep).time_left(),
-    sys(36, "getitimer").serves(Kernel::sys_getitimer).partial(ITIMER_GAPS),
-    sys(37, "alarm").serves(Kernel::sys_alarm),
-    sys(38, "setitimer").serves(Kernel::sys_setitimer).partial(ITIMER_GAPS),
-    sys(39, "getpid").serves(|k, t, _| Sys::Ret(k.tasks[&t].tgid as i64)),
-    sys(40, "sendfile").serves(Kernel::sys_sendfile).note("copies at most 1 MiB per call"),
+    sys(35, "nanosleep").serves(k!(sys_nanosleep)).time_left(),
+    sys(36, "getitimer").serves(k!(sys_getitimer)).partial(ITIMER_GAPS),
+    sys(37, "alarm").serves(k!(sys_alarm)),
+    sys(38, "setitimer").serves(k!(sys_setitimer)).partial(ITIMER_GAPS),
+    sys(39, "getpid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tasks[&t].tgid as i64) }),
+    sys(40, "sendfile").serves(k!(sys_sendfile)).note("copies at most 1 MiB per call"),
     sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
     sys(42, "connect").missing(SOCKETS),
     sys(43, "accept").missing(SOCKETS),
@@ -390,16 +410,16 @@ const LIST: &[Syscall] = &[
     sys(53, "socketpair").fails(libc::EAFNOSUPPORT, SOCKETS),
     sys(54, "setsockopt").missing(SOCKETS),
     sys(55, "getsockopt").missing(SOCKETS),
-    sys(56, "clone").serves(|k, t, a| k.sys_clone(t, a[0], a[1], a[2], a[3], a[4])).partial(
+    sys(56, "clone").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_clone(t, a[0], a[1], a[2], a[3], a[4]) }).partial(
         "new namespaces (CLONE_NEW*) fail with EPERM and CLONE_PIDFD with EINVAL",
     ),
-    sys(57, "fork").serves(|k, t, _| k.sys_clone(t, SIGCHLD, 0, 0, 0, 0)),
-    sys(58, "vfork").serves(|k, t, _| k.sys_clone(t, VFORK, 0, 0, 0, 0)),
-    sys(59, "execve").serves(|k, t, a| k.sys_execveat(t, CWD, a[0], a[1], a[2], 0)),
-    sys(60, "exit").serves(Kernel::sys_exit),
-    sys(61, "wait4").serves(Kernel::sys_wait4).partial("the rusage it reports is all zero"),
-    sys(62, "kill").serves(Kernel::sys_kill),
-    sys(63, "uname").serves(Kernel::sys_uname).note("reports release 4.4.0, as gVisor does"),
+    sys(57, "fork").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_clone(t, SIGCHLD, 0, 0, 0, 0) }),
+    sys(58, "vfork").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_clone(t, VFORK, 0, 0, 0, 0) }),
+    sys(59, "execve").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_execveat(t, CWD, a[0], a[1], a[2], 0) }),
+    sys(60, "exit").serves(k!(sys_exit)),
+    sys(61, "wait4").serves(k!(sys_wait4)).partial("the rusage it reports is all zero"),
+    sys(62, "kill").serves(k!(sys_kill)),
+    sys(63, "uname").serves(k!(sys_uname)).note("reports release 4.4.0, as gVisor does"),
     sys(64, "semget"),
     sys(65, "semop").eintr(),
     sys(66, "semctl"),
@@ -408,86 +428,84 @@ const LIST: &[Syscall] = &[
     sys(69, "msgsnd").eintr(),
     sys(70, "msgrcv").eintr(),
     sys(71, "msgctl"),
-    sys(72, "fcntl").serves(Kernel::sys_fcntl).partial(
+    sys(72, "fcntl").serves(k!(sys_fcntl)).partial(
         "record locks are not kept: F_SETLK and F_SETLKW succeed at once and F_GETLK reports \
          F_UNLCK; F_SETOWN and F_SETSIG are accepted and ignored; seals fail with EINVAL",
     ),
     sys(73, "flock").missing("file locks come with the later issue on locks"),
-    sys(74, "fsync").serves(Kernel::sys_fsync),
-    sys(75, "fdatasync").serves(Kernel::sys_fsync).note("as fsync"),
-    sys(76, "truncate").serves(Kernel::sys_truncate),
-    sys(77, "ftruncate").serves(Kernel::sys_ftruncate),
+    sys(74, "fsync").serves(k!(sys_fsync)),
+    sys(75, "fdatasync").serves(k!(sys_fsync)).note("as fsync"),
+    sys(76, "truncate").serves(k!(sys_truncate)),
+    sys(77, "ftruncate").serves(k!(sys_ftruncate)),
     sys(78, "getdents").missing("the 32-bit-era form; getdents64 is served"),
-    sys(79, "getcwd").serves(Kernel::sys_getcwd),
-    sys(80, "chdir").serves(Kernel::sys_chdir),
-    sys(81, "fchdir").serves(Kernel::sys_fchdir),
-    sys(82, "rename").serves(|k, t, a| k.sys_renameat(t, CWD, a[0], CWD, a[1], 0)),
-    sys(83, "mkdir").serves(|k, t, a| k.sys_mkdirat(t, CWD, a[0], a[1])),
-    sys(84, "rmdir").serves(|k, t, a| k.sys_unlinkat(t, CWD, a[0], REMOVEDIR)),
-    sys(85, "creat").serves(|k, t, a| k.sys_openat(t, CWD, a[0], CREAT, a[1])).partial(
+    sys(79, "getcwd").serves(k!(sys_getcwd)),
+    sys(80, "chdir").serves(k!(sys_chdir)),
+    sys(81, "fchdir").serves(k!(sys_fchdir)),
+    sys(82, "rename").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, CWD, a[0], CWD, a[1], 0) }),
+    sys(83, "mkdir").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_mkdirat(t, CWD, a[0], a[1]) }),
+    sys(84, "rmdir").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, CWD, a[0], REMOVEDIR) }),
+    sys(85, "creat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, CWD, a[0], CREAT, a[1]) }).partial(
         "as open: FIFOs, sockets and device nodes on host mounts are not opened (EACCES)",
     ),
-    sys(86, "link").serves(|k, t, a| k.sys_linkat(t, CWD, a[0], CWD, a[1], 0)),
-    sys(87, "unlink").serves(|k, t, a| k.sys_unlinkat(t, CWD, a[0], 0)),
-    sys(88, "symlink").serves(|k, t, a| k.sys_symlinkat(t, a[0], CWD, a[1])),
-    sys(89, "readlink").serves(|k, t, a| k.sys_readlinkat(t, CWD, a[0], a[1], a[2])),
-    sys(90, "chmod").serves(|k, t, a| k.sys_fchmodat(t, CWD, a[0], a[1])),
-    sys(91, "fchmod").serves(Kernel::sys_fchmod),
-    sys(92, "chown").serves(|k, t, a| k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0)),
-    sys(93, "fchown").serves(Kernel::sys_fchown),
-    sys(94, "lchown").serves(|k, t, a| {
-        k.sys_fchownat(t, CWD, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW as u64)
-    }),
-    sys(95, "umask").serves(Kernel::sys_umask),
-    sys(96, "gettimeofday").serves(Kernel::sys_gettimeofday),
+    sys(86, "link").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_linkat(t, CWD, a[0], CWD, a[1], 0) }),
+    sys(87, "unlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, CWD, a[0], 0) }),
+    sys(88, "symlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_symlinkat(t, a[0], CWD, a[1]) }),
+    sys(89, "readlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readlinkat(t, CWD, a[0], a[1], a[2]) }),
+    sys(90, "chmod").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchmodat(t, CWD, a[0], a[1]) }),
+    sys(91, "fchmod").serves(k!(sys_fchmod)),
+    sys(92, "chown").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0) }),
+    sys(93, "fchown").serves(k!(sys_fchown)),
+    sys(94, "lchown").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, CWD, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW as u64) }),
+    sys(95, "umask").serves(k!(sys_umask)),
+    sys(96, "gettimeofday").serves(k!(sys_gettimeofday)),
     sys(97, "getrlimit")
-        .serves(|k, t, a| k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]) })
         .partial(RLIMIT_GAPS),
-    sys(98, "getrusage").serves(|k, t, a| k.write_zeroes(t, a[1], 144)).partial(
+    sys(98, "getrusage").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.write_zeroes(t, a[1], 144) }).partial(
         "the usage it reports is all zero: CPU time and memory are not accounted per process",
     ),
-    sys(99, "sysinfo").serves(Kernel::sys_sysinfo).partial(
+    sys(99, "sysinfo").serves(k!(sys_sysinfo)).partial(
         "uptime, free memory and the process count are real; total memory is a fixed 2 GiB, load \
          averages and swap are zero",
     ),
-    sys(100, "times").serves(Kernel::sys_times).partial(
+    sys(100, "times").serves(k!(sys_times)).partial(
         "the CPU times it reports are zero; the return value (clock ticks) is real",
     ),
     sys(101, "ptrace").refused(
         libc::EPERM,
         "the sentry itself runs on ptrace; a guest cannot trace",
     ),
-    sys(102, "getuid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getuid)),
+    sys(102, "getuid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getuid) }),
     sys(103, "syslog"),
-    sys(104, "getgid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getgid)),
-    sys(105, "setuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setuid, a)),
-    sys(106, "setgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setgid, a)),
-    sys(107, "geteuid").serves(|k, t, _| k.sys_getid(t, libc::SYS_geteuid)),
-    sys(108, "getegid").serves(|k, t, _| k.sys_getid(t, libc::SYS_getegid)),
-    sys(109, "setpgid").serves(Kernel::sys_setpgid),
-    sys(110, "getppid").serves(|k, t, _| Sys::Ret(k.tg_of(t).ppid as i64)),
-    sys(111, "getpgrp").serves(|k, t, _| Sys::Ret(k.tg_of(t).pgid as i64)),
-    sys(112, "setsid").serves(|k, t, _| k.sys_setsid(t)),
-    sys(113, "setreuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setreuid, a)),
-    sys(114, "setregid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setregid, a)),
-    sys(115, "getgroups").serves(Kernel::sys_getgroups),
-    sys(116, "setgroups").serves(Kernel::sys_setgroups),
-    sys(117, "setresuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setresuid, a)),
-    sys(118, "getresuid").serves(|k, t, a| k.sys_getresid(t, libc::SYS_getresuid, a)),
-    sys(119, "setresgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setresgid, a)),
-    sys(120, "getresgid").serves(|k, t, a| k.sys_getresid(t, libc::SYS_getresgid, a)),
-    sys(121, "getpgid").serves(Kernel::sys_getpgid),
-    sys(122, "setfsuid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setfsuid, a)),
-    sys(123, "setfsgid").serves(|k, t, a| k.sys_setid(t, libc::SYS_setfsgid, a)),
-    sys(124, "getsid").serves(Kernel::sys_getsid),
-    sys(125, "capget").serves(Kernel::sys_capget),
-    sys(126, "capset").serves(Kernel::sys_capset),
-    sys(127, "rt_sigpending").serves(Kernel::sys_rt_sigpending),
-    sys(128, "rt_sigtimedwait").serves(Kernel::sys_rt_sigtimedwait).eintr(),
+    sys(104, "getgid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getgid) }),
+    sys(105, "setuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setuid, a) }),
+    sys(106, "setgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setgid, a) }),
+    sys(107, "geteuid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_geteuid) }),
+    sys(108, "getegid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getegid) }),
+    sys(109, "setpgid").serves(k!(sys_setpgid)),
+    sys(110, "getppid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).ppid as i64) }),
+    sys(111, "getpgrp").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).pgid as i64) }),
+    sys(112, "setsid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_setsid(t) }),
+    sys(113, "setreuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setreuid, a) }),
+    sys(114, "setregid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setregid, a) }),
+    sys(115, "getgroups").serves(k!(sys_getgroups)),
+    sys(116, "setgroups").serves(k!(sys_setgroups)),
+    sys(117, "setresuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setresuid, a) }),
+    sys(118, "getresuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_getresid(t, libc::SYS_getresuid, a) }),
+    sys(119, "setresgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setresgid, a) }),
+    sys(120, "getresgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_getresid(t, libc::SYS_getresgid, a) }),
+    sys(121, "getpgid").serves(k!(sys_getpgid)),
+    sys(122, "setfsuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setfsuid, a) }),
+    sys(123, "setfsgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setfsgid, a) }),
+    sys(124, "getsid").serves(k!(sys_getsid)),
+    sys(125, "capget").serves(k!(sys_capget)),
+    sys(126, "capset").serves(k!(sys_capset)),
+    sys(127, "rt_sigpending").serves(k!(sys_rt_sigpending)),
+    sys(128, "rt_sigtimedwait").serves(k!(sys_rt_sigtimedwait)).eintr(),
     sys(129, "rt_sigqueueinfo")
-        .serves(|k, t, a| k.sys_rt_sigqueueinfo(t, libc::SYS_rt_sigqueueinfo, a)),
-    sys(130, "rt_sigsuspend").serves(Kernel::sys_rt_sigsuspend).eintr(),
-    sys(131, "sigaltstack").serves(Kernel::sys_sigaltstack),
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_rt_sigqueueinfo(t, libc::SYS_rt_sigqueueinfo, a) }),
+    sys(130, "rt_sigsuspend").serves(k!(sys_rt_sigsuspend)).eintr(),
+    sys(131, "sigaltstack").serves(k!(sys_sigaltstack)),
     sys(132, "utime"),
     sys(133, "mknod").fails(libc::EPERM, MKNOD),
     sys(134, "uselib"),
@@ -496,17 +514,17 @@ const LIST: &[Syscall] = &[
          not applied",
     ),
     sys(136, "ustat"),
-    sys(137, "statfs").serves(Kernel::sys_statfs).partial(STATFS),
-    sys(138, "fstatfs").serves(Kernel::sys_statfs).partial(STATFS),
+    sys(137, "statfs").serves(k!(sys_statfs)).partial(STATFS),
+    sys(138, "fstatfs").serves(k!(sys_statfs)).partial(STATFS),
     sys(139, "sysfs"),
-    sys(140, "getpriority").serves(|_, _, _| Sys::Ret(20)).partial(
+    sys(140, "getpriority").serves(|_| Sys::Ret(20)).partial(
         "always nice 0 (returns 20), whatever setpriority was given",
     ),
     sys(141, "setpriority").serves(ok).noop(
         "returns 0 without checking the target or keeping the value",
     ),
     sys(142, "sched_setparam").serves(ok).noop(SCHED_SET),
-    sys(143, "sched_getparam").serves(|k, t, a| k.write_zeroes(t, a[1], 4)).partial(
+    sys(143, "sched_getparam").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.write_zeroes(t, a[1], 4) }).partial(
         "always priority 0 (right for SCHED_OTHER); the pid is not checked",
     ),
     sys(144, "sched_setscheduler").serves(ok).noop(SCHED_SET),
@@ -522,17 +540,17 @@ const LIST: &[Syscall] = &[
     sys(154, "modify_ldt"),
     sys(155, "pivot_root").refused(libc::EPERM, MOUNTS),
     sys(156, "_sysctl"),
-    sys(157, "prctl").serves(Kernel::sys_prctl).partial(
+    sys(157, "prctl").serves(k!(sys_prctl)).partial(
         "names, keep-caps, no_new_privs, the capability bounding set and ambient capabilities; \
          PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER and PR_SET_TIMERSLACK are \
          accepted and ignored (their gets report the defaults); the rest fail with EINVAL",
     ),
-    sys(158, "arch_prctl").serves(Kernel::sys_arch_prctl).note(
+    sys(158, "arch_prctl").serves(k!(sys_arch_prctl)).note(
         "ARCH_SET_FS/GS, ARCH_GET_FS/GS, ARCH_GET_CPUID; the rest EINVAL",
     ),
     sys(159, "adjtimex"),
     sys(160, "setrlimit")
-        .serves(|k, t, a| k.sys_prlimit(t, [0, a[0], a[1], 0, 0, 0]))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], a[1], 0, 0, 0]) })
         .partial(RLIMIT_GAPS),
     sys(161, "chroot").refused(libc::EPERM, MOUNTS),
     sys(162, "sync").serves(ok).noop(
@@ -545,7 +563,7 @@ const LIST: &[Syscall] = &[
     sys(167, "swapon").refused(libc::EPERM, HOST),
     sys(168, "swapoff").refused(libc::EPERM, HOST),
     sys(169, "reboot").refused(libc::EPERM, HOST),
-    sys(170, "sethostname").serves(Kernel::sys_sethostname),
+    sys(170, "sethostname").serves(k!(sys_sethostname)),
     sys(171, "setdomainname"),
     sys(172, "iopl"),
     sys(173, "ioperm"),
@@ -561,46 +579,46 @@ const LIST: &[Syscall] = &[
     sys(183, "afs_syscall"),
     sys(184, "tuxcall"),
     sys(185, "security"),
-    sys(186, "gettid").serves(|_, t, _| Sys::Ret(t as i64)),
+    sys(186, "gettid").serves(|c| { let t = c.tid(); Sys::Ret(t as i64) }),
     sys(187, "readahead"),
     sys(188, "setxattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::EOPNOTSUPP))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::EOPNOTSUPP) })
         .partial(XATTR),
     sys(189, "lsetxattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::EOPNOTSUPP))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::EOPNOTSUPP) })
         .partial(XATTR),
     sys(190, "fsetxattr")
-        .serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::EOPNOTSUPP))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::EOPNOTSUPP) })
         .partial(XATTR),
     sys(191, "getxattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::ENODATA))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::ENODATA) })
         .partial(XATTR),
     sys(192, "lgetxattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::ENODATA))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::ENODATA) })
         .partial(XATTR),
-    sys(193, "fgetxattr").serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::ENODATA)).partial(XATTR),
-    sys(194, "listxattr").serves(|k, t, a| k.sys_path_xattr(t, a[0], true, 0)).partial(XATTR),
-    sys(195, "llistxattr").serves(|k, t, a| k.sys_path_xattr(t, a[0], false, 0)).partial(XATTR),
-    sys(196, "flistxattr").serves(|k, t, a| k.sys_fd_xattr(t, a[0], 0)).partial(XATTR),
+    sys(193, "fgetxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) }).partial(XATTR),
+    sys(194, "listxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, 0) }).partial(XATTR),
+    sys(195, "llistxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, 0) }).partial(XATTR),
+    sys(196, "flistxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], 0) }).partial(XATTR),
     sys(197, "removexattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], true, libc::ENODATA))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::ENODATA) })
         .partial(XATTR),
     sys(198, "lremovexattr")
-        .serves(|k, t, a| k.sys_path_xattr(t, a[0], false, libc::ENODATA))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::ENODATA) })
         .partial(XATTR),
     sys(199, "fremovexattr")
-        .serves(|k, t, a| k.sys_fd_xattr(t, a[0], libc::ENODATA))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) })
         .partial(XATTR),
-    sys(200, "tkill").serves(|k, t, a| k.sys_tgkill(t, -1, a[0] as i32, a[1] as i32)),
-    sys(201, "time").serves(Kernel::sys_time),
-    sys(202, "futex").serves(Kernel::sys_futex).partial(
+    sys(200, "tkill").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_tgkill(t, -1, a[0] as i32, a[1] as i32) }),
+    sys(201, "time").serves(k!(sys_time)),
+    sys(202, "futex").serves(k!(sys_futex)).partial(
         "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
          priority-inheritance operations fail with ENOSYS (logged)",
     ),
     sys(203, "sched_setaffinity").serves(ok).noop(
         "returns 0 and pins nothing: the host schedules the guest's threads",
     ),
-    sys(204, "sched_getaffinity").serves(Kernel::sys_sched_getaffinity).partial(
+    sys(204, "sched_getaffinity").serves(k!(sys_sched_getaffinity)).partial(
         "every thread may run on every host CPU (up to 64); the pid is not checked",
     ),
     sys(205, "set_thread_area"),
@@ -615,11 +633,11 @@ const LIST: &[Syscall] = &[
     sys(214, "epoll_ctl_old"),
     sys(215, "epoll_wait_old"),
     sys(216, "remap_file_pages"),
-    sys(217, "getdents64").serves(Kernel::sys_getdents64),
+    sys(217, "getdents64").serves(k!(sys_getdents64)),
     sys(218, "set_tid_address").serves(set_tid_address),
     sys(219, "restart_syscall"),
     sys(220, "semtimedop").eintr(),
-    sys(221, "fadvise64").serves(Kernel::sys_fadvise).note(
+    sys(221, "fadvise64").serves(k!(sys_fadvise)).note(
         "advice only: the fd and the advice are checked, then ignored",
     ),
     sys(222, "timer_create"),
@@ -628,22 +646,22 @@ const LIST: &[Syscall] = &[
     sys(225, "timer_getoverrun"),
     sys(226, "timer_delete"),
     sys(227, "clock_settime"),
-    sys(228, "clock_gettime").serves(Kernel::sys_clock_gettime).partial(
+    sys(228, "clock_gettime").serves(k!(sys_clock_gettime)).partial(
         "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \
          clocks of other processes and threads fail with EINVAL",
     ),
-    sys(229, "clock_getres").serves(Kernel::sys_clock_getres).partial(
+    sys(229, "clock_getres").serves(k!(sys_clock_getres)).partial(
         "1 ns for every clock, where Linux reports the tick for the coarse clocks",
     ),
-    sys(230, "clock_nanosleep").serves(Kernel::sys_clock_nanosleep).time_left(),
-    sys(231, "exit_group").serves(Kernel::sys_exit_group),
+    sys(230, "clock_nanosleep").serves(k!(sys_clock_nanosleep)).time_left(),
+    sys(231, "exit_group").serves(k!(sys_exit_group)),
     sys(232, "epoll_wait")
-        .serves(|k, t, a| k.sys_epoll_wait(t, a[0], a[1], a[2], ms_timeout(a[3]), 0))
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_epoll_wait(t, a[0], a[1], a[2], ms_timeout(a[3]), 0) })
         .eintr(),
-    sys(233, "epoll_ctl").serves(Kernel::sys_epoll_ctl).partial(
+    sys(233, "epoll_ctl").serves(k!(sys_epoll_ctl)).partial(
         "EPOLLET is served as level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored",
     ),
-    sys(234, "tgkill").serves(|k, t, a| k.sys_tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32)),
+    sys(234, "tgkill").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32) }),
     sys(235, "utimes"),
     sys(236, "vserver"),
     sys(237, "mbind"),
@@ -656,7 +674,7 @@ const LIST: &[Syscall] = &[
     sys(244, "mq_notify"),
     sys(245, "mq_getsetattr"),
     sys(246, "kexec_load").refused(libc::EPERM, HOST),
-    sys(247, "waitid").serves(Kernel::sys_waitid),
+    sys(247, "waitid").serves(k!(sys_waitid)),
     sys(248, "add_key"),
     sys(249, "request_key"),
     sys(250, "keyctl"),
@@ -666,21 +684,21 @@ const LIST: &[Syscall] = &[
     sys(254, "inotify_add_watch").missing(LATER_FILES),
     sys(255, "inotify_rm_watch").missing(LATER_FILES),
     sys(256, "migrate_pages"),
-    sys(257, "openat").serves(|k, t, a| k.sys_openat(t, a[0], a[1], a[2], a[3])).partial(OPEN_GAPS),
-    sys(258, "mkdirat").serves(|k, t, a| k.sys_mkdirat(t, a[0], a[1], a[2])),
+    sys(257, "openat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, a[0], a[1], a[2], a[3]) }).partial(OPEN_GAPS),
+    sys(258, "mkdirat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_mkdirat(t, a[0], a[1], a[2]) }),
     sys(259, "mknodat").fails(libc::EPERM, MKNOD),
-    sys(260, "fchownat").serves(|k, t, a| k.sys_fchownat(t, a[0], a[1], a[2], a[3], a[4])),
+    sys(260, "fchownat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, a[0], a[1], a[2], a[3], a[4]) }),
     sys(261, "futimesat"),
-    sys(262, "newfstatat").serves(|k, t, a| k.sys_fstatat(t, a[0], a[1], a[2], a[3])),
-    sys(263, "unlinkat").serves(|k, t, a| k.sys_unlinkat(t, a[0], a[1], a[2])),
-    sys(264, "renameat").serves(|k, t, a| k.sys_renameat(t, a[0], a[1], a[2], a[3], 0)),
-    sys(265, "linkat").serves(|k, t, a| k.sys_linkat(t, a[0], a[1], a[2], a[3], a[4])),
-    sys(266, "symlinkat").serves(|k, t, a| k.sys_symlinkat(t, a[0], a[1], a[2])),
-    sys(267, "readlinkat").serves(|k, t, a| k.sys_readlinkat(t, a[0], a[1], a[2], a[3])),
-    sys(268, "fchmodat").serves(|k, t, a| k.sys_fchmodat(t, a[0], a[1], a[2])),
-    sys(269, "faccessat").serves(|k, t, a| k.sys_faccessat(t, a[0], a[1], a[2], 0)),
-    sys(270, "pselect6").serves(|k, t, a| k.sys_select(t, a, true)).eintr(),
-    sys(271, "ppoll").serves(Kernel::sys_ppoll).eintr(),
+    sys(262, "newfstatat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, a[0], a[1], a[2], a[3]) }),
+    sys(263, "unlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, a[0], a[1], a[2]) }),
+    sys(264, "renameat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, a[0], a[1], a[2], a[3], 0) }),
+    sys(265, "linkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_linkat(t, a[0], a[1], a[2], a[3], a[4]) }),
+    sys(266, "symlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_symlinkat(t, a[0], a[1], a[2]) }),
+    sys(267, "readlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readlinkat(t, a[0], a[1], a[2], a[3]) }),
+    sys(268, "fchmodat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchmodat(t, a[0], a[1], a[2]) }),
+    sys(269, "faccessat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, a[0], a[1], a[2], 0) }),
+    sys(270, "pselect6").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_select(t, a, true) }).eintr(),
+    sys(271, "ppoll").serves(k!(sys_ppoll)).eintr(),
     sys(272, "unshare").refused(libc::EPERM, NAMESPACES),
     sys(273, "set_robust_list").serves(set_robust_list).partial(
         "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
@@ -692,59 +710,59 @@ const LIST: &[Syscall] = &[
     sys(277, "sync_file_range"),
     sys(278, "vmsplice"),
     sys(279, "move_pages"),
-    sys(280, "utimensat").serves(Kernel::sys_utimensat).note(
+    sys(280, "utimensat").serves(k!(sys_utimensat)).note(
         "files of the synthetic file systems (proc, dev) keep their times: the call succeeds and \
          changes nothing",
     ),
     sys(281, "epoll_pwait").serves(epoll_pwait).eintr(),
     sys(282, "signalfd").missing(LATER_FILES),
     sys(283, "timerfd_create").missing(LATER_FILES),
-    sys(284, "eventfd").serves(|k, t, a| k.sys_eventfd2(t, a[0], 0)),
-    sys(285, "fallocate").serves(Kernel::sys_fallocate).note(
+    sys(284, "eventfd").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_eventfd2(t, a[0], 0) }),
+    sys(285, "fallocate").serves(k!(sys_fallocate)).note(
         "regular files only; other files fail with EBADF",
     ),
     sys(286, "timerfd_settime").missing(LATER_FILES),
     sys(287, "timerfd_gettime").missing(LATER_FILES),
     sys(288, "accept4").missing(SOCKETS),
     sys(289, "signalfd4").missing(LATER_FILES),
-    sys(290, "eventfd2").serves(|k, t, a| k.sys_eventfd2(t, a[0], a[1])),
-    sys(291, "epoll_create1").serves(|k, t, a| k.sys_epoll_create1(t, a[0])),
-    sys(292, "dup3").serves(|k, t, a| k.sys_dup3(t, a[0], a[1], a[2], false)),
-    sys(293, "pipe2").serves(|k, t, a| k.sys_pipe2(t, a[0], a[1])).partial(
+    sys(290, "eventfd2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_eventfd2(t, a[0], a[1]) }),
+    sys(291, "epoll_create1").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_epoll_create1(t, a[0]) }),
+    sys(292, "dup3").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_dup3(t, a[0], a[1], a[2], false) }),
+    sys(293, "pipe2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_pipe2(t, a[0], a[1]) }).partial(
         "O_DIRECT is accepted but the pipe stays a byte stream, not packets",
     ),
     sys(294, "inotify_init1").missing(LATER_FILES),
-    sys(295, "preadv").serves(|k, t, a| k.sys_readv(t, a, true)),
-    sys(296, "pwritev").serves(|k, t, a| k.sys_writev(t, a, true)),
+    sys(295, "preadv").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readv(t, a, true) }),
+    sys(296, "pwritev").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_writev(t, a, true) }),
     sys(297, "rt_tgsigqueueinfo")
-        .serves(|k, t, a| k.sys_rt_sigqueueinfo(t, libc::SYS_rt_tgsigqueueinfo, a)),
+        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_rt_sigqueueinfo(t, libc::SYS_rt_tgsigqueueinfo, a) }),
     sys(298, "perf_event_open").refused(libc::EPERM, HOST),
     sys(299, "recvmmsg").missing(SOCKETS),
     sys(300, "fanotify_init"),
     sys(301, "fanotify_mark"),
-    sys(302, "prlimit64").serves(Kernel::sys_prlimit).partial(RLIMIT_GAPS),
+    sys(302, "prlimit64").serves(k!(sys_prlimit)).partial(RLIMIT_GAPS),
     sys(303, "name_to_handle_at"),
     sys(304, "open_by_handle_at"),
     sys(305, "clock_adjtime"),
-    sys(306, "syncfs").serves(Kernel::sys_fsync).partial(
+    sys(306, "syncfs").serves(k!(sys_fsync)).partial(
         "flushes the given file only, not the whole file system holding it",
     ),
     sys(307, "sendmmsg").missing(SOCKETS),
     sys(308, "setns").refused(libc::EPERM, NAMESPACES),
-    sys(309, "getcpu").serves(Kernel::sys_getcpu).note("always CPU 0, node 0"),
+    sys(309, "getcpu").serves(k!(sys_getcpu)).note("always CPU 0, node 0"),
     sys(310, "process_vm_readv"),
     sys(311, "process_vm_writev"),
     sys(312, "kcmp"),
     sys(313, "finit_module").refused(libc::EPERM, MODULES),
     sys(314, "sched_setattr"),
     sys(315, "sched_getattr"),
-    sys(316, "renameat2").serves(|k, t, a| k.sys_renameat(t, a[0], a[1], a[2], a[3], a[4])),
+    sys(316, "renameat2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, a[0], a[1], a[2], a[3], a[4]) }),
     sys(317, "seccomp"),
-    sys(318, "getrandom").serves(Kernel::sys_getrandom),
+    sys(318, "getrandom").serves(k!(sys_getrandom)),
     sys(319, "memfd_create").missing(LATER_FILES),
     sys(320, "kexec_file_load"),
     sys(321, "bpf").refused(libc::EPERM, HOST),
-    sys(322, "execveat").serves(|k, t, a| k.sys_execveat(t, a[0], a[1], a[2], a[3], a[4])).partial(
+    sys(322, "execveat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_execveat(t, a[0], a[1], a[2], a[3], a[4]) }).partial(
         "the flags are ignored: AT_EMPTY_PATH (fexecve) and AT_SYMLINK_NOFOLLOW are not honoured",
     ),
     sys(323, "userfaultfd"),
@@ -759,7 +777,7 @@ const LIST: &[Syscall] = &[
     sys(329, "pkey_mprotect"),
     sys(330, "pkey_alloc"),
     sys(331, "pkey_free"),
-    sys(332, "statx").serves(Kernel::sys_statx).note(
+    sys(332, "statx").serves(k!(sys_statx)).note(
         "the basic fields (STATX_BASIC_STATS), whatever the mask asks; no birth time",
     ),
     sys(333, "io_pgetevents").eintr(),
@@ -778,12 +796,12 @@ const LIST: &[Syscall] = &[
     sys(433, "fspick").missing(MOUNT_API),
     sys(434, "pidfd_open"),
     sys(435, "clone3").missing("glibc falls back to clone").quiet(),
-    sys(436, "close_range").serves(Kernel::sys_close_range).partial(
+    sys(436, "close_range").serves(k!(sys_close_range)).partial(
         "CLOSE_RANGE_UNSHARE is ignored: the fds are closed in the (possibly shared) table",
     ),
     sys(437, "openat2"),
     sys(438, "pidfd_getfd"),
-    sys(439, "faccessat2").serves(|k, t, a| k.sys_faccessat(t, a[0], a[1], a[2], a[3])),
+    sys(439, "faccessat2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, a[0], a[1], a[2], a[3]) }),
     sys(440, "process_madvise"),
     sys(441, "epoll_pwait2").serves(epoll_pwait2).eintr(),
     sys(442, "mount_setattr").missing(MOUNT_API),
