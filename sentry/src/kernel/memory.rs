@@ -2,10 +2,21 @@
 //! a task's address space (never a borrow of guest memory).
 
 use super::Kernel;
-use crate::mm::{Errno, MmCtx};
+use crate::mm::{Errno, Mm, MmCtx};
 
 impl Kernel {
     // ---- guest memory ----
+
+    /// Runs `f` on the task's address space with the memory file and platform.
+    pub fn with_mm<R>(&mut self, tid: i32, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
+        let mm_id = self.tasks[&tid].mm;
+        let e = self.mms.get_mut(&mm_id).expect("task mm");
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
+        f(&mut e.mm, &mut cx)
+    }
 
     pub fn read_mem(&self, tid: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         if len > 1 << 30 {

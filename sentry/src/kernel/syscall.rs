@@ -2,8 +2,11 @@
 //! (`Sys`), the context a handler gets (`SysCtx`: the calling task and the parts of the
 //! kernel it may use), and how the kernel reaches the table (`SyscallTable`).
 
+use super::task::{Task, ThreadGroup};
+use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
-use crate::mm::Errno;
+use crate::fs::file::FileRef;
+use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
 
 /// What a system call handler decided.
@@ -110,15 +113,147 @@ impl<'k> SysCtx<'k> {
         self.k
     }
 
-    /// The calling task's registers.
-    pub fn regs(&self) -> &Regs {
-        &self.k.tasks[&self.tid].regs
+    /// The deadline of this call, `rel_ns` from when it was first served: kept across
+    /// re-runs of a parked call, so a restart never stretches a timeout.
+    pub fn deadline(&mut self, rel_ns: u64) -> u64 {
+        self.k.deadline(self.tid, rel_ns)
     }
-}
 
-impl SysCtx<'_> {
+    /// The deadline of this call, `abs` on the monotonic clock unless a first run of the
+    /// call set one already.
+    pub fn deadline_at(&mut self, abs: u64) -> u64 {
+        *self.task_mut().sys_deadline.get_or_insert(abs)
+    }
+
+    /// The deadline an earlier run of this call set, if any.
+    pub fn sys_deadline(&self) -> Option<u64> {
+        self.task().sys_deadline
+    }
+
+    /// Bytes this call moved in earlier runs (a parked write continues from there).
+    pub fn progress(&self) -> usize {
+        self.task().sys_progress
+    }
+
+    /// Counts `n` more bytes moved by this call; returns the total.
+    pub fn add_progress(&mut self, n: usize) -> usize {
+        let t = self.task_mut();
+        t.sys_progress += n;
+        t.sys_progress
+    }
+
+    /// The sandbox's clocks.
+    pub fn clocks(&self) -> &Clocks {
+        &self.k.clocks
+    }
+
+    /// The guest's monotonic time in ns.
+    pub fn now(&self) -> u64 {
+        self.k.clocks.mono()
+    }
+
     /// Logs, once per call number, that call `nr` (or a form of it) is not implemented.
     pub fn log_unimplemented(&mut self, nr: u64) {
         self.k.log_unimplemented(nr);
+    }
+
+    fn task(&self) -> &Task {
+        &self.k.tasks[&self.tid]
+    }
+
+    fn task_mut(&mut self) -> &mut Task {
+        self.k.task_mut(self.tid)
+    }
+
+    fn process(&self) -> &ThreadGroup {
+        self.k.tg_of(self.tid)
+    }
+
+    fn process_mut(&mut self) -> &mut ThreadGroup {
+        self.k.tg_of_mut(self.tid)
+    }
+}
+
+// ---- the calling task ----
+
+impl SysCtx<'_> {
+    /// Its registers as they were when it stopped at the call.
+    pub fn regs(&self) -> &Regs {
+        &self.task().regs
+    }
+
+    pub fn regs_mut(&mut self) -> &mut Regs {
+        &mut self.task_mut().regs
+    }
+}
+
+// ---- its process ----
+
+impl SysCtx<'_> {
+    /// Its ITIMER_REAL: (next expiry on the monotonic clock, interval), in ns.
+    pub fn itimer_real(&self) -> Option<(u64, u64)> {
+        self.process().itimer_real
+    }
+
+    pub fn set_itimer_real(&mut self, t: Option<(u64, u64)>) {
+        self.process_mut().itimer_real = t;
+    }
+}
+
+// ---- its address space's memory (always through the memory manager) ----
+
+impl SysCtx<'_> {
+    /// Copies `len` bytes in from `addr`.
+    pub fn read_mem(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        self.k.read_mem(self.tid, addr, len)
+    }
+
+    /// Copies `data` out to `addr`.
+    pub fn write_mem(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+        self.k.write_mem(self.tid, addr, data)
+    }
+
+    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+        self.k.read_u32(self.tid, addr)
+    }
+
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        self.k.read_u64(self.tid, addr)
+    }
+
+    pub fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
+        self.k.write_u32(self.tid, addr, v)
+    }
+
+    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
+        self.k.write_u64(self.tid, addr, v)
+    }
+
+    /// Runs `f` on the address space itself, with the memory file and the platform it maps
+    /// through (brk, mmap and the other calls that change mappings).
+    pub fn with_mm<R>(&mut self, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
+        self.k.with_mm(self.tid, f)
+    }
+
+    /// A `struct timespec` at `addr`, in ns (EINVAL when it is not a valid one).
+    pub fn read_timespec(&self, addr: u64) -> Result<u64, Errno> {
+        let b = self.read_mem(addr, 16)?;
+        ts_to_ns(
+            i64::from_le_bytes(b[..8].try_into().expect("8")),
+            i64::from_le_bytes(b[8..].try_into().expect("8")),
+        )
+        .ok_or(libc::EINVAL)
+    }
+}
+
+// ---- its fd table and open files ----
+
+impl SysCtx<'_> {
+    /// The open file `fd` names (EBADF when none).
+    pub fn file(&self, fd: u64) -> Result<FileRef, Errno> {
+        if fd > i32::MAX as u64 {
+            return Err(libc::EBADF);
+        }
+        self.task().files.borrow().get(fd as i32).ok_or(libc::EBADF)
     }
 }

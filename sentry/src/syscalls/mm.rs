@@ -1,195 +1,178 @@
 //! Memory calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
 use super::ret;
-use crate::kernel::{err, Kernel, Sys};
-use crate::mm::{page_up, MmCtx, PAGE};
+use crate::kernel::{err, Sys, SysCtx};
+use crate::mm::{page_up, PAGE};
 use crate::platform::GUEST_TOP;
 
-impl Kernel {
-    /// Runs `f` on the task's address space with the memory file and platform.
-    pub fn with_mm<R>(
-        &mut self,
-        tid: i32,
-        f: impl FnOnce(&mut crate::mm::Mm, &mut MmCtx) -> R,
-    ) -> R {
-        let mm_id = self.tasks[&tid].mm;
-        let e = self.mms.get_mut(&mm_id).expect("task mm");
-        let mut cx = MmCtx {
-            mf: &mut self.mf,
-            plat: &mut *self.plat,
-        };
-        f(&mut e.mm, &mut cx)
-    }
-
-    pub fn sys_brk(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let want = a[0];
-        let r = self.with_mm(tid, |mm, cx| {
-            if want < mm.brk_start || want > mm.brk_start + (1 << 36) {
+pub(super) fn brk(c: &mut SysCtx) -> Sys {
+    let want = c.arg(0);
+    let r = c.with_mm(|mm, cx| {
+        if want < mm.brk_start || want > mm.brk_start + (1 << 36) {
+            return mm.brk;
+        }
+        let old_top = page_up(mm.brk);
+        let new_top = page_up(want);
+        if new_top > old_top {
+            if mm
+                .map_anon(
+                    cx,
+                    old_top,
+                    new_top - old_top,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    false,
+                    false,
+                    "[heap]",
+                )
+                .ok()
+                != Some(old_top)
+            {
+                // Something else is there: undo and refuse.
+                if let Some((s, _)) = mm.find(old_top) {
+                    if s == old_top {
+                        let _ = mm.unmap(cx, old_top, new_top - old_top);
+                    }
+                }
                 return mm.brk;
             }
-            let old_top = page_up(mm.brk);
-            let new_top = page_up(want);
-            if new_top > old_top {
-                if mm
-                    .map_anon(
-                        cx,
-                        old_top,
-                        new_top - old_top,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                        false,
-                        false,
-                        "[heap]",
-                    )
-                    .ok()
-                    != Some(old_top)
-                {
-                    // Something else is there: undo and refuse.
-                    if let Some((s, _)) = mm.find(old_top) {
-                        if s == old_top {
-                            let _ = mm.unmap(cx, old_top, new_top - old_top);
-                        }
-                    }
-                    return mm.brk;
-                }
-            } else if new_top < old_top {
-                let _ = mm.unmap(cx, new_top, old_top - new_top);
-            }
-            mm.brk = want;
-            want
-        });
-        Sys::Ret(r as i64)
-    }
+        } else if new_top < old_top {
+            let _ = mm.unmap(cx, new_top, old_top - new_top);
+        }
+        mm.brk = want;
+        want
+    });
+    Sys::Ret(r as i64)
+}
 
-    pub fn sys_mmap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (addr, len, prot, flags, fd, off) =
-            (a[0], a[1], a[2] as i32, a[3] as i32, a[4] as i32, a[5]);
-        if len == 0
-            || off % PAGE != 0
-            || prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
-        {
-            return err(libc::EINVAL);
+pub(super) fn mmap(c: &mut SysCtx) -> Sys {
+    let [addr, len, prot, flags, fd, off] = c.args();
+    let (prot, flags, fd) = (prot as i32, flags as i32, fd as i32);
+    if len == 0
+        || off % PAGE != 0
+        || prot & !(libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
+    {
+        return err(libc::EINVAL);
+    }
+    let shared = flags & libc::MAP_TYPE == libc::MAP_SHARED
+        || flags & libc::MAP_TYPE == libc::MAP_SHARED_VALIDATE;
+    if !shared && flags & libc::MAP_TYPE != libc::MAP_PRIVATE {
+        return err(libc::EINVAL);
+    }
+    let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
+    if flags & libc::MAP_FIXED_NOREPLACE != 0 {
+        let taken = c.with_mm(|mm, _| {
+            let end = addr.saturating_add(page_up(len));
+            mm.vmas
+                .range(..end)
+                .next_back()
+                .is_some_and(|(_, v)| v.end > addr)
+        });
+        if taken {
+            return err(libc::EEXIST);
         }
-        let shared = flags & libc::MAP_TYPE == libc::MAP_SHARED
-            || flags & libc::MAP_TYPE == libc::MAP_SHARED_VALIDATE;
-        if !shared && flags & libc::MAP_TYPE != libc::MAP_PRIVATE {
-            return err(libc::EINVAL);
+    }
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        let name = if flags & libc::MAP_GROWSDOWN != 0 {
+            "[stack]"
+        } else {
+            ""
+        };
+        return ret(c
+            .with_mm(|mm, cx| mm.map_anon(cx, addr, len, prot, shared, fixed, name))
+            .map(|a| a as i64));
+    }
+    // A file mapping: the file's bytes are copied into fresh memory.
+    let f = match c.file(fd as u64) {
+        Ok(f) => f,
+        Err(e) => return err(e),
+    };
+    let (path, data) = {
+        let fb = f.borrow();
+        if !fb.readable() || (shared && prot & libc::PROT_WRITE != 0 && !fb.writable()) {
+            return err(libc::EACCES);
         }
-        let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
-        if flags & libc::MAP_FIXED_NOREPLACE != 0 {
-            let taken = self.with_mm(tid, |mm, _| {
-                let end = addr.saturating_add(page_up(len));
-                mm.vmas
-                    .range(..end)
-                    .next_back()
-                    .is_some_and(|(_, v)| v.end > addr)
-            });
-            if taken {
-                return err(libc::EEXIST);
-            }
-        }
-        if flags & libc::MAP_ANONYMOUS != 0 {
-            let name = if flags & libc::MAP_GROWSDOWN != 0 {
-                "[stack]"
-            } else {
-                ""
-            };
-            return ret(self
-                .with_mm(tid, |mm, cx| {
-                    mm.map_anon(cx, addr, len, prot, shared, fixed, name)
-                })
-                .map(|a| a as i64));
-        }
-        // A file mapping: the file's bytes are copied into fresh memory.
-        let f = match self.file(tid, fd as u64) {
-            Ok(f) => f,
+        let data = match fb.imp.mmap(off, len) {
+            Ok(d) => d,
             Err(e) => return err(e),
         };
-        let (path, data) = {
-            let fb = f.borrow();
-            if !fb.readable() || (shared && prot & libc::PROT_WRITE != 0 && !fb.writable()) {
-                return err(libc::EACCES);
-            }
-            let data = match fb.imp.mmap(off, len) {
-                Ok(d) => d,
-                Err(e) => return err(e),
-            };
-            (fb.path.clone(), data)
-        };
-        if shared && prot & libc::PROT_WRITE != 0 && !data.shared_writable {
-            // Writable shared file mappings would need a page cache that writes back.
-            self.log_unimplemented(libc::SYS_mmap as u64);
-            return err(libc::ENODEV);
-        }
-        let data = data.bytes;
-        ret(self.with_mm(tid, |mm, cx| {
-            let start = mm.map_anon(cx, addr, len, prot, shared, fixed, &path)?;
-            let n = data.len().min(len as usize);
-            mm.write_force(cx.mf, start, &data[..n])?;
-            Ok(start as i64)
-        }))
+        (fb.path.clone(), data)
+    };
+    if shared && prot & libc::PROT_WRITE != 0 && !data.shared_writable {
+        // Writable shared file mappings would need a page cache that writes back.
+        c.log_unimplemented(libc::SYS_mmap as u64);
+        return err(libc::ENODEV);
     }
+    let data = data.bytes;
+    ret(c.with_mm(|mm, cx| {
+        let start = mm.map_anon(cx, addr, len, prot, shared, fixed, &path)?;
+        let n = data.len().min(len as usize);
+        mm.write_force(cx.mf, start, &data[..n])?;
+        Ok(start as i64)
+    }))
+}
 
-    pub fn sys_munmap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        ret(self
-            .with_mm(tid, |mm, cx| mm.unmap(cx, a[0], a[1]))
-            .map(|_| 0))
+pub(super) fn munmap(c: &mut SysCtx) -> Sys {
+    let [addr, len, ..] = c.args();
+    ret(c.with_mm(|mm, cx| mm.unmap(cx, addr, len)).map(|_| 0))
+}
+
+pub(super) fn mprotect(c: &mut SysCtx) -> Sys {
+    let a = c.args();
+    let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
+    ret(c
+        .with_mm(|mm, cx| mm.protect(cx, a[0], a[1], prot))
+        .map(|_| 0))
+}
+
+pub(super) fn mremap(c: &mut SysCtx) -> Sys {
+    let a = c.args();
+    let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3] as i32, a[4]);
+    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
+        return err(libc::EINVAL);
     }
-
-    pub fn sys_mprotect(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let prot = a[2] as i32 & !(libc::PROT_GROWSDOWN | libc::PROT_GROWSUP);
-        ret(self
-            .with_mm(tid, |mm, cx| mm.protect(cx, a[0], a[1], prot))
-            .map(|_| 0))
+    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(new_addr);
+    if fixed.is_some() && flags & libc::MREMAP_MAYMOVE == 0 {
+        return err(libc::EINVAL);
     }
+    ret(c
+        .with_mm(|mm, cx| {
+            mm.remap(
+                cx,
+                old,
+                old_len,
+                new_len,
+                flags & libc::MREMAP_MAYMOVE != 0,
+                fixed,
+            )
+        })
+        .map(|a| a as i64))
+}
 
-    pub fn sys_mremap(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3] as i32, a[4]);
-        if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
-            return err(libc::EINVAL);
-        }
-        let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(new_addr);
-        if fixed.is_some() && flags & libc::MREMAP_MAYMOVE == 0 {
-            return err(libc::EINVAL);
-        }
-        ret(self
-            .with_mm(tid, |mm, cx| {
-                mm.remap(
-                    cx,
-                    old,
-                    old_len,
-                    new_len,
-                    flags & libc::MREMAP_MAYMOVE != 0,
-                    fixed,
-                )
-            })
-            .map(|a| a as i64))
+pub(super) fn madvise(c: &mut SysCtx) -> Sys {
+    let a = c.args();
+    let (addr, len, advice) = (a[0], page_up(a[1]), a[2] as i32);
+    if addr % PAGE != 0 || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP) {
+        return err(libc::EINVAL);
     }
-
-    pub fn sys_madvise(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (addr, len, advice) = (a[0], page_up(a[1]), a[2] as i32);
-        if addr % PAGE != 0 || addr.checked_add(len).is_none_or(|e| e > GUEST_TOP) {
-            return err(libc::EINVAL);
-        }
-        if advice == libc::MADV_DONTNEED {
-            // Private anonymous memory reads back as zeroes: give the range fresh pages.
-            return ret(self.with_mm(tid, |mm, cx| {
-                let mut cur = addr;
-                while cur < addr + len {
-                    let Some((_, v)) = mm.find(cur) else {
-                        return Err(libc::ENOMEM);
-                    };
-                    let end = v.end.min(addr + len);
-                    let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
-                    if !shared {
-                        mm.map_anon(cx, cur, end - cur, prot, false, true, &name)?;
-                    }
-                    cur = end;
+    if advice == libc::MADV_DONTNEED {
+        // Private anonymous memory reads back as zeroes: give the range fresh pages.
+        return ret(c.with_mm(|mm, cx| {
+            let mut cur = addr;
+            while cur < addr + len {
+                let Some((_, v)) = mm.find(cur) else {
+                    return Err(libc::ENOMEM);
+                };
+                let end = v.end.min(addr + len);
+                let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
+                if !shared {
+                    mm.map_anon(cx, cur, end - cur, prot, false, true, &name)?;
                 }
-                Ok(0)
-            }));
-        }
-        Sys::Ret(0)
+                cur = end;
+            }
+            Ok(0)
+        }));
     }
+    Sys::Ret(0)
 }
 
 #[cfg(test)]

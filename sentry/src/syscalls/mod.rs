@@ -42,8 +42,7 @@ impl SyscallTable for Syscalls {
 
     fn interrupted(&self, c: &mut SysCtx, nr: u64) {
         if restart(nr) == RestartRule::TimeLeft {
-            let tid = c.tid();
-            time::nanosleep_interrupted(c.kernel(), tid);
+            time::nanosleep_interrupted(c);
         }
     }
 }

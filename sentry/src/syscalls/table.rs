@@ -20,6 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
+use super::{mm, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -345,13 +346,13 @@ const LIST: &[Syscall] = &[
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_poll(t, a[0], a[1], a[2] as i32 as i64, None, false) })
         .eintr(),
     sys(8, "lseek").serves(k!(sys_lseek)),
-    sys(9, "mmap").serves(k!(sys_mmap)).partial(
+    sys(9, "mmap").serves(mm::mmap).partial(
         "file mappings are copies of the file: writable MAP_SHARED file mappings fail with ENODEV \
          and read-only ones do not see later writes",
     ),
-    sys(10, "mprotect").serves(k!(sys_mprotect)),
-    sys(11, "munmap").serves(k!(sys_munmap)),
-    sys(12, "brk").serves(k!(sys_brk)),
+    sys(10, "mprotect").serves(mm::mprotect),
+    sys(11, "munmap").serves(mm::munmap),
+    sys(12, "brk").serves(mm::brk),
     sys(13, "rt_sigaction").serves(k!(sys_rt_sigaction)),
     sys(14, "rt_sigprocmask").serves(k!(sys_rt_sigprocmask)),
     sys(15, "rt_sigreturn").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_rt_sigreturn(t) }),
@@ -370,14 +371,14 @@ const LIST: &[Syscall] = &[
     sys(24, "sched_yield").serves(ok).note(
         "returns at once: the host schedules the guest's threads",
     ),
-    sys(25, "mremap").serves(k!(sys_mremap)).partial("MREMAP_DONTUNMAP fails with EINVAL"),
+    sys(25, "mremap").serves(mm::mremap).partial("MREMAP_DONTUNMAP fails with EINVAL"),
     sys(26, "msync").serves(ok).noop(
         "returns 0 without checking the range: no mapping writes back to a file (writable shared \
          file mappings are refused), so there is nothing to flush, and MS_INVALIDATE does not \
          refresh read-only shared mappings",
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
-    sys(28, "madvise").serves(k!(sys_madvise)).partial(
+    sys(28, "madvise").serves(mm::madvise).partial(
         "MADV_DONTNEED gives private memory fresh zero pages; every other advice is accepted and \
          ignored, MADV_DONTFORK and MADV_WIPEONFORK included",
     ),
@@ -389,10 +390,10 @@ const LIST: &[Syscall] = &[
     sys(34, "pause")
         .serves(|_| Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None }))
         .eintr(),
-    sys(35, "nanosleep").serves(k!(sys_nanosleep)).time_left(),
-    sys(36, "getitimer").serves(k!(sys_getitimer)).partial(ITIMER_GAPS),
-    sys(37, "alarm").serves(k!(sys_alarm)),
-    sys(38, "setitimer").serves(k!(sys_setitimer)).partial(ITIMER_GAPS),
+    sys(35, "nanosleep").serves(time::nanosleep).time_left(),
+    sys(36, "getitimer").serves(time::getitimer).partial(ITIMER_GAPS),
+    sys(37, "alarm").serves(time::alarm),
+    sys(38, "setitimer").serves(time::setitimer).partial(ITIMER_GAPS),
     sys(39, "getpid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tasks[&t].tgid as i64) }),
     sys(40, "sendfile").serves(k!(sys_sendfile)).note("copies at most 1 MiB per call"),
     sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
@@ -457,7 +458,7 @@ const LIST: &[Syscall] = &[
     sys(93, "fchown").serves(k!(sys_fchown)),
     sys(94, "lchown").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, CWD, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW as u64) }),
     sys(95, "umask").serves(k!(sys_umask)),
-    sys(96, "gettimeofday").serves(k!(sys_gettimeofday)),
+    sys(96, "gettimeofday").serves(time::gettimeofday),
     sys(97, "getrlimit")
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]) })
         .partial(RLIMIT_GAPS),
@@ -610,7 +611,7 @@ const LIST: &[Syscall] = &[
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) })
         .partial(XATTR),
     sys(200, "tkill").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_tgkill(t, -1, a[0] as i32, a[1] as i32) }),
-    sys(201, "time").serves(k!(sys_time)),
+    sys(201, "time").serves(time::time),
     sys(202, "futex").serves(k!(sys_futex)).partial(
         "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
          priority-inheritance operations fail with ENOSYS (logged)",
@@ -646,14 +647,14 @@ const LIST: &[Syscall] = &[
     sys(225, "timer_getoverrun"),
     sys(226, "timer_delete"),
     sys(227, "clock_settime"),
-    sys(228, "clock_gettime").serves(k!(sys_clock_gettime)).partial(
+    sys(228, "clock_gettime").serves(time::clock_gettime).partial(
         "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \
          clocks of other processes and threads fail with EINVAL",
     ),
-    sys(229, "clock_getres").serves(k!(sys_clock_getres)).partial(
+    sys(229, "clock_getres").serves(time::clock_getres).partial(
         "1 ns for every clock, where Linux reports the tick for the coarse clocks",
     ),
-    sys(230, "clock_nanosleep").serves(k!(sys_clock_nanosleep)).time_left(),
+    sys(230, "clock_nanosleep").serves(time::clock_nanosleep).time_left(),
     sys(231, "exit_group").serves(k!(sys_exit_group)),
     sys(232, "epoll_wait")
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_epoll_wait(t, a[0], a[1], a[2], ms_timeout(a[3]), 0) })

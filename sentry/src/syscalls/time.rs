@@ -3,7 +3,7 @@
 use super::ret;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::time::{ns_to_ts, ts_to_ns};
-use crate::kernel::{err, Kernel, Sys};
+use crate::kernel::{err, Sys, SysCtx};
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -14,172 +14,165 @@ macro_rules! tryk {
     };
 }
 
-impl Kernel {
-    fn read_ts(&self, tid: i32, addr: u64) -> Result<u64, i32> {
-        let b = self.read_mem(tid, addr, 16)?;
-        ts_to_ns(
-            i64::from_le_bytes(b[..8].try_into().expect("8")),
-            i64::from_le_bytes(b[8..].try_into().expect("8")),
-        )
-        .ok_or(libc::EINVAL)
+/// A `struct timeval` at `addr`, in ns.
+fn read_tv(c: &SysCtx, addr: u64) -> Result<u64, i32> {
+    let b = c.read_mem(addr, 16)?;
+    let s = i64::from_le_bytes(b[..8].try_into().expect("8"));
+    let us = i64::from_le_bytes(b[8..].try_into().expect("8"));
+    if !(0..1_000_000).contains(&us) {
+        return Err(libc::EINVAL);
     }
+    ts_to_ns(s, us * 1000).ok_or(libc::EINVAL)
+}
 
-    fn read_tv(&self, tid: i32, addr: u64) -> Result<u64, i32> {
-        let b = self.read_mem(tid, addr, 16)?;
-        let s = i64::from_le_bytes(b[..8].try_into().expect("8"));
-        let us = i64::from_le_bytes(b[8..].try_into().expect("8"));
-        if !(0..1_000_000).contains(&us) {
-            return Err(libc::EINVAL);
-        }
-        ts_to_ns(s, us * 1000).ok_or(libc::EINVAL)
+fn tv_bytes(ns: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+    b
+}
+
+pub(super) fn clock_gettime(c: &mut SysCtx) -> Sys {
+    let Some(ns) = c.clocks().read(c.arg(0) as i32) else {
+        return err(libc::EINVAL);
+    };
+    ret(c.write_mem(c.arg(1), &ns_to_ts(ns)).map(|_| 0))
+}
+
+pub(super) fn clock_getres(c: &mut SysCtx) -> Sys {
+    if c.clocks().read(c.arg(0) as i32).is_none() {
+        return err(libc::EINVAL);
     }
-
-    fn tv_bytes(ns: u64) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-        b[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
-        b
+    if c.arg(1) == 0 {
+        return Sys::Ret(0);
     }
+    ret(c.write_mem(c.arg(1), &ns_to_ts(1)).map(|_| 0))
+}
 
-    pub fn sys_clock_gettime(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let Some(ns) = self.clocks.read(a[0] as i32) else {
-            return err(libc::EINVAL);
-        };
-        ret(self.write_mem(tid, a[1], &ns_to_ts(ns)).map(|_| 0))
+pub(super) fn gettimeofday(c: &mut SysCtx) -> Sys {
+    let [tv, tz, ..] = c.args();
+    if tv != 0 {
+        let now = c.clocks().realtime();
+        tryk!(c.write_mem(tv, &tv_bytes(now)));
     }
-
-    pub fn sys_clock_getres(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if self.clocks.read(a[0] as i32).is_none() {
-            return err(libc::EINVAL);
-        }
-        if a[1] == 0 {
-            return Sys::Ret(0);
-        }
-        ret(self.write_mem(tid, a[1], &ns_to_ts(1)).map(|_| 0))
+    if tz != 0 {
+        tryk!(c.write_mem(tz, &[0u8; 8]));
     }
+    Sys::Ret(0)
+}
 
-    pub fn sys_gettimeofday(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if a[0] != 0 {
-            let now = self.clocks.realtime();
-            tryk!(self.write_mem(tid, a[0], &Self::tv_bytes(now)));
-        }
-        if a[1] != 0 {
-            tryk!(self.write_mem(tid, a[1], &[0u8; 8]));
-        }
-        Sys::Ret(0)
+pub(super) fn time(c: &mut SysCtx) -> Sys {
+    let s = c.clocks().realtime() / 1_000_000_000;
+    if c.arg(0) != 0 {
+        tryk!(c.write_u64(c.arg(0), s));
     }
+    Sys::Ret(s as i64)
+}
 
-    pub fn sys_time(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let s = self.clocks.realtime() / 1_000_000_000;
-        if a[0] != 0 {
-            tryk!(self.write_u64(tid, a[0], s));
-        }
-        Sys::Ret(s as i64)
+fn sleep_until(c: &SysCtx, deadline: u64) -> Sys {
+    if c.now() >= deadline {
+        return Sys::Ret(0);
     }
+    Sys::Park(Park {
+        keys: vec![WaitKey::Nothing],
+        deadline: Some(deadline),
+    })
+}
 
-    fn sleep_until(&mut self, deadline: u64) -> Sys {
-        if self.clocks.mono() >= deadline {
-            return Sys::Ret(0);
-        }
-        Sys::Park(Park {
-            keys: vec![WaitKey::Nothing],
-            deadline: Some(deadline),
-        })
+pub(super) fn nanosleep(c: &mut SysCtx) -> Sys {
+    let ns = tryk!(c.read_timespec(c.arg(0)));
+    let d = c.deadline(ns);
+    sleep_until(c, d)
+}
+
+pub(super) fn clock_nanosleep(c: &mut SysCtx) -> Sys {
+    let (clock, flags, req) = (c.arg(0) as i32, c.arg(1) as i32, c.arg(2));
+    if c.clocks().read(clock).is_none() || clock == libc::CLOCK_THREAD_CPUTIME_ID {
+        return err(libc::EINVAL);
     }
+    let ns = tryk!(c.read_timespec(req));
+    let d = if flags & libc::TIMER_ABSTIME != 0 {
+        let d = c.clocks().to_mono_deadline(clock, ns);
+        c.deadline_at(d)
+    } else {
+        c.deadline(ns)
+    };
+    sleep_until(c, d)
+}
 
-    pub fn sys_nanosleep(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let ns = tryk!(self.read_ts(tid, a[0]));
-        let d = self.deadline(tid, ns);
-        self.sleep_until(d)
+pub(super) fn alarm(c: &mut SysCtx) -> Sys {
+    let now = c.now();
+    let old = c
+        .itimer_real()
+        .map(|(d, _)| d.saturating_sub(now).div_ceil(1_000_000_000))
+        .unwrap_or(0);
+    let secs = c.arg(0);
+    c.set_itimer_real(if secs == 0 {
+        None
+    } else {
+        Some((now + secs * 1_000_000_000, 0))
+    });
+    Sys::Ret(old as i64)
+}
+
+/// The process's ITIMER_REAL as a `struct itimerval`.
+fn itimer_bytes(c: &SysCtx) -> Vec<u8> {
+    let now = c.now();
+    let (value, interval) = match c.itimer_real() {
+        Some((d, i)) => (d.saturating_sub(now).max(1), i),
+        None => (0, 0),
+    };
+    let mut b = tv_bytes(interval).to_vec();
+    b.extend_from_slice(&tv_bytes(value));
+    b
+}
+
+pub(super) fn setitimer(c: &mut SysCtx) -> Sys {
+    let [which, new, old, ..] = c.args();
+    if which as i32 != libc::ITIMER_REAL {
+        // ITIMER_VIRTUAL and ITIMER_PROF need per-thread CPU accounting, not modelled.
+        c.log_unimplemented(libc::SYS_setitimer as u64);
+        return err(libc::EINVAL);
     }
-
-    pub fn sys_clock_nanosleep(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (clock, flags, req) = (a[0] as i32, a[1] as i32, a[2]);
-        if self.clocks.read(clock).is_none() || clock == libc::CLOCK_THREAD_CPUTIME_ID {
-            return err(libc::EINVAL);
-        }
-        let ns = tryk!(self.read_ts(tid, req));
-        let d = if flags & libc::TIMER_ABSTIME != 0 {
-            let d = self.clocks.to_mono_deadline(clock, ns);
-            *self.task_mut(tid).sys_deadline.get_or_insert(d)
-        } else {
-            self.deadline(tid, ns)
-        };
-        self.sleep_until(d)
+    if old != 0 {
+        let b = itimer_bytes(c);
+        tryk!(c.write_mem(old, &b));
     }
-
-    pub fn sys_alarm(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let now = self.clocks.mono();
-        let g = self.tg_of_mut(tid);
-        let old = g
-            .itimer_real
-            .map(|(d, _)| d.saturating_sub(now).div_ceil(1_000_000_000))
-            .unwrap_or(0);
-        g.itimer_real = if a[0] == 0 {
+    if new != 0 {
+        let interval = tryk!(read_tv(c, new));
+        let value = tryk!(read_tv(c, new + 16));
+        let now = c.now();
+        c.set_itimer_real(if value == 0 {
             None
         } else {
-            Some((now + a[0] * 1_000_000_000, 0))
-        };
-        Sys::Ret(old as i64)
+            Some((now + value, interval))
+        });
     }
+    Sys::Ret(0)
+}
 
-    fn itimer_bytes(&self, tid: i32) -> Vec<u8> {
-        let now = self.clocks.mono();
-        let (value, interval) = match self.tg_of(tid).itimer_real {
-            Some((d, i)) => (d.saturating_sub(now).max(1), i),
-            None => (0, 0),
-        };
-        let mut b = Self::tv_bytes(interval).to_vec();
-        b.extend_from_slice(&Self::tv_bytes(value));
-        b
+pub(super) fn getitimer(c: &mut SysCtx) -> Sys {
+    if c.arg(0) as i32 != libc::ITIMER_REAL {
+        return err(libc::EINVAL);
     }
-
-    pub fn sys_setitimer(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if a[0] as i32 != libc::ITIMER_REAL {
-            // ITIMER_VIRTUAL and ITIMER_PROF need per-thread CPU accounting, not modelled.
-            self.log_unimplemented(libc::SYS_setitimer as u64);
-            return err(libc::EINVAL);
-        }
-        if a[2] != 0 {
-            let old = self.itimer_bytes(tid);
-            tryk!(self.write_mem(tid, a[2], &old));
-        }
-        if a[1] != 0 {
-            let interval = tryk!(self.read_tv(tid, a[1]));
-            let value = tryk!(self.read_tv(tid, a[1] + 16));
-            let now = self.clocks.mono();
-            self.tg_of_mut(tid).itimer_real = if value == 0 {
-                None
-            } else {
-                Some((now + value, interval))
-            };
-        }
-        Sys::Ret(0)
-    }
-
-    pub fn sys_getitimer(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if a[0] as i32 != libc::ITIMER_REAL {
-            return err(libc::EINVAL);
-        }
-        let b = self.itimer_bytes(tid);
-        ret(self.write_mem(tid, a[1], &b).map(|_| 0))
-    }
+    let b = itimer_bytes(c);
+    ret(c.write_mem(c.arg(1), &b).map(|_| 0))
 }
 
 /// A sleep cut short by a signal reports the time left.
-pub fn nanosleep_interrupted(k: &mut Kernel, tid: i32) {
-    let r = k.task(tid).regs;
+pub(super) fn nanosleep_interrupted(c: &mut SysCtx) {
+    let r = *c.regs();
     let (rem, abs) = if r.orig_rax == libc::SYS_nanosleep as u64 {
         (r.rsi, false)
     } else {
         (r.r10, r.rsi as i32 & libc::TIMER_ABSTIME != 0)
     };
-    let Some(d) = k.task(tid).sys_deadline else {
+    let Some(d) = c.sys_deadline() else {
         return;
     };
     if rem != 0 && !abs {
-        let left = d.saturating_sub(k.clocks.mono());
-        let _ = k.write_mem(tid, rem, &ns_to_ts(left));
+        let left = d.saturating_sub(c.now());
+        let _ = c.write_mem(rem, &ns_to_ts(left));
     }
 }
 
