@@ -5,6 +5,7 @@
 use super::task::{Task, ThreadGroup};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
+use crate::creds::Creds;
 use crate::fs::file::FileRef;
 use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
@@ -185,11 +186,29 @@ impl SysCtx<'_> {
     pub fn regs_mut(&mut self) -> &mut Regs {
         &mut self.task_mut().regs
     }
+
+    /// Its name (comm, at most 15 bytes).
+    pub fn comm(&self) -> &str {
+        &self.task().comm
+    }
+
+    pub fn set_comm(&mut self, comm: String) {
+        self.task_mut().comm = comm;
+    }
 }
 
 // ---- its process ----
 
 impl SysCtx<'_> {
+    /// Its credentials.
+    pub fn creds(&self) -> &Creds {
+        &self.process().creds
+    }
+
+    pub fn creds_mut(&mut self) -> &mut Creds {
+        &mut self.process_mut().creds
+    }
+
     /// Its ITIMER_REAL: (next expiry on the monotonic clock, interval), in ns.
     pub fn itimer_real(&self) -> Option<(u64, u64)> {
         self.process().itimer_real
@@ -229,6 +248,11 @@ impl SysCtx<'_> {
         self.k.write_u64(self.tid, addr, v)
     }
 
+    /// A NUL-terminated string at `addr`, without the NUL, of at most `max` bytes.
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        self.k.read_cstr(self.tid, addr, max)
+    }
+
     /// Runs `f` on the address space itself, with the memory file and the platform it maps
     /// through (brk, mmap and the other calls that change mappings).
     pub fn with_mm<R>(&mut self, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
@@ -255,5 +279,15 @@ impl SysCtx<'_> {
             return Err(libc::EBADF);
         }
         self.task().files.borrow().get(fd as i32).ok_or(libc::EBADF)
+    }
+}
+
+// ---- kernel-wide ----
+
+impl SysCtx<'_> {
+    /// The credentials of thread `tid`'s process, if there is such a thread.
+    pub fn thread_creds(&self, tid: i32) -> Option<&Creds> {
+        let t = self.k.tasks.get(&tid)?;
+        Some(&self.k.tgs[&t.tgid].creds)
     }
 }

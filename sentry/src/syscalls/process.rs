@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::ret;
 use crate::kernel::signal::SigAction;
 use crate::kernel::task::{Park, RunState, Task, ThreadGroup, WaitKey, WaitStatus};
-use crate::kernel::{err, Kernel, Sys};
+use crate::kernel::{err, Kernel, Sys, SysCtx};
 use crate::mm::{Mm, MmCtx};
 
 macro_rules! tryk {
@@ -772,34 +772,6 @@ impl Kernel {
         Sys::Ret(0)
     }
 
-    pub fn sys_prctl(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        if let Some(r) = self.prctl_creds(tid, a[0] as i32, a) {
-            return r;
-        }
-        match a[0] as i32 {
-            libc::PR_SET_NAME => {
-                let name = tryk!(self.read_cstr(tid, a[1], 16));
-                self.task_mut(tid).comm =
-                    String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned();
-                Sys::Ret(0)
-            }
-            libc::PR_GET_NAME => {
-                let mut b = self.tasks[&tid].comm.clone().into_bytes();
-                b.resize(16, 0);
-                ret(self.write_mem(tid, a[1], &b).map(|_| 0))
-            }
-            libc::PR_SET_PDEATHSIG
-            | libc::PR_SET_DUMPABLE
-            | libc::PR_SET_CHILD_SUBREAPER
-            | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
-            libc::PR_GET_DUMPABLE => Sys::Ret(1),
-            libc::PR_GET_CHILD_SUBREAPER => Sys::Ret(0),
-            libc::PR_GET_PDEATHSIG => ret(self.write_u32(tid, a[1], 0).map(|_| 0)),
-            libc::PR_GET_SECCOMP => Sys::Ret(0),
-            _ => err(libc::EINVAL),
-        }
-    }
-
     pub fn sys_arch_prctl(&mut self, tid: i32, a: [u64; 6]) -> Sys {
         const ARCH_SET_GS: u64 = 0x1001;
         const ARCH_SET_FS: u64 = 0x1002;
@@ -880,6 +852,34 @@ impl Kernel {
             }
         }
         Sys::Ret(0)
+    }
+}
+
+pub(super) fn prctl(c: &mut SysCtx) -> Sys {
+    let a = c.args();
+    if let Some(r) = super::creds::prctl_creds(c, a[0] as i32) {
+        return r;
+    }
+    match a[0] as i32 {
+        libc::PR_SET_NAME => {
+            let name = tryk!(c.read_cstr(a[1], 16));
+            c.set_comm(String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned());
+            Sys::Ret(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut b = c.comm().as_bytes().to_vec();
+            b.resize(16, 0);
+            ret(c.write_mem(a[1], &b).map(|_| 0))
+        }
+        libc::PR_SET_PDEATHSIG
+        | libc::PR_SET_DUMPABLE
+        | libc::PR_SET_CHILD_SUBREAPER
+        | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
+        libc::PR_GET_DUMPABLE => Sys::Ret(1),
+        libc::PR_GET_CHILD_SUBREAPER => Sys::Ret(0),
+        libc::PR_GET_PDEATHSIG => ret(c.write_u32(a[1], 0).map(|_| 0)),
+        libc::PR_GET_SECCOMP => Sys::Ret(0),
+        _ => err(libc::EINVAL),
     }
 }
 

@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{mm, time};
+use super::{creds, mm, process, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -476,31 +476,31 @@ const LIST: &[Syscall] = &[
         libc::EPERM,
         "the sentry itself runs on ptrace; a guest cannot trace",
     ),
-    sys(102, "getuid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getuid) }),
+    sys(102, "getuid").serves(|c| creds::getid(c, libc::SYS_getuid)),
     sys(103, "syslog"),
-    sys(104, "getgid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getgid) }),
-    sys(105, "setuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setuid, a) }),
-    sys(106, "setgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setgid, a) }),
-    sys(107, "geteuid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_geteuid) }),
-    sys(108, "getegid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_getid(t, libc::SYS_getegid) }),
+    sys(104, "getgid").serves(|c| creds::getid(c, libc::SYS_getgid)),
+    sys(105, "setuid").serves(|c| creds::setid(c, libc::SYS_setuid)),
+    sys(106, "setgid").serves(|c| creds::setid(c, libc::SYS_setgid)),
+    sys(107, "geteuid").serves(|c| creds::getid(c, libc::SYS_geteuid)),
+    sys(108, "getegid").serves(|c| creds::getid(c, libc::SYS_getegid)),
     sys(109, "setpgid").serves(k!(sys_setpgid)),
     sys(110, "getppid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).ppid as i64) }),
     sys(111, "getpgrp").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).pgid as i64) }),
     sys(112, "setsid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_setsid(t) }),
-    sys(113, "setreuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setreuid, a) }),
-    sys(114, "setregid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setregid, a) }),
-    sys(115, "getgroups").serves(k!(sys_getgroups)),
-    sys(116, "setgroups").serves(k!(sys_setgroups)),
-    sys(117, "setresuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setresuid, a) }),
-    sys(118, "getresuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_getresid(t, libc::SYS_getresuid, a) }),
-    sys(119, "setresgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setresgid, a) }),
-    sys(120, "getresgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_getresid(t, libc::SYS_getresgid, a) }),
+    sys(113, "setreuid").serves(|c| creds::setid(c, libc::SYS_setreuid)),
+    sys(114, "setregid").serves(|c| creds::setid(c, libc::SYS_setregid)),
+    sys(115, "getgroups").serves(creds::getgroups),
+    sys(116, "setgroups").serves(creds::setgroups),
+    sys(117, "setresuid").serves(|c| creds::setid(c, libc::SYS_setresuid)),
+    sys(118, "getresuid").serves(|c| creds::getresid(c, libc::SYS_getresuid)),
+    sys(119, "setresgid").serves(|c| creds::setid(c, libc::SYS_setresgid)),
+    sys(120, "getresgid").serves(|c| creds::getresid(c, libc::SYS_getresgid)),
     sys(121, "getpgid").serves(k!(sys_getpgid)),
-    sys(122, "setfsuid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setfsuid, a) }),
-    sys(123, "setfsgid").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_setid(t, libc::SYS_setfsgid, a) }),
+    sys(122, "setfsuid").serves(|c| creds::setid(c, libc::SYS_setfsuid)),
+    sys(123, "setfsgid").serves(|c| creds::setid(c, libc::SYS_setfsgid)),
     sys(124, "getsid").serves(k!(sys_getsid)),
-    sys(125, "capget").serves(k!(sys_capget)),
-    sys(126, "capset").serves(k!(sys_capset)),
+    sys(125, "capget").serves(creds::capget),
+    sys(126, "capset").serves(creds::capset),
     sys(127, "rt_sigpending").serves(k!(sys_rt_sigpending)),
     sys(128, "rt_sigtimedwait").serves(k!(sys_rt_sigtimedwait)).eintr(),
     sys(129, "rt_sigqueueinfo")
@@ -541,7 +541,7 @@ const LIST: &[Syscall] = &[
     sys(154, "modify_ldt"),
     sys(155, "pivot_root").refused(libc::EPERM, MOUNTS),
     sys(156, "_sysctl"),
-    sys(157, "prctl").serves(k!(sys_prctl)).partial(
+    sys(157, "prctl").serves(process::prctl).partial(
         "names, keep-caps, no_new_privs, the capability bounding set and ambient capabilities; \
          PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER and PR_SET_TIMERSLACK are \
          accepted and ignored (their gets report the defaults); the rest fail with EINVAL",
