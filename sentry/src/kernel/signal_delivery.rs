@@ -3,7 +3,7 @@
 
 use super::signal::{self, bit, default_action, SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{RunState, WaitKey, WaitStatus};
-use super::Kernel;
+use super::{Kernel, Sys};
 use crate::mm::Errno;
 
 /// Order of delivery: synchronous faults first, then by number.
@@ -356,5 +356,175 @@ impl Kernel {
             }
         }
         self.notify(&WaitKey::Child(ppid));
+    }
+
+    // ---- sending signals (kill, tgkill, rt_sigqueueinfo) ----
+
+    /// Whether process `from` may send `sig` to process `to`.
+    fn may_signal(&self, from: i32, to: i32, sig: i32) -> bool {
+        let (f, t) = (&self.tgs[&from], &self.tgs[&to]);
+        from == to || f.creds.may_signal(&t.creds) || (sig == libc::SIGCONT && f.sid == t.sid)
+    }
+
+    /// The siginfo of a signal task `tid` sends.
+    fn sender(&self, tid: i32, sig: i32, code: i32) -> SigInfo {
+        let g = self.tg_of(tid);
+        SigInfo::from_process(sig, code, g.pid, g.creds.uid)
+    }
+
+    /// kill(2) by task `tid`: `sig` (0 only checks) to the processes `pid` selects, as
+    /// Linux selects them; ESRCH when it selects none, EPERM when the sender may signal
+    /// none of them.
+    pub(crate) fn kill(&mut self, tid: i32, pid: i32, sig: i32) -> Result<(), Errno> {
+        let me = self.tasks[&tid].tgid;
+        let my_pgid = self.tgs[&me].pgid;
+        let targets: Vec<i32> = self
+            .tgs
+            .values()
+            .filter(|g| g.zombie.is_none())
+            .filter(|g| match pid {
+                p if p > 0 => g.pid == p,
+                0 => g.pgid == my_pgid,
+                -1 => g.pid != 1 && g.pid != me,
+                p => g.pgid == -p,
+            })
+            .map(|g| g.pid)
+            .collect();
+        if targets.is_empty() {
+            return Err(libc::ESRCH);
+        }
+        let allowed: Vec<i32> = targets
+            .into_iter()
+            .filter(|&p| self.may_signal(me, p, sig))
+            .collect();
+        if allowed.is_empty() {
+            return Err(libc::EPERM);
+        }
+        if sig == 0 {
+            return Ok(());
+        }
+        let info = self.sender(tid, sig, signal::SI_USER);
+        for p in allowed {
+            self.signal_group(p, info.clone());
+        }
+        Ok(())
+    }
+
+    /// tgkill(2) (and tkill, with `tgid` -1) by task `tid`: `sig` (0 only checks) to
+    /// thread `target` of process `tgid`.
+    pub(crate) fn tgkill(
+        &mut self,
+        tid: i32,
+        tgid: i32,
+        target: i32,
+        sig: i32,
+    ) -> Result<(), Errno> {
+        let target_group = match self.tasks.get(&target) {
+            Some(t) if tgid == -1 || t.tgid == tgid => t.tgid,
+            _ => return Err(libc::ESRCH),
+        };
+        if !self.may_signal(self.tasks[&tid].tgid, target_group, sig) {
+            return Err(libc::EPERM);
+        }
+        if sig == 0 {
+            return Ok(());
+        }
+        let info = self.sender(tid, sig, signal::SI_TKILL);
+        self.signal_task(target, info);
+        Ok(())
+    }
+
+    /// rt_sigqueueinfo(2) by task `tid`: `info` to process `pid`.
+    pub(crate) fn sigqueue_process(
+        &mut self,
+        tid: i32,
+        pid: i32,
+        info: SigInfo,
+    ) -> Result<(), Errno> {
+        if !self.tgs.contains_key(&pid) {
+            return Err(libc::ESRCH);
+        }
+        if !self.may_signal(self.tasks[&tid].tgid, pid, info.signo) {
+            return Err(libc::EPERM);
+        }
+        self.signal_group(pid, info);
+        Ok(())
+    }
+
+    /// rt_tgsigqueueinfo(2) by task `tid`: `info` to thread `target`.
+    pub(crate) fn sigqueue_thread(
+        &mut self,
+        tid: i32,
+        target: i32,
+        info: SigInfo,
+    ) -> Result<(), Errno> {
+        let Some(group) = self.tasks.get(&target).map(|t| t.tgid) else {
+            return Err(libc::ESRCH);
+        };
+        if !self.may_signal(self.tasks[&tid].tgid, group, info.signo) {
+            return Err(libc::EPERM);
+        }
+        self.signal_task(target, info);
+        Ok(())
+    }
+
+    // ---- the caller's own signal state ----
+
+    /// Sets the action for `sig` in task `tid`'s handler table. Ignoring a signal
+    /// discards it where it is pending in the process.
+    pub(crate) fn set_sigaction(&mut self, tid: i32, sig: i32, mut act: SigAction) {
+        act.mask &= !UNBLOCKABLE;
+        self.tasks[&tid].sighand.borrow_mut()[(sig - 1) as usize] = act;
+        if act.handler == signal::SIG_IGN {
+            let tgid = self.tasks[&tid].tgid;
+            self.tgs
+                .get_mut(&tgid)
+                .expect("tg")
+                .shared_pending
+                .retain(|s| s.signo != sig);
+            for t in self.tgs[&tgid].threads.clone() {
+                self.task_mut(t).pending.retain(|s| s.signo != sig);
+            }
+        }
+    }
+
+    /// Signals pending for task `tid`, its own and its process's.
+    pub(crate) fn pending_set(&self, tid: i32) -> SigSet {
+        let t = &self.tasks[&tid];
+        let g = &self.tgs[&t.tgid];
+        t.pending
+            .iter()
+            .chain(g.shared_pending.iter())
+            .fold(0u64, |m, s| m | bit(s.signo))
+    }
+
+    /// rt_sigreturn: the task's registers, mask and FPU state come back from the signal
+    /// frame its handler returned through. A frame that cannot be read kills the process
+    /// (SIGSEGV).
+    pub(crate) fn sigreturn(&mut self, tid: i32) -> Sys {
+        let rsp = self.tasks[&tid].regs.rsp;
+        // The handler's `ret` popped pretcode: the ucontext starts at rsp.
+        let uc = match self.read_mem(tid, rsp, signal::UCONTEXT_LEN) {
+            Ok(b) => b,
+            Err(_) => {
+                let tgid = self.tasks[&tid].tgid;
+                self.kill_group(tgid, WaitStatus::Signaled(libc::SIGSEGV, true));
+                return Sys::Gone;
+            }
+        };
+        let mut regs = self.tasks[&tid].regs;
+        let restored = signal::restore_frame(&uc, &mut regs);
+        let host = self.tasks[&tid].host_tid;
+        if restored.fp_addr != 0 {
+            let len = self.plat.get_fpu(host).map(|f| f.len()).unwrap_or(512);
+            if let Ok(fp) = self.read_mem(tid, restored.fp_addr, len) {
+                // A malformed XSAVE image is refused by the host; the thread keeps its state.
+                let _ = self.plat.set_fpu(host, &fp);
+            }
+        }
+        let t = self.task_mut(tid);
+        t.regs = regs;
+        t.sigmask = restored.mask & !UNBLOCKABLE;
+        Sys::Regs
     }
 }

@@ -2,6 +2,7 @@
 //! (`Sys`), the context a handler gets (`SysCtx`: the calling task and the parts of the
 //! kernel it may use), and how the kernel reaches the table (`SyscallTable`).
 
+use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{Task, ThreadGroup};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
@@ -197,6 +198,77 @@ impl SysCtx<'_> {
     }
 }
 
+// ---- its signal state ----
+
+impl SysCtx<'_> {
+    /// Its signal mask.
+    pub fn sigmask(&self) -> SigSet {
+        self.task().sigmask
+    }
+
+    /// Sets its signal mask (SIGKILL and SIGSTOP stay unblocked).
+    pub fn set_sigmask(&mut self, mask: SigSet) {
+        self.task_mut().sigmask = mask & !UNBLOCKABLE;
+    }
+
+    /// Whether a temporary mask (sigsuspend, ppoll, pselect, epoll_pwait) is in place: set
+    /// by an earlier run of this call.
+    pub fn temp_mask_active(&self) -> bool {
+        self.task().saved_mask.is_some()
+    }
+
+    /// Puts `mask` in place until the call ends (`restore_temp_mask`), or until a signal
+    /// handler runs (its frame saves the mask from before).
+    pub fn set_temp_mask(&mut self, mask: SigSet) {
+        let t = self.task_mut();
+        t.saved_mask = Some(t.sigmask);
+        t.sigmask = mask & !UNBLOCKABLE;
+    }
+
+    /// Puts back the mask a temporary one replaced.
+    pub fn restore_temp_mask(&mut self) {
+        let t = self.task_mut();
+        if let Some(m) = t.saved_mask.take() {
+            t.sigmask = m;
+        }
+    }
+
+    /// The signals pending for it (its own and its process's), blocked or not.
+    pub fn pending_signals(&self) -> SigSet {
+        self.k.pending_set(self.tid)
+    }
+
+    /// Takes a pending signal in `set`, its own before its process's.
+    pub fn dequeue_signal(&mut self, set: SigSet) -> Option<SigInfo> {
+        self.k.dequeue_in(self.tid, set)
+    }
+
+    /// The action for `sig` (1..=64) in its handler table.
+    pub fn sigaction(&self, sig: i32) -> SigAction {
+        self.task().sighand.borrow()[(sig - 1) as usize]
+    }
+
+    /// Sets the action for `sig`; ignoring a signal discards it where it is pending.
+    pub fn set_sigaction(&mut self, sig: i32, act: SigAction) {
+        self.k.set_sigaction(self.tid, sig, act);
+    }
+
+    /// Its alternate signal stack: (sp, flags, size).
+    pub fn altstack(&self) -> (u64, i32, u64) {
+        self.task().altstack
+    }
+
+    pub fn set_altstack(&mut self, ss: (u64, i32, u64)) {
+        self.task_mut().altstack = ss;
+    }
+
+    /// Returns from a signal handler: registers, mask and FPU state come back from the
+    /// frame (rt_sigreturn).
+    pub fn sigreturn(&mut self) -> Sys {
+        self.k.sigreturn(self.tid)
+    }
+}
+
 // ---- its process ----
 
 impl SysCtx<'_> {
@@ -279,6 +351,30 @@ impl SysCtx<'_> {
             return Err(libc::EBADF);
         }
         self.task().files.borrow().get(fd as i32).ok_or(libc::EBADF)
+    }
+}
+
+// ---- signals to other tasks and processes ----
+
+impl SysCtx<'_> {
+    /// kill(2): `sig` (0 only checks) to the processes `pid` selects.
+    pub fn kill(&mut self, pid: i32, sig: i32) -> Result<(), Errno> {
+        self.k.kill(self.tid, pid, sig)
+    }
+
+    /// tgkill(2): `sig` (0 only checks) to thread `tid` of process `tgid` (-1: any).
+    pub fn tgkill(&mut self, tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
+        self.k.tgkill(self.tid, tgid, tid, sig)
+    }
+
+    /// rt_sigqueueinfo(2): `info` to process `pid`.
+    pub fn sigqueue_process(&mut self, pid: i32, info: SigInfo) -> Result<(), Errno> {
+        self.k.sigqueue_process(self.tid, pid, info)
+    }
+
+    /// rt_tgsigqueueinfo(2): `info` to thread `tid`.
+    pub fn sigqueue_thread(&mut self, tid: i32, info: SigInfo) -> Result<(), Errno> {
+        self.k.sigqueue_thread(self.tid, tid, info)
     }
 }
 

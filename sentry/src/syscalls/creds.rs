@@ -206,7 +206,9 @@ pub(super) fn prctl_creds(c: &mut SysCtx, option: i32) -> Option<Sys> {
         }
         libc::PR_CAPBSET_READ | libc::PR_CAPBSET_DROP => err(libc::EINVAL),
         libc::PR_CAP_AMBIENT => match a[1] as i32 {
-            libc::PR_CAP_AMBIENT_IS_SET if cap_ok(a[2]) => Sys::Ret((ids.ambient >> a[2] & 1) as i64),
+            libc::PR_CAP_AMBIENT_IS_SET if cap_ok(a[2]) => {
+                Sys::Ret((ids.ambient >> a[2] & 1) as i64)
+            }
             libc::PR_CAP_AMBIENT_RAISE if cap_ok(a[2]) => {
                 let bit = 1 << a[2];
                 if ids.permitted & bit == 0 || ids.inheritable & bit == 0 {

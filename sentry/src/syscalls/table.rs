@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, mm, process, time};
+use super::{creds, mm, process, signal, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -353,9 +353,9 @@ const LIST: &[Syscall] = &[
     sys(10, "mprotect").serves(mm::mprotect),
     sys(11, "munmap").serves(mm::munmap),
     sys(12, "brk").serves(mm::brk),
-    sys(13, "rt_sigaction").serves(k!(sys_rt_sigaction)),
-    sys(14, "rt_sigprocmask").serves(k!(sys_rt_sigprocmask)),
-    sys(15, "rt_sigreturn").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_rt_sigreturn(t) }),
+    sys(13, "rt_sigaction").serves(signal::rt_sigaction),
+    sys(14, "rt_sigprocmask").serves(signal::rt_sigprocmask),
+    sys(15, "rt_sigreturn").serves(|c| c.sigreturn()),
     sys(16, "ioctl").serves(k!(sys_ioctl)).partial(
         "FIONBIO, FIOCLEX, FIONCLEX and FIONREAD (a pipe's count, 0 for the rest); on a terminal, \
          the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
@@ -419,7 +419,7 @@ const LIST: &[Syscall] = &[
     sys(59, "execve").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_execveat(t, CWD, a[0], a[1], a[2], 0) }),
     sys(60, "exit").serves(k!(sys_exit)),
     sys(61, "wait4").serves(k!(sys_wait4)).partial("the rusage it reports is all zero"),
-    sys(62, "kill").serves(k!(sys_kill)),
+    sys(62, "kill").serves(signal::kill),
     sys(63, "uname").serves(k!(sys_uname)).note("reports release 4.4.0, as gVisor does"),
     sys(64, "semget"),
     sys(65, "semop").eintr(),
@@ -501,12 +501,12 @@ const LIST: &[Syscall] = &[
     sys(124, "getsid").serves(k!(sys_getsid)),
     sys(125, "capget").serves(creds::capget),
     sys(126, "capset").serves(creds::capset),
-    sys(127, "rt_sigpending").serves(k!(sys_rt_sigpending)),
-    sys(128, "rt_sigtimedwait").serves(k!(sys_rt_sigtimedwait)).eintr(),
+    sys(127, "rt_sigpending").serves(signal::rt_sigpending),
+    sys(128, "rt_sigtimedwait").serves(signal::rt_sigtimedwait).eintr(),
     sys(129, "rt_sigqueueinfo")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_rt_sigqueueinfo(t, libc::SYS_rt_sigqueueinfo, a) }),
-    sys(130, "rt_sigsuspend").serves(k!(sys_rt_sigsuspend)).eintr(),
-    sys(131, "sigaltstack").serves(k!(sys_sigaltstack)),
+        .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_sigqueueinfo)),
+    sys(130, "rt_sigsuspend").serves(signal::rt_sigsuspend).eintr(),
+    sys(131, "sigaltstack").serves(signal::sigaltstack),
     sys(132, "utime"),
     sys(133, "mknod").fails(libc::EPERM, MKNOD),
     sys(134, "uselib"),
@@ -610,7 +610,7 @@ const LIST: &[Syscall] = &[
     sys(199, "fremovexattr")
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) })
         .partial(XATTR),
-    sys(200, "tkill").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_tgkill(t, -1, a[0] as i32, a[1] as i32) }),
+    sys(200, "tkill").serves(signal::tkill),
     sys(201, "time").serves(time::time),
     sys(202, "futex").serves(k!(sys_futex)).partial(
         "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
@@ -662,7 +662,7 @@ const LIST: &[Syscall] = &[
     sys(233, "epoll_ctl").serves(k!(sys_epoll_ctl)).partial(
         "EPOLLET is served as level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored",
     ),
-    sys(234, "tgkill").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32) }),
+    sys(234, "tgkill").serves(signal::tgkill),
     sys(235, "utimes"),
     sys(236, "vserver"),
     sys(237, "mbind"),
@@ -736,7 +736,7 @@ const LIST: &[Syscall] = &[
     sys(295, "preadv").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readv(t, a, true) }),
     sys(296, "pwritev").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_writev(t, a, true) }),
     sys(297, "rt_tgsigqueueinfo")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_rt_sigqueueinfo(t, libc::SYS_rt_tgsigqueueinfo, a) }),
+        .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_tgsigqueueinfo)),
     sys(298, "perf_event_open").refused(libc::EPERM, HOST),
     sys(299, "recvmmsg").missing(SOCKETS),
     sys(300, "fanotify_init"),
