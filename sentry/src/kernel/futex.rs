@@ -84,4 +84,34 @@ impl Kernel {
         }
         woken
     }
+
+    /// Whether task `tid` waits on a futex.
+    pub(crate) fn futex_waiting(&self, tid: i32) -> bool {
+        self.futex_waiters.iter().any(|w| w.tid == tid)
+    }
+
+    /// Task `tid` waits on `key` for a wake whose bitset meets `bitset`.
+    pub(crate) fn futex_enqueue(&mut self, tid: i32, key: FutexKey, bitset: u32) {
+        self.futex_waiters.push(Waiter { tid, key, bitset });
+    }
+
+    /// Task `tid` waits on no futex any more.
+    pub(crate) fn futex_dequeue(&mut self, tid: i32) {
+        self.futex_waiters.retain(|w| w.tid != tid);
+    }
+
+    /// Moves up to `max` waiters of `from` to `to`, in order. Returns how many.
+    pub(crate) fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, max: u32) -> u32 {
+        let mut moved = 0;
+        for w in self.futex_waiters.iter_mut() {
+            if moved >= max {
+                break;
+            }
+            if w.key == from {
+                w.key = to;
+                moved += 1;
+            }
+        }
+        moved
+    }
 }

@@ -3,13 +3,14 @@
 //! kernel it may use), and how the kernel reaches the table (`SyscallTable`).
 
 use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
-use super::task::{Task, ThreadGroup};
+use super::task::{Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
 use crate::creds::Creds;
 use crate::fs::file::FileRef;
 use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
+use crate::wait::FutexKey;
 
 /// What a system call handler decided.
 pub enum Sys {
@@ -331,6 +332,12 @@ impl SysCtx<'_> {
         self.k.with_mm(self.tid, f)
     }
 
+    /// The futex at `addr`: private ones by address space and address, shared ones by
+    /// memory-file offset.
+    pub fn futex_key(&self, addr: u64, private: bool) -> FutexKey {
+        self.k.futex_key(self.tid, addr, private)
+    }
+
     /// A `struct timespec` at `addr`, in ns (EINVAL when it is not a valid one).
     pub fn read_timespec(&self, addr: u64) -> Result<u64, Errno> {
         let b = self.read_mem(addr, 16)?;
@@ -351,6 +358,41 @@ impl SysCtx<'_> {
             return Err(libc::EBADF);
         }
         self.task().files.borrow().get(fd as i32).ok_or(libc::EBADF)
+    }
+}
+
+// ---- waiting ----
+
+impl SysCtx<'_> {
+    /// Wakes every task parked on `key`.
+    pub fn notify(&mut self, key: &WaitKey) {
+        self.k.notify(key);
+    }
+
+    /// Whether the task waits on a futex (an earlier run of this call queued it).
+    pub fn futex_waiting(&self) -> bool {
+        self.k.futex_waiting(self.tid)
+    }
+
+    /// Queues the task on futex `key` for wakes whose bitset meets `bitset`.
+    pub fn futex_enqueue(&mut self, key: FutexKey, bitset: u32) {
+        self.k.futex_enqueue(self.tid, key, bitset);
+    }
+
+    /// Takes the task off the futex it waits on.
+    pub fn futex_dequeue(&mut self) {
+        self.k.futex_dequeue(self.tid);
+    }
+
+    /// Wakes up to `n` waiters on `key` whose bitset meets `bitset` (at least one, as
+    /// Linux does). Returns how many.
+    pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
+        self.k.futex_wake(key, n, bitset)
+    }
+
+    /// Moves up to `max` waiters from futex `from` to `to`. Returns how many.
+    pub fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, max: u32) -> u32 {
+        self.k.futex_requeue(from, to, max)
     }
 }
 

@@ -1,8 +1,7 @@
 //! futex(2): wait, wake, requeue, wake-op, bitset variants; private and shared.
 
-use crate::kernel::futex::Waiter;
 use crate::kernel::task::{Park, WaitKey};
-use crate::kernel::{err, Kernel, Sys};
+use crate::kernel::{err, Sys, SysCtx};
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -23,140 +22,120 @@ const FUTEX_WAKE_BITSET: i32 = 10;
 const FUTEX_PRIVATE: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
 
-impl Kernel {
-    pub fn sys_futex(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let (uaddr, op, val, timeout, uaddr2, val3) =
-            (a[0], a[1] as i32, a[2] as u32, a[3], a[4], a[5] as u32);
-        let private = op & FUTEX_PRIVATE != 0;
-        let cmd = op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
-        if uaddr % 4 != 0 {
-            return err(libc::EINVAL);
-        }
-        let key = self.futex_key(tid, uaddr, private);
-        match cmd {
-            FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-                let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
-                if bitset == 0 {
-                    return err(libc::EINVAL);
-                }
-                let deadline = if timeout != 0 {
-                    if let Some(d) = self.task(tid).sys_deadline {
-                        Some(d)
-                    } else {
-                        let b = tryk!(self.read_mem(tid, timeout, 16));
-                        let ns = crate::kernel::time::ts_to_ns(
-                            i64::from_le_bytes(b[..8].try_into().expect("8")),
-                            i64::from_le_bytes(b[8..].try_into().expect("8")),
-                        );
-                        let Some(ns) = ns else {
-                            return err(libc::EINVAL);
-                        };
-                        let d = if cmd == FUTEX_WAIT_BITSET {
-                            let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
-                                libc::CLOCK_REALTIME
-                            } else {
-                                libc::CLOCK_MONOTONIC
-                            };
-                            self.clocks.to_mono_deadline(clock, ns)
-                        } else {
-                            self.clocks.mono() + ns
-                        };
-                        self.task_mut(tid).sys_deadline = Some(d);
-                        Some(d)
-                    }
+pub(super) fn futex(c: &mut SysCtx) -> Sys {
+    let [uaddr, op, val, timeout, uaddr2, val3] = c.args();
+    let (op, val, val3) = (op as i32, val as u32, val3 as u32);
+    let private = op & FUTEX_PRIVATE != 0;
+    let cmd = op & !(FUTEX_PRIVATE | FUTEX_CLOCK_REALTIME);
+    if uaddr % 4 != 0 {
+        return err(libc::EINVAL);
+    }
+    let key = c.futex_key(uaddr, private);
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
+            if bitset == 0 {
+                return err(libc::EINVAL);
+            }
+            let deadline = if timeout != 0 {
+                if let Some(d) = c.sys_deadline() {
+                    Some(d)
                 } else {
-                    None
-                };
-                let requeued = self.futex_waiters.iter().position(|w| w.tid == tid);
-                if let Some(d) = deadline {
-                    if self.clocks.mono() >= d {
-                        self.futex_waiters.retain(|w| w.tid != tid);
-                        return err(libc::ETIMEDOUT);
-                    }
+                    let ns = tryk!(c.read_timespec(timeout));
+                    let d = if cmd == FUTEX_WAIT_BITSET {
+                        let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
+                            libc::CLOCK_REALTIME
+                        } else {
+                            libc::CLOCK_MONOTONIC
+                        };
+                        c.clocks().to_mono_deadline(clock, ns)
+                    } else {
+                        c.now() + ns
+                    };
+                    Some(c.deadline_at(d))
                 }
-                if requeued.is_some() {
-                    // Still waiting (a re-run for a timer check): keep the current key.
-                    return Sys::Park(Park {
-                        keys: vec![WaitKey::Nothing],
-                        deadline,
-                    });
+            } else {
+                None
+            };
+            let waiting = c.futex_waiting();
+            if let Some(d) = deadline {
+                if c.now() >= d {
+                    c.futex_dequeue();
+                    return err(libc::ETIMEDOUT);
                 }
-                let cur = tryk!(self.read_u32(tid, uaddr));
-                if cur != val {
-                    return err(libc::EAGAIN);
-                }
-                self.futex_waiters.push(Waiter { tid, key, bitset });
-                Sys::Park(Park {
+            }
+            if waiting {
+                // Still waiting (a re-run for a timer check): keep the current key.
+                return Sys::Park(Park {
                     keys: vec![WaitKey::Nothing],
                     deadline,
-                })
+                });
             }
-            FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-                let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };
-                if bitset == 0 {
-                    return err(libc::EINVAL);
-                }
-                Sys::Ret(self.futex_wake(key, val, bitset) as i64)
+            let cur = tryk!(c.read_u32(uaddr));
+            if cur != val {
+                return err(libc::EAGAIN);
             }
-            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-                if cmd == FUTEX_CMP_REQUEUE {
-                    let cur = tryk!(self.read_u32(tid, uaddr));
-                    if cur != val3 {
-                        return err(libc::EAGAIN);
-                    }
-                }
-                let key2 = self.futex_key(tid, uaddr2, private);
-                let woken = self.futex_wake(key, val, u32::MAX);
-                let max_requeue = timeout as u32;
-                let mut moved = 0;
-                for w in self.futex_waiters.iter_mut() {
-                    if moved >= max_requeue {
-                        break;
-                    }
-                    if w.key == key {
-                        w.key = key2;
-                        moved += 1;
-                    }
-                }
-                Sys::Ret((woken + if cmd == FUTEX_CMP_REQUEUE { moved } else { 0 }) as i64)
+            c.futex_enqueue(key, bitset);
+            Sys::Park(Park {
+                keys: vec![WaitKey::Nothing],
+                deadline,
+            })
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };
+            if bitset == 0 {
+                return err(libc::EINVAL);
             }
-            FUTEX_WAKE_OP => {
-                let key2 = self.futex_key(tid, uaddr2, private);
-                let old = tryk!(self.read_u32(tid, uaddr2));
-                let (opn, cmp) = ((val3 >> 28) & 0xf, (val3 >> 24) & 0xf);
-                let mut oparg = (val3 >> 12) & 0xfff;
-                let cmparg = val3 & 0xfff;
-                if opn & 8 != 0 {
-                    oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+            Sys::Ret(c.futex_wake(key, val, bitset) as i64)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if cmd == FUTEX_CMP_REQUEUE {
+                let cur = tryk!(c.read_u32(uaddr));
+                if cur != val3 {
+                    return err(libc::EAGAIN);
                 }
-                let new = match opn & 7 {
-                    0 => oparg,
-                    1 => old.wrapping_add(oparg),
-                    2 => old | oparg,
-                    3 => old & !oparg,
-                    4 => old ^ oparg,
-                    _ => return err(libc::ENOSYS),
-                };
-                tryk!(self.write_u32(tid, uaddr2, new));
-                let mut n = self.futex_wake(key, val, u32::MAX);
-                let hit = match cmp {
-                    0 => old == cmparg,
-                    1 => old != cmparg,
-                    2 => (old as i32) < cmparg as i32,
-                    3 => (old as i32) <= cmparg as i32,
-                    4 => (old as i32) > cmparg as i32,
-                    5 => (old as i32) >= cmparg as i32,
-                    _ => return err(libc::ENOSYS),
-                };
-                if hit {
-                    n += self.futex_wake(key2, timeout as u32, u32::MAX);
-                }
-                Sys::Ret(n as i64)
             }
-            _ => {
-                self.log_unimplemented(libc::SYS_futex as u64);
-                err(libc::ENOSYS)
+            let key2 = c.futex_key(uaddr2, private);
+            let woken = c.futex_wake(key, val, u32::MAX);
+            let moved = c.futex_requeue(key, key2, timeout as u32);
+            Sys::Ret((woken + if cmd == FUTEX_CMP_REQUEUE { moved } else { 0 }) as i64)
+        }
+        FUTEX_WAKE_OP => {
+            let key2 = c.futex_key(uaddr2, private);
+            let old = tryk!(c.read_u32(uaddr2));
+            let (opn, cmp) = ((val3 >> 28) & 0xf, (val3 >> 24) & 0xf);
+            let mut oparg = (val3 >> 12) & 0xfff;
+            let cmparg = val3 & 0xfff;
+            if opn & 8 != 0 {
+                oparg = 1u32.checked_shl(oparg).unwrap_or(0);
             }
+            let new = match opn & 7 {
+                0 => oparg,
+                1 => old.wrapping_add(oparg),
+                2 => old | oparg,
+                3 => old & !oparg,
+                4 => old ^ oparg,
+                _ => return err(libc::ENOSYS),
+            };
+            tryk!(c.write_u32(uaddr2, new));
+            let mut n = c.futex_wake(key, val, u32::MAX);
+            let hit = match cmp {
+                0 => old == cmparg,
+                1 => old != cmparg,
+                2 => (old as i32) < cmparg as i32,
+                3 => (old as i32) <= cmparg as i32,
+                4 => (old as i32) > cmparg as i32,
+                5 => (old as i32) >= cmparg as i32,
+                _ => return err(libc::ENOSYS),
+            };
+            if hit {
+                n += c.futex_wake(key2, timeout as u32, u32::MAX);
+            }
+            Sys::Ret(n as i64)
+        }
+        _ => {
+            c.log_unimplemented(libc::SYS_futex as u64);
+            err(libc::ENOSYS)
         }
     }
 }

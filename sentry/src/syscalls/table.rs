@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, mm, process, signal, time};
+use super::{creds, futex, mm, process, signal, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -612,7 +612,7 @@ const LIST: &[Syscall] = &[
         .partial(XATTR),
     sys(200, "tkill").serves(signal::tkill),
     sys(201, "time").serves(time::time),
-    sys(202, "futex").serves(k!(sys_futex)).partial(
+    sys(202, "futex").serves(futex::futex).partial(
         "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
          priority-inheritance operations fail with ENOSYS (logged)",
     ),
