@@ -13,6 +13,7 @@ pub mod validate;
 mod control;
 mod event_loop;
 mod exit;
+mod files;
 mod memory;
 mod paths;
 mod signal_delivery;

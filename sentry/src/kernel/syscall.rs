@@ -3,11 +3,14 @@
 //! kernel it may use), and how the kernel reaches the table (`SyscallTable`).
 
 use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
-use super::task::{Task, ThreadGroup, WaitKey};
+use super::task::{Park, Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
 use crate::creds::Creds;
-use crate::fs::file::FileRef;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::fs::file::{FdTable, FileRef, IoErr};
 use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
 use crate::wait::FutexKey;
@@ -273,6 +276,27 @@ impl SysCtx<'_> {
 // ---- its process ----
 
 impl SysCtx<'_> {
+    /// Its process id (the calling task's thread group).
+    #[inline]
+    pub fn tgid(&self) -> i32 {
+        self.task().tgid
+    }
+
+    /// Its parent's process id (0 for a process started from outside the sandbox).
+    pub fn ppid(&self) -> i32 {
+        self.process().ppid
+    }
+
+    /// Its process group.
+    pub fn pgid(&self) -> i32 {
+        self.process().pgid
+    }
+
+    /// Its session.
+    pub fn sid(&self) -> i32 {
+        self.process().sid
+    }
+
     /// Its credentials.
     pub fn creds(&self) -> &Creds {
         &self.process().creds
@@ -354,10 +378,44 @@ impl SysCtx<'_> {
 impl SysCtx<'_> {
     /// The open file `fd` names (EBADF when none).
     pub fn file(&self, fd: u64) -> Result<FileRef, Errno> {
-        if fd > i32::MAX as u64 {
-            return Err(libc::EBADF);
+        self.k.file(self.tid, fd)
+    }
+
+    /// Its fd table (shared with the tasks it shares it with: CLONE_FILES).
+    pub fn fds(&self) -> &Rc<RefCell<FdTable>> {
+        &self.task().files
+    }
+
+    /// Puts `file` in the fd table at the lowest free fd; returns the fd.
+    pub fn install(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
+        self.task().files.borrow_mut().add(file, cloexec, 0)
+    }
+
+    /// Closes `fd`, waking whoever waits on a pipe end it drops.
+    pub fn close_fd(&mut self, fd: i32) -> Result<(), Errno> {
+        self.k.close_fd(self.tid, fd)
+    }
+
+    /// A new kernel object id (pipes, eventfds, epoll sets).
+    pub fn new_obj_id(&mut self) -> u64 {
+        self.k.new_obj_id()
+    }
+
+    /// Turns an I/O outcome into the call's result: parks on would-block, raises SIGPIPE
+    /// on a write to a pipe without readers.
+    pub fn io_result(&mut self, r: Result<usize, IoErr>) -> Sys {
+        match r {
+            Ok(n) => Sys::Ret(n as i64),
+            Err(IoErr::Errno(e)) => err(e),
+            Err(IoErr::Block(key)) => Sys::Park(Park {
+                keys: vec![key],
+                deadline: None,
+            }),
+            Err(IoErr::Pipe) => {
+                self.k.signal_task(self.tid, SigInfo::new(libc::SIGPIPE, 0));
+                err(libc::EPIPE)
+            }
         }
-        self.task().files.borrow().get(fd as i32).ok_or(libc::EBADF)
     }
 }
 

@@ -276,7 +276,7 @@ impl Kernel {
             } else {
                 self.file(tid, dirfd)?
             };
-            return self.stat_file(&f);
+            return f.borrow().imp.stat();
         }
         let r = self.resolve_dirfd(
             tid,

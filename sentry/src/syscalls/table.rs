@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, futex, mm, process, signal, time};
+use super::{creds, epoll, file, futex, mm, poll, process, signal, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -290,62 +290,52 @@ fn set_robust_list(c: &mut SysCtx) -> Sys {
 }
 
 fn epoll_create(c: &mut SysCtx) -> Sys {
-    let (tid, a) = (c.tid(), c.args());
-    let k = c.kernel();
-    if (a[0] as i32) <= 0 {
+    if (c.arg(0) as i32) <= 0 {
         err(libc::EINVAL)
     } else {
-        k.sys_epoll_create1(tid, 0)
+        epoll::epoll_create1(c, 0)
     }
 }
 
 fn epoll_pwait(c: &mut SysCtx) -> Sys {
-    let (tid, a) = (c.tid(), c.args());
-    let k = c.kernel();
+    let a = c.args();
     if a[4] != 0 && a[5] != 8 {
         return err(libc::EINVAL);
     }
-    k.sys_epoll_wait(tid, a[0], a[1], a[2], ms_timeout(a[3]), a[4])
+    epoll::epoll_wait(c, a[0], a[1], a[2], ms_timeout(a[3]), a[4])
 }
 
 fn epoll_pwait2(c: &mut SysCtx) -> Sys {
-    let (tid, a) = (c.tid(), c.args());
-    let k = c.kernel();
+    let a = c.args();
     let t = if a[3] == 0 {
         None
     } else {
-        match k.read_mem(tid, a[3], 16) {
-            Ok(b) => match crate::kernel::time::ts_to_ns(
-                i64::from_le_bytes(b[..8].try_into().expect("8")),
-                i64::from_le_bytes(b[8..].try_into().expect("8")),
-            ) {
-                Some(ns) => Some(ns),
-                None => return err(libc::EINVAL),
-            },
+        match c.read_timespec(a[3]) {
+            Ok(ns) => Some(ns),
             Err(e) => return err(e),
         }
     };
     if a[4] != 0 && a[5] != 8 {
         return err(libc::EINVAL);
     }
-    k.sys_epoll_wait(tid, a[0], a[1], a[2], t, a[4])
+    epoll::epoll_wait(c, a[0], a[1], a[2], t, a[4])
 }
 
 /// Every x86-64 system call, by number: one call per line where it fits (rustfmt would give up
 /// on the long notes anyway).
 #[rustfmt::skip]
 const LIST: &[Syscall] = &[
-    sys(0, "read").serves(k!(sys_read)),
-    sys(1, "write").serves(k!(sys_write)),
+    sys(0, "read").serves(file::read),
+    sys(1, "write").serves(file::write),
     sys(2, "open").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, CWD, a[0], a[1], a[2]) }).partial(OPEN_GAPS),
-    sys(3, "close").serves(k!(sys_close)),
+    sys(3, "close").serves(file::close),
     sys(4, "stat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], 0) }),
-    sys(5, "fstat").serves(k!(sys_fstat)),
+    sys(5, "fstat").serves(file::fstat),
     sys(6, "lstat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], NOFOLLOW) }),
     sys(7, "poll")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_poll(t, a[0], a[1], a[2] as i32 as i64, None, false) })
+        .serves(|c| poll::poll(c, c.arg(0), c.arg(1), c.arg(2) as i32 as i64, None))
         .eintr(),
-    sys(8, "lseek").serves(k!(sys_lseek)),
+    sys(8, "lseek").serves(file::lseek),
     sys(9, "mmap").serves(mm::mmap).partial(
         "file mappings are copies of the file: writable MAP_SHARED file mappings fail with ENODEV \
          and read-only ones do not see later writes",
@@ -356,18 +346,18 @@ const LIST: &[Syscall] = &[
     sys(13, "rt_sigaction").serves(signal::rt_sigaction),
     sys(14, "rt_sigprocmask").serves(signal::rt_sigprocmask),
     sys(15, "rt_sigreturn").serves(|c| c.sigreturn()),
-    sys(16, "ioctl").serves(k!(sys_ioctl)).partial(
+    sys(16, "ioctl").serves(file::ioctl).partial(
         "FIONBIO, FIOCLEX, FIONCLEX and FIONREAD (a pipe's count, 0 for the rest); on a terminal, \
          the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
          TIOCNOTTY, TCFLSH, TCXONC and TCSBRK are accepted and ignored; the rest fail with ENOTTY",
     ),
-    sys(17, "pread64").serves(k!(sys_pread)),
-    sys(18, "pwrite64").serves(k!(sys_pwrite)),
-    sys(19, "readv").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readv(t, a, false) }),
-    sys(20, "writev").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_writev(t, a, false) }),
+    sys(17, "pread64").serves(file::pread),
+    sys(18, "pwrite64").serves(file::pwrite),
+    sys(19, "readv").serves(|c| file::readv(c, false)),
+    sys(20, "writev").serves(|c| file::writev(c, false)),
     sys(21, "access").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, CWD, a[0], a[1], 0) }),
-    sys(22, "pipe").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_pipe2(t, a[0], 0) }),
-    sys(23, "select").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_select(t, a, false) }).eintr(),
+    sys(22, "pipe").serves(|c| file::pipe2(c, c.arg(0), 0)),
+    sys(23, "select").serves(|c| poll::select(c, false)).eintr(),
     sys(24, "sched_yield").serves(ok).note(
         "returns at once: the host schedules the guest's threads",
     ),
@@ -385,8 +375,8 @@ const LIST: &[Syscall] = &[
     sys(29, "shmget"),
     sys(30, "shmat"),
     sys(31, "shmctl"),
-    sys(32, "dup").serves(k!(sys_dup)),
-    sys(33, "dup2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_dup3(t, a[0], a[1], 0, true) }),
+    sys(32, "dup").serves(file::dup),
+    sys(33, "dup2").serves(|c| file::dup3(c, c.arg(0), c.arg(1), 0, true)),
     sys(34, "pause")
         .serves(|_| Sys::Park(Park { keys: vec![WaitKey::Nothing], deadline: None }))
         .eintr(),
@@ -395,7 +385,7 @@ const LIST: &[Syscall] = &[
     sys(37, "alarm").serves(time::alarm),
     sys(38, "setitimer").serves(time::setitimer).partial(ITIMER_GAPS),
     sys(39, "getpid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tasks[&t].tgid as i64) }),
-    sys(40, "sendfile").serves(k!(sys_sendfile)).note("copies at most 1 MiB per call"),
+    sys(40, "sendfile").serves(file::sendfile).note("copies at most 1 MiB per call"),
     sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
     sys(42, "connect").missing(SOCKETS),
     sys(43, "accept").missing(SOCKETS),
@@ -429,15 +419,15 @@ const LIST: &[Syscall] = &[
     sys(69, "msgsnd").eintr(),
     sys(70, "msgrcv").eintr(),
     sys(71, "msgctl"),
-    sys(72, "fcntl").serves(k!(sys_fcntl)).partial(
+    sys(72, "fcntl").serves(file::fcntl).partial(
         "record locks are not kept: F_SETLK and F_SETLKW succeed at once and F_GETLK reports \
          F_UNLCK; F_SETOWN and F_SETSIG are accepted and ignored; seals fail with EINVAL",
     ),
     sys(73, "flock").missing("file locks come with the later issue on locks"),
-    sys(74, "fsync").serves(k!(sys_fsync)),
-    sys(75, "fdatasync").serves(k!(sys_fsync)).note("as fsync"),
+    sys(74, "fsync").serves(file::fsync),
+    sys(75, "fdatasync").serves(file::fsync).note("as fsync"),
     sys(76, "truncate").serves(k!(sys_truncate)),
-    sys(77, "ftruncate").serves(k!(sys_ftruncate)),
+    sys(77, "ftruncate").serves(file::ftruncate),
     sys(78, "getdents").missing("the 32-bit-era form; getdents64 is served"),
     sys(79, "getcwd").serves(k!(sys_getcwd)),
     sys(80, "chdir").serves(k!(sys_chdir)),
@@ -634,7 +624,7 @@ const LIST: &[Syscall] = &[
     sys(214, "epoll_ctl_old"),
     sys(215, "epoll_wait_old"),
     sys(216, "remap_file_pages"),
-    sys(217, "getdents64").serves(k!(sys_getdents64)),
+    sys(217, "getdents64").serves(file::getdents64),
     sys(218, "set_tid_address").serves(set_tid_address),
     sys(219, "restart_syscall"),
     sys(220, "semtimedop").eintr(),
@@ -657,9 +647,9 @@ const LIST: &[Syscall] = &[
     sys(230, "clock_nanosleep").serves(time::clock_nanosleep).time_left(),
     sys(231, "exit_group").serves(k!(sys_exit_group)),
     sys(232, "epoll_wait")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_epoll_wait(t, a[0], a[1], a[2], ms_timeout(a[3]), 0) })
+        .serves(|c| epoll::epoll_wait(c, c.arg(0), c.arg(1), c.arg(2), ms_timeout(c.arg(3)), 0))
         .eintr(),
-    sys(233, "epoll_ctl").serves(k!(sys_epoll_ctl)).partial(
+    sys(233, "epoll_ctl").serves(epoll::epoll_ctl).partial(
         "EPOLLET is served as level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored",
     ),
     sys(234, "tgkill").serves(signal::tgkill),
@@ -698,8 +688,8 @@ const LIST: &[Syscall] = &[
     sys(267, "readlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readlinkat(t, a[0], a[1], a[2], a[3]) }),
     sys(268, "fchmodat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchmodat(t, a[0], a[1], a[2]) }),
     sys(269, "faccessat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, a[0], a[1], a[2], 0) }),
-    sys(270, "pselect6").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_select(t, a, true) }).eintr(),
-    sys(271, "ppoll").serves(k!(sys_ppoll)).eintr(),
+    sys(270, "pselect6").serves(|c| poll::select(c, true)).eintr(),
+    sys(271, "ppoll").serves(poll::ppoll).eintr(),
     sys(272, "unshare").refused(libc::EPERM, NAMESPACES),
     sys(273, "set_robust_list").serves(set_robust_list).partial(
         "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
@@ -718,23 +708,23 @@ const LIST: &[Syscall] = &[
     sys(281, "epoll_pwait").serves(epoll_pwait).eintr(),
     sys(282, "signalfd").missing(LATER_FILES),
     sys(283, "timerfd_create").missing(LATER_FILES),
-    sys(284, "eventfd").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_eventfd2(t, a[0], 0) }),
-    sys(285, "fallocate").serves(k!(sys_fallocate)).note(
+    sys(284, "eventfd").serves(|c| epoll::eventfd2(c, c.arg(0), 0)),
+    sys(285, "fallocate").serves(file::fallocate).note(
         "regular files only; other files fail with EBADF",
     ),
     sys(286, "timerfd_settime").missing(LATER_FILES),
     sys(287, "timerfd_gettime").missing(LATER_FILES),
     sys(288, "accept4").missing(SOCKETS),
     sys(289, "signalfd4").missing(LATER_FILES),
-    sys(290, "eventfd2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_eventfd2(t, a[0], a[1]) }),
-    sys(291, "epoll_create1").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_epoll_create1(t, a[0]) }),
-    sys(292, "dup3").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_dup3(t, a[0], a[1], a[2], false) }),
-    sys(293, "pipe2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_pipe2(t, a[0], a[1]) }).partial(
+    sys(290, "eventfd2").serves(|c| epoll::eventfd2(c, c.arg(0), c.arg(1))),
+    sys(291, "epoll_create1").serves(|c| epoll::epoll_create1(c, c.arg(0))),
+    sys(292, "dup3").serves(|c| file::dup3(c, c.arg(0), c.arg(1), c.arg(2), false)),
+    sys(293, "pipe2").serves(|c| file::pipe2(c, c.arg(0), c.arg(1))).partial(
         "O_DIRECT is accepted but the pipe stays a byte stream, not packets",
     ),
     sys(294, "inotify_init1").missing(LATER_FILES),
-    sys(295, "preadv").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readv(t, a, true) }),
-    sys(296, "pwritev").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_writev(t, a, true) }),
+    sys(295, "preadv").serves(|c| file::readv(c, true)),
+    sys(296, "pwritev").serves(|c| file::writev(c, true)),
     sys(297, "rt_tgsigqueueinfo")
         .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_tgsigqueueinfo)),
     sys(298, "perf_event_open").refused(libc::EPERM, HOST),
@@ -745,7 +735,7 @@ const LIST: &[Syscall] = &[
     sys(303, "name_to_handle_at"),
     sys(304, "open_by_handle_at"),
     sys(305, "clock_adjtime"),
-    sys(306, "syncfs").serves(k!(sys_fsync)).partial(
+    sys(306, "syncfs").serves(file::fsync).partial(
         "flushes the given file only, not the whole file system holding it",
     ),
     sys(307, "sendmmsg").missing(SOCKETS),
@@ -797,7 +787,7 @@ const LIST: &[Syscall] = &[
     sys(433, "fspick").missing(MOUNT_API),
     sys(434, "pidfd_open"),
     sys(435, "clone3").missing("glibc falls back to clone").quiet(),
-    sys(436, "close_range").serves(k!(sys_close_range)).partial(
+    sys(436, "close_range").serves(file::close_range).partial(
         "CLOSE_RANGE_UNSHARE is ignored: the fds are closed in the (possibly shared) table",
     ),
     sys(437, "openat2"),
