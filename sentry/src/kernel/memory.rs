@@ -63,6 +63,15 @@ impl Kernel {
             .read_cstr(&self.mf, addr, max)
     }
 
+    /// A guest path argument: at most PATH_MAX bytes with its NUL (ENAMETOOLONG).
+    pub(crate) fn read_path(&self, tid: i32, addr: u64) -> Result<Vec<u8>, Errno> {
+        let p = self.read_cstr(tid, addr, 4096)?;
+        if p.len() >= 4096 {
+            return Err(libc::ENAMETOOLONG);
+        }
+        Ok(p)
+    }
+
     /// Reads a NULL-terminated array of string pointers (argv, envp).
     pub fn read_strv(&self, tid: i32, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
         let mut out = Vec::new();

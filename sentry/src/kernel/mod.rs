@@ -15,6 +15,7 @@ mod event_loop;
 mod exit;
 mod files;
 mod memory;
+mod open;
 mod paths;
 mod signal_delivery;
 pub(crate) mod spawn;
@@ -172,6 +173,11 @@ impl Kernel {
 
     pub fn tg_of(&self, tid: i32) -> &ThreadGroup {
         &self.tgs[&self.tasks[&tid].tgid]
+    }
+
+    /// The credentials of task `tid`'s process.
+    pub(crate) fn creds(&self, tid: i32) -> &crate::creds::Creds {
+        &self.tg_of(tid).creds
     }
 
     pub fn tg_of_mut(&mut self, tid: i32) -> &mut ThreadGroup {

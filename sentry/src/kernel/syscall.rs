@@ -6,11 +6,12 @@ use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{Park, Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
-use crate::creds::Creds;
+use crate::creds::{Creds, Inode};
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::fs::file::{FdTable, FileRef, IoErr};
+use crate::fs::{Resolved, Vfs};
 use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
 use crate::wait::FutexKey;
@@ -192,6 +193,26 @@ impl SysCtx<'_> {
         &mut self.task_mut().regs
     }
 
+    /// Its working directory (a guest absolute path).
+    pub fn cwd(&self) -> String {
+        self.task().fs.borrow().cwd.clone()
+    }
+
+    pub fn set_cwd(&mut self, cwd: String) {
+        self.task().fs.borrow_mut().cwd = cwd;
+    }
+
+    /// Its file mode creation mask.
+    pub fn umask(&self) -> u32 {
+        self.task().fs.borrow().umask
+    }
+
+    /// Sets the umask (to `mask & 0o777`); returns the old one.
+    pub fn set_umask(&mut self, mask: u32) -> u32 {
+        let mut fs = self.task().fs.borrow_mut();
+        std::mem::replace(&mut fs.umask, mask & 0o777)
+    }
+
     /// Its name (comm, at most 15 bytes).
     pub fn comm(&self) -> &str {
         &self.task().comm
@@ -345,6 +366,11 @@ impl SysCtx<'_> {
         self.k.write_u64(self.tid, addr, v)
     }
 
+    /// A path argument at `addr` (ENAMETOOLONG past PATH_MAX).
+    pub fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
+        self.k.read_path(self.tid, addr)
+    }
+
     /// A NUL-terminated string at `addr`, without the NUL, of at most `max` bytes.
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.k.read_cstr(self.tid, addr, max)
@@ -416,6 +442,82 @@ impl SysCtx<'_> {
                 err(libc::EPIPE)
             }
         }
+    }
+}
+
+// ---- path resolution for it ----
+
+impl SysCtx<'_> {
+    /// Walks `path` (relative to its cwd), following a final symlink when `follow`.
+    pub fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        self.k.resolve(self.tid, path, follow)
+    }
+
+    /// Walks `path` relative to the directory `dirfd` names (AT_FDCWD: the cwd).
+    pub fn resolve_dirfd(&self, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        self.k.resolve_dirfd(self.tid, dirfd, path, follow)
+    }
+
+    /// As `resolve_dirfd`, checking search permission with `creds` instead of its own.
+    pub fn resolve_dirfd_as(
+        &mut self,
+        creds: Creds,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Resolved, Errno> {
+        self.k
+            .resolve_dirfd_as(self.tid, creds, dirfd, path, follow)
+    }
+
+    /// The guest directory a `*at` call's `dirfd` names for `path` (its cwd for an
+    /// absolute path or AT_FDCWD).
+    pub fn dirfd_path(&self, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
+        self.k.dirfd_path(self.tid, dirfd, path)
+    }
+
+    /// lstat of what the walk found (ENOENT when nothing).
+    pub fn lstat(&self, r: &Resolved) -> Result<libc::stat, Errno> {
+        self.k.lstat_resolved(self.tid, r)
+    }
+
+    /// The target of the symlink the walk found (None when it is not one).
+    pub fn readlink(&self, r: &Resolved) -> Result<Option<String>, Errno> {
+        self.k.readlink(self.tid, r)
+    }
+
+    /// Checks that it may create `r` (write and search on the directory); returns the
+    /// directory.
+    pub fn may_create(&self, r: &Resolved) -> Result<Inode, Errno> {
+        self.k.may_create(self.tid, r)
+    }
+
+    /// Checks that it may remove or rename away the existing `r` (the sticky-directory
+    /// rule included).
+    pub fn may_delete(&self, r: &Resolved) -> Result<(), Errno> {
+        self.k.may_delete(self.tid, r)
+    }
+
+    /// Gives the node it just created at `r`, in directory `dir`, to it (fs uid, and gid
+    /// unless the directory is set-group-ID); `mode` puts back set-ID bits chown cleared.
+    pub fn give_to_creator(
+        &self,
+        r: &Resolved,
+        dir: &Inode,
+        mode: Option<u32>,
+    ) -> Result<(), Errno> {
+        self.k.give_to_creator(self.tid, r, dir, mode)
+    }
+
+    /// Opens `path` relative to `dirfd` as open(2) does, permission checks included;
+    /// the file is not yet in the fd table.
+    pub fn open(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<FileRef, Errno> {
+        self.k.open_path(self.tid, dirfd, path, flags, mode, true)
+    }
+
+    /// The mounts and the file systems under them.
+    pub fn vfs(&self) -> &Vfs {
+        &self.k.vfs
     }
 }
 

@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, epoll, file, futex, mm, poll, process, signal, time};
+use super::{creds, epoll, file, fs, futex, mm, poll, process, signal, time};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -327,11 +327,11 @@ fn epoll_pwait2(c: &mut SysCtx) -> Sys {
 const LIST: &[Syscall] = &[
     sys(0, "read").serves(file::read),
     sys(1, "write").serves(file::write),
-    sys(2, "open").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, CWD, a[0], a[1], a[2]) }).partial(OPEN_GAPS),
+    sys(2, "open").serves(|c| fs::openat(c, CWD, c.arg(0), c.arg(1), c.arg(2))).partial(OPEN_GAPS),
     sys(3, "close").serves(file::close),
-    sys(4, "stat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], 0) }),
+    sys(4, "stat").serves(|c| fs::fstatat(c, CWD, c.arg(0), c.arg(1), 0)),
     sys(5, "fstat").serves(file::fstat),
-    sys(6, "lstat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, CWD, a[0], a[1], NOFOLLOW) }),
+    sys(6, "lstat").serves(|c| fs::fstatat(c, CWD, c.arg(0), c.arg(1), NOFOLLOW)),
     sys(7, "poll")
         .serves(|c| poll::poll(c, c.arg(0), c.arg(1), c.arg(2) as i32 as i64, None))
         .eintr(),
@@ -355,7 +355,7 @@ const LIST: &[Syscall] = &[
     sys(18, "pwrite64").serves(file::pwrite),
     sys(19, "readv").serves(|c| file::readv(c, false)),
     sys(20, "writev").serves(|c| file::writev(c, false)),
-    sys(21, "access").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, CWD, a[0], a[1], 0) }),
+    sys(21, "access").serves(|c| fs::faccessat(c, CWD, c.arg(0), c.arg(1), 0)),
     sys(22, "pipe").serves(|c| file::pipe2(c, c.arg(0), 0)),
     sys(23, "select").serves(|c| poll::select(c, false)).eintr(),
     sys(24, "sched_yield").serves(ok).note(
@@ -426,28 +426,28 @@ const LIST: &[Syscall] = &[
     sys(73, "flock").missing("file locks come with the later issue on locks"),
     sys(74, "fsync").serves(file::fsync),
     sys(75, "fdatasync").serves(file::fsync).note("as fsync"),
-    sys(76, "truncate").serves(k!(sys_truncate)),
+    sys(76, "truncate").serves(fs::truncate),
     sys(77, "ftruncate").serves(file::ftruncate),
     sys(78, "getdents").missing("the 32-bit-era form; getdents64 is served"),
-    sys(79, "getcwd").serves(k!(sys_getcwd)),
-    sys(80, "chdir").serves(k!(sys_chdir)),
-    sys(81, "fchdir").serves(k!(sys_fchdir)),
-    sys(82, "rename").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, CWD, a[0], CWD, a[1], 0) }),
-    sys(83, "mkdir").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_mkdirat(t, CWD, a[0], a[1]) }),
-    sys(84, "rmdir").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, CWD, a[0], REMOVEDIR) }),
-    sys(85, "creat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, CWD, a[0], CREAT, a[1]) }).partial(
+    sys(79, "getcwd").serves(fs::getcwd),
+    sys(80, "chdir").serves(fs::chdir),
+    sys(81, "fchdir").serves(fs::fchdir),
+    sys(82, "rename").serves(|c| fs::renameat(c, CWD, c.arg(0), CWD, c.arg(1), 0)),
+    sys(83, "mkdir").serves(|c| fs::mkdirat(c, CWD, c.arg(0), c.arg(1))),
+    sys(84, "rmdir").serves(|c| fs::unlinkat(c, CWD, c.arg(0), REMOVEDIR)),
+    sys(85, "creat").serves(|c| fs::openat(c, CWD, c.arg(0), CREAT, c.arg(1))).partial(
         "as open: FIFOs, sockets and device nodes on host mounts are not opened (EACCES)",
     ),
-    sys(86, "link").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_linkat(t, CWD, a[0], CWD, a[1], 0) }),
-    sys(87, "unlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, CWD, a[0], 0) }),
-    sys(88, "symlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_symlinkat(t, a[0], CWD, a[1]) }),
-    sys(89, "readlink").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readlinkat(t, CWD, a[0], a[1], a[2]) }),
-    sys(90, "chmod").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchmodat(t, CWD, a[0], a[1]) }),
-    sys(91, "fchmod").serves(k!(sys_fchmod)),
-    sys(92, "chown").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, CWD, a[0], a[1], a[2], 0) }),
-    sys(93, "fchown").serves(k!(sys_fchown)),
-    sys(94, "lchown").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, CWD, a[0], a[1], a[2], libc::AT_SYMLINK_NOFOLLOW as u64) }),
-    sys(95, "umask").serves(k!(sys_umask)),
+    sys(86, "link").serves(|c| fs::linkat(c, CWD, c.arg(0), CWD, c.arg(1), 0)),
+    sys(87, "unlink").serves(|c| fs::unlinkat(c, CWD, c.arg(0), 0)),
+    sys(88, "symlink").serves(|c| fs::symlinkat(c, c.arg(0), CWD, c.arg(1))),
+    sys(89, "readlink").serves(|c| fs::readlinkat(c, CWD, c.arg(0), c.arg(1), c.arg(2))),
+    sys(90, "chmod").serves(|c| fs::fchmodat(c, CWD, c.arg(0), c.arg(1))),
+    sys(91, "fchmod").serves(fs::fchmod),
+    sys(92, "chown").serves(|c| fs::fchownat(c, CWD, c.arg(0), c.arg(1), c.arg(2), 0)),
+    sys(93, "fchown").serves(fs::fchown),
+    sys(94, "lchown").serves(|c| fs::fchownat(c, CWD, c.arg(0), c.arg(1), c.arg(2), libc::AT_SYMLINK_NOFOLLOW as u64)),
+    sys(95, "umask").serves(fs::umask),
     sys(96, "gettimeofday").serves(time::gettimeofday),
     sys(97, "getrlimit")
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]) })
@@ -505,8 +505,8 @@ const LIST: &[Syscall] = &[
          not applied",
     ),
     sys(136, "ustat"),
-    sys(137, "statfs").serves(k!(sys_statfs)).partial(STATFS),
-    sys(138, "fstatfs").serves(k!(sys_statfs)).partial(STATFS),
+    sys(137, "statfs").serves(fs::statfs).partial(STATFS),
+    sys(138, "fstatfs").serves(fs::statfs).partial(STATFS),
     sys(139, "sysfs"),
     sys(140, "getpriority").serves(|_| Sys::Ret(20)).partial(
         "always nice 0 (returns 20), whatever setpriority was given",
@@ -675,19 +675,19 @@ const LIST: &[Syscall] = &[
     sys(254, "inotify_add_watch").missing(LATER_FILES),
     sys(255, "inotify_rm_watch").missing(LATER_FILES),
     sys(256, "migrate_pages"),
-    sys(257, "openat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_openat(t, a[0], a[1], a[2], a[3]) }).partial(OPEN_GAPS),
-    sys(258, "mkdirat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_mkdirat(t, a[0], a[1], a[2]) }),
+    sys(257, "openat").serves(|c| fs::openat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(OPEN_GAPS),
+    sys(258, "mkdirat").serves(|c| fs::mkdirat(c, c.arg(0), c.arg(1), c.arg(2))),
     sys(259, "mknodat").fails(libc::EPERM, MKNOD),
-    sys(260, "fchownat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchownat(t, a[0], a[1], a[2], a[3], a[4]) }),
+    sys(260, "fchownat").serves(|c| fs::fchownat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
     sys(261, "futimesat"),
-    sys(262, "newfstatat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fstatat(t, a[0], a[1], a[2], a[3]) }),
-    sys(263, "unlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_unlinkat(t, a[0], a[1], a[2]) }),
-    sys(264, "renameat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, a[0], a[1], a[2], a[3], 0) }),
-    sys(265, "linkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_linkat(t, a[0], a[1], a[2], a[3], a[4]) }),
-    sys(266, "symlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_symlinkat(t, a[0], a[1], a[2]) }),
-    sys(267, "readlinkat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_readlinkat(t, a[0], a[1], a[2], a[3]) }),
-    sys(268, "fchmodat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fchmodat(t, a[0], a[1], a[2]) }),
-    sys(269, "faccessat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, a[0], a[1], a[2], 0) }),
+    sys(262, "newfstatat").serves(|c| fs::fstatat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))),
+    sys(263, "unlinkat").serves(|c| fs::unlinkat(c, c.arg(0), c.arg(1), c.arg(2))),
+    sys(264, "renameat").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), 0)),
+    sys(265, "linkat").serves(|c| fs::linkat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
+    sys(266, "symlinkat").serves(|c| fs::symlinkat(c, c.arg(0), c.arg(1), c.arg(2))),
+    sys(267, "readlinkat").serves(|c| fs::readlinkat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))),
+    sys(268, "fchmodat").serves(|c| fs::fchmodat(c, c.arg(0), c.arg(1), c.arg(2))),
+    sys(269, "faccessat").serves(|c| fs::faccessat(c, c.arg(0), c.arg(1), c.arg(2), 0)),
     sys(270, "pselect6").serves(|c| poll::select(c, true)).eintr(),
     sys(271, "ppoll").serves(poll::ppoll).eintr(),
     sys(272, "unshare").refused(libc::EPERM, NAMESPACES),
@@ -701,7 +701,7 @@ const LIST: &[Syscall] = &[
     sys(277, "sync_file_range"),
     sys(278, "vmsplice"),
     sys(279, "move_pages"),
-    sys(280, "utimensat").serves(k!(sys_utimensat)).note(
+    sys(280, "utimensat").serves(fs::utimensat).note(
         "files of the synthetic file systems (proc, dev) keep their times: the call succeeds and \
          changes nothing",
     ),
@@ -747,7 +747,7 @@ const LIST: &[Syscall] = &[
     sys(313, "finit_module").refused(libc::EPERM, MODULES),
     sys(314, "sched_setattr"),
     sys(315, "sched_getattr"),
-    sys(316, "renameat2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_renameat(t, a[0], a[1], a[2], a[3], a[4]) }),
+    sys(316, "renameat2").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
     sys(317, "seccomp"),
     sys(318, "getrandom").serves(k!(sys_getrandom)),
     sys(319, "memfd_create").missing(LATER_FILES),
@@ -768,7 +768,7 @@ const LIST: &[Syscall] = &[
     sys(329, "pkey_mprotect"),
     sys(330, "pkey_alloc"),
     sys(331, "pkey_free"),
-    sys(332, "statx").serves(k!(sys_statx)).note(
+    sys(332, "statx").serves(fs::statx).note(
         "the basic fields (STATX_BASIC_STATS), whatever the mask asks; no birth time",
     ),
     sys(333, "io_pgetevents").eintr(),
@@ -792,7 +792,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(437, "openat2"),
     sys(438, "pidfd_getfd"),
-    sys(439, "faccessat2").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_faccessat(t, a[0], a[1], a[2], a[3]) }),
+    sys(439, "faccessat2").serves(|c| fs::faccessat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))),
     sys(440, "process_madvise"),
     sys(441, "epoll_pwait2").serves(epoll_pwait2).eintr(),
     sys(442, "mount_setattr").missing(MOUNT_API),
