@@ -1,14 +1,42 @@
 //! Exit and reaping: ending tasks and thread groups, releasing address spaces, zombies,
-//! reparenting, vfork release.
+//! reparenting, vfork release, and wait.
 
 use std::rc::Rc;
 
 use super::signal::{self};
 use super::task::{RunState, WaitKey, WaitStatus};
 use super::Kernel;
-use crate::mm::MmCtx;
+use crate::mm::{Errno, MmCtx};
+
+/// A child's state change, as wait reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildEvent {
+    pub pid: i32,
+    /// The wait status word (wait4).
+    pub status: i32,
+    /// si_code and si_status (waitid).
+    pub code: i32,
+    pub si_status: i32,
+    /// The child's real uid.
+    pub uid: u32,
+}
 
 impl Kernel {
+    /// exit(2) by task `tid`: the thread ends; the last one ends its process with `code`.
+    pub(crate) fn exit_thread(&mut self, tid: i32, code: i32) {
+        let g = self.tg_of_mut(tid);
+        if g.threads.len() == 1 {
+            g.exiting.get_or_insert(WaitStatus::Exited(code & 0xff));
+        }
+        self.exit_task(tid, false);
+    }
+
+    /// exit_group(2) by task `tid`: its process ends with `code`.
+    pub(crate) fn exit_group(&mut self, tid: i32, code: i32) {
+        let tgid = self.tasks[&tid].tgid;
+        self.kill_group(tgid, WaitStatus::Exited(code & 0xff));
+    }
+
     /// Ends a whole thread group with `status`.
     pub fn kill_group(&mut self, pid: i32, status: WaitStatus) {
         let Some(g) = self.tgs.get_mut(&pid) else {
@@ -171,5 +199,101 @@ impl Kernel {
         } else {
             self.notify_parent(pid, code, st);
         }
+    }
+
+    // ---- wait ----
+
+    /// Children of `me` selected by a wait pid argument.
+    fn wait_candidates(&self, me: i32, pid: i64) -> Vec<i32> {
+        let my_pgid = self.tgs[&me].pgid;
+        self.tgs[&me]
+            .children
+            .iter()
+            .copied()
+            .filter(|c| {
+                let Some(g) = self.tgs.get(c) else {
+                    return false;
+                };
+                match pid {
+                    -1 => true,
+                    0 => g.pgid == my_pgid,
+                    p if p > 0 => *c as i64 == p,
+                    p => g.pgid as i64 == -p,
+                }
+            })
+            .collect()
+    }
+
+    /// wait4/waitid by task `tid`: finds a state change of a child its process waits
+    /// for (`pid` as wait4 takes it, `options` the WEXITED/WUNTRACED/WCONTINUED kinds);
+    /// reaps a zombie unless `peek`. ECHILD when no child is selected.
+    pub(crate) fn wait_child(
+        &mut self,
+        tid: i32,
+        pid: i64,
+        options: i32,
+        peek: bool,
+    ) -> Result<Option<ChildEvent>, Errno> {
+        let me = self.tasks[&tid].tgid;
+        let kids = self.wait_candidates(me, pid);
+        if kids.is_empty() {
+            return Err(libc::ECHILD);
+        }
+        for c in kids {
+            let g = &self.tgs[&c];
+            let uid = g.creds.uid;
+            if let Some(st) = g.zombie {
+                if options & libc::WEXITED != 0 {
+                    let (code, sst) = match st {
+                        WaitStatus::Exited(x) => (libc::CLD_EXITED, x),
+                        WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
+                        WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
+                    };
+                    if !peek {
+                        self.tgs.remove(&c);
+                        self.tgs
+                            .get_mut(&me)
+                            .expect("me")
+                            .children
+                            .retain(|&x| x != c);
+                    }
+                    return Ok(Some(ChildEvent {
+                        pid: c,
+                        status: st.raw(),
+                        code,
+                        si_status: sst,
+                        uid,
+                    }));
+                }
+                continue;
+            }
+            if options & libc::WUNTRACED != 0 {
+                if let Some((sig, false)) = g.stopped {
+                    if !peek {
+                        self.tgs.get_mut(&c).expect("c").stopped = Some((sig, true));
+                    }
+                    return Ok(Some(ChildEvent {
+                        pid: c,
+                        status: (sig << 8) | 0x7f,
+                        code: libc::CLD_STOPPED,
+                        si_status: sig,
+                        uid,
+                    }));
+                }
+            }
+            if options & libc::WCONTINUED != 0 && g.continued {
+                if !peek {
+                    self.tgs.get_mut(&c).expect("c").continued = false;
+                }
+                return Ok(Some(ChildEvent {
+                    pid: c,
+                    status: 0xffff,
+                    code: libc::CLD_CONTINUED,
+                    si_status: libc::SIGCONT,
+                    uid,
+                }));
+            }
+        }
+        Ok(None)
     }
 }

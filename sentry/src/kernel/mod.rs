@@ -2,6 +2,7 @@
 //! signals, wait and exit.
 
 pub mod futex;
+pub mod process;
 pub mod procfs;
 pub mod restore;
 pub mod signal;
@@ -12,7 +13,8 @@ pub mod validate;
 
 mod control;
 mod event_loop;
-mod exit;
+mod exec;
+pub mod exit;
 mod files;
 mod memory;
 mod open;

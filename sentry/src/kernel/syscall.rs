@@ -2,6 +2,8 @@
 //! (`Sys`), the context a handler gets (`SysCtx`: the calling task and the parts of the
 //! kernel it may use), and how the kernel reaches the table (`SyscallTable`).
 
+use super::exit::ChildEvent;
+use super::process::CloneArgs;
 use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{Park, Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
@@ -213,6 +215,16 @@ impl SysCtx<'_> {
         std::mem::replace(&mut fs.umask, mask & 0o777)
     }
 
+    /// Where its tid is cleared (and a futex woken) when it exits (set_tid_address).
+    pub fn set_clear_child_tid(&mut self, addr: u64) {
+        self.task_mut().clear_child_tid = addr;
+    }
+
+    /// Its robust futex list (kept, not walked).
+    pub fn set_robust_list(&mut self, addr: u64) {
+        self.task_mut().robust_list = addr;
+    }
+
     /// Its name (comm, at most 15 bytes).
     pub fn comm(&self) -> &str {
         &self.task().comm
@@ -374,6 +386,11 @@ impl SysCtx<'_> {
     /// A NUL-terminated string at `addr`, without the NUL, of at most `max` bytes.
     pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.k.read_cstr(self.tid, addr, max)
+    }
+
+    /// A NULL-terminated array of string pointers at `addr` (argv, envp).
+    pub fn read_strv(&self, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+        self.k.read_strv(self.tid, addr)
     }
 
     /// Runs `f` on the address space itself, with the memory file and the platform it maps
@@ -583,9 +600,105 @@ impl SysCtx<'_> {
 // ---- kernel-wide ----
 
 impl SysCtx<'_> {
+    /// clone(2): a new thread or process from the calling task.
+    pub fn clone(&mut self, args: CloneArgs) -> Sys {
+        self.k.clone(self.tid, args)
+    }
+
+    /// execve(2): replaces its program; on an error the old one goes on.
+    pub fn exec(
+        &mut self,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> Result<(), Errno> {
+        self.k.exec(self.tid, path, argv, envp)
+    }
+
+    /// exit(2): the thread ends (the last one ends the process with `code`).
+    pub fn exit(&mut self, code: i32) -> Sys {
+        self.k.exit_thread(self.tid, code);
+        Sys::Gone
+    }
+
+    /// exit_group(2): the process ends with `code`.
+    pub fn exit_group(&mut self, code: i32) -> Sys {
+        self.k.exit_group(self.tid, code);
+        Sys::Gone
+    }
+
+    /// wait: a state change of a child of its process that `pid` selects (as wait4 takes
+    /// it) and `options` asks for; a zombie is reaped unless `peek`.
+    pub fn wait_child(
+        &mut self,
+        pid: i64,
+        options: i32,
+        peek: bool,
+    ) -> Result<Option<ChildEvent>, Errno> {
+        self.k.wait_child(self.tid, pid, options, peek)
+    }
+
+    /// The live process `pid` names (0: its own).
+    pub fn find_process(&self, pid: i32) -> Result<i32, Errno> {
+        self.k.find_process(self.tid, pid)
+    }
+
+    /// The process group of process `pid` (from `find_process`).
+    pub fn process_pgid(&self, pid: i32) -> i32 {
+        self.k.tgs[&pid].pgid
+    }
+
+    /// The session of process `pid` (from `find_process`).
+    pub fn process_sid(&self, pid: i32) -> i32 {
+        self.k.tgs[&pid].sid
+    }
+
+    /// setpgid(2) of process `pid` (from `find_process`).
+    pub fn setpgid(&mut self, pid: i32, pgid: i32) -> Result<(), Errno> {
+        self.k.setpgid(self.tid, pid, pgid)
+    }
+
+    /// setsid(2): returns the new session id.
+    pub fn setsid(&mut self) -> Result<i32, Errno> {
+        self.k.setsid(self.tid)
+    }
+
+    /// Resource limit `res` (below 16) of process `pid`: (soft, hard).
+    pub fn rlimit(&self, pid: i32, res: usize) -> (u64, u64) {
+        self.k.tgs[&pid].rlimits[res]
+    }
+
+    pub fn set_rlimit(&mut self, pid: i32, res: usize, lim: (u64, u64)) {
+        self.k.set_rlimit(pid, res, lim);
+    }
+
     /// The credentials of thread `tid`'s process, if there is such a thread.
     pub fn thread_creds(&self, tid: i32) -> Option<&Creds> {
         let t = self.k.tasks.get(&tid)?;
         Some(&self.k.tgs[&t.tgid].creds)
+    }
+
+    /// The sandbox's hostname.
+    pub fn hostname(&self) -> &str {
+        &self.k.hostname
+    }
+
+    pub fn set_hostname(&mut self, name: String) {
+        self.k.hostname = name;
+    }
+
+    /// Time since the sandbox booted, in ns.
+    pub fn uptime(&self) -> u64 {
+        self.k.clocks.mono().saturating_sub(self.k.boot_ns)
+    }
+
+    /// Bytes of the memory file in use.
+    pub fn memory_in_use(&self) -> u64 {
+        self.k.mf.allocated
+    }
+
+    /// How many processes there are, zombies included.
+    pub fn process_count(&self) -> usize {
+        self.k.tgs.len()
     }
 }

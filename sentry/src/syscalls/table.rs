@@ -384,7 +384,7 @@ const LIST: &[Syscall] = &[
     sys(36, "getitimer").serves(time::getitimer).partial(ITIMER_GAPS),
     sys(37, "alarm").serves(time::alarm),
     sys(38, "setitimer").serves(time::setitimer).partial(ITIMER_GAPS),
-    sys(39, "getpid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tasks[&t].tgid as i64) }),
+    sys(39, "getpid").serves(|c| Sys::Ret(c.tgid() as i64)),
     sys(40, "sendfile").serves(file::sendfile).note("copies at most 1 MiB per call"),
     sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
     sys(42, "connect").missing(SOCKETS),
@@ -401,16 +401,16 @@ const LIST: &[Syscall] = &[
     sys(53, "socketpair").fails(libc::EAFNOSUPPORT, SOCKETS),
     sys(54, "setsockopt").missing(SOCKETS),
     sys(55, "getsockopt").missing(SOCKETS),
-    sys(56, "clone").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_clone(t, a[0], a[1], a[2], a[3], a[4]) }).partial(
+    sys(56, "clone").serves(|c| process::clone(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))).partial(
         "new namespaces (CLONE_NEW*) fail with EPERM and CLONE_PIDFD with EINVAL",
     ),
-    sys(57, "fork").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_clone(t, SIGCHLD, 0, 0, 0, 0) }),
-    sys(58, "vfork").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_clone(t, VFORK, 0, 0, 0, 0) }),
-    sys(59, "execve").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_execveat(t, CWD, a[0], a[1], a[2], 0) }),
-    sys(60, "exit").serves(k!(sys_exit)),
-    sys(61, "wait4").serves(k!(sys_wait4)).partial("the rusage it reports is all zero"),
+    sys(57, "fork").serves(|c| process::clone(c, SIGCHLD, 0, 0, 0, 0)),
+    sys(58, "vfork").serves(|c| process::clone(c, VFORK, 0, 0, 0, 0)),
+    sys(59, "execve").serves(|c| process::execveat(c, CWD, c.arg(0), c.arg(1), c.arg(2))),
+    sys(60, "exit").serves(process::exit),
+    sys(61, "wait4").serves(process::wait4).partial("the rusage it reports is all zero"),
     sys(62, "kill").serves(signal::kill),
-    sys(63, "uname").serves(k!(sys_uname)).note("reports release 4.4.0, as gVisor does"),
+    sys(63, "uname").serves(process::uname).note("reports release 4.4.0, as gVisor does"),
     sys(64, "semget"),
     sys(65, "semop").eintr(),
     sys(66, "semctl"),
@@ -450,16 +450,16 @@ const LIST: &[Syscall] = &[
     sys(95, "umask").serves(fs::umask),
     sys(96, "gettimeofday").serves(time::gettimeofday),
     sys(97, "getrlimit")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], 0, a[1], 0, 0]) })
+        .serves(|c| process::prlimit(c, 0, c.arg(0), 0, c.arg(1)))
         .partial(RLIMIT_GAPS),
     sys(98, "getrusage").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.write_zeroes(t, a[1], 144) }).partial(
         "the usage it reports is all zero: CPU time and memory are not accounted per process",
     ),
-    sys(99, "sysinfo").serves(k!(sys_sysinfo)).partial(
+    sys(99, "sysinfo").serves(process::sysinfo).partial(
         "uptime, free memory and the process count are real; total memory is a fixed 2 GiB, load \
          averages and swap are zero",
     ),
-    sys(100, "times").serves(k!(sys_times)).partial(
+    sys(100, "times").serves(process::times).partial(
         "the CPU times it reports are zero; the return value (clock ticks) is real",
     ),
     sys(101, "ptrace").refused(
@@ -473,10 +473,10 @@ const LIST: &[Syscall] = &[
     sys(106, "setgid").serves(|c| creds::setid(c, libc::SYS_setgid)),
     sys(107, "geteuid").serves(|c| creds::getid(c, libc::SYS_geteuid)),
     sys(108, "getegid").serves(|c| creds::getid(c, libc::SYS_getegid)),
-    sys(109, "setpgid").serves(k!(sys_setpgid)),
-    sys(110, "getppid").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).ppid as i64) }),
-    sys(111, "getpgrp").serves(|c| { let t = c.tid(); let k = c.kernel(); Sys::Ret(k.tg_of(t).pgid as i64) }),
-    sys(112, "setsid").serves(|c| { let t = c.tid(); let k = c.kernel(); k.sys_setsid(t) }),
+    sys(109, "setpgid").serves(process::setpgid),
+    sys(110, "getppid").serves(|c| Sys::Ret(c.ppid() as i64)),
+    sys(111, "getpgrp").serves(|c| Sys::Ret(c.pgid() as i64)),
+    sys(112, "setsid").serves(process::setsid),
     sys(113, "setreuid").serves(|c| creds::setid(c, libc::SYS_setreuid)),
     sys(114, "setregid").serves(|c| creds::setid(c, libc::SYS_setregid)),
     sys(115, "getgroups").serves(creds::getgroups),
@@ -485,10 +485,10 @@ const LIST: &[Syscall] = &[
     sys(118, "getresuid").serves(|c| creds::getresid(c, libc::SYS_getresuid)),
     sys(119, "setresgid").serves(|c| creds::setid(c, libc::SYS_setresgid)),
     sys(120, "getresgid").serves(|c| creds::getresid(c, libc::SYS_getresgid)),
-    sys(121, "getpgid").serves(k!(sys_getpgid)),
+    sys(121, "getpgid").serves(process::getpgid),
     sys(122, "setfsuid").serves(|c| creds::setid(c, libc::SYS_setfsuid)),
     sys(123, "setfsgid").serves(|c| creds::setid(c, libc::SYS_setfsgid)),
-    sys(124, "getsid").serves(k!(sys_getsid)),
+    sys(124, "getsid").serves(process::getsid),
     sys(125, "capget").serves(creds::capget),
     sys(126, "capset").serves(creds::capset),
     sys(127, "rt_sigpending").serves(signal::rt_sigpending),
@@ -536,12 +536,12 @@ const LIST: &[Syscall] = &[
          PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER and PR_SET_TIMERSLACK are \
          accepted and ignored (their gets report the defaults); the rest fail with EINVAL",
     ),
-    sys(158, "arch_prctl").serves(k!(sys_arch_prctl)).note(
+    sys(158, "arch_prctl").serves(process::arch_prctl).note(
         "ARCH_SET_FS/GS, ARCH_GET_FS/GS, ARCH_GET_CPUID; the rest EINVAL",
     ),
     sys(159, "adjtimex"),
     sys(160, "setrlimit")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_prlimit(t, [0, a[0], a[1], 0, 0, 0]) })
+        .serves(|c| process::prlimit(c, 0, c.arg(0), c.arg(1), 0))
         .partial(RLIMIT_GAPS),
     sys(161, "chroot").refused(libc::EPERM, MOUNTS),
     sys(162, "sync").serves(ok).noop(
@@ -554,7 +554,7 @@ const LIST: &[Syscall] = &[
     sys(167, "swapon").refused(libc::EPERM, HOST),
     sys(168, "swapoff").refused(libc::EPERM, HOST),
     sys(169, "reboot").refused(libc::EPERM, HOST),
-    sys(170, "sethostname").serves(k!(sys_sethostname)),
+    sys(170, "sethostname").serves(process::sethostname),
     sys(171, "setdomainname"),
     sys(172, "iopl"),
     sys(173, "ioperm"),
@@ -570,7 +570,7 @@ const LIST: &[Syscall] = &[
     sys(183, "afs_syscall"),
     sys(184, "tuxcall"),
     sys(185, "security"),
-    sys(186, "gettid").serves(|c| { let t = c.tid(); Sys::Ret(t as i64) }),
+    sys(186, "gettid").serves(|c| Sys::Ret(c.tid() as i64)),
     sys(187, "readahead"),
     sys(188, "setxattr")
         .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::EOPNOTSUPP) })
@@ -609,7 +609,7 @@ const LIST: &[Syscall] = &[
     sys(203, "sched_setaffinity").serves(ok).noop(
         "returns 0 and pins nothing: the host schedules the guest's threads",
     ),
-    sys(204, "sched_getaffinity").serves(k!(sys_sched_getaffinity)).partial(
+    sys(204, "sched_getaffinity").serves(process::sched_getaffinity).partial(
         "every thread may run on every host CPU (up to 64); the pid is not checked",
     ),
     sys(205, "set_thread_area"),
@@ -645,7 +645,7 @@ const LIST: &[Syscall] = &[
         "1 ns for every clock, where Linux reports the tick for the coarse clocks",
     ),
     sys(230, "clock_nanosleep").serves(time::clock_nanosleep).time_left(),
-    sys(231, "exit_group").serves(k!(sys_exit_group)),
+    sys(231, "exit_group").serves(process::exit_group),
     sys(232, "epoll_wait")
         .serves(|c| epoll::epoll_wait(c, c.arg(0), c.arg(1), c.arg(2), ms_timeout(c.arg(3)), 0))
         .eintr(),
@@ -665,7 +665,7 @@ const LIST: &[Syscall] = &[
     sys(244, "mq_notify"),
     sys(245, "mq_getsetattr"),
     sys(246, "kexec_load").refused(libc::EPERM, HOST),
-    sys(247, "waitid").serves(k!(sys_waitid)),
+    sys(247, "waitid").serves(process::waitid),
     sys(248, "add_key"),
     sys(249, "request_key"),
     sys(250, "keyctl"),
@@ -731,7 +731,7 @@ const LIST: &[Syscall] = &[
     sys(299, "recvmmsg").missing(SOCKETS),
     sys(300, "fanotify_init"),
     sys(301, "fanotify_mark"),
-    sys(302, "prlimit64").serves(k!(sys_prlimit)).partial(RLIMIT_GAPS),
+    sys(302, "prlimit64").serves(|c| process::prlimit(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(RLIMIT_GAPS),
     sys(303, "name_to_handle_at"),
     sys(304, "open_by_handle_at"),
     sys(305, "clock_adjtime"),
@@ -740,7 +740,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(307, "sendmmsg").missing(SOCKETS),
     sys(308, "setns").refused(libc::EPERM, NAMESPACES),
-    sys(309, "getcpu").serves(k!(sys_getcpu)).note("always CPU 0, node 0"),
+    sys(309, "getcpu").serves(process::getcpu).note("always CPU 0, node 0"),
     sys(310, "process_vm_readv"),
     sys(311, "process_vm_writev"),
     sys(312, "kcmp"),
@@ -749,11 +749,11 @@ const LIST: &[Syscall] = &[
     sys(315, "sched_getattr"),
     sys(316, "renameat2").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
     sys(317, "seccomp"),
-    sys(318, "getrandom").serves(k!(sys_getrandom)),
+    sys(318, "getrandom").serves(process::getrandom),
     sys(319, "memfd_create").missing(LATER_FILES),
     sys(320, "kexec_file_load"),
     sys(321, "bpf").refused(libc::EPERM, HOST),
-    sys(322, "execveat").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_execveat(t, a[0], a[1], a[2], a[3], a[4]) }).partial(
+    sys(322, "execveat").serves(|c| process::execveat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(
         "the flags are ignored: AT_EMPTY_PATH (fexecve) and AT_SYMLINK_NOFOLLOW are not honoured",
     ),
     sys(323, "userfaultfd"),

@@ -1,0 +1,249 @@
+//! Processes: clone (new tasks and thread groups), process groups and sessions, and
+//! resource limits.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::task::{RunState, Task, ThreadGroup};
+use super::{err, Kernel, Sys};
+use crate::mm::{Errno, MmCtx};
+
+/// What clone(2) asks for, its flags checked by the caller.
+pub struct CloneArgs {
+    pub flags: i32,
+    /// The child's stack pointer (0: the parent's).
+    pub stack: u64,
+    /// Where CLONE_PARENT_SETTID writes the child's tid (parent's memory).
+    pub ptid: u64,
+    /// Where CLONE_CHILD_SETTID writes it and CLONE_CHILD_CLEARTID clears it (child's).
+    pub ctid: u64,
+    /// The child's fs base (CLONE_SETTLS).
+    pub tls: u64,
+}
+
+impl Kernel {
+    /// clone(2) by task `tid`: a new thread (CLONE_THREAD) or process, sharing what the
+    /// flags say with its parent, running from the parent's registers with rax 0.
+    /// Returns the child's tid; a vfork parent waits (`Sys::Gone`: its result is set
+    /// when the child execs or exits).
+    pub(crate) fn clone(&mut self, tid: i32, args: CloneArgs) -> Sys {
+        let CloneArgs {
+            flags,
+            stack,
+            ptid,
+            ctid,
+            tls,
+        } = args;
+        let parent = &self.tasks[&tid];
+        let (mm_id, p_tgid, p_host) = (parent.mm, parent.tgid, parent.host_tid);
+        // The address space.
+        let child_mm = if flags & libc::CLONE_VM != 0 {
+            self.mms.get_mut(&mm_id).expect("mm").users += 1;
+            mm_id
+        } else {
+            let e = self.mms.get_mut(&mm_id).expect("mm");
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
+            match e.mm.fork(&mut cx) {
+                Ok(m) => self.add_mm(m),
+                Err(_) => return err(libc::ENOMEM),
+            }
+        };
+        let space = self.mms[&child_mm].mm.id;
+        let host = match self.plat.new_thread(space) {
+            Ok(h) => h,
+            Err(_) => {
+                let e = self.mms.get_mut(&child_mm).expect("mm");
+                e.users -= 1;
+                if e.users == 0 {
+                    let mut e = self.mms.remove(&child_mm).expect("mm");
+                    let mut cx = MmCtx {
+                        mf: &mut self.mf,
+                        plat: &mut *self.plat,
+                    };
+                    e.mm.destroy(&mut cx);
+                }
+                return err(libc::EAGAIN);
+            }
+        };
+        let new_tid = self.alloc_pid();
+        let parent = &self.tasks[&tid];
+        let mut regs = parent.regs;
+        let host_regs = self.plat.get_regs(host).unwrap_or(regs);
+        regs.cs = host_regs.cs;
+        regs.ss = host_regs.ss;
+        regs.rax = 0;
+        if stack != 0 {
+            regs.rsp = stack;
+        }
+        if flags & libc::CLONE_SETTLS != 0 {
+            regs.fs_base = tls;
+        }
+        let files = if flags & libc::CLONE_FILES != 0 {
+            parent.files.clone()
+        } else {
+            Rc::new(RefCell::new(parent.files.borrow().clone()))
+        };
+        let fs = if flags & libc::CLONE_FS != 0 {
+            parent.fs.clone()
+        } else {
+            Rc::new(RefCell::new(parent.fs.borrow().clone()))
+        };
+        let sighand = if flags & libc::CLONE_SIGHAND != 0 {
+            parent.sighand.clone()
+        } else {
+            Rc::new(RefCell::new(*parent.sighand.borrow()))
+        };
+        let child = Task {
+            tid: new_tid,
+            tgid: if flags & libc::CLONE_THREAD != 0 {
+                p_tgid
+            } else {
+                new_tid
+            },
+            host_tid: host,
+            mm: child_mm,
+            regs,
+            state: RunState::Stopped,
+            files,
+            fs,
+            sighand,
+            sigmask: parent.sigmask,
+            saved_mask: None,
+            pending: vec![],
+            altstack: if flags & libc::CLONE_VM != 0 && flags & libc::CLONE_VFORK == 0 {
+                (0, libc::SS_DISABLE, 0)
+            } else {
+                parent.altstack
+            },
+            clear_child_tid: if flags & libc::CLONE_CHILD_CLEARTID != 0 {
+                ctid
+            } else {
+                0
+            },
+            robust_list: 0,
+            sys_deadline: None,
+            sys_progress: 0,
+            interrupting: false,
+            dying: false,
+            vfork_parent: (flags & libc::CLONE_VFORK != 0).then_some(tid),
+            comm: parent.comm.clone(),
+        };
+        if let Ok(fpu) = self.plat.get_fpu(p_host) {
+            let _ = self.plat.set_fpu(host, &fpu);
+        }
+        self.host2tid.insert(host, new_tid);
+        self.tasks.insert(new_tid, child);
+        if flags & libc::CLONE_THREAD != 0 {
+            self.tgs.get_mut(&p_tgid).expect("tg").threads.push(new_tid);
+        } else {
+            let pg = &self.tgs[&p_tgid];
+            let ppid = if flags & libc::CLONE_PARENT != 0 {
+                pg.ppid
+            } else {
+                p_tgid
+            };
+            let g = ThreadGroup {
+                pid: new_tid,
+                ppid,
+                pgid: pg.pgid,
+                sid: pg.sid,
+                threads: vec![new_tid],
+                children: vec![],
+                exit_signal: flags & 0xff,
+                zombie: None,
+                exiting: None,
+                shared_pending: vec![],
+                stopped: None,
+                continued: false,
+                itimer_real: None,
+                rlimits: pg.rlimits.clone(),
+                creds: pg.creds.clone(),
+                exe: pg.exe.clone(),
+                start_ns: self.clocks.mono(),
+            };
+            self.tgs.insert(new_tid, g);
+            if let Some(p) = self.tgs.get_mut(&ppid) {
+                p.children.push(new_tid);
+            }
+        }
+        if flags & libc::CLONE_PARENT_SETTID != 0 {
+            let _ = self.write_u32(tid, ptid, new_tid as u32);
+        }
+        if flags & libc::CLONE_CHILD_SETTID != 0 {
+            let _ = self.write_u32(new_tid, ctid, new_tid as u32);
+        }
+        self.resume(new_tid);
+        if flags & libc::CLONE_VFORK != 0 {
+            let t = self.task_mut(tid);
+            t.regs.rax = new_tid as u64;
+            t.state = RunState::VforkWait(new_tid);
+            return Sys::Gone;
+        }
+        Sys::Ret(new_tid as i64)
+    }
+
+    /// The live process `pid` names for task `tid` (0: its own). EINVAL for a negative
+    /// pid, ESRCH for no such process or a zombie.
+    pub(crate) fn find_process(&self, tid: i32, pid: i32) -> Result<i32, Errno> {
+        if pid == 0 {
+            return Ok(self.tasks[&tid].tgid);
+        }
+        if pid < 0 {
+            return Err(libc::EINVAL);
+        }
+        match self.tgs.get(&pid) {
+            Some(g) if g.zombie.is_none() => Ok(pid),
+            _ => Err(libc::ESRCH),
+        }
+    }
+
+    /// setpgid(2) by task `tid`: moves process `target` (itself or a child) to group
+    /// `pgid` (0: its own pid).
+    pub(crate) fn setpgid(&mut self, tid: i32, target: i32, pgid: i32) -> Result<(), Errno> {
+        let me = self.tasks[&tid].tgid;
+        if target != me && self.tgs[&target].ppid != me {
+            return Err(libc::ESRCH);
+        }
+        let pgid = if pgid == 0 { target } else { pgid };
+        if pgid < 0 {
+            return Err(libc::EINVAL);
+        }
+        let g = self.tgs.get_mut(&target).expect("tg");
+        if g.sid == g.pid {
+            return Err(libc::EPERM);
+        }
+        g.pgid = pgid;
+        Ok(())
+    }
+
+    /// setsid(2) by task `tid`: its process leads a new session and group. Returns the
+    /// session id.
+    pub(crate) fn setsid(&mut self, tid: i32) -> Result<i32, Errno> {
+        let me = self.tasks[&tid].tgid;
+        if self
+            .tgs
+            .values()
+            .any(|g| g.pgid == me && g.zombie.is_none() && g.pid != me)
+            || self.tgs[&me].pgid == me
+        {
+            return Err(libc::EPERM);
+        }
+        let g = self.tgs.get_mut(&me).expect("tg");
+        g.sid = me;
+        g.pgid = me;
+        Ok(me)
+    }
+
+    /// Sets limit `res` of process `pid`; RLIMIT_NOFILE also limits its fd table.
+    pub(crate) fn set_rlimit(&mut self, pid: i32, res: usize, lim: (u64, u64)) {
+        self.tgs.get_mut(&pid).expect("tg").rlimits[res] = lim;
+        if res == libc::RLIMIT_NOFILE as usize {
+            let n = lim.0.min(1 << 20) as i32;
+            let t = self.tgs[&pid].threads[0];
+            self.tasks[&t].files.borrow_mut().limit = n;
+        }
+    }
+}
