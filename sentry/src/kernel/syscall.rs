@@ -117,11 +117,6 @@ impl<'k> SysCtx<'k> {
         self.args
     }
 
-    /// The whole kernel, for handlers not yet moved onto the context.
-    pub fn kernel(&mut self) -> &mut Kernel {
-        self.k
-    }
-
     /// The deadline of this call, `rel_ns` from when it was first served: kept across
     /// re-runs of a parked call, so a restart never stretches a timeout.
     pub fn deadline(&mut self, rel_ns: u64) -> u64 {

@@ -15,7 +15,7 @@ pub mod signal;
 pub(crate) mod table;
 pub mod time;
 
-use crate::kernel::{err, Kernel, RestartRule, Sys, SysCtx, SyscallTable};
+use crate::kernel::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 /// The system calls the sentry serves, as the kernel reaches them.
 pub struct Syscalls;
@@ -70,52 +70,51 @@ pub fn ret(r: Result<i64, i32>) -> Sys {
     }
 }
 
-impl Kernel {
-    /// Extended attributes are not kept: the node must exist, then reads find none,
-    /// lists are empty and writes are not supported.
-    fn sys_path_xattr(&mut self, tid: i32, path: u64, follow: bool, e: i32) -> Sys {
-        let p = match self.read_path(tid, path) {
-            Ok(p) => p,
-            Err(x) => return err(x),
-        };
-        match self.resolve(tid, &p, follow) {
-            Ok(r) if r.exists => {
-                if e == 0 {
-                    Sys::Ret(0)
-                } else {
-                    err(e)
-                }
+/// Extended attributes are not kept: the node must exist, then reads find none,
+/// lists are empty and writes are not supported (`e`, or 0 for a list).
+fn path_xattr(c: &mut SysCtx, follow: bool, e: i32) -> Sys {
+    let p = match c.read_path(c.arg(0)) {
+        Ok(p) => p,
+        Err(x) => return err(x),
+    };
+    match c.resolve(&p, follow) {
+        Ok(r) if r.exists => {
+            if e == 0 {
+                Sys::Ret(0)
+            } else {
+                err(e)
             }
-            Ok(_) => err(libc::ENOENT),
-            Err(x) => err(x),
         }
+        Ok(_) => err(libc::ENOENT),
+        Err(x) => err(x),
     }
+}
 
-    fn sys_fd_xattr(&mut self, tid: i32, fd: u64, e: i32) -> Sys {
-        match self.file(tid, fd) {
-            Ok(_) if e == 0 => Sys::Ret(0),
-            Ok(_) => err(e),
-            Err(x) => err(x),
-        }
+/// As `path_xattr`, on an fd.
+fn fd_xattr(c: &mut SysCtx, e: i32) -> Sys {
+    match c.file(c.arg(0)) {
+        Ok(_) if e == 0 => Sys::Ret(0),
+        Ok(_) => err(e),
+        Err(x) => err(x),
     }
+}
 
-    /// posix_fadvise: advice only; checks the fd and the advice as Linux does.
-    fn sys_fadvise(&mut self, tid: i32, a: [u64; 6]) -> Sys {
-        let f = match self.file(tid, a[0]) {
-            Ok(f) => f,
-            Err(x) => return err(x),
-        };
-        if crate::ipc::pipe::of(&*f.borrow().imp).is_some() {
-            return err(libc::ESPIPE);
-        }
-        if a[3] > 5 || (a[2] as i64) < 0 {
-            return err(libc::EINVAL);
-        }
-        Sys::Ret(0)
+/// posix_fadvise: advice only; checks the fd and the advice as Linux does.
+fn fadvise(c: &mut SysCtx) -> Sys {
+    let f = match c.file(c.arg(0)) {
+        Ok(f) => f,
+        Err(x) => return err(x),
+    };
+    if crate::ipc::pipe::of(&*f.borrow().imp).is_some() {
+        return err(libc::ESPIPE);
     }
+    if c.arg(3) > 5 || (c.arg(2) as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    Sys::Ret(0)
+}
 
-    /// Writes `len` zero bytes to guest `addr` and returns 0.
-    pub fn write_zeroes(&mut self, tid: i32, addr: u64, len: usize) -> Sys {
-        ret(self.write_mem(tid, addr, &vec![0u8; len]).map(|_| 0))
-    }
+/// Writes `len` zero bytes to guest `addr` and returns 0.
+fn write_zeroes(c: &mut SysCtx, addr: u64, len: usize) -> Sys {
+    ret(c.write_mem(addr, &vec![0u8; len]).map(|_| 0))
 }

@@ -21,6 +21,7 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{creds, epoll, file, fs, futex, mm, poll, process, signal, time};
+use super::{fadvise, fd_xattr, path_xattr, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -28,16 +29,6 @@ use crate::kernel::{err, Sys, SysCtx};
 /// A system call handler: it gets the call's context (the calling task, the six argument
 /// registers and the kernel services a handler may use).
 pub(crate) type Handler = fn(&mut SysCtx) -> Sys;
-
-/// A handler not yet moved onto the context: `Kernel::$m(tid, args)`.
-macro_rules! k {
-    ($m:ident) => {
-        |c| {
-            let (t, a) = (c.tid(), c.args());
-            c.kernel().$m(t, a)
-        }
-    };
-}
 
 /// How far the sentry serves a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,16 +267,12 @@ fn ms_timeout(ms: u64) -> Option<u64> {
 }
 
 fn set_tid_address(c: &mut SysCtx) -> Sys {
-    let (tid, a) = (c.tid(), c.args());
-    let k = c.kernel();
-    k.task_mut(tid).clear_child_tid = a[0];
-    Sys::Ret(tid as i64)
+    c.set_clear_child_tid(c.arg(0));
+    Sys::Ret(c.tid() as i64)
 }
 
 fn set_robust_list(c: &mut SysCtx) -> Sys {
-    let (tid, a) = (c.tid(), c.args());
-    let k = c.kernel();
-    k.task_mut(tid).robust_list = a[0];
+    c.set_robust_list(c.arg(0));
     Sys::Ret(0)
 }
 
@@ -452,7 +439,7 @@ const LIST: &[Syscall] = &[
     sys(97, "getrlimit")
         .serves(|c| process::prlimit(c, 0, c.arg(0), 0, c.arg(1)))
         .partial(RLIMIT_GAPS),
-    sys(98, "getrusage").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.write_zeroes(t, a[1], 144) }).partial(
+    sys(98, "getrusage").serves(|c| write_zeroes(c, c.arg(1), 144)).partial(
         "the usage it reports is all zero: CPU time and memory are not accounted per process",
     ),
     sys(99, "sysinfo").serves(process::sysinfo).partial(
@@ -515,7 +502,7 @@ const LIST: &[Syscall] = &[
         "returns 0 without checking the target or keeping the value",
     ),
     sys(142, "sched_setparam").serves(ok).noop(SCHED_SET),
-    sys(143, "sched_getparam").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.write_zeroes(t, a[1], 4) }).partial(
+    sys(143, "sched_getparam").serves(|c| write_zeroes(c, c.arg(1), 4)).partial(
         "always priority 0 (right for SCHED_OTHER); the pid is not checked",
     ),
     sys(144, "sched_setscheduler").serves(ok).noop(SCHED_SET),
@@ -573,32 +560,32 @@ const LIST: &[Syscall] = &[
     sys(186, "gettid").serves(|c| Sys::Ret(c.tid() as i64)),
     sys(187, "readahead"),
     sys(188, "setxattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::EOPNOTSUPP) })
+        .serves(|c| path_xattr(c, true, libc::EOPNOTSUPP))
         .partial(XATTR),
     sys(189, "lsetxattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::EOPNOTSUPP) })
+        .serves(|c| path_xattr(c, false, libc::EOPNOTSUPP))
         .partial(XATTR),
     sys(190, "fsetxattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::EOPNOTSUPP) })
+        .serves(|c| fd_xattr(c, libc::EOPNOTSUPP))
         .partial(XATTR),
     sys(191, "getxattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::ENODATA) })
+        .serves(|c| path_xattr(c, true, libc::ENODATA))
         .partial(XATTR),
     sys(192, "lgetxattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::ENODATA) })
+        .serves(|c| path_xattr(c, false, libc::ENODATA))
         .partial(XATTR),
-    sys(193, "fgetxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) }).partial(XATTR),
-    sys(194, "listxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, 0) }).partial(XATTR),
-    sys(195, "llistxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, 0) }).partial(XATTR),
-    sys(196, "flistxattr").serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], 0) }).partial(XATTR),
+    sys(193, "fgetxattr").serves(|c| fd_xattr(c, libc::ENODATA)).partial(XATTR),
+    sys(194, "listxattr").serves(|c| path_xattr(c, true, 0)).partial(XATTR),
+    sys(195, "llistxattr").serves(|c| path_xattr(c, false, 0)).partial(XATTR),
+    sys(196, "flistxattr").serves(|c| fd_xattr(c, 0)).partial(XATTR),
     sys(197, "removexattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], true, libc::ENODATA) })
+        .serves(|c| path_xattr(c, true, libc::ENODATA))
         .partial(XATTR),
     sys(198, "lremovexattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_path_xattr(t, a[0], false, libc::ENODATA) })
+        .serves(|c| path_xattr(c, false, libc::ENODATA))
         .partial(XATTR),
     sys(199, "fremovexattr")
-        .serves(|c| { let t = c.tid(); let a = c.args(); let k = c.kernel(); k.sys_fd_xattr(t, a[0], libc::ENODATA) })
+        .serves(|c| fd_xattr(c, libc::ENODATA))
         .partial(XATTR),
     sys(200, "tkill").serves(signal::tkill),
     sys(201, "time").serves(time::time),
@@ -628,7 +615,7 @@ const LIST: &[Syscall] = &[
     sys(218, "set_tid_address").serves(set_tid_address),
     sys(219, "restart_syscall"),
     sys(220, "semtimedop").eintr(),
-    sys(221, "fadvise64").serves(k!(sys_fadvise)).note(
+    sys(221, "fadvise64").serves(fadvise).note(
         "advice only: the fd and the advice are checked, then ignored",
     ),
     sys(222, "timer_create"),
