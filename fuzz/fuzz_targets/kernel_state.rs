@@ -13,13 +13,13 @@
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
-use sentry::kernel::state::{FileKindState, KernelState, SharedState};
+use sentry::state::{FileKindState, KernelState, SharedState};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(st) = statefile::codec::decode::<KernelState>(data) else {
         return;
     };
-    if sentry::kernel::validate::validate(&st).is_err() {
+    if sentry::state::validate(&st).is_err() {
         return;
     }
     let files: HashSet<u64> = st.files.iter().map(|f| f.id).collect();
@@ -45,6 +45,6 @@ fuzz_target!(|data: &[u8]| {
     }
     for t in &st.tasks {
         assert!(t.tid > 0 && st.thread_groups.iter().any(|g| g.pid == t.tgid));
-        assert!(t.regs[21] < sentry::platform::GUEST_TOP);
+        assert!(t.regs[21] < sentry::GUEST_TOP);
     }
 });

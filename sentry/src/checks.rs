@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 /// Largest pid (Linux's `PID_MAX_LIMIT`).
-pub const PID_MAX: i32 = 4_194_304;
+pub(crate) const PID_MAX: i32 = 4_194_304;
 /// Most fds a table may hold (the sentry's cap on RLIMIT_NOFILE).
-pub const FD_MAX: i32 = 1 << 20;
+pub(crate) const FD_MAX: i32 = 1 << 20;
 /// First address that is not a canonical user address on x86-64.
 pub(crate) const USER_END: u64 = 1 << 47;
 /// Largest XSAVE area the sentry reads from a host.

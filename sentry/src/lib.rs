@@ -1,27 +1,71 @@
 //! The sentry: a userspace kernel. Every system call of every guest thread stops here and
 //! is served by this crate.
 
-pub mod checks;
+#![warn(unreachable_pub)]
+
+pub(crate) mod checks;
 pub mod config;
 pub mod control;
 pub mod creds;
-pub mod fs;
+pub(crate) mod fs;
 pub mod host;
-pub mod ipc;
-pub mod kernel;
-pub mod kinds;
+pub(crate) mod ipc;
+pub(crate) mod kernel;
+pub(crate) mod kinds;
 pub mod loader;
-pub mod mm;
-pub mod persist;
-pub mod platform;
-pub mod syscalls;
-#[doc(hidden)]
-pub mod testing;
-pub mod wait;
+pub(crate) mod mm;
+pub(crate) mod persist;
+pub(crate) mod platform;
+pub(crate) mod syscalls;
+#[cfg(test)]
+pub(crate) mod testing;
+pub(crate) mod wait;
 
 use std::os::fd::OwnedFd;
 
 pub use config::{MountConfig, MountKind, Rlimit, SandboxConfig};
+pub use kernel::restore::RestoreError;
+pub use platform::GUEST_TOP;
+
+/// The kernel state as a checkpoint image holds it: the saved form of every object, and
+/// the validation a restore runs before it builds anything from them.
+pub mod state {
+    pub use crate::checks::Invalid;
+    pub use crate::kernel::state::*;
+    pub use crate::kernel::validate::validate;
+
+    /// Restores `st` into a kernel on the fake platform (no root, no host processes) whose
+    /// root file system is the host directory `root`, and saves it again: what a restore
+    /// followed by a checkpoint would write, for tests that pin the state format.
+    #[doc(hidden)]
+    pub fn restore_and_save(
+        root: &std::path::Path,
+        st: &KernelState,
+    ) -> Result<KernelState, String> {
+        let mut config = crate::SandboxConfig::host_root(vec!["/none".into()], "test");
+        config.root = root.to_path_buf();
+        config.root_readonly = false;
+        let mf = crate::mm::MemoryFile::new().map_err(|e| format!("memory file: {e}"))?;
+        let mut k = crate::kernel::Kernel::with_platform(
+            &config,
+            &crate::syscalls::SYSCALLS,
+            mf,
+            Box::new(crate::platform::fake::FakePlatform::new()),
+        )
+        .map_err(|e| format!("kernel: {e:?}"))?;
+        let null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+        let stdio = [(); 3].map(|_| null.try_clone().map(std::os::fd::OwnedFd::from));
+        let [a, b, c] = stdio;
+        let stdio = [
+            a.map_err(|e| e.to_string())?,
+            b.map_err(|e| e.to_string())?,
+            c.map_err(|e| e.to_string())?,
+        ];
+        k.restore_state(st, std::iter::empty(), stdio)
+            .map_err(|e| format!("restore: {e:?}"))?;
+        k.save_state().map_err(|e| format!("save: {e:?}"))
+    }
+}
 pub use control::{ControlHandle, ControlReceiver};
 
 /// Errors building or running a sandbox.
@@ -33,7 +77,7 @@ pub enum Error {
     Start(#[source] kernel::KernelError),
     /// Restoring from a checkpoint image failed (the caller knows which image).
     #[error(transparent)]
-    Restore(kernel::restore::RestoreError),
+    Restore(RestoreError),
 }
 
 /// A sandbox about to run: the kernel built from a config.

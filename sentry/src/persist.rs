@@ -79,18 +79,18 @@ pub struct SharedEntry {
 
 /// The saved open files of a kernel.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SavedFiles {
+pub(crate) struct SavedFiles {
     pub shared: Vec<SharedEntry>,
     pub files: Vec<FileState>,
     pub fd_tables: Vec<FdTableState>,
 }
 
 /// The id each saved fd table got, by identity.
-pub struct TableIds(HashMap<*const RefCell<FdTable>, u64>);
+pub(crate) struct TableIds(HashMap<*const RefCell<FdTable>, u64>);
 
 impl TableIds {
     /// The id of `table`, which must be one of the tables given to [`save`].
-    pub fn get(&self, table: &Rc<RefCell<FdTable>>) -> u64 {
+    pub(crate) fn get(&self, table: &Rc<RefCell<FdTable>>) -> u64 {
         *self
             .0
             .get(&Rc::as_ptr(table))
@@ -100,7 +100,7 @@ impl TableIds {
 
 /// Saves every open file reachable from `tables` (each table once, however many tasks
 /// share it). Every guest thread must be stopped.
-pub fn save<'a>(
+pub(crate) fn save<'a>(
     tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
 ) -> (SavedFiles, TableIds) {
     let mut cx = SaveCtx::default();
@@ -173,7 +173,7 @@ pub enum RestoreFilesError {
 }
 
 /// The restored open files of an image.
-pub struct RestoredFiles {
+pub(crate) struct RestoredFiles {
     /// The fd tables by saved id.
     pub tables: HashMap<u64, Rc<RefCell<FdTable>>>,
     /// The largest kernel object id the restored files hold.
@@ -192,7 +192,7 @@ fn shared_by_id(shared: &[SharedEntry]) -> HashMap<u64, &dyn Any> {
 /// Restores the open files and fd tables of an image (already checked by [`check`]).
 /// Host files are reopened in `vfs` by guest path; every saved stdio description is bound
 /// to the new container's `stdio`.
-pub fn restore(
+pub(crate) fn restore(
     vfs: &Vfs,
     stdio: [OwnedFd; 3],
     shared: &[SharedEntry],
@@ -237,7 +237,7 @@ pub fn restore(
 /// Checks the open files of a decoded image: every id unique, every reference (fd to
 /// file, file to shared object, epoll set to file) resolving, every value in range.
 /// Returns the ids of the fd tables, for the tasks that name them.
-pub fn check(
+pub(crate) fn check(
     shared: &[SharedEntry],
     files: &[FileState],
     fd_tables: &[FdTableState],

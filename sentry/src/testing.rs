@@ -10,12 +10,12 @@ use crate::platform::fake::FakePlatform;
 use crate::SandboxConfig;
 
 /// Where a test process has memory to pass buffers in (read-write, 1 MiB).
-pub const SCRATCH: u64 = 0x10_0000;
-pub const SCRATCH_LEN: u64 = 1 << 20;
+pub(crate) const SCRATCH: u64 = 0x10_0000;
+pub(crate) const SCRATCH_LEN: u64 = 1 << 20;
 
 /// A kernel on the fake platform whose root file system is the host directory `root`
 /// (read-write), with the sentry's /proc and /dev and a /tmp tmpfs.
-pub fn kernel(root: &std::path::Path) -> Kernel {
+pub(crate) fn kernel(root: &std::path::Path) -> Kernel {
     let mut config = SandboxConfig::host_root(vec!["/none".into()], "test");
     config.root = root.to_path_buf();
     config.root_readonly = false;
@@ -32,7 +32,7 @@ pub fn kernel(root: &std::path::Path) -> Kernel {
 impl Kernel {
     /// A process running as `uid`/`gid` with Linux's default capabilities for the uid, no
     /// open files, cwd `/`, and the scratch memory mapped. Returns its pid.
-    pub fn test_process(&mut self, uid: u32, gid: u32) -> i32 {
+    pub(crate) fn test_process(&mut self, uid: u32, gid: u32) -> i32 {
         let creds = Creds::new(uid, gid, vec![], CapSets::default_for(uid), false);
         let pid = self
             .new_process(&creds, &default_rlimits(), "/", FdTable::new())
@@ -47,7 +47,7 @@ impl Kernel {
 
     /// Makes system call `nr` as task `tid` and returns what the guest would see in rax
     /// (a parked call returns `None`; the task stays as the handler left it).
-    pub fn call(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> Option<i64> {
+    pub(crate) fn call(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> Option<i64> {
         let out = self.dispatch(tid, nr as u64, args);
         if let (Sys::Ret(_) | Sys::Regs, Some(t)) = (&out, self.tasks.get_mut(&tid)) {
             // What the event loop does when a call ends.
@@ -62,17 +62,17 @@ impl Kernel {
     }
 
     /// Writes `bytes` into the task's memory at `addr` (a test's input buffer).
-    pub fn put(&mut self, tid: i32, addr: u64, bytes: &[u8]) {
+    pub(crate) fn put(&mut self, tid: i32, addr: u64, bytes: &[u8]) {
         self.write_mem(tid, addr, bytes).expect("guest memory");
     }
 
     /// Reads `len` bytes of the task's memory at `addr`.
-    pub fn get(&self, tid: i32, addr: u64, len: usize) -> Vec<u8> {
+    pub(crate) fn get(&self, tid: i32, addr: u64, len: usize) -> Vec<u8> {
         self.read_mem(tid, addr, len).expect("guest memory")
     }
 
     /// Writes a NUL-terminated string at `addr` and returns `addr`.
-    pub fn put_str(&mut self, tid: i32, addr: u64, s: &str) -> u64 {
+    pub(crate) fn put_str(&mut self, tid: i32, addr: u64, s: &str) -> u64 {
         let mut b = s.as_bytes().to_vec();
         b.push(0);
         self.put(tid, addr, &b);

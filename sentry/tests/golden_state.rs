@@ -18,7 +18,7 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sentry::kernel::state::{KernelState, RunStateState, STATE_SCHEMA};
+use sentry::state::{KernelState, RunStateState, STATE_SCHEMA};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,7 +50,7 @@ fn the_golden_state_decodes_and_encodes_to_the_same_bytes() {
         again == bytes,
         "the golden state of schema {STATE_SCHEMA} encodes differently now: a saved type changed shape; {HOW}"
     );
-    sentry::kernel::validate::validate(&st).expect("the golden state is valid");
+    sentry::state::validate(&st).expect("the golden state is valid");
     // It is the state of what write_fixture ran: a shell, a sleep and a cat joined by a
     // pipe, the cat parked reading it, the shell in wait4, and a file in the tmpfs.
     assert!(st.tasks.len() >= 3, "{} tasks", st.tasks.len());
@@ -81,12 +81,9 @@ fn normalised(mut st: KernelState) -> KernelState {
 fn the_golden_state_restores_and_saves_again_unchanged() {
     let (_, st) = golden();
     let root = tempfile::tempdir().unwrap();
-    let mut k = sentry::testing::kernel(root.path());
-    let null = std::fs::File::open("/dev/null").unwrap();
-    let stdio = [(); 3].map(|_| null.as_fd().try_clone_to_owned().unwrap());
-    k.restore_state(&st, std::iter::empty(), stdio)
-        .unwrap_or_else(|e| panic!("restore of the golden state: {e:?}"));
-    let again = normalised(k.save_state().expect("save"));
+    let again = sentry::state::restore_and_save(root.path(), &st)
+        .unwrap_or_else(|e| panic!("restore and save of the golden state: {e}"));
+    let again = normalised(again);
     let st = normalised(st);
     // Field by field, so that a failure names what a restore lost.
     let fields = |s: &KernelState| -> Vec<(&'static str, String)> {

@@ -9,8 +9,8 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use sentry::control::{Request, Response};
-use sentry::kernel::state::{KernelState, SharedState};
-use sentry::kernel::state::{RunStateState, WaitKeyState};
+use sentry::state::{KernelState, SharedState};
+use sentry::state::{RunStateState, WaitKeyState};
 
 fn config() -> sentry::SandboxConfig {
     sentry::SandboxConfig::host_root(

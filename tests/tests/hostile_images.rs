@@ -8,8 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sentry::fs::host::HostFileState;
-use sentry::kernel::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
+use sentry::state::HostFileState;
+use sentry::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
 use tests::Runtime;
 
 /// A checkpoint of a busybox shell sleeping with a file in its /tmp tmpfs: its metadata,
@@ -242,7 +242,7 @@ fn a_tmpfs_in_the_image_over_a_bind_mount_in_the_bundle_is_refused() {
 fn the_rootfs_called_a_tmpfs_is_refused() {
     let err = restore_changed(|st| {
         let root = st.mounts.iter_mut().find(|m| m.at.is_empty()).unwrap();
-        root.kind = sentry::kernel::state::MountKindState::Tmpfs;
+        root.kind = sentry::state::MountKindState::Tmpfs;
         root.fstype = "tmpfs".into();
         root.contents
             .push(file_entry("bin/busybox", 0o4755, b"owned"));
@@ -338,7 +338,7 @@ fn a_mapping_at_address_zero_is_refused() {
         let off = st.memory[0].0;
         st.mms[0].vmas.insert(
             0,
-            sentry::kernel::state::VmaState {
+            sentry::state::VmaState {
                 start: 0,
                 end: 0x1000,
                 prot: 7,
@@ -380,7 +380,7 @@ fn a_parent_that_does_not_exist_is_refused() {
 struct Wrong(Vec<u8>);
 
 impl statefile::StateSchema for Wrong {
-    const VERSION: u32 = sentry::kernel::state::STATE_SCHEMA;
+    const VERSION: u32 = sentry::state::STATE_SCHEMA;
 }
 
 #[test]

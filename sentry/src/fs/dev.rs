@@ -35,7 +35,7 @@ impl DevNode {
 }
 
 /// Fills `buf` with random bytes from the host.
-pub fn random_bytes(buf: &mut [u8]) {
+pub(crate) fn random_bytes(buf: &mut [u8]) {
     if let Err(e) = host_sys::getrandom(buf) {
         // Never on Linux >= 3.17 with a valid buffer; zeros would be a silent disaster.
         panic!("getrandom failed: errno {e}");
@@ -43,7 +43,7 @@ pub fn random_bytes(buf: &mut [u8]) {
 }
 
 /// Looks up `rel` (components below the devfs mount).
-pub fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
+pub(crate) fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
     let dir = |names: &[(&str, u8)]| {
         SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect())
     };

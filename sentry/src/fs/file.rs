@@ -58,7 +58,7 @@ pub trait IoctlCaller {
 
 /// A permission check the caller makes against the file's current attributes before an
 /// attribute changes (fchmod, fchown, futimens); for fchmod it returns the mode to set.
-pub type Allowed<'a, T> = &'a dyn Fn(&libc::stat) -> Result<T, Errno>;
+pub(crate) type Allowed<'a, T> = &'a dyn Fn(&libc::stat) -> Result<T, Errno>;
 
 /// One kind of open file. Every method has the answer Linux gives for a file that lacks
 /// the operation, so a kind writes only what it does.
@@ -216,7 +216,7 @@ impl<T: Registered> Kind for T {
 }
 
 /// A stat of an anonymous inode with `mode`.
-pub fn anon_stat(mode: u32) -> libc::stat {
+pub(crate) fn anon_stat(mode: u32) -> libc::stat {
     // SAFETY: libc::stat is plain integers; all-zero is valid.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     st.st_mode = mode;
@@ -226,7 +226,7 @@ pub fn anon_stat(mode: u32) -> libc::stat {
 }
 
 /// lseek on a position kept in the description, over a file of `size` bytes.
-pub fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result<i64, Errno> {
+pub(crate) fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result<i64, Errno> {
     let new = match whence {
         libc::SEEK_SET => Some(off),
         libc::SEEK_CUR => (*pos as i64).checked_add(off),
@@ -254,7 +254,7 @@ pub struct OpenFile {
     pub imp: Box<dyn FileImpl>,
 }
 
-pub type FileRef = Rc<RefCell<OpenFile>>;
+pub(crate) type FileRef = Rc<RefCell<OpenFile>>;
 
 impl OpenFile {
     pub fn new(imp: Box<dyn FileImpl>, flags: i32, path: impl Into<String>) -> FileRef {
@@ -345,32 +345,32 @@ impl OpenFile {
 }
 
 #[derive(Clone)]
-pub struct FdEntry {
+pub(crate) struct FdEntry {
     pub file: FileRef,
     pub cloexec: bool,
 }
 
 /// A task's fd table (CLONE_FILES shares it).
 #[derive(Clone, Default)]
-pub struct FdTable {
+pub(crate) struct FdTable {
     pub fds: BTreeMap<i32, FdEntry>,
     pub limit: i32,
 }
 
 impl FdTable {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         FdTable {
             fds: BTreeMap::new(),
             limit: 1024,
         }
     }
 
-    pub fn get(&self, fd: i32) -> Option<FileRef> {
+    pub(crate) fn get(&self, fd: i32) -> Option<FileRef> {
         self.fds.get(&fd).map(|e| e.file.clone())
     }
 
     /// Installs `file` at the lowest free fd >= `min`.
-    pub fn add(&mut self, file: FileRef, cloexec: bool, min: i32) -> Result<i32, i32> {
+    pub(crate) fn add(&mut self, file: FileRef, cloexec: bool, min: i32) -> Result<i32, i32> {
         let mut fd = min.max(0);
         for (&k, _) in self.fds.range(fd..) {
             if k != fd {
@@ -385,19 +385,14 @@ impl FdTable {
         Ok(fd)
     }
 
-    pub fn set(&mut self, fd: i32, file: FileRef, cloexec: bool) -> Option<FileRef> {
+    pub(crate) fn set(&mut self, fd: i32, file: FileRef, cloexec: bool) -> Option<FileRef> {
         self.fds
             .insert(fd, FdEntry { file, cloexec })
             .map(|e| e.file)
     }
 
-    pub fn remove(&mut self, fd: i32) -> Option<FileRef> {
+    pub(crate) fn remove(&mut self, fd: i32) -> Option<FileRef> {
         self.fds.remove(&fd).map(|e| e.file)
-    }
-
-    /// Closes every close-on-exec fd (execve).
-    pub fn close_on_exec(&mut self) {
-        self.fds.retain(|_, e| !e.cloexec);
     }
 }
 

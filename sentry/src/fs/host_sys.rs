@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Resolution flags for every host open: no step may leave the directory or follow a link.
-pub const RESOLVE_SAFE: u64 = 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */;
+pub(crate) const RESOLVE_SAFE: u64 = 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */;
 
 fn errno() -> i32 {
     std::io::Error::last_os_error()
@@ -17,7 +17,7 @@ fn cstr(s: &str) -> Result<CString, i32> {
 }
 
 /// `openat2(dir, path, flags, mode, RESOLVE_SAFE)`.
-pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Result<OwnedFd, i32> {
+pub(crate) fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Result<OwnedFd, i32> {
     let p = cstr(if path.is_empty() { "." } else { path })?;
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
     let how: [u64; 3] = [
@@ -47,7 +47,7 @@ pub fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Result<Own
 }
 
 /// Reads directory entries (linux_dirent64 records) from a host directory fd.
-pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, i32> {
+pub(crate) fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, i32> {
     // SAFETY: buf is valid for writes of its length.
     let n = unsafe {
         libc::syscall(
@@ -65,7 +65,7 @@ pub fn getdents64(fd: BorrowedFd, buf: &mut [u8]) -> Result<usize, i32> {
 }
 
 /// A host ioctl whose argument is a buffer of `buf.len()` bytes.
-pub fn ioctl_buf(fd: BorrowedFd, req: u64, buf: &mut [u8]) -> Result<i64, i32> {
+pub(crate) fn ioctl_buf(fd: BorrowedFd, req: u64, buf: &mut [u8]) -> Result<i64, i32> {
     // SAFETY: the request is one of the terminal requests whose argument is a struct of
     // at most buf.len() bytes, which the caller sized.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _, buf.as_mut_ptr()) };
@@ -77,14 +77,14 @@ pub fn ioctl_buf(fd: BorrowedFd, req: u64, buf: &mut [u8]) -> Result<i64, i32> {
 }
 
 /// fstat of a host fd.
-pub fn fstat(fd: BorrowedFd) -> Result<libc::stat, i32> {
+pub(crate) fn fstat(fd: BorrowedFd) -> Result<libc::stat, i32> {
     nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| e as i32)
 }
 
 /// Fills `buf` with random bytes from the host kernel (`getrandom(2)`: no device file,
 /// which a confined sandbox process does not have). Blocks only until the host's pool is
 /// initialised, once after boot.
-pub fn getrandom(buf: &mut [u8]) -> Result<(), i32> {
+pub(crate) fn getrandom(buf: &mut [u8]) -> Result<(), i32> {
     let mut done = 0;
     while done < buf.len() {
         let rest = &mut buf[done..];

@@ -10,17 +10,17 @@
 //! kind, `crate::kinds` registers them once, and `crate::persist` saves, checks and
 //! restores the open files and fd tables of a kernel.
 
-pub mod dev;
-pub mod file;
-pub mod host;
-pub mod host_sys;
+pub(crate) mod dev;
+pub(crate) mod file;
+pub(crate) mod host;
+pub(crate) mod host_sys;
 pub(crate) mod mount_setup;
-pub mod persist;
-pub mod stdio;
-pub mod synthetic;
-pub mod tmpfs;
+pub(crate) mod persist;
+pub(crate) mod stdio;
+pub(crate) mod synthetic;
+pub(crate) mod tmpfs;
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::fcntl::AtFlags;
@@ -66,15 +66,7 @@ pub enum SynthNode {
 }
 
 /// Looks a path up in procfs (given by the kernel, which holds what procfs shows).
-pub type ProcLookup<'a> = &'a dyn Fn(&[String]) -> Result<SynthNode, Errno>;
-
-/// File type of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeType {
-    Dir,
-    Symlink,
-    Other,
-}
+pub(crate) type ProcLookup<'a> = &'a dyn Fn(&[String]) -> Result<SynthNode, Errno>;
 
 /// A resolved guest path: the mount and the components within it.
 #[derive(Debug, Clone)]
@@ -93,7 +85,7 @@ pub struct Vfs {
     pub scratch: Vec<PathBuf>,
 }
 
-pub fn join(comps: &[String]) -> String {
+pub(crate) fn join(comps: &[String]) -> String {
     if comps.is_empty() {
         "/".to_string()
     } else {
@@ -102,7 +94,7 @@ pub fn join(comps: &[String]) -> String {
 }
 
 /// Splits a path into its non-empty components.
-pub fn split(path: &str) -> Vec<String> {
+pub(crate) fn split(path: &str) -> Vec<String> {
     path.split('/')
         .filter(|c| !c.is_empty())
         .map(str::to_string)
@@ -110,7 +102,7 @@ pub fn split(path: &str) -> Vec<String> {
 }
 
 /// Builds a guest `struct stat` (x86-64 layout, 144 bytes) from a host one.
-pub fn stat_bytes(st: &libc::stat) -> Vec<u8> {
+pub(crate) fn stat_bytes(st: &libc::stat) -> Vec<u8> {
     let mut b = Vec::with_capacity(144);
     let mut w = |v: u64, n: usize| b.extend_from_slice(&v.to_le_bytes()[..n]);
     w(st.st_dev, 8);
@@ -137,7 +129,7 @@ pub fn stat_bytes(st: &libc::stat) -> Vec<u8> {
 }
 
 /// A stat for a synthetic node.
-pub fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
+pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
     // SAFETY: libc::stat is plain integers; all-zero is valid.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     st.st_ino = ino;
@@ -540,9 +532,4 @@ fn open_mount_root(
 
 fn raw(fd: &OwnedFd) -> i32 {
     std::os::fd::AsRawFd::as_raw_fd(fd)
-}
-
-/// Borrow helper.
-pub fn bfd(fd: &OwnedFd) -> BorrowedFd<'_> {
-    fd.as_fd()
 }

@@ -229,7 +229,7 @@ pub enum KindError {
 
 /// Links a restored kind makes to other open files once all of them exist (an epoll set
 /// to the files it watches).
-pub type Link<'a> = Box<dyn FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a>;
+pub(crate) type Link<'a> = Box<dyn FnOnce(&HashMap<u64, FileRef>) -> Result<(), KindError> + 'a>;
 
 /// What the kinds' `restore` may use: the new sandbox's file systems and stdio, the shared
 /// table, and links to other open files.

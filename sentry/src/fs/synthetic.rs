@@ -12,7 +12,7 @@ use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, Sav
 use crate::mm::Errno;
 
 /// A synthetic directory entry (name, d_type).
-pub type DirEnt = (String, u8);
+pub(crate) type DirEnt = (String, u8);
 
 /// A generated file: its bytes as of open.
 pub struct SynthFile {

@@ -97,7 +97,7 @@ fn fstatat(dir: BorrowedFd, name: &str) -> Result<libc::stat, i32> {
 /// Reads the tree below `root` (a directory fd of the mount's root), sorted by path so that
 /// every directory comes before what it holds. Nodes other than directories, regular
 /// files and symlinks are left out.
-pub fn read_tree(root: BorrowedFd) -> Result<Vec<TmpfsEntry>, TreeError> {
+pub(crate) fn read_tree(root: BorrowedFd) -> Result<Vec<TmpfsEntry>, TreeError> {
     let mut out = Vec::new();
     let mut stack = vec![String::new()];
     while let Some(rel) = stack.pop() {
@@ -150,7 +150,7 @@ pub fn read_tree(root: BorrowedFd) -> Result<Vec<TmpfsEntry>, TreeError> {
 /// must pass `kernel::validate::check_tree` (restore checks them before any host call;
 /// this checks again). Nothing is ever written through an existing node: a node that
 /// already exists is an error.
-pub fn write_tree(root: BorrowedFd, entries: &[TmpfsEntry]) -> Result<(), TreeError> {
+pub(crate) fn write_tree(root: BorrowedFd, entries: &[TmpfsEntry]) -> Result<(), TreeError> {
     check_tree("the tmpfs", entries).map_err(|e| TreeError {
         path: String::new(),
         op: "checking the tree",
@@ -226,7 +226,7 @@ pub fn write_tree(root: BorrowedFd, entries: &[TmpfsEntry]) -> Result<(), TreeEr
 
 /// A tmpfs tree: relative clean paths, each once, parents listed as directories before
 /// their children (the order `read_tree` writes), names and paths within Linux's limits.
-pub fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invalid> {
+pub(crate) fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invalid> {
     let mut dirs: HashSet<&str> = HashSet::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for e in entries {

@@ -45,7 +45,7 @@ impl EpollSet {
     }
 }
 
-pub type EpollRef = Rc<RefCell<EpollSet>>;
+pub(crate) type EpollRef = Rc<RefCell<EpollSet>>;
 
 /// An epoll set as an open file. The set has a cell of its own: epoll_wait polls the
 /// watched files while it holds the set, and one of them may be this very description

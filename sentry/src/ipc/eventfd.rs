@@ -10,7 +10,7 @@ use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, Sav
 use crate::wait::WaitKey;
 
 /// The largest value an eventfd counter holds.
-pub const EVENTFD_MAX: u64 = 0xffff_ffff_ffff_fffe;
+pub(crate) const EVENTFD_MAX: u64 = 0xffff_ffff_ffff_fffe;
 
 #[derive(Debug)]
 pub struct EventFd {

@@ -1,6 +1,6 @@
 //! Inter-process communication: pipes, eventfd and epoll, each an open-file kind; poll and
 //! select live in the syscalls layer.
 
-pub mod epoll;
-pub mod eventfd;
-pub mod pipe;
+pub(crate) mod epoll;
+pub(crate) mod eventfd;
+pub(crate) mod pipe;

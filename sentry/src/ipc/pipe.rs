@@ -19,11 +19,11 @@ use crate::mm::Errno;
 use crate::wait::WaitKey;
 
 /// Default pipe capacity, as Linux.
-pub const PIPE_CAPACITY: usize = 65536;
+pub(crate) const PIPE_CAPACITY: usize = 65536;
 /// Writes up to this size are atomic.
-pub const PIPE_BUF: usize = 4096;
+pub(crate) const PIPE_BUF: usize = 4096;
 /// The capacities F_SETPIPE_SZ may set.
-pub const CAPACITY_RANGE: std::ops::RangeInclusive<usize> = 4096..=1 << 20;
+pub(crate) const CAPACITY_RANGE: std::ops::RangeInclusive<usize> = 4096..=1 << 20;
 
 /// A pipe's buffer, shared by its ends.
 #[derive(Debug)]
@@ -82,14 +82,14 @@ impl Pipe {
 }
 
 /// A new pipe's two ends.
-pub fn pair(id: u64) -> (PipeReader, PipeWriter) {
+pub(crate) fn pair(id: u64) -> (PipeReader, PipeWriter) {
     let p = Rc::new(RefCell::new(Pipe::new(id)));
     (PipeReader::new(p.clone()), PipeWriter::new(p))
 }
 
 /// The pipe behind an open file, if it is either end of one (F_GETPIPE_SZ, F_SETPIPE_SZ,
 /// posix_fadvise).
-pub fn of(f: &dyn FileImpl) -> Option<&Rc<RefCell<Pipe>>> {
+pub(crate) fn of(f: &dyn FileImpl) -> Option<&Rc<RefCell<Pipe>>> {
     let any = f.as_any();
     any.downcast_ref::<PipeReader>()
         .map(|r| &r.pipe)

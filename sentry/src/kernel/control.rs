@@ -253,7 +253,11 @@ impl Kernel {
     /// saved form and every allocated page of the memory file (zero pages are skipped by
     /// the writer). Naming the file is the caller's business (`runsc checkpoint` renames
     /// it to `checkpoint.img`); `image` is that name, for errors.
-    pub fn checkpoint(&mut self, file: &std::fs::File, image: &str) -> Result<(), CheckpointError> {
+    pub(crate) fn checkpoint(
+        &mut self,
+        file: &std::fs::File,
+        image: &str,
+    ) -> Result<(), CheckpointError> {
         let state = self.save_state().map_err(CheckpointError::Save)?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),

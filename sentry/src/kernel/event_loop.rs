@@ -13,7 +13,7 @@ impl Kernel {
     // ---- running tasks ----
 
     /// Writes the task's registers and lets it run guest code.
-    pub fn resume(&mut self, tid: i32) {
+    pub(crate) fn resume(&mut self, tid: i32) {
         let t = self.tasks.get_mut(&tid).expect("task");
         if self.paused || self.tgs[&t.tgid].stopped.is_some() {
             t.state = RunState::GroupStopped;
@@ -112,7 +112,7 @@ impl Kernel {
         }
     }
 
-    pub fn log_unimplemented(&mut self, nr: u64) {
+    pub(crate) fn log_unimplemented(&mut self, nr: u64) {
         if self.logged.insert(nr) {
             log::warn!("unimplemented syscall {} ({nr})", self.table.name(nr));
         }
@@ -202,7 +202,10 @@ impl Kernel {
     }
 
     /// The event loop: serves guest system calls until the init exits. Returns its status.
-    pub fn run_loop(&mut self, control: Option<&crate::control::ControlReceiver>) -> WaitStatus {
+    pub(crate) fn run_loop(
+        &mut self,
+        control: Option<&crate::control::ControlReceiver>,
+    ) -> WaitStatus {
         loop {
             if let Some(st) = self.init_status {
                 if self.tasks.is_empty() {
@@ -373,7 +376,7 @@ impl Kernel {
     }
 
     /// Wakes every task parked on `key`.
-    pub fn notify(&mut self, key: &WaitKey) {
+    pub(crate) fn notify(&mut self, key: &WaitKey) {
         for (&tid, t) in &self.tasks {
             if let RunState::Parked(p) = &t.state {
                 if p.keys.contains(key) && !self.ready.contains(&tid) {
@@ -384,7 +387,7 @@ impl Kernel {
     }
 
     /// Wakes a parked task unconditionally (its call re-checks).
-    pub fn wake(&mut self, tid: i32) {
+    pub(crate) fn wake(&mut self, tid: i32) {
         if let Some(t) = self.tasks.get(&tid) {
             if matches!(t.state, RunState::Parked(_)) && !self.ready.contains(&tid) {
                 self.ready.push_back(tid);
@@ -394,7 +397,7 @@ impl Kernel {
 
     /// Deadline of the call being served: kept across re-runs of a parked call, so a
     /// restart never stretches a timeout.
-    pub fn deadline(&mut self, tid: i32, rel_ns: u64) -> u64 {
+    pub(crate) fn deadline(&mut self, tid: i32, rel_ns: u64) -> u64 {
         let now = self.clocks.mono();
         *self
             .task_mut(tid)

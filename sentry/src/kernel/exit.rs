@@ -10,7 +10,7 @@ use crate::mm::{Errno, MmCtx};
 
 /// A child's state change, as wait reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChildEvent {
+pub(crate) struct ChildEvent {
     pub pid: i32,
     /// The wait status word (wait4).
     pub status: i32,
@@ -38,7 +38,7 @@ impl Kernel {
     }
 
     /// Ends a whole thread group with `status`.
-    pub fn kill_group(&mut self, pid: i32, status: WaitStatus) {
+    pub(crate) fn kill_group(&mut self, pid: i32, status: WaitStatus) {
         let Some(g) = self.tgs.get_mut(&pid) else {
             return;
         };
@@ -71,7 +71,7 @@ impl Kernel {
     }
 
     /// Drops a task's use of its address space; ends the space when it was the last.
-    pub fn release_mm(&mut self, tid: i32, host_gone: bool) {
+    pub(crate) fn release_mm(&mut self, tid: i32, host_gone: bool) {
         let t = &self.tasks[&tid];
         let (mm_id, host) = (t.mm, t.host_tid);
         self.host2tid.remove(&host);
@@ -92,7 +92,7 @@ impl Kernel {
 
     /// Removes one task. `host_gone`: its host thread no longer exists or is running
     /// (ending the address space ends it).
-    pub fn exit_task(&mut self, tid: i32, host_gone: bool) {
+    pub(crate) fn exit_task(&mut self, tid: i32, host_gone: bool) {
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };

@@ -4,11 +4,11 @@
 
 use super::task::RunState;
 use super::Kernel;
-pub use crate::wait::{FutexKey, FutexKeyState};
+pub(crate) use crate::wait::{FutexKey, FutexKeyState};
 
 /// A task waiting on a futex, with its wake bitset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Waiter {
+pub(crate) struct Waiter {
     pub tid: i32,
     pub key: FutexKey,
     pub bitset: u32,
@@ -23,7 +23,7 @@ pub struct WaiterState {
 }
 
 impl Waiter {
-    pub fn save(&self) -> WaiterState {
+    pub(crate) fn save(&self) -> WaiterState {
         let Waiter { tid, key, bitset } = *self;
         WaiterState {
             tid,
@@ -32,7 +32,7 @@ impl Waiter {
         }
     }
 
-    pub fn restore(s: &WaiterState) -> Waiter {
+    pub(crate) fn restore(s: &WaiterState) -> Waiter {
         Waiter {
             tid: s.tid,
             key: FutexKey::restore(&s.key),
@@ -44,7 +44,7 @@ impl Waiter {
 impl Kernel {
     // ---- futexes ----
 
-    pub fn futex_key(&self, tid: i32, addr: u64, private: bool) -> FutexKey {
+    pub(crate) fn futex_key(&self, tid: i32, addr: u64, private: bool) -> FutexKey {
         let mm_id = self.tasks[&tid].mm;
         let mm = &self.mms[&mm_id].mm;
         if !private {
@@ -61,7 +61,7 @@ impl Kernel {
 
     /// Wakes up to `n` waiters on `key` whose bitset matches. Returns how many.
     /// As Linux, a count of 0 still wakes one waiter (the count is checked after a wake).
-    pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
+    pub(crate) fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
         let n = n.max(1);
         let mut woken = 0;
         let mut i = 0;

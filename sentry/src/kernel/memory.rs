@@ -8,7 +8,7 @@ impl Kernel {
     // ---- guest memory ----
 
     /// Runs `f` on the task's address space with the memory file and platform.
-    pub fn with_mm<R>(&mut self, tid: i32, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
+    pub(crate) fn with_mm<R>(&mut self, tid: i32, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
         let mut cx = MmCtx {
@@ -18,7 +18,7 @@ impl Kernel {
         f(&mut e.mm, &mut cx)
     }
 
-    pub fn read_mem(&self, tid: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_mem(&self, tid: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         if len > 1 << 30 {
             return Err(libc::EFAULT);
         }
@@ -29,7 +29,7 @@ impl Kernel {
         Ok(buf)
     }
 
-    pub fn write_mem(&mut self, tid: i32, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn write_mem(&mut self, tid: i32, addr: u64, data: &[u8]) -> Result<(), Errno> {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
         let mut cx = MmCtx {
@@ -39,25 +39,25 @@ impl Kernel {
         e.mm.write(&mut cx, addr, data)
     }
 
-    pub fn read_u64(&self, tid: i32, addr: u64) -> Result<u64, Errno> {
+    pub(crate) fn read_u64(&self, tid: i32, addr: u64) -> Result<u64, Errno> {
         let b = self.read_mem(tid, addr, 8)?;
         Ok(u64::from_le_bytes(b.try_into().expect("8")))
     }
 
-    pub fn read_u32(&self, tid: i32, addr: u64) -> Result<u32, Errno> {
+    pub(crate) fn read_u32(&self, tid: i32, addr: u64) -> Result<u32, Errno> {
         let b = self.read_mem(tid, addr, 4)?;
         Ok(u32::from_le_bytes(b.try_into().expect("4")))
     }
 
-    pub fn write_u64(&mut self, tid: i32, addr: u64, v: u64) -> Result<(), Errno> {
+    pub(crate) fn write_u64(&mut self, tid: i32, addr: u64, v: u64) -> Result<(), Errno> {
         self.write_mem(tid, addr, &v.to_le_bytes())
     }
 
-    pub fn write_u32(&mut self, tid: i32, addr: u64, v: u32) -> Result<(), Errno> {
+    pub(crate) fn write_u32(&mut self, tid: i32, addr: u64, v: u32) -> Result<(), Errno> {
         self.write_mem(tid, addr, &v.to_le_bytes())
     }
 
-    pub fn read_cstr(&self, tid: i32, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_cstr(&self, tid: i32, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.mms[&self.tasks[&tid].mm]
             .mm
             .read_cstr(&self.mf, addr, max)
@@ -73,7 +73,7 @@ impl Kernel {
     }
 
     /// Reads a NULL-terminated array of string pointers (argv, envp).
-    pub fn read_strv(&self, tid: i32, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    pub(crate) fn read_strv(&self, tid: i32, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
         let mut out = Vec::new();
         if addr == 0 {
             return Ok(out);

@@ -1,20 +1,20 @@
 //! The kernel: tasks, thread groups, the event loop that serves their system calls,
 //! signals, wait and exit.
 
-pub mod futex;
-pub mod process;
-pub mod procfs;
-pub mod restore;
-pub mod signal;
-pub mod state;
-pub mod task;
-pub mod time;
-pub mod validate;
+pub(crate) mod futex;
+pub(crate) mod process;
+pub(crate) mod procfs;
+pub(crate) mod restore;
+pub(crate) mod signal;
+pub(crate) mod state;
+pub(crate) mod task;
+pub(crate) mod time;
+pub(crate) mod validate;
 
 mod control;
 mod event_loop;
 mod exec;
-pub mod exit;
+pub(crate) mod exit;
 mod files;
 mod memory;
 mod open;
@@ -23,8 +23,7 @@ mod signal_delivery;
 pub(crate) mod spawn;
 mod syscall;
 
-pub use spawn::Spawn;
-pub use syscall::{err, RestartRule, Sys, SysCtx, SyscallTable};
+pub(crate) use syscall::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -37,7 +36,7 @@ use futex::Waiter;
 use task::{Task, ThreadGroup, WaitStatus};
 
 /// An address space with the number of tasks using it.
-pub struct MmEntry {
+pub(crate) struct MmEntry {
     pub mm: Mm,
     pub users: u32,
 }
@@ -57,7 +56,7 @@ pub enum KernelError {
     },
 }
 
-pub struct Kernel {
+pub(crate) struct Kernel {
     /// The system calls this kernel serves.
     pub(crate) table: &'static dyn SyscallTable,
     pub plat: Box<dyn Platform>,
@@ -91,7 +90,7 @@ pub struct Kernel {
 impl Kernel {
     /// Builds the kernel and its platform. Forks the master stub: call before the process
     /// starts threads.
-    pub fn new(
+    pub(crate) fn new(
         config: &SandboxConfig,
         table: &'static dyn SyscallTable,
     ) -> Result<Kernel, KernelError> {
@@ -102,7 +101,7 @@ impl Kernel {
 
     /// Builds the kernel on a given platform (the fake one in unit tests) and memory file
     /// (the one the platform maps from).
-    pub fn with_platform(
+    pub(crate) fn with_platform(
         config: &SandboxConfig,
         table: &'static dyn SyscallTable,
         mf: MemoryFile,
@@ -139,12 +138,12 @@ impl Kernel {
         })
     }
 
-    pub fn new_obj_id(&mut self) -> u64 {
+    pub(crate) fn new_obj_id(&mut self) -> u64 {
         self.next_obj += 1;
         self.next_obj
     }
 
-    pub fn alloc_pid(&mut self) -> i32 {
+    pub(crate) fn alloc_pid(&mut self) -> i32 {
         loop {
             let p = self.next_pid;
             self.next_pid = if self.next_pid >= 4_194_303 {
@@ -158,22 +157,18 @@ impl Kernel {
         }
     }
 
-    pub fn add_mm(&mut self, mm: Mm) -> u64 {
+    pub(crate) fn add_mm(&mut self, mm: Mm) -> u64 {
         let id = self.next_mm;
         self.next_mm += 1;
         self.mms.insert(id, MmEntry { mm, users: 1 });
         id
     }
 
-    pub fn task(&self, tid: i32) -> &Task {
-        &self.tasks[&tid]
-    }
-
-    pub fn task_mut(&mut self, tid: i32) -> &mut Task {
+    pub(crate) fn task_mut(&mut self, tid: i32) -> &mut Task {
         self.tasks.get_mut(&tid).expect("live task")
     }
 
-    pub fn tg_of(&self, tid: i32) -> &ThreadGroup {
+    pub(crate) fn tg_of(&self, tid: i32) -> &ThreadGroup {
         &self.tgs[&self.tasks[&tid].tgid]
     }
 
@@ -182,13 +177,13 @@ impl Kernel {
         &self.tg_of(tid).creds
     }
 
-    pub fn tg_of_mut(&mut self, tid: i32) -> &mut ThreadGroup {
+    pub(crate) fn tg_of_mut(&mut self, tid: i32) -> &mut ThreadGroup {
         let tgid = self.tasks[&tid].tgid;
         self.tgs.get_mut(&tgid).expect("live thread group")
     }
 }
 
-pub fn default_rlimits() -> Vec<(u64, u64)> {
+pub(crate) fn default_rlimits() -> Vec<(u64, u64)> {
     let inf = u64::MAX;
     let mut v = vec![(inf, inf); 16];
     v[libc::RLIMIT_STACK as usize] = (8 << 20, inf);

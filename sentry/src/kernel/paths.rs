@@ -11,7 +11,7 @@ impl Kernel {
     // ---- paths ----
 
     /// Resolves a guest path for `tid` (relative to its cwd).
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         tid: i32,
         path: &[u8],
@@ -21,7 +21,7 @@ impl Kernel {
         self.resolve_at(tid, &cwd, path, follow)
     }
 
-    pub fn resolve_at(
+    pub(crate) fn resolve_at(
         &self,
         tid: i32,
         dir: &str,
@@ -34,7 +34,7 @@ impl Kernel {
     }
 
     /// The guest directory a `*at` call's dirfd names.
-    pub fn dirfd_path(&self, tid: i32, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
+    pub(crate) fn dirfd_path(&self, tid: i32, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
         if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
             return Ok(self.tasks[&tid].fs.borrow().cwd.clone());
         }
@@ -51,7 +51,7 @@ impl Kernel {
         }
     }
 
-    pub fn resolve_dirfd(
+    pub(crate) fn resolve_dirfd(
         &self,
         tid: i32,
         dirfd: i32,

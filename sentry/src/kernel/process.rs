@@ -9,7 +9,7 @@ use super::{err, Kernel, Sys};
 use crate::mm::{Errno, MmCtx};
 
 /// What clone(2) asks for, its flags checked by the caller.
-pub struct CloneArgs {
+pub(crate) struct CloneArgs {
     pub flags: i32,
     /// The child's stack pointer (0: the parent's).
     pub stack: u64,

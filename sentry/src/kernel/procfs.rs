@@ -14,7 +14,7 @@ fn file(s: String) -> SynthNode {
 }
 
 /// Looks up `rel` (components below /proc) as seen by task `tid`.
-pub fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
+pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
     let me = k.tasks.get(&tid).map(|t| t.tgid).unwrap_or(1);
     let Some(first) = rel.first() else {
         let mut names: Vec<(String, u8)> = ["self", "thread-self"]

@@ -47,7 +47,7 @@ fn bad(msg: impl Into<String>) -> RestoreError {
 }
 
 /// The CPU features of this host, recorded in an image's metadata.
-pub fn host_cpu() -> statefile::CpuFeatures {
+pub(crate) fn host_cpu() -> statefile::CpuFeatures {
     use core::arch::x86_64::{__cpuid_count, _xgetbv};
     let mut cpuid = Vec::new();
     for (leaf, sub) in [(1u32, 0u32), (7, 0), (0xd, 0), (0xd, 1), (0x8000_0001, 0)] {
@@ -86,7 +86,7 @@ pub fn host_cpu() -> statefile::CpuFeatures {
 }
 
 /// Refuses a host whose XCR0 differs or whose features are not a superset of the image's.
-pub fn check_cpu(saved: &statefile::CpuFeatures) -> Result<(), RestoreError> {
+pub(crate) fn check_cpu(saved: &statefile::CpuFeatures) -> Result<(), RestoreError> {
     let here = host_cpu();
     if saved.xcr0 != 0 && saved.xcr0 != here.xcr0 {
         return Err(RestoreError::Cpu(format!(
@@ -114,7 +114,7 @@ impl Kernel {
     /// container's stdio; every saved "stdio N" file is rebound to them. When it fails, the
     /// host directories behind tmpfs mounts (which it may have filled) are removed: the
     /// kernel will not run.
-    pub fn restore(
+    pub(crate) fn restore(
         &mut self,
         image: &statefile::Image,
         stdio: [OwnedFd; 3],
@@ -127,7 +127,7 @@ impl Kernel {
     /// Rebuilds the guest from a decoded state and the memory segments that go with it
     /// (every one checked by the caller's reader as it is yielded). The state is validated
     /// first; nothing reaches a host call before that.
-    pub fn restore_state<'a>(
+    pub(crate) fn restore_state<'a>(
         &mut self,
         st: &KernelState,
         segments: impl Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>>,

@@ -3,21 +3,21 @@
 use crate::platform::Regs;
 
 /// A set of signals 1..=64; bit `n-1` is signal `n`.
-pub type SigSet = u64;
+pub(crate) type SigSet = u64;
 
-pub fn bit(sig: i32) -> SigSet {
+pub(crate) fn bit(sig: i32) -> SigSet {
     1u64 << (sig - 1)
 }
 
 /// Signals that can be neither caught, blocked nor ignored.
-pub const UNBLOCKABLE: SigSet = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
+pub(crate) const UNBLOCKABLE: SigSet = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
 
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
+pub(crate) const SIG_DFL: u64 = 0;
+pub(crate) const SIG_IGN: u64 = 1;
 
 /// The kernel's `struct sigaction` on x86-64.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SigAction {
+pub(crate) struct SigAction {
     pub handler: u64,
     pub flags: u64,
     pub restorer: u64,
@@ -25,7 +25,7 @@ pub struct SigAction {
 }
 
 impl SigAction {
-    pub fn from_bytes(b: &[u8; 32]) -> Self {
+    pub(crate) fn from_bytes(b: &[u8; 32]) -> Self {
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8"));
         SigAction {
             handler: w(0),
@@ -34,7 +34,7 @@ impl SigAction {
             mask: w(3),
         }
     }
-    pub fn to_bytes(self) -> [u8; 32] {
+    pub(crate) fn to_bytes(self) -> [u8; 32] {
         let mut b = [0u8; 32];
         for (i, w) in [self.handler, self.flags, self.restorer, self.mask]
             .iter()
@@ -46,18 +46,16 @@ impl SigAction {
     }
 }
 
-pub const SA_SIGINFO: u64 = 4;
-pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SA_NOCLDSTOP: u64 = 1;
-pub const SA_NOCLDWAIT: u64 = 2;
+pub(crate) const SA_ONSTACK: u64 = 0x0800_0000;
+pub(crate) const SA_RESTART: u64 = 0x1000_0000;
+pub(crate) const SA_NODEFER: u64 = 0x4000_0000;
+pub(crate) const SA_RESETHAND: u64 = 0x8000_0000;
+pub(crate) const SA_NOCLDSTOP: u64 = 1;
+pub(crate) const SA_NOCLDWAIT: u64 = 2;
 
 /// What a signal does by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Default {
+pub(crate) enum Default {
     Terminate,
     Core,
     Stop,
@@ -65,7 +63,7 @@ pub enum Default {
     Ignore,
 }
 
-pub fn default_action(sig: i32) -> Default {
+pub(crate) fn default_action(sig: i32) -> Default {
     match sig {
         libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH => Default::Ignore,
         libc::SIGCONT => Default::Continue,
@@ -86,7 +84,7 @@ pub fn default_action(sig: i32) -> Default {
 
 /// A queued signal with its 128-byte siginfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SigInfo {
+pub(crate) struct SigInfo {
     pub signo: i32,
     pub code: i32,
     /// The union part of siginfo (bytes 16..128), as the guest sees it.
@@ -95,12 +93,12 @@ pub struct SigInfo {
     pub forced: bool,
 }
 
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_TKILL: i32 = -6;
+pub(crate) const SI_USER: i32 = 0;
+pub(crate) const SI_KERNEL: i32 = 0x80;
+pub(crate) const SI_TKILL: i32 = -6;
 
 impl SigInfo {
-    pub fn new(signo: i32, code: i32) -> Self {
+    pub(crate) fn new(signo: i32, code: i32) -> Self {
         SigInfo {
             signo,
             code,
@@ -110,7 +108,7 @@ impl SigInfo {
     }
 
     /// A signal sent by process `pid` with user `uid` (kill, tkill).
-    pub fn from_process(signo: i32, code: i32, pid: i32, uid: u32) -> Self {
+    pub(crate) fn from_process(signo: i32, code: i32, pid: i32, uid: u32) -> Self {
         let mut s = Self::new(signo, code);
         s.fields[0..4].copy_from_slice(&pid.to_le_bytes());
         s.fields[4..8].copy_from_slice(&uid.to_le_bytes());
@@ -118,7 +116,7 @@ impl SigInfo {
     }
 
     /// A fault at `addr`.
-    pub fn fault(signo: i32, code: i32, addr: u64) -> Self {
+    pub(crate) fn fault(signo: i32, code: i32, addr: u64) -> Self {
         let mut s = Self::new(signo, code);
         s.fields[0..8].copy_from_slice(&addr.to_le_bytes());
         s.forced = true;
@@ -126,13 +124,13 @@ impl SigInfo {
     }
 
     /// SIGCHLD for a child's state change.
-    pub fn child(pid: i32, uid: u32, code: i32, status: i32) -> Self {
+    pub(crate) fn child(pid: i32, uid: u32, code: i32, status: i32) -> Self {
         let mut s = Self::from_process(libc::SIGCHLD, code, pid, uid);
         s.fields[8..12].copy_from_slice(&status.to_le_bytes());
         s
     }
 
-    pub fn to_bytes(&self) -> [u8; 128] {
+    pub(crate) fn to_bytes(&self) -> [u8; 128] {
         let mut b = [0u8; 128];
         b[0..4].copy_from_slice(&self.signo.to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
@@ -150,7 +148,7 @@ const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
 const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 
 /// The bytes of a signal frame and where it goes.
-pub struct Frame {
+pub(crate) struct Frame {
     pub addr: u64,
     pub bytes: Vec<u8>,
     pub info_addr: u64,
@@ -174,7 +172,7 @@ fn gprs(r: &Regs) -> [u64; 17] {
 
 /// Builds an rt_sigframe below `sp` (already adjusted for the alternate stack and red zone).
 #[allow(clippy::too_many_arguments)]
-pub fn build_frame(
+pub(crate) fn build_frame(
     sp: u64,
     regs: &Regs,
     fpu: &[u8],
@@ -247,14 +245,14 @@ pub fn build_frame(
 }
 
 /// What rt_sigreturn reads back from a ucontext.
-pub struct Restored {
+pub(crate) struct Restored {
     pub mask: SigSet,
     pub fp_addr: u64,
 }
 
 /// Restores registers from the ucontext bytes (`UCONTEXT_SIZE` of them) into `regs`.
 /// Segment registers and privileged flags are not taken from the guest.
-pub fn restore_frame(uc: &[u8], regs: &mut Regs) -> Restored {
+pub(crate) fn restore_frame(uc: &[u8], regs: &mut Regs) -> Restored {
     let mc = 40;
     let g: Vec<u64> = (0..17).map(|i| get(uc, mc + i * 8)).collect();
     regs.r8 = g[0];
@@ -285,7 +283,7 @@ pub fn restore_frame(uc: &[u8], regs: &mut Regs) -> Restored {
     }
 }
 
-pub const UCONTEXT_LEN: usize = UCONTEXT_SIZE as usize;
+pub(crate) const UCONTEXT_LEN: usize = UCONTEXT_SIZE as usize;
 
 /// The saved form of a signal action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -297,7 +295,7 @@ pub struct SigActionState {
 }
 
 impl SigAction {
-    pub fn save(&self) -> SigActionState {
+    pub(crate) fn save(&self) -> SigActionState {
         let SigAction {
             handler,
             flags,
@@ -312,7 +310,7 @@ impl SigAction {
         }
     }
 
-    pub fn restore(s: &SigActionState) -> SigAction {
+    pub(crate) fn restore(s: &SigActionState) -> SigAction {
         SigAction {
             handler: s.handler,
             flags: s.flags,
@@ -333,7 +331,7 @@ pub struct SigInfoState {
 }
 
 impl SigInfo {
-    pub fn save(&self) -> SigInfoState {
+    pub(crate) fn save(&self) -> SigInfoState {
         let SigInfo {
             signo,
             code,
@@ -349,7 +347,7 @@ impl SigInfo {
     }
 
     /// Restores a checked state (`validate` refuses a bad signal number or payload size).
-    pub fn restore(s: &SigInfoState) -> SigInfo {
+    pub(crate) fn restore(s: &SigInfoState) -> SigInfo {
         let mut fields = s.fields.clone();
         fields.resize(112, 0);
         SigInfo {

@@ -28,7 +28,7 @@ impl Kernel {
     }
 
     /// True if a signal is pending that the task would act on now.
-    pub fn has_deliverable(&self, tid: i32) -> bool {
+    pub(crate) fn has_deliverable(&self, tid: i32) -> bool {
         let t = &self.tasks[&tid];
         let b = self.blocked(tid);
         let g = &self.tgs[&t.tgid];
@@ -57,7 +57,7 @@ impl Kernel {
     }
 
     /// Dequeues a pending signal in `set` (for sigtimedwait and signalfd).
-    pub fn dequeue_in(&mut self, tid: i32, set: SigSet) -> Option<SigInfo> {
+    pub(crate) fn dequeue_in(&mut self, tid: i32, set: SigSet) -> Option<SigInfo> {
         let t = self.tasks.get_mut(&tid)?;
         if let Some(i) = t.pending.iter().position(|s| bit(s.signo) & set != 0) {
             return Some(t.pending.remove(i));
@@ -86,7 +86,7 @@ impl Kernel {
     }
 
     /// Sends a signal to one thread.
-    pub fn signal_task(&mut self, tid: i32, info: SigInfo) {
+    pub(crate) fn signal_task(&mut self, tid: i32, info: SigInfo) {
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };
@@ -103,7 +103,7 @@ impl Kernel {
     }
 
     /// Sends a signal to a thread group.
-    pub fn signal_group(&mut self, pid: i32, info: SigInfo) {
+    pub(crate) fn signal_group(&mut self, pid: i32, info: SigInfo) {
         let Some(g) = self.tgs.get(&pid) else { return };
         if g.zombie.is_some() || g.threads.is_empty() {
             return;
@@ -234,7 +234,7 @@ impl Kernel {
     }
 
     /// Delivers pending signals (running handlers, or default actions), then resumes.
-    pub fn deliver_and_resume(&mut self, tid: i32) {
+    pub(crate) fn deliver_and_resume(&mut self, tid: i32) {
         loop {
             let Some(t) = self.tasks.get(&tid) else {
                 return;

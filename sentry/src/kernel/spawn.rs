@@ -14,7 +14,7 @@ use crate::fs::stdio::HostStream;
 use crate::mm::{Mm, MmCtx};
 use crate::SandboxConfig;
 
-pub struct Spawn {
+pub(crate) struct Spawn {
     pub argv: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -23,7 +23,7 @@ pub struct Spawn {
 }
 
 impl Kernel {
-    pub fn start_init(
+    pub(crate) fn start_init(
         &mut self,
         config: &SandboxConfig,
         stdio: [OwnedFd; 3],
@@ -54,7 +54,7 @@ impl Kernel {
 
     /// Starts a guest process with no parent in the sandbox (the init, or a runtime
     /// `exec`), whose fds 0, 1, 2 are the given host fds. Returns its pid.
-    pub fn spawn(&mut self, spec: &Spawn, stdio: Vec<OwnedFd>) -> Result<i32, KernelError> {
+    pub(crate) fn spawn(&mut self, spec: &Spawn, stdio: Vec<OwnedFd>) -> Result<i32, KernelError> {
         let mut files = FdTable::new();
         for (i, fd) in stdio.into_iter().enumerate().take(3) {
             files.set(
@@ -90,7 +90,7 @@ impl Kernel {
     /// A new process with no parent in the sandbox: one stopped task in an empty address
     /// space, with `files` as its fd table (whose limit follows RLIMIT_NOFILE). Returns its
     /// pid. execve gives it a program.
-    pub fn new_process(
+    pub(crate) fn new_process(
         &mut self,
         creds: &crate::creds::Creds,
         rlimits: &[(u64, u64)],

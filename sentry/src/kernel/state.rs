@@ -19,16 +19,17 @@ use crate::kernel::task::{save_sighand, FsContext, TaskRefs, WaitStatus};
 use crate::kernel::Kernel;
 
 pub use crate::creds::CredsState;
+pub use crate::fs::host::HostFileState;
 pub use crate::fs::tmpfs::{TmpfsEntry, TmpfsNode};
-pub use crate::kernel::futex::{FutexKeyState, WaiterState};
+pub use crate::kernel::futex::WaiterState;
 pub use crate::kernel::signal::{SigActionState, SigInfoState};
 pub use crate::kernel::task::{
-    FsState, RegsState, RunStateState, SigHandState, TaskState, ThreadGroupState, WaitKeyState,
-    WaitStatusState,
+    FsState, RegsState, RunStateState, SigHandState, TaskState, ThreadGroupState, WaitStatusState,
 };
 pub use crate::kinds::{FileKindState, SharedState};
 pub use crate::mm::state::{MmState, VmaState};
 pub use crate::persist::{FdTableState, FileState, SharedEntry};
+pub use crate::wait::{FutexKeyState, WaitKeyState};
 
 /// Version of the saved-state schema (beside the image format version). Any change to the
 /// shape of a saved type changes the bytes of an image: bump this, check in a golden state
@@ -108,7 +109,7 @@ impl<T> Ids<T> {
 
 impl Kernel {
     /// Writes down the whole kernel. Every guest thread must be stopped.
-    pub fn save_state(&mut self) -> Result<KernelState, std::io::Error> {
+    pub(crate) fn save_state(&mut self) -> Result<KernelState, std::io::Error> {
         let (saved_files, table_ids) = crate::persist::save(self.tasks.values().map(|t| &t.files));
         let mut fs_ids: Ids<std::cell::RefCell<FsContext>> = Ids::new();
         let mut sig_ids: Ids<std::cell::RefCell<[SigAction; 64]>> = Ids::new();

@@ -19,7 +19,7 @@ use crate::platform::Regs;
 use crate::wait::FutexKey;
 
 /// What a system call handler decided.
-pub enum Sys {
+pub(crate) enum Sys {
     /// Return this value (or -errno) to the guest.
     Ret(i64),
     /// Park the task until one of the keys is notified or the deadline passes; the call
@@ -32,14 +32,14 @@ pub enum Sys {
 }
 
 /// A failed call's result.
-pub fn err(e: Errno) -> Sys {
+pub(crate) fn err(e: Errno) -> Sys {
     Sys::Ret(-(e as i64))
 }
 
 /// How the kernel reaches the system call table. The syscalls layer implements it and the
 /// crate root hands it to the kernel, so that the kernel does not depend on the layer that
 /// serves calls through it.
-pub trait SyscallTable {
+pub(crate) trait SyscallTable {
     /// Serves call `nr` in the context `c`.
     fn dispatch(&self, c: &mut SysCtx, nr: u64) -> Sys;
     fn name(&self, nr: u64) -> &'static str;
@@ -54,7 +54,7 @@ pub trait SyscallTable {
 /// A call that never blocks is never interrupted, and its rule does not matter. A signal
 /// that runs no handler (ignored, or a stop then SIGCONT) leaves the call to go on or restart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartRule {
+pub(crate) enum RestartRule {
     /// Restarted when the handler was installed with SA_RESTART, else EINTR (Linux's
     /// -ERESTARTSYS): read, write, wait4, futex and most blocking calls.
     SaRestart,
@@ -69,7 +69,7 @@ pub enum RestartRule {
 
 /// The context of one system call: the calling task, the call's arguments, and the kernel
 /// services a handler may use. A handler gets this instead of the whole kernel.
-pub struct SysCtx<'k> {
+pub(crate) struct SysCtx<'k> {
     k: &'k mut Kernel,
     tid: i32,
     args: [u64; 6],
@@ -101,63 +101,63 @@ impl<'k> SysCtx<'k> {
 
     /// The calling task's id.
     #[inline]
-    pub fn tid(&self) -> i32 {
+    pub(crate) fn tid(&self) -> i32 {
         self.tid
     }
 
     /// Argument `i` (0..6).
     #[inline]
-    pub fn arg(&self, i: usize) -> u64 {
+    pub(crate) fn arg(&self, i: usize) -> u64 {
         self.args[i]
     }
 
     /// The six argument registers.
     #[inline]
-    pub fn args(&self) -> [u64; 6] {
+    pub(crate) fn args(&self) -> [u64; 6] {
         self.args
     }
 
     /// The deadline of this call, `rel_ns` from when it was first served: kept across
     /// re-runs of a parked call, so a restart never stretches a timeout.
-    pub fn deadline(&mut self, rel_ns: u64) -> u64 {
+    pub(crate) fn deadline(&mut self, rel_ns: u64) -> u64 {
         self.k.deadline(self.tid, rel_ns)
     }
 
     /// The deadline of this call, `abs` on the monotonic clock unless a first run of the
     /// call set one already.
-    pub fn deadline_at(&mut self, abs: u64) -> u64 {
+    pub(crate) fn deadline_at(&mut self, abs: u64) -> u64 {
         *self.task_mut().sys_deadline.get_or_insert(abs)
     }
 
     /// The deadline an earlier run of this call set, if any.
-    pub fn sys_deadline(&self) -> Option<u64> {
+    pub(crate) fn sys_deadline(&self) -> Option<u64> {
         self.task().sys_deadline
     }
 
     /// Bytes this call moved in earlier runs (a parked write continues from there).
-    pub fn progress(&self) -> usize {
+    pub(crate) fn progress(&self) -> usize {
         self.task().sys_progress
     }
 
     /// Counts `n` more bytes moved by this call; returns the total.
-    pub fn add_progress(&mut self, n: usize) -> usize {
+    pub(crate) fn add_progress(&mut self, n: usize) -> usize {
         let t = self.task_mut();
         t.sys_progress += n;
         t.sys_progress
     }
 
     /// The sandbox's clocks.
-    pub fn clocks(&self) -> &Clocks {
+    pub(crate) fn clocks(&self) -> &Clocks {
         &self.k.clocks
     }
 
     /// The guest's monotonic time in ns.
-    pub fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.k.clocks.mono()
     }
 
     /// Logs, once per call number, that call `nr` (or a form of it) is not implemented.
-    pub fn log_unimplemented(&mut self, nr: u64) {
+    pub(crate) fn log_unimplemented(&mut self, nr: u64) {
         self.k.log_unimplemented(nr);
     }
 
@@ -182,50 +182,50 @@ impl<'k> SysCtx<'k> {
 
 impl SysCtx<'_> {
     /// Its registers as they were when it stopped at the call.
-    pub fn regs(&self) -> &Regs {
+    pub(crate) fn regs(&self) -> &Regs {
         &self.task().regs
     }
 
-    pub fn regs_mut(&mut self) -> &mut Regs {
+    pub(crate) fn regs_mut(&mut self) -> &mut Regs {
         &mut self.task_mut().regs
     }
 
     /// Its working directory (a guest absolute path).
-    pub fn cwd(&self) -> String {
+    pub(crate) fn cwd(&self) -> String {
         self.task().fs.borrow().cwd.clone()
     }
 
-    pub fn set_cwd(&mut self, cwd: String) {
+    pub(crate) fn set_cwd(&mut self, cwd: String) {
         self.task().fs.borrow_mut().cwd = cwd;
     }
 
     /// Its file mode creation mask.
-    pub fn umask(&self) -> u32 {
+    pub(crate) fn umask(&self) -> u32 {
         self.task().fs.borrow().umask
     }
 
     /// Sets the umask (to `mask & 0o777`); returns the old one.
-    pub fn set_umask(&mut self, mask: u32) -> u32 {
+    pub(crate) fn set_umask(&mut self, mask: u32) -> u32 {
         let mut fs = self.task().fs.borrow_mut();
         std::mem::replace(&mut fs.umask, mask & 0o777)
     }
 
     /// Where its tid is cleared (and a futex woken) when it exits (set_tid_address).
-    pub fn set_clear_child_tid(&mut self, addr: u64) {
+    pub(crate) fn set_clear_child_tid(&mut self, addr: u64) {
         self.task_mut().clear_child_tid = addr;
     }
 
     /// Its robust futex list (kept, not walked).
-    pub fn set_robust_list(&mut self, addr: u64) {
+    pub(crate) fn set_robust_list(&mut self, addr: u64) {
         self.task_mut().robust_list = addr;
     }
 
     /// Its name (comm, at most 15 bytes).
-    pub fn comm(&self) -> &str {
+    pub(crate) fn comm(&self) -> &str {
         &self.task().comm
     }
 
-    pub fn set_comm(&mut self, comm: String) {
+    pub(crate) fn set_comm(&mut self, comm: String) {
         self.task_mut().comm = comm;
     }
 }
@@ -234,31 +234,31 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// Its signal mask.
-    pub fn sigmask(&self) -> SigSet {
+    pub(crate) fn sigmask(&self) -> SigSet {
         self.task().sigmask
     }
 
     /// Sets its signal mask (SIGKILL and SIGSTOP stay unblocked).
-    pub fn set_sigmask(&mut self, mask: SigSet) {
+    pub(crate) fn set_sigmask(&mut self, mask: SigSet) {
         self.task_mut().sigmask = mask & !UNBLOCKABLE;
     }
 
     /// Whether a temporary mask (sigsuspend, ppoll, pselect, epoll_pwait) is in place: set
     /// by an earlier run of this call.
-    pub fn temp_mask_active(&self) -> bool {
+    pub(crate) fn temp_mask_active(&self) -> bool {
         self.task().saved_mask.is_some()
     }
 
     /// Puts `mask` in place until the call ends (`restore_temp_mask`), or until a signal
     /// handler runs (its frame saves the mask from before).
-    pub fn set_temp_mask(&mut self, mask: SigSet) {
+    pub(crate) fn set_temp_mask(&mut self, mask: SigSet) {
         let t = self.task_mut();
         t.saved_mask = Some(t.sigmask);
         t.sigmask = mask & !UNBLOCKABLE;
     }
 
     /// Puts back the mask a temporary one replaced.
-    pub fn restore_temp_mask(&mut self) {
+    pub(crate) fn restore_temp_mask(&mut self) {
         let t = self.task_mut();
         if let Some(m) = t.saved_mask.take() {
             t.sigmask = m;
@@ -266,37 +266,37 @@ impl SysCtx<'_> {
     }
 
     /// The signals pending for it (its own and its process's), blocked or not.
-    pub fn pending_signals(&self) -> SigSet {
+    pub(crate) fn pending_signals(&self) -> SigSet {
         self.k.pending_set(self.tid)
     }
 
     /// Takes a pending signal in `set`, its own before its process's.
-    pub fn dequeue_signal(&mut self, set: SigSet) -> Option<SigInfo> {
+    pub(crate) fn dequeue_signal(&mut self, set: SigSet) -> Option<SigInfo> {
         self.k.dequeue_in(self.tid, set)
     }
 
     /// The action for `sig` (1..=64) in its handler table.
-    pub fn sigaction(&self, sig: i32) -> SigAction {
+    pub(crate) fn sigaction(&self, sig: i32) -> SigAction {
         self.task().sighand.borrow()[(sig - 1) as usize]
     }
 
     /// Sets the action for `sig`; ignoring a signal discards it where it is pending.
-    pub fn set_sigaction(&mut self, sig: i32, act: SigAction) {
+    pub(crate) fn set_sigaction(&mut self, sig: i32, act: SigAction) {
         self.k.set_sigaction(self.tid, sig, act);
     }
 
     /// Its alternate signal stack: (sp, flags, size).
-    pub fn altstack(&self) -> (u64, i32, u64) {
+    pub(crate) fn altstack(&self) -> (u64, i32, u64) {
         self.task().altstack
     }
 
-    pub fn set_altstack(&mut self, ss: (u64, i32, u64)) {
+    pub(crate) fn set_altstack(&mut self, ss: (u64, i32, u64)) {
         self.task_mut().altstack = ss;
     }
 
     /// Returns from a signal handler: registers, mask and FPU state come back from the
     /// frame (rt_sigreturn).
-    pub fn sigreturn(&mut self) -> Sys {
+    pub(crate) fn sigreturn(&mut self) -> Sys {
         self.k.sigreturn(self.tid)
     }
 }
@@ -306,40 +306,40 @@ impl SysCtx<'_> {
 impl SysCtx<'_> {
     /// Its process id (the calling task's thread group).
     #[inline]
-    pub fn tgid(&self) -> i32 {
+    pub(crate) fn tgid(&self) -> i32 {
         self.task().tgid
     }
 
     /// Its parent's process id (0 for a process started from outside the sandbox).
-    pub fn ppid(&self) -> i32 {
+    pub(crate) fn ppid(&self) -> i32 {
         self.process().ppid
     }
 
     /// Its process group.
-    pub fn pgid(&self) -> i32 {
+    pub(crate) fn pgid(&self) -> i32 {
         self.process().pgid
     }
 
     /// Its session.
-    pub fn sid(&self) -> i32 {
+    pub(crate) fn sid(&self) -> i32 {
         self.process().sid
     }
 
     /// Its credentials.
-    pub fn creds(&self) -> &Creds {
+    pub(crate) fn creds(&self) -> &Creds {
         &self.process().creds
     }
 
-    pub fn creds_mut(&mut self) -> &mut Creds {
+    pub(crate) fn creds_mut(&mut self) -> &mut Creds {
         &mut self.process_mut().creds
     }
 
     /// Its ITIMER_REAL: (next expiry on the monotonic clock, interval), in ns.
-    pub fn itimer_real(&self) -> Option<(u64, u64)> {
+    pub(crate) fn itimer_real(&self) -> Option<(u64, u64)> {
         self.process().itimer_real
     }
 
-    pub fn set_itimer_real(&mut self, t: Option<(u64, u64)>) {
+    pub(crate) fn set_itimer_real(&mut self, t: Option<(u64, u64)>) {
         self.process_mut().itimer_real = t;
     }
 }
@@ -348,60 +348,60 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// Copies `len` bytes in from `addr`.
-    pub fn read_mem(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_mem(&self, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         self.k.read_mem(self.tid, addr, len)
     }
 
     /// Copies `data` out to `addr`.
-    pub fn write_mem(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn write_mem(&mut self, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.k.write_mem(self.tid, addr, data)
     }
 
-    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+    pub(crate) fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
         self.k.read_u32(self.tid, addr)
     }
 
-    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+    pub(crate) fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
         self.k.read_u64(self.tid, addr)
     }
 
-    pub fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
+    pub(crate) fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
         self.k.write_u32(self.tid, addr, v)
     }
 
-    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
+    pub(crate) fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
         self.k.write_u64(self.tid, addr, v)
     }
 
     /// A path argument at `addr` (ENAMETOOLONG past PATH_MAX).
-    pub fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
         self.k.read_path(self.tid, addr)
     }
 
     /// A NUL-terminated string at `addr`, without the NUL, of at most `max` bytes.
-    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.k.read_cstr(self.tid, addr, max)
     }
 
     /// A NULL-terminated array of string pointers at `addr` (argv, envp).
-    pub fn read_strv(&self, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    pub(crate) fn read_strv(&self, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
         self.k.read_strv(self.tid, addr)
     }
 
     /// Runs `f` on the address space itself, with the memory file and the platform it maps
     /// through (brk, mmap and the other calls that change mappings).
-    pub fn with_mm<R>(&mut self, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
+    pub(crate) fn with_mm<R>(&mut self, f: impl FnOnce(&mut Mm, &mut MmCtx) -> R) -> R {
         self.k.with_mm(self.tid, f)
     }
 
     /// The futex at `addr`: private ones by address space and address, shared ones by
     /// memory-file offset.
-    pub fn futex_key(&self, addr: u64, private: bool) -> FutexKey {
+    pub(crate) fn futex_key(&self, addr: u64, private: bool) -> FutexKey {
         self.k.futex_key(self.tid, addr, private)
     }
 
     /// A `struct timespec` at `addr`, in ns (EINVAL when it is not a valid one).
-    pub fn read_timespec(&self, addr: u64) -> Result<u64, Errno> {
+    pub(crate) fn read_timespec(&self, addr: u64) -> Result<u64, Errno> {
         let b = self.read_mem(addr, 16)?;
         ts_to_ns(
             i64::from_le_bytes(b[..8].try_into().expect("8")),
@@ -415,33 +415,33 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// The open file `fd` names (EBADF when none).
-    pub fn file(&self, fd: u64) -> Result<FileRef, Errno> {
+    pub(crate) fn file(&self, fd: u64) -> Result<FileRef, Errno> {
         self.k.file(self.tid, fd)
     }
 
     /// Its fd table (shared with the tasks it shares it with: CLONE_FILES).
-    pub fn fds(&self) -> &Rc<RefCell<FdTable>> {
+    pub(crate) fn fds(&self) -> &Rc<RefCell<FdTable>> {
         &self.task().files
     }
 
     /// Puts `file` in the fd table at the lowest free fd; returns the fd.
-    pub fn install(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
+    pub(crate) fn install(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
         self.task().files.borrow_mut().add(file, cloexec, 0)
     }
 
     /// Closes `fd`, waking whoever waits on a pipe end it drops.
-    pub fn close_fd(&mut self, fd: i32) -> Result<(), Errno> {
+    pub(crate) fn close_fd(&mut self, fd: i32) -> Result<(), Errno> {
         self.k.close_fd(self.tid, fd)
     }
 
     /// A new kernel object id (pipes, eventfds, epoll sets).
-    pub fn new_obj_id(&mut self) -> u64 {
+    pub(crate) fn new_obj_id(&mut self) -> u64 {
         self.k.new_obj_id()
     }
 
     /// Turns an I/O outcome into the call's result: parks on would-block, raises SIGPIPE
     /// on a write to a pipe without readers.
-    pub fn io_result(&mut self, r: Result<usize, IoErr>) -> Sys {
+    pub(crate) fn io_result(&mut self, r: Result<usize, IoErr>) -> Sys {
         match r {
             Ok(n) => Sys::Ret(n as i64),
             Err(IoErr::Errno(e)) => err(e),
@@ -461,17 +461,22 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// Walks `path` (relative to its cwd), following a final symlink when `follow`.
-    pub fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+    pub(crate) fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
         self.k.resolve(self.tid, path, follow)
     }
 
     /// Walks `path` relative to the directory `dirfd` names (AT_FDCWD: the cwd).
-    pub fn resolve_dirfd(&self, dirfd: i32, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+    pub(crate) fn resolve_dirfd(
+        &self,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Resolved, Errno> {
         self.k.resolve_dirfd(self.tid, dirfd, path, follow)
     }
 
     /// As `resolve_dirfd`, checking search permission with `creds` instead of its own.
-    pub fn resolve_dirfd_as(
+    pub(crate) fn resolve_dirfd_as(
         &mut self,
         creds: Creds,
         dirfd: i32,
@@ -484,35 +489,35 @@ impl SysCtx<'_> {
 
     /// The guest directory a `*at` call's `dirfd` names for `path` (its cwd for an
     /// absolute path or AT_FDCWD).
-    pub fn dirfd_path(&self, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
+    pub(crate) fn dirfd_path(&self, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
         self.k.dirfd_path(self.tid, dirfd, path)
     }
 
     /// lstat of what the walk found (ENOENT when nothing).
-    pub fn lstat(&self, r: &Resolved) -> Result<libc::stat, Errno> {
+    pub(crate) fn lstat(&self, r: &Resolved) -> Result<libc::stat, Errno> {
         self.k.lstat_resolved(self.tid, r)
     }
 
     /// The target of the symlink the walk found (None when it is not one).
-    pub fn readlink(&self, r: &Resolved) -> Result<Option<String>, Errno> {
+    pub(crate) fn readlink(&self, r: &Resolved) -> Result<Option<String>, Errno> {
         self.k.readlink(self.tid, r)
     }
 
     /// Checks that it may create `r` (write and search on the directory); returns the
     /// directory.
-    pub fn may_create(&self, r: &Resolved) -> Result<Inode, Errno> {
+    pub(crate) fn may_create(&self, r: &Resolved) -> Result<Inode, Errno> {
         self.k.may_create(self.tid, r)
     }
 
     /// Checks that it may remove or rename away the existing `r` (the sticky-directory
     /// rule included).
-    pub fn may_delete(&self, r: &Resolved) -> Result<(), Errno> {
+    pub(crate) fn may_delete(&self, r: &Resolved) -> Result<(), Errno> {
         self.k.may_delete(self.tid, r)
     }
 
     /// Gives the node it just created at `r`, in directory `dir`, to it (fs uid, and gid
     /// unless the directory is set-group-ID); `mode` puts back set-ID bits chown cleared.
-    pub fn give_to_creator(
+    pub(crate) fn give_to_creator(
         &self,
         r: &Resolved,
         dir: &Inode,
@@ -523,12 +528,18 @@ impl SysCtx<'_> {
 
     /// Opens `path` relative to `dirfd` as open(2) does, permission checks included;
     /// the file is not yet in the fd table.
-    pub fn open(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Result<FileRef, Errno> {
+    pub(crate) fn open(
+        &self,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> Result<FileRef, Errno> {
         self.k.open_path(self.tid, dirfd, path, flags, mode, true)
     }
 
     /// The mounts and the file systems under them.
-    pub fn vfs(&self) -> &Vfs {
+    pub(crate) fn vfs(&self) -> &Vfs {
         &self.k.vfs
     }
 }
@@ -537,33 +548,33 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// Wakes every task parked on `key`.
-    pub fn notify(&mut self, key: &WaitKey) {
+    pub(crate) fn notify(&mut self, key: &WaitKey) {
         self.k.notify(key);
     }
 
     /// Whether the task waits on a futex (an earlier run of this call queued it).
-    pub fn futex_waiting(&self) -> bool {
+    pub(crate) fn futex_waiting(&self) -> bool {
         self.k.futex_waiting(self.tid)
     }
 
     /// Queues the task on futex `key` for wakes whose bitset meets `bitset`.
-    pub fn futex_enqueue(&mut self, key: FutexKey, bitset: u32) {
+    pub(crate) fn futex_enqueue(&mut self, key: FutexKey, bitset: u32) {
         self.k.futex_enqueue(self.tid, key, bitset);
     }
 
     /// Takes the task off the futex it waits on.
-    pub fn futex_dequeue(&mut self) {
+    pub(crate) fn futex_dequeue(&mut self) {
         self.k.futex_dequeue(self.tid);
     }
 
     /// Wakes up to `n` waiters on `key` whose bitset meets `bitset` (at least one, as
     /// Linux does). Returns how many.
-    pub fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
+    pub(crate) fn futex_wake(&mut self, key: FutexKey, n: u32, bitset: u32) -> u32 {
         self.k.futex_wake(key, n, bitset)
     }
 
     /// Moves up to `max` waiters from futex `from` to `to`. Returns how many.
-    pub fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, max: u32) -> u32 {
+    pub(crate) fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, max: u32) -> u32 {
         self.k.futex_requeue(from, to, max)
     }
 }
@@ -572,22 +583,22 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// kill(2): `sig` (0 only checks) to the processes `pid` selects.
-    pub fn kill(&mut self, pid: i32, sig: i32) -> Result<(), Errno> {
+    pub(crate) fn kill(&mut self, pid: i32, sig: i32) -> Result<(), Errno> {
         self.k.kill(self.tid, pid, sig)
     }
 
     /// tgkill(2): `sig` (0 only checks) to thread `tid` of process `tgid` (-1: any).
-    pub fn tgkill(&mut self, tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
+    pub(crate) fn tgkill(&mut self, tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
         self.k.tgkill(self.tid, tgid, tid, sig)
     }
 
     /// rt_sigqueueinfo(2): `info` to process `pid`.
-    pub fn sigqueue_process(&mut self, pid: i32, info: SigInfo) -> Result<(), Errno> {
+    pub(crate) fn sigqueue_process(&mut self, pid: i32, info: SigInfo) -> Result<(), Errno> {
         self.k.sigqueue_process(self.tid, pid, info)
     }
 
     /// rt_tgsigqueueinfo(2): `info` to thread `tid`.
-    pub fn sigqueue_thread(&mut self, tid: i32, info: SigInfo) -> Result<(), Errno> {
+    pub(crate) fn sigqueue_thread(&mut self, tid: i32, info: SigInfo) -> Result<(), Errno> {
         self.k.sigqueue_thread(self.tid, tid, info)
     }
 }
@@ -596,12 +607,12 @@ impl SysCtx<'_> {
 
 impl SysCtx<'_> {
     /// clone(2): a new thread or process from the calling task.
-    pub fn clone(&mut self, args: CloneArgs) -> Sys {
+    pub(crate) fn clone(&mut self, args: CloneArgs) -> Sys {
         self.k.clone(self.tid, args)
     }
 
     /// execve(2): replaces its program; on an error the old one goes on.
-    pub fn exec(
+    pub(crate) fn exec(
         &mut self,
         path: &[u8],
         argv: Vec<Vec<u8>>,
@@ -611,20 +622,20 @@ impl SysCtx<'_> {
     }
 
     /// exit(2): the thread ends (the last one ends the process with `code`).
-    pub fn exit(&mut self, code: i32) -> Sys {
+    pub(crate) fn exit(&mut self, code: i32) -> Sys {
         self.k.exit_thread(self.tid, code);
         Sys::Gone
     }
 
     /// exit_group(2): the process ends with `code`.
-    pub fn exit_group(&mut self, code: i32) -> Sys {
+    pub(crate) fn exit_group(&mut self, code: i32) -> Sys {
         self.k.exit_group(self.tid, code);
         Sys::Gone
     }
 
     /// wait: a state change of a child of its process that `pid` selects (as wait4 takes
     /// it) and `options` asks for; a zombie is reaped unless `peek`.
-    pub fn wait_child(
+    pub(crate) fn wait_child(
         &mut self,
         pid: i64,
         options: i32,
@@ -634,66 +645,66 @@ impl SysCtx<'_> {
     }
 
     /// The live process `pid` names (0: its own).
-    pub fn find_process(&self, pid: i32) -> Result<i32, Errno> {
+    pub(crate) fn find_process(&self, pid: i32) -> Result<i32, Errno> {
         self.k.find_process(self.tid, pid)
     }
 
     /// The process group of process `pid` (from `find_process`).
-    pub fn process_pgid(&self, pid: i32) -> i32 {
+    pub(crate) fn process_pgid(&self, pid: i32) -> i32 {
         self.k.tgs[&pid].pgid
     }
 
     /// The session of process `pid` (from `find_process`).
-    pub fn process_sid(&self, pid: i32) -> i32 {
+    pub(crate) fn process_sid(&self, pid: i32) -> i32 {
         self.k.tgs[&pid].sid
     }
 
     /// setpgid(2) of process `pid` (from `find_process`).
-    pub fn setpgid(&mut self, pid: i32, pgid: i32) -> Result<(), Errno> {
+    pub(crate) fn setpgid(&mut self, pid: i32, pgid: i32) -> Result<(), Errno> {
         self.k.setpgid(self.tid, pid, pgid)
     }
 
     /// setsid(2): returns the new session id.
-    pub fn setsid(&mut self) -> Result<i32, Errno> {
+    pub(crate) fn setsid(&mut self) -> Result<i32, Errno> {
         self.k.setsid(self.tid)
     }
 
     /// Resource limit `res` (below 16) of process `pid`: (soft, hard).
-    pub fn rlimit(&self, pid: i32, res: usize) -> (u64, u64) {
+    pub(crate) fn rlimit(&self, pid: i32, res: usize) -> (u64, u64) {
         self.k.tgs[&pid].rlimits[res]
     }
 
-    pub fn set_rlimit(&mut self, pid: i32, res: usize, lim: (u64, u64)) {
+    pub(crate) fn set_rlimit(&mut self, pid: i32, res: usize, lim: (u64, u64)) {
         self.k.set_rlimit(pid, res, lim);
     }
 
     /// The credentials of thread `tid`'s process, if there is such a thread.
-    pub fn thread_creds(&self, tid: i32) -> Option<&Creds> {
+    pub(crate) fn thread_creds(&self, tid: i32) -> Option<&Creds> {
         let t = self.k.tasks.get(&tid)?;
         Some(&self.k.tgs[&t.tgid].creds)
     }
 
     /// The sandbox's hostname.
-    pub fn hostname(&self) -> &str {
+    pub(crate) fn hostname(&self) -> &str {
         &self.k.hostname
     }
 
-    pub fn set_hostname(&mut self, name: String) {
+    pub(crate) fn set_hostname(&mut self, name: String) {
         self.k.hostname = name;
     }
 
     /// Time since the sandbox booted, in ns.
-    pub fn uptime(&self) -> u64 {
+    pub(crate) fn uptime(&self) -> u64 {
         self.k.clocks.mono().saturating_sub(self.k.boot_ns)
     }
 
     /// Bytes of the memory file in use.
-    pub fn memory_in_use(&self) -> u64 {
+    pub(crate) fn memory_in_use(&self) -> u64 {
         self.k.mf.allocated
     }
 
     /// How many processes there are, zombies included.
-    pub fn process_count(&self) -> usize {
+    pub(crate) fn process_count(&self) -> usize {
         self.k.tgs.len()
     }
 }

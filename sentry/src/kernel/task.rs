@@ -6,11 +6,11 @@ use std::rc::Rc;
 use crate::fs::file::FdTable;
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
-pub use crate::wait::{WaitKey, WaitKeyState};
+pub(crate) use crate::wait::{WaitKey, WaitKeyState};
 
 /// Where a task is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RunState {
+pub(crate) enum RunState {
     /// Running guest code on its host thread.
     Running,
     /// Stopped by us and not yet resumed (being served, or waiting to be resumed).
@@ -24,7 +24,7 @@ pub enum RunState {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Park {
+pub(crate) struct Park {
     pub keys: Vec<WaitKey>,
     /// Absolute deadline on the monotonic clock, in ns.
     pub deadline: Option<u64>,
@@ -32,16 +32,16 @@ pub struct Park {
 
 /// Filesystem context (CLONE_FS shares it).
 #[derive(Debug, Clone)]
-pub struct FsContext {
+pub(crate) struct FsContext {
     /// Guest absolute path of the working directory.
     pub cwd: String,
     pub umask: u32,
 }
 
 /// Signal handlers (CLONE_SIGHAND shares them).
-pub type SigHand = Rc<RefCell<[SigAction; 64]>>;
+pub(crate) type SigHand = Rc<RefCell<[SigAction; 64]>>;
 
-pub struct Task {
+pub(crate) struct Task {
     pub tid: i32,
     pub tgid: i32,
     pub host_tid: i32,
@@ -73,14 +73,14 @@ pub struct Task {
 
 /// Exit or stop status of a thread group, as wait reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitStatus {
+pub(crate) enum WaitStatus {
     Exited(i32),
     Signaled(i32, bool),
 }
 
 impl WaitStatus {
     /// The raw wait status word.
-    pub fn raw(self) -> i32 {
+    pub(crate) fn raw(self) -> i32 {
         match self {
             WaitStatus::Exited(c) => (c & 0xff) << 8,
             WaitStatus::Signaled(s, core) => s | if core { 0x80 } else { 0 },
@@ -88,7 +88,7 @@ impl WaitStatus {
     }
 
     /// The code a shell would show: exit code or 128 + signal.
-    pub fn shell_code(self) -> i32 {
+    pub(crate) fn shell_code(self) -> i32 {
         match self {
             WaitStatus::Exited(c) => c & 0xff,
             WaitStatus::Signaled(s, _) => 128 + s,
@@ -96,7 +96,7 @@ impl WaitStatus {
     }
 }
 
-pub struct ThreadGroup {
+pub(crate) struct ThreadGroup {
     pub pid: i32,
     pub ppid: i32,
     pub pgid: i32,
@@ -146,7 +146,7 @@ pub enum RunStateState {
 }
 
 impl RunState {
-    pub fn save(&self) -> RunStateState {
+    pub(crate) fn save(&self) -> RunStateState {
         match self {
             RunState::Running => RunStateState::Running,
             RunState::Stopped => RunStateState::Stopped,
@@ -162,7 +162,7 @@ impl RunState {
     /// The state a restored task starts in: a thread that ran or was being served is
     /// stopped (it runs on); a parked call keeps its deadline and will be served again,
     /// parking on fresh keys (the saved ones are not trusted or reused).
-    pub fn restore(s: &RunStateState) -> RunState {
+    pub(crate) fn restore(s: &RunStateState) -> RunState {
         match s {
             RunStateState::Running | RunStateState::Stopped => RunState::Stopped,
             RunStateState::Parked { deadline, .. } => RunState::Parked(Park {
@@ -184,14 +184,14 @@ pub enum WaitStatusState {
 }
 
 impl WaitStatus {
-    pub fn save(&self) -> WaitStatusState {
+    pub(crate) fn save(&self) -> WaitStatusState {
         match *self {
             WaitStatus::Exited(c) => WaitStatusState::Exited(c),
             WaitStatus::Signaled(s, c) => WaitStatusState::Signaled(s, c),
         }
     }
 
-    pub fn restore(s: &WaitStatusState) -> WaitStatus {
+    pub(crate) fn restore(s: &WaitStatusState) -> WaitStatus {
         match *s {
             WaitStatusState::Exited(c) => WaitStatus::Exited(c),
             WaitStatusState::Signaled(s, c) => WaitStatus::Signaled(s, c),
@@ -208,7 +208,7 @@ pub struct FsState {
 }
 
 impl FsContext {
-    pub fn save(&self, id: u64) -> FsState {
+    pub(crate) fn save(&self, id: u64) -> FsState {
         let FsContext { cwd, umask } = self;
         FsState {
             id,
@@ -217,7 +217,7 @@ impl FsContext {
         }
     }
 
-    pub fn restore(s: &FsState) -> FsContext {
+    pub(crate) fn restore(s: &FsState) -> FsContext {
         FsContext {
             cwd: s.cwd.clone(),
             umask: s.umask & 0o777,
@@ -233,7 +233,7 @@ pub struct SigHandState {
     pub actions: Vec<SigActionState>,
 }
 
-pub fn save_sighand(h: &[SigAction; 64], id: u64) -> SigHandState {
+pub(crate) fn save_sighand(h: &[SigAction; 64], id: u64) -> SigHandState {
     SigHandState {
         id,
         actions: h.iter().map(SigAction::save).collect(),
@@ -241,7 +241,7 @@ pub fn save_sighand(h: &[SigAction; 64], id: u64) -> SigHandState {
 }
 
 /// A checked table (`validate` refuses one without 64 actions).
-pub fn restore_sighand(s: &SigHandState) -> [SigAction; 64] {
+pub(crate) fn restore_sighand(s: &SigHandState) -> [SigAction; 64] {
     let mut acts = [SigAction::default(); 64];
     for (a, st) in acts.iter_mut().zip(&s.actions) {
         *a = SigAction::restore(st);
@@ -252,7 +252,7 @@ pub fn restore_sighand(s: &SigHandState) -> [SigAction; 64] {
 /// The x86-64 user registers in `user_regs_struct` order.
 pub type RegsState = [u64; 27];
 
-pub fn regs_to_state(r: &Regs) -> RegsState {
+pub(crate) fn regs_to_state(r: &Regs) -> RegsState {
     [
         r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
         r.rsi, r.rdi, r.orig_rax, r.rip, r.cs, r.eflags, r.rsp, r.ss, r.fs_base, r.gs_base, r.ds,
@@ -262,7 +262,7 @@ pub fn regs_to_state(r: &Regs) -> RegsState {
 
 /// Loads saved registers into `r` (a fresh thread's): segment selectors stay the host's;
 /// only general registers, flags, stack and TLS bases come back.
-pub fn regs_from_state(s: &RegsState, r: &mut Regs) {
+pub(crate) fn regs_from_state(s: &RegsState, r: &mut Regs) {
     [
         r.r15, r.r14, r.r13, r.r12, r.rbp, r.rbx, r.r11, r.r10, r.r9, r.r8, r.rax, r.rcx, r.rdx,
         r.rsi, r.rdi, r.orig_rax, r.rip,
@@ -302,14 +302,14 @@ pub struct TaskState {
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
-pub struct TaskRefs {
+pub(crate) struct TaskRefs {
     pub files: u64,
     pub fs: u64,
     pub sighand: u64,
 }
 
 /// What a restored task is made of besides its saved form.
-pub struct TaskParts {
+pub(crate) struct TaskParts {
     pub host_tid: i32,
     pub regs: Regs,
     pub files: Rc<RefCell<FdTable>>,
@@ -320,7 +320,7 @@ pub struct TaskParts {
 impl Task {
     /// The saved form, with `fpu` read from the platform and `refs` the ids of its shared
     /// parts.
-    pub fn save(&self, refs: TaskRefs, fpu: Vec<u8>) -> TaskState {
+    pub(crate) fn save(&self, refs: TaskRefs, fpu: Vec<u8>) -> TaskState {
         let Task {
             tid,
             tgid,
@@ -367,7 +367,7 @@ impl Task {
         }
     }
 
-    pub fn restore(s: &TaskState, parts: TaskParts) -> Task {
+    pub(crate) fn restore(s: &TaskState, parts: TaskParts) -> Task {
         let mut regs = parts.regs;
         regs_from_state(&s.regs, &mut regs);
         Task {
@@ -419,7 +419,7 @@ pub struct ThreadGroupState {
 }
 
 impl ThreadGroup {
-    pub fn save(&self) -> ThreadGroupState {
+    pub(crate) fn save(&self) -> ThreadGroupState {
         let ThreadGroup {
             pid,
             ppid,
@@ -460,7 +460,7 @@ impl ThreadGroup {
         }
     }
 
-    pub fn restore(s: &ThreadGroupState) -> ThreadGroup {
+    pub(crate) fn restore(s: &ThreadGroupState) -> ThreadGroup {
         ThreadGroup {
             pid: s.pid,
             ppid: s.ppid,

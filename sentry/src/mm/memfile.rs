@@ -7,18 +7,18 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::platform::sys;
 
-pub const PAGE: u64 = 4096;
+pub(crate) const PAGE: u64 = 4096;
 
 /// Size of the memory file's address range (sparse; only touched pages use memory).
 const FILE_SIZE: u64 = 1 << 40;
 
 /// `x` rounded up to a page multiple; a value within a page of `u64::MAX` saturates at the
 /// last page boundary instead of wrapping to a small number.
-pub fn page_up(x: u64) -> u64 {
+pub(crate) fn page_up(x: u64) -> u64 {
     x.saturating_add(PAGE - 1) & !(PAGE - 1)
 }
 
-pub fn page_down(x: u64) -> u64 {
+pub(crate) fn page_down(x: u64) -> u64 {
     x & !(PAGE - 1)
 }
 

@@ -1,11 +1,11 @@
 //! The memory manager: guest address spaces whose mappings are ranges of the memory file.
 
-pub mod memfile;
-pub mod state;
+pub(crate) mod memfile;
+pub(crate) mod state;
 
 use std::collections::BTreeMap;
 
-pub use memfile::{page_down, page_up, MemoryFile, PAGE};
+pub(crate) use memfile::{page_down, page_up, MemoryFile, PAGE};
 
 use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BOTTOM, GUEST_TOP};
 
@@ -14,17 +14,17 @@ use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BO
 const COW_CHUNK: u64 = 64 * 1024;
 
 /// Lowest address a guest may map.
-pub const MMAP_MIN: u64 = GUEST_BOTTOM;
+pub(crate) const MMAP_MIN: u64 = GUEST_BOTTOM;
 /// Top of the initial stack.
-pub const STACK_TOP: u64 = GUEST_TOP - 0x1000_0000;
+pub(crate) const STACK_TOP: u64 = GUEST_TOP - 0x1000_0000;
 /// Size reserved below the stack top for the main stack.
-pub const STACK_SIZE: u64 = 8 << 20;
+pub(crate) const STACK_SIZE: u64 = 8 << 20;
 /// Where top-down mmap allocation starts.
-pub const MMAP_TOP: u64 = STACK_TOP - (1 << 30);
+pub(crate) const MMAP_TOP: u64 = STACK_TOP - (1 << 30);
 
-pub const PROT_READ: i32 = libc::PROT_READ;
-pub const PROT_WRITE: i32 = libc::PROT_WRITE;
-pub const PROT_EXEC: i32 = libc::PROT_EXEC;
+pub(crate) const PROT_READ: i32 = libc::PROT_READ;
+pub(crate) const PROT_WRITE: i32 = libc::PROT_WRITE;
+pub(crate) const PROT_EXEC: i32 = libc::PROT_EXEC;
 
 /// One guest mapping: `[start, end)` backed by memory-file bytes from `off`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub struct Vma {
 }
 
 /// A guest errno as a positive number.
-pub type Errno = i32;
+pub(crate) type Errno = i32;
 
 /// A guest address space.
 pub struct Mm {

@@ -13,7 +13,7 @@ use std::io;
 use super::{AddressSpaceId, Event, GuestRange, Platform, Regs, GUEST_BOTTOM, GUEST_TOP};
 
 /// One mapping of a fake address space: (end, protection, memory-file offset).
-pub type FakeMapping = (u64, i32, u64);
+pub(crate) type FakeMapping = (u64, i32, u64);
 
 #[derive(Default)]
 struct Space {
@@ -30,7 +30,7 @@ struct Thread {
 
 /// The fake platform. Ids of spaces and threads count up from 1000.
 #[derive(Default)]
-pub struct FakePlatform {
+pub(crate) struct FakePlatform {
     spaces: HashMap<i32, Space>,
     threads: HashMap<i32, Thread>,
     next_id: i32,
@@ -48,7 +48,7 @@ fn zero_regs() -> Regs {
 }
 
 impl FakePlatform {
-    pub fn new() -> FakePlatform {
+    pub(crate) fn new() -> FakePlatform {
         FakePlatform {
             next_id: 1000,
             ..Default::default()
@@ -60,22 +60,13 @@ impl FakePlatform {
         self.next_id
     }
 
-    /// Queues a stop for the kernel's event loop to pick up.
-    pub fn script(&mut self, ev: Event) {
-        self.events.push_back(ev);
-    }
-
     /// The mappings of address space `a`, by start address.
-    pub fn mappings(&self, a: AddressSpaceId) -> Vec<(u64, FakeMapping)> {
+    #[cfg(test)]
+    pub(crate) fn mappings(&self, a: AddressSpaceId) -> Vec<(u64, FakeMapping)> {
         self.spaces
             .get(&a.0)
             .map(|s| s.maps.iter().map(|(&k, &v)| (k, v)).collect())
             .unwrap_or_default()
-    }
-
-    /// Whether host thread `tid` was resumed and has not stopped since.
-    pub fn is_running(&self, tid: i32) -> bool {
-        self.threads.get(&tid).is_some_and(|t| t.running)
     }
 
     fn space(&mut self, a: AddressSpaceId) -> io::Result<&mut Space> {

@@ -3,20 +3,20 @@
 //! address spaces whose memory is ranges of the sentry's memory file.
 
 #[doc(hidden)]
-pub mod fake;
-pub mod ptrace;
+pub(crate) mod fake;
+pub(crate) mod ptrace;
 mod stub_filter;
-pub mod sys;
+pub(crate) mod sys;
 
-pub use sys::Regs;
+pub(crate) use sys::Regs;
 
 /// Highest guest address (exclusive). The stub trampoline page sits right above it.
 pub const GUEST_TOP: u64 = 0x7e00_0000_0000;
 /// Lowest guest address (Linux's default `vm.mmap_min_addr`): page 0 and everything below
 /// this are never mapped, so a guest NULL dereference always faults.
-pub const GUEST_BOTTOM: u64 = 0x10000;
+pub(crate) const GUEST_BOTTOM: u64 = 0x10000;
 /// Guest page size.
-pub const PAGE_SIZE: u64 = 4096;
+pub(crate) const PAGE_SIZE: u64 = 4096;
 
 /// A non-empty, page-aligned range of guest addresses inside `[GUEST_BOTTOM, GUEST_TOP)`.
 /// Every address range the memory manager hands to the platform is one: it is the only

@@ -22,7 +22,7 @@ struct Stub {
     threads: Vec<i32>,
 }
 
-pub struct Ptrace {
+pub(crate) struct Ptrace {
     /// SIGCHLD for this thread, which blocks it (stops of tracees whose SIGCHLD stays
     /// pending), and the process-wide SIGCHLD eventfd (for a SIGCHLD another thread took).
     sigchld: nix::sys::signalfd::SignalFd,
@@ -50,7 +50,7 @@ fn check_range(r: GuestRange) -> io::Result<()> {
 impl Ptrace {
     /// Forks and prepares the master stub. Must run before the process starts threads,
     /// on the thread that will make every later ptrace call.
-    pub fn new(memfd: i32) -> io::Result<Self> {
+    pub(crate) fn new(memfd: i32) -> io::Result<Self> {
         let mut set = nix::sys::signal::SigSet::empty();
         set.add(nix::sys::signal::Signal::SIGCHLD);
         set.thread_block().map_err(io::Error::from)?;

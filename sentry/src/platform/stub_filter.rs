@@ -28,9 +28,9 @@ const JEQ_K: u16 = 0x15;
 const JGE_K: u16 = 0x35;
 const RET_K: u16 = 0x06;
 
-pub const RET_ALLOW: u32 = 0x7fff_0000;
-pub const RET_TRAP: u32 = 0x0003_0000;
-pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
+pub(super) const RET_ALLOW: u32 = 0x7fff_0000;
+pub(super) const RET_TRAP: u32 = 0x0003_0000;
+pub(super) const RET_KILL_PROCESS: u32 = 0x8000_0000;
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
@@ -46,16 +46,16 @@ const fn off_arg_hi(i: u32) -> u32 {
 }
 
 /// Clone flags of a new address space (a fork of the master stub).
-pub const CLONE_ADDRESS_SPACE: u64 = libc::SIGCHLD as u64;
+pub(super) const CLONE_ADDRESS_SPACE: u64 = libc::SIGCHLD as u64;
 /// Clone flags of a new guest thread in a stub.
-pub const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
+pub(super) const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_FS
     | libc::CLONE_FILES
     | libc::CLONE_SIGHAND
     | libc::CLONE_THREAD
     | libc::CLONE_SYSVSEM) as u64;
 /// The only mmap flags the sentry injects.
-pub const MMAP_FLAGS: u64 = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+pub(super) const MMAP_FLAGS: u64 = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
 
 /// A jump target in the program being built.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -126,7 +126,7 @@ fn arg_eq(i: u32, v: u64, prog: &mut Vec<Insn>) {
 
 /// The filter, for a stub whose trampoline `syscall` instruction is at `trampoline` and
 /// whose memory file is fd `memfd`.
-pub fn program(trampoline: u64, memfd: i32) -> Vec<SockFilter> {
+pub(super) fn program(trampoline: u64, memfd: i32) -> Vec<SockFilter> {
     use Insn::*;
     use Label::*;
     let ip = trampoline + 2; // the address after the 2-byte `syscall`

@@ -3,7 +3,7 @@
 
 use std::io;
 
-pub use libc::user_regs_struct as Regs;
+pub(crate) use libc::user_regs_struct as Regs;
 
 /// The result of a raw host call: `Ok(value)` or the host errno.
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -28,45 +28,34 @@ fn ptrace(req: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<l
     check(ret)
 }
 
-pub fn seize(pid: i32, options: i32) -> io::Result<()> {
+pub(crate) fn seize(pid: i32, options: i32) -> io::Result<()> {
     ptrace(libc::PTRACE_SEIZE, pid, 0, options as usize).map(drop)
 }
 
-pub fn interrupt(pid: i32) -> io::Result<()> {
+pub(crate) fn interrupt(pid: i32) -> io::Result<()> {
     ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0).map(drop)
 }
 
-pub fn cont(pid: i32, sig: i32) -> io::Result<()> {
+pub(crate) fn cont(pid: i32, sig: i32) -> io::Result<()> {
     ptrace(libc::PTRACE_CONT, pid, 0, sig as usize).map(drop)
 }
 
-pub fn sysemu(pid: i32, sig: i32) -> io::Result<()> {
+pub(crate) fn sysemu(pid: i32, sig: i32) -> io::Result<()> {
     ptrace(libc::PTRACE_SYSEMU, pid, 0, sig as usize).map(drop)
 }
 
-pub fn get_event_msg(pid: i32) -> io::Result<u64> {
-    let mut msg: libc::c_ulong = 0;
-    ptrace(
-        libc::PTRACE_GETEVENTMSG,
-        pid,
-        0,
-        &mut msg as *mut _ as usize,
-    )?;
-    Ok(msg)
-}
-
-pub fn get_regs(pid: i32) -> io::Result<Regs> {
+pub(crate) fn get_regs(pid: i32) -> io::Result<Regs> {
     // SAFETY: user_regs_struct is plain integers; all-zero is a valid value.
     let mut regs: Regs = unsafe { std::mem::zeroed() };
     ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _ as usize)?;
     Ok(regs)
 }
 
-pub fn set_regs(pid: i32, regs: &Regs) -> io::Result<()> {
+pub(crate) fn set_regs(pid: i32, regs: &Regs) -> io::Result<()> {
     ptrace(libc::PTRACE_SETREGS, pid, 0, regs as *const _ as usize).map(drop)
 }
 
-pub fn get_siginfo(pid: i32) -> io::Result<libc::siginfo_t> {
+pub(crate) fn get_siginfo(pid: i32) -> io::Result<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain data; all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     ptrace(
@@ -81,7 +70,7 @@ pub fn get_siginfo(pid: i32) -> io::Result<libc::siginfo_t> {
 const NT_X86_XSTATE: usize = 0x202;
 
 /// Reads the tracee's whole XSAVE area into `buf`; returns how many bytes the host filled.
-pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -95,7 +84,7 @@ pub fn get_xstate(pid: i32, buf: &mut [u8]) -> io::Result<usize> {
     Ok(iov.iov_len)
 }
 
-pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
+pub(crate) fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: buf.as_ptr() as *mut _,
         iov_len: buf.len(),
@@ -111,20 +100,20 @@ pub fn set_xstate(pid: i32, buf: &[u8]) -> io::Result<()> {
 
 /// `PTRACE_GET_SYSCALL_INFO`: returns the audit arch of the syscall the tracee is stopped
 /// at (AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 for `int $0x80`).
-pub fn syscall_arch(pid: i32) -> io::Result<u32> {
+pub(crate) fn syscall_arch(pid: i32) -> io::Result<u32> {
     // struct ptrace_syscall_info { u8 op; u8 pad[3]; u32 arch; u64 ip; u64 sp; ... }
     let mut buf = [0u8; 88];
     ptrace(0x420e, pid, buf.len(), buf.as_mut_ptr() as usize)?;
     Ok(u32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]))
 }
 
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 /// `waitpid(pid, WNOHANG?|__WALL|__WNOTHREAD)`. Returns `None` when nothing is waiting.
 /// Only the calling thread's children and tracees are waited for: every ptrace request
 /// comes from the thread that forked and attached the stubs, and another sandbox's thread
 /// in the same process (unit tests run several) keeps its own.
-pub fn wait(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
+pub(crate) fn wait(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
     let mut status = 0;
     let flags =
         libc::__WALL | libc::__WNOTHREAD | libc::WUNTRACED | if nohang { libc::WNOHANG } else { 0 };
@@ -142,18 +131,13 @@ pub fn wait(pid: i32, nohang: bool) -> io::Result<Option<(i32, i32)>> {
     }
 }
 
-pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: plain integer arguments.
-    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) }).map(drop)
-}
-
-pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: plain integer arguments.
     check(unsafe { libc::kill(pid, sig) } as libc::c_long).map(drop)
 }
 
 /// A classic BPF instruction, as `struct sock_filter`.
-pub type SockFilter = libc::sock_filter;
+pub(crate) type SockFilter = libc::sock_filter;
 
 /// Forks the master stub. The child maps the trampoline page at `trampoline`, keeps only
 /// `keep_fd` open, detaches from the session, arranges to die with its parent, ignores
@@ -161,7 +145,7 @@ pub type SockFilter = libc::sock_filter;
 /// nothing it or its clones do is privileged), sets no_new_privs, and stops itself. It
 /// exits instead of stopping when any of that fails. Returns the child's pid. The seccomp
 /// filter is installed later by injection.
-pub fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
+pub(crate) fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
     // Reserve the trampoline's address in this process, once, so the child can map it
     // there (the child replaces the reservation; nothing of ours lives in it).
     static RESERVED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -279,7 +263,7 @@ struct CapData {
 /// event loop, which then reads it from its signalfd; a thread that does not block it
 /// (a test harness's, say) may take it instead, and the handler turns that into a
 /// wakeup of every event loop.
-pub fn sigchld_eventfd() -> io::Result<i32> {
+pub(crate) fn sigchld_eventfd() -> io::Result<i32> {
     use std::sync::atomic::{AtomicI32, Ordering};
     static FD: AtomicI32 = AtomicI32::new(-1);
     extern "C" fn on_sigchld(_: libc::c_int) {
@@ -315,7 +299,7 @@ pub fn sigchld_eventfd() -> io::Result<i32> {
 }
 
 /// Empties an eventfd (non-blocking).
-pub fn drain_eventfd(fd: i32) {
+pub(crate) fn drain_eventfd(fd: i32) {
     let mut v = 0u64;
     // SAFETY: v is valid for 8 bytes.
     while unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) } == 8 {}
@@ -324,7 +308,7 @@ pub fn drain_eventfd(fd: i32) {
 /// Writes a seccomp program into the memory of the calling process and returns the
 /// address of its `sock_fprog`, for a stub forked later to install by injection. The
 /// memory is leaked on purpose: forked stubs read it at the same address.
-pub fn leak_filter(prog: Vec<SockFilter>) -> usize {
+pub(crate) fn leak_filter(prog: Vec<SockFilter>) -> usize {
     let filter = Box::leak(prog.into_boxed_slice());
     let fprog = Box::new(libc::sock_fprog {
         len: filter.len() as u16,
@@ -333,7 +317,7 @@ pub fn leak_filter(prog: Vec<SockFilter>) -> usize {
     Box::leak(fprog) as *const libc::sock_fprog as usize
 }
 
-pub fn memfd_create(name: &str) -> io::Result<std::os::fd::OwnedFd> {
+pub(crate) fn memfd_create(name: &str) -> io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     let name = std::ffi::CString::new(name).expect("no nul in name");
     // SAFETY: name is a valid C string.
@@ -351,7 +335,7 @@ const MEMORY_FILE_BASE: usize = 0x1000_0000_0000;
 
 /// Maps `len` bytes of `fd` shared and read-write into the sentry. The mapping is never
 /// unmapped (it lives as long as the sandbox).
-pub fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
+pub(crate) fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
     // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; the new mapping
     // aliases no Rust object.
     let p = unsafe {
@@ -390,7 +374,7 @@ pub fn map_shared(fd: i32, len: usize) -> io::Result<*mut u8> {
     Ok(p.cast())
 }
 
-pub fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
+pub(crate) fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
     // SAFETY: plain integer arguments.
     let r = unsafe {
         libc::fallocate(
@@ -408,14 +392,14 @@ pub fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
 ///
 /// # Safety
 /// `src` must be readable and `dst` writable for `len` bytes.
-pub unsafe fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
+pub(crate) unsafe fn copy_raw(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: the caller guarantees both ranges; they may overlap only if they are the
     // same memory-file pages, which `copy` handles.
     unsafe { std::ptr::copy(src, dst, len) }
 }
 
 /// poll(2) on the sentry's own fds; an interrupted call just returns.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> i32 {
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> i32 {
     // SAFETY: fds is a valid slice of pollfd for its length.
     unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }
 }

@@ -11,7 +11,7 @@ use crate::kernel::RestartRule;
 const TEMPLATE: &str = include_str!("doc_template.md");
 
 /// The page, as docs/syscalls.md holds it.
-pub fn markdown() -> String {
+pub(crate) fn markdown() -> String {
     TEMPLATE
         .replace("{summary}", &summary())
         .replace("{table}", &calls())

@@ -2,26 +2,27 @@
 //! one file per area. A call without a handler fails as its entry says: refused by design,
 //! or not implemented (ENOSYS, logged once by name).
 
-pub mod creds;
-pub mod doc;
-pub mod epoll;
-pub mod file;
-pub mod fs;
-pub mod futex;
-pub mod mm;
-pub mod poll;
-pub mod process;
-pub mod signal;
+pub(crate) mod creds;
+#[cfg(test)]
+mod doc;
+pub(crate) mod epoll;
+pub(crate) mod file;
+pub(crate) mod fs;
+pub(crate) mod futex;
+pub(crate) mod mm;
+pub(crate) mod poll;
+pub(crate) mod process;
+pub(crate) mod signal;
 pub(crate) mod table;
-pub mod time;
+pub(crate) mod time;
 
 use crate::kernel::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 /// The system calls the sentry serves, as the kernel reaches them.
-pub struct Syscalls;
+pub(crate) struct Syscalls;
 
 /// The one instance the crate root hands to every kernel.
-pub static SYSCALLS: Syscalls = Syscalls;
+pub(crate) static SYSCALLS: Syscalls = Syscalls;
 
 impl SyscallTable for Syscalls {
     #[inline]
@@ -48,7 +49,7 @@ impl SyscallTable for Syscalls {
 }
 
 /// The name of system call `nr` ("unknown" for a number Linux does not define).
-pub fn name(nr: u64) -> &'static str {
+pub(crate) fn name(nr: u64) -> &'static str {
     table::get(nr).map_or("unknown", |s| s.name)
 }
 
@@ -58,12 +59,13 @@ pub(crate) fn restart(nr: u64) -> RestartRule {
 }
 
 /// Calls that SA_RESTART restarts after a handler (the rest fail with EINTR).
-pub fn restartable(nr: u64) -> bool {
+#[cfg(test)]
+pub(crate) fn restartable(nr: u64) -> bool {
     restart(nr) == RestartRule::SaRestart
 }
 
 /// Return value of a call that succeeded with `v`, or failed with an errno.
-pub fn ret(r: Result<i64, i32>) -> Sys {
+pub(crate) fn ret(r: Result<i64, i32>) -> Sys {
     match r {
         Ok(v) => Sys::Ret(v),
         Err(e) => err(e),

@@ -167,6 +167,7 @@ pub(crate) fn handler(nr: u64) -> Option<Handler> {
 }
 
 /// Every entry, in number order.
+#[cfg(test)]
 pub(crate) fn all() -> impl Iterator<Item = &'static Syscall> {
     TABLE.iter().flatten()
 }
