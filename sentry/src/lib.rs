@@ -111,16 +111,14 @@ impl Sandbox {
         self.kernel
             .start_init(&self.config, stdio)
             .map_err(Error::Start)?;
-        let status = self.kernel.run_loop(control.as_ref());
-        self.kernel.vfs.cleanup();
-        Ok(status.shell_code())
+        Ok(self.kernel.run(control.as_ref()).shell_code())
     }
 
     /// Host pids of the sandbox as this process sees them: its own, then its stub
     /// processes'.
     pub fn host_pids(&self) -> Vec<i32> {
         let mut v = vec![std::process::id() as i32];
-        v.extend(self.kernel.plat.host_pids());
+        v.extend(self.kernel.stub_pids());
         v
     }
 
@@ -136,8 +134,6 @@ impl Sandbox {
         let img = statefile::Image::from_file(image).map_err(|e| Error::Restore(e.into()))?;
         self.kernel.restore(&img, stdio).map_err(Error::Restore)?;
         drop(img);
-        let status = self.kernel.run_loop(control.as_ref());
-        self.kernel.vfs.cleanup();
-        Ok(status.shell_code())
+        Ok(self.kernel.run(control.as_ref()).shell_code())
     }
 }

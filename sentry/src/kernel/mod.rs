@@ -8,6 +8,8 @@ pub(crate) mod restore;
 pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod task;
+#[cfg(test)]
+mod testing;
 pub(crate) mod time;
 pub(crate) mod validate;
 
@@ -58,36 +60,49 @@ pub enum KernelError {
 
 pub(crate) struct Kernel {
     /// The system calls this kernel serves.
-    pub(crate) table: &'static dyn SyscallTable,
-    pub plat: Box<dyn Platform>,
-    pub mf: MemoryFile,
-    pub mms: HashMap<u64, MmEntry>,
-    pub(crate) next_mm: u64,
-    pub tasks: BTreeMap<i32, Task>,
-    pub tgs: BTreeMap<i32, ThreadGroup>,
-    pub host2tid: HashMap<i32, i32>,
-    pub(crate) next_pid: i32,
-    pub vfs: Vfs,
-    pub clocks: time::Clocks,
-    pub hostname: String,
-    pub futex_waiters: Vec<Waiter>,
-    pub(crate) ready: VecDeque<i32>,
-    pub(crate) next_obj: u64,
+    table: &'static dyn SyscallTable,
+    plat: Box<dyn Platform>,
+    mf: MemoryFile,
+    mms: HashMap<u64, MmEntry>,
+    next_mm: u64,
+    tasks: BTreeMap<i32, Task>,
+    tgs: BTreeMap<i32, ThreadGroup>,
+    host2tid: HashMap<i32, i32>,
+    next_pid: i32,
+    vfs: Vfs,
+    clocks: time::Clocks,
+    hostname: String,
+    futex_waiters: Vec<Waiter>,
+    ready: VecDeque<i32>,
+    next_obj: u64,
     /// The init's exit status, once it has exited.
-    pub init_status: Option<WaitStatus>,
-    pub(crate) logged: HashSet<u64>,
+    init_status: Option<WaitStatus>,
+    logged: HashSet<u64>,
     /// The whole sandbox is paused (runtime `pause`, or while the world is stopped).
-    pub paused: bool,
+    paused: bool,
     /// Paused by the runtime (as opposed to a world stop for a checkpoint).
-    pub(crate) user_paused: bool,
+    user_paused: bool,
     /// Requests that need every guest thread stopped, waiting for the world to stop.
-    pub(crate) deferred: Vec<crate::control::Envelope>,
+    deferred: Vec<crate::control::Envelope>,
     /// Runtime waits for a process started by `exec` (pid, where to answer).
-    pub(crate) pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
-    pub boot_ns: u64,
+    pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
+    boot_ns: u64,
 }
 
 impl Kernel {
+    /// Runs the guest until its init exits (serving `control` requests meanwhile), then
+    /// removes what the file systems left on the host. Returns the init's exit.
+    pub(crate) fn run(&mut self, control: Option<&crate::control::ControlReceiver>) -> WaitStatus {
+        let status = self.run_loop(control);
+        self.vfs.cleanup();
+        status
+    }
+
+    /// Host pids of the stub processes.
+    pub(crate) fn stub_pids(&self) -> Vec<i32> {
+        self.plat.host_pids()
+    }
+
     /// Builds the kernel and its platform. Forks the master stub: call before the process
     /// starts threads.
     pub(crate) fn new(

@@ -372,7 +372,7 @@ mod tests {
             ),
             Some(0)
         );
-        assert_eq!(k.hostname, "renamed");
+        assert_eq!(k.hostname(), "renamed");
     }
 
     #[test]
@@ -400,6 +400,6 @@ mod tests {
             k.call(t, libc::SYS_prlimit64, [0, nofile, SCRATCH + 32, 0, 0, 0]),
             Some(0)
         );
-        assert_eq!(k.tasks[&t].files.borrow().limit, 64);
+        assert_eq!(k.task(t).files.borrow().limit, 64);
     }
 }
