@@ -1,8 +1,8 @@
 //! The guest process's capability sets from an OCI spec (`process.capabilities`). They are
 //! the sentry's business — the guest never holds a host capability — and are enforced by
-//! the sentry's own permission checks (`sentry::creds`).
+//! the sentry's own permission checks (the sentry's `creds` module).
 
-use sentry::creds::CapSets;
+use sentry::CapSets;
 
 use crate::capabilities::ALL_NAMES;
 use crate::spec::Capabilities;

@@ -4,29 +4,26 @@
 //! process, so every permission check a guest is owed happens here.
 
 /// A capability set: bit `n` is capability `n`.
-pub type CapSet = u64;
+pub(crate) type CapSet = u64;
 
-pub const CAP_CHOWN: u32 = 0;
-pub const CAP_DAC_OVERRIDE: u32 = 1;
-pub const CAP_DAC_READ_SEARCH: u32 = 2;
-pub const CAP_FOWNER: u32 = 3;
-pub const CAP_FSETID: u32 = 4;
-pub const CAP_KILL: u32 = 5;
-pub const CAP_SETGID: u32 = 6;
-pub const CAP_SETUID: u32 = 7;
-pub const CAP_SETPCAP: u32 = 8;
-pub const CAP_LINUX_IMMUTABLE: u32 = 9;
-pub const CAP_NET_BIND_SERVICE: u32 = 10;
-pub const CAP_SYS_CHROOT: u32 = 18;
-pub const CAP_SYS_ADMIN: u32 = 21;
-pub const CAP_SYS_NICE: u32 = 23;
-pub const CAP_SYS_RESOURCE: u32 = 24;
-pub const CAP_MKNOD: u32 = 27;
-pub const CAP_MAC_OVERRIDE: u32 = 32;
+pub(crate) const CAP_CHOWN: u32 = 0;
+pub(crate) const CAP_DAC_OVERRIDE: u32 = 1;
+pub(crate) const CAP_DAC_READ_SEARCH: u32 = 2;
+pub(crate) const CAP_FOWNER: u32 = 3;
+pub(crate) const CAP_FSETID: u32 = 4;
+pub(crate) const CAP_KILL: u32 = 5;
+pub(crate) const CAP_SETGID: u32 = 6;
+pub(crate) const CAP_SETUID: u32 = 7;
+pub(crate) const CAP_SETPCAP: u32 = 8;
+pub(crate) const CAP_LINUX_IMMUTABLE: u32 = 9;
+pub(crate) const CAP_SYS_ADMIN: u32 = 21;
+pub(crate) const CAP_SYS_RESOURCE: u32 = 24;
+pub(crate) const CAP_MKNOD: u32 = 27;
+pub(crate) const CAP_MAC_OVERRIDE: u32 = 32;
 /// The highest capability number Linux knows today (CAP_CHECKPOINT_RESTORE).
-pub const CAP_LAST: u32 = 40;
+pub(crate) const CAP_LAST: u32 = 40;
 /// Every capability.
-pub const ALL_CAPS: CapSet = (1 << (CAP_LAST + 1)) - 1;
+pub(crate) const ALL_CAPS: CapSet = (1 << (CAP_LAST + 1)) - 1;
 
 /// The capabilities that follow the file-system uid (capabilities(7): "Effect of user ID
 /// changes on capabilities").
@@ -39,9 +36,9 @@ const FS_CAPS: CapSet = (1 << CAP_CHOWN)
     | (1 << CAP_MAC_OVERRIDE)
     | (1 << CAP_MKNOD);
 
-pub const MAY_EXEC: u32 = 1;
-pub const MAY_WRITE: u32 = 2;
-pub const MAY_READ: u32 = 4;
+pub(crate) const MAY_EXEC: u32 = 1;
+pub(crate) const MAY_WRITE: u32 = 2;
+pub(crate) const MAY_READ: u32 = 4;
 
 /// A process's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]

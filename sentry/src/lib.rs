@@ -6,7 +6,7 @@
 pub(crate) mod checks;
 pub mod config;
 pub mod control;
-pub mod creds;
+pub(crate) mod creds;
 pub(crate) mod fs;
 pub mod host;
 pub(crate) mod ipc;
@@ -24,6 +24,7 @@ pub(crate) mod wait;
 use std::os::fd::OwnedFd;
 
 pub use config::{MountConfig, MountKind, Rlimit, SandboxConfig};
+pub use creds::CapSets;
 pub use kernel::restore::RestoreError;
 pub use platform::GUEST_TOP;
 
