@@ -248,6 +248,7 @@ impl Bundle {
             _ => id.chars().take(64).collect(),
         };
         let config = SandboxConfig {
+            container_id: id.to_string(),
             root: self.rootfs.clone(),
             root_readonly: self.spec.root.readonly,
             mounts,

@@ -113,6 +113,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
             mount("/dev", MountKind::Dev),
             mount("/tmp", MountKind::Tmpfs { mounted: None }),
         ],
+        container_id: hostname.clone(),
         hostname,
         argv,
         env,

@@ -13,6 +13,7 @@ pub mod direct;
 pub mod exec;
 pub mod guest_creds;
 pub mod hooks;
+pub mod inspect;
 pub mod lookup;
 pub mod sandbox;
 pub mod seccomp;

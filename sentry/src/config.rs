@@ -49,6 +49,9 @@ pub struct SandboxConfig {
     pub root_readonly: bool,
     pub mounts: Vec<MountConfig>,
     pub hostname: String,
+    /// The container's id, as the runtime names it (written into a checkpoint image's
+    /// metadata).
+    pub container_id: String,
     pub argv: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -86,6 +89,7 @@ impl SandboxConfig {
                 mount("/tmp", MountKind::Tmpfs { mounted: None }, false),
             ],
             hostname: hostname.into(),
+            container_id: hostname.into(),
             argv,
             env: vec!["PATH=/usr/bin:/bin".into(), "HOME=/".into()],
             cwd: "/".into(),

@@ -535,3 +535,40 @@ impl Runtime {
         }
     }
 }
+
+/// Flips one byte in the middle of the first memory segment of an image (whose table
+/// offset and first entry are read from the header: docs/statefile.md).
+pub fn corrupt_a_segment(image: &std::path::Path) {
+    let mut b = std::fs::read(image).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let table = u64_at(&b, 72) as usize;
+    assert!(u64_at(&b, 80) > 0, "the image has segments");
+    let file_offset = u64_at(&b, table + 8) as usize;
+    let len = u64_at(&b, table + 16) as usize;
+    b[file_offset + len / 2] ^= 0x5a;
+    std::fs::write(image, b).unwrap();
+}
+
+/// A finished command's status, stdout and stderr, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout {}\nstderr {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+impl Runtime {
+    /// `run --detach` of a busybox bundle `id` running `args`, its stdout in `ID.out`;
+    /// returns the bundle.
+    pub fn run_detached(&self, id: &str, args: &[&str]) -> PathBuf {
+        let bundle = self.busybox_bundle(id, args);
+        let o = self.run_to_files(
+            id,
+            &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+        );
+        assert!(o.status.success(), "run {id}: {}", o.stderr);
+        bundle
+    }
+}

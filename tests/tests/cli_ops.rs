@@ -3,14 +3,7 @@
 
 use tests::{Json, Runtime};
 
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout {}\nstderr {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use tests::text;
 
 /// Creates and starts container `id` running `sleep 100`.
 fn running(rt: &Runtime, id: &str) {

@@ -2,7 +2,7 @@
 //! Podman) drives them: `checkpoint --image-path DIR [--leave-running] ID`, then
 //! `restore --image-path DIR --bundle B [--detach] [--pid-file F] ID`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tests::Runtime;
@@ -11,14 +11,7 @@ use tests::Runtime;
 /// stdout, ten times a second.
 const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; echo $i; sleep 0.1; done";
 
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout {}\nstderr {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use tests::text;
 
 /// The numbers a counter printed on the stdout of the command `name`.
 fn numbers(rt: &Runtime, name: &str) -> Vec<u64> {
@@ -42,17 +35,6 @@ fn wait_for_numbers(rt: &Runtime, name: &str, n: usize, secs: u64) -> Vec<u64> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// `run --detach` of a busybox bundle `id` running `args`, its stdout in `ID.out`.
-fn run_detached(rt: &Runtime, id: &str, args: &[&str]) -> PathBuf {
-    let bundle = rt.busybox_bundle(id, args);
-    let o = rt.run_to_files(
-        id,
-        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
-    );
-    assert!(o.status.success(), "run {id}: {}", o.stderr);
-    bundle
 }
 
 /// `restore --detach` of `image` into container `id`, its stdio the files `ID.out` and
@@ -124,7 +106,7 @@ fn exec_counter(rt: &Runtime, id: &str) -> u64 {
 #[test]
 fn a_checkpointed_counter_continues_in_a_new_container_with_new_stdio() {
     let rt = Runtime::new();
-    let bundle = run_detached(&rt, "count", &["sh", "-c", COUNTER]);
+    let bundle = rt.run_detached("count", &["sh", "-c", COUNTER]);
     let before = wait_for_numbers(&rt, "count", 5, 20);
     assert!(before.len() >= 5, "the counter runs: {before:?}");
 
@@ -183,8 +165,7 @@ fn a_process_busy_in_guest_code_runs_on_after_restore() {
     // A loop without system calls between its prints: the checkpoint interrupts it in
     // guest code (not parked in a call), and the restored thread must be resumed.
     let rt = Runtime::new();
-    let bundle = run_detached(
-        &rt,
+    let bundle = rt.run_detached(
         "busy",
         &[
             "sh",
@@ -212,7 +193,7 @@ fn a_process_busy_in_guest_code_runs_on_after_restore() {
 #[test]
 fn checkpoint_leave_running_and_a_restored_copy_run_side_by_side() {
     let rt = Runtime::new();
-    let bundle = run_detached(&rt, "orig", &["sh", "-c", COUNTER]);
+    let bundle = rt.run_detached("orig", &["sh", "-c", COUNTER]);
     wait_for_numbers(&rt, "orig", 3, 20);
     // As containerd and Docker drive it: pause, checkpoint --leave-running, resume.
     assert!(rt.run(&["pause", "orig"]).status.success());
@@ -262,19 +243,6 @@ fn checkpoint_leave_running_and_a_restored_copy_run_side_by_side() {
     assert!(rt.run(&["delete", "--force", "orig"]).status.success());
 }
 
-/// Flips one byte in the middle of the first memory segment of an image (whose table
-/// offset and first entry are read from the header: docs/statefile.md).
-fn corrupt_a_segment(image: &Path) {
-    let mut b = std::fs::read(image).unwrap();
-    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
-    let table = u64_at(&b, 72) as usize;
-    assert!(u64_at(&b, 80) > 0, "the image has segments");
-    let file_offset = u64_at(&b, table + 8) as usize;
-    let len = u64_at(&b, table + 16) as usize;
-    b[file_offset + len / 2] ^= 0x5a;
-    std::fs::write(image, b).unwrap();
-}
-
 /// Asserts that a failed restore of `id` left nothing: no state, no sandbox process, no
 /// pid-file.
 fn nothing_left(rt: &Runtime, id: &str) {
@@ -296,7 +264,7 @@ fn nothing_left(rt: &Runtime, id: &str) {
 #[test]
 fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
     let rt = Runtime::new();
-    let bundle = run_detached(&rt, "src", &["sh", "-c", COUNTER]);
+    let bundle = rt.run_detached("src", &["sh", "-c", COUNTER]);
     wait_for_numbers(&rt, "src", 2, 20);
     let img = rt.dir.path().join("img");
     let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "src"]);
@@ -308,7 +276,7 @@ fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
     let bad = rt.dir.path().join("bad");
     std::fs::create_dir(&bad).unwrap();
     std::fs::write(bad.join("checkpoint.img"), &good).unwrap();
-    corrupt_a_segment(&bad.join("checkpoint.img"));
+    tests::corrupt_a_segment(&bad.join("checkpoint.img"));
     let o = restore(&rt, "bad", &bundle, &bad);
     assert!(!o.status.success());
     // One error, from the sandbox through the control socket: the image and the cause,
@@ -400,7 +368,7 @@ fn a_corrupt_or_truncated_image_is_refused_and_leaves_nothing() {
 #[test]
 fn a_container_is_restored_under_its_own_id_after_checkpoint_and_delete() {
     let rt = Runtime::new();
-    let bundle = run_detached(&rt, "same", &["sh", "-c", COUNTER]);
+    let bundle = rt.run_detached("same", &["sh", "-c", COUNTER]);
     wait_for_numbers(&rt, "same", 3, 20);
     let img = rt.dir.path().join("img");
     let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "same"]);
@@ -432,8 +400,7 @@ fn a_container_is_restored_under_its_own_id_after_checkpoint_and_delete() {
 #[test]
 fn restore_in_the_foreground_exits_with_the_restored_init_status() {
     let rt = Runtime::new();
-    let bundle = run_detached(
-        &rt,
+    let bundle = rt.run_detached(
         "fg",
         &[
             "sh",

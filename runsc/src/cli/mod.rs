@@ -25,6 +25,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod statefile;
 mod update;
 mod wait;
 
@@ -104,6 +105,7 @@ pub enum Command {
     Spec(spec::Spec),
     Start(start::Start),
     State(state::State),
+    Statefile(statefile::Statefile),
     Update(update::Update),
     Wait(wait::Wait),
 }
@@ -173,6 +175,7 @@ impl Command {
             Command::Spec(c) => c.run(ctx),
             Command::Start(c) => c.run(ctx),
             Command::State(c) => c.run(ctx),
+            Command::Statefile(c) => c.run(ctx),
             Command::Update(c) => c.run(ctx),
             Command::Wait(c) => c.run(ctx),
         }

@@ -261,7 +261,7 @@ impl Kernel {
         let state = self.save_state().map_err(CheckpointError::Save)?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
-            &self.hostname,
+            &self.container_id,
         );
         meta.cpu = super::restore::host_cpu();
         let ranges = state

@@ -72,6 +72,8 @@ pub(crate) struct Kernel {
     vfs: Vfs,
     clocks: time::Clocks,
     hostname: String,
+    /// The container's id (for the image's metadata).
+    container_id: String,
     futex_waiters: Vec<Waiter>,
     ready: VecDeque<i32>,
     next_obj: u64,
@@ -140,6 +142,7 @@ impl Kernel {
             } else {
                 config.hostname.clone()
             },
+            container_id: config.container_id.clone(),
             futex_waiters: Vec::new(),
             ready: VecDeque::new(),
             next_obj: 1,
