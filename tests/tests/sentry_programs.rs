@@ -39,6 +39,13 @@ fn signal_handler_interrupts_blocking_read() {
 }
 
 #[test]
+fn the_parent_runs_first_after_fork() {
+    // A SIGCHLD handler that needs a store the parent makes right after fork (CRIU's zdtm
+    // test library): it must not run before that store (issue 12's lost wakeup).
+    expect(&run("parent_first", &["200"]), 0, "0/200 hung\n");
+}
+
+#[test]
 fn sigsegv_handler_recovers_with_siglongjmp() {
     expect(
         &run("segv", &[]),

@@ -141,11 +141,13 @@ impl Kernel {
             Ok(r) => r,
             Err(_) => return,
         };
-        {
+        let resumed_rip = {
             let t = self.task_mut(tid);
+            let resumed_rip = t.regs.rip;
             t.regs = regs;
             t.state = RunState::Stopped;
-        }
+            resumed_rip
+        };
         // A thread that ran guest code waits on no futex: an entry left from a wait that a
         // stop signal interrupted (the call restarts, and registers again) must not take a
         // wakeup meant for a thread that does wait.
@@ -155,6 +157,10 @@ impl Kernel {
         if self.tasks[&tid].dying {
             self.exit_task(tid, false);
             return;
+        }
+        // A system call is progress: a child the task holds since clone may run.
+        if matches!(ev.stop, Stop::Syscall | Stop::Syscall32) {
+            self.release_held(tid);
         }
         match ev.stop {
             Stop::Syscall => self.serve(tid),
@@ -190,11 +196,14 @@ impl Kernel {
                     self.resume(tid);
                     return;
                 };
+                // A fault the guest sees is progress too.
+                self.release_held(tid);
                 self.task_mut(tid).pending.push(info);
                 self.deliver_and_resume(tid);
             }
             Stop::Interrupted => {
                 self.task_mut(tid).interrupting = false;
+                self.interrupted_holding(tid, resumed_rip);
                 self.deliver_and_resume(tid);
             }
             Stop::Gone => unreachable!(),
@@ -337,11 +346,12 @@ impl Kernel {
             .tgs
             .values()
             .filter_map(|g| g.itimer_real.map(|(d, _)| d));
-        parked.chain(timers).min()
+        parked.chain(timers).chain(self.held_deadline()).min()
     }
 
     pub(crate) fn expire_timers(&mut self) {
         let now = self.clocks.mono();
+        self.probe_holding(now);
         let due: Vec<i32> = self
             .tasks
             .iter()

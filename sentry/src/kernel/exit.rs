@@ -93,6 +93,7 @@ impl Kernel {
     /// Removes one task. `host_gone`: its host thread no longer exists or is running
     /// (ending the address space ends it).
     pub(crate) fn exit_task(&mut self, tid: i32, host_gone: bool) {
+        self.release_held(tid);
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };

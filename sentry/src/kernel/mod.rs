@@ -2,6 +2,7 @@
 //! signals, wait and exit.
 
 pub(crate) mod futex;
+mod hold;
 pub(crate) mod process;
 pub(crate) mod procfs;
 pub(crate) mod restore;
@@ -76,6 +77,9 @@ pub(crate) struct Kernel {
     container_id: String,
     futex_waiters: Vec<Waiter>,
     ready: VecDeque<i32>,
+    /// Children of a clone not yet let run, by the task that made them: (child, deadline).
+    /// Not saved: a held child is Stopped, and restore resumes stopped tasks.
+    held: BTreeMap<i32, hold::Held>,
     next_obj: u64,
     /// The init's exit status, once it has exited.
     init_status: Option<WaitStatus>,
@@ -145,6 +149,7 @@ impl Kernel {
             container_id: config.container_id.clone(),
             futex_waiters: Vec::new(),
             ready: VecDeque::new(),
+            held: BTreeMap::new(),
             next_obj: 1,
             init_status: None,
             logged: HashSet::new(),

@@ -175,13 +175,14 @@ impl Kernel {
         if flags & libc::CLONE_CHILD_SETTID != 0 {
             let _ = self.write_u32(new_tid, ctid, new_tid as u32);
         }
-        self.resume(new_tid);
         if flags & libc::CLONE_VFORK != 0 {
+            self.resume(new_tid);
             let t = self.task_mut(tid);
             t.regs.rax = new_tid as u64;
             t.state = RunState::VforkWait(new_tid);
             return Sys::Gone;
         }
+        self.hold(tid, new_tid);
         Sys::Ret(new_tid as i64)
     }
 
