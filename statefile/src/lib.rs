@@ -53,7 +53,9 @@ pub use format::{
 };
 pub use metadata::{CpuFeatures, CpuidLeaf, MemoryTotals, Metadata};
 pub use reader::{Image, Segment, SegmentInfo, VerifyStats};
-pub use writer::{write_image, write_image_to, WriteStats, IMAGE_FILE_NAME};
+pub use writer::{
+    write_image, write_image_from, write_image_to, MemorySource, WriteStats, IMAGE_FILE_NAME,
+};
 
 /// The schema version of a saved-state type: the number written beside the
 /// state section and checked when it is read back.

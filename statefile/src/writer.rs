@@ -10,11 +10,16 @@
 //!    recognised from its first cache line, so this reads very little of
 //!    memory. From the runs, every offset in the file is known.
 //! 2. **Write**: metadata and state stream from the start of the file; the
-//!    table's space is left as a hole; the segments are written straight
-//!    from the caller's slices in large chunks (see [`write_segments`] for
-//!    how their crc32s are computed and how writeback is overlapped). Then
-//!    the table and finally the header (with its checksum) are written into
-//!    their places with positioned writes.
+//!    table's space is left as a hole; the segments are written in large
+//!    chunks, each checksummed just before it is written, while it is hot in
+//!    the cache (see [`write_segments`] for how writeback is overlapped).
+//!    Then the table and finally the header (with its checksum) are written
+//!    into their places with positioned writes.
+//!
+//! Memory comes from a [`MemorySource`]: the caller's slices (written
+//! straight from them, never copied), or a source whose bytes may change
+//! while the image is written (a copy-on-write snapshot of a running
+//! sandbox), which hands out each piece only while it is stable.
 //!
 //! [`write_image_to`] does all of this into a file it is handed (from offset 0)
 //! and fsyncs it. [`write_image`] does it into a temporary file in the target
@@ -42,15 +47,16 @@ use crate::StateSchema;
 /// The name of the image inside the checkpoint directory.
 pub const IMAGE_FILE_NAME: &str = "checkpoint.img";
 
-/// How many bytes of a segment are handed to `write` at once. Large enough
-/// that syscall overhead vanishes, small enough that a chunk checksummed just
-/// before it is written is still in the CPU cache when the kernel copies it.
+/// How many bytes of a segment are handed to `write` at once (and read from a
+/// [`MemorySource`]). Large enough that syscall overhead vanishes, small enough
+/// that a chunk checksummed just before it is written is still in the CPU cache
+/// when the kernel copies it.
 const WRITE_CHUNK: usize = 1 << 20;
 
 /// How many bytes of segments are written between two background flushes.
 const WRITEBACK_STEP: u64 = 64 << 20;
 
-/// From how many bytes of segments on the writer uses helper threads.
+/// From how many bytes of segments on the writer flushes in the background.
 const PARALLEL_MIN: u64 = 2 * WRITEBACK_STEP;
 
 /// What [`write_image`] wrote.
@@ -73,6 +79,63 @@ pub struct WriteStats {
     pub metadata_bytes: u64,
     /// Size of the state section.
     pub state_bytes: u64,
+}
+
+/// Guest memory for the writer, which reads it in two passes (plan, then write) in
+/// pieces, never all at once.
+///
+/// A source whose bytes keep changing while the image is written (the memory of a
+/// running sandbox under a copy-on-write snapshot) hands out every piece as it was at the
+/// snapshot. The writer asks for segments in increasing order of offset, and only after
+/// the plan pass is over: a source may forget what lies below the last piece `read`.
+pub trait MemorySource: Sync {
+    /// The memory to save: `(offset, length)` pairs, which must be multiples of
+    /// [`PAGE_SIZE`] and in increasing order without overlapping (the writer checks).
+    fn ranges(&self) -> Vec<(u64, u64)>;
+    /// Calls `f(offset, bytes)` for consecutive page-aligned pieces covering
+    /// `[off, off + len)` (inside one range). The pieces may only be looked at during
+    /// the call (the source may hold a lock meanwhile, so `f` must be quick).
+    fn scan(&self, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8]));
+    /// Calls `f` once with the bytes of `[off, off + len)` (inside one range); the
+    /// source may copy them first. `f` may block (it writes them out).
+    fn read(
+        &self,
+        off: u64,
+        len: u64,
+        f: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()>;
+}
+
+/// The caller's memory as `(offset, bytes)` slices: a [`MemorySource`] that does not
+/// change while it is written (a stopped sandbox, a buffer).
+struct Slices<'a>(Vec<(u64, &'a [u8])>);
+
+impl Slices<'_> {
+    /// The bytes of `[off, off + len)`, which the planner checked lie inside one slice.
+    fn get(&self, off: u64, len: u64) -> &[u8] {
+        let i = self.0.partition_point(|&(o, _)| o <= off) - 1;
+        let (o, bytes) = self.0[i];
+        &bytes[(off - o) as usize..(off - o + len) as usize]
+    }
+}
+
+impl MemorySource for Slices<'_> {
+    fn ranges(&self) -> Vec<(u64, u64)> {
+        self.0.iter().map(|&(o, b)| (o, b.len() as u64)).collect()
+    }
+
+    fn scan(&self, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8])) {
+        f(off, self.get(off, len))
+    }
+
+    fn read(
+        &self,
+        off: u64,
+        len: u64,
+        f: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        f(self.get(off, len))
+    }
 }
 
 /// Writes `dir/checkpoint.img` atomically.
@@ -102,14 +165,17 @@ where
     I: IntoIterator<Item = (u64, &'a [u8])>,
 {
     // Checked before any file exists.
-    let plan = plan_segments(ranges)?;
+    let source = Slices(ranges.into_iter().collect());
+    let plan = plan_segments(&source)?;
     let final_path = dir.join(IMAGE_FILE_NAME);
     let mut tmp = TempFile::create(dir)?;
     let tmp_path = tmp.path.clone();
-    let stats = write_planned(&tmp.file, meta, state, plan, &|op, source| Error::Io {
-        op,
-        path: tmp_path.clone(),
-        source,
+    let stats = write_planned(&tmp.file, meta, state, &source, plan, &|op, source| {
+        Error::Io {
+            op,
+            path: tmp_path.clone(),
+            source,
+        }
     })?;
     std::fs::rename(&tmp.path, &final_path).map_err(Error::io("cannot rename to", &final_path))?;
     tmp.disarm();
@@ -140,8 +206,22 @@ where
     T: Serialize + StateSchema + ?Sized,
     I: IntoIterator<Item = (u64, &'a [u8])>,
 {
-    let plan = plan_segments(ranges)?;
-    write_planned(file, meta, state, plan, &|op, source| Error::File {
+    write_image_from(file, meta, state, &Slices(ranges.into_iter().collect()))
+}
+
+/// [`write_image_to`] for memory from a [`MemorySource`], such as a copy-on-write
+/// snapshot of a sandbox that keeps running while its image is written.
+pub fn write_image_from<T>(
+    file: &File,
+    meta: &Metadata,
+    state: &T,
+    memory: &dyn MemorySource,
+) -> Result<WriteStats, Error>
+where
+    T: Serialize + StateSchema + ?Sized,
+{
+    let plan = plan_segments(memory)?;
+    write_planned(file, meta, state, memory, plan, &|op, source| Error::File {
         op,
         source,
     })
@@ -155,7 +235,8 @@ fn write_planned<T>(
     file: &File,
     meta: &Metadata,
     state: &T,
-    plan: Plan<'_>,
+    memory: &dyn MemorySource,
+    plan: Plan,
     fail: IoError<'_>,
 ) -> Result<WriteStats, Error>
 where
@@ -221,10 +302,10 @@ where
         (&*file)
             .seek(SeekFrom::Start(file_off))
             .map_err(io("cannot seek in"))?;
-        let crcs =
-            write_segments(file, &plan.runs, plan.saved_bytes).map_err(io("cannot write"))?;
+        let crcs = write_segments(file, memory, &plan.runs, plan.saved_bytes)
+            .map_err(io("cannot write"))?;
         for (run, crc) in plan.runs.iter().zip(crcs) {
-            let len = run.data.len() as u64;
+            let len = run.len;
             entries.push(SegmentEntry {
                 memory_offset: run.memory_offset,
                 file_offset: file_off,
@@ -284,60 +365,52 @@ where
     })
 }
 
-/// Writes the segments back to back from the caller's slices at the file's
-/// current position, returning their crc32s.
+/// Writes the segments back to back at the file's current position, returning
+/// their crc32s.
 ///
-/// Small images are written on this thread, each chunk checksummed just
-/// before it is written (while it is in cache). Large ones use two helper
-/// threads, because on a stopped sandbox the other CPUs are idle:
-/// - one computes the crc32s over the same slices, off the critical path;
-/// - one calls `fdatasync` every [`WRITEBACK_STEP`] bytes, so the disk
-///   writes while this thread is still copying into the page cache (instead
-///   of everything waiting for one flush at the end), and dirty memory stays
-///   bounded.
-fn write_segments(file: &File, runs: &[Run<'_>], total: u64) -> io::Result<Vec<u32>> {
-    if total < PARALLEL_MIN {
-        return runs
+/// Each chunk is checksummed just before it is written, while it is in the cache
+/// (the kernel's copy into the page cache reads it again right after). Large images
+/// use a helper thread that calls `fdatasync` every [`WRITEBACK_STEP`] bytes, so the
+/// disk writes while this thread is still filling the page cache (instead of
+/// everything waiting for one flush at the end), and dirty memory stays bounded.
+fn write_segments(
+    file: &File,
+    memory: &dyn MemorySource,
+    runs: &[Run],
+    total: u64,
+) -> io::Result<Vec<u32>> {
+    let progress = Writeback::default();
+    std::thread::scope(|scope| {
+        let flusher = (total >= PARALLEL_MIN).then(|| scope.spawn(|| progress.run(file)));
+        let mut written = 0u64;
+        let crcs: io::Result<Vec<u32>> = runs
             .iter()
             .map(|run| {
                 let mut crc = crc32fast::Hasher::new();
-                for chunk in run.data.chunks(WRITE_CHUNK) {
-                    crc.update(chunk);
-                    (&*file).write_all(chunk)?;
+                let end = run.memory_offset + run.len;
+                let mut at = run.memory_offset;
+                while at < end {
+                    let n = (end - at).min(WRITE_CHUNK as u64);
+                    memory.read(at, n, &mut |bytes| {
+                        crc.update(bytes);
+                        (&*file).write_all(bytes)
+                    })?;
+                    at += n;
+                    written += n;
+                    progress.advance(written);
                 }
                 Ok(crc.finalize())
             })
             .collect();
-    }
-    let progress = Writeback::default();
-    std::thread::scope(|scope| {
-        let flusher = scope.spawn(|| progress.run(file));
-        let summer = scope.spawn(|| {
-            runs.iter()
-                .map(|run| crc32fast::hash(run.data))
-                .collect::<Vec<u32>>()
-        });
-        let mut written = 0u64;
-        let result: io::Result<()> = runs.iter().try_for_each(|run| {
-            for chunk in run.data.chunks(WRITE_CHUNK) {
-                (&*file).write_all(chunk)?;
-                written += chunk.len() as u64;
-                progress.advance(written);
-            }
-            Ok(())
-        });
         progress.finish();
         // The flusher's error matters even if ours is fine: it consumed the
         // file's writeback error, which the final fsync would not see again.
-        let flushed = flusher
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("writeback thread panicked")));
-        let crcs = summer
-            .join()
-            .map_err(|_| io::Error::other("checksum thread panicked"))?;
-        result?;
-        flushed?;
-        Ok(crcs)
+        if let Some(flusher) = flusher {
+            flusher
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("writeback thread panicked")))?;
+        }
+        crcs
     })
 }
 
@@ -383,31 +456,31 @@ impl Writeback {
 }
 
 /// A run of non-zero pages: one future segment.
-struct Run<'a> {
+struct Run {
     memory_offset: u64,
-    data: &'a [u8],
+    len: u64,
 }
 
-struct Plan<'a> {
-    runs: Vec<Run<'a>>,
+struct Plan {
+    runs: Vec<Run>,
     range_bytes: u64,
     saved_bytes: u64,
 }
 
+/// How much memory the plan looks at in one [`MemorySource::scan`].
+const SCAN_STEP: u64 = 1 << 20;
+
 /// Checks the ranges and splits them into runs of non-zero pages.
-fn plan_segments<'a, I>(ranges: I) -> Result<Plan<'a>, Error>
-where
-    I: IntoIterator<Item = (u64, &'a [u8])>,
-{
+fn plan_segments(memory: &dyn MemorySource) -> Result<Plan, Error> {
     const PAGE: usize = PAGE_SIZE as usize;
     let mut plan = Plan {
         runs: Vec::new(),
         range_bytes: 0,
         saved_bytes: 0,
     };
+    let ranges = memory.ranges();
     let mut prev_end: Option<u64> = None;
-    for (offset, bytes) in ranges {
-        let len = bytes.len() as u64;
+    for &(offset, len) in &ranges {
         if !is_aligned(offset, PAGE_SIZE) || !is_aligned(len, PAGE_SIZE) {
             return Err(Error::UnalignedRange { offset, len });
         }
@@ -420,40 +493,52 @@ where
             }
         }
         prev_end = Some(end);
+    }
+    for (offset, len) in ranges {
+        let end = offset + len;
         plan.range_bytes += len;
-
-        let mut run_start: Option<usize> = None;
-        for (i, page) in bytes.chunks_exact(PAGE).enumerate() {
-            let at = i * PAGE;
-            match (is_zero_page(page), run_start) {
-                (false, None) => run_start = Some(at),
-                (true, Some(start)) => {
-                    plan.push_run(offset + start as u64, &bytes[start..at])?;
-                    run_start = None;
+        let mut run_start: Option<u64> = None;
+        let mut failed = None;
+        let mut at = offset;
+        while at < end && failed.is_none() {
+            let step = (end - at).min(SCAN_STEP);
+            memory.scan(at, step, &mut |piece_at, piece| {
+                for (i, page) in piece.chunks_exact(PAGE).enumerate() {
+                    let page_at = piece_at + (i * PAGE) as u64;
+                    match (is_zero_page(page), run_start) {
+                        (false, None) => run_start = Some(page_at),
+                        (true, Some(start)) => {
+                            if let Err(e) = plan.push_run(start, page_at - start) {
+                                failed.get_or_insert(e);
+                            }
+                            run_start = None;
+                        }
+                        _ => {}
+                    }
                 }
-                _ => {}
-            }
+            });
+            at += step;
         }
         if let Some(start) = run_start {
-            plan.push_run(offset + start as u64, &bytes[start..])?;
+            plan.push_run(start, end - start)?;
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     Ok(plan)
 }
 
-impl<'a> Plan<'a> {
-    fn push_run(&mut self, memory_offset: u64, run: &'a [u8]) -> Result<(), Error> {
+impl Plan {
+    fn push_run(&mut self, memory_offset: u64, len: u64) -> Result<(), Error> {
         if self.runs.len() as u64 >= MAX_SEGMENTS {
             return Err(Error::TooManySegments {
                 count: self.runs.len() as u64 + 1,
                 max: MAX_SEGMENTS,
             });
         }
-        self.saved_bytes += run.len() as u64;
-        self.runs.push(Run {
-            memory_offset,
-            data: run,
-        });
+        self.saved_bytes += len;
+        self.runs.push(Run { memory_offset, len });
         Ok(())
     }
 }

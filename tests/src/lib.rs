@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests: they drive the built `runsc` binary as a user would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -433,6 +433,23 @@ impl Runtime {
             status,
             stderr: std::fs::read_to_string(err_path).unwrap_or_default(),
         }
+    }
+
+    /// `restore --detach` of the image in `image` into container `id` of `bundle`, run as
+    /// [`Runtime::run_to_files`] with output files `NAME.out` and `NAME.err`.
+    pub fn restore_to_files(&self, name: &str, id: &str, bundle: &Path, image: &Path) -> Outcome {
+        self.run_to_files(
+            name,
+            &[
+                "restore",
+                "--detach",
+                "--image-path",
+                image.to_str().unwrap(),
+                "--bundle",
+                bundle.to_str().unwrap(),
+                id,
+            ],
+        )
     }
 
     /// What a container wrote to the stdout of the command `NAME` that created it.

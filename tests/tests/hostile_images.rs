@@ -79,18 +79,7 @@ fn write(dir: &Path, state: &KernelState) {
 /// Restores `image` into a new container of `bundle`; returns its stderr, after checking
 /// that it failed and left no container and no sandbox process.
 fn refused(rt: &Runtime, bundle: &Path, image: &Path) -> String {
-    let o = rt.run_to_files(
-        "restore",
-        &[
-            "restore",
-            "--detach",
-            "--image-path",
-            image.to_str().unwrap(),
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "hostile",
-        ],
-    );
+    let o = rt.restore_to_files("restore", "hostile", bundle, image);
     assert!(!o.status.success(), "the image was restored");
     let list = rt.run(&["list", "-q"]);
     assert_eq!(

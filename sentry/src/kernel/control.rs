@@ -12,6 +12,7 @@ use crate::control::{
     CheckpointError, Envelope, ExecError, ExecProcess, Request, RequestError, Response, SignalError,
 };
 use crate::creds;
+use crate::mm::{MmCtx, Snapshot};
 
 /// A signal number a request may carry.
 fn check_signal(signo: i32) -> Result<(), SignalError> {
@@ -214,18 +215,27 @@ impl Kernel {
         }
     }
 
-    /// Serves a request that needs the world stopped (it is).
-    pub(crate) fn stopped_world_request(&mut self, req: Request, fds: Vec<OwnedFd>) -> Response {
-        match req {
-            Request::SaveState => self
-                .save_state()
-                .map_err(CheckpointError::Save)
-                .and_then(|s| {
-                    statefile::codec::encode(&s)
-                        .map(Response::State)
-                        .map_err(|e| CheckpointError::Save(std::io::Error::other(e)))
-                })
-                .into(),
+    /// Serves a request that needs the world stopped (it is) and answers it. A
+    /// checkpoint is answered from the thread that writes its image, once it is on disk.
+    pub(crate) fn stopped_world_request(&mut self, env: crate::control::Envelope) {
+        let crate::control::Envelope {
+            request,
+            fds,
+            reply,
+        } = env;
+        match request {
+            Request::SaveState => {
+                let resp = self
+                    .save_state()
+                    .map_err(CheckpointError::Save)
+                    .and_then(|s| {
+                        statefile::codec::encode(&s)
+                            .map(Response::State)
+                            .map_err(|e| CheckpointError::Save(std::io::Error::other(e)))
+                    })
+                    .into();
+                let _ = reply.send(resp);
+            }
             Request::Checkpoint {
                 leave_running,
                 image,
@@ -233,48 +243,128 @@ impl Kernel {
                 let Some(file) = fds.into_iter().next() else {
                     unreachable!("`control` checked the fds");
                 };
-                if let Err(e) = self.checkpoint(&std::fs::File::from(file), &image) {
-                    return Response::Error(e.into());
-                }
+                // One image at a time: an earlier one is finished first.
+                self.reap_checkpoint(true);
+                let capture = match self.capture() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = reply.send(Response::Error(e.into()));
+                        return;
+                    }
+                };
                 if !leave_running {
+                    // The sandbox ends now; its memory stays for the snapshot until the
+                    // image is written (the event loop waits for that before it returns).
                     let mut all: Vec<i32> = self.tgs.keys().copied().collect();
                     all.sort_unstable_by(|a, b| b.cmp(a));
                     for p in all {
                         self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
                     }
                 }
-                Response::Ok
+                let file = std::fs::File::from(file);
+                self.checkpoint_job = Some(std::thread::spawn(move || {
+                    let resp = capture.write(&file, &image).map(|()| Response::Ok);
+                    let _ = reply.send(resp.into());
+                }));
             }
             req => unreachable!("{} is not deferred by `control`", req.name()),
         }
     }
 
-    /// Writes the checkpoint image into `file` (from its start; fsync'd): the kernel's
-    /// saved form and every allocated page of the memory file (zero pages are skipped by
-    /// the writer). Naming the file is the caller's business (`runsc checkpoint` renames
-    /// it to `checkpoint.img`); `image` is that name, for errors.
-    pub(crate) fn checkpoint(
-        &mut self,
-        file: &std::fs::File,
-        image: &str,
-    ) -> Result<(), CheckpointError> {
+    /// The consistency point of a checkpoint (the world is stopped): the kernel's saved
+    /// form, the image's metadata and a copy-on-write snapshot of the memory file, every
+    /// guest mapping made read-only so that the guest's first write to a page the image
+    /// still needs faults and has it copied aside first.
+    fn capture(&mut self) -> Result<Capture, CheckpointError> {
         let state = self.save_state().map_err(CheckpointError::Save)?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
             &self.container_id,
         );
         meta.cpu = super::restore::host_cpu();
-        let ranges = state
-            .memory
-            .iter()
-            .map(|&(s, e, _)| (s, self.mf.slice(s, e - s)));
-        statefile::write_image_to(file, &meta, &state, ranges).map_err(|source| {
-            CheckpointError::Write {
+        let snapshot = self.mf.begin_snapshot();
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
+        for e in self.mms.values() {
+            if let Err(e) = e.mm.protect_for_snapshot(&mut cx) {
+                self.end_snapshot();
+                return Err(CheckpointError::Save(e));
+            }
+        }
+        Ok(Capture {
+            state,
+            meta,
+            snapshot,
+        })
+    }
+
+    /// Ends the snapshot of a checkpoint whose image is written: guest mappings get their
+    /// protection back and memory freed meanwhile is released.
+    fn end_snapshot(&mut self) {
+        self.mf.end_snapshot();
+        let mut cx = MmCtx {
+            mf: &mut self.mf,
+            plat: &mut *self.plat,
+        };
+        for e in self.mms.values() {
+            if let Err(err) = e.mm.protect_for_snapshot(&mut cx) {
+                log::warn!("address space {:?} after a checkpoint: {err}", e.mm.id);
+            }
+        }
+    }
+
+    /// Finishes a checkpoint whose image was being written in the background once its
+    /// writer is done (`wait`: waits for it).
+    pub(crate) fn reap_checkpoint(&mut self, wait: bool) {
+        match &self.checkpoint_job {
+            Some(job) if wait || job.is_finished() => {}
+            _ => return,
+        }
+        if let Some(job) = self.checkpoint_job.take() {
+            if job.join().is_err() {
+                log::error!("the checkpoint writer panicked");
+            }
+            self.end_snapshot();
+        }
+    }
+
+    /// Writes the checkpoint image into `file` (from its start; fsync'd) on this thread:
+    /// the kernel's saved form and every allocated page of the memory file (zero pages
+    /// are skipped by the writer). Naming the file is the caller's business (`runsc
+    /// checkpoint` renames it to `checkpoint.img`); `image` is that name, for errors.
+    #[cfg(test)]
+    pub(crate) fn checkpoint(
+        &mut self,
+        file: &std::fs::File,
+        image: &str,
+    ) -> Result<(), CheckpointError> {
+        let capture = self.capture()?;
+        let written = capture.write(file, image);
+        self.end_snapshot();
+        written
+    }
+}
+
+/// What a checkpoint captured at its consistency point, to be written while the guest
+/// runs on.
+struct Capture {
+    state: super::state::KernelState,
+    meta: statefile::Metadata,
+    snapshot: std::sync::Arc<Snapshot>,
+}
+
+impl Capture {
+    /// Writes the image into `file` (from its start; fsync'd); `image` is its name, for
+    /// errors.
+    fn write(&self, file: &std::fs::File, image: &str) -> Result<(), CheckpointError> {
+        statefile::write_image_from(file, &self.meta, &self.state, &*self.snapshot)
+            .map(drop)
+            .map_err(|source| CheckpointError::Write {
                 image: image.to_string(),
                 source,
-            }
-        })?;
-        Ok(())
+            })
     }
 }
 

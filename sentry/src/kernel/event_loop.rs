@@ -216,8 +216,11 @@ impl Kernel {
         control: Option<&crate::control::ControlReceiver>,
     ) -> WaitStatus {
         loop {
+            self.reap_checkpoint(false);
             if let Some(st) = self.init_status {
                 if self.tasks.is_empty() {
+                    // An image still being written is finished first.
+                    self.reap_checkpoint(true);
                     return st;
                 }
             }
@@ -254,8 +257,7 @@ impl Kernel {
             if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
                 let reqs = std::mem::take(&mut self.deferred);
                 for env in reqs {
-                    let resp = self.stopped_world_request(env.request, env.fds);
-                    let _ = env.reply.send(resp);
+                    self.stopped_world_request(env);
                 }
                 self.paused = self.user_paused;
                 if !self.paused {
@@ -275,7 +277,13 @@ impl Kernel {
             let timeout_ms = self
                 .next_deadline()
                 .map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000))
-                .unwrap_or(1000);
+                .unwrap_or(1000)
+                // A checkpoint writer finishing is noticed soon after.
+                .min(if self.checkpoint_job.is_some() {
+                    5
+                } else {
+                    1000
+                });
             let wakeups = self.plat.wakeup_fds();
             let mut pfds: Vec<libc::pollfd> = wakeups
                 .iter()

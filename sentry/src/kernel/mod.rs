@@ -93,6 +93,9 @@ pub(crate) struct Kernel {
     /// Runtime waits for a process started by `exec` (pid, where to answer).
     pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
     boot_ns: u64,
+    /// The thread writing a checkpoint image from the memory file's snapshot, which
+    /// answers the request when the image is on disk.
+    checkpoint_job: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Kernel {
@@ -158,6 +161,7 @@ impl Kernel {
             deferred: Vec::new(),
             pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
+            checkpoint_job: None,
         })
     }
 

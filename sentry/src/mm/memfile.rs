@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::platform::sys;
 
@@ -32,6 +33,10 @@ pub struct MemoryFile {
     refs: BTreeMap<u64, (u64, u32)>,
     /// Bytes currently allocated.
     pub allocated: u64,
+    /// The copy-on-write snapshot a checkpoint is being written from, if any.
+    snapshot: Option<Arc<Snapshot>>,
+    /// Ranges freed while a snapshot holds them: released when it ends.
+    deferred: Vec<(u64, u64)>,
 }
 
 impl MemoryFile {
@@ -47,6 +52,8 @@ impl MemoryFile {
             free,
             refs: BTreeMap::new(),
             allocated: 0,
+            snapshot: None,
+            deferred: Vec::new(),
         })
     }
 
@@ -119,8 +126,18 @@ impl MemoryFile {
     }
 
     fn release(&mut self, start: u64, end: u64) {
-        let _ = sys::punch_hole(self.raw_fd(), start, end - start);
         self.allocated -= end - start;
+        if self.snapshot.is_some() {
+            // The snapshot still reads it: nothing else may have it before it ends.
+            self.deferred.push((start, end));
+            return;
+        }
+        self.free_range(start, end);
+    }
+
+    /// Returns unreferenced bytes to the host and to the free list.
+    fn free_range(&mut self, start: u64, end: u64) {
+        let _ = sys::punch_hole(self.raw_fd(), start, end - start);
         let (mut s, mut e) = (start, end);
         if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
             if pe == s {
@@ -144,17 +161,20 @@ impl MemoryFile {
 
     pub fn write(&self, off: u64, buf: &[u8]) {
         assert!(off + buf.len() as u64 <= FILE_SIZE);
+        self.preserve(off, buf.len() as u64);
         // SAFETY: the range is inside the sentry's mapping of the file (checked above).
         unsafe { sys::copy_raw(self.base.add(off as usize), buf.as_ptr(), buf.len()) }
     }
 
     pub fn zero(&self, off: u64, len: u64) {
+        self.preserve(off, len);
         let _ = sys::punch_hole(self.raw_fd(), off, len);
     }
 
     /// Copies `len` bytes within the file.
     pub fn copy_within(&self, from: u64, to: u64, len: u64) {
         assert!(from + len <= FILE_SIZE && to + len <= FILE_SIZE);
+        self.preserve(to, len);
         // SAFETY: both ranges lie inside the sentry's mapping of the file.
         unsafe {
             sys::copy_raw(
@@ -165,13 +185,53 @@ impl MemoryFile {
         }
     }
 
-    /// A borrowed view of file bytes, for writing a checkpoint. Guest threads must be
-    /// stopped while the slice lives.
-    pub fn slice(&self, off: u64, len: u64) -> &[u8] {
-        assert!(off + len <= FILE_SIZE);
-        // SAFETY: inside the mapping; the caller keeps guest threads stopped, so nothing
-        // writes these bytes while the slice is borrowed.
-        unsafe { std::slice::from_raw_parts(self.base.add(off as usize), len as usize) }
+    /// Takes a copy-on-write snapshot of every allocated range, for a checkpoint written
+    /// while the guest runs on. Guest threads must be stopped, and every guest mapping
+    /// that can write made read-only (`write_allowed` says when a range may be writable
+    /// again) before they run again; the kernel's own writes go through this file, which
+    /// copies what they would change aside first. Freed ranges are kept until
+    /// `end_snapshot`.
+    pub(crate) fn begin_snapshot(&mut self) -> Arc<Snapshot> {
+        let snap = Arc::new(Snapshot {
+            base: Base(self.base),
+            ranges: self.refs.iter().map(|(&s, &(e, _))| (s, e)).collect(),
+            state: Mutex::new(SnapState {
+                written: 0,
+                copies: BTreeMap::new(),
+            }),
+            buffer: Mutex::new(Vec::new()),
+        });
+        self.snapshot = Some(snap.clone());
+        snap
+    }
+
+    /// Ends the snapshot (its image is written or abandoned): ranges freed meanwhile are
+    /// released.
+    pub(crate) fn end_snapshot(&mut self) {
+        self.snapshot = None;
+        for (s, e) in std::mem::take(&mut self.deferred) {
+            self.free_range(s, e);
+        }
+    }
+
+    pub(crate) fn snapshot_active(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Copies what the snapshot still needs of `[off, off + len)` aside, so that the
+    /// range may change.
+    pub(crate) fn preserve(&self, off: u64, len: u64) {
+        if let Some(snap) = &self.snapshot {
+            snap.preserve(off, len);
+        }
+    }
+
+    /// Whether `[off, off + len)` may be written without `preserve` (no snapshot needs
+    /// it): a guest mapping of it may be writable.
+    pub(crate) fn write_allowed(&self, off: u64, len: u64) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_none_or(|snap| snap.preserved(off, len))
     }
 
     /// Marks the saved allocated ranges (start, end, references) as allocated again in a
@@ -207,5 +267,233 @@ impl MemoryFile {
     /// Allocated ranges (start, end, references), for checkpointing.
     pub fn allocated_ranges(&self) -> Vec<(u64, u64, u32)> {
         self.refs.iter().map(|(&s, &(e, n))| (s, e, n)).collect()
+    }
+}
+
+/// How much a snapshot copies aside at once: the unit it tracks, and what one guest
+/// write fault makes writable again.
+pub(crate) const SNAP_CHUNK: u64 = 64 * 1024;
+
+/// The sentry's mapping of the memory file, shared with the image writer's thread.
+struct Base(*mut u8);
+
+// SAFETY: the mapping is never unmapped (the memory file lives as long as the sentry);
+// every access from another thread goes through `Snapshot`, which reads only chunks that
+// nothing writes before `Snapshot::preserve` has copied them, under its lock.
+unsafe impl Send for Base {}
+// SAFETY: as above.
+unsafe impl Sync for Base {}
+
+/// A copy-on-write snapshot of the memory file's allocated ranges, for writing a
+/// checkpoint image on another thread while the guest runs on.
+///
+/// Each `SNAP_CHUNK`-aligned chunk of the memory file is, for the snapshot, either
+/// - still in the memory file, unchanged (nothing writes it before `preserve`, which the
+///   memory file calls before each of its own writes, and guest mappings of it are
+///   read-only: a write fault calls `preserve` before it makes the page writable);
+/// - copied aside by `preserve`;
+/// - or already consumed by the writer (below `written`): it may change freely.
+///
+/// The writer reads chunks in increasing order, copying each piece under the lock, so a
+/// chunk is never changed while it is read.
+pub(crate) struct Snapshot {
+    base: Base,
+    /// The allocated ranges (start, end) at the snapshot, in order.
+    ranges: Vec<(u64, u64)>,
+    state: Mutex<SnapState>,
+    /// The writer's buffer for a piece (kept between reads).
+    buffer: Mutex<Vec<u8>>,
+}
+
+struct SnapState {
+    /// The writer has read everything it needs below this offset.
+    written: u64,
+    /// Chunks copied aside (by chunk number) before they changed.
+    copies: BTreeMap<u64, Box<[u8]>>,
+}
+
+impl Snapshot {
+    fn lock(&self) -> MutexGuard<'_, SnapState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The parts of `[lo, hi)` that lie in the snapshot's ranges.
+    fn parts(&self, lo: u64, hi: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first = self.ranges.partition_point(|&(_, e)| e <= lo);
+        self.ranges[first..]
+            .iter()
+            .take_while(move |&&(s, _)| s < hi)
+            .map(move |&(s, e)| (s.max(lo), e.min(hi)))
+    }
+
+    /// The chunks of `[off, off + len)` the snapshot still needs from the memory file.
+    fn needed<'a>(
+        &'a self,
+        state: &'a SnapState,
+        off: u64,
+        len: u64,
+    ) -> impl Iterator<Item = u64> + 'a {
+        let first = off / SNAP_CHUNK;
+        let last = off.saturating_add(len).div_ceil(SNAP_CHUNK);
+        (first..last).filter(move |&c| {
+            let (cs, ce) = (c * SNAP_CHUNK, (c + 1) * SNAP_CHUNK);
+            ce > state.written
+                && !state.copies.contains_key(&c)
+                && self.parts(cs, ce).next().is_some()
+        })
+    }
+
+    fn preserve(&self, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let mut state = self.lock();
+        let chunks: Vec<u64> = self.needed(&state, off, len).collect();
+        for c in chunks {
+            let cs = c * SNAP_CHUNK;
+            let mut copy = vec![0u8; SNAP_CHUNK as usize].into_boxed_slice();
+            for (s, e) in self.parts(cs, cs + SNAP_CHUNK) {
+                // SAFETY: `s..e` lies in an allocated range of the mapping; the lock keeps
+                // the writer from reading it meanwhile.
+                let from = unsafe {
+                    std::slice::from_raw_parts(self.base.0.add(s as usize), (e - s) as usize)
+                };
+                copy[(s - cs) as usize..(e - cs) as usize].copy_from_slice(from);
+            }
+            state.copies.insert(c, copy);
+        }
+    }
+
+    fn preserved(&self, off: u64, len: u64) -> bool {
+        let state = self.lock();
+        let none = self.needed(&state, off, len).next().is_none();
+        none
+    }
+
+    /// Calls `f(offset, bytes)` for the pieces of `[off, off + len)` as the snapshot
+    /// holds them, under the lock.
+    fn pieces(&self, state: &SnapState, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8])) {
+        let end = off + len;
+        let mut at = off;
+        while at < end {
+            let c = at / SNAP_CHUNK;
+            let cs = c * SNAP_CHUNK;
+            if let Some(copy) = state.copies.get(&c) {
+                let upto = end.min(cs + SNAP_CHUNK);
+                f(at, &copy[(at - cs) as usize..(upto - cs) as usize]);
+                at = upto;
+                continue;
+            }
+            // The memory file, up to the next copied chunk.
+            let next_copy = state
+                .copies
+                .range(c..)
+                .next()
+                .map_or(end, |(&n, _)| (n * SNAP_CHUNK).min(end));
+            // SAFETY: the writer asks only for the snapshot's ranges, which lie in the
+            // mapping; nothing changes an uncopied chunk while the lock is held.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(self.base.0.add(at as usize), (next_copy - at) as usize)
+            };
+            f(at, bytes);
+            at = next_copy;
+        }
+    }
+}
+
+impl statefile::MemorySource for Snapshot {
+    fn ranges(&self) -> Vec<(u64, u64)> {
+        self.ranges.iter().map(|&(s, e)| (s, e - s)).collect()
+    }
+
+    fn scan(&self, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8])) {
+        let state = self.lock();
+        self.pieces(&state, off, len, f);
+    }
+
+    fn read(
+        &self,
+        off: u64,
+        len: u64,
+        f: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut buf = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        buf.clear();
+        {
+            let mut state = self.lock();
+            self.pieces(&state, off, len, &mut |_, bytes| {
+                buf.extend_from_slice(bytes)
+            });
+            // Everything below is read: it may change, and its copies go.
+            state.written = state.written.max(off + len);
+            let keep = state.written / SNAP_CHUNK;
+            state.copies = state.copies.split_off(&keep);
+        }
+        f(&buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statefile::MemorySource;
+
+    /// What the snapshot hands the writer for `[off, off + len)`.
+    fn snapshot_bytes(snap: &Snapshot, off: u64, len: u64) -> (Vec<u8>, Vec<u8>) {
+        let mut scanned = Vec::new();
+        snap.scan(off, len, &mut |at, b| {
+            assert_eq!(at, off + scanned.len() as u64);
+            scanned.extend_from_slice(b)
+        });
+        let mut read = Vec::new();
+        snap.read(off, len, &mut |b| {
+            read.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        (scanned, read)
+    }
+
+    #[test]
+    fn a_snapshot_keeps_what_memory_held_while_it_changes() {
+        let mut mf = MemoryFile::new().unwrap();
+        let len = 4 * SNAP_CHUNK;
+        let a = mf.alloc(len).unwrap();
+        let b = mf.alloc(SNAP_CHUNK).unwrap();
+        mf.write(a, &vec![1u8; len as usize]);
+        mf.write(b, &vec![2u8; SNAP_CHUNK as usize]);
+        let snap = mf.begin_snapshot();
+        assert_eq!(
+            snap.ranges(),
+            [(a, len), (b, SNAP_CHUNK)],
+            "the allocated ranges"
+        );
+        // Nothing may be written in place yet.
+        assert!(!mf.write_allowed(a, PAGE));
+        // The kernel's own writes copy aside first; a preserved chunk may be written.
+        mf.write(a + SNAP_CHUNK + 8, &[9u8; 100]);
+        mf.preserve(a + 2 * SNAP_CHUNK, PAGE);
+        assert!(mf.write_allowed(a + 2 * SNAP_CHUNK, SNAP_CHUNK));
+        assert!(!mf.write_allowed(a + 2 * SNAP_CHUNK, 2 * SNAP_CHUNK));
+        mf.write(a + 2 * SNAP_CHUNK, &vec![7u8; SNAP_CHUNK as usize]);
+        // Freed memory is kept, not punched, until the snapshot ends.
+        mf.dec_ref(b, SNAP_CHUNK);
+        assert_eq!(mf.allocated, len);
+        let (scanned, read) = snapshot_bytes(&snap, a, len);
+        assert_eq!(scanned, vec![1u8; len as usize]);
+        assert_eq!(read, scanned);
+        let (scanned, _) = snapshot_bytes(&snap, b, SNAP_CHUNK);
+        assert_eq!(scanned, vec![2u8; SNAP_CHUNK as usize]);
+        // What the writer has read may change freely.
+        assert!(mf.write_allowed(a, len));
+        // The memory itself has the new bytes.
+        let mut now = vec![0u8; 100];
+        mf.read(a + SNAP_CHUNK + 8, &mut now);
+        assert_eq!(now, [9u8; 100]);
+        mf.end_snapshot();
+        assert!(mf.write_allowed(b, SNAP_CHUNK));
+        let mut freed = vec![1u8; 16];
+        mf.read(b, &mut freed);
+        assert_eq!(freed, [0u8; 16], "the freed range is released at the end");
     }
 }

@@ -5,7 +5,7 @@ pub(crate) mod state;
 
 use std::collections::BTreeMap;
 
-pub(crate) use memfile::{page_down, page_up, MemoryFile, PAGE};
+pub(crate) use memfile::{page_down, page_up, MemoryFile, Snapshot, PAGE, SNAP_CHUNK};
 
 use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BOTTOM, GUEST_TOP};
 
@@ -98,13 +98,31 @@ impl Mm {
     }
 
     /// The host protection of mapping `v` starting at `start`: private writable memory
-    /// that another address space still shares is mapped read-only (copy-on-write).
+    /// that another address space still shares is mapped read-only (copy-on-write), and
+    /// so is memory a checkpoint's snapshot still needs unchanged.
     fn host_prot(&self, cx: &MmCtx, v: &Vma, start: u64) -> i32 {
-        if !v.shared && v.prot & PROT_WRITE != 0 && cx.mf.is_shared(v.off, v.end - start) {
+        let len = v.end - start;
+        if v.prot & PROT_WRITE != 0
+            && ((!v.shared && cx.mf.is_shared(v.off, len)) || !cx.mf.write_allowed(v.off, len))
+        {
             v.prot & !PROT_WRITE
         } else {
             v.prot
         }
+    }
+
+    /// Makes every writable mapping read-only while a checkpoint's snapshot is taken
+    /// (each page becomes writable again at its first write fault, once the snapshot
+    /// has what it held), or gives the mappings their protection back once it is over.
+    pub fn protect_for_snapshot(&self, cx: &mut MmCtx) -> std::io::Result<()> {
+        for (&s, v) in &self.vmas {
+            if v.prot & PROT_WRITE != 0 {
+                let hp = self.host_prot(cx, v, s);
+                cx.plat
+                    .protect(self.id, GuestRange::bounds(s, v.end)?, hp)?;
+            }
+        }
+        Ok(())
     }
 
     /// Splits mappings so that `at` is a boundary.
@@ -377,7 +395,7 @@ impl Mm {
         for (&s, v) in &self.vmas {
             cx.mf.inc_ref(v.off, v.end - s);
             let prot = if v.shared {
-                v.prot
+                self.host_prot(cx, v, s)
             } else {
                 v.prot & !PROT_WRITE
             };
@@ -396,7 +414,26 @@ impl Mm {
         let Some((s, v)) = self.find(addr) else {
             return false;
         };
-        if v.shared || v.prot & PROT_WRITE == 0 {
+        if v.prot & PROT_WRITE == 0 {
+            return false;
+        }
+        if cx.mf.snapshot_active() {
+            // A checkpoint's snapshot: the chunk around the fault is copied aside (if
+            // the snapshot still needs it) before it may change.
+            let w0 = (addr & !(SNAP_CHUNK - 1)).max(s);
+            let w1 = ((addr & !(SNAP_CHUNK - 1)) + SNAP_CHUNK).min(v.end);
+            let off = v.off + (w0 - s);
+            cx.mf.preserve(off, w1 - w0);
+            if v.shared || !cx.mf.is_shared(off, w1 - w0) {
+                let prot = v.prot;
+                let Ok(r) = table_range(w0, w1) else {
+                    return false;
+                };
+                return cx.plat.protect(self.id, r, prot).is_ok();
+            }
+            return self.break_cow(cx, w0, w1).is_ok();
+        }
+        if v.shared {
             return false;
         }
         // Nothing else shares the mapping any more (the other side exited or wrote its
