@@ -2,7 +2,7 @@
 // checkpoint benchmark:  memnoise MIB [PAGES_PER_TICK]
 //
 // Page i holds 512 words derived from (i, version[i]); version[] lives in guest memory
-// too. Each tick rewrites PAGES_PER_TICK pages round-robin (version first, then the
+// too (a shared mapping; the pages are a private one). Each tick rewrites PAGES_PER_TICK pages round-robin (version first, then the
 // page), so at any instruction at most one page is behind its version, and between ticks
 // every page matches. A checkpoint that missed or tore a write restores into a state
 // where some page does not match.
@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
     size_t pages = (size_t)atol(argv[1]) * 256;
     size_t per_tick = argc > 2 ? (size_t)atol(argv[2]) : 0;
     mem = mmap(0, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    version = mmap(0, pages * 4 + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Shared, so that both kinds of mapping are written during a checkpoint.
+    version = mmap(0, pages * 4 + 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED || version == MAP_FAILED) {
         say("mmap failed\n");
         return 1;

@@ -14,6 +14,10 @@ use crate::control::{
 use crate::creds;
 use crate::mm::{MmCtx, Snapshot};
 
+/// How much guest memory gets its write protection back per event-loop round after a
+/// checkpoint's snapshot (one `mprotect` of 64 MiB takes a few ms).
+const REPROTECT_STEP: u64 = 64 << 20;
+
 /// A signal number a request may carry.
 fn check_signal(signo: i32) -> Result<(), SignalError> {
     if (1..=64).contains(&signo) {
@@ -300,17 +304,42 @@ impl Kernel {
         })
     }
 
-    /// Ends the snapshot of a checkpoint whose image is written: guest mappings get their
-    /// protection back and memory freed meanwhile is released.
+    /// Ends the snapshot of a checkpoint whose image is written: memory freed meanwhile
+    /// is released, and guest mappings get their protection back, a piece at a time
+    /// (`reprotect_some`), so that the event loop is never held up for long; until
+    /// then a write fault makes its chunk writable.
     fn end_snapshot(&mut self) {
         self.mf.end_snapshot();
-        let mut cx = MmCtx {
-            mf: &mut self.mf,
-            plat: &mut *self.plat,
-        };
-        for e in self.mms.values() {
-            if let Err(err) = e.mm.protect_for_snapshot(&mut cx) {
-                log::warn!("address space {:?} after a checkpoint: {err}", e.mm.id);
+        self.reprotect = self
+            .mms
+            .iter()
+            .flat_map(|(&k, e)| {
+                e.mm.writable_pieces(REPROTECT_STEP)
+                    .into_iter()
+                    .map(move |(s, end)| (k, s, end))
+            })
+            .collect();
+    }
+
+    /// Gives up to `REPROTECT_STEP` bytes of guest mappings their protection back after a
+    /// snapshot (see `end_snapshot`).
+    pub(crate) fn reprotect_some(&mut self) {
+        let mut budget = REPROTECT_STEP;
+        while budget > 0 {
+            let Some((k, s, e)) = self.reprotect.pop() else {
+                return;
+            };
+            budget = budget.saturating_sub(e - s);
+            // An address space that is gone, or changed meanwhile, is skipped: its
+            // mappings have the right protection or get it at their next write fault.
+            if let Some(entry) = self.mms.get(&k) {
+                let mut cx = MmCtx {
+                    mf: &mut self.mf,
+                    plat: &mut *self.plat,
+                };
+                if let Err(err) = entry.mm.reprotect(&mut cx, s, e) {
+                    log::warn!("address space {:?} after a checkpoint: {err}", entry.mm.id);
+                }
             }
         }
     }

@@ -217,6 +217,7 @@ impl Kernel {
     ) -> WaitStatus {
         loop {
             self.reap_checkpoint(false);
+            self.reprotect_some();
             if let Some(st) = self.init_status {
                 if self.tasks.is_empty() {
                     // An image still being written is finished first.
@@ -278,8 +279,11 @@ impl Kernel {
                 .next_deadline()
                 .map(|d| (d.saturating_sub(now) / 1_000_000 + 1).min(1000))
                 .unwrap_or(1000)
-                // A checkpoint writer finishing is noticed soon after.
-                .min(if self.checkpoint_job.is_some() {
+                // A checkpoint writer finishing is noticed soon after; mappings that
+                // get their protection back after one go on at once.
+                .min(if !self.reprotect.is_empty() {
+                    0
+                } else if self.checkpoint_job.is_some() {
                     5
                 } else {
                     1000

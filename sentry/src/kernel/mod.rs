@@ -96,6 +96,9 @@ pub(crate) struct Kernel {
     /// The thread writing a checkpoint image from the memory file's snapshot, which
     /// answers the request when the image is on disk.
     checkpoint_job: Option<std::thread::JoinHandle<()>>,
+    /// Pieces of guest mappings (address space, start, end) still to get their write
+    /// protection back after a checkpoint's snapshot.
+    reprotect: Vec<(u64, u64, u64)>,
 }
 
 impl Kernel {
@@ -162,6 +165,7 @@ impl Kernel {
             pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
             checkpoint_job: None,
+            reprotect: Vec::new(),
         })
     }
 

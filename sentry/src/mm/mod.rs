@@ -113,7 +113,7 @@ impl Mm {
 
     /// Makes every writable mapping read-only while a checkpoint's snapshot is taken
     /// (each page becomes writable again at its first write fault, once the snapshot
-    /// has what it held), or gives the mappings their protection back once it is over.
+    /// has what it held).
     pub fn protect_for_snapshot(&self, cx: &mut MmCtx) -> std::io::Result<()> {
         for (&s, v) in &self.vmas {
             if v.prot & PROT_WRITE != 0 {
@@ -121,6 +121,36 @@ impl Mm {
                 cx.plat
                     .protect(self.id, GuestRange::bounds(s, v.end)?, hp)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The writable mappings as pieces of at most `max` bytes, to be given their
+    /// protection back (`reprotect`) a piece at a time once a snapshot is over.
+    pub fn writable_pieces(&self, max: u64) -> Vec<(u64, u64)> {
+        let mut v = Vec::new();
+        for (&s, m) in &self.vmas {
+            if m.prot & PROT_WRITE != 0 {
+                let mut at = s;
+                while at < m.end {
+                    let end = m.end.min(at + max);
+                    v.push((at, end));
+                    at = end;
+                }
+            }
+        }
+        v
+    }
+
+    /// Gives the writable mappings in `[start, end)` their protection back.
+    pub fn reprotect(&self, cx: &mut MmCtx, start: u64, end: u64) -> std::io::Result<()> {
+        for (&s, v) in self.vmas.range(..end) {
+            if v.end <= start || v.prot & PROT_WRITE == 0 {
+                continue;
+            }
+            let (a, b) = (s.max(start), v.end.min(end));
+            let hp = self.host_prot(cx, v, s);
+            cx.plat.protect(self.id, GuestRange::bounds(a, b)?, hp)?;
         }
         Ok(())
     }
@@ -434,7 +464,15 @@ impl Mm {
             return self.break_cow(cx, w0, w1).is_ok();
         }
         if v.shared {
-            return false;
+            // Still read-only after a snapshot (mappings get their protection back a
+            // piece at a time): make the chunk around the fault writable.
+            if self.host_prot(cx, v, s) & PROT_WRITE == 0 {
+                return false;
+            }
+            let w0 = (addr & !(SNAP_CHUNK - 1)).max(s);
+            let w1 = ((addr & !(SNAP_CHUNK - 1)) + SNAP_CHUNK).min(v.end);
+            let prot = v.prot;
+            return table_range(w0, w1).is_ok_and(|r| cx.plat.protect(self.id, r, prot).is_ok());
         }
         // Nothing else shares the mapping any more (the other side exited or wrote its
         // own copy): make all of it writable at once rather than a chunk per fault.
