@@ -62,8 +62,12 @@ pub mod state {
             b.map_err(|e| e.to_string())?,
             c.map_err(|e| e.to_string())?,
         ];
-        k.restore_state(st, std::iter::empty(), stdio)
-            .map_err(|e| format!("restore: {e:?}"))?;
+        k.restore_state(
+            st,
+            crate::kernel::restore::Memory::Segments(Box::new(std::iter::empty())),
+            stdio,
+        )
+        .map_err(|e| format!("restore: {e:?}"))?;
         k.save_state().map_err(|e| format!("save: {e:?}"))
     }
 }

@@ -228,6 +228,84 @@ impl Image {
         })
     }
 
+    /// Hands every segment's bytes to `copy(memory offset, bytes)` in pieces of at most
+    /// 4 MiB, on up to `threads` threads, checksumming each piece right after `copy`
+    /// has read it (while it is in the cache): one pass over the image. The copied bytes
+    /// are checked only when this returns: on a mismatch (the error names the segment of
+    /// lowest index that failed) the caller must not use any of them.
+    pub fn load_segments(
+        &self,
+        threads: usize,
+        copy: &(dyn Fn(u64, &[u8]) + Sync),
+    ) -> Result<VerifyStats, Error> {
+        const PIECE: u64 = 4 << 20;
+        if let Backing::Map(m) = &self.data {
+            // Read-ahead hint only; failure changes nothing.
+            let _ = m.advise(memmap2::Advice::Sequential);
+        }
+        let bytes = self.data.bytes();
+        let infos: Vec<SegmentInfo> = self.segment_infos().collect();
+        // (segment, offset in it) of every piece, in file order.
+        let pieces: Vec<(usize, u64)> = infos
+            .iter()
+            .enumerate()
+            .flat_map(|(i, info)| (0..info.len.div_ceil(PIECE)).map(move |k| (i, k * PIECE)))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(i, at)) = pieces.get(n) else {
+                    return done;
+                };
+                let info = &infos[i];
+                let len = (info.len - at).min(PIECE);
+                let data = &bytes[range(info.file_offset + at, len)];
+                if let Backing::Map(m) = &self.data {
+                    // Maps the piece's page-cache pages in one call (hint only).
+                    let _ = m.advise_range(
+                        memmap2::Advice::PopulateRead,
+                        (info.file_offset + at) as usize,
+                        len as usize,
+                    );
+                }
+                copy(info.memory_offset + at, data);
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(data);
+                done.push((n, crc));
+            }
+        };
+        let mut crcs: Vec<(usize, crc32fast::Hasher)> = std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads.max(1)).map(|_| scope.spawn(work)).collect();
+            let mut all = work();
+            for h in helpers {
+                all.extend(h.join().unwrap_or_default());
+            }
+            all
+        });
+        if crcs.len() != pieces.len() {
+            return Err(Error::File {
+                op: "cannot load the segments of",
+                source: std::io::Error::other("a loader thread failed"),
+            });
+        }
+        crcs.sort_unstable_by_key(|&(n, _)| n);
+        let mut stats = VerifyStats::default();
+        let mut crcs = crcs.into_iter().map(|(_, c)| c).peekable();
+        for info in &infos {
+            let mut whole = crc32fast::Hasher::new();
+            for _ in 0..info.len.div_ceil(PIECE) {
+                whole.combine(&crcs.next().expect("one per piece"));
+            }
+            check_crc(whole.finalize(), info.crc)
+                .ok_or(Error::SegmentChecksum { index: info.index })?;
+            stats.segments += 1;
+            stats.bytes += info.len;
+        }
+        Ok(stats)
+    }
+
     /// Checks every segment's crc32; the first mismatch is the error.
     pub fn verify_segments(&self) -> Result<VerifyStats, Error> {
         if let Backing::Map(m) = &self.data {

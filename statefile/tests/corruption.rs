@@ -547,3 +547,39 @@ fn every_single_byte_flip_is_handled() {
     // Every byte is either checksummed or padding that must be zero.
     assert_eq!(accepted, 0);
 }
+
+/// `load_segments` copies every segment (in 4 MiB pieces, on several threads) and
+/// checks it: an intact image's copy is its memory; a flipped byte in the second piece
+/// of a large segment names that segment.
+#[test]
+fn load_segments_copies_and_checks_every_piece() {
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().unwrap();
+    // 10 MiB of non-zero memory (one segment of three pieces), a zero page, one page.
+    let pages = 10 * 256 + 2;
+    let m = memory(pages, |i| i != 10 * 256);
+    write_image(dir.path(), &test_metadata(), &test_state(), [(0, &m[..])]).unwrap();
+    let path = dir.path().join(IMAGE_FILE_NAME);
+    let load = |image: &Image| {
+        let copy = Mutex::new(vec![0u8; m.len()]);
+        let r = image.load_segments(3, &|off, bytes| {
+            copy.lock().unwrap()[off as usize..off as usize + bytes.len()].copy_from_slice(bytes)
+        });
+        (r, copy.into_inner().unwrap())
+    };
+    let (r, copy) = load(&Image::open(&path).unwrap());
+    let stats = r.unwrap();
+    assert_eq!(
+        (stats.segments, stats.bytes),
+        (2, m.len() as u64 - PAGE_SIZE)
+    );
+    assert!(copy == m, "the copy is the memory");
+
+    let mut b = std::fs::read(&path).unwrap();
+    let at = get_u64(&b, entry_field(&b, 0, 8)) as usize;
+    b[at + (5 << 20) + 17] ^= 0x40;
+    let (r, _) = load(&open(b.clone()).unwrap());
+    assert_eq!(r.unwrap_err().to_string(), "segment 0 checksum mismatch");
+    let (r, _) = load(&open_file(&b).unwrap());
+    assert_eq!(r.unwrap_err().to_string(), "segment 0 checksum mismatch");
+}

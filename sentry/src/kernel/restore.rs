@@ -46,6 +46,20 @@ fn bad(msg: impl Into<String>) -> RestoreError {
     RestoreError::Inconsistent(msg.into())
 }
 
+fn outside(segment: u64) -> RestoreError {
+    bad(format!(
+        "segment {segment} lies outside the allocated memory"
+    ))
+}
+
+/// Where a restore's guest memory comes from.
+pub(crate) enum Memory<'a> {
+    /// Segments, each checked as it is yielded (none, for a state without memory).
+    Segments(Box<dyn Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>> + 'a>),
+    /// An image's segments, loaded in parallel and checked as they are copied.
+    Image(&'a statefile::Image),
+}
+
 /// The CPU features of this host, recorded in an image's metadata.
 pub(crate) fn host_cpu() -> statefile::CpuFeatures {
     use core::arch::x86_64::{__cpuid_count, _xgetbv};
@@ -121,7 +135,7 @@ impl Kernel {
     ) -> Result<(), RestoreError> {
         check_cpu(&image.metadata().cpu)?;
         let st: KernelState = image.state()?;
-        self.restore_state(&st, image.segments(), stdio)
+        self.restore_state(&st, Memory::Image(image), stdio)
     }
 
     /// Rebuilds the guest from a decoded state and the memory segments that go with it
@@ -130,20 +144,20 @@ impl Kernel {
     pub(crate) fn restore_state<'a>(
         &mut self,
         st: &KernelState,
-        segments: impl Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>>,
+        memory: Memory<'a>,
         stdio: [OwnedFd; 3],
     ) -> Result<(), RestoreError> {
-        let r = self.restore_all(st, segments, stdio);
+        let r = self.restore_all(st, memory, stdio);
         if r.is_err() {
             self.vfs.cleanup();
         }
         r
     }
 
-    fn restore_all<'a>(
+    fn restore_all(
         &mut self,
         st: &KernelState,
-        segments: impl Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>>,
+        memory: Memory<'_>,
         stdio: [OwnedFd; 3],
     ) -> Result<(), RestoreError> {
         crate::kernel::validate::validate(st)?;
@@ -167,17 +181,34 @@ impl Kernel {
         self.mf
             .restore_ranges(&st.memory)
             .map_err(|e| bad(format!("memory ranges: {e}")))?;
-        for seg in segments {
-            let seg = seg?;
-            if !st.memory.iter().any(|&(s, e, _)| {
-                seg.memory_offset >= s && seg.memory_offset + seg.data.len() as u64 <= e
-            }) {
-                return Err(bad(format!(
-                    "segment {} lies outside the allocated memory",
-                    seg.index
-                )));
+        let inside = |off: u64, len: u64| {
+            st.memory
+                .iter()
+                .any(|&(s, e, _)| off >= s && off.checked_add(len).is_some_and(|end| end <= e))
+        };
+        match memory {
+            Memory::Segments(segments) => {
+                for seg in segments {
+                    let seg = seg?;
+                    if !inside(seg.memory_offset, seg.data.len() as u64) {
+                        return Err(outside(seg.index));
+                    }
+                    self.mf.write(seg.memory_offset, seg.data);
+                }
             }
-            self.mf.write(seg.memory_offset, seg.data);
+            Memory::Image(image) => {
+                if let Some(seg) = image
+                    .segment_infos()
+                    .find(|seg| !inside(seg.memory_offset, seg.len))
+                {
+                    return Err(outside(seg.index));
+                }
+                // One pass over the image on every CPU: each piece is copied and
+                // checksummed while it is in the cache. Nothing runs before all match.
+                let loader = self.mf.loader();
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+                image.load_segments(threads, &|off, bytes| loader.write(off, bytes))?;
+            }
         }
         self.clocks.mono_offset =
             st.mono_ns as i64 - crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC) as i64;

@@ -185,6 +185,12 @@ impl MemoryFile {
         }
     }
 
+    /// A writer of memory-file bytes that other threads may use (a restore loading the
+    /// image in parallel). Nothing else may touch the bytes it writes meanwhile.
+    pub(crate) fn loader(&self) -> Loader {
+        Loader(Base(self.base))
+    }
+
     /// Takes a copy-on-write snapshot of every allocated range, for a checkpoint written
     /// while the guest runs on. Guest threads must be stopped, and every guest mapping
     /// that can write made read-only (`write_allowed` says when a range may be writable
@@ -267,6 +273,25 @@ impl MemoryFile {
     /// Allocated ranges (start, end, references), for checkpointing.
     pub fn allocated_ranges(&self) -> Vec<(u64, u64, u32)> {
         self.refs.iter().map(|(&s, &(e, n))| (s, e, n)).collect()
+    }
+}
+
+/// Writes memory-file bytes from any thread (see `MemoryFile::loader`).
+pub(crate) struct Loader(Base);
+
+impl Loader {
+    pub(crate) fn write(&self, off: u64, buf: &[u8]) {
+        assert!(off
+            .checked_add(buf.len() as u64)
+            .is_some_and(|end| end <= FILE_SIZE));
+        // SAFETY: the range is inside the mapping (checked above); the caller writes each
+        // byte from one thread only, and nothing else reads it before the load is over.
+        unsafe {
+            let to = self.0 .0.add(off as usize);
+            // Allocates and maps the pages in one call rather than a fault per page.
+            libc::madvise(to.cast(), buf.len(), libc::MADV_POPULATE_WRITE);
+            sys::copy_raw(to, buf.as_ptr(), buf.len())
+        }
     }
 }
 
