@@ -273,6 +273,8 @@ mod tests {
         }
         let cli = parse("restore -no-subreaper --bundle /b abc").unwrap();
         assert!(matches!(cli.command, Some(Command::Restore(r)) if r.no_subreaper));
+        let cli = parse("restore --background --bundle /b abc").unwrap();
+        assert!(matches!(cli.command, Some(Command::Restore(r)) if r.background));
         let cli = parse("exec abc sh -c -x").unwrap();
         match cli.command {
             Some(Command::Exec(e)) => assert_eq!(e.args, ["sh", "-c", "-x"]),

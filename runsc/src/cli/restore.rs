@@ -22,6 +22,10 @@ pub struct Restore {
     /// Return once the restored container runs.
     #[arg(long, short = 'd')]
     pub detach: bool,
+    /// gVisor's flag, accepted: this runtime always loads and checks all of the image's
+    /// memory before the restored guest runs (docs/checkpoint.md says why).
+    #[arg(long)]
+    pub background: bool,
     /// Accepted for compatibility (the shim sends -no-subreaper).
     #[arg(long)]
     pub no_subreaper: bool,
