@@ -151,6 +151,7 @@ register! {
         SynthDir(crate::fs::synthetic::SynthDir),
         EventFd(crate::ipc::eventfd::EventFd),
         Epoll(crate::ipc::epoll::EpollFile),
+        PipeRdwr(crate::ipc::pipe::PipeDuplex),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

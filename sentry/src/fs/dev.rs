@@ -116,6 +116,10 @@ impl FileImpl for DevFile {
         Ok(0)
     }
 
+    fn reopen(&self, _flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        Ok(Box::new(DevFile::new(self.node)))
+    }
+
     fn stat(&self) -> Result<libc::stat, Errno> {
         Ok(crate::fs::synth_stat(&SynthNode::Dev(self.node), 1))
     }

@@ -132,6 +132,12 @@ pub trait FileImpl: Kind {
         false
     }
 
+    /// A stream (a pipe, a terminal): it has no position, so pread/pwrite and their
+    /// vector forms are ESPIPE whatever the access mode.
+    fn is_stream(&self) -> bool {
+        false
+    }
+
     /// Whether epoll may watch it. Linux refuses regular files and directories (always
     /// ready) with EPERM.
     fn epoll_watchable(&self) -> bool {
@@ -188,6 +194,20 @@ pub trait FileImpl: Kind {
     fn set_status_flags(&mut self, flags: i32) {
         let _ = flags;
     }
+
+    /// open(2) through a `/proc/PID/fd/N` link to a file no path reaches (a pipe, a
+    /// terminal, a deleted file): a new description of the same file, opened with `flags`.
+    /// Anonymous inodes (eventfd, epoll) cannot be opened again: ENXIO, as Linux.
+    fn reopen(&self, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        let _ = flags;
+        Err(libc::ENXIO)
+    }
+
+    /// What `readlink` of its `/proc/PID/fd/N` link shows: Linux's text for the file
+    /// (`pipe:[INO]`, `anon_inode:[eventfd]`, a path), by default the description's path.
+    fn link_text(&self, path: &str) -> String {
+        path.to_string()
+    }
 }
 
 /// What every registered kind has, by a blanket implementation over [`Registered`] (which
@@ -243,6 +263,9 @@ pub(crate) fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result
 }
 
 /// An open file description, shared by dup'd fds and across fork.
+///
+/// An `O_PATH` description only names its file: it has no I/O ([`OpenFile::io`] is
+/// EBADF), but fstat, fchdir, dup, the descriptor flags and the `*at` calls take it.
 pub struct OpenFile {
     /// Access mode and status flags (O_RDONLY/O_WRONLY/O_RDWR, O_APPEND, O_NONBLOCK, ...).
     pub flags: i32,
@@ -278,6 +301,20 @@ impl OpenFile {
         self.flags & libc::O_NONBLOCK != 0
     }
 
+    /// Whether it is an `O_PATH` description (no I/O).
+    pub fn path_only(&self) -> bool {
+        self.flags & libc::O_PATH != 0
+    }
+
+    /// The kind, for an operation an `O_PATH` description lacks (ioctl, fchmod, fchown,
+    /// fsync, mmap, F_SETFL...): EBADF for one.
+    pub fn io(&mut self) -> Result<&mut Box<dyn FileImpl>, Errno> {
+        if self.path_only() {
+            return Err(libc::EBADF);
+        }
+        Ok(&mut self.imp)
+    }
+
     /// The kind as its concrete type, if it is a `T`.
     pub fn kind<T: FileImpl>(&self) -> Option<&T> {
         self.imp.as_any().downcast_ref()
@@ -285,6 +322,9 @@ impl OpenFile {
 
     /// Reads up to `len` bytes (at `off` for pread).
     pub fn read(&mut self, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        if off.is_some() && self.imp.is_stream() && !self.path_only() {
+            return Err(IoErr::Errno(libc::ESPIPE));
+        }
         if !self.readable() {
             return Err(IoErr::Errno(libc::EBADF));
         }
@@ -297,6 +337,9 @@ impl OpenFile {
 
     /// Writes `data` (at `off` for pwrite). Returns bytes written.
     pub fn write(&mut self, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        if off.is_some() && self.imp.is_stream() && !self.path_only() {
+            return Err(IoErr::Errno(libc::ESPIPE));
+        }
         if !self.writable() {
             return Err(IoErr::Errno(libc::EBADF));
         }
@@ -318,17 +361,26 @@ impl OpenFile {
     }
 
     pub fn seek(&mut self, off: i64, whence: i32) -> Result<i64, Errno> {
+        if self.path_only() {
+            return Err(libc::EBADF);
+        }
         self.imp.seek(&mut self.pos, off, whence)
     }
 
     /// Directory entries as linux_dirent64 records, at most `len` bytes.
     pub fn getdents(&mut self, len: usize) -> Result<Vec<u8>, Errno> {
+        if self.path_only() {
+            return Err(libc::EBADF);
+        }
         self.imp.getdents(&mut self.pos, len)
     }
 
     /// ftruncate: EINVAL unless open for writing; a directory says EISDIR whatever its
     /// access mode.
     pub fn truncate(&mut self, len: u64) -> Result<(), Errno> {
+        if self.path_only() {
+            return Err(libc::EBADF);
+        }
         if !self.writable() && !self.imp.is_dir() {
             return Err(libc::EINVAL);
         }
@@ -341,6 +393,15 @@ impl OpenFile {
             return Err(libc::EBADF);
         }
         self.imp.allocate(mode, off, len)
+    }
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("flags", &self.flags)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 

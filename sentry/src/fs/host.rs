@@ -19,12 +19,20 @@ use crate::mm::Errno;
 pub struct HostFile {
     fd: OwnedFd,
     dir: bool,
+    /// The host fd is a dup shared with another description (a file reopened through
+    /// /proc/PID/fd after no path reached it any more), so this description keeps its
+    /// own position (the `pos` of the calls) and reads and writes at it.
+    own_offset: bool,
 }
 
 impl HostFile {
     /// A host file or directory opened by the sentry.
     pub fn new(fd: OwnedFd, dir: bool) -> Self {
-        HostFile { fd, dir }
+        HostFile {
+            fd,
+            dir,
+            own_offset: false,
+        }
     }
 }
 
@@ -33,33 +41,46 @@ fn host_err(e: nix::Error) -> Errno {
 }
 
 impl FileImpl for HostFile {
-    fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+    fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         if self.dir {
             return Err(IoErr::Errno(libc::EISDIR));
         }
         let mut buf = vec![0u8; len];
-        let n = match off {
-            Some(o) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, o as i64),
-            None => nix::unistd::read(self.fd.as_raw_fd(), &mut buf),
+        let n = match (off, self.own_offset) {
+            (Some(o), _) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, o as i64),
+            (None, true) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, *pos as i64),
+            (None, false) => nix::unistd::read(self.fd.as_raw_fd(), &mut buf),
         }
         .map_err(host_err)?;
+        if off.is_none() && self.own_offset {
+            *pos += n as u64;
+        }
         buf.truncate(n);
         Ok(buf)
     }
 
-    fn write(&mut self, _pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+    fn write(&mut self, pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
         if self.dir {
             return Err(IoErr::Errno(libc::EISDIR));
         }
-        Ok(match off {
-            Some(o) => nix::sys::uio::pwrite(self.fd.as_fd(), data, o as i64),
-            None => nix::unistd::write(self.fd.as_fd(), data),
+        let n = match (off, self.own_offset) {
+            (Some(o), _) => nix::sys::uio::pwrite(self.fd.as_fd(), data, o as i64),
+            (None, true) => nix::sys::uio::pwrite(self.fd.as_fd(), data, *pos as i64),
+            (None, false) => nix::unistd::write(self.fd.as_fd(), data),
         }
-        .map_err(host_err)?)
+        .map_err(host_err)?;
+        if off.is_none() && self.own_offset {
+            *pos += n as u64;
+        }
+        Ok(n)
     }
 
-    fn seek(&mut self, _pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+    fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
         use nix::unistd::Whence;
+        if self.own_offset {
+            let size = host_sys::fstat(self.fd.as_fd())?.st_size;
+            return crate::fs::file::seek_in(pos, size, off, whence);
+        }
         let whence = match whence {
             0 => Whence::SeekSet,
             1 => Whence::SeekCur,
@@ -176,6 +197,25 @@ impl FileImpl for HostFile {
         nix::sys::stat::futimens(self.fd.as_raw_fd(), atime, mtime).map_err(host_err)
     }
 
+    /// A file no path reaches any more (deleted or renamed away): a description that
+    /// shares the host fd (so only within its access mode) with a position of its own.
+    fn reopen(&self, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        let held = nix::fcntl::fcntl(self.fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .map_err(host_err)?;
+        let (want, have) = (flags & libc::O_ACCMODE, held & libc::O_ACCMODE);
+        if held & libc::O_PATH != 0 || (want != have && have != libc::O_RDWR) {
+            return Err(libc::EACCES);
+        }
+        Ok(Box::new(HostFile {
+            fd: self
+                .fd
+                .try_clone()
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EMFILE))?,
+            dir: self.dir,
+            own_offset: true,
+        }))
+    }
+
     fn set_status_flags(&mut self, flags: i32) {
         // Only O_APPEND matters to the host fd (it stays non-blocking for the sentry).
         let fl = nix::fcntl::OFlag::from_bits_truncate(flags & libc::O_APPEND);
@@ -194,11 +234,19 @@ pub struct HostFileState {
 impl Persist for HostFile {
     type State = HostFileState;
 
-    fn save(&self, _: &mut SaveCtx) -> HostFileState {
-        let HostFile { fd, dir } = self;
-        // The host fd itself is not saved: its offset is, and the file is reopened.
-        let offset =
-            nix::unistd::lseek(fd.as_raw_fd(), 0, nix::unistd::Whence::SeekCur).unwrap_or(0);
+    fn save(&self, cx: &mut SaveCtx) -> HostFileState {
+        let HostFile {
+            fd,
+            dir,
+            own_offset,
+        } = self;
+        // The host fd itself is not saved: its offset is (the description's own when it
+        // keeps one), and the file is reopened with an fd of its own.
+        let offset = if *own_offset {
+            cx.pos() as i64
+        } else {
+            nix::unistd::lseek(fd.as_raw_fd(), 0, nix::unistd::Whence::SeekCur).unwrap_or(0)
+        };
         HostFileState {
             dir: *dir,
             offset: offset as u64,
@@ -214,7 +262,11 @@ impl Persist for HostFile {
                 nix::unistd::Whence::SeekSet,
             );
         }
-        Ok(HostFile { fd, dir: s.dir })
+        Ok(HostFile {
+            fd,
+            dir: s.dir,
+            own_offset: false,
+        })
     }
 
     fn check(cx: &CheckCtx, _: &HostFileState) -> Result<(), Invalid> {

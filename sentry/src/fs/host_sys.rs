@@ -22,7 +22,8 @@ pub(crate) fn openat2(dir: BorrowedFd, path: &str, flags: i32, mode: u32) -> Res
     // struct open_how { u64 flags; u64 mode; u64 resolve; }
     let how: [u64; 3] = [
         (flags | libc::O_CLOEXEC) as u64,
-        if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        // (O_TMPFILE includes O_DIRECTORY: only both bits are a temporary file.)
+        if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
             mode as u64
         } else {
             0

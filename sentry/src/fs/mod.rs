@@ -28,6 +28,7 @@ use nix::sys::stat::{FchmodatFlags, Mode};
 
 use crate::creds::{Creds, MAY_EXEC};
 use crate::fs::dev::DevNode;
+use crate::fs::file::FileRef;
 use crate::fs::synthetic::DirEnt;
 use crate::mm::Errno;
 
@@ -63,6 +64,14 @@ pub enum SynthNode {
     File(Vec<u8>),
     Symlink(String),
     Dev(DevNode),
+    /// A "magic link" (`/proc/PID/fd/N`): `readlink` shows `text`, and following it
+    /// reaches the open file itself, not what `text` names. `mode` is its permission bits
+    /// (the description's access mode, as Linux shows them).
+    FdLink {
+        text: String,
+        file: FileRef,
+        mode: u32,
+    },
 }
 
 /// Looks a path up in procfs (given by the kernel, which holds what procfs shows).
@@ -76,6 +85,11 @@ pub struct Resolved {
     /// Canonical guest path.
     pub path: String,
     pub exists: bool,
+    /// The walk followed a `/proc/PID/fd/N` link to an open file that no path reaches (a
+    /// pipe, a terminal, a deleted file): this file. `mount` and `rel` then name the
+    /// link itself in procfs, so that a call that does not look here acts on the
+    /// read-only link and never on a host path.
+    pub file: Option<FileRef>,
 }
 
 pub struct Vfs {
@@ -149,6 +163,10 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
             st.st_mode = libc::S_IFLNK | 0o777;
             st.st_size = t.len() as i64;
         }
+        SynthNode::FdLink { text, mode, .. } => {
+            st.st_mode = libc::S_IFLNK | mode;
+            st.st_size = text.len() as i64;
+        }
         SynthNode::Dev(d) => {
             st.st_mode = libc::S_IFCHR | 0o666;
             st.st_rdev = d.rdev();
@@ -210,10 +228,9 @@ impl Vfs {
     ) -> Result<(libc::stat, Option<String>), Errno> {
         let synth = |n: SynthNode, path: String| {
             let st = synth_stat(&n, ino_of(&path));
-            let target = if let SynthNode::Symlink(t) = n {
-                Some(t)
-            } else {
-                None
+            let target = match n {
+                SynthNode::Symlink(t) | SynthNode::FdLink { text: t, .. } => Some(t),
+                _ => None,
             };
             Ok((st, target))
         };
@@ -298,6 +315,7 @@ impl Vfs {
         let mut queue: std::collections::VecDeque<String> = split(&path).into();
         let mut links = 0;
         let mut exists = true;
+        let mut file = None;
         let check = !creds.searches_anything();
         // Whether the directory `comps` names has been checked for search permission.
         let mut searched = false;
@@ -333,6 +351,24 @@ impl Vfs {
                         if links > 40 {
                             return Err(libc::ELOOP);
                         }
+                        if let Some(f) = self.magic_link(proc, m, &rel) {
+                            // Jump to the file: where a path still reaches it, walk on
+                            // from there; otherwise the walk ends at the file itself.
+                            match self.path_of(proc, &f) {
+                                Some(at) => {
+                                    comps = at;
+                                    searched = false;
+                                }
+                                None if queue.iter().any(|c| c != ".") || must_dir => {
+                                    return Err(libc::ENOTDIR)
+                                }
+                                None => {
+                                    file = Some(f);
+                                    break;
+                                }
+                            }
+                            continue;
+                        }
                         comps.pop();
                         searched = true;
                         let t = target.unwrap_or_default();
@@ -362,12 +398,56 @@ impl Vfs {
             }
         }
         let (mount, rel) = self.mount_for(&comps);
+        let path = match &file {
+            Some(f) => f.borrow().path.clone(),
+            None => join(&comps),
+        };
         Ok(Resolved {
             mount,
             rel,
-            path: join(&comps),
+            path,
             exists,
+            file,
         })
+    }
+
+    /// The open file a `/proc/PID/fd/N` link at `rel` of mount `m` leads to, if it is one.
+    fn magic_link(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Option<FileRef> {
+        if !matches!(self.mounts[m].fs, MountFs::Proc) {
+            return None;
+        }
+        match proc(rel) {
+            Ok(SynthNode::FdLink { file, .. }) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// The components of a guest path that still reaches open file `f` (a host file
+    /// still linked where it was opened, a device or generated file), or None (a pipe,
+    /// a terminal, an anonymous file, a host file since deleted or renamed).
+    fn path_of(&self, proc: ProcLookup, f: &FileRef) -> Option<Vec<String>> {
+        let fb = f.borrow();
+        if !fb.path.starts_with('/') {
+            return None;
+        }
+        let r = self
+            .resolve(proc, &Creds::kernel(), "/", fb.path.as_bytes(), false)
+            .ok()
+            .filter(|r| r.exists && r.file.is_none())?;
+        if fb.kind::<host::HostFile>().is_some() {
+            // The same inode, not whatever the path names now.
+            let held = fb.imp.stat().ok()?;
+            let (now, _) = self.lstat(proc, r.mount, &r.rel).ok()?;
+            if (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino) {
+                return None;
+            }
+        } else if !matches!(
+            self.mounts[r.mount].fs,
+            MountFs::Dev | MountFs::Proc | MountFs::Empty
+        ) {
+            return None;
+        }
+        Some(split(&r.path))
     }
 
     pub fn readonly(&self, r: &Resolved) -> bool {

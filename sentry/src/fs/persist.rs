@@ -168,6 +168,8 @@ pub struct SaveCtx {
     queue: VecDeque<(u64, FileRef)>,
     /// Values of the image's shared-object enum ([`RegisteredShared::wrap`]), by id.
     shared: BTreeMap<u64, Box<dyn Any>>,
+    /// The position of the description being saved.
+    pos: u64,
 }
 
 impl SaveCtx {
@@ -186,11 +188,17 @@ impl SaveCtx {
         self.shared.entry(id).or_insert_with(|| T::wrap(obj.save()));
     }
 
+    /// The position kept in the description whose kind is being saved.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
     /// Saves the next file given an id and not yet saved, if any (for the walk in
     /// `crate::persist`).
     pub fn save_next(&mut self) -> Option<SavedFile> {
         let (id, f) = self.queue.pop_front()?;
         let fb = f.borrow();
+        self.pos = fb.pos;
         let kind = fb.imp.save_kind(self);
         let OpenFile {
             flags,

@@ -116,6 +116,38 @@ impl FileImpl for HostStream {
         host_sys::fstat(self.fd.as_fd())
     }
 
+    /// A pipe, socket or terminal (a log file given as stdio has a position).
+    fn is_stream(&self) -> bool {
+        host_sys::fstat(self.fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFREG)
+    }
+
+    /// Another description of the same stream (`cat /dev/stdin`, `echo > /dev/stderr`).
+    fn reopen(&self, _flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        let HostStream { fd, tty, index } = self;
+        Ok(Box::new(HostStream {
+            fd: fd.clone(),
+            tty: *tty,
+            index: *index,
+        }))
+    }
+
+    /// What the stream is on the host, as Linux names it: a pipe, a socket, a terminal.
+    fn link_text(&self, path: &str) -> String {
+        let Ok(st) = host_sys::fstat(self.fd.as_fd()) else {
+            return path.to_string();
+        };
+        let (major, minor) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFIFO => format!("pipe:[{}]", st.st_ino),
+            libc::S_IFSOCK => format!("socket:[{}]", st.st_ino),
+            libc::S_IFCHR if (136..=143).contains(&major) => {
+                format!("/dev/pts/{}", (major - 136) * 256 + minor)
+            }
+            libc::S_IFCHR if (major, minor) == (1, 3) => "/dev/null".into(),
+            _ => path.to_string(),
+        }
+    }
+
     /// The terminal requests: passed through to the host terminal with copied arguments;
     /// process-group and session requests answer with the caller's own.
     fn ioctl(&mut self, caller: &mut dyn IoctlCaller, req: u64, arg: u64) -> Result<i64, Errno> {

@@ -61,8 +61,12 @@ impl Pipe {
     }
 
     /// F_SETPIPE_SZ: the capacity becomes `want` rounded up to a power of two within
-    /// [`CAPACITY_RANGE`]; EBUSY if the bytes queued do not fit.
+    /// [`CAPACITY_RANGE`]; EINVAL above 2^31 (no such size rounds), EBUSY if the bytes
+    /// queued do not fit.
     pub fn resize(&mut self, want: usize) -> Result<usize, Errno> {
+        if want > 1 << 31 {
+            return Err(libc::EINVAL);
+        }
         let want = want
             .clamp(*CAPACITY_RANGE.start(), *CAPACITY_RANGE.end())
             .next_power_of_two();
@@ -94,6 +98,52 @@ pub(crate) fn of(f: &dyn FileImpl) -> Option<&Rc<RefCell<Pipe>>> {
     any.downcast_ref::<PipeReader>()
         .map(|r| &r.pipe)
         .or_else(|| any.downcast_ref::<PipeWriter>().map(|w| &w.pipe))
+        .or_else(|| any.downcast_ref::<PipeDuplex>().map(|d| &d.r.pipe))
+}
+
+/// A new end of `pipe` for an open with `flags` (through /proc/PID/fd): a read end, a
+/// write end, or both for O_RDWR, as Linux opens a pipe's inode.
+pub(crate) fn open_end(pipe: &Rc<RefCell<Pipe>>, flags: i32) -> Box<dyn FileImpl> {
+    match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => Box::new(PipeReader::new(pipe.clone())),
+        libc::O_WRONLY => Box::new(PipeWriter::new(pipe.clone())),
+        _ => Box::new(PipeDuplex {
+            r: PipeReader::new(pipe.clone()),
+            w: PipeWriter::new(pipe.clone()),
+        }),
+    }
+}
+
+/// The operations every end has of the pipe's inode, for an end whose pipe is at
+/// `self.FIELD...`: the key its other end waits on, stat, no position, reopening through
+/// /proc/PID/fd and the link's text.
+macro_rules! pipe_inode_ops {
+    ($($field:ident).+) => {
+        fn notify_key(&self) -> Option<WaitKey> {
+            Some(WaitKey::Object(self.$($field).+.borrow().id))
+        }
+
+        fn stat(&self) -> Result<libc::stat, Errno> {
+            Ok(self.$($field).+.borrow().stat())
+        }
+
+        fn is_stream(&self) -> bool {
+            true
+        }
+
+        fn reopen(&self, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+            Ok(open_end(&self.$($field).+, flags))
+        }
+
+        fn link_text(&self, _path: &str) -> String {
+            link_text(&self.$($field).+)
+        }
+    };
+}
+
+/// The text of a pipe's /proc/PID/fd link.
+fn link_text(pipe: &Rc<RefCell<Pipe>>) -> String {
+    format!("pipe:[{}]", pipe.borrow().id)
 }
 
 /// The read end.
@@ -151,13 +201,7 @@ impl FileImpl for PipeReader {
         (r & (events | libc::POLLHUP), vec![WaitKey::Object(p.id)])
     }
 
-    fn notify_key(&self) -> Option<WaitKey> {
-        Some(WaitKey::Object(self.pipe.borrow().id))
-    }
-
-    fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(self.pipe.borrow().stat())
-    }
+    pipe_inode_ops!(pipe);
 }
 
 /// The write end.
@@ -212,13 +256,33 @@ impl FileImpl for PipeWriter {
         (r & (events | libc::POLLERR), vec![WaitKey::Object(p.id)])
     }
 
-    fn notify_key(&self) -> Option<WaitKey> {
-        Some(WaitKey::Object(self.pipe.borrow().id))
+    pipe_inode_ops!(pipe);
+}
+
+/// Both ends in one description: a pipe opened O_RDWR (through /proc/PID/fd). It counts
+/// as a reader and a writer, so it never blocks on an open and never sees end of file
+/// while it is open.
+pub struct PipeDuplex {
+    r: PipeReader,
+    w: PipeWriter,
+}
+
+impl FileImpl for PipeDuplex {
+    fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+        self.r.read(pos, len, off)
     }
 
-    fn stat(&self) -> Result<libc::stat, Errno> {
-        Ok(self.pipe.borrow().stat())
+    fn write(&mut self, pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        self.w.write(pos, data, off)
     }
+
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let (r, keys) = self.r.readiness(events);
+        let (w, _) = self.w.readiness(events);
+        (r | w, keys)
+    }
+
+    pipe_inode_ops!(r.pipe);
 }
 
 /// A saved pipe: its queued bytes and capacity.
@@ -300,6 +364,27 @@ impl Persist for PipeReader {
 
     fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &PipeEndState) -> Result<Self, KindError> {
         Ok(PipeReader::new(cx.shared::<Pipe>(s.pipe)?))
+    }
+
+    fn check(cx: &CheckCtx, s: &PipeEndState) -> Result<(), Invalid> {
+        check_end(cx, s)
+    }
+}
+
+impl Persist for PipeDuplex {
+    type State = PipeEndState;
+
+    fn save(&self, cx: &mut SaveCtx) -> PipeEndState {
+        let PipeDuplex { r, w: _ } = self; // both ends are of the same pipe
+        save_end(&r.pipe, cx)
+    }
+
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &PipeEndState) -> Result<Self, KindError> {
+        let pipe = cx.shared::<Pipe>(s.pipe)?;
+        Ok(PipeDuplex {
+            r: PipeReader::new(pipe.clone()),
+            w: PipeWriter::new(pipe),
+        })
     }
 
     fn check(cx: &CheckCtx, s: &PipeEndState) -> Result<(), Invalid> {
@@ -429,7 +514,8 @@ mod tests {
         assert_eq!(p.borrow_mut().resize(5000), Err(libc::EBUSY));
         assert_eq!(p.borrow_mut().resize(10_001), Ok(16384));
         assert_eq!(p.borrow_mut().resize(1), Err(libc::EBUSY));
-        assert_eq!(p.borrow_mut().resize(usize::MAX), Ok(1 << 20));
+        assert_eq!(p.borrow_mut().resize((1 << 31) - 1), Ok(1 << 20));
+        assert_eq!(p.borrow_mut().resize(u32::MAX as usize), Err(libc::EINVAL));
     }
 
     #[test]
@@ -468,5 +554,25 @@ mod tests {
         drop(back);
         drop((r2, w2));
         assert_eq!((p.borrow().readers, p.borrow().writers), (0, 0));
+    }
+
+    #[test]
+    fn a_pipe_opened_read_write_comes_back_as_both_ends() {
+        use crate::fs::file::OpenFile;
+        use crate::persist::testing::{at, round_trip, table};
+
+        let (r, _w) = pair(21);
+        let rw = OpenFile::new(r.reopen(libc::O_RDWR).unwrap(), libc::O_RDWR, "pipe:[21]");
+        assert_eq!(rw.borrow().imp.link_text("x"), "pipe:[21]");
+        rw.borrow_mut().write(b"self", None).unwrap();
+        let (_, back) = round_trip(&[&table(&[&rw])]);
+        let rw2 = at(&back[0], 0);
+        let p = of(&*rw2.borrow().imp).unwrap().clone();
+        assert_eq!((p.borrow().readers, p.borrow().writers), (1, 1));
+        assert_eq!(rw2.borrow_mut().read(10, None).unwrap(), b"self");
+        assert_eq!(
+            rw2.borrow().readiness(libc::POLLIN | libc::POLLOUT).0,
+            libc::POLLOUT
+        );
     }
 }

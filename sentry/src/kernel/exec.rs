@@ -66,6 +66,7 @@ impl Kernel {
         &mut self,
         tid: i32,
         path: &[u8],
+        script_name: Option<&[u8]>,
         mut argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
     ) -> Result<(), Errno> {
@@ -97,7 +98,11 @@ impl Kernel {
             if let Some(arg) = parts.next().map(str::trim).filter(|a| !a.is_empty()) {
                 nargv.push(arg.as_bytes().to_vec());
             }
-            nargv.push(path.clone());
+            // A script run through an fd (execveat) is named /dev/fd/N to its interpreter.
+            match script_name.filter(|_| depth == 0) {
+                Some(name) => nargv.push(name.to_vec()),
+                None => nargv.push(path.clone()),
+            }
             nargv.extend(argv.into_iter().skip(1));
             argv = nargv;
             path = interp.into_bytes();

@@ -12,7 +12,55 @@ use crate::fs::synthetic::{SynthDir, SynthFile};
 use crate::fs::{MountFs, SynthNode};
 use crate::mm::Errno;
 
+/// The flags a new description keeps of open(2)'s: the access mode and the status
+/// flags (F_GETFL shows them, with O_LARGEFILE as on every 64-bit open). An O_PATH
+/// description keeps only O_PATH (and O_NOFOLLOW, O_DIRECTORY do not stay).
+fn status_flags(flags: i32) -> i32 {
+    if flags & libc::O_PATH != 0 {
+        return libc::O_PATH;
+    }
+    let keep = libc::O_ACCMODE
+        | libc::O_APPEND
+        | libc::O_NONBLOCK
+        | libc::O_DIRECT
+        | libc::O_NOATIME
+        | libc::O_SYNC
+        | libc::O_DSYNC;
+    (flags & keep) | libc::O_LARGEFILE
+}
+
 impl Kernel {
+    /// open(2) of an open file reached through a `/proc/PID/fd/N` link that no path
+    /// reaches (a pipe, a terminal, a deleted file): a new description of the same file,
+    /// with the permission checks against its mode an open by path makes.
+    fn reopen(&self, tid: i32, f: &FileRef, flags: i32, check: bool) -> Result<FileRef, Errno> {
+        let fb = f.borrow();
+        let acc = flags & libc::O_ACCMODE;
+        if flags & libc::O_PATH != 0 {
+            // Names the same file: shares the kind's object, has no I/O.
+            let imp = fb.imp.reopen(libc::O_RDONLY)?;
+            return Ok(OpenFile::new(imp, libc::O_PATH, fb.path.clone()));
+        }
+        if flags & libc::O_DIRECTORY != 0 && !fb.imp.is_dir() {
+            return Err(libc::ENOTDIR);
+        }
+        // A host file is checked against its mode; a pipe or a stream belongs to whoever
+        // holds it (its anonymous inode has no owner of ours to check).
+        if check && fb.kind::<HostFile>().is_some() {
+            let ino: Inode = (&fb.imp.stat()?).into();
+            let mut mask = 0;
+            if acc != libc::O_WRONLY {
+                mask |= MAY_READ;
+            }
+            if acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+                mask |= MAY_WRITE;
+            }
+            self.creds(tid).may(&ino, mask)?;
+        }
+        let imp = fb.imp.reopen(flags)?;
+        Ok(OpenFile::new(imp, status_flags(flags), fb.path.clone()))
+    }
+
     /// Opens guest `path` for task `tid` and returns the open file (not yet in the fd
     /// table), with the permission checks open(2) makes; with `check` false the file's own
     /// mode is not checked against the access mode (execve checks execute permission
@@ -26,6 +74,12 @@ impl Kernel {
         mode: u32,
         check: bool,
     ) -> Result<FileRef, Errno> {
+        // With O_PATH every flag but these is ignored (open(2)).
+        let flags = if flags & libc::O_PATH != 0 {
+            flags & (libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        } else {
+            flags
+        };
         if flags & libc::O_TMPFILE == libc::O_TMPFILE {
             return Err(libc::EOPNOTSUPP);
         }
@@ -37,6 +91,9 @@ impl Kernel {
         let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if r.exists && excl {
             return Err(libc::EEXIST);
+        }
+        if let Some(f) = &r.file {
+            return self.reopen(tid, f, flags, check);
         }
         let mut created_in = None;
         if r.exists && check && flags & libc::O_PATH == 0 {
@@ -53,15 +110,7 @@ impl Kernel {
             created_in = Some(self.may_create(tid, &r)?);
         }
         let umask = self.tasks[&tid].fs.borrow().umask;
-        let keep = libc::O_ACCMODE
-            | libc::O_APPEND
-            | libc::O_NONBLOCK
-            | libc::O_PATH
-            | libc::O_DIRECT
-            | libc::O_NOATIME
-            | libc::O_SYNC
-            | libc::O_DSYNC;
-        let gflags = (flags & keep) | libc::O_LARGEFILE;
+        let gflags = status_flags(flags);
         match &self.vfs.mounts[r.mount].fs {
             MountFs::Host { .. } => {
                 if !r.exists && !creat {
@@ -72,18 +121,23 @@ impl Kernel {
                 {
                     return Err(libc::EROFS);
                 }
-                let hostflags = (flags
-                    & (libc::O_ACCMODE
-                        | libc::O_APPEND
-                        | libc::O_TRUNC
-                        | libc::O_CREAT
-                        | libc::O_EXCL
-                        | libc::O_DIRECTORY
-                        | libc::O_PATH
-                        | libc::O_SYNC
-                        | libc::O_DSYNC))
-                    | libc::O_NONBLOCK
-                    | libc::O_NOCTTY;
+                let hostflags = if flags & libc::O_PATH != 0 {
+                    // openat2 takes no other flag with O_PATH.
+                    flags & (libc::O_PATH | libc::O_DIRECTORY)
+                } else {
+                    (flags
+                        & (libc::O_ACCMODE
+                            | libc::O_APPEND
+                            | libc::O_TRUNC
+                            | libc::O_CREAT
+                            | libc::O_EXCL
+                            | libc::O_DIRECTORY
+                            | libc::O_PATH
+                            | libc::O_SYNC
+                            | libc::O_DSYNC))
+                        | libc::O_NONBLOCK
+                        | libc::O_NOCTTY
+                };
                 let fd = self.vfs.host_open(&r, hostflags, mode & 0o7777 & !umask)?;
                 if let Some(dir) = created_in {
                     self.give_to_creator(tid, &r, &dir, Some(mode & 0o7777 & !umask))?;
@@ -133,7 +187,7 @@ impl Kernel {
                         Box::new(SynthFile::new(d))
                     }
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
-                    SynthNode::Symlink(_) => return Err(libc::ELOOP),
+                    SynthNode::Symlink(_) | SynthNode::FdLink { .. } => return Err(libc::ELOOP),
                 };
                 if flags & libc::O_DIRECTORY != 0 && !kind.is_dir() {
                     return Err(libc::ENOTDIR);

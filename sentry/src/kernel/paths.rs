@@ -157,6 +157,9 @@ impl Kernel {
         if !r.exists {
             return Err(libc::ENOENT);
         }
+        if let Some(f) = &r.file {
+            return f.borrow().imp.stat();
+        }
         let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
         self.vfs.lstat(&look, r.mount, &r.rel).map(|(st, _)| st)
     }

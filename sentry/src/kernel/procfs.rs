@@ -131,10 +131,19 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
         ["fd"] => Ok(dir(t.files.borrow().fds.keys().map(|fd| (fd.to_string(), libc::DT_LNK)).collect())),
         ["fd", n] => {
             let fd: i32 = n.parse().map_err(|_| libc::ENOENT)?;
-            let f = t.files.borrow().get(fd).ok_or(libc::ENOENT)?;
-            // A pipe's path is "pipe:[ID]", an anonymous file's "anon_inode:[KIND]".
-            let target = f.borrow().path.clone();
-            Ok(SynthNode::Symlink(target))
+            let file = t.files.borrow().get(fd).ok_or(libc::ENOENT)?;
+            let (text, flags) = {
+                let fb = file.borrow();
+                (fb.imp.link_text(&fb.path), fb.flags)
+            };
+            // r-x for reading, -wx for writing, as Linux shows the link.
+            let mode = match flags & libc::O_ACCMODE {
+                _ if flags & libc::O_PATH != 0 => 0o500,
+                libc::O_RDONLY => 0o500,
+                libc::O_WRONLY => 0o300,
+                _ => 0o700,
+            };
+            Ok(SynthNode::FdLink { text, file, mode })
         }
         ["task"] => Ok(dir(g.threads.iter().map(|t| (t.to_string(), libc::DT_DIR)).collect())),
         ["task", t2] => {

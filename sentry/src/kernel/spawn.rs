@@ -72,7 +72,7 @@ impl Kernel {
         let envp: Vec<Vec<u8>> = spec.env.iter().map(|s| s.as_bytes().to_vec()).collect();
         let path = argv.first().cloned().unwrap_or_default();
         let path = self.find_in_path(pid, &path, &spec.env);
-        if let Err(e) = self.exec(pid, &path, argv, envp) {
+        if let Err(e) = self.exec(pid, &path, None, argv, envp) {
             if pid != 1 {
                 // Leave no trace of a process that never started.
                 self.exit_task(pid, false);

@@ -450,10 +450,15 @@ impl SysCtx<'_> {
                 deadline: None,
             }),
             Err(IoErr::Pipe) => {
-                self.k.signal_task(self.tid, SigInfo::new(libc::SIGPIPE, 0));
+                self.sigpipe();
                 err(libc::EPIPE)
             }
         }
+    }
+
+    /// Sends it SIGPIPE (a write found no reader: with EPIPE, or after a partial write).
+    pub(crate) fn sigpipe(&mut self) {
+        self.k.signal_task(self.tid, SigInfo::new(libc::SIGPIPE, 0));
     }
 }
 
@@ -611,14 +616,16 @@ impl SysCtx<'_> {
         self.k.clone(self.tid, args)
     }
 
-    /// execve(2): replaces its program; on an error the old one goes on.
+    /// execve(2): replaces its program; on an error the old one goes on. A `#!` script
+    /// gets `script_name` (execveat's /dev/fd/N) as its path when given.
     pub(crate) fn exec(
         &mut self,
         path: &[u8],
+        script_name: Option<&[u8]>,
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
     ) -> Result<(), Errno> {
-        self.k.exec(self.tid, path, argv, envp)
+        self.k.exec(self.tid, path, script_name, argv, envp)
     }
 
     /// exit(2): the thread ends (the last one ends the process with `code`).

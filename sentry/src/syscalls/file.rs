@@ -2,7 +2,7 @@
 
 use super::ret;
 use crate::fs::file::{IoErr, IoctlCaller, OpenFile};
-use crate::ipc::pipe::{self, PipeReader};
+use crate::ipc::pipe;
 use crate::kernel::{err, Sys, SysCtx};
 
 macro_rules! tryk {
@@ -60,6 +60,11 @@ fn do_write(
                 }
             }
             Err(IoErr::Block(_)) if done > 0 && f.borrow().flags & libc::O_NONBLOCK != 0 => {
+                return Ok(done);
+            }
+            Err(IoErr::Pipe) if done > 0 => {
+                // The reader went away after part was written: that part, and SIGPIPE.
+                c.sigpipe();
                 return Ok(done);
             }
             Err(e) if done > 0 && !matches!(e, IoErr::Block(_)) => return Ok(done),
@@ -283,7 +288,8 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
             None => err(libc::EBADF),
         },
         libc::F_SETPIPE_SZ => match pipe::of(&*f.borrow().imp) {
-            Some(p) => ret(p.borrow_mut().resize(a[2] as usize).map(|n| n as i64)),
+            // The size is an unsigned int.
+            Some(p) => ret(p.borrow_mut().resize(a[2] as u32 as usize).map(|n| n as i64)),
             None => err(libc::EBADF),
         },
         libc::F_SETOWN | libc::F_GETOWN | 10 /* F_SETSIG */ | 11 /* F_GETSIG */ => Sys::Ret(0),
@@ -295,6 +301,9 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
 pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
     let [fd, req, arg, ..] = c.args();
     let f = tryk!(c.file(fd));
+    if f.borrow().path_only() {
+        return err(libc::EBADF);
+    }
     match req as libc::c_ulong {
         libc::FIONBIO => {
             let v = tryk!(c.read_u32(arg));
@@ -313,16 +322,16 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             return Sys::Ret(0);
         }
         libc::FIONREAD => {
-            let n = f
-                .borrow()
-                .kind::<PipeReader>()
-                .map_or(0, |p| p.queued() as u32);
+            let n = pipe::of(&*f.borrow().imp).map_or(0, |p| p.borrow().buf.len() as u32);
             return ret(c.write_u32(arg, n).map(|_| 0));
         }
         _ => {}
     }
     let mut caller = Caller(c);
-    let r = f.borrow_mut().imp.ioctl(&mut caller, req, arg);
+    let r = f
+        .borrow_mut()
+        .io()
+        .and_then(|imp| imp.ioctl(&mut caller, req, arg));
     ret(r)
 }
 
@@ -376,7 +385,7 @@ pub(super) fn getdents64(c: &mut SysCtx) -> Sys {
 
 pub(super) fn fsync(c: &mut SysCtx) -> Sys {
     let f = tryk!(c.file(c.arg(0)));
-    let r = f.borrow_mut().imp.sync();
+    let r = f.borrow_mut().io().and_then(|imp| imp.sync());
     ret(r.map(|_| 0))
 }
 
@@ -449,5 +458,251 @@ impl IoctlCaller for Caller<'_, '_> {
 
     fn sid(&self) -> i32 {
         self.0.sid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::Kernel;
+    use crate::testing::{kernel, SCRATCH};
+
+    const AT: u64 = libc::AT_FDCWD as u64;
+
+    fn sys(k: &mut Kernel, t: i32, nr: i64, args: [u64; 6]) -> i64 {
+        k.call(t, nr, args).expect("does not park")
+    }
+
+    fn open(k: &mut Kernel, t: i32, path: &str, flags: i32) -> i64 {
+        let p = k.put_str(t, SCRATCH, path);
+        sys(k, t, libc::SYS_openat, [AT, p, flags as u64, 0o644, 0, 0])
+    }
+
+    /// A pipe of task `t`: (read fd, write fd).
+    fn pipe(k: &mut Kernel, t: i32) -> (u64, u64) {
+        assert_eq!(
+            sys(k, t, libc::SYS_pipe2, [SCRATCH + 512, 0, 0, 0, 0, 0]),
+            0
+        );
+        let b = k.get(t, SCRATCH + 512, 8);
+        let fd = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
+        (fd(0), fd(4))
+    }
+
+    fn write(k: &mut Kernel, t: i32, fd: u64, data: &[u8]) -> Option<i64> {
+        k.put(t, SCRATCH + 4096, data);
+        k.call(
+            t,
+            libc::SYS_write,
+            [fd, SCRATCH + 4096, data.len() as u64, 0, 0, 0],
+        )
+    }
+
+    fn read(k: &mut Kernel, t: i32, fd: u64, len: usize) -> Vec<u8> {
+        let n = sys(
+            k,
+            t,
+            libc::SYS_read,
+            [fd, SCRATCH + 8192, len as u64, 0, 0, 0],
+        );
+        assert!(n >= 0, "read: {n}");
+        k.get(t, SCRATCH + 8192, n as usize)
+    }
+
+    fn readlink(k: &mut Kernel, t: i32, path: &str) -> String {
+        let p = k.put_str(t, SCRATCH, path);
+        let n = sys(
+            k,
+            t,
+            libc::SYS_readlinkat,
+            [AT, p, SCRATCH + 256, 200, 0, 0],
+        );
+        assert!(n > 0, "readlink {path}: {n}");
+        String::from_utf8(k.get(t, SCRATCH + 256, n as usize)).unwrap()
+    }
+
+    fn lstat_mode(k: &mut Kernel, t: i32, path: &str, follow: bool) -> u32 {
+        let p = k.put_str(t, SCRATCH, path);
+        let flags = if follow {
+            0
+        } else {
+            libc::AT_SYMLINK_NOFOLLOW as u64
+        };
+        let r = sys(
+            k,
+            t,
+            libc::SYS_newfstatat,
+            [AT, p, SCRATCH + 1024, flags, 0, 0],
+        );
+        assert_eq!(r, 0, "stat {path}");
+        u32::from_le_bytes(k.get(t, SCRATCH + 1024 + 24, 4).try_into().unwrap())
+    }
+
+    #[test]
+    fn proc_fd_links_reopen_the_pipe_itself() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let (r, w) = pipe(&mut k, t);
+        let text = readlink(&mut k, t, &format!("/proc/self/fd/{r}"));
+        assert!(text.starts_with("pipe:[") && text.ends_with(']'), "{text}");
+        assert_eq!(readlink(&mut k, t, &format!("/dev/fd/{w}")), text);
+        // The link shows the access mode; following it, the pipe's inode.
+        let link = lstat_mode(&mut k, t, &format!("/proc/self/fd/{w}"), false);
+        assert_eq!(link, libc::S_IFLNK | 0o300);
+        let target = lstat_mode(&mut k, t, &format!("/proc/self/fd/{w}"), true);
+        assert_eq!(target & libc::S_IFMT, libc::S_IFIFO);
+        // A new write end of the same pipe, through /dev/fd: what it writes comes out
+        // of the old read end.
+        let w2 = open(&mut k, t, &format!("/dev/fd/{w}"), libc::O_WRONLY) as u64;
+        assert!(w2 > w);
+        assert_eq!(write(&mut k, t, w2, b"through /dev/fd"), Some(15));
+        assert_eq!(read(&mut k, t, r, 100), b"through /dev/fd");
+        // O_RDWR gives both ends; the old writer closing leaves it a writer, so a read
+        // of the empty pipe parks instead of seeing end of file.
+        let rw = open(&mut k, t, &format!("/proc/self/fd/{r}"), libc::O_RDWR) as u64;
+        for fd in [w, w2] {
+            assert_eq!(sys(&mut k, t, libc::SYS_close, [fd, 0, 0, 0, 0, 0]), 0);
+        }
+        assert_eq!(write(&mut k, t, rw, b"both"), Some(4));
+        assert_eq!(read(&mut k, t, r, 100), b"both");
+        assert_eq!(
+            k.call(t, libc::SYS_read, [rw, SCRATCH + 8192, 1, 0, 0, 0]),
+            None
+        );
+        // A path under a pipe is not a directory.
+        let p = format!("/proc/self/fd/{r}/x");
+        assert_eq!(open(&mut k, t, &p, libc::O_RDONLY), -(libc::ENOTDIR as i64));
+    }
+
+    #[test]
+    fn proc_fd_links_reach_host_files_also_once_deleted() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), b"0123456789").unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let fd = open(&mut k, t, "/f", libc::O_RDWR) as u64;
+        assert_eq!(readlink(&mut k, t, &format!("/proc/self/fd/{fd}")), "/f");
+        assert_eq!(read(&mut k, t, fd, 4), b"0123");
+        // A new description: its own offset.
+        let again = open(&mut k, t, &format!("/proc/self/fd/{fd}"), libc::O_RDONLY) as u64;
+        assert_eq!(read(&mut k, t, again, 2), b"01");
+        std::fs::remove_file(d.path().join("f")).unwrap();
+        let gone = open(&mut k, t, &format!("/proc/self/fd/{fd}"), libc::O_RDONLY) as u64;
+        assert_eq!(read(&mut k, t, gone, 3), b"012");
+        assert_eq!(read(&mut k, t, gone, 3), b"345");
+        assert_eq!(
+            read(&mut k, t, fd, 2),
+            b"45",
+            "the first description's own offset"
+        );
+        // An anonymous inode cannot be opened again.
+        let efd = sys(&mut k, t, libc::SYS_eventfd2, [0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            readlink(&mut k, t, &format!("/proc/self/fd/{efd}")),
+            "anon_inode:[eventfd]"
+        );
+        let p = format!("/proc/self/fd/{efd}");
+        assert_eq!(open(&mut k, t, &p, libc::O_RDONLY), -(libc::ENXIO as i64));
+    }
+
+    #[test]
+    fn an_o_path_description_names_a_file_without_io() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), b"data").unwrap();
+        std::fs::create_dir(d.path().join("dir")).unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let fd = open(&mut k, t, "/f", libc::O_PATH | libc::O_CREAT | libc::O_RDWR) as u64;
+        assert!(fd < 100, "{fd}");
+        let ebadf = -(libc::EBADF as i64);
+        let buf = SCRATCH + 4096;
+        assert_eq!(sys(&mut k, t, libc::SYS_read, [fd, buf, 4, 0, 0, 0]), ebadf);
+        assert_eq!(write(&mut k, t, fd, b"x"), Some(ebadf));
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_fchmod, [fd, 0o600, 0, 0, 0, 0]),
+            ebadf
+        );
+        assert_eq!(sys(&mut k, t, libc::SYS_lseek, [fd, 0, 0, 0, 0, 0]), ebadf);
+        let getfl = libc::F_GETFL as u64;
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_fcntl, [fd, getfl, 0, 0, 0, 0]),
+            libc::O_PATH as i64
+        );
+        assert_eq!(sys(&mut k, t, libc::SYS_fstat, [fd, buf, 0, 0, 0, 0]), 0);
+        let size = i64::from_le_bytes(k.get(t, buf + 48, 8).try_into().unwrap());
+        assert_eq!(size, 4);
+        // A directory opened O_PATH: fchdir and *at calls take it.
+        let dir = open(&mut k, t, "/dir", libc::O_PATH | libc::O_DIRECTORY);
+        assert!(dir >= 0, "{dir}");
+        let dir = dir as u64;
+        assert_eq!(sys(&mut k, t, libc::SYS_fchdir, [dir, 0, 0, 0, 0, 0]), 0);
+        let p = k.put_str(t, SCRATCH, "new");
+        let made = sys(
+            &mut k,
+            t,
+            libc::SYS_openat,
+            [dir, p, (libc::O_CREAT | libc::O_WRONLY) as u64, 0o600, 0, 0],
+        );
+        assert!(made >= 0);
+        assert!(d.path().join("dir/new").exists());
+        // chmod through /proc/self/fd of an O_PATH fd (glibc's fchmodat with
+        // AT_SYMLINK_NOFOLLOW).
+        let p = k.put_str(t, SCRATCH, &format!("/proc/self/fd/{fd}"));
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_fchmodat, [AT, p, 0o640, 0, 0, 0]),
+            0
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.path().join("f"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_writer_blocked_on_a_full_pipe_gets_its_partial_count_then_epipe() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let (r, w) = pipe(&mut k, t);
+        let big = vec![7u8; super::pipe::PIPE_CAPACITY + 100];
+        // FIONREAD on either end counts what is queued.
+        assert_eq!(write(&mut k, t, w, b"abc"), Some(3));
+        for fd in [r, w] {
+            let req = libc::FIONREAD;
+            assert_eq!(
+                sys(&mut k, t, libc::SYS_ioctl, [fd, req, SCRATCH + 64, 0, 0, 0]),
+                0
+            );
+            let n = u32::from_le_bytes(k.get(t, SCRATCH + 64, 4).try_into().unwrap());
+            assert_eq!(n, 3);
+        }
+        assert_eq!(read(&mut k, t, r, 3), b"abc");
+        assert_eq!(write(&mut k, t, w, &big), None, "fills the pipe and parks");
+        // The reader closes while the writer is parked (the call's progress is kept).
+        k.close_fd(t, r as i32).unwrap();
+        // Served again: what was written, and SIGPIPE.
+        let again = k.call(
+            t,
+            libc::SYS_write,
+            [w, SCRATCH + 4096, big.len() as u64, 0, 0, 0],
+        );
+        assert_eq!(again, Some(super::pipe::PIPE_CAPACITY as i64));
+        let sigpipe = 1u64 << (libc::SIGPIPE - 1);
+        assert_ne!(k.pending_set(t) & sigpipe, 0);
+        assert_eq!(write(&mut k, t, w, b"x"), Some(-(libc::EPIPE as i64)));
+        // A pipe has no offset: pread/pwrite are ESPIPE on either end.
+        let espipe = -(libc::ESPIPE as i64);
+        let (r2, w2) = pipe(&mut k, t);
+        let buf = SCRATCH + 4096;
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_pread64, [w2, buf, 1, 0, 0, 0]),
+            espipe
+        );
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_pwrite64, [r2, buf, 1, 0, 0, 0]),
+            espipe
+        );
     }
 }

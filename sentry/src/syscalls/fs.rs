@@ -259,8 +259,8 @@ pub(super) fn fchmod(c: &mut SysCtx) -> Sys {
     let creds = c.creds();
     let r = f
         .borrow_mut()
-        .imp
-        .chmod(&|st| chmod_allowed(creds, &st.into(), mode));
+        .io()
+        .and_then(|imp| imp.chmod(&|st| chmod_allowed(creds, &st.into(), mode)));
     ret(r.map(|_| 0))
 }
 
@@ -291,11 +291,13 @@ pub(super) fn fchown(c: &mut SysCtx) -> Sys {
     let f = tryk!(c.file(a[0]));
     let (uid, gid) = (a[1] as u32, a[2] as u32);
     let creds = c.creds();
-    let r = f.borrow_mut().imp.chown(
-        (uid != u32::MAX).then_some(uid),
-        (gid != u32::MAX).then_some(gid),
-        &|st| chown_allowed(creds, &st.into(), uid, gid),
-    );
+    let r = f.borrow_mut().io().and_then(|imp| {
+        imp.chown(
+            (uid != u32::MAX).then_some(uid),
+            (gid != u32::MAX).then_some(gid),
+            &|st| chown_allowed(creds, &st.into(), uid, gid),
+        )
+    });
     ret(r.map(|_| 0))
 }
 
@@ -333,8 +335,8 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
         let creds = c.creds();
         let r = f
             .borrow_mut()
-            .imp
-            .set_times(&at, &mt, &|st| allowed(creds, st));
+            .io()
+            .and_then(|imp| imp.set_times(&at, &mt, &|st| allowed(creds, st)));
         return ret(r.map(|_| 0));
     }
     let p = tryk!(c.read_path(path));
@@ -388,6 +390,9 @@ pub(super) fn chdir(c: &mut SysCtx) -> Sys {
 pub(super) fn fchdir(c: &mut SysCtx) -> Sys {
     let a = c.args();
     let dir = tryk!(c.dirfd_path(a[0] as i32, b"x"));
+    // Search permission on the directory, as chdir.
+    let st = tryk!(tryk!(c.file(a[0])).borrow().imp.stat());
+    tryk!(c.creds().may(&(&st).into(), MAY_EXEC));
     c.set_cwd(dir);
     Sys::Ret(0)
 }

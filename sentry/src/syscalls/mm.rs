@@ -88,6 +88,9 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
     };
     let (path, data) = {
         let fb = f.borrow();
+        if fb.path_only() {
+            return err(libc::EBADF);
+        }
         if !fb.readable() || (shared && prot & libc::PROT_WRITE != 0 && !fb.writable()) {
             return err(libc::EACCES);
         }

@@ -53,15 +53,55 @@ pub(super) fn clone(c: &mut SysCtx, flags: u64, stack: u64, ptid: u64, ctid: u64
     })
 }
 
-/// execveat, and execve relative to the cwd. The flags are not honoured (the table says).
-pub(super) fn execveat(c: &mut SysCtx, dirfd: u64, path: u64, argv: u64, envp: u64) -> Sys {
+/// execveat, and execve relative to the cwd (flags 0). AT_EMPTY_PATH runs the file
+/// `dirfd` names (fexecve); AT_SYMLINK_NOFOLLOW refuses a final symlink. A script reached
+/// through an fd is named /dev/fd/N[/PATH] to its interpreter, and cannot run when that
+/// fd closes on exec (ENOENT, as Linux).
+pub(super) fn execveat(
+    c: &mut SysCtx,
+    dirfd: u64,
+    path: u64,
+    argv: u64,
+    envp: u64,
+    flags: u64,
+) -> Sys {
+    let flags = flags as i32;
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return err(libc::EINVAL);
+    }
     let p = tryk!(c.read_path(path));
     let argv = tryk!(c.read_strv(argv));
     let envp = tryk!(c.read_strv(envp));
-    let full = if p.first() == Some(&b'/') || dirfd as i32 == libc::AT_FDCWD {
+    let dirfd = dirfd as i32;
+    let by_fd = p.first() != Some(&b'/') && dirfd != libc::AT_FDCWD;
+    let mut script_name = None;
+    if by_fd {
+        tryk!(c.file(dirfd as u64));
+        let mut name = format!("/dev/fd/{dirfd}").into_bytes();
+        if !p.is_empty() {
+            name.push(b'/');
+            name.extend_from_slice(&p);
+        }
+        let cloexec = c.fds().borrow().fds.get(&dirfd).is_some_and(|e| e.cloexec);
+        script_name = Some((name, cloexec));
+    }
+    if p.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && by_fd {
+        let full = format!("/proc/self/fd/{dirfd}").into_bytes();
+        return exec_named(c, &full, script_name, argv, envp);
+    }
+    if p.is_empty() {
+        return err(libc::ENOENT);
+    }
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let r = tryk!(c.resolve_dirfd(dirfd, &p, false));
+        if r.exists && tryk!(c.lstat(&r)).st_mode & libc::S_IFMT == libc::S_IFLNK {
+            return err(libc::ELOOP);
+        }
+    }
+    let full = if !by_fd {
         p
     } else {
-        let dir = tryk!(c.dirfd_path(dirfd as i32, &p));
+        let dir = tryk!(c.dirfd_path(dirfd, &p));
         format!(
             "{}/{}",
             dir.trim_end_matches('/'),
@@ -69,7 +109,32 @@ pub(super) fn execveat(c: &mut SysCtx, dirfd: u64, path: u64, argv: u64, envp: u
         )
         .into_bytes()
     };
-    match c.exec(&full, argv, envp) {
+    exec_named(c, &full, script_name, argv, envp)
+}
+
+/// Runs `path`; `script_name` is (the name a script gets, whether it is gone after exec).
+fn exec_named(
+    c: &mut SysCtx,
+    path: &[u8],
+    script_name: Option<(Vec<u8>, bool)>,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Sys {
+    if let Some((_, true)) = &script_name {
+        // The interpreter would open /dev/fd/N after the fd closed.
+        if let Ok(f) = c.open(libc::AT_FDCWD, path, libc::O_RDONLY, 0) {
+            let head = f.borrow_mut().read(2, Some(0));
+            if head.as_deref() == Ok(b"#!") {
+                return err(libc::ENOENT);
+            }
+        }
+    }
+    match c.exec(
+        path,
+        script_name.as_ref().map(|(n, _)| n.as_slice()),
+        argv,
+        envp,
+    ) {
         Ok(()) => Sys::Regs,
         Err(e) => err(e),
     }

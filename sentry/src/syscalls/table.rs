@@ -394,7 +394,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(57, "fork").serves(|c| process::clone(c, SIGCHLD, 0, 0, 0, 0)),
     sys(58, "vfork").serves(|c| process::clone(c, VFORK, 0, 0, 0, 0)),
-    sys(59, "execve").serves(|c| process::execveat(c, CWD, c.arg(0), c.arg(1), c.arg(2))),
+    sys(59, "execve").serves(|c| process::execveat(c, CWD, c.arg(0), c.arg(1), c.arg(2), 0)),
     sys(60, "exit").serves(process::exit),
     sys(61, "wait4").serves(process::wait4).partial("the rusage it reports is all zero"),
     sys(62, "kill").serves(signal::kill),
@@ -741,9 +741,10 @@ const LIST: &[Syscall] = &[
     sys(319, "memfd_create").missing(LATER_FILES),
     sys(320, "kexec_file_load"),
     sys(321, "bpf").refused(libc::EPERM, HOST),
-    sys(322, "execveat").serves(|c| process::execveat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(
-        "the flags are ignored: AT_EMPTY_PATH (fexecve) and AT_SYMLINK_NOFOLLOW are not honoured",
-    ),
+    sys(322, "execveat").serves(|c| {
+        let [dirfd, path, argv, envp, flags, _] = c.args();
+        process::execveat(c, dirfd, path, argv, envp, flags)
+    }),
     sys(323, "userfaultfd"),
     sys(324, "membarrier").serves(ok).noop(
         "returns 0 for every command: MEMBARRIER_CMD_QUERY so reports no supported command, and \
