@@ -27,6 +27,15 @@ pub fn cpuinfo() -> &'static str {
     CPUINFO.get_or_init(|| std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default())
 }
 
+/// How many CPUs the host's `/proc/cpuinfo` lists (at least one).
+pub fn cpu_count() -> usize {
+    cpuinfo()
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
+        .max(1)
+}
+
 /// A new open file description of the host file behind `fd`, with the same access mode,
 /// reopened through `/proc/self/fd` (so O_NONBLOCK set on it later is the sandbox's
 /// alone). A regular file (a log) keeps its description: it never blocks, and a new open

@@ -114,6 +114,13 @@ pub trait FileImpl: Kind {
         Ok(anon_stat(0o600))
     }
 
+    /// fstatfs(2): the file system the file is on. None: the one of the mount its path is
+    /// in (generated and device files); kinds on a file system of their own (pipefs, a
+    /// host file) say so. Anonymous inodes are on anon_inodefs.
+    fn statfs(&self) -> Option<Result<libc::statfs, Errno>> {
+        None
+    }
+
     /// getdents64(2): linux_dirent64 records, at most `len` bytes.
     fn getdents(&mut self, pos: &mut u64, len: usize) -> Result<Vec<u8>, Errno> {
         let _ = (pos, len);

@@ -96,6 +96,10 @@ impl FileImpl for HostFile {
         host_sys::fstat(self.fd.as_fd())
     }
 
+    fn statfs(&self) -> Option<Result<libc::statfs, Errno>> {
+        Some(host_sys::fstatfs(self.fd.as_fd()))
+    }
+
     fn getdents(&mut self, _pos: &mut u64, len: usize) -> Result<Vec<u8>, Errno> {
         if !self.dir {
             return Err(libc::ENOTDIR);

@@ -82,6 +82,17 @@ pub(crate) fn fstat(fd: BorrowedFd) -> Result<libc::stat, i32> {
     nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| e as i32)
 }
 
+/// fstatfs(2) of a host fd.
+pub(crate) fn fstatfs(fd: BorrowedFd) -> Result<libc::statfs, i32> {
+    // SAFETY: libc::statfs is plain integers; all-zero is valid.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable struct statfs; the fd is borrowed for the call.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(errno());
+    }
+    Ok(st)
+}
+
 /// Fills `buf` with random bytes from the host kernel (`getrandom(2)`: no device file,
 /// which a confined sandbox process does not have). Blocks only until the host's pool is
 /// initialised, once after boot.

@@ -142,6 +142,59 @@ pub(crate) fn stat_bytes(st: &libc::stat) -> Vec<u8> {
     b
 }
 
+/// The st_dev of procfs's files (devfs's and the empty mounts' are 0x42, pipes' 0x43).
+const PROC_DEV: u64 = 0x44;
+
+/// File system magic numbers statfs(2) reports.
+pub(crate) const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub(crate) const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub(crate) const PIPEFS_MAGIC: i64 = 0x5049_5045;
+pub(crate) const ANON_INODE_FS_MAGIC: i64 = 0x0904_1934;
+pub(crate) const SYSFS_MAGIC: i64 = 0x6265_6572;
+
+/// A statfs of a file system the sentry makes (procfs, devfs, pipefs...) of type `magic`:
+/// no blocks, names up to 255 bytes.
+pub(crate) fn synth_statfs(magic: i64) -> libc::statfs {
+    // SAFETY: libc::statfs is plain integers; all-zero is valid.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    st.f_type = magic;
+    st.f_bsize = 4096;
+    st.f_frsize = 4096;
+    st.f_namelen = 255;
+    st
+}
+
+/// The guest's `struct statfs` (x86-64 layout, 120 bytes), with `flags` the mount's
+/// (ST_VALID always, as Linux reports) and no f_fsid.
+pub(crate) fn statfs_bytes(st: &libc::statfs, flags: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(120);
+    for v in [
+        st.f_type as u64,
+        st.f_bsize as u64,
+        st.f_blocks,
+        st.f_bfree,
+        st.f_bavail,
+        st.f_files,
+        st.f_ffree,
+    ] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    // f_fsid: not shown (the host's would name its device).
+    b.extend_from_slice(&0u64.to_le_bytes());
+    for v in [
+        st.f_namelen as u64,
+        st.f_frsize as u64,
+        flags | 0x20,
+        0,
+        0,
+        0,
+        0,
+    ] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
 /// A stat for a synthetic node.
 pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
     // SAFETY: libc::stat is plain integers; all-zero is valid.
@@ -151,9 +204,10 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
     st.st_blksize = 4096;
     st.st_dev = 0x42;
     match kind {
-        SynthNode::Dir(_) => {
+        SynthNode::Dir(entries) => {
             st.st_mode = libc::S_IFDIR | 0o555;
-            st.st_nlink = 2;
+            // ".", its entry in its parent, and each subdirectory's "..".
+            st.st_nlink = 2 + entries.iter().filter(|(_, t)| *t == libc::DT_DIR).count() as u64;
         }
         SynthNode::File(d) => {
             st.st_mode = libc::S_IFREG | 0o444;
@@ -259,7 +313,12 @@ impl Vfs {
                 Ok((st, target))
             }
             MountFs::Dev => synth(dev::lookup(rel)?, format!("dev/{}", rel.join("/"))),
-            MountFs::Proc => synth(proc(rel)?, format!("proc/{}", rel.join("/"))),
+            MountFs::Proc => {
+                // procfs is a device of its own (df tells the mounts apart by st_dev).
+                let (mut st, target) = synth(proc(rel)?, format!("proc/{}", rel.join("/")))?;
+                st.st_dev = PROC_DEV;
+                Ok((st, target))
+            }
             MountFs::Empty => {
                 if rel.is_empty() {
                     synth(
@@ -448,6 +507,22 @@ impl Vfs {
             return None;
         }
         Some(split(&r.path))
+    }
+
+    /// statfs(2) of what `r` names: the host file system under a host mount, else the
+    /// kind of file system the sentry serves there. Returns it with the mount's flags
+    /// (ST_RDONLY, ST_NOSUID).
+    pub fn statfs(&self, r: &Resolved) -> Result<(libc::statfs, u64), Errno> {
+        let m = &self.mounts[r.mount];
+        let flags = if m.readonly { 1 } else { 0 } | if m.nosuid { 2 } else { 0 };
+        let st = match &m.fs {
+            MountFs::Host { root, .. } => host_sys::fstatfs(root.as_fd())?,
+            MountFs::Proc => synth_statfs(PROC_SUPER_MAGIC),
+            MountFs::Dev => synth_statfs(TMPFS_MAGIC),
+            MountFs::Empty if m.fstype == "sysfs" => synth_statfs(SYSFS_MAGIC),
+            MountFs::Empty => synth_statfs(TMPFS_MAGIC),
+        };
+        Ok((st, flags))
     }
 
     pub fn readonly(&self, r: &Resolved) -> bool {

@@ -121,6 +121,10 @@ impl FileImpl for HostStream {
         host_sys::fstat(self.fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT != libc::S_IFREG)
     }
 
+    fn statfs(&self) -> Option<Result<libc::statfs, Errno>> {
+        Some(host_sys::fstatfs(self.fd.as_fd()))
+    }
+
     /// Another description of the same stream (`cat /dev/stdin`, `echo > /dev/stderr`).
     fn reopen(&self, _flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
         let HostStream { fd, tty, index } = self;

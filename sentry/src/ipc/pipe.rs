@@ -131,6 +131,10 @@ macro_rules! pipe_inode_ops {
             true
         }
 
+        fn statfs(&self) -> Option<Result<libc::statfs, Errno>> {
+            Some(Ok(crate::fs::synth_statfs(crate::fs::PIPEFS_MAGIC)))
+        }
+
         fn reopen(&self, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
             Ok(open_end(&self.$($field).+, flags))
         }

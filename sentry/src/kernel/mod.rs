@@ -134,6 +134,9 @@ impl Kernel {
         mf: MemoryFile,
         plat: Box<dyn Platform>,
     ) -> Result<Kernel, KernelError> {
+        // The sentry applies the guest's umask to what the guest creates; the host must
+        // not apply the sandbox process's own on top (mkdir 0777 under umask 0 is 0777).
+        nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         let vfs = crate::fs::mount_setup::build_vfs(config)?;
         Ok(Kernel {
             table,

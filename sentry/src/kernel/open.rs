@@ -14,10 +14,10 @@ use crate::mm::Errno;
 
 /// The flags a new description keeps of open(2)'s: the access mode and the status
 /// flags (F_GETFL shows them, with O_LARGEFILE as on every 64-bit open). An O_PATH
-/// description keeps only O_PATH (and O_NOFOLLOW, O_DIRECTORY do not stay).
+/// description keeps only O_PATH, O_NOFOLLOW and O_DIRECTORY.
 fn status_flags(flags: i32) -> i32 {
     if flags & libc::O_PATH != 0 {
-        return libc::O_PATH;
+        return flags & (libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY);
     }
     let keep = libc::O_ACCMODE
         | libc::O_APPEND
@@ -26,8 +26,11 @@ fn status_flags(flags: i32) -> i32 {
         | libc::O_NOATIME
         | libc::O_SYNC
         | libc::O_DSYNC;
-    (flags & keep) | libc::O_LARGEFILE
+    (flags & keep) | O_LARGEFILE
 }
+
+/// The kernel's O_LARGEFILE (the libc crate's is 0 on x86-64, as glibc's).
+pub(crate) const O_LARGEFILE: i32 = 0o100000;
 
 impl Kernel {
     /// open(2) of an open file reached through a `/proc/PID/fd/N` link that no path

@@ -2,6 +2,7 @@
 //! kernel's state at lookup time.
 
 use crate::fs::SynthNode;
+use crate::kernel::task::{RunState, Task};
 use crate::kernel::Kernel;
 use crate::mm::Errno;
 
@@ -21,10 +22,11 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
             .iter()
             .map(|n| (n.to_string(), libc::DT_LNK))
             .collect();
+        names.push(("mounts".to_string(), libc::DT_LNK));
         for n in [
             "meminfo",
             "cpuinfo",
-            "mounts",
+            "cmdline",
             "uptime",
             "loadavg",
             "version",
@@ -33,10 +35,9 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
         ] {
             names.push((n.to_string(), libc::DT_REG));
         }
-        for (&pid, g) in &k.tgs {
-            if g.zombie.is_none() {
-                names.push((pid.to_string(), libc::DT_DIR));
-            }
+        names.push(("sys".to_string(), libc::DT_DIR));
+        for &pid in k.tgs.keys() {
+            names.push((pid.to_string(), libc::DT_DIR));
         }
         return Ok(dir(names));
     };
@@ -45,7 +46,9 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
         ("thread-self", 1) => return Ok(SynthNode::Symlink(format!("{me}/task/{tid}"))),
         ("meminfo", 1) => return Ok(file(meminfo(k))),
         ("cpuinfo", 1) => return Ok(file(crate::host::cpuinfo().to_string())),
-        ("mounts", 1) => return Ok(file(mounts(k))),
+        ("mounts", 1) => return Ok(SynthNode::Symlink("self/mounts".into())),
+        ("cmdline", 1) => return Ok(file("BOOT_IMAGE=/vmlinuz-4.4.0 ro\n".into())),
+        ("sys", _) => return sys(k, &rel[1..]),
         ("uptime", 1) => {
             let up = (k.clocks.mono().saturating_sub(k.boot_ns)) as f64 / 1e9;
             return Ok(file(format!("{up:.2} {up:.2}\n")));
@@ -66,72 +69,161 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
             return Ok(file("nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".into()))
         }
         ("stat", 1) => {
-            return Ok(file(format!(
-                "cpu  0 0 0 0 0 0 0 0 0 0\nbtime {}\nprocesses {}\n",
+            let mut out = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
+            for i in 0..crate::host::cpu_count() {
+                out += &format!("cpu{i} 0 0 0 0 0 0 0 0 0 0\n");
+            }
+            let running = k
+                .tasks
+                .values()
+                .filter(|t| !matches!(t.state, RunState::Parked(_)))
+                .count();
+            out += &format!(
+                "intr 0\nctxt 0\nbtime {}\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
                 k.clocks.realtime() / 1_000_000_000,
-                k.tgs.len()
-            )))
+                k.next_pid.saturating_sub(1),
+            );
+            return Ok(file(out));
         }
         _ => {}
     }
     let pid: i32 = first.parse().map_err(|_| libc::ENOENT)?;
-    let g = k
-        .tgs
-        .get(&pid)
-        .filter(|g| g.zombie.is_none())
-        .ok_or(libc::ENOENT)?;
-    let t = g
-        .threads
-        .first()
-        .and_then(|t| k.tasks.get(t))
-        .ok_or(libc::ENOENT)?;
+    // A process's directory, or a thread's (not listed, as Linux): /proc/TID.
+    let tgid = match k.tgs.get(&pid) {
+        Some(_) => pid,
+        None => k.tasks.get(&pid).map(|t| t.tgid).ok_or(libc::ENOENT)?,
+    };
     let rest: Vec<&str> = rel[1..].iter().map(String::as_str).collect();
-    let mm = &k.mms[&t.mm].mm;
-    let c = &g.creds;
     match rest.as_slice() {
-        [] => Ok(dir(["stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "statm"]
+        ["task"] => {
+            let g = &k.tgs[&tgid];
+            Ok(dir(g
+                .threads
+                .iter()
+                .map(|t| (t.to_string(), libc::DT_DIR))
+                .collect()))
+        }
+        ["task", t2, more @ ..] => {
+            let t2: i32 = t2.parse().map_err(|_| libc::ENOENT)?;
+            if !k.tgs[&tgid].threads.contains(&t2) {
+                return Err(libc::ENOENT);
+            }
+            task_node(k, tid, tgid, t2, more, false)
+        }
+        _ => task_node(k, tid, tgid, pid, &rest, pid == tgid),
+    }
+}
+
+/// What /proc/PID/... (`whole` for a process's own directory, which also has `task`) or
+/// /proc/PID/task/TID/... shows of thread `tid` of process `tgid`, to the reader `me`.
+fn task_node(
+    k: &Kernel,
+    me: i32,
+    tgid: i32,
+    tid: i32,
+    rest: &[&str],
+    whole: bool,
+) -> Result<SynthNode, Errno> {
+    let g = &k.tgs[&tgid];
+    // A zombie keeps its directory and its status; what lived in its memory is gone.
+    let t = k
+        .tasks
+        .get(&tid)
+        .or_else(|| g.threads.first().and_then(|t| k.tasks.get(t)));
+    let c = &g.creds;
+    let comm = t.map_or_else(|| "zombie".to_string(), |t| t.comm.clone());
+    // The reader itself is running, others sleep (or are zombies).
+    let state = if g.zombie.is_some() {
+        ('Z', "zombie")
+    } else if k.tasks.get(&me).is_some_and(|m| m.tgid == tgid) {
+        ('R', "running")
+    } else {
+        ('S', "sleeping")
+    };
+    let vm_kb = t.and_then(|t| k.mms.get(&t.mm)).map_or(0, |m| {
+        m.mm.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024
+    });
+    match rest {
+        [] => {
+            let mut names: Vec<(String, u8)> = [
+                "stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "mountinfo",
+                "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score",
+                "oom_score_adj", "coredump_filter",
+            ]
             .iter()
             .map(|n| (n.to_string(), libc::DT_REG))
             .chain(["exe", "cwd", "root"].iter().map(|n| (n.to_string(), libc::DT_LNK)))
-            .chain(["fd", "task"].iter().map(|n| (n.to_string(), libc::DT_DIR)))
-            .collect())),
-        ["exe"] => Ok(SynthNode::Symlink(g.exe.clone())),
-        ["cwd"] => Ok(SynthNode::Symlink(t.fs.borrow().cwd.clone())),
-        ["root"] => Ok(SynthNode::Symlink("/".into())),
-        ["comm"] => Ok(file(format!("{}\n", t.comm))),
-        ["mounts"] => Ok(file(mounts(k))),
-        ["cmdline"] => Ok(SynthNode::File(read_range(k, t.tid, mm.arg_range))),
-        ["environ"] => Ok(SynthNode::File(read_range(k, t.tid, mm.env_range))),
-        ["maps"] => Ok(file(maps(mm))),
-        ["statm"] => {
-            let pages: u64 = mm.vmas.iter().map(|(s, v)| (v.end - s) / 4096).sum();
-            Ok(file(format!("{pages} 0 0 0 0 0 0\n")))
+            .chain(["fd", "fdinfo", "ns"].iter().map(|n| (n.to_string(), libc::DT_DIR)))
+            .collect();
+            if whole {
+                names.push(("task".into(), libc::DT_DIR));
+            }
+            Ok(dir(names))
         }
+        ["exe"] => Ok(SynthNode::Symlink(live(t).map(|_| g.exe.clone())?)),
+        ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
+        ["root"] => Ok(SynthNode::Symlink("/".into())),
+        ["comm"] => Ok(file(format!("{comm}\n"))),
+        ["mounts"] => Ok(file(mounts(k))),
+        ["mountinfo"] => Ok(file(mountinfo(k))),
+        ["cmdline"] => {
+            let t = live(t)?;
+            Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.arg_range)))
+        }
+        ["environ"] => {
+            let t = live(t)?;
+            Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.env_range)))
+        }
+        ["maps"] => Ok(file(t.map_or_else(String::new, |t| maps(&k.mms[&t.mm].mm)))),
+        ["statm"] => Ok(file(format!("{} 0 0 0 0 0 0\n", vm_kb / 4))),
+        ["io"] => Ok(file(
+            "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".into(),
+        )),
+        ["limits"] => Ok(file(limits(&g.rlimits))),
+        ["uid_map"] | ["gid_map"] => Ok(file("         0          0 4294967295\n".into())),
+        ["oom_score"] | ["oom_score_adj"] => Ok(file("0\n".into())),
+        ["coredump_filter"] => Ok(file("00000033\n".into())),
+        ["children"] => Ok(file(
+            g.children
+                .iter()
+                .filter(|c| k.tgs.get(c).is_some_and(|c| c.zombie.is_none()))
+                .map(|c| format!("{c} "))
+                .collect(),
+        )),
         ["stat"] => {
-            let state = 'S';
-            let vsize: u64 = mm.vmas.iter().map(|(s, v)| v.end - s).sum();
             let start_ticks = (g.start_ns.saturating_sub(k.boot_ns)) / 10_000_000;
             Ok(file(format!(
-                "{pid} ({}) {state} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {vsize} 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                t.comm, g.ppid, g.pgid, g.sid, g.threads.len()
+                "{tid} ({comm}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{}\nState:\tS (sleeping)\nTgid:\t{pid}\nPid:\t{pid}\nPPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nGroups:\t{}\nThreads:\t{}\nVmRSS:\t0 kB\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\n",
-            t.comm,
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{vm_kb:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+            t.map_or(0o022, |t| t.fs.borrow().umask),
+            state.0,
+            state.1,
             g.ppid,
             c.uid, c.euid, c.suid, c.fsuid,
             c.gid, c.egid, c.sgid, c.fsgid,
+            t.map_or(0, |t| t.files.borrow().limit),
             c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
             g.threads.len(),
-            t.sigmask,
+            g.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
+            t.map_or(0, |t| t.pending.iter().fold(0u64, |m, s| m | 1 << (s.signo - 1))),
+            g.shared_pending.iter().fold(0u64, |m, s| m | 1 << (s.signo - 1)),
+            t.map_or(0, |t| t.sigmask),
             c.inheritable, c.permitted, c.effective, c.bounding, c.ambient,
             c.no_new_privs as u8,
+            crate::host::cpu_count().saturating_sub(1),
         ))),
-        ["fd"] => Ok(dir(t.files.borrow().fds.keys().map(|fd| (fd.to_string(), libc::DT_LNK)).collect())),
+        ["fd"] | ["fdinfo"] => {
+            let t = live(t)?;
+            let ty = if rest[0] == "fd" { libc::DT_LNK } else { libc::DT_REG };
+            Ok(dir(t.files.borrow().fds.keys().map(|fd| (fd.to_string(), ty)).collect()))
+        }
         ["fd", n] => {
             let fd: i32 = n.parse().map_err(|_| libc::ENOENT)?;
-            let file = t.files.borrow().get(fd).ok_or(libc::ENOENT)?;
+            let file = live(t)?.files.borrow().get(fd).ok_or(libc::ENOENT)?;
             let (text, flags) = {
                 let fb = file.borrow();
                 (fb.imp.link_text(&fb.path), fb.flags)
@@ -145,18 +237,189 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
             };
             Ok(SynthNode::FdLink { text, file, mode })
         }
-        ["task"] => Ok(dir(g.threads.iter().map(|t| (t.to_string(), libc::DT_DIR)).collect())),
-        ["task", t2] => {
-            let t2: i32 = t2.parse().map_err(|_| libc::ENOENT)?;
-            if g.threads.contains(&t2) {
-                Ok(dir(vec![("stat".into(), libc::DT_REG), ("comm".into(), libc::DT_REG)]))
+        ["fdinfo", n] => {
+            let fd: i32 = n.parse().map_err(|_| libc::ENOENT)?;
+            let files = live(t)?.files.borrow();
+            let e = files.fds.get(&fd).ok_or(libc::ENOENT)?;
+            // The position the file has (a host file's own offset), else the kept one.
+            let mut fb = e.file.try_borrow_mut().map_err(|_| libc::EBUSY)?;
+            let pos = if fb.path_only() {
+                0
             } else {
-                Err(libc::ENOENT)
-            }
+                fb.seek(0, libc::SEEK_CUR).unwrap_or(fb.pos as i64)
+            };
+            let flags = fb.flags | if e.cloexec { libc::O_CLOEXEC } else { 0 };
+            Ok(file(format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t0\n")))
         }
-        ["task", _, "comm"] => Ok(file(format!("{}\n", t.comm))),
+        ["ns"] => Ok(dir(NAMESPACES
+            .iter()
+            .map(|(n, _)| (n.to_string(), libc::DT_LNK))
+            .collect())),
+        ["ns", n] => {
+            let (name, ino) = NAMESPACES
+                .iter()
+                .find(|(x, _)| x == n)
+                .ok_or(libc::ENOENT)?;
+            live(t)?;
+            Ok(SynthNode::Symlink(format!("{name}:[{ino}]")))
+        }
         _ => Err(libc::ENOENT),
     }
+}
+
+/// /proc/sys: the kernel's tunables programs read (read-only here).
+fn sys(k: &Kernel, rel: &[String]) -> Result<SynthNode, Errno> {
+    let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
+    let names = |ns: &[&str], ty: u8| dir(ns.iter().map(|n| (n.to_string(), ty)).collect());
+    let uuid = || {
+        let mut b = [0u8; 16];
+        crate::fs::dev::random_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}\n",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )
+    };
+    let value = |v: &str| Ok(file(format!("{v}\n")));
+    match rel.as_slice() {
+        [] => Ok(names(&["fs", "kernel", "net", "vm"], libc::DT_DIR)),
+        ["kernel"] => {
+            let mut d = names(
+                &[
+                    "hostname",
+                    "domainname",
+                    "osrelease",
+                    "ostype",
+                    "version",
+                    "cap_last_cap",
+                    "overflowuid",
+                    "overflowgid",
+                    "pid_max",
+                    "ngroups_max",
+                    "randomize_va_space",
+                    "threads-max",
+                ],
+                libc::DT_REG,
+            );
+            if let SynthNode::Dir(e) = &mut d {
+                e.push(("random".into(), libc::DT_DIR));
+                e.push(("keys".into(), libc::DT_DIR));
+            }
+            Ok(d)
+        }
+        ["kernel", "hostname"] => value(&k.hostname),
+        ["kernel", "domainname"] => value("(none)"),
+        ["kernel", "osrelease"] => value("4.4.0"),
+        ["kernel", "ostype"] => value("Linux"),
+        ["kernel", "version"] => value("#1 SMP Sun Jan 10 15:06:54 PST 2016"),
+        ["kernel", "cap_last_cap"] => value("40"),
+        ["kernel", "overflowuid"] | ["kernel", "overflowgid"] => value("65534"),
+        ["kernel", "pid_max"] => value("4194304"),
+        ["kernel", "ngroups_max"] => value("65536"),
+        ["kernel", "randomize_va_space"] => value("2"),
+        ["kernel", "threads-max"] => value("257262"),
+        ["kernel", "random"] => Ok(names(&["boot_id", "uuid", "entropy_avail"], libc::DT_REG)),
+        ["kernel", "random", "uuid"] => Ok(file(uuid())),
+        ["kernel", "random", "boot_id"] => {
+            // Stable for the sandbox's life: derived from its boot time.
+            let b = k.boot_ns.to_le_bytes();
+            let h: String = b
+                .iter()
+                .chain(b.iter().rev())
+                .map(|x| format!("{x:02x}"))
+                .collect();
+            value(&format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        ["kernel", "random", "entropy_avail"] => value("256"),
+        ["kernel", "keys"] => Ok(names(&["maxkeys", "maxbytes"], libc::DT_REG)),
+        ["kernel", "keys", "maxkeys"] => value("200"),
+        ["kernel", "keys", "maxbytes"] => value("20000"),
+        ["vm"] => Ok(names(
+            &["max_map_count", "mmap_min_addr", "overcommit_memory"],
+            libc::DT_REG,
+        )),
+        ["vm", "max_map_count"] => value("2147483647"),
+        ["vm", "mmap_min_addr"] => value("65536"),
+        ["vm", "overcommit_memory"] => value("0"),
+        ["fs"] => Ok(names(&["nr_open", "file-max"], libc::DT_REG)),
+        ["fs", "nr_open"] => value("1048576"),
+        ["fs", "file-max"] => value("9223372036854775807"),
+        ["net"] => Ok(dir(Vec::new())),
+        _ => Err(libc::ENOENT),
+    }
+}
+
+/// The namespaces a process has (all of them the sandbox's), with Linux's first inode
+/// numbers of each.
+const NAMESPACES: [(&str, u64); 8] = [
+    ("cgroup", 4026531835),
+    ("ipc", 4026531839),
+    ("mnt", 4026531841),
+    ("net", 4026531840),
+    ("pid", 4026531836),
+    ("time", 4026531834),
+    ("user", 4026531837),
+    ("uts", 4026531838),
+];
+
+/// /proc/PID/limits: the resource limits as Linux tabulates them.
+fn limits(rl: &[(u64, u64)]) -> String {
+    const ROWS: [(&str, usize, &str); 16] = [
+        ("Max cpu time", 0, "seconds"),
+        ("Max file size", 1, "bytes"),
+        ("Max data size", 2, "bytes"),
+        ("Max stack size", 3, "bytes"),
+        ("Max core file size", 4, "bytes"),
+        ("Max resident set", 5, "bytes"),
+        ("Max processes", 6, "processes"),
+        ("Max open files", 7, "files"),
+        ("Max locked memory", 8, "bytes"),
+        ("Max address space", 9, "bytes"),
+        ("Max file locks", 10, "locks"),
+        ("Max pending signals", 11, "signals"),
+        ("Max msgqueue size", 12, "bytes"),
+        ("Max nice priority", 13, ""),
+        ("Max realtime priority", 14, ""),
+        ("Max realtime timeout", 15, "us"),
+    ];
+    let show = |v: u64| {
+        if v == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for (name, i, unit) in ROWS {
+        let (soft, hard) = rl.get(i).copied().unwrap_or((u64::MAX, u64::MAX));
+        out += &format!(
+            "{name:<25} {:<20} {:<20} {unit:<10}\n",
+            show(soft),
+            show(hard)
+        );
+    }
+    out
+}
+
+/// The thread of a directory whose files need it live (ESRCH once it exited).
+fn live(t: Option<&Task>) -> Result<&Task, Errno> {
+    t.ok_or(libc::ESRCH)
 }
 
 fn read_range(k: &Kernel, tid: i32, (s, e): (u64, u64)) -> Vec<u8> {
@@ -197,6 +460,35 @@ fn mounts(k: &Kernel) -> String {
     out
 }
 
+/// /proc/PID/mountinfo: one line per mount (ids from 1 in mount order, the root's parent
+/// its own), as Linux writes it.
+fn mountinfo(k: &Kernel) -> String {
+    let mut out = String::new();
+    for (i, m) in k.vfs.mounts.iter().enumerate() {
+        let at = crate::fs::join(&m.at);
+        // The parent: the last earlier mount that holds the mount point.
+        let parent = k.vfs.mounts[..i]
+            .iter()
+            .rposition(|p| p.at.len() < m.at.len() && m.at[..p.at.len()] == p.at[..])
+            .map_or(i + 1, |p| p + 1);
+        let opt = if m.readonly { "ro" } else { "rw" };
+        let (source, ty) = match m.fstype.as_str() {
+            "rootfs" | "bind" => ("none", "9p"),
+            t => (t, t),
+        };
+        // The device its files show in st_dev, so that df finds the mount of a path.
+        let look = |rel: &[String]| lookup(k, 1, rel);
+        let dev = k.vfs.lstat(&look, i, &[]).map_or(0, |(st, _)| st.st_dev);
+        out += &format!(
+            "{} {parent} {}:{} / {at} {opt},relatime - {ty} {source} {opt}\n",
+            i + 1,
+            libc::major(dev),
+            libc::minor(dev),
+        );
+    }
+    out
+}
+
 fn meminfo(k: &Kernel) -> String {
     let total_kb = 2u64 << 20; // 2 GiB as the sandbox's nominal size
     let used_kb = k.mf.allocated / 1024;
@@ -204,4 +496,113 @@ fn meminfo(k: &Kernel) -> String {
     format!(
         "MemTotal:       {total_kb:8} kB\nMemFree:        {free_kb:8} kB\nMemAvailable:   {free_kb:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::SynthNode;
+    use crate::testing::{kernel, SCRATCH};
+
+    fn text(n: SynthNode) -> String {
+        match n {
+            SynthNode::File(b) => String::from_utf8(b).unwrap(),
+            _ => panic!("not a file"),
+        }
+    }
+
+    fn path(p: &str) -> Vec<String> {
+        crate::fs::split(p)
+    }
+
+    #[test]
+    fn a_process_reads_its_state_limits_fdinfo_and_the_mounts() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(1000, 1000);
+        let other = k.test_process(0, 0);
+        let status = text(super::lookup(&k, t, &path(&format!("{t}/status"))).unwrap());
+        assert!(status.contains("State:\tR (running)\n"), "{status}");
+        assert!(
+            status.contains("Uid:\t1000\t1000\t1000\t1000\n"),
+            "{status}"
+        );
+        let theirs = text(super::lookup(&k, t, &path(&format!("{other}/stat"))).unwrap());
+        assert_eq!(theirs.split(' ').nth(2), Some("S"), "{theirs}");
+        let limits = text(super::lookup(&k, t, &path("1/limits")).unwrap());
+        assert!(limits.starts_with("Limit "), "{limits}");
+        assert!(limits.contains("Max open files            1024                 1048576"));
+        // fdinfo: the position and the flags (O_LARGEFILE, O_CLOEXEC included).
+        std::fs::write(d.path().join("f"), b"abcdef").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.path().join("f"), std::fs::Permissions::from_mode(0o666))
+            .unwrap();
+        let p = k.put_str(t, SCRATCH, "/f");
+        let flags = (libc::O_RDWR | libc::O_APPEND | libc::O_CLOEXEC) as u64;
+        let at = libc::AT_FDCWD as u64;
+        let fd = k
+            .call(t, libc::SYS_openat, [at, p, flags, 0, 0, 0])
+            .unwrap();
+        k.call(t, libc::SYS_lseek, [fd as u64, 4, 0, 0, 0, 0]);
+        let info = text(super::lookup(&k, t, &path(&format!("{t}/fdinfo/{fd}"))).unwrap());
+        assert_eq!(info, "pos:\t4\nflags:\t02102002\nmnt_id:\t0\n");
+        let mountinfo = text(super::lookup(&k, t, &path(&format!("{t}/mountinfo"))).unwrap());
+        assert_eq!(mountinfo.lines().count(), k.vfs.mounts.len(), "{mountinfo}");
+        assert!(
+            mountinfo
+                .lines()
+                .any(|l| l.contains(",relatime - proc proc ")),
+            "{mountinfo}"
+        );
+        let host = text(super::lookup(&k, t, &path("sys/kernel/hostname")).unwrap());
+        assert_eq!(host, format!("{}\n", k.hostname));
+        assert!(matches!(
+            super::lookup(&k, t, &path("mounts")),
+            Ok(SynthNode::Symlink(s)) if s == "self/mounts"
+        ));
+        assert_eq!(
+            super::lookup(&k, t, &path("sys/kernel/nope")).err(),
+            Some(libc::ENOENT)
+        );
+    }
+
+    #[test]
+    fn statfs_names_the_file_system_and_refuses_a_missing_path() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let buf = SCRATCH + 4096;
+        let magic = |k: &mut crate::kernel::Kernel, nr: i64, arg: u64| {
+            assert_eq!(k.call(t, nr, [arg, buf, 0, 0, 0, 0]), Some(0));
+            i64::from_le_bytes(k.get(t, buf, 8).try_into().unwrap())
+        };
+        let p = k.put_str(t, SCRATCH, "/proc/self");
+        assert_eq!(
+            magic(&mut k, libc::SYS_statfs, p),
+            crate::fs::PROC_SUPER_MAGIC
+        );
+        let p = k.put_str(t, SCRATCH, "/missing");
+        assert_eq!(
+            k.call(t, libc::SYS_statfs, [p, buf, 0, 0, 0, 0]),
+            Some(-(libc::ENOENT as i64))
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_fstatfs, [77, buf, 0, 0, 0, 0]),
+            Some(-(libc::EBADF as i64))
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_pipe2, [SCRATCH + 512, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let rfd = u32::from_le_bytes(k.get(t, SCRATCH + 512, 4).try_into().unwrap());
+        assert_eq!(
+            magic(&mut k, libc::SYS_fstatfs, rfd as u64),
+            crate::fs::PIPEFS_MAGIC
+        );
+        let p = k.put_str(t, SCRATCH, "/");
+        let host = nix::sys::statfs::statfs(d.path()).unwrap();
+        assert_eq!(
+            magic(&mut k, libc::SYS_statfs, p),
+            host.filesystem_type().0 as i64
+        );
+    }
 }

@@ -248,7 +248,19 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
     let a = c.args();
     let f = tryk!(c.file(a[0]));
     let fd = a[0] as i32;
-    match a[1] as i32 {
+    let cmd = a[1] as i32;
+    // An O_PATH description has only the descriptor flags, dup and F_GETFL.
+    let path_ok = [
+        libc::F_DUPFD,
+        libc::F_DUPFD_CLOEXEC,
+        libc::F_GETFD,
+        libc::F_SETFD,
+        libc::F_GETFL,
+    ];
+    if f.borrow().path_only() && !path_ok.contains(&cmd) {
+        return err(libc::EBADF);
+    }
+    match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let cloexec = a[1] as i32 == libc::F_DUPFD_CLOEXEC;
             let min = a[2] as i32;

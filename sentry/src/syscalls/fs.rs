@@ -47,6 +47,19 @@ fn stat_at(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Result<libc::st
 
 pub(super) fn statx(c: &mut SysCtx) -> Sys {
     let a = c.args();
+    // AT_STATX_FORCE_SYNC and AT_STATX_DONT_SYNC together, unknown flags or the reserved
+    // mask bit: EINVAL.
+    const KNOWN: i32 = libc::AT_SYMLINK_NOFOLLOW
+        | libc::AT_EMPTY_PATH
+        | libc::AT_NO_AUTOMOUNT
+        | libc::AT_STATX_SYNC_TYPE;
+    let flags = a[2] as i32;
+    if flags & !KNOWN != 0
+        || flags & libc::AT_STATX_SYNC_TYPE == libc::AT_STATX_SYNC_TYPE
+        || a[3] as u32 & libc::STATX__RESERVED as u32 != 0
+    {
+        return err(libc::EINVAL);
+    }
     let st = tryk!(stat_at(
         c,
         a[0],
@@ -118,8 +131,29 @@ pub(super) fn mkdirat(c: &mut SysCtx, dirfd: u64, path: u64, mode: u64) -> Sys {
     ret(c.give_to_creator(&r, &dir, None).map(|_| 0))
 }
 
+/// The last component of `path` when it is "." or ".." (trailing slashes aside): such a
+/// path names a directory by its relation, and cannot be removed or renamed.
+fn dot_last(path: &[u8]) -> Option<&[u8]> {
+    let trimmed = path.strip_suffix(b"/").map_or(path, |p| {
+        let end = p.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        &p[..end]
+    });
+    let last = trimmed.rsplit(|&b| b == b'/').next()?;
+    (last == b"." || last == b"..").then_some(last)
+}
+
 pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys {
     let p = tryk!(c.read_path(path));
+    if flags as i32 & !libc::AT_REMOVEDIR != 0 {
+        return err(libc::EINVAL);
+    }
+    match dot_last(&p) {
+        // rmdir(".") is EINVAL, rmdir("..") ENOTEMPTY; unlink of either is a directory.
+        Some(b".") if flags != 0 => return err(libc::EINVAL),
+        Some(_) if flags != 0 => return err(libc::ENOTEMPTY),
+        Some(_) => return err(libc::EISDIR),
+        None => {}
+    }
     let r = tryk!(c.resolve_dirfd(dirfd as i32, &p, false));
     if !r.exists {
         return err(libc::ENOENT);
@@ -136,6 +170,9 @@ pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys
 pub(super) fn renameat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
     let op = tryk!(c.read_path(op));
     let np = tryk!(c.read_path(np));
+    if dot_last(&op).is_some() || dot_last(&np).is_some() {
+        return err(libc::EBUSY);
+    }
     let from = tryk!(c.resolve_dirfd(od as i32, &op, false));
     let to = tryk!(c.resolve_dirfd(nd as i32, &np, false));
     if !from.exists {
@@ -412,30 +449,50 @@ pub(super) fn umask(c: &mut SysCtx) -> Sys {
     Sys::Ret(old as i64)
 }
 
-/// statfs and fstatfs.
+/// statfs(2): of the file system `path` is on (its final symlink followed).
 pub(super) fn statfs(c: &mut SysCtx) -> Sys {
-    // struct statfs: type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize, flags, spare.
-    let mut b = Vec::with_capacity(120);
-    for v in [
-        0x0102_1994u64,
-        4096,
-        1 << 20,
-        1 << 19,
-        1 << 19,
-        1 << 20,
-        1 << 19,
-        0,
-        255,
-        4096,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ] {
-        b.extend_from_slice(&v.to_le_bytes());
+    let p = tryk!(c.read_path(c.arg(0)));
+    let r = tryk!(c.resolve(&p, true));
+    if !r.exists {
+        return err(libc::ENOENT);
     }
-    ret(c.write_mem(c.arg(1), &b).map(|_| 0))
+    let (st, flags) = match &r.file {
+        Some(f) => (tryk!(file_statfs(c, f)), 0),
+        None => tryk!(c.vfs().statfs(&r)),
+    };
+    ret(c
+        .write_mem(c.arg(1), &crate::fs::statfs_bytes(&st, flags))
+        .map(|_| 0))
+}
+
+/// fstatfs(2): of the file system the open file is on (an O_PATH one too).
+pub(super) fn fstatfs(c: &mut SysCtx) -> Sys {
+    let f = tryk!(c.file(c.arg(0)));
+    let st = tryk!(file_statfs(c, &f));
+    ret(c
+        .write_mem(c.arg(1), &crate::fs::statfs_bytes(&st, 0))
+        .map(|_| 0))
+}
+
+/// The file system of an open file: its kind's own, else that of the mount its path is in.
+fn file_statfs(c: &SysCtx, f: &crate::fs::file::FileRef) -> Result<libc::statfs, i32> {
+    let fb = f.borrow();
+    if let Some(st) = fb.imp.statfs() {
+        return st;
+    }
+    if !fb.path.starts_with('/') {
+        // anon_inode:[eventfd] and the like.
+        return Ok(crate::fs::synth_statfs(crate::fs::ANON_INODE_FS_MAGIC));
+    }
+    let (mount, rel) = c.vfs().mount_for(&crate::fs::split(&fb.path));
+    let r = crate::fs::Resolved {
+        mount,
+        rel,
+        path: fb.path.clone(),
+        exists: true,
+        file: None,
+    };
+    c.vfs().statfs(&r).map(|(st, _)| st)
 }
 
 #[cfg(test)]
@@ -551,5 +608,61 @@ mod tests {
             k.call(u, libc::SYS_chdir, [p, 0, 0, 0, 0, 0]),
             Some(-(libc::EACCES as i64))
         );
+    }
+
+    #[test]
+    fn dot_paths_are_refused_and_mkdir_gets_exactly_the_umask_s_mode() {
+        let d = tree();
+        std::fs::create_dir(d.path().join("pub/a")).unwrap();
+        let mut k = kernel(d.path());
+        let r = k.test_process(0, 0);
+        let at = libc::AT_FDCWD as u64;
+        let call = |k: &mut Kernel, nr: i64, a: &str, b: &str, flags: u64| {
+            let p = k.put_str(r, SCRATCH, a);
+            let q = k.put_str(r, SCRATCH + 512, b);
+            match nr {
+                libc::SYS_renameat2 => k.call(r, nr, [at, p, at, q, flags, 0]),
+                _ => k.call(r, nr, [at, p, flags, 0, 0, 0]),
+            }
+            .unwrap()
+        };
+        let ebusy = -(libc::EBUSY as i64);
+        assert_eq!(
+            call(&mut k, libc::SYS_renameat2, "/pub/a/.", "/pub/b", 0),
+            ebusy
+        );
+        assert_eq!(
+            call(&mut k, libc::SYS_renameat2, "/pub/a", "/pub/..", 0),
+            ebusy
+        );
+        let rmdir = libc::AT_REMOVEDIR as u64;
+        assert_eq!(
+            call(&mut k, libc::SYS_unlinkat, "/pub/a/.", "", rmdir),
+            -(libc::EINVAL as i64)
+        );
+        assert_eq!(
+            call(&mut k, libc::SYS_unlinkat, "/pub/a/..//", "", rmdir),
+            -(libc::ENOTEMPTY as i64)
+        );
+        assert_eq!(
+            call(&mut k, libc::SYS_unlinkat, "/pub/a/.", "", 0),
+            -(libc::EISDIR as i64)
+        );
+        assert!(d.path().join("pub/a").is_dir());
+        assert_eq!(k.call(r, libc::SYS_umask, [0, 0, 0, 0, 0, 0]), Some(0o022));
+        assert_eq!(call(&mut k, libc::SYS_mkdirat, "/pub/open", "", 0o777), 0);
+        let md = std::fs::metadata(d.path().join("pub/open")).unwrap();
+        assert_eq!(md.mode() & 0o777, 0o777);
+        // statx refuses unknown flags, both sync flags and the reserved mask bit.
+        let p = k.put_str(r, SCRATCH, "/pub");
+        let statx = |k: &mut Kernel, flags: u64, mask: u64| {
+            k.call(r, libc::SYS_statx, [at, p, flags, mask, SCRATCH + 1024, 0])
+                .unwrap()
+        };
+        let einval = -(libc::EINVAL as i64);
+        assert_eq!(statx(&mut k, 12345, 0), einval);
+        assert_eq!(statx(&mut k, libc::AT_STATX_SYNC_TYPE as u64, 0), einval);
+        assert_eq!(statx(&mut k, 0, 0x8000_0000), einval);
+        assert_eq!(statx(&mut k, 0, libc::STATX_BASIC_STATS as u64), 0);
     }
 }

@@ -232,7 +232,9 @@ const ITIMER_GAPS: &str =
     "ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF fail with EINVAL, per-thread CPU time is \
     not accounted";
 const RLIMIT_GAPS: &str = "limits are kept and reported, but only RLIMIT_NOFILE is enforced";
-const STATFS: &str = "a fixed tmpfs-like answer: the path or fd is not looked at";
+const STATFS: &str = "a host mount answers with the host file system's figures (its type \
+    too; /proc/mounts names it 9p), procfs, devfs, pipes and anonymous inodes with their \
+    magic numbers; f_fsid is 0";
 const SCHED_SET: &str =
     "returns 0 and changes nothing: the host schedules the guest's threads; the pid and the \
     policy are not checked";
@@ -494,7 +496,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(136, "ustat"),
     sys(137, "statfs").serves(fs::statfs).partial(STATFS),
-    sys(138, "fstatfs").serves(fs::statfs).partial(STATFS),
+    sys(138, "fstatfs").serves(fs::fstatfs).partial(STATFS),
     sys(139, "sysfs"),
     sys(140, "getpriority").serves(|_| Sys::Ret(20)).partial(
         "always nice 0 (returns 20), whatever setpriority was given",
