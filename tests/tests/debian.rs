@@ -82,3 +82,74 @@ fn su_nobody_cannot_read_etc_shadow() {
     assert_eq!((code, out.as_str()), (0, "65534\n65534\ncat=1\n"), "{err}");
     assert!(err.contains("cat: /etc/shadow: Permission denied"), "{err}");
 }
+
+/// Runs `script` with the host's bash, with `$T` a fresh scratch directory (in the
+/// container `$T` is /tmp): the output Linux gives, to compare with the sandbox's.
+fn on_host(script: &str) -> (i32, String, String) {
+    let t = tests::TempDir::new("debian-host");
+    let o = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("T", t.path())
+        .current_dir(t.path())
+        .output()
+        .expect("host bash");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs `script` in the sandbox (with `T=/tmp`) and on the host; asserts the same status,
+/// stdout and stderr.
+fn same_as_host(script: &str) -> String {
+    let (code, out, err) = run(&format!("export T=/tmp; cd /tmp; {script}"));
+    let (hcode, hout, herr) = on_host(script);
+    assert_eq!((code, &out, &err), (hcode, &hout, &herr), "sandbox vs host");
+    out
+}
+
+#[test]
+fn bash_process_substitution_and_dev_stderr_logging() {
+    let out = same_as_host(
+        r#"cat <(echo one)
+uniq -c <(printf 'a\na\nb\n')
+mapfile -t lines < <(seq 3); echo "${lines[*]}"
+echo to-stderr > /dev/stderr
+echo logged | tee /dev/stderr
+echo shout | tee >(tr a-z A-Z > "$T/up") > /dev/null
+while [ ! -s "$T/up" ]; do sleep 0.05; done; cat "$T/up"
+echo piped | cat /dev/stdin
+echo fd | cat /dev/fd/0
+readlink /proc/self/fd/1 < /dev/null | sed 's/[0-9]//g'"#,
+    );
+    assert!(
+        out.contains("      2 a\n") && out.contains("SHOUT\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn tar_czf_and_xzf_of_a_tree_as_root_keep_modes_and_links() {
+    same_as_host(
+        r#"mkdir -p "$T/src/a/b" && cd "$T" && echo data > src/a/b/f && chmod 750 src/a &&
+chmod 4755 src/a/b/f && ln -s b src/a/l && mkfifo src/p 2>/dev/null; rm -f src/p
+tar czf t.tgz src && mkdir out && tar xzf t.tgz -C out && cd out &&
+find . | sort && stat -c '%A %N' src/a src/a/b/f src/a/l && stat -c %s src/a/b/f &&
+cat src/a/l/f"#,
+    );
+}
+
+#[test]
+fn df_lists_the_mounts_with_their_sizes() {
+    let (code, out, err) = run("df -h / /tmp && df -T /tmp | tail -1 | awk '{print $2}'");
+    assert_eq!(code, 0, "{err}");
+    let (_, host_header, _) = on_host("df -h / | head -1");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first().copied(), host_header.lines().next(), "{out}");
+    assert!(
+        lines[1].ends_with(" /") && lines[2].ends_with(" /tmp"),
+        "{out}"
+    );
+    assert_eq!(lines[3], "tmpfs", "{out}");
+}
