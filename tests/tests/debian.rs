@@ -153,3 +153,12 @@ fn df_lists_the_mounts_with_their_sizes() {
     );
     assert_eq!(lines[3], "tmpfs", "{out}");
 }
+
+#[test]
+fn mkfifo_with_a_reader_and_a_writer() {
+    same_as_host(
+        r#"mkfifo -m 640 "$T/f" && stat -c '%A %F' "$T/f"
+(seq 3 > "$T/f") & cat "$T/f"; wait
+(cat "$T/f" > "$T/out") & echo back > "$T/f"; wait; cat "$T/out""#,
+    );
+}

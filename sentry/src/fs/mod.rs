@@ -561,6 +561,23 @@ impl Vfs {
         .map_err(|e| e as i32)
     }
 
+    /// mknod of a FIFO or a regular file (`mode` has the type and the permissions).
+    pub fn mknod(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
+        if r.exists {
+            return Err(libc::EEXIST);
+        }
+        let (dir, name) = self.host_dir(r)?;
+        let kind = nix::sys::stat::SFlag::from_bits_truncate(mode & libc::S_IFMT);
+        nix::sys::stat::mknodat(
+            Some(raw(&dir)),
+            name.as_str(),
+            kind,
+            Mode::from_bits_truncate(mode & 0o7777),
+            0,
+        )
+        .map_err(|e| e as i32)
+    }
+
     pub fn unlink(&self, r: &Resolved, dir_too: bool) -> Result<(), Errno> {
         if r.rel.is_empty() {
             return Err(libc::EBUSY);

@@ -35,6 +35,10 @@ pub struct Pipe {
     pub readers: u32,
     /// Open write ends.
     pub writers: u32,
+    /// How many read and write ends were ever opened: a FIFO open waiting for its other
+    /// end waits for the other count to move (the other end may have come and gone).
+    pub r_opened: u64,
+    pub w_opened: u64,
 }
 
 impl Pipe {
@@ -45,6 +49,8 @@ impl Pipe {
             capacity: PIPE_CAPACITY,
             readers: 0,
             writers: 0,
+            r_opened: 0,
+            w_opened: 0,
         }
     }
 
@@ -139,7 +145,11 @@ macro_rules! pipe_inode_ops {
             Ok(open_end(&self.$($field).+, flags))
         }
 
-        fn link_text(&self, _path: &str) -> String {
+        /// A FIFO's ends show its path; an anonymous pipe's pipe:[ID].
+        fn link_text(&self, path: &str) -> String {
+            if path.starts_with('/') {
+                return path.to_string();
+            }
             link_text(&self.$($field).+)
         }
     };
@@ -156,8 +166,17 @@ pub struct PipeReader {
 }
 
 impl PipeReader {
-    fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
-        pipe.borrow_mut().readers += 1;
+    pub(crate) fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
+        {
+            let mut p = pipe.borrow_mut();
+            p.readers += 1;
+            p.r_opened += 1;
+        }
+        PipeReader { pipe }
+    }
+
+    /// The end of a reader already counted (a FIFO open that waited for a writer).
+    pub(crate) fn adopt(pipe: Rc<RefCell<Pipe>>) -> Self {
         PipeReader { pipe }
     }
 
@@ -214,8 +233,17 @@ pub struct PipeWriter {
 }
 
 impl PipeWriter {
-    fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
-        pipe.borrow_mut().writers += 1;
+    pub(crate) fn new(pipe: Rc<RefCell<Pipe>>) -> Self {
+        {
+            let mut p = pipe.borrow_mut();
+            p.writers += 1;
+            p.w_opened += 1;
+        }
+        PipeWriter { pipe }
+    }
+
+    /// The end of a writer already counted (a FIFO open that waited for a reader).
+    pub(crate) fn adopt(pipe: Rc<RefCell<Pipe>>) -> Self {
         PipeWriter { pipe }
     }
 }
@@ -305,8 +333,10 @@ impl SharedPersist for Pipe {
             id: _, // the key of the shared table
             buf,
             capacity,
-            readers: _, // counted again by the restored ends
-            writers: _, // counted again by the restored ends
+            readers: _,  // counted again by the restored ends
+            writers: _,  // counted again by the restored ends
+            r_opened: _, // only FIFO opens in progress look at them, and they start again
+            w_opened: _,
         } = self;
         PipeState {
             buf: buf.iter().copied().collect(),
@@ -321,6 +351,8 @@ impl SharedPersist for Pipe {
             capacity: s.capacity as usize,
             readers: 0,
             writers: 0,
+            r_opened: 0,
+            w_opened: 0,
         }
     }
 
@@ -562,6 +594,10 @@ mod tests {
 
     #[test]
     fn a_pipe_opened_read_write_comes_back_as_both_ends() {
+        assert_eq!(
+            PipeReader::adopt(Rc::new(RefCell::new(Pipe::new(1)))).link_text("/f"),
+            "/f"
+        );
         use crate::fs::file::OpenFile;
         use crate::persist::testing::{at, round_trip, table};
 

@@ -112,6 +112,7 @@ impl Kernel {
         }
         // A private address space dies with its group; take the siblings with it.
         self.release_mm(tid, host_gone);
+        self.cancel_fifo_open(tid);
         let t = self.tasks.remove(&tid).expect("task");
         self.futex_waiters.retain(|w| w.tid != tid);
         self.ready.retain(|&r| r != tid);

@@ -26,6 +26,7 @@ mod signal_delivery;
 pub(crate) mod spawn;
 mod syscall;
 
+pub(crate) use open::OPEN_WAITS;
 pub(crate) use syscall::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -99,6 +100,8 @@ pub(crate) struct Kernel {
     /// Pieces of guest mappings (address space, start, end) still to get their write
     /// protection back after a checkpoint's snapshot.
     reprotect: Vec<(u64, u64, u64)>,
+    /// Named pipes and the opens waiting on them (not saved: see `crate::ipc::fifo`).
+    fifos: std::cell::RefCell<crate::ipc::fifo::Fifos>,
 }
 
 impl Kernel {
@@ -169,6 +172,7 @@ impl Kernel {
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
             checkpoint_job: None,
             reprotect: Vec::new(),
+            fifos: Default::default(),
         })
     }
 

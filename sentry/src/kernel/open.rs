@@ -10,6 +10,7 @@ use crate::fs::file::{FileImpl, FileRef, OpenFile};
 use crate::fs::host::HostFile;
 use crate::fs::synthetic::{SynthDir, SynthFile};
 use crate::fs::{MountFs, SynthNode};
+use crate::ipc::fifo::FifoOpen;
 use crate::mm::Errno;
 
 /// The flags a new description keeps of open(2)'s: the access mode and the status
@@ -32,7 +33,43 @@ fn status_flags(flags: i32) -> i32 {
 /// The kernel's O_LARGEFILE (the libc crate's is 0 on x86-64, as glibc's).
 pub(crate) const O_LARGEFILE: i32 = 0o100000;
 
+/// What `open_path` fails with when the open waits (a FIFO without its other end): not
+/// an errno the guest sees (Linux's internal ERESTARTSYS); the open call parks on
+/// [`Kernel::fifo_waiting`].
+pub(crate) const OPEN_WAITS: Errno = 512;
+
 impl Kernel {
+    /// Opens an end of the pipe of FIFO node `st` for task `tid` (the node was opened
+    /// O_PATH to find it: only its device and inode are used).
+    fn open_fifo(
+        &self,
+        tid: i32,
+        st: &libc::stat,
+        flags: i32,
+        path: String,
+    ) -> Result<FileRef, Errno> {
+        let node = (st.st_dev, st.st_ino);
+        let opened = self.fifos.borrow_mut().open(tid, node, flags)?;
+        match opened {
+            FifoOpen::Opened(end) => Ok(OpenFile::new(end, flags, path)),
+            FifoOpen::Wait => Err(OPEN_WAITS),
+        }
+    }
+
+    /// Task `tid`'s waiting FIFO open ends without an fd (interrupted, or the task goes):
+    /// its count goes, and whoever waits on the pipe looks again.
+    pub(crate) fn cancel_fifo_open(&mut self, tid: i32) {
+        let id = self.fifos.borrow_mut().cancel(tid);
+        if let Some(id) = id {
+            self.notify(&crate::wait::WaitKey::Object(id));
+        }
+    }
+
+    /// The key a FIFO open of task `tid` waits on, if it waits.
+    pub(crate) fn fifo_waiting(&self, tid: i32) -> Option<u64> {
+        self.fifos.borrow().waiting(tid)
+    }
+
     /// open(2) of an open file reached through a `/proc/PID/fd/N` link that no path
     /// reaches (a pipe, a terminal, a deleted file): a new description of the same file,
     /// with the permission checks against its mode an open by path makes.
@@ -124,6 +161,16 @@ impl Kernel {
                 {
                     return Err(libc::EROFS);
                 }
+                if r.exists && flags & libc::O_PATH == 0 {
+                    let st = self.lstat_resolved(tid, &r)?;
+                    if st.st_mode & libc::S_IFMT == libc::S_IFIFO {
+                        // The node names the sentry's pipe; the host's FIFO is never opened.
+                        if flags & libc::O_DIRECTORY != 0 {
+                            return Err(libc::ENOTDIR);
+                        }
+                        return self.open_fifo(tid, &st, gflags, r.path);
+                    }
+                }
                 let hostflags = if flags & libc::O_PATH != 0 {
                     // openat2 takes no other flag with O_PATH.
                     flags & (libc::O_PATH | libc::O_DIRECTORY)
@@ -148,8 +195,12 @@ impl Kernel {
                 let st = crate::fs::host_sys::fstat(fd.as_fd())?;
                 let fmt = st.st_mode & libc::S_IFMT;
                 let dir = fmt == libc::S_IFDIR;
-                if fmt == libc::S_IFIFO || fmt == libc::S_IFCHR || fmt == libc::S_IFSOCK {
-                    // Device and FIFO nodes on a host mount are not opened through.
+                if fmt == libc::S_IFIFO
+                    || fmt == libc::S_IFCHR
+                    || fmt == libc::S_IFSOCK
+                    || fmt == libc::S_IFBLK
+                {
+                    // Device and socket nodes on a host mount are not opened through.
                     if flags & libc::O_PATH == 0 {
                         return Err(libc::EACCES);
                     }

@@ -543,6 +543,16 @@ impl SysCtx<'_> {
         self.k.open_path(self.tid, dirfd, path, flags, mode, true)
     }
 
+    /// The key its FIFO open waits on, if one waits (`OPEN_WAITS`).
+    pub(crate) fn fifo_waiting(&self) -> Option<u64> {
+        self.k.fifo_waiting(self.tid)
+    }
+
+    /// Its waiting FIFO open ends without an fd (EINTR): the end it counted goes.
+    pub(crate) fn cancel_fifo_open(&mut self) {
+        self.k.cancel_fifo_open(self.tid);
+    }
+
     /// The mounts and the file systems under them.
     pub(crate) fn vfs(&self) -> &Vfs {
         &self.k.vfs

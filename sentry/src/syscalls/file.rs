@@ -717,4 +717,43 @@ mod tests {
             espipe
         );
     }
+
+    #[test]
+    fn a_fifo_made_with_mknod_joins_its_readers_and_writers() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let u = k.test_process(0, 0);
+        let p = k.put_str(t, SCRATCH, "/fifo");
+        let mode = (libc::S_IFIFO | 0o640) as u64;
+        assert_eq!(sys(&mut k, t, libc::SYS_mknodat, [AT, p, mode, 0, 0, 0]), 0);
+        use std::os::unix::fs::FileTypeExt;
+        let md = std::fs::symlink_metadata(d.path().join("fifo")).unwrap();
+        assert!(md.file_type().is_fifo());
+        let dev = (libc::S_IFCHR | 0o600) as u64;
+        let q = k.put_str(t, SCRATCH, "/null");
+        assert_eq!(
+            sys(&mut k, t, libc::SYS_mknodat, [AT, q, dev, 0x103, 0, 0]),
+            -(libc::EPERM as i64)
+        );
+        // Non-blocking: a writer alone is ENXIO; with a reader both open.
+        let wo = libc::O_WRONLY | libc::O_NONBLOCK;
+        assert_eq!(open(&mut k, t, "/fifo", wo), -(libc::ENXIO as i64));
+        // A blocking reader waits for a writer (in another process).
+        let ro = [AT, p, libc::O_RDONLY as u64, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_openat, ro), None);
+        let w = open(&mut k, u, "/fifo", libc::O_WRONLY) as u64;
+        let r = k.call(t, libc::SYS_openat, ro).expect("the writer came") as u64;
+        assert_eq!(write(&mut k, u, w, b"named"), Some(5));
+        assert_eq!(read(&mut k, t, r, 10), b"named");
+        assert_eq!(readlink(&mut k, t, &format!("/proc/self/fd/{r}")), "/fifo");
+        // A blocking writer waits for a reader; interrupted, it leaves no writer.
+        assert_eq!(sys(&mut k, t, libc::SYS_close, [r, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(sys(&mut k, u, libc::SYS_close, [w, 0, 0, 0, 0, 0]), 0);
+        let wo = [AT, p, libc::O_WRONLY as u64, 0, 0, 0];
+        assert_eq!(k.call(u, libc::SYS_openat, wo), None);
+        k.cancel_fifo_open(u);
+        let r = open(&mut k, t, "/fifo", libc::O_RDONLY | libc::O_NONBLOCK) as u64;
+        assert_eq!(read(&mut k, t, r, 10), b"", "no writer left: end of file");
+    }
 }

@@ -3,7 +3,8 @@
 use super::ret;
 use crate::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fs::MountFs;
-use crate::kernel::{err, Sys, SysCtx};
+use crate::kernel::task::{Park, WaitKey};
+use crate::kernel::{err, Sys, SysCtx, OPEN_WAITS};
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -17,7 +18,24 @@ macro_rules! tryk {
 pub(super) fn openat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64, mode: u64) -> Sys {
     let p = tryk!(c.read_path(path));
     let flags = flags as i32;
-    let f = tryk!(c.open(dirfd as i32, &p, flags, mode as u32));
+    let f = match c.open(dirfd as i32, &p, flags, mode as u32) {
+        Ok(f) => f,
+        // A FIFO without its other end: park until that opens.
+        Err(OPEN_WAITS) => match c.fifo_waiting() {
+            Some(id) => {
+                return Sys::Park(Park {
+                    keys: vec![WaitKey::Object(id)],
+                    deadline: None,
+                })
+            }
+            None => return err(libc::EINTR),
+        },
+        Err(e) => return err(e),
+    };
+    // A new end of a pipe wakes a FIFO open waiting for it, and readers and writers.
+    if let Some(key) = f.borrow().notify_key() {
+        c.notify(&key);
+    }
     ret(c
         .install(f, flags & libc::O_CLOEXEC != 0)
         .map(|fd| fd as i64))
@@ -140,6 +158,28 @@ fn dot_last(path: &[u8]) -> Option<&[u8]> {
     });
     let last = trimmed.rsplit(|&b| b == b'/').next()?;
     (last == b"." || last == b"..").then_some(last)
+}
+
+/// mknod/mknodat: FIFOs and regular files (the mode's type 0 is a regular file). Device
+/// nodes are refused (EPERM) by design: the sentry serves no host device; a socket node
+/// is EPERM until sockets come.
+pub(super) fn mknodat(c: &mut SysCtx, dirfd: u64, path: u64, mode: u64) -> Sys {
+    let mode = mode as u32;
+    let kind = match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => libc::S_IFREG,
+        libc::S_IFIFO => libc::S_IFIFO,
+        libc::S_IFCHR | libc::S_IFBLK | libc::S_IFSOCK => return err(libc::EPERM),
+        _ => return err(libc::EINVAL),
+    };
+    let p = tryk!(c.read_path(path));
+    let r = tryk!(c.resolve_dirfd(dirfd as i32, &p, false));
+    if r.exists {
+        return err(libc::EEXIST);
+    }
+    let dir = tryk!(c.may_create(&r));
+    let perm = mode & 0o7777 & !c.umask();
+    tryk!(c.vfs().mknod(&r, kind | perm));
+    ret(c.give_to_creator(&r, &dir, Some(perm)).map(|_| 0))
 }
 
 pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys {

@@ -45,6 +45,9 @@ impl SyscallTable for Syscalls {
         if restart(nr) == RestartRule::TimeLeft {
             time::nanosleep_interrupted(c);
         }
+        if [libc::SYS_open, libc::SYS_openat, libc::SYS_creat].contains(&(nr as i64)) {
+            c.cancel_fifo_open();
+        }
     }
 }
 

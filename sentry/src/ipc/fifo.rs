@@ -1,0 +1,199 @@
+//! Named pipes (FIFOs): a FIFO node on a host mount is only a name; opening it opens an
+//! end of the sentry's pipe for that node (by host device and inode), shared by every
+//! open of it while any end is open, as Linux keeps one pipe per FIFO inode.
+//!
+//! Opening blocks as fifo(7) says: a read-only open waits for a writer, a write-only open
+//! for a reader (non-blocking: ENXIO without one), a read-write open never. A waiting open
+//! is counted as an end already (a writer meeting it neither fails nor waits), and waits
+//! until the other side's open count moves. The wait is the task's, kept here across the
+//! re-runs of its open; it is not saved: a parked open is served again after a restore and
+//! waits afresh.
+//!
+//! Checkpoint: the open ends of a FIFO are saved as pipe ends with their pipe (bytes
+//! included). Not yet: the table from node to pipe is not rebuilt on restore, so an open of
+//! the FIFO after a restore makes a new pipe rather than joining the restored ends.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use crate::fs::file::FileImpl;
+use crate::ipc::pipe::{open_end, Pipe, PipeReader, PipeWriter};
+use crate::mm::Errno;
+
+/// Pipe ids of FIFOs come from a range of their own, apart from the kernel's object ids.
+const FIFO_IDS: u64 = 1 << 62;
+
+/// A FIFO open waiting for the other side.
+struct Wait {
+    pipe: Rc<RefCell<Pipe>>,
+    reading: bool,
+    /// The other side's open count when the wait began.
+    seen: u64,
+}
+
+/// What an open of a FIFO did.
+pub(crate) enum FifoOpen {
+    /// An end (then wake the pipe's key: a waiting partner or reader).
+    Opened(Box<dyn FileImpl>),
+    /// Park on the pipe's key ([`Fifos::waiting`]) until the other side opens.
+    Wait,
+}
+
+/// The kernel's FIFOs, by (host device, inode), and the opens waiting on them.
+#[derive(Default)]
+pub(crate) struct Fifos {
+    pipes: HashMap<(u64, u64), Weak<RefCell<Pipe>>>,
+    waits: HashMap<i32, Wait>,
+    next: u64,
+}
+
+impl Fifos {
+    /// Task `tid` opens the FIFO `node` with `flags` (or goes on with its waiting open).
+    pub(crate) fn open(
+        &mut self,
+        tid: i32,
+        node: (u64, u64),
+        flags: i32,
+    ) -> Result<FifoOpen, Errno> {
+        if let Some(w) = self.waits.get(&tid) {
+            let p = w.pipe.borrow();
+            let (now, others) = if w.reading {
+                (p.w_opened, p.writers)
+            } else {
+                (p.r_opened, p.readers)
+            };
+            if now == w.seen && others == 0 {
+                return Ok(FifoOpen::Wait);
+            }
+            drop(p);
+            let w = self.waits.remove(&tid).expect("just seen");
+            let end: Box<dyn FileImpl> = if w.reading {
+                Box::new(PipeReader::adopt(w.pipe))
+            } else {
+                Box::new(PipeWriter::adopt(w.pipe))
+            };
+            return Ok(FifoOpen::Opened(end));
+        }
+        let pipe = match self.pipes.get(&node).and_then(Weak::upgrade) {
+            Some(p) => p,
+            None => {
+                self.next += 1;
+                let p = Rc::new(RefCell::new(Pipe::new(FIFO_IDS + self.next)));
+                self.pipes.retain(|_, w| w.strong_count() > 0);
+                self.pipes.insert(node, Rc::downgrade(&p));
+                p
+            }
+        };
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        let (readers, writers) = {
+            let p = pipe.borrow();
+            (p.readers, p.writers)
+        };
+        match flags & libc::O_ACCMODE {
+            libc::O_RDONLY if writers == 0 && !nonblock => Ok(self.wait(tid, pipe, true)),
+            libc::O_WRONLY if readers == 0 && nonblock => Err(libc::ENXIO),
+            libc::O_WRONLY if readers == 0 => Ok(self.wait(tid, pipe, false)),
+            _ => Ok(FifoOpen::Opened(open_end(&pipe, flags))),
+        }
+    }
+
+    /// Task `tid` waits for the other side of `pipe`, counted as a reader (`reading`) or a
+    /// writer already.
+    fn wait(&mut self, tid: i32, pipe: Rc<RefCell<Pipe>>, reading: bool) -> FifoOpen {
+        let seen = {
+            let mut p = pipe.borrow_mut();
+            if reading {
+                p.readers += 1;
+                p.r_opened += 1;
+                p.w_opened
+            } else {
+                p.writers += 1;
+                p.w_opened += 1;
+                p.r_opened
+            }
+        };
+        self.waits.insert(
+            tid,
+            Wait {
+                pipe,
+                reading,
+                seen,
+            },
+        );
+        FifoOpen::Wait
+    }
+
+    /// The key (pipe id) task `tid`'s waiting open waits on, if it waits.
+    pub(crate) fn waiting(&self, tid: i32) -> Option<u64> {
+        self.waits.get(&tid).map(|w| w.pipe.borrow().id)
+    }
+
+    /// Task `tid`'s waiting open ends without an fd (a signal, or the task exits): its
+    /// count goes. Returns the pipe's key to wake.
+    pub(crate) fn cancel(&mut self, tid: i32) -> Option<u64> {
+        let w = self.waits.remove(&tid)?;
+        let mut p = w.pipe.borrow_mut();
+        if w.reading {
+            p.readers -= 1;
+        } else {
+            p.writers -= 1;
+        }
+        Some(p.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opened(r: Result<FifoOpen, Errno>) -> Box<dyn FileImpl> {
+        match r {
+            Ok(FifoOpen::Opened(f)) => f,
+            _ => panic!("not opened"),
+        }
+    }
+
+    fn waits(r: Result<FifoOpen, Errno>) -> bool {
+        matches!(r, Ok(FifoOpen::Wait))
+    }
+
+    const NODE: (u64, u64) = (1, 2);
+
+    #[test]
+    fn blocking_opens_wait_for_the_other_side_and_share_one_pipe() {
+        let mut f = Fifos::default();
+        // A reader waits; a writer then opens at once; the reader's open completes.
+        assert!(waits(f.open(1, NODE, libc::O_RDONLY)));
+        assert!(waits(f.open(1, NODE, libc::O_RDONLY)), "still no writer");
+        let mut w = opened(f.open(2, NODE, libc::O_WRONLY));
+        let mut r = opened(f.open(1, NODE, libc::O_RDONLY));
+        assert_eq!(w.write(&mut 0, b"hi", None), Ok(2));
+        assert_eq!(r.read(&mut 0, 10, None).unwrap(), b"hi");
+        // Non-blocking: a reader opens alone, a writer alone is ENXIO.
+        assert_eq!(
+            f.open(3, (5, 5), libc::O_WRONLY | libc::O_NONBLOCK).err(),
+            Some(libc::ENXIO)
+        );
+        let _r = opened(f.open(3, (5, 5), libc::O_RDONLY | libc::O_NONBLOCK));
+        opened(f.open(3, (5, 5), libc::O_WRONLY | libc::O_NONBLOCK));
+        // A waiting writer interrupted leaves no writer behind.
+        drop((w, r));
+        assert!(waits(f.open(4, NODE, libc::O_WRONLY)));
+        assert!(f.cancel(4).is_some());
+        assert!(f.cancel(4).is_none());
+        let mut r = opened(f.open(5, NODE, libc::O_RDONLY | libc::O_NONBLOCK));
+        assert_eq!(
+            r.read(&mut 0, 10, None).unwrap(),
+            b"",
+            "no writer: end of file"
+        );
+        // A writer that came and went still lets a waiting reader through.
+        drop(r);
+        assert!(waits(f.open(6, NODE, libc::O_RDONLY)));
+        drop(opened(f.open(7, NODE, libc::O_WRONLY)));
+        opened(f.open(6, NODE, libc::O_RDONLY));
+        // Read-write never waits.
+        opened(f.open(8, (9, 9), libc::O_RDWR));
+    }
+}
