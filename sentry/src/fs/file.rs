@@ -357,9 +357,27 @@ impl OpenFile {
         }
     }
 
-    /// Poll readiness for `events`: (revents, what to wait on).
+    /// Poll readiness for `events`: (revents, what to wait on). POLLRDNORM and POLLWRNORM
+    /// hold when POLLIN and POLLOUT do, as for every Linux file that has them.
     pub fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
-        self.imp.readiness(events)
+        let mut ask = events;
+        if events & libc::POLLRDNORM != 0 {
+            ask |= libc::POLLIN;
+        }
+        if events & libc::POLLWRNORM != 0 {
+            ask |= libc::POLLOUT;
+        }
+        let (mut r, keys) = self.imp.readiness(ask);
+        if r & libc::POLLIN != 0 {
+            r |= libc::POLLRDNORM;
+        }
+        if r & libc::POLLOUT != 0 {
+            r |= libc::POLLWRNORM;
+        }
+        (
+            r & (events | libc::POLLERR | libc::POLLHUP | libc::POLLNVAL),
+            keys,
+        )
     }
 
     /// The key to notify after I/O or a close.

@@ -279,10 +279,13 @@ impl FileImpl for PipeWriter {
 
     fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
         let p = self.pipe.borrow();
+        // POLLERR without readers, and POLLOUT while there is room, as Linux (both when
+        // both hold).
         let mut r = 0;
         if p.readers == 0 {
             r |= libc::POLLERR;
-        } else if p.writable() {
+        }
+        if p.space() >= PIPE_BUF.min(p.capacity) {
             r |= libc::POLLOUT;
         }
         (r & (events | libc::POLLERR), vec![WaitKey::Object(p.id)])
@@ -509,7 +512,7 @@ mod tests {
         let (r, mut w) = pair(4);
         drop(r);
         assert_eq!(write(&mut w, b"x"), Err(IoErr::Pipe));
-        assert_eq!(w.readiness(libc::POLLOUT).0, libc::POLLERR);
+        assert_eq!(w.readiness(libc::POLLOUT).0, libc::POLLERR | libc::POLLOUT);
     }
 
     #[test]

@@ -756,4 +756,49 @@ mod tests {
         let r = open(&mut k, t, "/fifo", libc::O_RDONLY | libc::O_NONBLOCK) as u64;
         assert_eq!(read(&mut k, t, r, 10), b"", "no writer left: end of file");
     }
+
+    #[test]
+    fn poll_reports_the_normal_data_bits_and_a_writer_without_reader() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let (r, w) = pipe(&mut k, t);
+        let poll = |k: &mut Kernel, fd: u64, events: i16| -> i16 {
+            let mut b = (fd as i32).to_le_bytes().to_vec();
+            b.extend_from_slice(&events.to_le_bytes());
+            b.extend_from_slice(&0i16.to_le_bytes());
+            k.put(t, SCRATCH + 2048, &b);
+            let n = k
+                .call(t, libc::SYS_poll, [SCRATCH + 2048, 1, 0, 0, 0, 0])
+                .unwrap();
+            assert!(n >= 0);
+            i16::from_le_bytes(k.get(t, SCRATCH + 2054, 2).try_into().unwrap())
+        };
+        assert_eq!(poll(&mut k, w, libc::POLLWRNORM), libc::POLLWRNORM);
+        assert_eq!(poll(&mut k, r, libc::POLLRDNORM), 0);
+        assert_eq!(write(&mut k, t, w, b"x"), Some(1));
+        let both = libc::POLLIN | libc::POLLRDNORM;
+        assert_eq!(poll(&mut k, r, both), both);
+        assert_eq!(sys(&mut k, t, libc::SYS_close, [r, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            poll(&mut k, w, libc::POLLOUT),
+            libc::POLLOUT | libc::POLLERR
+        );
+        // ppoll and pselect6 (glibc's select) write back the time left: none once it
+        // timed out.
+        for nr in [libc::SYS_ppoll, libc::SYS_pselect6] {
+            let ts = SCRATCH + 3072;
+            let mut b = 0u64.to_le_bytes().to_vec();
+            b.extend_from_slice(&1_000_000u64.to_le_bytes());
+            k.put(t, ts, &b);
+            let args = match nr {
+                libc::SYS_ppoll => [0, 0, ts, 0, 0, 0],
+                _ => [0, 0, 0, 0, ts, 0],
+            };
+            assert_eq!(k.call(t, nr, args), None, "parks until the timeout");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert_eq!(k.call(t, nr, args), Some(0));
+            assert_eq!(k.get(t, ts, 16), vec![0u8; 16]);
+        }
+    }
 }

@@ -95,7 +95,23 @@ pub(super) fn ppoll(c: &mut SysCtx) -> Sys {
         return err(libc::EINVAL);
     }
     tryk!(set_temp_mask(c, a[3]));
-    poll(c, a[0], a[1], -1, Some(timeout))
+    let out = poll(c, a[0], a[1], -1, Some(timeout));
+    if let (Sys::Ret(n), true) = (&out, a[2] != 0) {
+        // ppoll writes back the time left, as Linux.
+        if *n >= 0 {
+            let _ = c.write_mem(a[2], &time_left(c, false));
+        }
+    }
+    out
+}
+
+/// What is left of the call's timeout, as a timespec (or a timeval for `usec`).
+fn time_left(c: &SysCtx, usec: bool) -> Vec<u8> {
+    let left = c.sys_deadline().map_or(0, |d| d.saturating_sub(c.now()));
+    let sub = left % 1_000_000_000;
+    let mut b = (left / 1_000_000_000).to_le_bytes().to_vec();
+    b.extend_from_slice(&(if usec { sub / 1000 } else { sub }).to_le_bytes());
+    b
 }
 
 /// select, and pselect6 when `pselect`.
@@ -198,11 +214,10 @@ pub(super) fn select(c: &mut SysCtx, pselect: bool) -> Sys {
             tryk!(c.write_mem(p, &bytes));
         }
     }
-    if !pselect && a[4] != 0 {
-        let left = deadline.map(|d| d.saturating_sub(c.now())).unwrap_or(0);
-        let mut b = (left / 1_000_000_000).to_le_bytes().to_vec();
-        b.extend_from_slice(&((left % 1_000_000_000) / 1000).to_le_bytes());
-        let _ = c.write_mem(a[4], &b);
+    if a[4] != 0 {
+        // Both write back the time left (select a timeval, pselect6 a timespec: glibc's
+        // select is pselect6).
+        let _ = c.write_mem(a[4], &time_left(c, !pselect));
     }
     Sys::Ret(ready)
 }
