@@ -152,8 +152,10 @@ register! {
         EventFd(crate::ipc::eventfd::EventFd),
         Epoll(crate::ipc::epoll::EpollFile),
         PipeRdwr(crate::ipc::pipe::PipeDuplex),
+        Unix(crate::net::unix::UnixSocket),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),
+        UnixEndpoint(crate::net::unix::Endpoint),
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod kernel;
 pub(crate) mod kinds;
 pub mod loader;
 pub(crate) mod mm;
+pub(crate) mod net;
 pub(crate) mod persist;
 pub(crate) mod platform;
 pub(crate) mod syscalls;

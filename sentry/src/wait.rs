@@ -77,3 +77,28 @@ impl FutexKey {
         }
     }
 }
+
+// ---- wakeups made where the kernel is out of reach ----
+
+thread_local! {
+    /// Kernel objects whose waiters are to be woken (see [`wake_later`]).
+    static LATER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Asks the kernel to wake the tasks parked on object `id` before it next picks a task to
+/// run. For objects that change one another without the kernel at hand: a socket whose
+/// last descriptor is dropped (a close, an exit, a message in flight discarded) tells its
+/// peer. The sentry serves one sandbox per thread, so the queue is the thread's.
+pub(crate) fn wake_later(id: u64) {
+    LATER.with(|l| {
+        let mut l = l.borrow_mut();
+        if !l.contains(&id) {
+            l.push(id);
+        }
+    });
+}
+
+/// The objects [`wake_later`] queued since the last call.
+pub(crate) fn take_later() -> Vec<u64> {
+    LATER.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}

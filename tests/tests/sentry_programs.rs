@@ -107,3 +107,14 @@ fn epoll_over_pipes_and_eventfd_behaves_as_on_the_host() {
     let o = run_do(None, &[bin.to_str().unwrap()]);
     expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
 }
+
+#[test]
+fn unix_sockets_behave_as_on_the_host() {
+    // Stream, datagram and seqpacket sockets with SCM_RIGHTS, names, options and hostile
+    // arguments: the same lines as the program prints run natively.
+    let bin = guest("unix");
+    let host = std::process::Command::new(&bin).output().unwrap();
+    assert!(host.status.success(), "{host:?}");
+    let o = run_do(None, &[bin.to_str().unwrap()]);
+    expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
+}

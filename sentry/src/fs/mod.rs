@@ -561,6 +561,11 @@ impl Vfs {
         .map_err(|e| e as i32)
     }
 
+    /// Makes a socket file (a unix socket bound to a path).
+    pub fn mknod_socket(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
+        self.mknod(r, libc::S_IFSOCK | (mode & 0o7777))
+    }
+
     /// mknod of a FIFO or a regular file (`mode` has the type and the permissions).
     pub fn mknod(&self, r: &Resolved, mode: u32) -> Result<(), Errno> {
         if r.exists {

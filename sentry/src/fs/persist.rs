@@ -66,9 +66,23 @@ pub trait SharedPersist: Sized + 'static {
     /// What it is, for messages ("pipe").
     const WHAT: &'static str;
 
-    fn save(&self) -> Self::State;
+    /// Its saved form; `cx` gives ids to the open files and other shared objects it
+    /// refers to (a socket's peer, the descriptors in flight in its queue).
+    fn save(&self, cx: &mut SaveCtx) -> Self::State;
 
     fn restore(id: u64, state: &Self::State) -> Self;
+
+    /// Links the restored object `this` to the other shared objects and open files its
+    /// state names, once it is in the restored table (so that two objects naming each
+    /// other come back as one cycle). Objects that name nothing keep the default.
+    fn relink(
+        this: &Rc<RefCell<Self>>,
+        state: &Self::State,
+        cx: &mut RestoreCtx,
+    ) -> Result<(), KindError> {
+        let _ = (this, state, cx);
+        Ok(())
+    }
 
     /// Checks a decoded (hostile) state; `object` names it for the message.
     fn check(object: &str, state: &Self::State) -> Result<(), Invalid>;
@@ -185,7 +199,14 @@ impl SaveCtx {
 
     /// Saves shared object `obj` under `id`, once however many descriptions share it.
     pub fn share<T: RegisteredShared>(&mut self, id: u64, obj: &T) {
-        self.shared.entry(id).or_insert_with(|| T::wrap(obj.save()));
+        if self.shared.contains_key(&id) {
+            return;
+        }
+        // A placeholder until its state is made: an object reached again while it is
+        // being saved (two sockets naming each other) is saved once.
+        self.shared.insert(id, Box::new(()));
+        let state = T::wrap(obj.save(self));
+        self.shared.insert(id, state);
     }
 
     /// The position kept in the description whose kind is being saved.
@@ -305,6 +326,7 @@ impl<'a> RestoreCtx<'a> {
         let obj = Rc::new(RefCell::new(T::restore(id, state)));
         self.shared.insert(id, obj.clone());
         self.object_id(id);
+        T::relink(&obj, state, self)?;
         Ok(obj)
     }
 

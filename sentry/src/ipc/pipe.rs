@@ -331,7 +331,7 @@ impl SharedPersist for Pipe {
     type State = PipeState;
     const WHAT: &'static str = "pipe";
 
-    fn save(&self) -> PipeState {
+    fn save(&self, _: &mut SaveCtx) -> PipeState {
         let Pipe {
             id: _, // the key of the shared table
             buf,

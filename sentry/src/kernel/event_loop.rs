@@ -72,6 +72,7 @@ impl Kernel {
             || format!("system call {}", table.name(nr)),
             |k| k.dispatch(tid, nr, args),
         );
+        self.wake_deferred();
         if let Some(out) = out {
             if self.tasks.contains_key(&tid) {
                 self.finish(tid, out);
@@ -253,6 +254,7 @@ impl Kernel {
                     }
                 }
             }
+            self.wake_deferred();
             self.expire_timers();
             self.answer_pid_waiters();
             if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
@@ -394,6 +396,13 @@ impl Kernel {
                 None
             };
             self.signal_group(pid, SigInfo::new(libc::SIGALRM, signal::SI_KERNEL));
+        }
+    }
+
+    /// Wakes the tasks parked on the objects queued with [`crate::wait::wake_later`].
+    pub(crate) fn wake_deferred(&mut self) {
+        for id in crate::wait::take_later() {
+            self.notify(&WaitKey::Object(id));
         }
     }
 

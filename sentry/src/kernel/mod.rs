@@ -102,6 +102,8 @@ pub(crate) struct Kernel {
     reprotect: Vec<(u64, u64, u64)>,
     /// Named pipes and the opens waiting on them (not saved: see `crate::ipc::fifo`).
     fifos: std::cell::RefCell<crate::ipc::fifo::Fifos>,
+    /// The unix socket names bound in the sandbox.
+    unix_names: crate::net::unix::Names,
 }
 
 impl Kernel {
@@ -173,6 +175,7 @@ impl Kernel {
             checkpoint_job: None,
             reprotect: Vec::new(),
             fifos: Default::default(),
+            unix_names: Default::default(),
         })
     }
 

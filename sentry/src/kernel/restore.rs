@@ -229,6 +229,17 @@ impl Kernel {
             crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         let tables = files.tables;
+        crate::net::unix::register_restored(
+            &mut self.unix_names,
+            &self.vfs,
+            tables.values().flat_map(|t| {
+                t.borrow()
+                    .fds
+                    .values()
+                    .map(|e| e.file.clone())
+                    .collect::<Vec<_>>()
+            }),
+        );
         let fss: HashMap<u64, Rc<RefCell<FsContext>>> = st
             .fs_contexts
             .iter()

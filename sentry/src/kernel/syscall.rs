@@ -557,6 +557,11 @@ impl SysCtx<'_> {
     pub(crate) fn vfs(&self) -> &Vfs {
         &self.k.vfs
     }
+
+    /// The unix socket names bound in the sandbox.
+    pub(crate) fn unix_names(&mut self) -> &mut crate::net::unix::Names {
+        &mut self.k.unix_names
+    }
 }
 
 // ---- waiting ----

@@ -1,7 +1,7 @@
 //! File descriptor calls: read, write, close, dup, fcntl, ioctl, pipes, seek, stat of fds.
 
 use super::ret;
-use crate::fs::file::{IoErr, IoctlCaller, OpenFile};
+use crate::fs::file::{FileRef, IoErr, IoctlCaller, OpenFile};
 use crate::ipc::pipe;
 use crate::kernel::{err, Sys, SysCtx};
 
@@ -14,7 +14,7 @@ macro_rules! tryk {
     };
 }
 
-const MAX_RW: usize = 0x7fff_f000;
+pub(super) const MAX_RW: usize = 0x7fff_f000;
 
 fn do_read(
     c: &mut SysCtx,
@@ -104,7 +104,7 @@ pub(super) fn pwrite(c: &mut SysCtx) -> Sys {
 }
 
 /// An iovec array of `cnt` entries at `iov`: (base, len) pairs.
-fn read_iovecs(c: &SysCtx, iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i32> {
+pub(super) fn read_iovecs(c: &SysCtx, iov: u64, cnt: u64) -> Result<Vec<(u64, usize)>, i32> {
     if cnt > 1024 {
         return Err(libc::EINVAL);
     }
@@ -334,7 +334,12 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             return Sys::Ret(0);
         }
         libc::FIONREAD => {
-            let n = pipe::of(&*f.borrow().imp).map_or(0, |p| p.borrow().buf.len() as u32);
+            let mut fb = f.borrow_mut();
+            let n = match pipe::of(&*fb.imp) {
+                Some(p) => p.borrow().buf.len() as u32,
+                None => fb.imp.socket().map_or(0, |s| s.queued() as u32),
+            };
+            drop(fb);
             return ret(c.write_u32(arg, n).map(|_| 0));
         }
         _ => {}
@@ -358,28 +363,39 @@ pub(super) fn pipe2(c: &mut SysCtx, addr: u64, flags: u64) -> Sys {
     let nb = flags & libc::O_NONBLOCK;
     let r = OpenFile::new(Box::new(r), libc::O_RDONLY | nb, format!("pipe:[{id}]"));
     let w = OpenFile::new(Box::new(w), libc::O_WRONLY | nb, format!("pipe:[{id}]"));
-    let cloexec = flags & libc::O_CLOEXEC != 0;
+    install_pair(c, r, w, flags & libc::O_CLOEXEC != 0, addr)
+}
+
+/// Installs two new files (a pipe's ends, a socket pair) at the lowest free fds, both or
+/// neither, and writes the two fds to `addr`.
+pub(super) fn install_pair(
+    c: &mut SysCtx,
+    a: FileRef,
+    b: FileRef,
+    cloexec: bool,
+    addr: u64,
+) -> Sys {
     let files = c.fds().clone();
-    // Both ends go in under one borrow, or neither does.
     let added = {
         let mut table = files.borrow_mut();
         table
-            .add(r, cloexec, 0)
-            .and_then(|rfd| match table.add(w, cloexec, 0) {
-                Ok(wfd) => Ok((rfd, wfd)),
+            .add(a, cloexec, 0)
+            .and_then(|afd| match table.add(b, cloexec, 0) {
+                Ok(bfd) => Ok((afd, bfd)),
                 Err(e) => {
-                    table.remove(rfd);
+                    table.remove(afd);
                     Err(e)
                 }
             })
     };
-    let (rfd, wfd) = tryk!(added);
-    let mut b = Vec::new();
-    b.extend_from_slice(&rfd.to_le_bytes());
-    b.extend_from_slice(&wfd.to_le_bytes());
-    if let Err(e) = c.write_mem(addr, &b) {
-        files.borrow_mut().remove(rfd);
-        files.borrow_mut().remove(wfd);
+    let (afd, bfd) = tryk!(added);
+    let mut out = afd.to_le_bytes().to_vec();
+    out.extend_from_slice(&bfd.to_le_bytes());
+    if let Err(e) = c.write_mem(addr, &out) {
+        // Taken out of the table first: dropping a file may reach the table again.
+        let a = files.borrow_mut().remove(afd);
+        let b = files.borrow_mut().remove(bfd);
+        drop((a, b));
         return err(e);
     }
     Sys::Ret(0)

@@ -13,6 +13,7 @@ pub(crate) mod mm;
 pub(crate) mod poll;
 pub(crate) mod process;
 pub(crate) mod signal;
+pub(crate) mod socket;
 pub(crate) mod table;
 pub(crate) mod time;
 

@@ -12,7 +12,7 @@
 //!   what is lost), for a call that returns success and does nothing;
 //! - `.refused(errno, ..)`: refused by design: a container has no business making it;
 //! - no handler: not implemented; it fails with ENOSYS and is logged once by name, unless
-//!   `.quiet()` (programs call it and cope) or `.fails(errno, ..)` (another errno, unlogged);
+//!   `.quiet()` (programs call it and cope);
 //! - `.eintr()` / `.time_left()`: the restart rule, when it is not the usual SA_RESTART one.
 //!
 //! The list is checked when the crate compiles: numbers ascending (so none twice), a
@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, epoll, file, fs, futex, mm, poll, process, signal, time};
+use super::{creds, epoll, file, fs, futex, mm, poll, process, signal, socket, time};
 use super::{fadvise, fd_xattr, path_xattr, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
@@ -110,16 +110,6 @@ impl Syscall {
     }
 
     const fn missing(mut self, note: &'static str) -> Self {
-        self.note = note;
-        self
-    }
-
-    /// Not implemented, failing with `errno` instead of ENOSYS (and not logged).
-    const fn fails(mut self, errno: i32, note: &'static str) -> Self {
-        self.status = Status::Missing {
-            errno,
-            logged: false,
-        };
         self.note = note;
         self
     }
@@ -247,9 +237,13 @@ const XATTR: &str =
     "extended attributes are not kept: the file must exist, then reads find none (ENODATA), \
     lists are empty and writes fail with EOPNOTSUPP";
 const MKNOD: &str =
-    "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes until \
-    sockets come";
-const SOCKETS: &str = "unix and inet sockets come in a later issue";
+    "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes too \
+    (bind(2) makes them)";
+const SOCKETS: &str = "AF_UNIX only: the other families fail with EAFNOSUPPORT";
+const UNIX_GAPS: &str =
+    "a unix socket file on a host mount that no socket of the sandbox is bound to refuses the \
+    connection (ECONNREFUSED): host sockets are not reached";
+const SOCKOPT_GAPS: &str = "SOL_SOCKET options of unix sockets; other levels fail with EOPNOTSUPP";
 const LATER_FILES: &str = "this kind of file comes in a later issue";
 const MOUNTS: &str = "a container does not change its mounts or its root";
 const MOUNT_API: &str =
@@ -376,21 +370,21 @@ const LIST: &[Syscall] = &[
     sys(38, "setitimer").serves(time::setitimer).partial(ITIMER_GAPS),
     sys(39, "getpid").serves(|c| Sys::Ret(c.tgid() as i64)),
     sys(40, "sendfile").serves(file::sendfile).note("copies at most 1 MiB per call"),
-    sys(41, "socket").fails(libc::EAFNOSUPPORT, SOCKETS),
-    sys(42, "connect").missing(SOCKETS),
-    sys(43, "accept").missing(SOCKETS),
-    sys(44, "sendto").missing(SOCKETS),
-    sys(45, "recvfrom").missing(SOCKETS),
-    sys(46, "sendmsg").missing(SOCKETS),
-    sys(47, "recvmsg").missing(SOCKETS),
-    sys(48, "shutdown").missing(SOCKETS),
-    sys(49, "bind").missing(SOCKETS),
-    sys(50, "listen").missing(SOCKETS),
-    sys(51, "getsockname").missing(SOCKETS),
-    sys(52, "getpeername").missing(SOCKETS),
-    sys(53, "socketpair").fails(libc::EAFNOSUPPORT, SOCKETS),
-    sys(54, "setsockopt").missing(SOCKETS),
-    sys(55, "getsockopt").missing(SOCKETS),
+    sys(41, "socket").serves(socket::socket).partial(SOCKETS),
+    sys(42, "connect").serves(socket::connect).partial(UNIX_GAPS),
+    sys(43, "accept").serves(|c| socket::accept(c, 0)),
+    sys(44, "sendto").serves(socket::sendto),
+    sys(45, "recvfrom").serves(socket::recvfrom),
+    sys(46, "sendmsg").serves(socket::sendmsg),
+    sys(47, "recvmsg").serves(socket::recvmsg),
+    sys(48, "shutdown").serves(socket::shutdown),
+    sys(49, "bind").serves(socket::bind),
+    sys(50, "listen").serves(socket::listen),
+    sys(51, "getsockname").serves(|c| socket::getname(c, false)),
+    sys(52, "getpeername").serves(|c| socket::getname(c, true)),
+    sys(53, "socketpair").serves(socket::socketpair).partial(SOCKETS),
+    sys(54, "setsockopt").serves(socket::setsockopt).partial(SOCKOPT_GAPS),
+    sys(55, "getsockopt").serves(socket::getsockopt).partial(SOCKOPT_GAPS),
     sys(56, "clone").serves(|c| process::clone(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))).partial(
         "new namespaces (CLONE_NEW*) fail with EPERM and CLONE_PIDFD with EINVAL",
     ),
@@ -704,7 +698,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(286, "timerfd_settime").missing(LATER_FILES),
     sys(287, "timerfd_gettime").missing(LATER_FILES),
-    sys(288, "accept4").missing(SOCKETS),
+    sys(288, "accept4").serves(|c| socket::accept(c, c.arg(3))),
     sys(289, "signalfd4").missing(LATER_FILES),
     sys(290, "eventfd2").serves(|c| epoll::eventfd2(c, c.arg(0), c.arg(1))),
     sys(291, "epoll_create1").serves(|c| epoll::epoll_create1(c, c.arg(0))),
@@ -718,7 +712,9 @@ const LIST: &[Syscall] = &[
     sys(297, "rt_tgsigqueueinfo")
         .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_tgsigqueueinfo)),
     sys(298, "perf_event_open").refused(libc::EPERM, HOST),
-    sys(299, "recvmmsg").missing(SOCKETS),
+    sys(299, "recvmmsg").serves(socket::recvmmsg).partial(
+        "after the first message it takes only those already queued; the timeout is not looked at",
+    ),
     sys(300, "fanotify_init"),
     sys(301, "fanotify_mark"),
     sys(302, "prlimit64").serves(|c| process::prlimit(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(RLIMIT_GAPS),
@@ -728,7 +724,7 @@ const LIST: &[Syscall] = &[
     sys(306, "syncfs").serves(file::fsync).partial(
         "flushes the given file only, not the whole file system holding it",
     ),
-    sys(307, "sendmmsg").missing(SOCKETS),
+    sys(307, "sendmmsg").serves(socket::sendmmsg),
     sys(308, "setns").refused(libc::EPERM, NAMESPACES),
     sys(309, "getcpu").serves(process::getcpu).note("always CPU 0, node 0"),
     sys(310, "process_vm_readv"),
@@ -1019,6 +1015,10 @@ mod tests {
         assert_eq!(k.call(t, libc::SYS_pause, [0; 6]), None, "pause parks");
         assert_eq!(k.call(t, libc::SYS_mount, [0; 6]), e(libc::EPERM));
         assert_eq!(k.call(t, libc::SYS_socket, [0; 6]), e(libc::EAFNOSUPPORT));
+        assert_eq!(
+            k.call(t, libc::SYS_socket, [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+            e(libc::EAFNOSUPPORT)
+        );
         assert_eq!(k.call(t, libc::SYS_rseq, [0; 6]), e(libc::ENOSYS));
         assert!(
             k.logged_unimplemented().is_empty(),

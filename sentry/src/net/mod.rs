@@ -1,0 +1,122 @@
+//! Sockets: what every socket family implements ([`Socket`]), and the families. AF_UNIX
+//! lives entirely in the sentry (`unix.rs`); other families are refused by `socket(2)` with
+//! EAFNOSUPPORT until they come.
+//!
+//! A socket is an open-file kind ([`FileImpl`](crate::fs::file::FileImpl)) that also
+//! answers [`FileImpl::socket`](crate::fs::file::FileImpl::socket): the socket calls
+//! (`syscalls/socket.rs`) decode the guest's arguments (addresses, iovecs, control
+//! messages) and reach the family through this trait; read(2) and write(2) reach it as any
+//! open file.
+
+pub(crate) mod unix;
+
+use crate::fs::file::{FileImpl, FileRef, IoErr};
+use crate::kernel::SysCtx;
+use crate::mm::Errno;
+
+/// Credentials as SCM_CREDENTIALS and SO_PEERCRED carry them (`struct ucred`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Ucred {
+    /// Its bytes as the guest's `struct ucred`.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let mut b = self.pid.to_le_bytes().to_vec();
+        b.extend_from_slice(&self.uid.to_le_bytes());
+        b.extend_from_slice(&self.gid.to_le_bytes());
+        b
+    }
+}
+
+/// A message to send, decoded from the guest's sendmsg arguments.
+pub(crate) struct SendMsg {
+    pub data: Vec<u8>,
+    /// The destination address (msg_name), raw.
+    pub addr: Option<Vec<u8>>,
+    /// Open files passed with SCM_RIGHTS.
+    pub rights: Vec<FileRef>,
+    /// Credentials passed with SCM_CREDENTIALS (checked against the sender's).
+    pub creds: Option<Ucred>,
+    /// The sender's own credentials.
+    pub sender: Ucred,
+}
+
+/// A message received.
+#[derive(Default)]
+pub(crate) struct RecvMsg {
+    pub data: Vec<u8>,
+    /// The message's length before truncation (dgram and seqpacket; the data's length for
+    /// a stream).
+    pub full_len: usize,
+    /// The sender's address, raw (None: no address).
+    pub addr: Option<Vec<u8>>,
+    pub rights: Vec<FileRef>,
+    /// Credentials, when the receiver asked for them (SO_PASSCRED).
+    pub creds: Option<Ucred>,
+    /// No more data will come (a stream's end of file).
+    pub eof: bool,
+}
+
+/// What a socket family implements; the socket calls reach a socket through it.
+pub(crate) trait Socket {
+    /// SO_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET.
+    fn sock_type(&self) -> i32;
+    fn bind(&mut self, c: &mut SysCtx, addr: &[u8]) -> Result<(), Errno>;
+    fn listen(&mut self, backlog: i32) -> Result<(), Errno>;
+    /// Takes a pending connection: the new socket and the peer's address.
+    fn accept(&mut self, c: &mut SysCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr>;
+    fn connect(&mut self, c: &mut SysCtx, addr: &[u8]) -> Result<(), IoErr>;
+    /// Sends; returns the bytes taken (a stream may take part of them).
+    fn sendmsg(&mut self, c: &mut SysCtx, m: SendMsg) -> Result<usize, IoErr>;
+    /// Receives up to `len` bytes; `flags` are MSG_PEEK, MSG_TRUNC and MSG_WAITALL.
+    fn recvmsg(&mut self, len: usize, flags: i32) -> Result<RecvMsg, IoErr>;
+    fn shutdown(&mut self, how: i32) -> Result<(), Errno>;
+    /// getsockname(2): the address, raw.
+    fn sockname(&self) -> Vec<u8>;
+    /// getpeername(2): the peer's address, raw (ENOTCONN without a peer).
+    fn peername(&self) -> Result<Vec<u8>, Errno>;
+    /// getsockopt(2): the option's bytes (the caller truncates to the guest's length).
+    fn getsockopt(&mut self, level: i32, name: i32) -> Result<Vec<u8>, Errno>;
+    fn setsockopt(&mut self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno>;
+    /// SO_RCVTIMEO and SO_SNDTIMEO in ns (0: none).
+    fn timeouts(&self) -> (u64, u64);
+    /// Bytes waiting to be read (FIONREAD).
+    fn queued(&self) -> usize;
+}
+
+/// An int option's value, as setsockopt takes it (EINVAL when shorter than an int).
+pub(crate) fn int_opt(val: &[u8]) -> Result<i32, Errno> {
+    if val.len() < 4 {
+        return Err(libc::EINVAL);
+    }
+    Ok(i32::from_le_bytes(val[..4].try_into().expect("4")))
+}
+
+/// A `struct timeval` option (SO_RCVTIMEO, SO_SNDTIMEO) in ns; EDOM when out of range.
+pub(crate) fn timeval_opt(val: &[u8]) -> Result<u64, Errno> {
+    if val.len() < 16 {
+        return Err(libc::EINVAL);
+    }
+    let sec = i64::from_le_bytes(val[..8].try_into().expect("8"));
+    let usec = i64::from_le_bytes(val[8..16].try_into().expect("8"));
+    if !(0..1_000_000).contains(&usec) {
+        return Err(libc::EDOM);
+    }
+    if sec < 0 {
+        return Ok(0);
+    }
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec as u64 * 1000))
+}
+
+/// A timeout in ns as a `struct timeval`.
+pub(crate) fn timeval_bytes(ns: u64) -> Vec<u8> {
+    let mut b = ((ns / 1_000_000_000) as i64).to_le_bytes().to_vec();
+    b.extend_from_slice(&(((ns % 1_000_000_000) / 1000) as i64).to_le_bytes());
+    b
+}

@@ -1,0 +1,818 @@
+//! Socket calls: socket, socketpair, bind, listen, accept, connect, the send and receive
+//! calls, shutdown and the socket options. They decode the guest's addresses, iovecs,
+//! message headers and control messages, and reach the socket through
+//! [`Socket`](crate::net::Socket); AF_UNIX is the one family so far, every other one is
+//! refused with EAFNOSUPPORT.
+
+use super::file::{install_pair, read_iovecs, MAX_RW};
+use super::ret;
+use crate::fs::file::{FileRef, IoErr};
+use crate::kernel::task::Park;
+use crate::kernel::{err, Sys, SysCtx};
+use crate::mm::Errno;
+use crate::net::unix::{self, SockType, MAX_RIGHTS};
+use crate::net::{RecvMsg, SendMsg, Socket, Ucred};
+use crate::wait::WaitKey;
+
+macro_rules! tryk {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return err(e),
+        }
+    };
+}
+
+/// sizeof(struct sockaddr_storage): the longest address a call takes.
+const ADDR_MAX: u64 = 128;
+/// Most bytes of control messages a send takes (net.core.optmem_max).
+const CONTROL_MAX: u64 = 131_072;
+/// Most iovecs and messages in one call (UIO_MAXIOV).
+const IOV_MAX: u64 = 1024;
+/// sizeof(struct cmsghdr).
+const CMSG_HDR: usize = 16;
+/// Bytes of data one send of a stream takes from the guest at a time.
+const STREAM_CHUNK: usize = 1 << 20;
+
+fn cmsg_align(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Runs `f` on the socket `fd` names: EBADF when none, ENOTSOCK when it is not a socket.
+fn with_socket<R>(
+    c: &SysCtx,
+    fd: u64,
+    f: impl FnOnce(&mut dyn Socket) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    let file = c.file(fd)?;
+    let mut fb = file.borrow_mut();
+    let s = fb.imp.socket().ok_or(libc::ENOTSOCK)?;
+    f(s)
+}
+
+/// The file `fd` names, checked to be a socket.
+fn socket_file(c: &SysCtx, fd: u64) -> Result<FileRef, Errno> {
+    let file = c.file(fd)?;
+    if file.borrow_mut().imp.socket().is_none() {
+        return Err(libc::ENOTSOCK);
+    }
+    Ok(file)
+}
+
+/// An address argument: `len` bytes at `addr` (EINVAL past sockaddr_storage).
+fn read_addr(c: &SysCtx, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if len as i32 as i64 != len as i64 || (len as i32) < 0 || len > ADDR_MAX {
+        return Err(libc::EINVAL);
+    }
+    c.read_mem(addr, len as usize)
+}
+
+/// Copies address `bytes` out to `addr`, at most as many bytes as the guest's length at
+/// `len_ptr` says, and writes the address's full length there (as Linux does).
+fn write_addr(c: &mut SysCtx, addr: u64, len_ptr: u64, bytes: &[u8]) -> Result<(), Errno> {
+    if addr == 0 {
+        return Ok(());
+    }
+    let len = c.read_u32(len_ptr)? as i32;
+    if len < 0 {
+        return Err(libc::EINVAL);
+    }
+    let n = (len as usize).min(bytes.len());
+    c.write_mem(addr, &bytes[..n])?;
+    c.write_u32(len_ptr, bytes.len() as u32)
+}
+
+/// What a would-block becomes: EAGAIN for a non-blocking call or a timeout that passed,
+/// else a park on `key` until the timeout (`timeout_ns`, 0: none).
+fn park(c: &mut SysCtx, key: WaitKey, nonblock: bool, timeout_ns: u64) -> Sys {
+    if nonblock {
+        return err(libc::EAGAIN);
+    }
+    let deadline = (timeout_ns > 0).then(|| c.deadline(timeout_ns));
+    if deadline.is_some_and(|d| c.now() >= d) {
+        return err(libc::EAGAIN);
+    }
+    Sys::Park(Park {
+        keys: vec![key],
+        deadline,
+    })
+}
+
+/// The caller's credentials as SCM_CREDENTIALS sends them by default.
+fn own_ucred(c: &SysCtx) -> Ucred {
+    Ucred {
+        pid: c.tgid(),
+        uid: c.creds().uid,
+        gid: c.creds().gid,
+    }
+}
+
+/// The arguments of socket(2) and socketpair(2): the type and its flags (SOCK_NONBLOCK,
+/// SOCK_CLOEXEC). Families other than AF_UNIX are EAFNOSUPPORT.
+fn socket_args(c: &SysCtx) -> Result<(SockType, i32), Errno> {
+    let [domain, ty, protocol, ..] = c.args();
+    let (domain, ty, protocol) = (domain as i32, ty as i32, protocol as i32);
+    let flags = ty & !0xf;
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return Err(libc::EINVAL);
+    }
+    if domain != libc::AF_UNIX {
+        return Err(libc::EAFNOSUPPORT);
+    }
+    let ty = SockType::from_raw(ty & 0xf)?;
+    if protocol != 0 && protocol != libc::PF_UNIX {
+        return Err(libc::EPROTONOSUPPORT);
+    }
+    Ok((ty, flags))
+}
+
+pub(super) fn socket(c: &mut SysCtx) -> Sys {
+    let (ty, flags) = tryk!(socket_args(c));
+    let id = c.new_obj_id();
+    let cred = peer_ucred(c);
+    let f = unix::socket(id, ty, cred, flags & libc::SOCK_NONBLOCK != 0);
+    ret(c
+        .install(f, flags & libc::SOCK_CLOEXEC != 0)
+        .map(|fd| fd as i64))
+}
+
+/// The caller's credentials as SO_PEERCRED reports them to its peers.
+fn peer_ucred(c: &SysCtx) -> Ucred {
+    Ucred {
+        pid: c.tgid(),
+        uid: c.creds().euid,
+        gid: c.creds().egid,
+    }
+}
+
+pub(super) fn socketpair(c: &mut SysCtx) -> Sys {
+    let (ty, flags) = tryk!(socket_args(c));
+    let ids = (c.new_obj_id(), c.new_obj_id());
+    let cred = peer_ucred(c);
+    let (a, b) = unix::pair(ids, ty, cred, flags & libc::SOCK_NONBLOCK != 0);
+    install_pair(c, a, b, flags & libc::SOCK_CLOEXEC != 0, c.arg(3))
+}
+
+pub(super) fn bind(c: &mut SysCtx) -> Sys {
+    let [fd, addr, len, ..] = c.args();
+    let file = tryk!(socket_file(c, fd));
+    let raw = tryk!(read_addr(c, addr, len));
+    let mut fb = file.borrow_mut();
+    let s = fb.imp.socket().expect("a socket");
+    ret(s.bind(c, &raw).map(|_| 0))
+}
+
+pub(super) fn listen(c: &mut SysCtx) -> Sys {
+    let [fd, backlog, ..] = c.args();
+    ret(with_socket(c, fd, |s| s.listen(backlog as i32)).map(|_| 0))
+}
+
+pub(super) fn accept(c: &mut SysCtx, flags: u64) -> Sys {
+    let [fd, addr, len_ptr, ..] = c.args();
+    let flags = flags as i32;
+    if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
+        return err(libc::EINVAL);
+    }
+    let file = tryk!(socket_file(c, fd));
+    let r = {
+        let mut fb = file.borrow_mut();
+        fb.imp.socket().expect("a socket").accept(c)
+    };
+    let (imp, peer) = match r {
+        Ok(v) => v,
+        Err(IoErr::Block(key)) => {
+            let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
+            let (rcvtimeo, _) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+            return park(c, key, nonblock, rcvtimeo);
+        }
+        Err(e) => return c.io_result(Err(e)),
+    };
+    let id = imp.stat().map_or(0, |st| st.st_ino);
+    let nb = if flags & libc::SOCK_NONBLOCK != 0 {
+        libc::O_NONBLOCK
+    } else {
+        0
+    };
+    let f = crate::fs::file::OpenFile::new(imp, libc::O_RDWR | nb, format!("socket:[{id}]"));
+    let newfd = tryk!(c.install(f, flags & libc::SOCK_CLOEXEC != 0));
+    if let Err(e) = write_addr(c, addr, len_ptr, &peer) {
+        let _ = c.close_fd(newfd);
+        return err(e);
+    }
+    Sys::Ret(newfd as i64)
+}
+
+pub(super) fn connect(c: &mut SysCtx) -> Sys {
+    let [fd, addr, len, ..] = c.args();
+    let file = tryk!(socket_file(c, fd));
+    let raw = tryk!(read_addr(c, addr, len));
+    let r = {
+        let mut fb = file.borrow_mut();
+        fb.imp.socket().expect("a socket").connect(c, &raw)
+    };
+    match r {
+        Ok(()) => Sys::Ret(0),
+        Err(IoErr::Block(key)) => {
+            let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
+            let (_, sndtimeo) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+            park(c, key, nonblock, sndtimeo)
+        }
+        Err(e) => c.io_result(Err(e).map(|()| 0)),
+    }
+}
+
+/// getsockname (`peer` false) and getpeername.
+pub(super) fn getname(c: &mut SysCtx, peer: bool) -> Sys {
+    let [fd, addr, len_ptr, ..] = c.args();
+    let name = tryk!(with_socket(c, fd, |s| if peer {
+        s.peername()
+    } else {
+        Ok(s.sockname())
+    }));
+    if addr == 0 {
+        return err(libc::EFAULT);
+    }
+    ret(write_addr(c, addr, len_ptr, &name).map(|_| 0))
+}
+
+pub(super) fn shutdown(c: &mut SysCtx) -> Sys {
+    let [fd, how, ..] = c.args();
+    ret(with_socket(c, fd, |s| s.shutdown(how as i32)).map(|_| 0))
+}
+
+pub(super) fn setsockopt(c: &mut SysCtx) -> Sys {
+    let [fd, level, name, val, len, ..] = c.args();
+    let file = tryk!(socket_file(c, fd));
+    if (len as i32) < 0 {
+        return err(libc::EINVAL);
+    }
+    let bytes = tryk!(c.read_mem(val, (len as usize).min(256)));
+    let mut fb = file.borrow_mut();
+    let s = fb.imp.socket().expect("a socket");
+    ret(s.setsockopt(level as i32, name as i32, &bytes).map(|_| 0))
+}
+
+pub(super) fn getsockopt(c: &mut SysCtx) -> Sys {
+    let [fd, level, name, val, len_ptr, ..] = c.args();
+    let file = tryk!(socket_file(c, fd));
+    let len = tryk!(c.read_u32(len_ptr)) as i32;
+    if len < 0 {
+        return err(libc::EINVAL);
+    }
+    let v = {
+        let mut fb = file.borrow_mut();
+        tryk!(fb
+            .imp
+            .socket()
+            .expect("a socket")
+            .getsockopt(level as i32, name as i32))
+    };
+    let n = (len as usize).min(v.len());
+    tryk!(c.write_mem(val, &v[..n]));
+    ret(c.write_u32(len_ptr, n as u32).map(|_| 0))
+}
+
+// ---- sending ----
+
+/// A decoded `struct msghdr`.
+struct MsgHdr {
+    name: u64,
+    namelen: u64,
+    iov: Vec<(u64, usize)>,
+    control: u64,
+    controllen: u64,
+}
+
+/// Reads the `struct msghdr` at `addr`.
+fn read_msghdr(c: &SysCtx, addr: u64) -> Result<MsgHdr, Errno> {
+    let b = c.read_mem(addr, 56)?;
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().expect("8"));
+    let iovlen = u64_at(24);
+    if iovlen > IOV_MAX {
+        return Err(libc::EMSGSIZE);
+    }
+    Ok(MsgHdr {
+        name: u64_at(0),
+        namelen: u32::from_le_bytes(b[8..12].try_into().expect("4")) as u64,
+        iov: read_iovecs(c, u64_at(16), iovlen)?,
+        control: u64_at(32),
+        controllen: u64_at(40),
+    })
+}
+
+/// Up to `max` bytes of the iovecs' data, from byte `skip` on.
+fn gather(c: &SysCtx, iov: &[(u64, usize)], mut skip: usize, max: usize) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    for &(base, len) in iov {
+        if out.len() >= max {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = (len - skip).min(max - out.len());
+        out.extend(c.read_mem(base + skip as u64, n)?);
+        skip = 0;
+    }
+    Ok(out)
+}
+
+/// Scatters `data` into the iovecs from byte `skip` on.
+fn scatter(
+    c: &mut SysCtx,
+    iov: &[(u64, usize)],
+    mut skip: usize,
+    data: &[u8],
+) -> Result<(), Errno> {
+    let mut done = 0;
+    for &(base, len) in iov {
+        if done >= data.len() {
+            break;
+        }
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = (len - skip).min(data.len() - done);
+        c.write_mem(base + skip as u64, &data[done..done + n])?;
+        done += n;
+        skip = 0;
+    }
+    Ok(())
+}
+
+/// The control messages of a send: the files of SCM_RIGHTS and the credentials of
+/// SCM_CREDENTIALS.
+fn read_control(c: &SysCtx, addr: u64, len: u64) -> Result<(Vec<FileRef>, Option<Ucred>), Errno> {
+    if len > CONTROL_MAX {
+        return Err(libc::ENOBUFS);
+    }
+    let (mut rights, mut creds) = (Vec::new(), None);
+    if (len as usize) < CMSG_HDR {
+        return Ok((rights, creds));
+    }
+    let b = c.read_mem(addr, len as usize)?;
+    let mut off = 0;
+    while off + CMSG_HDR <= b.len() {
+        let clen = u64::from_le_bytes(b[off..off + 8].try_into().expect("8"));
+        let level = i32::from_le_bytes(b[off + 8..off + 12].try_into().expect("4"));
+        let ty = i32::from_le_bytes(b[off + 12..off + 16].try_into().expect("4"));
+        if clen < CMSG_HDR as u64 || clen > (b.len() - off) as u64 {
+            return Err(libc::EINVAL);
+        }
+        let data = &b[off + CMSG_HDR..off + clen as usize];
+        match (level, ty) {
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                let n = data.len() / 4;
+                if n == 0 || rights.len() + n > MAX_RIGHTS {
+                    return Err(libc::EINVAL);
+                }
+                for fd in data.chunks_exact(4) {
+                    let fd = i32::from_le_bytes(fd.try_into().expect("4"));
+                    if fd < 0 {
+                        return Err(libc::EBADF);
+                    }
+                    rights.push(c.file(fd as u64)?);
+                }
+            }
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
+                if data.len() != 12 {
+                    return Err(libc::EINVAL);
+                }
+                let u = Ucred {
+                    pid: i32::from_le_bytes(data[..4].try_into().expect("4")),
+                    uid: u32::from_le_bytes(data[4..8].try_into().expect("4")),
+                    gid: u32::from_le_bytes(data[8..].try_into().expect("4")),
+                };
+                let cr = c.creds();
+                let pid_ok = u.pid == c.tgid() || cr.has(crate::creds::CAP_SYS_ADMIN);
+                let uid_ok =
+                    [cr.uid, cr.euid, cr.suid].contains(&u.uid) || cr.has(crate::creds::CAP_SETUID);
+                let gid_ok =
+                    [cr.gid, cr.egid, cr.sgid].contains(&u.gid) || cr.has(crate::creds::CAP_SETGID);
+                if !(pid_ok && uid_ok && gid_ok) {
+                    return Err(libc::EPERM);
+                }
+                creds = Some(u);
+            }
+            _ => return Err(libc::EINVAL),
+        }
+        off += cmsg_align(clen as usize);
+    }
+    Ok((rights, creds))
+}
+
+/// What a send decoded from its arguments.
+struct SendArgs {
+    iov: Vec<(u64, usize)>,
+    addr: Option<Vec<u8>>,
+    rights: Vec<FileRef>,
+    creds: Option<Ucred>,
+    flags: i32,
+}
+
+/// Sends on `fd`. A blocking stream send goes on until everything is sent (a parked call
+/// continues from its progress, and the files go with the first part); `whole` is false
+/// for sendmmsg, which sends what one try takes.
+fn send(c: &mut SysCtx, fd: u64, a: SendArgs, whole: bool) -> Result<usize, Sys> {
+    let file = socket_file(c, fd).map_err(err)?;
+    let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0 || a.flags & libc::MSG_DONTWAIT != 0;
+    let total: usize = a
+        .iov
+        .iter()
+        .fold(0usize, |t, v| t.saturating_add(v.1))
+        .min(MAX_RW);
+    let stream = {
+        let mut fb = file.borrow_mut();
+        fb.imp.socket().expect("a socket").sock_type() == libc::SOCK_STREAM
+    };
+    let sender = own_ucred(c);
+    loop {
+        let done = if whole { c.progress() } else { 0 };
+        let max = if stream {
+            STREAM_CHUNK
+        } else {
+            // A datagram goes whole or not at all; past the largest buffer it is too long.
+            if total > 2 * 212_992 {
+                return Err(err(libc::EMSGSIZE));
+            }
+            total
+        };
+        let data = gather(c, &a.iov, done, max).map_err(err)?;
+        let chunk = data.len();
+        let m = SendMsg {
+            data,
+            addr: a.addr.clone(),
+            rights: if done == 0 {
+                a.rights.clone()
+            } else {
+                Vec::new()
+            },
+            creds: a.creds,
+            sender,
+        };
+        let r = {
+            let mut fb = file.borrow_mut();
+            fb.imp.socket().expect("a socket").sendmsg(c, m)
+        };
+        match r {
+            Ok(n) => {
+                if !(whole && stream) {
+                    return Ok(n);
+                }
+                let sent = c.add_progress(n);
+                if sent >= total || n < chunk && nonblock || n == 0 {
+                    return Ok(sent);
+                }
+            }
+            Err(IoErr::Block(_)) if done > 0 && nonblock => return Ok(done),
+            Err(IoErr::Block(key)) => {
+                let (_, sndtimeo) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+                let p = park(c, key, nonblock, sndtimeo);
+                if done > 0 && matches!(p, Sys::Ret(_)) {
+                    return Ok(done);
+                }
+                return Err(p);
+            }
+            Err(_) if done > 0 => return Ok(done),
+            Err(IoErr::Pipe) if a.flags & libc::MSG_NOSIGNAL != 0 => return Err(err(libc::EPIPE)),
+            Err(e) => return Err(c.io_result(Err(e))),
+        }
+    }
+}
+
+fn outcome(r: Result<usize, Sys>) -> Sys {
+    match r {
+        Ok(n) => Sys::Ret(n as i64),
+        Err(s) => s,
+    }
+}
+
+pub(super) fn sendto(c: &mut SysCtx) -> Sys {
+    let [fd, buf, len, flags, addr, alen] = c.args();
+    let addr = if addr != 0 {
+        Some(tryk!(read_addr(c, addr, alen)))
+    } else {
+        None
+    };
+    let a = SendArgs {
+        iov: vec![(buf, (len as usize).min(MAX_RW))],
+        addr,
+        rights: Vec::new(),
+        creds: None,
+        flags: flags as i32,
+    };
+    outcome(send(c, fd, a, true))
+}
+
+/// Decodes a `struct msghdr` for sending.
+fn send_args(c: &SysCtx, hdr: u64, flags: i32) -> Result<SendArgs, Errno> {
+    let h = read_msghdr(c, hdr)?;
+    let addr = if h.name != 0 && h.namelen != 0 {
+        Some(read_addr(c, h.name, h.namelen)?)
+    } else {
+        None
+    };
+    let (rights, creds) = if h.control != 0 {
+        read_control(c, h.control, h.controllen)?
+    } else {
+        (Vec::new(), None)
+    };
+    Ok(SendArgs {
+        iov: h.iov,
+        addr,
+        rights,
+        creds,
+        flags,
+    })
+}
+
+pub(super) fn sendmsg(c: &mut SysCtx) -> Sys {
+    let [fd, hdr, flags, ..] = c.args();
+    tryk!(socket_file(c, fd));
+    let a = tryk!(send_args(c, hdr, flags as i32));
+    outcome(send(c, fd, a, true))
+}
+
+pub(super) fn sendmmsg(c: &mut SysCtx) -> Sys {
+    let [fd, vec, vlen, flags, ..] = c.args();
+    tryk!(socket_file(c, fd));
+    let vlen = vlen.min(IOV_MAX);
+    let mut sent = 0;
+    for i in 0..vlen {
+        let hdr = vec + i * 64;
+        let r = send_args(c, hdr, flags as i32)
+            .map_err(err)
+            .and_then(|a| send(c, fd, a, false));
+        match r {
+            Ok(n) => {
+                if let Err(e) = c.write_u32(hdr + 56, n as u32) {
+                    return if sent > 0 { Sys::Ret(sent) } else { err(e) };
+                }
+                sent += 1;
+            }
+            Err(s) if sent == 0 => return s,
+            Err(_) => break,
+        }
+    }
+    Sys::Ret(sent)
+}
+
+// ---- receiving ----
+
+/// Where a receive puts what comes besides the data.
+#[derive(Default)]
+struct RecvOut {
+    /// msg_name and where its length goes.
+    name: Option<(u64, u64)>,
+    /// msg_control and its length.
+    control: Option<(u64, u64)>,
+}
+
+/// What a receive reports besides the byte count: the msghdr's flags and control length.
+struct Received {
+    ret: usize,
+    flags: i32,
+    controllen: u64,
+    namelen: u64,
+}
+
+/// Writes the control messages of `m` (credentials, then files: each installed as an fd)
+/// into `len` bytes at `addr`. Returns the bytes used and MSG_CTRUNC when something did
+/// not fit (files that do not fit are closed, as Linux does).
+fn write_control(
+    c: &mut SysCtx,
+    addr: u64,
+    len: u64,
+    m: &mut RecvMsg,
+    cloexec: bool,
+) -> Result<(u64, i32), Errno> {
+    let mut out = Control {
+        addr,
+        len: len.min(CONTROL_MAX) as usize,
+        used: 0,
+        flags: 0,
+    };
+    if let Some(cr) = m.creds {
+        out.put(c, libc::SCM_CREDENTIALS, &cr.bytes())?;
+    }
+    let rights = std::mem::take(&mut m.rights);
+    if !rights.is_empty() {
+        let room = out.len - out.used;
+        let fit = room.saturating_sub(CMSG_HDR) / 4;
+        let mut fds = Vec::new();
+        for f in rights.iter().take(fit) {
+            match c.install(f.clone(), cloexec) {
+                Ok(fd) => fds.push(fd),
+                Err(_) => break,
+            }
+        }
+        if fds.len() < rights.len() {
+            out.flags |= libc::MSG_CTRUNC;
+        }
+        if !fds.is_empty() {
+            let data: Vec<u8> = fds.iter().flat_map(|fd| fd.to_le_bytes()).collect();
+            out.put(c, libc::SCM_RIGHTS, &data)?;
+        }
+    }
+    drop(rights);
+    Ok((out.used as u64, out.flags))
+}
+
+/// A receive's control buffer being filled.
+struct Control {
+    addr: u64,
+    len: usize,
+    used: usize,
+    flags: i32,
+}
+
+impl Control {
+    /// Appends a SOL_SOCKET control message of type `ty`, truncated (MSG_CTRUNC) to the
+    /// room left, as Linux's put_cmsg does.
+    fn put(&mut self, c: &mut SysCtx, ty: i32, data: &[u8]) -> Result<(), Errno> {
+        let room = self.len - self.used;
+        if room < CMSG_HDR {
+            self.flags |= libc::MSG_CTRUNC;
+            return Ok(());
+        }
+        let full = CMSG_HDR + data.len();
+        let mut b = (full as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(&libc::SOL_SOCKET.to_le_bytes());
+        b.extend_from_slice(&ty.to_le_bytes());
+        b.extend_from_slice(data);
+        if full > room {
+            self.flags |= libc::MSG_CTRUNC;
+        }
+        c.write_mem(self.addr + self.used as u64, &b[..full.min(room)])?;
+        self.used += cmsg_align(full).min(room);
+        Ok(())
+    }
+}
+
+/// Receives on `fd` into `iov`. A blocking stream receive with MSG_WAITALL goes on until
+/// the iovecs are full (a parked call continues from its progress).
+fn recv(
+    c: &mut SysCtx,
+    fd: u64,
+    iov: &[(u64, usize)],
+    flags: i32,
+    out: RecvOut,
+) -> Result<Received, Sys> {
+    let file = socket_file(c, fd).map_err(err)?;
+    if flags & libc::MSG_OOB != 0 {
+        return Err(err(libc::EOPNOTSUPP));
+    }
+    let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0 || flags & libc::MSG_DONTWAIT != 0;
+    let total: usize = iov
+        .iter()
+        .fold(0usize, |t, v| t.saturating_add(v.1))
+        .min(MAX_RW);
+    let (stream, rcvtimeo) = {
+        let mut fb = file.borrow_mut();
+        let s = fb.imp.socket().expect("a socket");
+        (s.sock_type() == libc::SOCK_STREAM, s.timeouts().0)
+    };
+    let waitall = stream && flags & libc::MSG_WAITALL != 0 && flags & libc::MSG_PEEK == 0;
+    let mut res = Received {
+        ret: 0,
+        // As Linux: the flags reported start with the MSG_CMSG_CLOEXEC asked for.
+        flags: flags & libc::MSG_CMSG_CLOEXEC,
+        controllen: 0,
+        namelen: 0,
+    };
+    loop {
+        let done = c.progress();
+        let r = {
+            let mut fb = file.borrow_mut();
+            fb.imp
+                .socket()
+                .expect("a socket")
+                .recvmsg(total - done, flags & (libc::MSG_PEEK | libc::MSG_TRUNC))
+        };
+        let mut m = match r {
+            Ok(m) => m,
+            Err(IoErr::Block(_)) if done > 0 && (nonblock || !waitall) => {
+                res.ret = done;
+                return Ok(res);
+            }
+            Err(IoErr::Block(key)) => {
+                let p = park(c, key, nonblock, rcvtimeo);
+                if done > 0 && matches!(p, Sys::Ret(_)) {
+                    res.ret = done;
+                    return Ok(res);
+                }
+                return Err(p);
+            }
+            Err(_) if done > 0 => {
+                res.ret = done;
+                return Ok(res);
+            }
+            Err(e) => return Err(c.io_result(Err(e))),
+        };
+        scatter(c, iov, done, &m.data).map_err(err)?;
+        if let Some((name, len_ptr)) = out.name {
+            let bytes = m.addr.clone().unwrap_or_default();
+            if name != 0 {
+                let len = c.read_u32(len_ptr).map_err(err)? as i32;
+                let n = (len.max(0) as usize).min(bytes.len());
+                c.write_mem(name, &bytes[..n]).map_err(err)?;
+            }
+            res.namelen = bytes.len() as u64;
+        }
+        if let Some((addr, len)) = out.control {
+            let cloexec = flags & libc::MSG_CMSG_CLOEXEC != 0;
+            let (used, f) = write_control(c, addr, len, &mut m, cloexec).map_err(err)?;
+            res.controllen = used;
+            res.flags |= f;
+        } else if !m.rights.is_empty() {
+            // No room at all for them: dropped, and said so.
+            res.flags |= libc::MSG_CTRUNC;
+        }
+        if m.full_len > m.data.len() {
+            res.flags |= libc::MSG_TRUNC;
+        }
+        let n = if !stream && flags & libc::MSG_TRUNC != 0 {
+            m.full_len
+        } else {
+            m.data.len()
+        };
+        if !waitall {
+            res.ret = n;
+            return Ok(res);
+        }
+        let got = c.add_progress(n);
+        if got >= total || n == 0 || m.eof {
+            res.ret = got;
+            return Ok(res);
+        }
+    }
+}
+
+pub(super) fn recvfrom(c: &mut SysCtx) -> Sys {
+    let [fd, buf, len, flags, addr, alen] = c.args();
+    let iov = [(buf, (len as usize).min(MAX_RW))];
+    let out = RecvOut {
+        name: (addr != 0).then_some((addr, alen)),
+        control: None,
+    };
+    match recv(c, fd, &iov, flags as i32, out) {
+        Ok(r) => {
+            if addr != 0 {
+                tryk!(c.write_u32(alen, r.namelen as u32));
+            }
+            Sys::Ret(r.ret as i64)
+        }
+        Err(s) => s,
+    }
+}
+
+/// recvmsg into the `struct msghdr` at `hdr`; returns the bytes received.
+fn recvmsg_at(c: &mut SysCtx, fd: u64, hdr: u64, flags: i32) -> Result<usize, Sys> {
+    let h = read_msghdr(c, hdr).map_err(err)?;
+    if (h.namelen as i32) < 0 {
+        return Err(err(libc::EINVAL));
+    }
+    let out = RecvOut {
+        name: Some((h.name, hdr + 8)),
+        control: (h.control != 0 && h.controllen > 0).then_some((h.control, h.controllen)),
+    };
+    let r = recv(c, fd, &h.iov, flags, out)?;
+    let namelen = if h.name != 0 { r.namelen } else { 0 };
+    c.write_u32(hdr + 8, namelen as u32).map_err(err)?;
+    c.write_u64(hdr + 40, r.controllen).map_err(err)?;
+    c.write_u32(hdr + 48, r.flags as u32).map_err(err)?;
+    Ok(r.ret)
+}
+
+pub(super) fn recvmsg(c: &mut SysCtx) -> Sys {
+    let [fd, hdr, flags, ..] = c.args();
+    outcome(recvmsg_at(c, fd, hdr, flags as i32))
+}
+
+/// recvmmsg: messages until `vlen`, a would-block after the first, or (MSG_WAITFORONE) the
+/// first. The timeout is not looked at.
+pub(super) fn recvmmsg(c: &mut SysCtx) -> Sys {
+    let [fd, vec, vlen, flags, ..] = c.args();
+    tryk!(socket_file(c, fd));
+    let vlen = vlen.min(IOV_MAX);
+    let mut flags = flags as i32;
+    let mut got = 0;
+    for i in 0..vlen {
+        let hdr = vec + i * 64;
+        match recvmsg_at(c, fd, hdr, flags) {
+            Ok(n) => {
+                if let Err(e) = c.write_u32(hdr + 56, n as u32) {
+                    return if got > 0 { Sys::Ret(got) } else { err(e) };
+                }
+                got += 1;
+                // After the first, take only what is there.
+                flags |= libc::MSG_DONTWAIT;
+            }
+            Err(s) if got == 0 => return s,
+            Err(_) => break,
+        }
+    }
+    Sys::Ret(got)
+}
