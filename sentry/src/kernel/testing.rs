@@ -62,6 +62,15 @@ impl Kernel {
         &self.tasks[&tid]
     }
 
+    /// Gives task `tid` the fd table `files` (a restored one).
+    pub(crate) fn set_files(
+        &mut self,
+        tid: i32,
+        files: std::rc::Rc<std::cell::RefCell<crate::fs::file::FdTable>>,
+    ) {
+        self.task_mut(tid).files = files;
+    }
+
     /// The sandbox's hostname.
     pub(crate) fn hostname(&self) -> &str {
         &self.hostname

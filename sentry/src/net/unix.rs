@@ -1315,3 +1315,133 @@ impl Persist for UnixSocket {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::{FileKindState, SharedState};
+    use crate::persist::testing::{no_mounts, null_stdio};
+    use crate::persist::{check, restore, FileState, SharedEntry};
+
+    fn endpoint() -> EndpointState {
+        EndpointState {
+            ty: SockType::Stream,
+            name: UnixAddr::Unnamed,
+            node: None,
+            listen: None,
+            peer: None,
+            peercred: None,
+            recv: Vec::new(),
+            shutdown: 0,
+            err: 0,
+            passcred: false,
+            sndbuf: BUF_DEFAULT as u64,
+            rcvbuf: BUF_DEFAULT as u64,
+            rcvtimeo: 0,
+            sndtimeo: 0,
+            opts: Vec::new(),
+            cred: Ucred {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            },
+            open: true,
+        }
+    }
+
+    fn image(ep: EndpointState) -> (Vec<SharedEntry>, Vec<FileState>) {
+        let shared = vec![SharedEntry {
+            id: 5,
+            object: SharedState::UnixEndpoint(ep),
+        }];
+        let files = vec![FileState {
+            id: 1,
+            kind: FileKindState::Unix(UnixSocketState { endpoint: 5 }),
+            flags: libc::O_RDWR,
+            pos: 0,
+            path: "socket:[5]".into(),
+        }];
+        (shared, files)
+    }
+
+    #[test]
+    fn hostile_saved_sockets_are_refused_by_name() {
+        type Spoil = Box<dyn Fn(&mut EndpointState)>;
+        let cases: Vec<(&str, Spoil)> = vec![
+            (
+                "name",
+                Box::new(|e| e.name = UnixAddr::Path(b"a\0b".to_vec())),
+            ),
+            (
+                "name",
+                Box::new(|e| e.name = UnixAddr::Abstract(vec![1; 200])),
+            ),
+            ("shutdown", Box::new(|e| e.shutdown = 9)),
+            ("error", Box::new(|e| e.err = -1)),
+            ("send buffer", Box::new(|e| e.sndbuf = u64::MAX)),
+            ("receive buffer", Box::new(|e| e.rcvbuf = 0)),
+            ("node", Box::new(|e| e.node = Some("relative/../x".into()))),
+            (
+                "listen queue",
+                Box::new(|e| {
+                    e.listen = Some(ListenState {
+                        backlog: 1,
+                        queue: vec![1, 2, 3],
+                    })
+                }),
+            ),
+            (
+                "rights",
+                Box::new(|e| {
+                    e.recv.push(MsgState {
+                        data: vec![],
+                        rights: vec![1; MAX_RIGHTS + 1],
+                        cred: Ucred {
+                            pid: 1,
+                            uid: 0,
+                            gid: 0,
+                        },
+                        from: UnixAddr::Unnamed,
+                    })
+                }),
+            ),
+        ];
+        for (field, spoil) in cases {
+            let mut ep = endpoint();
+            spoil(&mut ep);
+            let (shared, files) = image(ep);
+            let e = check(&shared, &files, &[]).unwrap_err().to_string();
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        // A file naming an endpoint that is not there.
+        let (_, files) = image(endpoint());
+        let e = check(&[], &files, &[]).unwrap_err().to_string();
+        assert!(e.contains("endpoint"), "{e}");
+    }
+
+    #[test]
+    fn a_peer_or_a_file_in_flight_missing_from_the_image_fails_the_restore() {
+        for spoil in [
+            (|e: &mut EndpointState| e.peer = Some(77)) as fn(&mut EndpointState),
+            |e| {
+                e.recv.push(MsgState {
+                    data: b"x".to_vec(),
+                    rights: vec![42],
+                    cred: Ucred {
+                        pid: 1,
+                        uid: 0,
+                        gid: 0,
+                    },
+                    from: UnixAddr::Unnamed,
+                })
+            },
+        ] {
+            let mut ep = endpoint();
+            spoil(&mut ep);
+            let (shared, files) = image(ep);
+            check(&shared, &files, &[]).unwrap();
+            let r = restore(&no_mounts(), null_stdio(), &shared, &files, &[]);
+            assert!(r.is_err(), "restored with a dangling reference");
+        }
+    }
+}

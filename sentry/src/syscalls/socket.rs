@@ -816,3 +816,370 @@ pub(super) fn recvmmsg(c: &mut SysCtx) -> Sys {
     }
     Sys::Ret(got)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::Kernel;
+    use crate::testing::{kernel, SCRATCH};
+
+    const AF_UNIX: u64 = libc::AF_UNIX as u64;
+    const STREAM: u64 = libc::SOCK_STREAM as u64;
+    const NB: u64 = libc::SOCK_NONBLOCK as u64;
+    /// Where the tests put their buffers in the scratch memory.
+    const BUF: u64 = SCRATCH + 0x1000;
+    const HDR: u64 = SCRATCH + 0x2000;
+    const IOV: u64 = SCRATCH + 0x2100;
+    const CTL: u64 = SCRATCH + 0x2200;
+    const ADDR: u64 = SCRATCH + 0x2400;
+    const FDS: u64 = SCRATCH + 0x2600;
+
+    fn e(errno: i32) -> Option<i64> {
+        Some(-(errno as i64))
+    }
+
+    fn call(k: &mut Kernel, t: i32, nr: i64, args: &[u64]) -> Option<i64> {
+        let mut a = [0u64; 6];
+        a[..args.len()].copy_from_slice(args);
+        k.call(t, nr, a)
+    }
+
+    fn pair(k: &mut Kernel, t: i32, ty: u64) -> (u64, u64) {
+        assert_eq!(
+            call(k, t, libc::SYS_socketpair, &[AF_UNIX, ty, 0, FDS]),
+            Some(0)
+        );
+        let b = k.get(t, FDS, 8);
+        let fd = |i: usize| i32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64;
+        (fd(0), fd(4))
+    }
+
+    /// A msghdr at HDR for `len` bytes at BUF and `ctl_len` bytes of control at CTL.
+    fn msghdr(k: &mut Kernel, t: i32, len: u64, ctl_len: u64) {
+        let mut iov = BUF.to_le_bytes().to_vec();
+        iov.extend_from_slice(&len.to_le_bytes());
+        k.put(t, IOV, &iov);
+        let mut h = vec![0u8; 56];
+        h[16..24].copy_from_slice(&IOV.to_le_bytes());
+        h[24..32].copy_from_slice(&1u64.to_le_bytes());
+        if ctl_len > 0 {
+            h[32..40].copy_from_slice(&CTL.to_le_bytes());
+            h[40..48].copy_from_slice(&ctl_len.to_le_bytes());
+        }
+        k.put(t, HDR, &h);
+    }
+
+    /// An SCM_RIGHTS control message at CTL passing `fds`; returns its length.
+    fn rights(k: &mut Kernel, t: i32, fds: &[i32]) -> u64 {
+        let len = 16 + 4 * fds.len();
+        let mut c = (len as u64).to_le_bytes().to_vec();
+        c.extend_from_slice(&libc::SOL_SOCKET.to_le_bytes());
+        c.extend_from_slice(&libc::SCM_RIGHTS.to_le_bytes());
+        for fd in fds {
+            c.extend_from_slice(&fd.to_le_bytes());
+        }
+        k.put(t, CTL, &c);
+        ((len + 7) & !7) as u64
+    }
+
+    fn write(k: &mut Kernel, t: i32, fd: u64, data: &[u8]) -> Option<i64> {
+        k.put(t, BUF, data);
+        call(k, t, libc::SYS_write, &[fd, BUF, data.len() as u64])
+    }
+
+    fn read(k: &mut Kernel, t: i32, fd: u64, len: usize) -> Result<Vec<u8>, Option<i64>> {
+        match call(k, t, libc::SYS_read, &[fd, BUF, len as u64]) {
+            Some(n) if n >= 0 => Ok(k.get(t, BUF, n as usize)),
+            r => Err(r),
+        }
+    }
+
+    /// recvmsg on `fd` with room for `nfds` files: the data, the fds received, msg_flags.
+    fn recv_rights(k: &mut Kernel, t: i32, fd: u64, nfds: u64) -> (Vec<u8>, Vec<i32>, i32) {
+        let room = if nfds > 0 {
+            (16 + 4 * nfds + 7) & !7
+        } else {
+            0
+        };
+        msghdr(k, t, 64, room);
+        let n = call(k, t, libc::SYS_recvmsg, &[fd, HDR, 0]).unwrap();
+        assert!(n >= 0, "recvmsg: {n}");
+        let h = k.get(t, HDR, 56);
+        let ctl_len = u64::from_le_bytes(h[40..48].try_into().unwrap()) as usize;
+        let flags = i32::from_le_bytes(h[48..52].try_into().unwrap());
+        let mut fds = Vec::new();
+        if ctl_len >= 16 {
+            let c = k.get(t, CTL, ctl_len);
+            let len = u64::from_le_bytes(c[..8].try_into().unwrap()) as usize;
+            for f in c[16..len].chunks_exact(4) {
+                fds.push(i32::from_le_bytes(f.try_into().unwrap()));
+            }
+        }
+        (k.get(t, BUF, n as usize), fds, flags)
+    }
+
+    #[test]
+    fn a_stream_pair_carries_bytes_and_files_and_blocks_when_empty() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let (a, b) = pair(&mut k, t, STREAM);
+        assert_eq!(read(&mut k, t, b, 10), Err(None), "an empty stream parks");
+        assert_eq!(call(&mut k, t, libc::SYS_pipe, &[FDS]), Some(0));
+        let p = k.get(t, FDS, 8);
+        let (pr, pw) = (
+            i32::from_le_bytes(p[..4].try_into().unwrap()),
+            i32::from_le_bytes(p[4..].try_into().unwrap()) as u64,
+        );
+        assert_eq!(write(&mut k, t, pw, b"through the pipe"), Some(16));
+        let clen = rights(&mut k, t, &[pr]);
+        k.put(t, BUF, b"fd");
+        msghdr(&mut k, t, 2, clen);
+        assert_eq!(call(&mut k, t, libc::SYS_sendmsg, &[a, HDR, 0]), Some(2));
+        assert_eq!(call(&mut k, t, libc::SYS_close, &[pr as u64]), Some(0));
+        let (data, fds, flags) = recv_rights(&mut k, t, b, 1);
+        assert_eq!((data.as_slice(), fds.len(), flags), (&b"fd"[..], 1, 0));
+        assert_eq!(
+            read(&mut k, t, fds[0] as u64, 64).unwrap(),
+            b"through the pipe"
+        );
+        // Two files, room for none: both dropped and MSG_CTRUNC says so.
+        let clen = rights(&mut k, t, &[0, 1]);
+        msghdr(&mut k, t, 2, clen);
+        assert_eq!(call(&mut k, t, libc::SYS_sendmsg, &[a, HDR, 0]), Some(2));
+        let (_, fds, flags) = recv_rights(&mut k, t, b, 0);
+        assert_eq!((fds.len(), flags), (0, libc::MSG_CTRUNC));
+        // The peer gone: end of file one way, EPIPE (and SIGPIPE) the other.
+        assert_eq!(
+            call(&mut k, t, libc::SYS_shutdown, &[a, libc::SHUT_WR as u64]),
+            Some(0)
+        );
+        assert_eq!(read(&mut k, t, b, 10).unwrap(), b"");
+        assert_eq!(call(&mut k, t, libc::SYS_close, &[b]), Some(0));
+        k.put(t, BUF, b"x");
+        let nosig = libc::MSG_NOSIGNAL as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendto, &[a, BUF, 1, nosig, 0, 0]),
+            e(libc::EPIPE)
+        );
+    }
+
+    #[test]
+    fn hostile_arguments_fail_with_linux_errnos() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let inet = libc::AF_INET as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_socket, &[inet, STREAM, 0]),
+            e(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_socketpair, &[inet, STREAM, 0, FDS]),
+            e(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_socket, &[AF_UNIX, 77, 0]),
+            e(libc::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_socketpair, &[AF_UNIX, STREAM, 0, 8]),
+            e(libc::EFAULT)
+        );
+        let (a, _b) = pair(&mut k, t, libc::SOCK_DGRAM as u64);
+        // A control message longer than the buffer, one shorter than its header, an fd
+        // that is not open, an unknown type.
+        for (len, fd, ty, want) in [
+            (1000u64, 0i32, libc::SCM_RIGHTS, libc::EINVAL),
+            (8, 0, libc::SCM_RIGHTS, libc::EINVAL),
+            (20, 999, libc::SCM_RIGHTS, libc::EBADF),
+            (20, 0, 77, libc::EINVAL),
+        ] {
+            let mut c = len.to_le_bytes().to_vec();
+            c.extend_from_slice(&libc::SOL_SOCKET.to_le_bytes());
+            c.extend_from_slice(&ty.to_le_bytes());
+            c.extend_from_slice(&fd.to_le_bytes());
+            c.extend_from_slice(&[0; 4]);
+            k.put(t, CTL, &c);
+            msghdr(&mut k, t, 1, 24);
+            assert_eq!(
+                call(&mut k, t, libc::SYS_sendmsg, &[a, HDR, 0]),
+                e(want),
+                "cmsg {len} {fd} {ty}"
+            );
+        }
+        msghdr(&mut k, t, 1, 1 << 40);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendmsg, &[a, HDR, 0]),
+            e(libc::ENOBUFS)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendmsg, &[a, 8, 0]),
+            e(libc::EFAULT)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendto, &[a, 8, 4, 0, 0, 0]),
+            e(libc::EFAULT)
+        );
+        // Addresses: too long, too short, another family, a bad pointer.
+        let s = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM, 0]).unwrap() as u64;
+        let mut addr = vec![b'a'; 110];
+        addr[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_le_bytes());
+        k.put(t, ADDR, &addr);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, 111]),
+            e(libc::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, 1]),
+            e(libc::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, u64::MAX]),
+            e(libc::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, 8, 110]),
+            e(libc::EFAULT)
+        );
+        // sun_path of 108 bytes without a NUL names a file of 108 bytes.
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[s, ADDR, 110]), Some(0));
+        let file = root.path().join("a".repeat(108));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::symlink_metadata(&file)
+            .unwrap()
+            .file_type()
+            .is_socket());
+        addr[..2].copy_from_slice(&(libc::AF_INET as u16).to_le_bytes());
+        k.put(t, ADDR, &addr);
+        let s2 = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM, 0]).unwrap() as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s2, ADDR, 110]),
+            e(libc::EINVAL)
+        );
+        // Not a socket, not a file.
+        assert_eq!(call(&mut k, t, libc::SYS_listen, &[900, 1]), e(libc::EBADF));
+        assert_eq!(
+            call(&mut k, t, libc::SYS_listen, &[a, 1]),
+            e(libc::EOPNOTSUPP)
+        );
+        assert_eq!(call(&mut k, t, libc::SYS_pipe, &[FDS]), Some(0));
+        let p = i32::from_le_bytes(k.get(t, FDS, 4).try_into().unwrap()) as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_listen, &[p, 1]),
+            e(libc::ENOTSOCK)
+        );
+    }
+
+    /// A sockaddr_un at ADDR for abstract name `name`; returns its length.
+    fn abstract_addr(k: &mut Kernel, t: i32, name: &[u8]) -> u64 {
+        let mut a = (libc::AF_UNIX as u16).to_le_bytes().to_vec();
+        a.push(0);
+        a.extend_from_slice(name);
+        k.put(t, ADDR, &a);
+        a.len() as u64
+    }
+
+    #[test]
+    fn a_path_name_is_a_socket_file_that_connect_finds() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let l = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM | NB, 0]).unwrap() as u64;
+        let mut a = (libc::AF_UNIX as u16).to_le_bytes().to_vec();
+        a.extend_from_slice(b"/srv.sock\0");
+        k.put(t, ADDR, &a);
+        let alen = a.len() as u64;
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[l, ADDR, alen]), Some(0));
+        use std::os::unix::fs::FileTypeExt;
+        let st = std::fs::symlink_metadata(root.path().join("srv.sock")).unwrap();
+        assert!(st.file_type().is_socket());
+        let c = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM | NB, 0]).unwrap() as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[c, ADDR, alen]),
+            e(libc::ECONNREFUSED)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[c, ADDR, alen]),
+            e(libc::EADDRINUSE)
+        );
+        assert_eq!(call(&mut k, t, libc::SYS_listen, &[l, 0]), Some(0));
+        assert_eq!(
+            call(&mut k, t, libc::SYS_accept, &[l, 0, 0]),
+            e(libc::EAGAIN)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[c, ADDR, alen]),
+            Some(0)
+        );
+        // Backlog 0: one pending connection, then the queue is full.
+        let c2 = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM | NB, 0]).unwrap() as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[c2, ADDR, alen]),
+            e(libc::EAGAIN)
+        );
+        assert_eq!(write(&mut k, t, c, b"hi"), Some(2));
+        let s = call(&mut k, t, libc::SYS_accept, &[l, 0, 0]).unwrap() as u64;
+        assert_eq!(read(&mut k, t, s, 10).unwrap(), b"hi");
+        // An abstract name is in no file system.
+        let d = call(
+            &mut k,
+            t,
+            libc::SYS_socket,
+            &[AF_UNIX, libc::SOCK_DGRAM as u64, 0],
+        )
+        .unwrap() as u64;
+        let alen = abstract_addr(&mut k, t, b"abs");
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[d, ADDR, alen]), Some(0));
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn bytes_files_and_pending_connections_survive_a_checkpoint() {
+        use crate::persist::testing::round_trip;
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        // A pair with bytes and a pipe's read end in flight.
+        let (a, b) = pair(&mut k, t, libc::SOCK_SEQPACKET as u64);
+        assert_eq!(call(&mut k, t, libc::SYS_pipe, &[FDS]), Some(0));
+        let p = k.get(t, FDS, 8);
+        let pr = i32::from_le_bytes(p[..4].try_into().unwrap());
+        let pw = i32::from_le_bytes(p[4..].try_into().unwrap()) as u64;
+        assert_eq!(write(&mut k, t, pw, b"pipe bytes"), Some(10));
+        let clen = rights(&mut k, t, &[pr]);
+        k.put(t, BUF, b"in flight");
+        msghdr(&mut k, t, 9, clen);
+        assert_eq!(call(&mut k, t, libc::SYS_sendmsg, &[a, HDR, 0]), Some(9));
+        assert_eq!(call(&mut k, t, libc::SYS_close, &[pr as u64]), Some(0));
+        // A listener with a pending connection that already sent something.
+        let l = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM, 0]).unwrap() as u64;
+        let alen = abstract_addr(&mut k, t, b"listener");
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[l, ADDR, alen]), Some(0));
+        assert_eq!(call(&mut k, t, libc::SYS_listen, &[l, 5]), Some(0));
+        let c = call(&mut k, t, libc::SYS_socket, &[AF_UNIX, STREAM, 0]).unwrap() as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[c, ADDR, alen]),
+            Some(0)
+        );
+        assert_eq!(write(&mut k, t, c, b"early"), Some(5));
+
+        let files = k.task(t).files.clone();
+        let (saved, back) = round_trip(&[&files]);
+        assert!(saved.shared.len() >= 5, "pipe and four endpoints");
+        let t2 = k.test_process(0, 0);
+        k.set_files(t2, back[0].clone());
+        let (data, fds, _) = recv_rights(&mut k, t2, b, 1);
+        assert_eq!((data.as_slice(), fds.len()), (&b"in flight"[..], 1));
+        assert_eq!(read(&mut k, t2, fds[0] as u64, 64).unwrap(), b"pipe bytes");
+        let s = call(&mut k, t2, libc::SYS_accept, &[l, 0, 0]).unwrap();
+        assert!(s >= 0, "accept after restore: {s}");
+        assert_eq!(read(&mut k, t2, s as u64, 64).unwrap(), b"early");
+        assert_eq!(write(&mut k, t2, s as u64, b"reply"), Some(5));
+        assert_eq!(read(&mut k, t2, c, 64).unwrap(), b"reply");
+        // The peers are linked again: closing one end is the other's end of file.
+        assert_eq!(call(&mut k, t2, libc::SYS_close, &[s as u64]), Some(0));
+        assert_eq!(read(&mut k, t2, c, 64).unwrap(), b"");
+        assert_eq!(call(&mut k, t2, libc::SYS_close, &[a]), Some(0));
+        assert_eq!(read(&mut k, t2, b, 64).unwrap(), b"");
+    }
+}
