@@ -222,8 +222,23 @@ impl Names {
 pub(crate) struct Msg {
     data: Vec<u8>,
     rights: Vec<FileRef>,
-    cred: Ucred,
+    /// Credentials, when the sender passed them or either side had SO_PASSCRED.
+    cred: Option<Ucred>,
     from: UnixAddr,
+}
+
+/// What a receiver with SO_PASSCRED sees for a message sent without credentials.
+const NO_CRED: Ucred = Ucred {
+    pid: 0,
+    uid: 65534,
+    gid: 65534,
+};
+
+/// Credentials a message carries: those passed, else the sender's when either side has
+/// SO_PASSCRED.
+fn msg_cred(m: &SendMsg, sender_pass: bool, receiver_pass: bool) -> Option<Ucred> {
+    m.creds
+        .or_else(|| (sender_pass || receiver_pass).then_some(m.sender))
 }
 
 struct Listen {
@@ -444,9 +459,9 @@ impl UnixSocket {
     }
 
     fn send_connected(&mut self, m: SendMsg) -> Result<usize, IoErr> {
-        let (peer, sndbuf, ty, shut) = {
+        let (peer, sndbuf, ty, shut, pass) = {
             let e = self.ep.borrow();
-            (e.peer.clone(), e.sndbuf, e.ty, e.shutdown)
+            (e.peer.clone(), e.sndbuf, e.ty, e.shutdown, e.passcred)
         };
         if shut & SEND_SHUTDOWN != 0 {
             return Err(IoErr::Pipe);
@@ -474,12 +489,13 @@ impl UnixSocket {
             }
             _ => m.data.len(),
         };
+        let cred = msg_cred(&m, pass, p.passcred);
         let mut data = m.data;
         data.truncate(n);
         p.push(Msg {
             data,
             rights: m.rights,
-            cred: m.creds.unwrap_or(m.sender),
+            cred,
             from,
         });
         wake_later(p.id);
@@ -488,16 +504,17 @@ impl UnixSocket {
 
     /// Sends a datagram to `to`, or to the peer.
     fn send_dgram(&mut self, to: Option<EpRef>, m: SendMsg) -> Result<usize, IoErr> {
-        let (target, from, sndbuf) = {
+        let (target, from, sndbuf, pass) = {
             let e = self.ep.borrow();
+            // A datagram socket says EPIPE without SIGPIPE.
             if e.shutdown & SEND_SHUTDOWN != 0 {
-                return Err(IoErr::Pipe);
+                return Err(IoErr::Errno(libc::EPIPE));
             }
             let target = match to.or_else(|| e.peer.clone()) {
                 Some(t) => t,
                 None => return Err(IoErr::Errno(libc::ENOTCONN)),
             };
-            (target, e.name.clone(), e.sndbuf)
+            (target, e.name.clone(), e.sndbuf, e.passcred)
         };
         if m.data.len() > sndbuf.saturating_sub(32) {
             return Err(IoErr::Errno(libc::EMSGSIZE));
@@ -524,16 +541,17 @@ impl UnixSocket {
             return Err(IoErr::Errno(libc::EPERM));
         }
         if t.shutdown & RCV_SHUTDOWN != 0 {
-            return Err(IoErr::Errno(libc::EPERM));
+            return Err(IoErr::Errno(libc::EPIPE));
         }
         if t.recv.len() >= DGRAM_QLEN {
             return Err(IoErr::Block(WaitKey::Object(t.id)));
         }
         let n = m.data.len();
+        let cred = msg_cred(&m, pass, t.passcred);
         t.push(Msg {
             data: m.data,
             rights: m.rights,
-            cred: m.creds.unwrap_or(m.sender),
+            cred,
             from,
         });
         wake_later(t.id);
@@ -570,14 +588,17 @@ impl UnixSocket {
         let mut out = RecvMsg::default();
         if e.ty == SockType::Stream {
             let mut i = 0;
-            while out.data.len() < len && i < e.recv.len() {
+            let mut first_cred = None;
+            // A zero-length read still takes the first message's files.
+            while (i == 0 || out.data.len() < len) && i < e.recv.len() {
                 let m = &e.recv[i];
-                if i > 0 && passcred && out.creds != Some(m.cred) {
+                if i > 0 && passcred && first_cred != m.cred {
                     break;
                 }
                 if i == 0 {
                     out.addr = m.from.raw();
-                    out.creds = Some(m.cred);
+                    first_cred = m.cred;
+                    out.creds = Some(m.cred.unwrap_or(NO_CRED));
                 }
                 let n = (len - out.data.len()).min(m.data.len());
                 out.data.extend_from_slice(&m.data[..n]);
@@ -622,7 +643,7 @@ impl UnixSocket {
             out.data.truncate(len);
             out.rights = m.rights;
             out.addr = m.from.raw();
-            out.creds = Some(m.cred);
+            out.creds = Some(m.cred.unwrap_or(NO_CRED));
         }
         if !passcred {
             out.creds = None;
@@ -700,6 +721,8 @@ impl Socket for UnixSocket {
         } else {
             backlog as usize
         };
+        // As Linux: a listener's own SO_PEERCRED is its credentials.
+        e.peercred = Some(e.cred);
         match &mut e.listen {
             Some(l) => l.backlog = backlog,
             None => {
@@ -885,8 +908,8 @@ impl Socket for UnixSocket {
                 .peercred
                 .unwrap_or(Ucred {
                     pid: 0,
-                    uid: 65534,
-                    gid: 65534,
+                    uid: u32::MAX,
+                    gid: u32::MAX,
                 })
                 .bytes()),
             libc::SO_LINGER => {
@@ -961,7 +984,7 @@ impl Socket for UnixSocket {
     fn queued(&self) -> usize {
         let e = self.ep.borrow();
         match e.ty {
-            SockType::Stream => e.recv_bytes,
+            SockType::Stream | SockType::Seqpacket => e.recv_bytes,
             _ => e.recv.front().map_or(0, |m| m.data.len()),
         }
     }
@@ -1083,7 +1106,7 @@ pub struct MsgState {
     pub data: Vec<u8>,
     /// The open files passed along, by id in the image.
     pub rights: Vec<u64>,
-    pub cred: Ucred,
+    pub cred: Option<Ucred>,
     pub from: UnixAddr,
 }
 
@@ -1396,11 +1419,7 @@ mod tests {
                     e.recv.push(MsgState {
                         data: vec![],
                         rights: vec![1; MAX_RIGHTS + 1],
-                        cred: Ucred {
-                            pid: 1,
-                            uid: 0,
-                            gid: 0,
-                        },
+                        cred: None,
                         from: UnixAddr::Unnamed,
                     })
                 }),
@@ -1427,11 +1446,7 @@ mod tests {
                 e.recv.push(MsgState {
                     data: b"x".to_vec(),
                     rights: vec![42],
-                    cred: Ucred {
-                        pid: 1,
-                        uid: 0,
-                        gid: 0,
-                    },
+                    cred: None,
                     from: UnixAddr::Unnamed,
                 })
             },

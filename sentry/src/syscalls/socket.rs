@@ -365,7 +365,7 @@ fn read_control(c: &SysCtx, addr: u64, len: u64) -> Result<(Vec<FileRef>, Option
         match (level, ty) {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
                 let n = data.len() / 4;
-                if n == 0 || rights.len() + n > MAX_RIGHTS {
+                if rights.len() + n > MAX_RIGHTS {
                     return Err(libc::EINVAL);
                 }
                 for fd in data.chunks_exact(4) {
@@ -393,6 +393,9 @@ fn read_control(c: &SysCtx, addr: u64, len: u64) -> Result<(Vec<FileRef>, Option
                     [cr.gid, cr.egid, cr.sgid].contains(&u.gid) || cr.has(crate::creds::CAP_SETGID);
                 if !(pid_ok && uid_ok && gid_ok) {
                     return Err(libc::EPERM);
+                }
+                if u.pid != c.tgid() && c.thread_creds(u.pid).is_none() {
+                    return Err(libc::ESRCH);
                 }
                 creds = Some(u);
             }
@@ -568,6 +571,8 @@ struct RecvOut {
     name: Option<(u64, u64)>,
     /// msg_control and its length.
     control: Option<(u64, u64)>,
+    /// How long to wait (recvmmsg's timeout), instead of SO_RCVTIMEO.
+    timeout: Option<u64>,
 }
 
 /// What a receive reports besides the byte count: the msghdr's flags and control length.
@@ -638,7 +643,8 @@ impl Control {
             return Ok(());
         }
         let full = CMSG_HDR + data.len();
-        let mut b = (full as u64).to_le_bytes().to_vec();
+        // The header says how much of it is there.
+        let mut b = (full.min(room) as u64).to_le_bytes().to_vec();
         b.extend_from_slice(&libc::SOL_SOCKET.to_le_bytes());
         b.extend_from_slice(&ty.to_le_bytes());
         b.extend_from_slice(data);
@@ -674,6 +680,7 @@ fn recv(
         let s = fb.imp.socket().expect("a socket");
         (s.sock_type() == libc::SOCK_STREAM, s.timeouts().0)
     };
+    let rcvtimeo = out.timeout.unwrap_or(rcvtimeo);
     let waitall = stream && flags & libc::MSG_WAITALL != 0 && flags & libc::MSG_PEEK == 0;
     let mut res = Received {
         ret: 0,
@@ -698,7 +705,11 @@ fn recv(
                 return Ok(res);
             }
             Err(IoErr::Block(key)) => {
-                let p = park(c, key, nonblock, rcvtimeo);
+                let p = match out.timeout {
+                    // A zero timeout has passed already.
+                    Some(0) => err(libc::EAGAIN),
+                    _ => park(c, key, nonblock, rcvtimeo),
+                };
                 if done > 0 && matches!(p, Sys::Ret(_)) {
                     res.ret = done;
                     return Ok(res);
@@ -755,7 +766,7 @@ pub(super) fn recvfrom(c: &mut SysCtx) -> Sys {
     let iov = [(buf, (len as usize).min(MAX_RW))];
     let out = RecvOut {
         name: (addr != 0).then_some((addr, alen)),
-        control: None,
+        ..RecvOut::default()
     };
     match recv(c, fd, &iov, flags as i32, out) {
         Ok(r) => {
@@ -769,7 +780,13 @@ pub(super) fn recvfrom(c: &mut SysCtx) -> Sys {
 }
 
 /// recvmsg into the `struct msghdr` at `hdr`; returns the bytes received.
-fn recvmsg_at(c: &mut SysCtx, fd: u64, hdr: u64, flags: i32) -> Result<usize, Sys> {
+fn recvmsg_at(
+    c: &mut SysCtx,
+    fd: u64,
+    hdr: u64,
+    flags: i32,
+    timeout: Option<u64>,
+) -> Result<usize, Sys> {
     let h = read_msghdr(c, hdr).map_err(err)?;
     if (h.namelen as i32) < 0 {
         return Err(err(libc::EINVAL));
@@ -777,6 +794,7 @@ fn recvmsg_at(c: &mut SysCtx, fd: u64, hdr: u64, flags: i32) -> Result<usize, Sy
     let out = RecvOut {
         name: Some((h.name, hdr + 8)),
         control: (h.control != 0 && h.controllen > 0).then_some((h.control, h.controllen)),
+        timeout,
     };
     let r = recv(c, fd, &h.iov, flags, out)?;
     let namelen = if h.name != 0 { r.namelen } else { 0 };
@@ -788,20 +806,25 @@ fn recvmsg_at(c: &mut SysCtx, fd: u64, hdr: u64, flags: i32) -> Result<usize, Sy
 
 pub(super) fn recvmsg(c: &mut SysCtx) -> Sys {
     let [fd, hdr, flags, ..] = c.args();
-    outcome(recvmsg_at(c, fd, hdr, flags as i32))
+    outcome(recvmsg_at(c, fd, hdr, flags as i32, None))
 }
 
-/// recvmmsg: messages until `vlen`, a would-block after the first, or (MSG_WAITFORONE) the
-/// first. The timeout is not looked at.
+/// recvmmsg: messages until `vlen` or a would-block after the first. The timeout bounds
+/// the wait for the first (EAGAIN when it passes, as gVisor does; Linux may wait on).
 pub(super) fn recvmmsg(c: &mut SysCtx) -> Sys {
-    let [fd, vec, vlen, flags, ..] = c.args();
+    let [fd, vec, vlen, flags, timeout, ..] = c.args();
     tryk!(socket_file(c, fd));
+    let timeout = if timeout != 0 {
+        Some(tryk!(c.read_timespec(timeout)))
+    } else {
+        None
+    };
     let vlen = vlen.min(IOV_MAX);
     let mut flags = flags as i32;
     let mut got = 0;
     for i in 0..vlen {
         let hdr = vec + i * 64;
-        match recvmsg_at(c, fd, hdr, flags) {
+        match recvmsg_at(c, fd, hdr, flags, timeout) {
             Ok(n) => {
                 if let Err(e) = c.write_u32(hdr + 56, n as u32) {
                     return if got > 0 { Sys::Ret(got) } else { err(e) };

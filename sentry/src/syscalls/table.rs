@@ -713,7 +713,7 @@ const LIST: &[Syscall] = &[
         .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_tgsigqueueinfo)),
     sys(298, "perf_event_open").refused(libc::EPERM, HOST),
     sys(299, "recvmmsg").serves(socket::recvmmsg).partial(
-        "after the first message it takes only those already queued; the timeout is not looked at",
+        "after the first message it takes only those already queued; the timeout bounds the wait for the first",
     ),
     sys(300, "fanotify_init"),
     sys(301, "fanotify_mark"),
