@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tests::Runtime;
 
+mod common;
+
 /// A counter that writes each value to /tmp/n (a tmpfs, saved inside the image) and to
 /// stdout, ten times a second.
 const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; echo $i; sleep 0.1; done";
@@ -451,4 +453,39 @@ fn restore_in_the_foreground_exits_with_the_restored_init_status() {
         rt.state("fg2").is_none(),
         "restore in the foreground deletes the container"
     );
+}
+
+#[test]
+fn unix_sockets_with_bytes_files_and_connections_in_flight_survive_a_checkpoint() {
+    // A stream pair with bytes and a pipe's read end in flight, a datagram queued, and a
+    // listener on /tmp/l.sock with a pending connection: all come back in a new
+    // container, and the listener's path still finds it.
+    let rt = Runtime::new();
+    let id = "ucr";
+    let bundle = rt.busybox_bundle(id, &["/bin/unix_cr"]);
+    std::fs::copy(common::guest("unix_cr"), bundle.join("rootfs/bin/unix_cr")).unwrap();
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run: {}", o.stderr);
+    let out = rt.wait_for_output(id, "ready\n", 20);
+    assert_eq!(out, "ready\n");
+
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), id]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let o = restore(&rt, "ucr2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let o = rt.run_with_timeout(&["exec", "ucr2", "sh", "-c", "echo > /tmp/go"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    let out = rt.wait_for_output("ucr2", "done\n", 20);
+    assert_eq!(
+        out,
+        "pair: in flight\npassed pipe: pipe bytes\ndgram: datagram\npending: early\n\
+         client: answer\nnew connection: new\neof: 0\ndone\n"
+    );
+    assert!(rt.run(&["delete", id]).status.success());
+    let o = rt.run(&["delete", "--force", "ucr2"]);
+    assert!(o.status.success(), "{}", text(&o));
 }
