@@ -3,7 +3,9 @@
 use super::ret;
 use crate::fs::file::{FileRef, IoErr, IoctlCaller, OpenFile};
 use crate::ipc::pipe;
+use crate::kernel::task::Park;
 use crate::kernel::{err, Sys, SysCtx};
+use crate::wait::WaitKey;
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -73,16 +75,43 @@ fn do_write(
     }
 }
 
+/// Parks on `key` until `timeout_ns` from the call's start (0: no deadline); EAGAIN once
+/// it has passed (a socket's SO_RCVTIMEO and SO_SNDTIMEO).
+pub(super) fn park_until(c: &mut SysCtx, key: WaitKey, timeout_ns: u64) -> Sys {
+    let deadline = (timeout_ns > 0).then(|| c.deadline(timeout_ns));
+    if deadline.is_some_and(|d| c.now() >= d) {
+        return err(libc::EAGAIN);
+    }
+    Sys::Park(Park {
+        keys: vec![key],
+        deadline,
+    })
+}
+
+/// The outcome of I/O on `fd`: a would-block parks until the socket's receive (or, when
+/// `write`, send) timeout, if the file is a socket that has one.
+fn io_outcome(c: &mut SysCtx, fd: u64, r: Result<usize, IoErr>, write: bool) -> Sys {
+    let Err(IoErr::Block(key)) = r else {
+        return c.io_result(r);
+    };
+    let timeout = c.file(fd).ok().and_then(|f| {
+        let mut fb = f.borrow_mut();
+        let (rcv, snd) = fb.imp.socket()?.timeouts();
+        Some(if write { snd } else { rcv })
+    });
+    park_until(c, key, timeout.unwrap_or(0))
+}
+
 pub(super) fn read(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, ..] = c.args();
     let r = do_read(c, fd, buf, len as usize, None);
-    c.io_result(r)
+    io_outcome(c, fd, r, false)
 }
 
 pub(super) fn write(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, ..] = c.args();
     let r = do_write(c, fd, buf, len as usize, None);
-    c.io_result(r)
+    io_outcome(c, fd, r, true)
 }
 
 pub(super) fn pread(c: &mut SysCtx) -> Sys {
@@ -141,7 +170,7 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
     let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
     let data = match r {
         Ok(d) => d,
-        Err(e) => return c.io_result(Err(e)),
+        Err(e) => return io_outcome(c, a[0], Err(e), false),
     };
     if let Some(key) = f.borrow().notify_key() {
         c.notify(&key);
@@ -174,7 +203,7 @@ pub(super) fn writev(c: &mut SysCtx, positioned: bool) -> Sys {
     if let Some(key) = f.borrow().notify_key() {
         c.notify(&key);
     }
-    c.io_result(r)
+    io_outcome(c, a[0], r, true)
 }
 
 pub(super) fn close(c: &mut SysCtx) -> Sys {

@@ -4,10 +4,9 @@
 //! [`Socket`](crate::net::Socket); AF_UNIX is the one family so far, every other one is
 //! refused with EAFNOSUPPORT.
 
-use super::file::{install_pair, read_iovecs, MAX_RW};
+use super::file::{install_pair, park_until, read_iovecs, MAX_RW};
 use super::ret;
 use crate::fs::file::{FileRef, IoErr};
-use crate::kernel::task::Park;
 use crate::kernel::{err, Sys, SysCtx};
 use crate::mm::Errno;
 use crate::net::unix::{self, SockType, MAX_RIGHTS};
@@ -82,20 +81,13 @@ fn write_addr(c: &mut SysCtx, addr: u64, len_ptr: u64, bytes: &[u8]) -> Result<(
     c.write_u32(len_ptr, bytes.len() as u32)
 }
 
-/// What a would-block becomes: EAGAIN for a non-blocking call or a timeout that passed,
-/// else a park on `key` until the timeout (`timeout_ns`, 0: none).
+/// What a would-block becomes: EAGAIN for a non-blocking call, else a park on `key`
+/// until the timeout (`timeout_ns`, 0: none).
 fn park(c: &mut SysCtx, key: WaitKey, nonblock: bool, timeout_ns: u64) -> Sys {
     if nonblock {
         return err(libc::EAGAIN);
     }
-    let deadline = (timeout_ns > 0).then(|| c.deadline(timeout_ns));
-    if deadline.is_some_and(|d| c.now() >= d) {
-        return err(libc::EAGAIN);
-    }
-    Sys::Park(Park {
-        keys: vec![key],
-        deadline,
-    })
+    park_until(c, key, timeout_ns)
 }
 
 /// The caller's credentials as SCM_CREDENTIALS sends them by default.
