@@ -96,7 +96,8 @@ pub(crate) fn int_opt(val: &[u8]) -> Result<i32, Errno> {
     Ok(i32::from_le_bytes(val[..4].try_into().expect("4")))
 }
 
-/// A `struct timeval` option (SO_RCVTIMEO, SO_SNDTIMEO) in ns; EDOM when out of range.
+/// A `struct timeval` option (SO_RCVTIMEO, SO_SNDTIMEO) in ns (0: none); EDOM when out of
+/// range.
 pub(crate) fn timeval_opt(val: &[u8]) -> Result<u64, Errno> {
     if val.len() < 16 {
         return Err(libc::EINVAL);
@@ -107,7 +108,9 @@ pub(crate) fn timeval_opt(val: &[u8]) -> Result<u64, Errno> {
         return Err(libc::EDOM);
     }
     if sec < 0 {
-        return Ok(0);
+        // As Linux: a negative timeout is one that has always passed (waits end at
+        // once with EAGAIN; 1 ns, as 0 is no timeout). It reads back as zero.
+        return Ok(1);
     }
     Ok((sec as u64)
         .saturating_mul(1_000_000_000)

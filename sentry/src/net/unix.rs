@@ -833,8 +833,8 @@ impl Socket for UnixSocket {
             };
             return self.send_dgram(to, m);
         }
-        if m.addr.is_some() {
-            // A connected socket ignores no address: Linux refuses one on a stream.
+        if m.addr.is_some() && ty == SockType::Stream {
+            // Linux refuses an address on a stream; a seqpacket socket ignores it.
             let connected = self.ep.borrow().peer.is_some();
             return Err(IoErr::Errno(if connected {
                 libc::EISCONN
@@ -1040,9 +1040,9 @@ impl FileImpl for UnixSocket {
         if e.ty.connection() && e.peer.is_none() && e.listen.is_none() {
             r |= libc::POLLHUP;
         }
+        // As Linux: whether there is room, whatever the shutdown state.
         let writable = match &e.peer {
             _ if e.listen.is_some() => false,
-            _ if e.shutdown & SEND_SHUTDOWN != 0 => false,
             None => e.ty == SockType::Dgram || e.ty.connection(),
             Some(p) if Rc::ptr_eq(p, &self.ep) => e.recv.len() < DGRAM_QLEN,
             Some(p) => {
