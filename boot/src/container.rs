@@ -795,15 +795,19 @@ impl Runtime {
     }
 
     /// `checkpoint`: writes the sandbox to `image_dir/checkpoint.img`, and
-    /// `image_dir/inventory.img` beside it. Unless `leave_running`, the sandbox ends and
-    /// this returns once it is gone (the container is then `stopped`). A paused container
-    /// can be checkpointed (containerd and Docker pause first).
+    /// `image_dir/inventory.img` beside it. Unless `opts.leave_running`, the sandbox ends
+    /// and this returns once it is gone (the container is then `stopped`). A paused
+    /// container can be checkpointed (containerd and Docker pause first).
     pub fn checkpoint(
         &self,
         id: &str,
         image_dir: &Path,
-        leave_running: bool,
+        opts: &CheckpointOptions,
     ) -> Result<(), ContainerError> {
+        let CheckpointOptions {
+            leave_running,
+            ghost_limit,
+        } = *opts;
         let _lock = self.store.lock(id)?;
         let c = self.store.load(id)?;
         if !matches!(c.status(), Status::Running | Status::Paused) {
@@ -819,6 +823,7 @@ impl Runtime {
         let request = KernelRequest::Checkpoint {
             leave_running,
             image: tmp.image().display().to_string(),
+            ghost_limit,
         };
         self.call_with(&c, &request.into(), &[tmp.file.as_raw_fd()])?;
         tmp.commit()?;
@@ -862,6 +867,15 @@ impl Runtime {
         let c = self.live(id)?;
         Ok(cgroup::stats(&c.cgroups))
     }
+}
+
+/// How `checkpoint` writes its image.
+#[derive(Debug, Clone)]
+pub struct CheckpointOptions {
+    /// Keep the container running afterwards.
+    pub leave_running: bool,
+    /// Most bytes of data a file deleted while open brings into the image.
+    pub ghost_limit: u64,
 }
 
 /// The image file `restore` reads: `checkpoint.img` in `image` when it is a directory (or

@@ -52,6 +52,7 @@ fn main() {
                 sentry::control::Request::Checkpoint {
                     leave_running: false,
                     image: dir.join("checkpoint.img").display().to_string(),
+                    ghost_limit: sentry::control::DEFAULT_GHOST_LIMIT,
                 },
                 vec![image.into()],
             );

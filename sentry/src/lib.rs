@@ -69,7 +69,8 @@ pub mod state {
             stdio,
         )
         .map_err(|e| format!("restore: {e:?}"))?;
-        k.save_state().map_err(|e| format!("save: {e:?}"))
+        k.save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .map_err(|e| format!("save: {e:?}"))
     }
 }
 pub use control::{ControlHandle, ControlReceiver};

@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{bad, path_ok, unique, Invalid, FD_MAX};
 use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef};
-use crate::fs::persist::{CheckCtx, FileMeta, KindError, RestoreCtx, SaveCtx, SavedFile};
+use crate::fs::persist::{
+    CheckCtx, FileMeta, KindError, RestoreCtx, SaveCtx, SaveError, SavedFile,
+};
 use crate::fs::Vfs;
 use crate::kinds::{self, FileKindState, SharedState};
 
@@ -99,11 +101,14 @@ impl TableIds {
 }
 
 /// Saves every open file reachable from `tables` (each table once, however many tasks
-/// share it). Every guest thread must be stopped.
+/// share it), their guest paths resolving in `vfs`; a deleted file brings at most
+/// `ghost_limit` bytes of data. Every guest thread must be stopped.
 pub(crate) fn save<'a>(
+    vfs: &Vfs,
+    ghost_limit: u64,
     tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
-) -> (SavedFiles, TableIds) {
-    let mut cx = SaveCtx::default();
+) -> Result<(SavedFiles, TableIds), SaveError> {
+    let mut cx = SaveCtx::new(vfs, ghost_limit);
     let mut table_ids = HashMap::new();
     let mut fd_tables = Vec::new();
     for t in tables {
@@ -141,6 +146,9 @@ pub(crate) fn save<'a>(
             path,
         });
     }
+    if let Some(e) = cx.take_error() {
+        return Err(e);
+    }
     let shared = cx
         .into_shared()
         .into_iter()
@@ -149,14 +157,14 @@ pub(crate) fn save<'a>(
             object: SharedState::from_wrapped(object),
         })
         .collect();
-    (
+    Ok((
         SavedFiles {
             shared,
             files,
             fd_tables,
         },
         TableIds(table_ids),
-    )
+    ))
 }
 
 /// Why the open files of an image could not be restored.
@@ -289,6 +297,7 @@ pub(crate) mod testing {
     use std::rc::Rc;
 
     use super::*;
+    use crate::fs::ghost::DEFAULT_GHOST_LIMIT as GHOST_LIMIT;
 
     /// A VFS without mounts (for kinds that reopen nothing).
     pub(crate) fn no_mounts() -> Vfs {
@@ -321,7 +330,7 @@ pub(crate) mod testing {
         stdio: [OwnedFd; 3],
         tables: &[&Rc<RefCell<FdTable>>],
     ) -> (SavedFiles, Vec<Rc<RefCell<FdTable>>>) {
-        let (saved, ids) = save(tables.iter().copied());
+        let (saved, ids) = save(vfs, GHOST_LIMIT, tables.iter().copied()).unwrap();
         let bytes =
             statefile::codec::encode(&(&saved.shared, &saved.files, &saved.fd_tables)).unwrap();
         let (shared, files, fd_tables): (Vec<SharedEntry>, Vec<FileState>, Vec<FdTableState>) =

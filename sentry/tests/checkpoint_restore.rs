@@ -47,6 +47,7 @@ fn checkpoint(image: &Path, out: &std::fs::File, secs: f64) -> i32 {
             sentry::control::Request::Checkpoint {
                 leave_running: false,
                 image: name,
+                ghost_limit: sentry::control::DEFAULT_GHOST_LIMIT,
             },
             vec![image.into()],
         )

@@ -2,7 +2,7 @@
 //! Podman) drives them: `checkpoint --image-path DIR [--leave-running] ID`, then
 //! `restore --image-path DIR --bundle B [--detach] [--pid-file F] ID`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tests::Runtime;
@@ -488,4 +488,137 @@ fn unix_sockets_with_bytes_files_and_connections_in_flight_survive_a_checkpoint(
     assert!(rt.run(&["delete", id]).status.success());
     let o = rt.run(&["delete", "--force", "ucr2"]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A busybox bundle `id` running the static `ghost` guest (tests/guest/ghost.c) on
+/// `/work` (a directory of its rootfs) and `/tmp` (a tmpfs), its stdout in `ID.out`,
+/// started and past its setup.
+fn run_ghost(rt: &Runtime, id: &str) -> PathBuf {
+    let bin = common::guest("ghost");
+    let bundle = rt.busybox_bundle(id, &["/bin/ghost", "/work", "/tmp"]);
+    std::fs::copy(&bin, bundle.join("rootfs/bin/ghost")).unwrap();
+    std::fs::create_dir(bundle.join("rootfs/work")).unwrap();
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run {id}: {}", o.stderr);
+    let out = rt.wait_for_output(id, "ready", 20);
+    assert!(out.contains("ready"), "{id}: {out}");
+    bundle
+}
+
+/// Tells the ghost guest of container `id` to check its files; asserts it passes.
+fn ghost_passes(rt: &Runtime, id: &str) {
+    assert!(rt.run(&["kill", id, "USR1"]).status.success());
+    let out = rt.wait_for_output(id, "PASS", 20);
+    assert!(out.contains("PASS"), "{id}: {out}");
+    assert_eq!(
+        rt.wait_for_status(id, "stopped", 20).as_deref(),
+        Some("stopped")
+    );
+}
+
+/// The ghost files of an image, by guest path: (size, data bytes, the data).
+fn ghosts_of(image: &Path) -> Vec<(String, u64, Vec<u8>)> {
+    use sentry::state::{FileKindState, KernelState};
+    let image = statefile::Image::open(&image.join("checkpoint.img")).unwrap();
+    let state: KernelState = image.state().unwrap();
+    let mut out: Vec<_> = state
+        .files
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FileKindState::Host(h) => h.ghost.as_ref().map(|g| {
+                let data = g.extents.iter().flat_map(|e| e.data.clone()).collect();
+                (f.path.clone(), g.size, data)
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn files_deleted_while_open_come_back_deleted_with_their_data() {
+    let rt = Runtime::new();
+    // Without C/R, the guest's own checks hold.
+    run_ghost(&rt, "plain");
+    ghost_passes(&rt, "plain");
+
+    // Checkpoint, then restore into a new container.
+    let bundle = run_ghost(&rt, "orig");
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "orig"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let ghosts = ghosts_of(&img);
+    let paths: Vec<&str> = ghosts.iter().map(|g| g.0.as_str()).collect();
+    assert_eq!(paths, ["/tmp/d", "/work/a", "/work/c", "/work/sub/b"]);
+    let a = &ghosts[1];
+    assert_eq!(a.1, (1 << 20) + 8192);
+    assert!(a.2.len() <= 8192, "the hole was saved: {} bytes", a.2.len());
+    // The write-only one's data is in the image (the guest cannot read it back).
+    assert!(ghosts[3].2.starts_with(b"in a removed directory"));
+    // Under the old names: nothing, and the new c.
+    let work = bundle.join("rootfs/work");
+    assert!(!work.join("a").exists() && !work.join("sub").exists());
+    assert_eq!(std::fs::read(work.join("c")).unwrap(), b"new");
+    assert!(rt.run(&["delete", "orig"]).status.success());
+    let o = restore(&rt, "back", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    ghost_passes(&rt, "back");
+    // The restored files have no name either, and the new c is untouched.
+    let names: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["c"]);
+    assert_eq!(std::fs::read(work.join("c")).unwrap(), b"new");
+    assert!(rt.run(&["delete", "back"]).status.success());
+
+    // --leave-running: the original and a restored copy both keep their files.
+    let bundle = run_ghost(&rt, "live");
+    let img2 = rt.dir.path().join("img2");
+    let o = rt.run(&[
+        "checkpoint",
+        "--leave-running",
+        "--image-path",
+        img2.to_str().unwrap(),
+        "live",
+    ]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let o = restore(&rt, "twin", &bundle, &img2);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    ghost_passes(&rt, "live");
+    ghost_passes(&rt, "twin");
+    for id in ["plain", "live", "twin"] {
+        assert!(rt.run(&["delete", id]).status.success());
+    }
+}
+
+#[test]
+fn a_deleted_file_above_the_ghost_limit_fails_the_checkpoint_and_the_container_runs_on() {
+    let rt = Runtime::new();
+    run_ghost(&rt, "big");
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&[
+        "checkpoint",
+        "--ghost-limit",
+        "4K",
+        "--image-path",
+        img.to_str().unwrap(),
+        "big",
+    ]);
+    assert!(!o.status.success(), "checkpoint: {}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the deleted file /work/a holds")
+            && err
+                .contains("above the ghost file limit of 4096 bytes (raise it with --ghost-limit)"),
+        "{err}"
+    );
+    assert!(!img.join("checkpoint.img").exists());
+    assert_eq!(rt.status("big").as_deref(), Some("running"));
+    ghost_passes(&rt, "big");
+    assert!(rt.run(&["delete", "big"]).status.success());
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sentry::state::HostFileState;
+use sentry::state::{FileIdentity, GhostExtent, GhostFile, HostFileState};
 use sentry::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
 use tests::Runtime;
 
@@ -264,6 +264,8 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
         kind: FileKindState::Host(HostFileState {
             dir: false,
             offset: 0,
+            identity: None,
+            ghost: None,
         }),
         flags: 2, // O_RDWR
         pos: 0,
@@ -275,6 +277,90 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
     let err = refused(&rt, &bundle, &img);
     assert_names(&err, &["reopening /bin/busybox", "Read-only file system"]);
     assert_eq!(std::fs::read(&busybox).unwrap(), before);
+}
+
+/// `st` with one more host file open at fd 100: `kind` at guest `path`, read-write.
+fn with_host_file(st: &mut KernelState, path: &str, kind: HostFileState) {
+    let id = st.files.iter().map(|f| f.id).max().unwrap() + 1;
+    st.files.push(FileState {
+        id,
+        kind: FileKindState::Host(kind),
+        flags: 2, // O_RDWR
+        pos: 0,
+        path: path.into(),
+    });
+    st.fd_tables[0].fds.push((100, id, false));
+}
+
+fn ghost(size: u64, extents: Vec<GhostExtent>) -> HostFileState {
+    HostFileState {
+        dir: false,
+        offset: 0,
+        identity: None,
+        ghost: Some(GhostFile {
+            mode: 0o644,
+            size,
+            extents,
+        }),
+    }
+}
+
+#[test]
+fn a_ghost_file_whose_data_ends_past_its_size_is_refused() {
+    let err = restore_changed(|st| {
+        let data = GhostExtent {
+            offset: 10,
+            data: vec![7; 4096],
+        };
+        with_host_file(st, "/tmp/g", ghost(100, vec![data]));
+    });
+    assert_names(
+        &err,
+        &["ghost extent at 10 of 4096 bytes ends past the size 100"],
+    );
+}
+
+#[test]
+fn a_ghost_file_with_a_path_out_of_the_sandbox_stays_inside_it() {
+    let victim = Victim::new();
+    let rt = Runtime::new();
+    let bundle = rt.busybox_bundle("b", &["sleep", "1000"]);
+    let mut st = original().state.clone();
+    // A path climbing out, to the victim's directory on the host, and a huge (sparse)
+    // size: the ghost is an unlinked file in the sandbox's own root, as large as a
+    // guest's own ftruncate could make it.
+    let path = format!("/../../..{}/g", victim.dir.path().display());
+    let data = GhostExtent {
+        offset: 0,
+        data: b"ghost".to_vec(),
+    };
+    with_host_file(&mut st, &path, ghost(i64::MAX as u64 / 2, vec![data]));
+    let img = rt.dir.path().join("img");
+    write(&img, &st);
+    let o = rt.restore_to_files("restore", "ghost", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    victim.untouched();
+    let mut names: Vec<_> = std::fs::read_dir(bundle.join("rootfs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bin", "dev", "etc", "proc", "sys", "tmp"]);
+    assert!(rt.run(&["delete", "--force", "ghost"]).status.success());
+}
+
+#[test]
+fn a_file_changed_since_the_checkpoint_is_refused_not_reopened() {
+    let err = restore_changed(|st| {
+        let mut kind = ghost(0, vec![]);
+        kind.ghost = None;
+        kind.identity = Some(FileIdentity { size: 1, mtime: 0 });
+        with_host_file(st, "/bin/busybox", kind);
+    });
+    assert_names(
+        &err,
+        &["the file /bin/busybox changed since the checkpoint: size"],
+    );
 }
 
 #[test]

@@ -62,6 +62,10 @@ pub struct Checkpoint {
     /// Keep the container running after the checkpoint.
     #[arg(long)]
     pub leave_running: bool,
+    /// Most bytes of data a file deleted while open may bring into the image (CRIU's
+    /// flag; a suffix K, M or G multiplies by 1024s).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M")]
+    pub ghost_limit: u64,
     /// A CRIU memory pre-dump (accepted: the sentry's checkpoint is always whole, so this
     /// writes nothing).
     #[arg(long)]
@@ -77,8 +81,49 @@ impl Checkpoint {
         }
         let dir = self.image.image_dir();
         ctx.runtime()
-            .checkpoint(&self.id, &dir, self.leave_running)
+            .checkpoint(
+                &self.id,
+                &dir,
+                &boot::container::CheckpointOptions {
+                    leave_running: self.leave_running,
+                    ghost_limit: self.ghost_limit,
+                },
+            )
             .with_context(|| format!("checkpoint of container {}", self.id))?;
         Ok(0)
+    }
+}
+
+/// A size in bytes, with an optional K, M or G suffix (powers of 1024), as CRIU's
+/// `--ghost-limit` takes it.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (a number, optionally with K, M or G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("3k"), Ok(3 << 10));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 }

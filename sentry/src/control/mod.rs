@@ -20,6 +20,8 @@ mod remote;
 pub use error::{CheckpointError, Error, ErrorKind, ExecError, RequestError, SignalError};
 pub use remote::RemoteError;
 
+pub use crate::fs::ghost::DEFAULT_GHOST_LIMIT;
+
 /// A request to the running kernel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Request {
@@ -33,10 +35,13 @@ pub enum Request {
     Resume,
     /// Stop the world, write the checkpoint image into the file passed alongside the
     /// request (its only fd), then resume or end the sandbox. `image` is the name the
-    /// image is known by (the sandbox cannot reach it), for messages.
+    /// image is known by (the sandbox cannot reach it), for messages. A file deleted
+    /// while open brings at most `ghost_limit` bytes of data into the image.
     Checkpoint {
         leave_running: bool,
         image: String,
+        #[serde(default = "default_ghost_limit")]
+        ghost_limit: u64,
     },
     /// Start a new guest process in the running sandbox. Its stdio are the 3 host fds
     /// passed alongside the request.
@@ -54,6 +59,10 @@ pub enum Request {
     WaitPid {
         pid: i32,
     },
+}
+
+fn default_ghost_limit() -> u64 {
+    DEFAULT_GHOST_LIMIT
 }
 
 impl Request {

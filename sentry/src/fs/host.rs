@@ -3,7 +3,10 @@
 //! the file's.
 //!
 //! Saved as what to reopen: the description's guest path and flags, and the offset; a
-//! restore reopens it by guest path in the new sandbox's mounts.
+//! restore reopens it by guest path in the new sandbox's mounts, and a regular file must
+//! be the one checkpointed (its identity is saved and compared). A regular file its path
+//! no longer reaches (deleted while open, or another file now under its name) is saved
+//! with its data instead, and recreated unlinked: `crate::fs::ghost`.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -11,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{path_ok, Invalid};
 use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
+use crate::fs::ghost::{self, FileIdentity, GhostFile};
 use crate::fs::host_sys;
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::Vfs;
@@ -23,6 +27,9 @@ pub struct HostFile {
     /// /proc/PID/fd after no path reached it any more), so this description keeps its
     /// own position (the `pos` of the calls) and reads and writes at it.
     own_offset: bool,
+    /// A ghost file restored as an anonymous memory file: it has no name, but its host
+    /// link count is 1, so the guest is told 0.
+    anon_ghost: bool,
 }
 
 impl HostFile {
@@ -32,7 +39,14 @@ impl HostFile {
             fd,
             dir,
             own_offset: false,
+            anon_ghost: false,
         }
+    }
+
+    /// Whether the file has no name left (its link count is 0), as /proc/PID/fd says
+    /// with " (deleted)".
+    pub(crate) fn deleted(&self) -> bool {
+        self.stat().is_ok_and(|st| st.st_nlink == 0)
     }
 }
 
@@ -41,6 +55,15 @@ fn host_err(e: nix::Error) -> Errno {
 }
 
 impl FileImpl for HostFile {
+    /// A file with no name left is its path with " (deleted)", as Linux says.
+    fn link_text(&self, path: &str) -> String {
+        if self.deleted() {
+            format!("{path} (deleted)")
+        } else {
+            path.to_string()
+        }
+    }
+
     fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         if self.dir {
             return Err(IoErr::Errno(libc::EISDIR));
@@ -93,7 +116,11 @@ impl FileImpl for HostFile {
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {
-        host_sys::fstat(self.fd.as_fd())
+        let mut st = host_sys::fstat(self.fd.as_fd())?;
+        if self.anon_ghost {
+            st.st_nlink = 0;
+        }
+        Ok(st)
     }
 
     fn statfs(&self) -> Option<Result<libc::statfs, Errno>> {
@@ -217,6 +244,7 @@ impl FileImpl for HostFile {
                 .map_err(|e| e.raw_os_error().unwrap_or(libc::EMFILE))?,
             dir: self.dir,
             own_offset: true,
+            anon_ghost: self.anon_ghost,
         }))
     }
 
@@ -227,12 +255,17 @@ impl FileImpl for HostFile {
     }
 }
 
-/// A saved host file: reopened by the description's guest path and flags.
+/// A saved host file: reopened by the description's guest path and flags, or recreated
+/// from its saved data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostFileState {
     pub dir: bool,
     /// The host fd's offset.
     pub offset: u64,
+    /// A regular file reopened by path: the file it must be.
+    pub identity: Option<FileIdentity>,
+    /// A regular file its path no longer reached: its content, to recreate it unlinked.
+    pub ghost: Option<GhostFile>,
 }
 
 impl Persist for HostFile {
@@ -243,22 +276,67 @@ impl Persist for HostFile {
             fd,
             dir,
             own_offset,
+            anon_ghost,
         } = self;
         // The host fd itself is not saved: its offset is (the description's own when it
-        // keeps one), and the file is reopened with an fd of its own.
+        // keeps one), and the file is reopened (or recreated) with an fd of its own.
         let offset = if *own_offset {
             cx.pos() as i64
         } else {
             nix::unistd::lseek(fd.as_raw_fd(), 0, nix::unistd::Whence::SeekCur).unwrap_or(0)
         };
-        HostFileState {
+        let mut state = HostFileState {
             dir: *dir,
             offset: offset as u64,
+            identity: None,
+            ghost: None,
+        };
+        let Ok(st) = host_sys::fstat(fd.as_fd()) else {
+            return state;
+        };
+        if *dir || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return state;
         }
+        let named = ghost::at_path(cx.vfs(), cx.path()) == Some((st.st_dev, st.st_ino));
+        if named && st.st_nlink > 0 && !*anon_ghost {
+            state.identity = Some(FileIdentity::of(&st));
+            return state;
+        }
+        let path = cx.path().to_string();
+        match ghost::save(fd.as_fd(), &st, &path, cx.ghost_limit()) {
+            Ok(g) => state.ghost = Some(g),
+            Err(e) => cx.fail(e),
+        }
+        state
     }
 
     fn restore(cx: &mut RestoreCtx, f: &FileMeta, s: &HostFileState) -> Result<Self, KindError> {
-        let fd = reopen(cx.vfs(), f.path, f.flags, s.dir)?;
+        let (fd, anon_ghost) = match &s.ghost {
+            Some(g) => {
+                let (fd, anon) =
+                    ghost::create(cx.vfs(), f.path, g).map_err(|e| KindError::Recreate {
+                        path: f.path.to_string(),
+                        source: std::io::Error::from_raw_os_error(e),
+                    })?;
+                let fl = nix::fcntl::OFlag::from_bits_truncate(f.flags & libc::O_APPEND);
+                let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
+                (fd, anon)
+            }
+            None => {
+                let (fd, rebuilt) = reopen(cx.vfs(), f.path, f.flags, s.dir)?;
+                if let (Some(id), false) = (&s.identity, rebuilt) {
+                    let st = host_sys::fstat(fd.as_fd()).map_err(|e| KindError::Reopen {
+                        path: f.path.to_string(),
+                        source: std::io::Error::from_raw_os_error(e),
+                    })?;
+                    id.matches(&st).map_err(|detail| KindError::Changed {
+                        path: f.path.to_string(),
+                        detail,
+                    })?;
+                }
+                (fd, false)
+            }
+        };
         if !s.dir {
             let _ = nix::unistd::lseek(
                 fd.as_raw_fd(),
@@ -270,32 +348,38 @@ impl Persist for HostFile {
             fd,
             dir: s.dir,
             own_offset: false,
+            anon_ghost,
         })
     }
 
-    fn check(cx: &CheckCtx, _: &HostFileState) -> Result<(), Invalid> {
-        path_ok(&cx.object, "path", cx.file.path, true)
+    fn check(cx: &CheckCtx, s: &HostFileState) -> Result<(), Invalid> {
+        path_ok(&cx.object, "path", cx.file.path, true)?;
+        if s.offset > i64::MAX as u64 {
+            return Err(cx.bad("offset", format!("{} is out of range", s.offset)));
+        }
+        if s.dir && (s.ghost.is_some() || s.identity.is_some()) {
+            return Err(cx.bad("ghost", "a directory has no saved content or identity"));
+        }
+        match &s.ghost {
+            Some(_) if s.identity.is_some() => {
+                Err(cx.bad("ghost", "a file is either reopened or recreated, not both"))
+            }
+            Some(g) => ghost::check(&cx.object, g),
+            None => Ok(()),
+        }
     }
 }
 
 /// Reopens a host file of the guest by its guest path, with the access mode and the flags
 /// that matter of `flags`. Walks as the kernel (no permission checks: the guest had the
-/// file open) and follows no final symlink.
-fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, KindError> {
+/// file open) and follows no final symlink. Also says whether the file is on a tmpfs
+/// (rebuilt from the image, so a new inode of the same file).
+fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<(OwnedFd, bool), KindError> {
     let fail = |e: i32| KindError::Reopen {
         path: path.to_string(),
         source: std::io::Error::from_raw_os_error(e),
     };
-    let look = |_: &[String]| Err(libc::ENOENT);
-    let r = vfs
-        .resolve(
-            &look,
-            &crate::creds::Creds::kernel(),
-            "/",
-            path.as_bytes(),
-            false,
-        )
-        .map_err(fail)?;
+    let r = ghost::resolve_as_kernel(vfs, path, false).map_err(fail)?;
     if !r.exists {
         return Err(fail(libc::ENOENT));
     }
@@ -304,11 +388,16 @@ fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<OwnedFd, KindE
         return Err(fail(libc::EROFS));
     }
     let keep = libc::O_ACCMODE | libc::O_APPEND | libc::O_PATH | libc::O_DIRECTORY;
-    let mut f = (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let mut f = match flags & libc::O_PATH {
+        // openat2 takes no other flags with O_PATH.
+        0 => (flags & keep) | libc::O_NONBLOCK | libc::O_NOCTTY,
+        _ => libc::O_PATH,
+    };
     if dir {
         f |= libc::O_DIRECTORY;
     }
-    vfs.host_open(&r, f, 0).map_err(fail)
+    let fd = vfs.host_open(&r, f, 0).map_err(fail)?;
+    Ok((fd, vfs.mounts[r.mount].fstype == "tmpfs"))
 }
 
 #[cfg(test)]
@@ -317,6 +406,7 @@ mod tests {
 
     use super::*;
     use crate::fs::file::{FileRef, OpenFile};
+    use crate::fs::ghost::DEFAULT_GHOST_LIMIT as GHOST_LIMIT;
     use crate::fs::{Mount, MountFs};
     use crate::persist::testing::{at, null_stdio, round_trip_with, table};
     use crate::persist::{restore, save, RestoreFilesError};
@@ -345,7 +435,7 @@ mod tests {
     }
 
     fn open(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> FileRef {
-        let fd = reopen(vfs, path, flags, dir).unwrap();
+        let (fd, _) = reopen(vfs, path, flags, dir).unwrap();
         OpenFile::new(Box::new(HostFile::new(fd, dir)), flags, path)
     }
 
@@ -360,7 +450,11 @@ mod tests {
             saved.files[0].kind,
             crate::kinds::FileKindState::Host(HostFileState {
                 dir: false,
-                offset: 6
+                offset: 6,
+                identity: Some(FileIdentity::of(
+                    &host_sys::fstat(fb_fd(&f.borrow())).unwrap()
+                )),
+                ghost: None,
             })
         );
         let (f2, d2) = (at(&back[0], 0), at(&back[0], 1));
@@ -380,7 +474,7 @@ mod tests {
     fn a_read_only_mount_is_not_reopened_for_writing() {
         let (rw, dir) = host_root("ro", false);
         let f = open(&rw, "/f", libc::O_RDWR, false);
-        let (saved, _) = save([&table(&[&f])]);
+        let (saved, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])]).unwrap();
         let (ro, _) = host_root("ro", true);
         let e = restore(
             &ro,
@@ -423,6 +517,269 @@ mod tests {
         assert_eq!(host_sys::fstat(fb_fd(&fb)).unwrap().st_size, 5);
         drop(fb);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The state a table of the one file `f` saves as.
+    fn saved_kind(vfs: &Vfs, f: &FileRef, limit: u64) -> Result<HostFileState, String> {
+        let (saved, _) = save(vfs, limit, [&table(&[f])]).map_err(|e| e.to_string())?;
+        match &saved.files[0].kind {
+            crate::kinds::FileKindState::Host(h) => Ok(h.clone()),
+            k => panic!("saved as {k:?}"),
+        }
+    }
+
+    fn whole(f: &FileRef) -> Vec<u8> {
+        let size = f.borrow().imp.stat().unwrap().st_size as usize;
+        f.borrow_mut().imp.mmap(0, size as u64).unwrap().bytes
+    }
+
+    #[test]
+    fn a_file_unlinked_while_open_is_restored_unlinked_with_its_holes() {
+        let (vfs, dir) = host_root("ghost", false);
+        let path = dir.join("g");
+        {
+            use std::os::unix::fs::FileExt;
+            let h = std::fs::File::create(&path).unwrap();
+            h.write_all_at(b"head", 0).unwrap();
+            h.write_all_at(b"tail", 1 << 20).unwrap();
+            h.set_len((1 << 20) + 10).unwrap();
+        }
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .unwrap();
+        let f = open(&vfs, "/g", libc::O_RDWR, false);
+        assert_eq!(f.borrow_mut().seek(3, libc::SEEK_SET), Ok(3));
+        let want = whole(&f);
+        std::fs::remove_file(&path).unwrap();
+        assert!(f.borrow().kind::<HostFile>().unwrap().deleted());
+        let st = saved_kind(&vfs, &f, GHOST_LIMIT).unwrap();
+        let g = st.ghost.as_ref().expect("saved as a ghost");
+        assert_eq!(
+            (g.size, g.mode, st.identity.is_none()),
+            ((1 << 20) + 10, 0o640, true)
+        );
+        // ext4 and tmpfs report the hole: only the two blocks with data are saved.
+        let saved: usize = g.extents.iter().map(|e| e.data.len()).sum();
+        assert!(saved <= 2 * 4096, "{saved} bytes saved for 8 bytes of data");
+        assert_eq!(
+            f.borrow_mut().seek(0, libc::SEEK_CUR),
+            Ok(3),
+            "the offset is kept"
+        );
+        let (_, back) = round_trip_with(&vfs, null_stdio(), &[&table(&[&f])]);
+        let f2 = at(&back[0], 0);
+        let st2 = f2.borrow().imp.stat().unwrap();
+        assert_eq!(
+            (st2.st_nlink, st2.st_size, st2.st_mode & 0o7777),
+            (0, (1 << 20) + 10, 0o640)
+        );
+        {
+            let h = f2.borrow();
+            let h = h.kind::<HostFile>().unwrap();
+            assert!(h.deleted() && !h.anon_ghost, "an O_TMPFILE in the mount");
+        }
+        assert_eq!(whole(&f2), want);
+        assert_eq!(f2.borrow_mut().read(2, None).unwrap(), b"d\0");
+        assert_eq!(
+            f2.borrow_mut().seek(4096, libc::SEEK_HOLE),
+            Ok(4096),
+            "a hole"
+        );
+        assert!(std::fs::read_dir(&dir)
+            .unwrap()
+            .all(|e| e.unwrap().file_name() != "g"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_in_a_removed_directory_and_a_replaced_file_keep_their_own_data() {
+        let (vfs, dir) = host_root("gone", false);
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/x"), b"in sub").unwrap();
+        let x = open(&vfs, "/sub/x", libc::O_RDONLY, false);
+        let f = open(&vfs, "/f", libc::O_RDONLY, false);
+        std::fs::remove_dir_all(dir.join("sub")).unwrap();
+        // A new file under the old name: the open file is no longer the one it names.
+        std::fs::remove_file(dir.join("f")).unwrap();
+        std::fs::write(dir.join("f"), b"new").unwrap();
+        // And one renamed away while open (still linked, but not at its path).
+        let d = open(&vfs, "/d", libc::O_RDONLY | libc::O_DIRECTORY, true);
+        std::fs::write(dir.join("r"), b"renamed").unwrap();
+        let r = open(&vfs, "/r", libc::O_RDONLY, false);
+        std::fs::rename(dir.join("r"), dir.join("d/r2")).unwrap();
+        let (saved, back) = round_trip_with(&vfs, null_stdio(), &[&table(&[&x, &f, &d, &r])]);
+        let ghosts: Vec<bool> = saved
+            .files
+            .iter()
+            .map(|s| matches!(&s.kind, crate::kinds::FileKindState::Host(h) if h.ghost.is_some()))
+            .collect();
+        assert_eq!(ghosts, [true, true, false, true]);
+        assert_eq!(whole(&at(&back[0], 0)), b"in sub");
+        assert_eq!(whole(&at(&back[0], 1)), b"hello world");
+        assert_eq!(whole(&at(&back[0], 3)), b"renamed");
+        assert_eq!(
+            std::fs::read(dir.join("f")).unwrap(),
+            b"new",
+            "the new file is untouched"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_changed_under_its_name_after_the_checkpoint_is_refused_by_name() {
+        let (vfs, dir) = host_root("changed", false);
+        let f = open(&vfs, "/f", libc::O_RDONLY, false);
+        let (saved, _) = save(&vfs, GHOST_LIMIT, [&table(&[&f])]).unwrap();
+        drop(f);
+        // The same file again (a copy of the tree keeps size and mtime): restored.
+        let restore_it = || {
+            restore(
+                &vfs,
+                null_stdio(),
+                &saved.shared,
+                &saved.files,
+                &saved.fd_tables,
+            )
+        };
+        assert!(restore_it().is_ok());
+        let mtime = std::fs::metadata(dir.join("f"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::fs::remove_file(dir.join("f")).unwrap();
+        std::fs::write(dir.join("f"), b"hello world").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("f"))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert!(restore_it().is_ok(), "a copy of the same size and time");
+        std::fs::write(dir.join("f"), b"other").unwrap();
+        let e = restore_it().err().expect("refused");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert!(
+            source.starts_with("the file /f changed since the checkpoint: size 5 (was 11)"),
+            "{source}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_ghost_above_the_limit_fails_the_checkpoint_by_name() {
+        let (vfs, dir) = host_root("limit", false);
+        let f = open(&vfs, "/f", libc::O_RDONLY, false);
+        std::fs::remove_file(dir.join("f")).unwrap();
+        assert_eq!(
+            saved_kind(&vfs, &f, 10).unwrap_err(),
+            "the deleted file /f holds 11 bytes of data, above the ghost file limit of 10 \
+             bytes (raise it with --ghost-limit)"
+        );
+        assert!(saved_kind(&vfs, &f, 11).is_ok());
+        // An O_PATH description cannot read: size and mode only.
+        std::fs::write(dir.join("p"), b"path only").unwrap();
+        let p = open(&vfs, "/p", libc::O_PATH, false);
+        std::fs::remove_file(dir.join("p")).unwrap();
+        let g = saved_kind(&vfs, &p, 0).unwrap().ghost.unwrap();
+        assert_eq!((g.size, g.extents.len()), (9, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_ghost_on_a_read_only_mount_is_an_anonymous_file_reported_unlinked() {
+        let (rw, dir) = host_root("roghost", false);
+        let f = open(&rw, "/f", libc::O_RDONLY, false);
+        std::fs::remove_file(dir.join("f")).unwrap();
+        let (saved, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])]).unwrap();
+        let (ro, _) = host_root("roghost", true);
+        let back = restore(
+            &ro,
+            null_stdio(),
+            &saved.shared,
+            &saved.files,
+            &saved.fd_tables,
+        )
+        .unwrap();
+        let f2 = back.tables[&1].borrow().get(0).unwrap();
+        assert_eq!(whole(&f2), b"hello world");
+        assert_eq!(f2.borrow().imp.stat().unwrap().st_nlink, 0);
+        assert!(f2.borrow().kind::<HostFile>().unwrap().anon_ghost);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hostile_ghosts_are_refused_by_name() {
+        use crate::fs::ghost::GhostExtent;
+        use crate::kinds::FileKindState;
+        use crate::persist::{check, FileState};
+        let ext = |offset, n| GhostExtent {
+            offset,
+            data: vec![1; n],
+        };
+        let ghost = |mode, size, extents| HostFileState {
+            dir: false,
+            offset: 0,
+            identity: None,
+            ghost: Some(GhostFile {
+                mode,
+                size,
+                extents,
+            }),
+        };
+        let refused = |s: HostFileState| {
+            let f = FileState {
+                id: 1,
+                kind: FileKindState::Host(s),
+                flags: libc::O_RDONLY,
+                pos: 0,
+                path: "/g".into(),
+            };
+            check(&[], &[f], &[]).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refused(ghost(0o100644, 1, vec![])),
+            "open file 1: ghost mode 0o100644 is not permission bits"
+        );
+        assert_eq!(
+            refused(ghost(0o644, u64::MAX, vec![])),
+            format!("open file 1: ghost size {} is out of range", u64::MAX)
+        );
+        assert_eq!(
+            refused(ghost(0o644, 10, vec![ext(8, 4)])),
+            "open file 1: ghost extent at 8 of 4 bytes ends past the size 10"
+        );
+        assert_eq!(
+            refused(ghost(0o644, 10, vec![ext(u64::MAX, 4)])),
+            format!(
+                "open file 1: ghost extent at {} of 4 bytes ends past the size 10",
+                u64::MAX
+            )
+        );
+        assert_eq!(
+            refused(ghost(0o644, 10, vec![ext(0, 4), ext(2, 4)])),
+            "open file 1: ghost extent at 2 overlaps or precedes the one before"
+        );
+        assert_eq!(
+            refused(ghost(0o644, 10, vec![ext(3, 0)])),
+            "open file 1: ghost extent at 3 is empty"
+        );
+        let mut dir = ghost(0o644, 0, vec![]);
+        dir.dir = true;
+        assert_eq!(
+            refused(dir),
+            "open file 1: ghost a directory has no saved content or identity"
+        );
+        let mut both = ghost(0o644, 0, vec![]);
+        both.identity = Some(FileIdentity { size: 0, mtime: 0 });
+        assert_eq!(
+            refused(both),
+            "open file 1: ghost a file is either reopened or recreated, not both"
+        );
+        let mut far = ghost(0o644, 0, vec![]);
+        far.offset = u64::MAX;
+        assert_eq!(
+            refused(far),
+            format!("open file 1: offset {} is out of range", u64::MAX)
+        );
     }
 
     fn fb_fd(f: &OpenFile) -> std::os::fd::BorrowedFd<'_> {

@@ -12,6 +12,7 @@
 
 pub(crate) mod dev;
 pub(crate) mod file;
+pub(crate) mod ghost;
 pub(crate) mod host;
 pub(crate) mod host_sys;
 pub(crate) mod mount_setup;

@@ -174,9 +174,10 @@ pub struct SavedFile {
     pub path: String,
 }
 
-/// What the kinds' `save` may use: ids for open files they refer to, and the shared table.
-#[derive(Default)]
-pub struct SaveCtx {
+/// What the kinds' `save` may use: ids for open files they refer to, the shared table,
+/// the file systems the guest paths resolve in, and the ghost-file limit; a kind whose
+/// object cannot be saved records why ([`SaveCtx::fail`]) and the checkpoint fails.
+pub struct SaveCtx<'a> {
     file_ids: HashMap<*const RefCell<OpenFile>, u64>,
     /// Files given an id but not yet saved.
     queue: VecDeque<(u64, FileRef)>,
@@ -184,9 +185,75 @@ pub struct SaveCtx {
     shared: BTreeMap<u64, Box<dyn Any>>,
     /// The position of the description being saved.
     pos: u64,
+    vfs: &'a Vfs,
+    /// The guest path of the description being saved.
+    path: String,
+    ghost_limit: u64,
+    /// The first reason a file could not be saved.
+    error: Option<SaveError>,
 }
 
-impl SaveCtx {
+/// Why an open file could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(
+        "the deleted file {path} holds {bytes} bytes of data, above the ghost file limit of \
+         {limit} bytes (raise it with --ghost-limit)"
+    )]
+    GhostTooBig {
+        path: String,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("reading the deleted file {path}")]
+    GhostRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl<'a> SaveCtx<'a> {
+    /// A context for saving open files whose guest paths resolve in `vfs`; a deleted file
+    /// is saved with its data up to `ghost_limit` bytes (for the walk in `crate::persist`).
+    pub fn new(vfs: &'a Vfs, ghost_limit: u64) -> Self {
+        SaveCtx {
+            file_ids: HashMap::new(),
+            queue: VecDeque::new(),
+            shared: BTreeMap::new(),
+            pos: 0,
+            vfs,
+            path: String::new(),
+            ghost_limit,
+            error: None,
+        }
+    }
+
+    /// The file systems guest paths resolve in.
+    pub fn vfs(&self) -> &'a Vfs {
+        self.vfs
+    }
+
+    /// The guest path of the description being saved.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many bytes of data a deleted file may bring into the image.
+    pub fn ghost_limit(&self) -> u64 {
+        self.ghost_limit
+    }
+
+    /// Records why the object being saved cannot be: the checkpoint fails with the first
+    /// such reason.
+    pub fn fail(&mut self, e: SaveError) {
+        self.error.get_or_insert(e);
+    }
+
+    /// The first reason an object could not be saved (for the walk in `crate::persist`).
+    pub fn take_error(&mut self) -> Option<SaveError> {
+        self.error.take()
+    }
     /// The id of open file `f` in the image; a file seen for the first time is saved too.
     pub fn file_id(&mut self, f: &FileRef) -> u64 {
         let next = self.file_ids.len() as u64 + 1;
@@ -220,6 +287,7 @@ impl SaveCtx {
         let (id, f) = self.queue.pop_front()?;
         let fb = f.borrow();
         self.pos = fb.pos;
+        self.path.clone_from(&fb.path);
         let kind = fb.imp.save_kind(self);
         let OpenFile {
             flags,
@@ -252,6 +320,14 @@ pub enum KindError {
         #[source]
         source: std::io::Error,
     },
+    #[error("recreating the deleted file {path}")]
+    Recreate {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the file {path} changed since the checkpoint: {detail}")]
+    Changed { path: String, detail: String },
     #[error("{what} {id} is not in the image")]
     Missing { what: &'static str, id: u64 },
 }

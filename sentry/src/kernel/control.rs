@@ -230,7 +230,7 @@ impl Kernel {
         match request {
             Request::SaveState => {
                 let resp = self
-                    .save_state()
+                    .save_state(crate::control::DEFAULT_GHOST_LIMIT)
                     .map_err(CheckpointError::Save)
                     .and_then(|s| {
                         statefile::codec::encode(&s)
@@ -243,13 +243,14 @@ impl Kernel {
             Request::Checkpoint {
                 leave_running,
                 image,
+                ghost_limit,
             } => {
                 let Some(file) = fds.into_iter().next() else {
                     unreachable!("`control` checked the fds");
                 };
                 // One image at a time: an earlier one is finished first.
                 self.reap_checkpoint(true);
-                let capture = match self.capture() {
+                let capture = match self.capture(ghost_limit) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = reply.send(Response::Error(e.into()));
@@ -279,8 +280,11 @@ impl Kernel {
     /// form, the image's metadata and a copy-on-write snapshot of the memory file, every
     /// guest mapping made read-only so that the guest's first write to a page the image
     /// still needs faults and has it copied aside first.
-    fn capture(&mut self) -> Result<Capture, CheckpointError> {
-        let state = self.save_state().map_err(CheckpointError::Save)?;
+    /// A deleted file brings at most `ghost_limit` bytes of data.
+    fn capture(&mut self, ghost_limit: u64) -> Result<Capture, CheckpointError> {
+        let state = self
+            .save_state(ghost_limit)
+            .map_err(CheckpointError::Save)?;
         let mut meta = statefile::Metadata::for_this_host(
             concat!("runsc ", env!("CARGO_PKG_VERSION")),
             &self.container_id,
@@ -362,14 +366,16 @@ impl Kernel {
     /// Writes the checkpoint image into `file` (from its start; fsync'd) on this thread:
     /// the kernel's saved form and every allocated page of the memory file (zero pages
     /// are skipped by the writer). Naming the file is the caller's business (`runsc
-    /// checkpoint` renames it to `checkpoint.img`); `image` is that name, for errors.
+    /// checkpoint` renames it to `checkpoint.img`); `image` is that name, for errors. A
+    /// deleted file brings at most `ghost_limit` bytes of data.
     #[cfg(test)]
     pub(crate) fn checkpoint(
         &mut self,
         file: &std::fs::File,
         image: &str,
+        ghost_limit: u64,
     ) -> Result<(), CheckpointError> {
-        let capture = self.capture()?;
+        let capture = self.capture(ghost_limit)?;
         let written = capture.write(file, image);
         self.end_snapshot();
         written
@@ -492,7 +498,11 @@ mod tests {
             .open("/dev/full")
             .unwrap();
         let e: Error = k
-            .checkpoint(&full, "/img/checkpoint.img")
+            .checkpoint(
+                &full,
+                "/img/checkpoint.img",
+                crate::control::DEFAULT_GHOST_LIMIT,
+            )
             .unwrap_err()
             .into();
         assert_eq!(e.kind(), ErrorKind::WriteImage);
@@ -515,6 +525,7 @@ mod tests {
             request: Request::Checkpoint {
                 leave_running: true,
                 image: "img".into(),
+                ghost_limit: crate::control::DEFAULT_GHOST_LIMIT,
             },
             fds: vec![],
             reply,

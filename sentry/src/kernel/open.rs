@@ -188,9 +188,19 @@ impl Kernel {
                         | libc::O_NONBLOCK
                         | libc::O_NOCTTY
                 };
-                let fd = self.vfs.host_open(&r, hostflags, mode & 0o7777 & !umask)?;
+                let host_mode = mode & 0o7777 & !umask;
+                // A file opened write-only is opened for reading too when the host allows
+                // it (the description's own flags still refuse the guest's reads), so that
+                // a checkpoint can save its data if it is deleted while open.
+                let fd = match hostflags & libc::O_ACCMODE == libc::O_WRONLY {
+                    true => self
+                        .vfs
+                        .host_open(&r, hostflags & !libc::O_ACCMODE | libc::O_RDWR, host_mode)
+                        .or_else(|_| self.vfs.host_open(&r, hostflags, host_mode))?,
+                    false => self.vfs.host_open(&r, hostflags, host_mode)?,
+                };
                 if let Some(dir) = created_in {
-                    self.give_to_creator(tid, &r, &dir, Some(mode & 0o7777 & !umask))?;
+                    self.give_to_creator(tid, &r, &dir, Some(mode))?;
                 }
                 let st = crate::fs::host_sys::fstat(fd.as_fd())?;
                 let fmt = st.st_mode & libc::S_IFMT;

@@ -19,6 +19,7 @@ use crate::kernel::task::{save_sighand, FsContext, TaskRefs, WaitStatus};
 use crate::kernel::Kernel;
 
 pub use crate::creds::CredsState;
+pub use crate::fs::ghost::{FileIdentity, GhostExtent, GhostFile};
 pub use crate::fs::host::HostFileState;
 pub use crate::fs::tmpfs::{TmpfsEntry, TmpfsNode};
 pub use crate::kernel::futex::WaiterState;
@@ -108,9 +109,15 @@ impl<T> Ids<T> {
 }
 
 impl Kernel {
-    /// Writes down the whole kernel. Every guest thread must be stopped.
-    pub(crate) fn save_state(&mut self) -> Result<KernelState, std::io::Error> {
-        let (saved_files, table_ids) = crate::persist::save(self.tasks.values().map(|t| &t.files));
+    /// Writes down the whole kernel. Every guest thread must be stopped. A deleted file
+    /// brings at most `ghost_limit` bytes of data (`crate::fs::ghost`).
+    pub(crate) fn save_state(&mut self, ghost_limit: u64) -> Result<KernelState, std::io::Error> {
+        let (saved_files, table_ids) = crate::persist::save(
+            &self.vfs,
+            ghost_limit,
+            self.tasks.values().map(|t| &t.files),
+        )
+        .map_err(std::io::Error::other)?;
         let mut fs_ids: Ids<std::cell::RefCell<FsContext>> = Ids::new();
         let mut sig_ids: Ids<std::cell::RefCell<[SigAction; 64]>> = Ids::new();
         let mut fs_contexts = Vec::new();
