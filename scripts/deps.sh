@@ -15,10 +15,11 @@ fi
 
 # The container clients the client_*.rs end-to-end tests drive, each with its own private
 # daemon (docker.io brings containerd, runc and tini; podman brings conmon and
-# containers-common). Recommends are left out: the tests run as root with --network none,
-# so none of the rootless or networking helpers is needed.
+# containers-common; Podman refuses to checkpoint unless a criu binary answers its version
+# check, though runsc checkpoints without it). Recommends are left out: the tests run as
+# root with --network none, so none of the rootless or networking helpers is needed.
 need=()
-for pkg in docker.io containerd podman; do
+for pkg in docker.io containerd podman criu; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -795,7 +795,7 @@ impl Runtime {
     }
 
     /// `checkpoint`: writes the sandbox to `image_dir/checkpoint.img`, and
-    /// `image_dir/inventory.img` beside it. Unless `opts.leave_running`, the sandbox ends
+    /// `image_dir/inventory.img` beside it; returns what it took. Unless `opts.leave_running`, the sandbox ends
     /// and this returns once it is gone (the container is then `stopped`). A paused
     /// container can be checkpointed (containerd and Docker pause first).
     pub fn checkpoint(
@@ -803,7 +803,7 @@ impl Runtime {
         id: &str,
         image_dir: &Path,
         opts: &CheckpointOptions,
-    ) -> Result<(), ContainerError> {
+    ) -> Result<sentry::control::CheckpointStats, ContainerError> {
         let CheckpointOptions {
             leave_running,
             ghost_limit,
@@ -825,7 +825,10 @@ impl Runtime {
             image: tmp.image().display().to_string(),
             ghost_limit,
         };
-        self.call_with(&c, &request.into(), &[tmp.file.as_raw_fd()])?;
+        let stats = match self.call_with(&c, &request.into(), &[tmp.file.as_raw_fd()])? {
+            Response::Checkpointed(stats) => stats,
+            other => return Err(ContainerError::Unexpected(format!("{other:?}"))),
+        };
         tmp.commit()?;
         write_inventory(&image_dir, id)?;
         if !leave_running {
@@ -838,7 +841,7 @@ impl Runtime {
                 kill_sandbox(&c);
             }
         }
-        Ok(())
+        Ok(stats)
     }
 
     /// `update`: new limits for the container's cgroups.

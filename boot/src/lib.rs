@@ -20,5 +20,6 @@ pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
+pub mod stats_dump;
 mod sys;
 pub mod time;

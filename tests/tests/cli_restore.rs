@@ -508,6 +508,19 @@ fn run_ghost(rt: &Runtime, id: &str) -> PathBuf {
     bundle
 }
 
+/// `checkpoint --leave-running --image-path IMG ID`, which must succeed.
+fn checkpoint_leave_running(rt: &Runtime, id: &str, img: &Path) -> std::process::Output {
+    let o = rt.run(&[
+        "checkpoint",
+        "--leave-running",
+        "--image-path",
+        img.to_str().unwrap(),
+        id,
+    ]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    o
+}
+
 /// Tells the ghost guest of container `id` to check its files; asserts it passes.
 fn ghost_passes(rt: &Runtime, id: &str) {
     assert!(rt.run(&["kill", id, "USR1"]).status.success());
@@ -579,14 +592,7 @@ fn files_deleted_while_open_come_back_deleted_with_their_data() {
     // --leave-running: the original and a restored copy both keep their files.
     let bundle = run_ghost(&rt, "live");
     let img2 = rt.dir.path().join("img2");
-    let o = rt.run(&[
-        "checkpoint",
-        "--leave-running",
-        "--image-path",
-        img2.to_str().unwrap(),
-        "live",
-    ]);
-    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    checkpoint_leave_running(&rt, "live", &img2);
     let o = restore(&rt, "twin", &bundle, &img2);
     assert!(o.status.success(), "restore: {}", o.stderr);
     ghost_passes(&rt, "live");
@@ -621,4 +627,59 @@ fn a_deleted_file_above_the_ghost_limit_fails_the_checkpoint_and_the_container_r
     assert_eq!(rt.status("big").as_deref(), Some("running"));
     ghost_passes(&rt, "big");
     assert!(rt.run(&["delete", "big"]).status.success());
+}
+
+/// The number on the line of `text` that starts with `label` (after spaces).
+fn figure(text: &str, label: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {text}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+#[test]
+fn checkpoint_print_stats_prints_the_figures_and_writes_crius_stats_dump() {
+    let rt = Runtime::new();
+    rt.run_detached("stats", &["sh", "-c", COUNTER]);
+    wait_for_numbers(&rt, "stats", 3, 20);
+    let img = rt.dir.path().join("img");
+    let work = rt.dir.path().join("work");
+    let o = rt.run(&[
+        "checkpoint",
+        "--leave-running",
+        "--print-stats",
+        "--image-path",
+        img.to_str().unwrap(),
+        "--work-path",
+        work.to_str().unwrap(),
+        "stats",
+    ]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("Checkpoint statistics:\n"), "{out}");
+    for label in [
+        "freezing time",
+        "frozen time",
+        "memory dump time",
+        "memory write time",
+    ] {
+        assert!(out.contains(label), "{out}");
+    }
+    let (scanned, written) = (figure(&out, "pages scanned"), figure(&out, "pages written"));
+    assert!(written > 0 && written <= scanned, "{out}");
+    // The same figures, in the file Podman reads: CRIU's magics, then the message.
+    let dump = std::fs::read(work.join("stats-dump")).unwrap();
+    assert_eq!(dump[..8], [0x40, 0x59, 0x10, 0x55, 0x06, 0x33, 0x09, 0x57]);
+    assert!(!img.join("stats-dump").exists());
+    // Without --work-path (and --print-stats) it goes to the image directory, silently.
+    let img2 = rt.dir.path().join("img2");
+    let o = checkpoint_leave_running(&rt, "stats", &img2);
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+    assert!(img2.join("stats-dump").is_file());
+    assert!(rt.run(&["delete", "--force", "stats"]).status.success());
 }

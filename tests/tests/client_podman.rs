@@ -160,3 +160,85 @@ fn podman_run_interactive_terminal() {
         );
     }
 }
+
+/// A number of `podman --print-stats` JSON (absent: omitempty drops zeros).
+fn stat(j: &tests::Json, key: &str) -> u64 {
+    j.get(key).as_f64().unwrap_or(0.0) as u64
+}
+
+#[test]
+fn podman_checkpoint_print_stats_reads_the_statistics_runsc_wrote() {
+    let p = Podman::start();
+    p.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done",
+    ]);
+    if poll(20, || {
+        p.ok(&["logs", "counter"]).contains("3\n").then_some(())
+    })
+    .is_none()
+    {
+        p.s.fail("the counter does not count");
+    }
+    // Podman reads CRIU's stats-dump from the container's bundle (runsc's --work-path).
+    let out = p.ok(&[
+        "container",
+        "checkpoint",
+        "--print-stats",
+        "--keep",
+        "counter",
+    ]);
+    let report = tests::Json::parse(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let report = &report
+        .get("container_statistics")
+        .as_array()
+        .unwrap_or_else(|| panic!("no container_statistics: {out}"))[0];
+    let s = report.get("criu_statistics");
+    let pages_written = stat(s, "pages_written");
+    let pages_scanned = stat(s, "pages_scanned");
+    assert!(
+        pages_written > 0 && pages_written <= pages_scanned,
+        "pages: {out}"
+    );
+    // The state is captured while the guest is frozen (the image is written after, while
+    // it runs on or is gone).
+    assert!(
+        stat(s, "frozen_time") >= stat(s, "memdump_time"),
+        "times: {out}"
+    );
+    assert!(stat(s, "memwrite_time") > 0, "{out}");
+    assert!(stat(s, "frozen_time") > 0, "{out}");
+    // It restores, and counts on from where it was.
+    p.ok(&["container", "restore", "counter"]);
+    let before = p.ok(&["logs", "counter"]).lines().count();
+    if poll(20, || {
+        (p.ok(&["logs", "counter"]).lines().count() > before + 2).then_some(())
+    })
+    .is_none()
+    {
+        p.s.fail("the restored counter does not count");
+    }
+    // An export carries the statistics too (Podman said "Can't stat file" without them).
+    let tar = p.s.p("counter.tar");
+    p.ok(&[
+        "container",
+        "checkpoint",
+        "--export",
+        &tar,
+        "--compress",
+        "none",
+        "counter",
+    ]);
+    let list = Command::new("tar").args(["-tf", &tar]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.lines().any(|l| l == "stats-dump"), "{list}");
+    p.ok(&["rm", "--force", "--time", "0", "counter"]);
+}

@@ -297,8 +297,8 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 /// Checkpoint and restore through the confined sandbox: the image directory holds only
-/// checkpoint.img and inventory.img (no temporary file, also after a second checkpoint
-/// replaced the first), tmpfs contents come back, the restored sandbox is confined too,
+/// checkpoint.img, inventory.img and CRIU's stats-dump (no temporary file, also after a
+/// second checkpoint replaced the first), tmpfs contents come back, the restored sandbox is confined too,
 /// and its seccomp filter refused nothing on the way.
 #[test]
 fn checkpoint_and_restore_through_a_confined_sandbox() {
@@ -335,7 +335,7 @@ fn checkpoint_and_restore_through_a_confined_sandbox() {
         );
         assert_eq!(
             entries(&img),
-            ["checkpoint.img", "inventory.img"],
+            ["checkpoint.img", "inventory.img", "stats-dump"],
             "leave_running {leave_running}"
         );
     }
@@ -373,7 +373,10 @@ fn checkpoint_and_restore_through_a_confined_sandbox() {
         "the counter did not go on: {first} then {later}"
     );
     assert!(rt.run(&["delete", "-f", "dst"]).status.success());
-    assert_eq!(entries(&img), ["checkpoint.img", "inventory.img"]);
+    assert_eq!(
+        entries(&img),
+        ["checkpoint.img", "inventory.img", "stats-dump"]
+    );
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!text.contains("refused host syscall"), "{text}");
 }

@@ -2,7 +2,8 @@
 //! `P/checkpoint.img` (and `P/inventory.img`, a JSON marker Podman looks for); P defaults to
 //! `./checkpoint`, as runc. Without `--leave-running` the container is then stopped. Every
 //! flag runc's checkpoint takes is accepted; the CRIU-only ones are ignored (the sentry
-//! checkpoints by itself), as is `--work-path`.
+//! checkpoints by itself). The checkpoint's statistics go, as CRIU's `stats-dump`, to the
+//! work directory (`--work-path`, else P), and with `--print-stats` to stdout.
 
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ pub struct ImageArgs {
     /// Directory of the checkpoint image.
     #[arg(long, value_name = "DIR")]
     pub image_path: Option<PathBuf>,
-    /// Directory for logs and work files (accepted; the sentry needs none).
+    /// Directory for logs and work files: `checkpoint` writes CRIU's `stats-dump` there.
     #[arg(long, value_name = "DIR")]
     pub work_path: Option<PathBuf>,
     /// CRIU only (accepted and ignored).
@@ -62,6 +63,11 @@ pub struct Checkpoint {
     /// Keep the container running after the checkpoint.
     #[arg(long)]
     pub leave_running: bool,
+    /// Print the checkpoint's statistics (times, pages) to stdout. They are also written,
+    /// as CRIU's `stats-dump`, into the work directory (the image directory without
+    /// `--work-path`), where Podman reads them.
+    #[arg(long)]
+    pub print_stats: bool,
     /// Most bytes of data a file deleted while open may bring into the image (CRIU's
     /// flag; a suffix K, M or G multiplies by 1024s).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M")]
@@ -80,7 +86,8 @@ impl Checkpoint {
             return Ok(0);
         }
         let dir = self.image.image_dir();
-        ctx.runtime()
+        let stats = ctx
+            .runtime()
             .checkpoint(
                 &self.id,
                 &dir,
@@ -90,6 +97,21 @@ impl Checkpoint {
                 },
             )
             .with_context(|| format!("checkpoint of container {}", self.id))?;
+        // The image is written (and the container stopped without --leave-running): a
+        // statistics file that cannot be written is not worth failing that for.
+        let work = self.image.work_path.as_deref().unwrap_or(&dir);
+        if let Err(e) =
+            std::fs::create_dir_all(work).and_then(|_| boot::stats_dump::write(work, &stats))
+        {
+            log::warn!(
+                "checkpoint of {}: cannot write {}: {e}",
+                self.id,
+                work.join(boot::stats_dump::STATS_DUMP).display()
+            );
+        }
+        if self.print_stats {
+            print!("{}", boot::stats_dump::human(&stats));
+        }
         Ok(0)
     }
 }

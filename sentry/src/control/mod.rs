@@ -99,10 +99,33 @@ pub struct ExecProcess {
     pub no_new_privileges: bool,
 }
 
+/// What a checkpoint took, the figures CRIU writes in its `stats-dump` (times in
+/// microseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointStats {
+    /// From the request to every guest thread stopped (0 for a paused container).
+    pub freezing_us: u64,
+    /// From every guest thread stopped to its state captured: the guest runs again (or
+    /// ends) right after.
+    pub frozen_us: u64,
+    /// Capturing the kernel's state (deleted files' data included) and the memory file's
+    /// copy-on-write snapshot (guest memory is in the sentry's memory file already: there
+    /// are no pages to extract).
+    pub memdump_us: u64,
+    /// Writing the image file from the capture, fsync'd, while the guest runs on.
+    pub memwrite_us: u64,
+    /// Pages of guest memory allocated, all looked at.
+    pub pages_scanned: u64,
+    /// Pages written (the others are zero and skipped).
+    pub pages_written: u64,
+}
+
 /// The kernel's answer (and the sandbox's, over the control socket).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum Response {
     Ok,
+    /// A checkpoint is written: what it took.
+    Checkpointed(CheckpointStats),
     /// `Exec` started guest process `pid`.
     Started {
         pid: i32,

@@ -3,13 +3,15 @@
 //! (`crate::control::Error`).
 
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use super::signal::{self, SigInfo};
 use super::spawn::Spawn;
 use super::task::{RunState, WaitStatus};
 use super::{default_rlimits, Kernel};
 use crate::control::{
-    CheckpointError, Envelope, ExecError, ExecProcess, Request, RequestError, Response, SignalError,
+    CheckpointError, CheckpointStats, Envelope, ExecError, ExecProcess, Request, RequestError,
+    Response, SignalError,
 };
 use crate::creds;
 use crate::mm::{MmCtx, Snapshot};
@@ -63,6 +65,7 @@ impl Kernel {
                     let _ = env.reply.send(Response::Error(e.into()));
                     return;
                 }
+                self.freeze_started.get_or_insert_with(Instant::now);
                 self.stop_world();
                 self.deferred.push(env);
             }
@@ -227,6 +230,11 @@ impl Kernel {
             fds,
             reply,
         } = env;
+        let stopped = Instant::now();
+        let freezing = self
+            .freeze_started
+            .take()
+            .map_or(Duration::ZERO, |t| stopped - t);
         match request {
             Request::SaveState => {
                 let resp = self
@@ -257,6 +265,7 @@ impl Kernel {
                         return;
                     }
                 };
+                let memdump = stopped.elapsed();
                 if !leave_running {
                     // The sandbox ends now; its memory stays for the snapshot until the
                     // image is written (the event loop waits for that before it returns).
@@ -266,9 +275,22 @@ impl Kernel {
                         self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
                     }
                 }
+                // The guest runs again (or is gone) once this returns: frozen until now.
+                let frozen = stopped.elapsed();
                 let file = std::fs::File::from(file);
                 self.checkpoint_job = Some(std::thread::spawn(move || {
-                    let resp = capture.write(&file, &image).map(|()| Response::Ok);
+                    let start = Instant::now();
+                    let resp = capture.write(&file, &image).map(|written| {
+                        let page = crate::platform::PAGE_SIZE;
+                        Response::Checkpointed(CheckpointStats {
+                            freezing_us: freezing.as_micros() as u64,
+                            frozen_us: frozen.as_micros() as u64,
+                            memdump_us: memdump.as_micros() as u64,
+                            memwrite_us: start.elapsed().as_micros() as u64,
+                            pages_scanned: written.range_bytes / page,
+                            pages_written: written.saved_bytes / page,
+                        })
+                    });
                     let _ = reply.send(resp.into());
                 }));
             }
@@ -376,7 +398,7 @@ impl Kernel {
         ghost_limit: u64,
     ) -> Result<(), CheckpointError> {
         let capture = self.capture(ghost_limit)?;
-        let written = capture.write(file, image);
+        let written = capture.write(file, image).map(drop);
         self.end_snapshot();
         written
     }
@@ -393,13 +415,17 @@ struct Capture {
 impl Capture {
     /// Writes the image into `file` (from its start; fsync'd); `image` is its name, for
     /// errors.
-    fn write(&self, file: &std::fs::File, image: &str) -> Result<(), CheckpointError> {
-        statefile::write_image_from(file, &self.meta, &self.state, &*self.snapshot)
-            .map(drop)
-            .map_err(|source| CheckpointError::Write {
+    fn write(
+        &self,
+        file: &std::fs::File,
+        image: &str,
+    ) -> Result<statefile::WriteStats, CheckpointError> {
+        statefile::write_image_from(file, &self.meta, &self.state, &*self.snapshot).map_err(
+            |source| CheckpointError::Write {
                 image: image.to_string(),
                 source,
-            })
+            },
+        )
     }
 }
 

@@ -87,6 +87,9 @@ pub(crate) struct Kernel {
     logged: HashSet<u64>,
     /// The whole sandbox is paused (runtime `pause`, or while the world is stopped).
     paused: bool,
+    /// When the world began to stop for the deferred requests (a checkpoint's freezing
+    /// time).
+    freeze_started: Option<std::time::Instant>,
     /// Paused by the runtime (as opposed to a world stop for a checkpoint).
     user_paused: bool,
     /// Requests that need every guest thread stopped, waiting for the world to stop.
@@ -168,6 +171,7 @@ impl Kernel {
             init_status: None,
             logged: HashSet::new(),
             paused: false,
+            freeze_started: None,
             user_paused: false,
             deferred: Vec::new(),
             pid_waiters: Vec::new(),
