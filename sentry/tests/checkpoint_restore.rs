@@ -88,7 +88,10 @@ fn a_pipeline_continues_across_checkpoint_and_restore() {
         std::fs::read_to_string(&out1).unwrap(),
         std::fs::read_to_string(&out2).unwrap(),
     );
-    assert_eq!(c1, 137, "the checkpointed sandbox ends killed: {before}");
+    assert_eq!(
+        c1, 0,
+        "the checkpointed sandbox ends with status 0: {before}"
+    );
     assert_eq!(c2, Ok(0), "the restored sandbox exits 0: {after}");
     assert!(
         !before.is_empty() && !after.is_empty(),

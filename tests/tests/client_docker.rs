@@ -4,7 +4,7 @@
 
 mod common_clients;
 
-use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, PATH};
+use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, COUNTER, PATH};
 use std::process::Command;
 
 const RUNTIME: &str = "runsc-test";
@@ -307,4 +307,69 @@ fn docker_run_and_exec_interactive_terminals() {
             "{want:?} missing from the screen:\n{screen}"
         );
     }
+}
+
+#[test]
+fn docker_checkpoint_create_exits_0_and_start_checkpoint_counts_on() {
+    let d = Docker::start();
+    let run = ["run", "-d", "--name", "counter", "--runtime", RUNTIME];
+    d.ok(&[&run[..], &["--network=none", IMAGE, "sh", "-c", COUNTER]].concat());
+    let count = || d.ok(&["logs", "counter"]).lines().count();
+    if poll(20, || (count() >= 3).then_some(())).is_none() {
+        d.s.fail("the counter does not count");
+    }
+    d.ok(&["checkpoint", "create", "counter", "cp1"]);
+    // A checkpoint stops the container on purpose: it exited 0, not killed (137).
+    let state = || {
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "counter",
+        ])
+    };
+    if poll(20, || (state().trim() == "exited 0").then_some(())).is_none() {
+        d.s.fail(&format!("after the checkpoint: {}", state()));
+    }
+    let ps = d.ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "name=counter",
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(ps.starts_with("Exited (0)"), "{ps}");
+    let before = count();
+    // Docker's own race (moby/moby#42900, which CRIU's CI retries too): the checkpoint
+    // content containerd made may still be in its store when Docker uploads it again.
+    let started = poll(30, || {
+        let r = d.run(&["start", "--checkpoint", "cp1", "counter"], 120);
+        if r.ok() {
+            return Some(Ok(()));
+        }
+        if r.stderr
+            .contains("failed to upload checkpoint to containerd")
+            && r.stderr.contains("already exists")
+        {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            return None;
+        }
+        Some(Err(r.to_string()))
+    });
+    match started {
+        Some(Ok(())) => {}
+        Some(Err(e)) => d.s.fail(&format!("docker start --checkpoint: {e}")),
+        None => {
+            d.s.fail("docker start --checkpoint: containerd kept the content")
+        }
+    }
+    if poll(20, || (count() > before + 2).then_some(())).is_none() {
+        d.s.fail("the restored counter does not count");
+    }
+    let logs = d.ok(&["logs", "counter"]);
+    let numbers: Vec<u64> = logs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    // It went on from where it was: no second "1".
+    assert_eq!(numbers.iter().filter(|&&n| n == 1).count(), 1, "{logs}");
+    d.ok(&["rm", "--force", "counter"]);
 }

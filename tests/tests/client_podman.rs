@@ -7,7 +7,7 @@
 
 mod common_clients;
 
-use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, PATH};
+use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, COUNTER, PATH};
 use std::process::Command;
 
 const IMAGE: &str = "localhost/runsc-busybox:1";
@@ -169,18 +169,8 @@ fn stat(j: &tests::Json, key: &str) -> u64 {
 #[test]
 fn podman_checkpoint_print_stats_reads_the_statistics_runsc_wrote() {
     let p = Podman::start();
-    p.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "counter",
-        "--network",
-        "none",
-        IMAGE,
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done",
-    ]);
+    let run = ["run", "-d", "--name", "counter", "--network=none"];
+    p.ok(&[&run[..], &[IMAGE, "sh", "-c", COUNTER]].concat());
     if poll(20, || {
         p.ok(&["logs", "counter"]).contains("3\n").then_some(())
     })

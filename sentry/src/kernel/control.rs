@@ -269,10 +269,14 @@ impl Kernel {
                 if !leave_running {
                     // The sandbox ends now; its memory stays for the snapshot until the
                     // image is written (the event loop waits for that before it returns).
+                    // The sandbox ends as the checkpoint asked, not by a crash or a kill:
+                    // every process exits with status 0 (as gVisor reports it; runc's
+                    // CRIU dump SIGKILLs them, and Docker then shows Exited (137), which
+                    // a restart policy takes for a failure). docs/checkpoint.md.
                     let mut all: Vec<i32> = self.tgs.keys().copied().collect();
                     all.sort_unstable_by(|a, b| b.cmp(a));
                     for p in all {
-                        self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
+                        self.kill_group(p, WaitStatus::Exited(0));
                     }
                 }
                 // The guest runs again (or is gone) once this returns: frozen until now.

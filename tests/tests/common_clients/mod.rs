@@ -422,6 +422,10 @@ pub fn runsc() -> String {
 }
 
 /// Polls `f` every 100 ms until it returns Some, for at most `secs` seconds.
+/// A shell loop that prints 1, 2, 3… ten times a second (for checkpoints: a restored one
+/// goes on from where it was).
+pub const COUNTER: &str = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done";
+
 pub fn poll<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
