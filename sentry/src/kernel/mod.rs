@@ -78,7 +78,7 @@ pub(crate) struct Kernel {
     container_id: String,
     futex_waiters: Vec<Waiter>,
     ready: VecDeque<i32>,
-    /// Children of a clone not yet let run, by the task that made them: (child, deadline).
+    /// Children of a clone not yet let run, by the task that made them (`kernel/hold.rs`).
     /// Not saved: a held child is Stopped, and restore resumes stopped tasks.
     held: BTreeMap<i32, hold::Held>,
     next_obj: u64,
