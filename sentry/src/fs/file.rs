@@ -215,13 +215,6 @@ pub trait FileImpl: Kind {
     fn link_text(&self, path: &str) -> String {
         path.to_string()
     }
-
-    /// A socket: what the socket calls reach (ENOTSOCK for every other kind). The socket
-    /// interface is the crate's own, as the calls that use it are.
-    #[allow(private_interfaces)]
-    fn socket(&mut self) -> Option<&mut dyn crate::net::Socket> {
-        None
-    }
 }
 
 /// What every registered kind has, by a blanket implementation over [`Registered`] (which

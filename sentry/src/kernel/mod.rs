@@ -105,8 +105,9 @@ pub(crate) struct Kernel {
     reprotect: Vec<(u64, u64, u64)>,
     /// Named pipes and the opens waiting on them (not saved: see `crate::ipc::fifo`).
     fifos: std::cell::RefCell<crate::ipc::fifo::Fifos>,
-    /// The unix socket names bound in the sandbox.
-    unix_names: crate::net::unix::Names,
+    /// What the sandbox's sockets are bound to (not saved: restore registers the
+    /// restored sockets again).
+    bindings: crate::net::Bindings,
 }
 
 impl Kernel {
@@ -179,7 +180,7 @@ impl Kernel {
             checkpoint_job: None,
             reprotect: Vec::new(),
             fifos: Default::default(),
-            unix_names: Default::default(),
+            bindings: Default::default(),
         })
     }
 

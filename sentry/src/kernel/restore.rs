@@ -229,8 +229,7 @@ impl Kernel {
             crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         let tables = files.tables;
-        crate::net::unix::register_restored(
-            &mut self.unix_names,
+        self.bindings.register_restored(
             &self.vfs,
             tables.values().flat_map(|t| {
                 t.borrow()

@@ -557,10 +557,40 @@ impl SysCtx<'_> {
     pub(crate) fn vfs(&self) -> &Vfs {
         &self.k.vfs
     }
+}
 
-    /// The unix socket names bound in the sandbox.
-    pub(crate) fn unix_names(&mut self) -> &mut crate::net::unix::Names {
-        &mut self.k.unix_names
+// ---- what sockets use (net does not import the kernel) ----
+
+impl crate::net::SocketCtx for SysCtx<'_> {
+    fn creds(&self) -> &Creds {
+        SysCtx::creds(self)
+    }
+    fn tgid(&self) -> i32 {
+        SysCtx::tgid(self)
+    }
+    fn umask(&self) -> u32 {
+        SysCtx::umask(self)
+    }
+    fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno> {
+        SysCtx::resolve(self, path, follow)
+    }
+    fn lstat(&self, r: &Resolved) -> Result<libc::stat, Errno> {
+        SysCtx::lstat(self, r)
+    }
+    fn may_create(&self, r: &Resolved) -> Result<Inode, Errno> {
+        SysCtx::may_create(self, r)
+    }
+    fn give_to_creator(&self, r: &Resolved, dir: &Inode, mode: Option<u32>) -> Result<(), Errno> {
+        SysCtx::give_to_creator(self, r, dir, mode)
+    }
+    fn new_obj_id(&mut self) -> u64 {
+        SysCtx::new_obj_id(self)
+    }
+    fn vfs(&self) -> &Vfs {
+        SysCtx::vfs(self)
+    }
+    fn bindings(&mut self) -> &mut crate::net::Bindings {
+        &mut self.k.bindings
     }
 }
 

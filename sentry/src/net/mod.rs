@@ -2,17 +2,72 @@
 //! lives entirely in the sentry (`unix.rs`); other families are refused by `socket(2)` with
 //! EAFNOSUPPORT until they come.
 //!
-//! A socket is an open-file kind ([`FileImpl`](crate::fs::file::FileImpl)) that also
-//! answers [`FileImpl::socket`](crate::fs::file::FileImpl::socket): the socket calls
-//! (`syscalls/socket.rs`) decode the guest's arguments (addresses, iovecs, control
-//! messages) and reach the family through this trait; read(2) and write(2) reach it as any
-//! open file.
+//! A socket is an open-file kind ([`FileImpl`]) that [`socket_of`] also finds as a
+//! [`Socket`]: the socket calls (`syscalls/socket.rs`) decode the guest's arguments
+//! (addresses, iovecs, control messages) and reach the family through this trait; read(2)
+//! and write(2) reach it as any open file.
+//!
+//! `net` sits below the kernel and does not import it: what a socket needs from the kernel
+//! for the calling task (its credentials, path walk, object ids, the bound names) comes
+//! through [`SocketCtx`], which the kernel's `SysCtx` implements; the names bound in a
+//! sandbox ([`Bindings`]) are net's own type, which the kernel holds.
 
 pub(crate) mod unix;
 
+use crate::creds::{Creds, Inode};
 use crate::fs::file::{FileImpl, FileRef, IoErr};
-use crate::kernel::SysCtx;
+use crate::fs::{Resolved, Vfs};
 use crate::mm::Errno;
+
+/// The kernel's services a socket uses, for the task making the call.
+pub(crate) trait SocketCtx {
+    /// The task's credentials.
+    fn creds(&self) -> &Creds;
+    /// The task's thread-group id (its pid, as SO_PEERCRED reports it).
+    fn tgid(&self) -> i32;
+    /// The task's umask (a bound socket file's mode).
+    fn umask(&self) -> u32;
+    /// Walks `path` as the task (relative to its cwd).
+    fn resolve(&self, path: &[u8], follow: bool) -> Result<Resolved, Errno>;
+    /// lstat of a walked path, as the task.
+    fn lstat(&self, r: &Resolved) -> Result<libc::stat, Errno>;
+    /// Checks that the task may create the node at `r`; returns its directory.
+    fn may_create(&self, r: &Resolved) -> Result<Inode, Errno>;
+    /// Gives the node just created at `r`, in `dir`, to the task.
+    fn give_to_creator(&self, r: &Resolved, dir: &Inode, mode: Option<u32>) -> Result<(), Errno>;
+    /// A new kernel object id (a socket's inode number, a shared object's saved id).
+    fn new_obj_id(&mut self) -> u64;
+    /// The mounts and the file systems under them.
+    fn vfs(&self) -> &Vfs;
+    /// The names sockets are bound to in the sandbox.
+    fn bindings(&mut self) -> &mut Bindings;
+}
+
+/// What sockets are bound to in a sandbox, per family. The kernel holds one; it is not
+/// saved (restore registers the restored sockets again: [`Bindings::register_restored`]).
+#[derive(Default)]
+pub(crate) struct Bindings {
+    /// Unix abstract names and socket files.
+    pub(crate) unix: unix::Names,
+}
+
+impl Bindings {
+    /// Registers the names of the restored sockets among `files`.
+    pub(crate) fn register_restored(&mut self, vfs: &Vfs, files: impl Iterator<Item = FileRef>) {
+        unix::register_restored(&mut self.unix, vfs, files);
+    }
+}
+
+/// The socket an open file is, if it is one: the one list of socket families' file types.
+pub(crate) fn socket_of(file: &mut dyn FileImpl) -> Option<&mut dyn Socket> {
+    let any = file.as_any_mut();
+    if any.is::<unix::UnixSocket>() {
+        return any
+            .downcast_mut::<unix::UnixSocket>()
+            .map(|s| s as &mut dyn Socket);
+    }
+    None
+}
 
 /// Credentials as SCM_CREDENTIALS and SO_PEERCRED carry them (`struct ucred`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,13 +120,13 @@ pub(crate) struct RecvMsg {
 pub(crate) trait Socket {
     /// SO_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET.
     fn sock_type(&self) -> i32;
-    fn bind(&mut self, c: &mut SysCtx, addr: &[u8]) -> Result<(), Errno>;
+    fn bind(&mut self, c: &mut dyn SocketCtx, addr: &[u8]) -> Result<(), Errno>;
     fn listen(&mut self, backlog: i32) -> Result<(), Errno>;
     /// Takes a pending connection: the new socket and the peer's address.
-    fn accept(&mut self, c: &mut SysCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr>;
-    fn connect(&mut self, c: &mut SysCtx, addr: &[u8]) -> Result<(), IoErr>;
+    fn accept(&mut self, c: &mut dyn SocketCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr>;
+    fn connect(&mut self, c: &mut dyn SocketCtx, addr: &[u8]) -> Result<(), IoErr>;
     /// Sends; returns the bytes taken (a stream may take part of them).
-    fn sendmsg(&mut self, c: &mut SysCtx, m: SendMsg) -> Result<usize, IoErr>;
+    fn sendmsg(&mut self, c: &mut dyn SocketCtx, m: SendMsg) -> Result<usize, IoErr>;
     /// Receives up to `len` bytes; `flags` are MSG_PEEK, MSG_TRUNC and MSG_WAITALL.
     fn recvmsg(&mut self, len: usize, flags: i32) -> Result<RecvMsg, IoErr>;
     fn shutdown(&mut self, how: i32) -> Result<(), Errno>;

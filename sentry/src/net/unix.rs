@@ -23,13 +23,12 @@ use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
-use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, Ucred};
+use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx, Ucred};
 use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller, OpenFile};
 use crate::fs::persist::{
     CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
 };
-use crate::kernel::SysCtx;
 use crate::mm::Errno;
 use crate::wait::{wake_later, WaitKey};
 
@@ -349,7 +348,7 @@ fn close(ep: &EpRef, embryo: bool) {
 /// Registers the names of the restored sockets among `files` in the restored kernel's
 /// table: abstract names, and socket files found again by their guest path (made again,
 /// mode 0755, where the restored file system lacks them: a tmpfs is not in the image).
-pub(crate) fn register_restored(
+pub(super) fn register_restored(
     names: &mut Names,
     vfs: &crate::fs::Vfs,
     files: impl Iterator<Item = FileRef>,
@@ -426,13 +425,14 @@ impl UnixSocket {
     /// The endpoint a name leads to, for connect and sendto.
     /// An abstract name finds only a socket of the caller's type (ECONNREFUSED), a path
     /// finds its socket whatever the type (EPROTOTYPE), as Linux does.
-    fn lookup(&self, c: &mut SysCtx, addr: &UnixAddr) -> Result<EpRef, Errno> {
+    fn lookup(&self, c: &mut dyn SocketCtx, addr: &UnixAddr) -> Result<EpRef, Errno> {
         let ty = self.ep.borrow().ty;
         let same = |e: &EpRef| Rc::ptr_eq(e, &self.ep) || e.borrow().ty == ty;
         match addr {
             UnixAddr::Unnamed => Err(libc::EINVAL),
             UnixAddr::Abstract(n) => c
-                .unix_names()
+                .bindings()
+                .unix
                 .find_abstract(n)
                 .filter(same)
                 .ok_or(libc::ECONNREFUSED),
@@ -447,7 +447,8 @@ impl UnixSocket {
                     return Err(libc::ECONNREFUSED);
                 }
                 let e = c
-                    .unix_names()
+                    .bindings()
+                    .unix
                     .find_node((st.st_dev, st.st_ino))
                     .ok_or(libc::ECONNREFUSED)?;
                 if !same(&e) {
@@ -660,24 +661,26 @@ impl Socket for UnixSocket {
         self.ep.borrow().ty.raw()
     }
 
-    fn bind(&mut self, c: &mut SysCtx, raw: &[u8]) -> Result<(), Errno> {
+    fn bind(&mut self, c: &mut dyn SocketCtx, raw: &[u8]) -> Result<(), Errno> {
         let addr = UnixAddr::parse(raw)?;
         if self.ep.borrow().name != UnixAddr::Unnamed {
             return Err(libc::EINVAL);
         }
         match &addr {
             UnixAddr::Unnamed => {
-                let n = c.unix_names().auto_name()?;
-                c.unix_names()
+                let n = c.bindings().unix.auto_name()?;
+                c.bindings()
+                    .unix
                     .abstract_names
                     .insert(n.clone(), Rc::downgrade(&self.ep));
                 self.ep.borrow_mut().name = UnixAddr::Abstract(n);
             }
             UnixAddr::Abstract(n) => {
-                if c.unix_names().find_abstract(n).is_some() {
+                if c.bindings().unix.find_abstract(n).is_some() {
                     return Err(libc::EADDRINUSE);
                 }
-                c.unix_names()
+                c.bindings()
+                    .unix
                     .abstract_names
                     .insert(n.clone(), Rc::downgrade(&self.ep));
                 self.ep.borrow_mut().name = addr;
@@ -696,7 +699,8 @@ impl Socket for UnixSocket {
                 r.exists = true;
                 c.give_to_creator(&r, &dir, None)?;
                 let st = c.lstat(&r)?;
-                c.unix_names()
+                c.bindings()
+                    .unix
                     .nodes
                     .insert((st.st_dev, st.st_ino), Rc::downgrade(&self.ep));
                 let mut e = self.ep.borrow_mut();
@@ -735,7 +739,7 @@ impl Socket for UnixSocket {
         Ok(())
     }
 
-    fn accept(&mut self, _: &mut SysCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr> {
+    fn accept(&mut self, _: &mut dyn SocketCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr> {
         let mut e = self.ep.borrow_mut();
         let id = e.id;
         let Some(l) = &mut e.listen else {
@@ -755,7 +759,7 @@ impl Socket for UnixSocket {
         Ok((Box::new(UnixSocket { ep: srv }), addr.bytes()))
     }
 
-    fn connect(&mut self, c: &mut SysCtx, raw: &[u8]) -> Result<(), IoErr> {
+    fn connect(&mut self, c: &mut dyn SocketCtx, raw: &[u8]) -> Result<(), IoErr> {
         let ty = self.ep.borrow().ty;
         if ty == SockType::Dgram {
             if raw.len() >= 2 && u16::from_le_bytes([raw[0], raw[1]]) == libc::AF_UNSPEC as u16 {
@@ -824,7 +828,7 @@ impl Socket for UnixSocket {
         Ok(())
     }
 
-    fn sendmsg(&mut self, c: &mut SysCtx, m: SendMsg) -> Result<usize, IoErr> {
+    fn sendmsg(&mut self, c: &mut dyn SocketCtx, m: SendMsg) -> Result<usize, IoErr> {
         let ty = self.ep.borrow().ty;
         if ty == SockType::Dgram {
             let to = match &m.addr {
@@ -1090,11 +1094,6 @@ impl FileImpl for UnixSocket {
 
     fn epoll_watchable(&self) -> bool {
         true
-    }
-
-    #[allow(private_interfaces)]
-    fn socket(&mut self) -> Option<&mut dyn Socket> {
-        Some(self)
     }
 }
 

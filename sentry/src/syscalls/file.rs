@@ -96,7 +96,7 @@ fn io_outcome(c: &mut SysCtx, fd: u64, r: Result<usize, IoErr>, write: bool) -> 
     };
     let timeout = c.file(fd).ok().and_then(|f| {
         let mut fb = f.borrow_mut();
-        let (rcv, snd) = fb.imp.socket()?.timeouts();
+        let (rcv, snd) = crate::net::socket_of(&mut *fb.imp)?.timeouts();
         Some(if write { snd } else { rcv })
     });
     park_until(c, key, timeout.unwrap_or(0))
@@ -366,7 +366,7 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             let mut fb = f.borrow_mut();
             let n = match pipe::of(&*fb.imp) {
                 Some(p) => p.borrow().buf.len() as u32,
-                None => fb.imp.socket().map_or(0, |s| s.queued() as u32),
+                None => crate::net::socket_of(&mut *fb.imp).map_or(0, |s| s.queued() as u32),
             };
             drop(fb);
             return ret(c.write_u32(arg, n).map(|_| 0));

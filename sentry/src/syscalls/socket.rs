@@ -45,14 +45,14 @@ fn with_socket<R>(
 ) -> Result<R, Errno> {
     let file = c.file(fd)?;
     let mut fb = file.borrow_mut();
-    let s = fb.imp.socket().ok_or(libc::ENOTSOCK)?;
+    let s = crate::net::socket_of(&mut *fb.imp).ok_or(libc::ENOTSOCK)?;
     f(s)
 }
 
 /// The file `fd` names, checked to be a socket.
 fn socket_file(c: &SysCtx, fd: u64) -> Result<FileRef, Errno> {
     let file = c.file(fd)?;
-    if file.borrow_mut().imp.socket().is_none() {
+    if crate::net::socket_of(&mut *file.borrow_mut().imp).is_none() {
         return Err(libc::ENOTSOCK);
     }
     Ok(file)
@@ -150,7 +150,7 @@ pub(super) fn bind(c: &mut SysCtx) -> Sys {
     let file = tryk!(socket_file(c, fd));
     let raw = tryk!(read_addr(c, addr, len));
     let mut fb = file.borrow_mut();
-    let s = fb.imp.socket().expect("a socket");
+    let s = crate::net::socket_of(&mut *fb.imp).expect("a socket");
     ret(s.bind(c, &raw).map(|_| 0))
 }
 
@@ -168,13 +168,17 @@ pub(super) fn accept(c: &mut SysCtx, flags: u64) -> Sys {
     let file = tryk!(socket_file(c, fd));
     let r = {
         let mut fb = file.borrow_mut();
-        fb.imp.socket().expect("a socket").accept(c)
+        crate::net::socket_of(&mut *fb.imp)
+            .expect("a socket")
+            .accept(c)
     };
     let (imp, peer) = match r {
         Ok(v) => v,
         Err(IoErr::Block(key)) => {
             let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
-            let (rcvtimeo, _) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+            let (rcvtimeo, _) = crate::net::socket_of(&mut *file.borrow_mut().imp)
+                .expect("a socket")
+                .timeouts();
             return park(c, key, nonblock, rcvtimeo);
         }
         Err(e) => return c.io_result(Err(e)),
@@ -200,13 +204,17 @@ pub(super) fn connect(c: &mut SysCtx) -> Sys {
     let raw = tryk!(read_addr(c, addr, len));
     let r = {
         let mut fb = file.borrow_mut();
-        fb.imp.socket().expect("a socket").connect(c, &raw)
+        crate::net::socket_of(&mut *fb.imp)
+            .expect("a socket")
+            .connect(c, &raw)
     };
     match r {
         Ok(()) => Sys::Ret(0),
         Err(IoErr::Block(key)) => {
             let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
-            let (_, sndtimeo) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+            let (_, sndtimeo) = crate::net::socket_of(&mut *file.borrow_mut().imp)
+                .expect("a socket")
+                .timeouts();
             park(c, key, nonblock, sndtimeo)
         }
         Err(e) => c.io_result(Err(e).map(|()| 0)),
@@ -240,7 +248,7 @@ pub(super) fn setsockopt(c: &mut SysCtx) -> Sys {
     }
     let bytes = tryk!(c.read_mem(val, (len as usize).min(256)));
     let mut fb = file.borrow_mut();
-    let s = fb.imp.socket().expect("a socket");
+    let s = crate::net::socket_of(&mut *fb.imp).expect("a socket");
     ret(s.setsockopt(level as i32, name as i32, &bytes).map(|_| 0))
 }
 
@@ -253,9 +261,7 @@ pub(super) fn getsockopt(c: &mut SysCtx) -> Sys {
     }
     let v = {
         let mut fb = file.borrow_mut();
-        tryk!(fb
-            .imp
-            .socket()
+        tryk!(crate::net::socket_of(&mut *fb.imp)
             .expect("a socket")
             .getsockopt(level as i32, name as i32))
     };
@@ -420,7 +426,10 @@ fn send(c: &mut SysCtx, fd: u64, a: SendArgs, whole: bool) -> Result<usize, Sys>
         .min(MAX_RW);
     let stream = {
         let mut fb = file.borrow_mut();
-        fb.imp.socket().expect("a socket").sock_type() == libc::SOCK_STREAM
+        crate::net::socket_of(&mut *fb.imp)
+            .expect("a socket")
+            .sock_type()
+            == libc::SOCK_STREAM
     };
     let sender = own_ucred(c);
     loop {
@@ -449,7 +458,9 @@ fn send(c: &mut SysCtx, fd: u64, a: SendArgs, whole: bool) -> Result<usize, Sys>
         };
         let r = {
             let mut fb = file.borrow_mut();
-            fb.imp.socket().expect("a socket").sendmsg(c, m)
+            crate::net::socket_of(&mut *fb.imp)
+                .expect("a socket")
+                .sendmsg(c, m)
         };
         match r {
             Ok(n) => {
@@ -463,7 +474,9 @@ fn send(c: &mut SysCtx, fd: u64, a: SendArgs, whole: bool) -> Result<usize, Sys>
             }
             Err(IoErr::Block(_)) if done > 0 && nonblock => return Ok(done),
             Err(IoErr::Block(key)) => {
-                let (_, sndtimeo) = file.borrow_mut().imp.socket().expect("a socket").timeouts();
+                let (_, sndtimeo) = crate::net::socket_of(&mut *file.borrow_mut().imp)
+                    .expect("a socket")
+                    .timeouts();
                 let p = park(c, key, nonblock, sndtimeo);
                 if done > 0 && matches!(p, Sys::Ret(_)) {
                     return Ok(done);
@@ -669,7 +682,7 @@ fn recv(
         .min(MAX_RW);
     let (stream, rcvtimeo) = {
         let mut fb = file.borrow_mut();
-        let s = fb.imp.socket().expect("a socket");
+        let s = crate::net::socket_of(&mut *fb.imp).expect("a socket");
         (s.sock_type() == libc::SOCK_STREAM, s.timeouts().0)
     };
     let rcvtimeo = out.timeout.unwrap_or(rcvtimeo);
@@ -685,8 +698,7 @@ fn recv(
         let done = c.progress();
         let r = {
             let mut fb = file.borrow_mut();
-            fb.imp
-                .socket()
+            crate::net::socket_of(&mut *fb.imp)
                 .expect("a socket")
                 .recvmsg(total - done, flags & (libc::MSG_PEEK | libc::MSG_TRUNC))
         };
