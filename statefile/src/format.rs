@@ -24,6 +24,11 @@ pub const MAX_METADATA_LEN: u64 = 1 << 20;
 pub const MAX_STATE_LEN: u64 = 1 << 30;
 /// The largest number of segments a reader accepts (and a writer writes).
 pub const MAX_SEGMENTS: u64 = 1 << 24;
+/// The longest segment a writer writes: a run of non-zero pages longer than this is
+/// cut into several, so that a reader can load and verify any part of memory on its own
+/// (a restore that loads memory on demand reads one segment per first touch). Readers
+/// accept longer segments (images written before the limit).
+pub const MAX_SEGMENT_LEN: u64 = 1 << 20;
 
 /// Offset of the header checksum: the last four bytes of the header, covering
 /// every byte before it.

@@ -48,8 +48,8 @@ mod writer;
 
 pub use error::{Error, Section};
 pub use format::{
-    FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SEGMENTS, MAX_STATE_LEN,
-    PAGE_SIZE, SEGMENT_ENTRY_LEN,
+    FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN,
+    MAX_STATE_LEN, PAGE_SIZE, SEGMENT_ENTRY_LEN,
 };
 pub use metadata::{CpuFeatures, CpuidLeaf, MemoryTotals, Metadata};
 pub use reader::{Image, Segment, SegmentInfo, VerifyStats};

@@ -39,7 +39,7 @@ use crate::codec;
 use crate::error::Error;
 use crate::format::{
     align_up, is_aligned, Header, SegmentEntry, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN,
-    MAX_METADATA_LEN, MAX_SEGMENTS, MAX_STATE_LEN, PAGE_SIZE, SEGMENT_ENTRY_LEN,
+    MAX_METADATA_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, MAX_STATE_LEN, PAGE_SIZE, SEGMENT_ENTRY_LEN,
 };
 use crate::metadata::Metadata;
 use crate::StateSchema;
@@ -470,7 +470,8 @@ struct Plan {
 /// How much memory the plan looks at in one [`MemorySource::scan`].
 const SCAN_STEP: u64 = 1 << 20;
 
-/// Checks the ranges and splits them into runs of non-zero pages.
+/// Checks the ranges and splits them into runs of non-zero pages of at most
+/// [`MAX_SEGMENT_LEN`] bytes.
 fn plan_segments(memory: &dyn MemorySource) -> Result<Plan, Error> {
     const PAGE: usize = PAGE_SIZE as usize;
     let mut plan = Plan {
@@ -507,6 +508,12 @@ fn plan_segments(memory: &dyn MemorySource) -> Result<Plan, Error> {
                     let page_at = piece_at + (i * PAGE) as u64;
                     match (is_zero_page(page), run_start) {
                         (false, None) => run_start = Some(page_at),
+                        (false, Some(start)) if page_at - start >= MAX_SEGMENT_LEN => {
+                            if let Err(e) = plan.push_run(start, page_at - start) {
+                                failed.get_or_insert(e);
+                            }
+                            run_start = Some(page_at);
+                        }
                         (true, Some(start)) => {
                             if let Err(e) = plan.push_run(start, page_at - start) {
                                 failed.get_or_insert(e);

@@ -548,14 +548,15 @@ fn every_single_byte_flip_is_handled() {
     assert_eq!(accepted, 0);
 }
 
-/// `load_segments` copies every segment (in 4 MiB pieces, on several threads) and
-/// checks it: an intact image's copy is its memory; a flipped byte in the second piece
-/// of a large segment names that segment.
+/// `load_segments` copies every segment (on several threads) and checks it: an intact
+/// image's copy is its memory; a flipped byte names its segment. A run of non-zero pages
+/// longer than MAX_SEGMENT_LEN is written as several segments.
 #[test]
 fn load_segments_copies_and_checks_every_piece() {
     use std::sync::Mutex;
     let dir = tempfile::tempdir().unwrap();
-    // 10 MiB of non-zero memory (one segment of three pieces), a zero page, one page.
+    // 10 MiB of non-zero memory (ten segments of MAX_SEGMENT_LEN), a zero page, one page.
+    assert_eq!(statefile::MAX_SEGMENT_LEN, 1 << 20);
     let pages = 10 * 256 + 2;
     let m = memory(pages, |i| i != 10 * 256);
     write_image(dir.path(), &test_metadata(), &test_state(), [(0, &m[..])]).unwrap();
@@ -571,15 +572,20 @@ fn load_segments_copies_and_checks_every_piece() {
     let stats = r.unwrap();
     assert_eq!(
         (stats.segments, stats.bytes),
-        (2, m.len() as u64 - PAGE_SIZE)
+        (11, m.len() as u64 - PAGE_SIZE)
     );
+    let infos: Vec<_> = Image::open(&path).unwrap().segment_infos().collect();
+    assert!(infos[..10]
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.memory_offset == (i as u64) << 20 && s.len == 1 << 20));
     assert!(copy == m, "the copy is the memory");
 
     let mut b = std::fs::read(&path).unwrap();
     let at = get_u64(&b, entry_field(&b, 0, 8)) as usize;
     b[at + (5 << 20) + 17] ^= 0x40;
     let (r, _) = load(&open(b.clone()).unwrap());
-    assert_eq!(r.unwrap_err().to_string(), "segment 0 checksum mismatch");
+    assert_eq!(r.unwrap_err().to_string(), "segment 5 checksum mismatch");
     let (r, _) = load(&open_file(&b).unwrap());
-    assert_eq!(r.unwrap_err().to_string(), "segment 0 checksum mismatch");
+    assert_eq!(r.unwrap_err().to_string(), "segment 5 checksum mismatch");
 }
