@@ -532,7 +532,14 @@ impl Runtime {
     /// process.args. Returns once the restored guest runs, with the sandbox process's pid
     /// (a child of this process); the pid-file is written only then. On failure nothing is
     /// left: the sandbox is killed, its cgroup and state directory removed.
-    pub fn restore(&self, opts: &CreateOptions, image: &Path) -> Result<i32, ContainerError> {
+    /// `on_demand`: the restored guest runs before its memory is loaded (it is loaded on
+    /// first touch and in the background; `runsc restore --background`).
+    pub fn restore(
+        &self,
+        opts: &CreateOptions,
+        image: &Path,
+        on_demand: bool,
+    ) -> Result<i32, ContainerError> {
         let image = image_file(image);
         let image_err = |source| ContainerError::Image {
             path: image.clone(),
@@ -558,8 +565,12 @@ impl Runtime {
             ..opts.clone()
         };
         let pid = self.create(&create)?;
-        let restored =
-            self.restore_created(&opts.id, (&image, file), pid, opts.pid_file.as_deref());
+        let restored = self.restore_created(
+            &opts.id,
+            (&image, file, on_demand),
+            pid,
+            opts.pid_file.as_deref(),
+        );
         if let Err(e) = restored {
             if let Err(d) = self.delete(&opts.id, true) {
                 log::warn!("removing container {} after a failed restore: {d}", opts.id);
@@ -573,7 +584,7 @@ impl Runtime {
     fn restore_created(
         &self,
         id: &str,
-        (path, image): (&Path, std::fs::File),
+        (path, image, on_demand): (&Path, std::fs::File, bool),
         pid: i32,
         pid_file: Option<&Path>,
     ) -> Result<(), ContainerError> {
@@ -583,7 +594,7 @@ impl Runtime {
             image: path.to_path_buf(),
             source,
         };
-        match self.call_with(&c, &Request::Restore, &[image.as_raw_fd()]) {
+        match self.call_with(&c, &Request::Restore { on_demand }, &[image.as_raw_fd()]) {
             Ok(_) => {}
             Err(ContainerError::Sandbox(e)) => return Err(failed(e)),
             Err(e) => {

@@ -29,8 +29,9 @@ pub enum Request {
     Start,
     /// Instead of `Start`: rebuild the guest from the checkpoint image sent along (an open
     /// `checkpoint.img`) and run it. Answered once the restored guest runs, or with the
-    /// error that made the restore fail.
-    Restore,
+    /// error that made the restore fail. `on_demand`: the guest runs before its memory is
+    /// loaded (`runsc restore --background`).
+    Restore { on_demand: bool },
     /// Answer `Exited` when the guest init has exited.
     Wait,
     /// A request for the kernel. Before the guest runs, the sandbox answers some itself (a

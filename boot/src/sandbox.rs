@@ -103,7 +103,7 @@ enum Event {
     Start,
     /// Restore the guest from this image (an open `checkpoint.img`) instead of starting
     /// the config's process.
-    Restore(std::fs::File),
+    Restore(std::fs::File, bool),
     /// A signal arrived before start: the sandbox ends as if the init died of it.
     Kill(i32),
 }
@@ -221,7 +221,7 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
     }
     ready.say("ok\n");
     let event = rx.recv();
-    let restoring = matches!(event, Ok(Event::Restore(_)));
+    let restoring = matches!(event, Ok(Event::Restore(..)));
     let result = match event {
         Ok(Event::Start) => {
             log::debug!("sandbox {}: running", opts.id);
@@ -229,10 +229,10 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
                 .run(stdio, Some(receiver))
                 .map_err(|e| RemoteError::new(ErrorKind::Sandbox, &e))
         }
-        Ok(Event::Restore(image)) => {
+        Ok(Event::Restore(image, on_demand)) => {
             log::debug!("sandbox {}: restoring", opts.id);
             sandbox
-                .restore_and_run(image, stdio, Some(receiver))
+                .restore_and_run(image, stdio, Some(receiver), on_demand)
                 .map_err(|e| RemoteError::new(ErrorKind::Restore, &e))
         }
         Ok(Event::Kill(signo)) => Ok(128 + signo),
@@ -284,7 +284,7 @@ fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlE
     let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
     let response = match request {
         Request::Start => start(shared),
-        Request::Restore => restore(shared, fds),
+        Request::Restore { on_demand } => restore(shared, fds, on_demand),
         Request::Wait => Response::Exited {
             status: wait_exit(shared).status,
         },
@@ -323,7 +323,7 @@ fn start(shared: &Shared) -> Response {
     Response::Ok
 }
 
-fn restore(shared: &Shared, mut fds: Vec<OwnedFd>) -> Response {
+fn restore(shared: &Shared, mut fds: Vec<OwnedFd>, on_demand: bool) -> Response {
     if fds.len() != 1 {
         return failed(RequestError::Fds {
             request: "restore",
@@ -334,7 +334,10 @@ fn restore(shared: &Shared, mut fds: Vec<OwnedFd>) -> Response {
     if !mark_started(shared) {
         return failed(RequestError::AlreadyStarted);
     }
-    send_event(shared, Event::Restore(std::fs::File::from(fds.remove(0))));
+    send_event(
+        shared,
+        Event::Restore(std::fs::File::from(fds.remove(0)), on_demand),
+    );
     restored(shared)
 }
 

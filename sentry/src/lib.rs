@@ -132,15 +132,21 @@ impl Sandbox {
     /// Restores the guest from the checkpoint image in `image` (an open `checkpoint.img`)
     /// instead of starting the config's process, then runs it until its init exits. The
     /// config gives the new container's mounts; `stdio` are its new stdio.
+    ///
+    /// `on_demand` (`runsc restore --background`): the guest runs as soon as its state is
+    /// rebuilt; its memory is loaded at first touch and by a background thread, each
+    /// segment checked before use.
     pub fn restore_and_run(
         mut self,
         image: std::fs::File,
         stdio: [OwnedFd; 3],
         control: Option<ControlReceiver>,
+        on_demand: bool,
     ) -> Result<i32, Error> {
         let img = statefile::Image::from_file(image).map_err(|e| Error::Restore(e.into()))?;
-        self.kernel.restore(&img, stdio).map_err(Error::Restore)?;
-        drop(img);
+        self.kernel
+            .restore(std::sync::Arc::new(img), stdio, on_demand)
+            .map_err(Error::Restore)?;
         Ok(self.kernel.run(control.as_ref()).shell_code())
     }
 }

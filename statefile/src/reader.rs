@@ -214,17 +214,24 @@ impl Image {
     /// The segments in table order (increasing memory offset), each checked
     /// against its crc32 as it is handed out.
     pub fn segments(&self) -> impl ExactSizeIterator<Item = Result<Segment<'_>, Error>> + '_ {
+        self.segment_infos().map(move |info| self.segment(&info))
+    }
+
+    /// One segment of this image's table (from [`Image::segment_infos`]), checked against
+    /// its crc32: for a reader that loads segments in its own order (a restore loading
+    /// memory on demand).
+    pub fn segment(&self, info: &SegmentInfo) -> Result<Segment<'_>, Error> {
         let bytes = self.data.bytes();
-        self.segment_infos().map(move |info| {
-            let data = &bytes[range(info.file_offset, info.len)];
-            check_crc(crc32fast::hash(data), info.crc)
-                .ok_or(Error::SegmentChecksum { index: info.index })?;
-            Ok(Segment {
-                index: info.index,
-                memory_offset: info.memory_offset,
-                file_offset: info.file_offset,
-                data,
-            })
+        let data = bytes
+            .get(range(info.file_offset, info.len))
+            .ok_or(Error::SegmentChecksum { index: info.index })?;
+        check_crc(crc32fast::hash(data), info.crc)
+            .ok_or(Error::SegmentChecksum { index: info.index })?;
+        Ok(Segment {
+            index: info.index,
+            memory_offset: info.memory_offset,
+            file_offset: info.file_offset,
+            data,
         })
     }
 
@@ -325,7 +332,7 @@ impl Image {
 /// The byte range of a section that `validate` has checked lies inside the
 /// file (so the casts cannot truncate).
 fn range(offset: u64, len: u64) -> std::ops::Range<usize> {
-    offset as usize..(offset + len) as usize
+    offset as usize..offset.saturating_add(len) as usize
 }
 
 /// `Some(())` if the checksums match. Under `cfg(fuzzing)` mismatches are

@@ -556,14 +556,25 @@ impl Runtime {
 /// Flips one byte in the middle of the first memory segment of an image (whose table
 /// offset and first entry are read from the header: docs/statefile.md).
 pub fn corrupt_a_segment(image: &std::path::Path) {
+    corrupt_segment(image, |_| 0);
+}
+
+/// Flips a byte in the middle of segment `pick(count)` of the image at `image`; returns
+/// the segment's index.
+pub fn corrupt_segment(image: &std::path::Path, pick: impl Fn(u64) -> u64) -> u64 {
     let mut b = std::fs::read(image).unwrap();
     let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
     let table = u64_at(&b, 72) as usize;
-    assert!(u64_at(&b, 80) > 0, "the image has segments");
-    let file_offset = u64_at(&b, table + 8) as usize;
-    let len = u64_at(&b, table + 16) as usize;
+    let count = u64_at(&b, 80);
+    assert!(count > 0, "the image has segments");
+    let index = pick(count);
+    assert!(index < count, "segment {index} of {count}");
+    let entry = table + 32 * index as usize;
+    let file_offset = u64_at(&b, entry + 8) as usize;
+    let len = u64_at(&b, entry + 16) as usize;
     b[file_offset + len / 2] ^= 0x5a;
     std::fs::write(image, b).unwrap();
+    index
 }
 
 /// A finished command's status, stdout and stderr, for assertion messages.

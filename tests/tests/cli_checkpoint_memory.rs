@@ -2,7 +2,10 @@
 //! `checkpoint --leave-running` taken while the guest keeps rewriting its memory (the
 //! image is written while the guest runs) restores to exactly the memory of the moment
 //! it was taken, and several clones restored from one image run side by side, each with
-//! its own memory. The guest (`tests/guest/memnoise.c`) checks every page itself.
+//! its own memory; a restore on demand (`--background`) runs the guest before its memory
+//! is loaded and the guest still finds every page, a bad segment found after the start
+//! costs the guest that touches it a SIGBUS, never wrong bytes. The guest
+//! (`tests/guest/memnoise.c`) checks every page itself.
 
 mod common;
 
@@ -38,6 +41,41 @@ fn run_detached(rt: &Runtime, id: &str, bundle: &Path) {
 fn restore(rt: &Runtime, id: &str, bundle: &Path, image: &Path) {
     let o = rt.restore_to_files(id, id, bundle, image);
     assert!(o.status.success(), "restore {id}: {}", o.stderr);
+}
+
+/// `restore --background --detach`: the guest runs before its memory is loaded.
+fn restore_on_demand(rt: &Runtime, id: &str, bundle: &Path, image: &Path) {
+    restore_on_demand_logged(
+        rt,
+        id,
+        bundle,
+        image,
+        &rt.dir.path().join(format!("{id}.log")),
+    );
+}
+
+/// `restore_on_demand`, logging to `log`.
+fn restore_on_demand_logged(rt: &Runtime, id: &str, bundle: &Path, image: &Path, log: &Path) {
+    let o = rt.run_to_files(
+        id,
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "restore",
+            "--background",
+            "--detach",
+            "--image-path",
+            image.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            id,
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "restore --background {id}: {}",
+        o.stderr
+    );
 }
 
 /// `checkpoint [--leave-running] --image-path IMAGE ID`, which must succeed.
@@ -134,4 +172,97 @@ fn clones_restored_from_one_image_run_side_by_side_each_with_its_own_memory() {
     for id in &clones[1..] {
         assert_verified(&rt, id);
     }
+}
+
+#[test]
+fn a_guest_restored_on_demand_finds_all_of_its_memory_and_can_be_checkpointed_again() {
+    let rt = Runtime::new();
+    let bundle = memnoise_bundle(&rt, "first", 64, 16);
+    run_detached(&rt, "first", &bundle);
+    let image = rt.dir.path().join("image");
+    checkpoint(&rt, "first", &image, false);
+    restore_on_demand(&rt, "lazy", &bundle, &image);
+    assert_verified(&rt, "lazy");
+    // Checkpointed again (whatever of its memory was still loading is loaded first),
+    // the copy restores whole, on demand too.
+    let again = rt.dir.path().join("again");
+    checkpoint(&rt, "lazy", &again, true);
+    assert_verified(&rt, "lazy");
+    restore_on_demand(&rt, "lazy2", &bundle, &again);
+    assert_verified(&rt, "lazy2");
+    // Clones restored on demand from one image are independent.
+    let clones: Vec<String> = (0..3).map(|i| format!("clone{i}")).collect();
+    std::thread::scope(|s| {
+        for id in &clones {
+            let (rt, bundle, image) = (&rt, &bundle, &image);
+            s.spawn(move || restore_on_demand(rt, id, bundle, image));
+        }
+    });
+    let o = rt.run(&["kill", &clones[0], "KILL"]);
+    assert!(o.status.success(), "kill: {o:?}");
+    for id in &clones[1..] {
+        assert_verified(&rt, id);
+    }
+    for id in ["lazy", "lazy2", &clones[1], &clones[2]] {
+        let _ = rt.run(&["kill", id, "KILL"]);
+    }
+}
+
+#[test]
+fn a_shell_restored_on_demand_goes_on_forking() {
+    let rt = Runtime::new();
+    let bundle = rt.run_detached(
+        "counter",
+        &[
+            "/bin/sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo n$i; sleep 0.05; done",
+        ],
+    );
+    rt.wait_for_output("counter", "n3", 30);
+    let image = rt.dir.path().join("image");
+    checkpoint(&rt, "counter", &image, false);
+    let before = rt.output_of("counter");
+    let last: u64 = before
+        .lines()
+        .filter_map(|l| l.strip_prefix('n')?.parse().ok())
+        .max()
+        .expect("counted");
+    restore_on_demand(&rt, "resumed", &bundle, &image);
+    // Each step forks and execs sleep: the restored shell goes on from where it was.
+    let want = format!("n{}", last + 3);
+    let out = rt.wait_for_output("resumed", &want, 30);
+    assert!(out.contains(&want), "resumed: {out:?} (stopped at n{last})");
+    assert!(!out.contains("n1\n"), "started over: {out:?}");
+    let _ = rt.run(&["kill", "resumed", "KILL"]);
+}
+
+#[test]
+fn a_bad_segment_found_after_an_on_demand_restore_is_a_sigbus_never_wrong_bytes() {
+    let rt = Runtime::new();
+    let bundle = memnoise_bundle(&rt, "origin", 32, 0);
+    run_detached(&rt, "origin", &bundle);
+    let image = rt.dir.path().join("image");
+    checkpoint(&rt, "origin", &image, false);
+    // A segment of the noise (most of the memory): the guest runs, then meets it.
+    let bad = tests::corrupt_segment(&image.join("checkpoint.img"), |n| n / 2);
+    let log = rt.dir.path().join("damaged.log");
+    restore_on_demand_logged(&rt, "damaged", &bundle, &image, &log);
+    let o = rt.run(&["kill", "damaged", "USR1"]);
+    assert!(o.status.success(), "kill: {o:?}");
+    assert_eq!(
+        rt.wait_for_status("damaged", "stopped", 60).as_deref(),
+        Some("stopped"),
+        "the guest reading the bad segment ends"
+    );
+    let out = rt.output_of("damaged");
+    assert!(
+        !out.contains("verified") && !out.contains("CORRUPT"),
+        "the guest saw bytes of a bad segment: {out:?}"
+    );
+    let err = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        err.contains(&format!("segment {bad} checksum mismatch")),
+        "segment {bad} is not named: {err:?}"
+    );
 }

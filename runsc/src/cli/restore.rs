@@ -22,8 +22,9 @@ pub struct Restore {
     /// Return once the restored container runs.
     #[arg(long, short = 'd')]
     pub detach: bool,
-    /// gVisor's flag, accepted: this runtime always loads and checks all of the image's
-    /// memory before the restored guest runs (docs/checkpoint.md says why).
+    /// Run the restored guest at once and load its memory on first touch and in the
+    /// background, each segment checked before use (gVisor's flag). Without it, all of
+    /// the memory is loaded and checked before the guest runs.
     #[arg(long)]
     pub background: bool,
     /// Accepted for compatibility (the shim sends -no-subreaper).
@@ -44,7 +45,7 @@ impl Restore {
         let rt = ctx.runtime();
         let opts = self.create.options(&self.id, !self.detach);
         let pid = rt
-            .restore(&opts, &image)
+            .restore(&opts, &image, self.background)
             .with_context(|| format!("restore of container {}", self.id))?;
         if self.detach {
             return Ok(0);

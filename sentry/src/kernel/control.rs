@@ -308,6 +308,23 @@ impl Kernel {
     /// still needs faults and has it copied aside first.
     /// A deleted file brings at most `ghost_limit` bytes of data.
     fn capture(&mut self, ghost_limit: u64) -> Result<Capture, CheckpointError> {
+        // A sandbox restored on demand may still be loading its memory: the image needs
+        // all of it, and every mapping open.
+        if self.mf.still_loading() || self.mms.values().any(|e| e.mm.has_unopened()) {
+            self.mf.finish_loading();
+            let mut cx = MmCtx {
+                mf: &mut self.mf,
+                plat: &mut *self.plat,
+            };
+            for e in self.mms.values_mut() {
+                e.mm.open_all(&mut cx).map_err(|p| {
+                    CheckpointError::Save(std::io::Error::other(format!(
+                        "segment {} of the image this sandbox was restored from is bad",
+                        p.segment
+                    )))
+                })?;
+            }
+        }
         let state = self
             .save_state(ghost_limit)
             .map_err(CheckpointError::Save)?;

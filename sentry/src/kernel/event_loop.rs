@@ -179,6 +179,23 @@ impl Kernel {
                         mf: &mut self.mf,
                         plat: &mut *self.plat,
                     };
+                    match e.mm.handle_lazy(&mut cx, addr) {
+                        Some(Ok(())) => {
+                            self.resume(tid);
+                            return;
+                        }
+                        Some(Err(_)) => {
+                            // The image's bytes there were bad: as a memory error on
+                            // Linux, the task gets SIGBUS (BUS_MCEERR_AR).
+                            self.release_held(tid);
+                            self.task_mut(tid)
+                                .pending
+                                .push(SigInfo::fault(libc::SIGBUS, 4, addr));
+                            self.deliver_and_resume(tid);
+                            return;
+                        }
+                        None => {}
+                    }
                     if e.mm.handle_cow(&mut cx, addr) {
                         self.resume(tid);
                         return;

@@ -58,6 +58,9 @@ pub(crate) enum Memory<'a> {
     Segments(Box<dyn Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>> + 'a>),
     /// An image's segments, loaded in parallel and checked as they are copied.
     Image(&'a statefile::Image),
+    /// An image's segments, loaded on first touch and by a background thread while the
+    /// guest runs (`mm::lazy`).
+    OnDemand(std::sync::Arc<statefile::Image>),
 }
 
 /// The CPU features of this host, recorded in an image's metadata.
@@ -128,14 +131,22 @@ impl Kernel {
     /// container's stdio; every saved "stdio N" file is rebound to them. When it fails, the
     /// host directories behind tmpfs mounts (which it may have filled) are removed: the
     /// kernel will not run.
+    ///
+    /// `on_demand`: the guest runs before its memory is loaded (see `mm::lazy`).
     pub(crate) fn restore(
         &mut self,
-        image: &statefile::Image,
+        image: std::sync::Arc<statefile::Image>,
         stdio: [OwnedFd; 3],
+        on_demand: bool,
     ) -> Result<(), RestoreError> {
         check_cpu(&image.metadata().cpu)?;
         let st: KernelState = image.state()?;
-        self.restore_state(&st, Memory::Image(image), stdio)
+        let memory = if on_demand {
+            Memory::OnDemand(image.clone())
+        } else {
+            Memory::Image(&image)
+        };
+        self.restore_state(&st, memory, stdio)
     }
 
     /// Rebuilds the guest from a decoded state and the memory segments that go with it
@@ -178,6 +189,7 @@ impl Kernel {
             }
         }
         // Memory.
+        let mut on_demand = false;
         self.mf
             .restore_ranges(&st.memory)
             .map_err(|e| bad(format!("memory ranges: {e}")))?;
@@ -209,6 +221,18 @@ impl Kernel {
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
                 image.load_segments(threads, &|off, bytes| loader.write(off, bytes))?;
             }
+            Memory::OnDemand(image) => {
+                if let Some(seg) = image
+                    .segment_infos()
+                    .find(|seg| !inside(seg.memory_offset, seg.len))
+                {
+                    return Err(outside(seg.index));
+                }
+                on_demand = true;
+                self.mf
+                    .load_on_demand(image)
+                    .map_err(RestoreError::Platform)?;
+            }
         }
         self.clocks.mono_offset =
             st.mono_ns as i64 - crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC) as i64;
@@ -220,7 +244,7 @@ impl Kernel {
                 mf: &mut self.mf,
                 plat: &mut *self.plat,
             };
-            let mm = Mm::restore(&mut cx, m).map_err(RestoreError::Platform)?;
+            let mm = Mm::restore(&mut cx, m, on_demand).map_err(RestoreError::Platform)?;
             self.mms.insert(m.id, MmEntry { mm, users: m.users });
             self.next_mm = self.next_mm.max(m.id + 1);
         }

@@ -37,6 +37,8 @@ pub struct MemoryFile {
     snapshot: Option<Arc<Snapshot>>,
     /// Ranges freed while a snapshot holds them: released when it ends.
     deferred: Vec<(u64, u64)>,
+    /// The image memory still being loaded, after a restore on demand.
+    lazy: Option<super::lazy::Background>,
 }
 
 impl MemoryFile {
@@ -54,6 +56,7 @@ impl MemoryFile {
             allocated: 0,
             snapshot: None,
             deferred: Vec::new(),
+            lazy: None,
         })
     }
 
@@ -137,6 +140,11 @@ impl MemoryFile {
 
     /// Returns unreferenced bytes to the host and to the free list.
     fn free_range(&mut self, start: u64, end: u64) {
+        if let Some(b) = self.loading() {
+            // What the image had there is gone with the range; a segment only partly
+            // inside is loaded, so that nothing writes into the range once it is free.
+            b.discard(start, end - start);
+        }
         let _ = sys::punch_hole(self.raw_fd(), start, end - start);
         let (mut s, mut e) = (start, end);
         if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
@@ -152,21 +160,67 @@ impl MemoryFile {
         self.free.insert(s, e);
     }
 
+    /// The image memory still being loaded, if any.
+    fn loading(&self) -> Option<&super::lazy::LazyMemory> {
+        self.lazy
+            .as_ref()
+            .map(|b| &**b.lazy())
+            .filter(|l| !l.done())
+    }
+
+    /// Loads the image's memory on demand from now on (a restore with `--background`):
+    /// the allocated ranges are restored, their bytes not yet; `image`'s segments must
+    /// lie inside them. A background thread loads them all meanwhile.
+    pub(crate) fn load_on_demand(&mut self, image: Arc<statefile::Image>) -> io::Result<()> {
+        let lazy = Arc::new(super::lazy::LazyMemory::new(image, self.loader()));
+        self.lazy = Some(super::lazy::Background::start(lazy)?);
+        Ok(())
+    }
+
+    /// Makes sure the image's bytes of `[off, off + len)` are in the file (a restore on
+    /// demand); fails when the image's bytes there were bad.
+    pub(crate) fn settle(&self, off: u64, len: u64) -> Result<(), super::lazy::Poisoned> {
+        match self.loading() {
+            Some(l) => l.settle(off, len),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether part of the image's memory is still to be loaded.
+    pub(crate) fn still_loading(&self) -> bool {
+        self.loading().is_some()
+    }
+
+    /// Loads all of the image's memory still missing, on this thread (a checkpoint needs
+    /// all of it), and ends the background loader.
+    pub(crate) fn finish_loading(&mut self) {
+        if let Some(l) = self.loading() {
+            l.finish();
+        }
+        // Poisoned memory stays known as such.
+        if self.loading().is_none() {
+            self.lazy = None;
+        }
+    }
+
     /// Copies `buf.len()` bytes out of the memory file at `off`.
     pub fn read(&self, off: u64, buf: &mut [u8]) {
         assert!(off + buf.len() as u64 <= FILE_SIZE);
+        let _ = self.settle(off, buf.len() as u64);
         // SAFETY: the range is inside the sentry's mapping of the file (checked above).
         unsafe { sys::copy_raw(buf.as_mut_ptr(), self.base.add(off as usize), buf.len()) }
     }
 
     pub fn write(&self, off: u64, buf: &[u8]) {
         assert!(off + buf.len() as u64 <= FILE_SIZE);
+        let _ = self.settle(off, buf.len() as u64);
         self.preserve(off, buf.len() as u64);
         // SAFETY: the range is inside the sentry's mapping of the file (checked above).
         unsafe { sys::copy_raw(self.base.add(off as usize), buf.as_ptr(), buf.len()) }
     }
 
     pub fn zero(&self, off: u64, len: u64) {
+        let _ = self.settle(off, len);
         self.preserve(off, len);
         let _ = sys::punch_hole(self.raw_fd(), off, len);
     }
@@ -174,6 +228,8 @@ impl MemoryFile {
     /// Copies `len` bytes within the file.
     pub fn copy_within(&self, from: u64, to: u64, len: u64) {
         assert!(from + len <= FILE_SIZE && to + len <= FILE_SIZE);
+        let _ = self.settle(from, len);
+        let _ = self.settle(to, len);
         self.preserve(to, len);
         // SAFETY: both ranges lie inside the sentry's mapping of the file.
         unsafe {

@@ -1,5 +1,6 @@
 //! The memory manager: guest address spaces whose mappings are ranges of the memory file.
 
+pub(crate) mod lazy;
 pub(crate) mod memfile;
 pub(crate) mod state;
 
@@ -50,7 +51,16 @@ pub struct Mm {
     /// Where argv and envp strings live, for /proc/PID/cmdline and environ.
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
+    /// After a restore on demand: guest ranges (start -> end) mapped without access
+    /// because the image's bytes may not be there yet; the first touch opens the window
+    /// around it (`handle_lazy`), every change of a mapping opens or drops what it
+    /// covers first. Empty otherwise.
+    unopened: BTreeMap<u64, u64>,
 }
+
+/// How much a first touch of memory restored on demand opens: the segments it meets are
+/// loaded and the window gets its protection.
+const LAZY_WINDOW: u64 = statefile::MAX_SEGMENT_LEN;
 
 /// The memory file and the platform: what address-space operations act on.
 pub struct MmCtx<'a> {
@@ -88,7 +98,107 @@ impl Mm {
             brk: 0,
             arg_range: (0, 0),
             env_range: (0, 0),
+            unopened: BTreeMap::new(),
         })
+    }
+
+    /// The unopened pieces that meet `[start, end)`, clipped to it.
+    fn unopened_in(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let first = self
+            .unopened
+            .range(..start)
+            .next_back()
+            .filter(|(_, &e)| e > start)
+            .map(|(&s, &e)| (s, e));
+        first
+            .into_iter()
+            .chain(self.unopened.range(start..end).map(|(&s, &e)| (s, e)))
+            .map(|(s, e)| (s.max(start), e.min(end)))
+            .collect()
+    }
+
+    /// Drops `[start, end)` from the unopened ranges (it is opened, or unmapped).
+    fn drop_unopened(&mut self, start: u64, end: u64) {
+        for (a, b) in self.unopened_in(start, end) {
+            let (&s, &e) = self.unopened.range(..=a).next_back().expect("listed");
+            self.unopened.remove(&s);
+            if s < a {
+                self.unopened.insert(s, a);
+            }
+            if b < e {
+                self.unopened.insert(b, e);
+            }
+        }
+    }
+
+    /// Opens what is unopened in `[start, end)`: the image's bytes are loaded and the
+    /// mappings get their protection. Fails when the image's bytes there were bad (the
+    /// range stays unopened).
+    pub(crate) fn open_range(
+        &mut self,
+        cx: &mut MmCtx,
+        start: u64,
+        end: u64,
+    ) -> Result<(), lazy::Poisoned> {
+        for (a, b) in self.unopened_in(start, end) {
+            for (&s, v) in self.vmas.range(..b) {
+                if v.end <= a {
+                    continue;
+                }
+                let (x, y) = (s.max(a), v.end.min(b));
+                cx.mf.settle(v.off + (x - s), y - x)?;
+            }
+            for (&s, v) in self.vmas.range(..b) {
+                if v.end <= a {
+                    continue;
+                }
+                let (x, y) = (s.max(a), v.end.min(b));
+                let hp = self.host_prot(cx, v, s);
+                if let Ok(r) = GuestRange::bounds(x, y) {
+                    let _ = cx.plat.protect(self.id, r, hp);
+                }
+            }
+            self.drop_unopened(a, b);
+        }
+        Ok(())
+    }
+
+    /// Whether part of it is still unopened (after a restore on demand).
+    pub(crate) fn has_unopened(&self) -> bool {
+        !self.unopened.is_empty()
+    }
+
+    /// Opens everything (a fork, a checkpoint).
+    pub(crate) fn open_all(&mut self, cx: &mut MmCtx) -> Result<(), lazy::Poisoned> {
+        if self.unopened.is_empty() {
+            return Ok(());
+        }
+        self.open_range(cx, 0, u64::MAX)
+    }
+
+    /// A fault at `addr` in memory restored on demand and not yet opened: opens the
+    /// window around it. None when the fault is not of that kind.
+    pub(crate) fn handle_lazy(
+        &mut self,
+        cx: &mut MmCtx,
+        addr: u64,
+    ) -> Option<Result<(), lazy::Poisoned>> {
+        let (&s, &e) = self.unopened.range(..=addr).next_back()?;
+        if addr >= e {
+            return None;
+        }
+        let w0 = (addr & !(LAZY_WINDOW - 1)).max(s);
+        let w1 = ((addr & !(LAZY_WINDOW - 1)) + LAZY_WINDOW).min(e);
+        Some(self.open_range(cx, w0, w1))
+    }
+
+    /// After a restore on demand: every accessible mapping starts unopened.
+    fn start_unopened(&mut self) {
+        for (&s, v) in &self.vmas {
+            if v.prot != libc::PROT_NONE {
+                self.unopened.insert(s, v.end);
+            }
+        }
     }
 
     /// The mapping that holds `addr`.
@@ -169,6 +279,7 @@ impl Mm {
 
     /// Removes `[start, end)` from the table, dropping the memory-file references.
     fn remove_range(&mut self, cx: &mut MmCtx, start: u64, end: u64) {
+        self.drop_unopened(start, end);
         self.split(start);
         self.split(end);
         let keys: Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
@@ -292,6 +403,7 @@ impl Mm {
         }
         // Every page must be mapped (so the range lies in the guest range).
         self.check_mapped(addr, end, libc::ENOMEM)?;
+        self.open_range(cx, addr, end).map_err(|_| libc::EFAULT)?;
         self.split(addr);
         self.split(end);
         let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
@@ -335,6 +447,9 @@ impl Mm {
             return Err(libc::EINVAL);
         }
         // The whole source is mapped, hence inside the guest range.
+        self.find(old).ok_or(libc::EFAULT)?;
+        self.open_range(cx, old, old.saturating_add(old_len))
+            .map_err(|_| libc::EFAULT)?;
         let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
         let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
         let old_end = old.checked_add(old_len).ok_or(libc::EFAULT)?;
@@ -413,6 +528,9 @@ impl Mm {
     /// A copy of this address space for a forked child: private mappings become
     /// copy-on-write in both, shared ones stay shared.
     pub fn fork(&mut self, cx: &mut MmCtx) -> std::io::Result<Mm> {
+        self.open_all(cx).map_err(|p| {
+            std::io::Error::other(format!("checkpoint image segment {} is bad", p.segment))
+        })?;
         let id = cx.plat.new_address_space()?;
         let child = Mm {
             id,
@@ -421,6 +539,7 @@ impl Mm {
             brk: self.brk,
             arg_range: self.arg_range,
             env_range: self.env_range,
+            unopened: BTreeMap::new(),
         };
         for (&s, v) in &self.vmas {
             cx.mf.inc_ref(v.off, v.end - s);
@@ -531,9 +650,24 @@ impl Mm {
         Ok(())
     }
 
+    /// The memory-file pieces (offset, length) of `[addr, addr+len)`, checked as `walk`.
+    fn walk_pieces(&self, addr: u64, len: usize, prot: i32) -> Result<Vec<(u64, usize)>, Errno> {
+        let mut v = Vec::new();
+        self.walk(addr, len, prot, |off, n| v.push((off, n)))?;
+        Ok(v)
+    }
+
+    /// EFAULT when the image's bytes of a piece were bad (a restore on demand).
+    fn settled(mf: &MemoryFile, pieces: Vec<(u64, usize)>) -> Result<(), Errno> {
+        for (off, n) in pieces {
+            mf.settle(off, n as u64).map_err(|_| libc::EFAULT)?;
+        }
+        Ok(())
+    }
+
     /// Copies guest memory into `buf`.
     pub fn read(&self, mf: &MemoryFile, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        self.walk(addr, buf.len(), PROT_READ, |_, _| {})?;
+        Self::settled(mf, self.walk_pieces(addr, buf.len(), PROT_READ)?)?;
         let mut done = 0;
         self.walk(addr, buf.len(), PROT_READ, |off, n| {
             mf.read(off, &mut buf[done..done + n]);
@@ -543,7 +677,7 @@ impl Mm {
 
     /// Copies `buf` into guest memory, breaking copy-on-write sharing first.
     pub fn write(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        self.walk(addr, buf.len(), PROT_WRITE, |_, _| {})?;
+        Self::settled(cx.mf, self.walk_pieces(addr, buf.len(), PROT_WRITE)?)?;
         // Break sharing of the touched private pages.
         let mut cur = page_down(addr);
         let end = page_up(addr + buf.len() as u64);
@@ -597,7 +731,11 @@ impl Mm {
     pub fn remap_all(&mut self, cx: &mut MmCtx) -> std::io::Result<()> {
         let all: Vec<(u64, Vma)> = self.vmas.iter().map(|(&s, v)| (s, v.clone())).collect();
         for (s, v) in all {
-            let hp = self.host_prot(cx, &v, s);
+            let hp = if self.unopened.contains_key(&s) {
+                libc::PROT_NONE
+            } else {
+                self.host_prot(cx, &v, s)
+            };
             cx.plat
                 .map(self.id, GuestRange::bounds(s, v.end)?, hp, v.off)?;
         }

@@ -40,6 +40,8 @@ impl Mm {
             brk,
             arg_range,
             env_range,
+            // Not saved: a checkpoint opens everything first (its memory is all loaded).
+            unopened: _,
         } = self;
         MmState {
             id,
@@ -73,7 +75,9 @@ impl Mm {
 
     /// A new host address space holding the saved mappings (already checked by the
     /// restore validation: inside the guest range, backed by restored memory).
-    pub fn restore(cx: &mut MmCtx, s: &MmState) -> std::io::Result<Mm> {
+    /// `on_demand`: the image's memory is loaded on first touch (every accessible
+    /// mapping starts unopened).
+    pub fn restore(cx: &mut MmCtx, s: &MmState, on_demand: bool) -> std::io::Result<Mm> {
         let mut mm = Mm::new(cx)?;
         mm.brk_start = s.brk_start;
         mm.brk = s.brk;
@@ -90,6 +94,9 @@ impl Mm {
                     name: v.name.clone(),
                 },
             );
+        }
+        if on_demand {
+            mm.start_unopened();
         }
         mm.remap_all(cx)?;
         Ok(mm)

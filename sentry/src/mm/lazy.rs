@@ -1,0 +1,222 @@
+//! Guest memory restored on demand (`runsc restore --background`): the guest runs before
+//! the image's memory is in the memory file. Each segment of the image (at most
+//! `statefile::MAX_SEGMENT_LEN` bytes) is copied into the memory file and checked
+//! against its crc32 the first time anything needs it, while a background thread loads
+//! the rest in order.
+//!
+//! Who needs a segment:
+//! - the guest: its mappings of memory not yet opened are mapped without access (see
+//!   `Mm::open_range`); its first touch faults, the fault loads what the touched window
+//!   holds and gives the window its protection;
+//! - the sentry: every read, write, copy or release of memory-file bytes settles them
+//!   first (`MemoryFile::settle`), so it never sees a byte the image has not put there;
+//! - a checkpoint: it loads everything before its snapshot.
+//!
+//! A segment whose bytes do not match their checksum is never used: its range stays
+//! zero, the memory is poisoned, a guest touching it gets SIGBUS (as a hardware memory
+//! error on Linux), and a system call reading it gets EFAULT. The first such segment is
+//! logged.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::memfile::Loader;
+
+/// A segment's state.
+const ABSENT: u8 = 0;
+const LOADING: u8 = 1;
+const LOADED: u8 = 2;
+/// Its bytes did not match their checksum; the range stays zero.
+const POISONED: u8 = 3;
+
+/// A part of the image's memory could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Poisoned {
+    /// The segment's index in the image.
+    pub(crate) segment: u64,
+}
+
+/// The image's memory not yet in the memory file, shared between the sentry's thread and
+/// the background loader.
+pub(crate) struct LazyMemory {
+    image: Arc<statefile::Image>,
+    /// In increasing memory offset, without overlaps (the image's reader checked).
+    segs: Vec<statefile::SegmentInfo>,
+    state: Vec<AtomicU8>,
+    /// Segments neither loaded nor poisoned.
+    pending: AtomicUsize,
+    /// A thread waiting for a segment another thread loads.
+    changed: Condvar,
+    lock: Mutex<()>,
+    loader: Loader,
+    stop: AtomicBool,
+    /// A segment was poisoned (the first one was logged).
+    logged: AtomicBool,
+}
+
+impl LazyMemory {
+    /// The image's segments to load on demand into the memory file that `loader` writes.
+    /// Every segment must lie inside the allocated memory (the caller checked).
+    pub(crate) fn new(image: Arc<statefile::Image>, loader: Loader) -> LazyMemory {
+        let segs: Vec<statefile::SegmentInfo> = image.segment_infos().collect();
+        let n = segs.len();
+        LazyMemory {
+            image,
+            segs,
+            state: (0..n).map(|_| AtomicU8::new(ABSENT)).collect(),
+            pending: AtomicUsize::new(n),
+            changed: Condvar::new(),
+            lock: Mutex::new(()),
+            loader,
+            stop: AtomicBool::new(false),
+            logged: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether every segment is loaded and none was bad: nothing is left to do.
+    pub(crate) fn done(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0 && !self.logged.load(Ordering::Acquire)
+    }
+
+    /// The segments that meet `[off, off + len)`.
+    fn meeting(&self, off: u64, len: u64) -> std::ops::Range<usize> {
+        let end = off.saturating_add(len);
+        let first = self
+            .segs
+            .partition_point(|s| s.memory_offset + s.len <= off);
+        let last = self.segs.partition_point(|s| s.memory_offset < end);
+        first..last.max(first)
+    }
+
+    /// Loads every segment that meets `[off, off + len)` (waiting for one another thread
+    /// loads). Fails on the first poisoned one.
+    pub(crate) fn settle(&self, off: u64, len: u64) -> Result<(), Poisoned> {
+        let mut r = Ok(());
+        for i in self.meeting(off, len) {
+            if let Err(e) = self.load(i) {
+                r = r.and(Err(e));
+            }
+        }
+        r
+    }
+
+    /// Forgets the segments wholly inside `[off, off + len)` (memory being freed: what
+    /// it held is gone) and loads those only partly inside.
+    pub(crate) fn discard(&self, off: u64, len: u64) {
+        for i in self.meeting(off, len) {
+            let s = self.segs[i];
+            if s.memory_offset >= off && s.memory_offset + s.len <= off + len {
+                if self.state[i]
+                    .compare_exchange(ABSENT, LOADED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    self.pending.fetch_sub(1, Ordering::AcqRel);
+                } else {
+                    // Being loaded now: the release must come after the load.
+                    let _ = self.load(i);
+                }
+            } else {
+                let _ = self.load(i);
+            }
+        }
+    }
+
+    /// Loads segment `i` unless it is loaded; waits while another thread loads it.
+    fn load(&self, i: usize) -> Result<(), Poisoned> {
+        let seg = self.segs[i];
+        loop {
+            match self.state[i].compare_exchange(
+                ABSENT,
+                LOADING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(LOADED) => return Ok(()),
+                Err(POISONED) => return Err(Poisoned { segment: seg.index }),
+                Err(_) => {
+                    let g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if self.state[i].load(Ordering::Acquire) == LOADING {
+                        drop(self.changed.wait(g).unwrap_or_else(|e| e.into_inner()));
+                    }
+                }
+            }
+        }
+        // Checked before the bytes reach the memory file: nothing ever sees bad ones.
+        let checked = self.image.segment(&seg);
+        let ok = checked.is_ok();
+        let end = if let Ok(s) = checked {
+            self.loader.write(seg.memory_offset, s.data);
+            LOADED
+        } else {
+            if !self.logged.swap(true, Ordering::AcqRel) {
+                log::error!(
+                    "checkpoint image: segment {} checksum mismatch: its memory ({:#x} bytes) is lost; a guest touching it gets SIGBUS",
+                    seg.index,
+                    seg.len
+                );
+            }
+            POISONED
+        };
+        {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.state[i].store(end, Ordering::Release);
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.changed.notify_all();
+        if ok {
+            Ok(())
+        } else {
+            Err(Poisoned { segment: seg.index })
+        }
+    }
+
+    /// Loads every segment in order until all are loaded or `stop` is called.
+    fn load_all(&self) {
+        for i in 0..self.segs.len() {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let _ = self.load(i);
+        }
+    }
+
+    /// Loads everything left on the calling thread (a checkpoint needs all of it).
+    pub(crate) fn finish(&self) {
+        for i in 0..self.segs.len() {
+            let _ = self.load(i);
+        }
+    }
+}
+
+/// The background loader: a thread loading every segment in order.
+pub(crate) struct Background {
+    lazy: Arc<LazyMemory>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub(crate) fn start(lazy: Arc<LazyMemory>) -> std::io::Result<Background> {
+        let l = lazy.clone();
+        let thread = std::thread::Builder::new()
+            .name("memory-loader".into())
+            .spawn(move || l.load_all())?;
+        Ok(Background {
+            lazy,
+            thread: Some(thread),
+        })
+    }
+
+    pub(crate) fn lazy(&self) -> &Arc<LazyMemory> {
+        &self.lazy
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.lazy.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
