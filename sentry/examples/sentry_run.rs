@@ -62,7 +62,7 @@ fn main() {
     let code = match restore {
         Some(dir) => {
             let image = std::fs::File::open(dir.join("checkpoint.img")).unwrap();
-            sb.restore_and_run(image, stdio, Some(receiver))
+            sb.restore_and_run(image, stdio, Some(receiver), false)
         }
         None => sb.run(stdio, Some(receiver)),
     };

@@ -59,15 +59,16 @@ fn checkpoint(image: &Path, out: &std::fs::File, secs: f64) -> i32 {
 fn restore(image: &Path, out: &std::fs::File) -> Result<i32, String> {
     let sb = sentry::Sandbox::new(config()).expect("sandbox");
     let image = std::fs::File::open(image).expect("open the image");
-    sb.restore_and_run(image, stdio(out), None).map_err(|e| {
-        let mut m = e.to_string();
-        let mut s = std::error::Error::source(&e);
-        while let Some(x) = s {
-            m += &format!(": {x}");
-            s = x.source();
-        }
-        m
-    })
+    sb.restore_and_run(image, stdio(out), None, false)
+        .map_err(|e| {
+            let mut m = e.to_string();
+            let mut s = std::error::Error::source(&e);
+            while let Some(x) = s {
+                m += &format!(": {x}");
+                s = x.source();
+            }
+            m
+        })
 }
 
 /// Runs `f` on a thread of its own (a sandbox per thread) and returns what it returns.

@@ -171,14 +171,23 @@ impl LazyMemory {
         }
     }
 
-    /// Loads every segment in order until all are loaded or `stop` is called.
-    fn load_all(&self) {
-        for i in 0..self.segs.len() {
-            if self.stop.load(Ordering::Relaxed) {
+    /// Loads the segments in order (taking turns with other loader threads through
+    /// `next`) until all are loaded or `stop` is called.
+    fn load_all(&self, next: &AtomicUsize) {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= self.segs.len() || self.stop.load(Ordering::Relaxed) {
                 return;
             }
             let _ = self.load(i);
         }
+    }
+
+    /// Whether every segment that meets `[off, off + len)` is loaded (none is loaded
+    /// here).
+    pub(crate) fn loaded(&self, off: u64, len: u64) -> bool {
+        self.meeting(off, len)
+            .all(|i| self.state[i].load(Ordering::Acquire) == LOADED)
     }
 
     /// Loads everything left on the calling thread (a checkpoint needs all of it).
@@ -189,22 +198,30 @@ impl LazyMemory {
     }
 }
 
-/// The background loader: a thread loading every segment in order.
+/// The background loader: threads (one per CPU, at most 4) loading every segment in
+/// order.
 pub(crate) struct Background {
     lazy: Arc<LazyMemory>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Background {
     pub(crate) fn start(lazy: Arc<LazyMemory>) -> std::io::Result<Background> {
-        let l = lazy.clone();
-        let thread = std::thread::Builder::new()
-            .name("memory-loader".into())
-            .spawn(move || l.load_all())?;
-        Ok(Background {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut bg = Background {
             lazy,
-            thread: Some(thread),
-        })
+            threads: Vec::new(),
+        };
+        for _ in 0..n {
+            let (l, next) = (bg.lazy.clone(), next.clone());
+            bg.threads.push(
+                std::thread::Builder::new()
+                    .name("memory-loader".into())
+                    .spawn(move || l.load_all(&next))?,
+            );
+        }
+        Ok(bg)
     }
 
     pub(crate) fn lazy(&self) -> &Arc<LazyMemory> {
@@ -215,8 +232,78 @@ impl Background {
 impl Drop for Background {
     fn drop(&mut self) {
         self.lazy.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::memfile::MemoryFile;
+    use std::sync::Arc;
+
+    #[derive(serde::Serialize)]
+    struct NoState;
+    impl statefile::StateSchema for NoState {
+        const VERSION: u32 = 1;
+    }
+
+    const MIB: usize = 1 << 20;
+
+    /// 3 MiB of memory at offset 0 whose every byte says where it is (three segments),
+    /// its image in `dir`, opened; `bad`: a byte of the second segment flipped.
+    fn image(dir: &std::path::Path, bad: bool) -> (Vec<u8>, Arc<statefile::Image>) {
+        let mem: Vec<u8> = (0..3 * MIB).map(|i| (i % 251 + 1) as u8).collect();
+        let meta = statefile::Metadata::for_this_host("test", "lazy");
+        let stats = statefile::write_image(dir, &meta, &NoState, [(0, &mem[..])]).unwrap();
+        let mut bytes = std::fs::read(&stats.path).unwrap();
+        let img = statefile::Image::from_bytes(bytes.clone()).unwrap();
+        let segs: Vec<_> = img.segment_infos().collect();
+        assert_eq!(segs.len(), 3);
+        if bad {
+            bytes[segs[1].file_offset as usize + 5] ^= 1;
+        }
+        (mem, Arc::new(statefile::Image::from_bytes(bytes).unwrap()))
+    }
+
+    fn memory_file(image: Arc<statefile::Image>) -> MemoryFile {
+        let mut mf = MemoryFile::new().unwrap();
+        mf.restore_ranges(&[(0, 3 * MIB as u64, 1)]).unwrap();
+        mf.load_on_demand(image).unwrap();
+        mf
+    }
+
+    #[test]
+    fn every_read_finds_the_image_bytes_whoever_loads_them_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mem, img) = image(dir.path(), false);
+        let mf = memory_file(img);
+        // Reads across segment boundaries, racing the background loader.
+        for (off, len) in [(MIB - 10, 20), (0, 4096), (2 * MIB + 7, 100), (0, 3 * MIB)] {
+            let mut buf = vec![0; len];
+            mf.read(off as u64, &mut buf);
+            assert!(buf == mem[off..off + len], "bytes at {off:#x}+{len}");
+        }
+        assert!(!mf.still_loading());
+    }
+
+    #[test]
+    fn a_bad_segment_is_never_used_and_stays_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mem, img) = image(dir.path(), true);
+        let mut mf = memory_file(img);
+        assert_eq!(mf.settle(0, MIB as u64), Ok(()));
+        let e = mf.settle(MIB as u64 + 1, 1).unwrap_err();
+        assert_eq!(e.segment, 1);
+        let mut buf = vec![0xff; 16];
+        mf.read(MIB as u64, &mut buf);
+        assert_eq!(buf, vec![0; 16], "the bad segment's bytes stay out");
+        mf.read(2 * MIB as u64, &mut buf);
+        assert!(buf == mem[2 * MIB..2 * MIB + 16]);
+        // Loading the rest does not forget it.
+        mf.finish_loading();
+        assert!(mf.still_loading());
+        assert!(mf.settle(MIB as u64, 4096).is_err());
     }
 }

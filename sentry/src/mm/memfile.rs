@@ -186,6 +186,11 @@ impl MemoryFile {
         }
     }
 
+    /// Whether the image's bytes of `[off, off + len)` are in the file already.
+    pub(crate) fn settled(&self, off: u64, len: u64) -> bool {
+        self.loading().is_none_or(|l| l.loaded(off, len))
+    }
+
     /// Whether part of the image's memory is still to be loaded.
     pub(crate) fn still_loading(&self) -> bool {
         self.loading().is_some()

@@ -62,6 +62,9 @@ pub struct Mm {
 /// loaded and the window gets its protection.
 const LAZY_WINDOW: u64 = statefile::MAX_SEGMENT_LEN;
 
+/// The most one such fault opens when the memory after the window is loaded already.
+const LAZY_OPEN_MAX: u64 = 64 << 20;
+
 /// The memory file and the platform: what address-space operations act on.
 pub struct MmCtx<'a> {
     pub mf: &'a mut MemoryFile,
@@ -188,16 +191,34 @@ impl Mm {
             return None;
         }
         let w0 = (addr & !(LAZY_WINDOW - 1)).max(s);
-        let w1 = ((addr & !(LAZY_WINDOW - 1)) + LAZY_WINDOW).min(e);
+        let mut w1 = ((addr & !(LAZY_WINDOW - 1)) + LAZY_WINDOW).min(e);
+        // What the background loader already brought in after the window opens with it
+        // (up to LAZY_OPEN_MAX): one fault instead of one per window.
+        while w1 < e && w1 - w0 < LAZY_OPEN_MAX {
+            let next = (w1 + LAZY_WINDOW).min(e);
+            if !self.loaded(cx.mf, w1, next) {
+                break;
+            }
+            w1 = next;
+        }
         Some(self.open_range(cx, w0, w1))
     }
 
-    /// After a restore on demand: every accessible mapping starts unopened.
+    /// Whether the memory-file bytes behind `[start, end)` are all loaded.
+    fn loaded(&self, mf: &MemoryFile, start: u64, end: u64) -> bool {
+        self.vmas.range(..end).all(|(&s, v)| {
+            v.end <= start || {
+                let (x, y) = (s.max(start), v.end.min(end));
+                mf.settled(v.off + (x - s), y - x)
+            }
+        })
+    }
+
+    /// After a restore on demand: every mapping starts unopened (one without access too:
+    /// an mprotect giving it access later must find its bytes loaded first).
     fn start_unopened(&mut self) {
         for (&s, v) in &self.vmas {
-            if v.prot != libc::PROT_NONE {
-                self.unopened.insert(s, v.end);
-            }
+            self.unopened.insert(s, v.end);
         }
     }
 
