@@ -232,3 +232,65 @@ fn podman_checkpoint_print_stats_reads_the_statistics_runsc_wrote() {
     assert!(list.lines().any(|l| l == "stats-dump"), "{list}");
     p.ok(&["rm", "--force", "--time", "0", "counter"]);
 }
+
+/// The largest number the counter printed so far.
+fn counted(p: &Podman, name: &str) -> u64 {
+    p.ok(&["logs", name])
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Waits until the counter `name` counted past `n`; fails the test with `what` if not.
+fn counts_past(p: &Podman, name: &str, n: u64, what: &str) {
+    if poll(30, || (counted(p, name) > n).then_some(())).is_none() {
+        p.s.fail(&format!("{what}: {name} stays at {}", counted(p, name)));
+    }
+}
+
+#[test]
+fn podman_restores_an_exported_checkpoint_and_a_checkpoint_image_under_new_names() {
+    let p = Podman::start();
+    let run = ["run", "-d", "--name", "origin", "--network=none"];
+    p.ok(&[&run[..], &[IMAGE, "sh", "-c", COUNTER]].concat());
+    counts_past(&p, "origin", 3, "the counter does not count");
+    // --export: the checkpoint travels as a tarball; the container is gone, then
+    // `restore --import` brings it back (Podman rebuilds its config, with the mounts in
+    // another order), once under its name and once under a new one.
+    let tar = p.s.p("origin.tar.gz");
+    p.ok(&["container", "checkpoint", "--export", &tar, "origin"]);
+    let at = counted(&p, "origin");
+    p.ok(&["rm", "--force", "--time", "0", "origin"]);
+    p.ok(&["container", "restore", "--import", &tar]);
+    p.ok(&["container", "restore", "--import", &tar, "--name", "twin"]);
+    for name in ["origin", "twin"] {
+        // Counting on from where it was: a counter started anew would print 1 again
+        // (the logs hold the original's 1 at most, if Podman carried them over).
+        counts_past(&p, name, at, "the imported counter does not count on");
+        let ones = p
+            .ok(&["logs", name])
+            .lines()
+            .filter(|l| l.trim() == "1")
+            .count();
+        assert!(ones <= 1, "{name} started over ({ones} times 1)");
+    }
+    // --create-image: the checkpoint as an OCI image, restored into a new container.
+    let ckpt = "localhost/runsc-ckpt:1";
+    p.ok(&["container", "checkpoint", "--create-image", ckpt, "twin"]);
+    let at = counted(&p, "twin");
+    p.ok(&["container", "restore", "--name", "from-image", ckpt]);
+    counts_past(
+        &p,
+        "from-image",
+        at,
+        "the counter restored from an image does not count on",
+    );
+    let ones = p
+        .ok(&["logs", "from-image"])
+        .lines()
+        .filter(|l| l.trim() == "1")
+        .count();
+    assert!(ones <= 1, "from-image started over ({ones} times 1)");
+    p.ok(&["rm", "--all", "--force", "--time", "0"]);
+}
