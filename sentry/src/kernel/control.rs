@@ -16,9 +16,10 @@ use crate::control::{
 use crate::creds;
 use crate::mm::{MmCtx, Snapshot};
 
-/// How much guest memory gets its write protection back per event-loop round after a
-/// checkpoint's snapshot (one `mprotect` of 64 MiB takes a few ms).
-const REPROTECT_STEP: u64 = 64 << 20;
+/// How much guest memory is made read-only ahead of a checkpoint's snapshot, or gets
+/// its write protection back after it, per event-loop round: one `mprotect` of resident
+/// memory holds the event loop for about 1 ms per 10 MiB.
+const REPROTECT_STEP: u64 = 16 << 20;
 
 /// A signal number a request may carry.
 fn check_signal(signo: i32) -> Result<(), SignalError> {
@@ -63,6 +64,23 @@ impl Kernel {
                 };
                 if let Err(e) = check_fds(env.request.name(), &env.fds, count, needs) {
                     let _ = env.reply.send(Response::Error(e.into()));
+                    return;
+                }
+                if matches!(
+                    env.request,
+                    Request::Checkpoint {
+                        leave_running: true,
+                        ..
+                    }
+                ) {
+                    // The guest runs on: its mappings are made read-only ahead of the
+                    // stop, a piece at a time (`preprotect_some`), and the stop protects
+                    // only what became writable since (the pause stays short).
+                    if self.preparing.is_empty() {
+                        self.mf.start_tracking();
+                        self.preprotect = self.writable_pieces();
+                    }
+                    self.preparing.push(env);
                     return;
                 }
                 self.freeze_started.get_or_insert_with(Instant::now);
@@ -333,13 +351,23 @@ impl Kernel {
             &self.container_id,
         );
         meta.cpu = super::restore::host_cpu();
+        // Made read-only ahead of the stop (all of it): only what became writable since
+        // needs protecting now.
+        let ahead = self.mf.tracking() && self.preprotect.is_empty();
+        self.preprotect.clear();
         let snapshot = self.mf.begin_snapshot();
         let mut cx = MmCtx {
             mf: &mut self.mf,
             plat: &mut *self.plat,
         };
-        for e in self.mms.values() {
-            if let Err(e) = e.mm.protect_for_snapshot(&mut cx) {
+        for e in self.mms.values_mut() {
+            let r = if ahead {
+                e.mm.protect_dirty_for_snapshot(&mut cx)
+            } else {
+                e.mm.forget_dirty();
+                e.mm.protect_for_snapshot(&mut cx)
+            };
+            if let Err(e) = r {
                 self.end_snapshot();
                 return Err(CheckpointError::Save(e));
             }
@@ -357,38 +385,69 @@ impl Kernel {
     /// then a write fault makes its chunk writable.
     fn end_snapshot(&mut self) {
         self.mf.end_snapshot();
-        self.reprotect = self
-            .mms
+        self.reprotect = self.writable_pieces();
+    }
+
+    /// Every writable mapping as (address space, start, end) pieces of at most
+    /// `REPROTECT_STEP` bytes.
+    fn writable_pieces(&self) -> Vec<(u64, u64, u64)> {
+        self.mms
             .iter()
             .flat_map(|(&k, e)| {
                 e.mm.writable_pieces(REPROTECT_STEP)
                     .into_iter()
                     .map(move |(s, end)| (k, s, end))
             })
-            .collect();
+            .collect()
     }
 
-    /// Gives up to `REPROTECT_STEP` bytes of guest mappings their protection back after a
-    /// snapshot (see `end_snapshot`).
-    pub(crate) fn reprotect_some(&mut self) {
+    /// Makes up to `REPROTECT_STEP` bytes of guest mappings read-only ahead of a
+    /// checkpoint's stop (the memory file tracks writes meanwhile); when all are, the
+    /// world stops for the checkpoints waiting on it.
+    pub(crate) fn preprotect_some(&mut self) {
+        if self.preparing.is_empty() {
+            return;
+        }
+        self.protect_pieces(true);
+        if self.preprotect.is_empty() {
+            self.freeze_started.get_or_insert_with(Instant::now);
+            self.stop_world();
+            self.deferred.append(&mut self.preparing);
+        }
+    }
+
+    /// Gives up to `REPROTECT_STEP` bytes of the pieces of `preprotect` (`ahead`) or of
+    /// `reprotect` the protection their mappings have now.
+    fn protect_pieces(&mut self, ahead: bool) {
         let mut budget = REPROTECT_STEP;
         while budget > 0 {
-            let Some((k, s, e)) = self.reprotect.pop() else {
+            let next = if ahead {
+                self.preprotect.pop()
+            } else {
+                self.reprotect.pop()
+            };
+            let Some((k, s, e)) = next else {
                 return;
             };
             budget = budget.saturating_sub(e - s);
             // An address space that is gone, or changed meanwhile, is skipped: its
-            // mappings have the right protection or get it at their next write fault.
+            // mappings have the right protection (a change went through `host_prot`).
             if let Some(entry) = self.mms.get(&k) {
                 let mut cx = MmCtx {
                     mf: &mut self.mf,
                     plat: &mut *self.plat,
                 };
                 if let Err(err) = entry.mm.reprotect(&mut cx, s, e) {
-                    log::warn!("address space {:?} after a checkpoint: {err}", entry.mm.id);
+                    log::warn!("address space {:?} around a checkpoint: {err}", entry.mm.id);
                 }
             }
         }
+    }
+
+    /// Gives up to `REPROTECT_STEP` bytes of guest mappings their protection back after a
+    /// snapshot (see `end_snapshot`).
+    pub(crate) fn reprotect_some(&mut self) {
+        self.protect_pieces(false);
     }
 
     /// Finishes a checkpoint whose image was being written in the background once its

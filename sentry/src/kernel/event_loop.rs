@@ -236,6 +236,7 @@ impl Kernel {
         loop {
             self.reap_checkpoint(false);
             self.reprotect_some();
+            self.preprotect_some();
             if let Some(st) = self.init_status {
                 if self.tasks.is_empty() {
                     // An image still being written is finished first.
@@ -300,13 +301,15 @@ impl Kernel {
                 .unwrap_or(1000)
                 // A checkpoint writer finishing is noticed soon after; mappings that
                 // get their protection back after one go on at once.
-                .min(if !self.reprotect.is_empty() {
-                    0
-                } else if self.checkpoint_job.is_some() {
-                    5
-                } else {
-                    1000
-                });
+                .min(
+                    if !self.reprotect.is_empty() || !self.preparing.is_empty() {
+                        0
+                    } else if self.checkpoint_job.is_some() {
+                        5
+                    } else {
+                        1000
+                    },
+                );
             let wakeups = self.plat.wakeup_fds();
             let mut pfds: Vec<libc::pollfd> = wakeups
                 .iter()

@@ -94,6 +94,12 @@ pub(crate) struct Kernel {
     user_paused: bool,
     /// Requests that need every guest thread stopped, waiting for the world to stop.
     deferred: Vec<crate::control::Envelope>,
+    /// `checkpoint --leave-running` requests waiting for the guest mappings to be made
+    /// read-only ahead of their stop (`preprotect` pieces left), while the guest runs.
+    preparing: Vec<crate::control::Envelope>,
+    /// Pieces of guest mappings (address space, start, end) still to make read-only
+    /// ahead of a checkpoint's stop.
+    preprotect: Vec<(u64, u64, u64)>,
     /// Runtime waits for a process started by `exec` (pid, where to answer).
     pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
     boot_ns: u64,
@@ -175,6 +181,8 @@ impl Kernel {
             freeze_started: None,
             user_paused: false,
             deferred: Vec::new(),
+            preparing: Vec::new(),
+            preprotect: Vec::new(),
             pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
             checkpoint_job: None,

@@ -39,6 +39,10 @@ pub struct MemoryFile {
     deferred: Vec<(u64, u64)>,
     /// The image memory still being loaded, after a restore on demand.
     lazy: Option<super::lazy::Background>,
+    /// A checkpoint is about to take a snapshot: guest mappings are being made read-only
+    /// ahead of it while the guest runs, and what becomes writable again is tracked, so
+    /// that the stop only protects that (`Mm::dirty`).
+    tracking: bool,
 }
 
 impl MemoryFile {
@@ -57,6 +61,7 @@ impl MemoryFile {
             snapshot: None,
             deferred: Vec::new(),
             lazy: None,
+            tracking: false,
         })
     }
 
@@ -259,6 +264,7 @@ impl MemoryFile {
     /// copies what they would change aside first. Freed ranges are kept until
     /// `end_snapshot`.
     pub(crate) fn begin_snapshot(&mut self) -> Arc<Snapshot> {
+        self.tracking = false;
         let snap = Arc::new(Snapshot {
             base: Base(self.base),
             ranges: self.refs.iter().map(|(&s, &(e, _))| (s, e)).collect(),
@@ -285,6 +291,16 @@ impl MemoryFile {
         self.snapshot.is_some()
     }
 
+    /// Starts tracking writes ahead of a snapshot (see `tracking`); `begin_snapshot`
+    /// ends it.
+    pub(crate) fn start_tracking(&mut self) {
+        self.tracking = true;
+    }
+
+    pub(crate) fn tracking(&self) -> bool {
+        self.tracking
+    }
+
     /// Copies what the snapshot still needs of `[off, off + len)` aside, so that the
     /// range may change.
     pub(crate) fn preserve(&self, off: u64, len: u64) {
@@ -296,9 +312,11 @@ impl MemoryFile {
     /// Whether `[off, off + len)` may be written without `preserve` (no snapshot needs
     /// it): a guest mapping of it may be writable.
     pub(crate) fn write_allowed(&self, off: u64, len: u64) -> bool {
-        self.snapshot
-            .as_ref()
-            .is_none_or(|snap| snap.preserved(off, len))
+        !self.tracking
+            && self
+                .snapshot
+                .as_ref()
+                .is_none_or(|snap| snap.preserved(off, len))
     }
 
     /// Marks the saved allocated ranges (start, end, references) as allocated again in a

@@ -14,6 +14,9 @@ use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BO
 /// mappings do not pile up.
 const COW_CHUNK: u64 = 64 * 1024;
 
+/// What a write fault on private memory nothing shares any more makes writable.
+const WIDE_WINDOW: u64 = 4 << 20;
+
 /// Lowest address a guest may map.
 pub(crate) const MMAP_MIN: u64 = GUEST_BOTTOM;
 /// Top of the initial stack.
@@ -56,6 +59,9 @@ pub struct Mm {
     /// around it (`handle_lazy`), every change of a mapping opens or drops what it
     /// covers first. Empty otherwise.
     unopened: BTreeMap<u64, u64>,
+    /// While the memory file tracks writes ahead of a checkpoint's snapshot: the ranges
+    /// given write access since the tracking began (the stop protects only these).
+    dirty: Vec<(u64, u64)>,
 }
 
 /// How much a first touch of memory restored on demand opens: the segments it meets are
@@ -102,6 +108,7 @@ impl Mm {
             arg_range: (0, 0),
             env_range: (0, 0),
             unopened: BTreeMap::new(),
+            dirty: Vec::new(),
         })
     }
 
@@ -256,6 +263,20 @@ impl Mm {
         Ok(())
     }
 
+    /// At a checkpoint's stop, when the mappings were made read-only ahead of it while
+    /// the guest ran: protects what became writable since (`dirty`), and forgets it.
+    pub fn protect_dirty_for_snapshot(&mut self, cx: &mut MmCtx) -> std::io::Result<()> {
+        for (a, b) in std::mem::take(&mut self.dirty) {
+            self.reprotect(cx, a, b)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the ranges tracked ahead of a snapshot that did not come.
+    pub fn forget_dirty(&mut self) {
+        self.dirty.clear();
+    }
+
     /// The writable mappings as pieces of at most `max` bytes, to be given their
     /// protection back (`reprotect`) a piece at a time once a snapshot is over.
     pub fn writable_pieces(&self, max: u64) -> Vec<(u64, u64)> {
@@ -377,6 +398,9 @@ impl Mm {
         name: &str,
     ) -> Result<(), Errno> {
         let off = cx.mf.alloc(r.len()).map_err(io_errno)?;
+        if cx.mf.tracking() && prot & PROT_WRITE != 0 {
+            self.dirty.push((r.start(), r.end()));
+        }
         if let Err(e) = cx.plat.map(self.id, r, prot, off) {
             cx.mf.dec_ref(off, r.len());
             return Err(io_errno(e));
@@ -561,6 +585,7 @@ impl Mm {
             arg_range: self.arg_range,
             env_range: self.env_range,
             unopened: BTreeMap::new(),
+            dirty: Vec::new(),
         };
         for (&s, v) in &self.vmas {
             cx.mf.inc_ref(v.off, v.end - s);
@@ -586,6 +611,23 @@ impl Mm {
         };
         if v.prot & PROT_WRITE == 0 {
             return false;
+        }
+        if cx.mf.tracking() {
+            // Made read-only ahead of a checkpoint's snapshot: the chunk around the
+            // fault becomes writable again (its own copy, if another address space
+            // shares it), and the stop will protect it once more.
+            let w0 = (addr & !(SNAP_CHUNK - 1)).max(s);
+            let w1 = ((addr & !(SNAP_CHUNK - 1)) + SNAP_CHUNK).min(v.end);
+            let off = v.off + (w0 - s);
+            if v.shared || !cx.mf.is_shared(off, w1 - w0) {
+                let prot = v.prot;
+                let Ok(r) = table_range(w0, w1) else {
+                    return false;
+                };
+                self.dirty.push((w0, w1));
+                return cx.plat.protect(self.id, r, prot).is_ok();
+            }
+            return self.break_cow(cx, w0, w1).is_ok();
         }
         if cx.mf.snapshot_active() {
             // A checkpoint's snapshot: the chunk around the fault is copied aside (if
@@ -614,11 +656,17 @@ impl Mm {
             let prot = v.prot;
             return table_range(w0, w1).is_ok_and(|r| cx.plat.protect(self.id, r, prot).is_ok());
         }
-        // Nothing else shares the mapping any more (the other side exited or wrote its
-        // own copy): make all of it writable at once rather than a chunk per fault.
-        if !cx.mf.is_shared(v.off, v.end - s) {
+        // Nothing else shares this part of the mapping any more (the other side exited
+        // or wrote its own copy, or a checkpoint's snapshot is over and the mapping
+        // waits for its protection back): make a wide window around the fault writable
+        // at once rather than a chunk per fault, but not all of a large mapping, whose
+        // mprotect would hold the event loop (and every guest thread waiting on it) for
+        // as long as it walks the resident pages.
+        let w0 = (addr & !(WIDE_WINDOW - 1)).max(s);
+        let w1 = ((addr & !(WIDE_WINDOW - 1)) + WIDE_WINDOW).min(v.end);
+        if !cx.mf.is_shared(v.off + (w0 - s), w1 - w0) {
             let prot = v.prot;
-            let Ok(r) = table_range(s, v.end) else {
+            let Ok(r) = table_range(w0, w1) else {
                 return false;
             };
             return cx.plat.protect(self.id, r, prot).is_ok();
@@ -635,6 +683,9 @@ impl Mm {
         let prot = v.prot;
         let len = w1 - w0;
         let r = table_range(w0, w1)?;
+        if cx.mf.tracking() && prot & PROT_WRITE != 0 {
+            self.dirty.push((w0, w1));
+        }
         if !cx.mf.is_shared(off, len) {
             return cx.plat.protect(self.id, r, prot).map_err(io_errno);
         }
@@ -770,5 +821,94 @@ impl Mm {
         }
         self.vmas.clear();
         cx.plat.destroy_address_space(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::fake::FakePlatform;
+
+    /// Host protection of the page at `addr` in `mm`'s fake address space.
+    fn prot_at(p: &FakePlatform, mm: &Mm, addr: u64) -> i32 {
+        p.mappings(mm.id)
+            .into_iter()
+            .find(|&(s, (e, _, _))| s <= addr && addr < e)
+            .map(|(_, (_, prot, _))| prot)
+            .expect("mapped")
+    }
+
+    #[test]
+    fn ahead_of_a_snapshot_only_what_became_writable_is_protected_at_the_stop() {
+        let mut mf = MemoryFile::new().unwrap();
+        let mut p = FakePlatform::new();
+        let rw = PROT_READ | PROT_WRITE;
+        let (mut mm, a, b) = {
+            let mut cx = MmCtx {
+                mf: &mut mf,
+                plat: &mut p,
+            };
+            let mut mm = Mm::new(&mut cx).unwrap();
+            let a = mm
+                .map_anon(&mut cx, 0, 8 << 20, rw, false, false, "")
+                .unwrap();
+            let b = mm
+                .map_anon(&mut cx, 0, 1 << 20, rw, true, false, "")
+                .unwrap();
+            (mm, a, b)
+        };
+        // Made read-only ahead of the stop while the guest runs.
+        mf.start_tracking();
+        {
+            let mut cx = MmCtx {
+                mf: &mut mf,
+                plat: &mut p,
+            };
+            for (s, e) in mm.writable_pieces(1 << 20) {
+                mm.reprotect(&mut cx, s, e).unwrap();
+            }
+        }
+        assert_eq!(prot_at(&p, &mm, a), PROT_READ);
+        assert_eq!(prot_at(&p, &mm, b), PROT_READ);
+        // Guest writes fault: their chunks become writable again, and are tracked.
+        let hot = a + (3 << 20) + 100;
+        let fresh = {
+            let mut cx = MmCtx {
+                mf: &mut mf,
+                plat: &mut p,
+            };
+            assert!(mm.handle_cow(&mut cx, hot));
+            assert!(mm.handle_cow(&mut cx, b + 5));
+            // A mapping made meanwhile is writable at once, and tracked.
+            mm.map_anon(&mut cx, 0, 1 << 20, rw, false, false, "")
+                .unwrap()
+        };
+        assert_eq!(prot_at(&p, &mm, hot), rw);
+        assert_eq!(prot_at(&p, &mm, b), rw);
+        assert_eq!(prot_at(&p, &mm, fresh), rw);
+        assert_eq!(
+            prot_at(&p, &mm, a),
+            PROT_READ,
+            "an untouched chunk stays read-only"
+        );
+        // The stop: the snapshot begins, and only the tracked ranges are protected.
+        let _snap = mf.begin_snapshot();
+        assert!(!mf.tracking());
+        {
+            let mut cx = MmCtx {
+                mf: &mut mf,
+                plat: &mut p,
+            };
+            mm.protect_dirty_for_snapshot(&mut cx).unwrap();
+        }
+        for addr in [hot, b + 5, fresh, a] {
+            assert_eq!(
+                prot_at(&p, &mm, addr),
+                PROT_READ,
+                "{addr:#x} at the snapshot"
+            );
+        }
+        assert!(mm.dirty.is_empty());
+        mf.end_snapshot();
     }
 }

@@ -42,6 +42,8 @@ impl Mm {
             env_range,
             // Not saved: a checkpoint opens everything first (its memory is all loaded).
             unopened: _,
+            // Not saved: protection bookkeeping of the checkpoint being taken.
+            dirty: _,
         } = self;
         MmState {
             id,
