@@ -333,6 +333,10 @@ mod tests {
         let outside = tmpdir("links-outside");
         let victim = outside.join("victim");
         std::fs::write(&victim, b"untouched").unwrap();
+        // Its mode set, not left to the umask (other tests build kernels, which set the
+        // process's umask to 0).
+        std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
         let ll = |target: &std::path::Path| TmpfsNode::Symlink(target.display().to_string());
         let attacks = [
             vec![
