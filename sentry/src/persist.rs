@@ -101,13 +101,16 @@ impl TableIds {
 }
 
 /// Saves every open file reachable from `tables` (each table once, however many tasks
-/// share it), their guest paths resolving in `vfs`; a deleted file brings at most
-/// `ghost_limit` bytes of data. Every guest thread must be stopped.
+/// share it) and `extra` (files other kernel objects name: the descriptions file locks are
+/// held through), their guest paths resolving in `vfs`; a deleted file brings at most
+/// `ghost_limit` bytes of data. Returns also the image ids of `extra`, in order. Every
+/// guest thread must be stopped.
 pub(crate) fn save<'a>(
     vfs: &Vfs,
     ghost_limit: u64,
     tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
-) -> Result<(SavedFiles, TableIds), SaveError> {
+    extra: &[FileRef],
+) -> Result<(SavedFiles, TableIds, Vec<u64>), SaveError> {
     let mut cx = SaveCtx::new(vfs, ghost_limit);
     let mut table_ids = HashMap::new();
     let mut fd_tables = Vec::new();
@@ -129,6 +132,7 @@ pub(crate) fn save<'a>(
             limit: *limit,
         });
     }
+    let extra_ids = extra.iter().map(|f| cx.file_id(f)).collect();
     let mut files = Vec::new();
     while let Some(SavedFile {
         id,
@@ -164,6 +168,7 @@ pub(crate) fn save<'a>(
             fd_tables,
         },
         TableIds(table_ids),
+        extra_ids,
     ))
 }
 
@@ -178,12 +183,20 @@ pub enum RestoreFilesError {
     },
     #[error("fd {fd} of fd table {table} names open file {file}, which is not in the image")]
     UnknownFile { table: u64, fd: i32, file: u64 },
+    #[error("the file of a lock held through open file {file}")]
+    Lock {
+        file: u64,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The restored open files of an image.
 pub(crate) struct RestoredFiles {
     /// The fd tables by saved id.
     pub tables: HashMap<u64, Rc<RefCell<FdTable>>>,
+    /// The open files by saved id.
+    pub files: HashMap<u64, FileRef>,
     /// The largest kernel object id the restored files hold.
     pub max_object_id: u64,
 }
@@ -238,6 +251,7 @@ pub(crate) fn restore(
     }
     Ok(RestoredFiles {
         tables,
+        files: restored,
         max_object_id: cx.max_object_id(),
     })
 }
@@ -330,7 +344,7 @@ pub(crate) mod testing {
         stdio: [OwnedFd; 3],
         tables: &[&Rc<RefCell<FdTable>>],
     ) -> (SavedFiles, Vec<Rc<RefCell<FdTable>>>) {
-        let (saved, ids) = save(vfs, GHOST_LIMIT, tables.iter().copied()).unwrap();
+        let (saved, ids, _) = save(vfs, GHOST_LIMIT, tables.iter().copied(), &[]).unwrap();
         let bytes =
             statefile::codec::encode(&(&saved.shared, &saved.files, &saved.fd_tables)).unwrap();
         let (shared, files, fd_tables): (Vec<SharedEntry>, Vec<FileState>, Vec<FdTableState>) =

@@ -118,3 +118,21 @@ fn unix_sockets_behave_as_on_the_host() {
     let o = run_do(None, &[bin.to_str().unwrap()]);
     expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
 }
+
+#[test]
+fn file_locks_behave_as_on_the_host() {
+    // fcntl record locks, OFD locks and flock between a parent and a child, on the tmpfs
+    // /tmp and on a host directory: owners, conflicts, F_GETLK, blocking waits, EINTR and
+    // SA_RESTART, EDEADLK, bad requests. The same lines as the program prints natively
+    // (where /tmp is the host's).
+    let bin = guest("locks");
+    let dir = common::TempDir::new("locks");
+    let d = dir.0.to_str().unwrap();
+    let host = std::process::Command::new(&bin)
+        .args(["/tmp", d])
+        .output()
+        .unwrap();
+    assert!(host.status.success(), "{host:?}");
+    let o = run_do(None, &[bin.to_str().unwrap(), "/tmp", d]);
+    expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
+}

@@ -474,7 +474,7 @@ mod tests {
     fn a_read_only_mount_is_not_reopened_for_writing() {
         let (rw, dir) = host_root("ro", false);
         let f = open(&rw, "/f", libc::O_RDWR, false);
-        let (saved, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])]).unwrap();
+        let (saved, _, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])], &[]).unwrap();
         let (ro, _) = host_root("ro", true);
         let e = restore(
             &ro,
@@ -521,7 +521,7 @@ mod tests {
 
     /// The state a table of the one file `f` saves as.
     fn saved_kind(vfs: &Vfs, f: &FileRef, limit: u64) -> Result<HostFileState, String> {
-        let (saved, _) = save(vfs, limit, [&table(&[f])]).map_err(|e| e.to_string())?;
+        let (saved, _, _) = save(vfs, limit, [&table(&[f])], &[]).map_err(|e| e.to_string())?;
         match &saved.files[0].kind {
             crate::kinds::FileKindState::Host(h) => Ok(h.clone()),
             k => panic!("saved as {k:?}"),
@@ -628,7 +628,7 @@ mod tests {
     fn a_file_changed_under_its_name_after_the_checkpoint_is_refused_by_name() {
         let (vfs, dir) = host_root("changed", false);
         let f = open(&vfs, "/f", libc::O_RDONLY, false);
-        let (saved, _) = save(&vfs, GHOST_LIMIT, [&table(&[&f])]).unwrap();
+        let (saved, _, _) = save(&vfs, GHOST_LIMIT, [&table(&[&f])], &[]).unwrap();
         drop(f);
         // The same file again (a copy of the tree keeps size and mtime): restored.
         let restore_it = || {
@@ -689,7 +689,7 @@ mod tests {
         let (rw, dir) = host_root("roghost", false);
         let f = open(&rw, "/f", libc::O_RDONLY, false);
         std::fs::remove_file(dir.join("f")).unwrap();
-        let (saved, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])]).unwrap();
+        let (saved, _, _) = save(&rw, GHOST_LIMIT, [&table(&[&f])], &[]).unwrap();
         let (ro, _) = host_root("roghost", true);
         let back = restore(
             &ro,

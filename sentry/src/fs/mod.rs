@@ -15,6 +15,7 @@ pub(crate) mod file;
 pub(crate) mod ghost;
 pub(crate) mod host;
 pub(crate) mod host_sys;
+pub(crate) mod lock;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
 pub(crate) mod stdio;

@@ -421,6 +421,9 @@ impl Kernel {
 
     /// Wakes the tasks parked on the objects queued with [`crate::wait::wake_later`].
     pub(crate) fn wake_deferred(&mut self) {
+        // Descriptions dropped out of the kernel's sight (a message in flight discarded)
+        // take their locks with them.
+        self.release_dropped_locks();
         for id in crate::wait::take_later() {
             self.notify(&WaitKey::Object(id));
         }

@@ -131,6 +131,8 @@ impl Kernel {
         for key in keys {
             self.notify(&key);
         }
+        self.locks().stop_waiting(tid);
+        self.release_dropped_locks();
         let g = self.tgs.get_mut(&tgid).expect("tg");
         g.threads.retain(|&x| x != tid);
         if g.threads.is_empty() {
@@ -156,6 +158,7 @@ impl Kernel {
         g.itimer_real = None;
         let children = std::mem::take(&mut g.children);
         let ppid = g.ppid;
+        self.release_process_locks(pid);
         if pid == 1 {
             // The init is gone: everything else goes with it.
             self.init_status = Some(status);

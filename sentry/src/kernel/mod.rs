@@ -114,6 +114,8 @@ pub(crate) struct Kernel {
     /// What the sandbox's sockets are bound to (not saved: restore registers the
     /// restored sockets again).
     bindings: crate::net::Bindings,
+    /// File locks (flock, record and OFD locks).
+    locks: crate::fs::lock::LockTable,
 }
 
 impl Kernel {
@@ -189,6 +191,7 @@ impl Kernel {
             reprotect: Vec::new(),
             fifos: Default::default(),
             bindings: Default::default(),
+            locks: Default::default(),
         })
     }
 

@@ -252,6 +252,17 @@ impl Kernel {
         let files =
             crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
+        // File locks, on the restored files (keyed by what they are now).
+        for l in &st.locks {
+            let f = &files.files[&l.file];
+            let key = crate::fs::lock::file_key(f).map_err(|e| {
+                RestoreError::Files(crate::persist::RestoreFilesError::Lock {
+                    file: l.file,
+                    source: std::io::Error::from_raw_os_error(e),
+                })
+            })?;
+            self.restore_lock(key, &l.lock, f);
+        }
         let tables = files.tables;
         self.bindings.register_restored(
             &self.vfs,

@@ -21,6 +21,7 @@ use crate::kernel::Kernel;
 pub use crate::creds::CredsState;
 pub use crate::fs::ghost::{FileIdentity, GhostExtent, GhostFile};
 pub use crate::fs::host::HostFileState;
+pub use crate::fs::lock::{LockFamily, LockSaved, LockState, LockType};
 pub use crate::fs::tmpfs::{TmpfsEntry, TmpfsNode};
 pub use crate::kernel::futex::WaiterState;
 pub use crate::kernel::signal::{SigActionState, SigInfoState};
@@ -57,6 +58,9 @@ pub struct KernelState {
     pub futex_waiters: Vec<WaiterState>,
     pub mounts: Vec<MountState>,
     pub init_status: Option<WaitStatusState>,
+    /// Held file locks (flock, record and OFD locks), each naming an open file of
+    /// `files`: `crate::fs::lock`.
+    pub locks: Vec<LockState>,
 }
 
 impl statefile::StateSchema for KernelState {
@@ -112,12 +116,20 @@ impl Kernel {
     /// Writes down the whole kernel. Every guest thread must be stopped. A deleted file
     /// brings at most `ghost_limit` bytes of data (`crate::fs::ghost`).
     pub(crate) fn save_state(&mut self, ghost_limit: u64) -> Result<KernelState, std::io::Error> {
-        let (saved_files, table_ids) = crate::persist::save(
+        let held = self.locks.save();
+        let vias: Vec<_> = held.iter().map(|(_, f)| f.clone()).collect();
+        let (saved_files, table_ids, via_ids) = crate::persist::save(
             &self.vfs,
             ghost_limit,
             self.tasks.values().map(|t| &t.files),
+            &vias,
         )
         .map_err(std::io::Error::other)?;
+        let locks = held
+            .into_iter()
+            .zip(via_ids)
+            .map(|((lock, _), file)| LockState { lock, file })
+            .collect();
         let mut fs_ids: Ids<std::cell::RefCell<FsContext>> = Ids::new();
         let mut sig_ids: Ids<std::cell::RefCell<[SigAction; 64]>> = Ids::new();
         let mut fs_contexts = Vec::new();
@@ -189,6 +201,7 @@ impl Kernel {
             futex_waiters: self.futex_waiters.iter().map(|w| w.save()).collect(),
             mounts,
             init_status: self.init_status.as_ref().map(WaitStatus::save),
+            locks,
         })
     }
 }

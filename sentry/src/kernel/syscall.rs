@@ -439,6 +439,25 @@ impl SysCtx<'_> {
         self.k.new_obj_id()
     }
 
+    /// The sandbox's file locks.
+    pub(crate) fn locks(&mut self) -> &mut crate::fs::lock::LockTable {
+        self.k.locks()
+    }
+
+    /// Sets or removes a file lock (`LockTable::set`), new wait keys from the kernel's ids.
+    pub(crate) fn set_lock(
+        &mut self,
+        key: crate::fs::lock::FileKey,
+        req: crate::fs::lock::Request,
+    ) -> Result<Result<Option<u64>, crate::fs::lock::Blocked>, Errno> {
+        self.k.set_lock(key, req)
+    }
+
+    /// Drops the locks of descriptions that are gone and wakes their waiters.
+    pub(crate) fn release_dropped_locks(&mut self) {
+        self.k.release_dropped_locks();
+    }
+
     /// Turns an I/O outcome into the call's result: parks on would-block, raises SIGPIPE
     /// on a write to a pipe without readers.
     pub(crate) fn io_result(&mut self, r: Result<usize, IoErr>) -> Sys {

@@ -53,6 +53,9 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
     }
     // Open files, the objects they share, and fd tables: beside the files' kinds.
     let tables = crate::persist::check(&st.shared, &st.files, &st.fd_tables)?;
+    let file_ids: HashSet<u64> = st.files.iter().map(|f| f.id).collect();
+    let pids: HashSet<i32> = st.thread_groups.iter().map(|g| g.pid).collect();
+    crate::fs::lock::check(&st.locks, &file_ids, &pids)?;
     let fss = unique("fs context", st.fs_contexts.iter().map(|f| f.id))?;
     for f in &st.fs_contexts {
         let obj = format!("fs context {}", f.id);

@@ -317,13 +317,12 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
             fb.imp.set_status_flags(flags);
             Sys::Ret(0)
         }
-        libc::F_GETLK => {
-            // No locks are held by others in this sandbox: report F_UNLCK.
-            let mut fl = tryk!(c.read_mem(a[2], 32));
-            fl[0..2].copy_from_slice(&(libc::F_UNLCK as i16).to_le_bytes());
-            ret(c.write_mem(a[2], &fl).map(|_| 0))
-        }
-        libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => Sys::Ret(0),
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => super::lock::fcntl_lock(c, f, cmd, a[2]),
         libc::F_GETPIPE_SZ => match pipe::of(&*f.borrow().imp) {
             Some(p) => Sys::Ret(p.borrow().capacity as i64),
             None => err(libc::EBADF),

@@ -9,6 +9,7 @@ pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod fs;
 pub(crate) mod futex;
+pub(crate) mod lock;
 pub(crate) mod mm;
 pub(crate) mod poll;
 pub(crate) mod process;
@@ -48,6 +49,11 @@ impl SyscallTable for Syscalls {
         }
         if [libc::SYS_open, libc::SYS_openat, libc::SYS_creat].contains(&(nr as i64)) {
             c.cancel_fifo_open();
+        }
+        if [libc::SYS_fcntl, libc::SYS_flock].contains(&(nr as i64)) {
+            // A lock wait ends: it no longer takes part in deadlock detection.
+            let tid = c.tid();
+            c.locks().stop_waiting(tid);
         }
     }
 }

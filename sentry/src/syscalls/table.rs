@@ -20,7 +20,7 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, epoll, file, fs, futex, mm, poll, process, signal, socket, time};
+use super::{creds, epoll, file, fs, futex, lock, mm, poll, process, signal, socket, time};
 use super::{fadvise, fd_xattr, path_xattr, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
@@ -404,10 +404,11 @@ const LIST: &[Syscall] = &[
     sys(70, "msgrcv").eintr(),
     sys(71, "msgctl"),
     sys(72, "fcntl").serves(file::fcntl).partial(
-        "record locks are not kept: F_SETLK and F_SETLKW succeed at once and F_GETLK reports \
-         F_UNLCK; F_SETOWN and F_SETSIG are accepted and ignored; seals fail with EINVAL",
+        "record and OFD locks as Linux keeps them (a process's record locks are its thread \
+         group's, not its fd table's); F_SETOWN and F_SETSIG are accepted and ignored; seals \
+         fail with EINVAL",
     ),
-    sys(73, "flock").missing("file locks come with the later issue on locks"),
+    sys(73, "flock").serves(lock::flock),
     sys(74, "fsync").serves(file::fsync),
     sys(75, "fdatasync").serves(file::fsync).note("as fsync"),
     sys(76, "truncate").serves(fs::truncate),
@@ -1025,13 +1026,13 @@ mod tests {
             "refusals and quiet gaps are not logged"
         );
         for _ in 0..2 {
-            assert_eq!(k.call(t, libc::SYS_flock, [0; 6]), e(libc::ENOSYS));
+            assert_eq!(k.call(t, libc::SYS_ioprio_get, [0; 6]), e(libc::ENOSYS));
             assert_eq!(k.call(t, 400, [0; 6]), e(libc::ENOSYS));
             assert_eq!(k.call(t, -1, [0; 6]), e(libc::ENOSYS));
         }
         assert_eq!(
             k.logged_unimplemented(),
-            [libc::SYS_flock as u64, 400, u64::MAX]
+            [libc::SYS_ioprio_get as u64, 400, u64::MAX]
         );
     }
 }

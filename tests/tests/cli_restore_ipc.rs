@@ -1,0 +1,68 @@
+//! Kernel objects of the Linux issue across checkpoint and restore through the runsc
+//! binary: file locks (held and waited for), each checked by a static guest
+//! (tests/guest/*_cr.c) that sets the state, prints "ready", waits for /tmp/go (made by
+//! `runsc exec` after the restore) and prints what it finds.
+
+use tests::{text, Runtime};
+
+mod common;
+
+/// Runs guest `name` with `args` in a busybox container `id` (with an empty /work in its
+/// rootfs), checkpoints it once it is ready, restores it as `ID2`, lets it go on and
+/// returns what it printed after the restore.
+fn across_a_checkpoint(name: &str, id: &str, args: &[&str]) -> String {
+    let rt = Runtime::new();
+    let guest = format!("/bin/{name}");
+    let mut argv = vec![guest.as_str()];
+    argv.extend_from_slice(args);
+    let bundle = rt.busybox_bundle(id, &argv);
+    std::fs::copy(common::guest(name), bundle.join("rootfs").join(&guest[1..])).unwrap();
+    std::fs::create_dir(bundle.join("rootfs/work")).unwrap();
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run: {}", o.stderr);
+    let out = rt.wait_for_output(id, "ready\n", 20);
+    assert!(out.ends_with("ready\n"), "{out}");
+
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), id]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let id2 = format!("{id}2");
+    let o = rt.restore_to_files(&id2, &id2, &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let o = rt.run_with_timeout(&["exec", &id2, "sh", "-c", "echo > /tmp/go"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    let out = rt.wait_for_output(&id2, "done\n", 20);
+    let _ = rt.run(&["delete", "--force", id]);
+    let o = rt.run(&["delete", "--force", &id2]);
+    assert!(o.status.success(), "{}", text(&o));
+    out
+}
+
+#[test]
+fn file_locks_and_their_waiters_survive_a_checkpoint() {
+    // On the tmpfs /tmp and on the rootfs's /work: a record lock, an OFD lock and a flock
+    // lock held before the checkpoint still conflict for a new process after the restore,
+    // and a child parked in F_SETLKW before the checkpoint gets the lock once the holder
+    // releases it.
+    let out = across_a_checkpoint("locks_cr", "lcr", &["/tmp", "/work"]);
+    let mut want = String::new();
+    for d in ["/tmp", "/work"] {
+        want += &format!(
+            "{d} record: setlk EAGAIN\n{d} record: getlk type=write start=0 len=10 by=parent\n\
+             {d} ofd: getlk type=write start=100 pid=-1\n{d} flock: EAGAIN\n"
+        );
+    }
+    let (checks, rest) = out.split_at(want.len().min(out.len()));
+    assert_eq!(checks, want, "{out}");
+    // The waiters print as they get their locks, in either order.
+    for d in ["/tmp", "/work"] {
+        assert!(
+            rest.contains(&format!("{d} waiter: 0 after go=1\n")),
+            "{out}"
+        );
+    }
+    assert!(rest.ends_with("done\n"), "{out}");
+}
