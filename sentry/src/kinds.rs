@@ -153,6 +153,7 @@ register! {
         Epoll(crate::ipc::epoll::EpollFile),
         PipeRdwr(crate::ipc::pipe::PipeDuplex),
         Unix(crate::net::unix::UnixSocket),
+        TimerFd(crate::ipc::timerfd::TimerFd),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

@@ -102,3 +102,46 @@ pub(crate) fn wake_later(id: u64) {
 pub(crate) fn take_later() -> Vec<u64> {
     LATER.with(|l| std::mem::take(&mut *l.borrow_mut()))
 }
+
+// ---- timers of objects that wake their waiters when they expire ----
+
+thread_local! {
+    /// Kernel objects (timerfds) armed to expire, with when, on the host's monotonic clock
+    /// (see [`arm_timer`]).
+    static TIMERS: std::cell::RefCell<std::collections::BTreeMap<u64, u64>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// Asks the kernel to wake the tasks parked on object `id` at `host_mono` ns on the host's
+/// monotonic clock (replacing an earlier time for it). For objects that expire by
+/// themselves without the kernel at hand: a timerfd. The sentry serves one sandbox per
+/// thread, so the timers are the thread's.
+pub(crate) fn arm_timer(id: u64, host_mono: u64) {
+    TIMERS.with(|t| t.borrow_mut().insert(id, host_mono));
+}
+
+/// Object `id` no longer expires (disarmed, or gone).
+pub(crate) fn disarm_timer(id: u64) {
+    TIMERS.with(|t| t.borrow_mut().remove(&id));
+}
+
+/// The earliest time an armed object expires, on the host's monotonic clock.
+pub(crate) fn next_timer() -> Option<u64> {
+    TIMERS.with(|t| t.borrow().values().min().copied())
+}
+
+/// The objects whose time has come by `host_mono`, taken off the list.
+pub(crate) fn due_timers(host_mono: u64) -> Vec<u64> {
+    TIMERS.with(|t| {
+        let mut t = t.borrow_mut();
+        let due: Vec<u64> = t
+            .iter()
+            .filter(|&(_, &d)| d <= host_mono)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in &due {
+            t.remove(id);
+        }
+        due
+    })
+}

@@ -9,7 +9,7 @@ mod common;
 
 /// Runs guest `name` with `args` in a busybox container `id` (with an empty /work in its
 /// rootfs), checkpoints it once it is ready, restores it as `ID2`, lets it go on and
-/// returns what it printed after the restore.
+/// returns what it printed after the restore (the restored container's stdout).
 fn across_a_checkpoint(name: &str, id: &str, args: &[&str]) -> String {
     let rt = Runtime::new();
     let guest = format!("/bin/{name}");
@@ -65,4 +65,26 @@ fn file_locks_and_their_waiters_survive_a_checkpoint() {
         );
     }
     assert!(rest.ends_with("done\n"), "{out}");
+}
+
+#[test]
+fn timerfds_keep_their_time_left_and_expirations_across_a_checkpoint() {
+    // An expired timer not read still has its expiration; a timer a minute away is not
+    // restarted (less than a minute left, more than 40 s); timers due after the restore
+    // expire there, and a child parked reading one before the checkpoint reads it after.
+    let out = across_a_checkpoint("timerfd_cr", "tcr", &[]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "child: waited 1, after go=1",
+            "done",
+            "expired: 1",
+            "minute: left in [40s,60s)=1, not expired=1",
+            "periodic: some=1",
+            "second: 1",
+        ],
+        "{out}"
+    );
 }

@@ -125,14 +125,29 @@ fn file_locks_behave_as_on_the_host() {
     // /tmp and on a host directory: owners, conflicts, F_GETLK, blocking waits, EINTR and
     // SA_RESTART, EDEADLK, bad requests. The same lines as the program prints natively
     // (where /tmp is the host's).
-    let bin = guest("locks");
     let dir = common::TempDir::new("locks");
-    let d = dir.0.to_str().unwrap();
+    same_as_on_the_host("locks", &["/tmp", dir.0.to_str().unwrap()]);
+}
+
+/// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
+/// the same lines in both.
+fn same_as_on_the_host(name: &str, args: &[&str]) {
+    let bin = guest(name);
     let host = std::process::Command::new(&bin)
-        .args(["/tmp", d])
+        .args(args)
         .output()
         .unwrap();
     assert!(host.status.success(), "{host:?}");
-    let o = run_do(None, &[bin.to_str().unwrap(), "/tmp", d]);
+    let mut argv = vec![bin.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let o = run_do(None, &argv);
     expect(&o, 0, &String::from_utf8_lossy(&host.stdout));
+}
+
+#[test]
+fn timerfd_behaves_as_on_the_host() {
+    // Create flags and clocks, relative and absolute settime with the old value, reads of
+    // expirations, poll and epoll readiness, a periodic count, an inherited timer, and the
+    // calls a timerfd refuses: the same lines as natively.
+    same_as_on_the_host("timerfd", &[]);
 }

@@ -5,3 +5,4 @@ pub(crate) mod epoll;
 pub(crate) mod eventfd;
 pub(crate) mod fifo;
 pub(crate) mod pipe;
+pub(crate) mod timerfd;

@@ -380,12 +380,22 @@ impl Kernel {
             .tgs
             .values()
             .filter_map(|g| g.itimer_real.map(|(d, _)| d));
-        parked.chain(timers).chain(self.held_deadline()).min()
+        // Armed timerfds, from the host's monotonic clock to the guest's.
+        let objects = crate::wait::next_timer()
+            .map(|d| (d as i64).saturating_add(self.clocks.mono_offset).max(0) as u64);
+        parked
+            .chain(timers)
+            .chain(self.held_deadline())
+            .chain(objects)
+            .min()
     }
 
     pub(crate) fn expire_timers(&mut self) {
         let now = self.clocks.mono();
         self.probe_holding(now);
+        for id in crate::wait::due_timers(super::time::host_clock(libc::CLOCK_MONOTONIC)) {
+            self.notify(&WaitKey::Object(id));
+        }
         let due: Vec<i32> = self
             .tasks
             .iter()

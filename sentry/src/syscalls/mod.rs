@@ -17,6 +17,7 @@ pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod table;
 pub(crate) mod time;
+pub(crate) mod timerfd;
 
 use crate::kernel::{err, RestartRule, Sys, SysCtx, SyscallTable};
 

@@ -20,7 +20,9 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
-use super::{creds, epoll, file, fs, futex, lock, mm, poll, process, signal, socket, time};
+use super::{
+    creds, epoll, file, fs, futex, lock, mm, poll, process, signal, socket, time, timerfd,
+};
 use super::{fadvise, fd_xattr, path_xattr, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
@@ -692,13 +694,17 @@ const LIST: &[Syscall] = &[
     ),
     sys(281, "epoll_pwait").serves(epoll_pwait).eintr(),
     sys(282, "signalfd").missing(LATER_FILES),
-    sys(283, "timerfd_create").missing(LATER_FILES),
+    sys(283, "timerfd_create").serves(timerfd::timerfd_create).partial(
+        "CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME; the alarm clocks are EINVAL",
+    ),
     sys(284, "eventfd").serves(|c| epoll::eventfd2(c, c.arg(0), 0)),
     sys(285, "fallocate").serves(file::fallocate).note(
         "regular files only; other files fail with EBADF",
     ),
-    sys(286, "timerfd_settime").missing(LATER_FILES),
-    sys(287, "timerfd_gettime").missing(LATER_FILES),
+    sys(286, "timerfd_settime").serves(timerfd::timerfd_settime).partial(
+        "TFD_TIMER_CANCEL_ON_SET is accepted and never cancels: the guest cannot set the clock",
+    ),
+    sys(287, "timerfd_gettime").serves(timerfd::timerfd_gettime),
     sys(288, "accept4").serves(|c| socket::accept(c, c.arg(3))),
     sys(289, "signalfd4").missing(LATER_FILES),
     sys(290, "eventfd2").serves(|c| epoll::eventfd2(c, c.arg(0), c.arg(1))),
