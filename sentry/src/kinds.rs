@@ -154,6 +154,7 @@ register! {
         PipeRdwr(crate::ipc::pipe::PipeDuplex),
         Unix(crate::net::unix::UnixSocket),
         TimerFd(crate::ipc::timerfd::TimerFd),
+        SignalFd(crate::ipc::signalfd::SignalFd),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

@@ -26,6 +26,13 @@ pub enum FutexKey {
     Shared { offset: u64 },
 }
 
+/// What the signalfd readers and pollers of process `pid` wait on: notified when a
+/// signal is queued to it or to one of its threads. (Kernel object ids never reach this
+/// range.)
+pub(crate) fn signals_of(pid: i32) -> WaitKey {
+    WaitKey::Object(1 << 62 | pid as u32 as u64)
+}
+
 // ---- saved form ----
 
 /// The saved form of a wait key. A host fd is not saved: only what was waited for.

@@ -16,20 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MS 1000000L
+#include "checks.h"
 
-static const char *en(int r) {
-    if (r >= 0)
-        return "ok";
-    switch (errno) {
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case ESPIPE: return "ESPIPE";
-    case EFAULT: return "EFAULT";
-    default: return strerror(errno);
-    }
-}
+#define MS 1000000L
 
 static int arm(int fd, int flags, long value_ns, long interval_ns, struct itimerspec *old) {
     struct itimerspec its = {{interval_ns / 1000000000, interval_ns % 1000000000},
@@ -55,12 +44,7 @@ int main(void) {
     printf("bad clock: %s\n", en(timerfd_create(12345, 0)));
     printf("bad flags: %s\n", en(timerfd_create(CLOCK_MONOTONIC, 0x4)));
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    printf("cloexec=%d nonblock=%d\n", fcntl(fd, F_GETFD) & FD_CLOEXEC,
-           !!(fcntl(fd, F_GETFL) & O_NONBLOCK));
-    char link[64] = {0}, proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    readlink(proc, link, sizeof link - 1);
-    printf("link: %s\n", link);
+    show_fd(fd);
     printf("initially: left=%ld read=%lld\n", left_ns(fd), rd(fd));
 
     /* Relative, then re-armed: the old value comes back. */

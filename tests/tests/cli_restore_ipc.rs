@@ -88,3 +88,23 @@ fn timerfds_keep_their_time_left_and_expirations_across_a_checkpoint() {
         "{out}"
     );
 }
+
+#[test]
+fn signalfds_keep_their_mask_and_readers_across_a_checkpoint() {
+    // A signal queued with a value before the checkpoint is read after it, the mask still
+    // holds both signals, and a child parked reading its own signalfd gets the signal sent
+    // after the restore.
+    let out = across_a_checkpoint("signalfd_cr", "scr", &[]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "child: 128 signo=12 int=9 after go=1",
+            "done",
+            "mask kept: 128 signo=12",
+            "queued before: 128 signo=10 int=7",
+        ],
+        "{out}"
+    );
+}

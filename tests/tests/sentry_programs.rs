@@ -151,3 +151,11 @@ fn timerfd_behaves_as_on_the_host() {
     // calls a timerfd refuses: the same lines as natively.
     same_as_on_the_host("timerfd", &[]);
 }
+
+#[test]
+fn signalfd_behaves_as_on_the_host() {
+    // Argument checks, records of kill, sigqueue, real-time, tgkill and SIGCHLD signals,
+    // poll and epoll readiness, a new mask, a blocking read woken by another process and
+    // one interrupted by a handler: the same lines as natively.
+    same_as_on_the_host("signalfd", &[]);
+}

@@ -215,6 +215,12 @@ pub trait FileImpl: Kind {
     fn link_text(&self, path: &str) -> String {
         path.to_string()
     }
+
+    /// A signalfd: the signals it reads. Its reads and readiness are the calling task's
+    /// pending signals in this mask, which the calls that read or poll it take.
+    fn signal_mask(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What every registered kind has, by a blanket implementation over [`Registered`] (which

@@ -5,4 +5,5 @@ pub(crate) mod epoll;
 pub(crate) mod eventfd;
 pub(crate) mod fifo;
 pub(crate) mod pipe;
+pub(crate) mod signalfd;
 pub(crate) mod timerfd;

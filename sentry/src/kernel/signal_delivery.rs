@@ -100,6 +100,7 @@ impl Kernel {
         }
         t.pending.push(info);
         self.kick(tid);
+        self.notify(&crate::wait::signals_of(tgid));
     }
 
     /// Sends a signal to a thread group.
@@ -125,6 +126,7 @@ impl Kernel {
             .find(|&t| self.tasks[&t].sigmask & bit(signo) == 0)
             .unwrap_or(threads[0]);
         self.kick(target);
+        self.notify(&crate::wait::signals_of(pid));
     }
 
     /// Effects at queue time: SIGKILL kills, SIGCONT continues, ignored signals are

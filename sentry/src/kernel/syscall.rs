@@ -439,6 +439,21 @@ impl SysCtx<'_> {
         self.k.new_obj_id()
     }
 
+    /// Poll readiness of `f` for `events` as the calling task sees it: a signalfd is
+    /// readable when the task has a signal of its mask pending.
+    pub(crate) fn readiness(&self, f: &FileRef, events: i16) -> (i16, Vec<WaitKey>) {
+        let fb = f.borrow();
+        let Some(mask) = fb.imp.signal_mask() else {
+            return fb.readiness(events);
+        };
+        let r = if self.pending_signals() & mask != 0 {
+            libc::POLLIN | libc::POLLRDNORM
+        } else {
+            0
+        };
+        (r & events, vec![crate::wait::signals_of(self.tgid())])
+    }
+
     /// The sandbox's file locks.
     pub(crate) fn locks(&mut self) -> &mut crate::fs::lock::LockTable {
         self.k.locks()

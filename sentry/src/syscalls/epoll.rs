@@ -161,7 +161,7 @@ pub(super) fn epoll_wait(
             }
             let Some(f) = i.file.upgrade() else { continue };
             let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
-            let (r, k) = f.borrow().readiness(want);
+            let (r, k) = c.readiness(&f, want);
             keys.extend(k);
             let r = r as u16 as u32 & (i.events | libc::EPOLLERR as u32 | libc::EPOLLHUP as u32);
             if r != 0 {

@@ -26,12 +26,57 @@ fn do_read(
     off: Option<u64>,
 ) -> Result<usize, IoErr> {
     let f = c.file(fd)?;
+    let mask = f.borrow().imp.signal_mask();
+    if let Some(mask) = mask {
+        return read_signals(c, &f, mask, buf, len);
+    }
     let data = f.borrow_mut().read(len.min(MAX_RW), off)?;
     if let Some(key) = f.borrow().notify_key() {
         c.notify(&key);
     }
     c.write_mem(buf, &data)?;
     Ok(data.len())
+}
+
+/// A read of a signalfd: the calling task's pending signals of `mask` (its own first, then
+/// its process's), as many `signalfd_siginfo` records as fit in `len`; blocks while there
+/// is none.
+fn read_signals(
+    c: &mut SysCtx,
+    f: &FileRef,
+    mask: u64,
+    buf: u64,
+    len: usize,
+) -> Result<usize, IoErr> {
+    use crate::ipc::signalfd::{record, SIGINFO_SIZE};
+    let nonblock = {
+        let fb = f.borrow();
+        if !fb.readable() {
+            return Err(IoErr::Errno(libc::EBADF));
+        }
+        fb.flags & libc::O_NONBLOCK != 0
+    };
+    if len < SIGINFO_SIZE {
+        return Err(IoErr::Errno(libc::EINVAL));
+    }
+    // Check the buffer before taking signals that could then be lost.
+    c.write_mem(buf, &[0u8; SIGINFO_SIZE])?;
+    let mut out = Vec::new();
+    while out.len() + SIGINFO_SIZE <= len.min(MAX_RW) {
+        let Some(info) = c.dequeue_signal(mask) else {
+            break;
+        };
+        out.extend_from_slice(&record(&info));
+    }
+    if out.is_empty() {
+        return Err(if nonblock {
+            IoErr::Errno(libc::EAGAIN)
+        } else {
+            IoErr::Block(crate::wait::signals_of(c.tgid()))
+        });
+    }
+    c.write_mem(buf, &out)?;
+    Ok(out.len())
 }
 
 /// Writes, continuing a parked write from its saved progress (a blocking pipe write

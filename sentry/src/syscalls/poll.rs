@@ -65,7 +65,7 @@ pub(super) fn poll(
         } else {
             match c.file(fd as u64) {
                 Ok(f) => {
-                    let (r, k) = f.borrow().readiness(events | libc::POLLERR | libc::POLLHUP);
+                    let (r, k) = c.readiness(&f, events | libc::POLLERR | libc::POLLHUP);
                     keys.extend(k);
                     r
                 }
@@ -190,7 +190,7 @@ pub(super) fn select(c: &mut SysCtx, pselect: bool) -> Sys {
         if want[2] {
             ev |= libc::POLLPRI;
         }
-        let (r, k) = f.borrow().readiness(ev);
+        let (r, k) = c.readiness(&f, ev);
         keys.extend(k);
         if want[0] && r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             out[0][w] |= b;

@@ -203,6 +203,48 @@ pub(super) fn rt_sigqueueinfo(c: &mut SysCtx, nr: i64) -> Sys {
     ret(r.map(|_| 0))
 }
 
+/// signalfd4, and signalfd with no flags: a new signalfd for the signals of the mask at
+/// `mask` (when `fd` is -1), or a new mask for the signalfd `fd`.
+pub(super) fn signalfd4(c: &mut SysCtx, fd: u64, mask: u64, size: u64, flags: u64) -> Sys {
+    use crate::fs::file::OpenFile;
+    use crate::ipc::signalfd::SignalFd;
+    let flags = flags as i32;
+    if flags & !(libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) != 0 || size != 8 {
+        return err(libc::EINVAL);
+    }
+    let mask = match c.read_u64(mask) {
+        Ok(m) => m,
+        Err(e) => return err(e),
+    };
+    if fd as i32 != -1 {
+        let f = match c.file(fd) {
+            Ok(f) => f,
+            Err(e) => return err(e),
+        };
+        let mut fb = f.borrow_mut();
+        return match fb
+            .io()
+            .ok()
+            .and_then(|imp| imp.as_any_mut().downcast_mut::<SignalFd>())
+        {
+            Some(s) => {
+                s.set_mask(mask);
+                Sys::Ret(fd as i64)
+            }
+            None => err(libc::EINVAL),
+        };
+    }
+    let id = c.new_obj_id();
+    let f = OpenFile::new(
+        Box::new(SignalFd::new(id, mask)),
+        libc::O_RDWR | (flags & libc::O_NONBLOCK),
+        "anon_inode:[signalfd]",
+    );
+    ret(c
+        .install(f, flags & libc::SFD_CLOEXEC != 0)
+        .map(|fd| fd as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::{kernel, SCRATCH};

@@ -693,7 +693,7 @@ const LIST: &[Syscall] = &[
          changes nothing",
     ),
     sys(281, "epoll_pwait").serves(epoll_pwait).eintr(),
-    sys(282, "signalfd").missing(LATER_FILES),
+    sys(282, "signalfd").serves(|c| signal::signalfd4(c, c.arg(0), c.arg(1), c.arg(2), 0)),
     sys(283, "timerfd_create").serves(timerfd::timerfd_create).partial(
         "CLOCK_REALTIME, CLOCK_MONOTONIC and CLOCK_BOOTTIME; the alarm clocks are EINVAL",
     ),
@@ -706,7 +706,7 @@ const LIST: &[Syscall] = &[
     ),
     sys(287, "timerfd_gettime").serves(timerfd::timerfd_gettime),
     sys(288, "accept4").serves(|c| socket::accept(c, c.arg(3))),
-    sys(289, "signalfd4").missing(LATER_FILES),
+    sys(289, "signalfd4").serves(|c| signal::signalfd4(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))),
     sys(290, "eventfd2").serves(|c| epoll::eventfd2(c, c.arg(0), c.arg(1))),
     sys(291, "epoll_create1").serves(|c| epoll::epoll_create1(c, c.arg(0))),
     sys(292, "dup3").serves(|c| file::dup3(c, c.arg(0), c.arg(1), c.arg(2), false)),
