@@ -17,8 +17,14 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Invalid;
 use crate::fs::file::{FileImpl, IoErr};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::kernel::time::host_clock;
 use crate::wait::WaitKey;
+
+/// The host's `clock` now, in ns.
+fn host_clock(clock: libc::clockid_t) -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::from_raw(clock)).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
+}
 
 /// The clocks a timerfd may run on.
 pub(crate) fn clock_ok(clock: i32) -> bool {

@@ -140,6 +140,61 @@ impl SigInfo {
     }
 }
 
+/// Size of `struct signalfd_siginfo`.
+pub(crate) const SIGNALFD_SIGINFO_SIZE: usize = 128;
+
+impl SigInfo {
+    /// The `struct signalfd_siginfo` of a signal taken from a signalfd: the fields of its
+    /// siginfo as Linux copies them for its kind (kill, timer, poll, fault, child, queued).
+    pub(crate) fn signalfd_record(&self) -> [u8; SIGNALFD_SIGINFO_SIZE] {
+        let info = self;
+        let mut b = [0u8; SIGNALFD_SIGINFO_SIZE];
+        let f = &info.fields;
+        let u32_at = |o: usize| u32::from_le_bytes(f[o..o + 4].try_into().expect("4"));
+        let u64_at = |o: usize| u64::from_le_bytes(f[o..o + 8].try_into().expect("8"));
+        let put32 = |b: &mut [u8; SIGNALFD_SIGINFO_SIZE], off: usize, v: u32| {
+            b[off..off + 4].copy_from_slice(&v.to_le_bytes())
+        };
+        put32(&mut b, 0, info.signo as u32);
+        put32(&mut b, 8, info.code as u32);
+        let put64 = |b: &mut [u8; SIGNALFD_SIGINFO_SIZE], off: usize, v: u64| {
+            b[off..off + 8].copy_from_slice(&v.to_le_bytes())
+        };
+        const SI_TIMER: i32 = -2;
+        const SI_SIGIO: i32 = -5;
+        let kernel_code = info.code > 0 && info.code < 0x80;
+        let fault = matches!(
+            info.signo,
+            libc::SIGILL | libc::SIGFPE | libc::SIGSEGV | libc::SIGBUS | libc::SIGTRAP
+        );
+        if kernel_code && fault {
+            put64(&mut b, 72, u64_at(0)); // ssi_addr
+        } else if kernel_code && info.signo == libc::SIGCHLD {
+            put32(&mut b, 12, u32_at(0)); // ssi_pid
+            put32(&mut b, 16, u32_at(4)); // ssi_uid
+            put32(&mut b, 40, u32_at(8)); // ssi_status
+            put64(&mut b, 56, u64_at(16)); // ssi_utime
+            put64(&mut b, 64, u64_at(24)); // ssi_stime
+        } else if kernel_code || info.code == SI_SIGIO {
+            put32(&mut b, 28, u32_at(0)); // ssi_band
+            put32(&mut b, 20, u32_at(8)); // ssi_fd
+        } else if info.code == SI_TIMER {
+            put32(&mut b, 24, u32_at(0)); // ssi_tid
+            put32(&mut b, 32, u32_at(4)); // ssi_overrun
+            put32(&mut b, 44, u32_at(8)); // ssi_int
+            put64(&mut b, 48, u64_at(8)); // ssi_ptr
+        } else {
+            put32(&mut b, 12, u32_at(0)); // ssi_pid
+            put32(&mut b, 16, u32_at(4)); // ssi_uid
+            if info.code < 0 {
+                put32(&mut b, 44, u32_at(8)); // ssi_int
+                put64(&mut b, 48, u64_at(8)); // ssi_ptr
+            }
+        }
+        b
+    }
+}
+
 /// Size of `struct ucontext` up to and including `uc_sigmask` (8 + 8 + 24 + 256 + 8).
 const UCONTEXT_SIZE: u64 = 304;
 const SIGINFO_SIZE: u64 = 128;
@@ -356,5 +411,30 @@ impl SigInfo {
             fields,
             forced: s.forced,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_carry_the_fields_of_each_kind_of_signal() {
+        let kill = SigInfo::from_process(libc::SIGUSR1, 0, 42, 1000);
+        let r = kill.signalfd_record();
+        assert_eq!(r[0..4], (libc::SIGUSR1 as u32).to_le_bytes());
+        assert_eq!(r[12..16], 42u32.to_le_bytes());
+        assert_eq!(r[16..20], 1000u32.to_le_bytes());
+        let mut queued = SigInfo::from_process(40, -1, 7, 0);
+        queued.fields[8..16].copy_from_slice(&0x1234_5678_9abcu64.to_le_bytes());
+        let r = queued.signalfd_record();
+        assert_eq!(r[44..48], 0x5678_9abcu32.to_le_bytes());
+        assert_eq!(r[48..56], 0x1234_5678_9abcu64.to_le_bytes());
+        let child = SigInfo::child(9, 0, libc::CLD_EXITED, 3);
+        let r = child.signalfd_record();
+        assert_eq!(r[12..16], 9u32.to_le_bytes());
+        assert_eq!(r[40..44], 3u32.to_le_bytes());
+        let fault = SigInfo::fault(libc::SIGSEGV, 1, 0xdead);
+        assert_eq!(fault.signalfd_record()[72..80], 0xdeadu64.to_le_bytes());
     }
 }

@@ -48,7 +48,7 @@ fn read_signals(
     buf: u64,
     len: usize,
 ) -> Result<usize, IoErr> {
-    use crate::ipc::signalfd::{record, SIGINFO_SIZE};
+    use crate::kernel::signal::SIGNALFD_SIGINFO_SIZE as SIGINFO_SIZE;
     let nonblock = {
         let fb = f.borrow();
         if !fb.readable() {
@@ -66,7 +66,7 @@ fn read_signals(
         let Some(info) = c.dequeue_signal(mask) else {
             break;
         };
-        out.extend_from_slice(&record(&info));
+        out.extend_from_slice(&info.signalfd_record());
     }
     if out.is_empty() {
         return Err(if nonblock {
