@@ -273,6 +273,7 @@ impl MemoryFile {
                 copies: BTreeMap::new(),
             }),
             buffer: Mutex::new(Vec::new()),
+            wanted: std::sync::atomic::AtomicU32::new(0),
         });
         self.snapshot = Some(snap.clone());
         snap
@@ -407,6 +408,12 @@ pub(crate) struct Snapshot {
     state: Mutex<SnapState>,
     /// The writer's buffer for a piece (kept between reads).
     buffer: Mutex<Vec<u8>>,
+    /// The sentry's thread waits for `state` (a guest write fault, or its own write to
+    /// guest memory): the writer lets it have the lock before taking it again. A mutex
+    /// does not queue its waiters, so a writer taking the lock in a tight loop (its
+    /// plan scans all memory a MiB at a time) could otherwise hold the event loop, and
+    /// every guest thread waiting on it, for the whole scan.
+    wanted: std::sync::atomic::AtomicU32,
 }
 
 struct SnapState {
@@ -417,7 +424,21 @@ struct SnapState {
 }
 
 impl Snapshot {
+    /// The lock, for the sentry's thread: announced, so the writer lets it in.
     fn lock(&self) -> MutexGuard<'_, SnapState> {
+        use std::sync::atomic::Ordering;
+        self.wanted.fetch_add(1, Ordering::AcqRel);
+        let g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.wanted.fetch_sub(1, Ordering::AcqRel);
+        g
+    }
+
+    /// The lock, for the writer: after the sentry's thread if it waits.
+    fn lock_after_sentry(&self) -> MutexGuard<'_, SnapState> {
+        use std::sync::atomic::Ordering;
+        while self.wanted.load(Ordering::Acquire) > 0 {
+            std::thread::yield_now();
+        }
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -511,8 +532,17 @@ impl statefile::MemorySource for Snapshot {
     }
 
     fn scan(&self, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8])) {
-        let state = self.lock();
-        self.pieces(&state, off, len, f);
+        // A chunk at a time: the lock is never held long (a writer preempted while
+        // holding it would hold up the sentry's thread with it).
+        let end = off + len;
+        let mut at = off;
+        while at < end {
+            let upto = ((at / SNAP_CHUNK + 1) * SNAP_CHUNK).min(end);
+            let state = self.lock_after_sentry();
+            self.pieces(&state, at, upto - at, f);
+            drop(state);
+            at = upto;
+        }
     }
 
     fn read(
@@ -523,15 +553,21 @@ impl statefile::MemorySource for Snapshot {
     ) -> io::Result<()> {
         let mut buf = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         buf.clear();
-        {
-            let mut state = self.lock();
-            self.pieces(&state, off, len, &mut |_, bytes| {
+        // A chunk at a time, as `scan`.
+        let end = off + len;
+        let mut at = off;
+        while at < end {
+            let upto = ((at / SNAP_CHUNK + 1) * SNAP_CHUNK).min(end);
+            let mut state = self.lock_after_sentry();
+            self.pieces(&state, at, upto - at, &mut |_, bytes| {
                 buf.extend_from_slice(bytes)
             });
             // Everything below is read: it may change, and its copies go.
-            state.written = state.written.max(off + len);
+            state.written = state.written.max(upto);
             let keep = state.written / SNAP_CHUNK;
             state.copies = state.copies.split_off(&keep);
+            drop(state);
+            at = upto;
         }
         f(&buf)
     }
