@@ -16,6 +16,7 @@ pub(crate) const CAP_SETGID: u32 = 6;
 pub(crate) const CAP_SETUID: u32 = 7;
 pub(crate) const CAP_SETPCAP: u32 = 8;
 pub(crate) const CAP_LINUX_IMMUTABLE: u32 = 9;
+pub(crate) const CAP_SYS_PTRACE: u32 = 19;
 pub(crate) const CAP_SYS_ADMIN: u32 = 21;
 pub(crate) const CAP_SYS_RESOURCE: u32 = 24;
 pub(crate) const CAP_MKNOD: u32 = 27;
@@ -141,6 +142,16 @@ impl Creds {
 
     pub fn has(&self, cap: u32) -> bool {
         self.effective & (1 << cap) != 0
+    }
+
+    /// Whether these credentials may read another process's state (ptrace(2)'s
+    /// PTRACE_MODE_READ_REALCREDS): the caller's real uid and gid are each of the target's
+    /// real, effective and saved ones, or the caller has CAP_SYS_PTRACE.
+    pub(crate) fn may_read_process(&self, target: &Creds) -> bool {
+        let uids = [target.uid, target.euid, target.suid];
+        let gids = [target.gid, target.egid, target.sgid];
+        (uids.iter().all(|&u| u == self.uid) && gids.iter().all(|&g| g == self.gid))
+            || self.has(CAP_SYS_PTRACE)
     }
 
     pub fn in_group(&self, gid: u32) -> bool {

@@ -220,6 +220,11 @@ impl SysCtx<'_> {
         self.task_mut().robust_list = addr;
     }
 
+    /// The robust futex list head of thread `tid`, if there is such a thread.
+    pub(crate) fn robust_list_of(&self, tid: i32) -> Option<u64> {
+        self.k.tasks.get(&tid).map(|t| t.robust_list)
+    }
+
     /// Its name (comm, at most 15 bytes).
     pub(crate) fn comm(&self) -> &str {
         &self.task().comm

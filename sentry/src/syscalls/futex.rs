@@ -180,4 +180,55 @@ mod tests {
             Some(0)
         );
     }
+
+    #[test]
+    fn robust_list_heads_read_back_with_their_owners_permission() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let set = libc::SYS_set_robust_list;
+        let get = libc::SYS_get_robust_list;
+        let t = k.test_process(0, 0);
+        let u = k.test_process(1000, 1000);
+        let v = k.test_process(1001, 1001);
+        // Only the length of struct robust_list_head is accepted.
+        assert_eq!(
+            k.call(t, set, [0x7000, 23, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        assert_eq!(k.call(t, set, [0x7000, 24, 0, 0, 0, 0]), Some(0));
+        assert_eq!(k.call(u, set, [0x8000, 24, 0, 0, 0, 0]), Some(0));
+        let (head, len) = (SCRATCH, SCRATCH + 8);
+        let read = |k: &crate::kernel::Kernel, tid| {
+            let b = k.get(tid, head, 16);
+            (
+                u64::from_le_bytes(b[..8].try_into().unwrap()),
+                u64::from_le_bytes(b[8..].try_into().unwrap()),
+            )
+        };
+        // Its own (tid 0), another's with CAP_SYS_PTRACE, another's with the same ids.
+        assert_eq!(k.call(t, get, [0, head, len, 0, 0, 0]), Some(0));
+        assert_eq!(read(&k, t), (0x7000, 24));
+        assert_eq!(k.call(t, get, [u as u64, head, len, 0, 0, 0]), Some(0));
+        assert_eq!(read(&k, t), (0x8000, 24));
+        // Without the right to read the other process: EPERM, and nothing written.
+        k.put(v, head, &[0; 16]);
+        assert_eq!(
+            k.call(v, get, [u as u64, head, len, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+        assert_eq!(read(&k, v), (0, 0));
+        for bad in [-1i64 as u64, 999_999] {
+            assert_eq!(
+                k.call(t, get, [bad, head, len, 0, 0, 0]),
+                Some(-(libc::ESRCH as i64))
+            );
+        }
+        // Bad pointers fault.
+        for (h, l) in [(0, len), (head, 0), (u64::MAX - 3, len)] {
+            assert_eq!(
+                k.call(t, get, [0, h, l, 0, 0, 0]),
+                Some(-(libc::EFAULT as i64))
+            );
+        }
+    }
 }

@@ -23,7 +23,7 @@ use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRON
 use super::{
     creds, epoll, file, fs, futex, lock, mm, poll, process, signal, socket, time, timerfd,
 };
-use super::{fadvise, fd_xattr, path_xattr, write_zeroes};
+use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -270,9 +270,39 @@ fn set_tid_address(c: &mut SysCtx) -> Sys {
     Sys::Ret(c.tid() as i64)
 }
 
+/// The size of `struct robust_list_head`, the only length set_robust_list accepts.
+const ROBUST_LIST_HEAD_LEN: u64 = 24;
+
 fn set_robust_list(c: &mut SysCtx) -> Sys {
+    if c.arg(1) != ROBUST_LIST_HEAD_LEN {
+        return err(libc::EINVAL);
+    }
     c.set_robust_list(c.arg(0));
     Sys::Ret(0)
+}
+
+/// get_robust_list(tid, head_ptr, len_ptr): tid 0 is the caller; another thread's needs
+/// the right to read its process (same real ids, or CAP_SYS_PTRACE).
+fn get_robust_list(c: &mut SysCtx) -> Sys {
+    let [tid, head_ptr, len_ptr, ..] = c.args();
+    let tid = match tid as i32 {
+        0 => c.tid(),
+        t if t < 0 => return err(libc::ESRCH),
+        t => t,
+    };
+    let Some(head) = c.robust_list_of(tid) else {
+        return err(libc::ESRCH);
+    };
+    let allowed = c
+        .thread_creds(tid)
+        .is_some_and(|target| c.creds().may_read_process(target));
+    if !allowed {
+        return err(libc::EPERM);
+    }
+    if let Err(e) = c.write_mem(len_ptr, &ROBUST_LIST_HEAD_LEN.to_le_bytes()) {
+        return err(e);
+    }
+    ret(c.write_mem(head_ptr, &head.to_le_bytes()).map(|_| 0))
 }
 
 fn epoll_create(c: &mut SysCtx) -> Sys {
@@ -682,7 +712,7 @@ const LIST: &[Syscall] = &[
         "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
          futexes are not woken with FUTEX_OWNER_DIED",
     ),
-    sys(274, "get_robust_list").missing("glibc does not need it").quiet(),
+    sys(274, "get_robust_list").serves(get_robust_list),
     sys(275, "splice"),
     sys(276, "tee"),
     sys(277, "sync_file_range"),
