@@ -9,18 +9,32 @@ use std::time::{Duration, Instant};
 
 /// Compiles `tests/guest/NAME.c` into a static binary (once per test process).
 pub fn guest(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest");
+    static_c(&dir, name, &[])
+}
+
+/// Compiles `tests/cr/NAME.c` (a program of the checkpoint/restore suite, which includes
+/// `tests/cr/cr.h`) into a static binary.
+pub fn cr_program(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cr");
+    static_c(&dir, name, &[&dir.join("cr.h")])
+}
+
+/// Compiles `DIR/NAME.c` into a static binary `D/NAME` under the tests' scratch directory
+/// (D: DIR's last component), unless it is newer than the source and every file of `deps`.
+fn static_c(dir: &Path, name: &str, deps: &[&Path]) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir.file_name().unwrap());
     std::fs::create_dir_all(&out_dir).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("guest")
-        .join(format!("{name}.c"));
+    let src = dir.join(format!("{name}.c"));
     let bin = out_dir.join(name);
-    let fresh = bin
-        .metadata()
-        .and_then(|b| Ok(b.modified()? >= src.metadata()?.modified()?))
-        .unwrap_or(false);
+    let newer = |p: &Path| -> std::io::Result<bool> {
+        Ok(bin.metadata()?.modified()? >= p.metadata()?.modified()?)
+    };
+    let fresh = std::iter::once(src.as_path())
+        .chain(deps.iter().copied())
+        .all(|p| newer(p).unwrap_or(false));
     if !fresh {
         let tmp = out_dir.join(format!("{name}.tmp{}", std::process::id()));
         let st = Command::new("gcc")
@@ -29,7 +43,7 @@ pub fn guest(name: &str) -> PathBuf {
             .arg(&src)
             .status()
             .expect("run gcc (apt-get install gcc libc6-dev)");
-        assert!(st.success(), "gcc failed for {name}");
+        assert!(st.success(), "gcc failed for {}", src.display());
         std::fs::rename(&tmp, &bin).unwrap();
     }
     bin

@@ -1,0 +1,44 @@
+/* A process's own state across a checkpoint: its working directory (in a tmpfs), umask,
+ * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs and keep-caps. */
+#include "cr.h"
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+int main(void) {
+	start("procstate");
+	if (mkdir("/tmp/wd", 0755) || mkdir("/tmp/wd/sub", 0700) || chdir("/tmp/wd/sub"))
+		die("chdir");
+	umask(027);
+	struct rlimit nofile = {100, 1000}, core = {0, 4096}, stack = {4 << 20, 16 << 20};
+	if (setrlimit(RLIMIT_NOFILE, &nofile) || setrlimit(RLIMIT_CORE, &core) || setrlimit(RLIMIT_STACK, &stack))
+		die("setrlimit");
+	if (prctl(PR_SET_NAME, "cr-procstate") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_KEEPCAPS, 1))
+		die("prctl");
+	ready();
+	wait_term();
+
+	char cwd[256] = {0};
+	check(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/tmp/wd/sub") == 0, "cwd %s", cwd);
+	int fd = open("here", O_CREAT | O_WRONLY, 0666);
+	struct stat st;
+	check(fd >= 0 && stat("/tmp/wd/sub/here", &st) == 0, "a relative open does not land in the cwd");
+	check((st.st_mode & 0777) == 0640, "mode %o: umask lost", st.st_mode & 0777);
+	mode_t old = umask(0);
+	check(old == 027, "umask %o", old);
+	struct rlimit r;
+	getrlimit(RLIMIT_NOFILE, &r);
+	check(r.rlim_cur == 100 && r.rlim_max == 1000, "RLIMIT_NOFILE %lu/%lu", r.rlim_cur, r.rlim_max);
+	getrlimit(RLIMIT_CORE, &r);
+	check(r.rlim_cur == 0 && r.rlim_max == 4096, "RLIMIT_CORE %lu/%lu", r.rlim_cur, r.rlim_max);
+	getrlimit(RLIMIT_STACK, &r);
+	check(r.rlim_cur == 4u << 20 && r.rlim_max == 16u << 20, "RLIMIT_STACK %lu/%lu", r.rlim_cur, r.rlim_max);
+	check(dup2(0, 150) == -1 && errno == EBADF, "RLIMIT_NOFILE not enforced");
+	char name[17] = {0};
+	prctl(PR_GET_NAME, name);
+	check(strcmp(name, "cr-procstate") == 0, "name %s", name);
+	check(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs lost");
+	check(prctl(PR_GET_KEEPCAPS) == 1, "keep-caps lost");
+	return finish();
+}
