@@ -818,6 +818,7 @@ impl Runtime {
         let CheckpointOptions {
             leave_running,
             ghost_limit,
+            compression,
         } = *opts;
         let _lock = self.store.lock(id)?;
         let c = self.store.load(id)?;
@@ -835,6 +836,7 @@ impl Runtime {
             leave_running,
             image: tmp.image().display().to_string(),
             ghost_limit,
+            compression,
         };
         let stats = match self.call_with(&c, &request.into(), &[tmp.file.as_raw_fd()])? {
             Response::Checkpointed(stats) => stats,
@@ -890,6 +892,8 @@ pub struct CheckpointOptions {
     pub leave_running: bool,
     /// Most bytes of data a file deleted while open brings into the image.
     pub ghost_limit: u64,
+    /// How the image stores the state and memory.
+    pub compression: statefile::Compression,
 }
 
 /// The image file `restore` reads: `checkpoint.img` in `image` when it is a directory (or

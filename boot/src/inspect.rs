@@ -57,9 +57,15 @@ pub struct Report {
     pub schema: u32,
     pub runtime_version: String,
     pub container_id: String,
+    /// How the state and segments are stored (`none`, `zstd`).
+    pub compression: &'static str,
+    /// The kernel state's length, and what it takes in the file (less, when compressed).
     pub state_len: u64,
+    pub state_stored: u64,
     pub segments: u64,
+    /// Guest memory in the segments, and what they take in the file.
     pub segment_bytes: u64,
+    pub segment_stored: u64,
     /// Segment bytes that no mapping uses (the memory file's free pages are not saved, so
     /// this is normally 0).
     pub unmapped_bytes: u64,
@@ -165,9 +171,12 @@ pub fn inspect(path: &Path, verify: bool) -> Result<Report, InspectError> {
         schema: img.state_schema_version(),
         runtime_version: img.metadata().runtime_version.clone(),
         container_id: img.metadata().container_id.clone(),
-        state_len: img.state_bytes().len() as u64,
+        compression: img.compression().name(),
+        state_len: img.state_bytes().map_err(image_err)?.len() as u64,
+        state_stored: img.state_stored_len(),
         segments: img.segment_count(),
         segment_bytes,
+        segment_stored: img.segment_infos().map(|s| s.stored_len).sum(),
         unmapped_bytes: segment_bytes.saturating_sub(mapped),
         verified,
         counts,
@@ -213,19 +222,33 @@ impl std::fmt::Display for Report {
         );
         let _ = writeln!(
             s,
-            "written   by {} for container {}; format {}.{}, state schema {}",
-            self.runtime_version, self.container_id, self.format.0, self.format.1, self.schema
+            "written   by {} for container {}; format {}.{}, state schema {}, compression {}",
+            self.runtime_version,
+            self.container_id,
+            self.format.0,
+            self.format.1,
+            self.schema,
+            self.compression
         );
         let other = self
             .file_len
-            .saturating_sub(self.state_len)
-            .saturating_sub(self.segment_bytes);
+            .saturating_sub(self.state_stored)
+            .saturating_sub(self.segment_stored);
+        let stored = |len: u64, stored: u64| {
+            if len == stored {
+                String::new()
+            } else {
+                format!(" ({} stored)", size(stored))
+            }
+        };
         let _ = writeln!(
             s,
-            "sections  memory {} in {} segments, kernel state {}, header/metadata/table/padding {}",
+            "sections  memory {} in {} segments{}, kernel state {}{}, header/metadata/table/padding {}",
             size(self.segment_bytes),
             self.segments,
+            stored(self.segment_bytes, self.segment_stored),
             size(self.state_len),
+            stored(self.state_len, self.state_stored),
             size(other)
         );
         if let Some(v) = self.verified {

@@ -53,6 +53,7 @@ fn main() {
                     leave_running: false,
                     image: dir.join("checkpoint.img").display().to_string(),
                     ghost_limit: sentry::control::DEFAULT_GHOST_LIMIT,
+                    compression: statefile::Compression::None,
                 },
                 vec![image.into()],
             );

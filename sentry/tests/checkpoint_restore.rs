@@ -48,6 +48,7 @@ fn checkpoint(image: &Path, out: &std::fs::File, secs: f64) -> i32 {
                 leave_running: false,
                 image: name,
                 ghost_limit: sentry::control::DEFAULT_GHOST_LIMIT,
+                compression: statefile::Compression::None,
             },
             vec![image.into()],
         )

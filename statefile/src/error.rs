@@ -128,6 +128,18 @@ pub enum Error {
     /// A segment's memory range does not fit in 64 bits.
     #[error("segment {index} extends past the end of the 64-bit memory-file offset space")]
     SegmentPastMemoryEnd { index: u64 },
+    /// A segment of a compressed image is larger than a reader decompresses at once, or
+    /// its stored length does not fit its kind (a zstd frame must be shorter than the
+    /// memory it holds, a stored segment exactly as long).
+    #[error("segment {index} is invalid: {reason}")]
+    InvalidSegment { index: u64, reason: String },
+    /// A compressed segment's bytes (which matched their checksum) are not a zstd frame of
+    /// exactly the segment's length.
+    #[error("segment {index} does not decompress: {reason}")]
+    SegmentDecompress { index: u64, reason: String },
+    /// The compressed state is not a zstd frame of exactly its recorded length.
+    #[error("the state does not decompress: {0}")]
+    StateDecompress(String),
     /// A segment table entry has reserved bits set.
     #[error("segment {index} has unknown flags {flags:#x}")]
     UnknownSegmentFlags { index: u64, flags: u32 },

@@ -8,8 +8,19 @@
 pub const MAGIC: [u8; 8] = *b"RUNSCIMG";
 /// The format major version this crate writes. Readers reject any other major.
 pub const FORMAT_MAJOR: u16 = 1;
-/// The format minor version this crate writes. Readers accept minors up to this one.
-pub const FORMAT_MINOR: u16 = 0;
+/// The newest format minor version this crate writes (images that use nothing of 1.1,
+/// the uncompressed ones, are written as 1.0). Readers accept minors up to this one.
+pub const FORMAT_MINOR: u16 = 1;
+/// Header flag (format 1.1): the state and the segments are compressed with zstd, and the
+/// segment table's entries are [`COMPRESSED_ENTRY_LEN`] bytes.
+pub const FLAG_ZSTD: u64 = 1;
+/// The size of one segment table entry of a compressed image: the 32 bytes of an
+/// uncompressed entry and the segment's stored length.
+pub const COMPRESSED_ENTRY_LEN: usize = 40;
+/// Segment table entry flag of a compressed image: this segment's bytes are one zstd frame
+/// (without it they are stored as they are).
+pub const SEGMENT_ZSTD: u32 = 1;
+
 /// The size of the header in format 1.0.
 pub const HEADER_LEN: usize = 128;
 /// The size of one segment table entry.
@@ -29,6 +40,9 @@ pub const MAX_SEGMENTS: u64 = 1 << 24;
 /// (a restore that loads memory on demand reads one segment per first touch). Readers
 /// accept longer segments (images written before the limit).
 pub const MAX_SEGMENT_LEN: u64 = 1 << 20;
+/// The most guest memory one segment of a compressed image holds (what one reader
+/// decompresses at once): what the writer cuts every segment to.
+pub const MAX_COMPRESSED_SEGMENT: u64 = MAX_SEGMENT_LEN;
 
 /// Offset of the header checksum: the last four bytes of the header, covering
 /// every byte before it.
@@ -53,6 +67,8 @@ pub(crate) struct Header {
     pub metadata_crc: u32,
     pub table_crc: u32,
     pub page_size: u64,
+    /// The state's length before compression (format 1.1, compressed images; else 0).
+    pub state_raw_len: u64,
 }
 
 impl Header {
@@ -76,7 +92,8 @@ impl Header {
         put_u32(&mut b, 88, self.metadata_crc);
         put_u32(&mut b, 92, self.table_crc);
         put_u64(&mut b, 96, self.page_size);
-        // 104..124 reserved, zero.
+        put_u64(&mut b, 104, self.state_raw_len);
+        // 112..124 reserved, zero.
         let crc = crc32fast::hash(&b[..HEADER_CRC_OFFSET]);
         put_u32(&mut b, HEADER_CRC_OFFSET, crc);
         b
@@ -102,6 +119,7 @@ impl Header {
             metadata_crc: get_u32(b, 88),
             table_crc: get_u32(b, 92),
             page_size: get_u64(b, 96),
+            state_raw_len: get_u64(b, 104),
         }
     }
 }
@@ -114,25 +132,76 @@ pub(crate) struct SegmentEntry {
     pub len: u64,
     pub crc: u32,
     pub flags: u32,
+    /// Bytes in the file: `len` unless the segment is compressed.
+    pub stored_len: u64,
 }
 
 impl SegmentEntry {
+    /// Encodes the entry into `out`: [`SEGMENT_ENTRY_LEN`] bytes, or
+    /// [`COMPRESSED_ENTRY_LEN`] (with the stored length) in a compressed image.
     pub fn encode(&self, out: &mut [u8]) {
         put_u64(out, 0, self.memory_offset);
         put_u64(out, 8, self.file_offset);
         put_u64(out, 16, self.len);
         put_u32(out, 24, self.crc);
         put_u32(out, 28, self.flags);
+        if out.len() == COMPRESSED_ENTRY_LEN {
+            put_u64(out, 32, self.stored_len);
+        }
     }
 
-    /// Decodes one entry from exactly `SEGMENT_ENTRY_LEN` bytes.
+    /// Decodes one entry from exactly `SEGMENT_ENTRY_LEN` or `COMPRESSED_ENTRY_LEN` bytes.
     pub fn decode(b: &[u8]) -> SegmentEntry {
+        let len = get_u64(b, 16);
         SegmentEntry {
             memory_offset: get_u64(b, 0),
             file_offset: get_u64(b, 8),
-            len: get_u64(b, 16),
+            len,
             crc: get_u32(b, 24),
             flags: get_u32(b, 28),
+            stored_len: if b.len() == COMPRESSED_ENTRY_LEN {
+                get_u64(b, 32)
+            } else {
+                len
+            },
+        }
+    }
+}
+
+/// How the state and the segments of an image are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Compression {
+    /// As they are; segments page-aligned in the file, so that they can be mapped.
+    #[default]
+    None,
+    /// Each segment (at most [`MAX_COMPRESSED_SEGMENT`] of memory) and the state one zstd
+    /// frame; a segment that would not shrink is stored as it is.
+    Zstd,
+}
+
+impl Compression {
+    /// Its name, as `--compression` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The compression a `--compression` value names.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        match name {
+            "none" => Some(Compression::None),
+            "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// The size of a segment table entry in an image stored this way.
+    pub(crate) fn entry_len(self) -> usize {
+        match self {
+            Compression::None => SEGMENT_ENTRY_LEN,
+            Compression::Zstd => COMPRESSED_ENTRY_LEN,
         }
     }
 }

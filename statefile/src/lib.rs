@@ -11,6 +11,9 @@
 //! segments    runs of non-zero guest pages, page-aligned, each with a crc32
 //! ```
 //!
+//! With [`Compression::Zstd`] (format 1.1) the state and each segment (at most 1 MiB of
+//! memory) are zstd frames, stored back to back after the table.
+//!
 //! The byte layout, the compatibility rule and how to migrate saved state
 //! are in `docs/statefile.md`.
 //!
@@ -48,13 +51,15 @@ mod writer;
 
 pub use error::{Error, Section};
 pub use format::{
-    FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN,
-    MAX_STATE_LEN, PAGE_SIZE, SEGMENT_ENTRY_LEN,
+    Compression, COMPRESSED_ENTRY_LEN, FLAG_ZSTD, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC,
+    MAX_COMPRESSED_SEGMENT, MAX_METADATA_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, MAX_STATE_LEN,
+    PAGE_SIZE, SEGMENT_ENTRY_LEN, SEGMENT_ZSTD,
 };
 pub use metadata::{CpuFeatures, CpuidLeaf, MemoryTotals, Metadata};
 pub use reader::{Image, Segment, SegmentInfo, VerifyStats};
 pub use writer::{
-    write_image, write_image_from, write_image_to, MemorySource, WriteStats, IMAGE_FILE_NAME,
+    write_image, write_image_from, write_image_to, write_image_with, MemorySource, WriteStats,
+    IMAGE_FILE_NAME,
 };
 
 /// The schema version of a saved-state type: the number written beside the

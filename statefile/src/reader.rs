@@ -2,6 +2,7 @@
 //! hands out metadata, the decoded state and crc-verified segments borrowed
 //! from the mapped file.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -12,8 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::error::{Error, Section};
 use crate::format::{
-    get_u16, is_aligned, Header, SegmentEntry, FORMAT_MAJOR, FORMAT_MINOR, HEADER_CRC_OFFSET,
-    HEADER_LEN, MAGIC, MAX_METADATA_LEN, MAX_SEGMENTS, MAX_STATE_LEN, SEGMENT_ENTRY_LEN,
+    get_u16, is_aligned, Compression, Header, SegmentEntry, FLAG_ZSTD, FORMAT_MAJOR, FORMAT_MINOR,
+    HEADER_CRC_OFFSET, HEADER_LEN, MAGIC, MAX_COMPRESSED_SEGMENT, MAX_METADATA_LEN, MAX_SEGMENTS,
+    MAX_STATE_LEN, SEGMENT_ZSTD,
 };
 use crate::metadata::Metadata;
 use crate::mmap_sys;
@@ -52,18 +54,19 @@ impl std::fmt::Debug for Image {
     }
 }
 
-/// A segment of guest memory: its bytes (borrowed from the image, crc
-/// already verified) and where they belong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A segment of guest memory: its bytes (borrowed from the image, or decompressed from
+/// it; crc already verified) and where they belong.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment<'a> {
     /// Position in the segment table.
     pub index: u64,
     /// Offset of these bytes in the guest's memory file.
     pub memory_offset: u64,
-    /// Offset of these bytes in the image file (page-aligned), for mapping them directly.
+    /// Offset of the stored bytes in the image file (page-aligned in an uncompressed
+    /// image, for mapping them directly).
     pub file_offset: u64,
-    /// The bytes.
-    pub data: &'a [u8],
+    /// The bytes of guest memory.
+    pub data: Cow<'a, [u8]>,
 }
 
 /// A segment table entry, not yet verified against its data.
@@ -72,7 +75,13 @@ pub struct SegmentInfo {
     pub index: u64,
     pub memory_offset: u64,
     pub file_offset: u64,
+    /// Bytes of guest memory.
     pub len: u64,
+    /// Bytes in the file (`len` unless compressed).
+    pub stored_len: u64,
+    /// Whether the stored bytes are a zstd frame.
+    pub compressed: bool,
+    /// Over the stored bytes.
     pub crc: u32,
 }
 
@@ -150,6 +159,16 @@ impl Image {
         (self.header.major, self.header.minor)
     }
 
+    /// How the state and the segments are stored.
+    pub fn compression(&self) -> Compression {
+        compression(&self.header)
+    }
+
+    /// The length of the state section in the file (compressed, if the image is).
+    pub fn state_stored_len(&self) -> u64 {
+        self.header.state_len
+    }
+
     /// The schema version of the state section.
     pub fn state_schema_version(&self) -> u32 {
         self.header.state_schema
@@ -172,12 +191,19 @@ impl Image {
                 supported: T::VERSION,
             });
         }
-        Ok(codec::decode(self.state_bytes())?)
+        Ok(codec::decode(&self.state_bytes()?)?)
     }
 
-    /// The raw (checksum-verified) bytes of the state section.
-    pub fn state_bytes(&self) -> &[u8] {
-        &self.data.bytes()[range(self.header.state_off, self.header.state_len)]
+    /// The (checksum-verified) bytes of the state section, decompressed if the image is
+    /// compressed.
+    pub fn state_bytes(&self) -> Result<Cow<'_, [u8]>, Error> {
+        let stored = &self.data.bytes()[range(self.header.state_off, self.header.state_len)];
+        match self.compression() {
+            Compression::None => Ok(Cow::Borrowed(stored)),
+            Compression::Zstd => unpack(stored, self.header.state_raw_len)
+                .map(Cow::Owned)
+                .map_err(Error::StateDecompress),
+        }
     }
 
     /// The number of segments.
@@ -192,22 +218,36 @@ impl Image {
 
     /// The segment table, without checking segment data.
     pub fn segment_infos(&self) -> impl ExactSizeIterator<Item = SegmentInfo> + '_ {
+        let entry_len = self.compression().entry_len();
         let table = &self.data.bytes()[range(
             self.header.table_off,
-            self.header.segment_count * SEGMENT_ENTRY_LEN as u64,
+            self.header.segment_count * entry_len as u64,
         )];
-        table
-            .chunks_exact(SEGMENT_ENTRY_LEN)
-            .enumerate()
-            .map(|(i, b)| {
-                let e = SegmentEntry::decode(b);
-                SegmentInfo {
-                    index: i as u64,
-                    memory_offset: e.memory_offset,
-                    file_offset: e.file_offset,
-                    len: e.len,
-                    crc: e.crc,
-                }
+        table.chunks_exact(entry_len).enumerate().map(|(i, b)| {
+            let e = SegmentEntry::decode(b);
+            SegmentInfo {
+                index: i as u64,
+                memory_offset: e.memory_offset,
+                file_offset: e.file_offset,
+                len: e.len,
+                stored_len: e.stored_len,
+                compressed: e.flags & SEGMENT_ZSTD != 0,
+                crc: e.crc,
+            }
+        })
+    }
+
+    /// The bytes of guest memory of a segment from its `stored` bytes (which matched
+    /// their crc32).
+    fn memory_of<'s>(info: &SegmentInfo, stored: &'s [u8]) -> Result<Cow<'s, [u8]>, Error> {
+        if !info.compressed {
+            return Ok(Cow::Borrowed(stored));
+        }
+        unpack(stored, info.len)
+            .map(Cow::Owned)
+            .map_err(|reason| Error::SegmentDecompress {
+                index: info.index,
+                reason,
             })
     }
 
@@ -222,16 +262,16 @@ impl Image {
     /// memory on demand).
     pub fn segment(&self, info: &SegmentInfo) -> Result<Segment<'_>, Error> {
         let bytes = self.data.bytes();
-        let data = bytes
-            .get(range(info.file_offset, info.len))
+        let stored = bytes
+            .get(range(info.file_offset, info.stored_len))
             .ok_or(Error::SegmentChecksum { index: info.index })?;
-        check_crc(crc32fast::hash(data), info.crc)
+        check_crc(crc32fast::hash(stored), info.crc)
             .ok_or(Error::SegmentChecksum { index: info.index })?;
         Ok(Segment {
             index: info.index,
             memory_offset: info.memory_offset,
             file_offset: info.file_offset,
-            data,
+            data: Image::memory_of(info, stored)?,
         })
     }
 
@@ -246,6 +286,13 @@ impl Image {
         copy: &(dyn Fn(u64, &[u8]) + Sync),
     ) -> Result<VerifyStats, Error> {
         const PIECE: u64 = 4 << 20;
+        let pieces_of = |info: &SegmentInfo| {
+            if info.compressed {
+                1
+            } else {
+                info.len.div_ceil(PIECE)
+            }
+        };
         if let Backing::Map(m) = &self.data {
             // Read-ahead hint only; failure changes nothing.
             let _ = m.advise(memmap2::Advice::Sequential);
@@ -256,7 +303,7 @@ impl Image {
         let pieces: Vec<(usize, u64)> = infos
             .iter()
             .enumerate()
-            .flat_map(|(i, info)| (0..info.len.div_ceil(PIECE)).map(move |k| (i, k * PIECE)))
+            .flat_map(|(i, info)| (0..pieces_of(info)).map(move |k| (i, k * PIECE)))
             .collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let work = || {
@@ -267,6 +314,24 @@ impl Image {
                     return done;
                 };
                 let info = &infos[i];
+                if info.compressed {
+                    // One piece (a compressed segment is at most 1 MiB of memory): its
+                    // stored bytes are checked first, and only a frame that decompresses
+                    // to exactly the segment's length is copied.
+                    let stored = &bytes[range(info.file_offset, info.stored_len)];
+                    let mut crc = crc32fast::Hasher::new();
+                    crc.update(stored);
+                    let result = if check_crc(crc.clone().finalize(), info.crc).is_none() {
+                        Err(Error::SegmentChecksum { index: info.index })
+                    } else {
+                        Image::memory_of(info, stored).map(|data| {
+                            copy(info.memory_offset, &data);
+                            crc
+                        })
+                    };
+                    done.push((n, result));
+                    continue;
+                }
                 let len = (info.len - at).min(PIECE);
                 let data = &bytes[range(info.file_offset + at, len)];
                 if let Backing::Map(m) = &self.data {
@@ -280,10 +345,11 @@ impl Image {
                 copy(info.memory_offset + at, data);
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(data);
-                done.push((n, crc));
+                done.push((n, Ok(crc)));
             }
         };
-        let mut crcs: Vec<(usize, crc32fast::Hasher)> = std::thread::scope(|scope| {
+        type Piece = (usize, Result<crc32fast::Hasher, Error>);
+        let mut crcs: Vec<Piece> = std::thread::scope(|scope| {
             let helpers: Vec<_> = (1..threads.max(1)).map(|_| scope.spawn(work)).collect();
             let mut all = work();
             for h in helpers {
@@ -299,11 +365,11 @@ impl Image {
         }
         crcs.sort_unstable_by_key(|&(n, _)| n);
         let mut stats = VerifyStats::default();
-        let mut crcs = crcs.into_iter().map(|(_, c)| c).peekable();
+        let mut crcs = crcs.into_iter().map(|(_, c)| c);
         for info in &infos {
             let mut whole = crc32fast::Hasher::new();
-            for _ in 0..info.len.div_ceil(PIECE) {
-                whole.combine(&crcs.next().expect("one per piece"));
+            for _ in 0..pieces_of(info) {
+                whole.combine(&crcs.next().expect("one per piece")?);
             }
             check_crc(whole.finalize(), info.crc)
                 .ok_or(Error::SegmentChecksum { index: info.index })?;
@@ -327,6 +393,25 @@ impl Image {
         }
         Ok(stats)
     }
+}
+
+/// How a validated header says the image is stored.
+fn compression(h: &Header) -> Compression {
+    if h.flags & FLAG_ZSTD != 0 {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Decompresses one zstd frame that must hold exactly `len` bytes (`len` is capped by the
+/// caller: at most 1 GiB for the state, 1 MiB for a segment).
+fn unpack(stored: &[u8], len: u64) -> Result<Vec<u8>, String> {
+    let out = zstd::bulk::decompress(stored, len as usize).map_err(|e| e.to_string())?;
+    if out.len() as u64 != len {
+        return Err(format!("{} bytes, where {len} were recorded", out.len()));
+    }
+    Ok(out)
 }
 
 /// The byte range of a section that `validate` has checked lies inside the
@@ -429,11 +514,24 @@ fn validate(bytes: &[u8]) -> Result<Header, Error> {
             h.header_len
         )));
     }
-    if h.flags != 0 {
-        return Err(Error::UnknownFlags(h.flags));
+    // Compression came with 1.1: a 1.0 image knows no flag.
+    let known_flags = if h.minor >= 1 { FLAG_ZSTD } else { 0 };
+    if h.flags & !known_flags != 0 {
+        return Err(Error::UnknownFlags(h.flags & !known_flags));
     }
-    if raw[104..HEADER_CRC_OFFSET].iter().any(|&b| b != 0) {
+    let compressed = compression(&h) == Compression::Zstd;
+    let reserved_from = if compressed { 112 } else { 104 };
+    if raw[reserved_from..HEADER_CRC_OFFSET]
+        .iter()
+        .any(|&b| b != 0)
+    {
         return Err(Error::InvalidHeader("reserved bytes are not zero".into()));
+    }
+    if h.state_raw_len > MAX_STATE_LEN {
+        return Err(Error::StateTooLarge {
+            len: h.state_raw_len,
+            max: MAX_STATE_LEN,
+        });
     }
     if !h.page_size.is_power_of_two() || !(4096..=65536).contains(&h.page_size) {
         return Err(Error::InvalidHeader(format!(
@@ -473,7 +571,8 @@ fn validate(bytes: &[u8]) -> Result<Header, Error> {
             max: MAX_SEGMENTS,
         });
     }
-    let table_len = h.segment_count * SEGMENT_ENTRY_LEN as u64;
+    let entry_len = compression(&h).entry_len();
+    let table_len = h.segment_count * entry_len as u64;
 
     // Every section inside the file, in order, not overlapping.
     let in_file = |section: Section, offset: u64, len: u64| -> Result<u64, Error> {
@@ -533,10 +632,11 @@ fn validate(bytes: &[u8]) -> Result<Header, Error> {
     let page = h.page_size;
     let mut prev_file_end = table_end;
     let mut prev_mem_end = 0u64;
-    for (i, b) in table.chunks_exact(SEGMENT_ENTRY_LEN).enumerate() {
+    for (i, b) in table.chunks_exact(entry_len).enumerate() {
         let index = i as u64;
         let e = SegmentEntry::decode(b);
-        if e.flags != 0 {
+        let known_flags = if compressed { SEGMENT_ZSTD } else { 0 };
+        if e.flags & !known_flags != 0 {
             return Err(Error::UnknownSegmentFlags {
                 index,
                 flags: e.flags,
@@ -551,13 +651,36 @@ fn validate(bytes: &[u8]) -> Result<Header, Error> {
         if e.len == 0 || !is_aligned(e.len, page) {
             return Err(misaligned("length", e.len));
         }
-        if !is_aligned(e.file_offset, page) {
+        // A compressed image's segments lie back to back, unaligned.
+        if !compressed && !is_aligned(e.file_offset, page) {
             return Err(misaligned("file offset", e.file_offset));
         }
         if !is_aligned(e.memory_offset, page) {
             return Err(misaligned("memory offset", e.memory_offset));
         }
-        let file_end = in_file(Section::Segment(index), e.file_offset, e.len)?;
+        if compressed {
+            let invalid = |reason: String| Err(Error::InvalidSegment { index, reason });
+            if e.len > MAX_COMPRESSED_SEGMENT {
+                return invalid(format!(
+                    "{} bytes of memory, more than the {MAX_COMPRESSED_SEGMENT} a compressed segment holds",
+                    e.len
+                ));
+            }
+            let zstd = e.flags & SEGMENT_ZSTD != 0;
+            if zstd && (e.stored_len == 0 || e.stored_len >= e.len) {
+                return invalid(format!(
+                    "a compressed length of {} for {} bytes",
+                    e.stored_len, e.len
+                ));
+            }
+            if !zstd && e.stored_len != e.len {
+                return invalid(format!(
+                    "a stored length of {} for {} bytes",
+                    e.stored_len, e.len
+                ));
+            }
+        }
+        let file_end = in_file(Section::Segment(index), e.file_offset, e.stored_len)?;
         if e.file_offset < prev_file_end {
             return Err(if index == 0 {
                 Error::SectionsOverlap {

@@ -58,7 +58,7 @@ fn the_temporary_file_never_has_the_final_name() {
     // Afterwards: only the final name, and it reads.
     assert_eq!(dir_entries(dir.path()), vec![IMAGE_FILE_NAME.to_string()]);
     let image = Image::open(&dir.path().join(IMAGE_FILE_NAME)).unwrap();
-    let state: Vec<u32> = statefile::codec::decode(image.state_bytes()).unwrap();
+    let state: Vec<u32> = statefile::codec::decode(&image.state_bytes().unwrap()).unwrap();
     assert_eq!(state, vec![1, 2, 3]);
 }
 

@@ -102,19 +102,19 @@ fn older_major_version() {
 #[test]
 fn newer_minor_version_is_rejected() {
     let mut b = image_bytes();
-    put_u16(&mut b, H_MINOR, 1);
+    put_u16(&mut b, H_MINOR, 2);
     fix_header_crc(&mut b);
     assert_eq!(
         err(b).to_string(),
-        "format 1.1 is newer than this runtime's 1.0"
+        "format 1.2 is newer than this runtime's 1.1"
     );
 }
 
 #[test]
 fn same_or_older_minor_version_is_accepted() {
-    // This runtime is 1.0, so 1.0 is the only minor up to ours; the rule for
-    // later runtimes (1.3 reading 1.0..=1.3) is unit-tested in reader.rs, and
-    // the golden 1.0 image stays readable in tests/golden.rs.
+    // This runtime is 1.1, so an uncompressed image reads as 1.0 and as 1.1; the rule
+    // for later runtimes (1.3 reading 1.0..=1.3) is unit-tested in reader.rs, and the
+    // golden 1.0 image stays readable in tests/golden.rs.
     for minor in 0..=statefile::FORMAT_MINOR {
         let mut b = image_bytes();
         put_u16(&mut b, H_MINOR, minor);

@@ -125,10 +125,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn load_golden_1_0() {
-    let image = Image::open(&fixture("format-1.0.img")).unwrap();
-    assert_eq!(image.format_version(), (1, 0));
+/// Opens a golden image and checks what every version's fixture holds: schema 1, the
+/// golden metadata and state, and two segments of golden pages. Returns the image and
+/// its segments' file offsets.
+fn golden(name: &str, version: (u16, u16)) -> (Image, Vec<u64>) {
+    let image = Image::open(&fixture(name)).unwrap();
+    assert_eq!(image.format_version(), version);
     assert_eq!(image.state_schema_version(), 1);
 
     let mut meta = golden_metadata();
@@ -145,10 +147,25 @@ fn load_golden_1_0() {
     assert_eq!(segments[0].data, &golden_page(0)[..]);
     assert_eq!(segments[1].memory_offset, GOLDEN_BASE + 2 * PAGE_SIZE);
     assert_eq!(segments[1].data, &golden_page(2)[..]);
-    assert_eq!(segments[0].file_offset, PAGE_SIZE);
-    assert_eq!(segments[1].file_offset, 2 * PAGE_SIZE);
-    assert_eq!(image.file_len(), 3 * PAGE_SIZE);
     assert_eq!(image.verify_segments().unwrap().bytes, 2 * PAGE_SIZE);
+    let offsets = segments.iter().map(|s| s.file_offset).collect();
+    (image, offsets)
+}
+
+#[test]
+fn load_golden_1_0() {
+    let (image, offsets) = golden("format-1.0.img", (1, 0));
+    assert_eq!(offsets, [PAGE_SIZE, 2 * PAGE_SIZE]);
+    assert_eq!(image.file_len(), 3 * PAGE_SIZE);
+}
+
+#[test]
+fn load_golden_1_1() {
+    let (image, _) = golden("format-1.1.img", (1, 1));
+    assert_eq!(image.compression(), statefile::Compression::Zstd);
+    let infos: Vec<_> = image.segment_infos().collect();
+    assert!(infos.iter().all(|i| i.compressed && i.stored_len < i.len));
+    assert!(image.file_len() < 2 * PAGE_SIZE);
 }
 
 /// Writes the fixture for the CURRENT format version. Ignored, and a no-op
@@ -164,11 +181,14 @@ fn write_golden_fixture() {
     memory.resize(2 * PAGE, 0);
     memory.extend(golden_page(2));
     let dir = tempfile::tempdir().unwrap();
-    statefile::write_image(
+    // 1.1 added compression: its fixture is a zstd image (1.1 writes uncompressed
+    // images as 1.0).
+    statefile::write_image_with(
         dir.path(),
         &golden_metadata(),
         &golden_state(),
         [(GOLDEN_BASE, &memory[..])],
+        statefile::Compression::Zstd,
     )
     .unwrap();
     let name = format!(

@@ -103,7 +103,7 @@ fn round_trip_state_and_many_sparse_segments() {
     for seg in image.segments() {
         let seg = seg.unwrap();
         let at = seg.file_offset as usize;
-        assert_eq!(&file[at..at + seg.data.len()], seg.data);
+        assert_eq!(&file[at..at + seg.data.len()], &seg.data[..]);
     }
     // segment_infos agrees with segments.
     for (info, seg) in image.segment_infos().zip(image.segments()) {
@@ -112,7 +112,7 @@ fn round_trip_state_and_many_sparse_segments() {
         assert_eq!(info.memory_offset, seg.memory_offset);
         assert_eq!(info.file_offset, seg.file_offset);
         assert_eq!(info.len, seg.data.len() as u64);
-        assert_eq!(info.crc, crc32fast::hash(seg.data));
+        assert_eq!(info.crc, crc32fast::hash(&seg.data));
     }
 
     // The same bytes through the in-memory entry point.

@@ -683,3 +683,78 @@ fn checkpoint_print_stats_prints_the_figures_and_writes_crius_stats_dump() {
     assert!(img2.join("stats-dump").is_file());
     assert!(rt.run(&["delete", "--force", "stats"]).status.success());
 }
+
+#[test]
+fn a_zstd_image_is_smaller_restores_under_a_new_id_and_inspect_names_its_compression() {
+    let rt = Runtime::new();
+    let bundle = rt.run_detached("zc", &["sh", "-c", COUNTER]);
+    wait_for_numbers(&rt, "zc", 5, 20);
+    // The same container, once uncompressed (left running) and once with zstd.
+    let checkpoint = |flag: &str, dir: &str| {
+        let dir = rt.dir.path().join(dir);
+        let o = rt.run(&[
+            "checkpoint",
+            flag,
+            "--image-path",
+            dir.to_str().unwrap(),
+            "zc",
+        ]);
+        assert!(o.status.success(), "checkpoint {flag}: {}", text(&o));
+        dir
+    };
+    let plain = checkpoint("--leave-running", "plain");
+    let img = checkpoint("--compression=zstd", "img");
+    let size = |d: &Path| std::fs::metadata(d.join("checkpoint.img")).unwrap().len();
+    assert!(
+        size(&img) < size(&plain),
+        "zstd {} bytes, none {}",
+        size(&img),
+        size(&plain)
+    );
+    let saved = *numbers(&rt, "zc").last().unwrap();
+
+    let inspect = |dir: &Path| {
+        let o = rt.run(&["statefile", "inspect", "--verify", dir.to_str().unwrap()]);
+        assert!(o.status.success(), "inspect: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = inspect(&img);
+    assert!(out.contains("format 1.1, state schema"), "{out}");
+    assert!(out.contains(", compression zstd\n"), "{out}");
+    let sections = out.lines().find(|l| l.starts_with("sections")).unwrap();
+    assert!(sections.contains(" stored)"), "{sections}");
+    assert!(out.contains("verified  every segment's crc32"), "{out}");
+    let out = inspect(&plain);
+    assert!(out.contains("format 1.0, state schema"), "{out}");
+    assert!(out.contains(", compression none\n"), "{out}");
+
+    // A flipped byte in a compressed segment: the restore is refused, naming it.
+    let bad = rt.dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let mut b = std::fs::read(img.join("checkpoint.img")).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let table = u64_at(&b, 72) as usize;
+    let (at, stored) = (u64_at(&b, table + 8), u64_at(&b, table + 32));
+    b[(at + stored / 2) as usize] ^= 0x5a;
+    std::fs::write(bad.join("checkpoint.img"), b).unwrap();
+    let o = restore(&rt, "zbad", &bundle, &bad);
+    assert!(!o.status.success());
+    assert!(
+        o.stderr.contains("segment 0 checksum mismatch"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        rt.state("zbad").is_none(),
+        "a failed restore leaves nothing"
+    );
+
+    // Restored under a new id, the counter continues from where it was.
+    let o = restore(&rt, "zc2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let after = wait_for_numbers(&rt, "zc2", 3, 20);
+    assert!(after.len() >= 3, "the restored counter runs: {after:?}");
+    assert_eq!(after[0], saved + 1, "{after:?}");
+    assert!(rt.run(&["delete", "zc"]).status.success());
+    assert!(rt.run(&["delete", "--force", "zc2"]).status.success());
+}

@@ -5,7 +5,8 @@
 //! - `restore`: run it, `checkpoint` once it is ready, copy the image directory, remove the
 //!   original image and the container, `restore` the copy under a new container id, SIGTERM
 //!   the restored container;
-//! - `leave-running`: run it, `checkpoint --leave-running`, SIGTERM the original.
+//! - `leave-running`: run it, `checkpoint --leave-running`, SIGTERM the original;
+//! - `restore-zstd`: `restore` from an image written with `--compression=zstd`.
 //!
 //! Each program checks its own state after SIGTERM and prints `PASS NAME`, or `FAIL NAME:
 //! what differs` lines and `FAILED NAME`. Known failures are listed below with their cause;
@@ -45,6 +46,7 @@ enum Mode {
     Plain,
     Restore,
     LeaveRunning,
+    RestoreZstd,
 }
 
 impl Mode {
@@ -53,11 +55,20 @@ impl Mode {
             Mode::Plain => "plain",
             Mode::Restore => "restore",
             Mode::LeaveRunning => "leave-running",
+            Mode::RestoreZstd => "restore-zstd",
         }
     }
 }
 
-const MODES: [Mode; 3] = [Mode::Plain, Mode::Restore, Mode::LeaveRunning];
+const MODES: [Mode; 4] = [
+    Mode::Plain,
+    Mode::Restore,
+    Mode::LeaveRunning,
+    Mode::RestoreZstd,
+];
+
+/// The modes that restore into a new container.
+const RESTORES: &[Mode] = &[Mode::Restore, Mode::RestoreZstd];
 
 /// A case that fails today: every FAIL line it prints contains one of `fails`, each of
 /// `fails` is in one of them, and `cause` says why.
@@ -79,7 +90,7 @@ const KNOWN_FAILURES: &[Known] = &[
     },
     Known {
         program: "fifo",
-        modes: &[Mode::Restore],
+        modes: RESTORES,
         fails: &[
             "the node: mode 0",
             "open for writing again: No such file or directory",
@@ -89,7 +100,7 @@ const KNOWN_FAILURES: &[Known] = &[
     },
     Known {
         program: "tmpfs",
-        modes: &[Mode::Restore],
+        modes: RESTORES,
         fails: &[
             "file: inode number",
             "file: nlink 1",
@@ -165,7 +176,7 @@ fn run_case(program: &str, mode: Mode) -> Result<(), String> {
     }
     let setup = wait_line(&rt, &id, |l| l == "ready" || l.starts_with("FAILED"))
         .map_err(|e| format!("setup: {e}"))?;
-    if setup != "ready\n" {
+    if setup.lines().ne(["ready"]) {
         return Err(format!("setup: {setup:?}"));
     }
     let (target, out_name) = match mode {
@@ -182,9 +193,20 @@ fn run_case(program: &str, mode: Mode) -> Result<(), String> {
             ok(&o, "checkpoint --leave-running")?;
             (id.clone(), id.clone())
         }
-        Mode::Restore => {
+        Mode::Restore | Mode::RestoreZstd => {
             let img = rt.dir.path().join("img");
-            let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), &id]);
+            let compression = if mode == Mode::RestoreZstd {
+                "--compression=zstd"
+            } else {
+                "--compression=none"
+            };
+            let o = rt.run(&[
+                "checkpoint",
+                compression,
+                "--image-path",
+                img.to_str().unwrap(),
+                &id,
+            ]);
             ok(&o, "checkpoint")?;
             // The image directory is all a restore needs: restore a copy of it, after the
             // original and the container are gone.

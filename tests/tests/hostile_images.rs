@@ -57,7 +57,7 @@ fn original() -> &'static Original {
                 .find(|(s, b)| seg.memory_offset >= *s && seg.memory_offset < *s + b.len() as u64)
                 .unwrap();
             let at = (seg.memory_offset - *start) as usize;
-            buf[at..at + seg.data.len()].copy_from_slice(seg.data);
+            buf[at..at + seg.data.len()].copy_from_slice(&seg.data);
         }
         let _ = rt.run(&["delete", "--force", "orig"]);
         Original {

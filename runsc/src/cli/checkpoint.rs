@@ -72,6 +72,10 @@ pub struct Checkpoint {
     /// flag; a suffix K, M or G multiplies by 1024s).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1M")]
     pub ghost_limit: u64,
+    /// How the image stores the kernel state and memory: `none` (segments page-aligned) or
+    /// `zstd` (each segment and the state compressed; gVisor's flag name).
+    #[arg(long, value_name = "none|zstd", value_parser = parse_compression, default_value = "none")]
+    pub compression: statefile::Compression,
     /// A CRIU memory pre-dump (accepted: the sentry's checkpoint is always whole, so this
     /// writes nothing).
     #[arg(long)]
@@ -94,6 +98,7 @@ impl Checkpoint {
                 &boot::container::CheckpointOptions {
                     leave_running: self.leave_running,
                     ghost_limit: self.ghost_limit,
+                    compression: self.compression,
                 },
             )
             .with_context(|| format!("checkpoint of container {}", self.id))?;
@@ -118,6 +123,11 @@ impl Checkpoint {
 
 /// A size in bytes, with an optional K, M or G suffix (powers of 1024), as CRIU's
 /// `--ghost-limit` takes it.
+fn parse_compression(s: &str) -> Result<statefile::Compression, String> {
+    statefile::Compression::from_name(s)
+        .ok_or_else(|| format!("{s:?} is not a compression (none or zstd)"))
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let (num, shift) = match s.as_bytes().last() {
         Some(b'k' | b'K') => (&s[..s.len() - 1], 10),

@@ -36,12 +36,15 @@ pub enum Request {
     /// Stop the world, write the checkpoint image into the file passed alongside the
     /// request (its only fd), then resume or end the sandbox. `image` is the name the
     /// image is known by (the sandbox cannot reach it), for messages. A file deleted
-    /// while open brings at most `ghost_limit` bytes of data into the image.
+    /// while open brings at most `ghost_limit` bytes of data into the image; the state and
+    /// memory are stored as `compression` says.
     Checkpoint {
         leave_running: bool,
         image: String,
         #[serde(default = "default_ghost_limit")]
         ghost_limit: u64,
+        #[serde(default)]
+        compression: statefile::Compression,
     },
     /// Start a new guest process in the running sandbox. Its stdio are the 3 host fds
     /// passed alongside the request.

@@ -270,6 +270,7 @@ impl Kernel {
                 leave_running,
                 image,
                 ghost_limit,
+                compression,
             } => {
                 let Some(file) = fds.into_iter().next() else {
                     unreachable!("`control` checked the fds");
@@ -302,7 +303,7 @@ impl Kernel {
                 let file = std::fs::File::from(file);
                 self.checkpoint_job = Some(std::thread::spawn(move || {
                     let start = Instant::now();
-                    let resp = capture.write(&file, &image).map(|written| {
+                    let resp = capture.write(&file, &image, compression).map(|written| {
                         let page = crate::platform::PAGE_SIZE;
                         Response::Checkpointed(CheckpointStats {
                             freezing_us: freezing.as_micros() as u64,
@@ -478,7 +479,9 @@ impl Kernel {
         ghost_limit: u64,
     ) -> Result<(), CheckpointError> {
         let capture = self.capture(ghost_limit)?;
-        let written = capture.write(file, image).map(drop);
+        let written = capture
+            .write(file, image, statefile::Compression::None)
+            .map(drop);
         self.end_snapshot();
         written
     }
@@ -493,14 +496,16 @@ struct Capture {
 }
 
 impl Capture {
-    /// Writes the image into `file` (from its start; fsync'd); `image` is its name, for
-    /// errors.
+    /// Writes the image into `file` (from its start; fsync'd), stored as `compression`
+    /// says; `image` is its name, for errors.
     fn write(
         &self,
         file: &std::fs::File,
         image: &str,
+        compression: statefile::Compression,
     ) -> Result<statefile::WriteStats, CheckpointError> {
-        statefile::write_image_from(file, &self.meta, &self.state, &*self.snapshot).map_err(
+        let (meta, state) = (&self.meta, &self.state);
+        statefile::write_image_from(file, meta, state, &*self.snapshot, compression).map_err(
             |source| CheckpointError::Write {
                 image: image.to_string(),
                 source,
@@ -632,6 +637,7 @@ mod tests {
                 leave_running: true,
                 image: "img".into(),
                 ghost_limit: crate::control::DEFAULT_GHOST_LIMIT,
+                compression: statefile::Compression::None,
             },
             fds: vec![],
             reply,

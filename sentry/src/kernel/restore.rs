@@ -205,7 +205,7 @@ impl Kernel {
                     if !inside(seg.memory_offset, seg.data.len() as u64) {
                         return Err(outside(seg.index));
                     }
-                    self.mf.write(seg.memory_offset, seg.data);
+                    self.mf.write(seg.memory_offset, &seg.data);
                 }
             }
             Memory::Image(image) => {

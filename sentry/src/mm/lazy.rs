@@ -145,18 +145,21 @@ impl LazyMemory {
         // Checked before the bytes reach the memory file: nothing ever sees bad ones.
         let checked = self.image.segment(&seg);
         let ok = checked.is_ok();
-        let end = if let Ok(s) = checked {
-            self.loader.write(seg.memory_offset, s.data);
-            LOADED
-        } else {
-            if !self.logged.swap(true, Ordering::AcqRel) {
-                log::error!(
-                    "checkpoint image: segment {} checksum mismatch: its memory ({:#x} bytes) is lost; a guest touching it gets SIGBUS",
-                    seg.index,
-                    seg.len
-                );
+        let end = match checked {
+            Ok(s) => {
+                self.loader.write(seg.memory_offset, &s.data);
+                LOADED
             }
-            POISONED
+            Err(e) => {
+                // A checksum mismatch, or a compressed segment that does not decompress.
+                if !self.logged.swap(true, Ordering::AcqRel) {
+                    log::error!(
+                        "checkpoint image: {e}: its memory ({:#x} bytes) is lost; a guest touching it gets SIGBUS",
+                        seg.len
+                    );
+                }
+                POISONED
+            }
         };
         {
             let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());

@@ -154,9 +154,14 @@ pub fn fix_header_crc(b: &mut [u8]) {
 
 /// Recomputes the table checksum (and then the header's) after the table was changed.
 pub fn fix_table_crc(b: &mut [u8]) {
+    fix_table_crc_of(b, 32);
+}
+
+/// [`fix_table_crc`] for a table of `entry_len`-byte entries (40 in a compressed image).
+pub fn fix_table_crc_of(b: &mut [u8], entry_len: usize) {
     let off = get_u64(b, H_TABLE_OFF) as usize;
     let n = get_u64(b, H_SEGMENT_COUNT) as usize;
-    let crc = crc32fast::hash(&b[off..off + n * 32]);
+    let crc = crc32fast::hash(&b[off..off + n * entry_len]);
     put_u32(b, H_TABLE_CRC, crc);
     fix_header_crc(b);
 }
