@@ -132,9 +132,11 @@ fn task_node(
         .or_else(|| g.threads.first().and_then(|t| k.tasks.get(t)));
     let c = &g.creds;
     let comm = t.map_or_else(|| "zombie".to_string(), |t| t.comm.clone());
-    // The reader itself is running, others sleep (or are zombies).
+    // The reader itself is running, others sleep (or are zombies, or stopped by a signal).
     let state = if g.zombie.is_some() {
         ('Z', "zombie")
+    } else if g.stopped.is_some() {
+        ('T', "stopped")
     } else if k.tasks.get(&me).is_some_and(|m| m.tgid == tgid) {
         ('R', "running")
     } else {
@@ -528,6 +530,13 @@ mod tests {
         );
         let theirs = text(super::lookup(&k, t, &path(&format!("{other}/stat"))).unwrap());
         assert_eq!(theirs.split(' ').nth(2), Some("S"), "{theirs}");
+        // Stopped by a signal: T, as Linux says it.
+        // (the test kernel delivers no signal: the stop is set as delivery sets it)
+        k.tgs.get_mut(&other).unwrap().stopped = Some((libc::SIGSTOP, true));
+        let theirs = text(super::lookup(&k, t, &path(&format!("{other}/stat"))).unwrap());
+        assert_eq!(theirs.split(' ').nth(2), Some("T"), "{theirs}");
+        let status = text(super::lookup(&k, t, &path(&format!("{other}/status"))).unwrap());
+        assert!(status.contains("State:\tT (stopped)\n"), "{status}");
         let limits = text(super::lookup(&k, t, &path("1/limits")).unwrap());
         assert!(limits.starts_with("Limit "), "{limits}");
         assert!(limits.contains("Max open files            1024                 1048576"));
