@@ -1,7 +1,8 @@
 /* Files deleted while open across a checkpoint: a host file unlinked (with a hole), a
  * tmpfs file unlinked, a host file with a new file created under its old name, and a
- * read-only mapping of an unlinked file. Afterwards each descriptor reads its own old
- * content at its offset, fstat says no links, and the new file is untouched. */
+ * read-only mapping of an unlinked file, and one unlinked file opened twice. Afterwards
+ * each descriptor reads its own old content at its offset, fstat says no links, the new
+ * file is untouched, and the two opens of one file still share it. */
 #include "cr.h"
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -28,12 +29,17 @@ int main(void) {
 	int t = make("/tmp/cr-del-tmp", "tmpfs data", 0);
 	int r = make("/cr-del-replaced", "the old one", 0);
 	int m = make("/cr-del-mapped", "mapped data", 0);
+	int twice = make("/cr-del-twice", "one file", 0);
+	int twice2 = open("/cr-del-twice", O_RDWR);
+	if (twice2 < 0)
+		die("open twice");
 	char *map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, m, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
 	close(m);
 	lseek(h, 5, SEEK_SET);
-	if (unlink("/cr-del-host") || unlink("/tmp/cr-del-tmp") || unlink("/cr-del-replaced") || unlink("/cr-del-mapped"))
+	if (unlink("/cr-del-host") || unlink("/tmp/cr-del-tmp") || unlink("/cr-del-replaced") || unlink("/cr-del-mapped") ||
+	    unlink("/cr-del-twice"))
 		die("unlink");
 	int n = make("/cr-del-replaced", "new", 0);
 	close(n);
@@ -59,5 +65,10 @@ int main(void) {
 	check(fd >= 0 && read(fd, buf, sizeof buf) == 3 && strcmp(buf, "new") == 0, "the new file: %s", buf);
 	check(pwrite(h, "more", 4, 0) == 4, "a ghost file is not writable");
 	same("host file after a write", h, 0, "more data");
+	struct stat a, b;
+	check(fstat(twice, &a) == 0 && fstat(twice2, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+	      "the two opens of one deleted file are two files (inodes %lu and %lu)", a.st_ino, b.st_ino);
+	check(pwrite(twice, "ONE", 3, 0) == 3, "write through the first open");
+	same("the second open of the file", twice2, 0, "ONE file");
 	return finish();
 }

@@ -1,7 +1,10 @@
 /* The process tree across a checkpoint: a zombie child (exit status 7, not reaped), two
  * children in a process group of their own, and a child that made a session of its own
- * whose own child is a zombie. Afterwards the pids, parents, groups and sessions are the
- * same, the zombies reap with their statuses, and a signal to the group reaches both. */
+ * whose own child is a zombie, and a child stopped by SIGSTOP. Afterwards the pids,
+ * parents, groups and sessions are the same, the zombies reap with their statuses, a
+ * signal to the group reaches both, and the stopped child is still stopped until
+ * SIGCONT (which its parent sees). */
+#include <fcntl.h>
 #include "cr.h"
 #include <sys/wait.h>
 
@@ -50,6 +53,15 @@ int main(void) {
 			_exit(14);
 		_exit(0);
 	}
+	pid_t stopped = fork();
+	if (stopped == 0) {
+		for (;;)
+			pause();
+	}
+	int st = 0;
+	kill(stopped, SIGSTOP);
+	if (waitpid(stopped, &st, WUNTRACED) != stopped || !WIFSTOPPED(st))
+		die("stop a child");
 	siginfo_t si;
 	if (waitid(P_PID, z, &si, WEXITED | WNOWAIT))
 		die("waitid");
@@ -64,7 +76,16 @@ int main(void) {
 	      getpgid(b2), b);
 	check(getsid(s) == s && getpgid(s) == s, "session child: sid %d pgid %d, want %d", getsid(s), getpgid(s), s);
 	check(getsid(b) == sid, "group children's session %d, want %d", getsid(b), sid);
-	int st = 0;
+	char path[64], stat[256] = {0};
+	snprintf(path, sizeof path, "/proc/%d/stat", stopped);
+	int fd = open(path, O_RDONLY);
+	check(fd >= 0 && read(fd, stat, sizeof stat - 1) > 0, "read %s: %s", path, strerror(errno));
+	char *state = strrchr(stat, ')');
+	check(state && state[2] == 'T', "the stopped child is not stopped: %s", stat);
+	check(kill(stopped, SIGCONT) == 0, "SIGCONT");
+	check(waitpid(stopped, &st, WCONTINUED) == stopped && WIFCONTINUED(st), "no continued report: %#x", st);
+	kill(stopped, SIGKILL);
+	check(waitpid(stopped, &st, 0) == stopped && WIFSIGNALED(st), "reap the stopped child: %#x", st);
 	check(waitpid(z, &st, WNOHANG) == z && WIFEXITED(st) && WEXITSTATUS(st) == 7, "zombie: status %#x", st);
 	check(kill(-b, SIGKILL) == 0, "kill the group: %s", strerror(errno));
 	check(waitpid(b, &st, 0) == b && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "group leader: %#x", st);

@@ -99,6 +99,17 @@ const KNOWN_FAILURES: &[Known] = &[
                 gone after restore (the open pipe and its bytes survive)",
     },
     Known {
+        program: "deleted",
+        modes: RESTORES,
+        fails: &[
+            "the two opens of one deleted file are two files",
+            "the second open of the file: read one file at 0",
+        ],
+        cause: "each open file description of a deleted file saves its own ghost file \
+                (fs/ghost.rs) and restore creates one file per description: two opens of \
+                one deleted file no longer share it",
+    },
+    Known {
         program: "tmpfs",
         modes: RESTORES,
         fails: &[
