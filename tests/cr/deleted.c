@@ -65,8 +65,10 @@ int main(void) {
 	check(fd >= 0 && read(fd, buf, sizeof buf) == 3 && strcmp(buf, "new") == 0, "the new file: %s", buf);
 	check(pwrite(h, "more", 4, 0) == 4, "a ghost file is not writable");
 	same("host file after a write", h, 0, "more data");
-	struct stat a, b;
-	check(fstat(twice, &a) == 0 && fstat(twice2, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev,
+	struct stat a = {0}, b = {0};
+	int fa = fstat(twice, &a), fb = fstat(twice2, &b);
+	check(fa == 0 && fb == 0, "fstat of the file opened twice: %s", strerror(errno));
+	check(a.st_ino == b.st_ino && a.st_dev == b.st_dev,
 	      "the two opens of one deleted file are two files (inodes %lu and %lu)", a.st_ino, b.st_ino);
 	check(pwrite(twice, "ONE", 3, 0) == 3, "write through the first open");
 	same("the second open of the file", twice2, 0, "ONE file");
