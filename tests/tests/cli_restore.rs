@@ -42,23 +42,39 @@ fn wait_for_numbers(rt: &Runtime, name: &str, n: usize, secs: u64) -> Vec<u64> {
 /// `restore --detach` of `image` into container `id`, its stdio the files `ID.out` and
 /// `ID.err`; the pid-file is `ID.pid`.
 fn restore(rt: &Runtime, id: &str, bundle: &Path, image: &Path) -> tests::Outcome {
+    restore_with(rt, id, bundle, image, &[])
+}
+
+/// `restore`, with the flags `extra` too.
+fn restore_with(
+    rt: &Runtime,
+    id: &str,
+    bundle: &Path,
+    image: &Path,
+    extra: &[&str],
+) -> tests::Outcome {
     let pid_file = rt.dir.path().join(format!("{id}.pid"));
+    let mut args = vec!["restore"];
+    args.extend_from_slice(extra);
     rt.run_to_files(
         id,
         &[
-            "restore",
-            "--detach",
-            "--image-path",
-            image.to_str().unwrap(),
-            "--work-path",
-            image.to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            "-no-subreaper",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            id,
-        ],
+            &args[..],
+            &[
+                "--detach",
+                "--image-path",
+                image.to_str().unwrap(),
+                "--work-path",
+                image.to_str().unwrap(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                "-no-subreaper",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                id,
+            ],
+        ]
+        .concat(),
     )
 }
 
@@ -755,6 +771,14 @@ fn a_zstd_image_is_smaller_restores_under_a_new_id_and_inspect_names_its_compres
     let after = wait_for_numbers(&rt, "zc2", 3, 20);
     assert!(after.len() >= 3, "the restored counter runs: {after:?}");
     assert_eq!(after[0], saved + 1, "{after:?}");
+    // And on demand (--background): each compressed segment is decompressed at its
+    // first touch or by the background loader.
+    let o = restore_with(&rt, "zc3", &bundle, &img, &["--background"]);
+    assert!(o.status.success(), "restore --background: {}", o.stderr);
+    let after = wait_for_numbers(&rt, "zc3", 3, 20);
+    assert!(after.len() >= 3 && after[0] == saved + 1, "{after:?}");
     assert!(rt.run(&["delete", "zc"]).status.success());
-    assert!(rt.run(&["delete", "--force", "zc2"]).status.success());
+    for id in ["zc2", "zc3"] {
+        assert!(rt.run(&["delete", "--force", id]).status.success());
+    }
 }
