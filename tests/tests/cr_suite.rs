@@ -6,7 +6,9 @@
 //!   original image and the container, `restore` the copy under a new container id, SIGTERM
 //!   the restored container;
 //! - `leave-running`: run it, `checkpoint --leave-running`, SIGTERM the original;
-//! - `restore-zstd`: `restore` from an image written with `--compression=zstd`.
+//! - `restore-zstd`: `restore` from an image written with `--compression=zstd`;
+//! - `restore-background`: `restore --background` (memory loaded on demand) from a zstd
+//!   image.
 //!
 //! Each program checks its own state after SIGTERM and prints `PASS NAME`, or `FAIL NAME:
 //! what differs` lines and `FAILED NAME`. Known failures are listed below with their cause;
@@ -47,6 +49,7 @@ enum Mode {
     Restore,
     LeaveRunning,
     RestoreZstd,
+    RestoreBackground,
 }
 
 impl Mode {
@@ -56,37 +59,53 @@ impl Mode {
             Mode::Restore => "restore",
             Mode::LeaveRunning => "leave-running",
             Mode::RestoreZstd => "restore-zstd",
+            Mode::RestoreBackground => "restore-background",
         }
     }
 }
 
-const MODES: [Mode; 4] = [
+const MODES: [Mode; 5] = [
     Mode::Plain,
     Mode::Restore,
     Mode::LeaveRunning,
     Mode::RestoreZstd,
+    Mode::RestoreBackground,
 ];
 
 /// The modes that restore into a new container.
-const RESTORES: &[Mode] = &[Mode::Restore, Mode::RestoreZstd];
+const RESTORES: &[Mode] = &[Mode::Restore, Mode::RestoreZstd, Mode::RestoreBackground];
 
 /// A case that fails today: every FAIL line it prints contains one of `fails`, each of
-/// `fails` is in one of them, and `cause` says why.
+/// `fails` is in one of them, and `cause` says why. An `intermittent` one (a race) may
+/// also pass.
 struct Known {
     program: &'static str,
     modes: &'static [Mode],
     fails: &'static [&'static str],
     cause: &'static str,
+    intermittent: bool,
 }
 
 const ALL: &[Mode] = &MODES;
 
 const KNOWN_FAILURES: &[Known] = &[
     Known {
+        program: "threads",
+        modes: &[Mode::RestoreBackground],
+        fails: &["kill TERM: ", "container not running"],
+        cause: "restore --background: two threads of one address space that fault on the \
+                same unopened window race; the first opens it (Mm::handle_lazy), the \
+                second's fault, already queued, no longer finds the window unopened and is \
+                delivered to the guest as SIGSEGV (at a text address), which kills it: in \
+                about 2 runs of 3",
+        intermittent: true,
+    },
+    Known {
         program: "epoll",
         modes: ALL,
         fails: &["the edge-triggered eventfd was reported twice"],
         cause: "EPOLLET is served level-triggered (sentry/src/ipc/epoll.rs)",
+        intermittent: false,
     },
     Known {
         program: "fifo",
@@ -97,6 +116,7 @@ const KNOWN_FAILURES: &[Known] = &[
         ],
         cause: "a tmpfs's saved tree (fs/tmpfs.rs read_tree) leaves FIFOs out: the node is \
                 gone after restore (the open pipe and its bytes survive)",
+        intermittent: false,
     },
     Known {
         program: "deleted",
@@ -108,6 +128,7 @@ const KNOWN_FAILURES: &[Known] = &[
         cause: "each open file description of a deleted file saves its own ghost file \
                 (fs/ghost.rs) and restore creates one file per description: two opens of \
                 one deleted file no longer share it",
+        intermittent: false,
     },
     Known {
         program: "tmpfs",
@@ -120,6 +141,7 @@ const KNOWN_FAILURES: &[Known] = &[
         ],
         cause: "a tmpfs's saved tree keeps no hard links (each name becomes a file of its \
                 own), no times, and its files get new host inode numbers at restore",
+        intermittent: false,
     },
 ];
 
@@ -133,11 +155,11 @@ fn known<'a>(program: &str, mode: Mode, fails: &[&str]) -> Option<&'a Known> {
     })
 }
 
-/// Whether a known failure names this case at all.
+/// Whether a known failure that must fail names this case.
 fn listed(program: &str, mode: Mode) -> bool {
     KNOWN_FAILURES
         .iter()
-        .any(|k| k.program == program && k.modes.contains(&mode))
+        .any(|k| k.program == program && k.modes.contains(&mode) && !k.intermittent)
 }
 
 /// How long a program may take to get ready, and to answer SIGTERM.
@@ -204,9 +226,9 @@ fn run_case(program: &str, mode: Mode) -> Result<(), String> {
             ok(&o, "checkpoint --leave-running")?;
             (id.clone(), id.clone())
         }
-        Mode::Restore | Mode::RestoreZstd => {
+        Mode::Restore | Mode::RestoreZstd | Mode::RestoreBackground => {
             let img = rt.dir.path().join("img");
-            let compression = if mode == Mode::RestoreZstd {
+            let compression = if mode != Mode::Restore {
                 "--compression=zstd"
             } else {
                 "--compression=none"
@@ -226,7 +248,25 @@ fn run_case(program: &str, mode: Mode) -> Result<(), String> {
             std::fs::remove_dir_all(&img).unwrap();
             ok(&rt.run(&["delete", &id]), "delete")?;
             let new_id = format!("{id}-restored");
-            let o = rt.restore_to_files(&new_id, &new_id, &bundle, &copy);
+            let mut args = vec!["restore"];
+            if mode == Mode::RestoreBackground {
+                args.push("--background");
+            }
+            let o = rt.run_to_files(
+                &new_id,
+                &[
+                    &args[..],
+                    &[
+                        "--detach",
+                        "--image-path",
+                        copy.to_str().unwrap(),
+                        "--bundle",
+                        bundle.to_str().unwrap(),
+                        &new_id,
+                    ],
+                ]
+                .concat(),
+            );
             if !o.status.success() {
                 return Err(format!("restore: {}", o.stderr));
             }
