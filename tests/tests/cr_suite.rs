@@ -76,36 +76,22 @@ const MODES: [Mode; 5] = [
 const RESTORES: &[Mode] = &[Mode::Restore, Mode::RestoreZstd, Mode::RestoreBackground];
 
 /// A case that fails today: every FAIL line it prints contains one of `fails`, each of
-/// `fails` is in one of them, and `cause` says why. An `intermittent` one (a race) may
-/// also pass.
+/// `fails` is in one of them, and `cause` says why.
 struct Known {
     program: &'static str,
     modes: &'static [Mode],
     fails: &'static [&'static str],
     cause: &'static str,
-    intermittent: bool,
 }
 
 const ALL: &[Mode] = &MODES;
 
 const KNOWN_FAILURES: &[Known] = &[
     Known {
-        program: "threads",
-        modes: &[Mode::RestoreBackground],
-        fails: &["kill TERM: ", "container not running"],
-        cause: "restore --background: two threads of one address space that fault on the \
-                same unopened window race; the first opens it (Mm::handle_lazy), the \
-                second's fault, already queued, no longer finds the window unopened and is \
-                delivered to the guest as SIGSEGV (at a text address), which kills it: in \
-                about 2 runs of 3",
-        intermittent: true,
-    },
-    Known {
         program: "epoll",
         modes: ALL,
         fails: &["the edge-triggered eventfd was reported twice"],
         cause: "EPOLLET is served level-triggered (sentry/src/ipc/epoll.rs)",
-        intermittent: false,
     },
     Known {
         program: "fifo",
@@ -116,7 +102,6 @@ const KNOWN_FAILURES: &[Known] = &[
         ],
         cause: "a tmpfs's saved tree (fs/tmpfs.rs read_tree) leaves FIFOs out: the node is \
                 gone after restore (the open pipe and its bytes survive)",
-        intermittent: false,
     },
     Known {
         program: "deleted",
@@ -128,7 +113,6 @@ const KNOWN_FAILURES: &[Known] = &[
         cause: "each open file description of a deleted file saves its own ghost file \
                 (fs/ghost.rs) and restore creates one file per description: two opens of \
                 one deleted file no longer share it",
-        intermittent: false,
     },
     Known {
         program: "tmpfs",
@@ -141,7 +125,6 @@ const KNOWN_FAILURES: &[Known] = &[
         ],
         cause: "a tmpfs's saved tree keeps no hard links (each name becomes a file of its \
                 own), no times, and its files get new host inode numbers at restore",
-        intermittent: false,
     },
 ];
 
@@ -155,11 +138,11 @@ fn known<'a>(program: &str, mode: Mode, fails: &[&str]) -> Option<&'a Known> {
     })
 }
 
-/// Whether a known failure that must fail names this case.
+/// Whether a known failure names this case at all.
 fn listed(program: &str, mode: Mode) -> bool {
     KNOWN_FAILURES
         .iter()
-        .any(|k| k.program == program && k.modes.contains(&mode) && !k.intermittent)
+        .any(|k| k.program == program && k.modes.contains(&mode))
 }
 
 /// How long a program may take to get ready, and to answer SIGTERM.

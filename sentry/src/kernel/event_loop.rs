@@ -200,7 +200,19 @@ impl Kernel {
                         self.resume(tid);
                         return;
                     }
+                    // Another thread of this address space may have opened the memory
+                    // (an on-demand restore's window, a copy-on-write page) after this
+                    // fault was raised but before it was handled here: retry the access
+                    // once. A real fault faults again at the same address and is
+                    // delivered then.
+                    let t = self.task_mut(tid);
+                    if t.fault_retry != Some(addr) {
+                        t.fault_retry = Some(addr);
+                        self.resume(tid);
+                        return;
+                    }
                 }
+                self.task_mut(tid).fault_retry = None;
                 let info = if signo == libc::SIGSYS {
                     // A system call from outside the trampoline: a call into the vsyscall page.
                     SigInfo::fault(libc::SIGSEGV, 1 /* SEGV_MAPERR */, regs.rip)

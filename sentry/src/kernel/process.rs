@@ -127,6 +127,7 @@ impl Kernel {
             sys_deadline: None,
             sys_progress: 0,
             interrupting: false,
+            fault_retry: None,
             dying: false,
             vfork_parent: (flags & libc::CLONE_VFORK != 0).then_some(tid),
             comm: parent.comm.clone(),

@@ -156,6 +156,7 @@ impl Kernel {
             sys_deadline: None,
             sys_progress: 0,
             interrupting: false,
+            fault_retry: None,
             dying: false,
             vfork_parent: None,
             comm: String::new(),

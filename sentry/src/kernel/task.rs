@@ -64,6 +64,10 @@ pub(crate) struct Task {
     pub sys_progress: usize,
     /// We asked the host thread to stop (an `Interrupted` event is due).
     pub interrupting: bool,
+    /// The address of an access fault this task was resumed to retry once instead of
+    /// having it delivered (see `Kernel::handle_event`): a fault queued before another thread
+    /// opened the memory it touched.
+    pub fault_retry: Option<u64>,
     /// The task is exiting: destroy it when it next stops.
     pub dying: bool,
     /// vfork parent to release on exec or exit.
@@ -340,6 +344,7 @@ impl Task {
             sys_deadline,
             sys_progress,
             interrupting: _, // not saved: the world is stopped, no interrupt is due
+            fault_retry: _,  // not saved: a retried fault faults again if it was real
             dying: _,        // not saved: a dying task is gone before the state is taken
             vfork_parent,
             comm,
@@ -389,6 +394,7 @@ impl Task {
             sys_deadline: s.sys_deadline,
             sys_progress: s.sys_progress as usize,
             interrupting: false,
+            fault_retry: None,
             dying: false,
             vfork_parent: s.vfork_parent,
             comm: s.comm.clone(),
