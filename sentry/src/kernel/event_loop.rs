@@ -162,6 +162,8 @@ impl Kernel {
         // A system call is progress: a child the task holds since clone may run.
         if matches!(ev.stop, Stop::Syscall | Stop::Syscall32) {
             self.release_held(tid);
+            // And the access a retried fault made went through.
+            self.task_mut(tid).fault_retry = None;
         }
         match ev.stop {
             Stop::Syscall => self.serve(tid),
