@@ -365,9 +365,21 @@ fn checkpoint_and_restore_through_a_confined_sandbox() {
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     assert_eq!(exec("cat /tmp/mark"), "kept");
-    let first: u64 = exec("cat /tmp/n").parse().unwrap_or(0);
+    // The counter truncates /tmp/n before it writes: a read in between finds it empty.
+    let counter = || -> u64 {
+        (0..20)
+            .find_map(|_| {
+                let n = exec("cat /tmp/n").parse().ok();
+                if n.is_none() {
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+                n
+            })
+            .expect("/tmp/n is never a number")
+    };
+    let first = counter();
     std::thread::sleep(Duration::from_millis(500));
-    let later: u64 = exec("cat /tmp/n").parse().unwrap_or(0);
+    let later = counter();
     assert!(
         later > first,
         "the counter did not go on: {first} then {later}"
