@@ -155,9 +155,11 @@ register! {
         Unix(crate::net::unix::UnixSocket),
         TimerFd(crate::ipc::timerfd::TimerFd),
         SignalFd(crate::ipc::signalfd::SignalFd),
+        Inet(crate::net::inet::InetSocket),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),
         UnixEndpoint(crate::net::unix::Endpoint),
+        InetEndpoint(crate::net::inet::Endpoint),
     }
 }

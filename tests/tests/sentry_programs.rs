@@ -159,3 +159,11 @@ fn signalfd_behaves_as_on_the_host() {
     // one interrupted by a handler: the same lines as natively.
     same_as_on_the_host("signalfd", &[]);
 }
+
+#[test]
+fn tcp_and_udp_over_loopback_behave_as_on_the_host() {
+    // IPv4 and IPv6, TCP and UDP: ports, listen/accept, blocking and non-blocking
+    // connect, resets, options, readiness, two processes, and hostile arguments: the same
+    // lines as the program prints run natively.
+    same_as_on_the_host("inet", &[]);
+}

@@ -71,6 +71,19 @@ impl Kernel {
         self.task_mut(tid).files = files;
     }
 
+    /// Registers the restored sockets in `tid`'s fd table as a restore does.
+    pub(crate) fn register_restored_sockets(&mut self, tid: i32) {
+        let files: Vec<_> = self
+            .task(tid)
+            .files
+            .borrow()
+            .fds
+            .values()
+            .map(|e| e.file.clone())
+            .collect();
+        crate::net::inet::register_restored(&self.bindings.inet, files.into_iter());
+    }
+
     /// The sandbox's hostname.
     pub(crate) fn hostname(&self) -> &str {
         &self.hostname

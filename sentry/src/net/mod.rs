@@ -1,6 +1,6 @@
 //! Sockets: what every socket family implements ([`Socket`]), and the families. AF_UNIX
-//! lives entirely in the sentry (`unix.rs`); other families are refused by `socket(2)` with
-//! EAFNOSUPPORT until they come.
+//! lives entirely in the sentry (`unix.rs`), as do TCP and UDP over loopback (`inet.rs`);
+//! other families are refused by `socket(2)` with EAFNOSUPPORT.
 //!
 //! A socket is an open-file kind ([`FileImpl`]) that [`socket_of`] also finds as a
 //! [`Socket`]: the socket calls (`syscalls/socket.rs`) decode the guest's arguments
@@ -12,6 +12,7 @@
 //! through [`SocketCtx`], which the kernel's `SysCtx` implements; the names bound in a
 //! sandbox ([`Bindings`]) are net's own type, which the kernel holds.
 
+pub(crate) mod inet;
 pub(crate) mod unix;
 
 use crate::creds::{Creds, Inode};
@@ -49,12 +50,16 @@ pub(crate) trait SocketCtx {
 pub(crate) struct Bindings {
     /// Unix abstract names and socket files.
     pub(crate) unix: unix::Names,
+    /// TCP and UDP ports (shared with the sockets bound to them).
+    pub(crate) inet: inet::PortsRef,
 }
 
 impl Bindings {
     /// Registers the names of the restored sockets among `files`.
     pub(crate) fn register_restored(&mut self, vfs: &Vfs, files: impl Iterator<Item = FileRef>) {
-        unix::register_restored(&mut self.unix, vfs, files);
+        let files: Vec<FileRef> = files.collect();
+        inet::register_restored(&self.inet, files.iter().cloned());
+        unix::register_restored(&mut self.unix, vfs, files.into_iter());
     }
 }
 
@@ -64,6 +69,11 @@ pub(crate) fn socket_of(file: &mut dyn FileImpl) -> Option<&mut dyn Socket> {
     if any.is::<unix::UnixSocket>() {
         return any
             .downcast_mut::<unix::UnixSocket>()
+            .map(|s| s as &mut dyn Socket);
+    }
+    if any.is::<inet::InetSocket>() {
+        return any
+            .downcast_mut::<inet::InetSocket>()
             .map(|s| s as &mut dyn Socket);
     }
     None
@@ -124,7 +134,9 @@ pub(crate) trait Socket {
     fn listen(&mut self, backlog: i32) -> Result<(), Errno>;
     /// Takes a pending connection: the new socket and the peer's address.
     fn accept(&mut self, c: &mut dyn SocketCtx) -> Result<(Box<dyn FileImpl>, Vec<u8>), IoErr>;
-    fn connect(&mut self, c: &mut dyn SocketCtx, addr: &[u8]) -> Result<(), IoErr>;
+    /// Connects; `nonblock` for a non-blocking socket (a TCP connect then says EINPROGRESS
+    /// where a blocking one would wait).
+    fn connect(&mut self, c: &mut dyn SocketCtx, addr: &[u8], nonblock: bool) -> Result<(), IoErr>;
     /// Sends; returns the bytes taken (a stream may take part of them).
     fn sendmsg(&mut self, c: &mut dyn SocketCtx, m: SendMsg) -> Result<usize, IoErr>;
     /// Receives up to `len` bytes; `flags` are MSG_PEEK, MSG_TRUNC and MSG_WAITALL.

@@ -759,7 +759,7 @@ impl Socket for UnixSocket {
         Ok((Box::new(UnixSocket { ep: srv }), addr.bytes()))
     }
 
-    fn connect(&mut self, c: &mut dyn SocketCtx, raw: &[u8]) -> Result<(), IoErr> {
+    fn connect(&mut self, c: &mut dyn SocketCtx, raw: &[u8], _nonblock: bool) -> Result<(), IoErr> {
         let ty = self.ep.borrow().ty;
         if ty == SockType::Dgram {
             if raw.len() >= 2 && u16::from_le_bytes([raw[0], raw[1]]) == libc::AF_UNSPEC as u16 {

@@ -1,16 +1,17 @@
 //! Socket calls: socket, socketpair, bind, listen, accept, connect, the send and receive
 //! calls, shutdown and the socket options. They decode the guest's addresses, iovecs,
 //! message headers and control messages, and reach the socket through
-//! [`Socket`](crate::net::Socket); AF_UNIX is the one family so far, every other one is
-//! refused with EAFNOSUPPORT.
+//! [`Socket`](crate::net::Socket): AF_UNIX, and AF_INET and AF_INET6 (TCP and UDP over
+//! loopback); every other family is refused with EAFNOSUPPORT.
 
 use super::file::{install_pair, park_until, read_iovecs, MAX_RW};
 use super::ret;
 use crate::fs::file::{FileRef, IoErr};
 use crate::kernel::{err, Sys, SysCtx};
 use crate::mm::Errno;
+use crate::net::inet;
 use crate::net::unix::{self, SockType, MAX_RIGHTS};
-use crate::net::{RecvMsg, SendMsg, Socket, Ucred};
+use crate::net::{RecvMsg, SendMsg, Socket, SocketCtx, Ucred};
 use crate::wait::WaitKey;
 
 macro_rules! tryk {
@@ -99,30 +100,49 @@ fn own_ucred(c: &SysCtx) -> Ucred {
     }
 }
 
-/// The arguments of socket(2) and socketpair(2): the type and its flags (SOCK_NONBLOCK,
-/// SOCK_CLOEXEC). Families other than AF_UNIX are EAFNOSUPPORT.
-fn socket_args(c: &SysCtx) -> Result<(SockType, i32), Errno> {
+/// The family socket(2) and socketpair(2) ask for.
+enum Family {
+    Unix(SockType),
+    Inet { v6: bool, proto: inet::Proto },
+}
+
+/// The arguments of socket(2) and socketpair(2): the family and type, and the type's flags
+/// (SOCK_NONBLOCK, SOCK_CLOEXEC). Families other than AF_UNIX, AF_INET and AF_INET6 are
+/// EAFNOSUPPORT.
+fn socket_args(c: &SysCtx) -> Result<(Family, i32), Errno> {
     let [domain, ty, protocol, ..] = c.args();
     let (domain, ty, protocol) = (domain as i32, ty as i32, protocol as i32);
     let flags = ty & !0xf;
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return Err(libc::EINVAL);
     }
-    if domain != libc::AF_UNIX {
-        return Err(libc::EAFNOSUPPORT);
-    }
-    let ty = SockType::from_raw(ty & 0xf)?;
-    if protocol != 0 && protocol != libc::PF_UNIX {
-        return Err(libc::EPROTONOSUPPORT);
-    }
-    Ok((ty, flags))
+    let family = match domain {
+        libc::AF_UNIX => {
+            let ty = SockType::from_raw(ty & 0xf)?;
+            if protocol != 0 && protocol != libc::PF_UNIX {
+                return Err(libc::EPROTONOSUPPORT);
+            }
+            Family::Unix(ty)
+        }
+        libc::AF_INET | libc::AF_INET6 => Family::Inet {
+            v6: domain == libc::AF_INET6,
+            proto: inet::protocol(ty & 0xf, protocol)?,
+        },
+        _ => return Err(libc::EAFNOSUPPORT),
+    };
+    Ok((family, flags))
 }
 
 pub(super) fn socket(c: &mut SysCtx) -> Sys {
-    let (ty, flags) = tryk!(socket_args(c));
+    let (family, flags) = tryk!(socket_args(c));
     let id = c.new_obj_id();
-    let cred = peer_ucred(c);
-    let f = unix::socket(id, ty, cred, flags & libc::SOCK_NONBLOCK != 0);
+    let nonblock = flags & libc::SOCK_NONBLOCK != 0;
+    let f = match family {
+        Family::Unix(ty) => unix::socket(id, ty, peer_ucred(c), nonblock),
+        Family::Inet { v6, proto } => {
+            inet::socket(c.bindings().inet.clone(), id, v6, proto, nonblock)
+        }
+    };
     ret(c
         .install(f, flags & libc::SOCK_CLOEXEC != 0)
         .map(|fd| fd as i64))
@@ -138,7 +158,11 @@ fn peer_ucred(c: &SysCtx) -> Ucred {
 }
 
 pub(super) fn socketpair(c: &mut SysCtx) -> Sys {
-    let (ty, flags) = tryk!(socket_args(c));
+    let (family, flags) = tryk!(socket_args(c));
+    let Family::Unix(ty) = family else {
+        // TCP and UDP have no pairs.
+        return err(libc::EOPNOTSUPP);
+    };
     let ids = (c.new_obj_id(), c.new_obj_id());
     let cred = peer_ucred(c);
     let (a, b) = unix::pair(ids, ty, cred, flags & libc::SOCK_NONBLOCK != 0);
@@ -202,16 +226,16 @@ pub(super) fn connect(c: &mut SysCtx) -> Sys {
     let [fd, addr, len, ..] = c.args();
     let file = tryk!(socket_file(c, fd));
     let raw = tryk!(read_addr(c, addr, len));
+    let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
     let r = {
         let mut fb = file.borrow_mut();
         crate::net::socket_of(&mut *fb.imp)
             .expect("a socket")
-            .connect(c, &raw)
+            .connect(c, &raw, nonblock)
     };
     match r {
         Ok(()) => Sys::Ret(0),
         Err(IoErr::Block(key)) => {
-            let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0;
             let (_, sndtimeo) = crate::net::socket_of(&mut *file.borrow_mut().imp)
                 .expect("a socket")
                 .timeouts();
@@ -995,14 +1019,19 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut k = kernel(root.path());
         let t = k.test_process(0, 0);
-        let inet = libc::AF_INET as u64;
+        let packet = libc::AF_PACKET as u64;
         assert_eq!(
-            call(&mut k, t, libc::SYS_socket, &[inet, STREAM, 0]),
+            call(&mut k, t, libc::SYS_socket, &[packet, STREAM, 0]),
             e(libc::EAFNOSUPPORT)
         );
         assert_eq!(
-            call(&mut k, t, libc::SYS_socketpair, &[inet, STREAM, 0, FDS]),
-            e(libc::EAFNOSUPPORT)
+            call(
+                &mut k,
+                t,
+                libc::SYS_socketpair,
+                &[libc::AF_INET as u64, STREAM, 0, FDS]
+            ),
+            e(libc::EOPNOTSUPP)
         );
         assert_eq!(
             call(&mut k, t, libc::SYS_socket, &[AF_UNIX, 77, 0]),
@@ -1208,5 +1237,121 @@ mod tests {
         assert_eq!(read(&mut k, t2, c, 64).unwrap(), b"");
         assert_eq!(call(&mut k, t2, libc::SYS_close, &[a]), Some(0));
         assert_eq!(read(&mut k, t2, b, 64).unwrap(), b"");
+    }
+
+    /// A sockaddr_in for 127.0.0.1:`port` at ADDR; returns its length.
+    fn sin(k: &mut Kernel, t: i32, ip: [u8; 4], port: u16) -> u64 {
+        let mut a = vec![0u8; 16];
+        a[..2].copy_from_slice(&(libc::AF_INET as u16).to_le_bytes());
+        a[2..4].copy_from_slice(&port.to_be_bytes());
+        a[4..8].copy_from_slice(&ip);
+        k.put(t, ADDR, &a);
+        16
+    }
+
+    /// The port socket `s` is bound to.
+    fn port_of(k: &mut Kernel, t: i32, s: u64) -> u16 {
+        k.put(t, FDS, &128u32.to_le_bytes());
+        assert_eq!(call(k, t, libc::SYS_getsockname, &[s, ADDR, FDS]), Some(0));
+        let a = k.get(t, ADDR, 4);
+        u16::from_be_bytes([a[2], a[3]])
+    }
+
+    const INET: u64 = libc::AF_INET as u64;
+
+    #[test]
+    fn only_loopback_is_reachable() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let s = call(&mut k, t, libc::SYS_socket, &[INET, STREAM, 0]).unwrap() as u64;
+        let len = sin(&mut k, t, [10, 0, 0, 1], 80);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[s, ADDR, len]),
+            e(libc::ENETUNREACH)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, len]),
+            e(libc::EADDRNOTAVAIL)
+        );
+        let u = call(
+            &mut k,
+            t,
+            libc::SYS_socket,
+            &[INET, libc::SOCK_DGRAM as u64, 0],
+        )
+        .unwrap() as u64;
+        k.put(t, BUF, b"x");
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendto, &[u, BUF, 1, 0, ADDR, len]),
+            e(libc::ENETUNREACH)
+        );
+        // Raw sockets are not served.
+        assert_eq!(
+            call(
+                &mut k,
+                t,
+                libc::SYS_socket,
+                &[INET, libc::SOCK_RAW as u64, 1]
+            ),
+            e(libc::EPROTONOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn a_tcp_connection_and_a_pending_one_survive_a_checkpoint() {
+        use crate::persist::testing::round_trip;
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let l = call(&mut k, t, libc::SYS_socket, &[INET, STREAM, 0]).unwrap() as u64;
+        let len = sin(&mut k, t, [127, 0, 0, 1], 0);
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[l, ADDR, len]), Some(0));
+        assert_eq!(call(&mut k, t, libc::SYS_listen, &[l, 4]), Some(0));
+        let port = port_of(&mut k, t, l);
+        // An accepted connection with bytes in flight both ways.
+        let c = call(&mut k, t, libc::SYS_socket, &[INET, STREAM, 0]).unwrap() as u64;
+        let len = sin(&mut k, t, [127, 0, 0, 1], port);
+        assert_eq!(call(&mut k, t, libc::SYS_connect, &[c, ADDR, len]), Some(0));
+        let s = call(&mut k, t, libc::SYS_accept, &[l, 0, 0]).unwrap() as u64;
+        assert_eq!(write(&mut k, t, c, b"to server"), Some(9));
+        assert_eq!(write(&mut k, t, s, b"to client"), Some(9));
+        // A pending connection that sent something.
+        let p = call(&mut k, t, libc::SYS_socket, &[INET, STREAM, 0]).unwrap() as u64;
+        let len = sin(&mut k, t, [127, 0, 0, 1], port);
+        assert_eq!(call(&mut k, t, libc::SYS_connect, &[p, ADDR, len]), Some(0));
+        assert_eq!(write(&mut k, t, p, b"early"), Some(5));
+
+        let files = k.task(t).files.clone();
+        let (saved, back) = round_trip(&[&files]);
+        assert!(saved.shared.len() >= 5, "listener and four ends");
+        // A new kernel, as a restore has: its ports table learns the restored sockets.
+        let root2 = tempfile::tempdir().unwrap();
+        let mut k2 = kernel(root2.path());
+        let t2 = k2.test_process(0, 0);
+        k2.set_files(t2, back[0].clone());
+        k2.register_restored_sockets(t2);
+        assert_eq!(read(&mut k2, t2, s, 64).unwrap(), b"to server");
+        assert_eq!(read(&mut k2, t2, c, 64).unwrap(), b"to client");
+        assert_eq!(write(&mut k2, t2, c, b"more"), Some(4));
+        assert_eq!(read(&mut k2, t2, s, 64).unwrap(), b"more");
+        let s2 = call(&mut k2, t2, libc::SYS_accept, &[l, 0, 0]).unwrap();
+        assert!(s2 >= 0, "accept after restore: {s2}");
+        assert_eq!(read(&mut k2, t2, s2 as u64, 64).unwrap(), b"early");
+        // The listener is bound again: its port is taken, and a new client reaches it.
+        let other = call(&mut k2, t2, libc::SYS_socket, &[INET, STREAM, 0]).unwrap() as u64;
+        let len = sin(&mut k2, t2, [127, 0, 0, 1], port);
+        assert_eq!(
+            call(&mut k2, t2, libc::SYS_bind, &[other, ADDR, len]),
+            e(libc::EADDRINUSE)
+        );
+        assert_eq!(
+            call(&mut k2, t2, libc::SYS_connect, &[other, ADDR, len]),
+            Some(0)
+        );
+        assert!(call(&mut k2, t2, libc::SYS_accept, &[l, 0, 0]).unwrap() >= 0);
+        // The peers are linked again: closing one end is the other's end of file.
+        assert_eq!(call(&mut k2, t2, libc::SYS_close, &[s]), Some(0));
+        assert_eq!(read(&mut k2, t2, c, 64).unwrap(), b"");
     }
 }

@@ -241,11 +241,14 @@ const XATTR: &str =
 const MKNOD: &str =
     "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes too \
     (bind(2) makes them)";
-const SOCKETS: &str = "AF_UNIX only: the other families fail with EAFNOSUPPORT";
+const SOCKETS: &str = "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP over loopback; the other \
+    families fail with EAFNOSUPPORT, raw sockets with EPROTONOSUPPORT";
 const UNIX_GAPS: &str =
     "a unix socket file on a host mount that no socket of the sandbox is bound to refuses the \
-    connection (ECONNREFUSED): host sockets are not reached";
-const SOCKOPT_GAPS: &str = "SOL_SOCKET options of unix sockets; other levels fail with EOPNOTSUPP";
+    connection (ECONNREFUSED): host sockets are not reached; TCP and UDP reach loopback \
+    addresses only (others are ENETUNREACH)";
+const SOCKOPT_GAPS: &str = "SOL_SOCKET options, and for TCP and UDP the common IPPROTO_TCP, \
+    IPPROTO_IP and IPPROTO_IPV6 ones (kept and reported); other levels fail with EOPNOTSUPP";
 const LATER_FILES: &str = "this kind of file comes in a later issue";
 const MOUNTS: &str = "a container does not change its mounts or its root";
 const MOUNT_API: &str =
@@ -1053,7 +1056,7 @@ mod tests {
         assert_eq!(k.call(t, libc::SYS_mount, [0; 6]), e(libc::EPERM));
         assert_eq!(k.call(t, libc::SYS_socket, [0; 6]), e(libc::EAFNOSUPPORT));
         assert_eq!(
-            k.call(t, libc::SYS_socket, [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+            k.call(t, libc::SYS_socket, [libc::AF_PACKET as u64, 1, 0, 0, 0, 0]),
             e(libc::EAFNOSUPPORT)
         );
         assert_eq!(k.call(t, libc::SYS_rseq, [0; 6]), e(libc::ENOSYS));
