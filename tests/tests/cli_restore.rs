@@ -506,6 +506,41 @@ fn unix_sockets_with_bytes_files_and_connections_in_flight_survive_a_checkpoint(
     assert!(o.status.success(), "{}", text(&o));
 }
 
+#[test]
+fn a_loopback_tcp_connection_with_data_in_flight_continues_after_restore() {
+    // Issue 9's (c): a child writing 8 MiB over 127.0.0.1 is blocked mid-write at the
+    // checkpoint; after restore in a new container every byte arrives, the listener's
+    // pending connection is accepted, a UDP datagram waits, and the port is still bound.
+    let rt = Runtime::new();
+    let id = "icr";
+    let bundle = rt.busybox_bundle(id, &["/bin/inet_cr"]);
+    std::fs::copy(common::guest("inet_cr"), bundle.join("rootfs/bin/inet_cr")).unwrap();
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run: {}", o.stderr);
+    let out = rt.wait_for_output(id, "ready\n", 20);
+    assert_eq!(out, "ready\n");
+
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), id]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    let o = restore(&rt, "icr2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let o = rt.run_with_timeout(&["exec", "icr2", "sh", "-c", "echo > /tmp/go"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    let out = rt.wait_for_output("icr2", "done\n", 30);
+    assert_eq!(
+        out,
+        "stream: 8388608 intact=1\nchild: 0\neof: 0\npending: early\nclient: answer\n\
+         udp: datagram from port ok=1\nnew connection: new\nport still bound: 1\ndone\n"
+    );
+    assert!(rt.run(&["delete", id]).status.success());
+    let o = rt.run(&["delete", "--force", "icr2"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// A busybox bundle `id` running the static `ghost` guest (tests/guest/ghost.c) on
 /// `/work` (a directory of its rootfs) and `/tmp` (a tmpfs), its stdout in `ID.out`,
 /// started and past its setup.
