@@ -7,30 +7,11 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "shared/figures.rs"]
+mod figures;
+
+use figures::{guest_figure, median};
 use std::process::Command;
-use std::time::Duration;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-/// Runs a guest benchmark and parses the one number it prints.
-fn guest_figure(runtime: &[&str], prog: &std::path::Path, arg: &str) -> Option<f64> {
-    let mut cmd = Command::new(runtime[0]);
-    cmd.args(&runtime[1..]).arg(prog).arg(arg);
-    let out = common::run_limited(cmd, Duration::from_secs(300));
-    let s = String::from_utf8_lossy(&out.stdout);
-    let v = s.trim().parse().ok();
-    if v.is_none() {
-        eprintln!(
-            "{runtime:?} {prog:?}: no figure (status {:?}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    v
-}
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -65,11 +46,11 @@ fn main() {
         let mut a = Vec::new();
         let mut b = Vec::new();
         for _ in 0..rounds {
-            if let Some(x) = guest_figure(&ours_cmd, prog, arg) {
+            if let Some(x) = guest_figure(&ours_cmd, prog, &[arg]) {
                 a.push(x);
             }
             if have_gvisor {
-                if let Some(x) = guest_figure(&gv_cmd, prog, arg) {
+                if let Some(x) = guest_figure(&gv_cmd, prog, &[arg]) {
                     b.push(x);
                 }
             }

@@ -912,13 +912,19 @@ impl InetSocket {
             };
         }
         let n = len.min(e.bytes.len());
-        let data: Vec<u8> = if peek {
-            e.bytes.range(..n).copied().collect()
-        } else {
-            let d = e.bytes.drain(..n).collect();
-            wake_later(e.id);
-            d
-        };
+        let mut data = Vec::with_capacity(n);
+        let (a, b) = e.bytes.as_slices();
+        let from_a = n.min(a.len());
+        data.extend_from_slice(&a[..from_a]);
+        data.extend_from_slice(&b[..n - from_a]);
+        if !peek {
+            e.bytes.drain(..n);
+            // Senders wait for half the buffer to be free (as Linux's write space
+            // wakeup), so a bulk transfer moves in large steps.
+            if e.bytes.len() <= e.capacity() / 2 {
+                wake_later(e.id);
+            }
+        }
         Ok(RecvMsg {
             full_len: data.len(),
             addr: None,
@@ -1549,7 +1555,7 @@ impl FileImpl for InetSocket {
             (Some(p), Proto::Tcp) => {
                 let p = p.borrow();
                 keys.push(WaitKey::Object(p.id));
-                !p.open || p.bytes.len() < p.capacity()
+                !p.open || p.bytes.len() <= p.capacity() / 2
             }
             (None, Proto::Tcp) => true,
         };
