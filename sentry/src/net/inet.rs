@@ -351,11 +351,9 @@ impl Ports {
         for e in self.on(proto, dest.port, None) {
             let score = {
                 let b = e.borrow();
-                let l = b.local.expect("bound");
-                if ok(&b) {
-                    matches(b.v6, b.v6only(), &l.ip, &dest.ip)
-                } else {
-                    0
+                match b.local {
+                    Some(l) if ok(&b) => matches(b.v6, b.v6only(), &l.ip, &dest.ip),
+                    _ => 0,
                 }
             };
             if score > best.as_ref().map_or(0, |b| b.0) {
@@ -1253,7 +1251,15 @@ impl Socket for InetSocket {
             // The first client still waiting for room gets it.
             let mut waiting = None;
             while let Some(w) = l.waiting.pop_front() {
-                let ok = w.borrow().open && w.borrow().state == TcpState::SynSent;
+                let ok = {
+                    let wb = w.borrow();
+                    // (A restored image may name anything here.)
+                    wb.open
+                        && wb.state == TcpState::SynSent
+                        && wb.proto == Proto::Tcp
+                        && wb.local.is_some()
+                        && wb.remote.is_some()
+                };
                 if ok {
                     waiting = Some(w);
                     break;
@@ -1267,7 +1273,11 @@ impl Socket for InetSocket {
         wake_later(self.id());
         let addr = {
             let s = srv.borrow();
-            sockaddr(s.v6, &s.remote.expect("connected"))
+            let any = Addr {
+                ip: s.any(),
+                port: 0,
+            };
+            sockaddr(s.v6, &s.remote.unwrap_or(any))
         };
         Ok((Box::new(InetSocket { ep: srv }), addr))
     }
@@ -1860,6 +1870,9 @@ impl SharedPersist for Endpoint {
                     ));
                 }
             }
+            (TcpState::Listen, None) => {
+                return Err(bad(object, "listen queue", "is missing on a listener"))
+            }
             (_, None) => {}
             _ => {
                 return Err(bad(
@@ -2055,6 +2068,13 @@ mod tests {
             (
                 "options",
                 Box::new(|e| e.opts.push((libc::SOL_SOCKET, 4242, 1))),
+            ),
+            (
+                "listen queue",
+                Box::new(|e| {
+                    e.state = TcpState::Listen;
+                    e.remote = None;
+                }),
             ),
             (
                 "options",
