@@ -59,6 +59,11 @@ const RCVBUF_MIN: usize = 2304;
 /// What a TCP receive buffer not sized by SO_RCVBUF holds (Linux's autotuning grows it to
 /// tcp_rmem[2], 6 MiB).
 const TCP_AUTO_BUF: usize = 4 << 20;
+/// The most a receive queue holds whatever SO_RCVBUFFORCE asked (the sentry's memory is
+/// the host's).
+const QUEUE_MAX: usize = 16 << 20;
+/// The most SO_SNDBUFFORCE and SO_RCVBUFFORCE give (INT_MAX / 2, doubled).
+const BUF_FORCE_MAX: usize = (i32::MAX as usize / 2) * 2;
 /// The longest UDP payload over IPv4 and IPv6.
 const UDP_MAX_V4: usize = 65_507;
 const UDP_MAX_V6: usize = 65_527;
@@ -508,7 +513,7 @@ impl Endpoint {
         if self.proto == Proto::Tcp && !self.rcvbuf_set {
             TCP_AUTO_BUF
         } else {
-            self.rcvbuf
+            self.rcvbuf.min(QUEUE_MAX)
         }
     }
 
@@ -680,6 +685,12 @@ impl InetSocket {
         let e = self.ep.borrow();
         if is_v4(&dest.ip) && e.v6only() {
             return Err(libc::ENETUNREACH);
+        }
+        // A socket bound to an address of one family has no route to the other.
+        if let Some(l) = &e.local {
+            if !is_any(&l.ip) && is_v4(&l.ip) != is_v4(&dest.ip) {
+                return Err(libc::ENETUNREACH);
+            }
         }
         if !is_loopback(&dest.ip) {
             return Err(libc::ENETUNREACH);
@@ -1083,6 +1094,9 @@ const KEPT: &[Kept] = &[
     (libc::SOL_SOCKET, libc::SO_OOBINLINE, 0, None),
     (libc::SOL_SOCKET, libc::SO_DONTROUTE, 0, None),
     (libc::SOL_SOCKET, libc::SO_TIMESTAMP, 0, None),
+    (libc::SOL_SOCKET, libc::SO_NO_CHECK, 0, None),
+    // Kept, meaning nothing, as Linux before 6.16 did for an inet socket.
+    (libc::SOL_SOCKET, libc::SO_PASSCRED, 0, None),
     (libc::SOL_SOCKET, libc::SO_PRIORITY, 0, Some((0, 6))),
     (libc::SOL_SOCKET, libc::SO_RCVLOWAT, 1, Some((0, i32::MAX))),
     (libc::SOL_SOCKET, libc::SO_SNDLOWAT, 1, Some((1, i32::MAX))),
@@ -1123,6 +1137,9 @@ const KEPT: &[Kept] = &[
     (libc::IPPROTO_IP, libc::IP_RECVTOS, 0, None),
     (libc::IPPROTO_IP, libc::IP_RECVTTL, 0, None),
     (libc::IPPROTO_IP, libc::IP_FREEBIND, 0, None),
+    (libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, 1, Some((0, 255))),
+    (libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 1, None),
+    (libc::IPPROTO_IP, libc::IP_RECVORIGDSTADDR, 0, None),
     (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0, None),
     (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 0, Some((0, 255))),
     (
@@ -1134,19 +1151,28 @@ const KEPT: &[Kept] = &[
     (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 0, None),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 0, None),
     (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 0, None),
+    (
+        libc::IPPROTO_IPV6,
+        libc::IPV6_MULTICAST_HOPS,
+        1,
+        Some((0, 255)),
+    ),
+    (libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 1, None),
 ];
 
 fn kept(level: i32, name: i32) -> Option<&'static Kept> {
     KEPT.iter().find(|k| k.0 == level && k.1 == name)
 }
 
-/// Whether option `level` exists for a socket of this protocol and family.
-fn level_ok(e: &Endpoint, level: i32) -> Result<(), Errno> {
+/// Whether option `level` exists for a socket of this protocol and family. As Linux's
+/// ip_getsockopt and ip_setsockopt: EOPNOTSUPP for getsockopt, ENOPROTOOPT for setsockopt.
+fn level_ok(e: &Endpoint, level: i32, set: bool) -> Result<(), Errno> {
     match level {
         libc::SOL_SOCKET | libc::IPPROTO_IP => Ok(()),
         libc::IPPROTO_TCP if e.proto == Proto::Tcp => Ok(()),
         libc::IPPROTO_UDP if e.proto == Proto::Udp => Ok(()),
         libc::IPPROTO_IPV6 if e.v6 => Ok(()),
+        _ if set => Err(libc::ENOPROTOOPT),
         _ => Err(libc::EOPNOTSUPP),
     }
 }
@@ -1388,7 +1414,7 @@ impl Socket for InetSocket {
 
     fn getsockopt(&mut self, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
         let mut e = self.ep.borrow_mut();
-        level_ok(&e, level)?;
+        level_ok(&e, level, false)?;
         let int = |v: i32| Ok(v.to_le_bytes().to_vec());
         match (level, name) {
             (libc::SOL_SOCKET, libc::SO_TYPE) => int(match e.proto {
@@ -1436,12 +1462,20 @@ impl Socket for InetSocket {
 
     fn setsockopt(&mut self, level: i32, name: i32, val: &[u8]) -> Result<(), Errno> {
         let mut e = self.ep.borrow_mut();
-        level_ok(&e, level)?;
+        level_ok(&e, level, true)?;
         let buf = |v: i32, min: usize| (((v as u32) as usize).min(BUF_SET_MAX) * 2).max(min);
         match (level, name) {
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => e.sndbuf = buf(int_opt(val)?, SNDBUF_MIN),
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
                 e.rcvbuf = buf(int_opt(val)?, RCVBUF_MIN);
+                e.rcvbuf_set = true;
+            }
+            // The socket calls checked CAP_NET_ADMIN.
+            (libc::SOL_SOCKET, libc::SO_SNDBUFFORCE) => {
+                e.sndbuf = (int_opt(val)?.max(0) as usize * 2).clamp(SNDBUF_MIN, BUF_FORCE_MAX)
+            }
+            (libc::SOL_SOCKET, libc::SO_RCVBUFFORCE) => {
+                e.rcvbuf = (int_opt(val)?.max(0) as usize * 2).clamp(RCVBUF_MIN, BUF_FORCE_MAX);
                 e.rcvbuf_set = true;
             }
             (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => e.rcvtimeo = timeval_opt(val)?,
@@ -1468,15 +1502,25 @@ impl Socket for InetSocket {
                 let Some(&(_, _, default, range)) = kept(level, name) else {
                     return Err(libc::ENOPROTOOPT);
                 };
-                let v = int_opt(val)?;
+                // As Linux: an IP option may come as a char.
+                let v = match val.len() {
+                    1..=3 if level == libc::IPPROTO_IP => i32::from(val[0]),
+                    _ => int_opt(val)?,
+                };
                 let v = match range {
                     None => i32::from(v != 0),
                     // As Linux: -1 asks for the default TTL, hop limit or class.
                     Some(_)
                         if v == -1
                             && matches!(
-                                name,
-                                libc::IP_TTL | libc::IPV6_UNICAST_HOPS | libc::IPV6_TCLASS
+                                (level, name),
+                                (libc::IPPROTO_IP, libc::IP_TTL | libc::IP_MULTICAST_TTL)
+                                    | (
+                                        libc::IPPROTO_IPV6,
+                                        libc::IPV6_UNICAST_HOPS
+                                            | libc::IPV6_MULTICAST_HOPS
+                                            | libc::IPV6_TCLASS
+                                    )
                             ) =>
                     {
                         default
@@ -1844,7 +1888,7 @@ impl SharedPersist for Endpoint {
             return Err(bad(object, "error", format!("{} is not an errno", s.err)));
         }
         for (b, what) in [(s.sndbuf, "send buffer"), (s.rcvbuf, "receive buffer")] {
-            if !(RCVBUF_MIN as u64..=2 * BUF_SET_MAX as u64).contains(&b) {
+            if !(RCVBUF_MIN as u64..=BUF_FORCE_MAX as u64).contains(&b) {
                 return Err(bad(object, what, format!("{b} is out of range")));
             }
         }
@@ -1885,7 +1929,7 @@ impl SharedPersist for Endpoint {
         if s.state == TcpState::Established && s.remote.is_none() {
             return Err(bad(object, "remote address", "is missing on a connection"));
         }
-        let cap = TCP_AUTO_BUF.max(2 * BUF_SET_MAX) as u64;
+        let cap = QUEUE_MAX as u64;
         let bytes =
             s.bytes.len() as u64 + s.dgrams.iter().map(|d| d.data.len() as u64).sum::<u64>();
         if bytes > cap {
@@ -2029,7 +2073,7 @@ mod tests {
             ("error", Box::new(|e| e.err = 99_999)),
             ("send buffer", Box::new(|e| e.sndbuf = u64::MAX)),
             ("receive buffer", Box::new(|e| e.rcvbuf = 1)),
-            ("receive queue", Box::new(|e| e.bytes = vec![0; 8 << 20])),
+            ("receive queue", Box::new(|e| e.bytes = vec![0; 17 << 20])),
             ("state", Box::new(|e| e.proto = Proto::Udp)),
             (
                 "datagram",

@@ -23,6 +23,8 @@ macro_rules! tryk {
     };
 }
 
+/// CAP_NET_ADMIN (SO_SNDBUFFORCE, SO_RCVBUFFORCE).
+const CAP_NET_ADMIN: u32 = 12;
 /// sizeof(struct sockaddr_storage): the longest address a call takes.
 const ADDR_MAX: u64 = 128;
 /// Most bytes of control messages a send takes (net.core.optmem_max).
@@ -271,6 +273,10 @@ pub(super) fn setsockopt(c: &mut SysCtx) -> Sys {
         return err(libc::EINVAL);
     }
     let bytes = tryk!(c.read_mem(val, (len as usize).min(256)));
+    let force = [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE].contains(&(name as i32));
+    if level as i32 == libc::SOL_SOCKET && force && !c.creds().has(CAP_NET_ADMIN) {
+        return err(libc::EPERM);
+    }
     let mut fb = file.borrow_mut();
     let s = crate::net::socket_of(&mut *fb.imp).expect("a socket");
     ret(s.setsockopt(level as i32, name as i32, &bytes).map(|_| 0))
@@ -698,6 +704,11 @@ fn recv(
     let file = socket_file(c, fd).map_err(err)?;
     if flags & libc::MSG_OOB != 0 {
         return Err(err(libc::EOPNOTSUPP));
+    }
+    if flags & libc::MSG_ERRQUEUE != 0 {
+        // No socket here queues errors (IP_RECVERR is kept, not acted on): the queue is
+        // empty.
+        return Err(err(libc::EAGAIN));
     }
     let nonblock = file.borrow().flags & libc::O_NONBLOCK != 0 || flags & libc::MSG_DONTWAIT != 0;
     let total: usize = iov
