@@ -599,6 +599,22 @@ static void udp(void) {
     close(a);
     close(b);
 
+    /* SO_REUSEADDR: the socket bound last receives. */
+    int r1 = socket(AF_INET, SOCK_DGRAM, 0), r2 = socket(AF_INET, SOCK_DGRAM, 0);
+    setsockopt(r1, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+    setsockopt(r2, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+    struct sockaddr_in ra = sin4("127.0.0.1", 0);
+    bind(r1, (struct sockaddr *)&ra, sizeof ra);
+    ra = sin4("127.0.0.1", port_of(r1));
+    R("udp reuseaddr bind", bind(r2, (struct sockaddr *)&ra, sizeof ra));
+    c = socket(AF_INET, SOCK_DGRAM, 0);
+    sendto(c, "r", 1, 0, (struct sockaddr *)&ra, sizeof ra);
+    R("udp newest gets it", revents(r2, POLLIN, 1000));
+    R("udp oldest does not", recv(r1, buf, sizeof buf, MSG_DONTWAIT));
+    close(c);
+    close(r1);
+    close(r2);
+
     /* v6: a v4 datagram to a dual-stack socket comes from a v4-mapped address. */
     int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
     struct sockaddr_in6 a6 = sin6("::", 0);

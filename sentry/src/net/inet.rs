@@ -361,7 +361,9 @@ impl Ports {
                     _ => 0,
                 }
             };
-            if score > best.as_ref().map_or(0, |b| b.0) {
+            // On a tie the socket bound last wins (as Linux gives a SO_REUSEADDR
+            // group's datagrams to its newest member).
+            if score > 0 && score >= best.as_ref().map_or(0, |b| b.0) {
                 best = Some((score, e));
             }
         }
