@@ -152,3 +152,147 @@ pub(crate) fn due_timers(host_mono: u64) -> Vec<u64> {
         due
     })
 }
+
+// ---- edges: the changes edge-triggered epoll interests compare ----
+
+/// A change of input: data or a connection arrived, an end closed (EPOLLIN's edge).
+pub(crate) const EDGE_IN: u8 = 1;
+/// A change of output: space freed, an end closed (EPOLLOUT's edge).
+pub(crate) const EDGE_OUT: u8 = 2;
+/// Any change: what a notification that does not say which side changed counts as.
+pub(crate) const EDGE_ALL: u8 = EDGE_IN | EDGE_OUT;
+
+/// How many changes of each side a watched key has seen.
+#[derive(Default)]
+struct Edges {
+    /// The [`EdgeWatch`]es holding the key: the entry goes with the last.
+    watchers: u32,
+    input: u64,
+    output: u64,
+}
+
+thread_local! {
+    /// The keys edge-triggered interests watch, with their change counts. Only watched
+    /// keys are counted, so level-triggered waiting costs one failed lookup per
+    /// notification. The sentry serves one sandbox per thread, so the counts are the
+    /// thread's.
+    static EDGES: std::cell::RefCell<std::collections::HashMap<WaitKey, Edges>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Counts a change on `key` (of the sides `sides`, [`EDGE_IN`]/[`EDGE_OUT`]) for the
+/// edge-triggered interests that watch it. Called where the kernel wakes the key's
+/// waiters.
+pub(crate) fn count_edge(key: &WaitKey, sides: u8) {
+    EDGES.with(|e| {
+        if let Some(c) = e.borrow_mut().get_mut(key) {
+            if sides & EDGE_IN != 0 {
+                c.input += 1;
+            }
+            if sides & EDGE_OUT != 0 {
+                c.output += 1;
+            }
+        }
+    });
+}
+
+/// An edge-triggered interest's hold on the keys of its file: while it lives, changes
+/// on them are counted.
+#[derive(Debug)]
+pub(crate) struct EdgeWatch {
+    keys: Vec<WaitKey>,
+}
+
+impl EdgeWatch {
+    pub(crate) fn new(keys: &[WaitKey]) -> Self {
+        let mut own: Vec<WaitKey> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !own.contains(k) {
+                own.push(k.clone());
+            }
+        }
+        EDGES.with(|e| {
+            let mut e = e.borrow_mut();
+            for k in &own {
+                e.entry(k.clone()).or_default().watchers += 1;
+            }
+        });
+        EdgeWatch { keys: own }
+    }
+
+    /// Whether it watches exactly the keys of `keys` (a file's keys change when, say, a
+    /// socket connects).
+    pub(crate) fn watches(&self, keys: &[WaitKey]) -> bool {
+        keys.iter().all(|k| self.keys.contains(k)) && self.keys.iter().all(|k| keys.contains(k))
+    }
+
+    /// The changes of the sides `sides` counted so far on its keys.
+    pub(crate) fn count(&self, sides: u8) -> u64 {
+        EDGES.with(|e| {
+            let e = e.borrow();
+            let mut n = 0u64;
+            for c in self.keys.iter().filter_map(|k| e.get(k)) {
+                if sides & EDGE_IN != 0 {
+                    n = n.wrapping_add(c.input);
+                }
+                if sides & EDGE_OUT != 0 {
+                    n = n.wrapping_add(c.output);
+                }
+            }
+            n
+        })
+    }
+}
+
+impl Drop for EdgeWatch {
+    fn drop(&mut self) {
+        // A thread's locals may be gone when a sandbox's last objects are dropped at
+        // thread exit: there is nothing left to count then.
+        let _ = EDGES.try_with(|e| {
+            let mut e = e.borrow_mut();
+            for k in &self.keys {
+                if let Some(c) = e.get_mut(k) {
+                    c.watchers -= 1;
+                    if c.watchers == 0 {
+                        e.remove(k);
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_are_counted_by_side_while_watched() {
+        let a = WaitKey::Object(7001);
+        let b = WaitKey::Object(7002);
+        count_edge(&a, EDGE_ALL);
+        let w = EdgeWatch::new(&[a.clone(), b.clone(), a.clone()]);
+        assert_eq!(
+            w.count(EDGE_ALL),
+            0,
+            "changes before the watch are not counted"
+        );
+        count_edge(&a, EDGE_IN);
+        count_edge(&b, EDGE_OUT);
+        count_edge(&WaitKey::Object(7003), EDGE_ALL);
+        assert_eq!((w.count(EDGE_IN), w.count(EDGE_OUT)), (1, 1));
+        assert!(w.watches(&[b.clone(), a.clone()]));
+        assert!(!w.watches(std::slice::from_ref(&a)));
+        let w2 = EdgeWatch::new(std::slice::from_ref(&a));
+        let base = w2.count(EDGE_ALL);
+        drop(w);
+        count_edge(&a, EDGE_OUT);
+        assert_eq!(
+            w2.count(EDGE_ALL),
+            base + 1,
+            "the key stays counted for its other watcher"
+        );
+        drop(w2);
+        EDGES.with(|e| assert!(e.borrow().is_empty(), "the last watch takes its keys"));
+    }
+}

@@ -153,6 +153,16 @@ fn timerfd_behaves_as_on_the_host() {
 }
 
 #[test]
+fn epoll_edge_triggered_oneshot_and_dups_behave_as_on_the_host() {
+    // Edge-triggered interests on a pipe's two ends, an eventfd and a unix stream socket
+    // report once per change (data, a peer closing, space freed), a waiter that drained
+    // its file blocks until new data; oneshot ones report once until EPOLL_CTL_MOD; a dup
+    // is an interest of its own and outlives the closing of the other fd: the same lines
+    // as natively.
+    same_as_on_the_host("epoll_et", &[]);
+}
+
+#[test]
 fn signalfd_behaves_as_on_the_host() {
     // Argument checks, records of kill, sigqueue, real-time, tgkill and SIGCHLD signals,
     // poll and epoll readiness, a new mask, a blocking read woken by another process and

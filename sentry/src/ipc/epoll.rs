@@ -1,9 +1,14 @@
 //! epoll: a set of watched files, itself an open file.
 //!
 //! An epoll set holds its targets weakly: when the last fd of a file is closed, the file
-//! leaves every set, as Linux does. Edge-triggered interest is served level-triggered
-//! (programs that use EPOLLET read until EAGAIN, so they see the same events; they may be
-//! woken once more than on Linux).
+//! leaves every set, as Linux does. An interest is keyed by the watched open file and the
+//! fd it was added under, as Linux keys it: a dup of a watched fd can be added too, and an
+//! interest outlives the closing of its fd while its file is open under another.
+//!
+//! An edge-triggered interest (EPOLLET) holds an [`EdgeWatch`] on its file's wait keys:
+//! the kernel counts the changes of each side (input, output) where it wakes a key's
+//! waiters, and the interest reports its file only when the count of the sides it asks
+//! for moved since it last looked, as Linux reports an item once per wake-up of its file.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -14,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::checks::{Invalid, FD_MAX};
 use crate::fs::file::{FileImpl, OpenFile};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
+use crate::wait::{EdgeWatch, WaitKey, EDGE_IN, EDGE_OUT};
+
+pub(crate) const EPOLLET: u32 = 1 << 31;
+pub(crate) const EPOLLONESHOT: u32 = 1 << 30;
 
 /// One watched file of an epoll set.
 pub struct Interest {
@@ -22,13 +31,98 @@ pub struct Interest {
     pub data: u64,
     /// EPOLLONESHOT fired: no more events until EPOLL_CTL_MOD.
     pub disabled: bool,
+    /// Of an edge-triggered interest: the changes it has seen.
+    pub(crate) edge: Edge,
+}
+
+/// What an edge-triggered interest has seen of its file's changes.
+#[derive(Debug, Default)]
+pub(crate) enum Edge {
+    /// Not looked at since EPOLL_CTL_ADD/MOD (or restored with an unreported change): it
+    /// reports the file if ready.
+    #[default]
+    Pending,
+    /// Looked at when its keys had counted this many changes (of the sides it asks for):
+    /// it reports the file when the count moved and the file is ready.
+    Seen(EdgeWatch, u64),
+    /// Restored with nothing unreported: the next look takes the count as seen.
+    Quiet,
+}
+
+impl Interest {
+    pub(crate) fn new(file: &Rc<RefCell<OpenFile>>, events: u32, data: u64) -> Self {
+        Interest {
+            file: Rc::downgrade(file),
+            events,
+            data,
+            disabled: false,
+            edge: Edge::Pending,
+        }
+    }
+
+    /// The sides whose changes wake an edge-triggered interest in `events`.
+    fn sides(&self) -> u8 {
+        let mut s = 0;
+        if self.events
+            & (libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32
+            != 0
+        {
+            s |= EDGE_IN;
+        }
+        if self.events & (libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND) as u32 != 0 {
+            s |= EDGE_OUT;
+        }
+        s
+    }
+
+    /// Whether the interest may report its file, which is `ready` with wait keys `keys`:
+    /// always when level-triggered; when edge-triggered, once per change counted on its
+    /// keys. Looking makes the current changes seen.
+    pub(crate) fn may_report(&mut self, ready: bool, keys: &[WaitKey]) -> bool {
+        if self.events & EPOLLET == 0 {
+            return ready;
+        }
+        let sides = self.sides();
+        let (watch, before) = match std::mem::take(&mut self.edge) {
+            Edge::Seen(w, n) if w.watches(keys) => (w, Some(n)),
+            Edge::Quiet => {
+                let w = EdgeWatch::new(keys);
+                let n = w.count(sides);
+                (w, Some(n))
+            }
+            // A new interest, or its file's keys changed (a socket connected): a change.
+            _ => (EdgeWatch::new(keys), None),
+        };
+        let now = watch.count(sides);
+        self.edge = Edge::Seen(watch, now);
+        ready && before != Some(now)
+    }
+
+    /// Whether an edge-triggered interest has a change it has not reported (what its saved
+    /// form keeps).
+    fn edge_pending(&self) -> bool {
+        match &self.edge {
+            Edge::Pending => self.events & EPOLLET != 0,
+            Edge::Seen(w, n) => w.count(self.sides()) != *n,
+            Edge::Quiet => false,
+        }
+    }
+}
+
+/// An interest's key: the fd it was added under and its open file (the address of the
+/// file's cell, which stays allocated while the interest's weak reference lives).
+pub(crate) type InterestKey = (i32, usize);
+
+/// The key of the interest in `file` added under `fd`.
+pub(crate) fn interest_key(fd: i32, file: &Rc<RefCell<OpenFile>>) -> InterestKey {
+    (fd, Rc::as_ptr(file) as usize)
 }
 
 pub struct EpollSet {
     /// Kernel object id: the key epoll_wait parks on.
     pub id: u64,
-    /// By target fd number (as given to EPOLL_CTL_ADD).
-    pub interests: BTreeMap<i32, Interest>,
+    /// By target fd number (as given to EPOLL_CTL_ADD) and file.
+    pub interests: BTreeMap<InterestKey, Interest>,
 }
 
 impl EpollSet {
@@ -83,6 +177,8 @@ pub struct InterestState {
     pub events: u32,
     pub data: u64,
     pub disabled: bool,
+    /// Edge-triggered: a change of the file is not reported yet.
+    pub edge_pending: bool,
 }
 
 impl Persist for EpollFile {
@@ -94,12 +190,13 @@ impl Persist for EpollFile {
         let EpollSet { id, interests } = &*set;
         let interests = interests
             .iter()
-            .filter_map(|(&fd, i)| {
+            .filter_map(|(&(fd, _), i)| {
                 let Interest {
                     file,
                     events,
                     data,
                     disabled,
+                    edge: _, // as whether a change is unreported
                 } = i;
                 let file = file.upgrade()?;
                 Some(InterestState {
@@ -108,6 +205,7 @@ impl Persist for EpollFile {
                     events: *events,
                     data: *data,
                     disabled: *disabled,
+                    edge_pending: i.edge_pending(),
                 })
             })
             .collect();
@@ -126,15 +224,12 @@ impl Persist for EpollFile {
                     what: "open file",
                     id: i.file,
                 })?;
-                set.interests.insert(
-                    i.fd,
-                    Interest {
-                        file: Rc::downgrade(target),
-                        events: i.events,
-                        data: i.data,
-                        disabled: i.disabled,
-                    },
-                );
+                let mut interest = Interest::new(target, i.events, i.data);
+                interest.disabled = i.disabled;
+                if !i.edge_pending {
+                    interest.edge = Edge::Quiet;
+                }
+                set.interests.insert(interest_key(i.fd, target), interest);
             }
             Ok(())
         });
@@ -142,7 +237,14 @@ impl Persist for EpollFile {
     }
 
     fn check(cx: &CheckCtx, s: &EpollState) -> Result<(), Invalid> {
+        let mut seen = std::collections::BTreeSet::new();
         for i in &s.interests {
+            if !seen.insert((i.fd, i.file)) {
+                return Err(cx.bad(
+                    "watched file",
+                    format!("{} under fd {} twice", i.file, i.fd),
+                ));
+            }
             if !(0..FD_MAX).contains(&i.fd) {
                 return Err(cx.bad("watched fd", format!("{} is out of range", i.fd)));
             }
@@ -162,28 +264,38 @@ mod tests {
     use crate::persist::testing::{at, round_trip, table};
 
     fn watch(set: &EpollRef, fd: i32, f: &FileRef, events: u32) {
-        set.borrow_mut().interests.insert(
-            fd,
-            Interest {
-                file: Rc::downgrade(f),
-                events,
-                data: fd as u64 * 100,
-                disabled: fd == 3,
-            },
-        );
+        let mut i = Interest::new(f, events, fd as u64 * 100);
+        i.disabled = fd == 3;
+        set.borrow_mut().interests.insert(interest_key(fd, f), i);
     }
 
-    #[test]
-    fn a_set_comes_back_watching_the_restored_files() {
-        let (r, w) = pipe::pair(30);
-        let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[30]");
-        let w = OpenFile::new(Box::new(w), libc::O_WRONLY, "pipe:[30]");
+    /// The two ends of pipe `id` and an epoll set of id `id + 1`.
+    fn pipe_and_set(id: u64) -> (FileRef, FileRef, FileRef, EpollRef) {
+        let (r, w) = pipe::pair(id);
+        let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[]");
+        let w = OpenFile::new(Box::new(w), libc::O_WRONLY, "pipe:[]");
         let ep = OpenFile::new(
-            Box::new(EpollFile::new(31)),
+            Box::new(EpollFile::new(id + 1)),
             libc::O_RDWR,
             "anon_inode:[eventpoll]",
         );
         let set = ep.borrow().kind::<EpollFile>().unwrap().set.clone();
+        (r, w, ep, set)
+    }
+
+    fn interest(set: &EpollRef, fd: i32) -> std::cell::RefMut<'_, Interest> {
+        std::cell::RefMut::map(set.borrow_mut(), |s| {
+            s.interests
+                .iter_mut()
+                .find(|(k, _)| k.0 == fd)
+                .map(|(_, i)| i)
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn a_set_comes_back_watching_the_restored_files() {
+        let (r, w, ep, set) = pipe_and_set(30);
         watch(&set, 0, &r, libc::EPOLLIN as u32);
         // A dup of the set in the set itself, and a file no longer open anywhere.
         watch(&set, 3, &ep, libc::EPOLLIN as u32);
@@ -201,15 +313,100 @@ mod tests {
         let set2 = ep2.borrow().kind::<EpollFile>().unwrap().set.clone();
         let s = set2.borrow();
         assert_eq!(s.id, 31);
-        assert_eq!(s.interests.keys().copied().collect::<Vec<_>>(), [0, 3]);
-        let i0 = &s.interests[&0];
+        assert_eq!(
+            s.interests.keys().copied().collect::<Vec<_>>(),
+            [interest_key(0, &at(&back[0], 0)), interest_key(3, &ep2)]
+        );
+        let i0 = &s.interests[&interest_key(0, &at(&back[0], 0))];
         assert!(Rc::ptr_eq(&i0.file.upgrade().unwrap(), &at(&back[0], 0)));
         assert_eq!(
             (i0.events, i0.data, i0.disabled),
             (libc::EPOLLIN as u32, 0, false)
         );
-        let i3 = &s.interests[&3];
+        let i3 = &s.interests[&interest_key(3, &ep2)];
         assert!(Rc::ptr_eq(&i3.file.upgrade().unwrap(), &ep2));
         assert_eq!((i3.data, i3.disabled), (300, true));
+    }
+
+    #[test]
+    fn an_edge_triggered_interest_reports_each_change_once() {
+        let (r, _w) = pipe::pair(40);
+        let r = OpenFile::new(Box::new(r), libc::O_RDONLY, "pipe:[40]");
+        let keys = [WaitKey::Object(40)];
+        let mut et = Interest::new(&r, libc::EPOLLIN as u32 | EPOLLET, 0);
+        let mut lt = Interest::new(&r, libc::EPOLLIN as u32, 0);
+        assert!(
+            et.may_report(true, &keys),
+            "a new interest reports a ready file"
+        );
+        assert!(
+            !et.may_report(true, &keys),
+            "then not again without a change"
+        );
+        assert!(lt.may_report(true, &keys) && lt.may_report(true, &keys));
+        assert!(!lt.may_report(false, &keys));
+        crate::wait::count_edge(&keys[0], EDGE_OUT);
+        assert!(
+            !et.may_report(true, &keys),
+            "a change of output is not EPOLLIN's"
+        );
+        crate::wait::count_edge(&keys[0], EDGE_IN);
+        assert!(et.edge_pending());
+        assert!(
+            !et.may_report(false, &keys),
+            "a change is not reported unready"
+        );
+        assert!(!et.may_report(true, &keys), "and is seen by the look");
+        crate::wait::count_edge(&keys[0], EDGE_IN);
+        assert!(et.may_report(true, &keys));
+        // Keys that change (a socket connecting) count as a change.
+        assert!(et.may_report(true, &[keys[0].clone(), WaitKey::Object(41)]));
+    }
+
+    #[test]
+    fn an_unreported_edge_survives_a_round_trip_and_a_reported_one_does_not() {
+        let (r, w, ep, set) = pipe_and_set(50);
+        let et = libc::EPOLLIN as u32 | EPOLLET;
+        // fd 0 reported its change; fd 4, a dup of it, saw the change but not reported.
+        watch(&set, 0, &r, et);
+        watch(&set, 4, &r, et);
+        let keys = [WaitKey::Object(50)];
+        assert!(interest(&set, 0).may_report(true, &keys));
+        assert!(interest(&set, 4).may_report(true, &keys));
+        crate::wait::count_edge(&keys[0], EDGE_IN);
+        assert!(interest(&set, 0).may_report(true, &keys));
+        let t = table(&[&r, &w, &ep, &ep, &r]);
+        let (saved, back) = round_trip(&[&t]);
+        let es = saved
+            .files
+            .iter()
+            .find_map(|f| match &f.kind {
+                crate::kinds::FileKindState::Epoll(e) => Some(e.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let pending: Vec<_> = es
+            .interests
+            .iter()
+            .map(|i| (i.fd, i.edge_pending))
+            .collect();
+        assert_eq!(pending, [(0, false), (4, true)]);
+        let set2 = at(&back[0], 2)
+            .borrow()
+            .kind::<EpollFile>()
+            .unwrap()
+            .set
+            .clone();
+        let r2 = at(&back[0], 0);
+        let keys2 = r2.borrow().readiness(libc::POLLIN).1;
+        assert!(
+            !interest(&set2, 0).may_report(true, &keys2),
+            "reported: quiet"
+        );
+        assert!(
+            interest(&set2, 4).may_report(true, &keys2),
+            "unreported: fires"
+        );
+        assert!(!interest(&set2, 4).may_report(true, &keys2), "once");
     }
 }

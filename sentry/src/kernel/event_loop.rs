@@ -453,8 +453,32 @@ impl Kernel {
         }
     }
 
-    /// Wakes every task parked on `key`.
+    /// Wakes every task parked on `key`: a change of either side (see
+    /// [`Kernel::notify_side`]).
     pub(crate) fn notify(&mut self, key: &WaitKey) {
+        self.notify_side(key, crate::wait::EDGE_ALL);
+    }
+
+    /// Wakes the tasks parked on `key` after an fd of `file` was closed: a change for
+    /// edge-triggered interests only if that released the description (another fd of it,
+    /// in this process or another, keeps its end open).
+    pub(crate) fn notify_closed(
+        &mut self,
+        key: &WaitKey,
+        file: &std::rc::Weak<std::cell::RefCell<crate::fs::file::OpenFile>>,
+    ) {
+        let sides = if file.strong_count() == 0 {
+            crate::wait::EDGE_ALL
+        } else {
+            0
+        };
+        self.notify_side(key, sides);
+    }
+
+    /// Wakes every task parked on `key`, counting a change of the sides `sides` for the
+    /// edge-triggered epoll interests watching it.
+    pub(crate) fn notify_side(&mut self, key: &WaitKey, sides: u8) {
+        crate::wait::count_edge(key, sides);
         for (&tid, t) in &self.tasks {
             if let RunState::Parked(p) = &t.state {
                 if p.keys.contains(key) && !self.ready.contains(&tid) {

@@ -117,19 +117,19 @@ impl Kernel {
         self.futex_waiters.retain(|w| w.tid != tid);
         self.ready.retain(|&r| r != tid);
         // Dropping the last use of the fd table closes its files: wake the other ends.
-        let keys: Vec<WaitKey> = if Rc::strong_count(&t.files) == 1 {
+        let keys: Vec<_> = if Rc::strong_count(&t.files) == 1 {
             t.files
                 .borrow()
                 .fds
                 .values()
-                .filter_map(|e| e.file.borrow().notify_key())
+                .filter_map(|e| Some((e.file.borrow().notify_key()?, Rc::downgrade(&e.file))))
                 .collect()
         } else {
             Vec::new()
         };
         drop(t);
-        for key in keys {
-            self.notify(&key);
+        for (key, file) in keys {
+            self.notify_closed(&key, &file);
         }
         self.locks().stop_waiting(tid);
         self.release_dropped_locks();

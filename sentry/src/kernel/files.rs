@@ -1,6 +1,8 @@
 //! The tasks' fd tables: what the kernel itself does to them (closing wakes the other
 //! ends of what a table drops).
 
+use std::rc::Rc;
+
 use super::Kernel;
 use crate::fs::file::FileRef;
 use crate::mm::Errno;
@@ -37,9 +39,10 @@ impl Kernel {
                 }
             }
         }
+        let file = Rc::downgrade(&f);
         drop(f);
         if let Some(key) = key {
-            self.notify(&key);
+            self.notify_closed(&key, &file);
         }
         self.release_dropped_locks();
         Ok(())

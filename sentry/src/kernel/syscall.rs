@@ -641,6 +641,16 @@ impl SysCtx<'_> {
         self.k.notify(key);
     }
 
+    /// Wakes the waiters of a file after a read of it: space freed (EPOLLOUT's edge).
+    pub(crate) fn notify_read(&mut self, key: &WaitKey) {
+        self.k.notify_side(key, crate::wait::EDGE_OUT);
+    }
+
+    /// Wakes the waiters of a file after a write to it: data arrived (EPOLLIN's edge).
+    pub(crate) fn notify_written(&mut self, key: &WaitKey) {
+        self.k.notify_side(key, crate::wait::EDGE_IN);
+    }
+
     /// Whether the task waits on a futex (an earlier run of this call queued it).
     pub(crate) fn futex_waiting(&self) -> bool {
         self.k.futex_waiting(self.tid)

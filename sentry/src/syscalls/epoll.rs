@@ -1,10 +1,8 @@
 //! eventfd, epoll_create, epoll_ctl, epoll_wait and epoll_pwait(2).
 
-use std::rc::Rc;
-
 use super::ret;
 use crate::fs::file::OpenFile;
-use crate::ipc::epoll::{EpollFile, Interest};
+use crate::ipc::epoll::{interest_key, Edge, EpollFile, Interest, EPOLLONESHOT};
 use crate::ipc::eventfd::EventFd;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::{err, Sys, SysCtx};
@@ -18,7 +16,6 @@ macro_rules! tryk {
     };
 }
 
-const EPOLLONESHOT: u32 = 1 << 30;
 const EPOLLEXCLUSIVE: u32 = 1 << 28;
 const EPOLLWAKEUP: u32 = 1 << 29;
 
@@ -87,34 +84,31 @@ pub(super) fn epoll_ctl(c: &mut SysCtx) -> Sys {
     };
     let mut s = set.borrow_mut();
     s.prune();
-    let fd = fd as i32;
+    // The interest in the file `fd` names now, under `fd`.
+    let key = interest_key(fd as i32, &target);
     match op {
         libc::EPOLL_CTL_ADD => {
-            if s.interests.contains_key(&fd) {
+            if s.interests.contains_key(&key) {
                 return err(libc::EEXIST);
             }
             let (events, data) = ev.expect("read above");
-            s.interests.insert(
-                fd,
-                Interest {
-                    file: Rc::downgrade(&target),
-                    events,
-                    data,
-                    disabled: false,
-                },
-            );
+            s.interests
+                .insert(key, Interest::new(&target, events, data));
         }
         libc::EPOLL_CTL_MOD => {
             let (events, data) = ev.expect("read above");
-            let Some(i) = s.interests.get_mut(&fd) else {
+            let Some(i) = s.interests.get_mut(&key) else {
                 return err(libc::ENOENT);
             };
             i.events = events;
             i.data = data;
             i.disabled = false;
+            // As Linux, a modified interest looks at its file afresh: it reports it if
+            // ready, edge-triggered or not.
+            i.edge = Edge::Pending;
         }
         libc::EPOLL_CTL_DEL => {
-            if s.interests.remove(&fd).is_none() {
+            if s.interests.remove(&key).is_none() {
                 return err(libc::ENOENT);
             }
         }
@@ -162,9 +156,10 @@ pub(super) fn epoll_wait(
             let Some(f) = i.file.upgrade() else { continue };
             let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
             let (r, k) = c.readiness(&f, want);
-            keys.extend(k);
             let r = r as u16 as u32 & (i.events | libc::EPOLLERR as u32 | libc::EPOLLHUP as u32);
-            if r != 0 {
+            let report = i.may_report(r != 0, &k);
+            keys.extend(k);
+            if report {
                 out.extend_from_slice(&r.to_le_bytes());
                 out.extend_from_slice(&i.data.to_le_bytes());
                 if i.events & EPOLLONESHOT != 0 {

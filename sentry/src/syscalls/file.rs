@@ -32,7 +32,7 @@ fn do_read(
     }
     let data = f.borrow_mut().read(len.min(MAX_RW), off)?;
     if let Some(key) = f.borrow().notify_key() {
-        c.notify(&key);
+        c.notify_read(&key);
     }
     c.write_mem(buf, &data)?;
     Ok(data.len())
@@ -99,7 +99,7 @@ fn do_write(
         match r {
             Ok(n) => {
                 if let Some(key) = &is_pipe {
-                    c.notify(key);
+                    c.notify_written(key);
                 }
                 let total = c.add_progress(n);
                 if total >= len || is_pipe.is_none() && n < chunk || n == 0 {
@@ -218,7 +218,7 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
         Err(e) => return io_outcome(c, a[0], Err(e), false),
     };
     if let Some(key) = f.borrow().notify_key() {
-        c.notify(&key);
+        c.notify_read(&key);
     }
     let mut done = 0;
     for (base, len) in iovs {
@@ -246,7 +246,7 @@ pub(super) fn writev(c: &mut SysCtx, positioned: bool) -> Sys {
     let f = tryk!(c.file(a[0]));
     let r = f.borrow_mut().write(&data, positioned.then_some(a[3]));
     if let Some(key) = f.borrow().notify_key() {
-        c.notify(&key);
+        c.notify_written(&key);
     }
     io_outcome(c, a[0], r, true)
 }
@@ -533,7 +533,7 @@ pub(super) fn sendfile(c: &mut SysCtx) -> Sys {
     };
     let r = outf.borrow_mut().write(&data, None);
     if let Some(key) = outf.borrow().notify_key() {
-        c.notify(&key);
+        c.notify_written(&key);
     }
     if let (Ok(n), Some(o)) = (&r, off) {
         let _ = c.write_u64(offp, o + *n as u64);

@@ -670,7 +670,7 @@ const LIST: &[Syscall] = &[
         .serves(|c| epoll::epoll_wait(c, c.arg(0), c.arg(1), c.arg(2), ms_timeout(c.arg(3)), 0))
         .eintr(),
     sys(233, "epoll_ctl").serves(epoll::epoll_ctl).partial(
-        "EPOLLET is served as level-triggered; EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored",
+        "EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored; an epoll set watched by another reads as always ready, and cycles of sets are not refused",
     ),
     sys(234, "tgkill").serves(signal::tgkill),
     sys(235, "utimes"),
