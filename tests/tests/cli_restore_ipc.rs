@@ -108,3 +108,26 @@ fn signalfds_keep_their_mask_and_readers_across_a_checkpoint() {
         "{out}"
     );
 }
+
+#[test]
+fn epoll_edges_and_waiters_survive_a_checkpoint() {
+    // An edge-triggered interest whose change was reported before the checkpoint stays
+    // quiet after the restore and one whose change was not reported fires once; a
+    // level-triggered one keeps firing, a oneshot one that fired stays disarmed, and a
+    // child parked in epoll_wait wakes on data written after the restore: as natively.
+    let out = across_a_checkpoint("epoll_cr", "ecr", &[]);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "child: n=1 5",
+            "done",
+            "new data: n=1 1",
+            "reported before: n=0",
+            "unreported again: n=1 3",
+            "unreported before: n=2 2 3",
+        ],
+        "{out}"
+    );
+}
