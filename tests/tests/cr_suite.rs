@@ -84,15 +84,7 @@ struct Known {
     cause: &'static str,
 }
 
-const ALL: &[Mode] = &MODES;
-
 const KNOWN_FAILURES: &[Known] = &[
-    Known {
-        program: "epoll",
-        modes: ALL,
-        fails: &["the edge-triggered eventfd was reported twice"],
-        cause: "EPOLLET is served level-triggered (sentry/src/ipc/epoll.rs)",
-    },
     Known {
         program: "fifo",
         modes: RESTORES,
