@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx};
 use crate::checks::{bad, Invalid};
-use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller, OpenFile};
+use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller};
 use crate::fs::persist::{
     CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
 };
@@ -591,8 +591,7 @@ fn reset_conn(e: &mut Endpoint, err: i32) {
 /// Makes a file for endpoint `ep`.
 fn file_of(ep: EpRef, nonblock: bool) -> FileRef {
     let id = ep.borrow().id;
-    let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
-    OpenFile::new(Box::new(InetSocket { ep }), flags, format!("socket:[{id}]"))
+    super::socket_file(Box::new(InetSocket { ep }), id, nonblock)
 }
 
 /// The protocol of socket(2)'s `ty` (without flags) and `protocol` for AF_INET and
@@ -1985,10 +1984,7 @@ impl Persist for InetSocket {
     }
 
     fn check(cx: &CheckCtx, s: &InetSocketState) -> Result<(), Invalid> {
-        if !cx.has_shared::<Endpoint>(s.endpoint) {
-            return Err(cx.bad("endpoint", format!("{} does not exist", s.endpoint)));
-        }
-        Ok(())
+        super::check_endpoint::<Endpoint>(cx, s.endpoint)
     }
 }
 

@@ -63,6 +63,25 @@ impl Bindings {
     }
 }
 
+/// An open file of a new socket (`imp`, whose endpoint is object `id`), as socket(2),
+/// socketpair(2) and accept(2) make it.
+pub(crate) fn socket_file(imp: Box<dyn FileImpl>, id: u64, nonblock: bool) -> FileRef {
+    let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
+    crate::fs::file::OpenFile::new(imp, flags, format!("socket:[{id}]"))
+}
+
+/// Checks a saved socket file's endpoint id: the shared table must hold an endpoint of
+/// the family's type `E` there.
+pub(crate) fn check_endpoint<E: crate::fs::persist::RegisteredShared>(
+    cx: &crate::fs::persist::CheckCtx,
+    endpoint: u64,
+) -> Result<(), crate::checks::Invalid> {
+    if !cx.has_shared::<E>(endpoint) {
+        return Err(cx.bad("endpoint", format!("{endpoint} does not exist")));
+    }
+    Ok(())
+}
+
 /// The socket an open file is, if it is one: the one list of socket families' file types.
 pub(crate) fn socket_of(file: &mut dyn FileImpl) -> Option<&mut dyn Socket> {
     let any = file.as_any_mut();

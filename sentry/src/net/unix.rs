@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx, Ucred};
 use crate::checks::{bad, Invalid};
-use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller, OpenFile};
+use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller};
 use crate::fs::persist::{
     CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx, SharedPersist,
 };
@@ -378,8 +378,7 @@ pub(super) fn register_restored(
 /// Makes a socket file for endpoint `ep`.
 fn file_of(ep: EpRef, nonblock: bool) -> FileRef {
     let id = ep.borrow().id;
-    let flags = libc::O_RDWR | if nonblock { libc::O_NONBLOCK } else { 0 };
-    OpenFile::new(Box::new(UnixSocket { ep }), flags, format!("socket:[{id}]"))
+    super::socket_file(Box::new(UnixSocket { ep }), id, nonblock)
 }
 
 /// A new socket of type `ty` for `cred`, as socket(2) makes it.
@@ -1331,10 +1330,7 @@ impl Persist for UnixSocket {
     }
 
     fn check(cx: &CheckCtx, s: &UnixSocketState) -> Result<(), Invalid> {
-        if !cx.has_shared::<Endpoint>(s.endpoint) {
-            return Err(cx.bad("endpoint", format!("{} does not exist", s.endpoint)));
-        }
-        Ok(())
+        super::check_endpoint::<Endpoint>(cx, s.endpoint)
     }
 }
 
