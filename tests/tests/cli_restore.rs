@@ -753,6 +753,10 @@ fn a_zstd_image_is_smaller_restores_under_a_new_id_and_inspect_names_its_compres
         assert!(o.status.success(), "checkpoint {flag}: {}", text(&o));
         dir
     };
+    // Paused for both, so that both images hold the same processes (the counter forks a
+    // sleep now and then, and each process holds its own copy of busybox's text).
+    let o = rt.run(&["pause", "zc"]);
+    assert!(o.status.success(), "pause: {}", text(&o));
     let plain = checkpoint("--leave-running", "plain");
     let img = checkpoint("--compression=zstd", "img");
     let size = |d: &Path| std::fs::metadata(d.join("checkpoint.img")).unwrap().len();
