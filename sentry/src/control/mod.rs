@@ -174,13 +174,21 @@ pub struct Envelope {
 pub struct ControlHandle {
     tx: mpsc::Sender<Envelope>,
     wake: std::sync::Arc<EventFd>,
+    last: std::sync::Arc<LastExits>,
 }
+
+/// What `Exec`'d processes ended with, left by the kernel as it ends: a `WaitPid` that
+/// reaches the kernel too late (the container's init ended first, taking the kernel
+/// with it) is answered from here.
+#[derive(Default)]
+struct LastExits(std::sync::Mutex<std::collections::BTreeMap<i32, i32>>);
 
 /// The receiving side, owned by the kernel's event loop: its fd becomes readable when a
 /// request waits.
 pub struct ControlReceiver {
     rx: mpsc::Receiver<Envelope>,
     wake: std::sync::Arc<EventFd>,
+    last: std::sync::Arc<LastExits>,
 }
 
 /// Makes a connected control handle and receiver.
@@ -190,12 +198,14 @@ pub fn channel() -> std::io::Result<(ControlHandle, ControlReceiver)> {
             .map_err(std::io::Error::from)?,
     );
     let (tx, rx) = mpsc::channel();
+    let last = std::sync::Arc::new(LastExits::default());
     Ok((
         ControlHandle {
             tx,
             wake: wake.clone(),
+            last: last.clone(),
         },
-        ControlReceiver { rx, wake },
+        ControlReceiver { rx, wake, last },
     ))
 }
 
@@ -203,16 +213,28 @@ impl ControlHandle {
     /// Sends a request and waits for the kernel's answer. Returns `None` when the kernel
     /// has ended.
     pub fn call(&self, request: Request, fds: Vec<OwnedFd>) -> Option<Response> {
+        let late = match request {
+            Request::WaitPid { pid } => Some(pid),
+            _ => None,
+        };
         let (reply, answer) = mpsc::channel();
-        self.tx
+        let answered = self
+            .tx
             .send(Envelope {
                 request,
                 fds,
                 reply,
             })
-            .ok()?;
-        self.wake.write(1).ok()?;
-        answer.recv().ok()
+            .ok()
+            .and_then(|()| self.wake.write(1).ok())
+            .and_then(|_| answer.recv().ok());
+        // The kernel records its last exits before it drops the receiver (and with it
+        // every unanswered request), so a wait it never answered finds them here.
+        answered.or_else(|| {
+            let last = self.last.0.lock().unwrap_or_else(|e| e.into_inner());
+            late.and_then(|pid| last.get(&pid))
+                .map(|&status| Response::Exited { status })
+        })
     }
 }
 
@@ -226,9 +248,58 @@ impl ControlReceiver {
         self.wake.as_fd().as_raw_fd()
     }
 
+    /// Leaves the exit statuses (`pid`, shell code) of `Exec`'d processes that no
+    /// `WaitPid` has collected, for waits that arrive after the kernel ended.
+    pub(crate) fn leave_last_exits(&self, exits: impl IntoIterator<Item = (i32, i32)>) {
+        self.last
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(exits);
+    }
+
     /// Takes every waiting request.
     pub fn drain(&self) -> Vec<Envelope> {
         let _ = self.wake.read();
         self.rx.try_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_that_comes_after_the_kernel_ended_gets_the_status_it_left() {
+        let (handle, receiver) = channel().unwrap();
+        let waiter = {
+            let handle = handle.clone();
+            std::thread::spawn(move || handle.call(Request::WaitPid { pid: 7 }, Vec::new()))
+        };
+        // The kernel ends with the wait still queued (never answered), as when the
+        // container's init exits first.
+        loop {
+            let queued = receiver.drain();
+            if !queued.is_empty() {
+                receiver.leave_last_exits([(7, 3), (9, 137)]);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        drop(receiver);
+        assert!(matches!(
+            waiter.join().unwrap(),
+            Some(Response::Exited { status: 3 })
+        ));
+        // A wait sent after the end, too; a process the kernel left nothing for, and
+        // any other request, get no answer.
+        assert!(matches!(
+            handle.call(Request::WaitPid { pid: 9 }, Vec::new()),
+            Some(Response::Exited { status: 137 })
+        ));
+        assert!(handle
+            .call(Request::WaitPid { pid: 8 }, Vec::new())
+            .is_none());
+        assert!(handle.call(Request::HostPids, Vec::new()).is_none());
     }
 }

@@ -180,6 +180,16 @@ impl Kernel {
             .map_err(|e| ExecError::Start(Box::new(e)))
     }
 
+    /// The exit statuses of `Exec`'d processes (no parent in the sandbox) that ended and
+    /// were not waited for: `(pid, shell code)`.
+    pub(crate) fn exec_exits(&self) -> Vec<(i32, i32)> {
+        self.tgs
+            .iter()
+            .filter(|(&pid, g)| pid != 1 && g.ppid == 0)
+            .filter_map(|(&pid, g)| g.zombie.map(|z| (pid, z.shell_code())))
+            .collect()
+    }
+
     /// Answers runtime waits whose process has exited, reaping it.
     pub(crate) fn answer_pid_waiters(&mut self) {
         let mut i = 0;

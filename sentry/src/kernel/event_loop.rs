@@ -255,6 +255,9 @@ impl Kernel {
                 if self.tasks.is_empty() {
                     // An image still being written is finished first.
                     self.reap_checkpoint(true);
+                    if let Some(c) = control {
+                        c.leave_last_exits(self.exec_exits());
+                    }
                     return st;
                 }
             }
