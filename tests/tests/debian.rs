@@ -61,13 +61,22 @@ fn bundle(rt: &Runtime, name: &str, script: &str) -> PathBuf {
     b
 }
 
+/// (exit status, stdout, stderr) of a finished command.
+fn outcome(o: &std::process::Output) -> (i32, String, String) {
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// Runs `script` in a Debian container; returns (exit status, stdout, stderr).
 fn run(script: &str) -> (i32, String, String) {
     let rt = Runtime::new();
     let b = bundle(&rt, "deb", script);
-    let o = rt.run_to_files("deb", &["run", "--bundle", b.to_str().unwrap(), "deb"]);
-    let err = std::fs::read_to_string(rt.dir.path().join("deb.err")).unwrap_or_default();
-    (o.status.code().unwrap_or(-1), rt.output_of("deb"), err)
+    // A sandbox that hangs fails the test after two minutes (and is killed with `rt`).
+    let o = rt.run_with_timeout(&["run", "--bundle", b.to_str().unwrap(), "deb"], 120);
+    outcome(&o)
 }
 
 #[test]
@@ -93,11 +102,7 @@ fn on_host(script: &str) -> (i32, String, String) {
         .current_dir(t.path())
         .output()
         .expect("host bash");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    outcome(&o)
 }
 
 /// Runs `script` in the sandbox (with `T=/tmp`) and on the host; asserts the same status,
@@ -161,4 +166,136 @@ fn mkfifo_with_a_reader_and_a_writer() {
 (seq 3 > "$T/f") & cat "$T/f"; wait
 (cat "$T/f" > "$T/out") & echo back > "$T/f"; wait; cat "$T/out""#,
     );
+}
+
+/// Runs `script` natively on the same root filesystem: the host's kernel, chrooted, in new
+/// mount, pid, UTS and network namespaces holding what the container has (the rootfs
+/// read-only, proc, tmpfs on /tmp and /run, a loopback interface, hostname debian; the
+/// host's /dev). What Linux gives for the same programs; nothing outlives the call.
+fn natively(script: &str) -> (i32, String, String) {
+    let setup = r#"set -e
+r=$1
+mount --bind "$r" "$r"; mount -o remount,bind,ro "$r"
+mount -t proc proc "$r/proc"; mount -t tmpfs tmpfs "$r/tmp"; mount -t tmpfs tmpfs "$r/run"
+mount --rbind /dev "$r/dev"
+hostname debian; ip link set lo up
+exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root /bin/bash -c "cd /; $2""#;
+    let o = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--pid",
+            "--fork",
+            "--uts",
+            "--net",
+            "--propagation",
+        ])
+        .args(["private", "bash", "-c", setup, "setup"])
+        .arg(rootfs())
+        .arg(script)
+        .output()
+        .expect("unshare");
+    outcome(&o)
+}
+
+/// Runs `script` in the sandbox and natively on the same rootfs; asserts the same status,
+/// stdout and stderr, and returns the output.
+fn same_as_native(script: &str) -> String {
+    let (code, out, err) = run(script);
+    let native = natively(script);
+    assert_eq!(
+        (code, &out, &err),
+        (native.0, &native.1, &native.2),
+        "sandbox vs native"
+    );
+    out
+}
+
+/// Waits (at most 10 s) until `$1` answers; a shell function for the scripts below.
+const WAIT_FOR: &str = r#"wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "timed out: $*"; return 1; }
+"#;
+
+#[test]
+fn python_asyncio_runs_a_subprocess() {
+    let out = same_as_native(
+        r#"python3 - <<'PY'
+import asyncio, sys
+async def main():
+    p = await asyncio.create_subprocess_exec(
+        'sh', '-c', 'read x; echo "got $x"; echo err >&2; exit 3',
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await p.communicate(b'ping\n')
+    print(out, err, p.returncode)
+    r, w = await asyncio.open_connection(*await serve())
+    w.write(b'hello\n'); await w.drain()
+    print(await r.readline())
+    w.close(); await w.wait_closed()
+async def serve():
+    async def echo(r, w):
+        w.write((await r.readline()).upper()); await w.drain(); w.close()
+    s = await asyncio.start_server(echo, '127.0.0.1', 0)
+    return s.sockets[0].getsockname()[:2]
+asyncio.run(main())
+PY"#,
+    );
+    assert_eq!(out, "b'got ping\\n' b'err\\n' 3\nb'HELLO\\n'\n");
+}
+
+#[test]
+fn node_child_process_exec_sync() {
+    let out = same_as_native(
+        r#"node -e '
+const cp = require("child_process");
+console.log(cp.execSync("echo from-child; echo to-err >&2", {stdio: ["pipe", "pipe", "ignore"]}).toString().trim());
+try { cp.execSync("exit 4", {stdio: "ignore"}); } catch (e) { console.log("status", e.status); }
+console.log(cp.spawnSync("cat", {input: "through stdin"}).stdout.toString());
+'"#,
+    );
+    assert_eq!(out, "from-child\nstatus 4\nthrough stdin\n");
+}
+
+#[test]
+fn python_http_server_serves_curl() {
+    let out = same_as_native(&format!(
+        r#"{WAIT_FOR}mkdir /tmp/www && cd /tmp/www && printf 'served\n' > f.txt
+python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1 & s=$!
+wait_for curl -sf http://127.0.0.1:8000/f.txt
+curl -s -w '%{{http_code}} %{{content_type}} %{{size_download}}\n' http://127.0.0.1:8000/f.txt
+curl -s -o /dev/null -w '%{{http_code}}\n' http://127.0.0.1:8000/missing
+kill $s; wait $s; echo "server: $?""#
+    ));
+    assert_eq!(out, "served\n200 text/plain 7\n404\nserver: 143\n");
+}
+
+#[test]
+fn redis_server_on_a_unix_socket_with_redis_cli() {
+    let out = same_as_native(&format!(
+        r#"{WAIT_FOR}redis-server --port 0 --unixsocket /tmp/redis.sock --dir /tmp --save '' \
+    --logfile /tmp/redis.log --daemonize yes
+wait_for redis-cli -s /tmp/redis.sock ping
+c() {{ redis-cli -s /tmp/redis.sock "$@"; }}
+c set k v; c get k; c incr n; c incr n; c rpush l a b c; c lrange l 0 -1
+c shutdown nosave; wait_for sh -c '! test -S /tmp/redis.sock'; echo down"#
+    ));
+    assert_eq!(out, "OK\nv\n1\n2\n3\na\nb\nc\ndown\n");
+}
+#[test]
+fn nginx_serves_a_file_on_loopback() {
+    let out = same_as_native(&format!(
+        r#"{WAIT_FOR}mkdir /tmp/www && printf '<p>served</p>\n' > /tmp/www/index.html
+cat > /tmp/nginx.conf <<'C'
+daemon off; error_log stderr crit; pid /tmp/nginx.pid; worker_processes 2;
+events {{}}
+http {{ access_log off; client_body_temp_path /tmp/b; proxy_temp_path /tmp/p;
+  fastcgi_temp_path /tmp/f; uwsgi_temp_path /tmp/u; scgi_temp_path /tmp/s;
+  server {{ listen 127.0.0.1:8080; root /tmp/www; }} }}
+C
+nginx -e stderr -c /tmp/nginx.conf & n=$!
+wait_for curl -sf http://127.0.0.1:8080/
+curl -s -w '%{{http_code}} %{{content_type}}\n' http://127.0.0.1:8080/
+curl -s -o /dev/null -w '%{{http_code}}\n' http://127.0.0.1:8080/missing
+kill -QUIT $n; wait $n; echo "nginx: $?""#
+    ));
+    assert_eq!(out, "<p>served</p>\n200 text/html\n404\nnginx: 0\n");
 }
