@@ -27,7 +27,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{bad, path_ok, unique, Invalid, FD_MAX};
-use crate::fs::file::{FdEntry, FdTable, FileImpl, FileRef};
+use crate::fs::file::{AsyncIo, FdEntry, FdTable, FileImpl, FileRef};
 use crate::fs::persist::{
     CheckCtx, FileMeta, KindError, RestoreCtx, SaveCtx, SaveError, SavedFile,
 };
@@ -42,6 +42,7 @@ pub struct FileState {
     pub flags: i32,
     pub pos: u64,
     pub path: String,
+    pub async_io: AsyncIo,
 }
 
 impl FileState {
@@ -53,12 +54,14 @@ impl FileState {
             flags,
             pos,
             path,
+            async_io,
         } = self;
         FileMeta {
             id: *id,
             flags: *flags,
             pos: *pos,
             path,
+            async_io: *async_io,
         }
     }
 }
@@ -140,6 +143,7 @@ pub(crate) fn save<'a>(
         flags,
         pos,
         path,
+        async_io,
     }) = cx.save_next()
     {
         files.push(FileState {
@@ -148,6 +152,7 @@ pub(crate) fn save<'a>(
             flags,
             pos,
             path,
+            async_io,
         });
     }
     if let Some(e) = cx.take_error() {
@@ -273,6 +278,9 @@ pub(crate) fn check(
     for f in files {
         let cx = CheckCtx::new(f.meta(), &ids, &shared);
         path_ok(&cx.object, "path", &f.path, false)?;
+        f.async_io
+            .check()
+            .map_err(|e| bad(&cx.object, "async_io", e))?;
         kinds::check_kind(&cx, &f.kind)?;
     }
     let tables = unique("fd table", fd_tables.iter().map(|t| t.id))?;
@@ -418,6 +426,7 @@ mod tests {
             flags: libc::O_RDWR,
             pos: 0,
             path: "x".into(),
+            async_io: AsyncIo::default(),
         }
     }
 
@@ -475,5 +484,50 @@ mod tests {
         let mut nul = end(1, 9);
         nul.path = "a\0b".into();
         assert!(refused(&[pipe(9, 4096, 0)], &[nul], &[]).contains("is not a valid guest path"));
+        // Signal-driven I/O settings: a signal past the last, a negative fd, an owner id
+        // that is no id.
+        let owner = |id| crate::fs::file::Owner {
+            kind: crate::fs::file::OwnerKind::Group,
+            id,
+            uid: 0,
+            euid: 0,
+        };
+        for (io, why) in [
+            (
+                AsyncIo {
+                    sig: 65,
+                    ..AsyncIo::default()
+                },
+                "signal 65 is not a signal",
+            ),
+            (
+                AsyncIo {
+                    fd: -3,
+                    ..AsyncIo::default()
+                },
+                "fd -3 is negative",
+            ),
+            (
+                AsyncIo {
+                    owner: Some(owner(0)),
+                    ..AsyncIo::default()
+                },
+                "owner id 0 is not an id",
+            ),
+        ] {
+            let mut f = end(1, 9);
+            f.async_io = io;
+            assert_eq!(
+                refused(&[pipe(9, 4096, 0)], &[f], &[]),
+                format!("open file 1: async_io {why}")
+            );
+        }
+        let mut ok = end(1, 9);
+        ok.async_io = AsyncIo {
+            owner: Some(owner(4)),
+            sig: 64,
+            fd: 7,
+        };
+        assert!(check(&[pipe(9, 4096, 0)], &[ok], &[]).is_ok());
     }
 }

@@ -138,3 +138,18 @@ fn epoll_edges_and_waiters_survive_a_checkpoint() {
         "{out}"
     );
 }
+
+#[test]
+fn signal_driven_io_keeps_its_owner_signal_and_fd_across_a_checkpoint() {
+    // O_ASYNC, the owner (a process, a process group), F_SETSIG and the fd O_ASYNC was set
+    // through (since closed, a dup remaining) are kept: data written after the restore
+    // signals as before.
+    let out = across_a_checkpoint("sigio_cr", "sio", &[]);
+    assert_eq!(
+        out,
+        "kept: sig=1 async=1 owner=1 socket owner type=2 is_pgrp=1\n\
+         pipe: count=1 sig=10 code=1 fd is the closed one=1\n\
+         socket: count=1 sig=29\n\
+         done\n"
+    );
+}

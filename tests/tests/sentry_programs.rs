@@ -171,6 +171,14 @@ fn signalfd_behaves_as_on_the_host() {
 }
 
 #[test]
+fn signal_driven_io_behaves_as_on_the_host() {
+    // O_ASYNC (fcntl and FIOASYNC), owners (F_SETOWN, F_SETOWN_EX, FIOSETOWN), F_SETSIG's
+    // si_code/si_band/si_fd, the fd a dup'd description reports, an owner in another
+    // process, files that never signal, hostile arguments: the same lines as natively.
+    same_as_on_the_host("sigio", &[]);
+}
+
+#[test]
 fn tcp_and_udp_over_loopback_behave_as_on_the_host() {
     // IPv4 and IPv6, TCP and UDP: ports, listen/accept, blocking and non-blocking
     // connect, resets, options, readiness, two processes, and hostile arguments: the same

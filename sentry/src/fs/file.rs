@@ -81,8 +81,10 @@ pub trait FileImpl: Kind {
     }
 
     /// poll/select/epoll: the events of `events` (plus POLLERR/POLLHUP where the kind
-    /// reports them) that hold now, and the keys whose notification may change that.
-    /// Files that never block are always ready.
+    /// reports them) that hold now, and the keys whose notification may change that:
+    /// first the key the file's own input arrives on (signal-driven I/O signals input
+    /// notified there), then any other (a peer's). Files that never block are always
+    /// ready.
     fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
         (
             events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM),
@@ -149,6 +151,12 @@ pub trait FileImpl: Kind {
     /// ready) with EPERM.
     fn epoll_watchable(&self) -> bool {
         true
+    }
+
+    /// Whether `O_ASYNC` makes it signal its owner when it becomes ready (pipes and
+    /// sockets; Linux accepts the flag on any file and ignores it on the others).
+    fn signals_io(&self) -> bool {
+        false
     }
 
     /// fsync(2)/fdatasync(2).
@@ -288,9 +296,61 @@ pub struct OpenFile {
     pub path: String,
     /// What the file is.
     pub imp: Box<dyn FileImpl>,
+    /// Signal-driven I/O: who is signalled, and how, when the file becomes ready.
+    pub async_io: AsyncIo,
 }
 
 pub(crate) type FileRef = Rc<RefCell<OpenFile>>;
+
+/// Signal-driven I/O settings of a description (`O_ASYNC`, `F_SETOWN`, `F_SETSIG`),
+/// plain data saved as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AsyncIo {
+    /// Who gets the signal (`F_SETOWN`, `F_SETOWN_EX`); none: nobody.
+    pub owner: Option<Owner>,
+    /// The signal (`F_SETSIG`): 0 is SIGIO without details, any other is sent with
+    /// `si_fd` and `si_band`.
+    pub sig: i32,
+    /// The fd `O_ASYNC` was turned on through: what `si_fd` says (as on Linux, also
+    /// after that fd is closed while a dup of it keeps the description).
+    pub fd: i32,
+}
+
+/// The owner of a description's signal-driven I/O, with the credentials of whoever set
+/// it (they must be allowed to signal the owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Owner {
+    pub kind: OwnerKind,
+    /// A thread id, a process id or a process group id, as `kind` says.
+    pub id: i32,
+    /// Real and effective user ids of the setter.
+    pub uid: u32,
+    pub euid: u32,
+}
+
+/// What an [`Owner`]'s id names (`F_OWNER_TID`, `F_OWNER_PID`, `F_OWNER_PGRP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OwnerKind {
+    Thread,
+    Process,
+    Group,
+}
+
+impl AsyncIo {
+    /// Checks a saved (hostile) value.
+    pub fn check(&self) -> Result<(), String> {
+        if !(0..=64).contains(&self.sig) {
+            return Err(format!("signal {} is not a signal", self.sig));
+        }
+        if self.fd < 0 {
+            return Err(format!("fd {} is negative", self.fd));
+        }
+        match self.owner {
+            Some(o) if o.id <= 0 => Err(format!("owner id {} is not an id", o.id)),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl OpenFile {
     pub fn new(imp: Box<dyn FileImpl>, flags: i32, path: impl Into<String>) -> FileRef {
@@ -299,6 +359,7 @@ impl OpenFile {
             pos: 0,
             path: path.into(),
             imp,
+            async_io: AsyncIo::default(),
         }))
     }
 

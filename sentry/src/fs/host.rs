@@ -732,6 +732,7 @@ mod tests {
                 flags: libc::O_RDONLY,
                 pos: 0,
                 path: "/g".into(),
+                async_io: Default::default(),
             };
             check(&[], &[f], &[]).unwrap_err().to_string()
         };

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::checks::{bad, Invalid};
-use crate::fs::file::{FileImpl, FileRef, OpenFile};
+use crate::fs::file::{AsyncIo, FileImpl, FileRef, OpenFile};
 use crate::fs::Vfs;
 
 /// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
@@ -144,6 +144,8 @@ pub struct FileMeta<'a> {
     pub pos: u64,
     /// Guest path.
     pub path: &'a str,
+    /// Signal-driven I/O settings.
+    pub async_io: AsyncIo,
 }
 
 impl FileMeta<'_> {
@@ -154,12 +156,14 @@ impl FileMeta<'_> {
             flags,
             pos,
             path,
+            async_io,
         } = self;
         Rc::new(RefCell::new(OpenFile {
             flags,
             pos,
             path: path.to_string(),
             imp,
+            async_io,
         }))
     }
 }
@@ -172,6 +176,7 @@ pub struct SavedFile {
     pub flags: i32,
     pub pos: u64,
     pub path: String,
+    pub async_io: AsyncIo,
 }
 
 /// What the kinds' `save` may use: ids for open files they refer to, the shared table,
@@ -294,6 +299,7 @@ impl<'a> SaveCtx<'a> {
             pos,
             path,
             imp: _, // saved just above
+            async_io,
         } = &*fb;
         Some(SavedFile {
             id,
@@ -301,6 +307,7 @@ impl<'a> SaveCtx<'a> {
             flags: *flags,
             pos: *pos,
             path: path.clone(),
+            async_io: *async_io,
         })
     }
 

@@ -193,6 +193,10 @@ impl Drop for PipeReader {
 }
 
 impl FileImpl for PipeReader {
+    fn signals_io(&self) -> bool {
+        true
+    }
+
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         if off.is_some() {
             return Err(IoErr::Errno(libc::ESPIPE));
@@ -255,6 +259,10 @@ impl Drop for PipeWriter {
 }
 
 impl FileImpl for PipeWriter {
+    fn signals_io(&self) -> bool {
+        true
+    }
+
     fn read(&mut self, _pos: &mut u64, _len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         Err(IoErr::Errno(libc::EBADF))
     }
@@ -303,6 +311,10 @@ pub struct PipeDuplex {
 }
 
 impl FileImpl for PipeDuplex {
+    fn signals_io(&self) -> bool {
+        true
+    }
+
     fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         self.r.read(pos, len, off)
     }

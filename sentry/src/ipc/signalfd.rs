@@ -113,6 +113,7 @@ mod tests {
             flags: 0,
             pos: 0,
             path: "anon_inode:[signalfd]",
+            async_io: Default::default(),
         };
         let files = Default::default();
         let shared = Default::default();

@@ -291,6 +291,7 @@ mod tests {
             flags: 0,
             pos: 0,
             path: "anon_inode:[timerfd]",
+            async_io: Default::default(),
         };
         let r = TimerFd::restore(&mut rcx, &meta, &s).unwrap();
         assert_eq!(r.ticks, 3);

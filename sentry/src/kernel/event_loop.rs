@@ -482,6 +482,7 @@ impl Kernel {
     /// edge-triggered epoll interests watching it.
     pub(crate) fn notify_side(&mut self, key: &WaitKey, sides: u8) {
         crate::wait::count_edge(key, sides);
+        self.signal_io(key, sides);
         for (&tid, t) in &self.tasks {
             if let RunState::Parked(p) = &t.state {
                 if p.keys.contains(key) && !self.ready.contains(&tid) {

@@ -22,6 +22,7 @@ mod files;
 mod memory;
 mod open;
 mod paths;
+mod sigio;
 mod signal_delivery;
 pub(crate) mod spawn;
 mod syscall;
@@ -100,6 +101,13 @@ pub(crate) struct Kernel {
     /// Pieces of guest mappings (address space, start, end) still to make read-only
     /// ahead of a checkpoint's stop.
     preprotect: Vec<(u64, u64, u64)>,
+    /// Descriptions that turned `O_ASYNC` on (see `sigio`).
+    async_files: Vec<std::rc::Weak<std::cell::RefCell<crate::fs::file::OpenFile>>>,
+    /// Set while signal-driven I/O signals are sent (queuing one is no I/O event).
+    signalling_io: bool,
+    /// The description whose read or write is being notified: its own I/O never
+    /// signals it.
+    io_actor: Option<*const std::cell::RefCell<crate::fs::file::OpenFile>>,
     /// Runtime waits for a process started by `exec` (pid, where to answer).
     pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
     boot_ns: u64,
@@ -185,6 +193,9 @@ impl Kernel {
             deferred: Vec::new(),
             preparing: Vec::new(),
             preprotect: Vec::new(),
+            async_files: Vec::new(),
+            signalling_io: false,
+            io_actor: None,
             pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
             checkpoint_job: None,

@@ -252,6 +252,7 @@ impl Kernel {
         let files =
             crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
+        self.watch_restored_async(files.files.values());
         // File locks, on the restored files (keyed by what they are now).
         for l in &st.locks {
             let f = &files.files[&l.file];

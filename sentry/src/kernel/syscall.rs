@@ -641,14 +641,31 @@ impl SysCtx<'_> {
         self.k.notify(key);
     }
 
-    /// Wakes the waiters of a file after a read of it: space freed (EPOLLOUT's edge).
-    pub(crate) fn notify_read(&mut self, key: &WaitKey) {
+    /// Wakes the waiters of a file after a read of it through `actor`: space freed
+    /// (EPOLLOUT's edge).
+    pub(crate) fn notify_read(&mut self, actor: &FileRef, key: &WaitKey) {
+        self.k.io_actor = Some(std::rc::Rc::as_ptr(actor));
         self.k.notify_side(key, crate::wait::EDGE_OUT);
+        self.k.io_actor = None;
     }
 
-    /// Wakes the waiters of a file after a write to it: data arrived (EPOLLIN's edge).
-    pub(crate) fn notify_written(&mut self, key: &WaitKey) {
+    /// Wakes the waiters of a file after a write to it through `actor`: data arrived
+    /// (EPOLLIN's edge).
+    pub(crate) fn notify_written(&mut self, actor: &FileRef, key: &WaitKey) {
+        self.k.io_actor = Some(std::rc::Rc::as_ptr(actor));
         self.k.notify_side(key, crate::wait::EDGE_IN);
+        self.k.io_actor = None;
+    }
+
+    /// Watches `file`, whose `O_ASYNC` was just turned on through `fd`, for
+    /// signal-driven I/O.
+    pub(crate) fn watch_async(&mut self, file: &FileRef, fd: i32) {
+        self.k.watch_async(file, fd);
+    }
+
+    /// Whether `id` names a live thread, process or process group, as `kind` says.
+    pub(crate) fn owner_exists(&self, kind: crate::fs::file::OwnerKind, id: i32) -> bool {
+        self.k.owner_exists(kind, id)
     }
 
     /// Whether the task waits on a futex (an earlier run of this call queued it).

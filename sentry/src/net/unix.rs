@@ -994,6 +994,10 @@ impl Socket for UnixSocket {
 }
 
 impl FileImpl for UnixSocket {
+    fn signals_io(&self) -> bool {
+        true
+    }
+
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         if off.is_some() {
             return Err(IoErr::Errno(libc::ESPIPE));
@@ -1378,6 +1382,7 @@ mod tests {
             flags: libc::O_RDWR,
             pos: 0,
             path: "socket:[5]".into(),
+            async_io: Default::default(),
         }];
         (shared, files)
     }

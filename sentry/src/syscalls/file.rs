@@ -1,6 +1,6 @@
 //! File descriptor calls: read, write, close, dup, fcntl, ioctl, pipes, seek, stat of fds.
 
-use super::ret;
+use super::{ret, sigio};
 use crate::fs::file::{FileRef, IoErr, IoctlCaller, OpenFile};
 use crate::ipc::pipe;
 use crate::kernel::task::Park;
@@ -32,7 +32,7 @@ fn do_read(
     }
     let data = f.borrow_mut().read(len.min(MAX_RW), off)?;
     if let Some(key) = f.borrow().notify_key() {
-        c.notify_read(&key);
+        c.notify_read(&f, &key);
     }
     c.write_mem(buf, &data)?;
     Ok(data.len())
@@ -99,7 +99,7 @@ fn do_write(
         match r {
             Ok(n) => {
                 if let Some(key) = &is_pipe {
-                    c.notify_written(key);
+                    c.notify_written(&f, key);
                 }
                 let total = c.add_progress(n);
                 if total >= len || is_pipe.is_none() && n < chunk || n == 0 {
@@ -218,7 +218,7 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
         Err(e) => return io_outcome(c, a[0], Err(e), false),
     };
     if let Some(key) = f.borrow().notify_key() {
-        c.notify_read(&key);
+        c.notify_read(&f, &key);
     }
     let mut done = 0;
     for (base, len) in iovs {
@@ -246,7 +246,7 @@ pub(super) fn writev(c: &mut SysCtx, positioned: bool) -> Sys {
     let f = tryk!(c.file(a[0]));
     let r = f.borrow_mut().write(&data, positioned.then_some(a[3]));
     if let Some(key) = f.borrow().notify_key() {
-        c.notify_written(&key);
+        c.notify_written(&f, &key);
     }
     io_outcome(c, a[0], r, true)
 }
@@ -346,7 +346,12 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
         }
         libc::F_GETFD => Sys::Ret(c.fds().borrow().fds[&fd].cloexec as i64),
         libc::F_SETFD => {
-            c.fds().borrow_mut().fds.get_mut(&fd).expect("checked").cloexec = a[2] & 1 != 0;
+            c.fds()
+                .borrow_mut()
+                .fds
+                .get_mut(&fd)
+                .expect("checked")
+                .cloexec = a[2] & 1 != 0;
             Sys::Ret(0)
         }
         libc::F_GETFL => Sys::Ret(f.borrow().flags as i64),
@@ -356,10 +361,7 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
                 | libc::O_ASYNC
                 | libc::O_DIRECT
                 | libc::O_NOATIME;
-            let mut fb = f.borrow_mut();
-            fb.flags = (fb.flags & !settable) | (a[2] as i32 & settable);
-            let flags = fb.flags;
-            fb.imp.set_status_flags(flags);
+            sigio::set_status_flags(c, &f, fd, settable, a[2] as i32);
             Sys::Ret(0)
         }
         libc::F_GETLK
@@ -374,10 +376,18 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
         },
         libc::F_SETPIPE_SZ => match pipe::of(&*f.borrow().imp) {
             // The size is an unsigned int.
-            Some(p) => ret(p.borrow_mut().resize(a[2] as u32 as usize).map(|n| n as i64)),
+            Some(p) => ret(p
+                .borrow_mut()
+                .resize(a[2] as u32 as usize)
+                .map(|n| n as i64)),
             None => err(libc::EBADF),
         },
-        libc::F_SETOWN | libc::F_GETOWN | 10 /* F_SETSIG */ | 11 /* F_GETSIG */ => Sys::Ret(0),
+        libc::F_SETOWN
+        | libc::F_GETOWN
+        | sigio::F_SETOWN_EX
+        | sigio::F_GETOWN_EX
+        | sigio::F_SETSIG
+        | sigio::F_GETSIG => sigio::fcntl(c, &f, cmd, a[2]),
         libc::F_ADD_SEALS | libc::F_GET_SEALS => err(libc::EINVAL),
         _ => err(libc::EINVAL),
     }
@@ -388,6 +398,9 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
     let f = tryk!(c.file(fd));
     if f.borrow().path_only() {
         return err(libc::EBADF);
+    }
+    if let Some(r) = sigio::ioctl(c, &f, fd as i32, req, arg) {
+        return r;
     }
     match req as libc::c_ulong {
         libc::FIONBIO => {
@@ -533,7 +546,7 @@ pub(super) fn sendfile(c: &mut SysCtx) -> Sys {
     };
     let r = outf.borrow_mut().write(&data, None);
     if let Some(key) = outf.borrow().notify_key() {
-        c.notify_written(&key);
+        c.notify_written(&outf, &key);
     }
     if let (Ok(n), Some(o)) = (&r, off) {
         let _ = c.write_u64(offp, o + *n as u64);

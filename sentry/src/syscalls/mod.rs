@@ -13,6 +13,7 @@ pub(crate) mod lock;
 pub(crate) mod mm;
 pub(crate) mod poll;
 pub(crate) mod process;
+mod sigio;
 pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod table;

@@ -366,7 +366,8 @@ const LIST: &[Syscall] = &[
     sys(14, "rt_sigprocmask").serves(signal::rt_sigprocmask),
     sys(15, "rt_sigreturn").serves(|c| c.sigreturn()),
     sys(16, "ioctl").serves(file::ioctl).partial(
-        "FIONBIO, FIOCLEX, FIONCLEX and FIONREAD (a pipe's count, 0 for the rest); on a terminal, \
+        "FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX, FIONREAD (a pipe's or socket's count, 0 for the \
+         rest), a socket's FIOSETOWN/SIOCSPGRP/FIOGETOWN/SIOCGPGRP; on a terminal, \
          the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
          TIOCNOTTY, TCFLSH, TCXONC and TCSBRK are accepted and ignored; the rest fail with ENOTTY",
     ),
@@ -440,8 +441,9 @@ const LIST: &[Syscall] = &[
     sys(71, "msgctl"),
     sys(72, "fcntl").serves(file::fcntl).partial(
         "record and OFD locks as Linux keeps them (a process's record locks are its thread \
-         group's, not its fd table's); F_SETOWN and F_SETSIG are accepted and ignored; seals \
-         fail with EINVAL",
+         group's, not its fd table's); O_ASYNC with F_SETOWN/F_SETOWN_EX/F_SETSIG signals \
+         pipes' and sockets' owners (a socket's room for output only after a read of its \
+         peer, not only once it was full); seals fail with EINVAL",
     ),
     sys(73, "flock").serves(lock::flock),
     sys(74, "fsync").serves(file::fsync),
