@@ -270,6 +270,7 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
         flags: 2, // O_RDWR
         pos: 0,
         path: "/bin/busybox".into(),
+        async_io: Default::default(),
     });
     st.fd_tables[0].fds.push((100, id, false));
     let img = rt.dir.path().join("img");
@@ -288,6 +289,7 @@ fn with_host_file(st: &mut KernelState, path: &str, kind: HostFileState) {
         flags: 2, // O_RDWR
         pos: 0,
         path: path.into(),
+        async_io: Default::default(),
     });
     st.fd_tables[0].fds.push((100, id, false));
 }
