@@ -299,3 +299,12 @@ kill -QUIT $n; wait $n; echo "nginx: $?""#
     ));
     assert_eq!(out, "<p>served</p>\n200 text/html\n404\nnginx: 0\n");
 }
+
+#[test]
+fn ulimit_v_refuses_a_large_allocation() {
+    let out = same_as_native(
+        r#"(ulimit -v 200000; python3 -c 'b = bytearray(500 * 1024 * 1024)' 2>&1 | tail -1; echo "status=${PIPESTATUS[0]}")
+(ulimit -v 200000; python3 -c 'b = bytearray(50 * 1024 * 1024); print(len(b))')"#,
+    );
+    assert_eq!(out, "MemoryError\nstatus=1\n52428800\n");
+}

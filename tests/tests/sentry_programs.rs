@@ -171,6 +171,13 @@ fn signalfd_behaves_as_on_the_host() {
 }
 
 #[test]
+fn address_space_and_data_limits_refuse_as_on_the_host() {
+    // RLIMIT_AS: mmap, a fixed mapping over pages already mapped, mremap; RLIMIT_DATA:
+    // brk — within the limit they succeed, past it ENOMEM: the same lines as natively.
+    same_as_on_the_host("rlimit_as", &[]);
+}
+
+#[test]
 fn signal_driven_io_behaves_as_on_the_host() {
     // O_ASYNC (fcntl and FIOASYNC), owners (F_SETOWN, F_SETOWN_EX, FIOSETOWN), F_SETSIG's
     // si_code/si_band/si_fd, the fd a dup'd description reports, an owner in another

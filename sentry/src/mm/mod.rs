@@ -473,6 +473,30 @@ impl Mm {
         Ok(())
     }
 
+    /// Bytes of address space mapped in `[start, end)` (all of it: `0..u64::MAX`), what
+    /// RLIMIT_AS limits.
+    pub fn mapped_in(&self, start: u64, end: u64) -> u64 {
+        self.vmas
+            .range(..end)
+            .map(|(&s, v)| v.end.min(end).saturating_sub(s.max(start)))
+            .sum()
+    }
+
+    /// Whether `len` more bytes of address space (beyond what `[start, start + len)`
+    /// already maps) stay within `limit` (RLIMIT_AS's soft value): ENOMEM if not, as
+    /// Linux's may_expand_vm.
+    pub fn may_expand(&self, start: u64, len: u64, limit: u64) -> Result<(), Errno> {
+        if limit == u64::MAX {
+            return Ok(());
+        }
+        let total = self.mapped_in(0, u64::MAX);
+        let replaced = self.mapped_in(start, start.saturating_add(len));
+        if (total - replaced).saturating_add(len) > limit {
+            return Err(libc::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// mremap: grows or shrinks a mapping, moving it when allowed. Both the source and a
     /// `MREMAP_FIXED` destination must lie in the guest range, and they may not overlap.
     pub fn remap(

@@ -5,14 +5,27 @@ use crate::kernel::{err, Sys, SysCtx};
 use crate::mm::{page_up, PAGE};
 use crate::platform::GUEST_TOP;
 
+/// The caller's soft limit `res` (RLIMIT_AS, RLIMIT_DATA).
+fn limit(c: &SysCtx, res: u32) -> u64 {
+    c.rlimit(c.tgid(), res as usize).0
+}
+
 pub(super) fn brk(c: &mut SysCtx) -> Sys {
     let want = c.arg(0);
+    let (as_limit, data_limit) = (limit(c, libc::RLIMIT_AS), limit(c, libc::RLIMIT_DATA));
     let r = c.with_mm(|mm, cx| {
         if want < mm.brk_start || want > mm.brk_start + (1 << 36) {
             return mm.brk;
         }
         let old_top = page_up(mm.brk);
         let new_top = page_up(want);
+        // The heap may not outgrow RLIMIT_DATA, nor the address space RLIMIT_AS.
+        if new_top > old_top
+            && (want - mm.brk_start > data_limit
+                || mm.may_expand(old_top, new_top - old_top, as_limit).is_err())
+        {
+            return mm.brk;
+        }
         if new_top > old_top {
             if mm
                 .map_anon(
@@ -70,6 +83,16 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         if taken {
             return err(libc::EEXIST);
         }
+    }
+    let as_limit = limit(c, libc::RLIMIT_AS);
+    if c.with_mm(|mm, _| {
+        // Where a non-fixed mapping goes is not known yet: it replaces nothing.
+        let at = if fixed { addr } else { u64::MAX - page_up(len) };
+        mm.may_expand(at, page_up(len), as_limit)
+    })
+    .is_err()
+    {
+        return err(libc::ENOMEM);
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
         let name = if flags & libc::MAP_GROWSDOWN != 0 {
@@ -137,8 +160,16 @@ pub(super) fn mremap(c: &mut SysCtx) -> Sys {
     if fixed.is_some() && flags & libc::MREMAP_MAYMOVE == 0 {
         return err(libc::EINVAL);
     }
+    let as_limit = limit(c, libc::RLIMIT_AS);
     ret(c
         .with_mm(|mm, cx| {
+            if new_len > old_len {
+                mm.may_expand(
+                    u64::MAX - page_up(new_len),
+                    page_up(new_len - old_len),
+                    as_limit,
+                )?;
+            }
             mm.remap(
                 cx,
                 old,

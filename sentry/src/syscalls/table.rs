@@ -223,7 +223,9 @@ const OPEN_GAPS: &str =
 const ITIMER_GAPS: &str =
     "ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF fail with EINVAL, per-thread CPU time is \
     not accounted";
-const RLIMIT_GAPS: &str = "limits are kept and reported, but only RLIMIT_NOFILE is enforced";
+const RLIMIT_GAPS: &str =
+    "limits are kept and reported; enforced: RLIMIT_NOFILE, RLIMIT_AS (mmap, \
+    mremap, brk), RLIMIT_DATA (brk only, not private writable mappings)";
 const STATFS: &str = "a host mount answers with the host file system's figures (its type \
     too; /proc/mounts names it 9p), procfs, devfs, pipes and anonymous inodes with their \
     magic numbers; f_fsid is 0";
