@@ -119,6 +119,9 @@ struct Shared {
     /// Host pids of the sandbox (its own and its master stub's) before the guest runs,
     /// as this process sees them.
     pids: Vec<i32>,
+    /// Exec'd processes whose exit status is still to reach their proxy: the sandbox
+    /// does not end before it has (or a while has passed).
+    exec_waits: std::sync::atomic::AtomicUsize,
 }
 
 /// Signals whose default action does not end a process: before start they change nothing.
@@ -212,6 +215,7 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
         exited: Condvar::new(),
         handle,
         pids: sandbox.host_pids(),
+        exec_waits: Default::default(),
     });
     {
         let shared = shared.clone();
@@ -257,7 +261,15 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
     exit.record(status, error.clone());
     *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitRecord { status, error });
     shared.exited.notify_all();
-    // Give waiting clients a moment to read their answer before the process ends.
+    // An exec'd process's status goes to its proxy first (its waiting thread may not have
+    // run yet on a loaded machine), then waiting clients get a moment to read their
+    // answer before the process ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while shared.exec_waits.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     std::thread::sleep(std::time::Duration::from_millis(50));
     Ok(status)
 }
@@ -279,7 +291,7 @@ fn serve(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
-fn serve_one(conn: &UnixStream, shared: &Shared) -> Result<(), control::ControlError> {
+fn serve_one(conn: &UnixStream, shared: &Arc<Shared>) -> Result<(), control::ControlError> {
     let (request, fds) = control::recv::<Request>(conn)?;
     let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
     let response = match request {
@@ -417,7 +429,7 @@ fn restored(shared: &Shared) -> Response {
 /// goes away first, the guest process is killed.
 fn exec(
     conn: &UnixStream,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     p: ExecProcess,
     fds: Vec<OwnedFd>,
 ) -> Result<(), control::ControlError> {
@@ -431,12 +443,19 @@ fn exec(
     if let Ok(out) = conn.try_clone() {
         let handle = shared.handle.clone();
         let exited = exited.clone();
+        let waits = shared.clone();
+        waits
+            .exec_waits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::spawn(move || {
             let response = handle
                 .call(KernelRequest::WaitPid { pid }, Vec::new())
                 .unwrap_or_else(|| failed(RequestError::NotRunning));
             exited.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = control::send(&out, &response, &[]);
+            waits
+                .exec_waits
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
     }
     // The proxy sends nothing more: end-of-file means it is gone, and the guest process
