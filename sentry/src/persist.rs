@@ -326,6 +326,7 @@ pub(crate) mod testing {
         Vfs {
             mounts: Vec::new(),
             scratch: Vec::new(),
+            inos: Default::default(),
         }
     }
 

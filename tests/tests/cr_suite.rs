@@ -72,9 +72,6 @@ const MODES: [Mode; 5] = [
     Mode::RestoreBackground,
 ];
 
-/// The modes that restore into a new container.
-const RESTORES: &[Mode] = &[Mode::Restore, Mode::RestoreZstd, Mode::RestoreBackground];
-
 /// A case that fails today: every FAIL line it prints contains one of `fails`, each of
 /// `fails` is in one of them, and `cause` says why.
 struct Known {
@@ -84,41 +81,7 @@ struct Known {
     cause: &'static str,
 }
 
-const KNOWN_FAILURES: &[Known] = &[
-    Known {
-        program: "fifo",
-        modes: RESTORES,
-        fails: &[
-            "the node: mode 0",
-            "open for writing again: No such file or directory",
-        ],
-        cause: "a tmpfs's saved tree (fs/tmpfs.rs read_tree) leaves FIFOs out: the node is \
-                gone after restore (the open pipe and its bytes survive)",
-    },
-    Known {
-        program: "deleted",
-        modes: RESTORES,
-        fails: &[
-            "the two opens of one deleted file are two files",
-            "the second open of the file: read one file at 0",
-        ],
-        cause: "each open file description of a deleted file saves its own ghost file \
-                (fs/ghost.rs) and restore creates one file per description: two opens of \
-                one deleted file no longer share it",
-    },
-    Known {
-        program: "tmpfs",
-        modes: RESTORES,
-        fails: &[
-            "file: inode number",
-            "file: nlink 1",
-            "mtime ",
-            "the hard link is another file",
-        ],
-        cause: "a tmpfs's saved tree keeps no hard links (each name becomes a file of its \
-                own), no times, and its files get new host inode numbers at restore",
-    },
-];
+const KNOWN_FAILURES: &[Known] = &[];
 
 /// The known failure of a case whose FAIL lines are `fails`, if it is exactly that.
 fn known<'a>(program: &str, mode: Mode, fails: &[&str]) -> Option<&'a Known> {

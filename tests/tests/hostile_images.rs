@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sentry::state::{FileIdentity, GhostExtent, GhostFile, HostFileState};
-use sentry::state::{FileKindState, FileState, KernelState, TmpfsEntry, TmpfsNode};
+use sentry::state::{FileKindState, FileState, KernelState, Timestamp, TmpfsEntry, TmpfsNode};
 use tests::Runtime;
 
 /// A checkpoint of a busybox shell sleeping with a file in its /tmp tmpfs: its metadata,
@@ -117,24 +117,53 @@ fn tmp_mount(st: &mut KernelState) -> &mut Vec<TmpfsEntry> {
         .contents
 }
 
-fn file_entry(path: &str, mode: u32, data: &[u8]) -> TmpfsEntry {
+/// A tmpfs entry of inode `ino` (one name, saved times of 2001).
+fn entry(path: &str, ino: u64, mode: u32, node: TmpfsNode) -> TmpfsEntry {
+    let t = Timestamp {
+        sec: 1_000_000_000,
+        nsec: 0,
+    };
     TmpfsEntry {
         path: path.into(),
+        ino,
         mode,
         uid: 0,
         gid: 0,
-        node: TmpfsNode::File(data.to_vec()),
+        nlink: 1,
+        atime: t,
+        mtime: t,
+        ctime: t,
+        node,
     }
 }
 
+/// An inode number no entry of the original image has.
+fn new_ino(path: &str) -> u64 {
+    1_000_000 + path.len() as u64
+}
+
+fn file_entry(path: &str, mode: u32, data: &[u8]) -> TmpfsEntry {
+    entry(
+        path,
+        new_ino(path),
+        mode,
+        TmpfsNode::File {
+            size: data.len() as u64,
+            extents: vec![GhostExtent {
+                offset: 0,
+                data: data.to_vec(),
+            }],
+        },
+    )
+}
+
 fn link_entry(path: &str, target: &Path) -> TmpfsEntry {
-    TmpfsEntry {
-        path: path.into(),
-        mode: 0o777,
-        uid: 0,
-        gid: 0,
-        node: TmpfsNode::Symlink(target.display().to_string()),
-    }
+    entry(
+        path,
+        new_ino(path) + 7,
+        0o777,
+        TmpfsNode::Symlink(target.display().to_string()),
+    )
 }
 
 /// A host file the attacks aim at, and a check that it is as it was.
@@ -191,6 +220,52 @@ fn tmpfs_paths_that_climb_out_are_refused() {
     for path in ["../../../victim", "/etc/victim", "a/../../victim"] {
         let err = restore_changed(|st| tmp_mount(st).push(file_entry(path, 0o644, b"x")));
         assert_names(&err, &["mount /tmp", "is not a clean relative path"]);
+    }
+}
+
+/// The saved /tmp's file `f` (the original's `echo kept > /tmp/f`).
+fn saved_f(t: &mut [TmpfsEntry]) -> &mut TmpfsEntry {
+    t.iter_mut()
+        .find(|e| e.path == "f")
+        .expect("/tmp/f is saved")
+}
+
+#[test]
+fn tmpfs_inodes_that_do_not_add_up_are_refused() {
+    type Change = Box<dyn Fn(&mut Vec<TmpfsEntry>)>;
+    let cases: [(Change, &str); 5] = [
+        (
+            Box::new(|t| saved_f(t).nlink = 5),
+            "entry link count 5 is saved, but \"f\" has 1 names",
+        ),
+        (
+            Box::new(|t| t.push(entry("g", 424242, 0o644, TmpfsNode::Link))),
+            "\"g\" is another name of inode 424242, which no earlier entry saves",
+        ),
+        (
+            Box::new(|t| {
+                let ino = saved_f(t).ino;
+                t.push(entry("p", ino, 0o644, TmpfsNode::Fifo));
+            }),
+            "\"p\" saves inode",
+        ),
+        (
+            Box::new(|t| {
+                saved_f(t).mtime = Timestamp {
+                    sec: i64::MAX,
+                    nsec: (1 << 30) - 1, // UTIME_NOW
+                }
+            }),
+            "entry time mtime 9223372036854775807.1073741823 of \"f\" is not a time",
+        ),
+        (
+            Box::new(|t| saved_f(t).ino = 0),
+            "entry inode number 0 of \"f\" is no inode",
+        ),
+    ];
+    for (change, says) in cases {
+        let err = restore_changed(|st| change(tmp_mount(st)));
+        assert_names(&err, &["mount /tmp", says]);
     }
 }
 
@@ -266,6 +341,7 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
             offset: 0,
             identity: None,
             ghost: None,
+            ghost_of: None,
         }),
         flags: 2, // O_RDWR
         pos: 0,
@@ -300,10 +376,12 @@ fn ghost(size: u64, extents: Vec<GhostExtent>) -> HostFileState {
         offset: 0,
         identity: None,
         ghost: Some(GhostFile {
+            ino: 99,
             mode: 0o644,
             size,
             extents,
         }),
+        ghost_of: None,
     }
 }
 

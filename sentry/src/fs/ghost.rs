@@ -32,6 +32,8 @@ pub const DEFAULT_GHOST_LIMIT: u64 = 1 << 20;
 /// The saved content of a file its path no longer reaches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GhostFile {
+    /// The inode number the guest saw (it sees it again after the restore).
+    pub ino: u64,
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
     /// `st_size`: the file ends here, after its last extent or in a hole.
@@ -116,13 +118,16 @@ pub(crate) fn at_path(vfs: &Vfs, path: &str) -> Option<(u64, u64)> {
 /// Saves the ghost file open as `fd` (stat `st`) at guest path `path`, up to `limit`
 /// bytes of data. An `O_PATH` description (which cannot read) keeps size and mode only.
 /// The fd's offset is kept.
+/// `ino` is the inode number the guest sees for it.
 pub(crate) fn save(
     fd: BorrowedFd,
     st: &libc::stat,
+    ino: u64,
     path: &str,
     limit: u64,
 ) -> Result<GhostFile, SaveError> {
     let mut g = GhostFile {
+        ino,
         mode: st.st_mode & 0o7777,
         size: st.st_size as u64,
         extents: Vec::new(),
@@ -131,23 +136,44 @@ pub(crate) fn save(
     if fl & libc::O_PATH != 0 {
         return Ok(g);
     }
-    let read_err = |e: i32| SaveError::GhostRead {
-        path: path.to_string(),
-        source: std::io::Error::from_raw_os_error(e),
-    };
-    let offset = lseek(fd, 0, libc::SEEK_CUR).map_err(read_err)?;
-    let ranges = data_ranges(fd, g.size);
-    // Put the guest's offset back whatever the walk did.
-    let _ = lseek(fd, offset, libc::SEEK_SET);
-    let ranges = ranges.map_err(read_err)?;
-    let bytes: u64 = ranges.iter().map(|&(s, e)| e - s).sum();
-    if bytes > limit {
-        return Err(SaveError::GhostTooBig {
+    g.extents = read_extents(fd, g.size, limit).map_err(|e| match e {
+        ExtentError::Io(e) => SaveError::GhostRead {
+            path: path.to_string(),
+            source: std::io::Error::from_raw_os_error(e),
+        },
+        ExtentError::TooBig(bytes) => SaveError::GhostTooBig {
             path: path.to_string(),
             bytes,
             limit,
-        });
+        },
+    })?;
+    Ok(g)
+}
+
+/// Why a file's data could not be read.
+pub(crate) enum ExtentError {
+    Io(i32),
+    /// It holds this many bytes of data, above the limit.
+    TooBig(u64),
+}
+
+/// The data of the first `size` bytes of `fd` (readable), as extents: the holes are left
+/// out. At most `limit` bytes of data; the fd's offset is kept.
+pub(crate) fn read_extents(
+    fd: BorrowedFd,
+    size: u64,
+    limit: u64,
+) -> Result<Vec<GhostExtent>, ExtentError> {
+    let offset = lseek(fd, 0, libc::SEEK_CUR).map_err(ExtentError::Io)?;
+    let ranges = data_ranges(fd, size);
+    // Put the guest's offset back whatever the walk did.
+    let _ = lseek(fd, offset, libc::SEEK_SET);
+    let ranges = ranges.map_err(ExtentError::Io)?;
+    let bytes: u64 = ranges.iter().map(|&(s, e)| e - s).sum();
+    if bytes > limit {
+        return Err(ExtentError::TooBig(bytes));
     }
+    let mut out = Vec::new();
     for (start, end) in ranges {
         let mut data = vec![0u8; (end - start) as usize];
         let mut done = 0;
@@ -156,18 +182,40 @@ pub(crate) fn save(
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(nix::Error::EINTR) => {}
-                Err(e) => return Err(read_err(e as i32)),
+                Err(e) => return Err(ExtentError::Io(e as i32)),
             }
         }
         data.truncate(done);
         if !data.is_empty() {
-            g.extents.push(GhostExtent {
+            out.push(GhostExtent {
                 offset: start,
                 data,
             });
         }
     }
-    Ok(g)
+    Ok(out)
+}
+
+/// Writes `extents` into the new, empty file `fd` and makes it `size` bytes long (the
+/// rest holes).
+pub(crate) fn write_extents(
+    fd: BorrowedFd,
+    extents: &[GhostExtent],
+    size: u64,
+) -> Result<(), Errno> {
+    for e in extents {
+        let mut done = 0;
+        while done < e.data.len() {
+            let at = e.offset + done as u64;
+            match nix::sys::uio::pwrite(fd, &e.data[done..], at as i64) {
+                Ok(0) => return Err(libc::EIO),
+                Ok(n) => done += n,
+                Err(nix::Error::EINTR) => {}
+                Err(e) => return Err(e as i32),
+            }
+        }
+    }
+    nix::unistd::ftruncate(fd, size as i64).map_err(|e| e as i32)
 }
 
 fn lseek(fd: BorrowedFd, off: i64, whence: i32) -> Result<i64, i32> {
@@ -226,24 +274,13 @@ pub(crate) fn create(vfs: &Vfs, path: &str, g: &GhostFile) -> Result<(OwnedFd, b
             (fd, true)
         }
     };
-    for e in &g.extents {
-        let mut done = 0;
-        while done < e.data.len() {
-            let at = e.offset + done as u64;
-            match nix::sys::uio::pwrite(fd.as_fd(), &e.data[done..], at as i64) {
-                Ok(0) => return Err(libc::EIO),
-                Ok(n) => done += n,
-                Err(nix::Error::EINTR) => {}
-                Err(e) => return Err(e as i32),
-            }
-        }
-    }
-    nix::unistd::ftruncate(fd.as_fd(), g.size as i64).map_err(|e| e as i32)?;
+    write_extents(fd.as_fd(), &g.extents, g.size)?;
     nix::sys::stat::fchmod(
         fd.as_raw_fd(),
         nix::sys::stat::Mode::from_bits_truncate(g.mode),
     )
     .map_err(|e| e as i32)?;
+    vfs.inos.bind(&host_sys::fstat(fd.as_fd())?, g.ino, None);
     Ok((fd, anon))
 }
 
@@ -282,42 +319,47 @@ pub(crate) fn check(object: &str, g: &GhostFile) -> Result<(), Invalid> {
             format!("{:#o} is not permission bits", g.mode),
         ));
     }
-    if g.size > i64::MAX as u64 {
-        return Err(bad(
-            object,
-            "ghost size",
-            format!("{} is out of range", g.size),
-        ));
+    if g.ino == 0 {
+        return Err(bad(object, "ghost inode number", "0 is no inode"));
+    }
+    check_extents(object, ["ghost size", "ghost extent"], &g.extents, g.size)
+}
+
+/// Checks decoded (hostile) extents of a file of `size` bytes (`fields` name the size and
+/// an extent in messages).
+pub(crate) fn check_extents(
+    object: &str,
+    [size_field, field]: [&'static str; 2],
+    extents: &[GhostExtent],
+    size: u64,
+) -> Result<(), Invalid> {
+    if size > i64::MAX as u64 {
+        return Err(bad(object, size_field, format!("{size} is out of range")));
     }
     let mut end = 0u64;
-    for e in &g.extents {
+    for e in extents {
         if e.data.is_empty() {
-            return Err(bad(
-                object,
-                "ghost extent",
-                format!("at {} is empty", e.offset),
-            ));
+            return Err(bad(object, field, format!("at {} is empty", e.offset)));
         }
         if e.offset < end {
             return Err(bad(
                 object,
-                "ghost extent",
+                field,
                 format!("at {} overlaps or precedes the one before", e.offset),
             ));
         }
         end = e
             .offset
             .checked_add(e.data.len() as u64)
-            .filter(|&x| x <= g.size)
+            .filter(|&x| x <= size)
             .ok_or_else(|| {
                 bad(
                     object,
-                    "ghost extent",
+                    field,
                     format!(
-                        "at {} of {} bytes ends past the size {}",
+                        "at {} of {} bytes ends past the size {size}",
                         e.offset,
                         e.data.len(),
-                        g.size
                     ),
                 )
             })?;

@@ -9,6 +9,7 @@
 //! with its data instead, and recreated unlinked: `crate::fs::ghost`.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::checks::{path_ok, Invalid};
 use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
 use crate::fs::ghost::{self, FileIdentity, GhostFile};
 use crate::fs::host_sys;
+use crate::fs::inodes::InodeNumbers;
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::Vfs;
 use crate::mm::Errno;
@@ -30,16 +32,19 @@ pub struct HostFile {
     /// A ghost file restored as an anonymous memory file: it has no name, but its host
     /// link count is 1, so the guest is told 0.
     anon_ghost: bool,
+    /// The inode numbers the guest sees (its VFS's).
+    inos: Rc<InodeNumbers>,
 }
 
 impl HostFile {
-    /// A host file or directory opened by the sentry.
-    pub fn new(fd: OwnedFd, dir: bool) -> Self {
+    /// A host file or directory opened by the sentry, presented with `inos`.
+    pub(crate) fn new(fd: OwnedFd, dir: bool, inos: Rc<InodeNumbers>) -> Self {
         HostFile {
             fd,
             dir,
             own_offset: false,
             anon_ghost: false,
+            inos,
         }
     }
 
@@ -120,6 +125,7 @@ impl FileImpl for HostFile {
         if self.anon_ghost {
             st.st_nlink = 0;
         }
+        self.inos.present(&mut st);
         Ok(st)
     }
 
@@ -134,6 +140,8 @@ impl FileImpl for HostFile {
         let mut buf = vec![0u8; len.min(1 << 20)];
         let n = host_sys::getdents64(self.fd.as_fd(), &mut buf)?;
         buf.truncate(n);
+        let dev = host_sys::fstat(self.fd.as_fd())?.st_dev;
+        self.inos.present_dirents(dev, &mut buf);
         Ok(buf)
     }
 
@@ -245,6 +253,7 @@ impl FileImpl for HostFile {
             dir: self.dir,
             own_offset: true,
             anon_ghost: self.anon_ghost,
+            inos: self.inos.clone(),
         }))
     }
 
@@ -266,6 +275,9 @@ pub struct HostFileState {
     pub identity: Option<FileIdentity>,
     /// A regular file its path no longer reached: its content, to recreate it unlinked.
     pub ghost: Option<GhostFile>,
+    /// Such a file, whose content another description saved: that open file's id (the
+    /// two stay descriptions of one file).
+    pub ghost_of: Option<u64>,
 }
 
 impl Persist for HostFile {
@@ -277,6 +289,7 @@ impl Persist for HostFile {
             dir,
             own_offset,
             anon_ghost,
+            inos,
         } = self;
         // The host fd itself is not saved: its offset is (the description's own when it
         // keeps one), and the file is reopened (or recreated) with an fd of its own.
@@ -290,6 +303,7 @@ impl Persist for HostFile {
             offset: offset as u64,
             identity: None,
             ghost: None,
+            ghost_of: None,
         };
         let Ok(st) = host_sys::fstat(fd.as_fd()) else {
             return state;
@@ -302,8 +316,17 @@ impl Persist for HostFile {
             state.identity = Some(FileIdentity::of(&st));
             return state;
         }
+        let readable = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+            .is_ok_and(|fl| fl & libc::O_PATH == 0);
+        if readable {
+            if let Some(id) = cx.inode_saver((st.st_dev, st.st_ino)) {
+                state.ghost_of = Some(id);
+                return state;
+            }
+        }
         let path = cx.path().to_string();
-        match ghost::save(fd.as_fd(), &st, &path, cx.ghost_limit()) {
+        let ino = inos.guest(st.st_dev, st.st_ino);
+        match ghost::save(fd.as_fd(), &st, ino, &path, cx.ghost_limit()) {
             Ok(g) => state.ghost = Some(g),
             Err(e) => cx.fail(e),
         }
@@ -311,6 +334,25 @@ impl Persist for HostFile {
     }
 
     fn restore(cx: &mut RestoreCtx, f: &FileMeta, s: &HostFileState) -> Result<Self, KindError> {
+        if let Some(of) = s.ghost_of {
+            // Another description of the file open file `of` recreated: it shares that
+            // host description, with an offset of its own.
+            let (fd, anon_ghost) = cx.inode_saver(of)?;
+            let (id, offset) = (f.id, s.offset);
+            cx.link(move |files| {
+                if let Some(me) = files.get(&id) {
+                    me.borrow_mut().pos = offset;
+                }
+                Ok(())
+            });
+            return Ok(HostFile {
+                fd,
+                dir: false,
+                own_offset: true,
+                anon_ghost,
+                inos: cx.vfs().inos.clone(),
+            });
+        }
         let (fd, anon_ghost) = match &s.ghost {
             Some(g) => {
                 let (fd, anon) =
@@ -320,6 +362,9 @@ impl Persist for HostFile {
                     })?;
                 let fl = nix::fcntl::OFlag::from_bits_truncate(f.flags & libc::O_APPEND);
                 let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(fl));
+                if let Ok(dup) = fd.try_clone() {
+                    cx.recreated(dup, anon);
+                }
                 (fd, anon)
             }
             None => {
@@ -349,6 +394,7 @@ impl Persist for HostFile {
             dir: s.dir,
             own_offset: false,
             anon_ghost,
+            inos: cx.vfs().inos.clone(),
         })
     }
 
@@ -357,8 +403,22 @@ impl Persist for HostFile {
         if s.offset > i64::MAX as u64 {
             return Err(cx.bad("offset", format!("{} is out of range", s.offset)));
         }
-        if s.dir && (s.ghost.is_some() || s.identity.is_some()) {
+        if s.dir && (s.ghost.is_some() || s.identity.is_some() || s.ghost_of.is_some()) {
             return Err(cx.bad("ghost", "a directory has no saved content or identity"));
+        }
+        if let Some(of) = s.ghost_of {
+            if s.ghost.is_some() || s.identity.is_some() {
+                return Err(cx.bad(
+                    "ghost",
+                    "a file shares another's content or has its own, not both",
+                ));
+            }
+            if of == cx.file.id || !cx.has_file(of) {
+                return Err(cx.bad(
+                    "ghost",
+                    format!("its content is open file {of}'s, which is not another open file"),
+                ));
+            }
         }
         match &s.ghost {
             Some(_) if s.identity.is_some() => {
@@ -430,13 +490,18 @@ mod tests {
                 fstype: "bind".into(),
             }],
             scratch: Vec::new(),
+            inos: Default::default(),
         };
         (vfs, dir)
     }
 
     fn open(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> FileRef {
         let (fd, _) = reopen(vfs, path, flags, dir).unwrap();
-        OpenFile::new(Box::new(HostFile::new(fd, dir)), flags, path)
+        OpenFile::new(
+            Box::new(HostFile::new(fd, dir, vfs.inos.clone())),
+            flags,
+            path,
+        )
     }
 
     #[test]
@@ -455,6 +520,7 @@ mod tests {
                     &host_sys::fstat(fb_fd(&f.borrow())).unwrap()
                 )),
                 ghost: None,
+                ghost_of: None,
             })
         );
         let (f2, d2) = (at(&back[0], 0), at(&back[0], 1));
@@ -720,10 +786,12 @@ mod tests {
             offset: 0,
             identity: None,
             ghost: Some(GhostFile {
+                ino: 7,
                 mode,
                 size,
                 extents,
             }),
+            ghost_of: None,
         };
         let refused = |s: HostFileState| {
             let f = FileState {
@@ -781,6 +849,88 @@ mod tests {
             refused(far),
             format!("open file 1: offset {} is out of range", u64::MAX)
         );
+        let mut no_ino = ghost(0o644, 0, vec![]);
+        no_ino.ghost.as_mut().unwrap().ino = 0;
+        assert_eq!(
+            refused(no_ino),
+            "open file 1: ghost inode number 0 is no inode"
+        );
+        let sharer = |of| HostFileState {
+            dir: false,
+            offset: 0,
+            identity: None,
+            ghost: None,
+            ghost_of: Some(of),
+        };
+        assert_eq!(
+            refused(sharer(1)),
+            "open file 1: ghost its content is open file 1's, which is not another open file"
+        );
+        assert_eq!(
+            refused(sharer(9)),
+            "open file 1: ghost its content is open file 9's, which is not another open file"
+        );
+        let mut both = sharer(2);
+        both.ghost = ghost(0o644, 0, vec![]).ghost;
+        assert_eq!(
+            refused(both),
+            "open file 1: ghost a file shares another's content or has its own, not both"
+        );
+        // A sharer restored before the file it shares (an image out of order): an error.
+        let files = [
+            FileState {
+                id: 1,
+                kind: FileKindState::Host(sharer(2)),
+                flags: libc::O_RDONLY,
+                pos: 0,
+                path: "/g".into(),
+                async_io: Default::default(),
+            },
+            FileState {
+                id: 2,
+                kind: FileKindState::Host(ghost(0o644, 0, vec![])),
+                flags: libc::O_RDONLY,
+                pos: 0,
+                path: "/g".into(),
+                async_io: Default::default(),
+            },
+        ];
+        check(&[], &files, &[]).unwrap();
+        let (vfs, dir) = host_root("sharer-order", false);
+        let e = restore(&vfs, null_stdio(), &[], &files, &[]).err().unwrap();
+        assert_eq!(
+            format!("{e}: {}", std::error::Error::source(&e).unwrap()),
+            "open file 1: the recreated file of open file 2 is not in the image"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Two descriptions of one deleted file (two opens, each its own offset) come back as
+    /// two descriptions of one recreated file, with the inode number the guest saw.
+    #[test]
+    fn two_opens_of_a_deleted_file_stay_one_file() {
+        let (vfs, dir) = host_root("twice", false);
+        let a = open(&vfs, "/f", libc::O_RDWR, false);
+        let b = open(&vfs, "/f", libc::O_RDWR, false);
+        b.borrow_mut().seek(6, libc::SEEK_SET).unwrap();
+        let ino = a.borrow().imp.stat().unwrap().st_ino;
+        std::fs::remove_file(dir.join("f")).unwrap();
+        let (saved, back) = round_trip_with(&vfs, null_stdio(), &[&table(&[&a, &b])]);
+        let crate::kinds::FileKindState::Host(s) = &saved.files[1].kind else {
+            panic!("a host file");
+        };
+        assert_eq!((s.ghost.is_none(), s.ghost_of), (true, Some(1)));
+        let (a2, b2) = (at(&back[0], 0), at(&back[0], 1));
+        let (sa, sb) = (
+            a2.borrow().imp.stat().unwrap(),
+            b2.borrow().imp.stat().unwrap(),
+        );
+        assert_eq!((sa.st_ino, sb.st_ino, sa.st_nlink), (ino, ino, 0));
+        assert_eq!(b2.borrow_mut().read(5, None).unwrap(), b"world");
+        assert_eq!(a2.borrow_mut().write(b"HELLO", None), Ok(5));
+        assert_eq!(b2.borrow_mut().read(100, Some(0)).unwrap(), b"HELLO world");
+        assert_eq!(a2.borrow_mut().read(100, None).unwrap(), b" world");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     fn fb_fd(f: &OpenFile) -> std::os::fd::BorrowedFd<'_> {

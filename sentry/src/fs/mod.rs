@@ -15,6 +15,7 @@ pub(crate) mod file;
 pub(crate) mod ghost;
 pub(crate) mod host;
 pub(crate) mod host_sys;
+pub(crate) mod inodes;
 pub(crate) mod lock;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
@@ -99,6 +100,8 @@ pub struct Vfs {
     /// Host directories the sentry made to back tmpfs mounts where it could not mount a
     /// tmpfs: removed by [`Vfs::cleanup`].
     pub scratch: Vec<PathBuf>,
+    /// The inode numbers the guest sees for host files (restored files keep theirs).
+    pub(crate) inos: std::rc::Rc<inodes::InodeNumbers>,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {
@@ -294,16 +297,19 @@ impl Vfs {
             MountFs::Host { root, .. } if rel.is_empty() => {
                 // The mount's root itself (a bind-mounted file such as /etc/hosts, or a
                 // directory).
-                Ok((host_sys::fstat(root.as_fd())?, None))
+                let mut st = host_sys::fstat(root.as_fd())?;
+                self.inos.present(&mut st);
+                Ok((st, None))
             }
             MountFs::Host { .. } => {
                 let (dir, name) = self.host_parent(m, rel)?;
-                let st = nix::sys::stat::fstatat(
+                let mut st = nix::sys::stat::fstatat(
                     Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
                     name,
                     AtFlags::AT_SYMLINK_NOFOLLOW,
                 )
                 .map_err(|e| e as i32)?;
+                self.inos.present(&mut st);
                 let target = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                     let t =
                         nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name)

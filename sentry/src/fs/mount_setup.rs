@@ -142,5 +142,9 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
             fstype,
         });
     }
-    Ok(Vfs { mounts, scratch })
+    Ok(Vfs {
+        mounts,
+        scratch,
+        inos: Default::default(),
+    })
 }

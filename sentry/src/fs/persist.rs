@@ -196,6 +196,10 @@ pub struct SaveCtx<'a> {
     ghost_limit: u64,
     /// The first reason a file could not be saved.
     error: Option<SaveError>,
+    /// The open file being saved.
+    current: u64,
+    /// The open file that saved each host inode's content, by host (device, inode).
+    inode_savers: HashMap<(u64, u64), u64>,
 }
 
 /// Why an open file could not be saved.
@@ -231,6 +235,21 @@ impl<'a> SaveCtx<'a> {
             path: String::new(),
             ghost_limit,
             error: None,
+            current: 0,
+            inode_savers: HashMap::new(),
+        }
+    }
+
+    /// The open file that saved the content of host inode `key` (another description of
+    /// the same file), or `None` when it is the one being saved, which is recorded as
+    /// the one that does.
+    pub fn inode_saver(&mut self, key: (u64, u64)) -> Option<u64> {
+        match self.inode_savers.get(&key) {
+            Some(&id) => Some(id),
+            None => {
+                self.inode_savers.insert(key, self.current);
+                None
+            }
         }
     }
 
@@ -290,6 +309,7 @@ impl<'a> SaveCtx<'a> {
     /// `crate::persist`).
     pub fn save_next(&mut self) -> Option<SavedFile> {
         let (id, f) = self.queue.pop_front()?;
+        self.current = id;
         let fb = f.borrow();
         self.pos = fb.pos;
         self.path.clone_from(&fb.path);
@@ -356,6 +376,9 @@ pub struct RestoreCtx<'a> {
     /// The open file being restored.
     current: u64,
     max_object: u64,
+    /// Host files a restored description recreated, for the other descriptions of the
+    /// same file ([`RestoreCtx::inode_saver`]), by the id of the one that did.
+    inodes: HashMap<u64, (OwnedFd, bool)>,
 }
 
 impl<'a> RestoreCtx<'a> {
@@ -372,7 +395,29 @@ impl<'a> RestoreCtx<'a> {
             links: Vec::new(),
             current: 0,
             max_object: 0,
+            inodes: HashMap::new(),
         }
+    }
+
+    /// The description being restored recreated host file `fd` (with a flag of its
+    /// kind's), which other descriptions of the image may share.
+    pub fn recreated(&mut self, fd: OwnedFd, flag: bool) {
+        self.inodes.insert(self.current, (fd, flag));
+    }
+
+    /// The host file open file `id` recreated ([`RestoreCtx::recreated`]): a new fd of
+    /// it (the same host description), and the flag.
+    pub fn inode_saver(&self, id: u64) -> Result<(OwnedFd, bool), KindError> {
+        let missing = KindError::Missing {
+            what: "the recreated file of open file",
+            id,
+        };
+        let (fd, flag) = self.inodes.get(&id).ok_or(missing)?;
+        let fd = fd.try_clone().map_err(|source| KindError::Recreate {
+            path: format!("(the file of open file {id})"),
+            source,
+        })?;
+        Ok((fd, *flag))
     }
 
     /// The new sandbox's mounts, to reopen host files in.

@@ -10,15 +10,18 @@
 //! waits afresh.
 //!
 //! Checkpoint: the open ends of a FIFO are saved as pipe ends with their pipe (bytes
-//! included). Not yet: the table from node to pipe is not rebuilt on restore, so an open of
-//! the FIFO after a restore makes a new pipe rather than joining the restored ends.
+//! included), and the node as a node of its file system (a tmpfs's is in the image). A
+//! restore binds the node each restored end was opened by to its pipe again
+//! ([`Fifos::relink`]), so that an open of the FIFO after a restore joins the restored
+//! ends, as on Linux, where the pipe belongs to the inode.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
-use crate::fs::file::FileImpl;
-use crate::ipc::pipe::{open_end, Pipe, PipeReader, PipeWriter};
+use crate::fs::file::{FileImpl, FileRef};
+use crate::fs::Vfs;
+use crate::ipc::pipe::{open_end, pipe_of, Pipe, PipeReader, PipeWriter};
 use crate::mm::Errno;
 
 /// Pipe ids of FIFOs come from a range of their own, apart from the kernel's object ids.
@@ -78,8 +81,9 @@ impl Fifos {
         let pipe = match self.pipes.get(&node).and_then(Weak::upgrade) {
             Some(p) => p,
             None => {
-                self.next += 1;
-                let p = Rc::new(RefCell::new(Pipe::new(FIFO_IDS + self.next)));
+                // (Saturating: a restored id may be the largest.)
+                self.next = self.next.saturating_add(1);
+                let p = Rc::new(RefCell::new(Pipe::new(FIFO_IDS.saturating_add(self.next))));
                 self.pipes.retain(|_, w| w.strong_count() > 0);
                 self.pipes.insert(node, Rc::downgrade(&p));
                 p
@@ -95,6 +99,32 @@ impl Fifos {
             libc::O_WRONLY if readers == 0 && nonblock => Err(libc::ENXIO),
             libc::O_WRONLY if readers == 0 => Ok(self.wait(tid, pipe, false)),
             _ => Ok(FifoOpen::Opened(open_end(&pipe, flags))),
+        }
+    }
+
+    /// After a restore: each restored FIFO end (a pipe end of a FIFO's pipe, among
+    /// `files`) binds the node at the path it was opened by, if that is a FIFO, to its
+    /// pipe again. The FIFOs' pipe ids go on above the restored ones.
+    pub(crate) fn relink<'a>(&mut self, vfs: &Vfs, files: impl IntoIterator<Item = &'a FileRef>) {
+        for f in files {
+            let fb = f.borrow();
+            let Some(pipe) = pipe_of(&fb).filter(|p| p.borrow().id > FIFO_IDS) else {
+                continue;
+            };
+            let id = pipe.borrow().id;
+            self.next = self.next.max(id - FIFO_IDS);
+            let Ok(r) = crate::fs::ghost::resolve_as_kernel(vfs, &fb.path, false) else {
+                continue;
+            };
+            let no_proc = |_: &[String]| Err(libc::ENOENT);
+            let Ok((st, _)) = vfs.lstat(&no_proc, r.mount, &r.rel) else {
+                continue;
+            };
+            if r.exists && r.file.is_none() && st.st_mode & libc::S_IFMT == libc::S_IFIFO {
+                self.pipes
+                    .entry((st.st_dev, st.st_ino))
+                    .or_insert_with(|| Rc::downgrade(&pipe));
+            }
         }
     }
 

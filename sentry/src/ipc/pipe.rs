@@ -25,6 +25,17 @@ pub(crate) const PIPE_BUF: usize = 4096;
 /// The capacities F_SETPIPE_SZ may set.
 pub(crate) const CAPACITY_RANGE: std::ops::RangeInclusive<usize> = 4096..=1 << 20;
 
+/// The pipe open file `f` is an end of, if it is one.
+pub(crate) fn pipe_of(f: &crate::fs::file::OpenFile) -> Option<Rc<RefCell<Pipe>>> {
+    if let Some(r) = f.kind::<PipeReader>() {
+        return Some(r.pipe.clone());
+    }
+    if let Some(w) = f.kind::<PipeWriter>() {
+        return Some(w.pipe.clone());
+    }
+    f.kind::<PipeDuplex>().map(|d| d.r.pipe.clone())
+}
+
 /// A pipe's buffer, shared by its ends.
 #[derive(Debug)]
 pub struct Pipe {

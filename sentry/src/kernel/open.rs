@@ -223,7 +223,7 @@ impl Kernel {
                     );
                 }
                 Ok(OpenFile::new(
-                    Box::new(HostFile::new(fd, dir)),
+                    Box::new(HostFile::new(fd, dir, self.vfs.inos.clone())),
                     gflags,
                     r.path,
                 ))

@@ -180,12 +180,11 @@ impl Kernel {
             if let (MountKindState::Tmpfs, MountFs::Host { root, .. }) =
                 (&saved.kind, &self.vfs.mounts[here].fs)
             {
-                crate::fs::tmpfs::write_tree(root.as_fd(), &saved.contents).map_err(|source| {
-                    RestoreError::Tmpfs {
+                crate::fs::tmpfs::write_tree(root.as_fd(), &saved.contents, &self.vfs.inos)
+                    .map_err(|source| RestoreError::Tmpfs {
                         mount: crate::fs::join(&saved.at),
                         source,
-                    }
-                })?;
+                    })?;
             }
         }
         // Memory.
@@ -264,6 +263,10 @@ impl Kernel {
             })?;
             self.restore_lock(key, &l.lock, f);
         }
+        // FIFO nodes name their restored pipes again.
+        self.fifos
+            .borrow_mut()
+            .relink(&self.vfs, files.files.values());
         let tables = files.tables;
         self.bindings.register_restored(
             &self.vfs,

@@ -22,7 +22,7 @@ pub use crate::creds::CredsState;
 pub use crate::fs::ghost::{FileIdentity, GhostExtent, GhostFile};
 pub use crate::fs::host::HostFileState;
 pub use crate::fs::lock::{LockFamily, LockSaved, LockState, LockType};
-pub use crate::fs::tmpfs::{TmpfsEntry, TmpfsNode};
+pub use crate::fs::tmpfs::{Timestamp, TmpfsEntry, TmpfsNode};
 pub use crate::kernel::futex::WaiterState;
 pub use crate::kernel::signal::{SigActionState, SigInfoState};
 pub use crate::kernel::task::{
@@ -162,12 +162,13 @@ impl Kernel {
         for m in &self.vfs.mounts {
             let contents = match &m.fs {
                 crate::fs::MountFs::Host { root, .. } if m.fstype == "tmpfs" => {
-                    crate::fs::tmpfs::read_tree(std::os::fd::AsFd::as_fd(root)).map_err(|e| {
-                        std::io::Error::other(format!(
-                            "reading the tmpfs at {}: {e}",
-                            crate::fs::join(&m.at)
-                        ))
-                    })?
+                    crate::fs::tmpfs::read_tree(std::os::fd::AsFd::as_fd(root), &self.vfs.inos)
+                        .map_err(|e| {
+                            std::io::Error::other(format!(
+                                "reading the tmpfs at {}: {e}",
+                                crate::fs::join(&m.at)
+                            ))
+                        })?
                 }
                 _ => Vec::new(),
             };
