@@ -1,11 +1,25 @@
 /* A tmpfs tree across a checkpoint (it travels inside the image): directories with modes,
  * a file with content, owner and mtime, a sparse file, a symlink, a hard link, an empty
- * directory, and an open descriptor of a directory. Afterwards it is all there with the
- * same inode numbers, and the tree takes new files. */
+ * directory, a FIFO with a second name, and an open descriptor of a directory. Afterwards
+ * it is all there with the same inode numbers (stat, fstat, statx and getdents agree),
+ * times and link counts, and the tree takes new files, with numbers of their own. */
 #include "cr.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+
+/* The d_ino getdents gives for NAME in directory PATH (0 if not listed). */
+static unsigned long d_ino_of(const char *path, const char *name) {
+	DIR *d = opendir(path);
+	unsigned long ino = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strcmp(e->d_name, name) == 0)
+			ino = e->d_ino;
+	if (d)
+		closedir(d);
+	return ino;
+}
 
 int main(void) {
 	start("tmpfs");
@@ -24,8 +38,11 @@ int main(void) {
 	close(f);
 	if (symlink("d/file", "/tmp/t/link") || link("/tmp/t/d/file", "/tmp/t/hard"))
 		die("link");
-	struct stat before;
-	if (stat("/tmp/t/d/file", &before))
+	if (mkfifo("/tmp/t/fifo", 0604) || link("/tmp/t/fifo", "/tmp/t/fifo2"))
+		die("fifo");
+	struct stat before, dir_before, fifo_before, sparse_before;
+	if (stat("/tmp/t/d/file", &before) || stat("/tmp/t/d", &dir_before) || stat("/tmp/t/fifo", &fifo_before) ||
+	    stat("/tmp/t/sparse", &sparse_before))
 		die("stat");
 	int dir = open("/tmp/t/d", O_RDONLY | O_DIRECTORY);
 	if (dir < 0)
@@ -44,8 +61,32 @@ int main(void) {
 	check(st.st_uid == 123 && st.st_gid == 456, "owner %d:%d", st.st_uid, st.st_gid);
 	check(st.st_mtim.tv_sec == 1234567890 && st.st_mtim.tv_nsec == 123456789, "mtime %ld.%09ld",
 	      (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	check(st.st_atim.tv_sec == 1000000000 && st.st_atim.tv_nsec == 0, "atime %ld.%09ld", (long)st.st_atim.tv_sec,
+	      st.st_atim.tv_nsec);
+	check(st.st_ctim.tv_sec == before.st_ctim.tv_sec && st.st_ctim.tv_nsec == before.st_ctim.tv_nsec,
+	      "ctime %ld.%09ld, was %ld.%09ld", (long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, (long)before.st_ctim.tv_sec,
+	      before.st_ctim.tv_nsec);
+	check(d_ino_of("/tmp/t/d", "file") == before.st_ino, "getdents: file's d_ino %lu, was %lu",
+	      d_ino_of("/tmp/t/d", "file"), before.st_ino);
+	check(d_ino_of("/tmp/t", "d") == dir_before.st_ino, "getdents: d's d_ino %lu, was %lu", d_ino_of("/tmp/t", "d"),
+	      dir_before.st_ino);
+	struct statx sx;
+	check(statx(AT_FDCWD, "/tmp/t/hard", 0, STATX_INO, &sx) == 0 && sx.stx_ino == before.st_ino && sx.stx_nlink == 2,
+	      "statx: inode %llu nlink %u, was %lu", sx.stx_ino, sx.stx_nlink, before.st_ino);
+	struct stat x;
+	check(stat("/tmp/t/d", &x) == 0 && x.st_ino == dir_before.st_ino && x.st_nlink == dir_before.st_nlink &&
+	          x.st_mtim.tv_sec == dir_before.st_mtim.tv_sec && x.st_mtim.tv_nsec == dir_before.st_mtim.tv_nsec,
+	      "directory d: inode %lu nlink %lu mtime %ld, was %lu %lu %ld", x.st_ino, x.st_nlink, (long)x.st_mtim.tv_sec,
+	      dir_before.st_ino, dir_before.st_nlink, (long)dir_before.st_mtim.tv_sec);
+	check(stat("/tmp/t/fifo2", &x) == 0 && S_ISFIFO(x.st_mode) && x.st_ino == fifo_before.st_ino &&
+	          x.st_nlink == 2 && (x.st_mode & 0777) == 0604,
+	      "fifo's second name: mode %o inode %lu nlink %lu, was inode %lu", x.st_mode, x.st_ino, x.st_nlink,
+	      fifo_before.st_ino);
 	char buf[64] = {0};
 	int fd = openat(dir, "file", O_RDONLY);
+	struct stat fs;
+	check(fd >= 0 && fstat(fd, &fs) == 0 && fs.st_ino == before.st_ino, "fstat: inode %lu, was %lu", fs.st_ino,
+	      before.st_ino);
 	check(fd >= 0 && read(fd, buf, sizeof buf) == 12 && strcmp(buf, "file content") == 0, "through the dir fd: %s",
 	      buf);
 	struct stat h;
@@ -66,5 +107,22 @@ int main(void) {
 	check(d && entries == 2, "the empty directory has %d entries", entries);
 	check(mkdirat(dir, "new", 0700) == 0 && access("/tmp/t/d/new", F_OK) == 0, "a new directory: %s",
 	      strerror(errno));
+	/* New files get numbers no saved inode has. */
+	unsigned long saved[] = {before.st_ino, dir_before.st_ino, fifo_before.st_ino, sparse_before.st_ino};
+	for (int i = 0; i < 64; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "/tmp/t/new%d", i);
+		int n = open(name, O_CREAT | O_WRONLY, 0600);
+		struct stat ns;
+		if (n < 0 || fstat(n, &ns)) {
+			check(0, "a new file: %s", strerror(errno));
+			break;
+		}
+		close(n);
+		for (unsigned j = 0; j < sizeof saved / sizeof saved[0]; j++)
+			check(ns.st_ino != saved[j], "new file %s has the inode number %lu of a saved one", name, ns.st_ino);
+		check(d_ino_of("/tmp/t", name + 7) == ns.st_ino, "getdents of new file %s: %lu, stat %lu", name,
+		      d_ino_of("/tmp/t", name + 7), ns.st_ino);
+	}
 	return finish();
 }
