@@ -122,13 +122,22 @@ impl TimerFd {
         )
     }
 
-    /// timerfd_settime: first expiry `value` ns from now (0 disarms), then every
-    /// `interval` ns. The expiries not read are forgotten. Returns what `get` said before.
-    pub(crate) fn set(&mut self, value: u64, interval: u64) -> (u64, u64) {
+    /// timerfd_settime: first expiry `first` ns from now (negative: an absolute time
+    /// already past, whose expiries since count at once, as Linux counts them; `None`
+    /// disarms), then every `interval` ns. The expiries not read are forgotten. Returns
+    /// what `get` said before.
+    pub(crate) fn set(&mut self, first: Option<i64>, interval: u64) -> (u64, u64) {
         let old = self.get();
         self.ticks = 0;
         self.interval = interval;
-        self.next = (value > 0).then(|| self.now().saturating_add(value));
+        let now = self.now();
+        self.next = first.map(|d| {
+            if d >= 0 {
+                now.saturating_add(d as u64)
+            } else {
+                now.saturating_sub(d.unsigned_abs())
+            }
+        });
         self.arm();
         old
     }
@@ -254,15 +263,29 @@ mod tests {
         assert_eq!(t.get(), (0, 0));
     }
 
+    /// An interval timer set to a time already past has expired once per interval since
+    /// (Linux's count), and goes on from there.
+    #[test]
+    fn a_time_already_past_counts_its_expiries_at_once() {
+        let mut t = TimerFd::new(7, libc::CLOCK_MONOTONIC);
+        t.set(Some(-5_500_000_000), 1_000_000_000);
+        let (ticks, next) = t.at(t.now());
+        assert_eq!(ticks, 6);
+        let left = next.unwrap() - t.now();
+        assert!(left > 0 && left <= 500_000_000, "{left}");
+        t.set(Some(-1), 0);
+        assert_eq!(t.at(t.now()), (1, None), "a one-shot timer expires once");
+    }
+
     #[test]
     fn settime_forgets_the_expiries_and_says_what_was_set() {
         let mut t = TimerFd::new(6, libc::CLOCK_REALTIME);
         t.next = Some(0);
         t.interval = 0;
         assert_eq!(t.readiness(libc::POLLIN).0, libc::POLLIN);
-        t.set(3_000_000_000, 1_000_000_000);
+        t.set(Some(3_000_000_000), 1_000_000_000);
         assert_eq!(t.readiness(libc::POLLIN).0, 0);
-        let (left, interval) = t.set(0, 0);
+        let (left, interval) = t.set(None, 0);
         assert!(left > 2_000_000_000 && left <= 3_000_000_000, "{left}");
         assert_eq!(interval, 1_000_000_000);
         assert_eq!(t.get(), (0, 0));
@@ -272,7 +295,7 @@ mod tests {
     #[test]
     fn the_saved_timer_keeps_its_time_left_and_expiries() {
         let mut t = TimerFd::new(7, libc::CLOCK_BOOTTIME);
-        t.set(60_000_000_000, 0);
+        t.set(Some(60_000_000_000), 0);
         t.ticks = 3;
         let vfs = crate::persist::testing::no_mounts();
         let mut cx = SaveCtx::new(&vfs, 0);

@@ -66,14 +66,17 @@ pub(super) fn timerfd_settime(c: &mut SysCtx) -> Sys {
     }
     let (interval, value) = tryk!(read_itimerspec(c, new));
     let clock = tryk!(with_timer(c, fd, |t| t.clock()));
-    // An absolute time is on the guest's clock: the time left to it.
-    let value = if flags & libc::TFD_TIMER_ABSTIME != 0 && value > 0 {
-        let now = c.clocks().read(clock).unwrap_or(0);
-        value.saturating_sub(now).max(1)
-    } else {
-        value
+    // An absolute time is on the guest's clock: the time to it (negative when past: an
+    // interval timer then has expired every interval since).
+    let first = match value {
+        0 => None,
+        v if flags & libc::TFD_TIMER_ABSTIME != 0 => {
+            let now = c.clocks().read(clock).unwrap_or(0);
+            Some((v as i128 - now as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        }
+        v => Some(v.min(i64::MAX as u64) as i64),
     };
-    let (was_left, was_interval) = tryk!(with_timer(c, fd, |t| t.set(value, interval)));
+    let (was_left, was_interval) = tryk!(with_timer(c, fd, |t| t.set(first, interval)));
     if old != 0 {
         tryk!(c.write_mem(old, &itimerspec_bytes(was_interval, was_left)));
     }
