@@ -41,6 +41,10 @@ const PROGRAMS: &[&str] = &[
     "deleted",
     "tmpfs",
     "creds",
+    "timerfd",
+    "signalfd",
+    "locks",
+    "inet",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
