@@ -821,3 +821,103 @@ fn a_zstd_image_is_smaller_restores_under_a_new_id_and_inspect_names_its_compres
         assert!(rt.run(&["delete", "--force", id]).status.success());
     }
 }
+
+/// A `runsc exec ID sh -c SCRIPT` started in the background, its stdout and stderr in
+/// `NAME.out` and `NAME.err`; returns once its stdout says `exec started`.
+fn exec_waiting(rt: &Runtime, name: &str, id: &str, script: &str) -> std::process::Child {
+    let file = |ext: &str| std::fs::File::create(rt.dir.path().join(format!("{name}.{ext}")));
+    let child = rt
+        .cmd(&["exec", id, "sh", "-c", script])
+        .stdout(file("out").unwrap())
+        .stderr(file("err").unwrap())
+        .spawn()
+        .expect("run runsc exec");
+    let out = rt.wait_for_output(name, "exec started\n", 20);
+    assert_eq!(out, "exec started\n", "{}", rt.output_of(name));
+    child
+}
+
+/// Waits up to 20 s for `child` to end.
+fn ended(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("runsc exec did not end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn processes_started_by_exec_are_restored_with_the_container_stdio() {
+    // A process started by `runsc exec` is a process of the sandbox: the image holds it,
+    // and a restore brings it back, running; its stdio (the exec caller's) is bound to the
+    // restored container's stdio, as every saved stdio is. The exec caller stays attached
+    // across `checkpoint --leave-running`, and ends when a checkpoint stops the sandbox
+    // (docs/checkpoint.md, "Processes started by exec").
+    let rt = Runtime::new();
+    let id = "exr";
+    let bundle = rt.busybox_bundle(id, &["sh", "-c", "echo init; sleep 1000"]);
+    let o = rt.run_to_files(
+        id,
+        &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
+    );
+    assert!(o.status.success(), "run: {}", o.stderr);
+    assert_eq!(rt.wait_for_output(id, "init\n", 20), "init\n");
+    let waits = |file: &str| {
+        format!(
+            "echo exec started; while [ ! -e /tmp/{file} ]; do sleep 0.05; done; \
+             echo exec after: $(cat /tmp/{file}); exit 7"
+        )
+    };
+    let mut first = exec_waiting(&rt, "exec1", id, &waits("go"));
+
+    let img = rt.dir.path().join("img");
+    checkpoint_leave_running(&rt, id, &img);
+    let o = restore(&rt, "exr2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    // The restored copy of the exec'd process runs on, writing to the new container's
+    // stdout.
+    let o = rt.run_with_timeout(&["exec", "exr2", "sh", "-c", "echo copy > /tmp/go"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    let out = rt.wait_for_output("exr2", "exec after: copy\n", 20);
+    assert_eq!(out, "exec after: copy\n");
+    // The original, and its exec caller, go on as if nothing happened.
+    assert!(first.try_wait().unwrap().is_none(), "the exec caller ended");
+    let o = rt.run_with_timeout(&["exec", id, "sh", "-c", "echo original > /tmp/go"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    assert_eq!(ended(&mut first).code(), Some(7));
+    assert_eq!(
+        rt.output_of("exec1"),
+        "exec started\nexec after: original\n"
+    );
+    assert_eq!(
+        rt.output_of(id),
+        "init\n",
+        "the exec'd output went to the container"
+    );
+
+    // A checkpoint that stops the sandbox ends the exec caller (it has nothing to wait
+    // on), with the reason; the process itself is in the image.
+    let mut second = exec_waiting(&rt, "exec2", "exr2", &waits("go2"));
+    let img2 = rt.dir.path().join("img2");
+    let o = rt.run(&["checkpoint", "--image-path", img2.to_str().unwrap(), "exr2"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    assert_eq!(ended(&mut second).code(), Some(1));
+    let err = std::fs::read_to_string(rt.dir.path().join("exec2.err")).unwrap();
+    assert!(err.contains("container not running"), "{err}");
+    let o = restore(&rt, "exr3", &bundle, &img2);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let o = rt.run_with_timeout(&["exec", "exr3", "sh", "-c", "echo third > /tmp/go2"], 20);
+    assert!(o.status.success(), "exec: {}", text(&o));
+    let out = rt.wait_for_output("exr3", "exec after: third\n", 20);
+    assert_eq!(out, "exec after: third\n");
+    for c in [id, "exr2", "exr3"] {
+        let o = rt.run(&["delete", "--force", c]);
+        assert!(o.status.success(), "delete {c}: {}", text(&o));
+    }
+}
