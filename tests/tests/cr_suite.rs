@@ -45,6 +45,7 @@ const PROGRAMS: &[&str] = &[
     "signalfd",
     "locks",
     "inet",
+    "special",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
