@@ -72,6 +72,13 @@ pub trait SharedPersist: Sized + 'static {
 
     fn restore(id: u64, state: &Self::State) -> Self;
 
+    /// Whether `id` is a kernel object id (new objects of the restored kernel get ids
+    /// above it); an object whose ids come from a range of their own says no.
+    fn kernel_object_id(id: u64) -> bool {
+        let _ = id;
+        true
+    }
+
     /// Links the restored object `this` to the other shared objects and open files its
     /// state names, once it is in the restored table (so that two objects naming each
     /// other come back as one cycle). Objects that name nothing keep the default.
@@ -453,7 +460,9 @@ impl<'a> RestoreCtx<'a> {
             .ok_or(missing)?;
         let obj = Rc::new(RefCell::new(T::restore(id, state)));
         self.shared.insert(id, obj.clone());
-        self.object_id(id);
+        if T::kernel_object_id(id) {
+            self.object_id(id);
+        }
         T::relink(&obj, state, self)?;
         Ok(obj)
     }

@@ -27,6 +27,11 @@ use crate::mm::Errno;
 /// Pipe ids of FIFOs come from a range of their own, apart from the kernel's object ids.
 const FIFO_IDS: u64 = 1 << 62;
 
+/// Whether `id` is a FIFO's pipe id.
+pub(crate) fn is_fifo_id(id: u64) -> bool {
+    id > FIFO_IDS
+}
+
 /// A FIFO open waiting for the other side.
 struct Wait {
     pipe: Rc<RefCell<Pipe>>,
@@ -108,7 +113,7 @@ impl Fifos {
     pub(crate) fn relink<'a>(&mut self, vfs: &Vfs, files: impl IntoIterator<Item = &'a FileRef>) {
         for f in files {
             let fb = f.borrow();
-            let Some(pipe) = pipe_of(&fb).filter(|p| p.borrow().id > FIFO_IDS) else {
+            let Some(pipe) = pipe_of(&fb).filter(|p| is_fifo_id(p.borrow().id)) else {
                 continue;
             };
             let id = pipe.borrow().id;
@@ -116,11 +121,14 @@ impl Fifos {
             let Ok(r) = crate::fs::ghost::resolve_as_kernel(vfs, &fb.path, false) else {
                 continue;
             };
+            if !r.exists || r.file.is_some() {
+                continue;
+            }
             let no_proc = |_: &[String]| Err(libc::ENOENT);
             let Ok((st, _)) = vfs.lstat(&no_proc, r.mount, &r.rel) else {
                 continue;
             };
-            if r.exists && r.file.is_none() && st.st_mode & libc::S_IFMT == libc::S_IFIFO {
+            if st.st_mode & libc::S_IFMT == libc::S_IFIFO {
                 self.pipes
                     .entry((st.st_dev, st.st_ino))
                     .or_insert_with(|| Rc::downgrade(&pipe));
@@ -189,6 +197,76 @@ mod tests {
     }
 
     const NODE: (u64, u64) = (1, 2);
+
+    /// A restored FIFO's pipe keeps its id, which is not a kernel object id (new objects
+    /// of the restored kernel, a new pipe among them, must not get it), and new FIFOs get
+    /// ids above it.
+    #[test]
+    fn a_restored_fifo_pipe_keeps_its_id_apart_from_the_kernel_objects() {
+        use crate::fs::file::OpenFile;
+        use crate::fs::ghost::DEFAULT_GHOST_LIMIT;
+        use crate::persist::testing::{null_stdio, table};
+        let mut fifos = Fifos {
+            next: 6,
+            ..Default::default()
+        };
+        let end = OpenFile::new(
+            opened(fifos.open(1, NODE, libc::O_RDWR)),
+            libc::O_RDWR,
+            "/f",
+        );
+        let id = pipe_of(&end.borrow()).unwrap().borrow().id;
+        assert_eq!(id, FIFO_IDS + 7);
+        let dir = tempfile::tempdir().unwrap();
+        let vfs = crate::fs::Vfs {
+            mounts: vec![crate::fs::Mount {
+                at: Vec::new(),
+                fs: crate::fs::MountFs::Host {
+                    root: std::fs::File::open(dir.path()).unwrap().into(),
+                    host_path: dir.path().to_path_buf(),
+                },
+                readonly: false,
+                nosuid: false,
+                fstype: "bind".into(),
+            }],
+            scratch: Vec::new(),
+            inos: Default::default(),
+        };
+        let t = table(&[&end]);
+        let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();
+        let back = crate::persist::restore(
+            &vfs,
+            null_stdio(),
+            &saved.shared,
+            &saved.files,
+            &saved.fd_tables,
+        )
+        .unwrap();
+        assert_eq!(
+            back.max_object_id, 0,
+            "a FIFO's pipe id is no kernel object id"
+        );
+        let restored = back.files.values().next().unwrap();
+        assert_eq!(pipe_of(&restored.borrow()).unwrap().borrow().id, id);
+        // The FIFO node at the end's path names the restored pipe again.
+        nix::unistd::mkfifo(&dir.path().join("f"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let mut again = Fifos::default();
+        again.relink(&vfs, back.files.values());
+        let st = nix::sys::stat::stat(&dir.path().join("f")).unwrap();
+        let node = (st.st_dev, st.st_ino);
+        let joined = OpenFile::new(
+            opened(again.open(1, node, libc::O_RDWR)),
+            libc::O_RDWR,
+            "/f",
+        );
+        assert_eq!(pipe_of(&joined.borrow()).unwrap().borrow().id, id);
+        let new = OpenFile::new(
+            opened(again.open(1, (3, 4), libc::O_RDWR)),
+            libc::O_RDWR,
+            "/g",
+        );
+        assert_eq!(pipe_of(&new.borrow()).unwrap().borrow().id, FIFO_IDS + 8);
+    }
 
     #[test]
     fn blocking_opens_wait_for_the_other_side_and_share_one_pipe() {

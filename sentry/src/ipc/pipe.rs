@@ -370,6 +370,11 @@ impl SharedPersist for Pipe {
         }
     }
 
+    /// A FIFO's pipe has an id of the FIFOs' range, not of the kernel's objects.
+    fn kernel_object_id(id: u64) -> bool {
+        !crate::ipc::fifo::is_fifo_id(id)
+    }
+
     fn restore(id: u64, s: &PipeState) -> Pipe {
         Pipe {
             id,
