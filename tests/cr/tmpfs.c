@@ -87,6 +87,10 @@ int main(void) {
 	struct stat fs;
 	check(fd >= 0 && fstat(fd, &fs) == 0 && fs.st_ino == before.st_ino, "fstat: inode %lu, was %lu", fs.st_ino,
 	      before.st_ino);
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	check(stat(link, &fs) == 0 && fs.st_ino == before.st_ino, "%s: inode %lu, was %lu", link, fs.st_ino,
+	      before.st_ino);
 	check(fd >= 0 && read(fd, buf, sizeof buf) == 12 && strcmp(buf, "file content") == 0, "through the dir fd: %s",
 	      buf);
 	struct stat h;

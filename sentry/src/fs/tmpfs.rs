@@ -214,6 +214,26 @@ pub(crate) fn read_tree(
             holder.insert(e.ino, i);
         }
     }
+    // Link counts as the tree has them (a name the sentry cannot save, not UTF-8, is left
+    // out, so the saved tree must not count it).
+    let mut names_of: HashMap<u64, u64> = HashMap::new();
+    let mut subdirs: HashMap<String, u64> = HashMap::new();
+    for e in &out {
+        match e.node {
+            TmpfsNode::Dir => {
+                if let Some((parent, _)) = e.path.rsplit_once('/') {
+                    *subdirs.entry(parent.to_string()).or_default() += 1;
+                }
+            }
+            _ => *names_of.entry(e.ino).or_default() += 1,
+        }
+    }
+    for e in &mut out {
+        e.nlink = match e.node {
+            TmpfsNode::Dir => 2 + subdirs.get(&e.path).copied().unwrap_or(0),
+            _ => names_of[&e.ino],
+        };
+    }
     let mut first: HashSet<u64> = HashSet::new();
     for i in 0..out.len() {
         if matches!(out[i].node, TmpfsNode::Dir) || !first.insert(out[i].ino) {
@@ -638,6 +658,22 @@ mod tests {
         assert_ne!(inos.guest(dev, 77), 77);
         assert_ne!(inos.guest(dev, 77), inos.guest(dev, host_f));
         assert_eq!(inos.guest(dev, 77), inos.guest(dev, 77));
+        std::fs::remove_dir_all(&a).unwrap();
+    }
+
+    /// A name the tree cannot hold (not UTF-8) is not counted in its file's link count:
+    /// the saved tree must restore.
+    #[test]
+    fn link_counts_are_the_saved_names() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = tmpdir("nlink");
+        std::fs::write(a.join("f"), b"x").unwrap();
+        std::fs::hard_link(a.join("f"), a.join(std::ffi::OsStr::from_bytes(b"\xff"))).unwrap();
+        std::fs::create_dir(a.join(std::ffi::OsStr::from_bytes(b"\xfe"))).unwrap();
+        let tree = read_tree(open_dir(&a).as_fd(), &InodeNumbers::default()).unwrap();
+        assert_eq!(tree.len(), 1);
+        assert_eq!(tree[0].nlink, 1);
+        check_tree("t", &tree).unwrap();
         std::fs::remove_dir_all(&a).unwrap();
     }
 
