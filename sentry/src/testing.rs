@@ -27,3 +27,8 @@ pub(crate) fn kernel(root: &std::path::Path) -> Kernel {
     )
     .expect("kernel")
 }
+
+/// What a failed system call returns to the guest: -errno.
+pub(crate) fn errno(e: i32) -> Option<i64> {
+    Some(-(e as i64))
+}

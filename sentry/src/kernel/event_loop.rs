@@ -396,7 +396,13 @@ impl Kernel {
         let timers = self
             .tgs
             .values()
-            .filter_map(|g| g.itimer_real.map(|(d, _)| d));
+            .filter_map(|g| g.itimer_real.map(|(d, _)| d))
+            .chain(
+                self.tgs
+                    .values()
+                    .filter(|g| g.zombie.is_none())
+                    .filter_map(|g| g.posix_timers.next_deadline()),
+            );
         // Armed timerfds, from the host's monotonic clock to the guest's.
         let objects = crate::wait::next_timer()
             .map(|d| (d as i64).saturating_add(self.clocks.mono_offset).max(0) as u64);
@@ -444,6 +450,7 @@ impl Kernel {
             };
             self.signal_group(pid, SigInfo::new(libc::SIGALRM, signal::SI_KERNEL));
         }
+        self.fire_posix_timers(now);
     }
 
     /// Wakes the tasks parked on the objects queued with [`crate::wait::wake_later`].

@@ -194,6 +194,8 @@ impl Kernel {
             }
         }
         self.release_mm(tid, false);
+        // Its POSIX timers are deleted (ITIMER_REAL goes on).
+        self.clear_posix_timers(tgid);
         let new_mm = self.add_mm(mm);
         let mut regs = self.plat.get_regs(host).map_err(|_| libc::ENOMEM)?;
         regs.rip = loaded.entry;

@@ -156,6 +156,7 @@ impl Kernel {
         let status = g.exiting.unwrap_or(WaitStatus::Exited(0));
         g.zombie = Some(status);
         g.itimer_real = None;
+        g.posix_timers.timers.clear();
         let children = std::mem::take(&mut g.children);
         let ppid = g.ppid;
         self.release_process_locks(pid);

@@ -3,6 +3,7 @@
 
 pub(crate) mod futex;
 mod hold;
+pub(crate) mod posix_timer;
 pub(crate) mod process;
 pub(crate) mod procfs;
 pub(crate) mod restore;

@@ -160,6 +160,7 @@ impl Kernel {
                 stopped: None,
                 continued: false,
                 itimer_real: None,
+                posix_timers: Default::default(),
                 rlimits: pg.rlimits.clone(),
                 creds: pg.creds.clone(),
                 exe: pg.exe.clone(),

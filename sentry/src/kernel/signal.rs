@@ -91,11 +91,15 @@ pub(crate) struct SigInfo {
     pub fields: Vec<u8>,
     /// Sent by the fault path or by the runtime: delivered even to init.
     pub forced: bool,
+    /// Queued by a POSIX timer of its process (`kernel::posix_timer`), whose id is the
+    /// siginfo's si_timerid: taking it counts the timer's overruns in.
+    pub timer: bool,
 }
 
 pub(crate) const SI_USER: i32 = 0;
 pub(crate) const SI_KERNEL: i32 = 0x80;
 pub(crate) const SI_TKILL: i32 = -6;
+pub(crate) const SI_TIMER: i32 = -2;
 
 impl SigInfo {
     pub(crate) fn new(signo: i32, code: i32) -> Self {
@@ -104,7 +108,13 @@ impl SigInfo {
             code,
             fields: vec![0; 112],
             forced: false,
+            timer: false,
         }
+    }
+
+    /// si_timerid of a timer's signal.
+    pub(crate) fn timer_id(&self) -> i32 {
+        i32::from_le_bytes(self.fields[0..4].try_into().expect("4"))
     }
 
     /// A signal sent by process `pid` with user `uid` (kill, tkill).
@@ -160,7 +170,6 @@ impl SigInfo {
         let put64 = |b: &mut [u8; SIGNALFD_SIGINFO_SIZE], off: usize, v: u64| {
             b[off..off + 8].copy_from_slice(&v.to_le_bytes())
         };
-        const SI_TIMER: i32 = -2;
         const SI_SIGIO: i32 = -5;
         let kernel_code = info.code > 0 && info.code < 0x80;
         let fault = matches!(
@@ -383,6 +392,8 @@ pub struct SigInfoState {
     /// Bytes 16..128 of the siginfo.
     pub fields: Vec<u8>,
     pub forced: bool,
+    /// Queued by the POSIX timer its si_timerid names.
+    pub timer: bool,
 }
 
 impl SigInfo {
@@ -392,12 +403,14 @@ impl SigInfo {
             code,
             fields,
             forced,
+            timer,
         } = self;
         SigInfoState {
             signo: *signo,
             code: *code,
             fields: fields.clone(),
             forced: *forced,
+            timer: *timer,
         }
     }
 
@@ -410,6 +423,7 @@ impl SigInfo {
             code: s.code,
             fields,
             forced: s.forced,
+            timer: s.timer,
         }
     }
 }

@@ -49,24 +49,32 @@ impl Kernel {
                 .min_by_key(|(i, s)| (sig_rank(s.signo), *i))
                 .map(|(i, _)| i)
         };
-        if let Some(i) = pick(&t.pending) {
-            return Some(t.pending.remove(i));
-        }
-        let g = self.tgs.get_mut(&t.tgid)?;
-        pick(&g.shared_pending).map(|i| g.shared_pending.remove(i))
+        let mut info = match pick(&t.pending) {
+            Some(i) => t.pending.remove(i),
+            None => {
+                let g = self.tgs.get_mut(&t.tgid)?;
+                pick(&g.shared_pending).map(|i| g.shared_pending.remove(i))?
+            }
+        };
+        self.timer_signal_taken(tid, &mut info);
+        Some(info)
     }
 
     /// Dequeues a pending signal in `set` (for sigtimedwait and signalfd).
     pub(crate) fn dequeue_in(&mut self, tid: i32, set: SigSet) -> Option<SigInfo> {
         let t = self.tasks.get_mut(&tid)?;
-        if let Some(i) = t.pending.iter().position(|s| bit(s.signo) & set != 0) {
-            return Some(t.pending.remove(i));
-        }
-        let g = self.tgs.get_mut(&t.tgid)?;
-        g.shared_pending
-            .iter()
-            .position(|s| bit(s.signo) & set != 0)
-            .map(|i| g.shared_pending.remove(i))
+        let mut info = match t.pending.iter().position(|s| bit(s.signo) & set != 0) {
+            Some(i) => t.pending.remove(i),
+            None => {
+                let g = self.tgs.get_mut(&t.tgid)?;
+                g.shared_pending
+                    .iter()
+                    .position(|s| bit(s.signo) & set != 0)
+                    .map(|i| g.shared_pending.remove(i))?
+            }
+        };
+        self.timer_signal_taken(tid, &mut info);
+        Some(info)
     }
 
     /// Makes a stopped or parked task notice a new signal.
@@ -87,34 +95,49 @@ impl Kernel {
 
     /// Sends a signal to one thread.
     pub(crate) fn signal_task(&mut self, tid: i32, info: SigInfo) {
+        self.queue_to_task(tid, info, true);
+    }
+
+    /// Queues `info` for thread `tid` unless its effects at queue time consume it or,
+    /// when `merge`, a signal of that number below SIGRTMIN is queued already. Returns
+    /// whether it was queued.
+    fn queue_to_task(&mut self, tid: i32, info: SigInfo, merge: bool) -> bool {
         let Some(t) = self.tasks.get(&tid) else {
-            return;
+            return false;
         };
         let tgid = t.tgid;
         if self.pre_queue(tgid, &info) {
-            return;
+            return false;
         }
         let t = self.task_mut(tid);
-        if info.signo < 32 && t.pending.iter().any(|s| s.signo == info.signo) {
-            return;
+        if merge && info.signo < 32 && t.pending.iter().any(|s| s.signo == info.signo) {
+            return false;
         }
         t.pending.push(info);
         self.kick(tid);
         self.notify(&crate::wait::signals_of(tgid));
+        true
     }
 
     /// Sends a signal to a thread group.
     pub(crate) fn signal_group(&mut self, pid: i32, info: SigInfo) {
-        let Some(g) = self.tgs.get(&pid) else { return };
+        self.queue_to_group(pid, info, true);
+    }
+
+    /// As [`Kernel::queue_to_task`], for thread group `pid`.
+    fn queue_to_group(&mut self, pid: i32, info: SigInfo, merge: bool) -> bool {
+        let Some(g) = self.tgs.get(&pid) else {
+            return false;
+        };
         if g.zombie.is_some() || g.threads.is_empty() {
-            return;
+            return false;
         }
         if self.pre_queue(pid, &info) {
-            return;
+            return false;
         }
         let g = self.tgs.get_mut(&pid).expect("tg");
-        if info.signo < 32 && g.shared_pending.iter().any(|s| s.signo == info.signo) {
-            return;
+        if merge && info.signo < 32 && g.shared_pending.iter().any(|s| s.signo == info.signo) {
+            return false;
         }
         let signo = info.signo;
         g.shared_pending.push(info);
@@ -127,6 +150,26 @@ impl Kernel {
             .unwrap_or(threads[0]);
         self.kick(target);
         self.notify(&crate::wait::signals_of(pid));
+        true
+    }
+
+    /// Queues a POSIX timer's signal of process `pid` to it or to its thread `thread`.
+    /// As in Linux, it is queued even beside a pending signal of the same number (a timer
+    /// has its own queue entry). Returns false when it was not queued: ignored, or the
+    /// thread is gone.
+    pub(crate) fn queue_timer_signal(
+        &mut self,
+        pid: i32,
+        thread: Option<i32>,
+        info: SigInfo,
+    ) -> bool {
+        match thread {
+            Some(t) if self.tasks.get(&t).is_some_and(|t| t.tgid == pid) => {
+                self.queue_to_task(t, info, false)
+            }
+            Some(_) => false,
+            None => self.queue_to_group(pid, info, false),
+        }
     }
 
     /// Effects at queue time: SIGKILL kills, SIGCONT continues, ignored signals are

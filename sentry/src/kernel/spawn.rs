@@ -113,6 +113,7 @@ impl Kernel {
             stopped: None,
             continued: false,
             itimer_real: None,
+            posix_timers: Default::default(),
             rlimits: rlimits.to_vec(),
             creds: creds.clone(),
             exe: String::new(),

@@ -349,6 +349,49 @@ impl SysCtx<'_> {
     }
 }
 
+// ---- its process's POSIX timers (kernel/posix_timer.rs) ----
+
+impl SysCtx<'_> {
+    /// timer_create: a timer on `clock` notifying as `sigevent` says (None: SIGALRM to
+    /// the process), its id written to `out`.
+    pub(crate) fn timer_create(
+        &mut self,
+        clock: i32,
+        sigevent: Option<Vec<u8>>,
+        out: u64,
+    ) -> Result<(), Errno> {
+        let tid = self.tid;
+        let a = super::posix_timer::CreateArgs { clock, sigevent };
+        self.k
+            .timer_create(tid, a, |k, id| k.write_u32(tid, out, id as u32))
+    }
+
+    /// timer_settime: returns (left, interval) as they were.
+    pub(crate) fn timer_settime(
+        &mut self,
+        id: i32,
+        abs: bool,
+        value: u64,
+        interval: u64,
+    ) -> Result<(u64, u64), Errno> {
+        self.k.timer_settime(self.tid, id, abs, value, interval)
+    }
+
+    /// timer_gettime: (left, interval).
+    pub(crate) fn timer_gettime(&mut self, id: i32) -> Result<(u64, u64), Errno> {
+        self.k.with_posix_timer(self.tid, id, |t, now| t.get(now))
+    }
+
+    /// timer_getoverrun.
+    pub(crate) fn timer_getoverrun(&mut self, id: i32) -> Result<i32, Errno> {
+        self.k.with_posix_timer(self.tid, id, |t, _| t.overrun_last)
+    }
+
+    pub(crate) fn timer_delete(&mut self, id: i32) -> Result<(), Errno> {
+        self.k.timer_delete(self.tid, id)
+    }
+}
+
 // ---- its address space's memory (always through the memory manager) ----
 
 impl SysCtx<'_> {

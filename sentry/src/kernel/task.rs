@@ -119,6 +119,8 @@ pub(crate) struct ThreadGroup {
     pub continued: bool,
     /// ITIMER_REAL: (next expiry ns on the monotonic clock, interval ns).
     pub itimer_real: Option<(u64, u64)>,
+    /// Its POSIX timers (timer_create).
+    pub posix_timers: crate::kernel::posix_timer::PosixTimers,
     pub rlimits: Vec<(u64, u64)>,
     pub creds: crate::creds::Creds,
     pub exe: String,
@@ -132,6 +134,7 @@ pub(crate) struct ThreadGroup {
 // compile until it is saved or named here as not saved, with the reason.
 
 use crate::creds::CredsState;
+use crate::kernel::posix_timer::{PosixTimers, PosixTimersState};
 use crate::kernel::signal::{SigActionState, SigInfoState};
 
 /// The saved form of where a task is.
@@ -418,6 +421,7 @@ pub struct ThreadGroupState {
     pub stopped: Option<(i32, bool)>,
     pub continued: bool,
     pub itimer_real: Option<(u64, u64)>,
+    pub posix_timers: PosixTimersState,
     pub rlimits: Vec<(u64, u64)>,
     pub creds: CredsState,
     pub exe: String,
@@ -440,6 +444,7 @@ impl ThreadGroup {
             stopped,
             continued,
             itimer_real,
+            posix_timers,
             rlimits,
             creds,
             exe,
@@ -459,6 +464,7 @@ impl ThreadGroup {
             stopped: *stopped,
             continued: *continued,
             itimer_real: *itimer_real,
+            posix_timers: posix_timers.save(),
             rlimits: rlimits.clone(),
             creds: CredsState::save(creds),
             exe: exe.clone(),
@@ -481,6 +487,7 @@ impl ThreadGroup {
             stopped: s.stopped,
             continued: s.continued,
             itimer_real: s.itimer_real,
+            posix_timers: PosixTimers::restore(&s.posix_timers),
             rlimits: s.rlimits.clone(),
             creds: s.creds.restore(),
             exe: s.exe.clone(),

@@ -313,6 +313,15 @@ fn check_processes(
         if let Some((sig, _)) = g.stopped {
             signo_ok(&obj, "stop signal", sig)?;
         }
+        // The timer-marked signals queued in it, by timer id.
+        let queued: Vec<i32> = g
+            .shared_pending
+            .iter()
+            .chain(g.threads.iter().flat_map(|th| &tasks[th].pending))
+            .filter(|s| s.timer)
+            .map(|s| i32::from_le_bytes(s.fields[0..4].try_into().expect("4")))
+            .collect();
+        crate::kernel::posix_timer::check(&obj, &g.posix_timers, &g.threads, &queued)?;
         path_ok(&obj, "exe", &g.exe, false)?;
     }
     if st.init_status.is_none() && groups.get(&1).is_none_or(|g| g.zombie.is_some()) {

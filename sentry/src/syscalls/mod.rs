@@ -12,6 +12,7 @@ pub(crate) mod futex;
 pub(crate) mod lock;
 pub(crate) mod mm;
 pub(crate) mod poll;
+pub(crate) mod posix_timer;
 pub(crate) mod process;
 mod sigio;
 pub(crate) mod signal;

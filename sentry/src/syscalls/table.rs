@@ -21,7 +21,8 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{
-    creds, epoll, file, fs, futex, lock, mm, poll, process, signal, socket, time, timerfd,
+    creds, epoll, file, fs, futex, lock, mm, poll, posix_timer, process, signal, socket, time,
+    timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
@@ -655,11 +656,14 @@ const LIST: &[Syscall] = &[
     sys(221, "fadvise64").serves(fadvise).note(
         "advice only: the fd and the advice are checked, then ignored",
     ),
-    sys(222, "timer_create"),
-    sys(223, "timer_settime"),
-    sys(224, "timer_gettime"),
-    sys(225, "timer_getoverrun"),
-    sys(226, "timer_delete"),
+    sys(222, "timer_create").serves(posix_timer::timer_create).partial(
+        "the CPU-time clocks (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, another \
+         process's clock) fail with EINVAL: the sentry does not account CPU time per thread",
+    ),
+    sys(223, "timer_settime").serves(posix_timer::timer_settime),
+    sys(224, "timer_gettime").serves(posix_timer::timer_gettime),
+    sys(225, "timer_getoverrun").serves(posix_timer::timer_getoverrun),
+    sys(226, "timer_delete").serves(posix_timer::timer_delete),
     sys(227, "clock_settime"),
     sys(228, "clock_gettime").serves(time::clock_gettime).partial(
         "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \

@@ -34,13 +34,15 @@ pub(super) fn timerfd_create(c: &mut SysCtx) -> Sys {
         .map(|fd| fd as i64))
 }
 
-/// An itimerspec: (interval, value) as its two timespecs in ns, out of the guest.
-fn read_itimerspec(c: &SysCtx, addr: u64) -> Result<(u64, u64), Errno> {
+/// An itimerspec: (interval, value) as its two timespecs in ns, out of the guest (EFAULT
+/// when unreadable, then EINVAL when not valid).
+pub(super) fn read_itimerspec(c: &SysCtx, addr: u64) -> Result<(u64, u64), Errno> {
     c.read_mem(addr, 32)?;
     Ok((c.read_timespec(addr)?, c.read_timespec(addr + 16)?))
 }
 
-fn itimerspec_bytes(interval: u64, value: u64) -> Vec<u8> {
+/// An itimerspec of (interval, value) in ns.
+pub(super) fn itimerspec_bytes(interval: u64, value: u64) -> Vec<u8> {
     let mut b = ns_to_ts(interval).to_vec();
     b.extend_from_slice(&ns_to_ts(value));
     b
