@@ -97,6 +97,26 @@ fn timerfds_keep_their_time_left_and_expirations_across_a_checkpoint() {
 }
 
 #[test]
+fn posix_timers_keep_their_time_left_and_go_on_firing_across_a_checkpoint() {
+    // A periodic timer goes on signalling its handler after the restore; a one-shot timer
+    // a minute away keeps what was left (less than a minute, more than 40 s); a one-shot
+    // timer due after the restore fires there with its value; a periodic timer whose
+    // blocked signal was queued before the checkpoint still has it queued once, with the
+    // overruns of both sides; a silent periodic timer still shows its next period.
+    let out = across_a_checkpoint("posix_timers_cr", "ptcr", &[]);
+    assert_eq!(
+        out,
+        "periodic: goes on=1\n\
+         minute: left in [40s,60s)=1\n\
+         second: fired=1 code=-2 value=7 left=0\n\
+         queued: once=1 value=9 overruns>5=1\n\
+         queued: getoverrun is si_overrun=1\n\
+         silent: left in [0,30ms]=1\n\
+         done\n"
+    );
+}
+
+#[test]
 fn signalfds_keep_their_mask_and_readers_across_a_checkpoint() {
     // A signal queued with a value before the checkpoint is read after it, the mask still
     // holds both signals, and a child parked reading its own signalfd gets the signal sent

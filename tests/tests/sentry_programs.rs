@@ -153,6 +153,16 @@ fn timerfd_behaves_as_on_the_host() {
 }
 
 #[test]
+fn posix_timers_behave_as_on_the_host() {
+    // timer_create's clocks, sigevents and ids, settime/gettime (relative, absolute, old
+    // value, disarm), SIGEV_NONE, a blocked periodic signal queued once with its overruns
+    // and value, a kill'd signal of the same number beside it, re-set and delete taking
+    // the signal back, the default SIGALRM, fork and exec, and every bad argument: the
+    // same lines as natively.
+    same_as_on_the_host("posix_timers", &[]);
+}
+
+#[test]
 fn epoll_edge_triggered_oneshot_and_dups_behave_as_on_the_host() {
     // Edge-triggered interests on a pipe's two ends, an eventfd and a unix stream socket
     // report once per change (data, a peer closing, space freed), a waiter that drained
