@@ -21,6 +21,7 @@ pub(crate) const CAP_SYS_ADMIN: u32 = 21;
 pub(crate) const CAP_SYS_RESOURCE: u32 = 24;
 pub(crate) const CAP_MKNOD: u32 = 27;
 pub(crate) const CAP_MAC_OVERRIDE: u32 = 32;
+pub(crate) const CAP_CHECKPOINT_RESTORE: u32 = 40;
 /// The highest capability number Linux knows today (CAP_CHECKPOINT_RESTORE).
 pub(crate) const CAP_LAST: u32 = 40;
 /// Every capability.

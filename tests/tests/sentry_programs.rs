@@ -163,6 +163,14 @@ fn posix_timers_behave_as_on_the_host() {
 }
 
 #[test]
+fn clone3_behaves_as_on_the_host() {
+    // struct clone_args's checks (size, unknown fields, flags, exit signal, stack,
+    // set_tid, cgroup), forks through it with and without an exit signal, a vfork-like
+    // child sharing memory, CLONE_CLEAR_SIGHAND and set_tid: the same lines as natively.
+    same_as_on_the_host("clone3", &[]);
+}
+
+#[test]
 fn epoll_edge_triggered_oneshot_and_dups_behave_as_on_the_host() {
     // Edge-triggered interests on a pipe's two ends, an eventfd and a unix stream socket
     // report once per change (data, a peer closing, space freed), a waiter that drained

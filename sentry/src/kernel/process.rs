@@ -19,6 +19,11 @@ pub(crate) struct CloneArgs {
     pub ctid: u64,
     /// The child's fs base (CLONE_SETTLS).
     pub tls: u64,
+    /// clone3's CLONE_CLEAR_SIGHAND: the child's handlers go back to the default (ignored
+    /// signals stay ignored).
+    pub clear_sighand: bool,
+    /// clone3's set_tid: the tid the child must have.
+    pub set_tid: Option<i32>,
 }
 
 impl Kernel {
@@ -33,7 +38,25 @@ impl Kernel {
             ptid,
             ctid,
             tls,
+            clear_sighand,
+            set_tid,
         } = args;
+        if let Some(want) = set_tid {
+            // Linux: a pid in range, chosen with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE,
+            // and free.
+            if !(1..crate::checks::PID_MAX).contains(&want) {
+                return err(libc::EINVAL);
+            }
+            let creds = &self.tg_of(tid).creds;
+            if !creds.has(crate::creds::CAP_SYS_ADMIN)
+                && !creds.has(crate::creds::CAP_CHECKPOINT_RESTORE)
+            {
+                return err(libc::EPERM);
+            }
+            if self.tasks.contains_key(&want) || self.tgs.contains_key(&want) {
+                return err(libc::EEXIST);
+            }
+        }
         let parent = &self.tasks[&tid];
         let (mm_id, p_tgid, p_host) = (parent.mm, parent.tgid, parent.host_tid);
         // The address space.
@@ -68,7 +91,7 @@ impl Kernel {
                 return err(libc::EAGAIN);
             }
         };
-        let new_tid = self.alloc_pid();
+        let new_tid = set_tid.unwrap_or_else(|| self.alloc_pid());
         let parent = &self.tasks[&tid];
         let mut regs = parent.regs;
         let host_regs = self.plat.get_regs(host).unwrap_or(regs);
@@ -94,7 +117,16 @@ impl Kernel {
         let sighand = if flags & libc::CLONE_SIGHAND != 0 {
             parent.sighand.clone()
         } else {
-            Rc::new(RefCell::new(*parent.sighand.borrow()))
+            let mut acts = *parent.sighand.borrow();
+            if clear_sighand {
+                for a in acts
+                    .iter_mut()
+                    .filter(|a| a.handler != super::signal::SIG_IGN)
+                {
+                    *a = Default::default();
+                }
+            }
+            Rc::new(RefCell::new(acts))
         };
         let child = Task {
             tid: new_tid,

@@ -7,6 +7,7 @@ use crate::kernel::process::CloneArgs;
 use crate::kernel::signal::SigInfo;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::{err, Sys, SysCtx};
+use crate::mm::Errno;
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -27,30 +28,132 @@ pub(super) fn exit_group(c: &mut SysCtx) -> Sys {
 
 /// clone, and fork and vfork with their fixed flags.
 pub(super) fn clone(c: &mut SysCtx, flags: u64, stack: u64, ptid: u64, ctid: u64, tls: u64) -> Sys {
-    let flags = flags as i32;
+    start_clone(
+        c,
+        CloneArgs {
+            flags: flags as i32,
+            stack,
+            ptid,
+            ctid,
+            tls,
+            clear_sighand: false,
+            set_tid: None,
+        },
+    )
+}
+
+/// The checks of clone's flags (copy_process's) that clone and clone3 share, then the
+/// clone.
+fn start_clone(c: &mut SysCtx, args: CloneArgs) -> Sys {
+    tryk!(check_flags(args.flags));
+    c.clone(args)
+}
+
+fn check_flags(flags: i32) -> Result<(), Errno> {
     let ns_flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWUTS
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUSER
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP;
-    if flags & ns_flags != 0 {
-        return err(libc::EPERM);
-    }
+        | libc::CLONE_NEWCGROUP
+        | CLONE_NEWTIME;
     if (flags & libc::CLONE_THREAD != 0 && flags & libc::CLONE_SIGHAND == 0)
         || (flags & libc::CLONE_SIGHAND != 0 && flags & libc::CLONE_VM == 0)
         || flags & libc::CLONE_PIDFD != 0
     {
+        return Err(libc::EINVAL);
+    }
+    if flags & ns_flags != 0 {
+        return Err(libc::EPERM);
+    }
+    Ok(())
+}
+
+const CLONE_NEWTIME: i32 = 0x80;
+const CLONE_CLEAR_SIGHAND: u64 = 1 << 32;
+const CLONE_INTO_CGROUP: u64 = 1 << 33;
+const CLONE_DETACHED: u64 = 0x0040_0000;
+/// `struct clone_args` up to exit_signal..tls (version 0), set_tid (1), cgroup (2).
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+const CLONE_ARGS_SIZE_VER2: u64 = 88;
+
+/// clone3(2): a `struct clone_args` of `size` bytes, checked as Linux does
+/// (copy_clone_args_from_user, clone3_args_valid), then clone's checks.
+pub(super) fn clone3(c: &mut SysCtx) -> Sys {
+    let [uargs, size, ..] = c.args();
+    if size > 4096 {
+        return err(libc::E2BIG);
+    }
+    if size < CLONE_ARGS_SIZE_VER0 {
         return err(libc::EINVAL);
     }
-    c.clone(CloneArgs {
-        flags,
-        stack,
-        ptid,
-        ctid,
-        tls,
-    })
+    let b = tryk!(c.read_mem(uargs, size as usize));
+    // A newer caller's fields this kernel does not know must be zero.
+    if b.iter()
+        .skip(CLONE_ARGS_SIZE_VER2 as usize)
+        .any(|&x| x != 0)
+    {
+        return err(libc::E2BIG);
+    }
+    let field = |i: usize| {
+        b.get(i * 8..i * 8 + 8)
+            .map_or(0, |w| u64::from_le_bytes(w.try_into().expect("8")))
+    };
+    let [flags, pidfd, ctid, ptid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup] =
+        std::array::from_fn(field);
+    // One pid namespace: at most one tid to set (MAX_PID_NS_LEVEL is 32).
+    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+        return err(libc::EINVAL);
+    }
+    if exit_signal & !0xff != 0 || exit_signal > 64 {
+        return err(libc::EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 && (cgroup > i32::MAX as u64 || size < CLONE_ARGS_SIZE_VER2) {
+        return err(libc::EINVAL);
+    }
+    let tids = if set_tid_size > 0 {
+        tryk!(c.read_mem(set_tid, set_tid_size as usize * 4))
+    } else {
+        Vec::new()
+    };
+    if flags & !(0xffff_ffff | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0
+        || flags & (CLONE_DETACHED | 0x7f) != 0
+        || (flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0 && exit_signal != 0)
+        || (flags & libc::CLONE_SIGHAND as u64 != 0 && flags & CLONE_CLEAR_SIGHAND != 0)
+        || (stack == 0) != (stack_size == 0)
+        || stack
+            .checked_add(stack_size)
+            .is_none_or(|e| e > crate::checks::USER_END)
+    {
+        return err(libc::EINVAL);
+    }
+    let legacy = (flags as u32 as i32) | exit_signal as i32;
+    tryk!(check_flags(legacy));
+    // More tids than the one pid namespace there is.
+    if set_tid_size > 1 {
+        return err(libc::EINVAL);
+    }
+    // CLONE_PIDFD's fd would go to `pidfd` (pidfds are not implemented: check_flags
+    // refuses CLONE_PIDFD).
+    let _ = pidfd;
+    if flags & CLONE_INTO_CGROUP != 0 {
+        // No cgroup file system in the sandbox, so no fd names a cgroup directory.
+        return err(libc::EBADF);
+    }
+    start_clone(
+        c,
+        CloneArgs {
+            flags: legacy,
+            stack: stack.wrapping_add(stack_size),
+            ptid,
+            ctid,
+            tls,
+            clear_sighand: flags & CLONE_CLEAR_SIGHAND != 0,
+            set_tid: (!tids.is_empty())
+                .then(|| i32::from_le_bytes(tids[..4].try_into().expect("4"))),
+        },
+    )
 }
 
 /// execveat, and execve relative to the cwd (flags 0). AT_EMPTY_PATH runs the file

@@ -821,7 +821,10 @@ const LIST: &[Syscall] = &[
     sys(432, "fsmount").missing(MOUNT_API),
     sys(433, "fspick").missing(MOUNT_API),
     sys(434, "pidfd_open"),
-    sys(435, "clone3").missing("glibc falls back to clone").quiet(),
+    sys(435, "clone3").serves(process::clone3).partial(
+        "as clone: new namespaces fail with EPERM and CLONE_PIDFD with EINVAL; \
+         CLONE_INTO_CGROUP fails with EBADF (no fd names a cgroup)",
+    ),
     sys(436, "close_range").serves(file::close_range).partial(
         "CLOSE_RANGE_UNSHARE is ignored: the fds are closed in the (possibly shared) table",
     ),
