@@ -163,6 +163,15 @@ fn posix_timers_behave_as_on_the_host() {
 }
 
 #[test]
+fn cpu_time_clocks_and_timers_behave_as_on_the_host() {
+    // The process and thread CPU clocks count a busy loop and not a sleep, another
+    // thread's time counts for the process, and ITIMER_VIRTUAL, ITIMER_PROF and a POSIX
+    // timer on the thread's CPU clock fire once their CPU time is used: the same lines as
+    // natively.
+    same_as_on_the_host("cputime", &[]);
+}
+
+#[test]
 fn clone3_behaves_as_on_the_host() {
     // struct clone_args's checks (size, unknown fields, flags, exit signal, stack,
     // set_tid, cgroup), forks through it with and without an exit signal, a vfork-like

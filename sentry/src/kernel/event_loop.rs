@@ -276,11 +276,14 @@ impl Kernel {
                     Ok(Some(ev)) => {
                         progressed = true;
                         let tid = self.host2tid.get(&ev.tid).copied().unwrap_or(0);
+                        let served_from = super::time::host_clock(libc::CLOCK_THREAD_CPUTIME_ID);
                         self.contained(
                             tid,
                             || format!("the stop {:?}", ev.stop),
                             |k| k.handle_event(ev),
                         );
+                        // The sentry's time serving the stop is the task's system time.
+                        self.count_served(tid, served_from);
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -406,10 +409,17 @@ impl Kernel {
         // Armed timerfds, from the host's monotonic clock to the guest's.
         let objects = crate::wait::next_timer()
             .map(|d| (d as i64).saturating_add(self.clocks.mono_offset).max(0) as u64);
+        // Timers on CPU time are looked at on a tick.
+        let tick = self.cpu_timers_armed().then(|| {
+            self.clocks
+                .mono()
+                .saturating_add(super::cputime::CPU_TICK_NS)
+        });
         parked
             .chain(timers)
             .chain(self.held_deadline())
             .chain(objects)
+            .chain(tick)
             .min()
     }
 
@@ -451,6 +461,7 @@ impl Kernel {
             self.signal_group(pid, SigInfo::new(libc::SIGALRM, signal::SI_KERNEL));
         }
         self.fire_posix_timers(now);
+        self.fire_cpu_itimers();
     }
 
     /// Wakes the tasks parked on the objects queued with [`crate::wait::wake_later`].

@@ -193,6 +193,8 @@ impl Kernel {
                 _ => self.exit_task(t, false),
             }
         }
+        // The CPU time used on the old host thread stays its own.
+        let used = self.task_cpu(tid);
         self.release_mm(tid, false);
         // Its POSIX timers are deleted (ITIMER_REAL goes on).
         self.clear_posix_timers(tgid);
@@ -237,6 +239,7 @@ impl Kernel {
             let t = self.task_mut(tid);
             t.mm = new_mm;
             t.host_tid = host;
+            t.cpu_base = used;
             t.regs = regs;
             t.altstack = (0, libc::SS_DISABLE, 0);
             t.comm = comm;

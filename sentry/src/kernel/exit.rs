@@ -110,6 +110,11 @@ impl Kernel {
         if let Some(p) = self.tasks[&tid].vfork_parent {
             self.release_vfork(p);
         }
+        // What it used joins its process's exited threads' CPU time.
+        let used = self.task_cpu(tid);
+        if let Some(g) = self.tgs.get_mut(&tgid) {
+            g.cpu_exited = g.cpu_exited.saturating_add(used);
+        }
         // A private address space dies with its group; take the siblings with it.
         self.release_mm(tid, host_gone);
         self.cancel_fifo_open(tid);

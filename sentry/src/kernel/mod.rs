@@ -1,6 +1,7 @@
 //! The kernel: tasks, thread groups, the event loop that serves their system calls,
 //! signals, wait and exit.
 
+pub(crate) mod cputime;
 pub(crate) mod futex;
 mod hold;
 pub(crate) mod posix_timer;

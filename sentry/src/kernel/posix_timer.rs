@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::cputime::{is_cpu_clock, CpuClock};
 use super::signal::{SigInfo, SI_TIMER};
 use super::Kernel;
 use crate::checks::{bad, Invalid};
@@ -80,6 +81,9 @@ impl Notify {
 pub struct PosixTimer {
     /// The guest clock it was created on.
     pub clock: i32,
+    /// For a CPU-time clock, the task or process it measures; its times are then on that
+    /// clock, not the monotonic one.
+    pub cpu: Option<CpuClock>,
     pub notify: Notify,
     /// Next expiry on the guest monotonic clock, in ns; while its signal is queued, the
     /// expiry that queued it (a periodic timer goes on from there when it is taken).
@@ -104,12 +108,17 @@ impl PosixTimer {
         (at, periods)
     }
 
-    /// Whether the kernel must wake for it: armed, with a signal to send and none queued.
-    fn armed_deadline(&self) -> Option<u64> {
+    /// When it fires on its clock: armed, with a signal to send and none queued.
+    fn armed(&self) -> Option<u64> {
         match self.notify {
             Notify::Signal { .. } if !self.queued => self.next,
             _ => None,
         }
+    }
+
+    /// Whether the kernel must wake for it at a time on the monotonic clock.
+    fn armed_deadline(&self) -> Option<u64> {
+        self.armed().filter(|_| self.cpu.is_none())
     }
 
     /// timer_gettime at `now`: (time left, interval), in ns. A timer due but not yet
@@ -151,6 +160,13 @@ impl PosixTimers {
         Err(libc::EAGAIN)
     }
 
+    /// Whether a timer on a CPU-time clock is armed (the kernel ticks for it).
+    pub(crate) fn cpu_armed(&self) -> bool {
+        self.timers
+            .values()
+            .any(|t| t.cpu.is_some() && t.armed().is_some())
+    }
+
     /// Next deadline the kernel must wake for.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.timers
@@ -161,11 +177,12 @@ impl PosixTimers {
 }
 
 /// Whether timer_create accepts `clock` (else its errno): the real-time, monotonic and
-/// boot-time clocks and CLOCK_TAI. The alarm clocks answer EOPNOTSUPP, as on a host without
-/// a wake-up RTC, after taking an id; clocks that have no timers (raw, coarse) answer
-/// EOPNOTSUPP before.
+/// boot-time clocks, CLOCK_TAI and the CPU-time clocks (resolved by the kernel). The alarm
+/// clocks answer EOPNOTSUPP, as on a host without a wake-up RTC, after taking an id; clocks
+/// that have no timers (raw, coarse) answer EOPNOTSUPP before.
 fn timer_clock(clock: i32) -> Result<(), (Errno, bool)> {
     match clock {
+        c if is_cpu_clock(c) => Ok(()),
         libc::CLOCK_REALTIME | libc::CLOCK_MONOTONIC | libc::CLOCK_BOOTTIME | libc::CLOCK_TAI => {
             Ok(())
         }
@@ -173,7 +190,6 @@ fn timer_clock(clock: i32) -> Result<(), (Errno, bool)> {
         libc::CLOCK_MONOTONIC_RAW | libc::CLOCK_REALTIME_COARSE | libc::CLOCK_MONOTONIC_COARSE => {
             Err((libc::EOPNOTSUPP, false))
         }
-        // The CPU-time clocks need the sentry to account CPU time per thread (not yet).
         _ => Err((libc::EINVAL, false)),
     }
 }
@@ -223,6 +239,11 @@ impl Kernel {
         if let Some(e) = consumes {
             return Err(e);
         }
+        let cpu = if is_cpu_clock(a.clock) {
+            Some(self.cpu_clock(tid, a.clock, false)?)
+        } else {
+            None
+        };
         let notify = match &a.sigevent {
             None => Notify::Signal {
                 signo: libc::SIGALRM,
@@ -240,6 +261,7 @@ impl Kernel {
             id,
             PosixTimer {
                 clock: a.clock,
+                cpu,
                 notify,
                 next: None,
                 interval: 0,
@@ -257,13 +279,19 @@ impl Kernel {
         id: i32,
         f: impl FnOnce(&mut PosixTimer, u64) -> R,
     ) -> Result<R, Errno> {
-        let now = self.clocks.mono();
-        let t = self
-            .timers_of(tid)
-            .timers
-            .get_mut(&id)
-            .ok_or(libc::EINVAL)?;
+        let cpu = self.timers_of(tid).timers.get(&id).ok_or(libc::EINVAL)?.cpu;
+        let now = self.timer_now(cpu);
+        let t = self.timers_of(tid).timers.get_mut(&id).expect("timer");
         Ok(f(t, now))
+    }
+
+    /// Now on the clock of a timer whose CPU clock is `cpu` (None: the monotonic clock).
+    fn timer_now(&self, cpu: Option<CpuClock>) -> u64 {
+        match cpu {
+            // What it measures is gone: its clock stands still.
+            Some(c) => self.cpu_clock_now(c).unwrap_or(0),
+            None => self.clocks.mono(),
+        }
     }
 
     /// timer_settime: arms timer `id` to expire at `value` ns (from now, or on its clock
@@ -284,6 +312,7 @@ impl Kernel {
             let old = t.get(now);
             t.next = match value {
                 0 => None,
+                v if abs && t.cpu.is_some() => Some(v),
                 v if abs => Some(clocks.to_mono_deadline(t.clock, v)),
                 v => Some(now.saturating_add(v)),
             }
@@ -337,21 +366,24 @@ impl Kernel {
         }
     }
 
-    /// Fires the timers of every process that are due at `now` (guest monotonic).
+    /// Fires the timers of every process that are due at `now` (guest monotonic) or,
+    /// for those on a CPU-time clock, at that clock's reading.
     pub(crate) fn fire_posix_timers(&mut self, now: u64) {
-        let due: Vec<(i32, i32)> = self
-            .tgs
-            .iter()
-            .filter(|(_, g)| g.zombie.is_none())
-            .flat_map(|(&pid, g)| {
-                g.posix_timers
-                    .timers
-                    .iter()
-                    .filter(|(_, t)| t.armed_deadline().is_some_and(|d| d <= now))
-                    .map(move |(&id, _)| (pid, id))
-            })
-            .collect();
-        for (pid, id) in due {
+        let mut due = Vec::new();
+        for (&pid, g) in self.tgs.iter().filter(|(_, g)| g.zombie.is_none()) {
+            for (&id, t) in &g.posix_timers.timers {
+                let Some(at) = t.armed() else { continue };
+                let now = if t.cpu.is_some() {
+                    self.timer_now(t.cpu)
+                } else {
+                    now
+                };
+                if at <= now {
+                    due.push((pid, id, now));
+                }
+            }
+        }
+        for (pid, id, now) in due {
             self.fire_posix_timer(pid, id, now);
         }
     }
@@ -400,10 +432,18 @@ impl Kernel {
         if !info.timer {
             return;
         }
-        let now = self.clocks.mono();
         let Some(tgid) = self.tasks.get(&tid).map(|t| t.tgid) else {
             return;
         };
+        let Some(cpu) = self
+            .tgs
+            .get(&tgid)
+            .and_then(|g| g.posix_timers.timers.get(&info.timer_id()))
+            .map(|t| t.cpu)
+        else {
+            return;
+        };
+        let now = self.timer_now(cpu);
         let Some(t) = self
             .tgs
             .get_mut(&tgid)
@@ -485,6 +525,15 @@ pub(crate) fn check(
         if timer_clock(t.clock).is_err() {
             return Err(bad(&what, "clock", format!("{} has no timers", t.clock)));
         }
+        match t.cpu {
+            Some(c) if !(1..crate::checks::PID_MAX).contains(&c.id) => {
+                return Err(bad(&what, "CPU clock", format!("names {}", c.id)));
+            }
+            c if c.is_some() != is_cpu_clock(t.clock) => {
+                return Err(bad(&what, "CPU clock", "does not match its clock"));
+            }
+            _ => {}
+        }
         if let Notify::Signal { signo, thread, .. } = t.notify {
             if !(1..=64).contains(&signo) {
                 return Err(bad(&what, "signal", format!("{signo} is not a signal")));
@@ -530,6 +579,7 @@ mod tests {
     fn timer(notify: Notify) -> PosixTimer {
         PosixTimer {
             clock: libc::CLOCK_MONOTONIC,
+            cpu: None,
             notify,
             next: None,
             interval: 0,
@@ -605,6 +655,7 @@ mod tests {
     fn hostile_saved_timers_are_refused() {
         let good = PosixTimer {
             clock: libc::CLOCK_MONOTONIC,
+            cpu: None,
             notify: Notify::Signal {
                 signo: 10,
                 value: 0,

@@ -163,6 +163,7 @@ impl Kernel {
             dying: false,
             vfork_parent: (flags & libc::CLONE_VFORK != 0).then_some(tid),
             comm: parent.comm.clone(),
+            cpu_base: 0,
         };
         if let Ok(fpu) = self.plat.get_fpu(p_host) {
             let _ = self.plat.set_fpu(host, &fpu);
@@ -193,6 +194,8 @@ impl Kernel {
                 continued: false,
                 itimer_real: None,
                 posix_timers: Default::default(),
+                itimer_cpu: [None; 2],
+                cpu_exited: 0,
                 rlimits: pg.rlimits.clone(),
                 creds: pg.creds.clone(),
                 exe: pg.exe.clone(),

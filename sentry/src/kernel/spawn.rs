@@ -114,6 +114,8 @@ impl Kernel {
             continued: false,
             itimer_real: None,
             posix_timers: Default::default(),
+            itimer_cpu: [None; 2],
+            cpu_exited: 0,
             rlimits: rlimits.to_vec(),
             creds: creds.clone(),
             exe: String::new(),
@@ -161,6 +163,7 @@ impl Kernel {
             dying: false,
             vfork_parent: None,
             comm: String::new(),
+            cpu_base: 0,
         };
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);

@@ -149,7 +149,8 @@ impl Kernel {
                 fs,
                 sighand,
             };
-            tasks.push(t.save(refs, self.plat.get_fpu(t.host_tid)?));
+            let cpu = self.task_cpu(t.tid);
+            tasks.push(t.save(refs, self.plat.get_fpu(t.host_tid)?, cpu));
         }
         let mut mms: Vec<MmState> = self
             .mms

@@ -349,6 +349,22 @@ impl SysCtx<'_> {
     }
 }
 
+// ---- CPU time (kernel/cputime.rs) ----
+
+impl SysCtx<'_> {
+    /// The reading of CPU-time clock `clock` as it names it (EINVAL when it names none).
+    pub(crate) fn cpu_clock_read(&self, clock: i32) -> Result<u64, Errno> {
+        let c = self.k.cpu_clock(self.tid, clock, true)?;
+        self.k.cpu_clock_now(c).ok_or(libc::EINVAL)
+    }
+
+    /// ITIMER_VIRTUAL (0) or ITIMER_PROF (1): sets (value, interval) when `new`, returns
+    /// the old (left, interval).
+    pub(crate) fn itimer_cpu(&mut self, which: usize, new: Option<(u64, u64)>) -> (u64, u64) {
+        self.k.itimer_cpu(self.tid, which, new)
+    }
+}
+
 // ---- its process's POSIX timers (kernel/posix_timer.rs) ----
 
 impl SysCtx<'_> {

@@ -73,6 +73,9 @@ pub(crate) struct Task {
     /// vfork parent to release on exec or exit.
     pub vfork_parent: Option<i32>,
     pub comm: String,
+    /// CPU time used on the host threads that ran it before the current one (exec and
+    /// restore give it a new one), in ns.
+    pub cpu_base: u64,
 }
 
 /// Exit or stop status of a thread group, as wait reports it.
@@ -119,6 +122,10 @@ pub(crate) struct ThreadGroup {
     pub continued: bool,
     /// ITIMER_REAL: (next expiry ns on the monotonic clock, interval ns).
     pub itimer_real: Option<(u64, u64)>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF: (next expiry on its CPU time, interval), in ns.
+    pub itimer_cpu: [Option<(u64, u64)>; 2],
+    /// CPU time used by its threads that have exited, in ns.
+    pub cpu_exited: u64,
     /// Its POSIX timers (timer_create).
     pub posix_timers: crate::kernel::posix_timer::PosixTimers,
     pub rlimits: Vec<(u64, u64)>,
@@ -306,6 +313,8 @@ pub struct TaskState {
     pub sys_progress: u64,
     pub vfork_parent: Option<i32>,
     pub comm: String,
+    /// CPU time it has used, in ns.
+    pub cpu_ns: u64,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -327,7 +336,8 @@ pub(crate) struct TaskParts {
 impl Task {
     /// The saved form, with `fpu` read from the platform and `refs` the ids of its shared
     /// parts.
-    pub(crate) fn save(&self, refs: TaskRefs, fpu: Vec<u8>) -> TaskState {
+    /// `cpu_ns` the CPU time it has used.
+    pub(crate) fn save(&self, refs: TaskRefs, fpu: Vec<u8>, cpu_ns: u64) -> TaskState {
         let Task {
             tid,
             tgid,
@@ -351,6 +361,7 @@ impl Task {
             dying: _,        // not saved: a dying task is gone before the state is taken
             vfork_parent,
             comm,
+            cpu_base: _, // saved as the whole of what it used (`cpu_ns`)
         } = self;
         TaskState {
             tid: *tid,
@@ -372,6 +383,7 @@ impl Task {
             sys_progress: *sys_progress as u64,
             vfork_parent: *vfork_parent,
             comm: comm.clone(),
+            cpu_ns,
         }
     }
 
@@ -401,6 +413,7 @@ impl Task {
             dying: false,
             vfork_parent: s.vfork_parent,
             comm: s.comm.clone(),
+            cpu_base: s.cpu_ns,
         }
     }
 }
@@ -421,6 +434,10 @@ pub struct ThreadGroupState {
     pub stopped: Option<(i32, bool)>,
     pub continued: bool,
     pub itimer_real: Option<(u64, u64)>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF on its CPU time (`cpu_ns` of its tasks plus
+    /// `cpu_exited`).
+    pub itimer_cpu: [Option<(u64, u64)>; 2],
+    pub cpu_exited: u64,
     pub posix_timers: PosixTimersState,
     pub rlimits: Vec<(u64, u64)>,
     pub creds: CredsState,
@@ -444,6 +461,8 @@ impl ThreadGroup {
             stopped,
             continued,
             itimer_real,
+            itimer_cpu,
+            cpu_exited,
             posix_timers,
             rlimits,
             creds,
@@ -464,6 +483,8 @@ impl ThreadGroup {
             stopped: *stopped,
             continued: *continued,
             itimer_real: *itimer_real,
+            itimer_cpu: *itimer_cpu,
+            cpu_exited: *cpu_exited,
             posix_timers: posix_timers.save(),
             rlimits: rlimits.clone(),
             creds: CredsState::save(creds),
@@ -487,6 +508,8 @@ impl ThreadGroup {
             stopped: s.stopped,
             continued: s.continued,
             itimer_real: s.itimer_real,
+            itimer_cpu: s.itimer_cpu,
+            cpu_exited: s.cpu_exited,
             posix_timers: PosixTimers::restore(&s.posix_timers),
             rlimits: s.rlimits.clone(),
             creds: s.creds.restore(),

@@ -26,6 +26,8 @@ struct Thread {
     regs: Regs,
     fpu: Vec<u8>,
     running: bool,
+    /// CPU time used: each resume counts as a millisecond of guest code.
+    cpu_ns: u64,
 }
 
 /// The fake platform. Ids of spaces and threads count up from 1000.
@@ -133,6 +135,7 @@ impl Platform for FakePlatform {
                 regs: zero_regs(),
                 fpu: vec![0; 512],
                 running: false,
+                cpu_ns: 0,
             },
         );
         Ok(id)
@@ -192,8 +195,14 @@ impl Platform for FakePlatform {
     }
 
     fn resume(&mut self, tid: i32) -> io::Result<()> {
-        self.thread(tid)?.running = true;
+        let t = self.thread(tid)?;
+        t.running = true;
+        t.cpu_ns += 1_000_000;
         Ok(())
+    }
+
+    fn cpu_time(&self, tid: i32) -> u64 {
+        self.threads.get(&tid).map_or(0, |t| t.cpu_ns)
     }
 
     fn interrupt(&mut self, tid: i32) -> io::Result<()> {

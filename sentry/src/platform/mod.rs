@@ -149,6 +149,9 @@ pub trait Platform {
     fn next_event(&mut self) -> std::io::Result<Option<Event>>;
     /// Host pids of the sandbox's stub processes.
     fn host_pids(&self) -> Vec<i32>;
+    /// The CPU time host thread `tid` has used since it was made, in ns (0 when the
+    /// host cannot say).
+    fn cpu_time(&self, tid: i32) -> u64;
     /// Fds that become readable when a thread may have stopped (the event loop polls
     /// them; `next_event` then says which).
     fn wakeup_fds(&self) -> Vec<i32> {

@@ -222,8 +222,8 @@ const OPEN_GAPS: &str =
     "O_TMPFILE fails with EOPNOTSUPP; FIFOs, sockets and device nodes on host mounts are not \
     opened (EACCES)";
 const ITIMER_GAPS: &str =
-    "ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF fail with EINVAL, per-thread CPU time is \
-    not accounted";
+    "ITIMER_VIRTUAL and ITIMER_PROF count the same CPU time (the host thread running guest \
+    code plus the sentry's time serving its stops), checked every 4 ms";
 const RLIMIT_GAPS: &str =
     "limits are kept and reported; enforced: RLIMIT_NOFILE, RLIMIT_AS (mmap, \
     mremap, brk), RLIMIT_DATA (brk only, not private writable mappings)";
@@ -657,8 +657,7 @@ const LIST: &[Syscall] = &[
         "advice only: the fd and the advice are checked, then ignored",
     ),
     sys(222, "timer_create").serves(posix_timer::timer_create).partial(
-        "the CPU-time clocks (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, another \
-         process's clock) fail with EINVAL: the sentry does not account CPU time per thread",
+        "timers on CPU-time clocks are checked every 4 ms (their CPU time as clock_gettime's)",
     ),
     sys(223, "timer_settime").serves(posix_timer::timer_settime),
     sys(224, "timer_gettime").serves(posix_timer::timer_gettime),
@@ -666,8 +665,8 @@ const LIST: &[Syscall] = &[
     sys(226, "timer_delete").serves(posix_timer::timer_delete),
     sys(227, "clock_settime"),
     sys(228, "clock_gettime").serves(time::clock_gettime).partial(
-        "CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID read the sentry's own CPU time; the \
-         clocks of other processes and threads fail with EINVAL",
+        "the CPU-time clocks count the host thread running guest code plus the sentry's time \
+         serving its stops; user and system time are one figure",
     ),
     sys(229, "clock_getres").serves(time::clock_getres).partial(
         "1 ns for every clock, where Linux reports the tick for the coarse clocks",

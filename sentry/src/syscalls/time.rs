@@ -1,6 +1,7 @@
 //! Time calls: clocks, sleeps, alarm and interval timers.
 
 use super::ret;
+use crate::kernel::cputime::is_cpu_clock;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::time::{ns_to_ts, ts_to_ns};
 use crate::kernel::{err, Sys, SysCtx};
@@ -32,17 +33,21 @@ fn tv_bytes(ns: u64) -> [u8; 16] {
     b
 }
 
+/// The reading of `clock`: a CPU-time clock's from the kernel's accounting.
+fn read_clock(c: &SysCtx, clock: i32) -> Result<u64, i32> {
+    if is_cpu_clock(clock) {
+        return c.cpu_clock_read(clock);
+    }
+    c.clocks().read(clock).ok_or(libc::EINVAL)
+}
+
 pub(super) fn clock_gettime(c: &mut SysCtx) -> Sys {
-    let Some(ns) = c.clocks().read(c.arg(0) as i32) else {
-        return err(libc::EINVAL);
-    };
+    let ns = tryk!(read_clock(c, c.arg(0) as i32));
     ret(c.write_mem(c.arg(1), &ns_to_ts(ns)).map(|_| 0))
 }
 
 pub(super) fn clock_getres(c: &mut SysCtx) -> Sys {
-    if c.clocks().read(c.arg(0) as i32).is_none() {
-        return err(libc::EINVAL);
-    }
+    tryk!(read_clock(c, c.arg(0) as i32));
     if c.arg(1) == 0 {
         return Sys::Ret(0);
     }
@@ -115,48 +120,68 @@ pub(super) fn alarm(c: &mut SysCtx) -> Sys {
     Sys::Ret(old as i64)
 }
 
-/// The process's ITIMER_REAL as a `struct itimerval`.
-fn itimer_bytes(c: &SysCtx) -> Vec<u8> {
-    let now = c.now();
-    let (value, interval) = match c.itimer_real() {
-        Some((d, i)) => (d.saturating_sub(now).max(1), i),
-        None => (0, 0),
-    };
+/// An itimerval of (interval, value) in ns.
+fn itimerval_bytes(interval: u64, value: u64) -> Vec<u8> {
     let mut b = tv_bytes(interval).to_vec();
     b.extend_from_slice(&tv_bytes(value));
     b
 }
 
+/// The process's ITIMER_REAL: (left, interval).
+fn itimer_real_left(c: &SysCtx) -> (u64, u64) {
+    let now = c.now();
+    match c.itimer_real() {
+        Some((d, i)) => (d.saturating_sub(now).max(1), i),
+        None => (0, 0),
+    }
+}
+
+/// Which CPU-time interval timer `which` is (ITIMER_VIRTUAL 0, ITIMER_PROF 1), None for
+/// ITIMER_REAL; EINVAL for another.
+fn cpu_which(which: u64) -> Result<Option<usize>, i32> {
+    match which as i32 {
+        libc::ITIMER_REAL => Ok(None),
+        libc::ITIMER_VIRTUAL => Ok(Some(0)),
+        libc::ITIMER_PROF => Ok(Some(1)),
+        _ => Err(libc::EINVAL),
+    }
+}
+
 pub(super) fn setitimer(c: &mut SysCtx) -> Sys {
     let [which, new, old, ..] = c.args();
-    if which as i32 != libc::ITIMER_REAL {
-        // ITIMER_VIRTUAL and ITIMER_PROF need per-thread CPU accounting, not modelled.
-        c.log_unimplemented(libc::SYS_setitimer as u64);
-        return err(libc::EINVAL);
-    }
-    if old != 0 {
-        let b = itimer_bytes(c);
-        tryk!(c.write_mem(old, &b));
-    }
-    if new != 0 {
+    let cpu = tryk!(cpu_which(which));
+    let new = if new != 0 {
         let interval = tryk!(read_tv(c, new));
         let value = tryk!(read_tv(c, new + 16));
-        let now = c.now();
-        c.set_itimer_real(if value == 0 {
-            None
-        } else {
-            Some((now + value, interval))
-        });
+        Some((value, interval))
+    } else {
+        None
+    };
+    let (left, interval) = match cpu {
+        Some(w) => c.itimer_cpu(w, new),
+        None => {
+            let was = itimer_real_left(c);
+            if let Some((value, interval)) = new {
+                let now = c.now();
+                c.set_itimer_real((value > 0).then(|| (now + value, interval)));
+            }
+            was
+        }
+    };
+    if old != 0 {
+        tryk!(c.write_mem(old, &itimerval_bytes(interval, left)));
     }
     Sys::Ret(0)
 }
 
 pub(super) fn getitimer(c: &mut SysCtx) -> Sys {
-    if c.arg(0) as i32 != libc::ITIMER_REAL {
-        return err(libc::EINVAL);
-    }
-    let b = itimer_bytes(c);
-    ret(c.write_mem(c.arg(1), &b).map(|_| 0))
+    let (left, interval) = match tryk!(cpu_which(c.arg(0))) {
+        Some(w) => c.itimer_cpu(w, None),
+        None => itimer_real_left(c),
+    };
+    ret(c
+        .write_mem(c.arg(1), &itimerval_bytes(interval, left))
+        .map(|_| 0))
 }
 
 /// A sleep cut short by a signal reports the time left.
