@@ -65,11 +65,13 @@ fn the_golden_state_decodes_and_encodes_to_the_same_bytes() {
     assert!(tmp.contents.iter().any(|e| e.path == "kept"));
 }
 
-/// What a save after a restore may legitimately change: the clock reading, and the keys
-/// parked calls wait on (a restored parked call parks again on fresh keys when it is served).
+/// What a save after a restore may legitimately change: the clock reading, the tasks' CPU
+/// time (it only grows: checked before), and the keys parked calls wait on (a restored
+/// parked call parks again on fresh keys when it is served).
 fn normalised(mut st: KernelState) -> KernelState {
     st.mono_ns = 0;
     for t in &mut st.tasks {
+        t.cpu_ns = 0;
         if let RunStateState::Parked { keys, .. } = &mut t.state {
             keys.clear();
         }
@@ -83,6 +85,9 @@ fn the_golden_state_restores_and_saves_again_unchanged() {
     let root = tempfile::tempdir().unwrap();
     let again = sentry::state::restore_and_save(root.path(), &st)
         .unwrap_or_else(|e| panic!("restore and save of the golden state: {e}"));
+    for (a, b) in st.tasks.iter().zip(&again.tasks) {
+        assert!(b.cpu_ns >= a.cpu_ns, "task {} lost CPU time", a.tid);
+    }
     let again = normalised(again);
     let st = normalised(st);
     // Field by field, so that a failure names what a restore lost.
