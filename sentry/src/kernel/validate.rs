@@ -322,6 +322,17 @@ fn check_processes(
             .map(|s| i32::from_le_bytes(s.fields[0..4].try_into().expect("4")))
             .collect();
         crate::kernel::posix_timer::check(&obj, &g.posix_timers, &g.threads, &queued)?;
+        if g.itimer_cpu
+            .iter()
+            .flatten()
+            .any(|&(next, interval)| next > i64::MAX as u64 || interval > i64::MAX as u64)
+        {
+            return Err(bad(
+                &obj,
+                "CPU-time interval timer",
+                "is beyond the clock's range",
+            ));
+        }
         path_ok(&obj, "exe", &g.exe, false)?;
     }
     if st.init_status.is_none() && groups.get(&1).is_none_or(|g| g.zombie.is_some()) {
