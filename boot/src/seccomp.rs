@@ -196,8 +196,8 @@ pub const ALLOWED: &[(&str, i64)] = &[
     ("timer_gettime", libc::SYS_timer_gettime),
     ("timer_getoverrun", libc::SYS_timer_getoverrun),
     ("timer_delete", libc::SYS_timer_delete),
-    // The control socket, the console socket and host sockets.
-    ("socket", libc::SYS_socket),
+    // The control socket, the console socket and host sockets (socket(2) itself is
+    // allowed only for the families and types of SOCKETS).
     ("socketpair", libc::SYS_socketpair),
     ("bind", libc::SYS_bind),
     ("listen", libc::SYS_listen),
@@ -225,6 +225,22 @@ pub const ALLOWED_IF: &[(&str, i64, u8, u64)] = &[
     ("seccomp", libc::SYS_seccomp, 0, 1),
 ];
 
+/// The sockets the sandbox process may make with socket(2): (family, type without its
+/// flags; None: any), always with protocol 0. AF_PACKET, raw sockets, netlink
+/// and every other family are refused.
+pub const SOCKETS: &[(i32, Option<i32>)] = &[
+    // The control and console sockets; a guest's unix socket on a host file.
+    (libc::AF_UNIX, None),
+    // A guest's TCP and UDP to and from the outside (sentry/src/net/inet/host.rs).
+    (libc::AF_INET, Some(libc::SOCK_STREAM)),
+    (libc::AF_INET, Some(libc::SOCK_DGRAM)),
+    (libc::AF_INET6, Some(libc::SOCK_STREAM)),
+    (libc::AF_INET6, Some(libc::SOCK_DGRAM)),
+];
+
+/// The bits of socket(2)'s type that are the type (SOCK_TYPE_MASK); the others are flags.
+const SOCK_TYPE_MASK: u64 = 0xf;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
     #[error("building the seccomp filter")]
@@ -245,6 +261,21 @@ pub fn build() -> Result<BpfProgram, SeccompError> {
             .map_err(SeccompError::Build)?;
         let rule = SeccompRule::new(vec![cond]).map_err(SeccompError::Build)?;
         rules.entry(nr).or_default().push(rule);
+    }
+    for &(family, ty) in SOCKETS {
+        let cond = |arg, op, value| {
+            SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+                .map_err(SeccompError::Build)
+        };
+        let mut conds = vec![
+            cond(0, SeccompCmpOp::Eq, family as u64)?,
+            cond(2, SeccompCmpOp::Eq, 0)?,
+        ];
+        if let Some(ty) = ty {
+            conds.push(cond(1, SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK), ty as u64)?);
+        }
+        let rule = SeccompRule::new(conds).map_err(SeccompError::Build)?;
+        rules.entry(libc::SYS_socket).or_default().push(rule);
     }
     let filter = SeccompFilter::new(
         rules,
@@ -398,6 +429,40 @@ mod tests {
             {
                 return 14;
             }
+            // socket(2): the families and types of SOCKETS only.
+            let socket = |family: i32, ty: i32, proto: i32| {
+                // SAFETY: socket(2) takes no pointers; a made fd is closed at once.
+                let fd = unsafe { libc::socket(family, ty, proto) };
+                if fd >= 0 {
+                    // SAFETY: `fd` was just made by this closure.
+                    unsafe { libc::close(fd) };
+                    return 0;
+                }
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+            };
+            let cloexec = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+            for (family, ty) in [
+                (libc::AF_UNIX, libc::SOCK_STREAM),
+                (libc::AF_UNIX, libc::SOCK_SEQPACKET | cloexec),
+                (libc::AF_INET, libc::SOCK_STREAM | cloexec),
+                (libc::AF_INET6, libc::SOCK_DGRAM | cloexec),
+            ] {
+                if socket(family, ty, 0) != 0 {
+                    return 15;
+                }
+            }
+            for (family, ty, proto) in [
+                (libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+                (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
+                (libc::AF_INET6, libc::SOCK_SEQPACKET, 0),
+                (libc::AF_PACKET, libc::SOCK_RAW, 0),
+                (libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE),
+                (libc::AF_VSOCK, libc::SOCK_STREAM, 0),
+            ] {
+                if socket(family, ty, proto) != libc::EPERM {
+                    return 16;
+                }
+            }
             0
         })
         .unwrap();
@@ -405,7 +470,8 @@ mod tests {
         assert_eq!(
             outcome, 0,
             "child status (10 apply, 11 not refused, 12 allowed call failed, 13 seccomp other \
-             than SET_MODE_FILTER allowed, 14 SET_MODE_FILTER refused)"
+             than SET_MODE_FILTER allowed, 14 SET_MODE_FILTER refused, 15 an allowed socket \
+             refused, 16 a socket outside SOCKETS allowed)"
         );
         let mut log = String::new();
         std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut log).unwrap();

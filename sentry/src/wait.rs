@@ -153,6 +153,62 @@ pub(crate) fn due_timers(host_mono: u64) -> Vec<u64> {
     })
 }
 
+// ---- host sockets, whose changes reach the event loop through one host epoll set ----
+
+thread_local! {
+    /// The epoll set of the host sockets of this thread's sandbox (made with the first),
+    /// each registered edge-triggered with the id of the kernel object it backs.
+    static HOST_EPOLL: std::cell::RefCell<Option<std::os::fd::OwnedFd>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Has the event loop wake the tasks parked on object `id` (and count an edge) whenever
+/// host socket `fd` changes: data or a connection arrived, space freed, an error or
+/// hang-up. The watch ends when `fd` is closed.
+pub(crate) fn watch_host(fd: std::os::fd::BorrowedFd, id: u64) -> Result<(), i32> {
+    use std::os::fd::AsFd;
+    HOST_EPOLL.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.is_none() {
+            *h = Some(crate::net::host_sys::epoll_create()?);
+        }
+        let ep = h.as_ref().expect("made above");
+        crate::net::host_sys::epoll_add(ep.as_fd(), fd, id)
+    })
+}
+
+/// The host epoll set the event loop sleeps on, if a host socket was ever made.
+pub(crate) fn host_epoll() -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    HOST_EPOLL.with(|h| h.borrow().as_ref().map(|f| f.as_raw_fd()))
+}
+
+/// The objects whose host sockets changed since the last call, with the sides that did
+/// ([`EDGE_IN`], [`EDGE_OUT`]).
+pub(crate) fn take_host_changes() -> Vec<(u64, u8)> {
+    use std::os::fd::AsFd;
+    HOST_EPOLL.with(|h| {
+        let h = h.borrow();
+        let Some(ep) = h.as_ref() else {
+            return Vec::new();
+        };
+        crate::net::host_sys::epoll_drain(ep.as_fd())
+            .into_iter()
+            .map(|(id, ev)| {
+                let mut sides = 0;
+                let gone = (libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLRDHUP) as u32;
+                if ev & (libc::EPOLLIN as u32 | gone) != 0 {
+                    sides |= EDGE_IN;
+                }
+                if ev & (libc::EPOLLOUT as u32 | gone) != 0 {
+                    sides |= EDGE_OUT;
+                }
+                (id, sides)
+            })
+            .collect()
+    })
+}
+
 // ---- edges: the changes edge-triggered epoll interests compare ----
 
 /// A change of input: data or a connection arrived, an end closed (EPOLLIN's edge).

@@ -592,11 +592,16 @@ impl Runtime {
     /// returns the bundle.
     pub fn run_detached(&self, id: &str, args: &[&str]) -> PathBuf {
         let bundle = self.busybox_bundle(id, args);
+        self.start_detached(id, &bundle);
+        bundle
+    }
+
+    /// `run --detach` of container `id` from `bundle`, its stdout in `ID.out`.
+    pub fn start_detached(&self, id: &str, bundle: &Path) {
         let o = self.run_to_files(
             id,
             &["run", "--detach", "--bundle", bundle.to_str().unwrap(), id],
         );
         assert!(o.status.success(), "run {id}: {}", o.stderr);
-        bundle
     }
 }

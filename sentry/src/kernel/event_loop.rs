@@ -293,6 +293,7 @@ impl Kernel {
                 }
             }
             self.wake_deferred();
+            self.wake_host_changes();
             self.expire_timers();
             self.answer_pid_waiters();
             if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
@@ -347,6 +348,16 @@ impl Kernel {
                     revents: 0,
                 });
             }
+            // The host sockets' epoll set: what changed is taken by wake_host_changes.
+            if let Some(fd) = crate::wait::host_epoll() {
+                pfds.push(libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let base = control_at + usize::from(control.is_some());
+            let base = base + usize::from(crate::wait::host_epoll().is_some());
             let host_waits = self.host_fd_waits();
             for &(fd, ev) in &host_waits {
                 pfds.push(libc::pollfd {
@@ -359,7 +370,6 @@ impl Kernel {
             if pfds[..control_at].iter().any(|p| p.revents != 0) {
                 self.plat.clear_wakeups();
             }
-            let base = control_at + usize::from(control.is_some());
             for (i, &(fd, ev)) in host_waits.iter().enumerate() {
                 if pfds[base + i].revents != 0 {
                     self.notify(&WaitKey::HostFd(fd, ev));
@@ -471,6 +481,14 @@ impl Kernel {
         self.release_dropped_locks();
         for id in crate::wait::take_later() {
             self.notify(&WaitKey::Object(id));
+        }
+    }
+
+    /// Wakes the tasks parked on the objects whose host sockets changed. Only from the
+    /// loop, between calls: a call that parks is parked by then, so none is missed.
+    pub(crate) fn wake_host_changes(&mut self) {
+        for (id, sides) in crate::wait::take_host_changes() {
+            self.notify_side(&WaitKey::Object(id), sides);
         }
     }
 

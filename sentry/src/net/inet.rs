@@ -2,8 +2,9 @@
 //! loopback address (127.0.0.0/8, ::1, IPv4-mapped loopback): sentry objects like a unix
 //! stream pair, so a connection is saved with its bytes in flight.
 //!
-//! The sandbox has no other address yet: binding one is EADDRNOTAVAIL and reaching one
-//! ENETUNREACH, as in a network namespace with only `lo` (gVisor's `--network=none`).
+//! Every other address is reached through a host socket of the container's network
+//! namespace (`host.rs`): binding an address the namespace does not have is EADDRNOTAVAIL,
+//! as the host says.
 //!
 //! A socket is an [`Endpoint`] shared by the open file that holds it ([`InetSocket`]), by
 //! its TCP peer and by a listener whose accept queue holds it. [`Ports`] is the kernel's
@@ -22,11 +23,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::os::fd::OwnedFd;
 use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
-use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx};
+use super::{host_sys, int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx};
 use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller};
 use crate::fs::persist::{
@@ -109,11 +111,6 @@ fn is_any(ip: &[u8; 16]) -> bool {
 
 fn is_loopback(ip: &[u8; 16]) -> bool {
     *ip == LOOP6 || (is_v4(ip) && ip[12] == 127)
-}
-
-/// An address a socket may bind: the wildcard or a loopback address.
-fn is_local(ip: &[u8; 16]) -> bool {
-    is_any(ip) || is_loopback(ip)
 }
 
 /// The source address loopback gives for a destination (lo's 127.0.0.1, or ::1).
@@ -414,6 +411,8 @@ struct Listen {
     waiting: VecDeque<EpRef>,
 }
 
+mod host;
+
 /// One AF_INET or AF_INET6 socket.
 pub struct Endpoint {
     pub(crate) id: u64,
@@ -455,6 +454,8 @@ pub struct Endpoint {
     opts: BTreeMap<(i32, i32), i32>,
     /// Whether an open file or a listener's queue still holds it.
     open: bool,
+    /// Its host socket, for what goes to or comes from outside the sandbox (`host.rs`).
+    host: Option<OwnedFd>,
 }
 
 impl Endpoint {
@@ -488,6 +489,7 @@ impl Endpoint {
             sndtimeo: 0,
             opts: BTreeMap::new(),
             open: true,
+            host: None,
         }
     }
 
@@ -540,6 +542,7 @@ fn close(ep: &EpRef, reset: bool) {
         }
         e.open = false;
         e.shutdown = SHUTDOWN_MASK;
+        e.host = None;
         let unread = !e.bytes.is_empty();
         let linger0 = e.opt(libc::SOL_SOCKET, libc::SO_LINGER) != 0
             && e.opt(libc::SOL_SOCKET, -libc::SO_LINGER) == 0;
@@ -673,8 +676,8 @@ impl InetSocket {
             .map_err(|_| libc::EAGAIN)
     }
 
-    /// The destination of a connect: the wildcard means this host; anything but
-    /// loopback is unreachable.
+    /// The destination of a connect or send: the wildcard means this host; an address
+    /// outside is reached through the host (not from a socket bound to loopback).
     fn destination(&self, mut dest: Addr) -> Result<Addr, Errno> {
         if is_any(&dest.ip) {
             dest.ip = if is_v4(&dest.ip) {
@@ -693,8 +696,8 @@ impl InetSocket {
                 return Err(libc::ENETUNREACH);
             }
         }
-        if !is_loopback(&dest.ip) {
-            return Err(libc::ENETUNREACH);
+        if !is_loopback(&dest.ip) && e.local.is_some_and(|l| is_loopback(&l.ip)) {
+            return Err(libc::EINVAL);
         }
         Ok(dest)
     }
@@ -721,6 +724,7 @@ impl InetSocket {
         }
         {
             let mut e = self.ep.borrow_mut();
+            e.host_progress();
             match e.state {
                 TcpState::Established if e.connecting => {
                     e.connecting = false;
@@ -749,6 +753,9 @@ impl InetSocket {
         }
         let v6 = self.ep.borrow().v6;
         let dest = self.destination(parse(v6, raw)?)?;
+        if host::outside(&dest.ip) {
+            return self.host_connect(dest, nonblock);
+        }
         let ports = self.ports();
         let mut ports = ports.borrow_mut();
         self.autobind(&mut ports)?;
@@ -804,8 +811,12 @@ impl InetSocket {
                 e.local = None;
             }
             if e.proto == Proto::Udp {
+                if let Some(fd) = e.host_fd() {
+                    let _ = host_sys::connect(fd, &[]);
+                }
                 return;
             }
+            e.host = None;
             e.state = TcpState::Closed;
             e.shutdown = 0;
             e.fin = false;
@@ -840,6 +851,17 @@ impl InetSocket {
             (e.v6, e.v6only())
         };
         let dest = self.destination(parse_dgram(v6, v6only, raw, libc::EAFNOSUPPORT)?)?;
+        if host::outside(&dest.ip) {
+            self.host_udp(&mut self.ports().borrow_mut())?;
+            let mut e = self.ep.borrow_mut();
+            let fd = e.host_fd().expect("made above");
+            host_sys::connect(fd, &sockaddr(v6, &dest))?;
+            if let Some(l) = e.host_name(false) {
+                e.local = Some(l);
+            }
+            e.remote = Some(dest);
+            return Ok(());
+        }
         self.autobind(&mut self.ports().borrow_mut())?;
         self.set_source(&dest);
         self.ep.borrow_mut().remote = Some(dest);
@@ -847,6 +869,9 @@ impl InetSocket {
     }
 
     fn send_stream(&mut self, data: &[u8]) -> Result<usize, IoErr> {
+        if self.host_stream() {
+            return self.host_send_stream(data);
+        }
         let peer = {
             let mut e = self.ep.borrow_mut();
             if e.err != 0 {
@@ -894,6 +919,9 @@ impl InetSocket {
     }
 
     fn recv_stream(&mut self, len: usize, peek: bool) -> Result<RecvMsg, IoErr> {
+        if self.host_stream() {
+            return self.host_recv_stream(len, peek);
+        }
         let mut e = self.ep.borrow_mut();
         if e.state == TcpState::Listen {
             return Err(IoErr::Errno(libc::ENOTCONN));
@@ -972,6 +1000,9 @@ impl InetSocket {
         if data.len() > max {
             return Err(IoErr::Errno(libc::EMSGSIZE));
         }
+        if host::outside(&dest.ip) {
+            return self.host_send_dgram(&dest, &data);
+        }
         let ports = self.ports();
         let mut ports = ports.borrow_mut();
         self.autobind(&mut ports)?;
@@ -1007,6 +1038,13 @@ impl InetSocket {
     }
 
     fn recv_dgram(&mut self, len: usize, peek: bool) -> Result<RecvMsg, IoErr> {
+        if self.ep.borrow().dgrams.is_empty() {
+            // The outside's datagrams, when loopback has none.
+            match self.host_recv_dgram(len, peek) {
+                None | Some(Err(IoErr::Block(_))) => {}
+                Some(r) => return r,
+            }
+        }
         let mut e = self.ep.borrow_mut();
         if e.dgrams.is_empty() {
             if e.err != 0 {
@@ -1207,16 +1245,23 @@ impl Socket for InetSocket {
         if v6 && is_v4(&addr.ip) && v6only {
             return Err(libc::EINVAL);
         }
-        if !is_local(&addr.ip) {
-            return Err(libc::EADDRNOTAVAIL);
-        }
         if addr.port != 0 && addr.port < PRIVILEGED && !c.creds().has(CAP_NET_BIND_SERVICE) {
             return Err(libc::EACCES);
         }
         if self.ep.borrow().local.is_some() {
             return Err(libc::EINVAL);
         }
-        self.bind_to(&mut self.ports().borrow_mut(), addr)?;
+        if host::outside(&addr.ip) {
+            self.host_bind_outside(&mut self.ports().borrow_mut(), addr)?;
+        } else {
+            self.bind_to(&mut self.ports().borrow_mut(), addr)?;
+            if self.proto() == Proto::Udp {
+                if let Err(err) = self.host_shadow() {
+                    self.ep.borrow_mut().local = None;
+                    return Err(err);
+                }
+            }
+        }
         self.ep.borrow_mut().user_bound = true;
         Ok(())
     }
@@ -1235,6 +1280,9 @@ impl Socket for InetSocket {
             match e.state {
                 TcpState::Listen => {
                     e.listen.as_mut().expect("a listener").backlog = backlog;
+                    if let Some(fd) = e.host_fd() {
+                        host_sys::listen(fd, backlog as i32)?;
+                    }
                     return Ok(());
                 }
                 TcpState::Closed if e.shutdown == 0 && !e.connecting => {}
@@ -1252,6 +1300,8 @@ impl Socket for InetSocket {
         if ports.conflict(Proto::Tcp, port, &self.ep, &info) {
             return Err(libc::EADDRINUSE);
         }
+        drop(ports);
+        self.host_listen(backlog)?;
         let mut e = self.ep.borrow_mut();
         e.state = TcpState::Listen;
         e.listen = Some(Listen {
@@ -1268,6 +1318,11 @@ impl Socket for InetSocket {
             let id = e.id;
             if e.proto == Proto::Udp {
                 return Err(IoErr::Errno(libc::EOPNOTSUPP));
+            }
+            if e.host.is_some() && e.listen.as_ref().is_some_and(|l| l.queue.is_empty()) {
+                // Loopback's connections first, then the outside's.
+                drop(e);
+                return self.host_accept(c);
             }
             let Some(l) = &mut e.listen else {
                 return Err(IoErr::Errno(libc::EINVAL));
@@ -1351,6 +1406,9 @@ impl Socket for InetSocket {
             libc::SHUT_RDWR => SHUTDOWN_MASK,
             _ => return Err(libc::EINVAL),
         };
+        if self.host_stream() {
+            return self.host_shutdown(how, bits);
+        }
         let mut e = self.ep.borrow_mut();
         let id = e.id;
         wake_later(id);
@@ -1430,7 +1488,14 @@ impl Socket for InetSocket {
                 Proto::Udp => libc::IPPROTO_UDP,
             }),
             (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => int(i32::from(e.state == TcpState::Listen)),
-            (libc::SOL_SOCKET, libc::SO_ERROR) => int(std::mem::take(&mut e.err)),
+            (libc::SOL_SOCKET, libc::SO_ERROR) => {
+                e.host_progress();
+                let mut v = std::mem::take(&mut e.err);
+                if let (0, Some(fd)) = (v, e.host_fd()) {
+                    v = host_sys::getsockopt_int(fd, level, name).unwrap_or(0);
+                }
+                int(v)
+            }
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(e.sndbuf as i32),
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(e.rcvbuf as i32),
             (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => Ok(timeval_bytes(e.rcvtimeo)),
@@ -1540,6 +1605,11 @@ impl Socket for InetSocket {
                 e.opts.insert((level, name), v);
             }
         }
+        if let (true, Some(fd)) = (host::passed(level, name), e.host_fd()) {
+            if let Err(err) = host_sys::setsockopt(fd, level, name, val) {
+                log::debug!("host socket option ({level}, {name}): errno {err}");
+            }
+        }
         Ok(())
     }
 
@@ -1549,10 +1619,19 @@ impl Socket for InetSocket {
     }
 
     fn queued(&self) -> usize {
+        if self.host_stream() {
+            return self.host_ioctl_int(libc::FIONREAD).max(0) as usize;
+        }
         let e = self.ep.borrow();
         match e.proto {
             Proto::Tcp => e.bytes.len(),
-            Proto::Udp => e.dgrams.front().map_or(0, |d| d.data.len()),
+            Proto::Udp => match e.dgrams.front() {
+                Some(d) => d.data.len(),
+                None => {
+                    drop(e);
+                    self.host_ioctl_int(libc::FIONREAD).max(0) as usize
+                }
+            },
         }
     }
 }
@@ -1580,13 +1659,21 @@ impl FileImpl for InetSocket {
     }
 
     fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        if self.host_stream() {
+            return (
+                self.host_readiness(events),
+                vec![WaitKey::Object(self.id())],
+            );
+        }
         let e = self.ep.borrow();
         let mut keys = vec![WaitKey::Object(e.id)];
         let mut r = 0;
         if e.proto == Proto::Tcp {
             match e.state {
                 TcpState::Listen => {
-                    if e.listen.as_ref().is_some_and(|l| !l.queue.is_empty()) {
+                    if e.listen.as_ref().is_some_and(|l| !l.queue.is_empty())
+                        || e.host_events(libc::POLLIN) & libc::POLLIN != 0
+                    {
                         r |= libc::POLLIN | libc::POLLRDNORM;
                     }
                     return (r & events, keys);
@@ -1607,6 +1694,13 @@ impl FileImpl for InetSocket {
         }
         if !e.bytes.is_empty() || !e.dgrams.is_empty() {
             r |= libc::POLLIN | libc::POLLRDNORM;
+        }
+        if e.proto == Proto::Udp {
+            let h = e.host_events(libc::POLLIN | libc::POLLERR);
+            if h & libc::POLLIN != 0 {
+                r |= libc::POLLIN | libc::POLLRDNORM;
+            }
+            r |= h & libc::POLLERR;
         }
         let writable = match (&e.peer, e.proto) {
             (_, Proto::Udp) => true,
@@ -1633,6 +1727,11 @@ impl FileImpl for InetSocket {
 
     fn ioctl(&mut self, caller: &mut dyn IoctlCaller, req: u64, arg: u64) -> Result<i64, Errno> {
         match req as libc::c_ulong {
+            libc::TIOCOUTQ if self.host_stream() => {
+                let n = self.host_ioctl_int(libc::TIOCOUTQ);
+                caller.copy_out(arg, &n.to_le_bytes())?;
+                Ok(0)
+            }
             libc::TIOCOUTQ => {
                 // SIOCOUTQ: bytes sent and not yet read by the peer.
                 let e = self.ep.borrow();
@@ -1766,6 +1865,8 @@ impl SharedPersist for Endpoint {
             sndtimeo,
             opts,
             open,
+            // Not saved yet: a restored socket has no host socket.
+            host: _,
         } = self;
         InetEndpointState {
             proto: *proto,
@@ -1859,11 +1960,12 @@ impl SharedPersist for Endpoint {
 
     fn check(object: &str, s: &InetEndpointState) -> Result<(), Invalid> {
         let family_ok = |a: &Addr| s.v6 || is_v4(&a.ip);
+        let reach = |ip: &[u8; 16]| is_loopback(ip);
         if let Some(l) = &s.local {
             if l.port == 0 {
                 return Err(bad(object, "local address", "has port 0"));
             }
-            if !family_ok(l) || !is_local(&l.ip) {
+            if !family_ok(l) || !(is_any(&l.ip) || reach(&l.ip)) {
                 return Err(bad(object, "local address", "is not a loopback address"));
             }
         }
@@ -1871,7 +1973,7 @@ impl SharedPersist for Endpoint {
             if r.port == 0 && s.proto == Proto::Udp {
                 return Err(bad(object, "remote address", "has port 0"));
             }
-            if !family_ok(r) || !is_loopback(&r.ip) {
+            if !family_ok(r) || !reach(&r.ip) {
                 return Err(bad(object, "remote address", "is not a loopback address"));
             }
             if s.local.is_none() {
@@ -1941,7 +2043,7 @@ impl SharedPersist for Endpoint {
             return Err(bad(object, "receive queue", "holds more than a socket can"));
         }
         for d in &s.dgrams {
-            if d.data.len() > UDP_MAX_V6 || !family_ok(&d.from) || !is_loopback(&d.from.ip) {
+            if d.data.len() > UDP_MAX_V6 || !family_ok(&d.from) || !reach(&d.from.ip) {
                 return Err(bad(object, "datagram", "is not one loopback carries"));
             }
         }

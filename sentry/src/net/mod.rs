@@ -12,6 +12,7 @@
 //! through [`SocketCtx`], which the kernel's `SysCtx` implements; the names bound in a
 //! sandbox ([`Bindings`]) are net's own type, which the kernel holds.
 
+pub(crate) mod host_sys;
 pub(crate) mod inet;
 pub(crate) mod unix;
 

@@ -1,0 +1,243 @@
+//! Host-backed inet sockets end to end: each test makes its own network namespace joined to
+//! the host by a veth pair (removed on drop, also when the test fails), runs a container in
+//! that namespace, and talks to it from the host side of the pair.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tests::{text, Runtime};
+
+/// A network namespace `NAME` with a veth pair: the host's end has 10.N.M.1/24, the
+/// namespace's 10.N.M.2/24 (and `lo` is up). Removed when dropped.
+struct Netns {
+    name: String,
+    host_if: String,
+    host_ip: String,
+    ns_ip: String,
+}
+
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().expect("run ip");
+    assert!(o.status.success(), "ip {args:?}: {}", text(&o));
+}
+
+impl Netns {
+    fn new(tag: u8) -> Netns {
+        let pid = std::process::id();
+        let name = format!("rsn{tag}-{pid}");
+        let host_if = format!("rh{tag}x{}", pid % 100_000);
+        let ns_if = format!("rn{tag}x{}", pid % 100_000);
+        // A subnet of this test process and tag alone.
+        let (a, b) = (200 + tag as u32 % 50, pid % 250);
+        let n = Netns {
+            name: name.clone(),
+            host_if: host_if.clone(),
+            host_ip: format!("10.{a}.{b}.1"),
+            ns_ip: format!("10.{a}.{b}.2"),
+        };
+        // From here the namespace and the pair are removed by drop, whatever fails.
+        ip(&["netns", "add", &name]);
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+        ]);
+        ip(&["link", "set", &ns_if, "netns", &name]);
+        ip(&["addr", "add", &format!("{}/24", n.host_ip), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&[
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("{}/24", n.ns_ip),
+            "dev",
+            &ns_if,
+        ]);
+        ip(&["-n", &name, "link", "set", &ns_if, "up"]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        n
+    }
+
+    fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// A busybox bundle `id` running the static guest `guest` with `args` in network
+/// namespace `ns`.
+fn bundle_in(rt: &Runtime, ns: &Netns, id: &str, guest: &str, args: &[&str]) -> PathBuf {
+    let bin = format!("/bin/{guest}");
+    let mut all = vec![bin.as_str()];
+    all.extend_from_slice(args);
+    let bundle = rt.busybox_bundle(id, &all);
+    std::fs::copy(common::guest(guest), bundle.join("rootfs").join(&bin[1..])).unwrap();
+    let config = bundle.join("config.json");
+    let c = std::fs::read_to_string(&config).unwrap();
+    let c = c.replacen(
+        r#""namespaces": ["#,
+        &format!(
+            r#""namespaces": [{{"type": "network", "path": "{}"}}, "#,
+            ns.path()
+        ),
+        1,
+    );
+    std::fs::write(&config, c).unwrap();
+    bundle
+}
+
+/// Connects to `addr`, retrying for a while (the server may not listen yet).
+fn connect(addr: &str) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(s) => {
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                return s;
+            }
+            Err(e) if Instant::now() > deadline => panic!("connect {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Takes a connection from `l`, failing after `secs` seconds (a test never hangs).
+fn accept_within(l: &TcpListener, secs: u64) -> (TcpStream, std::net::SocketAddr) {
+    l.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match l.accept() {
+            Ok((s, peer)) => {
+                s.set_nonblocking(false).unwrap();
+                return (s, peer);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// Sends `line` and reads the server's answer line.
+fn ask(s: &mut TcpStream, line: &str) -> String {
+    s.write_all(line.as_bytes()).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut answer = String::new();
+    r.read_line(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn a_server_in_the_sandbox_serves_the_sandbox_and_the_outside() {
+    let ns = Netns::new(1);
+    let rt = Runtime::new();
+    let bundle = bundle_in(&rt, &ns, "srv", "net_server", &["8080"]);
+    rt.start_detached("srv", &bundle);
+    let out = rt.wait_for_output("srv", "listening\n", 20);
+    assert_eq!(out, "internal client got: echo:internal\nlistening\n");
+    let addr = format!("{}:8080", ns.ns_ip);
+    // Several connections from outside, one after the other and two at once.
+    let mut a = connect(&addr);
+    let mut b = connect(&addr);
+    assert_eq!(ask(&mut a, "one\n"), "echo:one\n");
+    assert_eq!(ask(&mut b, "two\n"), "echo:two\n");
+    assert_eq!(ask(&mut a, "three\n"), "echo:three\n");
+    drop(a);
+    drop(b);
+    // A larger exchange: 200 lines in one write, answered line by line.
+    let mut c = connect(&addr);
+    let mut all = String::new();
+    for i in 0..200 {
+        all.push_str(&format!("line {i}\n"));
+    }
+    c.write_all(all.as_bytes()).unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = String::new();
+    c.read_to_string(&mut back).unwrap();
+    assert!(back.starts_with("echo:line 0\n"), "{back:.200}");
+    assert_eq!(back.replace("echo:", ""), all, "answers come back in order");
+    let o = rt.run(&["delete", "--force", "srv"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_client_in_the_sandbox_reaches_servers_outside() {
+    let ns = Netns::new(2);
+    let rt = Runtime::new();
+    let tcp = TcpListener::bind(format!("{}:0", ns.host_ip)).unwrap();
+    let udp = UdpSocket::bind(format!("{}:0", ns.host_ip)).unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let (tport, uport) = (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    );
+    // A port nothing listens on.
+    let closed = TcpListener::bind(format!("{}:0", ns.host_ip)).unwrap();
+    let cport = closed.local_addr().unwrap().port();
+    drop(closed);
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = accept_within(&tcp, 60);
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        s.write_all(format!("hi {line}").as_bytes()).unwrap();
+        drop(s);
+        let mut b = [0u8; 64];
+        let (n, from) = udp.recv_from(&mut b).unwrap();
+        udp.send_to(b"udp pong", from).unwrap();
+        (
+            line,
+            peer.ip().to_string(),
+            String::from_utf8_lossy(&b[..n]).to_string(),
+        )
+    });
+    let bundle = bundle_in(
+        &rt,
+        &ns,
+        "cli",
+        "net_client",
+        &[
+            &ns.host_ip,
+            &tport.to_string(),
+            &uport.to_string(),
+            &cport.to_string(),
+        ],
+    );
+    let o = rt.run_to_files("cli", &["run", "--bundle", bundle.to_str().unwrap(), "cli"]);
+    let out = rt.output_of("cli");
+    assert!(o.status.success(), "run: {}\n{out}", o.stderr);
+    let (line, peer, dgram) = server.join().unwrap();
+    assert_eq!(line, "hello from the sandbox\n");
+    assert_eq!(
+        peer, ns.ns_ip,
+        "the connection comes from the namespace's address"
+    );
+    assert_eq!(dgram, "udp ping");
+    let h = &ns.host_ip;
+    assert_eq!(
+        out,
+        format!(
+            "connect: EINPROGRESS\npoll: 1\nSO_ERROR: 0\npeer: {h}:{tport}\n\
+             tcp got: hi hello from the sandbox\nudp poll: 1\nudp got: udp pong from {h}:{uport}\n\
+             closed port: Connection refused\n"
+        )
+    );
+}
