@@ -364,6 +364,12 @@ pub enum KindError {
     Changed { path: String, detail: String },
     #[error("{what} {id} is not in the image")]
     Missing { what: &'static str, id: u64 },
+    #[error("making the host socket of {what} again")]
+    HostSocket {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Links a restored kind makes to other open files once all of them exist (an epoll set

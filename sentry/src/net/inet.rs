@@ -1827,6 +1827,9 @@ pub struct InetEndpointState {
     pub sndtimeo: u64,
     pub opts: Vec<(i32, i32, i32)>,
     pub open: bool,
+    /// It had a host socket (`host.rs`): a listener or a UDP socket gets one again, bound
+    /// to `local`; a connection is reset.
+    pub host: bool,
 }
 
 fn share(ep: &EpRef, cx: &mut SaveCtx) -> u64 {
@@ -1865,8 +1868,7 @@ impl SharedPersist for Endpoint {
             sndtimeo,
             opts,
             open,
-            // Not saved yet: a restored socket has no host socket.
-            host: _,
+            host,
         } = self;
         InetEndpointState {
             proto: *proto,
@@ -1900,6 +1902,7 @@ impl SharedPersist for Endpoint {
             sndtimeo: *sndtimeo,
             opts: opts.iter().map(|(&(l, n), &v)| (l, n, v)).collect(),
             open: *open,
+            host: host.is_some(),
         }
     }
 
@@ -1955,12 +1958,17 @@ impl SharedPersist for Endpoint {
             l.queue = queue;
             l.waiting = waiting;
         }
+        if s.host && s.open {
+            let backlog = s.listen.as_ref().map(|l| l.backlog as usize);
+            e.host_restore(backlog)?;
+        }
         Ok(())
     }
 
     fn check(object: &str, s: &InetEndpointState) -> Result<(), Invalid> {
         let family_ok = |a: &Addr| s.v6 || is_v4(&a.ip);
-        let reach = |ip: &[u8; 16]| is_loopback(ip);
+        // Only a socket that had a host socket reaches beyond loopback.
+        let reach = |ip: &[u8; 16]| s.host || is_loopback(ip);
         if let Some(l) = &s.local {
             if l.port == 0 {
                 return Err(bad(object, "local address", "has port 0"));
@@ -1968,6 +1976,9 @@ impl SharedPersist for Endpoint {
             if !family_ok(l) || !(is_any(&l.ip) || reach(&l.ip)) {
                 return Err(bad(object, "local address", "is not a loopback address"));
             }
+        }
+        if s.host && s.local.is_none() && (s.proto == Proto::Udp || s.state == TcpState::Listen) {
+            return Err(bad(object, "local address", "is missing on a host socket"));
         }
         if let Some(r) = &s.remote {
             if r.port == 0 && s.proto == Proto::Udp {
@@ -2131,6 +2142,7 @@ mod tests {
             sndtimeo: 0,
             opts: vec![(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)],
             open: true,
+            host: false,
         }
     }
 
@@ -2241,6 +2253,113 @@ mod tests {
         let (_, files) = image(endpoint());
         let e = check(&[], &files, &[]).unwrap_err().to_string();
         assert!(e.contains("endpoint"), "{e}");
+    }
+
+    /// The only file of a restored image (which holds its endpoint open) and its endpoint.
+    fn restored_endpoint(shared: &[SharedEntry], files: &[FileState]) -> (FileRef, EpRef) {
+        let r = restore(&no_mounts(), null_stdio(), shared, files, &[]).unwrap();
+        let f = r.files[&1].clone();
+        let ep = f
+            .borrow()
+            .kind::<InetSocket>()
+            .expect("an inet socket")
+            .ep
+            .clone();
+        (f, ep)
+    }
+
+    #[test]
+    fn a_host_backed_socket_reaches_beyond_loopback_and_only_it() {
+        let far = Addr {
+            ip: mapped([203, 0, 113, 9]),
+            port: 443,
+        };
+        // A connection to the outside is checked and comes back reset.
+        let mut ep = endpoint();
+        ep.remote = Some(far);
+        ep.host = true;
+        let (shared, files) = image(ep.clone());
+        check(&shared, &files, &[]).unwrap();
+        let (_file, e) = restored_endpoint(&shared, &files);
+        let e = e.borrow();
+        assert_eq!(
+            (e.state, e.err, e.host.is_none()),
+            (TcpState::Closed, libc::ECONNRESET, true)
+        );
+        assert!(e.bytes.is_empty());
+        // Without a host socket, the same image is refused.
+        ep.host = false;
+        let (shared, files) = image(ep);
+        let err = check(&shared, &files, &[]).unwrap_err().to_string();
+        assert!(err.contains("remote address"), "{err}");
+        // A host listener or UDP socket without an address to bind again is refused.
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let mut ep = endpoint();
+            ep.proto = proto;
+            ep.host = true;
+            ep.local = None;
+            ep.remote = None;
+            ep.bytes.clear();
+            if proto == Proto::Tcp {
+                ep.state = TcpState::Listen;
+                ep.listen = Some(InetListenState {
+                    backlog: 4,
+                    queue: vec![],
+                    waiting: vec![],
+                });
+            } else {
+                ep.state = TcpState::Closed;
+            }
+            let (shared, files) = image(ep);
+            let err = check(&shared, &files, &[]).unwrap_err().to_string();
+            assert!(err.contains("missing on a host socket"), "{err}");
+        }
+    }
+
+    /// A saved host-backed listener on `ip`:`port`.
+    fn host_listener(ip: [u8; 16], port: u16) -> InetEndpointState {
+        let mut ep = endpoint();
+        ep.host = true;
+        ep.state = TcpState::Listen;
+        ep.local = Some(Addr { ip, port });
+        ep.remote = None;
+        ep.bytes.clear();
+        ep.listen = Some(InetListenState {
+            backlog: 4,
+            queue: vec![],
+            waiting: vec![],
+        });
+        ep
+    }
+
+    #[test]
+    fn a_host_listener_whose_address_is_gone_fails_the_restore_by_name() {
+        // An address this network namespace does not have (TEST-NET-3): the host refuses
+        // the bind, and the restore says which socket it could not make again.
+        let (shared, files) = image(host_listener(mapped([203, 0, 113, 9]), 8080));
+        check(&shared, &files, &[]).unwrap();
+        let err = match restore(&no_mounts(), null_stdio(), &shared, &files, &[]) {
+            Ok(_) => panic!("restored a listener on an address the host lacks"),
+            Err(e) => e,
+        };
+        let chain = format!("{err:?}");
+        assert!(
+            chain.contains("HostSocket") && chain.contains("inet socket 5"),
+            "{chain}"
+        );
+    }
+
+    #[test]
+    fn a_host_listener_is_bound_and_listening_again_after_restore() {
+        // On loopback's wildcard, port picked free now: the restored host socket listens.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let (shared, files) = image(host_listener(mapped([0; 4]), port));
+        check(&shared, &files, &[]).unwrap();
+        let (_file, e) = restored_endpoint(&shared, &files);
+        assert!(e.borrow().host.is_some());
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("the host socket listens");
     }
 
     #[test]

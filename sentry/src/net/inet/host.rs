@@ -13,6 +13,10 @@
 //! endpoint's id ([`crate::wait::watch_host`]): a task parks on the endpoint's id as for a
 //! loopback socket, and the host's changes wake it and count as edges for edge-triggered
 //! epoll. The guest never sees the host fd; the sentry copies the bytes.
+//!
+//! Checkpoint/restore: a host listener and a bound UDP socket are made again and bound to
+//! the same address at restore; a connection to the outside cannot be carried over and is
+//! reset (its reader sees ECONNRESET), as gVisor does.
 
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -21,6 +25,7 @@ use super::{
     SHUTDOWN_MASK,
 };
 use crate::fs::file::{FileImpl, IoErr};
+use crate::fs::persist::KindError;
 use crate::mm::Errno;
 use crate::net::host_sys;
 use crate::net::{RecvMsg, SocketCtx};
@@ -148,6 +153,36 @@ impl Endpoint {
     pub(super) fn host_events(&self, events: i16) -> i16 {
         self.host_fd()
             .map_or(0, |fd| host_sys::poll_now(fd, events))
+    }
+
+    /// Makes its host socket again at restore: a listener listens and a UDP socket is bound
+    /// (and connected) again; a TCP connection is reset.
+    pub(super) fn host_restore(&mut self, backlog: Option<usize>) -> Result<(), KindError> {
+        if self.proto == Proto::Tcp && self.state != TcpState::Listen {
+            self.state = TcpState::Closed;
+            self.err = libc::ECONNRESET;
+            self.shutdown = SHUTDOWN_MASK;
+            self.connecting = false;
+            self.peer = None;
+            self.bytes.clear();
+            return Ok(());
+        }
+        let what = format!("inet socket {}", self.id);
+        let fail = |e: i32| KindError::HostSocket {
+            what: what.clone(),
+            source: std::io::Error::from_raw_os_error(e),
+        };
+        let local = self.local.ok_or_else(|| fail(libc::EINVAL))?;
+        self.ensure_host().map_err(fail)?;
+        self.host_bind(&local).map_err(fail)?;
+        let fd = self.host_fd().expect("made above");
+        if let Some(b) = backlog {
+            host_sys::listen(fd, b as i32).map_err(fail)?;
+        }
+        if let Some(r) = self.remote.filter(|r| outside(&r.ip)) {
+            host_sys::connect(fd, &sockaddr(self.v6, &r)).map_err(fail)?;
+        }
+        Ok(())
     }
 }
 
