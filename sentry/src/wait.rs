@@ -177,6 +177,19 @@ pub(crate) fn watch_host(fd: std::os::fd::BorrowedFd, id: u64) -> Result<(), i32
     })
 }
 
+thread_local! {
+    /// Objects whose host socket went away without the host saying so (a connection reset
+    /// at restore), reported with the host's changes.
+    static HOST_GONE: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reports a change of object `id` with the host sockets' changes: its waiters wake (and
+/// edge-triggered interests see an edge) once they are parked, at the event loop's next
+/// turn.
+pub(crate) fn host_gone(id: u64) {
+    HOST_GONE.with(|g| g.borrow_mut().push(id));
+}
+
 /// The host epoll set the event loop sleeps on, if a host socket was ever made.
 pub(crate) fn host_epoll() -> Option<i32> {
     use std::os::fd::AsRawFd;
@@ -187,7 +200,9 @@ pub(crate) fn host_epoll() -> Option<i32> {
 /// ([`EDGE_IN`], [`EDGE_OUT`]).
 pub(crate) fn take_host_changes() -> Vec<(u64, u8)> {
     use std::os::fd::AsFd;
-    HOST_EPOLL.with(|h| {
+    let mut gone: Vec<(u64, u8)> =
+        HOST_GONE.with(|g| g.borrow_mut().drain(..).map(|id| (id, EDGE_ALL)).collect());
+    let changed = HOST_EPOLL.with(|h| {
         let h = h.borrow();
         let Some(ep) = h.as_ref() else {
             return Vec::new();
@@ -205,8 +220,10 @@ pub(crate) fn take_host_changes() -> Vec<(u64, u8)> {
                 }
                 (id, sides)
             })
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    });
+    gone.extend(changed);
+    gone
 }
 
 // ---- edges: the changes edge-triggered epoll interests compare ----

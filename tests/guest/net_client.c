@@ -57,9 +57,9 @@ int main(int argc, char **argv) {
     sendto(u, "udp ping", 8, 0, (struct sockaddr *)&ua, sizeof ua);
     struct pollfd q = {.fd = u, .events = POLLIN};
     printf("udp poll: %d\n", poll(&q, 1, 10000));
-    struct sockaddr_in from;
+    struct sockaddr_in from = {0};
     socklen_t fl = sizeof from;
-    int n = recvfrom(u, b, sizeof b - 1, 0, (struct sockaddr *)&from, &fl);
+    int n = recvfrom(u, b, sizeof b - 1, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
     b[n > 0 ? n : 0] = 0;
     printf("udp got: %s from %s:%d\n", b, inet_ntoa(from.sin_addr), ntohs(from.sin_port));
 

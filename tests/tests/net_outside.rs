@@ -143,15 +143,23 @@ fn ask(s: &mut TcpStream, line: &str) -> String {
     answer
 }
 
-#[test]
-fn a_server_in_the_sandbox_serves_the_sandbox_and_the_outside() {
-    let ns = Netns::new(1);
+/// Starts container `id` in a new namespace (`tag`) running the echo server on port 8080,
+/// past its loopback self-test; returns the namespace, the runtime (dropped first), the
+/// bundle and the address the outside reaches the server at.
+fn start_server(tag: u8, id: &str) -> (Netns, Runtime, PathBuf, String) {
+    let ns = Netns::new(tag);
     let rt = Runtime::new();
-    let bundle = bundle_in(&rt, &ns, "srv", "net_server", &["8080"]);
-    rt.start_detached("srv", &bundle);
-    let out = rt.wait_for_output("srv", "listening\n", 20);
+    let bundle = bundle_in(&rt, &ns, id, "net_server", &["8080"]);
+    rt.start_detached(id, &bundle);
+    let out = rt.wait_for_output(id, "listening\n", 20);
     assert_eq!(out, "internal client got: echo:internal\nlistening\n");
     let addr = format!("{}:8080", ns.ns_ip);
+    (ns, rt, bundle, addr)
+}
+
+#[test]
+fn a_server_in_the_sandbox_serves_the_sandbox_and_the_outside() {
+    let (_ns, rt, _, addr) = start_server(1, "srv");
     // Several connections from outside, one after the other and two at once.
     let mut a = connect(&addr);
     let mut b = connect(&addr);
@@ -240,4 +248,38 @@ fn a_client_in_the_sandbox_reaches_servers_outside() {
              closed port: Connection refused\n"
         )
     );
+}
+
+#[test]
+fn a_listening_server_answers_the_outside_after_restore_and_its_outside_connection_is_reset() {
+    // Issue 9's (b): a server listening on the namespace's address is checkpointed and
+    // restored under a new container id in the same namespace; the outside reaches it
+    // again, and the connection it held open to the outside reads ECONNRESET.
+    let (_ns, rt, bundle, addr) = start_server(3, "crs");
+    let mut held = connect(&addr);
+    assert_eq!(ask(&mut held, "hold\n"), "echo:hold\n");
+    let out = rt.wait_for_output("crs", "holding\n", 20);
+    assert!(out.ends_with("listening\nholding\n"), "{out}");
+
+    let img = rt.dir.path().join("img");
+    let o = rt.run(&["checkpoint", "--image-path", img.to_str().unwrap(), "crs"]);
+    assert!(o.status.success(), "checkpoint: {}", text(&o));
+    // The old sandbox is gone: its host sockets with it.
+    let mut b = [0u8; 16];
+    assert!(
+        matches!(held.read(&mut b), Ok(0) | Err(_)),
+        "the old connection ended"
+    );
+
+    let o = rt.restore_to_files("crs2", "crs2", &bundle, &img);
+    assert!(o.status.success(), "restore: {}", o.stderr);
+    let out = rt.wait_for_output("crs2", "read: ", 20);
+    assert_eq!(out, "read: Connection reset by peer\n");
+    let mut after = connect(&addr);
+    assert_eq!(ask(&mut after, "after restore\n"), "echo:after restore\n");
+    let mut again = connect(&addr);
+    assert_eq!(ask(&mut again, "again\n"), "echo:again\n");
+    assert!(rt.run(&["delete", "crs"]).status.success());
+    let o = rt.run(&["delete", "--force", "crs2"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -1,6 +1,8 @@
 //! Sockets: what every socket family implements ([`Socket`]), and the families. AF_UNIX
 //! lives entirely in the sentry (`unix.rs`), as do TCP and UDP over loopback (`inet.rs`);
-//! other families are refused by `socket(2)` with EAFNOSUPPORT.
+//! TCP and UDP to and from anything else go through host sockets of the container's
+//! network namespace (`inet/host.rs`, their host calls in `host_sys.rs`); other families
+//! are refused by `socket(2)` with EAFNOSUPPORT.
 //!
 //! A socket is an open-file kind ([`FileImpl`]) that [`socket_of`] also finds as a
 //! [`Socket`]: the socket calls (`syscalls/socket.rs`) decode the guest's arguments

@@ -165,6 +165,8 @@ impl Endpoint {
             self.connecting = false;
             self.peer = None;
             self.bytes.clear();
+            // Its waiters (an epoll set watching it) see the reset once parked again.
+            crate::wait::host_gone(self.id);
             return Ok(());
         }
         let what = format!("inet socket {}", self.id);
