@@ -2,6 +2,8 @@
 //! that can block a task (open files, child processes, futexes, host fds) and the kernel's
 //! event loop, which wakes the tasks parked on a key.
 
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
 /// What a parked system call waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WaitKey {
@@ -158,22 +160,22 @@ pub(crate) fn due_timers(host_mono: u64) -> Vec<u64> {
 thread_local! {
     /// The epoll set of the host sockets of this thread's sandbox (made with the first),
     /// each registered edge-triggered with the id of the kernel object it backs.
-    static HOST_EPOLL: std::cell::RefCell<Option<std::os::fd::OwnedFd>> =
+    static HOST_EPOLL: std::cell::RefCell<Option<OwnedFd>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Has the event loop wake the tasks parked on object `id` (and count an edge) whenever
 /// host socket `fd` changes: data or a connection arrived, space freed, an error or
 /// hang-up. The watch ends when `fd` is closed.
-pub(crate) fn watch_host(fd: std::os::fd::BorrowedFd, id: u64) -> Result<(), i32> {
+pub(crate) fn watch_host(fd: BorrowedFd, id: u64) -> Result<(), i32> {
     use std::os::fd::AsFd;
     HOST_EPOLL.with(|h| {
         let mut h = h.borrow_mut();
         if h.is_none() {
-            *h = Some(crate::net::host_sys::epoll_create()?);
+            *h = Some(epoll_create()?);
         }
         let ep = h.as_ref().expect("made above");
-        crate::net::host_sys::epoll_add(ep.as_fd(), fd, id)
+        epoll_add(ep.as_fd(), fd, id)
     })
 }
 
@@ -192,7 +194,6 @@ pub(crate) fn host_gone(id: u64) {
 
 /// The host epoll set the event loop sleeps on, if a host socket was ever made.
 pub(crate) fn host_epoll() -> Option<i32> {
-    use std::os::fd::AsRawFd;
     HOST_EPOLL.with(|h| h.borrow().as_ref().map(|f| f.as_raw_fd()))
 }
 
@@ -207,7 +208,7 @@ pub(crate) fn take_host_changes() -> Vec<(u64, u8)> {
         let Some(ep) = h.as_ref() else {
             return Vec::new();
         };
-        crate::net::host_sys::epoll_drain(ep.as_fd())
+        epoll_drain(ep.as_fd())
             .into_iter()
             .map(|(id, ev)| {
                 let mut sides = 0;
@@ -333,6 +334,59 @@ impl Drop for EdgeWatch {
             }
         });
     }
+}
+
+// ---- the epoll set that tells the event loop about host sockets ----
+
+/// A new epoll fd.
+fn epoll_create() -> Result<OwnedFd, i32> {
+    // SAFETY: epoll_create1 takes no pointers.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `fd` was just returned and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Adds `fd` to epoll set `ep`, edge-triggered for input, output, errors and hang-ups,
+/// with `data` as the event's data.
+fn epoll_add(ep: BorrowedFd, fd: BorrowedFd, data: u64) -> Result<(), i32> {
+    let mut ev = libc::epoll_event {
+        events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+        u64: data,
+    };
+    // SAFETY: `ev` is a valid epoll_event for the call.
+    let r =
+        unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// The events queued on epoll set `ep`, without waiting: (data, events).
+fn epoll_drain(ep: BorrowedFd) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: epoll_event is plain data; all-zero is valid.
+        let mut evs: [libc::epoll_event; 64] = unsafe { std::mem::zeroed() };
+        // SAFETY: `evs` is writable for 64 events.
+        let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), evs.as_mut_ptr(), 64, 0) };
+        if n <= 0 {
+            return out;
+        }
+        out.extend(evs[..n as usize].iter().map(|e| (e.u64, e.events)));
+        if (n as usize) < evs.len() {
+            return out;
+        }
+    }
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 #[cfg(test)]
