@@ -482,15 +482,15 @@ impl Mm {
             .sum()
     }
 
-    /// Whether `len` more bytes of address space (beyond what `[start, start + len)`
-    /// already maps) stay within `limit` (RLIMIT_AS's soft value): ENOMEM if not, as
-    /// Linux's may_expand_vm.
-    pub fn may_expand(&self, start: u64, len: u64, limit: u64) -> Result<(), Errno> {
+    /// Whether a mapping of `len` bytes stays within `limit` (RLIMIT_AS's soft value),
+    /// counting only what it adds: when it goes `over` pages already mapped (at that
+    /// start), those are replaced. ENOMEM if not, as Linux's may_expand_vm.
+    pub fn may_expand(&self, len: u64, over: Option<u64>, limit: u64) -> Result<(), Errno> {
         if limit == u64::MAX {
             return Ok(());
         }
         let total = self.mapped_in(0, u64::MAX);
-        let replaced = self.mapped_in(start, start.saturating_add(len));
+        let replaced = over.map_or(0, |start| self.mapped_in(start, start.saturating_add(len)));
         if (total - replaced).saturating_add(len) > limit {
             return Err(libc::ENOMEM);
         }

@@ -22,7 +22,9 @@ pub(super) fn brk(c: &mut SysCtx) -> Sys {
         // The heap may not outgrow RLIMIT_DATA, nor the address space RLIMIT_AS.
         if new_top > old_top
             && (want - mm.brk_start > data_limit
-                || mm.may_expand(old_top, new_top - old_top, as_limit).is_err())
+                || mm
+                    .may_expand(new_top - old_top, Some(old_top), as_limit)
+                    .is_err())
         {
             return mm.brk;
         }
@@ -85,12 +87,9 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         }
     }
     let as_limit = limit(c, libc::RLIMIT_AS);
-    if c.with_mm(|mm, _| {
-        // Where a non-fixed mapping goes is not known yet: it replaces nothing.
-        let at = if fixed { addr } else { u64::MAX - page_up(len) };
-        mm.may_expand(at, page_up(len), as_limit)
-    })
-    .is_err()
+    // A fixed mapping replaces what it covers; another goes where nothing is mapped.
+    if c.with_mm(|mm, _| mm.may_expand(page_up(len), fixed.then_some(addr), as_limit))
+        .is_err()
     {
         return err(libc::ENOMEM);
     }
@@ -164,11 +163,7 @@ pub(super) fn mremap(c: &mut SysCtx) -> Sys {
     ret(c
         .with_mm(|mm, cx| {
             if new_len > old_len {
-                mm.may_expand(
-                    u64::MAX - page_up(new_len),
-                    page_up(new_len - old_len),
-                    as_limit,
-                )?;
+                mm.may_expand(page_up(new_len - old_len), None, as_limit)?;
             }
             mm.remap(
                 cx,
