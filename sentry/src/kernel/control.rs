@@ -180,12 +180,18 @@ impl Kernel {
             .map_err(|e| ExecError::Start(Box::new(e)))
     }
 
+    /// Whether process `pid` was started by a runtime `exec`: no parent in the sandbox,
+    /// and not the init.
+    fn exec_started(&self, pid: i32) -> bool {
+        pid != 1 && self.tgs.get(&pid).is_some_and(|g| g.ppid == 0)
+    }
+
     /// The exit statuses of `Exec`'d processes (no parent in the sandbox) that ended and
     /// were not waited for: `(pid, shell code)`.
     pub(crate) fn exec_exits(&self) -> Vec<(i32, i32)> {
         self.tgs
             .iter()
-            .filter(|(&pid, g)| pid != 1 && g.ppid == 0)
+            .filter(|&(&pid, _)| self.exec_started(pid))
             .filter_map(|(&pid, g)| g.zombie.map(|z| (pid, z.shell_code())))
             .collect()
     }
@@ -201,7 +207,7 @@ impl Kernel {
             };
             if let Some(st) = status {
                 let (_, reply) = self.pid_waiters.remove(i);
-                if st.is_ok() && self.tgs[&pid].ppid == 0 && pid != 1 {
+                if st.is_ok() && self.exec_started(pid) {
                     self.tgs.remove(&pid);
                 }
                 let _ = reply.send(
