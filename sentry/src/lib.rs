@@ -143,9 +143,11 @@ impl Sandbox {
         control: Option<ControlReceiver>,
         on_demand: bool,
     ) -> Result<i32, Error> {
+        // Kept for sharing the image's pages, when the restore may (`kernel::restore`).
+        let file = image.try_clone().ok().map(OwnedFd::from);
         let img = statefile::Image::from_file(image).map_err(|e| Error::Restore(e.into()))?;
         self.kernel
-            .restore(std::sync::Arc::new(img), stdio, on_demand)
+            .restore(std::sync::Arc::new(img), file, stdio, on_demand)
             .map_err(Error::Restore)?;
         Ok(self.kernel.run(control.as_ref()).shell_code())
     }

@@ -4,7 +4,9 @@
 //! it was taken, and several clones restored from one image run side by side, each with
 //! its own memory; a restore on demand (`--background`) runs the guest before its memory
 //! is loaded and the guest still finds every page, a bad segment found after the start
-//! costs the guest that touches it a SIGBUS, never wrong bytes. The guest
+//! costs the guest that touches it a SIGBUS, never wrong bytes. Clones restored from one
+//! image share its pages (mapped from the image, read-only) until they write them, and
+//! what each writes stays its own: the image file never changes. The guest
 //! (`tests/guest/memnoise.c`) checks every page itself.
 
 mod common;
@@ -78,6 +80,16 @@ fn restore_on_demand_logged(rt: &Runtime, id: &str, bundle: &Path, image: &Path,
     );
 }
 
+/// A guest `id` holding `mib` MiB of noise (rewriting `per_tick` pages a tick), run
+/// until its memory is filled, then checkpointed (ending it): its bundle and the image.
+fn checkpointed(rt: &Runtime, id: &str, mib: u32, per_tick: u32) -> (PathBuf, PathBuf) {
+    let bundle = memnoise_bundle(rt, id, mib, per_tick);
+    run_detached(rt, id, &bundle);
+    let image = rt.dir.path().join("image");
+    checkpoint(rt, id, &image, false);
+    (bundle, image)
+}
+
 /// `checkpoint [--leave-running] --image-path IMAGE ID`, which must succeed.
 fn checkpoint(rt: &Runtime, id: &str, image: &Path, leave_running: bool) {
     let mut args = vec!["checkpoint", "--image-path", image.to_str().unwrap()];
@@ -105,6 +117,18 @@ fn verify(rt: &Runtime, id: &str) -> String {
             "{id} did not answer: {out:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Every clone's memory is whole, and still is in the others once the first is killed.
+fn clones_whole(rt: &Runtime, clones: &[String]) {
+    for id in clones {
+        assert_verified(rt, id);
+    }
+    let o = rt.run(&["kill", &clones[0], "KILL"]);
+    assert!(o.status.success(), "kill: {o:?}");
+    for id in &clones[1..] {
+        assert_verified(rt, id);
     }
 }
 
@@ -139,10 +163,7 @@ fn a_leave_running_checkpoint_of_a_guest_rewriting_its_memory_restores_its_memor
 #[test]
 fn a_checkpoint_that_ends_the_sandbox_leaves_a_complete_image() {
     let rt = Runtime::new();
-    let bundle = memnoise_bundle(&rt, "ended", 64, 64);
-    run_detached(&rt, "ended", &bundle);
-    let image = rt.dir.path().join("image");
-    checkpoint(&rt, "ended", &image, false);
+    let (bundle, image) = checkpointed(&rt, "ended", 64, 64);
     assert_eq!(rt.status("ended").as_deref(), Some("stopped"));
     // Complete and on disk when checkpoint returned: it restores.
     restore(&rt, "again", &bundle, &image);
@@ -152,10 +173,7 @@ fn a_checkpoint_that_ends_the_sandbox_leaves_a_complete_image() {
 #[test]
 fn clones_restored_from_one_image_run_side_by_side_each_with_its_own_memory() {
     let rt = Runtime::new();
-    let bundle = memnoise_bundle(&rt, "origin", 32, 16);
-    run_detached(&rt, "origin", &bundle);
-    let image = rt.dir.path().join("image");
-    checkpoint(&rt, "origin", &image, false);
+    let (bundle, image) = checkpointed(&rt, "origin", 32, 16);
     let clones: Vec<String> = (0..4).map(|i| format!("clone{i}")).collect();
     std::thread::scope(|s| {
         for id in &clones {
@@ -163,24 +181,13 @@ fn clones_restored_from_one_image_run_side_by_side_each_with_its_own_memory() {
             s.spawn(move || restore(rt, id, bundle, image));
         }
     });
-    for id in &clones {
-        assert_verified(&rt, id);
-    }
-    // One clone going away leaves the others whole.
-    let o = rt.run(&["kill", &clones[0], "KILL"]);
-    assert!(o.status.success(), "kill: {o:?}");
-    for id in &clones[1..] {
-        assert_verified(&rt, id);
-    }
+    clones_whole(&rt, &clones);
 }
 
 #[test]
 fn a_guest_restored_on_demand_finds_all_of_its_memory_and_can_be_checkpointed_again() {
     let rt = Runtime::new();
-    let bundle = memnoise_bundle(&rt, "first", 64, 16);
-    run_detached(&rt, "first", &bundle);
-    let image = rt.dir.path().join("image");
-    checkpoint(&rt, "first", &image, false);
+    let (bundle, image) = checkpointed(&rt, "first", 64, 16);
     restore_on_demand(&rt, "lazy", &bundle, &image);
     assert_verified(&rt, "lazy");
     // Checkpointed again (whatever of its memory was still loading is loaded first),
@@ -208,8 +215,9 @@ fn a_guest_restored_on_demand_finds_all_of_its_memory_and_can_be_checkpointed_ag
     }
 }
 
-#[test]
-fn a_shell_restored_on_demand_goes_on_forking() {
+/// A shell counting in a loop (each step forks and execs sleep), checkpointed, goes on
+/// from where it was once restored by `restore_it(rt, id, bundle, image)`.
+fn a_restored_shell_goes_on_forking(restore_it: fn(&Runtime, &str, &Path, &Path)) {
     let rt = Runtime::new();
     let bundle = rt.run_detached(
         "counter",
@@ -228,8 +236,7 @@ fn a_shell_restored_on_demand_goes_on_forking() {
         .filter_map(|l| l.strip_prefix('n')?.parse().ok())
         .max()
         .expect("counted");
-    restore_on_demand(&rt, "resumed", &bundle, &image);
-    // Each step forks and execs sleep: the restored shell goes on from where it was.
+    restore_it(&rt, "resumed", &bundle, &image);
     let want = format!("n{}", last + 3);
     let out = rt.wait_for_output("resumed", &want, 30);
     assert!(out.contains(&want), "resumed: {out:?} (stopped at n{last})");
@@ -238,12 +245,14 @@ fn a_shell_restored_on_demand_goes_on_forking() {
 }
 
 #[test]
+fn a_shell_restored_on_demand_goes_on_forking() {
+    a_restored_shell_goes_on_forking(restore_on_demand);
+}
+
+#[test]
 fn a_bad_segment_found_after_an_on_demand_restore_is_a_sigbus_never_wrong_bytes() {
     let rt = Runtime::new();
-    let bundle = memnoise_bundle(&rt, "origin", 32, 0);
-    run_detached(&rt, "origin", &bundle);
-    let image = rt.dir.path().join("image");
-    checkpoint(&rt, "origin", &image, false);
+    let (bundle, image) = checkpointed(&rt, "origin", 32, 0);
     // A segment of the noise (most of the memory): the guest runs, then meets it.
     let bad = tests::corrupt_segment(&image.join("checkpoint.img"), |n| n / 2);
     let log = rt.dir.path().join("damaged.log");
@@ -265,4 +274,94 @@ fn a_bad_segment_found_after_an_on_demand_restore_is_a_sigbus_never_wrong_bytes(
         err.contains(&format!("segment {bad} checksum mismatch")),
         "segment {bad} is not named: {err:?}"
     );
+}
+
+/// KiB of the image file `name` (a file name) mapped by the processes of sandbox `id`
+/// (the sandbox and its stubs, its descendants).
+fn image_mapped_kib(rt: &Runtime, id: &str, name: &str) -> u64 {
+    let pid = rt
+        .state(id)
+        .and_then(|s| s.get("pid").as_f64())
+        .expect("sandbox pid") as i32;
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let kids = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children", p = all[i]))
+            .unwrap_or_default();
+        all.extend(
+            kids.split_whitespace()
+                .filter_map(|k| k.parse::<i32>().ok()),
+        );
+        i += 1;
+    }
+    let mut kib = 0;
+    for p in &all[1..] {
+        let maps = std::fs::read_to_string(format!("/proc/{p}/maps")).unwrap_or_default();
+        for l in maps.lines().filter(|l| l.ends_with(name)) {
+            let range = l.split_whitespace().next().unwrap_or("");
+            if let Some((a, b)) = range.split_once('-') {
+                let a = u64::from_str_radix(a, 16).unwrap_or(0);
+                let b = u64::from_str_radix(b, 16).unwrap_or(0);
+                kib += b.saturating_sub(a) / 1024;
+            }
+        }
+    }
+    kib
+}
+
+#[test]
+fn clones_share_the_image_pages_and_what_each_writes_stays_its_own() {
+    let rt = Runtime::new();
+    // 64 MiB, 16 pages (64 KiB) rewritten every 2 ms tick.
+    let (bundle, image) = checkpointed(&rt, "origin", 64, 16);
+    let file = image.join("checkpoint.img");
+    let bytes = std::fs::read(&file).unwrap();
+    let clones: Vec<String> = (0..3).map(|i| format!("clone{i}")).collect();
+    for id in &clones {
+        restore(&rt, id, &bundle, &image);
+        // The guest's pages are the image's (its stubs map them), not copies; it has
+        // rewritten a few MiB of them at most by now.
+        let kib = image_mapped_kib(&rt, id, "checkpoint.img");
+        assert!(kib >= 16 << 10, "{id} maps {kib} KiB of the image");
+    }
+    // Each rewrites its pages (every one within 2 s): its own, as its check says.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    clones_whole(&rt, &clones);
+    assert!(
+        std::fs::read(&file).unwrap() == bytes,
+        "the image file changed under its clones"
+    );
+    // A checkpoint of a clone (part of its memory still the image's) restores whole,
+    // itself sharing its image.
+    let again = rt.dir.path().join("again");
+    checkpoint(&rt, &clones[1], &again, true);
+    assert_verified(&rt, &clones[1]);
+    restore(&rt, "again", &bundle, &again);
+    assert_verified(&rt, "again");
+    for id in ["again", &clones[1], &clones[2]] {
+        let _ = rt.run(&["kill", id, "KILL"]);
+    }
+}
+
+#[test]
+fn an_image_others_than_root_may_change_is_copied_not_shared() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = Runtime::new();
+    let (bundle, image) = checkpointed(&rt, "origin", 16, 16);
+    let file = image.join("checkpoint.img");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    restore(&rt, "copied", &bundle, &image);
+    assert_eq!(image_mapped_kib(&rt, "copied", "checkpoint.img"), 0);
+    assert_verified(&rt, "copied");
+    let _ = rt.run(&["kill", "copied", "KILL"]);
+}
+
+#[test]
+fn a_shell_restored_sharing_its_image_goes_on_forking() {
+    // The restored processes' pages, and those of the children they fork, are the
+    // image's until written.
+    a_restored_shell_goes_on_forking(|rt, id, bundle, image| {
+        restore(rt, id, bundle, image);
+        assert!(image_mapped_kib(rt, id, "checkpoint.img") > 0);
+    });
 }

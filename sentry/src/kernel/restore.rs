@@ -56,11 +56,82 @@ fn outside(segment: u64) -> RestoreError {
 pub(crate) enum Memory<'a> {
     /// Segments, each checked as it is yielded (none, for a state without memory).
     Segments(Box<dyn Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>> + 'a>),
-    /// An image's segments, loaded in parallel and checked as they are copied.
-    Image(&'a statefile::Image),
+    /// An image's segments, loaded in parallel and checked as they are copied; with the
+    /// image's file (read-only) when its pages may be shared instead of copied
+    /// (`image_shareable`).
+    Image(&'a statefile::Image, Option<OwnedFd>),
     /// An image's segments, loaded on first touch and by a background thread while the
     /// guest runs (`mm::lazy`).
     OnDemand(std::sync::Arc<statefile::Image>),
+}
+
+/// Whether the pages of the image open as `file` may be shared by the restored memory
+/// (mapped from the image, read-only, by every restore from it) rather than copied: the
+/// image is stored uncompressed, the fd is read-only, and the file is owned by root and
+/// writable by nobody else, so that no one but root can change the bytes that were
+/// checked under the guest. It must allow executable mappings (not on a noexec mount).
+pub(crate) fn image_shareable(image: &statefile::Image, file: &OwnedFd) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    if image.compression() != statefile::Compression::None {
+        return Err("the image is compressed".into());
+    }
+    let fd = file.as_raw_fd();
+    // SAFETY: F_GETFL on an fd we own.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if fl < 0 || fl & libc::O_ACCMODE != libc::O_RDONLY {
+        return Err("the image's fd is not read-only".into());
+    }
+    let meta = std::fs::File::from(file.try_clone().map_err(|e| e.to_string())?)
+        .metadata()
+        .map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err("the image is not a regular file".into());
+    }
+    if meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "the image file (owner {}, mode {:o}) may be changed by others than root",
+            meta.uid(),
+            meta.mode() & 0o7777
+        ));
+    }
+    crate::platform::sys::can_map_exec(fd)
+        .map_err(|e| format!("the image cannot be mapped executable: {e}"))
+}
+
+/// The segments of `image` whose pages a restore of `st` may share: uncompressed,
+/// page-aligned in memory and in the file, and not under any shared mapping (whose
+/// writes every address space mapping it must see, so it stays in the memory file).
+/// By memory offset: (end, image offset).
+fn shareable_segments(
+    st: &KernelState,
+    image: &statefile::Image,
+) -> std::collections::BTreeMap<u64, (u64, u64)> {
+    use crate::mm::PAGE;
+    let mut under_shared: Vec<(u64, u64)> = st
+        .mms
+        .iter()
+        .flat_map(|m| m.vmas.iter())
+        .filter(|v| v.shared)
+        .map(|v| (v.off, v.off.saturating_add(v.end.saturating_sub(v.start))))
+        .collect();
+    under_shared.sort_unstable();
+    let meets_shared = |s: u64, e: u64| {
+        let i = under_shared.partition_point(|&(a, _)| a < e);
+        under_shared[..i].iter().any(|&(_, b)| b > s)
+    };
+    image
+        .segment_infos()
+        .filter(|g| {
+            !g.compressed
+                && g.len > 0
+                && g.len % PAGE == 0
+                && g.memory_offset % PAGE == 0
+                && g.file_offset % PAGE == 0
+                && !meets_shared(g.memory_offset, g.memory_offset + g.len)
+        })
+        .map(|g| (g.memory_offset, (g.memory_offset + g.len, g.file_offset)))
+        .collect()
 }
 
 /// The CPU features of this host, recorded in an image's metadata.
@@ -133,9 +204,12 @@ impl Kernel {
     /// kernel will not run.
     ///
     /// `on_demand`: the guest runs before its memory is loaded (see `mm::lazy`).
+    /// `file`: the image's file, whose pages the restored memory shares with every other
+    /// restore from it when it may (`image_shareable`; not on demand).
     pub(crate) fn restore(
         &mut self,
         image: std::sync::Arc<statefile::Image>,
+        file: Option<OwnedFd>,
         stdio: [OwnedFd; 3],
         on_demand: bool,
     ) -> Result<(), RestoreError> {
@@ -144,7 +218,14 @@ impl Kernel {
         let memory = if on_demand {
             Memory::OnDemand(image.clone())
         } else {
-            Memory::Image(&image)
+            let file = file.filter(|f| match image_shareable(&image, f) {
+                Ok(()) => true,
+                Err(why) => {
+                    log::info!("restore: the image's pages are copied, not shared: {why}");
+                    false
+                }
+            });
+            Memory::Image(&image, file)
         };
         self.restore_state(&st, memory, stdio)
     }
@@ -207,18 +288,47 @@ impl Kernel {
                     self.mf.write(seg.memory_offset, &seg.data);
                 }
             }
-            Memory::Image(image) => {
+            Memory::Image(image, file) => {
                 if let Some(seg) = image
                     .segment_infos()
                     .find(|seg| !inside(seg.memory_offset, seg.len))
                 {
                     return Err(outside(seg.index));
                 }
-                // One pass over the image on every CPU: each piece is copied and
-                // checksummed while it is in the cache. Nothing runs before all match.
+                // The segments whose pages are shared rather than copied: by memory
+                // offset, (end, image offset).
+                let shared: std::collections::BTreeMap<u64, (u64, u64)> = match &file {
+                    Some(_) => shareable_segments(st, image),
+                    None => Default::default(),
+                };
+                let is_shared = |off: u64| {
+                    shared
+                        .range(..=off)
+                        .next_back()
+                        .is_some_and(|(_, &(end, _))| off < end)
+                };
+                // One pass over the image on every CPU: each piece is copied (unless
+                // shared) and checksummed while it is in the cache (a shared piece's
+                // read brings it into the page cache, for the other restores too).
+                // Nothing runs before all match.
                 let loader = self.mf.loader();
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-                image.load_segments(threads, &|off, bytes| loader.write(off, bytes))?;
+                image.load_segments(threads, &|off, bytes| {
+                    if !is_shared(off) {
+                        loader.write(off, bytes)
+                    }
+                })?;
+                if let (Some(file), false) = (file, shared.is_empty()) {
+                    use std::os::fd::AsRawFd;
+                    let pieces: Vec<(u64, u64, u64)> =
+                        shared.iter().map(|(&m, &(e, f))| (m, f, e - m)).collect();
+                    self.plat
+                        .share_image(file.as_raw_fd())
+                        .map_err(RestoreError::Platform)?;
+                    self.mf
+                        .share_image(file, &pieces)
+                        .map_err(RestoreError::Platform)?;
+                }
             }
             Memory::OnDemand(image) => {
                 if let Some(seg) = image

@@ -1,6 +1,7 @@
 //! The memory file: one memfd holding all guest memory. The sentry maps it whole into its
 //! own address space; guest mappings are ranges of it mapped into stubs.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -43,6 +44,14 @@ pub struct MemoryFile {
     /// ahead of it while the guest runs, and what becomes writable again is tracked, so
     /// that the stop only protects that (`Mm::dirty`).
     tracking: bool,
+    /// Ranges whose bytes are still the shared checkpoint image's pages (a restore that
+    /// shares its image, `share_image`): start -> (end, image offset of start). The
+    /// sentry maps them from the image, read-only; the memory file has nothing there.
+    /// Address spaces map them from the image too, never writable: a write first gives
+    /// the pages their copy here (`materialize`).
+    image: RefCell<BTreeMap<u64, (u64, u64)>>,
+    /// The image those ranges come from (read-only).
+    image_fd: Option<OwnedFd>,
 }
 
 impl MemoryFile {
@@ -62,6 +71,8 @@ impl MemoryFile {
             deferred: Vec::new(),
             lazy: None,
             tracking: false,
+            image: RefCell::new(BTreeMap::new()),
+            image_fd: None,
         })
     }
 
@@ -150,6 +161,8 @@ impl MemoryFile {
             // inside is loaded, so that nothing writes into the range once it is free.
             b.discard(start, end - start);
         }
+        // What the image held there is gone with the range.
+        let _ = self.unshare(start, end - start, false);
         let _ = sys::punch_hole(self.raw_fd(), start, end - start);
         let (mut s, mut e) = (start, end);
         if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
@@ -224,6 +237,8 @@ impl MemoryFile {
     pub fn write(&self, off: u64, buf: &[u8]) {
         assert!(off + buf.len() as u64 <= FILE_SIZE);
         let _ = self.settle(off, buf.len() as u64);
+        // The memory manager gave written guest pages their copy already.
+        let _ = self.materialize(off, buf.len() as u64);
         self.preserve(off, buf.len() as u64);
         // SAFETY: the range is inside the sentry's mapping of the file (checked above).
         unsafe { sys::copy_raw(self.base.add(off as usize), buf.as_ptr(), buf.len()) }
@@ -231,6 +246,7 @@ impl MemoryFile {
 
     pub fn zero(&self, off: u64, len: u64) {
         let _ = self.settle(off, len);
+        let _ = self.unshare(off, len, false);
         self.preserve(off, len);
         let _ = sys::punch_hole(self.raw_fd(), off, len);
     }
@@ -240,6 +256,7 @@ impl MemoryFile {
         assert!(from + len <= FILE_SIZE && to + len <= FILE_SIZE);
         let _ = self.settle(from, len);
         let _ = self.settle(to, len);
+        let _ = self.materialize(to, len);
         self.preserve(to, len);
         // SAFETY: both ranges lie inside the sentry's mapping of the file.
         unsafe {
@@ -249,6 +266,157 @@ impl MemoryFile {
                 len as usize,
             )
         }
+    }
+
+    /// Makes the pieces (memory offset, image offset, length; page-aligned, inside the
+    /// allocated ranges, in increasing memory offset without overlaps) the pages of the
+    /// checkpoint image open as `fd` (read-only): the memory file holds nothing there;
+    /// the sentry and address spaces map the image's pages, which every restore from the
+    /// same image shares through the host's page cache. Their bytes must have been
+    /// checked against their checksums.
+    pub(crate) fn share_image(
+        &mut self,
+        fd: OwnedFd,
+        pieces: &[(u64, u64, u64)],
+    ) -> io::Result<()> {
+        // Adjacent pieces that are adjacent in the image too make one mapping.
+        let mut merged: Vec<(u64, u64, u64)> = Vec::new();
+        for &(m, f, len) in pieces {
+            if m % PAGE != 0 || f % PAGE != 0 || len % PAGE != 0 || len == 0 {
+                return Err(io::Error::other(format!(
+                    "unaligned image piece {m:#x}+{len:#x}"
+                )));
+            }
+            if m.checked_add(len).is_none_or(|e| e > FILE_SIZE)
+                || merged.last().is_some_and(|&(pm, _, pl)| pm + pl > m)
+            {
+                return Err(io::Error::other(format!("bad image piece {m:#x}+{len:#x}")));
+            }
+            match merged.last_mut() {
+                Some((pm, pf, pl)) if *pm + *pl == m && *pf + *pl == f => *pl += len,
+                _ => merged.push((m, f, len)),
+            }
+        }
+        let mut image = self.image.borrow_mut();
+        for (m, f, len) in merged {
+            // SAFETY: the range lies in the sentry's mapping of the memory file (checked
+            // above); nothing borrows memory-file bytes as a Rust reference.
+            unsafe {
+                sys::remap_fixed(
+                    self.base.add(m as usize),
+                    len as usize,
+                    libc::PROT_READ,
+                    fd.as_raw_fd(),
+                    f,
+                )?
+            };
+            image.insert(m, (m + len, f));
+        }
+        drop(image);
+        self.image_fd = Some(fd);
+        Ok(())
+    }
+
+    /// `[off, off + len)` in pieces (start, end, image offset of start if the piece is
+    /// the image's pages).
+    pub(crate) fn image_pieces(&self, off: u64, len: u64) -> Vec<(u64, u64, Option<u64>)> {
+        let image = self.image.borrow();
+        let end = off + len;
+        let mut out = Vec::new();
+        let mut at = off;
+        let first = image
+            .range(..=off)
+            .next_back()
+            .filter(|(_, &(e, _))| e > off)
+            .map(|(&s, &v)| (s, v));
+        for (s, (e, f)) in first.into_iter().chain(
+            image
+                .range(off..end)
+                .filter(|(&s, _)| s > off)
+                .map(|(&s, &v)| (s, v)),
+        ) {
+            if s > at {
+                out.push((at, s, None));
+            }
+            let (a, b) = (s.max(at), e.min(end));
+            out.push((a, b, Some(f + (a - s))));
+            at = b;
+        }
+        if at < end {
+            out.push((at, end, None));
+        }
+        out
+    }
+
+    /// Whether any page of `[off, off + len)` is still the image's.
+    pub(crate) fn has_image(&self, off: u64, len: u64) -> bool {
+        let image = self.image.borrow();
+        !image.is_empty()
+            && (image
+                .range(..=off)
+                .next_back()
+                .is_some_and(|(_, &(e, _))| e > off)
+                || image.range(off..off + len).next().is_some())
+    }
+
+    /// Gives the image's pages in `[off, off + len)` their copy in the memory file (same
+    /// bytes), where the sentry maps them from now on: they may be written. An address
+    /// space mapping them from the image must map them again (the caller's part: only
+    /// one maps pages with one reference, and pages with more are copied, not written).
+    /// Fails (the pages stay the image's) when the host cannot give them memory.
+    pub(crate) fn materialize(&self, off: u64, len: u64) -> io::Result<()> {
+        self.unshare(off, len, true)
+    }
+
+    /// Ends the image's part in `[off, off + len)`: the sentry maps the memory file
+    /// there again, with the image's bytes copied in when `copy` (else it is being
+    /// released or zeroed).
+    fn unshare(&self, off: u64, len: u64, copy: bool) -> io::Result<()> {
+        if !self.has_image(off, len) {
+            return Ok(());
+        }
+        let mut image = self.image.borrow_mut();
+        let end = off + len;
+        for at in [off, end] {
+            if let Some((&s, &(e, f))) = image.range(..at).next_back() {
+                if e > at {
+                    image.insert(s, (at, f));
+                    image.insert(at, (e, f + (at - s)));
+                }
+            }
+        }
+        let keys: Vec<u64> = image.range(off..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let (e, f) = image.remove(&k).expect("listed");
+            let len = (e - k) as usize;
+            // SAFETY: the range lies in the sentry's mapping of the memory file (it was
+            // entered by `share_image`, which checked); nothing borrows it as a Rust
+            // reference. The copy reads the image's mapping, still in place.
+            let r = unsafe {
+                let at = self.base.add(k as usize);
+                if copy {
+                    sys::pwrite_all(self.raw_fd(), at, len, k)
+                } else {
+                    Ok(())
+                }
+                .and_then(|()| {
+                    sys::remap_fixed(
+                        at,
+                        len,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        self.raw_fd(),
+                        k,
+                    )
+                })
+            };
+            if let Err(err) = r {
+                // Still the image's (the sentry's mapping is replaced only once the copy
+                // is made, and a failed mmap leaves the old one).
+                image.insert(k, (e, f));
+                return Err(err);
+            }
+        }
+        Ok(())
     }
 
     /// A writer of memory-file bytes that other threads may use (a restore loading the

@@ -77,6 +77,62 @@ pub struct MmCtx<'a> {
     pub plat: &'a mut dyn Platform,
 }
 
+impl MmCtx<'_> {
+    /// `r`, whose memory-file bytes start at `off`, in pieces: (guest range, image
+    /// offset if the piece's pages are still the shared checkpoint image's).
+    fn pieces(&self, r: GuestRange, off: u64) -> std::io::Result<Vec<(GuestRange, Option<u64>)>> {
+        let at = |x: u64| r.start() + (x - off);
+        self.mf
+            .image_pieces(off, r.len())
+            .into_iter()
+            .map(|(s, e, img)| Ok((GuestRange::bounds(at(s), at(e))?, img)))
+            .collect()
+    }
+
+    /// Maps `r` in `a` to the memory-file bytes from `off`: pages that are still the
+    /// image's are mapped from the image, never writable.
+    fn map(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        off: u64,
+    ) -> std::io::Result<()> {
+        for (piece, img) in self.pieces(r, off)? {
+            match img {
+                Some(f) => self.plat.map_image(a, piece, prot & !PROT_WRITE, f)?,
+                None => self
+                    .plat
+                    .map(a, piece, prot, off + (piece.start() - r.start()))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `r` in `a`, whose memory-file bytes start at `off`, protection `prot`;
+    /// pages still the image's never become writable.
+    fn protect(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        off: u64,
+    ) -> std::io::Result<()> {
+        if prot & PROT_WRITE == 0 || !self.mf.has_image(off, r.len()) {
+            return self.plat.protect(a, r, prot);
+        }
+        for (piece, img) in self.pieces(r, off)? {
+            let p = if img.is_some() {
+                prot & !PROT_WRITE
+            } else {
+                prot
+            };
+            self.plat.protect(a, piece, p)?;
+        }
+        Ok(())
+    }
+}
+
 fn io_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::ENOMEM)
 }
@@ -165,7 +221,7 @@ impl Mm {
                 let (x, y) = (s.max(a), v.end.min(b));
                 let hp = self.host_prot(cx, v, s);
                 if let Ok(r) = GuestRange::bounds(x, y) {
-                    let _ = cx.plat.protect(self.id, r, hp);
+                    let _ = cx.protect(self.id, r, hp, v.off + (x - s));
                 }
             }
             self.drop_unopened(a, b);
@@ -239,9 +295,14 @@ impl Mm {
     /// that another address space still shares is mapped read-only (copy-on-write), and
     /// so is memory a checkpoint's snapshot still needs unchanged.
     fn host_prot(&self, cx: &MmCtx, v: &Vma, start: u64) -> i32 {
-        let len = v.end - start;
+        Self::window_prot(cx, v, v.off, v.end - start)
+    }
+
+    /// The host protection, as `host_prot`, of the part of mapping `v` whose memory-file
+    /// bytes are `[off, off + len)`.
+    fn window_prot(cx: &MmCtx, v: &Vma, off: u64, len: u64) -> i32 {
         if v.prot & PROT_WRITE != 0
-            && ((!v.shared && cx.mf.is_shared(v.off, len)) || !cx.mf.write_allowed(v.off, len))
+            && ((!v.shared && cx.mf.is_shared(off, len)) || !cx.mf.write_allowed(off, len))
         {
             v.prot & !PROT_WRITE
         } else {
@@ -256,8 +317,7 @@ impl Mm {
         for (&s, v) in &self.vmas {
             if v.prot & PROT_WRITE != 0 {
                 let hp = self.host_prot(cx, v, s);
-                cx.plat
-                    .protect(self.id, GuestRange::bounds(s, v.end)?, hp)?;
+                cx.protect(self.id, GuestRange::bounds(s, v.end)?, hp, v.off)?;
             }
         }
         Ok(())
@@ -302,7 +362,7 @@ impl Mm {
             }
             let (a, b) = (s.max(start), v.end.min(end));
             let hp = self.host_prot(cx, v, s);
-            cx.plat.protect(self.id, GuestRange::bounds(a, b)?, hp)?;
+            cx.protect(self.id, GuestRange::bounds(a, b)?, hp, v.off + (a - s))?;
         }
         Ok(())
     }
@@ -456,8 +516,7 @@ impl Mm {
             self.vmas.get_mut(&k).expect("listed").prot = prot;
             let v = self.vmas[&k].clone();
             let hp = self.host_prot(cx, &v, k);
-            cx.plat
-                .protect(self.id, table_range(k, v.end)?, hp)
+            cx.protect(self.id, table_range(k, v.end)?, hp, v.off)
                 .map_err(io_errno)?;
         }
         Ok(())
@@ -582,8 +641,7 @@ impl Mm {
             let ns = dest.start() + (k - old);
             v.end = dest.start() + (v.end - old);
             let hp = self.host_prot(cx, &v, ns);
-            cx.plat
-                .map(self.id, table_range(ns, v.end)?, hp, v.off)
+            cx.map(self.id, table_range(ns, v.end)?, hp, v.off)
                 .map_err(io_errno)?;
             self.vmas.insert(ns, v);
         }
@@ -620,9 +678,9 @@ impl Mm {
             };
             let r = GuestRange::bounds(s, v.end)?;
             if !v.shared && v.prot & PROT_WRITE != 0 {
-                cx.plat.protect(self.id, r, prot)?;
+                cx.protect(self.id, r, prot, v.off)?;
             }
-            cx.plat.map(id, r, prot, v.off)?;
+            cx.map(id, r, prot, v.off)?;
         }
         Ok(child)
     }
@@ -635,6 +693,14 @@ impl Mm {
         };
         if v.prot & PROT_WRITE == 0 {
             return false;
+        }
+        // Pages still the shared image's: this address space gets their copy (its own
+        // copy, if a fork shares them), mapped with what protection is due now; a fault
+        // on it that remains is served as any other.
+        let w0 = (addr & !(COW_CHUNK - 1)).max(s);
+        let w1 = ((addr & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
+        if cx.mf.has_image(v.off + (w0 - s), w1 - w0) {
+            return self.own_window(cx, w0, w1).is_ok();
         }
         if cx.mf.tracking() {
             // Made read-only ahead of a checkpoint's snapshot: the chunk around the
@@ -649,7 +715,7 @@ impl Mm {
                     return false;
                 };
                 self.dirty.push((w0, w1));
-                return cx.plat.protect(self.id, r, prot).is_ok();
+                return cx.protect(self.id, r, prot, off).is_ok();
             }
             return self.break_cow(cx, w0, w1).is_ok();
         }
@@ -665,7 +731,7 @@ impl Mm {
                 let Ok(r) = table_range(w0, w1) else {
                     return false;
                 };
-                return cx.plat.protect(self.id, r, prot).is_ok();
+                return cx.protect(self.id, r, prot, off).is_ok();
             }
             return self.break_cow(cx, w0, w1).is_ok();
         }
@@ -677,8 +743,8 @@ impl Mm {
             }
             let w0 = (addr & !(SNAP_CHUNK - 1)).max(s);
             let w1 = ((addr & !(SNAP_CHUNK - 1)) + SNAP_CHUNK).min(v.end);
-            let prot = v.prot;
-            return table_range(w0, w1).is_ok_and(|r| cx.plat.protect(self.id, r, prot).is_ok());
+            let (prot, off) = (v.prot, v.off + (w0 - s));
+            return table_range(w0, w1).is_ok_and(|r| cx.protect(self.id, r, prot, off).is_ok());
         }
         // Nothing else shares this part of the mapping any more (the other side exited
         // or wrote its own copy, or a checkpoint's snapshot is over and the mapping
@@ -689,15 +755,38 @@ impl Mm {
         let w0 = (addr & !(WIDE_WINDOW - 1)).max(s);
         let w1 = ((addr & !(WIDE_WINDOW - 1)) + WIDE_WINDOW).min(v.end);
         if !cx.mf.is_shared(v.off + (w0 - s), w1 - w0) {
-            let prot = v.prot;
+            let (prot, off) = (v.prot, v.off + (w0 - s));
             let Ok(r) = table_range(w0, w1) else {
                 return false;
             };
-            return cx.plat.protect(self.id, r, prot).is_ok();
+            return cx.protect(self.id, r, prot, off).is_ok();
         }
         let w0 = (addr & !(COW_CHUNK - 1)).max(s);
         let w1 = ((addr & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
         self.break_cow(cx, w0, w1).is_ok()
+    }
+
+    /// Makes `[w0, w1)` (inside one mapping) this address space's own before it is
+    /// written: its own copy if another address space shares it (copy-on-write), the
+    /// memory file's copy of pages still the shared image's (mapped again: nothing maps
+    /// the image where its bytes change).
+    fn own_window(&mut self, cx: &mut MmCtx, w0: u64, w1: u64) -> Result<(), Errno> {
+        let (s, v) = self.find(w0).ok_or(libc::EFAULT)?;
+        let (off, len) = (v.off + (w0 - s), w1 - w0);
+        if !v.shared && cx.mf.is_shared(off, len) {
+            return self.break_cow(cx, w0, w1);
+        }
+        if !cx.mf.has_image(off, len) {
+            return Ok(());
+        }
+        let hp = Self::window_prot(cx, v, off, len);
+        cx.mf.materialize(off, len).map_err(io_errno)?;
+        cx.map(self.id, table_range(w0, w1)?, hp, off)
+            .map_err(io_errno)?;
+        if cx.mf.tracking() && hp & PROT_WRITE != 0 {
+            self.dirty.push((w0, w1));
+        }
+        Ok(())
     }
 
     /// Makes `[w0, w1)` (inside one mapping) private to this address space and writable.
@@ -711,7 +800,7 @@ impl Mm {
             self.dirty.push((w0, w1));
         }
         if !cx.mf.is_shared(off, len) {
-            return cx.plat.protect(self.id, r, prot).map_err(io_errno);
+            return cx.protect(self.id, r, prot, off).map_err(io_errno);
         }
         let new = cx.mf.alloc(len).map_err(io_errno)?;
         cx.mf.copy_within(off, new, len);
@@ -780,10 +869,11 @@ impl Mm {
         while cur < end {
             let (s, v) = self.find(cur).ok_or(libc::EFAULT)?;
             let pend = v.end.min(end);
-            if !v.shared && cx.mf.is_shared(v.off + (cur - s), pend - cur) {
+            let (off, len) = (v.off + (cur - s), pend - cur);
+            if (!v.shared && cx.mf.is_shared(off, len)) || cx.mf.has_image(off, len) {
                 let w0 = (cur & !(COW_CHUNK - 1)).max(s);
                 let w1 = (((pend - 1) & !(COW_CHUNK - 1)) + COW_CHUNK).min(v.end);
-                self.break_cow(cx, w0, w1)?;
+                self.own_window(cx, w0, w1)?;
             }
             cur = pend;
         }
@@ -832,8 +922,7 @@ impl Mm {
             } else {
                 self.host_prot(cx, &v, s)
             };
-            cx.plat
-                .map(self.id, GuestRange::bounds(s, v.end)?, hp, v.off)?;
+            cx.map(self.id, GuestRange::bounds(s, v.end)?, hp, v.off)?;
         }
         Ok(())
     }
@@ -860,6 +949,102 @@ mod tests {
             .find(|&(s, (e, _, _))| s <= addr && addr < e)
             .map(|(_, (_, prot, _))| prot)
             .expect("mapped")
+    }
+
+    /// (protection, whether it maps the image) of the page at `addr`.
+    fn mapped_at(p: &FakePlatform, mm: &Mm, addr: u64) -> (i32, bool) {
+        use crate::platform::fake::FAKE_IMAGE;
+        p.mappings(mm.id)
+            .into_iter()
+            .find(|&(s, (e, _, _))| s <= addr && addr < e)
+            .map(|(_, (_, prot, off))| (prot, off & FAKE_IMAGE != 0))
+            .expect("mapped")
+    }
+
+    #[test]
+    fn pages_still_the_images_are_never_writable_and_get_their_copy_before_a_write() {
+        use std::os::fd::{AsRawFd, OwnedFd};
+        const MIB: u64 = 1 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
+        let bytes: Vec<u8> = (0..2 * MIB).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut mf = MemoryFile::new().unwrap();
+        let mut p = FakePlatform::new();
+        let rw = PROT_READ | PROT_WRITE;
+        // 1 MiB of private memory at offset 0: the image's second MiB.
+        mf.restore_ranges(&[(0, MIB, 1)]).unwrap();
+        p.share_image(file.as_raw_fd()).unwrap();
+        mf.share_image(OwnedFd::from(file), &[(0, MIB, MIB)])
+            .unwrap();
+        let mut cx = MmCtx {
+            mf: &mut mf,
+            plat: &mut p,
+        };
+        let base = 0x10_0000;
+        let mut mm = Mm::new(&mut cx).unwrap();
+        mm.vmas.insert(
+            base,
+            Vma {
+                end: base + MIB,
+                prot: rw,
+                shared: false,
+                off: 0,
+                name: String::new(),
+            },
+        );
+        mm.remap_all(&mut cx).unwrap();
+        let image_at = |at: u64, n: usize| &bytes[(MIB + at) as usize..(MIB + at) as usize + n];
+        let read = |mm: &Mm, mf: &MemoryFile, at: u64, n: usize| {
+            let mut buf = vec![0; n];
+            mm.read(mf, base + at, &mut buf).unwrap();
+            buf
+        };
+        assert_eq!(read(&mm, cx.mf, 5000, 16), image_at(5000, 16));
+        // A guest write fault: the 64 KiB around it get their copy and are writable; the
+        // rest stays the image's, read-only, even when the guest asks for write access.
+        assert!(mm.handle_cow(&mut cx, base + 70000));
+        drop(cx);
+        assert_eq!(mapped_at(&p, &mm, base + 70000), (rw, false));
+        assert_eq!(mapped_at(&p, &mm, base), (PROT_READ, true));
+        let mut cx = MmCtx {
+            mf: &mut mf,
+            plat: &mut p,
+        };
+        mm.protect(&mut cx, base, MIB, rw).unwrap();
+        // The kernel's own write to guest memory: the page's copy first, then the write.
+        mm.write(&mut cx, base + 300_000, b"hello").unwrap();
+        assert_eq!(read(&mm, cx.mf, 300_000, 5), b"hello");
+        assert_eq!(read(&mm, cx.mf, 70000, 8), image_at(70000, 8));
+        // A fork: the child's write gets its own copy; the parent still has the image's
+        // bytes there, and its own write to the same page later its own copy.
+        let mut child = mm.fork(&mut cx).unwrap();
+        child.write(&mut cx, base + 600_000, b"child").unwrap();
+        assert_eq!(read(&child, cx.mf, 600_000, 5), b"child");
+        assert_eq!(read(&mm, cx.mf, 600_000, 5), image_at(600_000, 5));
+        assert!(mm.handle_cow(&mut cx, base + 600_000));
+        mm.write(&mut cx, base + 600_000, b"parent").unwrap();
+        assert_eq!(read(&child, cx.mf, 600_000, 5), b"child");
+        assert_eq!(read(&mm, cx.mf, 600_000, 6), b"parent");
+        child.destroy(&mut cx);
+        drop(cx);
+        assert_eq!(mapped_at(&p, &mm, base + 600_000), (rw, false));
+        assert_eq!(mapped_at(&p, &mm, base + 900_000), (PROT_READ, true));
+        // Nothing reached the image file.
+        assert!(std::fs::read(&path).unwrap() == bytes);
+        // Unmapped, the memory is released and what the image had there with it: memory
+        // allocated there later starts zero.
+        let mut cx = MmCtx {
+            mf: &mut mf,
+            plat: &mut p,
+        };
+        mm.unmap(&mut cx, base, MIB).unwrap();
+        assert!(!cx.mf.has_image(0, MIB));
+        let a = mm
+            .map_anon(&mut cx, base, MIB, rw, false, true, "")
+            .unwrap();
+        assert_eq!(read(&mm, cx.mf, a - base + 4096, 8), [0; 8]);
     }
 
     #[test]

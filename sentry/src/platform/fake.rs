@@ -37,7 +37,13 @@ pub(crate) struct FakePlatform {
     threads: HashMap<i32, Thread>,
     next_id: i32,
     events: VecDeque<Event>,
+    /// An image is shared (`share_image`).
+    image: bool,
 }
+
+/// Marks, in a fake mapping's offset, a mapping of the shared image (at the offset
+/// without this bit).
+pub(crate) const FAKE_IMAGE: u64 = 1 << 63;
 
 /// The registers of a fresh 64-bit user thread: zero, but for the user code and stack
 /// segment selectors x86-64 Linux gives every thread.
@@ -153,6 +159,28 @@ impl Platform for FakePlatform {
         Ok(())
     }
 
+    fn map_image(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        offset: u64,
+    ) -> io::Result<()> {
+        if !self.image {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        // As the host would: the image's fd is read-only.
+        if prot & libc::PROT_WRITE != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
+        self.map(a, r, prot, offset | FAKE_IMAGE)
+    }
+
+    fn share_image(&mut self, _fd: i32) -> io::Result<()> {
+        self.image = true;
+        Ok(())
+    }
+
     fn unmap(&mut self, a: AddressSpaceId, r: GuestRange) -> io::Result<()> {
         check(r)?;
         Self::cut(self.space(a)?, r);
@@ -162,6 +190,14 @@ impl Platform for FakePlatform {
     fn protect(&mut self, a: AddressSpaceId, r: GuestRange, prot: i32) -> io::Result<()> {
         check(r)?;
         let s = self.space(a)?;
+        // As the host would: a mapping of the image (read-only fd) never becomes writable.
+        if prot & libc::PROT_WRITE != 0
+            && s.maps
+                .range(..r.end())
+                .any(|(_, m)| m.0 > r.start() && m.2 & FAKE_IMAGE != 0)
+        {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
         let pieces: Vec<(u64, FakeMapping)> = s
             .maps
             .range(..r.end())

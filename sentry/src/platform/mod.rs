@@ -134,6 +134,19 @@ pub trait Platform {
         prot: i32,
         offset: u64,
     ) -> std::io::Result<()>;
+    /// Maps `r.len()` bytes of the shared checkpoint image (`share_image`) at file offset
+    /// `offset` to `r` in `a`, never writable (a write to such memory faults into the
+    /// kernel, which first gives the page a copy in the memory file).
+    fn map_image(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        offset: u64,
+    ) -> std::io::Result<()>;
+    /// Lets address spaces made from now on map pages of the checkpoint image open
+    /// (read-only) as `fd`. Only before any address space exists (a restore).
+    fn share_image(&mut self, fd: i32) -> std::io::Result<()>;
     fn unmap(&mut self, a: AddressSpaceId, r: GuestRange) -> std::io::Result<()>;
     fn protect(&mut self, a: AddressSpaceId, r: GuestRange, prot: i32) -> std::io::Result<()>;
     fn get_regs(&mut self, tid: i32) -> std::io::Result<Regs>;

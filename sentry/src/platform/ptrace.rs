@@ -29,6 +29,9 @@ pub(crate) struct Ptrace {
     wakeup: i32,
     master: i32,
     memfd: i32,
+    /// The checkpoint image whose pages address spaces may map (read-only), once a
+    /// restore shares them (`share_image`).
+    image: Option<i32>,
     stubs: HashMap<i32, Stub>,
     /// A thread's stub process.
     owner: HashMap<i32, i32>,
@@ -60,8 +63,25 @@ impl Ptrace {
         )
         .map_err(io::Error::from)?;
         let wakeup = sys::sigchld_eventfd()?;
-        let filter = sys::leak_filter(stub_filter::program(TRAMPOLINE, memfd));
-        let master = sys::fork_master_stub(TRAMPOLINE as usize, memfd)?;
+        let mut p = Ptrace {
+            sigchld,
+            wakeup,
+            master: -1,
+            memfd,
+            image: None,
+            stubs: HashMap::new(),
+            owner: HashMap::new(),
+        };
+        p.master = p.spawn_master()?;
+        Ok(p)
+    }
+
+    /// Forks a master stub keeping the memory file (and the image, if shared), seizes it
+    /// and confines it.
+    fn spawn_master(&mut self) -> io::Result<i32> {
+        let filter = sys::leak_filter(stub_filter::program(TRAMPOLINE, self.memfd, self.image));
+        let keep = [self.memfd, self.image.unwrap_or(self.memfd)];
+        let master = sys::fork_master_stub(TRAMPOLINE as usize, keep)?;
         // Wait for it to stop itself, then seize it.
         match sys::wait(master, false)? {
             Some((_, status)) if libc::WIFSTOPPED(status) => {}
@@ -73,30 +93,22 @@ impl Ptrace {
             | libc::PTRACE_O_TRACEFORK;
         sys::seize(master, opts)?;
         Self::wait_stop(master)?;
-        let mut p = Ptrace {
-            sigchld,
-            wakeup,
-            master,
-            memfd,
-            stubs: HashMap::new(),
-            owner: HashMap::new(),
-        };
         // The stub dropped every capability and set no_new_privs before it stopped; from
         // here on it can make only the calls the sentry injects (see `stub_filter`).
-        p.inject_ok(
+        self.inject_ok(
             master,
             libc::SYS_seccomp,
             [1 /* SET_MODE_FILTER */, 0, filter as u64, 0, 0, 0],
         )?;
         // Empty the address space but for the trampoline page.
-        p.inject_ok(master, libc::SYS_munmap, [0, TRAMPOLINE, 0, 0, 0, 0])?;
+        self.inject_ok(master, libc::SYS_munmap, [0, TRAMPOLINE, 0, 0, 0, 0])?;
         let top = 0x7fff_ffff_f000u64;
-        p.inject_ok(
+        self.inject_ok(
             master,
             libc::SYS_munmap,
             [TRAMPOLINE + 4096, top - TRAMPOLINE - 4096, 0, 0, 0, 0],
         )?;
-        Ok(p)
+        Ok(master)
     }
 
     /// Waits until `tid` is in a ptrace stop (any kind), resuming it past signals that
@@ -246,6 +258,60 @@ impl Platform for Ptrace {
             ],
         )
         .map(drop)
+    }
+
+    fn map_image(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        offset: u64,
+    ) -> io::Result<()> {
+        check_range(r)?;
+        let fd = self
+            .image
+            .ok_or_else(|| invalid("no image is shared".into()))?;
+        // The fd is read-only: the host refuses PROT_WRITE on this shared mapping, now
+        // and at any later mprotect.
+        self.inject_ok(
+            a.0,
+            libc::SYS_mmap,
+            [
+                r.start(),
+                r.len(),
+                (prot & !libc::PROT_WRITE) as u64,
+                stub_filter::MMAP_FLAGS,
+                fd as u64,
+                offset,
+            ],
+        )
+        .map(drop)
+    }
+
+    fn share_image(&mut self, fd: i32) -> io::Result<()> {
+        if !self.stubs.is_empty() || self.image.is_some() {
+            return Err(invalid(
+                "the image can be shared only before any address space exists".into(),
+            ));
+        }
+        // Address spaces are forks of the master stub, which keeps only the fds it had
+        // when it was forked: a new master, with the image's fd too, replaces it.
+        self.image = Some(fd);
+        let old = self.master;
+        match self.spawn_master() {
+            Ok(m) => self.master = m,
+            Err(e) => {
+                self.image = None;
+                return Err(e);
+            }
+        }
+        let _ = sys::kill(old, libc::SIGKILL);
+        while let Ok(Some((_, st))) = sys::wait(old, false) {
+            if !libc::WIFSTOPPED(st) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn unmap(&mut self, a: AddressSpaceId, r: GuestRange) -> io::Result<()> {

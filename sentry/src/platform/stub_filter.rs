@@ -11,7 +11,7 @@
 //!
 //! | call | admitted when |
 //! | --- | --- |
-//! | `mmap` | the fd is the memory file, flags are `MAP_SHARED|MAP_FIXED`, the address lies in the guest range |
+//! | `mmap` | the fd is the memory file (or, after a restore sharing its image, the image file, opened read-only so that no mapping of it can ever be writable), flags are `MAP_SHARED|MAP_FIXED`, the address lies in the guest range |
 //! | `munmap`, `mprotect` | always (the stub's own address space) |
 //! | `clone` | flags are exactly those of a new address space or of a new guest thread |
 //! | `exit` | always (ending one guest thread) |
@@ -64,6 +64,8 @@ enum Label {
     Trap,
     Kill,
     Mmap,
+    /// An mmap's fd is admitted: its address is checked next.
+    MmapAddr,
     Clone,
     /// The next instruction.
     Next,
@@ -124,9 +126,10 @@ fn arg_eq(i: u32, v: u64, prog: &mut Vec<Insn>) {
     prog.push(Insn::Eq((v >> 32) as u32, Next, Kill));
 }
 
-/// The filter, for a stub whose trampoline `syscall` instruction is at `trampoline` and
-/// whose memory file is fd `memfd`.
-pub(super) fn program(trampoline: u64, memfd: i32) -> Vec<SockFilter> {
+/// The filter, for a stub whose trampoline `syscall` instruction is at `trampoline`,
+/// whose memory file is fd `memfd` and whose checkpoint image (a read-only fd, after a
+/// restore that shares its pages) is `image`.
+pub(super) fn program(trampoline: u64, memfd: i32, image: Option<i32>) -> Vec<SockFilter> {
     use Insn::*;
     use Label::*;
     let ip = trampoline + 2; // the address after the 2-byte `syscall`
@@ -146,7 +149,15 @@ pub(super) fn program(trampoline: u64, memfd: i32) -> Vec<SockFilter> {
         Mark(Mmap),
     ];
     arg_eq(3, MMAP_FLAGS, &mut p);
-    arg_eq(4, memfd as u64, &mut p);
+    // The fd: the memory file, or the image.
+    p.extend([
+        Load(off_arg_hi(4)),
+        Eq(0, Next, Kill),
+        Load(off_arg_lo(4)),
+        Eq(memfd as u32, MmapAddr, Next),
+        Eq(image.unwrap_or(memfd) as u32, MmapAddr, Kill),
+        Mark(MmapAddr),
+    ]);
     // GUEST_BOTTOM <= addr < GUEST_TOP: the high word below GUEST_TOP's, and when it is
     // zero, the low word at least GUEST_BOTTOM.
     p.extend([
@@ -207,7 +218,7 @@ mod tests {
 
     fn call(nr: i64, args: [u64; 6]) -> u32 {
         run(
-            &program(TRAMP, MEMFD),
+            &program(TRAMP, MEMFD, None),
             nr,
             AUDIT_ARCH_X86_64,
             TRAMP + 2,
@@ -254,7 +265,7 @@ mod tests {
             assert_eq!(call(nr, [0; 6]), RET_KILL_PROCESS, "syscall {nr:#x}");
         }
         // A 32-bit call from the trampoline.
-        let p = program(TRAMP, MEMFD);
+        let p = program(TRAMP, MEMFD, None);
         assert_eq!(run(&p, 9, 0x4000_0003, TRAMP + 2, [0; 6]), RET_KILL_PROCESS);
     }
 
@@ -303,8 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn the_image_fd_is_admitted_only_once_the_image_is_shared() {
+        const IMAGE: i32 = 9;
+        let map = |fd: i32| [0x40_0000, 4096, 5, MMAP_FLAGS, fd as u64, 0];
+        let shared = program(TRAMP, MEMFD, Some(IMAGE));
+        let at =
+            |p: &[SockFilter], args| run(p, libc::SYS_mmap, AUDIT_ARCH_X86_64, TRAMP + 2, args);
+        assert_eq!(at(&shared, map(IMAGE)), RET_ALLOW);
+        assert_eq!(at(&shared, map(MEMFD)), RET_ALLOW);
+        assert_eq!(at(&shared, map(IMAGE + 1)), RET_KILL_PROCESS);
+        let mut private = map(IMAGE);
+        private[3] = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        assert_eq!(at(&shared, private), RET_KILL_PROCESS);
+        let mut low = map(IMAGE);
+        low[0] = 0;
+        assert_eq!(at(&shared, low), RET_KILL_PROCESS);
+        // Without an image, its fd number is nothing.
+        assert_eq!(
+            at(&program(TRAMP, MEMFD, None), map(IMAGE)),
+            RET_KILL_PROCESS
+        );
+    }
+
+    #[test]
     fn calls_from_elsewhere_trap() {
-        let p = program(TRAMP, MEMFD);
+        let p = program(TRAMP, MEMFD, None);
         // The vsyscall page, the guest's own code, the trampoline's high word alone.
         for ip in [
             0xffff_ffff_ff60_0009,

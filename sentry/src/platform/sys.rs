@@ -140,12 +140,12 @@ pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {
 pub(crate) type SockFilter = libc::sock_filter;
 
 /// Forks the master stub. The child maps the trampoline page at `trampoline`, keeps only
-/// `keep_fd` open, detaches from the session, arranges to die with its parent, ignores
+/// the fds in `keep` open, detaches from the session, arranges to die with its parent, ignores
 /// SIGCHLD (so stubs it forks are reaped), drops every capability (all five sets, so
 /// nothing it or its clones do is privileged), sets no_new_privs, and stops itself. It
 /// exits instead of stopping when any of that fails. Returns the child's pid. The seccomp
 /// filter is installed later by injection.
-pub(crate) fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i32> {
+pub(crate) fn fork_master_stub(trampoline: usize, keep: [i32; 2]) -> io::Result<i32> {
     // Reserve the trampoline's address in this process, once, so the child can map it
     // there (the child replaces the reservation; nothing of ours lives in it).
     static RESERVED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -175,6 +175,16 @@ pub(crate) fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i3
         pid: 0,
     };
     let no_caps = [CapData::default(); 2];
+    // The fd ranges to close around the kept ones: [lo, hi] pairs.
+    let (a, b) = (keep[0].min(keep[1]) as u32, keep[0].max(keep[1]) as u32);
+    let mut close = [(1u32, 0u32); 3];
+    if a > 0 {
+        close[0] = (0, a - 1);
+    }
+    if b > a + 1 {
+        close[1] = (a + 1, b - 1);
+    }
+    close[2] = (b + 1, u32::MAX);
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: fork has no memory-safety preconditions; the child below only makes
@@ -214,9 +224,12 @@ pub(crate) fn fork_master_stub(trampoline: usize, keep_fd: i32) -> io::Result<i3
         }
         std::ptr::copy_nonoverlapping(code.as_ptr(), p.cast::<u8>(), code.len());
         libc::mprotect(p, 4096, libc::PROT_READ | libc::PROT_EXEC);
-        // Keep only the memory file.
-        libc::syscall(libc::SYS_close_range, 0, keep_fd - 1, 0);
-        libc::syscall(libc::SYS_close_range, keep_fd + 1, u32::MAX, 0);
+        // Keep only the memory file (and the image, when it is shared).
+        for (lo, hi) in close {
+            if lo <= hi {
+                libc::syscall(libc::SYS_close_range, lo, hi, 0);
+            }
+        }
         // No capability in any set: the bounding set first (that needs CAP_SETPCAP, which
         // goes with the rest), then the ambient set, then capset of all-zero sets.
         for cap in 0..64 {
@@ -385,6 +398,88 @@ pub(crate) fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
         )
     };
     check(r as libc::c_long).map(drop)
+}
+
+/// Replaces the sentry's mapping at `at` (`len` bytes, page-aligned) with `len` bytes of
+/// `fd` from `off`, shared, with `prot`.
+///
+/// # Safety
+/// `at..at + len` must be a part of a mapping the caller owns (the memory file's) that
+/// no Rust reference points into.
+pub(crate) unsafe fn remap_fixed(
+    at: *mut u8,
+    len: usize,
+    prot: i32,
+    fd: i32,
+    off: u64,
+) -> io::Result<()> {
+    // SAFETY: the caller owns the replaced range.
+    let p = unsafe {
+        libc::mmap(
+            at.cast(),
+            len,
+            prot,
+            libc::MAP_SHARED | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            fd,
+            off as i64,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether the first page of `fd` can be mapped shared, readable and executable (a file on
+/// a noexec mount cannot).
+pub(crate) fn can_map_exec(fd: i32) -> io::Result<()> {
+    // SAFETY: a fresh mapping at an address of the host's choosing, unmapped right away.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        libc::munmap(p, 4096);
+    }
+    Ok(())
+}
+
+/// Writes `len` bytes from `from` into `fd` at `off`.
+///
+/// # Safety
+/// `from` must be readable for `len` bytes.
+pub(crate) unsafe fn pwrite_all(fd: i32, from: *const u8, len: usize, off: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < len {
+        // SAFETY: the caller guarantees the source range.
+        let n = unsafe {
+            libc::pwrite(
+                fd,
+                from.add(done).cast(),
+                len - done,
+                (off + done as u64) as i64,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EIO));
+        }
+        done += n as usize;
+    }
+    Ok(())
 }
 
 /// Copies `len` bytes between sentry addresses that may be concurrently written by guest
