@@ -120,19 +120,37 @@ fn shareable_segments(
         let i = under_shared.partition_point(|&(a, _)| a < e);
         under_shared[..i].iter().any(|&(_, b)| b > s)
     };
-    image
-        .segment_infos()
-        .filter(|g| {
-            !g.compressed
-                && g.len > 0
-                && g.len % PAGE == 0
-                && g.memory_offset % PAGE == 0
-                && g.file_offset % PAGE == 0
-                && !meets_shared(g.memory_offset, g.memory_offset + g.len)
-        })
-        .map(|g| (g.memory_offset, (g.memory_offset + g.len, g.file_offset)))
+    // Runs of segments adjacent in memory and in the file: each is one host mapping.
+    let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+    for g in image.segment_infos().filter(|g| {
+        !g.compressed
+            && g.len > 0
+            && g.len % PAGE == 0
+            && g.memory_offset % PAGE == 0
+            && g.file_offset % PAGE == 0
+            && !meets_shared(g.memory_offset, g.memory_offset + g.len)
+    }) {
+        match runs.last_mut() {
+            Some((m, e, f)) if *e == g.memory_offset && *f + (*e - *m) == g.file_offset => {
+                *e += g.len
+            }
+            _ => runs.push((g.memory_offset, g.memory_offset + g.len, g.file_offset)),
+        }
+    }
+    // A process may have only so many mappings (`vm.max_map_count`): short runs (memory
+    // broken up by zero pages, which the image does not hold) are copied, and so is
+    // everything past the first SHARED_RUNS_MAX runs.
+    runs.into_iter()
+        .filter(|&(m, e, _)| e - m >= SHARED_RUN_MIN)
+        .take(SHARED_RUNS_MAX)
+        .map(|(m, e, f)| (m, (e, f)))
         .collect()
 }
+
+/// The shortest run of image pages a restore shares rather than copies.
+const SHARED_RUN_MIN: u64 = 1 << 20;
+/// The most runs of image pages a restore shares.
+const SHARED_RUNS_MAX: usize = 8192;
 
 /// The CPU features of this host, recorded in an image's metadata.
 pub(crate) fn host_cpu() -> statefile::CpuFeatures {

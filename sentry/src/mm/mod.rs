@@ -14,6 +14,12 @@ use crate::platform::{AddressSpaceId, GuestRange, Platform, RangeError, GUEST_BO
 /// mappings do not pile up.
 const COW_CHUNK: u64 = 64 * 1024;
 
+/// What the first write to pages still the shared checkpoint image's gives its copy in
+/// the memory file, at least: every such copy splits a host mapping of the image in two,
+/// in the sentry and in the stub, and a process may have only so many mappings
+/// (`vm.max_map_count`, 65530 by default), so the copies are not page-sized.
+const IMAGE_WINDOW: u64 = 1 << 20;
+
 /// What a write fault on private memory nothing shares any more makes writable.
 const WIDE_WINDOW: u64 = 4 << 20;
 
@@ -779,6 +785,19 @@ impl Mm {
         if !cx.mf.has_image(off, len) {
             return Ok(());
         }
+        // Wider, unless part of the wider window is shared with a fork (pages with more
+        // than one reference are copied, never given the memory file's copy: another
+        // address space maps them from the image).
+        let (x0, x1) = (
+            (w0 & !(IMAGE_WINDOW - 1)).max(s),
+            (((w1 - 1) & !(IMAGE_WINDOW - 1)) + IMAGE_WINDOW).min(v.end),
+        );
+        let (w0, w1) = if v.shared || !cx.mf.is_shared(v.off + (x0 - s), x1 - x0) {
+            (x0, x1)
+        } else {
+            (w0, w1)
+        };
+        let (off, len) = (v.off + (w0 - s), w1 - w0);
         let hp = Self::window_prot(cx, v, off, len);
         cx.mf.materialize(off, len).map_err(io_errno)?;
         cx.map(self.id, table_range(w0, w1)?, hp, off)
@@ -967,16 +986,16 @@ mod tests {
         const MIB: u64 = 1 << 20;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("image");
-        let bytes: Vec<u8> = (0..2 * MIB).map(|i| (i % 251) as u8).collect();
+        let bytes: Vec<u8> = (0..5 * MIB).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
         let mut mf = MemoryFile::new().unwrap();
         let mut p = FakePlatform::new();
         let rw = PROT_READ | PROT_WRITE;
-        // 1 MiB of private memory at offset 0: the image's second MiB.
-        mf.restore_ranges(&[(0, MIB, 1)]).unwrap();
+        // 4 MiB of private memory at offset 0: the image's from its second MiB.
+        mf.restore_ranges(&[(0, 4 * MIB, 1)]).unwrap();
         p.share_image(file.as_raw_fd()).unwrap();
-        mf.share_image(OwnedFd::from(file), &[(0, MIB, MIB)])
+        mf.share_image(OwnedFd::from(file), &[(0, MIB, 4 * MIB)])
             .unwrap();
         let mut cx = MmCtx {
             mf: &mut mf,
@@ -987,7 +1006,7 @@ mod tests {
         mm.vmas.insert(
             base,
             Vma {
-                end: base + MIB,
+                end: base + 4 * MIB,
                 prot: rw,
                 shared: false,
                 off: 0,
@@ -1002,35 +1021,35 @@ mod tests {
             buf
         };
         assert_eq!(read(&mm, cx.mf, 5000, 16), image_at(5000, 16));
-        // A guest write fault: the 64 KiB around it get their copy and are writable; the
-        // rest stays the image's, read-only, even when the guest asks for write access.
+        // A guest write fault: the MiB around it gets its copy and is writable; the rest
+        // stays the image's, read-only, even when the guest asks for write access.
         assert!(mm.handle_cow(&mut cx, base + 70000));
         drop(cx);
         assert_eq!(mapped_at(&p, &mm, base + 70000), (rw, false));
-        assert_eq!(mapped_at(&p, &mm, base), (PROT_READ, true));
+        assert_eq!(mapped_at(&p, &mm, base + MIB), (PROT_READ, true));
         let mut cx = MmCtx {
             mf: &mut mf,
             plat: &mut p,
         };
-        mm.protect(&mut cx, base, MIB, rw).unwrap();
+        mm.protect(&mut cx, base, 4 * MIB, rw).unwrap();
         // The kernel's own write to guest memory: the page's copy first, then the write.
-        mm.write(&mut cx, base + 300_000, b"hello").unwrap();
-        assert_eq!(read(&mm, cx.mf, 300_000, 5), b"hello");
+        mm.write(&mut cx, base + 1_300_000, b"hello").unwrap();
+        assert_eq!(read(&mm, cx.mf, 1_300_000, 5), b"hello");
         assert_eq!(read(&mm, cx.mf, 70000, 8), image_at(70000, 8));
         // A fork: the child's write gets its own copy; the parent still has the image's
         // bytes there, and its own write to the same page later its own copy.
         let mut child = mm.fork(&mut cx).unwrap();
-        child.write(&mut cx, base + 600_000, b"child").unwrap();
-        assert_eq!(read(&child, cx.mf, 600_000, 5), b"child");
-        assert_eq!(read(&mm, cx.mf, 600_000, 5), image_at(600_000, 5));
-        assert!(mm.handle_cow(&mut cx, base + 600_000));
-        mm.write(&mut cx, base + 600_000, b"parent").unwrap();
-        assert_eq!(read(&child, cx.mf, 600_000, 5), b"child");
-        assert_eq!(read(&mm, cx.mf, 600_000, 6), b"parent");
+        child.write(&mut cx, base + 2_600_000, b"child").unwrap();
+        assert_eq!(read(&child, cx.mf, 2_600_000, 5), b"child");
+        assert_eq!(read(&mm, cx.mf, 2_600_000, 5), image_at(2_600_000, 5));
+        assert!(mm.handle_cow(&mut cx, base + 2_600_000));
+        mm.write(&mut cx, base + 2_600_000, b"parent").unwrap();
+        assert_eq!(read(&child, cx.mf, 2_600_000, 5), b"child");
+        assert_eq!(read(&mm, cx.mf, 2_600_000, 6), b"parent");
         child.destroy(&mut cx);
         drop(cx);
-        assert_eq!(mapped_at(&p, &mm, base + 600_000), (rw, false));
-        assert_eq!(mapped_at(&p, &mm, base + 900_000), (PROT_READ, true));
+        assert_eq!(mapped_at(&p, &mm, base + 2_600_000), (rw, false));
+        assert_eq!(mapped_at(&p, &mm, base + 3 * MIB), (PROT_READ, true));
         // Nothing reached the image file.
         assert!(std::fs::read(&path).unwrap() == bytes);
         // Unmapped, the memory is released and what the image had there with it: memory
@@ -1039,8 +1058,8 @@ mod tests {
             mf: &mut mf,
             plat: &mut p,
         };
-        mm.unmap(&mut cx, base, MIB).unwrap();
-        assert!(!cx.mf.has_image(0, MIB));
+        mm.unmap(&mut cx, base, 4 * MIB).unwrap();
+        assert!(!cx.mf.has_image(0, 4 * MIB));
         let a = mm
             .map_anon(&mut cx, base, MIB, rw, false, true, "")
             .unwrap();
