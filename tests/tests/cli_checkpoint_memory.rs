@@ -365,3 +365,23 @@ fn a_shell_restored_sharing_its_image_goes_on_forking() {
         assert!(image_mapped_kib(rt, id, "checkpoint.img") > 0);
     });
 }
+
+#[test]
+fn a_bad_segment_of_an_image_to_share_is_refused_before_the_guest_runs() {
+    let rt = Runtime::new();
+    let (bundle, image) = checkpointed(&rt, "origin", 16, 0);
+    // A segment of the noise, in a run of image pages that would be shared.
+    let bad = tests::corrupt_segment(&image.join("checkpoint.img"), |n| n / 2);
+    let o = rt.restore_to_files("damaged", "damaged", &bundle, &image);
+    assert!(!o.status.success(), "restored from a bad image");
+    assert!(
+        o.stderr
+            .contains(&format!("segment {bad} checksum mismatch")),
+        "segment {bad} is not named: {}",
+        o.stderr
+    );
+    assert!(
+        rt.state("damaged").is_none(),
+        "a failed restore leaves nothing"
+    );
+}

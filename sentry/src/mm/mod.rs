@@ -1024,7 +1024,6 @@ mod tests {
         // A guest write fault: the MiB around it gets its copy and is writable; the rest
         // stays the image's, read-only, even when the guest asks for write access.
         assert!(mm.handle_cow(&mut cx, base + 70000));
-        drop(cx);
         assert_eq!(mapped_at(&p, &mm, base + 70000), (rw, false));
         assert_eq!(mapped_at(&p, &mm, base + MIB), (PROT_READ, true));
         let mut cx = MmCtx {
@@ -1047,7 +1046,6 @@ mod tests {
         assert_eq!(read(&child, cx.mf, 2_600_000, 5), b"child");
         assert_eq!(read(&mm, cx.mf, 2_600_000, 6), b"parent");
         child.destroy(&mut cx);
-        drop(cx);
         assert_eq!(mapped_at(&p, &mm, base + 2_600_000), (rw, false));
         assert_eq!(mapped_at(&p, &mm, base + 3 * MIB), (PROT_READ, true));
         // Nothing reached the image file.
