@@ -116,9 +116,17 @@ fn shareable_segments(
         .map(|v| (v.off, v.off.saturating_add(v.end.saturating_sub(v.start))))
         .collect();
     under_shared.sort_unstable();
+    // The furthest end among the ranges up to each one.
+    let reach: Vec<u64> = under_shared
+        .iter()
+        .scan(0, |m, &(_, b)| {
+            *m = b.max(*m);
+            Some(*m)
+        })
+        .collect();
     let meets_shared = |s: u64, e: u64| {
         let i = under_shared.partition_point(|&(a, _)| a < e);
-        under_shared[..i].iter().any(|&(_, b)| b > s)
+        i > 0 && reach[i - 1] > s
     };
     // Runs of segments adjacent in memory and in the file: each is one host mapping.
     let mut runs: Vec<(u64, u64, u64)> = Vec::new();
