@@ -226,8 +226,8 @@ pub const ALLOWED_IF: &[(&str, i64, u8, u64)] = &[
 ];
 
 /// The sockets the sandbox process may make with socket(2): (family, type without its
-/// flags; None: any), always with protocol 0. AF_PACKET, raw sockets, netlink
-/// and every other family are refused.
+/// flags; None: any), always with protocol 0. AF_PACKET, raw IP sockets, netlink
+/// protocols other than NETLINK_ROUTE and every other family are refused.
 pub const SOCKETS: &[(i32, Option<i32>)] = &[
     // The control and console sockets; a guest's unix socket on a host file.
     (libc::AF_UNIX, None),
@@ -236,6 +236,9 @@ pub const SOCKETS: &[(i32, Option<i32>)] = &[
     (libc::AF_INET, Some(libc::SOCK_DGRAM)),
     (libc::AF_INET6, Some(libc::SOCK_STREAM)),
     (libc::AF_INET6, Some(libc::SOCK_DGRAM)),
+    // NETLINK_ROUTE (protocol 0), for the sentry's own requests of the namespace's
+    // interfaces, addresses and routes (sentry/src/net/netlink/route.rs).
+    (libc::AF_NETLINK, Some(libc::SOCK_RAW)),
 ];
 
 /// The bits of socket(2)'s type that are the type (SOCK_TYPE_MASK); the others are flags.
@@ -446,6 +449,7 @@ mod tests {
                 (libc::AF_UNIX, libc::SOCK_SEQPACKET | cloexec),
                 (libc::AF_INET, libc::SOCK_STREAM | cloexec),
                 (libc::AF_INET6, libc::SOCK_DGRAM | cloexec),
+                (libc::AF_NETLINK, libc::SOCK_RAW | cloexec),
             ] {
                 if socket(family, ty, 0) != 0 {
                     return 15;
@@ -456,7 +460,13 @@ mod tests {
                 (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
                 (libc::AF_INET6, libc::SOCK_SEQPACKET, 0),
                 (libc::AF_PACKET, libc::SOCK_RAW, 0),
-                (libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE),
+                (libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT),
+                (
+                    libc::AF_NETLINK,
+                    libc::SOCK_RAW,
+                    libc::NETLINK_KOBJECT_UEVENT,
+                ),
+                (libc::AF_NETLINK, libc::SOCK_DGRAM, libc::NETLINK_GENERIC),
                 (libc::AF_VSOCK, libc::SOCK_STREAM, 0),
             ] {
                 if socket(family, ty, proto) != libc::EPERM {

@@ -156,6 +156,7 @@ register! {
         TimerFd(crate::ipc::timerfd::TimerFd),
         SignalFd(crate::ipc::signalfd::SignalFd),
         Inet(crate::net::inet::InetSocket),
+        Netlink(crate::net::netlink::NetlinkSocket),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

@@ -81,7 +81,8 @@ impl Kernel {
             .values()
             .map(|e| e.file.clone())
             .collect();
-        crate::net::inet::register_restored(&self.bindings.inet, files.into_iter());
+        crate::net::inet::register_restored(&self.bindings.inet, files.iter().cloned());
+        crate::net::netlink::register_restored(&self.bindings.netlink, files.into_iter());
     }
 
     /// The sandbox's hostname.

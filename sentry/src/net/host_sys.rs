@@ -1,5 +1,7 @@
 //! The host socket calls of host-backed inet sockets (`inet.rs`): AF_INET and AF_INET6
-//! sockets, TCP and UDP, that the sentry makes in the container's network namespace. Every
+//! sockets, TCP and UDP, that the sentry makes in the container's network namespace; and
+//! of the NETLINK_ROUTE socket through which the sentry reads that namespace's interfaces
+//! (`netlink/route.rs`). Every
 //! address passed here is one the sentry built (`inet::sockaddr`), never the guest's bytes,
 //! and every buffer is the sentry's: the guest's data is copied in and out by the socket
 //! calls. Every fd is non-blocking and close-on-exec: a call that would wait says EAGAIN
@@ -31,6 +33,19 @@ pub(crate) fn socket(v6: bool, stream: bool) -> Result<OwnedFd, i32> {
     };
     // SAFETY: socket(2) takes no pointers.
     let fd = unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A new non-blocking NETLINK_ROUTE socket, for the sentry's own requests of the
+/// namespace's interfaces, addresses and routes (`netlink/route.rs`): never a guest's bytes.
+pub(crate) fn netlink_route() -> Result<OwnedFd, i32> {
+    let ty = libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, ty, libc::NETLINK_ROUTE) };
     if fd < 0 {
         return Err(errno());
     }

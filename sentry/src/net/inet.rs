@@ -1642,10 +1642,7 @@ impl FileImpl for InetSocket {
     }
 
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
-        if off.is_some() {
-            return Err(IoErr::Errno(libc::ESPIPE));
-        }
-        Ok(self.recv(len, 0)?.data)
+        super::read(self, len, off)
     }
 
     fn write(&mut self, _pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {

@@ -1,8 +1,9 @@
 //! Sockets: what every socket family implements ([`Socket`]), and the families. AF_UNIX
 //! lives entirely in the sentry (`unix.rs`), as do TCP and UDP over loopback (`inet.rs`);
 //! TCP and UDP to and from anything else go through host sockets of the container's
-//! network namespace (`inet/host.rs`, their host calls in `host_sys.rs`); other families
-//! are refused by `socket(2)` with EAFNOSUPPORT.
+//! network namespace (`inet/host.rs`, their host calls in `host_sys.rs`); NETLINK_ROUTE
+//! sockets (`netlink.rs`) answer from that namespace's interfaces, addresses and routes;
+//! other families are refused by `socket(2)` with EAFNOSUPPORT.
 //!
 //! A socket is an open-file kind ([`FileImpl`]) that [`socket_of`] also finds as a
 //! [`Socket`]: the socket calls (`syscalls/socket.rs`) decode the guest's arguments
@@ -16,6 +17,7 @@
 
 pub(crate) mod host_sys;
 pub(crate) mod inet;
+pub(crate) mod netlink;
 pub(crate) mod unix;
 
 use crate::creds::{Creds, Inode};
@@ -55,6 +57,8 @@ pub(crate) struct Bindings {
     pub(crate) unix: unix::Names,
     /// TCP and UDP ports (shared with the sockets bound to them).
     pub(crate) inet: inet::PortsRef,
+    /// Netlink ports (shared with the sockets bound to them).
+    pub(crate) netlink: netlink::PortsRef,
 }
 
 impl Bindings {
@@ -62,6 +66,7 @@ impl Bindings {
     pub(crate) fn register_restored(&mut self, vfs: &Vfs, files: impl Iterator<Item = FileRef>) {
         let files: Vec<FileRef> = files.collect();
         inet::register_restored(&self.inet, files.iter().cloned());
+        netlink::register_restored(&self.netlink, files.iter().cloned());
         unix::register_restored(&mut self.unix, vfs, files.into_iter());
     }
 }
@@ -96,6 +101,11 @@ pub(crate) fn socket_of(file: &mut dyn FileImpl) -> Option<&mut dyn Socket> {
     if any.is::<inet::InetSocket>() {
         return any
             .downcast_mut::<inet::InetSocket>()
+            .map(|s| s as &mut dyn Socket);
+    }
+    if any.is::<netlink::NetlinkSocket>() {
+        return any
+            .downcast_mut::<netlink::NetlinkSocket>()
             .map(|s| s as &mut dyn Socket);
     }
     None
@@ -175,6 +185,15 @@ pub(crate) trait Socket {
     fn timeouts(&self) -> (u64, u64);
     /// Bytes waiting to be read (FIONREAD).
     fn queued(&self) -> usize;
+}
+
+/// read(2) of a socket: a receive without flags (ESPIPE at an offset). Files passed
+/// along are dropped, as Linux does.
+pub(crate) fn read(s: &mut dyn Socket, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
+    if off.is_some() {
+        return Err(IoErr::Errno(libc::ESPIPE));
+    }
+    Ok(s.recvmsg(len, 0)?.data)
 }
 
 /// An int option's value, as setsockopt takes it (EINVAL when shorter than an int).

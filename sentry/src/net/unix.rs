@@ -999,12 +999,7 @@ impl FileImpl for UnixSocket {
     }
 
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
-        if off.is_some() {
-            return Err(IoErr::Errno(libc::ESPIPE));
-        }
-        let r = self.recv(len, 0)?;
-        // Files passed along a read(2) are dropped, as Linux does.
-        Ok(r.data)
+        super::read(self, len, off)
     }
 
     fn write(&mut self, _pos: &mut u64, data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {

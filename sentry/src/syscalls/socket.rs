@@ -1,8 +1,8 @@
 //! Socket calls: socket, socketpair, bind, listen, accept, connect, the send and receive
 //! calls, shutdown and the socket options. They decode the guest's addresses, iovecs,
 //! message headers and control messages, and reach the socket through
-//! [`Socket`](crate::net::Socket): AF_UNIX, and AF_INET and AF_INET6 (TCP and UDP over
-//! loopback); every other family is refused with EAFNOSUPPORT.
+//! [`Socket`](crate::net::Socket): AF_UNIX, AF_INET and AF_INET6 (TCP and UDP), and
+//! AF_NETLINK (NETLINK_ROUTE); every other family is refused with EAFNOSUPPORT.
 
 use super::file::{install_pair, park_until, read_iovecs, MAX_RW};
 use super::ret;
@@ -105,12 +105,17 @@ fn own_ucred(c: &SysCtx) -> Ucred {
 /// The family socket(2) and socketpair(2) ask for.
 enum Family {
     Unix(SockType),
-    Inet { v6: bool, proto: inet::Proto },
+    Inet {
+        v6: bool,
+        proto: inet::Proto,
+    },
+    /// NETLINK_ROUTE, of type SOCK_RAW or SOCK_DGRAM.
+    Netlink(i32),
 }
 
 /// The arguments of socket(2) and socketpair(2): the family and type, and the type's flags
-/// (SOCK_NONBLOCK, SOCK_CLOEXEC). Families other than AF_UNIX, AF_INET and AF_INET6 are
-/// EAFNOSUPPORT.
+/// (SOCK_NONBLOCK, SOCK_CLOEXEC). Families other than AF_UNIX, AF_INET, AF_INET6 and
+/// AF_NETLINK are EAFNOSUPPORT.
 fn socket_args(c: &SysCtx) -> Result<(Family, i32), Errno> {
     let [domain, ty, protocol, ..] = c.args();
     let (domain, ty, protocol) = (domain as i32, ty as i32, protocol as i32);
@@ -130,6 +135,10 @@ fn socket_args(c: &SysCtx) -> Result<(Family, i32), Errno> {
             v6: domain == libc::AF_INET6,
             proto: inet::protocol(ty & 0xf, protocol)?,
         },
+        libc::AF_NETLINK => {
+            crate::net::netlink::check_args(ty & 0xf, protocol)?;
+            Family::Netlink(ty & 0xf)
+        }
         _ => return Err(libc::EAFNOSUPPORT),
     };
     Ok((family, flags))
@@ -143,6 +152,10 @@ pub(super) fn socket(c: &mut SysCtx) -> Sys {
         Family::Unix(ty) => unix::socket(id, ty, peer_ucred(c), nonblock),
         Family::Inet { v6, proto } => {
             inet::socket(c.bindings().inet.clone(), id, v6, proto, nonblock)
+        }
+        Family::Netlink(ty) => {
+            let tgid = c.tgid();
+            crate::net::netlink::socket(c.bindings().netlink.clone(), id, ty, tgid, nonblock)
         }
     };
     ret(c
@@ -1372,5 +1385,212 @@ mod tests {
         // The peers are linked again: closing one end is the other's end of file.
         assert_eq!(call(&mut k2, t2, libc::SYS_close, &[s]), Some(0));
         assert_eq!(read(&mut k2, t2, c, 64).unwrap(), b"");
+    }
+
+    const NETLINK: u64 = libc::AF_NETLINK as u64;
+    const RAW: u64 = libc::SOCK_RAW as u64;
+
+    /// A `struct sockaddr_nl` at ADDR; returns its length.
+    fn snl(k: &mut Kernel, t: i32, pid: u32, groups: u32) -> u64 {
+        let mut a = vec![0u8; 12];
+        a[..2].copy_from_slice(&(libc::AF_NETLINK as u16).to_le_bytes());
+        a[4..8].copy_from_slice(&pid.to_le_bytes());
+        a[8..12].copy_from_slice(&groups.to_le_bytes());
+        k.put(t, ADDR, &a);
+        12
+    }
+
+    /// The nl_pid socket `s` is bound to.
+    fn nl_pid(k: &mut Kernel, t: i32, s: u64) -> u32 {
+        k.put(t, FDS, &12u32.to_le_bytes());
+        assert_eq!(call(k, t, libc::SYS_getsockname, &[s, ADDR, FDS]), Some(0));
+        u32::from_le_bytes(k.get(t, ADDR + 4, 4).try_into().unwrap())
+    }
+
+    /// Sends an RTM_GETLINK dump request with sequence number `seq` on `s`.
+    fn ask_links(k: &mut Kernel, t: i32, s: u64, seq: u32) {
+        let mut m = 32u32.to_le_bytes().to_vec();
+        m.extend_from_slice(&libc::RTM_GETLINK.to_le_bytes());
+        m.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_le_bytes());
+        m.extend_from_slice(&seq.to_le_bytes());
+        m.extend_from_slice(&[0; 4 + 16]);
+        k.put(t, BUF, &m);
+        let len = snl(k, t, 0, 0);
+        assert_eq!(
+            call(k, t, libc::SYS_sendto, &[s, BUF, 32, 0, ADDR, len]),
+            Some(32)
+        );
+    }
+
+    /// Reads datagrams from `s` until NLMSG_DONE, as iproute2 does: a peek with
+    /// MSG_TRUNC for the length, then the datagram. Returns the messages' (type, seq, pid).
+    fn read_dump(k: &mut Kernel, t: i32, s: u64) -> Vec<(u16, u32, u32)> {
+        let mut out = Vec::new();
+        loop {
+            msghdr(k, t, 0, 0);
+            let peek = (libc::MSG_PEEK | libc::MSG_TRUNC) as u64;
+            let n = call(k, t, libc::SYS_recvmsg, &[s, HDR, peek]).unwrap();
+            assert!(n > 0, "peek: {n}");
+            let h = k.get(t, HDR, 56);
+            assert_eq!(
+                i32::from_le_bytes(h[48..52].try_into().unwrap()) & libc::MSG_TRUNC,
+                libc::MSG_TRUNC
+            );
+            let got = read(k, t, s, n as usize).unwrap();
+            assert_eq!(got.len(), n as usize, "the peeked length is the datagram's");
+            let mut b = &got[..];
+            while b.len() >= 16 {
+                let len = u32::from_le_bytes(b[..4].try_into().unwrap()) as usize;
+                let ty = u16::from_le_bytes(b[4..6].try_into().unwrap());
+                let seq = u32::from_le_bytes(b[8..12].try_into().unwrap());
+                let pid = u32::from_le_bytes(b[12..16].try_into().unwrap());
+                out.push((ty, seq, pid));
+                if ty == libc::NLMSG_DONE as u16 {
+                    return out;
+                }
+                b = &b[((len + 3) & !3).min(b.len())..];
+            }
+        }
+    }
+
+    #[test]
+    fn a_netlink_route_socket_dumps_the_links_under_its_port() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let s = call(&mut k, t, libc::SYS_socket, &[NETLINK, RAW, 0]).unwrap() as u64;
+        assert_eq!(nl_pid(&mut k, t, s), 0, "unbound");
+        let len = snl(&mut k, t, 0, 0);
+        assert_eq!(call(&mut k, t, libc::SYS_bind, &[s, ADDR, len]), Some(0));
+        // As Linux: the first socket of a process gets its tgid, the next a negative one.
+        let pid = nl_pid(&mut k, t, s);
+        assert_eq!(pid as i32, k.task(t).tgid);
+        let s2 = call(
+            &mut k,
+            t,
+            libc::SYS_socket,
+            &[NETLINK, libc::SOCK_DGRAM as u64, 0],
+        );
+        let s2 = s2.unwrap() as u64;
+        ask_links(&mut k, t, s2, 1);
+        assert!((nl_pid(&mut k, t, s2) as i32) < 0, "autobound by the send");
+        let len = snl(&mut k, t, pid, 0);
+        let s3 = call(&mut k, t, libc::SYS_socket, &[NETLINK, RAW, 0]).unwrap() as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s3, ADDR, len]),
+            e(libc::EADDRINUSE)
+        );
+        ask_links(&mut k, t, s, 7);
+        let msgs = read_dump(&mut k, t, s);
+        assert!(msgs.len() >= 2, "lo and NLMSG_DONE: {msgs:?}");
+        for (ty, seq, p) in &msgs {
+            assert_eq!((*seq, *p), (7, pid));
+            assert!(*ty == libc::RTM_NEWLINK || *ty == libc::NLMSG_DONE as u16);
+        }
+        // Nothing more: a non-blocking read says EAGAIN, a blocking one parks.
+        let dontwait = libc::MSG_DONTWAIT as u64;
+        assert_eq!(
+            call(&mut k, t, libc::SYS_recvfrom, &[s, BUF, 64, dontwait, 0, 0]),
+            e(libc::EAGAIN)
+        );
+        assert_eq!(read(&mut k, t, s, 64), Err(None));
+    }
+
+    #[test]
+    fn netlink_refuses_what_linux_refuses() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let sock = |k: &mut Kernel, ty: u64, proto: u64| {
+            call(k, t, libc::SYS_socket, &[NETLINK, ty, proto])
+        };
+        assert_eq!(sock(&mut k, STREAM, 0), e(libc::ESOCKTNOSUPPORT));
+        let audit = libc::NETLINK_AUDIT as u64;
+        assert_eq!(sock(&mut k, RAW, audit), e(libc::EPROTONOSUPPORT));
+        let s = sock(&mut k, RAW, 0).unwrap() as u64;
+        // Only the kernel is a peer; another port or a group needs CAP_NET_ADMIN.
+        let len = snl(&mut k, t, 1234, 0);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[s, ADDR, len]),
+            e(libc::EPERM)
+        );
+        k.put(t, BUF, &[0; 20]);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_sendto, &[s, BUF, 20, 0, ADDR, len]),
+            e(libc::EPERM)
+        );
+        let len = snl(&mut k, t, 0, 1);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_connect, &[s, ADDR, len]),
+            e(libc::EPERM)
+        );
+        // A short or foreign address is EINVAL; an unreadable one EFAULT.
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, 8]),
+            e(libc::EINVAL)
+        );
+        sin(&mut k, t, [127, 0, 0, 1], 0);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, ADDR, 12]),
+            e(libc::EINVAL)
+        );
+        assert_eq!(
+            call(&mut k, t, libc::SYS_bind, &[s, 8, 12]),
+            e(libc::EFAULT)
+        );
+        // A dump read into memory the guest does not have.
+        ask_links(&mut k, t, s, 1);
+        assert_eq!(
+            call(&mut k, t, libc::SYS_recvfrom, &[s, 8, 4096, 0, 0, 0]),
+            e(libc::EFAULT)
+        );
+        // The options iproute2 sets.
+        for (level, name, v) in [
+            (libc::SOL_SOCKET, libc::SO_SNDBUF, 32768i32),
+            (libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20),
+            (270, 11, 1), // NETLINK_EXT_ACK
+            (270, 12, 1), // NETLINK_GET_STRICT_CHK
+        ] {
+            k.put(t, BUF, &v.to_le_bytes());
+            let args = [s, level as u64, name as u64, BUF, 4];
+            assert_eq!(call(&mut k, t, libc::SYS_setsockopt, &args), Some(0));
+        }
+        k.put(t, FDS, &4u32.to_le_bytes());
+        let args = [s, libc::SOL_SOCKET as u64, libc::SO_SNDBUF as u64, BUF, FDS];
+        assert_eq!(call(&mut k, t, libc::SYS_getsockopt, &args), Some(0));
+        assert_eq!(k.get(t, BUF, 4), 65536i32.to_le_bytes());
+    }
+
+    #[test]
+    fn a_netlink_socket_with_a_dump_queued_survives_a_checkpoint() {
+        use crate::persist::testing::round_trip;
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let s = call(&mut k, t, libc::SYS_socket, &[NETLINK, RAW, 0]).unwrap() as u64;
+        ask_links(&mut k, t, s, 3);
+        let pid = nl_pid(&mut k, t, s);
+        // The expected dump, read on another socket now.
+        let other = call(&mut k, t, libc::SYS_socket, &[NETLINK, RAW, 0]).unwrap() as u64;
+        ask_links(&mut k, t, other, 3);
+        let want: Vec<u16> = read_dump(&mut k, t, other).iter().map(|m| m.0).collect();
+
+        let files = k.task(t).files.clone();
+        let (_, back) = round_trip(&[&files]);
+        let root2 = tempfile::tempdir().unwrap();
+        let mut k2 = kernel(root2.path());
+        let t2 = k2.test_process(0, 0);
+        k2.set_files(t2, back[0].clone());
+        k2.register_restored_sockets(t2);
+        let got = read_dump(&mut k2, t2, s);
+        assert_eq!(got.iter().map(|m| m.0).collect::<Vec<_>>(), want);
+        assert!(got.iter().all(|m| m.1 == 3 && m.2 == pid));
+        // Its port is taken in the restored kernel.
+        let s2 = call(&mut k2, t2, libc::SYS_socket, &[NETLINK, RAW, 0]).unwrap() as u64;
+        let len = snl(&mut k2, t2, pid, 0);
+        assert_eq!(
+            call(&mut k2, t2, libc::SYS_bind, &[s2, ADDR, len]),
+            e(libc::EADDRINUSE)
+        );
     }
 }

@@ -244,8 +244,10 @@ const XATTR: &str =
 const MKNOD: &str =
     "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes too \
     (bind(2) makes them)";
-const SOCKETS: &str = "AF_UNIX, and AF_INET/AF_INET6 TCP and UDP over loopback; the other \
-    families fail with EAFNOSUPPORT, raw sockets with EPROTONOSUPPORT";
+const SOCKETS: &str = "AF_UNIX, AF_INET/AF_INET6 TCP and UDP, and AF_NETLINK NETLINK_ROUTE \
+    (link, address and route dumps of the container's network namespace; changes are EPERM, \
+    no notifications); the other families fail with EAFNOSUPPORT, raw sockets and other \
+    netlink protocols with EPROTONOSUPPORT";
 const UNIX_GAPS: &str =
     "a unix socket file on a host mount that no socket of the sandbox is bound to refuses the \
     connection (ECONNREFUSED): host sockets are not reached; TCP and UDP reach loopback \
