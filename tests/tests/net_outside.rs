@@ -15,6 +15,7 @@ use tests::{text, Runtime};
 /// A network namespace `NAME` with a veth pair: the host's end has 10.N.M.1/24, the
 /// namespace's 10.N.M.2/24 (and `lo` is up). Removed when dropped.
 struct Netns {
+    tag: u8,
     name: String,
     host_if: String,
     host_ip: String,
@@ -35,6 +36,7 @@ impl Netns {
         // A subnet of this test process and tag alone.
         let (a, b) = (200 + tag as u32 % 50, pid % 250);
         let n = Netns {
+            tag,
             name: name.clone(),
             host_if: host_if.clone(),
             host_ip: format!("10.{a}.{b}.1"),
@@ -64,6 +66,11 @@ impl Netns {
 
     fn path(&self) -> String {
         format!("/var/run/netns/{}", self.name)
+    }
+
+    /// The namespace's end of the pair.
+    fn ns_if(&self) -> String {
+        format!("rn{}x{}", self.tag, std::process::id() % 100_000)
     }
 }
 
@@ -282,4 +289,27 @@ fn a_listening_server_answers_the_outside_after_restore_and_its_outside_connecti
     assert!(rt.run(&["delete", "crs"]).status.success());
     let o = rt.run(&["delete", "--force", "crs2"]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn interfaces_and_their_addresses_are_those_of_the_network_namespace() {
+    // getifaddrs, if_nameindex, the SIOCGIF* ioctls on sockets of four families and a raw
+    // NETLINK_ROUTE exchange, in a namespace with lo and a veth holding an address: the
+    // same lines natively and in the sandbox (`runsc do`, which stays in the namespace).
+    let ns = Netns::new(4);
+    let bin = common::guest("ifaces");
+    let in_ns = |argv: &[&str]| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &ns.name]).args(argv);
+        common::run_limited(c, Duration::from_secs(120))
+    };
+    let native = in_ns(&[bin.to_str().unwrap()]);
+    assert!(native.status.success(), "{}", text(&native));
+    let want = String::from_utf8_lossy(&native.stdout).into_owned();
+    assert!(want.contains(&format!("conf {}", ns.ns_if())), "{want}");
+    let runsc = tests::runsc_bin();
+    let o = in_ns(&[runsc.to_str().unwrap(), "do", "--", bin.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("the sandbox filter refused"), "{err}");
+    common::expect(&o, 0, &want);
 }

@@ -16,6 +16,7 @@
 //! sandbox ([`Bindings`]) are net's own type, which the kernel holds.
 
 pub(crate) mod host_sys;
+pub(crate) mod ifreq;
 pub(crate) mod inet;
 pub(crate) mod netlink;
 pub(crate) mod unix;

@@ -430,6 +430,14 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
         }
         _ => {}
     }
+    if crate::net::ifreq::handles(req) {
+        let family = crate::net::socket_of(&mut *f.borrow_mut().imp)
+            .map(|s| s.getsockopt(libc::SOL_SOCKET, libc::SO_DOMAIN));
+        if let Some(family) = family {
+            let family = family.map_or(0, |v| crate::net::int_opt(&v).unwrap_or(0));
+            return ret(crate::net::ifreq::ioctl(&mut Caller(c), req, arg, family));
+        }
+    }
     let mut caller = Caller(c);
     let r = f
         .borrow_mut()

@@ -1593,4 +1593,58 @@ mod tests {
             e(libc::EADDRINUSE)
         );
     }
+
+    #[test]
+    fn interface_ioctls_answer_from_the_namespace_and_refuse_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let s = call(
+            &mut k,
+            t,
+            libc::SYS_socket,
+            &[INET, libc::SOCK_DGRAM as u64, 0],
+        );
+        let s = s.unwrap() as u64;
+        let ifreq = |k: &mut Kernel, name: &[u8]| {
+            let mut r = [0u8; 40];
+            r[..name.len()].copy_from_slice(name);
+            k.put(t, BUF, &r);
+        };
+        let ioctl =
+            |k: &mut Kernel, req: u64, arg: u64| call(k, t, libc::SYS_ioctl, &[s, req, arg]);
+        ifreq(&mut k, b"lo");
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFINDEX, BUF), Some(0));
+        let index = i32::from_le_bytes(k.get(t, BUF + 16, 4).try_into().unwrap());
+        assert!(index > 0);
+        // Back from the index to the name.
+        let mut r = [0u8; 40];
+        r[16..20].copy_from_slice(&index.to_le_bytes());
+        k.put(t, BUF, &r);
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFNAME, BUF), Some(0));
+        assert_eq!(k.get(t, BUF, 3), b"lo\0");
+        ifreq(&mut k, b"lo");
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFFLAGS, BUF), Some(0));
+        let flags = u16::from_le_bytes(k.get(t, BUF + 16, 2).try_into().unwrap());
+        assert_ne!(flags & libc::IFF_LOOPBACK as u16, 0);
+        ifreq(&mut k, b"nosuch0");
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFMTU, BUF), e(libc::ENODEV));
+        // Hostile pointers, and changes without CAP_NET_ADMIN in the namespace.
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFFLAGS, 8), e(libc::EFAULT));
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFCONF, 8), e(libc::EFAULT));
+        let mut c = 400i32.to_le_bytes().to_vec();
+        c.extend_from_slice(&[0; 4]);
+        c.extend_from_slice(&8u64.to_le_bytes());
+        k.put(t, HDR, &c);
+        let (_, addrs) = crate::net::ifreq::interfaces().unwrap();
+        let want = if addrs.is_empty() {
+            Some(0)
+        } else {
+            e(libc::EFAULT)
+        };
+        assert_eq!(ioctl(&mut k, libc::SIOCGIFCONF, HDR), want);
+        ifreq(&mut k, b"lo");
+        assert_eq!(ioctl(&mut k, libc::SIOCSIFFLAGS, BUF), e(libc::EPERM));
+        assert_eq!(ioctl(&mut k, libc::SIOCSIFMTU, BUF), e(libc::EPERM));
+    }
 }

@@ -372,7 +372,10 @@ const LIST: &[Syscall] = &[
     sys(15, "rt_sigreturn").serves(|c| c.sigreturn()),
     sys(16, "ioctl").serves(file::ioctl).partial(
         "FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX, FIONREAD (a pipe's or socket's count, 0 for the \
-         rest), a socket's FIOSETOWN/SIOCSPGRP/FIOGETOWN/SIOCGPGRP; on a terminal, \
+         rest), a socket's FIOSETOWN/SIOCSPGRP/FIOGETOWN/SIOCGPGRP, a socket's SIOCGIFCONF, \
+         SIOCGIFNAME, SIOCGIFINDEX, SIOCGIFFLAGS, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFTXQLEN, \
+         SIOCGIFMETRIC (and on AF_INET SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFBRDADDR, \
+         SIOCGIFDSTADDR) from the container's network namespace, SIOCSIF* EPERM; on a terminal, \
          the termios and window-size requests pass to the host terminal and TIOCSPGRP, TIOCSCTTY, \
          TIOCNOTTY, TCFLSH, TCXONC and TCSBRK are accepted and ignored; the rest fail with ENOTTY",
     ),
