@@ -2,9 +2,12 @@
 //! scripts/debian-rootfs.sh (cached), mounted read-only, with Docker's default capability
 //! set — what `docker run debian:bookworm` gives.
 
-use std::path::PathBuf;
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use common::netns::Netns;
 use tests::Runtime;
 
 /// The cached Debian root filesystem (built on first use).
@@ -30,8 +33,16 @@ const DOCKER_CAPS: &str = r#"["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CA
     "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]"#;
 
-/// A bundle running `script` with bash as root on the Debian rootfs; returns its directory.
-fn bundle(rt: &Runtime, name: &str, script: &str) -> PathBuf {
+/// A network namespace to run in, and the /etc/hosts file to mount there (as Docker
+/// writes one).
+struct Net<'a> {
+    ns: &'a Netns,
+    hosts: &'a Path,
+}
+
+/// A bundle running `script` with bash as root on the Debian rootfs, in `net` if given;
+/// returns its directory.
+fn bundle(rt: &Runtime, name: &str, script: &str, net: Option<&Net>) -> PathBuf {
     let b = rt.dir.path().join(name);
     std::fs::create_dir_all(&b).unwrap();
     let config = format!(
@@ -50,12 +61,20 @@ fn bundle(rt: &Runtime, name: &str, script: &str) -> PathBuf {
     {{"destination": "/proc", "type": "proc", "source": "proc"}},
     {{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}},
     {{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}},
-    {{"destination": "/run", "type": "tmpfs", "source": "tmpfs"}}
+    {{"destination": "/run", "type": "tmpfs", "source": "tmpfs"}}{hosts}
   ],
-  "linux": {{"namespaces": [{{"type": "mount"}}, {{"type": "pid"}}]}}
+  "linux": {{"namespaces": [{{"type": "mount"}}, {{"type": "pid"}}{netns}]}}
 }}"#,
         root = rootfs().display().to_string(),
         caps = DOCKER_CAPS,
+        hosts = net.map_or(String::new(), |n| format!(
+            r#", {{"destination": "/etc/hosts", "type": "bind", "source": {:?}, "options": ["rbind", "ro"]}}"#,
+            n.hosts.display().to_string()
+        )),
+        netns = net.map_or(String::new(), |n| format!(
+            r#", {{"type": "network", "path": {:?}}}"#,
+            n.ns.path()
+        )),
     );
     std::fs::write(b.join("config.json"), config).unwrap();
     b
@@ -72,8 +91,13 @@ fn outcome(o: &std::process::Output) -> (i32, String, String) {
 
 /// Runs `script` in a Debian container; returns (exit status, stdout, stderr).
 fn run(script: &str) -> (i32, String, String) {
+    run_in(script, None)
+}
+
+/// Runs `script` in a Debian container in `net` if given.
+fn run_in(script: &str, net: Option<&Net>) -> (i32, String, String) {
     let rt = Runtime::new();
-    let b = bundle(&rt, "deb", script);
+    let b = bundle(&rt, "deb", script, net);
     // A sandbox that hangs fails the test after two minutes (and is killed with `rt`).
     let o = rt.run_with_timeout(&["run", "--bundle", b.to_str().unwrap(), "deb"], 120);
     outcome(&o)
@@ -171,28 +195,41 @@ fn mkfifo_with_a_reader_and_a_writer() {
 /// Runs `script` natively on the same root filesystem: the host's kernel, chrooted, in new
 /// mount, pid, UTS and network namespaces holding what the container has (the rootfs
 /// read-only, proc, tmpfs on /tmp and /run, a loopback interface, hostname debian; the
-/// host's /dev). What Linux gives for the same programs; nothing outlives the call.
-fn natively(script: &str) -> (i32, String, String) {
+/// host's /dev). What Linux gives for the same programs; nothing outlives the call. With
+/// `net`, in its namespace instead of a new one, its hosts file on /etc/hosts (through an
+/// overlay of /etc).
+fn natively_in(script: &str, net: Option<&Net>) -> (i32, String, String) {
     let setup = r#"set -e
 r=$1
 mount --bind "$r" "$r"; mount -o remount,bind,ro "$r"
 mount -t proc proc "$r/proc"; mount -t tmpfs tmpfs "$r/tmp"; mount -t tmpfs tmpfs "$r/run"
 mount --rbind /dev "$r/dev"
+if [ -n "$3" ]; then
+    u=$(mktemp -d); mount -t tmpfs tmpfs "$u"; mkdir "$u/up" "$u/work"
+    mount -t overlay overlay -o "lowerdir=$r/etc,upperdir=$u/up,workdir=$u/work" "$r/etc"
+    cp "$3" "$r/etc/hosts"
+fi
 hostname debian; ip link set lo up
 exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root /bin/bash -c "cd /; $2""#;
-    let o = std::process::Command::new("unshare")
-        .args([
-            "--mount",
-            "--pid",
-            "--fork",
-            "--uts",
-            "--net",
-            "--propagation",
-        ])
+    let mut cmd = match net {
+        Some(n) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &n.ns.name, "unshare"]);
+            c
+        }
+        None => {
+            let mut c = std::process::Command::new("unshare");
+            c.arg("--net");
+            c
+        }
+    };
+    let o = cmd
+        .args(["--mount", "--pid", "--fork", "--uts", "--propagation"])
         .args(["private", "bash", "-c", setup, "setup"])
         .arg(rootfs())
         .arg(script)
+        .arg(net.map_or(Path::new(""), |n| n.hosts))
         .output()
         .expect("unshare");
     outcome(&o)
@@ -201,8 +238,13 @@ exec chroot "$r" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 /// Runs `script` in the sandbox and natively on the same rootfs; asserts the same status,
 /// stdout and stderr, and returns the output.
 fn same_as_native(script: &str) -> String {
-    let (code, out, err) = run(script);
-    let native = natively(script);
+    same_as_native_in(script, None)
+}
+
+/// `same_as_native`, both runs in `net` if given.
+fn same_as_native_in(script: &str, net: Option<&Net>) -> String {
+    let (code, out, err) = run_in(script, net);
+    let native = natively_in(script, net);
     assert_eq!(
         (code, &out, &err),
         (native.0, &native.1, &native.2),
@@ -307,4 +349,74 @@ fn ulimit_v_refuses_a_large_allocation() {
 (ulimit -v 200000; python3 -c 'b = bytearray(50 * 1024 * 1024); print(len(b))')"#,
     );
     assert_eq!(out, "MemoryError\nstatus=1\n52428800\n");
+}
+
+#[test]
+fn ip_and_name_lookups_see_the_network_namespace() {
+    // iproute2's dumps, getaddrinfo with and without AI_ADDRCONFIG, the container's own
+    // name through /etc/hosts (as Docker writes it) and `hostname -I` (getifaddrs), in a
+    // namespace with lo, a veth with an address and a default route: the same output as
+    // Linux gives in that namespace.
+    let ns = Netns::new(5);
+    let o = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &ns.name,
+            "route",
+            "add",
+            "default",
+            "via",
+            &ns.host_ip,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    // Both runs must see the link-local address after duplicate address detection (it
+    // says "tentative" until then).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let o = std::process::Command::new("ip")
+            .args(["-n", &ns.name, "-6", "addr"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        if text.contains("fe80") && !text.contains("tentative") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let dir = tests::TempDir::new("debian-net");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(
+        &hosts,
+        format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n{}\tdebian\n",
+            ns.ns_ip
+        ),
+    )
+    .unwrap();
+    let net = Net {
+        ns: &ns,
+        hosts: &hosts,
+    };
+    let out = same_as_native_in(
+        r#"ip addr; ip -4 route; ip -6 route; ip link show lo; ip -o -4 addr show dev lo
+python3 - <<'PY'
+import socket
+print(socket.getaddrinfo('localhost', 80, proto=6))
+print(socket.getaddrinfo('localhost', 80, proto=6, flags=socket.AI_ADDRCONFIG))
+print(socket.getaddrinfo(socket.gethostname(), 80, proto=6, flags=socket.AI_ADDRCONFIG))
+print(sorted(i[1] for i in socket.if_nameindex()))
+PY
+getent hosts debian; getent ahostsv4 localhost; hostname -I"#,
+        Some(&net),
+    );
+    assert!(out.contains(&format!("inet {}/24", ns.ns_ip)), "{out}");
+    assert!(
+        out.contains(&format!("default via {}", ns.host_ip)),
+        "{out}"
+    );
+    let own = [ns.ns_ip.as_str(), "debian"];
+    assert!(out.lines().any(|l| l.split_whitespace().eq(own)), "{out}");
 }

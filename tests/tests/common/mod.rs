@@ -2,6 +2,8 @@
 //! them with `runsc do`, with a time limit.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
