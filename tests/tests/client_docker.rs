@@ -1,8 +1,12 @@
 //! Docker (docker.io 20.10) drives runsc: each test starts its own `dockerd` on a private
 //! socket, data root and exec root, with runsc added as a runtime, imports a busybox
-//! image and runs containers with `--network none`.
+//! image and runs containers with `--network none`; one test runs its dockerd in a network
+//! namespace of its own, with the default bridge network, and publishes a port.
 
 mod common_clients;
+#[allow(dead_code)] // the namespace helper of the sentry tests, in part
+#[path = "common/netns.rs"]
+mod netns;
 
 use common_clients::{busybox_tar, poll, runsc, tool, Scratch, Tmux, COUNTER, PATH};
 use std::process::Command;
@@ -17,9 +21,26 @@ struct Docker {
 impl Docker {
     /// Starts dockerd (and the containerd it runs) and imports the busybox image.
     fn start() -> Docker {
+        Docker::start_in(None)
+    }
+
+    /// Starts dockerd in network namespace `ns` if given, with Docker's default bridge
+    /// network there (its bridge, the containers' veths and the port proxies live in that
+    /// namespace; no iptables rules), else with no network set-up at all; imports the
+    /// busybox image.
+    fn start_in(ns: Option<&netns::Netns>) -> Docker {
         let mut s = Scratch::new("docker");
         std::fs::write(s.path("daemon.json"), "{}").unwrap();
-        let mut c = Command::new(tool("dockerd"));
+        let mut c = match ns {
+            Some(n) => {
+                // nsenter, not `ip netns exec`: that would hide the cgroup file systems
+                // under a new /sys.
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", n.path())).arg(tool("dockerd"));
+                c
+            }
+            None => Command::new(tool("dockerd")),
+        };
         c.arg("--experimental")
             .args(["--config-file", &s.p("daemon.json")])
             .args(["--add-runtime", &format!("{RUNTIME}={}", runsc())])
@@ -33,8 +54,10 @@ impl Docker {
                 "--ip6tables=false",
                 "--ip-forward=false",
                 "--ip-masq=false",
-                "--bridge=none",
             ]);
+        if ns.is_none() {
+            c.arg("--bridge=none");
+        }
         s.spawn_daemon("dockerd", c);
         let mut d = Docker { s };
         d.s.retry_until_ok("dockerd", || d.cmd(&["version"]), 60);
@@ -372,4 +395,86 @@ fn docker_checkpoint_create_exits_0_and_start_checkpoint_counts_on() {
     // It went on from where it was: no second "1".
     assert_eq!(numbers.iter().filter(|&&n| n == 1).count(), 1, "{logs}");
     d.ok(&["rm", "--force", "counter"]);
+}
+
+#[test]
+fn docker_bridge_network_publishes_a_port_of_a_server_in_the_sandbox() {
+    // dockerd in a namespace of this test (removed last, also on failure), the default
+    // bridge network, `-p HOSTPORT:80`: python's http.server in the sandbox serves a file
+    // to curl on 127.0.0.1:HOSTPORT of that namespace (through docker-proxy and the
+    // bridge), and the container finds its own name in the /etc/hosts Docker wrote.
+    let ns = netns::Netns::new(7);
+    let d = Docker::start_in(Some(&ns));
+    let rootfs = std::path::Path::new("/var/cache/runsc-tests/debian-bookworm");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/debian-rootfs.sh");
+    let built = Command::new("bash").arg(script).output().unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let rootfs_dir = String::from_utf8(built.stdout).unwrap();
+    assert_eq!(rootfs_dir.trim(), rootfs.to_str().unwrap());
+    // The Debian rootfs as an image (`docker import` of a tar of it).
+    let tar = d.s.path("debian.tar");
+    let r = d.s.run(
+        {
+            let mut c = Command::new("tar");
+            c.arg("-C").arg(rootfs).arg("-cf").arg(&tar).arg(".");
+            c
+        },
+        300,
+    );
+    assert!(r.ok(), "tar: {r}");
+    d.ok(&["import", tar.to_str().unwrap(), "runsc-debian:1"]);
+    let port = 18000 + std::process::id() % 1000;
+    let publish = format!("{port}:80");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--runtime",
+        RUNTIME,
+        "-p",
+        &publish,
+        "runsc-debian:1",
+        "sh",
+        "-c",
+        "mkdir /tmp/www && echo served-by-runsc > /tmp/www/f.txt && \
+         exec python3 -m http.server 80 --directory /tmp/www",
+    ]);
+    let url = format!("http://127.0.0.1:{port}/f.txt");
+    let got = poll(60, || {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "curl",
+                "-sf",
+                "--max-time",
+                "5",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    });
+    if got.as_deref() != Some("served-by-runsc\n") {
+        let logs = d.run(&["logs", "web"], 30);
+        d.s.fail(&format!("curl {url}: {got:?}; container logs: {logs}"));
+    }
+    // Its own name: the hostname Docker gave it, with its bridge address, in /etc/hosts.
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    let id = d.ok(&["inspect", "-f", "{{.Config.Hostname}}", "web"]);
+    let hosts = d.ok(&["exec", "web", "sh", "-c", "getent hosts $(hostname)"]);
+    assert_eq!(
+        hosts.split_whitespace().collect::<Vec<_>>(),
+        [ip.trim(), id.trim()],
+        "{hosts}"
+    );
+    // And the sandbox sees its bridge address on eth0 (netlink).
+    let addrs = d.ok(&["exec", "web", "hostname", "-I"]);
+    assert_eq!(addrs.trim(), ip.trim());
+    d.ok(&["rm", "-f", "web"]);
 }
