@@ -10,7 +10,7 @@ mod common;
 #[path = "shared/figures.rs"]
 mod figures;
 
-use figures::{guest_figure, median};
+use figures::{guest_figure, report};
 use std::process::Command;
 
 fn main() {
@@ -55,29 +55,6 @@ fn main() {
                 }
             }
         }
-        println!("{name}");
-        println!("  host (no sandbox)   {:>10.0} {unit}", native(prog, arg));
-        if !a.is_empty() {
-            println!(
-                "  this runsc          {:>10.0} {unit}  (median of {})",
-                median(a.clone()),
-                a.len()
-            );
-        }
-        if b.is_empty() {
-            println!("  gVisor runsc        not measured ({gvisor} missing or failing)");
-        } else {
-            println!(
-                "  gVisor runsc ptrace {:>10.0} {unit}  (median of {})",
-                median(b.clone()),
-                b.len()
-            );
-            if !a.is_empty() {
-                println!(
-                    "  ratio this/gVisor   {:>10.2}  (below 1 is faster)",
-                    median(a) / median(b)
-                );
-            }
-        }
+        report(name, unit, Some(native(prog, arg)), a, b, false);
     }
 }

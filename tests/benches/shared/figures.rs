@@ -25,3 +25,42 @@ pub fn guest_figure(runtime: &[&str], prog: &std::path::Path, args: &[&str]) -> 
     }
     v
 }
+
+/// Prints one case: the host's figure if measured, ours and gVisor's medians, and their
+/// ratio (`higher_is_faster`: whether a larger figure is the faster one).
+pub fn report(
+    name: &str,
+    unit: &str,
+    host: Option<f64>,
+    ours: Vec<f64>,
+    gvisor: Vec<f64>,
+    higher_is_faster: bool,
+) {
+    println!("{name}");
+    if let Some(h) = host {
+        println!("  host (no sandbox)   {h:>10.0} {unit}");
+    }
+    if !ours.is_empty() {
+        println!(
+            "  this runsc          {:>10.0} {unit}  (median of {})",
+            median(ours.clone()),
+            ours.len()
+        );
+    }
+    if gvisor.is_empty() {
+        println!("  gVisor runsc        not measured (/usr/bin/runsc missing or failing)");
+        return;
+    }
+    println!(
+        "  gVisor runsc ptrace {:>10.0} {unit}  (median of {})",
+        median(gvisor.clone()),
+        gvisor.len()
+    );
+    if !ours.is_empty() {
+        let faster = if higher_is_faster { "above" } else { "below" };
+        println!(
+            "  ratio this/gVisor   {:>10.2}  ({faster} 1 is faster)",
+            median(ours) / median(gvisor)
+        );
+    }
+}
