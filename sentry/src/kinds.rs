@@ -157,6 +157,7 @@ register! {
         SignalFd(crate::ipc::signalfd::SignalFd),
         Inet(crate::net::inet::InetSocket),
         Netlink(crate::net::netlink::NetlinkSocket),
+        Inotify(crate::fs::inotify::InotifyFile),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

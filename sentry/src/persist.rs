@@ -232,7 +232,17 @@ pub(crate) fn restore(
         let meta = f.meta();
         let imp: Box<dyn FileImpl> = kinds::restore_kind(&mut cx, &meta, &f.kind)
             .map_err(|source| RestoreFilesError::File { id: f.id, source })?;
-        restored.insert(f.id, meta.with_kind(imp));
+        let file = meta.with_kind(imp);
+        {
+            // inotify knows a host file again by its inode and path (not saved).
+            let mut fb = file.borrow_mut();
+            if fb.kind::<crate::fs::host::HostFile>().is_some() && !fb.path_only() {
+                let st = fb.imp.stat().ok();
+                let target = vfs.notify_target(&fb.path, st.as_ref(), false);
+                fb.watch = crate::fs::inotify::Node::new(target, fb.writable(), true);
+            }
+        }
+        restored.insert(f.id, file);
     }
     for (id, link) in cx.take_links() {
         link(&restored).map_err(|source| RestoreFilesError::File { id, source })?;

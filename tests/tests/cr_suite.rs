@@ -46,6 +46,7 @@ const PROGRAMS: &[&str] = &[
     "locks",
     "inet",
     "special",
+    "inotify",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -224,6 +224,12 @@ pub trait FileImpl: Kind {
         path.to_string()
     }
 
+    /// FIONREAD: the bytes a read would return now, for kinds that count them (None: 0,
+    /// or the pipe's or socket's count).
+    fn bytes_ready(&self) -> Option<usize> {
+        None
+    }
+
     /// A signalfd: the signals it reads. Its reads and readiness are the calling task's
     /// pending signals in this mask, which the calls that read or poll it take.
     fn signal_mask(&self) -> Option<u64> {
@@ -298,6 +304,9 @@ pub struct OpenFile {
     pub imp: Box<dyn FileImpl>,
     /// Signal-driven I/O: who is signalled, and how, when the file becomes ready.
     pub async_io: AsyncIo,
+    /// inotify: the file's inode, directory and name (files on host mounts); its drop is
+    /// the description's last close. Not saved: found again from the path at restore.
+    pub(crate) watch: Option<crate::fs::inotify::Node>,
 }
 
 pub(crate) type FileRef = Rc<RefCell<OpenFile>>;
@@ -360,7 +369,24 @@ impl OpenFile {
             path: path.into(),
             imp,
             async_io: AsyncIo::default(),
+            watch: None,
         }))
+    }
+
+    /// Queues inotify event `mask` of I/O through the description, if the file is on a
+    /// host mount.
+    pub(crate) fn notify(&self, mask: u32) {
+        if let Some(n) = &self.watch {
+            n.io_event(mask);
+        }
+    }
+
+    /// Queues inotify event `mask` of a change of the inode through the description
+    /// (attributes, size).
+    pub(crate) fn notify_inode(&self, mask: u32) {
+        if let Some(n) = &self.watch {
+            n.inode_event(mask);
+        }
     }
 
     pub fn readable(&self) -> bool {
@@ -405,6 +431,12 @@ impl OpenFile {
         let nonblock = self.nonblock();
         match self.imp.read(&mut self.pos, len.min(1 << 24), off) {
             Err(IoErr::Block(_)) if nonblock => Err(IoErr::Errno(libc::EAGAIN)),
+            Ok(d) => {
+                if !d.is_empty() {
+                    self.notify(crate::fs::inotify::IN_ACCESS);
+                }
+                Ok(d)
+            }
             r => r,
         }
     }
@@ -420,6 +452,12 @@ impl OpenFile {
         let nonblock = self.nonblock();
         match self.imp.write(&mut self.pos, data, off) {
             Err(IoErr::Block(_)) if nonblock => Err(IoErr::Errno(libc::EAGAIN)),
+            Ok(n) => {
+                if n > 0 {
+                    self.notify(crate::fs::inotify::IN_MODIFY);
+                }
+                Ok(n)
+            }
             r => r,
         }
     }
@@ -464,7 +502,11 @@ impl OpenFile {
         if self.path_only() {
             return Err(libc::EBADF);
         }
-        self.imp.getdents(&mut self.pos, len)
+        let d = self.imp.getdents(&mut self.pos, len)?;
+        if !d.is_empty() {
+            self.notify(crate::fs::inotify::IN_ACCESS);
+        }
+        Ok(d)
     }
 
     /// ftruncate: EINVAL unless open for writing; a directory says EISDIR whatever its
@@ -476,7 +518,9 @@ impl OpenFile {
         if !self.writable() && !self.imp.is_dir() {
             return Err(libc::EINVAL);
         }
-        self.imp.truncate(len)
+        self.imp.truncate(len)?;
+        self.notify_inode(crate::fs::inotify::IN_MODIFY);
+        Ok(())
     }
 
     /// fallocate: EBADF unless open for writing.
@@ -484,7 +528,9 @@ impl OpenFile {
         if !self.writable() {
             return Err(libc::EBADF);
         }
-        self.imp.allocate(mode, off, len)
+        self.imp.allocate(mode, off, len)?;
+        self.notify_inode(crate::fs::inotify::IN_MODIFY);
+        Ok(())
     }
 }
 

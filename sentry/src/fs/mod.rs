@@ -16,6 +16,7 @@ pub(crate) mod ghost;
 pub(crate) mod host;
 pub(crate) mod host_sys;
 pub(crate) mod inodes;
+pub(crate) mod inotify;
 pub(crate) mod lock;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
@@ -520,6 +521,45 @@ impl Vfs {
     /// statfs(2) of what `r` names: the host file system under a host mount, else the
     /// kind of file system the sentry serves there. Returns it with the mount's flags
     /// (ST_RDONLY, ST_NOSUID).
+    /// lstat, as the guest sees it, of a guest path on a host mount; None elsewhere or
+    /// when nothing is there.
+    pub(crate) fn host_stat(&self, path: &str) -> Option<libc::stat> {
+        let (m, rel) = self.mount_for(&split(path));
+        if !matches!(self.mounts[m].fs, MountFs::Host { .. }) {
+            return None;
+        }
+        self.lstat(&|_| Err(libc::ENOENT), m, &rel)
+            .ok()
+            .map(|(st, _)| st)
+    }
+
+    /// inotify: what guest `path` names, its directory and name, with its attributes
+    /// `st` (looked up when None) (`dir`: its directory's inode is looked up too).
+    pub(crate) fn notify_target(
+        &self,
+        path: &str,
+        st: Option<&libc::stat>,
+        dir: bool,
+    ) -> inotify::Target {
+        let (dir_path, name) = match path.rsplit_once('/') {
+            Some(("", name)) => ("/", name),
+            Some((d, name)) => (d, name),
+            None => ("/", path),
+        };
+        let st = st.copied().or_else(|| self.host_stat(path));
+        inotify::Target {
+            dir_path: dir_path.to_string(),
+            dir: (dir && !name.is_empty())
+                .then(|| self.host_stat(dir_path))
+                .flatten()
+                .map(|s| inotify::InodeKey::of(&s)),
+            name: name.to_string(),
+            key: st.as_ref().map(inotify::InodeKey::of),
+            isdir: st.is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR),
+            nlink: st.map_or(0, |s| s.st_nlink),
+        }
+    }
+
     pub fn statfs(&self, r: &Resolved) -> Result<(libc::statfs, u64), Errno> {
         let m = &self.mounts[r.mount];
         let flags = if m.readonly { 1 } else { 0 } | if m.nosuid { 2 } else { 0 };

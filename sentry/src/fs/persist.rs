@@ -171,6 +171,7 @@ impl FileMeta<'_> {
             path: path.to_string(),
             imp,
             async_io,
+            watch: None, // bound again by the walk that restores the files
         }))
     }
 }
@@ -327,6 +328,7 @@ impl<'a> SaveCtx<'a> {
             path,
             imp: _, // saved just above
             async_io,
+            watch: _, // found again from the path at restore
         } = &*fb;
         Some(SavedFile {
             id,

@@ -101,6 +101,28 @@ impl Kernel {
         Ok(OpenFile::new(imp, status_flags(flags), fb.path.clone()))
     }
 
+    /// inotify: binds a description just opened on a host mount to its inode, and queues
+    /// what the open did (`IN_CREATE` in its directory when it made the file, `IN_OPEN`,
+    /// `IN_MODIFY` when it truncated it).
+    fn watch_opened(&self, file: &FileRef, created: bool, truncated: bool, announce: bool) {
+        let mut fb = file.borrow_mut();
+        let st = fb.imp.stat().ok();
+        let target = self.vfs.notify_target(&fb.path, st.as_ref(), false);
+        if created && crate::fs::inotify::watching() {
+            self.vfs
+                .notify_target(&fb.path, st.as_ref(), true)
+                .created(false, None);
+        }
+        fb.watch = crate::fs::inotify::Node::new(target, fb.writable(), announce);
+        if !announce {
+            return;
+        }
+        fb.notify(crate::fs::inotify::IN_OPEN);
+        if truncated {
+            fb.notify(crate::fs::inotify::IN_MODIFY);
+        }
+    }
+
     /// Opens guest `path` for task `tid` and returns the open file (not yet in the fd
     /// table), with the permission checks open(2) makes; with `check` false the file's own
     /// mode is not checked against the access mode (execve checks execute permission
@@ -113,6 +135,23 @@ impl Kernel {
         flags: i32,
         mode: u32,
         check: bool,
+    ) -> Result<FileRef, Errno> {
+        self.open_path_as(tid, dirfd, path, flags, mode, check, true)
+    }
+
+    /// As `open_path`; with `announce` false the open is the sentry's own way to a file
+    /// for a call that is not an open (truncate(2)): inotify hears of neither the open
+    /// nor the close.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open_path_as(
+        &self,
+        tid: i32,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        check: bool,
+        announce: bool,
     ) -> Result<FileRef, Errno> {
         // With O_PATH every flag but these is ignored (open(2)).
         let flags = if flags & libc::O_PATH != 0 {
@@ -222,11 +261,16 @@ impl Kernel {
                         nix::fcntl::FcntlArg::F_SETFL(fl),
                     );
                 }
-                Ok(OpenFile::new(
+                let file = OpenFile::new(
                     Box::new(HostFile::new(fd, dir, self.vfs.inos.clone())),
                     gflags,
                     r.path,
-                ))
+                );
+                if flags & libc::O_PATH == 0 {
+                    let truncated = r.exists && flags & libc::O_TRUNC != 0;
+                    self.watch_opened(&file, created_in.is_some(), truncated, announce);
+                }
+                Ok(file)
             }
             _ => {
                 if !r.exists {

@@ -86,6 +86,13 @@ impl Kernel {
             .map(|(_, target)| target)
     }
 
+    /// inotify: what `r` names, looked up before an operation on it, when anything is
+    /// watched (None otherwise, without a lookup).
+    pub(crate) fn notify_target(&self, r: &Resolved) -> Option<crate::fs::inotify::Target> {
+        (crate::fs::inotify::watching() && r.file.is_none())
+            .then(|| self.vfs.notify_target(&r.path, None, true))
+    }
+
     // ---- permissions on the walk's result ----
 
     /// The directory that holds `r` (which is not a mount root).

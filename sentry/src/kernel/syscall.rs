@@ -641,6 +641,19 @@ impl SysCtx<'_> {
         self.k.open_path(self.tid, dirfd, path, flags, mode, true)
     }
 
+    /// As `open`, for a call that is not an open (truncate): inotify hears of neither
+    /// the open nor the close.
+    pub(crate) fn open_quiet(&self, path: &[u8], flags: i32) -> Result<FileRef, Errno> {
+        self.k
+            .open_path_as(self.tid, libc::AT_FDCWD, path, flags, 0, true, false)
+    }
+
+    /// inotify: what `r` names, looked up before an operation on it, when anything is
+    /// watched.
+    pub(crate) fn notify_target(&self, r: &Resolved) -> Option<crate::fs::inotify::Target> {
+        self.k.notify_target(r)
+    }
+
     /// The key its FIFO open waits on, if one waits (`OPEN_WAITS`).
     pub(crate) fn fifo_waiting(&self) -> Option<u64> {
         self.k.fifo_waiting(self.tid)

@@ -421,9 +421,12 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
         }
         libc::FIONREAD => {
             let mut fb = f.borrow_mut();
-            let n = match pipe::of(&*fb.imp) {
-                Some(p) => p.borrow().buf.len() as u32,
-                None => crate::net::socket_of(&mut *fb.imp).map_or(0, |s| s.queued() as u32),
+            let n = match (fb.imp.bytes_ready(), pipe::of(&*fb.imp)) {
+                (Some(n), _) => n as u32,
+                (None, Some(p)) => p.borrow().buf.len() as u32,
+                (None, None) => {
+                    crate::net::socket_of(&mut *fb.imp).map_or(0, |s| s.queued() as u32)
+                }
             };
             drop(fb);
             return ret(c.write_u32(arg, n).map(|_| 0));

@@ -2,9 +2,11 @@
 
 use super::ret;
 use crate::creds::{Creds, Inode, CAP_CHOWN, MAY_EXEC, MAY_READ, MAY_WRITE};
-use crate::fs::MountFs;
+use crate::fs::file::FileRef;
+use crate::fs::{inotify, MountFs, Resolved};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::{err, Sys, SysCtx, OPEN_WAITS};
+use crate::mm::Errno;
 
 macro_rules! tryk {
     ($e:expr) => {
@@ -146,7 +148,11 @@ pub(super) fn mkdirat(c: &mut SysCtx, dirfd: u64, path: u64, mode: u64) -> Sys {
     let umask = c.umask();
     let mode = mode as u32 & 0o7777 & !umask;
     tryk!(c.vfs().mkdir(&r, mode));
-    ret(c.give_to_creator(&r, &dir, None).map(|_| 0))
+    tryk!(c.give_to_creator(&r, &dir, None));
+    if let Some(t) = c.notify_target(&r) {
+        t.created(true, None);
+    }
+    Sys::Ret(0)
 }
 
 /// The last component of `path` when it is "." or ".." (trailing slashes aside): such a
@@ -179,7 +185,11 @@ pub(super) fn mknodat(c: &mut SysCtx, dirfd: u64, path: u64, mode: u64) -> Sys {
     let dir = tryk!(c.may_create(&r));
     let perm = mode & 0o7777 & !c.umask();
     tryk!(c.vfs().mknod(&r, kind | perm));
-    ret(c.give_to_creator(&r, &dir, Some(perm)).map(|_| 0))
+    tryk!(c.give_to_creator(&r, &dir, Some(perm)));
+    if let Some(t) = c.notify_target(&r) {
+        t.created(false, None);
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys {
@@ -201,10 +211,12 @@ pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys
     if !r.rel.is_empty() {
         tryk!(c.may_delete(&r));
     }
-    ret(c
-        .vfs()
-        .unlink(&r, flags as i32 & libc::AT_REMOVEDIR != 0)
-        .map(|_| 0))
+    let target = c.notify_target(&r);
+    tryk!(c.vfs().unlink(&r, flags as i32 & libc::AT_REMOVEDIR != 0));
+    if let Some(t) = target {
+        t.removed();
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn renameat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
@@ -232,7 +244,13 @@ pub(super) fn renameat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags
             tryk!(c.creds().may(&(&st).into(), MAY_WRITE));
         }
     }
-    ret(c.vfs().rename(&from, &to, flags as u32).map(|_| 0))
+    let targets = c.notify_target(&from).zip(c.notify_target(&to));
+    tryk!(c.vfs().rename(&from, &to, flags as u32));
+    if let Some((f, t)) = targets {
+        let replaced = (t.key.is_some() && t.key != f.key).then_some(&t);
+        inotify::renamed(&f, &t, replaced, (&from.path, &to.path));
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn linkat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
@@ -258,7 +276,12 @@ pub(super) fn linkat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: 
     {
         return err(libc::EPERM);
     }
-    ret(c.vfs().link(&from, &to).map(|_| 0))
+    let linked = c.notify_target(&from);
+    tryk!(c.vfs().link(&from, &to));
+    if let Some(t) = c.notify_target(&to) {
+        t.created(false, linked.as_ref());
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn symlinkat(c: &mut SysCtx, target: u64, dirfd: u64, path: u64) -> Sys {
@@ -273,7 +296,11 @@ pub(super) fn symlinkat(c: &mut SysCtx, target: u64, dirfd: u64, path: u64) -> S
     }
     let dir = tryk!(c.may_create(&at));
     tryk!(c.vfs().symlink(&String::from_utf8_lossy(&t), &at));
-    ret(c.give_to_creator(&at, &dir, None).map(|_| 0))
+    tryk!(c.give_to_creator(&at, &dir, None));
+    if let Some(t) = c.notify_target(&at) {
+        t.created(false, None);
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn readlinkat(c: &mut SysCtx, dirfd: u64, path: u64, buf: u64, size: u64) -> Sys {
@@ -300,7 +327,8 @@ pub(super) fn fchmodat(c: &mut SysCtx, dirfd: u64, path: u64, mode: u64) -> Sys 
     }
     let ino: Inode = (&tryk!(c.lstat(&r))).into();
     let mode = tryk!(chmod_allowed(c.creds(), &ino, mode as u32 & 0o7777));
-    ret(c.vfs().chmod(&r, mode).map(|_| 0))
+    tryk!(c.vfs().chmod(&r, mode));
+    attrib_changed(c, &r, inotify::IN_ATTRIB)
 }
 
 /// chmod is for the owner (or CAP_FOWNER); returns the mode it may set.
@@ -338,7 +366,7 @@ pub(super) fn fchmod(c: &mut SysCtx) -> Sys {
         .borrow_mut()
         .io()
         .and_then(|imp| imp.chmod(&|st| chmod_allowed(creds, &st.into(), mode)));
-    ret(r.map(|_| 0))
+    fd_attrib_changed(&f, r, inotify::IN_ATTRIB)
 }
 
 pub(super) fn fchownat(
@@ -360,7 +388,8 @@ pub(super) fn fchownat(
     }
     let ino: Inode = (&tryk!(c.lstat(&r))).into();
     tryk!(chown_allowed(c.creds(), &ino, uid as u32, gid as u32));
-    ret(c.vfs().chown(&r, uid as u32, gid as u32).map(|_| 0))
+    tryk!(c.vfs().chown(&r, uid as u32, gid as u32));
+    attrib_changed(c, &r, inotify::IN_ATTRIB)
 }
 
 pub(super) fn fchown(c: &mut SysCtx) -> Sys {
@@ -375,7 +404,7 @@ pub(super) fn fchown(c: &mut SysCtx) -> Sys {
             &|st| chown_allowed(creds, &st.into(), uid, gid),
         )
     });
-    ret(r.map(|_| 0))
+    fd_attrib_changed(&f, r, inotify::IN_ATTRIB)
 }
 
 pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
@@ -397,6 +426,14 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
         t.tv_nsec() == libc::UTIME_NOW || t.tv_nsec() == libc::UTIME_OMIT
     };
     let just_now = omit_or_now(&at) && omit_or_now(&mt);
+    // inotify: atime alone is an access, mtime alone a modification, both attributes.
+    let omitted = |t: &nix::sys::time::TimeSpec| t.tv_nsec() == libc::UTIME_OMIT;
+    let event = match (omitted(&at), omitted(&mt)) {
+        (false, true) => inotify::IN_ACCESS,
+        (true, false) => inotify::IN_MODIFY,
+        (true, true) => 0,
+        (false, false) => inotify::IN_ATTRIB,
+    };
     let allowed = |c: &Creds, st: &libc::stat| -> Result<(), i32> {
         let ino: Inode = st.into();
         if c.owns(&ino) || (just_now && c.may(&ino, MAY_WRITE).is_ok()) {
@@ -414,7 +451,7 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
             .borrow_mut()
             .io()
             .and_then(|imp| imp.set_times(&at, &mt, &|st| allowed(creds, st)));
-        return ret(r.map(|_| 0));
+        return fd_attrib_changed(&f, r, event);
     }
     let p = tryk!(c.read_path(path));
     let r = tryk!(c.resolve_dirfd(dirfd as i32, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0));
@@ -429,15 +466,34 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
     }
     tryk!(allowed(c.creds(), &tryk!(c.lstat(&r))));
     let (dir, name) = tryk!(c.vfs().host_parent(r.mount, &r.rel));
-    ret(nix::sys::stat::utimensat(
+    tryk!(nix::sys::stat::utimensat(
         Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
         name,
         &at,
         &mt,
         nix::sys::stat::UtimensatFlags::NoFollowSymlink,
     )
-    .map(|_| 0)
-    .map_err(|e| e as i32))
+    .map_err(|e| e as i32));
+    attrib_changed(c, &r, event)
+}
+
+/// inotify: the attributes of `r` changed (its watches and its directory's hear `event`,
+/// `IN_ATTRIB` but for times: see utimensat); the call succeeded.
+fn attrib_changed(c: &SysCtx, r: &Resolved, event: u32) -> Sys {
+    if let Some(t) = c.notify_target(r).filter(|_| event != 0) {
+        t.event(event);
+    }
+    Sys::Ret(0)
+}
+
+/// The result of an attribute change through a description: on success inotify hears
+/// `event`.
+fn fd_attrib_changed(f: &FileRef, r: Result<(), Errno>, event: u32) -> Sys {
+    tryk!(r);
+    if event != 0 {
+        f.borrow().notify_inode(event);
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn truncate(c: &mut SysCtx) -> Sys {
@@ -446,7 +502,7 @@ pub(super) fn truncate(c: &mut SysCtx) -> Sys {
     if (a[1] as i64) < 0 {
         return err(libc::EINVAL);
     }
-    let f = tryk!(c.open(libc::AT_FDCWD, &p, libc::O_WRONLY, 0));
+    let f = tryk!(c.open_quiet(&p, libc::O_WRONLY));
     let r = f.borrow_mut().truncate(a[1]);
     ret(r.map(|_| 0))
 }

@@ -9,6 +9,7 @@ pub(crate) mod epoll;
 pub(crate) mod file;
 pub(crate) mod fs;
 pub(crate) mod futex;
+pub(crate) mod inotify;
 pub(crate) mod lock;
 pub(crate) mod mm;
 pub(crate) mod poll;

@@ -21,8 +21,8 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{
-    creds, epoll, file, fs, futex, lock, mm, poll, posix_timer, process, signal, socket, time,
-    timerfd,
+    creds, epoll, file, fs, futex, inotify, lock, mm, poll, posix_timer, process, signal, socket,
+    time, timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
@@ -703,9 +703,12 @@ const LIST: &[Syscall] = &[
     sys(250, "keyctl"),
     sys(251, "ioprio_set"),
     sys(252, "ioprio_get"),
-    sys(253, "inotify_init").missing(LATER_FILES),
-    sys(254, "inotify_add_watch").missing(LATER_FILES),
-    sys(255, "inotify_rm_watch").missing(LATER_FILES),
+    sys(253, "inotify_init").serves(|c| inotify::init(c, 0)),
+    sys(254, "inotify_add_watch").serves(inotify::inotify_add_watch).partial(
+        "events of the files on host mounts (the rootfs, tmpfs, bind mounts); none for /proc and /dev; \
+         changes made outside the sandbox are not seen",
+    ),
+    sys(255, "inotify_rm_watch").serves(inotify::inotify_rm_watch),
     sys(256, "migrate_pages"),
     sys(257, "openat").serves(|c| fs::openat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))).partial(OPEN_GAPS),
     sys(258, "mkdirat").serves(|c| fs::mkdirat(c, c.arg(0), c.arg(1), c.arg(2))),
@@ -758,7 +761,7 @@ const LIST: &[Syscall] = &[
     sys(293, "pipe2").serves(|c| file::pipe2(c, c.arg(0), c.arg(1))).partial(
         "O_DIRECT is accepted but the pipe stays a byte stream, not packets",
     ),
-    sys(294, "inotify_init1").missing(LATER_FILES),
+    sys(294, "inotify_init1").serves(|c| inotify::init(c, c.arg(0))),
     sys(295, "preadv").serves(|c| file::readv(c, true)),
     sys(296, "pwritev").serves(|c| file::writev(c, true)),
     sys(297, "rt_tgsigqueueinfo")
