@@ -420,3 +420,26 @@ getent hosts debian; getent ahostsv4 localhost; hostname -I"#,
     let own = [ns.ns_ip.as_str(), "debian"];
     assert!(out.lines().any(|l| l.split_whitespace().eq(own)), "{out}");
 }
+
+#[test]
+fn inotify_reports_what_touch_mv_and_rm_do_and_tail_f_follows_a_file() {
+    let out = same_as_native(
+        r#"python3 -c '
+import ctypes, os, struct
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+os.mkdir("/tmp/w")
+wd = libc.inotify_add_watch(fd, b"/tmp/w", 0xfff)
+os.system("touch /tmp/w/a; mv /tmp/w/a /tmp/w/b; echo x >> /tmp/w/b; rm /tmp/w/b")
+buf, i = os.read(fd, 4096), 0
+while i < len(buf):
+    w, m, c, l = struct.unpack_from("iIII", buf, i)
+    print(w, hex(m), c != 0, buf[i + 16:i + 16 + l].rstrip(b"\0").decode())
+    i += 16 + l
+'
+: > /tmp/log
+(for i in 1 2 3; do sleep 0.2; echo line $i >> /tmp/log; done) & tail -f -s 0.1 --pid=$! /tmp/log"#,
+    );
+    assert!(out.contains("1 0x100 False a\n"), "{out}");
+    assert!(out.ends_with("line 1\nline 2\nline 3\n"), "{out}");
+}
