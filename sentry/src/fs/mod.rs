@@ -326,6 +326,10 @@ impl Vfs {
                 // procfs is a device of its own (df tells the mounts apart by st_dev).
                 let (mut st, target) = synth(proc(rel)?, format!("proc/{}", rel.join("/")))?;
                 st.st_dev = PROC_DEV;
+                if rel.is_empty() {
+                    // procfs's root is inode 1, as on Linux.
+                    st.st_ino = 1;
+                }
                 Ok((st, target))
             }
             MountFs::Empty => {

@@ -32,6 +32,7 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
             "version",
             "filesystems",
             "stat",
+            "devices",
         ] {
             names.push((n.to_string(), libc::DT_REG));
         }
@@ -65,6 +66,7 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
                 "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016\n".into(),
             ))
         }
+        ("devices", 1) => return Ok(file(DEVICES.into())),
         ("filesystems", 1) => {
             return Ok(file("nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".into()))
         }
@@ -131,6 +133,7 @@ fn task_node(
         .get(&tid)
         .or_else(|| g.threads.first().and_then(|t| k.tasks.get(t)));
     let c = &g.creds;
+    let zombie = g.zombie.is_some();
     let comm = t.map_or_else(|| "zombie".to_string(), |t| t.comm.clone());
     // The reader itself is running, others sleep (or are zombies, or stopped by a signal).
     let state = if g.zombie.is_some() {
@@ -142,14 +145,16 @@ fn task_node(
     } else {
         ('S', "sleeping")
     };
-    let vm_kb = t.and_then(|t| k.mms.get(&t.mm)).map_or(0, |m| {
-        m.mm.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024
+    let mm = t.and_then(|t| k.mms.get(&t.mm)).map(|m| &m.mm);
+    let vm_kb = mm.map_or(0, |m| {
+        m.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024
     });
+    let rss_kb = mm.map_or(0, |m| resident(&k.mf, m) / 1024);
     match rest {
         [] => {
             let mut names: Vec<(String, u8)> = [
                 "stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "mountinfo",
-                "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score",
+                "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score", "auxv",
                 "oom_score_adj", "coredump_filter",
             ]
             .iter()
@@ -162,6 +167,10 @@ fn task_node(
             }
             Ok(dir(names))
         }
+        // A zombie's links lead nowhere (EACCES, as gVisor and Linux up to 4.3 say), and
+        // what lived in its memory reads empty.
+        ["exe" | "cwd" | "root"] | ["ns", _] if zombie => Err(libc::EACCES),
+        ["cmdline" | "environ" | "auxv" | "maps"] if zombie => Ok(file(String::new())),
         ["exe"] => Ok(SynthNode::Symlink(live(t).map(|_| g.exe.clone())?)),
         ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
         ["root"] => Ok(SynthNode::Symlink("/".into())),
@@ -176,8 +185,12 @@ fn task_node(
             let t = live(t)?;
             Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.env_range)))
         }
+        ["auxv"] => {
+            let t = live(t)?;
+            Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.auxv_range)))
+        }
         ["maps"] => Ok(file(t.map_or_else(String::new, |t| maps(&k.mms[&t.mm].mm)))),
-        ["statm"] => Ok(file(format!("{} 0 0 0 0 0 0\n", vm_kb / 4))),
+        ["statm"] => Ok(file(format!("{} {} 0 0 0 0 0\n", vm_kb / 4, rss_kb / 4))),
         ["io"] => Ok(file(
             "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".into(),
         )),
@@ -195,12 +208,12 @@ fn task_node(
         ["stat"] => {
             let start_ticks = (g.start_ns.saturating_sub(k.boot_ns)) / 10_000_000;
             Ok(file(format!(
-                "{tid} ({comm}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024
+                "{tid} ({comm}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb / 4
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{vm_kb:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss_kb:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
             t.map_or(0o022, |t| t.fs.borrow().umask),
             state.0,
             state.1,
@@ -420,6 +433,9 @@ fn limits(rl: &[(u64, u64)]) -> String {
 }
 
 /// The thread of a directory whose files need it live (ESRCH once it exited).
+/// /proc/devices: the character devices the sentry serves (devfs, ptys), no block device.
+const DEVICES: &str = "Character devices:\n  1 mem\n  4 /dev/vc/0\n  4 tty\n  5 /dev/tty\n  5 /dev/console\n  5 /dev/ptmx\n136 pts\n\nBlock devices:\n";
+
 fn live(t: Option<&Task>) -> Result<&Task, Errno> {
     t.ok_or(libc::ESRCH)
 }
@@ -431,19 +447,65 @@ fn read_range(k: &Kernel, tid: i32, (s, e): (u64, u64)) -> Vec<u8> {
     k.read_mem(tid, s, (e - s) as usize).unwrap_or_default()
 }
 
-fn maps(mm: &crate::mm::Mm) -> String {
-    let mut out = String::new();
+/// The bytes of `mm`'s mappings that have memory behind them (RSS): the memory file's
+/// pages its mappings cover that are not holes. Shared pages count in each address space
+/// that maps them, as on Linux.
+fn resident(mf: &crate::mm::MemoryFile, mm: &crate::mm::Mm) -> u64 {
+    let fd = mf.raw_fd();
+    let mut total = 0;
     for (&s, v) in &mm.vmas {
+        let (mut at, end) = (v.off as i64, (v.off + (v.end - s)) as i64);
+        while at < end {
+            let Ok(data) = nix::unistd::lseek(fd, at, nix::unistd::Whence::SeekData) else {
+                break;
+            };
+            if data >= end {
+                break;
+            }
+            let hole = nix::unistd::lseek(fd, data, nix::unistd::Whence::SeekHole).unwrap_or(end);
+            total += (hole.min(end) - data) as u64;
+            at = hole;
+        }
+    }
+    total
+}
+
+fn maps(mm: &crate::mm::Mm) -> String {
+    // Neighbours the sentry keeps apart (a split it made, a stack grown below itself) that
+    // Linux would show as one mapping: same protection, kind and name.
+    let mut merged: Vec<(u64, crate::mm::Vma)> = Vec::new();
+    for (&s, v) in &mm.vmas {
+        if let Some((_, pv)) = merged.last_mut() {
+            if pv.end == s && pv.prot == v.prot && pv.shared == v.shared && pv.name == v.name {
+                pv.end = v.end;
+                continue;
+            }
+        }
+        merged.push((s, v.clone()));
+    }
+    let mut out = String::new();
+    for (s, v) in merged {
         let p = |b: i32, c: char| if v.prot & b != 0 { c } else { '-' };
-        out += &format!(
-            "{s:08x}-{:08x} {}{}{}{} 00000000 00:00 0 {}\n",
+        let line = format!(
+            "{s:08x}-{:08x} {}{}{}{} 00000000 00:00 0 ",
             v.end,
             p(libc::PROT_READ, 'r'),
             p(libc::PROT_WRITE, 'w'),
             p(libc::PROT_EXEC, 'x'),
             if v.shared { 's' } else { 'p' },
-            v.name
         );
+        // Shared anonymous memory is a deleted /dev/zero to Linux.
+        let name = match v.name.as_str() {
+            "" if v.shared => "/dev/zero (deleted)",
+            n => n,
+        };
+        if name.is_empty() {
+            out += &line;
+        } else {
+            // Linux pads the line to 73 columns before the name.
+            out += &format!("{line:<73}{name}");
+        }
+        out.push('\n');
     }
     out
 }

@@ -41,7 +41,11 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
         for (field, v) in [("brk_start", m.brk_start), ("brk", m.brk)] {
             user_addr(&obj, field, v, GUEST_TOP + 1)?;
         }
-        for (field, (s, e)) in [("arg_range", m.arg_range), ("env_range", m.env_range)] {
+        for (field, (s, e)) in [
+            ("arg_range", m.arg_range),
+            ("env_range", m.env_range),
+            ("auxv_range", m.auxv_range),
+        ] {
             if s > e || e > GUEST_TOP {
                 return Err(bad(
                     &obj,

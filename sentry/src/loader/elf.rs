@@ -324,6 +324,8 @@ pub fn load(
     ];
     let words = 1 + arg_addrs.len() + 1 + env_addrs.len() + 1 + auxv.len() * 2;
     let sp = (top - words as u64 * 8) & !15;
+    let auxv_start = sp + 8 * (3 + arg_addrs.len() + env_addrs.len()) as u64;
+    mm.auxv_range = (auxv_start, auxv_start + 16 * auxv.len() as u64);
     let mut v: Vec<u64> = Vec::with_capacity(words);
     v.push(argv.len() as u64);
     v.extend(&arg_addrs);

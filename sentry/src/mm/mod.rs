@@ -60,6 +60,8 @@ pub struct Mm {
     /// Where argv and envp strings live, for /proc/PID/cmdline and environ.
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
+    /// Where the auxiliary vector lives, for /proc/PID/auxv.
+    pub auxv_range: (u64, u64),
     /// After a restore on demand: guest ranges (start -> end) mapped without access
     /// because the image's bytes may not be there yet; the first touch opens the window
     /// around it (`handle_lazy`), every change of a mapping opens or drops what it
@@ -169,6 +171,7 @@ impl Mm {
             brk: 0,
             arg_range: (0, 0),
             env_range: (0, 0),
+            auxv_range: (0, 0),
             unopened: BTreeMap::new(),
             dirty: Vec::new(),
         })
@@ -672,6 +675,7 @@ impl Mm {
             brk: self.brk,
             arg_range: self.arg_range,
             env_range: self.env_range,
+            auxv_range: self.auxv_range,
             unopened: BTreeMap::new(),
             dirty: Vec::new(),
         };

@@ -26,6 +26,7 @@ pub struct MmState {
     pub brk: u64,
     pub arg_range: (u64, u64),
     pub env_range: (u64, u64),
+    pub auxv_range: (u64, u64),
     /// Tasks using it.
     pub users: u32,
 }
@@ -40,6 +41,7 @@ impl Mm {
             brk,
             arg_range,
             env_range,
+            auxv_range,
             // Not saved: a checkpoint opens everything first (its memory is all loaded).
             unopened: _,
             // Not saved: protection bookkeeping of the checkpoint being taken.
@@ -71,6 +73,7 @@ impl Mm {
             brk: *brk,
             arg_range: *arg_range,
             env_range: *env_range,
+            auxv_range: *auxv_range,
             users,
         }
     }
@@ -85,6 +88,7 @@ impl Mm {
         mm.brk = s.brk;
         mm.arg_range = s.arg_range;
         mm.env_range = s.env_range;
+        mm.auxv_range = s.auxv_range;
         for v in &s.vmas {
             mm.vmas.insert(
                 v.start,

@@ -94,13 +94,10 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         return err(libc::ENOMEM);
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
-        let name = if flags & libc::MAP_GROWSDOWN != 0 {
-            "[stack]"
-        } else {
-            ""
-        };
+        // Unnamed even with MAP_GROWSDOWN: only the stack execve made is "[stack]" in
+        // /proc/PID/maps, as on Linux.
         return ret(c
-            .with_mm(|mm, cx| mm.map_anon(cx, addr, len, prot, shared, fixed, name))
+            .with_mm(|mm, cx| mm.map_anon(cx, addr, len, prot, shared, fixed, ""))
             .map(|a| a as i64));
     }
     // A file mapping: the file's bytes are copied into fresh memory.
