@@ -1,5 +1,6 @@
 /* A process's own state across a checkpoint: its working directory (in a tmpfs), umask,
- * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs and keep-caps. */
+ * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs, keep-caps, child
+ * subreaper, dumpable and death signal. */
 #include "cr.h"
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -14,7 +15,8 @@ int main(void) {
 	struct rlimit nofile = {100, 1000}, core = {0, 4096}, stack = {4 << 20, 16 << 20};
 	if (setrlimit(RLIMIT_NOFILE, &nofile) || setrlimit(RLIMIT_CORE, &core) || setrlimit(RLIMIT_STACK, &stack))
 		die("setrlimit");
-	if (prctl(PR_SET_NAME, "cr-procstate") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_KEEPCAPS, 1))
+	if (prctl(PR_SET_NAME, "cr-procstate") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_KEEPCAPS, 1) ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1) || prctl(PR_SET_DUMPABLE, 0) || prctl(PR_SET_PDEATHSIG, SIGUSR2))
 		die("prctl");
 	ready();
 	wait_term();
@@ -40,5 +42,10 @@ int main(void) {
 	check(strcmp(name, "cr-procstate") == 0, "name %s", name);
 	check(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1, "no_new_privs lost");
 	check(prctl(PR_GET_KEEPCAPS) == 1, "keep-caps lost");
+	int v = 0;
+	check(prctl(PR_GET_CHILD_SUBREAPER, &v) == 0 && v == 1, "child subreaper lost (%d)", v);
+	check(prctl(PR_GET_DUMPABLE) == 0, "dumpable 0 lost");
+	v = 0;
+	check(prctl(PR_GET_PDEATHSIG, &v) == 0 && v == SIGUSR2, "death signal lost (%d)", v);
 	return finish();
 }

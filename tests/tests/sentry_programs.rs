@@ -145,6 +145,15 @@ fn same_as_on_the_host(name: &str, args: &[&str]) {
 }
 
 #[test]
+fn prctl_subreaper_death_signal_and_dumpable_behave_as_on_the_host() {
+    // An orphan below a child subreaper is adopted and reaped by it, a death signal comes
+    // when the thread that forked the child exits (its process lives on), fork clears the
+    // death signal and keeps dumpable, and bad values and pointers are refused: the same
+    // lines as natively.
+    same_as_on_the_host("prctl_family", &[]);
+}
+
+#[test]
 fn timerfd_behaves_as_on_the_host() {
     // Create flags and clocks, relative and absolute settime with the old value, reads of
     // expirations, poll and epoll readiness, a periodic count, an inherited timer, and the

@@ -269,6 +269,7 @@ impl Kernel {
         }
         let g = self.tg_of_mut(tid);
         g.exe = resolved;
+        g.prctl.not_dumpable = false;
         g.creds = creds;
         if let Some(p) = vfork_parent {
             self.release_vfork(p);

@@ -140,8 +140,35 @@ impl Kernel {
         self.release_dropped_locks();
         let g = self.tgs.get_mut(&tgid).expect("tg");
         g.threads.retain(|&x| x != tid);
+        let heir = g.threads.first().copied();
         if g.threads.is_empty() {
             self.group_exited(tgid);
+        }
+        self.parent_thread_exited(tid, heir);
+    }
+
+    /// Thread `tid` is gone: the processes it created get their death signal
+    /// (PR_SET_PDEATHSIG) and another thread of its process for parent (`heir`; none: the
+    /// reaper that adopted them, which `group_exited` made their parent).
+    fn parent_thread_exited(&mut self, tid: i32, heir: Option<i32>) {
+        let orphans: Vec<i32> = self
+            .tgs
+            .values()
+            .filter(|g| g.prctl.parent_tid == tid && g.zombie.is_none())
+            .map(|g| g.pid)
+            .collect();
+        for pid in orphans {
+            let ppid = self.tgs[&pid].ppid;
+            let adopter = heir
+                .or_else(|| self.tgs.get(&ppid).and_then(|p| p.threads.first().copied()))
+                .unwrap_or(0);
+            let g = self.tgs.get_mut(&pid).expect("tg");
+            g.prctl.parent_tid = adopter;
+            let sig = g.prctl.pdeathsig;
+            if sig != 0 {
+                let info = crate::kernel::signal::SigInfo::new(sig, crate::kernel::signal::SI_USER);
+                self.signal_group(pid, info);
+            }
         }
     }
 
@@ -175,15 +202,26 @@ impl Kernel {
             self.tgs.retain(|_, g| g.zombie.is_none() || g.pid == 1);
             return;
         }
+        // Orphans go to the nearest live ancestor that is a child subreaper, else init.
+        let mut reaper = ppid;
+        while reaper > 1
+            && !self
+                .tgs
+                .get(&reaper)
+                .is_some_and(|r| r.prctl.subreaper && r.zombie.is_none())
+        {
+            reaper = self.tgs.get(&reaper).map_or(1, |r| r.ppid);
+        }
+        let reaper = reaper.max(1);
         for c in children {
             if let Some(cg) = self.tgs.get_mut(&c) {
-                cg.ppid = 1;
+                cg.ppid = reaper;
                 let z = cg.zombie.is_some();
-                if let Some(i) = self.tgs.get_mut(&1) {
+                if let Some(i) = self.tgs.get_mut(&reaper) {
                     i.children.push(c)
                 }
                 if z {
-                    self.notify(&WaitKey::Child(1));
+                    self.notify(&WaitKey::Child(reaper));
                 }
             }
         }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::task::{RunState, Task, ThreadGroup};
+use super::task::{ProcessPrctl, RunState, Task, ThreadGroup};
 use super::{err, Kernel, Sys};
 use crate::mm::{Errno, MmCtx};
 
@@ -200,6 +200,12 @@ impl Kernel {
                 creds: pg.creds.clone(),
                 exe: pg.exe.clone(),
                 start_ns: self.clocks.mono(),
+                // Not inherited: the subreaper mark, the death signal (fork clears it).
+                prctl: ProcessPrctl {
+                    not_dumpable: pg.prctl.not_dumpable,
+                    parent_tid: tid,
+                    ..Default::default()
+                },
             };
             self.tgs.insert(new_tid, g);
             if let Some(p) = self.tgs.get_mut(&ppid) {

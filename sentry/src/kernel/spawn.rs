@@ -120,6 +120,7 @@ impl Kernel {
             creds: creds.clone(),
             exe: String::new(),
             start_ns: self.clocks.mono(),
+            prctl: Default::default(),
         };
         self.tgs.insert(pid, tg);
         // A placeholder address space; execve replaces it.

@@ -181,6 +181,11 @@ impl<'k> SysCtx<'k> {
 // ---- the calling task ----
 
 impl SysCtx<'_> {
+    /// Its process's prctl settings.
+    pub(crate) fn prctl(&mut self) -> &mut crate::kernel::task::ProcessPrctl {
+        &mut self.process_mut().prctl
+    }
+
     /// Its registers as they were when it stopped at the call.
     pub(crate) fn regs(&self) -> &Regs {
         &self.task().regs

@@ -133,6 +133,22 @@ pub(crate) struct ThreadGroup {
     pub exe: String,
     /// When it started, on the guest monotonic clock.
     pub start_ns: u64,
+    /// What prctl set for it and who made it (plain data, saved as it is).
+    pub prctl: ProcessPrctl,
+}
+
+/// A process's prctl settings, and the thread that created it (whose exit sends
+/// `pdeathsig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProcessPrctl {
+    /// PR_SET_CHILD_SUBREAPER: orphans below it are reparented to it, not to init.
+    pub subreaper: bool,
+    /// PR_SET_DUMPABLE 0 (execve sets it back).
+    pub not_dumpable: bool,
+    /// PR_SET_PDEATHSIG: the signal it gets when `parent_tid` exits (0: none).
+    pub pdeathsig: i32,
+    /// The thread that created it, or the one that adopted it since.
+    pub parent_tid: i32,
 }
 
 // ---- saved form ----
@@ -443,6 +459,7 @@ pub struct ThreadGroupState {
     pub creds: CredsState,
     pub exe: String,
     pub start_ns: u64,
+    pub prctl: ProcessPrctl,
 }
 
 impl ThreadGroup {
@@ -468,6 +485,7 @@ impl ThreadGroup {
             creds,
             exe,
             start_ns,
+            prctl,
         } = self;
         ThreadGroupState {
             pid: *pid,
@@ -490,6 +508,7 @@ impl ThreadGroup {
             creds: CredsState::save(creds),
             exe: exe.clone(),
             start_ns: *start_ns,
+            prctl: *prctl,
         }
     }
 
@@ -515,6 +534,7 @@ impl ThreadGroup {
             creds: s.creds.restore(),
             exe: s.exe.clone(),
             start_ns: s.start_ns,
+            prctl: s.prctl,
         }
     }
 }

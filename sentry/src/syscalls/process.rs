@@ -413,13 +413,37 @@ pub(super) fn prctl(c: &mut SysCtx) -> Sys {
             b.resize(16, 0);
             ret(c.write_mem(a[1], &b).map(|_| 0))
         }
-        libc::PR_SET_PDEATHSIG
-        | libc::PR_SET_DUMPABLE
-        | libc::PR_SET_CHILD_SUBREAPER
-        | libc::PR_SET_TIMERSLACK => Sys::Ret(0),
-        libc::PR_GET_DUMPABLE => Sys::Ret(1),
-        libc::PR_GET_CHILD_SUBREAPER => Sys::Ret(0),
-        libc::PR_GET_PDEATHSIG => ret(c.write_u32(a[1], 0).map(|_| 0)),
+        libc::PR_SET_PDEATHSIG => {
+            if a[1] > 64 {
+                return err(libc::EINVAL);
+            }
+            c.prctl().pdeathsig = a[1] as i32;
+            Sys::Ret(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            let sig = c.prctl().pdeathsig;
+            ret(c.write_u32(a[1], sig as u32).map(|_| 0))
+        }
+        libc::PR_SET_DUMPABLE => match a[1] {
+            0 | 1 => {
+                c.prctl().not_dumpable = a[1] == 0;
+                Sys::Ret(0)
+            }
+            _ => err(libc::EINVAL),
+        },
+        libc::PR_GET_DUMPABLE => Sys::Ret(!c.prctl().not_dumpable as i64),
+        libc::PR_SET_CHILD_SUBREAPER => {
+            c.prctl().subreaper = a[1] != 0;
+            Sys::Ret(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let on = c.prctl().subreaper;
+            ret(c.write_u32(a[1], on as u32).map(|_| 0))
+        }
+        // Changing the memory map's fields needs CAP_SYS_RESOURCE; with it, the sentry
+        // does not let them be changed.
+        libc::PR_SET_MM if !c.creds().has(crate::creds::CAP_SYS_RESOURCE) => err(libc::EPERM),
+        libc::PR_SET_TIMERSLACK => Sys::Ret(0),
         libc::PR_GET_SECCOMP => Sys::Ret(0),
         _ => err(libc::EINVAL),
     }

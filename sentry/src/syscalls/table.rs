@@ -562,9 +562,10 @@ const LIST: &[Syscall] = &[
     sys(155, "pivot_root").refused(libc::EPERM, MOUNTS),
     sys(156, "_sysctl"),
     sys(157, "prctl").serves(process::prctl).partial(
-        "names, keep-caps, no_new_privs, the capability bounding set and ambient capabilities; \
-         PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER and PR_SET_TIMERSLACK are \
-         accepted and ignored (their gets report the defaults); the rest fail with EINVAL",
+        "names, keep-caps, no_new_privs, the capability bounding set and ambient capabilities, \
+         the child subreaper, dumpable and the death signal (a process's, sent when the thread \
+         that created it exits); PR_SET_TIMERSLACK is accepted and ignored; the rest fail \
+         with EINVAL",
     ),
     sys(158, "arch_prctl").serves(process::arch_prctl).note(
         "ARCH_SET_FS/GS, ARCH_GET_FS/GS, ARCH_GET_CPUID; the rest EINVAL",
