@@ -615,6 +615,22 @@ mod tests {
     }
 
     #[test]
+    fn an_exec_started_process_that_ended_before_the_init_keeps_its_status_for_the_caller() {
+        // The exec'd process ends, then the init ends before the exec caller's wait reached
+        // the kernel: the status is still among those the kernel leaves behind.
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::testing::kernel(root.path());
+        let init = k.test_process(0, 0);
+        let execd = k.test_process(0, 0);
+        assert_eq!(init, 1);
+        k.call(execd, libc::SYS_exit_group, [3, 0, 0, 0, 0, 0]);
+        assert!(k.tgs[&execd].zombie.is_some());
+        k.call(init, libc::SYS_exit_group, [0, 0, 0, 0, 0, 0]);
+        assert!(k.init_status.is_some());
+        assert_eq!(k.exec_exits(), [(execd, 3)]);
+    }
+
+    #[test]
     fn a_checkpoint_into_an_unwritable_file_names_the_image_and_the_errno_once() {
         let root = tempfile::tempdir().unwrap();
         let mut k = crate::testing::kernel(root.path());

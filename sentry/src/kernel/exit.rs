@@ -199,7 +199,10 @@ impl Kernel {
             for p in all {
                 self.kill_group(p, WaitStatus::Signaled(libc::SIGKILL, false));
             }
-            self.tgs.retain(|_, g| g.zombie.is_none() || g.pid == 1);
+            // Zombies go, but for those a runtime exec started (no parent in the sandbox):
+            // their statuses are left for the exec callers when the kernel ends.
+            self.tgs
+                .retain(|_, g| g.zombie.is_none() || g.pid == 1 || g.ppid == 0);
             return;
         }
         // Orphans go to the nearest live ancestor that is a child subreaper, else init.
