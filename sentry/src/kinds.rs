@@ -158,10 +158,13 @@ register! {
         Inet(crate::net::inet::InetSocket),
         Netlink(crate::net::netlink::NetlinkSocket),
         Inotify(crate::fs::inotify::InotifyFile),
+        PtyMaster(crate::fs::devpts::PtyMaster),
+        PtyReplica(crate::fs::devpts::PtyReplica),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),
         UnixEndpoint(crate::net::unix::Endpoint),
         InetEndpoint(crate::net::inet::Endpoint),
+        Pty(crate::fs::devpts::Pty),
     }
 }

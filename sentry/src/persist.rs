@@ -337,6 +337,7 @@ pub(crate) mod testing {
             mounts: Vec::new(),
             scratch: Vec::new(),
             inos: Default::default(),
+            devpts: Default::default(),
         }
     }
 

@@ -154,6 +154,14 @@ fn prctl_subreaper_death_signal_and_dumpable_behave_as_on_the_host() {
 }
 
 #[test]
+fn pseudo_terminals_behave_as_on_the_host() {
+    // /dev/ptmx and devpts, the lock, ttyname, termios editing and echo, raw mode and
+    // VMIN/VTIME, the window size, a session's controlling terminal and its signals, the
+    // hangup, and bad arguments: the same lines as natively.
+    same_as_on_the_host("pty", &[]);
+}
+
+#[test]
 fn timerfd_behaves_as_on_the_host() {
     // Create flags and clocks, relative and absolute settime with the old value, reads of
     // expirations, poll and epoll readiness, a periodic count, an inherited timer, and the

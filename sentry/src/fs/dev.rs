@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
+use crate::fs::devpts::Devpts;
 use crate::fs::file::{FileImpl, IoErr, Mappable};
 use crate::fs::host_sys;
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
-use crate::fs::SynthNode;
+use crate::fs::{SynthNode, TtyNode};
 use crate::mm::Errno;
 
 /// Device nodes of devfs.
@@ -42,8 +43,8 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     }
 }
 
-/// Looks up `rel` (components below the devfs mount).
-pub(crate) fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
+/// Looks up `rel` (components below the devfs mount); /dev/pts shows `devpts`.
+pub(crate) fn lookup(rel: &[String], devpts: &Devpts) -> Result<SynthNode, Errno> {
     let dir = |names: &[(&str, u8)]| {
         SynthNode::Dir(names.iter().map(|(n, t)| (n.to_string(), *t)).collect())
     };
@@ -65,6 +66,8 @@ pub(crate) fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
             ("stderr", libc::DT_LNK),
             ("pts", libc::DT_DIR),
             ("shm", libc::DT_DIR),
+            ("ptmx", libc::DT_CHR),
+            ("tty", libc::DT_CHR),
         ])),
         ["null"] => Ok(SynthNode::Dev(DevNode::Null)),
         ["zero"] => Ok(SynthNode::Dev(DevNode::Zero)),
@@ -75,7 +78,33 @@ pub(crate) fn lookup(rel: &[String]) -> Result<SynthNode, Errno> {
         ["stdin"] => Ok(SynthNode::Symlink("/proc/self/fd/0".into())),
         ["stdout"] => Ok(SynthNode::Symlink("/proc/self/fd/1".into())),
         ["stderr"] => Ok(SynthNode::Symlink("/proc/self/fd/2".into())),
-        ["pts"] | ["shm"] => Ok(dir(&[])),
+        ["ptmx"] | ["pts", "ptmx"] => Ok(SynthNode::Tty(TtyNode::Ptmx)),
+        ["tty"] => Ok(SynthNode::Tty(TtyNode::Tty)),
+        ["pts"] => {
+            let mut names = vec![("ptmx".to_string(), libc::DT_CHR)];
+            names.extend(
+                devpts
+                    .entries()
+                    .into_iter()
+                    .map(|(i, _)| (i.to_string(), libc::DT_CHR)),
+            );
+            Ok(SynthNode::Dir(names))
+        }
+        ["pts", n] => {
+            // Only the canonical spelling of a number names a replica.
+            let index: u32 = n.parse().map_err(|_| libc::ENOENT)?;
+            if index.to_string() != *n {
+                return Err(libc::ENOENT);
+            }
+            let uid = devpts
+                .entries()
+                .into_iter()
+                .find(|&(i, _)| i == index)
+                .ok_or(libc::ENOENT)?
+                .1;
+            Ok(SynthNode::Tty(TtyNode::Pts { index, uid }))
+        }
+        ["shm"] => Ok(dir(&[])),
         _ => Err(libc::ENOENT),
     }
 }
@@ -189,7 +218,7 @@ mod tests {
     use super::*;
 
     fn dev(name: &str) -> DevFile {
-        match lookup(&[name.to_string()]) {
+        match lookup(&[name.to_string()], &Devpts::default()) {
             Ok(SynthNode::Dev(d)) => DevFile::new(d),
             _ => panic!("{name} is not a device"),
         }

@@ -54,6 +54,12 @@ pub trait IoctlCaller {
     fn pgid(&self) -> i32;
     /// The caller's session.
     fn sid(&self) -> i32;
+    /// The caller's process id.
+    fn tgid(&self) -> i32;
+    /// The session of process group `pgid`, if it has a live process.
+    fn group_session(&self, pgid: i32) -> Option<i32>;
+    /// Whether the caller has capability `cap`.
+    fn capable(&self, cap: u32) -> bool;
 }
 
 /// A permission check the caller makes against the file's current attributes before an

@@ -491,6 +491,7 @@ mod tests {
             }],
             scratch: Vec::new(),
             inos: Default::default(),
+            devpts: Default::default(),
         };
         (vfs, dir)
     }

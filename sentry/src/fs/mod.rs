@@ -11,6 +11,7 @@
 //! restores the open files and fd tables of a kernel.
 
 pub(crate) mod dev;
+pub(crate) mod devpts;
 pub(crate) mod file;
 pub(crate) mod ghost;
 pub(crate) mod host;
@@ -68,6 +69,8 @@ pub enum SynthNode {
     File(Vec<u8>),
     Symlink(String),
     Dev(DevNode),
+    /// A terminal node of devfs or devpts.
+    Tty(TtyNode),
     /// A "magic link" (`/proc/PID/fd/N`): `readlink` shows `text`, and following it
     /// reaches the open file itself, not what `text` names. `mode` is its permission bits
     /// (the description's access mode, as Linux shows them).
@@ -76,6 +79,25 @@ pub enum SynthNode {
         file: FileRef,
         mode: u32,
     },
+}
+
+/// A terminal node: /dev/ptmx (and /dev/pts/ptmx), /dev/tty, a replica /dev/pts/N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtyNode {
+    Ptmx,
+    Tty,
+    Pts { index: u32, uid: u32 },
+}
+
+impl TtyNode {
+    /// Its path below /dev.
+    pub(crate) fn path(self) -> String {
+        match self {
+            TtyNode::Ptmx => "ptmx".into(),
+            TtyNode::Tty => "tty".into(),
+            TtyNode::Pts { index, .. } => format!("pts/{index}"),
+        }
+    }
 }
 
 /// Looks a path up in procfs (given by the kernel, which holds what procfs shows).
@@ -103,6 +125,8 @@ pub struct Vfs {
     pub scratch: Vec<PathBuf>,
     /// The inode numbers the guest sees for host files (restored files keep theirs).
     pub(crate) inos: std::rc::Rc<inodes::InodeNumbers>,
+    /// The pseudo-terminals /dev/pts shows.
+    pub(crate) devpts: std::rc::Rc<crate::fs::devpts::Devpts>,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {
@@ -231,11 +255,25 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
             st.st_mode = libc::S_IFCHR | 0o666;
             st.st_rdev = d.rdev();
         }
+        SynthNode::Tty(TtyNode::Ptmx) => {
+            st.st_mode = libc::S_IFCHR | 0o666;
+            st.st_rdev = libc::makedev(5, 2);
+        }
+        SynthNode::Tty(TtyNode::Tty) => {
+            st.st_mode = libc::S_IFCHR | 0o666;
+            st.st_rdev = libc::makedev(5, 0);
+        }
+        SynthNode::Tty(TtyNode::Pts { index, uid }) => {
+            st.st_mode = libc::S_IFCHR | 0o620;
+            st.st_uid = *uid;
+            st.st_gid = crate::fs::devpts::TTY_GID;
+            st.st_rdev = libc::makedev(crate::fs::devpts::PTS_MAJOR, *index);
+        }
     }
     st
 }
 
-fn ino_of(path: &str) -> u64 {
+pub(crate) fn ino_of(path: &str) -> u64 {
     // A stable inode number for synthetic nodes (FNV-1a of the path).
     path.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
@@ -321,7 +359,10 @@ impl Vfs {
                 };
                 Ok((st, target))
             }
-            MountFs::Dev => synth(dev::lookup(rel)?, format!("dev/{}", rel.join("/"))),
+            MountFs::Dev => synth(
+                dev::lookup(rel, &self.devpts)?,
+                format!("dev/{}", rel.join("/")),
+            ),
             MountFs::Proc => {
                 // procfs is a device of its own (df tells the mounts apart by st_dev).
                 let (mut st, target) = synth(proc(rel)?, format!("proc/{}", rel.join("/")))?;
@@ -348,7 +389,7 @@ impl Vfs {
     /// A synthetic node (devfs, procfs, empty mounts).
     pub fn synth(&self, proc: ProcLookup, m: usize, rel: &[String]) -> Result<SynthNode, Errno> {
         match &self.mounts[m].fs {
-            MountFs::Dev => dev::lookup(rel),
+            MountFs::Dev => dev::lookup(rel, &self.devpts),
             MountFs::Proc => proc(rel),
             MountFs::Empty if rel.is_empty() => Ok(SynthNode::Dir(vec![])),
             MountFs::Empty => Err(libc::ENOENT),

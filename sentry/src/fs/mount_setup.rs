@@ -146,5 +146,6 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         mounts,
         scratch,
         inos: Default::default(),
+        devpts: Default::default(),
     })
 }

@@ -303,5 +303,14 @@ mod tests {
         fn sid(&self) -> i32 {
             1
         }
+        fn tgid(&self) -> i32 {
+            1
+        }
+        fn group_session(&self, _: i32) -> Option<i32> {
+            None
+        }
+        fn capable(&self, _: u32) -> bool {
+            false
+        }
     }
 }

@@ -231,6 +231,7 @@ mod tests {
             }],
             scratch: Vec::new(),
             inos: Default::default(),
+            devpts: Default::default(),
         };
         let t = table(&[&end]);
         let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();

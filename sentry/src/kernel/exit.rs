@@ -191,7 +191,13 @@ impl Kernel {
         g.posix_timers.timers.clear();
         let children = std::mem::take(&mut g.children);
         let ppid = g.ppid;
+        let leads_session = g.sid == pid;
         self.release_process_locks(pid);
+        if leads_session {
+            // Its session loses its controlling terminal; the foreground group hangs up.
+            self.vfs.devpts.session_ended(pid);
+            self.send_tty_signals();
+        }
         if pid == 1 {
             // The init is gone: everything else goes with it.
             self.init_status = Some(status);

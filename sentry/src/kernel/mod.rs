@@ -29,7 +29,7 @@ mod signal_delivery;
 pub(crate) mod spawn;
 mod syscall;
 
-pub(crate) use open::OPEN_WAITS;
+pub(crate) use open::{OPEN_WAITS, O_LARGEFILE};
 pub(crate) use syscall::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

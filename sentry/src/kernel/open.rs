@@ -6,10 +6,11 @@ use std::os::fd::AsFd;
 use super::Kernel;
 use crate::creds::{Inode, MAY_READ, MAY_WRITE};
 use crate::fs::dev::DevFile;
+use crate::fs::devpts::{Pty, PtyReplica};
 use crate::fs::file::{FileImpl, FileRef, OpenFile};
 use crate::fs::host::HostFile;
 use crate::fs::synthetic::{SynthDir, SynthFile};
-use crate::fs::{MountFs, SynthNode};
+use crate::fs::{MountFs, SynthNode, TtyNode};
 use crate::ipc::fifo::FifoOpen;
 use crate::mm::Errno;
 
@@ -68,6 +69,43 @@ impl Kernel {
     /// The key a FIFO open of task `tid` waits on, if it waits.
     pub(crate) fn fifo_waiting(&self, tid: i32) -> Option<u64> {
         self.fifos.borrow().waiting(tid)
+    }
+
+    /// Opens a terminal node: a new pty's master (/dev/ptmx), a replica (/dev/pts/N),
+    /// or the caller's controlling terminal (/dev/tty: ENXIO without one).
+    fn open_tty(&self, tid: i32, node: TtyNode, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        let devpts = &self.vfs.devpts;
+        match node {
+            TtyNode::Ptmx => Ok(Box::new(devpts.open_master(self.creds(tid).fsuid)?)),
+            TtyNode::Tty => {
+                let pty = devpts.ctty_of(self.tg_of(tid).sid).ok_or(libc::ENXIO)?;
+                Ok(Box::new(PtyReplica::new(pty, true)))
+            }
+            TtyNode::Pts { index, .. } => {
+                let pty = devpts.get(index).ok_or(libc::ENOENT)?;
+                pty.borrow().may_open_replica()?;
+                Ok(Box::new(self.open_replica(tid, pty, flags)))
+            }
+        }
+    }
+
+    /// A new replica of `pty` opened by task `tid` with `flags`: without O_NOCTTY, it
+    /// becomes the controlling terminal of a session leader's session that has none.
+    pub(crate) fn open_replica(
+        &self,
+        tid: i32,
+        pty: std::rc::Rc<std::cell::RefCell<Pty>>,
+        flags: i32,
+    ) -> PtyReplica {
+        let g = self.tg_of(tid);
+        if flags & libc::O_NOCTTY == 0
+            && g.pid == g.sid
+            && pty.borrow().session().0.is_none()
+            && self.vfs.devpts.ctty_of(g.sid).is_none()
+        {
+            pty.borrow_mut().set_ctty(g.sid, g.pgid);
+        }
+        PtyReplica::new(pty, false)
     }
 
     /// open(2) of an open file reached through a `/proc/PID/fd/N` link that no path
@@ -295,6 +333,7 @@ impl Kernel {
                         Box::new(SynthFile::new(d))
                     }
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
+                    SynthNode::Tty(node) => self.open_tty(tid, node, flags)?,
                     SynthNode::Symlink(_) | SynthNode::FdLink { .. } => return Err(libc::ELOOP),
                 };
                 if flags & libc::O_DIRECTORY != 0 && !kind.is_dir() {

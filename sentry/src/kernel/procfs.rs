@@ -207,8 +207,15 @@ fn task_node(
         )),
         ["stat"] => {
             let start_ticks = (g.start_ns.saturating_sub(k.boot_ns)) / 10_000_000;
+            // The controlling terminal's device (new_encode_dev) and foreground group.
+            let (tty_nr, tpgid) = k.vfs.devpts.ctty_of(g.sid).map_or((0, -1), |p| {
+                let p = p.borrow();
+                let n = p.index();
+                let dev = (n & 0xff) | (crate::fs::devpts::PTS_MAJOR << 8) | ((n & !0xff) << 12);
+                (dev, p.session().1.unwrap_or(-1))
+            });
             Ok(file(format!(
-                "{tid} ({comm}) {} {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
                 state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb / 4
             )))
         }

@@ -119,6 +119,27 @@ impl Kernel {
         true
     }
 
+    /// Sends the signals the terminals raised (an interrupt character's, a window size
+    /// change's, a hangup's) to the groups and session leaders they name.
+    pub(crate) fn send_tty_signals(&mut self) {
+        for s in self.vfs.devpts.take_signals() {
+            let (pids, sig): (Vec<i32>, i32) = match s {
+                crate::fs::devpts::TtySignal::Group(pgid, sig) => (
+                    self.tgs
+                        .values()
+                        .filter(|g| g.zombie.is_none() && g.pgid == pgid)
+                        .map(|g| g.pid)
+                        .collect(),
+                    sig,
+                ),
+                crate::fs::devpts::TtySignal::Leader(sid, sig) => (vec![sid], sig),
+            };
+            for pid in pids {
+                self.signal_group(pid, SigInfo::new(sig, signal::SI_KERNEL));
+            }
+        }
+    }
+
     /// Sends a signal to a thread group.
     pub(crate) fn signal_group(&mut self, pid: i32, info: SigInfo) {
         self.queue_to_group(pid, info, true);

@@ -80,7 +80,9 @@ impl Kernel {
     /// through the table.
     pub(crate) fn dispatch(&mut self, tid: i32, nr: u64, args: [u64; 6]) -> Sys {
         let table = self.table;
-        table.dispatch(&mut SysCtx::new(self, tid, args), nr)
+        let r = table.dispatch(&mut SysCtx::new(self, tid, args), nr);
+        self.send_tty_signals();
+        r
     }
 
     /// Tells the table that the call task `tid` is parked in fails with EINTR.
@@ -333,6 +335,36 @@ impl SysCtx<'_> {
     /// Its session.
     pub(crate) fn sid(&self) -> i32 {
         self.process().sid
+    }
+
+    /// The session of process group `pgid`, if a live process is in it.
+    pub(crate) fn group_session(&self, pgid: i32) -> Option<i32> {
+        self.k
+            .tgs
+            .values()
+            .find(|g| g.zombie.is_none() && g.pgid == pgid)
+            .map(|g| g.sid)
+    }
+
+    /// Whether process group `pgid` is orphaned: no process of it has a parent in
+    /// another group of the same session (credentials(7)).
+    pub(crate) fn group_orphaned(&self, pgid: i32) -> bool {
+        let tgs = &self.k.tgs;
+        !tgs.values()
+            .filter(|g| g.zombie.is_none() && g.pgid == pgid)
+            .any(|g| {
+                tgs.get(&g.ppid)
+                    .is_some_and(|p| p.zombie.is_none() && p.pgid != pgid && p.sid == g.sid)
+            })
+    }
+
+    /// A new replica of `pty` for it, opened with `flags` (TIOCGPTPEER).
+    pub(crate) fn open_replica(
+        &self,
+        pty: std::rc::Rc<RefCell<crate::fs::devpts::Pty>>,
+        flags: i32,
+    ) -> crate::fs::devpts::PtyReplica {
+        self.k.open_replica(self.tid, pty, flags)
     }
 
     /// Its credentials.

@@ -1,6 +1,7 @@
 //! File descriptor calls: read, write, close, dup, fcntl, ioctl, pipes, seek, stat of fds.
 
 use super::{ret, sigio};
+use crate::fs::devpts::{PtyMaster, PtyReplica};
 use crate::fs::file::{FileRef, IoErr, IoctlCaller, OpenFile};
 use crate::ipc::pipe;
 use crate::kernel::task::Park;
@@ -139,6 +140,11 @@ fn io_outcome(c: &mut SysCtx, fd: u64, r: Result<usize, IoErr>, write: bool) -> 
     let Err(IoErr::Block(key)) = r else {
         return c.io_result(r);
     };
+    if !write {
+        if let Some(r) = tty_read_timeout(c, fd, &key) {
+            return r;
+        }
+    }
     let timeout = c.file(fd).ok().and_then(|f| {
         let mut fb = f.borrow_mut();
         let (rcv, snd) = crate::net::socket_of(&mut *fb.imp)?.timeouts();
@@ -147,14 +153,51 @@ fn io_outcome(c: &mut SysCtx, fd: u64, r: Result<usize, IoErr>, write: bool) -> 
     park_until(c, key, timeout.unwrap_or(0))
 }
 
+/// A blocked raw read of a terminal replica with VTIME: it parks until VTIME has passed,
+/// then returns what has arrived, perhaps nothing (termios(3)). None for other reads.
+fn tty_read_timeout(c: &mut SysCtx, fd: u64, key: &WaitKey) -> Option<Sys> {
+    let f = c.file(fd).ok()?;
+    let timeout = f.borrow().kind::<PtyReplica>()?.read_timeout_ns()?;
+    let deadline = c.deadline(timeout);
+    if c.now() < deadline {
+        return Some(Sys::Park(Park {
+            keys: vec![key.clone()],
+            deadline: Some(deadline),
+        }));
+    }
+    let [_, buf, len, ..] = c.args();
+    let data = f.borrow().kind::<PtyReplica>()?.read_now(len as usize);
+    if !data.is_empty() {
+        c.notify_read(&f, key);
+    }
+    Some(ret(c.write_mem(buf, &data).map(|_| data.len() as i64)))
+}
+
+/// Job control of a read or write of a terminal replica (SIGTTIN; SIGTTOU with TOSTOP).
+fn tty_io_check(c: &mut SysCtx, fd: u64, write: bool) -> Option<Sys> {
+    let f = c.file(fd).ok()?;
+    let tostop = f.borrow().kind::<PtyReplica>()?.pty().borrow().tostop();
+    match write {
+        false => job_control(c, &f, libc::SIGTTIN),
+        true if tostop => job_control(c, &f, libc::SIGTTOU),
+        true => None,
+    }
+}
+
 pub(super) fn read(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, ..] = c.args();
+    if let Some(r) = tty_io_check(c, fd, false) {
+        return r;
+    }
     let r = do_read(c, fd, buf, len as usize, None);
     io_outcome(c, fd, r, false)
 }
 
 pub(super) fn write(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, ..] = c.args();
+    if let Some(r) = tty_io_check(c, fd, true) {
+        return r;
+    }
     let r = do_write(c, fd, buf, len as usize, None);
     io_outcome(c, fd, r, true)
 }
@@ -419,7 +462,7 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             }
             return Sys::Ret(0);
         }
-        libc::FIONREAD => {
+        libc::FIONREAD if !is_tty(&f) => {
             let mut fb = f.borrow_mut();
             let n = match (fb.imp.bytes_ready(), pipe::of(&*fb.imp)) {
                 (Some(n), _) => n as u32,
@@ -441,12 +484,102 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             return ret(crate::net::ifreq::ioctl(&mut Caller(c), req, arg, family));
         }
     }
+    if req == crate::fs::devpts::TIOCGPTPEER {
+        return open_peer(c, &f, arg as i32);
+    }
+    if matches!(
+        req as libc::c_ulong,
+        libc::TIOCSPGRP
+            | libc::TCSETS
+            | libc::TCSETSW
+            | libc::TCSETSF
+            | libc::TCFLSH
+            | libc::TCXONC
+            | libc::TIOCSWINSZ
+    ) {
+        if let Some(r) = job_control(c, &f, libc::SIGTTOU) {
+            return r;
+        }
+    }
     let mut caller = Caller(c);
     let r = f
         .borrow_mut()
         .io()
         .and_then(|imp| imp.ioctl(&mut caller, req, arg));
+    if r.is_ok() && is_tty(&f) {
+        // A flush or new settings may let a waiting reader or writer go on.
+        if let Some(key) = f.borrow().notify_key() {
+            c.notify(&key);
+        }
+    }
     ret(r)
+}
+
+/// Job control (tty_check_change, n_tty's job_control): a process of a background group
+/// of the session whose controlling terminal `f` is, asking for what only the foreground
+/// may do, gets `sig` (SIGTTIN for a read, SIGTTOU for a write with TOSTOP or a change of
+/// the terminal) sent to its group and waits for it (the call is made again once the
+/// group continues); with the signal ignored or blocked, a read is EIO and a change goes
+/// ahead; an orphaned group gets EIO. None: the call goes on.
+fn job_control(c: &mut SysCtx, f: &FileRef, sig: i32) -> Option<Sys> {
+    let pty = {
+        let fb = f.borrow();
+        match (fb.kind::<PtyReplica>(), fb.kind::<PtyMaster>()) {
+            (Some(r), _) => r.pty().clone(),
+            (_, Some(m)) => m.pty().clone(),
+            _ => return None,
+        }
+    };
+    let (session, fg) = pty.borrow().session();
+    let fg = fg.filter(|_| session == Some(c.sid()))?;
+    let pgid = c.pgid();
+    if pgid == fg {
+        return None;
+    }
+    let ignored = c.sigmask() & crate::kernel::signal::bit(sig) != 0
+        || c.sigaction(sig).handler == crate::kernel::signal::SIG_IGN;
+    if ignored {
+        return (sig == libc::SIGTTIN).then(|| err(libc::EIO));
+    }
+    if c.group_orphaned(pgid) {
+        return Some(err(libc::EIO));
+    }
+    let _ = c.kill(-pgid, sig);
+    Some(Sys::Park(Park {
+        keys: vec![WaitKey::Nothing],
+        deadline: None,
+    }))
+}
+
+/// Whether `f` is an end of a pseudo-terminal (whose ioctls it serves itself).
+fn is_tty(f: &FileRef) -> bool {
+    let fb = f.borrow();
+    fb.kind::<PtyMaster>().is_some() || fb.kind::<PtyReplica>().is_some()
+}
+
+/// TIOCGPTPEER on a pty's master: an fd of a new description of its replica, opened with
+/// `flags` as open(2) would open /dev/pts/N (so the open works where no path reaches
+/// devpts); ENOTTY on any other file.
+fn open_peer(c: &mut SysCtx, f: &FileRef, flags: i32) -> Sys {
+    let Some(pty) = f.borrow().kind::<PtyMaster>().map(|m| m.pty().clone()) else {
+        return err(libc::ENOTTY);
+    };
+    if flags & !(libc::O_ACCMODE | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC) != 0
+        || flags & libc::O_ACCMODE == libc::O_ACCMODE
+    {
+        return err(libc::EINVAL);
+    }
+    tryk!(pty.borrow().may_open_replica());
+    let path = format!("/dev/pts/{}", pty.borrow().index());
+    let imp = c.open_replica(pty, flags);
+    let file = OpenFile::new(
+        Box::new(imp),
+        flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | crate::kernel::O_LARGEFILE,
+        path,
+    );
+    let fds = c.fds().clone();
+    let r = fds.borrow_mut().add(file, flags & libc::O_CLOEXEC != 0, 0);
+    ret(r.map(|fd| fd as i64))
 }
 
 /// pipe2, and pipe with no flags.
@@ -583,6 +716,18 @@ impl IoctlCaller for Caller<'_, '_> {
 
     fn sid(&self) -> i32 {
         self.0.sid()
+    }
+
+    fn tgid(&self) -> i32 {
+        self.0.tgid()
+    }
+
+    fn group_session(&self, pgid: i32) -> Option<i32> {
+        self.0.group_session(pgid)
+    }
+
+    fn capable(&self, cap: u32) -> bool {
+        self.0.creds().has(cap)
     }
 }
 
