@@ -47,6 +47,7 @@ const PROGRAMS: &[&str] = &[
     "inet",
     "special",
     "inotify",
+    "pty",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
