@@ -258,6 +258,36 @@ const WAIT_FOR: &str = r#"wait_for() { for _ in $(seq 100); do "$@" >/dev/null 2
 "#;
 
 #[test]
+fn script_and_python_pty_run_commands_on_a_pseudo_terminal() {
+    // script(1) opens a pty (openpty: /dev/ptmx, TIOCGPTPEER), gives its child a session
+    // whose controlling terminal it is, and copies its output; python's pty.fork does the
+    // same and reads the master until EIO. The pty's number is masked (the host's differ).
+    let out = same_as_native(
+        r#"script -qc 'tty; stty -a | head -1; echo hi; stty size' /dev/null | sed 's,/dev/pts/[0-9]*,/dev/pts/N,'
+python3 - <<'PY'
+import os, pty
+pid, fd = pty.fork()
+if pid == 0:
+    print("child", os.isatty(0), os.ttyname(0).startswith("/dev/pts/"), os.getsid(0) == os.getpid())
+    print(input("name? "))
+    os._exit(3)
+os.write(fd, b"typed\n")
+out = b""
+while True:
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+print(out, os.waitpid(pid, 0)[1] >> 8)
+PY"#,
+    );
+    assert!(out.starts_with("/dev/pts/N\r\nspeed 38400 baud;"), "{out}");
+}
+
+#[test]
 fn python_asyncio_runs_a_subprocess() {
     let out = same_as_native(
         r#"python3 - <<'PY'
