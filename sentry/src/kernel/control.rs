@@ -188,7 +188,11 @@ impl Kernel {
 
     /// The exit statuses of `Exec`'d processes (no parent in the sandbox) that ended and
     /// were not waited for: `(pid, shell code)`.
+    /// None when a checkpoint ended the sandbox (the processes are in the image).
     pub(crate) fn exec_exits(&self) -> Vec<(i32, i32)> {
+        if self.ended_by_checkpoint {
+            return Vec::new();
+        }
         self.tgs
             .iter()
             .filter(|&(&pid, _)| self.exec_started(pid))
@@ -198,6 +202,11 @@ impl Kernel {
 
     /// Answers runtime waits whose process has exited, reaping it.
     pub(crate) fn answer_pid_waiters(&mut self) {
+        if self.ended_by_checkpoint {
+            // The processes are in the image, not ended: the callers hear that the
+            // container is not running when the sandbox is gone.
+            return;
+        }
         let mut i = 0;
         while i < self.pid_waiters.len() {
             let pid = self.pid_waiters[i].0;
@@ -308,6 +317,7 @@ impl Kernel {
                     // every process exits with status 0 (as gVisor reports it; runc's
                     // CRIU dump SIGKILLs them, and Docker then shows Exited (137), which
                     // a restart policy takes for a failure). docs/checkpoint.md.
+                    self.ended_by_checkpoint = true;
                     let mut all: Vec<i32> = self.tgs.keys().copied().collect();
                     all.sort_unstable_by(|a, b| b.cmp(a));
                     for p in all {
@@ -628,6 +638,19 @@ mod tests {
         k.call(init, libc::SYS_exit_group, [0, 0, 0, 0, 0, 0]);
         assert!(k.init_status.is_some());
         assert_eq!(k.exec_exits(), [(execd, 3)]);
+    }
+
+    #[test]
+    fn a_sandbox_a_checkpoint_ended_leaves_no_exit_status_for_exec_callers() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = crate::testing::kernel(root.path());
+        let init = k.test_process(0, 0);
+        let execd = k.test_process(0, 0);
+        k.ended_by_checkpoint = true;
+        k.call(execd, libc::SYS_exit_group, [0, 0, 0, 0, 0, 0]);
+        k.call(init, libc::SYS_exit_group, [0, 0, 0, 0, 0, 0]);
+        assert!(k.tgs.contains_key(&execd));
+        assert_eq!(k.exec_exits(), []);
     }
 
     #[test]

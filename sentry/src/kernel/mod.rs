@@ -87,6 +87,9 @@ pub(crate) struct Kernel {
     next_obj: u64,
     /// The init's exit status, once it has exited.
     init_status: Option<WaitStatus>,
+    /// A checkpoint without --leave-running ended the sandbox: its processes live on in
+    /// the image, so no exec caller gets an exit status from it.
+    ended_by_checkpoint: bool,
     logged: HashSet<u64>,
     /// The whole sandbox is paused (runtime `pause`, or while the world is stopped).
     paused: bool,
@@ -188,6 +191,7 @@ impl Kernel {
             held: BTreeMap::new(),
             next_obj: 1,
             init_status: None,
+            ended_by_checkpoint: false,
             logged: HashSet::new(),
             paused: false,
             freeze_started: None,
