@@ -339,7 +339,12 @@ impl Target {
     /// inode with no name left keeps from watches with `IN_EXCL_UNLINK`.
     fn event_by(&self, mask: u32, io: bool) {
         with_registry(|r| {
+            if r.by_inode.is_empty() {
+                // Nothing is watched (every read and write of a host file comes here).
+                return;
+            }
             let excluded = io
+                && !r.dead_names.is_empty()
                 && self
                     .key
                     .is_some_and(|k| r.dead_names.contains(&(k, self.path())));

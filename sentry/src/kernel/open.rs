@@ -142,14 +142,22 @@ impl Kernel {
     /// inotify: binds a description just opened on a host mount to its inode, and queues
     /// what the open did (`IN_CREATE` in its directory when it made the file, `IN_OPEN`,
     /// `IN_MODIFY` when it truncated it).
-    fn watch_opened(&self, file: &FileRef, created: bool, truncated: bool, announce: bool) {
+    /// `st` is the file's attributes as the guest sees them.
+    fn watch_opened(
+        &self,
+        file: &FileRef,
+        st: &libc::stat,
+        created: bool,
+        truncated: bool,
+        announce: bool,
+    ) {
         let mut fb = file.borrow_mut();
-        let st = fb.imp.stat().ok();
-        let target = self.vfs.notify_target(&fb.path, st.as_ref(), false);
-        if created && crate::fs::inotify::watching() {
-            self.vfs
-                .notify_target(&fb.path, st.as_ref(), true)
-                .created(false, None);
+        // The directory is looked up only for the creation event (an open file's later
+        // events find its directory's watch by path).
+        let lookup_dir = created && crate::fs::inotify::watching();
+        let target = self.vfs.notify_target(&fb.path, Some(st), lookup_dir);
+        if created {
+            target.created(false, None);
         }
         fb.watch = crate::fs::inotify::Node::new(target, fb.writable(), announce);
         if !announce {
@@ -306,7 +314,11 @@ impl Kernel {
                 );
                 if flags & libc::O_PATH == 0 {
                     let truncated = r.exists && flags & libc::O_TRUNC != 0;
-                    self.watch_opened(&file, created_in.is_some(), truncated, announce);
+                    // The attributes the fd was checked with, as the guest sees them (what
+                    // the file's fstat would say again).
+                    let mut shown = st;
+                    self.vfs.inos.present(&mut shown);
+                    self.watch_opened(&file, &shown, created_in.is_some(), truncated, announce);
                 }
                 Ok(file)
             }

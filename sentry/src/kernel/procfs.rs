@@ -149,7 +149,8 @@ fn task_node(
     let vm_kb = mm.map_or(0, |m| {
         m.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024
     });
-    let rss_kb = mm.map_or(0, |m| resident(&k.mf, m) / 1024);
+    // Looked up only by the files that show it (stat, statm, status), not for every entry.
+    let rss_kb = || mm.map_or(0, |m| resident(&k.mf, m) / 1024);
     match rest {
         [] => {
             let mut names: Vec<(String, u8)> = [
@@ -190,7 +191,7 @@ fn task_node(
             Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.auxv_range)))
         }
         ["maps"] => Ok(file(t.map_or_else(String::new, |t| maps(&k.mms[&t.mm].mm)))),
-        ["statm"] => Ok(file(format!("{} {} 0 0 0 0 0\n", vm_kb / 4, rss_kb / 4))),
+        ["statm"] => Ok(file(format!("{} {} 0 0 0 0 0\n", vm_kb / 4, rss_kb() / 4))),
         ["io"] => Ok(file(
             "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".into(),
         )),
@@ -216,11 +217,11 @@ fn task_node(
             });
             Ok(file(format!(
                 "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb / 4
+                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb() / 4
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss_kb:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
             t.map_or(0o022, |t| t.fs.borrow().umask),
             state.0,
             state.1,
@@ -237,6 +238,7 @@ fn task_node(
             c.inheritable, c.permitted, c.effective, c.bounding, c.ambient,
             c.no_new_privs as u8,
             crate::host::cpu_count().saturating_sub(1),
+            rss = rss_kb(),
         ))),
         ["fd"] | ["fdinfo"] => {
             let t = live(t)?;
