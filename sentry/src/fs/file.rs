@@ -230,8 +230,7 @@ pub trait FileImpl: Kind {
         path.to_string()
     }
 
-    /// FIONREAD: the bytes a read would return now, for kinds that count them (None: 0,
-    /// or the pipe's or socket's count).
+    /// FIONREAD: the bytes a read would return now, for kinds that count them (None: 0).
     fn bytes_ready(&self) -> Option<usize> {
         None
     }

@@ -110,6 +110,11 @@ pub(crate) fn pair(id: u64) -> (PipeReader, PipeWriter) {
 
 /// The pipe behind an open file, if it is either end of one (F_GETPIPE_SZ, F_SETPIPE_SZ,
 /// posix_fadvise).
+/// FIONREAD of either end: the bytes in the pipe.
+fn queued(f: &dyn FileImpl) -> Option<usize> {
+    of(f).map(|p| p.borrow().buf.len())
+}
+
 pub(crate) fn of(f: &dyn FileImpl) -> Option<&Rc<RefCell<Pipe>>> {
     let any = f.as_any();
     any.downcast_ref::<PipeReader>()
@@ -208,6 +213,10 @@ impl FileImpl for PipeReader {
         true
     }
 
+    fn bytes_ready(&self) -> Option<usize> {
+        queued(self)
+    }
+
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         if off.is_some() {
             return Err(IoErr::Errno(libc::ESPIPE));
@@ -274,6 +283,10 @@ impl FileImpl for PipeWriter {
         true
     }
 
+    fn bytes_ready(&self) -> Option<usize> {
+        queued(self)
+    }
+
     fn read(&mut self, _pos: &mut u64, _len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         Err(IoErr::Errno(libc::EBADF))
     }
@@ -324,6 +337,10 @@ pub struct PipeDuplex {
 impl FileImpl for PipeDuplex {
     fn signals_io(&self) -> bool {
         true
+    }
+
+    fn bytes_ready(&self) -> Option<usize> {
+        queued(self)
     }
 
     fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {

@@ -424,6 +424,10 @@ impl FileImpl for NetlinkSocket {
         true
     }
 
+    fn bytes_ready(&self) -> Option<usize> {
+        Some(self.queued())
+    }
+
     fn read(&mut self, _pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         super::read(self, len, off)
     }

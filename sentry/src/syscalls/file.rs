@@ -463,15 +463,8 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
             return Sys::Ret(0);
         }
         libc::FIONREAD if !is_tty(&f) => {
-            let mut fb = f.borrow_mut();
-            let n = match (fb.imp.bytes_ready(), pipe::of(&*fb.imp)) {
-                (Some(n), _) => n as u32,
-                (None, Some(p)) => p.borrow().buf.len() as u32,
-                (None, None) => {
-                    crate::net::socket_of(&mut *fb.imp).map_or(0, |s| s.queued() as u32)
-                }
-            };
-            drop(fb);
+            // What the kind counts (pipes, sockets, inotify); 0 for the others.
+            let n = f.borrow().imp.bytes_ready().unwrap_or(0) as u32;
             return ret(c.write_u32(arg, n).map(|_| 0));
         }
         _ => {}
