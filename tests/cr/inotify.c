@@ -4,7 +4,8 @@
  * Afterwards the queued events read back whole and in order (the rename's two halves
  * with one cookie), the watch descriptors are the same, each watch still hears its
  * inode, the one-shot watch ends after one event, and a new watch gets the next
- * descriptor. */
+ * descriptor, and hostile arguments (bad pointers, masks, fds, flags, a short buffer)
+ * get the errnos Linux gives. */
 #include "cr.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -115,6 +116,31 @@ int main(void) {
 	expect(got, n, 1, wd_file, IN_DELETE_SELF, "");
 	expect(got, n, 2, wd_file, IN_IGNORED, "");
 	expect(got, n, 3, wd_dir, IN_DELETE, "b");
+
+	/* Hostile arguments get Linux's errnos. */
+	errno = 0;
+	check(inotify_add_watch(in, (const char *)8, IN_ALL_EVENTS) < 0 && errno == EFAULT, "bad path pointer: %s",
+	      strerror(errno));
+	errno = 0;
+	check(inotify_add_watch(in, "/tmp/ino", 0) < 0 && errno == EINVAL, "empty mask: %s", strerror(errno));
+	errno = 0;
+	check(inotify_add_watch(0, "/tmp/ino", IN_ALL_EVENTS) < 0 && errno == EINVAL, "not an inotify fd: %s",
+	      strerror(errno));
+	errno = 0;
+	check(inotify_rm_watch(in, 999) < 0 && errno == EINVAL, "unknown wd: %s", strerror(errno));
+	errno = 0;
+	check(inotify_init1(12345) < 0 && errno == EINVAL, "bad init flags: %s", strerror(errno));
+	char buf[4096];
+	check(read(in, buf, sizeof buf) < 0 && errno == EAGAIN, "empty queue read: %s", strerror(errno));
+	int e = open("/tmp/ino/before", O_RDONLY);
+	close(e);
+	char small[8];
+	errno = 0;
+	check(read(in, small, sizeof small) < 0 && errno == EINVAL, "short buffer: %s", strerror(errno));
+	errno = 0;
+	void *volatile bad = (void *)8;
+	check(read(in, bad, 4096) < 0 && errno == EFAULT, "bad buffer pointer: %s", strerror(errno));
+	drain(in, got, 32);
 
 	int next = inotify_add_watch(in, "/tmp/ino/before", IN_ACCESS);
 	check(next == wd_sub + 1, "a new watch got wd %d, want %d", next, wd_sub + 1);
