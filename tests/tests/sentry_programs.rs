@@ -236,3 +236,13 @@ fn tcp_and_udp_over_loopback_behave_as_on_the_host() {
     // lines as the program prints run natively.
     same_as_on_the_host("inet", &[]);
 }
+
+#[test]
+fn partial_transfers_file_size_limits_and_held_files_behave_as_on_the_host() {
+    // Reads, writes and getdents into buffers that end at an unmapped page stop there (EFAULT
+    // when nothing fits, nothing consumed), iovecs outside the address space are EFAULT, the
+    // old getdents form lists what getdents64 lists, RLIMIT_FSIZE cuts a write at the limit
+    // and then refuses with EFBIG and SIGXFSZ from the writer, and a read blocked on a pipe
+    // gets its bytes after another thread closed its fd: the same lines as natively.
+    same_as_on_the_host("partial_io", &[]);
+}

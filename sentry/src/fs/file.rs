@@ -170,8 +170,7 @@ pub trait FileImpl: Kind {
         Ok(())
     }
 
-    /// ftruncate(2) of a description open for writing (a directory answers whatever its
-    /// mode: [`OpenFile::truncate`]).
+    /// ftruncate(2) of a description open for writing.
     fn truncate(&mut self, len: u64) -> Result<(), Errno> {
         let _ = len;
         Err(libc::EINVAL)
@@ -514,13 +513,12 @@ impl OpenFile {
         Ok(d)
     }
 
-    /// ftruncate: EINVAL unless open for writing; a directory says EISDIR whatever its
-    /// access mode.
+    /// ftruncate: EINVAL unless open for writing, and for a directory (as Linux).
     pub fn truncate(&mut self, len: u64) -> Result<(), Errno> {
         if self.path_only() {
             return Err(libc::EBADF);
         }
-        if !self.writable() && !self.imp.is_dir() {
+        if !self.writable() || self.imp.is_dir() {
             return Err(libc::EINVAL);
         }
         self.imp.truncate(len)?;

@@ -34,14 +34,11 @@ impl Kernel {
             Sys::Ret(v) => {
                 let t = self.task_mut(tid);
                 t.regs.rax = v as u64;
-                t.sys_deadline = None;
-                t.sys_progress = 0;
+                t.end_call();
                 self.deliver_and_resume(tid);
             }
             Sys::Regs => {
-                let t = self.task_mut(tid);
-                t.sys_deadline = None;
-                t.sys_progress = 0;
+                self.task_mut(tid).end_call();
                 self.deliver_and_resume(tid);
             }
             Sys::Park(p) => {

@@ -39,6 +39,13 @@ impl Kernel {
         e.mm.write(&mut cx, addr, data)
     }
 
+    /// How many bytes from `addr` (at most `len`) the task could copy with `prot`.
+    pub(crate) fn accessible(&self, tid: i32, addr: u64, len: usize, prot: i32) -> usize {
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .accessible(addr, len, prot)
+    }
+
     pub(crate) fn read_u64(&self, tid: i32, addr: u64) -> Result<u64, Errno> {
         let b = self.read_mem(tid, addr, 8)?;
         Ok(u64::from_le_bytes(b.try_into().expect("8")))

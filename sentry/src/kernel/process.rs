@@ -158,6 +158,7 @@ impl Kernel {
             robust_list: 0,
             sys_deadline: None,
             sys_progress: 0,
+            sys_files: Default::default(),
             interrupting: false,
             fault_retry: None,
             dying: false,

@@ -284,8 +284,7 @@ impl Kernel {
         let progress = self.tasks[&tid].sys_progress;
         let t = self.task_mut(tid);
         t.state = RunState::Stopped;
-        t.sys_deadline = None;
-        t.sys_progress = 0;
+        t.end_call();
         if progress > 0 {
             // A write that moved some bytes returns that count.
             t.regs.rax = progress as u64;
@@ -433,7 +432,7 @@ impl Kernel {
     }
 
     /// The siginfo of a signal task `tid` sends.
-    fn sender(&self, tid: i32, sig: i32, code: i32) -> SigInfo {
+    pub(crate) fn sender(&self, tid: i32, sig: i32, code: i32) -> SigInfo {
         let g = self.tg_of(tid);
         SigInfo::from_process(sig, code, g.pid, g.creds.uid)
     }

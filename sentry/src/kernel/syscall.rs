@@ -458,6 +458,17 @@ impl SysCtx<'_> {
         self.k.write_mem(self.tid, addr, data)
     }
 
+    /// How many bytes from `addr` (at most `len`) can be copied without a fault: written
+    /// into when `write`, read from otherwise.
+    pub(crate) fn accessible(&self, addr: u64, len: usize, write: bool) -> usize {
+        let prot = if write {
+            libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        self.k.accessible(self.tid, addr, len, prot)
+    }
+
     pub(crate) fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
         self.k.read_u32(self.tid, addr)
     }
@@ -517,7 +528,13 @@ impl SysCtx<'_> {
 impl SysCtx<'_> {
     /// The open file `fd` names (EBADF when none).
     pub(crate) fn file(&self, fd: u64) -> Result<FileRef, Errno> {
-        self.k.file(self.tid, fd)
+        let held = &self.task().sys_files;
+        if let Some((_, f)) = held.borrow().iter().find(|(n, _)| *n == fd) {
+            return Ok(f.clone());
+        }
+        let f = self.k.file(self.tid, fd)?;
+        held.borrow_mut().push((fd, f.clone()));
+        Ok(f)
     }
 
     /// Its fd table (shared with the tasks it shares it with: CLONE_FILES).
@@ -593,7 +610,13 @@ impl SysCtx<'_> {
 
     /// Sends it SIGPIPE (a write found no reader: with EPIPE, or after a partial write).
     pub(crate) fn sigpipe(&mut self) {
-        self.k.signal_task(self.tid, SigInfo::new(libc::SIGPIPE, 0));
+        self.raise(libc::SIGPIPE);
+    }
+
+    /// Sends it `sig` as Linux's send_sig does for SIGPIPE and SIGXFSZ (si_code SI_USER).
+    pub(crate) fn raise(&mut self, sig: i32) {
+        let info = self.k.sender(self.tid, sig, 0);
+        self.k.signal_task(self.tid, info);
     }
 }
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::fs::file::FdTable;
+use crate::fs::file::{FdTable, FileRef};
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
 pub(crate) use crate::wait::{WaitKey, WaitKeyState};
@@ -62,6 +62,10 @@ pub(crate) struct Task {
     pub sys_deadline: Option<u64>,
     /// Bytes already transferred by a parked write.
     pub sys_progress: usize,
+    /// The open files (by fd) the call being served has looked up: a parked call goes on
+    /// with them when re-run, as a blocked Linux call holds its file — a read blocked on a
+    /// pipe still reads what is written after another thread closed the fd.
+    pub sys_files: RefCell<Vec<(u64, FileRef)>>,
     /// We asked the host thread to stop (an `Interrupted` event is due).
     pub interrupting: bool,
     /// The address of an access fault this task was resumed to retry once instead of
@@ -350,6 +354,14 @@ pub(crate) struct TaskParts {
 }
 
 impl Task {
+    /// The system call being served has ended (returned, or interrupted): what it kept
+    /// across re-runs goes.
+    pub(crate) fn end_call(&mut self) {
+        self.sys_deadline = None;
+        self.sys_progress = 0;
+        self.sys_files.get_mut().clear();
+    }
+
     /// The saved form, with `fpu` read from the platform and `refs` the ids of its shared
     /// parts.
     /// `cpu_ns` the CPU time it has used.
@@ -372,6 +384,9 @@ impl Task {
             robust_list,
             sys_deadline,
             sys_progress,
+            // Not saved: a parked call re-run after a restore looks its fds up again (one
+            // whose fd was closed while it waited then fails with EBADF).
+            sys_files: _,
             interrupting: _, // not saved: the world is stopped, no interrupt is due
             fault_retry: _,  // not saved: a retried fault faults again if it was real
             dying: _,        // not saved: a dying task is gone before the state is taken
@@ -424,6 +439,7 @@ impl Task {
             robust_list: s.robust_list,
             sys_deadline: s.sys_deadline,
             sys_progress: s.sys_progress as usize,
+            sys_files: Default::default(),
             interrupting: false,
             fault_retry: None,
             dying: false,

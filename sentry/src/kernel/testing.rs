@@ -29,8 +29,7 @@ impl Kernel {
         let out = self.dispatch(tid, nr as u64, args);
         if let (Sys::Ret(_) | Sys::Regs, Some(t)) = (&out, self.tasks.get_mut(&tid)) {
             // What the event loop does when a call ends.
-            t.sys_deadline = None;
-            t.sys_progress = 0;
+            t.end_call();
         }
         match out {
             Sys::Ret(v) => Some(v),

@@ -858,6 +858,23 @@ impl Mm {
         Ok(())
     }
 
+    /// How many bytes from `addr` (at most `len`) are mapped with `prot` without a gap:
+    /// what a copy to or from the guest gets through before it faults (Linux's partial
+    /// reads and writes stop there).
+    pub fn accessible(&self, addr: u64, len: usize, prot: i32) -> usize {
+        let Some(end) = addr.checked_add(len as u64) else {
+            return 0;
+        };
+        let mut cur = addr;
+        while cur < end {
+            match self.find(cur) {
+                Some((_, v)) if v.prot & prot == prot => cur = v.end.min(end),
+                _ => break,
+            }
+        }
+        (cur - addr) as usize
+    }
+
     /// The memory-file pieces (offset, length) of `[addr, addr+len)`, checked as `walk`.
     fn walk_pieces(&self, addr: u64, len: usize, prot: i32) -> Result<Vec<(u64, usize)>, Errno> {
         let mut v = Vec::new();

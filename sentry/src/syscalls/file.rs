@@ -19,6 +19,59 @@ macro_rules! tryk {
 
 pub(super) const MAX_RW: usize = 0x7fff_f000;
 
+/// The length of a transfer to (`write`) or from guest buffers as Linux makes it: up to
+/// the first byte that cannot be copied (a partial read or write), or all of it when even
+/// the first cannot (the copy then fails with EFAULT).
+fn room(c: &SysCtx, iovs: &[(u64, usize)], write: bool) -> usize {
+    let mut total = 0usize;
+    for &(base, len) in iovs {
+        let n = c.accessible(base, len, write);
+        total = total.saturating_add(n);
+        if n < len {
+            break;
+        }
+    }
+    if total == 0 {
+        iovs.iter().fold(0usize, |a, v| a.saturating_add(v.1))
+    } else {
+        total
+    }
+}
+
+/// RLIMIT_FSIZE: how much of a write of `len` bytes at `off` (the file's position, or
+/// its end with O_APPEND, when None) may go to `f` — all of it unless the limit is finite
+/// and `f` a regular file, none past the limit (EFBIG, and SIGXFSZ, when not a byte may).
+fn fsize_room(c: &mut SysCtx, f: &FileRef, off: Option<u64>, len: usize) -> Result<usize, i32> {
+    let limit = c.rlimit(c.tgid(), libc::RLIMIT_FSIZE as usize).0;
+    if limit == u64::MAX || len == 0 {
+        return Ok(len);
+    }
+    let mut fb = f.borrow_mut();
+    let st = match fb.imp.stat() {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => st,
+        _ => return Ok(len),
+    };
+    let pos = match off {
+        Some(o) => o,
+        None if fb.flags & libc::O_APPEND != 0 => st.st_size as u64,
+        None => match fb.seek(0, libc::SEEK_CUR) {
+            Ok(p) => p as u64,
+            Err(_) => return Ok(len), // no position: a stream
+        },
+    };
+    drop(fb);
+    if pos >= limit {
+        return Err(file_too_big(c));
+    }
+    Ok(len.min((limit - pos).min(usize::MAX as u64) as usize))
+}
+
+/// A file would grow past RLIMIT_FSIZE: SIGXFSZ to the caller, and EFBIG.
+fn file_too_big(c: &mut SysCtx) -> i32 {
+    c.raise(libc::SIGXFSZ);
+    libc::EFBIG
+}
+
 fn do_read(
     c: &mut SysCtx,
     fd: u64,
@@ -31,7 +84,8 @@ fn do_read(
     if let Some(mask) = mask {
         return read_signals(c, &f, mask, buf, len);
     }
-    let data = f.borrow_mut().read(len.min(MAX_RW), off)?;
+    let len = room(c, &[(buf, len.min(MAX_RW))], true);
+    let data = f.borrow_mut().read(len, off)?;
     if let Some(key) = f.borrow().notify_key() {
         c.notify_read(&f, &key);
     }
@@ -90,7 +144,8 @@ fn do_write(
     off: Option<u64>,
 ) -> Result<usize, IoErr> {
     let f = c.file(fd)?;
-    let len = len.min(MAX_RW);
+    let len = room(c, &[(buf, len.min(MAX_RW))], false);
+    let len = fsize_room(c, &f, off, len)?;
     let is_pipe = f.borrow().notify_key();
     loop {
         let done = c.progress();
@@ -235,13 +290,18 @@ pub(super) fn read_iovecs(c: &SysCtx, iov: u64, cnt: u64) -> Result<Vec<(u64, us
             )
         })
         .collect();
-    // As Linux: a length (or the total) past SSIZE_MAX is EINVAL.
+    // As Linux: a length (or the total) past SSIZE_MAX is EINVAL, a buffer not inside the
+    // user address range (even an empty one) EFAULT.
+    const TASK_SIZE: u64 = (1 << 47) - 4096;
     let mut total: usize = 0;
-    for &(_, len) in &v {
+    for &(base, len) in &v {
         total = total
             .checked_add(len)
             .filter(|&t| t <= isize::MAX as usize)
             .ok_or(libc::EINVAL)?;
+        if len as u64 > TASK_SIZE || base > TASK_SIZE - len as u64 {
+            return Err(libc::EFAULT);
+        }
     }
     Ok(v)
 }
@@ -250,10 +310,7 @@ pub(super) fn read_iovecs(c: &SysCtx, iov: u64, cnt: u64) -> Result<Vec<(u64, us
 pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
     let a = c.args();
     let iovs = tryk!(read_iovecs(c, a[1], a[2]));
-    let total: usize = iovs
-        .iter()
-        .fold(0usize, |a, v| a.saturating_add(v.1))
-        .min(MAX_RW);
+    let total = room(c, &iovs, true).min(MAX_RW);
     let f = tryk!(c.file(a[0]));
     let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
     let data = match r {
@@ -279,14 +336,18 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
 pub(super) fn writev(c: &mut SysCtx, positioned: bool) -> Sys {
     let a = c.args();
     let iovs = tryk!(read_iovecs(c, a[1], a[2]));
+    let f = tryk!(c.file(a[0]));
+    let left = room(c, &iovs, false).min(MAX_RW);
+    let mut left = tryk!(fsize_room(c, &f, positioned.then_some(a[3]), left));
     let mut data = Vec::new();
     for (base, len) in iovs {
-        if data.len() + len > MAX_RW {
+        if left == 0 {
             break;
         }
-        data.extend(tryk!(c.read_mem(base, len)));
+        let n = len.min(left);
+        data.extend(tryk!(c.read_mem(base, n)));
+        left -= n;
     }
-    let f = tryk!(c.file(a[0]));
     let r = f.borrow_mut().write(&data, positioned.then_some(a[3]));
     if let Some(key) = f.borrow().notify_key() {
         c.notify_written(&f, &key);
@@ -625,12 +686,56 @@ pub(super) fn install_pair(
 }
 
 pub(super) fn getdents64(c: &mut SysCtx) -> Sys {
+    dirents(c, false)
+}
+
+/// getdents, the old form: the same records with `d_type` moved to each record's last byte.
+pub(super) fn getdents(c: &mut SysCtx) -> Sys {
+    dirents(c, true)
+}
+
+fn dirents(c: &mut SysCtx, old: bool) -> Sys {
     let [fd, buf, len, ..] = c.args();
+    // The count is an unsigned int; Linux refuses one past INT_MAX.
+    // Records are copied out one by one, as Linux does: a buffer that stops being
+    // writable part way gets the records that fit before that, and EFAULT when not even
+    // one does; the count is an unsigned int Linux takes as an int, so past INT_MAX no
+    // record fits (EINVAL). At the directory's end both return 0. Nothing is consumed
+    // that is not copied out.
+    let len = len as u32 as usize;
     let f = tryk!(c.file(fd));
-    let r = f.borrow_mut().getdents(len as usize);
-    match r {
-        Ok(d) => ret(c.write_mem(buf, &d).map(|_| d.len() as i64)),
-        Err(e) => err(e),
+    let room = if len > i32::MAX as usize {
+        0
+    } else {
+        c.accessible(buf, len, true)
+    };
+    let r = f.borrow_mut().getdents(room);
+    let mut d = match r {
+        Ok(d) => d,
+        Err(libc::EINVAL) if room < len && len <= i32::MAX as usize => return err(libc::EFAULT),
+        Err(e) => return err(e),
+    };
+    if old {
+        to_old_dirents(&mut d);
+    }
+    ret(c.write_mem(buf, &d).map(|_| d.len() as i64))
+}
+
+/// Rewrites linux_dirent64 records (ino, off, reclen, type, name) in place as the old
+/// linux_dirent (ino, off, reclen, name, ..., type in the last byte): both are 20 bytes
+/// and the name rounded up to 8, so every record keeps its length.
+fn to_old_dirents(d: &mut [u8]) {
+    let mut at = 0;
+    while at + 19 < d.len() {
+        let reclen = u16::from_le_bytes([d[at + 16], d[at + 17]]) as usize;
+        if reclen < 20 || at + reclen > d.len() {
+            break;
+        }
+        let rec = &mut d[at..at + reclen];
+        let ty = rec[18];
+        rec.copy_within(19..reclen, 18);
+        rec[reclen - 1] = ty;
+        at += reclen;
     }
 }
 
@@ -646,8 +751,25 @@ pub(super) fn ftruncate(c: &mut SysCtx) -> Sys {
     if (len as i64) < 0 {
         return err(libc::EINVAL);
     }
-    let r = f.borrow_mut().truncate(len);
+    let r = truncate_file(c, &f, len);
     ret(r.map(|_| 0))
+}
+
+/// ftruncate and truncate: EFBIG (and SIGXFSZ) past RLIMIT_FSIZE, checked as Linux
+/// does only once the file could be truncated at all.
+pub(super) fn truncate_file(c: &mut SysCtx, f: &FileRef, len: u64) -> Result<(), i32> {
+    {
+        let fb = f.borrow();
+        if fb.path_only() || !fb.writable() || fb.imp.is_dir() {
+            drop(fb);
+            return f.borrow_mut().truncate(len);
+        }
+    }
+    let limit = c.rlimit(c.tgid(), libc::RLIMIT_FSIZE as usize).0;
+    if len > limit {
+        return Err(file_too_big(c));
+    }
+    f.borrow_mut().truncate(len)
 }
 
 pub(super) fn fallocate(c: &mut SysCtx) -> Sys {

@@ -503,7 +503,7 @@ pub(super) fn truncate(c: &mut SysCtx) -> Sys {
         return err(libc::EINVAL);
     }
     let f = tryk!(c.open_quiet(&p, libc::O_WRONLY));
-    let r = f.borrow_mut().truncate(a[1]);
+    let r = super::file::truncate_file(c, &f, a[1]);
     ret(r.map(|_| 0))
 }
 

@@ -226,7 +226,9 @@ const ITIMER_GAPS: &str =
     code plus the sentry's time serving its stops), checked every 4 ms";
 const RLIMIT_GAPS: &str =
     "limits are kept and reported; enforced: RLIMIT_NOFILE, RLIMIT_AS (mmap, \
-    mremap, brk), RLIMIT_DATA (brk only, not private writable mappings)";
+    mremap, brk), RLIMIT_DATA (brk only, not private writable mappings), RLIMIT_FSIZE \
+    (write, pwrite, writev, truncate, ftruncate of regular files: cut at the limit, then \
+    EFBIG and SIGXFSZ; not fallocate, sendfile or copy_file_range)";
 const STATFS: &str = "a host mount answers with the host file system's figures (its type \
     too; /proc/mounts names it 9p), procfs, devfs, pipes and anonymous inodes with their \
     magic numbers; f_fsid is 0";
@@ -458,7 +460,7 @@ const LIST: &[Syscall] = &[
     sys(75, "fdatasync").serves(file::fsync).note("as fsync"),
     sys(76, "truncate").serves(fs::truncate),
     sys(77, "ftruncate").serves(file::ftruncate),
-    sys(78, "getdents").missing("the 32-bit-era form; getdents64 is served"),
+    sys(78, "getdents").serves(file::getdents),
     sys(79, "getcwd").serves(fs::getcwd),
     sys(80, "chdir").serves(fs::chdir),
     sys(81, "fchdir").serves(fs::fchdir),
