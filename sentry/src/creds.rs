@@ -18,6 +18,7 @@ pub(crate) const CAP_SETPCAP: u32 = 8;
 pub(crate) const CAP_LINUX_IMMUTABLE: u32 = 9;
 pub(crate) const CAP_SYS_PTRACE: u32 = 19;
 pub(crate) const CAP_SYS_ADMIN: u32 = 21;
+pub(crate) const CAP_SYS_NICE: u32 = 23;
 pub(crate) const CAP_SYS_RESOURCE: u32 = 24;
 pub(crate) const CAP_MKNOD: u32 = 27;
 pub(crate) const CAP_MAC_OVERRIDE: u32 = 32;

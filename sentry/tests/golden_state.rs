@@ -66,14 +66,25 @@ fn the_golden_state_decodes_and_encodes_to_the_same_bytes() {
 }
 
 /// What a save after a restore may legitimately change: the clock reading, the tasks' CPU
-/// time (it only grows: checked before), and the keys parked calls wait on (a restored
-/// parked call parks again on fresh keys when it is served).
+/// time (it only grows: checked before), the keys parked calls wait on (a restored
+/// parked call parks again on fresh keys when it is served), and how a thread that was
+/// running guest code is recorded (the world stop of a checkpoint saves it GroupStopped, a
+/// restore lets it run on; a thread of a group a stop signal stopped stays GroupStopped).
 fn normalised(mut st: KernelState) -> KernelState {
     st.mono_ns = 0;
+    let group_stopped: Vec<i32> = st
+        .thread_groups
+        .iter()
+        .filter(|g| g.stopped.is_some())
+        .map(|g| g.pid)
+        .collect();
     for t in &mut st.tasks {
         t.cpu_ns = 0;
         if let RunStateState::Parked { keys, .. } = &mut t.state {
             keys.clear();
+        }
+        if t.state == RunStateState::GroupStopped && !group_stopped.contains(&t.tgid) {
+            t.state = RunStateState::Running;
         }
     }
     st

@@ -1,8 +1,10 @@
 /* A process's own state across a checkpoint: its working directory (in a tmpfs), umask,
  * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs, keep-caps, child
- * subreaper, dumpable and death signal. */
+ * subreaper, dumpable and death signal, and its scheduling attributes (nice, policy with
+ * reset-on-fork, CPU affinity). */
 #include "cr.h"
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,6 +20,13 @@ int main(void) {
 	if (prctl(PR_SET_NAME, "cr-procstate") || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_KEEPCAPS, 1) ||
 	    prctl(PR_SET_CHILD_SUBREAPER, 1) || prctl(PR_SET_DUMPABLE, 0) || prctl(PR_SET_PDEATHSIG, SIGUSR2))
 		die("prctl");
+	struct sched_param sp = {0};
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (setpriority(PRIO_PROCESS, 0, 7) || sched_setscheduler(0, SCHED_BATCH | SCHED_RESET_ON_FORK, &sp) ||
+	    sched_setaffinity(0, sizeof one, &one))
+		die("scheduling attributes");
 	ready();
 	wait_term();
 
@@ -47,5 +56,14 @@ int main(void) {
 	check(prctl(PR_GET_DUMPABLE) == 0, "dumpable 0 lost");
 	v = 0;
 	check(prctl(PR_GET_PDEATHSIG, &v) == 0 && v == SIGUSR2, "death signal lost (%d)", v);
+	errno = 0;
+	v = getpriority(PRIO_PROCESS, 0);
+	check(v == 7 && errno == 0, "nice %d", v);
+	v = sched_getscheduler(0);
+	check(v == (SCHED_BATCH | SCHED_RESET_ON_FORK), "policy %#x", v);
+	cpu_set_t got;
+	CPU_ZERO(&got);
+	check(sched_getaffinity(0, sizeof got, &got) == 0 && CPU_COUNT(&got) == 1 && CPU_ISSET(0, &got),
+	      "affinity: %d CPUs", CPU_COUNT(&got));
 	return finish();
 }

@@ -246,3 +246,12 @@ fn partial_transfers_file_size_limits_and_held_files_behave_as_on_the_host() {
     // gets its bytes after another thread closed its fd: the same lines as natively.
     same_as_on_the_host("partial_io", &[]);
 }
+
+#[test]
+fn scheduling_attributes_behave_as_on_the_host() {
+    // Policies through sched_setscheduler and sched_setattr (nice in the record, E2BIG
+    // sizes), reset-on-fork, fork's inheritance, nice through setpriority for a thread, a
+    // process group and a user, CPU affinity, /proc/self/stat's fields, a parent setting its
+    // child's, unprivileged refusals and bad arguments: the same lines as natively.
+    same_as_on_the_host("sched", &[]);
+}

@@ -8,6 +8,7 @@ pub(crate) mod posix_timer;
 pub(crate) mod process;
 pub(crate) mod procfs;
 pub(crate) mod restore;
+pub(crate) mod sched;
 pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod task;

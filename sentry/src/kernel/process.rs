@@ -165,6 +165,7 @@ impl Kernel {
             vfork_parent: (flags & libc::CLONE_VFORK != 0).then_some(tid),
             comm: parent.comm.clone(),
             cpu_base: 0,
+            sched: parent.sched.forked(),
         };
         if let Ok(fpu) = self.plat.get_fpu(p_host) {
             let _ = self.plat.set_fpu(host, &fpu);

@@ -215,8 +215,16 @@ fn task_node(
                 let dev = (n & 0xff) | (crate::fs::devpts::PTS_MAJOR << 8) | ((n & !0xff) << 12);
                 (dev, p.session().1.unwrap_or(-1))
             });
+            // Priority as Linux shows it: 20 + nice, or -1 - the real-time priority.
+            let sched = t.map_or(crate::kernel::sched::Sched::initial(1, 0), |t| t.sched);
+            let (nice, rtp, pol) = (sched.nice, sched.rt_priority, sched.policy);
+            let prio = if crate::kernel::sched::is_rt(pol) {
+                -1 - rtp as i32
+            } else {
+                20 + nice
+            };
             Ok(file(format!(
-                "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 0 0 0 0 20 0 {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 0 0 0 0 {prio} {nice} {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 {rtp} {pol} 0 0 0 0 0 0 0 0 0 0 0\n",
                 state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb() / 4
             )))
         }

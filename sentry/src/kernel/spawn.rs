@@ -11,6 +11,7 @@ use super::{default_rlimits, Kernel, KernelError};
 use crate::creds;
 use crate::fs::file::{FdTable, OpenFile};
 use crate::fs::stdio::HostStream;
+use crate::kernel::sched::{host_nice, online_cpus, Sched};
 use crate::mm::{Mm, MmCtx};
 use crate::SandboxConfig;
 
@@ -166,6 +167,7 @@ impl Kernel {
             vfork_parent: None,
             comm: String::new(),
             cpu_base: 0,
+            sched: Sched::initial(online_cpus(), host_nice()),
         };
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);

@@ -4,6 +4,7 @@
 
 use super::exit::ChildEvent;
 use super::process::CloneArgs;
+use super::sched::Sched;
 use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{Park, Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
@@ -442,6 +443,84 @@ impl SysCtx<'_> {
 
     pub(crate) fn timer_delete(&mut self, id: i32) -> Result<(), Errno> {
         self.k.timer_delete(self.tid, id)
+    }
+}
+
+// ---- scheduling attributes (its own and other threads') ----
+
+impl SysCtx<'_> {
+    /// The thread a sched_* call names by `pid`: itself for 0; EINVAL for a negative id,
+    /// ESRCH when there is no such thread.
+    pub(crate) fn sched_target(&self, pid: u64) -> Result<i32, Errno> {
+        match pid as i32 {
+            p if p < 0 => Err(libc::EINVAL),
+            0 => Ok(self.tid),
+            p if self.k.tasks.contains_key(&p) => Ok(p),
+            _ => Err(libc::ESRCH),
+        }
+    }
+
+    /// Thread `tid`'s scheduling attributes (`tid` from `sched_target`).
+    pub(crate) fn sched(&self, tid: i32) -> Sched {
+        self.k.tasks[&tid].sched
+    }
+
+    /// Changes thread `tid`'s attributes with `f`, which is told whether the caller has
+    /// CAP_SYS_NICE. EPERM, as Linux's check_same_owner, when the caller's effective uid is
+    /// neither the thread's real nor effective uid and it lacks CAP_SYS_NICE.
+    pub(crate) fn set_sched(
+        &mut self,
+        tid: i32,
+        f: impl FnOnce(&mut Sched, bool) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let me = &self.process().creds;
+        let privileged = me.has(crate::creds::CAP_SYS_NICE);
+        let target = &self.k.tg_of(tid).creds;
+        if !privileged && me.euid != target.uid && me.euid != target.euid {
+            return Err(libc::EPERM);
+        }
+        f(&mut self.k.task_mut(tid).sched, privileged)
+    }
+
+    /// The threads getpriority and setpriority select: PRIO_PROCESS a thread (0: itself),
+    /// PRIO_PGRP every thread of a process group (0: its own), PRIO_USER every thread of
+    /// the processes whose real uid is `who` (0: its own). EINVAL for another `which`.
+    pub(crate) fn priority_targets(&self, which: u64, who: u64) -> Result<Vec<i32>, Errno> {
+        let who = who as u32;
+        let mut v: Vec<i32> = match which {
+            0 => {
+                let tid = if who == 0 { self.tid } else { who as i32 };
+                self.k
+                    .tasks
+                    .contains_key(&tid)
+                    .then_some(tid)
+                    .into_iter()
+                    .collect()
+            }
+            1 => {
+                let pgid = if who == 0 { self.pgid() } else { who as i32 };
+                let tgs = &self.k.tgs;
+                self.k
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| tgs.get(&t.tgid).is_some_and(|g| g.pgid == pgid))
+                    .map(|(&tid, _)| tid)
+                    .collect()
+            }
+            2 => {
+                let uid = if who == 0 { self.creds().uid } else { who };
+                let tgs = &self.k.tgs;
+                self.k
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| tgs.get(&t.tgid).is_some_and(|g| g.creds.uid == uid))
+                    .map(|(&tid, _)| tid)
+                    .collect()
+            }
+            _ => return Err(libc::EINVAL),
+        };
+        v.sort_unstable();
+        Ok(v)
     }
 }
 

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::fs::file::{FdTable, FileRef};
+use crate::kernel::sched::Sched;
 use crate::kernel::signal::{SigAction, SigInfo, SigSet};
 use crate::platform::Regs;
 pub(crate) use crate::wait::{WaitKey, WaitKeyState};
@@ -80,6 +81,8 @@ pub(crate) struct Task {
     /// CPU time used on the host threads that ran it before the current one (exec and
     /// restore give it a new one), in ns.
     pub cpu_base: u64,
+    /// Its scheduling attributes.
+    pub sched: Sched,
 }
 
 /// Exit or stop status of a thread group, as wait reports it.
@@ -335,6 +338,7 @@ pub struct TaskState {
     pub comm: String,
     /// CPU time it has used, in ns.
     pub cpu_ns: u64,
+    pub sched: Sched,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -393,6 +397,7 @@ impl Task {
             vfork_parent,
             comm,
             cpu_base: _, // saved as the whole of what it used (`cpu_ns`)
+            sched,
         } = self;
         TaskState {
             tid: *tid,
@@ -415,6 +420,7 @@ impl Task {
             vfork_parent: *vfork_parent,
             comm: comm.clone(),
             cpu_ns,
+            sched: *sched,
         }
     }
 
@@ -446,6 +452,7 @@ impl Task {
             vfork_parent: s.vfork_parent,
             comm: s.comm.clone(),
             cpu_base: s.cpu_ns,
+            sched: s.sched,
         }
     }
 }

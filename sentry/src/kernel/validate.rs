@@ -254,6 +254,9 @@ fn check_processes(
         if t.comm.len() > 64 {
             return Err(bad(&obj, "comm", "is too long"));
         }
+        if let Err(e) = crate::kernel::sched::check_saved(&t.sched) {
+            return Err(bad(&obj, "scheduling attributes", e));
+        }
         match &t.state {
             RunStateState::VforkWait(c) if !tasks.contains_key(c) => {
                 return Err(bad(&obj, "vfork child", format!("{c} does not exist")));

@@ -15,6 +15,7 @@ pub(crate) mod mm;
 pub(crate) mod poll;
 pub(crate) mod posix_timer;
 pub(crate) mod process;
+mod sched;
 mod sigio;
 pub(crate) mod signal;
 pub(crate) mod socket;

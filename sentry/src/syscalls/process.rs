@@ -482,20 +482,6 @@ pub(super) fn arch_prctl(c: &mut SysCtx) -> Sys {
     }
 }
 
-pub(super) fn sched_getaffinity(c: &mut SysCtx) -> Sys {
-    let [_, len, mask, ..] = c.args();
-    let len = len as usize;
-    if len < 8 || !len.is_multiple_of(8) {
-        return err(libc::EINVAL);
-    }
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(64);
-    let bits: u64 = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-    ret(c.write_mem(mask, &bits.to_le_bytes()).map(|_| 8))
-}
-
 pub(super) fn times(c: &mut SysCtx) -> Sys {
     let buf = c.arg(0);
     if buf != 0 {

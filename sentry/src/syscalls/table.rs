@@ -21,8 +21,8 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{
-    creds, epoll, file, fs, futex, inotify, lock, mm, poll, posix_timer, process, signal, socket,
-    time, timerfd,
+    creds, epoll, file, fs, futex, inotify, lock, mm, poll, posix_timer, process, sched, signal,
+    socket, time, timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
@@ -232,11 +232,11 @@ const RLIMIT_GAPS: &str =
 const STATFS: &str = "a host mount answers with the host file system's figures (its type \
     too; /proc/mounts names it 9p), procfs, devfs, pipes and anonymous inodes with their \
     magic numbers; f_fsid is 0";
-const SCHED_SET: &str =
-    "returns 0 and changes nothing: the host schedules the guest's threads; the pid and the \
-    policy are not checked";
-const SCHED_PRIO: &str =
-    "0 for every policy, where Linux gives 1 and 99 for SCHED_FIFO and SCHED_RR";
+const SCHED: &str = "kept per thread, inherited by fork (SCHED_RESET_ON_FORK honoured), \
+    saved with the thread and read back; the host schedules the guest's threads, so the \
+    values do not change how they run";
+const SCHED_DEADLINE_GAP: &str =
+    "SCHED_DEADLINE is refused with EINVAL (its runtime, deadline and period are not kept)";
 const MLOCK: &str =
     "returns 0 and locks nothing: guest memory is a host file the sentry never pages out \
     itself; RLIMIT_MEMLOCK is not checked";
@@ -540,21 +540,17 @@ const LIST: &[Syscall] = &[
     sys(137, "statfs").serves(fs::statfs).partial(STATFS),
     sys(138, "fstatfs").serves(fs::fstatfs).partial(STATFS),
     sys(139, "sysfs"),
-    sys(140, "getpriority").serves(|_| Sys::Ret(20)).partial(
-        "always nice 0 (returns 20), whatever setpriority was given",
+    sys(140, "getpriority").serves(sched::getpriority).note(SCHED),
+    sys(141, "setpriority").serves(sched::setpriority).note(SCHED),
+    sys(142, "sched_setparam").serves(sched::sched_setparam).note(SCHED),
+    sys(143, "sched_getparam").serves(sched::sched_getparam).note(SCHED),
+    sys(144, "sched_setscheduler").serves(sched::sched_setscheduler).partial(SCHED_DEADLINE_GAP),
+    sys(145, "sched_getscheduler").serves(sched::sched_getscheduler).note(SCHED),
+    sys(146, "sched_get_priority_max").serves(sched::sched_get_priority_max),
+    sys(147, "sched_get_priority_min").serves(sched::sched_get_priority_min),
+    sys(148, "sched_rr_get_interval").serves(sched::sched_rr_get_interval).partial(
+        "SCHED_RR 100 ms, SCHED_FIFO 0, the fair policies a fixed 4 ms",
     ),
-    sys(141, "setpriority").serves(ok).noop(
-        "returns 0 without checking the target or keeping the value",
-    ),
-    sys(142, "sched_setparam").serves(ok).noop(SCHED_SET),
-    sys(143, "sched_getparam").serves(|c| write_zeroes(c, c.arg(1), 4)).partial(
-        "always priority 0 (right for SCHED_OTHER); the pid is not checked",
-    ),
-    sys(144, "sched_setscheduler").serves(ok).noop(SCHED_SET),
-    sys(145, "sched_getscheduler").serves(ok).partial("always SCHED_OTHER; the pid is not checked"),
-    sys(146, "sched_get_priority_max").serves(ok).partial(SCHED_PRIO),
-    sys(147, "sched_get_priority_min").serves(ok).partial(SCHED_PRIO),
-    sys(148, "sched_rr_get_interval"),
     sys(149, "mlock").serves(ok).noop(MLOCK),
     sys(150, "munlock").serves(ok).noop(MLOCK),
     sys(151, "mlockall").serves(ok).noop(MLOCK),
@@ -639,12 +635,11 @@ const LIST: &[Syscall] = &[
         "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
          priority-inheritance operations fail with ENOSYS (logged)",
     ),
-    sys(203, "sched_setaffinity").serves(ok).noop(
-        "returns 0 and pins nothing: the host schedules the guest's threads",
+    sys(203, "sched_setaffinity").serves(sched::sched_setaffinity).partial(
+        "the mask is kept and read back (up to 64 CPUs, those of the host), not applied: the \
+         host runs the guest's threads where it likes",
     ),
-    sys(204, "sched_getaffinity").serves(process::sched_getaffinity).partial(
-        "every thread may run on every host CPU (up to 64); the pid is not checked",
-    ),
+    sys(204, "sched_getaffinity").serves(sched::sched_getaffinity).note(SCHED),
     sys(205, "set_thread_area"),
     sys(206, "io_setup"),
     sys(207, "io_destroy"),
@@ -789,8 +784,8 @@ const LIST: &[Syscall] = &[
     sys(311, "process_vm_writev"),
     sys(312, "kcmp"),
     sys(313, "finit_module").refused(libc::EPERM, MODULES),
-    sys(314, "sched_setattr"),
-    sys(315, "sched_getattr"),
+    sys(314, "sched_setattr").serves(sched::sched_setattr).partial(SCHED_DEADLINE_GAP),
+    sys(315, "sched_getattr").serves(sched::sched_getattr).note(SCHED),
     sys(316, "renameat2").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
     sys(317, "seccomp"),
     sys(318, "getrandom").serves(process::getrandom),
