@@ -271,16 +271,15 @@ if pid == 0:
     print("child", os.isatty(0), os.ttyname(0).startswith("/dev/pts/"), os.getsid(0) == os.getpid())
     print(input("name? "))
     os._exit(3)
-os.write(fd, b"typed\n")
+# Type only once the prompt is there, and read until the echo and the child's line are
+# both in: the order is then the same natively and in the sandbox (typing at once races
+# with the child's first line, and a read after the child is gone may lose its output).
 out = b""
-while True:
-    try:
-        d = os.read(fd, 1024)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
+while b"name? " not in out:
+    out += os.read(fd, 1024)
+os.write(fd, b"typed\n")
+while out.count(b"typed") < 2:
+    out += os.read(fd, 1024)
 print(out, os.waitpid(pid, 0)[1] >> 8)
 PY"#,
     );
