@@ -7,7 +7,9 @@
 //! in the sandbox takes 1 GiB that this program sends over TCP from the host's side;
 //! gVisor runs there with `--rootless --network=host` (its sockets are the namespace's).
 //!
-//!     cargo bench -p tests --bench inet_vs_gvisor [-- ROUNDS]
+//!     cargo bench -p tests --bench inet_vs_gvisor [-- ROUNDS] [loopback|host]
+//!
+//! (`loopback` or `host`: only those cases.)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -84,6 +86,10 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
+    let only: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| a == "loopback" || a == "host");
+    let wanted = |case: &str| only.as_deref().is_none_or(|o| o == case);
     let ours = tests::runsc_bin();
     let ours_s = ours.to_str().unwrap().to_string();
     let gvisor = "/usr/bin/runsc";
@@ -100,7 +106,7 @@ fn main() {
             "/s",
         ),
     ];
-    for (name, args, unit) in cases {
+    for (name, args, unit) in cases.into_iter().filter(|_| wanted("loopback")) {
         let (mut host, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             host.extend(guest_figure(&host_cmd, &prog, &args));
@@ -117,6 +123,9 @@ fn main() {
             b,
             true,
         );
+    }
+    if !wanted("host") {
+        return;
     }
     // Host into the sandbox.
     let ns = netns::Netns::new(9);

@@ -1,6 +1,7 @@
 /* A client of the outside: argv[1] is a host's IPv4 address, argv[2] a TCP port serving
  * one line, argv[3] a UDP port echoing a datagram, argv[4] a port nothing listens on.
- * Non-blocking connect (EINPROGRESS, poll, SO_ERROR), the exchange, getpeername, UDP
+ * Non-blocking connect (EINPROGRESS, poll, SO_ERROR), reads before the answer (EAGAIN) and
+ * into a bad buffer (EFAULT), the exchange (readv), getpeername, UDP
  * sendto/recvfrom, and a refused blocking connect; one line per step. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static struct sockaddr_in at(const char *ip, int port) {
@@ -37,13 +39,26 @@ int main(int argc, char **argv) {
     socklen_t pl = sizeof peer;
     getpeername(s, (struct sockaddr *)&peer, &pl);
     printf("peer: %s:%d\n", inet_ntoa(peer.sin_addr), ntohs(peer.sin_port));
-    write(s, "hello from the sandbox\n", 23);
+    // Nothing to read yet (the server answers the line): a non-blocking read and a
+    // MSG_DONTWAIT receive say EAGAIN.
     char b[256];
+    int early = read(s, b, sizeof b);
+    printf("early read: %s\n", early < 0 && errno == EAGAIN ? "EAGAIN" : "data?");
+    early = recv(s, b, sizeof b, MSG_DONTWAIT);
+    printf("early recv: %s\n", early < 0 && errno == EAGAIN ? "EAGAIN" : "data?");
+    write(s, "hello from the sandbox\n", 23);
+    struct pollfd w = {.fd = s, .events = POLLIN};
+    poll(&w, 1, 10000);
+    // A buffer the guest cannot write: EFAULT, and the bytes stay for the next read.
+    int bad = read(s, (char *)8, 16);
+    printf("bad buffer: %s\n", bad < 0 ? strerror(errno) : "read?");
     int got = 0;
     for (;;) {
         struct pollfd q = {.fd = s, .events = POLLIN};
         poll(&q, 1, 10000);
-        int n = read(s, b + got, sizeof b - 1 - got);
+        // Into two buffers: 3 bytes, then the rest.
+        struct iovec iov[2] = {{b + got, 3}, {b + got + 3, sizeof b - 4 - got}};
+        int n = readv(s, iov, 2);
         if (n <= 0)
             break;
         got += n;

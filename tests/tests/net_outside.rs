@@ -178,6 +178,7 @@ fn a_client_in_the_sandbox_reaches_servers_outside() {
         out,
         format!(
             "connect: EINPROGRESS\npoll: 1\nSO_ERROR: 0\npeer: {h}:{tport}\n\
+             early read: EAGAIN\nearly recv: EAGAIN\nbad buffer: Bad address\n\
              tcp got: hi hello from the sandbox\nudp poll: 1\nudp got: udp pong from {h}:{uport}\n\
              closed port: Connection refused\n"
         )

@@ -1,5 +1,6 @@
 //! Guest memory access for the kernel and system call handlers: copies in and out of
-//! a task's address space (never a borrow of guest memory).
+//! a task's address space; a borrow of guest memory only for the length of one host
+//! call that fills it (`fill_mem`).
 
 use super::Kernel;
 use crate::mm::{Errno, Mm, MmCtx};
@@ -44,6 +45,18 @@ impl Kernel {
         self.mms[&self.tasks[&tid].mm]
             .mm
             .accessible(addr, len, prot)
+    }
+
+    /// Lets `f` fill the guest ranges (address, length) of the task in place, in order
+    /// (a host receive straight into guest memory); EFAULT, `f` not called, when part of
+    /// one is not writable.
+    pub(crate) fn fill_mem<R>(
+        &mut self,
+        tid: i32,
+        ranges: &[(u64, usize)],
+        f: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> R,
+    ) -> Result<R, Errno> {
+        self.with_mm(tid, |mm, cx| mm.fill_with(cx, ranges, f))
     }
 
     pub(crate) fn read_u64(&self, tid: i32, addr: u64) -> Result<u64, Errno> {

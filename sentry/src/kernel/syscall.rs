@@ -548,6 +548,15 @@ impl SysCtx<'_> {
         self.k.accessible(self.tid, addr, len, prot)
     }
 
+    /// Lets `f` fill the guest ranges (address, length) in place (`Kernel::fill_mem`).
+    pub(crate) fn fill_mem<R>(
+        &mut self,
+        ranges: &[(u64, usize)],
+        f: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> R,
+    ) -> Result<R, Errno> {
+        self.k.fill_mem(self.tid, ranges, f)
+    }
+
     pub(crate) fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
         self.k.read_u32(self.tid, addr)
     }

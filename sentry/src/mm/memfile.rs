@@ -244,6 +244,30 @@ impl MemoryFile {
         unsafe { sys::copy_raw(self.base.add(off as usize), buf.as_ptr(), buf.len()) }
     }
 
+    /// Lets `f` fill the pieces (offset, length) of the file in place, through the
+    /// sentry's mapping (a host `recvmsg` straight into guest pages): each piece is made
+    /// writable as `write` makes it first.
+    pub(crate) fn fill_with<R>(
+        &self,
+        pieces: &[(u64, usize)],
+        f: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> R,
+    ) -> R {
+        let mut bufs = Vec::with_capacity(pieces.len());
+        for &(off, n) in pieces {
+            assert!(off + n as u64 <= FILE_SIZE);
+            let _ = self.settle(off, n as u64);
+            let _ = self.materialize(off, n as u64);
+            self.preserve(off, n as u64);
+            // SAFETY: the range is inside the sentry's mapping of the file (checked
+            // above); the pieces of one guest range do not overlap, and nothing else of
+            // the sentry touches them while `f` runs.
+            bufs.push(std::io::IoSliceMut::new(unsafe {
+                std::slice::from_raw_parts_mut(self.base.add(off as usize), n)
+            }));
+        }
+        f(&mut bufs)
+    }
+
     pub fn zero(&self, off: u64, len: u64) {
         let _ = self.settle(off, len);
         let _ = self.unshare(off, len, false);

@@ -902,10 +902,37 @@ impl Mm {
 
     /// Copies `buf` into guest memory, breaking copy-on-write sharing first.
     pub fn write(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        Self::settled(cx.mf, self.walk_pieces(addr, buf.len(), PROT_WRITE)?)?;
+        self.own_for_write(cx, addr, buf.len())?;
+        let mut done = 0;
+        self.walk(addr, buf.len(), PROT_WRITE, |off, n| {
+            cx.mf.write(off, &buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Lets `f` fill the guest ranges (address, length) in place, in order (EFAULT, `f`
+    /// not called, when part of one is not writable), as `write` would copy into them.
+    pub(crate) fn fill_with<R>(
+        &mut self,
+        cx: &mut MmCtx,
+        ranges: &[(u64, usize)],
+        f: impl FnOnce(&mut [std::io::IoSliceMut<'_>]) -> R,
+    ) -> Result<R, Errno> {
+        let mut pieces = Vec::new();
+        for &(addr, len) in ranges {
+            self.own_for_write(cx, addr, len)?;
+            pieces.extend(self.walk_pieces(addr, len, PROT_WRITE)?);
+        }
+        Ok(cx.mf.fill_with(&pieces, f))
+    }
+
+    /// Checks that `[addr, addr+len)` is writable and makes its pages this address
+    /// space's own (breaking copy-on-write sharing).
+    fn own_for_write(&mut self, cx: &mut MmCtx, addr: u64, len: usize) -> Result<(), Errno> {
+        Self::settled(cx.mf, self.walk_pieces(addr, len, PROT_WRITE)?)?;
         // Break sharing of the touched private pages.
         let mut cur = page_down(addr);
-        let end = page_up(addr + buf.len() as u64);
+        let end = page_up(addr + len as u64);
         while cur < end {
             let (s, v) = self.find(cur).ok_or(libc::EFAULT)?;
             let pend = v.end.min(end);
@@ -917,11 +944,7 @@ impl Mm {
             }
             cur = pend;
         }
-        let mut done = 0;
-        self.walk(addr, buf.len(), PROT_WRITE, |off, n| {
-            cx.mf.write(off, &buf[done..done + n]);
-            done += n;
-        })
+        Ok(())
     }
 
     /// Writes bytes regardless of guest protection (the loader filling read-only segments).

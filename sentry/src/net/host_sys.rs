@@ -175,6 +175,25 @@ pub(crate) fn recv(fd: BorrowedFd, len: usize, peek: bool, dgram: bool) -> Resul
     })
 }
 
+/// Receives a stream's bytes into `bufs` (the guest's memory, through the sentry's
+/// mapping of it) without waiting; 0 is the end of file.
+pub(crate) fn recv_into(
+    fd: BorrowedFd,
+    bufs: &mut [std::io::IoSliceMut<'_>],
+) -> Result<usize, i32> {
+    // SAFETY: msghdr is plain data; all-zero is valid (no name, no control).
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSliceMut is ABI-compatible with iovec.
+    m.msg_iov = bufs.as_mut_ptr().cast();
+    m.msg_iovlen = bufs.len() as _;
+    // SAFETY: the iovecs are writable for their lengths (borrowed mutably here).
+    let r = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut m, libc::MSG_DONTWAIT) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(r as usize)
+}
+
 /// getsockname(2) (`peer` false) or getpeername(2), as raw bytes.
 pub(crate) fn name(fd: BorrowedFd, peer: bool) -> Result<Vec<u8>, i32> {
     // SAFETY: sockaddr_storage is plain bytes; all-zero is valid.

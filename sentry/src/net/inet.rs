@@ -1399,6 +1399,17 @@ impl Socket for InetSocket {
         self.recv(len, flags)
     }
 
+    fn receives_in_place(&self) -> bool {
+        self.host_stream()
+    }
+
+    fn recv_in_place(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, IoErr> {
+        if !self.host_stream() {
+            return Err(IoErr::Errno(libc::EOPNOTSUPP));
+        }
+        self.host_recv_in_place(bufs)
+    }
+
     fn shutdown(&mut self, how: i32) -> Result<(), Errno> {
         let bits = match how {
             libc::SHUT_RD => RCV_SHUTDOWN,

@@ -174,6 +174,17 @@ pub(crate) trait Socket {
     fn sendmsg(&mut self, c: &mut dyn SocketCtx, m: SendMsg) -> Result<usize, IoErr>;
     /// Receives up to `len` bytes; `flags` are MSG_PEEK, MSG_TRUNC and MSG_WAITALL.
     fn recvmsg(&mut self, len: usize, flags: i32) -> Result<RecvMsg, IoErr>;
+    /// Whether a receive without flags, addresses or control data goes straight into the
+    /// caller's memory ([`Socket::recv_in_place`]): a stream through a host socket, whose
+    /// bytes the host copies into the guest's pages with no buffer of the sentry between.
+    fn receives_in_place(&self) -> bool {
+        false
+    }
+    /// That receive, into `bufs` (guest memory); the bytes received, 0 at the end of file.
+    /// Called only when `receives_in_place` says so (others say EOPNOTSUPP).
+    fn recv_in_place(&mut self, _bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, IoErr> {
+        Err(IoErr::Errno(libc::EOPNOTSUPP))
+    }
     fn shutdown(&mut self, how: i32) -> Result<(), Errno>;
     /// getsockname(2): the address, raw.
     fn sockname(&self) -> Vec<u8>;

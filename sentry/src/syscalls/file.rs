@@ -85,12 +85,27 @@ fn do_read(
         return read_signals(c, &f, mask, buf, len);
     }
     let len = room(c, &[(buf, len.min(MAX_RW))], true);
+    if off.is_none() {
+        if let Some(r) = super::socket::recv_in_place(c, &f, &[(buf, len)], len.min(1 << 24)) {
+            return nonblock_outcome(&f, r);
+        }
+    }
     let data = f.borrow_mut().read(len, off)?;
     if let Some(key) = f.borrow().notify_key() {
         c.notify_read(&f, &key);
     }
     c.write_mem(buf, &data)?;
     Ok(data.len())
+}
+
+/// A wait of a non-blocking file is EAGAIN (`OpenFile::read` does so for the others).
+fn nonblock_outcome(f: &FileRef, r: Result<usize, IoErr>) -> Result<usize, IoErr> {
+    match r {
+        Err(IoErr::Block(_)) if f.borrow().flags & libc::O_NONBLOCK != 0 => {
+            Err(IoErr::Errno(libc::EAGAIN))
+        }
+        r => r,
+    }
 }
 
 /// A read of a signalfd: the calling task's pending signals of `mask` (its own first, then
@@ -312,6 +327,12 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
     let iovs = tryk!(read_iovecs(c, a[1], a[2]));
     let total = room(c, &iovs, true).min(MAX_RW);
     let f = tryk!(c.file(a[0]));
+    if !positioned {
+        if let Some(r) = super::socket::recv_in_place(c, &f, &iovs, total.min(1 << 24)) {
+            let r = nonblock_outcome(&f, r);
+            return io_outcome(c, a[0], r, false);
+        }
+    }
     let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
     let data = match r {
         Ok(d) => d,

@@ -705,6 +705,41 @@ impl Control {
     }
 }
 
+/// A receive without flags, addresses or control data of socket `f` straight into the
+/// guest ranges `iov` (at most `total` bytes), when the socket takes one
+/// (`Socket::receives_in_place`: a stream through a host socket); None otherwise. A wait
+/// is `IoErr::Block` whatever the file's flags.
+pub(super) fn recv_in_place(
+    c: &mut SysCtx,
+    f: &FileRef,
+    iov: &[(u64, usize)],
+    total: usize,
+) -> Option<Result<usize, IoErr>> {
+    {
+        let mut fb = f.borrow_mut();
+        if !fb.readable() || !crate::net::socket_of(&mut *fb.imp)?.receives_in_place() {
+            return None;
+        }
+    }
+    let mut ranges = Vec::with_capacity(iov.len());
+    let mut left = total;
+    for &(base, len) in iov {
+        if left == 0 {
+            break;
+        }
+        let n = len.min(left);
+        ranges.push((base, n));
+        left -= n;
+    }
+    let r = c.fill_mem(&ranges, |bufs| {
+        let mut fb = f.borrow_mut();
+        crate::net::socket_of(&mut *fb.imp)
+            .expect("a socket")
+            .recv_in_place(bufs)
+    });
+    Some(r.unwrap_or_else(|e| Err(IoErr::Errno(e))))
+}
+
 /// Receives on `fd` into `iov`. A blocking stream receive with MSG_WAITALL goes on until
 /// the iovecs are full (a parked call continues from its progress).
 fn recv(
@@ -742,13 +777,27 @@ fn recv(
         controllen: 0,
         namelen: 0,
     };
+    let plain = flags & (libc::MSG_PEEK | libc::MSG_TRUNC) == 0 && !waitall;
     loop {
         let done = c.progress();
-        let r = {
-            let mut fb = file.borrow_mut();
-            crate::net::socket_of(&mut *fb.imp)
-                .expect("a socket")
-                .recvmsg(total - done, flags & (libc::MSG_PEEK | libc::MSG_TRUNC))
+        let in_place = match plain {
+            true => recv_in_place(c, &file, iov, total),
+            false => None,
+        };
+        let r = match in_place {
+            // A stream through the host has no sender address, control data or
+            // truncation to report (namelen and controllen stay 0).
+            Some(Ok(n)) => {
+                res.ret = n;
+                return Ok(res);
+            }
+            Some(Err(e)) => Err(e),
+            None => {
+                let mut fb = file.borrow_mut();
+                crate::net::socket_of(&mut *fb.imp)
+                    .expect("a socket")
+                    .recvmsg(total - done, flags & (libc::MSG_PEEK | libc::MSG_TRUNC))
+            }
         };
         let mut m = match r {
             Ok(m) => m,

@@ -277,18 +277,35 @@ impl InetSocket {
         host_sys::send(fd, data, None).map_err(|err| io(err, e.id))
     }
 
-    pub(super) fn host_recv_stream(&mut self, len: usize, peek: bool) -> Result<RecvMsg, IoErr> {
-        let mut e = self.ep.borrow_mut();
+    /// Whether a connection through the host may be read now: not while its connect is
+    /// in progress, an error once it failed or was reset.
+    fn host_readable(e: &mut Endpoint) -> Result<(), IoErr> {
         e.host_progress();
         match e.state {
-            TcpState::SynSent => return Err(IoErr::Block(WaitKey::Object(e.id))),
+            TcpState::SynSent => Err(IoErr::Block(WaitKey::Object(e.id))),
             TcpState::Closed if e.err != 0 => {
                 let err = std::mem::take(&mut e.err);
-                return Err(IoErr::Errno(err));
+                Err(IoErr::Errno(err))
             }
-            TcpState::Closed => return Err(IoErr::Errno(libc::ENOTCONN)),
-            _ => {}
+            TcpState::Closed => Err(IoErr::Errno(libc::ENOTCONN)),
+            _ => Ok(()),
         }
+    }
+
+    /// A receive of a connection through the host straight into `bufs` (guest memory).
+    pub(super) fn host_recv_in_place(
+        &mut self,
+        bufs: &mut [std::io::IoSliceMut<'_>],
+    ) -> Result<usize, IoErr> {
+        let mut e = self.ep.borrow_mut();
+        Self::host_readable(&mut e)?;
+        let fd = e.host_fd().expect("a host stream");
+        host_sys::recv_into(fd, bufs).map_err(|err| io(err, e.id))
+    }
+
+    pub(super) fn host_recv_stream(&mut self, len: usize, peek: bool) -> Result<RecvMsg, IoErr> {
+        let mut e = self.ep.borrow_mut();
+        Self::host_readable(&mut e)?;
         let fd = e.host_fd().expect("a host stream");
         let r = host_sys::recv(fd, len, peek, false).map_err(|err| io(err, e.id))?;
         Ok(RecvMsg {
