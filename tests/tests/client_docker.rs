@@ -400,9 +400,10 @@ fn docker_checkpoint_create_exits_0_and_start_checkpoint_counts_on() {
 #[test]
 fn docker_bridge_network_publishes_a_port_of_a_server_in_the_sandbox() {
     // dockerd in a namespace of this test (removed last, also on failure), the default
-    // bridge network, `-p HOSTPORT:80`: python's http.server in the sandbox serves a file
-    // to curl on 127.0.0.1:HOSTPORT of that namespace (through docker-proxy and the
-    // bridge), and the container finds its own name in the /etc/hosts Docker wrote.
+    // bridge network, `-p HOSTPORT:80`: python's http.server in one sandbox, and nginx
+    // (master and two workers) in another, serve a file to curl on 127.0.0.1:HOSTPORT of
+    // that namespace (through docker-proxy and the bridge), and the container finds its
+    // own name in the /etc/hosts Docker wrote.
     let ns = netns::Netns::new(7);
     let d = Docker::start_in(Some(&ns));
     let rootfs = std::path::Path::new("/var/cache/runsc-tests/debian-bookworm");
@@ -441,28 +442,39 @@ fn docker_bridge_network_publishes_a_port_of_a_server_in_the_sandbox() {
         "mkdir /tmp/www && echo served-by-runsc > /tmp/www/f.txt && \
          exec python3 -m http.server 80 --directory /tmp/www",
     ]);
-    let url = format!("http://127.0.0.1:{port}/f.txt");
-    let got = poll(60, || {
-        let o = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &ns.name,
-                "curl",
-                "-sf",
-                "--max-time",
-                "5",
-                &url,
-            ])
-            .output()
-            .unwrap();
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
-    });
-    if got.as_deref() != Some("served-by-runsc\n") {
-        let logs = d.run(&["logs", "web"], 30);
-        d.s.fail(&format!("curl {url}: {got:?}; container logs: {logs}"));
+    // nginx the same way, on another published port: its master and workers in the
+    // sandbox, accepting on 0.0.0.0:80 through the host.
+    let nginx_port = port + 1000;
+    let nginx_publish = format!("{nginx_port}:80");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nginx",
+        "--runtime",
+        RUNTIME,
+        "-p",
+        &nginx_publish,
+        "runsc-debian:1",
+        "sh",
+        "-c",
+        "mkdir /tmp/www && echo served-by-nginx > /tmp/www/f.txt && \
+         printf 'daemon off; error_log stderr warn; pid /tmp/nginx.pid; worker_processes 2;\n\
+         events {}\nhttp { access_log off; client_body_temp_path /tmp/b; proxy_temp_path /tmp/p;\n\
+         fastcgi_temp_path /tmp/f; uwsgi_temp_path /tmp/u; scgi_temp_path /tmp/s;\n\
+         server { listen 80; root /tmp/www; } }\n' > /tmp/nginx.conf && \
+         exec nginx -e stderr -c /tmp/nginx.conf",
+    ]);
+    for (name, port, want) in [
+        ("web", port, "served-by-runsc\n"),
+        ("nginx", nginx_port, "served-by-nginx\n"),
+    ] {
+        let url = format!("http://127.0.0.1:{port}/f.txt");
+        let got = curl_in(&ns, &url);
+        if got.as_deref() != Some(want) {
+            let logs = d.run(&["logs", name], 30);
+            d.s.fail(&format!("curl {url}: {got:?}; container logs: {logs}"));
+        }
     }
     // Its own name: the hostname Docker gave it, with its bridge address, in /etc/hosts.
     let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
@@ -476,5 +488,27 @@ fn docker_bridge_network_publishes_a_port_of_a_server_in_the_sandbox() {
     // And the sandbox sees its bridge address on eth0 (netlink).
     let addrs = d.ok(&["exec", "web", "hostname", "-I"]);
     assert_eq!(addrs.trim(), ip.trim());
-    d.ok(&["rm", "-f", "web"]);
+    d.ok(&["rm", "-f", "web", "nginx"]);
+}
+
+/// curl of `url` in namespace `ns`, retried for a minute until it succeeds: its body.
+fn curl_in(ns: &netns::Netns, url: &str) -> Option<String> {
+    poll(60, || {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "curl",
+                "-sf",
+                "--max-time",
+                "5",
+                url,
+            ])
+            .output()
+            .unwrap();
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    })
 }
