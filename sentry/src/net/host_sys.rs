@@ -1,10 +1,13 @@
 //! The host socket calls of host-backed inet sockets (`inet.rs`): AF_INET and AF_INET6
-//! sockets, TCP and UDP, that the sentry makes in the container's network namespace; and
+//! sockets, TCP and UDP, that the sentry makes in the container's network namespace; of
+//! a guest's unix stream or seqpacket connection to a socket file of a host mount
+//! (`unix/host.rs`); and
 //! of the NETLINK_ROUTE socket through which the sentry reads that namespace's interfaces
 //! (`netlink/route.rs`). Every
-//! address passed here is one the sentry built (`inet::sockaddr`), never the guest's bytes,
-//! and every buffer is the sentry's: the guest's data is copied in and out by the socket
-//! calls. Every fd is non-blocking and close-on-exec: a call that would wait says EAGAIN
+//! address passed here is one the sentry built (`inet::sockaddr`, a unix path the sentry
+//! resolved in a host mount), never the guest's bytes, and every buffer is the sentry's
+//! (the socket calls copy the guest's data in and out) or, for `recv_into`, guest pages
+//! the memory manager checked and made the address space's own. Every fd is non-blocking and close-on-exec: a call that would wait says EAGAIN
 //! and the task parks on the socket's readiness (`wait::watch_host`).
 
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -38,6 +41,42 @@ pub(crate) fn socket(v6: bool, stream: bool) -> Result<OwnedFd, i32> {
     }
     // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A new non-blocking AF_UNIX socket of type `ty` (SOCK_STREAM, SOCK_SEQPACKET), for a
+/// guest's connection to a socket file of a host mount (`unix/host.rs`).
+pub(crate) fn unix_socket(ty: i32) -> Result<OwnedFd, i32> {
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The peer's credentials of a connected AF_UNIX socket (SO_PEERCRED): pid, uid, gid.
+pub(crate) fn peercred(fd: BorrowedFd) -> Result<(i32, u32, u32), i32> {
+    // SAFETY: ucred is plain data; all-zero is valid.
+    let mut c: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `c` is a writable ucred of `len` bytes.
+    check(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut c as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok((c.pid, c.uid, c.gid))
 }
 
 /// A new non-blocking NETLINK_ROUTE socket, for the sentry's own requests of the

@@ -17,6 +17,8 @@
 //! flight (a socket sent over itself) is not collected before the sandbox ends, where
 //! Linux's garbage collector would free it.
 
+mod host;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::{Rc, Weak};
@@ -276,6 +278,8 @@ pub struct Endpoint {
     cred: Ucred,
     /// Whether an open file or a listener's queue still holds it.
     open: bool,
+    /// A connection to a socket file of a host mount (`host.rs`), instead of a peer.
+    host: Option<host::HostConn>,
 }
 
 impl Endpoint {
@@ -300,6 +304,7 @@ impl Endpoint {
             opts: BTreeMap::new(),
             cred,
             open: true,
+            host: None,
         }
     }
 
@@ -324,6 +329,8 @@ fn close(ep: &EpRef, embryo: bool) {
         e.recv_bytes = 0;
         let pending = e.listen.take().map(|l| l.queue).unwrap_or_default();
         let had_data = !recv.is_empty();
+        // The host side sees the end of file.
+        e.host = None;
         (e.peer.take(), pending, recv, had_data, e.ty, e.id)
     };
     wake_later(id);
@@ -459,6 +466,9 @@ impl UnixSocket {
     }
 
     fn send_connected(&mut self, m: SendMsg) -> Result<usize, IoErr> {
+        if self.ep.borrow().host.is_some() {
+            return self.host_send(m);
+        }
         let (peer, sndbuf, ty, shut, pass) = {
             let e = self.ep.borrow();
             (e.peer.clone(), e.sndbuf, e.ty, e.shutdown, e.passcred)
@@ -562,6 +572,9 @@ impl UnixSocket {
     /// out (the socket calls do that).
     fn recv(&mut self, len: usize, flags: i32) -> Result<RecvMsg, IoErr> {
         let peek = flags & libc::MSG_PEEK != 0;
+        if self.ep.borrow().host.is_some() {
+            return self.host_recv(len, peek);
+        }
         let mut e = self.ep.borrow_mut();
         match e.ty {
             SockType::Stream if e.peer.is_none() => return Err(IoErr::Errno(libc::EINVAL)),
@@ -715,7 +728,7 @@ impl Socket for UnixSocket {
         if !e.ty.connection() {
             return Err(libc::EOPNOTSUPP);
         }
-        if e.peer.is_some() || e.name == UnixAddr::Unnamed {
+        if e.peer.is_some() || e.host.is_some() || e.name == UnixAddr::Unnamed {
             return Err(libc::EINVAL);
         }
         // As Linux: a negative backlog or one above somaxconn is somaxconn.
@@ -785,11 +798,15 @@ impl Socket for UnixSocket {
             if e.listen.is_some() {
                 return Err(IoErr::Errno(libc::EINVAL));
             }
-            if e.peer.is_some() {
+            if e.peer.is_some() || e.host.is_some() {
                 return Err(IoErr::Errno(libc::EISCONN));
             }
         }
-        let target = self.lookup(c, &addr)?;
+        let target = match (self.lookup(c, &addr), &addr) {
+            // No socket of the sandbox there: a host socket file, perhaps.
+            (Err(libc::ECONNREFUSED), UnixAddr::Path(p)) => return self.host_connect(c, p),
+            (r, _) => r?,
+        };
         if Rc::ptr_eq(&target, &self.ep) {
             return Err(IoErr::Errno(libc::ECONNREFUSED));
         }
@@ -852,6 +869,15 @@ impl Socket for UnixSocket {
         self.recv(len, flags)
     }
 
+    fn receives_in_place(&self) -> bool {
+        let e = self.ep.borrow();
+        e.ty == SockType::Stream && e.host_fd().is_some()
+    }
+
+    fn recv_in_place(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, IoErr> {
+        self.host_recv_in_place(bufs)
+    }
+
     fn shutdown(&mut self, how: i32) -> Result<(), Errno> {
         let bits = match how {
             libc::SHUT_RD => RCV_SHUTDOWN,
@@ -859,6 +885,9 @@ impl Socket for UnixSocket {
             libc::SHUT_RDWR => SHUTDOWN_MASK,
             _ => return Err(libc::EINVAL),
         };
+        if self.ep.borrow().host.is_some() {
+            return self.host_shutdown(how, bits);
+        }
         let mut e = self.ep.borrow_mut();
         e.shutdown |= bits;
         wake_later(e.id);
@@ -882,6 +911,9 @@ impl Socket for UnixSocket {
 
     fn peername(&self) -> Result<Vec<u8>, Errno> {
         let e = self.ep.borrow();
+        if let Some(name) = Self::host_peername(&e) {
+            return Ok(name);
+        }
         let p = e.peer.as_ref().ok_or(libc::ENOTCONN)?;
         if Rc::ptr_eq(p, &self.ep) {
             return Ok(e.name.bytes());
@@ -901,6 +933,7 @@ impl Socket for UnixSocket {
             libc::SO_DOMAIN => int(libc::AF_UNIX),
             libc::SO_PROTOCOL => int(0),
             libc::SO_ACCEPTCONN => int(i32::from(e.listen.is_some())),
+            libc::SO_ERROR if e.host.is_some() => int(Self::host_error(&mut e)),
             libc::SO_ERROR => int(std::mem::take(&mut e.err)),
             libc::SO_SNDBUF => int(e.sndbuf as i32),
             libc::SO_RCVBUF => int(e.rcvbuf as i32),
@@ -986,6 +1019,9 @@ impl Socket for UnixSocket {
 
     fn queued(&self) -> usize {
         let e = self.ep.borrow();
+        if e.host.is_some() {
+            return Self::host_ioctl_int(&e, libc::FIONREAD);
+        }
         match e.ty {
             SockType::Stream | SockType::Seqpacket => e.recv_bytes,
             _ => e.recv.front().map_or(0, |m| m.data.len()),
@@ -1031,6 +1067,9 @@ impl FileImpl for UnixSocket {
         let e = self.ep.borrow();
         let mut r = 0;
         let mut keys = vec![WaitKey::Object(e.id)];
+        if e.host.is_some() {
+            return (Self::host_readiness(&e, events), keys);
+        }
         if e.err != 0 {
             r |= libc::POLLERR;
         }
@@ -1075,6 +1114,7 @@ impl FileImpl for UnixSocket {
             libc::TIOCOUTQ => {
                 let e = self.ep.borrow();
                 let n = match (&e.peer, e.ty) {
+                    _ if e.host.is_some() => Self::host_ioctl_int(&e, libc::TIOCOUTQ),
                     (Some(p), SockType::Stream) if !Rc::ptr_eq(p, &self.ep) => {
                         p.borrow().recv_bytes
                     }
@@ -1140,6 +1180,9 @@ pub struct EndpointState {
     pub opts: Vec<(i32, i32)>,
     pub cred: Ucred,
     pub open: bool,
+    /// A connection to a host socket file: the guest path it went to. It is reset at
+    /// restore.
+    pub host: Option<Vec<u8>>,
 }
 
 fn share(ep: &EpRef, cx: &mut SaveCtx) -> u64 {
@@ -1173,7 +1216,10 @@ impl SharedPersist for Endpoint {
             opts,
             cred,
             open,
+            host,
         } = self;
+        // A live host connection is saved as the restore will find it: reset.
+        let live = host.as_ref().is_some_and(|h| h.fd.is_some());
         EndpointState {
             ty: *ty,
             name: name.clone(),
@@ -1193,8 +1239,8 @@ impl SharedPersist for Endpoint {
                     from: m.from.clone(),
                 })
                 .collect(),
-            shutdown: *shutdown,
-            err: *err,
+            shutdown: if live { SHUTDOWN_MASK } else { *shutdown },
+            err: if live { libc::ECONNRESET } else { *err },
             passcred: *passcred,
             sndbuf: *sndbuf as u64,
             rcvbuf: *rcvbuf as u64,
@@ -1203,6 +1249,7 @@ impl SharedPersist for Endpoint {
             opts: opts.iter().map(|(&k, &v)| (k, v)).collect(),
             cred: *cred,
             open: *open,
+            host: host.as_ref().map(|h| h.path.clone()),
         }
     }
 
@@ -1232,6 +1279,15 @@ impl SharedPersist for Endpoint {
         e.sndtimeo = s.sndtimeo;
         e.opts = s.opts.iter().copied().collect();
         e.open = s.open;
+        if let Some(path) = &s.host {
+            e.host = Some(host::HostConn {
+                fd: None,
+                path: path.clone(),
+            });
+            e.host_reset();
+            // Its waiters (an epoll set watching it) see the reset once parked again.
+            crate::wait::host_gone(id);
+        }
         e
     }
 
@@ -1286,6 +1342,18 @@ impl SharedPersist for Endpoint {
         for (b, what) in [(s.sndbuf, "send buffer"), (s.rcvbuf, "receive buffer")] {
             if !(RCVBUF_MIN as u64..=BUF_MAX as u64).contains(&b) {
                 return Err(bad(object, what, format!("{b} is out of range")));
+            }
+        }
+        if let Some(h) = &s.host {
+            if h.is_empty() || h.len() > PATH_MAX || h.contains(&0) {
+                return Err(bad(object, "host peer", "is not a socket path"));
+            }
+            if s.ty == SockType::Dgram || s.listen.is_some() || s.peer.is_some() {
+                return Err(bad(
+                    object,
+                    "host peer",
+                    "only a connected stream or seqpacket socket has one",
+                ));
             }
         }
         if let Some(l) = &s.listen {
@@ -1367,6 +1435,7 @@ mod tests {
                 gid: 0,
             },
             open: true,
+            host: None,
         }
     }
 
@@ -1403,6 +1472,15 @@ mod tests {
             ("send buffer", Box::new(|e| e.sndbuf = u64::MAX)),
             ("receive buffer", Box::new(|e| e.rcvbuf = 0)),
             ("node", Box::new(|e| e.node = Some("relative/../x".into()))),
+            ("host peer", Box::new(|e| e.host = Some(b"/a\0b".to_vec()))),
+            ("host peer", Box::new(|e| e.host = Some(vec![b'a'; 200]))),
+            (
+                "host peer",
+                Box::new(|e| {
+                    e.ty = SockType::Dgram;
+                    e.host = Some(b"/mnt/s.sock".to_vec())
+                }),
+            ),
             (
                 "listen queue",
                 Box::new(|e| {
@@ -1457,5 +1535,51 @@ mod tests {
             let r = restore(&no_mounts(), null_stdio(), &shared, &files, &[]);
             assert!(r.is_err(), "restored with a dangling reference");
         }
+    }
+
+    #[test]
+    fn a_host_connection_restores_reset() {
+        // As saved from a live connection (unix/host.rs): reset, with its peer's path.
+        let mut ep = endpoint();
+        ep.host = Some(b"/mnt/s.sock".to_vec());
+        ep.shutdown = SHUTDOWN_MASK;
+        ep.err = libc::ECONNRESET;
+        ep.peercred = Some(Ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        });
+        let (shared, files) = image(ep);
+        check(&shared, &files, &[]).unwrap();
+        let r = restore(&no_mounts(), null_stdio(), &shared, &files, &[]).unwrap();
+        let f = r.files[&1].clone();
+        let mut fb = f.borrow_mut();
+        let s = fb.imp.as_any_mut().downcast_mut::<UnixSocket>().unwrap();
+        assert!(!s.receives_in_place(), "no host socket any more");
+        assert!(matches!(
+            s.recvmsg(16, 0),
+            Err(IoErr::Errno(libc::ECONNRESET))
+        ));
+        assert!(s.recvmsg(16, 0).unwrap().eof, "then the end of file");
+        let m = SendMsg {
+            data: b"x".to_vec(),
+            addr: None,
+            rights: Vec::new(),
+            creds: None,
+            sender: Ucred {
+                pid: 1,
+                uid: 0,
+                gid: 0,
+            },
+        };
+        assert!(matches!(s.send_connected(m), Err(IoErr::Pipe)));
+        assert_eq!(
+            s.peername().unwrap(),
+            UnixAddr::Path(b"/mnt/s.sock".to_vec()).bytes()
+        );
+        let (ready, _) = s.readiness(libc::POLLIN | libc::POLLOUT);
+        assert_eq!(ready, libc::POLLIN | libc::POLLOUT | libc::POLLHUP);
+        // A connected socket: no second connect, no listen.
+        assert_eq!(s.listen(1), Err(libc::EINVAL));
     }
 }
