@@ -229,8 +229,10 @@ pub const ALLOWED_IF: &[(&str, i64, u8, u64)] = &[
 /// flags; None: any), always with protocol 0. AF_PACKET, raw IP sockets, netlink
 /// protocols other than NETLINK_ROUTE and every other family are refused.
 pub const SOCKETS: &[(i32, Option<i32>)] = &[
-    // The control and console sockets; a guest's unix socket on a host file.
-    (libc::AF_UNIX, None),
+    // The control and console sockets (streams); a guest's stream or seqpacket
+    // connection to a socket file of a host mount (sentry/src/net/unix/host.rs).
+    (libc::AF_UNIX, Some(libc::SOCK_STREAM)),
+    (libc::AF_UNIX, Some(libc::SOCK_SEQPACKET)),
     // A guest's TCP and UDP to and from the outside (sentry/src/net/inet/host.rs).
     (libc::AF_INET, Some(libc::SOCK_STREAM)),
     (libc::AF_INET, Some(libc::SOCK_DGRAM)),
@@ -459,6 +461,7 @@ mod tests {
                 (libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
                 (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
                 (libc::AF_INET6, libc::SOCK_SEQPACKET, 0),
+                (libc::AF_UNIX, libc::SOCK_DGRAM, 0),
                 (libc::AF_PACKET, libc::SOCK_RAW, 0),
                 (libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT),
                 (

@@ -250,10 +250,10 @@ const SOCKETS: &str = "AF_UNIX, AF_INET/AF_INET6 TCP and UDP, and AF_NETLINK NET
     (link, address and route dumps of the container's network namespace; changes are EPERM, \
     no notifications); the other families fail with EAFNOSUPPORT, raw sockets and other \
     netlink protocols with EPROTONOSUPPORT";
-const UNIX_GAPS: &str =
-    "a unix socket file on a host mount that no socket of the sandbox is bound to refuses the \
-    connection (ECONNREFUSED): host sockets are not reached; TCP and UDP reach loopback \
-    addresses only (others are ENETUNREACH)";
+const UNIX_GAPS: &str = "a unix stream or seqpacket connect to a socket file of a host mount \
+    that no socket of the sandbox is bound to reaches the host socket, but no files cross that \
+    connection (SCM_RIGHTS to it is EOPNOTSUPP) and a full backlog there says EAGAIN even to a \
+    blocking connect; a unix datagram socket does not reach host socket files (ECONNREFUSED)";
 const SOCKOPT_GAPS: &str = "SOL_SOCKET options, and for TCP and UDP the common IPPROTO_TCP, \
     IPPROTO_IP and IPPROTO_IPV6 ones (kept and reported); other levels fail with EOPNOTSUPP";
 const LATER_FILES: &str = "this kind of file comes in a later issue";
