@@ -918,36 +918,68 @@ impl InetSocket {
         Ok(n)
     }
 
+    /// Whether a loopback connection has bytes to read (true) or is at its end (false);
+    /// else the error or the wait a read meets.
+    fn loop_readable(e: &mut Endpoint) -> Result<bool, IoErr> {
+        if e.state == TcpState::Listen {
+            return Err(IoErr::Errno(libc::ENOTCONN));
+        }
+        // As Linux: even a zero-length read waits for data.
+        if !e.bytes.is_empty() {
+            return Ok(true);
+        }
+        if e.fin {
+            return Ok(false);
+        }
+        if e.err != 0 {
+            let err = std::mem::take(&mut e.err);
+            return Err(IoErr::Errno(err));
+        }
+        if e.shutdown & RCV_SHUTDOWN != 0 {
+            return Ok(false);
+        }
+        match e.state {
+            TcpState::Closed => Err(IoErr::Errno(libc::ENOTCONN)),
+            _ => Err(IoErr::Block(WaitKey::Object(e.id))),
+        }
+    }
+
+    /// Takes what fits of a loopback connection's bytes into `bufs` (guest memory), as
+    /// `recv_stream` without MSG_PEEK does, with no buffer between.
+    fn loop_recv_in_place(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, IoErr> {
+        let mut e = self.ep.borrow_mut();
+        if !Self::loop_readable(&mut e)? {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for buf in bufs.iter_mut() {
+            if e.bytes.is_empty() {
+                break;
+            }
+            let k = buf.len().min(e.bytes.len());
+            let (a, b) = e.bytes.as_slices();
+            let from_a = k.min(a.len());
+            buf[..from_a].copy_from_slice(&a[..from_a]);
+            buf[from_a..k].copy_from_slice(&b[..k - from_a]);
+            e.bytes.drain(..k);
+            n += k;
+        }
+        if n > 0 && e.bytes.len() <= e.capacity() / 2 {
+            wake_later(e.id);
+        }
+        Ok(n)
+    }
+
     fn recv_stream(&mut self, len: usize, peek: bool) -> Result<RecvMsg, IoErr> {
         if self.host_stream() {
             return self.host_recv_stream(len, peek);
         }
         let mut e = self.ep.borrow_mut();
-        if e.state == TcpState::Listen {
-            return Err(IoErr::Errno(libc::ENOTCONN));
-        }
-        // As Linux: even a zero-length read waits for data.
-        if e.bytes.is_empty() {
-            if e.fin {
-                return Ok(RecvMsg {
-                    eof: true,
-                    ..RecvMsg::default()
-                });
-            }
-            if e.err != 0 {
-                let err = std::mem::take(&mut e.err);
-                return Err(IoErr::Errno(err));
-            }
-            if e.shutdown & RCV_SHUTDOWN != 0 {
-                return Ok(RecvMsg {
-                    eof: true,
-                    ..RecvMsg::default()
-                });
-            }
-            return match e.state {
-                TcpState::Closed => Err(IoErr::Errno(libc::ENOTCONN)),
-                _ => Err(IoErr::Block(WaitKey::Object(e.id))),
-            };
+        if !Self::loop_readable(&mut e)? {
+            return Ok(RecvMsg {
+                eof: true,
+                ..RecvMsg::default()
+            });
         }
         let n = len.min(e.bytes.len());
         let mut data = Vec::with_capacity(n);
@@ -1400,14 +1432,15 @@ impl Socket for InetSocket {
     }
 
     fn receives_in_place(&self) -> bool {
-        self.host_stream()
+        self.proto() == Proto::Tcp
     }
 
     fn recv_in_place(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> Result<usize, IoErr> {
-        if !self.host_stream() {
-            return Err(IoErr::Errno(libc::EOPNOTSUPP));
+        match self.proto() {
+            Proto::Udp => Err(IoErr::Errno(libc::EOPNOTSUPP)),
+            Proto::Tcp if self.host_stream() => self.host_recv_in_place(bufs),
+            Proto::Tcp => self.loop_recv_in_place(bufs),
         }
-        self.host_recv_in_place(bufs)
     }
 
     fn shutdown(&mut self, how: i32) -> Result<(), Errno> {

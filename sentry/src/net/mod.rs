@@ -175,8 +175,9 @@ pub(crate) trait Socket {
     /// Receives up to `len` bytes; `flags` are MSG_PEEK, MSG_TRUNC and MSG_WAITALL.
     fn recvmsg(&mut self, len: usize, flags: i32) -> Result<RecvMsg, IoErr>;
     /// Whether a receive without flags, addresses or control data goes straight into the
-    /// caller's memory ([`Socket::recv_in_place`]): a stream through a host socket, whose
-    /// bytes the host copies into the guest's pages with no buffer of the sentry between.
+    /// caller's memory ([`Socket::recv_in_place`]), with no buffer of the sentry between:
+    /// a TCP connection (the host copies a host socket's bytes into the guest's pages, a
+    /// loopback connection's queue is copied there), a unix stream to a host socket.
     fn receives_in_place(&self) -> bool {
         false
     }

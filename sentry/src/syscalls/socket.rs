@@ -707,7 +707,8 @@ impl Control {
 
 /// A receive without flags, addresses or control data of socket `f` straight into the
 /// guest ranges `iov` (at most `total` bytes), when the socket takes one
-/// (`Socket::receives_in_place`: a stream through a host socket); None otherwise. A wait
+/// (`Socket::receives_in_place`: a TCP connection, a unix stream to a host socket); None
+/// otherwise. A wait
 /// is `IoErr::Block` whatever the file's flags.
 pub(super) fn recv_in_place(
     c: &mut SysCtx,
@@ -785,8 +786,8 @@ fn recv(
             false => None,
         };
         let r = match in_place {
-            // A stream through the host has no sender address, control data or
-            // truncation to report (namelen and controllen stay 0).
+            // Such a stream has no sender address, control data or truncation to
+            // report (namelen and controllen stay 0).
             Some(Ok(n)) => {
                 res.ret = n;
                 return Ok(res);
