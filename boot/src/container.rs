@@ -765,6 +765,17 @@ impl Runtime {
         let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     }
 
+    /// Why a container restored from `image` (as `restore` was given it) ended, when its
+    /// sandbox ended with an error: a segment of the image found bad after the guest
+    /// started, reported as a failed restore is.
+    pub fn restore_failure(&self, id: &str, image: &Path) -> Option<ContainerError> {
+        let reason = self.exit_record(id)?.error?;
+        Some(ContainerError::Restore {
+            image: image_file(image),
+            source: reason.into(),
+        })
+    }
+
     /// The exit record of a stopped container's sandbox, if it left one.
     pub fn exit_record(&self, id: &str) -> Option<ExitRecord> {
         sandbox::read_exit(&self.state_dir(id))

@@ -133,9 +133,11 @@ impl Sandbox {
     /// instead of starting the config's process, then runs it until its init exits. The
     /// config gives the new container's mounts; `stdio` are its new stdio.
     ///
-    /// `on_demand` (`runsc restore --background`): the guest runs as soon as its state is
-    /// rebuilt; its memory is loaded at first touch and by a background thread, each
-    /// segment checked before use.
+    /// The guest runs as soon as its state is rebuilt; its memory is checked (and loaded,
+    /// unless its pages are the shared image's) at first touch and by background threads,
+    /// each segment before use. A segment found bad after the guest started ends the
+    /// sandbox with that error, or, `on_demand` (`runsc restore --background`), poisons
+    /// its memory only (a guest touching it gets SIGBUS).
     pub fn restore_and_run(
         mut self,
         image: std::fs::File,
@@ -149,6 +151,15 @@ impl Sandbox {
         self.kernel
             .restore(std::sync::Arc::new(img), file, stdio, on_demand)
             .map_err(Error::Restore)?;
-        Ok(self.kernel.run(control.as_ref()).shell_code())
+        let status = self.kernel.run(control.as_ref()).shell_code();
+        match self.kernel.bad_segment_after_start {
+            // Found after the guest started: the same error as before it.
+            Some(index) => Err(Error::Restore(RestoreError::Image(
+                self.kernel
+                    .bad_memory_error()
+                    .unwrap_or(statefile::Error::SegmentChecksum { index }),
+            ))),
+            None => Ok(status),
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! `checkpoint --leave-running` taken while the guest keeps rewriting its memory (the
 //! image is written while the guest runs) restores to exactly the memory of the moment
 //! it was taken, and several clones restored from one image run side by side, each with
-//! its own memory; a restore on demand (`--background`) runs the guest before its memory
-//! is loaded and the guest still finds every page, a bad segment found after the start
-//! costs the guest that touches it a SIGBUS, never wrong bytes. Clones restored from one
+//! its own memory (16 restored at once); every restore runs the guest before its memory
+//! is checked and the guest still finds every page; a bad segment found after the start
+//! ends the sandbox naming it (with `--background`: costs the guest that touches it a
+//! SIGBUS), never wrong bytes. Clones restored from one
 //! image share its pages (mapped from the image, read-only) until they write them, and
 //! what each writes stays its own: the image file never changes. The guest
 //! (`tests/guest/memnoise.c`) checks every page itself.
@@ -171,17 +172,37 @@ fn a_checkpoint_that_ends_the_sandbox_leaves_a_complete_image() {
 }
 
 #[test]
-fn clones_restored_from_one_image_run_side_by_side_each_with_its_own_memory() {
+fn sixteen_clones_restored_at_once_from_one_image_each_have_their_own_memory() {
     let rt = Runtime::new();
-    let (bundle, image) = checkpointed(&rt, "origin", 32, 16);
-    let clones: Vec<String> = (0..4).map(|i| format!("clone{i}")).collect();
+    // Small guests (16 clones on a 2-CPU machine): 16 MiB, 16 pages (64 KiB) rewritten
+    // every 2 ms tick, so that each clone soon holds pages of its own.
+    let (bundle, image) = checkpointed(&rt, "origin", 16, 16);
+    let file = image.join("checkpoint.img");
+    let bytes = std::fs::read(&file).unwrap();
+    let clones: Vec<String> = (0..16).map(|i| format!("clone{i}")).collect();
+    // All 16 `runsc restore` at once.
     std::thread::scope(|s| {
         for id in &clones {
             let (rt, bundle, image) = (&rt, &bundle, &image);
             s.spawn(move || restore(rt, id, bundle, image));
         }
     });
+    for id in &clones {
+        assert_eq!(rt.status(id).as_deref(), Some("running"), "{id}");
+        // Each maps the one image's pages rather than holding a copy.
+        let kib = image_mapped_kib(&rt, id, "checkpoint.img");
+        assert!(kib > 0, "{id} does not share the image");
+    }
+    // Each one's memory is whole (its own checks of every page), and stays so in the
+    // others when one is killed; none of their writes reached the image.
     clones_whole(&rt, &clones);
+    assert!(
+        std::fs::read(&file).unwrap() == bytes,
+        "the image file changed under its clones"
+    );
+    for id in &clones[1..] {
+        let _ = rt.run(&["kill", id, "KILL"]);
+    }
 }
 
 #[test]
@@ -367,21 +388,86 @@ fn a_shell_restored_sharing_its_image_goes_on_forking() {
 }
 
 #[test]
-fn a_bad_segment_of_an_image_to_share_is_refused_before_the_guest_runs() {
+fn a_bad_segment_ends_a_restore_naming_it_and_the_guest_never_reads_its_bytes() {
     let rt = Runtime::new();
-    let (bundle, image) = checkpointed(&rt, "origin", 16, 0);
+    // 64 MiB: the guest runs before the background loader reaches the middle.
+    let (bundle, image) = checkpointed(&rt, "origin", 64, 0);
     // A segment of the noise, in a run of image pages that would be shared.
-    let bad = tests::corrupt_segment(&image.join("checkpoint.img"), |n| n / 2);
-    let o = rt.restore_to_files("damaged", "damaged", &bundle, &image);
-    assert!(!o.status.success(), "restored from a bad image");
+    let file = image.join("checkpoint.img");
+    let bad = tests::corrupt_segment(&file, |n| n / 2);
+    // In the foreground: found before the guest runs (the restore fails) or after (the
+    // sandbox ends): either way runsc fails with the same error, and nothing is left.
+    let o = rt.run_with_timeout(
+        &[
+            "restore",
+            "--image-path",
+            image.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "damaged",
+        ],
+        60,
+    );
+    let _ = rt.run(&["kill", "damaged", "KILL"]);
+    let _ = rt.run(&["delete", "--force", "damaged"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(!o.status.success(), "restored from a bad image: {o:?}");
+    assert_eq!(
+        tests::the_error(&err),
+        format!(
+            "restore of container damaged: restoring from {}: reading the checkpoint image: \
+             segment {bad} checksum mismatch",
+            file.display()
+        )
+    );
     assert!(
-        o.stderr
-            .contains(&format!("segment {bad} checksum mismatch")),
-        "segment {bad} is not named: {}",
-        o.stderr
+        !out.contains("CORRUPT"),
+        "the guest saw bytes of a bad segment: {out:?}"
     );
     assert!(
         rt.state("damaged").is_none(),
         "a failed restore leaves nothing"
+    );
+}
+
+#[test]
+fn a_bad_segment_found_while_the_guest_runs_ends_it_never_wrong_bytes() {
+    let rt = Runtime::new();
+    // The guest touches the middle of its memory at once (it checks every page on
+    // SIGUSR1), before the background loader gets there: the segment is met by the
+    // guest's fault or by the loader, and either ends the sandbox.
+    let (bundle, image) = checkpointed(&rt, "origin", 64, 0);
+    let bad = tests::corrupt_segment(&image.join("checkpoint.img"), |n| n - 1);
+    let o = rt.restore_to_files("damaged", "damaged", &bundle, &image);
+    if o.status.success() {
+        // The guest ran: it is ended, its checks never pass nor see the bad bytes.
+        let _ = rt.run(&["kill", "damaged", "USR1"]);
+        assert_eq!(
+            rt.wait_for_status("damaged", "stopped", 60).as_deref(),
+            Some("stopped"),
+            "the sandbox goes on with a bad segment"
+        );
+        let w = rt.run(&["wait", "damaged"]);
+        let err = String::from_utf8_lossy(&w.stderr);
+        assert!(
+            err.contains(&format!("segment {bad} checksum mismatch")),
+            "segment {bad} is not named: {err:?}"
+        );
+        let _ = rt.run(&["delete", "--force", "damaged"]);
+    } else {
+        assert!(
+            o.stderr
+                .contains(&format!("segment {bad} checksum mismatch")),
+            "{}",
+            o.stderr
+        );
+    }
+    let out = rt.output_of("damaged");
+    assert!(
+        !out.contains("verified") && !out.contains("CORRUPT"),
+        "the guest saw bytes of a bad segment: {out:?}"
     );
 }

@@ -22,9 +22,11 @@ pub struct Restore {
     /// Return once the restored container runs.
     #[arg(long, short = 'd')]
     pub detach: bool,
-    /// Run the restored guest at once and load its memory on first touch and in the
-    /// background, each segment checked before use (gVisor's flag). Without it, all of
-    /// the memory is loaded and checked before the guest runs.
+    /// Tolerate bad segments (gVisor's flag): a segment of the image found bad after the
+    /// guest started only poisons its memory (a guest touching it gets SIGBUS). Without
+    /// it, such a segment ends the sandbox with an error naming it. Either way the guest
+    /// runs at once, its memory checked at first touch and in the background, each
+    /// segment before use.
     #[arg(long)]
     pub background: bool,
     /// Accepted for compatibility (the shim sends -no-subreaper).
@@ -50,7 +52,7 @@ impl Restore {
         if self.detach {
             return Ok(0);
         }
-        super::run::wait_in_foreground(&rt, &self.id, pid)
+        super::run::wait_in_foreground(&rt, &self.id, pid, Some(&image))
     }
 }
 

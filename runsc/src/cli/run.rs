@@ -26,22 +26,30 @@ impl Run {
         if self.detach {
             return Ok(0);
         }
-        wait_in_foreground(&rt, &self.id, pid)
+        wait_in_foreground(&rt, &self.id, pid, None)
     }
 }
 
 /// A container run in the foreground (`run`, `restore` without `--detach`): forwards
 /// signals to its init, waits, reaps the sandbox process `pid`, deletes the container
-/// and returns the init's exit status.
+/// and returns the init's exit status. `restored_from`: the image of a restore, whose
+/// sandbox ending with an error (a bad segment found after the guest started) is a
+/// failed restore.
 pub(super) fn wait_in_foreground(
     rt: &boot::container::Runtime,
     id: &str,
     pid: i32,
+    restored_from: Option<&std::path::Path>,
 ) -> anyhow::Result<i32> {
     rt.forward_signals_to_init(id)?;
     let status = rt.wait(id);
     rt.reap(pid);
-    if let Some(err) = rt.exit_record(id).and_then(|r| r.error) {
+    if let Some(image) = restored_from {
+        if let Some(e) = rt.restore_failure(id, image) {
+            rt.delete(id, true)?;
+            return Err(anyhow::Error::new(e).context(format!("restore of container {id}")));
+        }
+    } else if let Some(err) = rt.exit_record(id).and_then(|r| r.error) {
         log::error!("container {id}: {err:#}");
     }
     rt.delete(id, true)?;

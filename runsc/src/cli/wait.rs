@@ -11,7 +11,13 @@ pub struct Wait {
 
 impl Wait {
     pub fn run(self, ctx: &Context) -> anyhow::Result<i32> {
-        let status = ctx.runtime().wait(&self.id)?;
+        let rt = ctx.runtime();
+        let status = rt.wait(&self.id)?;
+        // A sandbox that ended with an error (a restored one whose image had a bad segment
+        // found after the guest started) says why.
+        if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
+            log::error!("container {}: {err:#}", self.id);
+        }
         println!(
             "{}",
             serde_json::json!({ "id": self.id, "exitStatus": status })

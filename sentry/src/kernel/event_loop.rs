@@ -183,6 +183,10 @@ impl Kernel {
                             self.resume(tid);
                             return;
                         }
+                        Some(Err(p)) if self.bad_memory_ends_sandbox => {
+                            self.end_for_bad_memory(p.segment);
+                            return;
+                        }
                         Some(Err(_)) => {
                             // The image's bytes there were bad: as a memory error on
                             // Linux, the task gets SIGBUS (BUS_MCEERR_AR).
@@ -245,6 +249,11 @@ impl Kernel {
         control: Option<&crate::control::ControlReceiver>,
     ) -> WaitStatus {
         loop {
+            if self.bad_memory_ends_sandbox && self.bad_segment_after_start.is_none() {
+                if let Some(seg) = self.mf.bad_segment() {
+                    self.end_for_bad_memory(seg);
+                }
+            }
             self.reap_checkpoint(false);
             self.reprotect_some();
             self.preprotect_some();
@@ -324,6 +333,9 @@ impl Kernel {
                         0
                     } else if self.checkpoint_job.is_some() {
                         5
+                    } else if self.bad_memory_ends_sandbox && self.mf.still_loading() {
+                        // A bad segment the background loader finds ends the sandbox soon.
+                        20
                     } else {
                         1000
                     },
@@ -380,6 +392,26 @@ impl Kernel {
                 }
             }
         }
+    }
+
+    /// A segment of the image this sandbox was restored from was found bad while the
+    /// guest ran (a default restore): the sandbox ends, every process killed, before any
+    /// of its bytes reached the guest; `bad_segment_after_start` names it.
+    pub(crate) fn end_for_bad_memory(&mut self, segment: u64) {
+        // Reported as the restore's error (the exit record, `runsc restore`, `runsc wait`).
+        log::debug!("segment {segment} of the checkpoint image is bad: ending the sandbox");
+        self.bad_segment_after_start = Some(segment);
+        self.paused = false;
+        self.user_paused = false;
+        let groups: Vec<i32> = self.tgs.keys().copied().collect();
+        for pid in groups {
+            self.kill_group(pid, WaitStatus::Signaled(libc::SIGKILL, false));
+        }
+    }
+
+    /// Why the segment that ended the sandbox is bad.
+    pub(crate) fn bad_memory_error(&self) -> Option<statefile::Error> {
+        self.mf.bad_segment_error()
     }
 
     pub(crate) fn host_fd_waits(&self) -> Vec<(i32, i16)> {

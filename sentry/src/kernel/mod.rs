@@ -130,6 +130,11 @@ pub(crate) struct Kernel {
     bindings: crate::net::Bindings,
     /// File locks (flock, record and OFD locks).
     locks: crate::fs::lock::LockTable,
+    /// After a restore (not `--background`): a segment of the image found bad while the
+    /// guest runs ends the sandbox, rather than poisoning the memory it held.
+    pub(crate) bad_memory_ends_sandbox: bool,
+    /// The bad segment that ended the sandbox.
+    pub(crate) bad_segment_after_start: Option<u64>,
 }
 
 impl Kernel {
@@ -210,6 +215,8 @@ impl Kernel {
             fifos: Default::default(),
             bindings: Default::default(),
             locks: Default::default(),
+            bad_memory_ends_sandbox: false,
+            bad_segment_after_start: None,
         })
     }
 

@@ -56,13 +56,10 @@ fn outside(segment: u64) -> RestoreError {
 pub(crate) enum Memory<'a> {
     /// Segments, each checked as it is yielded (none, for a state without memory).
     Segments(Box<dyn Iterator<Item = Result<statefile::Segment<'a>, statefile::Error>> + 'a>),
-    /// An image's segments, loaded in parallel and checked as they are copied; with the
-    /// image's file (read-only) when its pages may be shared instead of copied
-    /// (`image_shareable`).
-    Image(&'a statefile::Image, Option<OwnedFd>),
-    /// An image's segments, loaded on first touch and by a background thread while the
-    /// guest runs (`mm::lazy`).
-    OnDemand(std::sync::Arc<statefile::Image>),
+    /// An image's segments, each checked at its first touch or by background threads
+    /// while the guest runs (`mm::lazy`); with the image's file (read-only) when its
+    /// pages may be shared instead of copied (`image_shareable`).
+    OnDemand(std::sync::Arc<statefile::Image>, Option<OwnedFd>),
 }
 
 /// Whether the pages of the image open as `file` may be shared by the restored memory
@@ -229,31 +226,29 @@ impl Kernel {
     /// host directories behind tmpfs mounts (which it may have filled) are removed: the
     /// kernel will not run.
     ///
-    /// `on_demand`: the guest runs before its memory is loaded (see `mm::lazy`).
-    /// `file`: the image's file, whose pages the restored memory shares with every other
-    /// restore from it when it may (`image_shareable`; not on demand).
+    /// The guest runs before its memory is checked (see `mm::lazy`). `file`: the image's
+    /// file, whose pages the restored memory shares with every other restore from it
+    /// when it may (`image_shareable`). A segment found bad after the guest started ends
+    /// the sandbox (`bad_segment_after_start`), or with `background` (`restore
+    /// --background`) only poisons its memory: a guest touching it gets SIGBUS.
     pub(crate) fn restore(
         &mut self,
         image: std::sync::Arc<statefile::Image>,
         file: Option<OwnedFd>,
         stdio: [OwnedFd; 3],
-        on_demand: bool,
+        background: bool,
     ) -> Result<(), RestoreError> {
         check_cpu(&image.metadata().cpu)?;
         let st: KernelState = image.state()?;
-        let memory = if on_demand {
-            Memory::OnDemand(image.clone())
-        } else {
-            let file = file.filter(|f| match image_shareable(&image, f) {
-                Ok(()) => true,
-                Err(why) => {
-                    log::info!("restore: the image's pages are copied, not shared: {why}");
-                    false
-                }
-            });
-            Memory::Image(&image, file)
-        };
-        self.restore_state(&st, memory, stdio)
+        let file = file.filter(|f| match image_shareable(&image, f) {
+            Ok(()) => true,
+            Err(why) => {
+                log::info!("restore: the image's pages are copied, not shared: {why}");
+                false
+            }
+        });
+        self.bad_memory_ends_sandbox = !background;
+        self.restore_state(&st, Memory::OnDemand(image, file), stdio)
     }
 
     /// Rebuilds the guest from a decoded state and the memory segments that go with it
@@ -314,7 +309,7 @@ impl Kernel {
                     self.mf.write(seg.memory_offset, &seg.data);
                 }
             }
-            Memory::Image(image, file) => {
+            Memory::OnDemand(image, file) => {
                 if let Some(seg) = image
                     .segment_infos()
                     .find(|seg| !inside(seg.memory_offset, seg.len))
@@ -322,28 +317,12 @@ impl Kernel {
                     return Err(outside(seg.index));
                 }
                 // The segments whose pages are shared rather than copied: by memory
-                // offset, (end, image offset).
+                // offset, (end, image offset). Their bytes are checked like the others',
+                // before anything uses them.
                 let shared: std::collections::BTreeMap<u64, (u64, u64)> = match &file {
-                    Some(_) => shareable_segments(st, image),
+                    Some(_) => shareable_segments(st, &image),
                     None => Default::default(),
                 };
-                let is_shared = |off: u64| {
-                    shared
-                        .range(..=off)
-                        .next_back()
-                        .is_some_and(|(_, &(end, _))| off < end)
-                };
-                // One pass over the image on every CPU: each piece is copied (unless
-                // shared) and checksummed while it is in the cache (a shared piece's
-                // read brings it into the page cache, for the other restores too).
-                // Nothing runs before all match.
-                let loader = self.mf.loader();
-                let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-                image.load_segments(threads, &|off, bytes| {
-                    if !is_shared(off) {
-                        loader.write(off, bytes)
-                    }
-                })?;
                 if let (Some(file), false) = (file, shared.is_empty()) {
                     use std::os::fd::AsRawFd;
                     let pieces: Vec<(u64, u64, u64)> =
@@ -355,17 +334,9 @@ impl Kernel {
                         .share_image(file, &pieces)
                         .map_err(RestoreError::Platform)?;
                 }
-            }
-            Memory::OnDemand(image) => {
-                if let Some(seg) = image
-                    .segment_infos()
-                    .find(|seg| !inside(seg.memory_offset, seg.len))
-                {
-                    return Err(outside(seg.index));
-                }
                 on_demand = true;
                 self.mf
-                    .load_on_demand(image)
+                    .load_on_demand(image, !self.bad_memory_ends_sandbox)
                     .map_err(RestoreError::Platform)?;
             }
         }

@@ -1,8 +1,9 @@
-//! Guest memory restored on demand (`runsc restore --background`): the guest runs before
-//! the image's memory is in the memory file. Each segment of the image (at most
-//! `statefile::MAX_SEGMENT_LEN` bytes) is copied into the memory file and checked
-//! against its crc32 the first time anything needs it, while a background thread loads
-//! the rest in order.
+//! Guest memory restored on demand (every `runsc restore`): the guest runs before the
+//! image's memory is checked. Each segment of the image (at most
+//! `statefile::MAX_SEGMENT_LEN` bytes) is checked against its crc32 and, unless its pages
+//! are the shared image's (`MemoryFile::share_image`: they are the image's already, and
+//! only checked), copied into the memory file, the first time anything needs it, while
+//! background threads load the rest in order.
 //!
 //! Who needs a segment:
 //! - the guest: its mappings of memory not yet opened are mapped without access (see
@@ -13,11 +14,12 @@
 //! - a checkpoint: it loads everything before its snapshot.
 //!
 //! A segment whose bytes do not match their checksum is never used: its range stays
-//! zero, the memory is poisoned, a guest touching it gets SIGBUS (as a hardware memory
-//! error on Linux), and a system call reading it gets EFAULT. The first such segment is
-//! logged.
+//! zero (a shared one stops being the image's), the memory is poisoned, and the first such
+//! segment is logged and kept (`bad`). The kernel then ends the sandbox (a default
+//! restore), or goes on with a guest touching it getting SIGBUS (as a hardware memory
+//! error on Linux) and a system call reading it EFAULT (`restore --background`).
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::memfile::Loader;
@@ -34,7 +36,13 @@ const POISONED: u8 = 3;
 pub(crate) struct Poisoned {
     /// The segment's index in the image.
     pub(crate) segment: u64,
+    /// The memory it holds: `[offset, offset + len)` of the memory file.
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
 }
+
+/// No segment was bad.
+const NONE_BAD: u64 = u64::MAX;
 
 /// The image's memory not yet in the memory file, shared between the sentry's thread and
 /// the background loader.
@@ -42,6 +50,8 @@ pub(crate) struct LazyMemory {
     image: Arc<statefile::Image>,
     /// In increasing memory offset, without overlaps (the image's reader checked).
     segs: Vec<statefile::SegmentInfo>,
+    /// Per segment: its pages are the shared image's (checked, not copied).
+    shared: Vec<bool>,
     state: Vec<AtomicU8>,
     /// Segments neither loaded nor poisoned.
     pending: AtomicUsize,
@@ -52,16 +62,30 @@ pub(crate) struct LazyMemory {
     stop: AtomicBool,
     /// A segment was poisoned (the first one was logged).
     logged: AtomicBool,
+    /// The index of the first poisoned segment (`NONE_BAD` while none is).
+    first_bad: AtomicU64,
+    /// The sandbox goes on with a bad segment's memory poisoned (`restore
+    /// --background`): the first one is logged as an error here (else the kernel ends
+    /// the sandbox with that error, reported by whoever waits for it).
+    tolerated: bool,
 }
 
 impl LazyMemory {
-    /// The image's segments to load on demand into the memory file that `loader` writes.
-    /// Every segment must lie inside the allocated memory (the caller checked).
-    pub(crate) fn new(image: Arc<statefile::Image>, loader: Loader) -> LazyMemory {
+    /// The image's segments to load on demand into the memory file that `loader` writes;
+    /// those `shared` says (by segment) are the image's pages in the memory file already
+    /// and are only checked. Every segment must lie inside the allocated memory (the
+    /// caller checked).
+    pub(crate) fn new(
+        image: Arc<statefile::Image>,
+        loader: Loader,
+        shared: &dyn Fn(&statefile::SegmentInfo) -> bool,
+        tolerated: bool,
+    ) -> LazyMemory {
         let segs: Vec<statefile::SegmentInfo> = image.segment_infos().collect();
         let n = segs.len();
         LazyMemory {
             image,
+            shared: segs.iter().map(shared).collect(),
             segs,
             state: (0..n).map(|_| AtomicU8::new(ABSENT)).collect(),
             pending: AtomicUsize::new(n),
@@ -70,6 +94,29 @@ impl LazyMemory {
             loader,
             stop: AtomicBool::new(false),
             logged: AtomicBool::new(false),
+            first_bad: AtomicU64::new(NONE_BAD),
+            tolerated,
+        }
+    }
+
+    /// The first segment found bad, if any.
+    pub(crate) fn bad(&self) -> Option<u64> {
+        Some(self.first_bad.load(Ordering::Acquire)).filter(|&i| i != NONE_BAD)
+    }
+
+    /// Why the first bad segment is bad (its checksum, or a frame that does not
+    /// decompress), if one is.
+    pub(crate) fn bad_error(&self) -> Option<statefile::Error> {
+        let i = self.segs.iter().position(|s| Some(s.index) == self.bad())?;
+        self.image.segment(&self.segs[i]).err()
+    }
+
+    fn poisoned(&self, i: usize) -> Poisoned {
+        let s = self.segs[i];
+        Poisoned {
+            segment: s.index,
+            offset: s.memory_offset,
+            len: s.len,
         }
     }
 
@@ -133,7 +180,7 @@ impl LazyMemory {
             ) {
                 Ok(_) => break,
                 Err(LOADED) => return Ok(()),
-                Err(POISONED) => return Err(Poisoned { segment: seg.index }),
+                Err(POISONED) => return Err(self.poisoned(i)),
                 Err(_) => {
                     let g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
                     if self.state[i].load(Ordering::Acquire) == LOADING {
@@ -147,14 +194,29 @@ impl LazyMemory {
         let ok = checked.is_ok();
         let end = match checked {
             Ok(s) => {
-                self.loader.write(seg.memory_offset, &s.data);
+                // Shared pages are the image's bytes just checked, in place.
+                if !self.shared[i] {
+                    self.loader.write(seg.memory_offset, &s.data);
+                }
                 LOADED
             }
             Err(e) => {
                 // A checksum mismatch, or a compressed segment that does not decompress.
+                let _ = self.first_bad.compare_exchange(
+                    NONE_BAD,
+                    seg.index,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
                 if !self.logged.swap(true, Ordering::AcqRel) {
-                    log::error!(
-                        "checkpoint image: {e}: its memory ({:#x} bytes) is lost; a guest touching it gets SIGBUS",
+                    let level = if self.tolerated {
+                        log::Level::Error
+                    } else {
+                        log::Level::Debug
+                    };
+                    log::log!(
+                        level,
+                        "checkpoint image: {e}: its memory ({:#x} bytes) is never used",
                         seg.len
                     );
                 }
@@ -170,7 +232,7 @@ impl LazyMemory {
         if ok {
             Ok(())
         } else {
-            Err(Poisoned { segment: seg.index })
+            Err(self.poisoned(i))
         }
     }
 
@@ -273,7 +335,7 @@ mod tests {
     fn memory_file(image: Arc<statefile::Image>) -> MemoryFile {
         let mut mf = MemoryFile::new().unwrap();
         mf.restore_ranges(&[(0, 3 * MIB as u64, 1)]).unwrap();
-        mf.load_on_demand(image).unwrap();
+        mf.load_on_demand(image, true).unwrap();
         mf
     }
 

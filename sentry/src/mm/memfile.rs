@@ -186,22 +186,50 @@ impl MemoryFile {
             .filter(|l| !l.done())
     }
 
-    /// Loads the image's memory on demand from now on (a restore with `--background`):
-    /// the allocated ranges are restored, their bytes not yet; `image`'s segments must
-    /// lie inside them. A background thread loads them all meanwhile.
-    pub(crate) fn load_on_demand(&mut self, image: Arc<statefile::Image>) -> io::Result<()> {
-        let lazy = Arc::new(super::lazy::LazyMemory::new(image, self.loader()));
+    /// Loads the image's memory on demand from now on (a restore): the allocated ranges
+    /// are restored, their bytes not yet; `image`'s segments must lie inside them, and
+    /// those that are the image's pages already (`share_image`) are only checked.
+    /// Background threads load them all meanwhile. `tolerated`: the sandbox goes on
+    /// after a bad segment (`LazyMemory`).
+    pub(crate) fn load_on_demand(
+        &mut self,
+        image: Arc<statefile::Image>,
+        tolerated: bool,
+    ) -> io::Result<()> {
+        let shared = |s: &statefile::SegmentInfo| self.has_image(s.memory_offset, s.len);
+        let lazy = Arc::new(super::lazy::LazyMemory::new(
+            image,
+            self.loader(),
+            &shared,
+            tolerated,
+        ));
         self.lazy = Some(super::lazy::Background::start(lazy)?);
         Ok(())
     }
 
+    /// The first segment of the image memory is loaded from that was found bad, if any.
+    pub(crate) fn bad_segment(&self) -> Option<u64> {
+        self.lazy.as_ref().and_then(|b| b.lazy().bad())
+    }
+
+    /// Why that segment is bad.
+    pub(crate) fn bad_segment_error(&self) -> Option<statefile::Error> {
+        self.lazy.as_ref().and_then(|b| b.lazy().bad_error())
+    }
+
     /// Makes sure the image's bytes of `[off, off + len)` are in the file (a restore on
-    /// demand); fails when the image's bytes there were bad.
+    /// demand); fails when the image's bytes there were bad. A bad segment whose pages
+    /// were the shared image's stops being the image's (the sentry maps the memory
+    /// file's zeros there): nothing reads its bytes.
     pub(crate) fn settle(&self, off: u64, len: u64) -> Result<(), super::lazy::Poisoned> {
-        match self.loading() {
-            Some(l) => l.settle(off, len),
-            None => Ok(()),
-        }
+        let Some(l) = self.loading() else {
+            return Ok(());
+        };
+        l.settle(off, len).inspect_err(|p| {
+            if let Err(e) = self.unshare(p.offset, p.len, false) {
+                log::error!("cannot unmap a bad segment of the image: {e}");
+            }
+        })
     }
 
     /// Whether the image's bytes of `[off, off + len)` are in the file already.
@@ -229,7 +257,11 @@ impl MemoryFile {
     /// Copies `buf.len()` bytes out of the memory file at `off`.
     pub fn read(&self, off: u64, buf: &mut [u8]) {
         assert!(off + buf.len() as u64 <= FILE_SIZE);
-        let _ = self.settle(off, buf.len() as u64);
+        if self.settle(off, buf.len() as u64).is_err() && self.has_image(off, buf.len() as u64) {
+            // A bad segment the sentry could not stop mapping from the image.
+            buf.fill(0);
+            return;
+        }
         // SAFETY: the range is inside the sentry's mapping of the file (checked above).
         unsafe { sys::copy_raw(buf.as_mut_ptr(), self.base.add(off as usize), buf.len()) }
     }
