@@ -10,12 +10,15 @@
 //! (`OURS=/path/to/runsc` measures that build of this runtime instead of this tree's.)
 //!
 //! For 256 MiB and 1 GiB (and 4 GiB with `--4g`) it prints: `run /bin/true` (the
-//! reference), checkpoint wall time (without `--leave-running`, the sandbox ends), the
+//! reference), checkpoint wall time (without `--leave-running`, the sandbox ends) with
+//! the raw bandwidth of the disk for as many bytes (1 MiB writes of noise to a new file
+//! next to the image, and fsync, right after the checkpoint) and their ratio, the
 //! largest gap the guest's 2 ms ticker saw during `checkpoint --leave-running`, `restore
 //! --detach` (until the guest runs), restore until the guest has re-read and verified
-//! all of its memory, the same two for ours with `restore --background` (memory loaded
-//! on demand; compared with gVisor's plain restore), the image size, and the memory (PSS, resident) of 8 clones
-//! restored from one image. gVisor 2022's `checkpoint --leave-running` does not return
+//! all of its memory, the same two for ours with `restore --background` (a bad segment
+//! poisons memory rather than ending the sandbox; compared with gVisor's plain
+//! restore), the image size, and the memory (PSS, resident) of 8 clones restored from
+//! one image. gVisor 2022's `checkpoint --leave-running` does not return
 //! on this host, so its pause is not measured.
 
 use std::path::{Path, PathBuf};
@@ -165,8 +168,38 @@ struct Figures {
     restore_bg: Option<f64>,
     verified_bg: Option<f64>,
     image_mib: f64,
+    /// Writing as many bytes as the image to a new file in the same directory, 1 MiB at
+    /// a time, and fsync: the disk's raw bandwidth for the checkpoint, in ms.
+    raw_write: f64,
     clones_pss_mib: f64,
     clones_rss_mib: f64,
+}
+
+/// Writes `bytes` bytes of noise (1 MiB writes) to a new file `path`, fsyncs it and
+/// removes it: the time in ms, without the removal.
+fn raw_write(path: &Path, bytes: u64) -> Result<f64, String> {
+    use std::io::Write;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in buf.chunks_exact_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        b.copy_from_slice(&x.to_le_bytes());
+    }
+    let start = Instant::now();
+    let mut f = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+        left -= n as u64;
+    }
+    f.sync_all().map_err(|e| e.to_string())?;
+    drop(f);
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    let _ = std::fs::remove_file(path);
+    Ok(ms)
 }
 
 fn measure(rt: &Rt, mib: u32, bundle: &Path, true_bundle: &Path) -> Result<Figures, String> {
@@ -215,7 +248,10 @@ fn measure(rt: &Rt, mib: u32, bundle: &Path, true_bundle: &Path) -> Result<Figur
     f.checkpoint = rt.timed("ckpt", &["checkpoint", "--image-path", img, &id])?;
     rt.remove(&id);
     let file = image.join("checkpoint.img");
-    f.image_mib = std::fs::metadata(&file).map_err(|e| e.to_string())?.len() as f64 / 1048576.0;
+    let image_bytes = std::fs::metadata(&file).map_err(|e| e.to_string())?.len();
+    f.image_mib = image_bytes as f64 / 1048576.0;
+    // The disk's raw bandwidth for as many bytes, next to the image, right after it.
+    f.raw_write = raw_write(&image.join("raw-write"), image_bytes)?;
 
     // Restore: until `restore --detach` returns (the guest runs), then until the guest
     // has checked every page.
@@ -354,6 +390,7 @@ fn main() {
                 restore: f64::NAN,
                 verified: f64::NAN,
                 image_mib: f64::NAN,
+                raw_write: f64::NAN,
                 clones_pss_mib: f64::NAN,
                 clones_rss_mib: f64::NAN,
                 ..Default::default()
@@ -380,6 +417,18 @@ fn main() {
             o.checkpoint,
             g.checkpoint,
             "ms",
+        );
+        row(
+            "  raw write+fsync, same size & dir",
+            o.raw_write,
+            g.raw_write,
+            "ms",
+        );
+        println!(
+            "  {:<34}{:>10.2}{:>10.2}   (raw write time / checkpoint time)",
+            "  checkpoint / raw bandwidth",
+            o.raw_write / o.checkpoint,
+            g.raw_write / g.checkpoint
         );
         println!(
             "  {:<34}{:>8.1}ms{:>10}{:>10}",
