@@ -354,6 +354,45 @@ mod tests {
     }
 
     #[test]
+    fn shared_segments_are_checked_in_place_and_a_bad_one_stops_being_the_images() {
+        use std::os::fd::OwnedFd;
+        let dir = tempfile::tempdir().unwrap();
+        let (mem, img) = image(dir.path(), true);
+        let segs: Vec<_> = img.segment_infos().collect();
+        // The image file as the restore has it (the image kept its bytes in memory).
+        let path = dir.path().join("damaged");
+        let mut bytes = std::fs::read(dir.path().join(statefile::IMAGE_FILE_NAME)).unwrap();
+        bytes[segs[1].file_offset as usize + 5] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut mf = MemoryFile::new().unwrap();
+        mf.restore_ranges(&[(0, 3 * MIB as u64, 1)]).unwrap();
+        let pieces: Vec<(u64, u64, u64)> = segs
+            .iter()
+            .map(|s| (s.memory_offset, s.file_offset, s.len))
+            .collect();
+        mf.share_image(OwnedFd::from(file), &pieces).unwrap();
+        mf.load_on_demand(img, false).unwrap();
+        // The good ones: their bytes are the image's, read in place.
+        let mut buf = vec![0; 16];
+        mf.read(2 * MIB as u64 + 3, &mut buf);
+        assert!(buf == mem[2 * MIB + 3..2 * MIB + 19]);
+        assert!(mf.has_image(0, MIB as u64) && mf.has_image(2 * MIB as u64, MIB as u64));
+        // The bad one is known, and the sentry reads the memory file's zeros there,
+        // never the image's bad bytes.
+        assert_eq!(mf.settle(MIB as u64, 1).unwrap_err().segment, 1);
+        assert_eq!(mf.bad_segment(), Some(1));
+        assert!(!mf.has_image(MIB as u64, MIB as u64));
+        mf.read(MIB as u64, &mut buf);
+        assert_eq!(buf, vec![0; 16]);
+        assert!(mf
+            .bad_segment_error()
+            .is_some_and(|e| e.to_string().contains("segment 1 checksum mismatch")));
+        // Nothing was written to the image.
+        assert!(std::fs::read(&path).unwrap() == bytes);
+    }
+
+    #[test]
     fn a_bad_segment_is_never_used_and_stays_known() {
         let dir = tempfile::tempdir().unwrap();
         let (mem, img) = image(dir.path(), true);
