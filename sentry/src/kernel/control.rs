@@ -323,6 +323,7 @@ impl Kernel {
                     for p in all {
                         self.kill_group(p, WaitStatus::Exited(0));
                     }
+                    capture.snapshot.guest_gone();
                 }
                 // The guest runs again (or is gone) once this returns: frozen until now.
                 let frozen = stopped.elapsed();

@@ -498,6 +498,7 @@ impl MemoryFile {
             }),
             buffer: Mutex::new(Vec::new()),
             wanted: std::sync::atomic::AtomicU32::new(0),
+            guest_gone: std::sync::atomic::AtomicBool::new(false),
         });
         self.snapshot = Some(snap.clone());
         snap
@@ -638,6 +639,10 @@ pub(crate) struct Snapshot {
     /// plan scans all memory a MiB at a time) could otherwise hold the event loop, and
     /// every guest thread waiting on it, for the whole scan.
     wanted: std::sync::atomic::AtomicU32,
+    /// No guest thread runs any more (a checkpoint that ends the sandbox): the writer
+    /// may hold the lock for a whole piece and write the memory file's bytes as they
+    /// are, without copying them into its buffer (`guest_gone`).
+    guest_gone: std::sync::atomic::AtomicBool,
 }
 
 struct SnapState {
@@ -648,6 +653,14 @@ struct SnapState {
 }
 
 impl Snapshot {
+    /// No guest thread will run again: only the sentry's own writes (each copying aside
+    /// first, under the lock) can change memory, so the writer may hold the lock while
+    /// it writes a piece straight from the memory file.
+    pub(crate) fn guest_gone(&self) {
+        self.guest_gone
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// The lock, for the sentry's thread: announced, so the writer lets it in.
     fn lock(&self) -> MutexGuard<'_, SnapState> {
         use std::sync::atomic::Ordering;
@@ -775,6 +788,23 @@ impl statefile::MemorySource for Snapshot {
         len: u64,
         f: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<()> {
+        if self.guest_gone.load(std::sync::atomic::Ordering::Acquire) {
+            let mut state = self.lock_after_sentry();
+            let (first, last) = (off / SNAP_CHUNK, (off + len).div_ceil(SNAP_CHUNK));
+            if state.copies.range(first..last).next().is_none() {
+                // SAFETY: the writer asks only for the snapshot's ranges, which lie in
+                // the mapping; nothing changes an uncopied chunk while the lock is
+                // held, and no guest runs to change it through its own mapping.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts(self.base.0.add(off as usize), len as usize)
+                };
+                let r = f(bytes);
+                state.written = state.written.max(off + len);
+                let keep = state.written / SNAP_CHUNK;
+                state.copies = state.copies.split_off(&keep);
+                return r;
+            }
+        }
         let mut buf = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         buf.clear();
         // A chunk at a time, as `scan`.
@@ -859,5 +889,35 @@ mod tests {
         let mut freed = vec![1u8; 16];
         mf.read(b, &mut freed);
         assert_eq!(freed, [0u8; 16], "the freed range is released at the end");
+    }
+
+    #[test]
+    fn with_the_guest_gone_the_writer_reads_memory_in_place_and_copies_still_win() {
+        let mut mf = MemoryFile::new().unwrap();
+        let len = 4 * SNAP_CHUNK;
+        let a = mf.alloc(len).unwrap();
+        mf.write(a, &vec![1u8; len as usize]);
+        let snap = mf.begin_snapshot();
+        snap.guest_gone();
+        // The sentry's own write (an exit's clear_child_tid) copies its chunk aside.
+        mf.write(a + 3 * SNAP_CHUNK + 8, &[9u8; 4]);
+        let read = |off: u64, n: u64| {
+            let mut v = Vec::new();
+            snap.read(off, n, &mut |b| {
+                v.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        // In place (no copy in the range), then through the copy.
+        assert_eq!(read(a, 2 * SNAP_CHUNK), vec![1u8; 2 * SNAP_CHUNK as usize]);
+        assert_eq!(
+            read(a + 2 * SNAP_CHUNK, 2 * SNAP_CHUNK),
+            vec![1u8; 2 * SNAP_CHUNK as usize]
+        );
+        // What the writer has passed may change.
+        assert!(mf.write_allowed(a, len));
+        mf.end_snapshot();
     }
 }
