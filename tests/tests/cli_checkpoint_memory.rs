@@ -174,9 +174,11 @@ fn a_checkpoint_that_ends_the_sandbox_leaves_a_complete_image() {
 #[test]
 fn sixteen_clones_restored_at_once_from_one_image_each_have_their_own_memory() {
     let rt = Runtime::new();
-    // Small guests (16 clones on a 2-CPU machine): 16 MiB, 16 pages (64 KiB) rewritten
-    // every 2 ms tick, so that each clone soon holds pages of its own.
-    let (bundle, image) = checkpointed(&rt, "origin", 16, 16);
+    // Small guests (16 clones on a 2-CPU machine): 64 MiB, one page rewritten every 2 ms
+    // tick (round-robin), so that each clone holds pages of its own at once and still
+    // shares most of the image for the 30 s it takes to write all of its memory (each
+    // write copies the MiB around it).
+    let (bundle, image) = checkpointed(&rt, "origin", 64, 1);
     let file = image.join("checkpoint.img");
     let bytes = std::fs::read(&file).unwrap();
     let clones: Vec<String> = (0..16).map(|i| format!("clone{i}")).collect();
