@@ -781,6 +781,17 @@ impl Runtime {
         sandbox::read_exit(&self.state_dir(id))
     }
 
+    /// The exit record of a container whose init `wait` saw exit, once its sandbox has
+    /// written it: the sandbox answers waiters first and writes the record as it ends, so
+    /// this waits for the sandbox process to be gone (a zombie counts as gone).
+    pub fn final_exit_record(&self, id: &str) -> Option<ExitRecord> {
+        let c = self.store.load(id).ok()?;
+        while c.sandbox_alive() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.exit_record(id)
+    }
+
     /// `pause`.
     pub fn pause(&self, id: &str) -> Result<(), ContainerError> {
         let _lock = self.store.lock(id)?;

@@ -15,7 +15,7 @@ impl Wait {
         let status = rt.wait(&self.id)?;
         // A sandbox that ended with an error (a restored one whose image had a bad segment
         // found after the guest started) says why.
-        if let Some(err) = rt.exit_record(&self.id).and_then(|r| r.error) {
+        if let Some(err) = rt.final_exit_record(&self.id).and_then(|r| r.error) {
             log::error!("container {}: {err:#}", self.id);
         }
         println!(
