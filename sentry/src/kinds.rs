@@ -160,11 +160,13 @@ register! {
         Inotify(crate::fs::inotify::InotifyFile),
         PtyMaster(crate::fs::devpts::PtyMaster),
         PtyReplica(crate::fs::devpts::PtyReplica),
+        Memfd(crate::fs::memfd::MemfdFile),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),
         UnixEndpoint(crate::net::unix::Endpoint),
         InetEndpoint(crate::net::inet::Endpoint),
         Pty(crate::fs::devpts::Pty),
+        Memfd(crate::fs::memfd::Memfd),
     }
 }

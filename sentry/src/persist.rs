@@ -217,7 +217,9 @@ fn shared_by_id(shared: &[SharedEntry]) -> HashMap<u64, &dyn Any> {
 
 /// Restores the open files and fd tables of an image (already checked by [`check`]).
 /// Host files are reopened in `vfs` by guest path; every saved stdio description is bound
-/// to the new container's `stdio`.
+/// to the new container's `stdio`. Without a memory file (unit tests of kinds that keep
+/// no bytes there).
+#[cfg(test)]
 pub(crate) fn restore(
     vfs: &Vfs,
     stdio: [OwnedFd; 3],
@@ -225,7 +227,20 @@ pub(crate) fn restore(
     files: &[FileState],
     fd_tables: &[FdTableState],
 ) -> Result<RestoredFiles, RestoreFilesError> {
-    let mut cx = RestoreCtx::new(vfs, stdio, shared_by_id(shared));
+    restore_with_memory(vfs, stdio, shared, files, fd_tables, None)
+}
+
+/// [`restore`], with the restored kernel's memory file (its allocated ranges restored
+/// already) for the kinds whose bytes live in it (memfds).
+pub(crate) fn restore_with_memory(
+    vfs: &Vfs,
+    stdio: [OwnedFd; 3],
+    shared: &[SharedEntry],
+    files: &[FileState],
+    fd_tables: &[FdTableState],
+    memory: Option<std::rc::Rc<crate::mm::MemoryFile>>,
+) -> Result<RestoredFiles, RestoreFilesError> {
+    let mut cx = RestoreCtx::new(vfs, stdio, shared_by_id(shared)).with_memory(memory);
     let mut restored: HashMap<u64, FileRef> = HashMap::new();
     for f in files {
         cx.restoring(f.id);

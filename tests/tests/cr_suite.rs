@@ -48,6 +48,7 @@ const PROGRAMS: &[&str] = &[
     "special",
     "inotify",
     "pty",
+    "memfd",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -53,6 +53,12 @@ impl HostFile {
     pub(crate) fn deleted(&self) -> bool {
         self.stat().is_ok_and(|st| st.st_nlink == 0)
     }
+
+    /// F_GET_SEALS: the host file's seals (a tmpfs file has F_SEAL_SEAL, a file of a
+    /// file system without seals is EINVAL), as the host says.
+    pub(crate) fn seals(&self) -> Result<i32, Errno> {
+        nix::fcntl::fcntl(self.fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GET_SEALS).map_err(host_err)
+    }
 }
 
 fn host_err(e: nix::Error) -> Errno {

@@ -19,6 +19,7 @@ pub(crate) mod host_sys;
 pub(crate) mod inodes;
 pub(crate) mod inotify;
 pub(crate) mod lock;
+pub(crate) mod memfd;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
 pub(crate) mod stdio;

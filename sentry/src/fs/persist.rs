@@ -394,6 +394,9 @@ pub struct RestoreCtx<'a> {
     /// Host files a restored description recreated, for the other descriptions of the
     /// same file ([`RestoreCtx::inode_saver`]), by the id of the one that did.
     inodes: HashMap<u64, (OwnedFd, bool)>,
+    /// The restored kernel's memory file (its allocated ranges restored already), for
+    /// the kinds whose bytes live in it (memfds).
+    memory: Option<Rc<crate::mm::MemoryFile>>,
 }
 
 impl<'a> RestoreCtx<'a> {
@@ -411,7 +414,19 @@ impl<'a> RestoreCtx<'a> {
             current: 0,
             max_object: 0,
             inodes: HashMap::new(),
+            memory: None,
         }
+    }
+
+    /// The restored kernel's memory file, for the kinds whose bytes live in it.
+    pub fn with_memory(mut self, mf: Option<Rc<crate::mm::MemoryFile>>) -> Self {
+        self.memory = mf;
+        self
+    }
+
+    /// The restored kernel's memory file, if the restore has one.
+    pub fn memory(&self) -> Option<Rc<crate::mm::MemoryFile>> {
+        self.memory.clone()
     }
 
     /// The description being restored recreated host file `fd` (with a flag of its

@@ -363,7 +363,7 @@ impl Kernel {
         if self.mf.still_loading() || self.mms.values().any(|e| e.mm.has_unopened()) {
             self.mf.finish_loading();
             let mut cx = MmCtx {
-                mf: &mut self.mf,
+                mf: &self.mf,
                 plat: &mut *self.plat,
             };
             for e in self.mms.values_mut() {
@@ -389,7 +389,7 @@ impl Kernel {
         self.preprotect.clear();
         let snapshot = self.mf.begin_snapshot();
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         for e in self.mms.values_mut() {
@@ -469,7 +469,7 @@ impl Kernel {
             // mappings have the right protection (a change went through `host_prot`).
             if let Some(entry) = self.mms.get(&k) {
                 let mut cx = MmCtx {
-                    mf: &mut self.mf,
+                    mf: &self.mf,
                     plat: &mut *self.plat,
                 };
                 if let Err(err) = entry.mm.reprotect(&mut cx, s, e) {

@@ -175,7 +175,7 @@ impl Kernel {
                     let mm_id = self.tasks[&tid].mm;
                     let e = self.mms.get_mut(&mm_id).expect("mm");
                     let mut cx = MmCtx {
-                        mf: &mut self.mf,
+                        mf: &self.mf,
                         plat: &mut *self.plat,
                     };
                     match e.mm.handle_lazy(&mut cx, addr) {

@@ -129,7 +129,7 @@ impl Kernel {
         };
         // Build the new address space.
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         let mut mm = Mm::new(&mut cx).map_err(|_| libc::ENOMEM)?;
@@ -143,7 +143,7 @@ impl Kernel {
             }
         }
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         let loaded = crate::loader::elf::load(
@@ -168,7 +168,7 @@ impl Kernel {
             Ok(h) => h,
             Err(_) => {
                 let mut cx = MmCtx {
-                    mf: &mut self.mf,
+                    mf: &self.mf,
                     plat: &mut *self.plat,
                 };
                 mm.destroy(&mut cx);

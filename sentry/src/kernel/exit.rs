@@ -80,7 +80,7 @@ impl Kernel {
         if e.users == 0 {
             let mut e = self.mms.remove(&mm_id).expect("mm");
             let mut cx = MmCtx {
-                mf: &mut self.mf,
+                mf: &self.mf,
                 plat: &mut *self.plat,
             };
             e.mm.destroy(&mut cx);

@@ -13,7 +13,7 @@ impl Kernel {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         f(&mut e.mm, &mut cx)
@@ -34,7 +34,7 @@ impl Kernel {
         let mm_id = self.tasks[&tid].mm;
         let e = self.mms.get_mut(&mm_id).expect("task mm");
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         e.mm.write(&mut cx, addr, data)

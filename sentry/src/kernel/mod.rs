@@ -68,7 +68,8 @@ pub(crate) struct Kernel {
     /// The system calls this kernel serves.
     table: &'static dyn SyscallTable,
     plat: Box<dyn Platform>,
-    mf: MemoryFile,
+    /// Shared with the kinds whose bytes live in it (memfds).
+    mf: std::rc::Rc<MemoryFile>,
     mms: HashMap<u64, MmEntry>,
     next_mm: u64,
     tasks: BTreeMap<i32, Task>,
@@ -177,7 +178,7 @@ impl Kernel {
         Ok(Kernel {
             table,
             plat,
-            mf,
+            mf: std::rc::Rc::new(mf),
             mms: HashMap::new(),
             next_mm: 1,
             tasks: BTreeMap::new(),

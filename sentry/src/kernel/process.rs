@@ -66,7 +66,7 @@ impl Kernel {
         } else {
             let e = self.mms.get_mut(&mm_id).expect("mm");
             let mut cx = MmCtx {
-                mf: &mut self.mf,
+                mf: &self.mf,
                 plat: &mut *self.plat,
             };
             match e.mm.fork(&mut cx) {
@@ -83,7 +83,7 @@ impl Kernel {
                 if e.users == 0 {
                     let mut e = self.mms.remove(&child_mm).expect("mm");
                     let mut cx = MmCtx {
-                        mf: &mut self.mf,
+                        mf: &self.mf,
                         plat: &mut *self.plat,
                     };
                     e.mm.destroy(&mut cx);

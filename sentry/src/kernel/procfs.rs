@@ -572,7 +572,7 @@ fn mountinfo(k: &Kernel) -> String {
 
 fn meminfo(k: &Kernel) -> String {
     let total_kb = 2u64 << 20; // 2 GiB as the sandbox's nominal size
-    let used_kb = k.mf.allocated / 1024;
+    let used_kb = k.mf.allocated() / 1024;
     let free_kb = total_kb.saturating_sub(used_kb);
     format!(
         "MemTotal:       {total_kb:8} kB\nMemFree:        {free_kb:8} kB\nMemAvailable:   {free_kb:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\n"

@@ -347,7 +347,7 @@ impl Kernel {
         // Address spaces.
         for m in &st.mms {
             let mut cx = MmCtx {
-                mf: &mut self.mf,
+                mf: &self.mf,
                 plat: &mut *self.plat,
             };
             let mm = Mm::restore(&mut cx, m, on_demand).map_err(RestoreError::Platform)?;
@@ -355,8 +355,14 @@ impl Kernel {
             self.next_mm = self.next_mm.max(m.id + 1);
         }
         // Open files and fd tables.
-        let files =
-            crate::persist::restore(&self.vfs, stdio, &st.shared, &st.files, &st.fd_tables)?;
+        let files = crate::persist::restore_with_memory(
+            &self.vfs,
+            stdio,
+            &st.shared,
+            &st.files,
+            &st.fd_tables,
+            Some(self.mf.clone()),
+        )?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         self.watch_restored_async(files.files.values());
         // File locks, on the restored files (keyed by what they are now).

@@ -126,7 +126,7 @@ impl Kernel {
         self.tgs.insert(pid, tg);
         // A placeholder address space; execve replaces it.
         let mut cx = MmCtx {
-            mf: &mut self.mf,
+            mf: &self.mf,
             plat: &mut *self.plat,
         };
         let mm = Mm::new(&mut cx).map_err(KernelError::Platform)?;

@@ -594,6 +594,22 @@ impl SysCtx<'_> {
         self.k.with_mm(self.tid, f)
     }
 
+    /// The memory file, for the kinds whose bytes live in it (memfds).
+    pub(crate) fn memory_file(&self) -> std::rc::Rc<crate::mm::MemoryFile> {
+        self.k.mf.clone()
+    }
+
+    /// Whether an address space of the sandbox has a shared mapping of memory-file bytes
+    /// in `ranges` (offset, length): F_SEAL_WRITE waits until there is none.
+    pub(crate) fn shared_mapping_of(&self, ranges: &[(u64, u64)]) -> bool {
+        self.k.mms.values().any(|e| {
+            e.mm.vmas.iter().any(|(&s, v)| {
+                let (a, b) = (v.off, v.off + (v.end - s));
+                v.shared && ranges.iter().any(|&(m, l)| a < m + l && m < b)
+            })
+        })
+    }
+
     /// The futex at `addr`: private ones by address space and address, shared ones by
     /// memory-file offset.
     pub(crate) fn futex_key(&self, addr: u64, private: bool) -> FutexKey {
@@ -1038,7 +1054,7 @@ impl SysCtx<'_> {
 
     /// Bytes of the memory file in use.
     pub(crate) fn memory_in_use(&self) -> u64 {
-        self.k.mf.allocated
+        self.k.mf.allocated()
     }
 
     /// How many processes there are, zombies included.

@@ -333,7 +333,7 @@ mod tests {
     }
 
     fn memory_file(image: Arc<statefile::Image>) -> MemoryFile {
-        let mut mf = MemoryFile::new().unwrap();
+        let mf = MemoryFile::new().unwrap();
         mf.restore_ranges(&[(0, 3 * MIB as u64, 1)]).unwrap();
         mf.load_on_demand(image, true).unwrap();
         mf
@@ -365,7 +365,7 @@ mod tests {
         bytes[segs[1].file_offset as usize + 5] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         let file = std::fs::File::open(&path).unwrap();
-        let mut mf = MemoryFile::new().unwrap();
+        let mf = MemoryFile::new().unwrap();
         mf.restore_ranges(&[(0, 3 * MIB as u64, 1)]).unwrap();
         let pieces: Vec<(u64, u64, u64)> = segs
             .iter()
@@ -396,7 +396,7 @@ mod tests {
     fn a_bad_segment_is_never_used_and_stays_known() {
         let dir = tempfile::tempdir().unwrap();
         let (mem, img) = image(dir.path(), true);
-        let mut mf = memory_file(img);
+        let mf = memory_file(img);
         assert_eq!(mf.settle(0, MIB as u64), Ok(()));
         let e = mf.settle(MIB as u64 + 1, 1).unwrap_err();
         assert_eq!(e.segment, 1);

@@ -1,7 +1,7 @@
 //! The memory file: one memfd holding all guest memory. The sentry maps it whole into its
 //! own address space; guest mappings are ranges of it mapped into stubs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -29,21 +29,21 @@ pub struct MemoryFile {
     fd: OwnedFd,
     base: *mut u8,
     /// Free ranges: start -> end.
-    free: BTreeMap<u64, u64>,
+    free: RefCell<BTreeMap<u64, u64>>,
     /// Allocated ranges: start -> (end, references). Ranges never overlap.
-    refs: BTreeMap<u64, (u64, u32)>,
+    refs: RefCell<BTreeMap<u64, (u64, u32)>>,
     /// Bytes currently allocated.
-    pub allocated: u64,
+    allocated: Cell<u64>,
     /// The copy-on-write snapshot a checkpoint is being written from, if any.
-    snapshot: Option<Arc<Snapshot>>,
+    snapshot: RefCell<Option<Arc<Snapshot>>>,
     /// Ranges freed while a snapshot holds them: released when it ends.
-    deferred: Vec<(u64, u64)>,
+    deferred: RefCell<Vec<(u64, u64)>>,
     /// The image memory still being loaded, after a restore on demand.
-    lazy: Option<super::lazy::Background>,
+    lazy: RefCell<Option<super::lazy::Background>>,
     /// A checkpoint is about to take a snapshot: guest mappings are being made read-only
     /// ahead of it while the guest runs, and what becomes writable again is tracked, so
     /// that the stop only protects that (`Mm::dirty`).
-    tracking: bool,
+    tracking: Cell<bool>,
     /// Ranges whose bytes are still the shared checkpoint image's pages (a restore that
     /// shares its image, `share_image`): start -> (end, image offset of start). The
     /// sentry maps them from the image, read-only; the memory file has nothing there.
@@ -51,7 +51,7 @@ pub struct MemoryFile {
     /// the pages their copy here (`materialize`).
     image: RefCell<BTreeMap<u64, (u64, u64)>>,
     /// The image those ranges come from (read-only).
-    image_fd: Option<OwnedFd>,
+    image_fd: RefCell<Option<OwnedFd>>,
 }
 
 impl MemoryFile {
@@ -64,15 +64,15 @@ impl MemoryFile {
         Ok(MemoryFile {
             fd,
             base,
-            free,
-            refs: BTreeMap::new(),
-            allocated: 0,
-            snapshot: None,
-            deferred: Vec::new(),
-            lazy: None,
-            tracking: false,
+            free: RefCell::new(free),
+            refs: RefCell::new(BTreeMap::new()),
+            allocated: Cell::new(0),
+            snapshot: RefCell::new(None),
+            deferred: RefCell::new(Vec::new()),
+            lazy: RefCell::new(None),
+            tracking: Cell::new(false),
             image: RefCell::new(BTreeMap::new()),
-            image_fd: None,
+            image_fd: RefCell::new(None),
         })
     }
 
@@ -81,81 +81,117 @@ impl MemoryFile {
     }
 
     /// Allocates `len` bytes (page multiple), with one reference.
-    pub fn alloc(&mut self, len: u64) -> io::Result<u64> {
+    pub fn alloc(&self, len: u64) -> io::Result<u64> {
         let len = page_up(len.max(PAGE));
-        let (&start, &end) = self
-            .free
+        let mut free = self.free.borrow_mut();
+        let (&start, &end) = free
             .iter()
             .find(|(&s, &e)| e - s >= len)
             .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        self.free.remove(&start);
+        free.remove(&start);
         if start + len < end {
-            self.free.insert(start + len, end);
+            free.insert(start + len, end);
         }
-        self.refs.insert(start, (start + len, 1));
-        self.allocated += len;
+        self.refs.borrow_mut().insert(start, (start + len, 1));
+        self.allocated.set(self.allocated.get() + len);
         Ok(start)
     }
 
+    /// Bytes currently allocated.
+    pub fn allocated(&self) -> u64 {
+        self.allocated.get()
+    }
+
     /// Splits the reference ranges so that `at` is a boundary.
-    fn split_at(&mut self, at: u64) {
-        if let Some((&s, &(e, n))) = self.refs.range(..at).next_back() {
+    fn split_at(&self, at: u64) {
+        let mut refs = self.refs.borrow_mut();
+        if let Some((&s, &(e, n))) = refs.range(..at).next_back() {
             if e > at {
-                self.refs.insert(s, (at, n));
-                self.refs.insert(at, (e, n));
+                refs.insert(s, (at, n));
+                refs.insert(at, (e, n));
             }
         }
     }
 
     /// Adds `delta` references to every allocated page of `[off, off+len)`.
-    fn adjust(&mut self, off: u64, len: u64, delta: i32) {
+    fn adjust(&self, off: u64, len: u64, delta: i32) {
         let end = off + len;
         self.split_at(off);
         self.split_at(end);
-        let keys: Vec<u64> = self.refs.range(off..end).map(|(&k, _)| k).collect();
+        let keys: Vec<u64> = self
+            .refs
+            .borrow()
+            .range(off..end)
+            .map(|(&k, _)| k)
+            .collect();
         for k in keys {
-            let (e, n) = self.refs[&k];
-            let n = (n as i64 + delta as i64).max(0) as u32;
-            if n == 0 {
-                self.refs.remove(&k);
+            let released = {
+                let mut refs = self.refs.borrow_mut();
+                let (e, n) = refs[&k];
+                let n = (n as i64 + delta as i64).max(0) as u32;
+                if n == 0 {
+                    refs.remove(&k);
+                    Some(e)
+                } else {
+                    refs.insert(k, (e, n));
+                    None
+                }
+            };
+            if let Some(e) = released {
                 self.release(k, e);
-            } else {
-                self.refs.insert(k, (e, n));
             }
         }
     }
 
-    pub fn inc_ref(&mut self, off: u64, len: u64) {
+    pub fn inc_ref(&self, off: u64, len: u64) {
         self.adjust(off, len, 1);
     }
 
-    pub fn dec_ref(&mut self, off: u64, len: u64) {
+    pub fn dec_ref(&self, off: u64, len: u64) {
         self.adjust(off, len, -1);
     }
 
     /// True if any page of the range has more than one reference.
     pub fn is_shared(&self, off: u64, len: u64) -> bool {
         let end = off + len;
-        if let Some((_, &(e, n))) = self.refs.range(..=off).next_back() {
+        let refs = self.refs.borrow();
+        if let Some((_, &(e, n))) = refs.range(..=off).next_back() {
             if e > off && n > 1 {
                 return true;
             }
         }
-        self.refs.range(off..end).any(|(_, &(_, n))| n > 1)
+        refs.range(off..end).any(|(_, &(_, n))| n > 1)
     }
 
-    fn release(&mut self, start: u64, end: u64) {
-        self.allocated -= end - start;
-        if self.snapshot.is_some() {
+    /// Whether every page of `[off, off + len)` is allocated (a value read back from an
+    /// image that names memory-file bytes).
+    pub(crate) fn is_allocated(&self, off: u64, len: u64) -> bool {
+        let Some(end) = off.checked_add(len) else {
+            return false;
+        };
+        let refs = self.refs.borrow();
+        let mut at = off;
+        while at < end {
+            match refs.range(..=at).next_back() {
+                Some((_, &(e, _))) if e > at => at = e,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn release(&self, start: u64, end: u64) {
+        self.allocated.set(self.allocated.get() - (end - start));
+        if self.snapshot.borrow().is_some() {
             // The snapshot still reads it: nothing else may have it before it ends.
-            self.deferred.push((start, end));
+            self.deferred.borrow_mut().push((start, end));
             return;
         }
         self.free_range(start, end);
     }
 
     /// Returns unreferenced bytes to the host and to the free list.
-    fn free_range(&mut self, start: u64, end: u64) {
+    fn free_range(&self, start: u64, end: u64) {
         if let Some(b) = self.loading() {
             // What the image had there is gone with the range; a segment only partly
             // inside is loaded, so that nothing writes into the range once it is free.
@@ -165,24 +201,26 @@ impl MemoryFile {
         let _ = self.unshare(start, end - start, false);
         let _ = sys::punch_hole(self.raw_fd(), start, end - start);
         let (mut s, mut e) = (start, end);
-        if let Some((&ps, &pe)) = self.free.range(..s).next_back() {
+        let mut free = self.free.borrow_mut();
+        if let Some((&ps, &pe)) = free.range(..s).next_back() {
             if pe == s {
-                self.free.remove(&ps);
+                free.remove(&ps);
                 s = ps;
             }
         }
-        if let Some(&ne) = self.free.get(&e) {
-            self.free.remove(&e);
+        if let Some(&ne) = free.get(&e) {
+            free.remove(&e);
             e = ne;
         }
-        self.free.insert(s, e);
+        free.insert(s, e);
     }
 
     /// The image memory still being loaded, if any.
-    fn loading(&self) -> Option<&super::lazy::LazyMemory> {
+    fn loading(&self) -> Option<Arc<super::lazy::LazyMemory>> {
         self.lazy
+            .borrow()
             .as_ref()
-            .map(|b| &**b.lazy())
+            .map(|b| b.lazy().clone())
             .filter(|l| !l.done())
     }
 
@@ -192,7 +230,7 @@ impl MemoryFile {
     /// Background threads load them all meanwhile. `tolerated`: the sandbox goes on
     /// after a bad segment (`LazyMemory`).
     pub(crate) fn load_on_demand(
-        &mut self,
+        &self,
         image: Arc<statefile::Image>,
         tolerated: bool,
     ) -> io::Result<()> {
@@ -203,18 +241,21 @@ impl MemoryFile {
             &shared,
             tolerated,
         ));
-        self.lazy = Some(super::lazy::Background::start(lazy)?);
+        *self.lazy.borrow_mut() = Some(super::lazy::Background::start(lazy)?);
         Ok(())
     }
 
     /// The first segment of the image memory is loaded from that was found bad, if any.
     pub(crate) fn bad_segment(&self) -> Option<u64> {
-        self.lazy.as_ref().and_then(|b| b.lazy().bad())
+        self.lazy.borrow().as_ref().and_then(|b| b.lazy().bad())
     }
 
     /// Why that segment is bad.
     pub(crate) fn bad_segment_error(&self) -> Option<statefile::Error> {
-        self.lazy.as_ref().and_then(|b| b.lazy().bad_error())
+        self.lazy
+            .borrow()
+            .as_ref()
+            .and_then(|b| b.lazy().bad_error())
     }
 
     /// Makes sure the image's bytes of `[off, off + len)` are in the file (a restore on
@@ -244,13 +285,14 @@ impl MemoryFile {
 
     /// Loads all of the image's memory still missing, on this thread (a checkpoint needs
     /// all of it), and ends the background loader.
-    pub(crate) fn finish_loading(&mut self) {
+    pub(crate) fn finish_loading(&self) {
         if let Some(l) = self.loading() {
             l.finish();
         }
         // Poisoned memory stays known as such.
         if self.loading().is_none() {
-            self.lazy = None;
+            let ended = self.lazy.borrow_mut().take();
+            drop(ended);
         }
     }
 
@@ -330,11 +372,7 @@ impl MemoryFile {
     /// the sentry and address spaces map the image's pages, which every restore from the
     /// same image shares through the host's page cache. Their bytes must have been
     /// checked against their checksums.
-    pub(crate) fn share_image(
-        &mut self,
-        fd: OwnedFd,
-        pieces: &[(u64, u64, u64)],
-    ) -> io::Result<()> {
+    pub(crate) fn share_image(&self, fd: OwnedFd, pieces: &[(u64, u64, u64)]) -> io::Result<()> {
         // Adjacent pieces that are adjacent in the image too make one mapping.
         let mut merged: Vec<(u64, u64, u64)> = Vec::new();
         for &(m, f, len) in pieces {
@@ -369,7 +407,7 @@ impl MemoryFile {
             image.insert(m, (m + len, f));
         }
         drop(image);
-        self.image_fd = Some(fd);
+        *self.image_fd.borrow_mut() = Some(fd);
         Ok(())
     }
 
@@ -487,11 +525,16 @@ impl MemoryFile {
     /// again) before they run again; the kernel's own writes go through this file, which
     /// copies what they would change aside first. Freed ranges are kept until
     /// `end_snapshot`.
-    pub(crate) fn begin_snapshot(&mut self) -> Arc<Snapshot> {
-        self.tracking = false;
+    pub(crate) fn begin_snapshot(&self) -> Arc<Snapshot> {
+        self.tracking.set(false);
         let snap = Arc::new(Snapshot {
             base: Base(self.base),
-            ranges: self.refs.iter().map(|(&s, &(e, _))| (s, e)).collect(),
+            ranges: self
+                .refs
+                .borrow()
+                .iter()
+                .map(|(&s, &(e, _))| (s, e))
+                .collect(),
             state: Mutex::new(SnapState {
                 written: 0,
                 copies: BTreeMap::new(),
@@ -500,37 +543,39 @@ impl MemoryFile {
             wanted: std::sync::atomic::AtomicU32::new(0),
             guest_gone: std::sync::atomic::AtomicBool::new(false),
         });
-        self.snapshot = Some(snap.clone());
+        *self.snapshot.borrow_mut() = Some(snap.clone());
         snap
     }
 
     /// Ends the snapshot (its image is written or abandoned): ranges freed meanwhile are
     /// released.
-    pub(crate) fn end_snapshot(&mut self) {
-        self.snapshot = None;
-        for (s, e) in std::mem::take(&mut self.deferred) {
+    pub(crate) fn end_snapshot(&self) {
+        *self.snapshot.borrow_mut() = None;
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for (s, e) in deferred {
             self.free_range(s, e);
         }
     }
 
     pub(crate) fn snapshot_active(&self) -> bool {
-        self.snapshot.is_some()
+        self.snapshot.borrow().is_some()
     }
 
     /// Starts tracking writes ahead of a snapshot (see `tracking`); `begin_snapshot`
     /// ends it.
-    pub(crate) fn start_tracking(&mut self) {
-        self.tracking = true;
+    pub(crate) fn start_tracking(&self) {
+        self.tracking.set(true);
     }
 
     pub(crate) fn tracking(&self) -> bool {
-        self.tracking
+        self.tracking.get()
     }
 
     /// Copies what the snapshot still needs of `[off, off + len)` aside, so that the
     /// range may change.
     pub(crate) fn preserve(&self, off: u64, len: u64) {
-        if let Some(snap) = &self.snapshot {
+        let snap = self.snapshot.borrow().clone();
+        if let Some(snap) = snap {
             snap.preserve(off, len);
         }
     }
@@ -538,17 +583,18 @@ impl MemoryFile {
     /// Whether `[off, off + len)` may be written without `preserve` (no snapshot needs
     /// it): a guest mapping of it may be writable.
     pub(crate) fn write_allowed(&self, off: u64, len: u64) -> bool {
-        !self.tracking
+        !self.tracking.get()
             && self
                 .snapshot
+                .borrow()
                 .as_ref()
                 .is_none_or(|snap| snap.preserved(off, len))
     }
 
     /// Marks the saved allocated ranges (start, end, references) as allocated again in a
     /// fresh memory file.
-    pub fn restore_ranges(&mut self, ranges: &[(u64, u64, u32)]) -> Result<(), String> {
-        if !self.refs.is_empty() {
+    pub fn restore_ranges(&self, ranges: &[(u64, u64, u32)]) -> Result<(), String> {
+        if !self.refs.borrow().is_empty() {
             return Err("the memory file is not fresh".into());
         }
         let mut last = 0;
@@ -564,20 +610,24 @@ impl MemoryFile {
             if s > cur {
                 free.insert(cur, s);
             }
-            self.refs.insert(s, (e, n));
-            self.allocated += e - s;
+            self.refs.borrow_mut().insert(s, (e, n));
+            self.allocated.set(self.allocated.get() + (e - s));
             cur = e;
         }
         if cur < FILE_SIZE {
             free.insert(cur, FILE_SIZE);
         }
-        self.free = free;
+        *self.free.borrow_mut() = free;
         Ok(())
     }
 
     /// Allocated ranges (start, end, references), for checkpointing.
     pub fn allocated_ranges(&self) -> Vec<(u64, u64, u32)> {
-        self.refs.iter().map(|(&s, &(e, n))| (s, e, n)).collect()
+        self.refs
+            .borrow()
+            .iter()
+            .map(|(&s, &(e, n))| (s, e, n))
+            .collect()
     }
 }
 
@@ -850,7 +900,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_what_memory_held_while_it_changes() {
-        let mut mf = MemoryFile::new().unwrap();
+        let mf = MemoryFile::new().unwrap();
         let len = 4 * SNAP_CHUNK;
         let a = mf.alloc(len).unwrap();
         let b = mf.alloc(SNAP_CHUNK).unwrap();
@@ -872,7 +922,7 @@ mod tests {
         mf.write(a + 2 * SNAP_CHUNK, &vec![7u8; SNAP_CHUNK as usize]);
         // Freed memory is kept, not punched, until the snapshot ends.
         mf.dec_ref(b, SNAP_CHUNK);
-        assert_eq!(mf.allocated, len);
+        assert_eq!(mf.allocated(), len);
         let (scanned, read) = snapshot_bytes(&snap, a, len);
         assert_eq!(scanned, vec![1u8; len as usize]);
         assert_eq!(read, scanned);
@@ -893,7 +943,7 @@ mod tests {
 
     #[test]
     fn with_the_guest_gone_the_writer_reads_memory_in_place_and_copies_still_win() {
-        let mut mf = MemoryFile::new().unwrap();
+        let mf = MemoryFile::new().unwrap();
         let len = 4 * SNAP_CHUNK;
         let a = mf.alloc(len).unwrap();
         mf.write(a, &vec![1u8; len as usize]);

@@ -81,7 +81,7 @@ const LAZY_OPEN_MAX: u64 = 64 << 20;
 
 /// The memory file and the platform: what address-space operations act on.
 pub struct MmCtx<'a> {
-    pub mf: &'a mut MemoryFile,
+    pub mf: &'a MemoryFile,
     pub plat: &'a mut dyn Platform,
 }
 
@@ -421,6 +421,29 @@ impl Mm {
         true
     }
 
+    /// Where a new mapping of `len` bytes (a page multiple) goes: at `addr` when `fixed`
+    /// (what was there is removed), else there if it is free, else where there is room.
+    fn place(
+        &mut self,
+        cx: &mut MmCtx,
+        addr: u64,
+        len: u64,
+        fixed: bool,
+    ) -> Result<GuestRange, Errno> {
+        if fixed {
+            let r = fixed_range(addr, len, libc::ENOMEM)?;
+            self.remove_range(cx, r.start(), r.end());
+            return Ok(r);
+        }
+        match GuestRange::new(addr, len) {
+            Ok(r) if self.is_free(r.start(), r.end()) => Ok(r),
+            _ => {
+                let start = self.find_free(len).ok_or(libc::ENOMEM)?;
+                table_range(start, start + len)
+            }
+        }
+    }
+
     /// Maps fresh zeroed memory. `addr` is used as is when `fixed`, else as a hint.
     #[allow(clippy::too_many_arguments)]
     pub fn map_anon(
@@ -440,20 +463,50 @@ impl Mm {
         if len > GUEST_TOP {
             return Err(libc::ENOMEM);
         }
-        let r = if fixed {
-            let r = fixed_range(addr, len, libc::ENOMEM)?;
-            self.remove_range(cx, r.start(), r.end());
-            r
-        } else {
-            match GuestRange::new(addr, len) {
-                Ok(r) if self.is_free(r.start(), r.end()) => r,
-                _ => {
-                    let start = self.find_free(len).ok_or(libc::ENOMEM)?;
-                    table_range(start, start + len)?
-                }
-            }
-        };
+        let r = self.place(cx, addr, len, fixed)?;
         self.insert_fresh(cx, r, prot, shared, name)?;
+        Ok(r.start())
+    }
+
+    /// Maps memory-file bytes that something else holds (a memfd's pages): `pieces`
+    /// (offset, length) follow each other in the mapping, `len` bytes in all. Each piece
+    /// gets a reference of the mapping's own; a private mapping shares them copy-on-write.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_pieces(
+        &mut self,
+        cx: &mut MmCtx,
+        addr: u64,
+        len: u64,
+        prot: i32,
+        shared: bool,
+        fixed: bool,
+        name: &str,
+        pieces: &[(u64, u64)],
+    ) -> Result<u64, Errno> {
+        let len = page_up(len);
+        if len == 0 || len > GUEST_TOP || pieces.iter().map(|&(_, l)| l).sum::<u64>() != len {
+            return Err(libc::EINVAL);
+        }
+        let r = self.place(cx, addr, len, fixed)?;
+        let mut at = r.start();
+        for &(off, l) in pieces {
+            cx.mf.inc_ref(off, l);
+            let v = Vma {
+                end: at + l,
+                prot,
+                shared,
+                off,
+                name: name.to_string(),
+            };
+            let hp = self.host_prot(cx, &v, at);
+            if cx.mf.tracking() && hp & PROT_WRITE != 0 {
+                self.dirty.push((at, at + l));
+            }
+            self.vmas.insert(at, v);
+            cx.map(self.id, table_range(at, at + l)?, hp, off)
+                .map_err(io_errno)?;
+            at += l;
+        }
         Ok(r.start())
     }
 

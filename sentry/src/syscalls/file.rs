@@ -513,7 +513,8 @@ pub(super) fn fcntl(c: &mut SysCtx) -> Sys {
         | sigio::F_GETOWN_EX
         | sigio::F_SETSIG
         | sigio::F_GETSIG => sigio::fcntl(c, &f, cmd, a[2]),
-        libc::F_ADD_SEALS | libc::F_GET_SEALS => err(libc::EINVAL),
+        libc::F_GET_SEALS => super::memfd::fcntl_seals(c, &f, None),
+        libc::F_ADD_SEALS => super::memfd::fcntl_seals(c, &f, Some(a[2])),
         _ => err(libc::EINVAL),
     }
 }

@@ -113,6 +113,22 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         if !fb.readable() || (shared && prot & libc::PROT_WRITE != 0 && !fb.writable()) {
             return err(libc::EACCES);
         }
+        if let Some(m) = fb.kind::<crate::fs::memfd::MemfdFile>() {
+            // A memfd's pages are mapped themselves.
+            let pieces = m.inode.borrow_mut().map_pieces(
+                off,
+                page_up(len),
+                shared && prot & libc::PROT_WRITE != 0,
+            );
+            let name = m.path();
+            drop(fb);
+            return ret(match pieces {
+                Ok(p) => c
+                    .with_mm(|mm, cx| mm.map_pieces(cx, addr, len, prot, shared, fixed, &name, &p))
+                    .map(|a| a as i64),
+                Err(e) => Err(e),
+            });
+        }
         let data = match fb.imp.mmap(off, len) {
             Ok(d) => d,
             Err(e) => return err(e),

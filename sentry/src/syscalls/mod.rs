@@ -11,6 +11,7 @@ pub(crate) mod fs;
 pub(crate) mod futex;
 pub(crate) mod inotify;
 pub(crate) mod lock;
+mod memfd;
 pub(crate) mod mm;
 pub(crate) mod poll;
 pub(crate) mod posix_timer;

@@ -21,8 +21,8 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{
-    creds, epoll, file, fs, futex, inotify, lock, mm, poll, posix_timer, process, sched, signal,
-    socket, time, timerfd,
+    creds, epoll, file, fs, futex, inotify, lock, memfd, mm, poll, posix_timer, process, sched,
+    signal, socket, time, timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
 use crate::kernel::task::{Park, WaitKey};
@@ -256,7 +256,6 @@ const UNIX_GAPS: &str = "a unix stream or seqpacket connect to a socket file of 
     blocking connect; a unix datagram socket does not reach host socket files (ECONNREFUSED)";
 const SOCKOPT_GAPS: &str = "SOL_SOCKET options, and for TCP and UDP the common IPPROTO_TCP, \
     IPPROTO_IP and IPPROTO_IPV6 ones (kept and reported); other levels fail with EOPNOTSUPP";
-const LATER_FILES: &str = "this kind of file comes in a later issue";
 const MOUNTS: &str = "a container does not change its mounts or its root";
 const MOUNT_API: &str =
     "the new mount API: a container does not change its mounts (mount is refused)";
@@ -789,7 +788,7 @@ const LIST: &[Syscall] = &[
     sys(316, "renameat2").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
     sys(317, "seccomp"),
     sys(318, "getrandom").serves(process::getrandom),
-    sys(319, "memfd_create").missing(LATER_FILES),
+    sys(319, "memfd_create").serves(memfd::memfd_create),
     sys(320, "kexec_file_load"),
     sys(321, "bpf").refused(libc::EPERM, HOST),
     sys(322, "execveat").serves(|c| {
