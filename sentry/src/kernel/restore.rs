@@ -98,7 +98,8 @@ pub(crate) fn image_shareable(image: &statefile::Image, file: &OwnedFd) -> Resul
 
 /// The segments of `image` whose pages a restore of `st` may share: uncompressed,
 /// page-aligned in memory and in the file, and not under any shared mapping (whose
-/// writes every address space mapping it must see, so it stays in the memory file).
+/// writes every address space mapping it must see, so it stays in the memory file) nor
+/// a memfd's pages.
 /// By memory offset: (end, image offset).
 fn shareable_segments(
     st: &KernelState,
@@ -112,6 +113,13 @@ fn shareable_segments(
         .filter(|v| v.shared)
         .map(|v| (v.off, v.off.saturating_add(v.end.saturating_sub(v.start))))
         .collect();
+    // A memfd's pages are written through its descriptors at any offset, mapped or not:
+    // they are the memory file's, never the image's.
+    for s in &st.shared {
+        if let crate::kinds::SharedState::Memfd(m) = &s.object {
+            under_shared.extend(m.extents.iter().map(|&(o, l)| (o, o.saturating_add(l))));
+        }
+    }
     under_shared.sort_unstable();
     // The furthest end among the ranges up to each one.
     let reach: Vec<u64> = under_shared
