@@ -14,9 +14,11 @@ impl Wait {
         let rt = ctx.runtime();
         let status = rt.wait(&self.id)?;
         // A sandbox that ended with an error (a restored one whose image had a bad segment
-        // found after the guest started) says why.
+        // found after the guest started) says why, on stderr (the log, when there is one,
+        // has it too): stdout keeps the status alone.
         if let Some(err) = rt.final_exit_record(&self.id).and_then(|r| r.error) {
             log::error!("container {}: {err:#}", self.id);
+            eprintln!("runsc: container {}: {err:#}", self.id);
         }
         println!(
             "{}",
