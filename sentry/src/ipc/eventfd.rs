@@ -44,12 +44,11 @@ impl FileImpl for EventFd {
     }
 
     fn write(&mut self, _pos: &mut u64, data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
-        let Some(v) = data
-            .get(..8)
-            .map(|b| u64::from_le_bytes(b.try_into().expect("8")))
-        else {
+        // Exactly one 8-byte value: since Linux 6.9 a longer write is EINVAL too.
+        let Ok(b) = <[u8; 8]>::try_from(data) else {
             return Err(IoErr::Errno(libc::EINVAL));
         };
+        let v = u64::from_le_bytes(b);
         if v == u64::MAX {
             return Err(IoErr::Errno(libc::EINVAL));
         }
@@ -58,6 +57,11 @@ impl FileImpl for EventFd {
         }
         self.count += v;
         Ok(8)
+    }
+
+    /// No position: pread and pwrite are ESPIPE, as on Linux's anonymous inodes.
+    fn is_stream(&self) -> bool {
+        true
     }
 
     fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
@@ -158,11 +162,15 @@ mod tests {
     }
 
     #[test]
-    fn short_buffers_are_einval() {
+    fn short_buffers_and_long_writes_are_einval() {
         let mut e = EventFd::new(3, 1, false);
         assert_eq!(e.read(&mut 0, 7, None), Err(IoErr::Errno(libc::EINVAL)));
         assert_eq!(
             e.write(&mut 0, &[1; 7], None),
+            Err(IoErr::Errno(libc::EINVAL))
+        );
+        assert_eq!(
+            e.write(&mut 0, &[1; 16], None),
             Err(IoErr::Errno(libc::EINVAL))
         );
         assert_eq!(e.readiness(libc::POLLIN).0, libc::POLLIN);
