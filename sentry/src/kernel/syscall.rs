@@ -487,6 +487,16 @@ impl SysCtx<'_> {
     /// the processes whose real uid is `who` (0: its own). EINVAL for another `which`.
     pub(crate) fn priority_targets(&self, which: u64, who: u64) -> Result<Vec<i32>, Errno> {
         let who = who as u32;
+        // Every thread of the processes `pick` selects.
+        let threads_of = |pick: &dyn Fn(&ThreadGroup) -> bool| -> Vec<i32> {
+            let tgs = &self.k.tgs;
+            self.k
+                .tasks
+                .iter()
+                .filter(|(_, t)| tgs.get(&t.tgid).is_some_and(pick))
+                .map(|(&tid, _)| tid)
+                .collect()
+        };
         let mut v: Vec<i32> = match which {
             0 => {
                 let tid = if who == 0 { self.tid } else { who as i32 };
@@ -499,23 +509,11 @@ impl SysCtx<'_> {
             }
             1 => {
                 let pgid = if who == 0 { self.pgid() } else { who as i32 };
-                let tgs = &self.k.tgs;
-                self.k
-                    .tasks
-                    .iter()
-                    .filter(|(_, t)| tgs.get(&t.tgid).is_some_and(|g| g.pgid == pgid))
-                    .map(|(&tid, _)| tid)
-                    .collect()
+                threads_of(&|g| g.pgid == pgid)
             }
             2 => {
                 let uid = if who == 0 { self.creds().uid } else { who };
-                let tgs = &self.k.tgs;
-                self.k
-                    .tasks
-                    .iter()
-                    .filter(|(_, t)| tgs.get(&t.tgid).is_some_and(|g| g.creds.uid == uid))
-                    .map(|(&tid, _)| tid)
-                    .collect()
+                threads_of(&|g| g.creds.uid == uid)
             }
             _ => return Err(libc::EINVAL),
         };
