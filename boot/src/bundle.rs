@@ -222,6 +222,7 @@ impl Bundle {
                 "tmpfs" if destination == "/dev" => MountKind::Dev,
                 "tmpfs" => MountKind::Tmpfs { mounted: None },
                 "proc" => MountKind::Proc,
+                "sysfs" => MountKind::Sys,
                 "devtmpfs" => MountKind::Dev,
                 // The sentry's /dev already has its pts: an empty directory over it would
                 // hide the terminals.
@@ -413,7 +414,7 @@ mod tests {
                 ("/proc", &MountKind::Proc, false),
                 ("/dev", &MountKind::Dev, false),
                 ("/dev/shm", &MountKind::Tmpfs { mounted: None }, false),
-                ("/sys", &MountKind::Empty, false),
+                ("/sys", &MountKind::Sys, false),
                 ("/sys/fs/cgroup", &MountKind::Empty, false),
                 ("/etc/hosts", &hosts, true),
                 ("/data", &data, false),

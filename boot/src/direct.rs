@@ -111,6 +111,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
         mounts: vec![
             mount("/proc", MountKind::Proc),
             mount("/dev", MountKind::Dev),
+            mount("/sys", MountKind::Sys),
             mount("/tmp", MountKind::Tmpfs { mounted: None }),
         ],
         container_id: hostname.clone(),
@@ -220,6 +221,7 @@ mod tests {
             [
                 ("/proc", &MountKind::Proc),
                 ("/dev", &MountKind::Dev),
+                ("/sys", &MountKind::Sys),
                 ("/tmp", &MountKind::Tmpfs { mounted: None })
             ]
         );

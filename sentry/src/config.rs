@@ -28,6 +28,8 @@ pub enum MountKind {
     },
     Proc,
     Dev,
+    /// sysfs: the few generated nodes of `crate::fs::sysfs` (the CPU lists), read-only.
+    Sys,
     /// A mount type the sentry does not model (sysfs, cgroup, mqueue, devpts …): the
     /// destination shows an empty read-only directory.
     Empty,

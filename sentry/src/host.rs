@@ -36,6 +36,15 @@ pub fn cpu_count() -> usize {
         .max(1)
 }
 
+/// The host's CPUs as a mask (bit n: CPU n; at most 64), as /proc/cpuinfo lists them and
+/// sysfs shows them online. A thread's affinity may be narrower (kernel/sched.rs).
+pub fn cpu_mask() -> u64 {
+    match cpu_count() {
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
+
 /// A new open file description of the host file behind `fd`, with the same access mode,
 /// reopened through `/proc/self/fd` (so O_NONBLOCK set on it later is the sandbox's
 /// alone). A regular file (a log) keeps its description: it never blocks, and a new open

@@ -353,6 +353,7 @@ pub(crate) mod testing {
             scratch: Vec::new(),
             inos: Default::default(),
             devpts: Default::default(),
+            cpus: 1,
         }
     }
 

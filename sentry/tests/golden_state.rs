@@ -104,7 +104,7 @@ fn the_golden_state_restores_and_saves_again_unchanged() {
     // Field by field, so that a failure names what a restore lost.
     let fields = |s: &KernelState| -> Vec<(&'static str, String)> {
         vec![
-            ("hostname", format!("{:?}", s.hostname)),
+            ("uts", format!("{:?}", s.uts)),
             ("boot_ns", format!("{:?}", s.boot_ns)),
             ("memory", format!("{:?}", s.memory)),
             ("mms", format!("{:?}", s.mms)),

@@ -1,13 +1,16 @@
 /* A process's own state across a checkpoint: its working directory (in a tmpfs), umask,
  * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs, keep-caps, child
  * subreaper, dumpable and death signal, and its scheduling attributes (nice, policy with
- * reset-on-fork, CPU affinity). */
+ * reset-on-fork, CPU affinity), its host and domain names, and a child's UTS namespace of
+ * its own with other names. */
 #include "cr.h"
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 
 int main(void) {
 	start("procstate");
@@ -27,8 +30,33 @@ int main(void) {
 	if (setpriority(PRIO_PROCESS, 0, 7) || sched_setscheduler(0, SCHED_BATCH | SCHED_RESET_ON_FORK, &sp) ||
 	    sched_setaffinity(0, sizeof one, &one))
 		die("scheduling attributes");
+	if (sethostname("cr-host", 7) || setdomainname("cr.domain", 9))
+		die("sethostname");
+	int go[2];
+	if (pipe(go))
+		die("pipe");
+	pid_t child = fork();
+	if (child == 0) {
+		/* Its own names, kept across the checkpoint: exit 0 when they still are. */
+		if (unshare(CLONE_NEWUTS) || sethostname("cr-inner", 8) || setdomainname("inner.dom", 9))
+			_exit(2);
+		char c;
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		struct utsname u;
+		uname(&u);
+		_exit(strcmp(u.nodename, "cr-inner") == 0 && strcmp(u.domainname, "inner.dom") == 0 ? 0 : 4);
+	}
 	ready();
 	wait_term();
+	struct utsname u;
+	uname(&u);
+	check(strcmp(u.nodename, "cr-host") == 0 && strcmp(u.domainname, "cr.domain") == 0, "names %s %s",
+	      u.nodename, u.domainname);
+	int status = -1;
+	check(write(go[1], "x", 1) == 1 && waitpid(child, &status, 0) == child && WIFEXITED(status) &&
+	          WEXITSTATUS(status) == 0,
+	      "the child's own UTS namespace: status %#x", status);
 
 	char cwd[256] = {0};
 	check(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/tmp/wd/sub") == 0, "cwd %s", cwd);

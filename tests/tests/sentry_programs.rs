@@ -255,3 +255,13 @@ fn scheduling_attributes_behave_as_on_the_host() {
     // child's, unprivileged refusals and bad arguments: the same lines as natively.
     same_as_on_the_host("sched", &[]);
 }
+
+#[test]
+fn uts_namespaces_sysfs_and_path_argument_checks_behave_as_on_the_host() {
+    // unshare(CLONE_NEWUTS) in a child, host and domain names cut at a NUL and refused
+    // past 64 bytes, a grandchild sharing the namespace and the parent's name untouched;
+    // sysfs's CPU list agreeing with get_nprocs; empty paths, AT_EMPTY_PATH, dots,
+    // trailing slashes, utime/utimes/futimesat and rename to itself: the same lines as
+    // natively.
+    same_as_on_the_host("uts_paths", &[]);
+}

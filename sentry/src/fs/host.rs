@@ -498,6 +498,7 @@ mod tests {
             scratch: Vec::new(),
             inos: Default::default(),
             devpts: Default::default(),
+            cpus: 1,
         };
         (vfs, dir)
     }

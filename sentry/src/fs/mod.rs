@@ -24,6 +24,7 @@ pub(crate) mod mount_setup;
 pub(crate) mod persist;
 pub(crate) mod stdio;
 pub(crate) mod synthetic;
+pub(crate) mod sysfs;
 pub(crate) mod tmpfs;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -128,6 +129,8 @@ pub struct Vfs {
     pub(crate) inos: std::rc::Rc<inodes::InodeNumbers>,
     /// The pseudo-terminals /dev/pts shows.
     pub(crate) devpts: std::rc::Rc<crate::fs::devpts::Devpts>,
+    /// The CPUs sysfs lists (bit n: CPU n): the host's, set by the kernel.
+    pub(crate) cpus: u64,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {
@@ -374,16 +377,23 @@ impl Vfs {
                 }
                 Ok((st, target))
             }
-            MountFs::Empty => {
-                if rel.is_empty() {
-                    synth(
-                        SynthNode::Dir(vec![]),
-                        format!("empty/{}", join(&self.mounts[m].at)),
-                    )
-                } else {
-                    Err(libc::ENOENT)
-                }
-            }
+            MountFs::Empty => synth(
+                self.empty_lookup(m, rel)?,
+                format!("empty/{}/{}", join(&self.mounts[m].at), rel.join("/")),
+            ),
+        }
+    }
+
+    /// A node of an empty mount: sysfs shows its few generated nodes, others only their
+    /// root.
+    fn empty_lookup(&self, m: usize, rel: &[String]) -> Result<SynthNode, Errno> {
+        if self.mounts[m].fstype == "sysfs" {
+            return sysfs::lookup(rel, self.cpus);
+        }
+        if rel.is_empty() {
+            Ok(SynthNode::Dir(vec![]))
+        } else {
+            Err(libc::ENOENT)
         }
     }
 
@@ -392,8 +402,7 @@ impl Vfs {
         match &self.mounts[m].fs {
             MountFs::Dev => dev::lookup(rel, &self.devpts),
             MountFs::Proc => proc(rel),
-            MountFs::Empty if rel.is_empty() => Ok(SynthNode::Dir(vec![])),
-            MountFs::Empty => Err(libc::ENOENT),
+            MountFs::Empty => self.empty_lookup(m, rel),
             MountFs::Host { .. } => Err(libc::EINVAL),
         }
     }

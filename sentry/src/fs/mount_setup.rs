@@ -132,6 +132,7 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
             }
             MountKind::Proc => (MountFs::Proc, "proc".to_string()),
             MountKind::Dev => (MountFs::Dev, "devtmpfs".to_string()),
+            MountKind::Sys => (MountFs::Empty, "sysfs".to_string()),
             MountKind::Empty => (MountFs::Empty, "none".to_string()),
         };
         mounts.push(crate::fs::Mount {
@@ -147,5 +148,6 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         scratch,
         inos: Default::default(),
         devpts: Default::default(),
+        cpus: 1,
     })
 }

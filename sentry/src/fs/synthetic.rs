@@ -40,7 +40,12 @@ impl FileImpl for SynthFile {
         Err(IoErr::Errno(libc::EACCES))
     }
 
+    /// As a seq file of Linux's procfs: from the start or the position only (a generated
+    /// file has no end to seek from: EINVAL).
     fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+        if whence != libc::SEEK_SET && whence != libc::SEEK_CUR {
+            return Err(libc::EINVAL);
+        }
         seek_in(pos, self.data.len() as i64, off, whence)
     }
 
@@ -198,10 +203,13 @@ mod tests {
     }
 
     #[test]
-    fn seeks_move_the_position_within_and_past_the_end() {
+    fn seeks_move_the_position_from_the_start_or_itself_within_and_past_the_end() {
         let mut f = SynthFile::new(b"0123456789".to_vec());
         let mut pos = 0;
-        assert_eq!(f.seek(&mut pos, -4, libc::SEEK_END), Ok(6));
+        // No end to seek from, as Linux's seq files.
+        assert_eq!(f.seek(&mut pos, -4, libc::SEEK_END), Err(libc::EINVAL));
+        assert_eq!(f.seek(&mut pos, 0, libc::SEEK_DATA), Err(libc::EINVAL));
+        assert_eq!(f.seek(&mut pos, 6, libc::SEEK_SET), Ok(6));
         assert_eq!(f.read(&mut pos, 10, None).unwrap(), b"6789");
         assert_eq!(f.seek(&mut pos, 2, libc::SEEK_SET), Ok(2));
         assert_eq!(f.seek(&mut pos, 1, libc::SEEK_CUR), Ok(3));

@@ -232,6 +232,7 @@ mod tests {
             scratch: Vec::new(),
             inos: Default::default(),
             devpts: Default::default(),
+            cpus: 1,
         };
         let t = table(&[&end]);
         let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();

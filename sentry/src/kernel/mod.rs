@@ -15,6 +15,7 @@ pub(crate) mod task;
 #[cfg(test)]
 mod testing;
 pub(crate) mod time;
+pub(crate) mod uts;
 pub(crate) mod validate;
 
 mod control;
@@ -78,7 +79,8 @@ pub(crate) struct Kernel {
     next_pid: i32,
     vfs: Vfs,
     clocks: time::Clocks,
-    hostname: String,
+    /// The sandbox's UTS namespace (new processes of `runsc exec` join it).
+    uts: uts::UtsRef,
     /// The container's id (for the image's metadata).
     container_id: String,
     futex_waiters: Vec<Waiter>,
@@ -174,7 +176,8 @@ impl Kernel {
         // The sentry applies the guest's umask to what the guest creates; the host must
         // not apply the sandbox process's own on top (mkdir 0777 under umask 0 is 0777).
         nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-        let vfs = crate::fs::mount_setup::build_vfs(config)?;
+        let mut vfs = crate::fs::mount_setup::build_vfs(config)?;
+        vfs.cpus = crate::host::cpu_mask();
         Ok(Kernel {
             table,
             plat,
@@ -187,11 +190,11 @@ impl Kernel {
             next_pid: 1,
             vfs,
             clocks: time::Clocks::default(),
-            hostname: if config.hostname.is_empty() {
-                "localhost".into()
+            uts: uts::Uts::new(if config.hostname.is_empty() {
+                "localhost"
             } else {
-                config.hostname.clone()
-            },
+                &config.hostname
+            }),
             container_id: config.container_id.clone(),
             futex_waiters: Vec::new(),
             ready: VecDeque::new(),

@@ -34,7 +34,12 @@ impl Kernel {
     }
 
     /// The guest directory a `*at` call's dirfd names.
+    /// An empty path names nothing (ENOENT) whatever dirfd is: the calls that take
+    /// AT_EMPTY_PATH handle it before.
     pub(crate) fn dirfd_path(&self, tid: i32, dirfd: i32, path: &[u8]) -> Result<String, Errno> {
+        if path.is_empty() {
+            return Err(libc::ENOENT);
+        }
         if path.first() == Some(&b'/') || dirfd == libc::AT_FDCWD {
             return Ok(self.tasks[&tid].fs.borrow().cwd.clone());
         }

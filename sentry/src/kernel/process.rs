@@ -142,6 +142,11 @@ impl Kernel {
             files,
             fs,
             sighand,
+            uts: if flags & libc::CLONE_NEWUTS != 0 {
+                Rc::new(RefCell::new(parent.uts.borrow().clone()))
+            } else {
+                parent.uts.clone()
+            },
             sigmask: parent.sigmask,
             saved_mask: None,
             pending: vec![],

@@ -49,7 +49,7 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
         ("cpuinfo", 1) => return Ok(file(crate::host::cpuinfo().to_string())),
         ("mounts", 1) => return Ok(SynthNode::Symlink("self/mounts".into())),
         ("cmdline", 1) => return Ok(file("BOOT_IMAGE=/vmlinuz-4.4.0 ro\n".into())),
-        ("sys", _) => return sys(k, &rel[1..]),
+        ("sys", _) => return sys(k, tid, &rel[1..]),
         ("uptime", 1) => {
             let up = (k.clocks.mono().saturating_sub(k.boot_ns)) as f64 / 1e9;
             return Ok(file(format!("{up:.2} {up:.2}\n")));
@@ -229,7 +229,7 @@ fn task_node(
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t{}\n",
             t.map_or(0o022, |t| t.fs.borrow().umask),
             state.0,
             state.1,
@@ -245,7 +245,7 @@ fn task_node(
             t.map_or(0, |t| t.sigmask),
             c.inheritable, c.permitted, c.effective, c.bounding, c.ambient,
             c.no_new_privs as u8,
-            crate::host::cpu_count().saturating_sub(1),
+            crate::fs::sysfs::cpu_list(t.map_or(crate::kernel::sched::online_cpus(), |t| t.sched.affinity)),
             rss = rss_kb(),
         ))),
         ["fd"] | ["fdinfo"] => {
@@ -300,7 +300,7 @@ fn task_node(
 }
 
 /// /proc/sys: the kernel's tunables programs read (read-only here).
-fn sys(k: &Kernel, rel: &[String]) -> Result<SynthNode, Errno> {
+fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
     let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
     let names = |ns: &[&str], ty: u8| dir(ns.iter().map(|n| (n.to_string(), ty)).collect());
     let uuid = || {
@@ -345,8 +345,20 @@ fn sys(k: &Kernel, rel: &[String]) -> Result<SynthNode, Errno> {
             }
             Ok(d)
         }
-        ["kernel", "hostname"] => value(&k.hostname),
-        ["kernel", "domainname"] => value("(none)"),
+        // The reader's UTS namespace.
+        ["kernel", "hostname" | "domainname"] => {
+            let uts = k
+                .tasks
+                .get(&tid)
+                .map_or_else(|| k.uts.clone(), |t| t.uts.clone());
+            let u = uts.borrow();
+            let name = if rel[1] == "hostname" {
+                &u.hostname
+            } else {
+                &u.domainname
+            };
+            value(&String::from_utf8_lossy(name))
+        }
         ["kernel", "osrelease"] => value("4.4.0"),
         ["kernel", "ostype"] => value("Linux"),
         ["kernel", "version"] => value("#1 SMP Sun Jan 10 15:06:54 PST 2016"),
@@ -642,7 +654,7 @@ mod tests {
             "{mountinfo}"
         );
         let host = text(super::lookup(&k, t, &path("sys/kernel/hostname")).unwrap());
-        assert_eq!(host, format!("{}\n", k.hostname));
+        assert_eq!(host, format!("{}\n", k.hostname()));
         assert!(matches!(
             super::lookup(&k, t, &path("mounts")),
             Ok(SynthNode::Symlink(s)) if s == "self/mounts"

@@ -351,7 +351,8 @@ impl Kernel {
         self.clocks.mono_offset =
             st.mono_ns as i64 - crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC) as i64;
         self.boot_ns = st.boot_ns;
-        self.hostname = st.hostname.clone();
+        let (uts, uts_of) = crate::kernel::uts::restore(&st.uts);
+        self.uts = uts;
         // Address spaces.
         for m in &st.mms {
             let mut cx = MmCtx {
@@ -435,6 +436,7 @@ impl Kernel {
                 files: tables[&t.files].clone(),
                 fs: fss[&t.fs].clone(),
                 sighand: sighands[&t.sighand].clone(),
+                uts: uts_of[&t.tid].clone(),
             };
             self.host2tid.insert(host_tid, t.tid);
             self.tasks.insert(t.tid, Task::restore(t, parts));

@@ -152,6 +152,7 @@ impl Kernel {
                 umask: 0o022,
             })),
             sighand: Rc::new(RefCell::new([SigAction::default(); 64])),
+            uts: self.uts.clone(),
             sigmask: 0,
             saved_mask: None,
             pending: vec![],

@@ -37,11 +37,12 @@ pub use crate::wait::{FutexKeyState, WaitKeyState};
 /// shape of a saved type changes the bytes of an image: bump this, check in a golden state
 /// for the new version (sentry/tests/golden_state.rs says how), and note it in
 /// docs/statefile.md.
-pub const STATE_SCHEMA: u32 = 20;
+pub const STATE_SCHEMA: u32 = 21;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelState {
-    pub hostname: String,
+    /// UTS namespaces, the sandbox's first (`crate::kernel::uts`).
+    pub uts: Vec<crate::kernel::uts::UtsState>,
     /// Guest monotonic time when the state was taken (restore keeps clocks from going back).
     pub mono_ns: u64,
     pub boot_ns: u64,
@@ -188,7 +189,7 @@ impl Kernel {
             });
         }
         Ok(KernelState {
-            hostname: self.hostname.clone(),
+            uts: crate::kernel::uts::save(&self.uts, self.tasks.values().map(|t| (t.tid, &t.uts))),
             mono_ns: self.clocks.mono(),
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),

@@ -1036,13 +1036,40 @@ impl SysCtx<'_> {
         Some(&self.k.tgs[&t.tgid].creds)
     }
 
-    /// The sandbox's hostname.
-    pub(crate) fn hostname(&self) -> &str {
-        &self.k.hostname
+    /// The calling thread's UTS namespace (host and domain names).
+    pub(crate) fn uts(&self) -> crate::kernel::uts::UtsRef {
+        self.task().uts.clone()
     }
 
-    pub(crate) fn set_hostname(&mut self, name: String) {
-        self.k.hostname = name;
+    /// unshare(2) of what a thread may take private copies of: its fd table
+    /// (CLONE_FILES), cwd and umask (CLONE_FS), UTS namespace (CLONE_NEWUTS).
+    pub(crate) fn unshare(&mut self, flags: i32) {
+        use std::{cell::RefCell, rc::Rc};
+        let t = self.task_mut();
+        if flags & libc::CLONE_FILES != 0 {
+            let copy = t.files.borrow().clone();
+            t.files = Rc::new(RefCell::new(copy));
+        }
+        if flags & libc::CLONE_FS != 0 {
+            let copy = t.fs.borrow().clone();
+            t.fs = Rc::new(RefCell::new(copy));
+        }
+        if flags & libc::CLONE_NEWUTS != 0 {
+            let copy = t.uts.borrow().clone();
+            t.uts = Rc::new(RefCell::new(copy));
+        }
+    }
+
+    /// How many threads the caller's process has.
+    pub(crate) fn thread_count(&self) -> usize {
+        self.k.tgs[&self.task().tgid].threads.len()
+    }
+
+    /// How many threads share the caller's address space (its own process's and any
+    /// CLONE_VM process's).
+    pub(crate) fn mm_users(&self) -> usize {
+        let mm = self.task().mm;
+        self.k.tasks.values().filter(|t| t.mm == mm).count()
     }
 
     /// Time since the sandbox booted, in ns.

@@ -52,6 +52,8 @@ pub(crate) struct Task {
     pub files: Rc<RefCell<FdTable>>,
     pub fs: Rc<RefCell<FsContext>>,
     pub sighand: SigHand,
+    /// Its UTS namespace (saved by the kernel: `kernel::uts`).
+    pub uts: crate::kernel::uts::UtsRef,
     pub sigmask: SigSet,
     /// Mask to restore after rt_sigsuspend / pselect / ppoll.
     pub saved_mask: Option<SigSet>,
@@ -355,6 +357,7 @@ pub(crate) struct TaskParts {
     pub files: Rc<RefCell<FdTable>>,
     pub fs: Rc<RefCell<FsContext>>,
     pub sighand: SigHand,
+    pub uts: crate::kernel::uts::UtsRef,
 }
 
 impl Task {
@@ -380,6 +383,7 @@ impl Task {
             files: _, // saved by id (refs)
             fs: _,
             sighand: _,
+            uts: _, // saved by the kernel with its namespace (kernel::uts)
             sigmask,
             saved_mask,
             pending,
@@ -437,6 +441,7 @@ impl Task {
             files: parts.files,
             fs: parts.fs,
             sighand: parts.sighand,
+            uts: parts.uts,
             sigmask: s.sigmask & !crate::kernel::signal::UNBLOCKABLE,
             saved_mask: s.saved_mask,
             pending: s.pending.iter().map(SigInfo::restore).collect(),

@@ -85,8 +85,8 @@ impl Kernel {
     }
 
     /// The sandbox's hostname.
-    pub(crate) fn hostname(&self) -> &str {
-        &self.hostname
+    pub(crate) fn hostname(&self) -> String {
+        String::from_utf8_lossy(&self.uts.borrow().hostname).into_owned()
     }
 
     /// The system calls logged as unimplemented, in number order.

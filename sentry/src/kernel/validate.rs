@@ -30,9 +30,8 @@ fn user_addr(object: &str, field: &'static str, v: u64, top: u64) -> Result<(), 
 /// Checks the whole state. `memory` is the image's allocated memory ranges (already
 /// checked for alignment and order by the memory file).
 pub fn validate(st: &KernelState) -> Result<(), Invalid> {
-    if st.hostname.len() > 64 {
-        return Err(bad("the kernel", "hostname", "is longer than 64 bytes"));
-    }
+    let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
+    crate::kernel::uts::validate(&st.uts, &tids)?;
     check_memory(st)?;
     let mms = unique("address space", st.mms.iter().map(|m| m.id))?;
     for m in &st.mms {

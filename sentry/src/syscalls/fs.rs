@@ -197,6 +197,10 @@ pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys
     if flags as i32 & !libc::AT_REMOVEDIR != 0 {
         return err(libc::EINVAL);
     }
+    if dot_last(&p).is_some() {
+        // What leads to the dot must be a directory (unlink("file/.") is ENOTDIR).
+        tryk!(c.resolve_dirfd(dirfd as i32, &p, true));
+    }
     match dot_last(&p) {
         // rmdir(".") is EINVAL, rmdir("..") ENOTEMPTY; unlink of either is a directory.
         Some(b".") if flags != 0 => return err(libc::EINVAL),
@@ -222,13 +226,26 @@ pub(super) fn unlinkat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Sys
 pub(super) fn renameat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
     let op = tryk!(c.read_path(op));
     let np = tryk!(c.read_path(np));
-    if dot_last(&op).is_some() || dot_last(&np).is_some() {
+    // A dot cannot be moved, nor replaced (RENAME_NOREPLACE: it exists).
+    if dot_last(&op).is_some() {
         return err(libc::EBUSY);
+    }
+    if dot_last(&np).is_some() {
+        return err(if flags as u32 & libc::RENAME_NOREPLACE != 0 {
+            libc::EEXIST
+        } else {
+            libc::EBUSY
+        });
     }
     let from = tryk!(c.resolve_dirfd(od as i32, &op, false));
     let to = tryk!(c.resolve_dirfd(nd as i32, &np, false));
     if !from.exists {
         return err(libc::ENOENT);
+    }
+    // A name renamed to itself: nothing to do (on any file system the mount lets write).
+    if to.exists && from.mount == to.mount && from.rel == to.rel && from.file.is_none() {
+        let ro = c.vfs().mounts[from.mount].readonly;
+        return if ro { err(libc::EROFS) } else { Sys::Ret(0) };
     }
     if !from.rel.is_empty() && !to.rel.is_empty() {
         tryk!(c.may_delete(&from));
@@ -254,15 +271,34 @@ pub(super) fn renameat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags
 }
 
 pub(super) fn linkat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: u64) -> Sys {
-    let op = tryk!(c.read_path(op));
+    let flags = flags as i32;
+    if flags & !(libc::AT_SYMLINK_FOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return err(libc::EINVAL);
+    }
+    let mut op = tryk!(c.read_path(op));
     let np = tryk!(c.read_path(np));
-    let from = tryk!(c.resolve_dirfd(od as i32, &op, flags as i32 & libc::AT_SYMLINK_FOLLOW != 0));
+    let mut follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    if op.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && od as i32 != libc::AT_FDCWD {
+        // The file dirfd names, reached as its /proc/self/fd link leads (a file no path
+        // reaches any more cannot be linked back: ENOENT).
+        tryk!(c.file(od));
+        op = format!("/proc/self/fd/{}", od as i32).into_bytes();
+        follow = true;
+    }
+    let from = tryk!(c.resolve_dirfd(od as i32, &op, follow));
     let to = tryk!(c.resolve_dirfd(nd as i32, &np, false));
-    if !from.exists {
+    if !from.exists || from.file.is_some() {
         return err(libc::ENOENT);
     }
     if to.exists {
         return err(libc::EEXIST);
+    }
+    // A new name with a trailing slash names a directory to be: not a link's.
+    if np.ends_with(b"/") {
+        return err(libc::ENOENT);
+    }
+    if from.mount != to.mount {
+        return err(libc::EXDEV);
     }
     tryk!(c.may_create(&to));
     // fs.protected_hardlinks: linking someone else's file needs read and write on it.
@@ -407,20 +443,65 @@ pub(super) fn fchown(c: &mut SysCtx) -> Sys {
     fd_attrib_changed(&f, r, inotify::IN_ATTRIB)
 }
 
+type Times = [nix::sys::time::TimeSpec; 2];
+
+/// utimensat: times as two timespecs (or now when `times` is 0).
 pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
     let a = c.args();
-    let (dirfd, path, times, flags) = (a[0], a[1], a[2], a[3] as i32);
-    let ts = |c: &SysCtx, i: u64| -> Result<nix::sys::time::TimeSpec, i32> {
-        if times == 0 {
-            return Ok(nix::sys::time::TimeSpec::new(0, libc::UTIME_NOW));
+    let times = if a[2] == 0 {
+        None
+    } else {
+        let b = tryk!(c.read_mem(a[2], 32));
+        let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8"));
+        let t = [
+            nix::sys::time::TimeSpec::new(word(0), word(1)),
+            nix::sys::time::TimeSpec::new(word(2), word(3)),
+        ];
+        // Nothing to do: Linux does not even look at the path.
+        if t.iter().all(|t| t.tv_nsec() == libc::UTIME_OMIT) {
+            return Sys::Ret(0);
         }
-        let b = c.read_mem(times + i * 16, 16)?;
-        let s = i64::from_le_bytes(b[..8].try_into().expect("8"));
-        let ns = i64::from_le_bytes(b[8..].try_into().expect("8"));
-        Ok(nix::sys::time::TimeSpec::new(s, ns))
+        Some(t)
     };
-    let at = tryk!(ts(c, 0));
-    let mt = tryk!(ts(c, 1));
+    utimens(c, a[0] as i32, a[1], times, a[3] as i32)
+}
+
+/// utime (a `struct utimbuf` of seconds), utimes and futimesat (two timevals): as
+/// utimensat without flags, the microseconds checked as Linux does (EINVAL outside
+/// 0..1000000).
+pub(super) fn utimes(c: &mut SysCtx, dirfd: i32, path: u64, times: u64, timevals: bool) -> Sys {
+    let times = if times == 0 {
+        None
+    } else {
+        let b = tryk!(c.read_mem(times, if timevals { 32 } else { 16 }));
+        let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8"));
+        let t = |i: usize| -> Result<nix::sys::time::TimeSpec, i32> {
+            if !timevals {
+                return Ok(nix::sys::time::TimeSpec::new(word(i), 0));
+            }
+            let us = word(2 * i + 1);
+            if !(0..1_000_000).contains(&us) {
+                return Err(libc::EINVAL);
+            }
+            Ok(nix::sys::time::TimeSpec::new(word(2 * i), us * 1000))
+        };
+        Some([tryk!(t(0)), tryk!(t(1))])
+    };
+    utimens(c, dirfd, path, times, 0)
+}
+
+fn utimens(c: &mut SysCtx, dirfd: i32, path: u64, times: Option<Times>, flags: i32) -> Sys {
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return err(libc::EINVAL);
+    }
+    let now = nix::sys::time::TimeSpec::new(0, libc::UTIME_NOW);
+    let [at, mt] = times.unwrap_or([now, now]);
+    for t in [&at, &mt] {
+        let special = t.tv_nsec() == libc::UTIME_NOW || t.tv_nsec() == libc::UTIME_OMIT;
+        if !special && !(0..1_000_000_000).contains(&t.tv_nsec()) {
+            return err(libc::EINVAL);
+        }
+    }
     // Explicit times are for the owner (or CAP_FOWNER); "now" also for a writer.
     let omit_or_now = |t: &nix::sys::time::TimeSpec| {
         t.tv_nsec() == libc::UTIME_NOW || t.tv_nsec() == libc::UTIME_OMIT
@@ -444,8 +525,23 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
             Err(libc::EPERM)
         }
     };
-    if path == 0 {
-        let f = tryk!(c.file(dirfd));
+    // No path: the file dirfd names (AT_FDCWD has none: the missing path is a bad
+    // address, as Linux answers). An empty path with AT_EMPTY_PATH: the same.
+    let by_fd = if path == 0 {
+        if dirfd == libc::AT_FDCWD {
+            return err(libc::EFAULT);
+        }
+        true
+    } else {
+        false
+    };
+    let p = if by_fd {
+        Vec::new()
+    } else {
+        tryk!(c.read_path(path))
+    };
+    if by_fd || (p.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && dirfd != libc::AT_FDCWD) {
+        let f = tryk!(c.file(dirfd as u64));
         let creds = c.creds();
         let r = f
             .borrow_mut()
@@ -453,8 +549,12 @@ pub(super) fn utimensat(c: &mut SysCtx) -> Sys {
             .and_then(|imp| imp.set_times(&at, &mt, &|st| allowed(creds, st)));
         return fd_attrib_changed(&f, r, event);
     }
-    let p = tryk!(c.read_path(path));
-    let r = tryk!(c.resolve_dirfd(dirfd as i32, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0));
+    let p = if p.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        b".".to_vec()
+    } else {
+        p
+    };
+    let r = tryk!(c.resolve_dirfd(dirfd, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0));
     if !r.exists {
         return err(libc::ENOENT);
     }

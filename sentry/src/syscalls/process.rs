@@ -46,25 +46,60 @@ pub(super) fn clone(c: &mut SysCtx, flags: u64, stack: u64, ptid: u64, ctid: u64
 /// clone.
 fn start_clone(c: &mut SysCtx, args: CloneArgs) -> Sys {
     tryk!(check_flags(args.flags));
+    if args.flags & libc::CLONE_NEWUTS != 0 && !c.creds().has(crate::creds::CAP_SYS_ADMIN) {
+        return err(libc::EPERM);
+    }
     c.clone(args)
 }
 
-fn check_flags(flags: i32) -> Result<(), Errno> {
-    let ns_flags = libc::CLONE_NEWNS
+/// Namespaces the sandbox does not make (EPERM, as for a caller without the
+/// capability): a UTS namespace is the one it does.
+const REFUSED_NAMESPACES: i32 = libc::CLONE_NEWNS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP
+    | CLONE_NEWTIME;
+
+/// unshare(2): private copies of the fd table, the fs context (cwd, umask) and the UTS
+/// namespace; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing shares them
+/// (EINVAL otherwise), CLONE_SYSVSEM has nothing to undo; other namespaces EPERM.
+pub(super) fn unshare(c: &mut SysCtx) -> Sys {
+    let flags = c.arg(0) as i32;
+    let known = libc::CLONE_THREAD
+        | libc::CLONE_FS
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_VM
+        | libc::CLONE_FILES
+        | libc::CLONE_SYSVSEM
         | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUSER
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWNET
-        | libc::CLONE_NEWCGROUP
-        | CLONE_NEWTIME;
+        | REFUSED_NAMESPACES;
+    if flags & !known != 0 {
+        return err(libc::EINVAL);
+    }
+    let shared = flags & (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM) != 0
+        && (c.thread_count() > 1 || c.mm_users() > 1);
+    if shared {
+        return err(libc::EINVAL);
+    }
+    if flags & REFUSED_NAMESPACES != 0
+        || (flags & libc::CLONE_NEWUTS != 0 && !c.creds().has(crate::creds::CAP_SYS_ADMIN))
+    {
+        return err(libc::EPERM);
+    }
+    c.unshare(flags);
+    Sys::Ret(0)
+}
+
+fn check_flags(flags: i32) -> Result<(), Errno> {
     if (flags & libc::CLONE_THREAD != 0 && flags & libc::CLONE_SIGHAND == 0)
         || (flags & libc::CLONE_SIGHAND != 0 && flags & libc::CLONE_VM == 0)
         || flags & libc::CLONE_PIDFD != 0
     {
         return Err(libc::EINVAL);
     }
-    if flags & ns_flags != 0 {
+    if flags & REFUSED_NAMESPACES != 0 {
         return Err(libc::EPERM);
     }
     Ok(())
@@ -369,31 +404,41 @@ pub(super) fn prlimit(c: &mut SysCtx, pid: u64, res: u64, new: u64, old: u64) ->
 
 pub(super) fn uname(c: &mut SysCtx) -> Sys {
     let mut b = vec![0u8; 65 * 6];
-    let fields = [
-        "Linux",
-        c.hostname(),
-        "4.4.0",
-        "#1 SMP Sun Jan 10 15:06:54 PST 2016",
-        "x86_64",
-        "(none)",
+    let uts = c.uts();
+    let uts = uts.borrow();
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        &uts.hostname,
+        b"4.4.0",
+        b"#1 SMP Sun Jan 10 15:06:54 PST 2016",
+        b"x86_64",
+        &uts.domainname,
     ];
     for (i, f) in fields.iter().enumerate() {
         let n = f.len().min(64);
-        b[i * 65..i * 65 + n].copy_from_slice(&f.as_bytes()[..n]);
+        b[i * 65..i * 65 + n].copy_from_slice(&f[..n]);
     }
     ret(c.write_mem(c.arg(0), &b).map(|_| 0))
 }
 
-pub(super) fn sethostname(c: &mut SysCtx) -> Sys {
+/// sethostname/setdomainname: `len` bytes (at most 64) for CAP_SYS_ADMIN, into the
+/// caller's UTS namespace.
+pub(super) fn set_uts_name(c: &mut SysCtx, domain: bool) -> Sys {
     let [name, len, ..] = c.args();
-    if len > 64 {
+    if len > crate::kernel::uts::NAME_MAX as u64 {
         return err(libc::EINVAL);
     }
     if !c.creds().has(crate::creds::CAP_SYS_ADMIN) {
         return err(libc::EPERM);
     }
-    let b = tryk!(c.read_mem(name, len as usize));
-    c.set_hostname(String::from_utf8_lossy(&b).into_owned());
+    let b = crate::kernel::uts::name_of(&tryk!(c.read_mem(name, len as usize)));
+    let uts = c.uts();
+    let mut u = uts.borrow_mut();
+    if domain {
+        u.domainname = b;
+    } else {
+        u.hostname = b;
+    }
     Sys::Ret(0)
 }
 

@@ -261,6 +261,8 @@ const MOUNT_API: &str =
     "the new mount API: a container does not change its mounts (mount is refused)";
 const MODULES: &str = "a container does not load kernel modules";
 const NAMESPACES: &str = "a container does not make or join namespaces";
+const UNSHARE: &str = "private fd table, fs context and UTS namespace; other namespaces EPERM \
+     (a container does not make them)";
 const HOST: &str = "the host's business, not a container's";
 
 /// A call that succeeds at once and does nothing (the notes say why).
@@ -528,7 +530,7 @@ const LIST: &[Syscall] = &[
         .serves(|c| signal::rt_sigqueueinfo(c, libc::SYS_rt_sigqueueinfo)),
     sys(130, "rt_sigsuspend").serves(signal::rt_sigsuspend).eintr(),
     sys(131, "sigaltstack").serves(signal::sigaltstack),
-    sys(132, "utime"),
+    sys(132, "utime").serves(|c| fs::utimes(c, CWD as i32, c.arg(0), c.arg(1), false)),
     sys(133, "mknod").serves(|c| fs::mknodat(c, CWD, c.arg(0), c.arg(1))).partial(MKNOD),
     sys(134, "uselib"),
     sys(135, "personality").serves(ok).noop(
@@ -582,8 +584,8 @@ const LIST: &[Syscall] = &[
     sys(167, "swapon").refused(libc::EPERM, HOST),
     sys(168, "swapoff").refused(libc::EPERM, HOST),
     sys(169, "reboot").refused(libc::EPERM, HOST),
-    sys(170, "sethostname").serves(process::sethostname),
-    sys(171, "setdomainname"),
+    sys(170, "sethostname").serves(|c| process::set_uts_name(c, false)),
+    sys(171, "setdomainname").serves(|c| process::set_uts_name(c, true)),
     sys(172, "iopl"),
     sys(173, "ioperm"),
     sys(174, "create_module"),
@@ -682,7 +684,7 @@ const LIST: &[Syscall] = &[
         "EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored; an epoll set watched by another reads as always ready, and cycles of sets are not refused",
     ),
     sys(234, "tgkill").serves(signal::tgkill),
-    sys(235, "utimes"),
+    sys(235, "utimes").serves(|c| fs::utimes(c, CWD as i32, c.arg(0), c.arg(1), true)),
     sys(236, "vserver"),
     sys(237, "mbind"),
     sys(238, "set_mempolicy"),
@@ -711,7 +713,7 @@ const LIST: &[Syscall] = &[
     sys(258, "mkdirat").serves(|c| fs::mkdirat(c, c.arg(0), c.arg(1), c.arg(2))),
     sys(259, "mknodat").serves(|c| fs::mknodat(c, c.arg(0), c.arg(1), c.arg(2))).partial(MKNOD),
     sys(260, "fchownat").serves(|c| fs::fchownat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))),
-    sys(261, "futimesat"),
+    sys(261, "futimesat").serves(|c| fs::utimes(c, c.arg(0) as i32, c.arg(1), c.arg(2), true)),
     sys(262, "newfstatat").serves(|c| fs::fstatat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3))),
     sys(263, "unlinkat").serves(|c| fs::unlinkat(c, c.arg(0), c.arg(1), c.arg(2))),
     sys(264, "renameat").serves(|c| fs::renameat(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), 0)),
@@ -722,7 +724,7 @@ const LIST: &[Syscall] = &[
     sys(269, "faccessat").serves(|c| fs::faccessat(c, c.arg(0), c.arg(1), c.arg(2), 0)),
     sys(270, "pselect6").serves(|c| poll::select(c, true)).eintr(),
     sys(271, "ppoll").serves(poll::ppoll).eintr(),
-    sys(272, "unshare").refused(libc::EPERM, NAMESPACES),
+    sys(272, "unshare").serves(process::unshare).partial(UNSHARE),
     sys(273, "set_robust_list").serves(set_robust_list).partial(
         "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
          futexes are not woken with FUTEX_OWNER_DIED",
