@@ -161,6 +161,7 @@ register! {
         PtyMaster(crate::fs::devpts::PtyMaster),
         PtyReplica(crate::fs::devpts::PtyReplica),
         Memfd(crate::fs::memfd::MemfdFile),
+        ProcMem(crate::fs::procmem::ProcMem),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

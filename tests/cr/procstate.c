@@ -2,7 +2,7 @@
  * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs, keep-caps, child
  * subreaper, dumpable and death signal, and its scheduling attributes (nice, policy with
  * reset-on-fork, CPU affinity), its host and domain names, and a child's UTS namespace of
- * its own with other names. */
+ * its own with other names, and an open /proc/self/mem that still reads its memory. */
 #include "cr.h"
 #include <fcntl.h>
 #include <sched.h>
@@ -47,8 +47,16 @@ int main(void) {
 		uname(&u);
 		_exit(strcmp(u.nodename, "cr-inner") == 0 && strcmp(u.domainname, "inner.dom") == 0 ? 0 : 4);
 	}
+	static char marker[] = "memory by address";
+	int mem = open("/proc/self/mem", O_RDWR);
+	if (mem < 0)
+		die("open /proc/self/mem");
 	ready();
 	wait_term();
+	char seen[sizeof marker] = {0};
+	check(pread(mem, seen, sizeof seen, (off_t)marker) == sizeof seen && strcmp(seen, marker) == 0,
+	      "/proc/self/mem after restore: %s", seen);
+	check(pwrite(mem, "M", 1, (off_t)marker) == 1 && marker[0] == 'M', "a write through /proc/self/mem");
 	struct utsname u;
 	uname(&u);
 	check(strcmp(u.nodename, "cr-host") == 0 && strcmp(u.domainname, "cr.domain") == 0, "names %s %s",

@@ -21,6 +21,14 @@ static const char *en(long r) {
     }
 }
 
+/* Prints "what: N" for a result N >= 0, else "what: ERRNO-NAME". */
+__attribute__((unused)) static void outcome(const char *what, long r) {
+    if (r < 0)
+        printf("%s: %s\n", what, strerrorname_np(errno));
+    else
+        printf("%s: %ld\n", what, r);
+}
+
 /* Prints fd's descriptor and status flags and what its /proc/self/fd link names. */
 static void show_fd(int fd) {
     printf("cloexec=%d nonblock=%d\n", fcntl(fd, F_GETFD) & FD_CLOEXEC,

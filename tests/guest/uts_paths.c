@@ -15,14 +15,10 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "checks.h"
 #include <utime.h>
 
-static void show(const char *what, long r) {
-    if (r < 0)
-        printf("%s: %s\n", what, strerrorname_np(errno));
-    else
-        printf("%s: %ld\n", what, r);
-}
 
 static void names(const char *who) {
     struct utsname u;
@@ -44,9 +40,9 @@ int main(void) {
         last = first;
     printf("online list matches get_nprocs: %d\n", last - first + 1 == get_nprocs_conf());
     struct stat st;
-    show("stat /sys/devices/system/cpu/cpu0 is a dir",
+    outcome("stat /sys/devices/system/cpu/cpu0 is a dir",
          stat("/sys/devices/system/cpu/cpu0", &st) == 0 && S_ISDIR(st.st_mode));
-    show("lseek SEEK_END of a proc file", lseek(open("/proc/self/stat", O_RDONLY), 0, SEEK_END));
+    outcome("lseek SEEK_END of a proc file", lseek(open("/proc/self/stat", O_RDONLY), 0, SEEK_END));
 
     // A thread of its own UTS namespace: its names do not leak to the parent.
     char before[65];
@@ -57,13 +53,13 @@ int main(void) {
             printf("unshare: %s\n", strerrorname_np(errno));
             _exit(1);
         }
-        show("sethostname 3 of 10", sethostname("0123456789", 3));
+        outcome("sethostname 3 of 10", sethostname("0123456789", 3));
         names("child");
-        show("sethostname with a NUL", sethostname("abcdef\0xyz", 10));
-        show("setdomainname", setdomainname("dom.example", 11));
+        outcome("sethostname with a NUL", sethostname("abcdef\0xyz", 10));
+        outcome("setdomainname", setdomainname("dom.example", 11));
         char long_name[66];
         memset(long_name, 'n', sizeof long_name);
-        show("sethostname 65", sethostname(long_name, 65));
+        outcome("sethostname 65", sethostname(long_name, 65));
         names("child");
         f = fopen("/proc/sys/kernel/domainname", "r");
         if (f && fgets(buf, sizeof buf, f))
@@ -82,9 +78,9 @@ int main(void) {
     gethostname(after, sizeof after);
     printf("child ok: %d, parent's name unchanged: %d\n",
            WIFEXITED(status) && WEXITSTATUS(status) == 0, strcmp(before, after) == 0);
-    show("unshare of an unknown flag", unshare(0x40));
-    show("unshare CLONE_FILES", unshare(CLONE_FILES));
-    show("unshare CLONE_FS", unshare(CLONE_FS));
+    outcome("unshare of an unknown flag", unshare(0x40));
+    outcome("unshare CLONE_FILES", unshare(CLONE_FILES));
+    outcome("unshare CLONE_FS", unshare(CLONE_FS));
 
     // Path calls' argument checks.
     char dir[] = "/tmp/uts_paths.XXXXXX";
@@ -95,40 +91,40 @@ int main(void) {
     int fd = open(file, O_CREAT | O_RDWR, 0644);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     snprintf(name, sizeof name, "%s/.", file);
-    show("unlink file/.", unlink(name));
+    outcome("unlink file/.", unlink(name));
     snprintf(name, sizeof name, "%s/..", file);
-    show("unlink file/..", unlink(name));
-    show("unlinkat fd empty", unlinkat(fd, "", 0));
-    show("linkat bad flags", linkat(fd, "x", dfd, "y", 3));
+    outcome("unlink file/..", unlink(name));
+    outcome("unlinkat fd empty", unlinkat(fd, "", 0));
+    outcome("linkat bad flags", linkat(fd, "x", dfd, "y", 3));
     snprintf(name, sizeof name, "%s/new/", dir);
-    show("link to a trailing slash", link(file, name));
-    show("linkat AT_EMPTY_PATH", linkat(fd, "", dfd, "again", AT_EMPTY_PATH));
-    show("stat again", fstatat(dfd, "again", &st, 0) == 0 && st.st_nlink == 2);
-    show("link to /sys", link(file, "/sys/newfile"));
+    outcome("link to a trailing slash", link(file, name));
+    outcome("linkat AT_EMPTY_PATH", linkat(fd, "", dfd, "again", AT_EMPTY_PATH));
+    outcome("stat again", fstatat(dfd, "again", &st, 0) == 0 && st.st_nlink == 2);
+    outcome("link to /sys", link(file, "/sys/newfile"));
     struct timespec omit[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
-    show("utimensat both omitted, missing path", utimensat(AT_FDCWD, "/nonexistent/x", omit, 0));
+    outcome("utimensat both omitted, missing path", utimensat(AT_FDCWD, "/nonexistent/x", omit, 0));
     struct timespec times[2] = {{10, 0}, {20, 0}};
-    show("utimensat AT_EMPTY_PATH", utimensat(fd, "", times, AT_EMPTY_PATH));
+    outcome("utimensat AT_EMPTY_PATH", utimensat(fd, "", times, AT_EMPTY_PATH));
     fstat(fd, &st);
     printf("times: %ld %ld\n", (long)st.st_atime, (long)st.st_mtime);
-    show("utimensat bad nsec", utimensat(fd, "", (struct timespec[2]){{1, 2000000000}, {1, 0}}, AT_EMPTY_PATH));
-    show("utimensat bad flags", utimensat(dfd, "file", times, 0x8000));
-    show("futimesat AT_FDCWD NULL", syscall(SYS_futimesat, AT_FDCWD, NULL, NULL));
+    outcome("utimensat bad nsec", utimensat(fd, "", (struct timespec[2]){{1, 2000000000}, {1, 0}}, AT_EMPTY_PATH));
+    outcome("utimensat bad flags", utimensat(dfd, "file", times, 0x8000));
+    outcome("futimesat AT_FDCWD NULL", syscall(SYS_futimesat, AT_FDCWD, NULL, NULL));
     struct timeval tv[2] = {{30, 0}, {40, 5}};
-    show("utimes", utimes(file, tv));
+    outcome("utimes", utimes(file, tv));
     fstat(fd, &st);
     printf("times: %ld %ld %ld\n", (long)st.st_atime, (long)st.st_mtime, st.st_mtim.tv_nsec);
     struct timeval badtv[2] = {{30, 1000000}, {40, 0}};
-    show("utimes bad usec", utimes(file, badtv));
+    outcome("utimes bad usec", utimes(file, badtv));
     struct utimbuf ub = {50, 60};
-    show("utime", utime(file, &ub));
+    outcome("utime", utime(file, &ub));
     fstat(fd, &st);
     printf("times: %ld %ld\n", (long)st.st_atime, (long)st.st_mtime);
-    show("futimesat fd NULL path", syscall(SYS_futimesat, fd, NULL, tv));
-    show("rename to itself", rename(file, file));
+    outcome("futimesat fd NULL path", syscall(SYS_futimesat, fd, NULL, tv));
+    outcome("rename to itself", rename(file, file));
     snprintf(name, sizeof name, "%s/.", dir);
-    show("renameat2 NOREPLACE onto a dot", renameat2(AT_FDCWD, file, AT_FDCWD, name, RENAME_NOREPLACE));
-    show("rename onto a dot", rename(file, name));
+    outcome("renameat2 NOREPLACE onto a dot", renameat2(AT_FDCWD, file, AT_FDCWD, name, RENAME_NOREPLACE));
+    outcome("rename onto a dot", rename(file, name));
     unlinkat(dfd, "again", 0);
     unlink(file);
     rmdir(dir);

@@ -265,3 +265,12 @@ fn uts_namespaces_sysfs_and_path_argument_checks_behave_as_on_the_host() {
     // natively.
     same_as_on_the_host("uts_paths", &[]);
 }
+
+#[test]
+fn proc_pid_mem_behaves_as_on_the_host() {
+    // /proc/self/mem and a child's /proc/PID/mem read and written by address, positions,
+    // SEEK_END refused, EIO on unmapped memory, a read cut where the mapping ends, end of
+    // file after the child is gone, EBADF through a read-only description: the same lines
+    // as natively.
+    same_as_on_the_host("procmem", &[]);
+}

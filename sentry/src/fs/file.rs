@@ -293,6 +293,15 @@ pub(crate) fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result
     }
 }
 
+/// lseek on a file with no end to seek from (a generated file of procfs, a process's
+/// memory): SEEK_SET and SEEK_CUR only, EINVAL for the others.
+pub(crate) fn seek_without_end(pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
+    if whence != libc::SEEK_SET && whence != libc::SEEK_CUR {
+        return Err(libc::EINVAL);
+    }
+    seek_in(pos, 0, off, whence)
+}
+
 /// An open file description, shared by dup'd fds and across fork.
 ///
 /// An `O_PATH` description only names its file: it has no I/O ([`OpenFile::io`] is

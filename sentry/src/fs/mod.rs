@@ -22,6 +22,7 @@ pub(crate) mod lock;
 pub(crate) mod memfd;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
+pub(crate) mod procmem;
 pub(crate) mod stdio;
 pub(crate) mod synthetic;
 pub(crate) mod sysfs;
@@ -73,6 +74,8 @@ pub enum SynthNode {
     Dev(DevNode),
     /// A terminal node of devfs or devpts.
     Tty(TtyNode),
+    /// `/proc/PID/mem` of process `PID` (opened as `procmem::ProcMem`).
+    Mem(i32),
     /// A "magic link" (`/proc/PID/fd/N`): `readlink` shows `text`, and following it
     /// reaches the open file itself, not what `text` names. `mode` is its permission bits
     /// (the description's access mode, as Linux shows them).
@@ -259,6 +262,7 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
             st.st_mode = libc::S_IFCHR | 0o666;
             st.st_rdev = d.rdev();
         }
+        SynthNode::Mem(_) => st.st_mode = libc::S_IFREG | 0o600,
         SynthNode::Tty(TtyNode::Ptmx) => {
             st.st_mode = libc::S_IFCHR | 0o666;
             st.st_rdev = libc::makedev(5, 2);

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
-use crate::fs::file::{anon_stat, seek_in, FileImpl, IoErr, Mappable};
+use crate::fs::file::{anon_stat, seek_in, seek_without_end, FileImpl, IoErr, Mappable};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::mm::Errno;
 
@@ -43,10 +43,7 @@ impl FileImpl for SynthFile {
     /// As a seq file of Linux's procfs: from the start or the position only (a generated
     /// file has no end to seek from: EINVAL).
     fn seek(&mut self, pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {
-        if whence != libc::SEEK_SET && whence != libc::SEEK_CUR {
-            return Err(libc::EINVAL);
-        }
-        seek_in(pos, self.data.len() as i64, off, whence)
+        seek_without_end(pos, off, whence)
     }
 
     fn stat(&self) -> Result<libc::stat, Errno> {

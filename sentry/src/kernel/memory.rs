@@ -40,6 +40,41 @@ impl Kernel {
         e.mm.write(&mut cx, addr, data)
     }
 
+    /// `/proc/PID/mem`: the bytes of address space `mm` from `addr`, at most `len`, as far
+    /// as they are readable: EIO when not even the first is; none when the address space
+    /// is gone (its process exited or exec'd).
+    pub(crate) fn peek_mm(&self, mm: u64, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let Some(e) = self.mms.get(&mm) else {
+            return Ok(Vec::new());
+        };
+        let n = e.mm.accessible(addr, len, libc::PROT_READ);
+        if n == 0 && len > 0 {
+            return Err(libc::EIO);
+        }
+        let mut buf = vec![0u8; n];
+        e.mm.read(&self.mf, addr, &mut buf).map_err(|_| libc::EIO)?;
+        Ok(buf)
+    }
+
+    /// `/proc/PID/mem`: writes `data` into address space `mm` at `addr`, as far as it is
+    /// writable: the count, EIO when not even the first byte is, 0 when it is gone.
+    pub(crate) fn poke_mm(&mut self, mm: u64, addr: u64, data: &[u8]) -> Result<usize, Errno> {
+        let Some(e) = self.mms.get_mut(&mm) else {
+            return Ok(0);
+        };
+        let n = e.mm.accessible(addr, data.len(), libc::PROT_WRITE);
+        if n == 0 && !data.is_empty() {
+            return Err(libc::EIO);
+        }
+        let mut cx = MmCtx {
+            mf: &self.mf,
+            plat: &mut *self.plat,
+        };
+        e.mm.write(&mut cx, addr, &data[..n])
+            .map_err(|_| libc::EIO)?;
+        Ok(n)
+    }
+
     /// How many bytes from `addr` (at most `len`) the task could copy with `prot`.
     pub(crate) fn accessible(&self, tid: i32, addr: u64, len: usize, prot: i32) -> usize {
         self.mms[&self.tasks[&tid].mm]

@@ -346,6 +346,7 @@ impl Kernel {
                     }
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
                     SynthNode::Tty(node) => self.open_tty(tid, node, flags)?,
+                    SynthNode::Mem(pid) => Box::new(self.open_proc_mem(tid, pid)?),
                     SynthNode::Symlink(_) | SynthNode::FdLink { .. } => return Err(libc::ELOOP),
                 };
                 if flags & libc::O_DIRECTORY != 0 && !kind.is_dir() {
@@ -354,5 +355,25 @@ impl Kernel {
                 Ok(OpenFile::new(kind, gflags, r.path))
             }
         }
+    }
+
+    /// `/proc/PID/mem`: for its own process, or for a caller that may trace it (the same
+    /// ids while the process is dumpable, or CAP_SYS_PTRACE); EACCES otherwise. The
+    /// description holds the address space the process has now (none: a zombie's).
+    fn open_proc_mem(&self, tid: i32, pid: i32) -> Result<crate::fs::procmem::ProcMem, Errno> {
+        let g = self.tgs.get(&pid).ok_or(libc::ENOENT)?;
+        let caller = &self.tg_of(tid).creds;
+        let own = self.tasks[&tid].tgid == pid;
+        let traceable = caller.may_read_process(&g.creds)
+            && (!g.prctl.not_dumpable || caller.has(crate::creds::CAP_SYS_PTRACE));
+        if !own && !traceable {
+            return Err(libc::EACCES);
+        }
+        let mm = g
+            .threads
+            .iter()
+            .find_map(|t| self.tasks.get(t))
+            .map_or(0, |t| t.mm);
+        Ok(crate::fs::procmem::ProcMem { mm })
     }
 }

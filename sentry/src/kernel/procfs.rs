@@ -156,7 +156,7 @@ fn task_node(
             let mut names: Vec<(String, u8)> = [
                 "stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "mountinfo",
                 "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score", "auxv",
-                "oom_score_adj", "coredump_filter",
+                "oom_score_adj", "coredump_filter", "mem",
             ]
             .iter()
             .map(|n| (n.to_string(), libc::DT_REG))
@@ -172,6 +172,7 @@ fn task_node(
         // what lived in its memory reads empty.
         ["exe" | "cwd" | "root"] | ["ns", _] if zombie => Err(libc::EACCES),
         ["cmdline" | "environ" | "auxv" | "maps"] if zombie => Ok(file(String::new())),
+        ["mem"] => Ok(SynthNode::Mem(tgid)),
         ["exe"] => Ok(SynthNode::Symlink(live(t).map(|_| g.exe.clone())?)),
         ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
         ["root"] => Ok(SynthNode::Symlink("/".into())),

@@ -592,6 +592,16 @@ impl SysCtx<'_> {
         self.k.with_mm(self.tid, f)
     }
 
+    /// `/proc/PID/mem` reads of address space `mm` (`Kernel::peek_mm`).
+    pub(crate) fn peek_mm(&self, mm: u64, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        self.k.peek_mm(mm, addr, len)
+    }
+
+    /// `/proc/PID/mem` writes into address space `mm` (`Kernel::poke_mm`).
+    pub(crate) fn poke_mm(&mut self, mm: u64, addr: u64, data: &[u8]) -> Result<usize, Errno> {
+        self.k.poke_mm(mm, addr, data)
+    }
+
     /// The memory file, for the kinds whose bytes live in it (memfds).
     pub(crate) fn memory_file(&self) -> std::rc::Rc<crate::mm::MemoryFile> {
         self.k.mf.clone()

@@ -80,6 +80,9 @@ fn do_read(
     off: Option<u64>,
 ) -> Result<usize, IoErr> {
     let f = c.file(fd)?;
+    if let Some(mm) = proc_mem(&f) {
+        return proc_mem_io(c, &f, mm, (buf, len), off, false);
+    }
     let mask = f.borrow().imp.signal_mask();
     if let Some(mask) = mask {
         return read_signals(c, &f, mask, buf, len);
@@ -159,6 +162,9 @@ fn do_write(
     off: Option<u64>,
 ) -> Result<usize, IoErr> {
     let f = c.file(fd)?;
+    if let Some(mm) = proc_mem(&f) {
+        return proc_mem_io(c, &f, mm, (buf, len), off, true);
+    }
     let len = room(c, &[(buf, len.min(MAX_RW))], false);
     let len = fsize_room(c, &f, off, len)?;
     let is_pipe = f.borrow().notify_key();
@@ -189,6 +195,47 @@ fn do_write(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The address space a `/proc/PID/mem` description reads, if `f` is one.
+fn proc_mem(f: &FileRef) -> Option<u64> {
+    f.borrow()
+        .kind::<crate::fs::procmem::ProcMem>()
+        .map(|m| m.mm)
+}
+
+/// read/write/pread/pwrite of `/proc/PID/mem`: the offset is the address in address
+/// space `mm`; as much as is accessible there from it moves (EIO when nothing is), and
+/// the position advances by it.
+fn proc_mem_io(
+    c: &mut SysCtx,
+    f: &FileRef,
+    mm: u64,
+    (buf, len): (u64, usize),
+    off: Option<u64>,
+    write: bool,
+) -> Result<usize, IoErr> {
+    let (allowed, pos) = {
+        let fb = f.borrow();
+        (if write { fb.writable() } else { fb.readable() }, fb.pos)
+    };
+    if !allowed {
+        return Err(IoErr::Errno(libc::EBADF));
+    }
+    let at = off.unwrap_or(pos);
+    let len = room(c, &[(buf, len.min(MAX_RW))], !write);
+    let n = if write {
+        let data = c.read_mem(buf, len)?;
+        c.poke_mm(mm, at, &data)?
+    } else {
+        let data = c.peek_mm(mm, at, len)?;
+        c.write_mem(buf, &data)?;
+        data.len()
+    };
+    if off.is_none() {
+        f.borrow_mut().pos = at.wrapping_add(n as u64);
+    }
+    Ok(n)
 }
 
 /// Parks on `key` until `timeout_ns` from the call's start (0: no deadline); EAGAIN once

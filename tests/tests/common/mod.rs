@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Compiles `tests/guest/NAME.c` into a static binary (once per test process).
 pub fn guest(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest");
-    static_c(&dir, name, &[])
+    static_c(&dir, name, &[&dir.join("checks.h")])
 }
 
 /// Compiles `tests/cr/NAME.c` (a program of the checkpoint/restore suite, which includes

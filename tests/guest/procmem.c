@@ -1,0 +1,72 @@
+// /proc/PID/mem: a process reading and writing its own memory and a child's by address,
+// the position moving as a file's, no end to seek from, EIO on unmapped memory, a read
+// stopping where the memory does, end of file once the child is gone, and a description
+// opened read-only refusing writes: compared line by line with the host.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checks.h"
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    char secret[] = "hello-world";
+    char out[sizeof secret] = {0};
+    int fd = open("/proc/self/mem", O_RDWR);
+    outcome("open self rw", fd >= 0);
+    outcome("pread", pread(fd, out, sizeof out, (off_t)secret));
+    printf("read back: %s\n", out);
+    outcome("pwrite", pwrite(fd, "HELLO", 5, (off_t)secret));
+    printf("secret now: %s\n", secret);
+    outcome("lseek to it", lseek(fd, (off_t)secret, SEEK_SET) == (off_t)secret);
+    outcome("read 4", read(fd, out, 4));
+    outcome("position moved by 4", lseek(fd, 0, SEEK_CUR) == (off_t)secret + 4);
+    outcome("lseek SEEK_END", lseek(fd, 0, SEEK_END));
+
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(two, 'x', 2 * page);
+    munmap(two + page, page);
+    char big[8192];
+    outcome("read across the end of a mapping", pread(fd, big, sizeof big, (off_t)(two + page - 3)));
+    outcome("read of unmapped memory", pread(fd, big, 1, (off_t)(two + page)));
+    outcome("write of unmapped memory", pwrite(fd, "y", 1, (off_t)(two + page)));
+    char *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    outcome("read of read-only memory", pread(fd, big, 8, (off_t)ro));
+
+    int rd = open("/proc/self/mem", O_RDONLY);
+    outcome("write through a read-only description", pwrite(rd, "z", 1, (off_t)secret));
+
+    int up[2], down[2];
+    pipe(up);
+    pipe(down);
+    pid_t child = fork();
+    if (child == 0) {
+        char mine[] = "child-data";
+        char *p = mine;
+        write(up[1], &p, sizeof p);
+        char c;
+        read(down[0], &c, 1);
+        printf("child sees: %s\n", mine);
+        _exit(0);
+    }
+    char *where;
+    read(up[0], &where, sizeof where);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", child);
+    int cfd = open(path, O_RDWR);
+    outcome("open the child's", cfd >= 0);
+    memset(out, 0, sizeof out);
+    outcome("read the child's", pread(cfd, out, 10, (off_t)where));
+    printf("child's data: %s\n", out);
+    outcome("write the child's", pwrite(cfd, "CHILD", 5, (off_t)where));
+    write(down[1], "g", 1);
+    waitpid(child, NULL, 0);
+    outcome("read after the child is gone", pread(cfd, out, 10, (off_t)where));
+    return 0;
+}
