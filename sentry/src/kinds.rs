@@ -162,6 +162,7 @@ register! {
         PtyReplica(crate::fs::devpts::PtyReplica),
         Memfd(crate::fs::memfd::MemfdFile),
         ProcMem(crate::fs::procmem::ProcMem),
+        ProcComm(crate::fs::proccomm::ProcComm),
     }
     shared {
         Pipe(crate::ipc::pipe::Pipe),

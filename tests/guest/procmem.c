@@ -1,13 +1,16 @@
 // /proc/PID/mem: a process reading and writing its own memory and a child's by address,
 // the position moving as a file's, no end to seek from, EIO on unmapped memory, a read
 // stopping where the memory does, end of file once the child is gone, and a description
-// opened read-only refusing writes: compared line by line with the host.
+// opened read-only refusing writes; and comm files: a thread's name written through
+// /proc (cut at 15 bytes), refused (EINVAL) from another process: compared line by line
+// with the host.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,5 +71,25 @@ int main(void) {
     write(down[1], "g", 1);
     waitpid(child, NULL, 0);
     outcome("read after the child is gone", pread(cfd, out, 10, (off_t)where));
+
+    char comm_path[64], name[32] = {0};
+    snprintf(comm_path, sizeof comm_path, "/proc/%d/task/%d/comm", getpid(), gettid());
+    int cm = open(comm_path, O_WRONLY | O_TRUNC);
+    outcome("write comm", write(cm, "0123456789abcdefXYZ", 19));
+    prctl(PR_GET_NAME, name);
+    printf("name: %s\n", name);
+    int cr = open(comm_path, O_RDONLY);
+    memset(big, 0, 64);
+    outcome("read comm", read(cr, big, 64));
+    printf("comm file: %s", big);
+    pid_t other = fork();
+    if (other == 0) {
+        int o = open(comm_path, O_WRONLY);
+        printf("another process opens it: %d\n", o >= 0);
+        outcome("another process writes it", write(o, "x", 1));
+        _exit(0);
+    }
+    waitpid(other, NULL, 0);
+    outcome("write through a read-only comm", write(cr, "y", 1));
     return 0;
 }

@@ -267,10 +267,11 @@ fn uts_namespaces_sysfs_and_path_argument_checks_behave_as_on_the_host() {
 }
 
 #[test]
-fn proc_pid_mem_behaves_as_on_the_host() {
+fn proc_pid_mem_and_comm_files_behave_as_on_the_host() {
     // /proc/self/mem and a child's /proc/PID/mem read and written by address, positions,
     // SEEK_END refused, EIO on unmapped memory, a read cut where the mapping ends, end of
-    // file after the child is gone, EBADF through a read-only description: the same lines
-    // as natively.
+    // file after the child is gone, EBADF through a read-only description; a thread's name
+    // written through its comm file (cut at 15 bytes), EINVAL from another process: the
+    // same lines as natively.
     same_as_on_the_host("procmem", &[]);
 }

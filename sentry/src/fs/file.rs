@@ -293,6 +293,18 @@ pub(crate) fn seek_in(pos: &mut u64, size: i64, off: i64, whence: i32) -> Result
     }
 }
 
+/// read(2) of bytes held in the description (a generated file): up to `len` from `off`
+/// (pread) or from the position, which then advances.
+pub(crate) fn read_held(data: &[u8], pos: &mut u64, len: usize, off: Option<u64>) -> Vec<u8> {
+    let at = off.unwrap_or(*pos).min(usize::MAX as u64) as usize;
+    let out = data.get(at..).unwrap_or_default();
+    let out = out[..out.len().min(len)].to_vec();
+    if off.is_none() {
+        *pos += out.len() as u64;
+    }
+    out
+}
+
 /// lseek on a file with no end to seek from (a generated file of procfs, a process's
 /// memory): SEEK_SET and SEEK_CUR only, EINVAL for the others.
 pub(crate) fn seek_without_end(pos: &mut u64, off: i64, whence: i32) -> Result<i64, Errno> {

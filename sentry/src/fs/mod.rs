@@ -22,6 +22,7 @@ pub(crate) mod lock;
 pub(crate) mod memfd;
 pub(crate) mod mount_setup;
 pub(crate) mod persist;
+pub(crate) mod proccomm;
 pub(crate) mod procmem;
 pub(crate) mod stdio;
 pub(crate) mod synthetic;
@@ -76,6 +77,8 @@ pub enum SynthNode {
     Tty(TtyNode),
     /// `/proc/PID/mem` of process `PID` (opened as `procmem::ProcMem`).
     Mem(i32),
+    /// A thread's comm file (opened as `proccomm::ProcComm`): its thread and name.
+    Comm(i32, String),
     /// A "magic link" (`/proc/PID/fd/N`): `readlink` shows `text`, and following it
     /// reaches the open file itself, not what `text` names. `mode` is its permission bits
     /// (the description's access mode, as Linux shows them).
@@ -263,6 +266,10 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
             st.st_rdev = d.rdev();
         }
         SynthNode::Mem(_) => st.st_mode = libc::S_IFREG | 0o600,
+        SynthNode::Comm(_, name) => {
+            st.st_mode = libc::S_IFREG | 0o644;
+            st.st_size = name.len() as i64 + 1;
+        }
         SynthNode::Tty(TtyNode::Ptmx) => {
             st.st_mode = libc::S_IFCHR | 0o666;
             st.st_rdev = libc::makedev(5, 2);

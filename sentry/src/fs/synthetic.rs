@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
-use crate::fs::file::{anon_stat, seek_in, seek_without_end, FileImpl, IoErr, Mappable};
+use crate::fs::file::{anon_stat, read_held, seek_in, seek_without_end, FileImpl, IoErr, Mappable};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::mm::Errno;
 
@@ -27,13 +27,7 @@ impl SynthFile {
 
 impl FileImpl for SynthFile {
     fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
-        let at = off.unwrap_or(*pos) as usize;
-        let out = self.data.get(at..).unwrap_or_default();
-        let out = out[..out.len().min(len)].to_vec();
-        if off.is_none() {
-            *pos += out.len() as u64;
-        }
-        Ok(out)
+        Ok(read_held(&self.data, pos, len, off))
     }
 
     fn write(&mut self, _pos: &mut u64, _data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {

@@ -347,6 +347,19 @@ impl Kernel {
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
                     SynthNode::Tty(node) => self.open_tty(tid, node, flags)?,
                     SynthNode::Mem(pid) => Box::new(self.open_proc_mem(tid, pid)?),
+                    SynthNode::Comm(of, name) => {
+                        // Writable by its owner (mode 0644) or CAP_DAC_OVERRIDE.
+                        let caller = &self.tg_of(tid).creds;
+                        let owner = self.tasks.get(&of).map(|t| self.tgs[&t.tgid].creds.euid);
+                        if wants_write
+                            && owner != Some(caller.fsuid)
+                            && !caller.has(crate::creds::CAP_DAC_OVERRIDE)
+                        {
+                            return Err(libc::EACCES);
+                        }
+                        let text = format!("{name}\n").into_bytes();
+                        Box::new(crate::fs::proccomm::ProcComm::new(of, text))
+                    }
                     SynthNode::Symlink(_) | SynthNode::FdLink { .. } => return Err(libc::ELOOP),
                 };
                 if flags & libc::O_DIRECTORY != 0 && !kind.is_dir() {

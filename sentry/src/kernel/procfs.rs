@@ -176,7 +176,7 @@ fn task_node(
         ["exe"] => Ok(SynthNode::Symlink(live(t).map(|_| g.exe.clone())?)),
         ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
         ["root"] => Ok(SynthNode::Symlink("/".into())),
-        ["comm"] => Ok(file(format!("{comm}\n"))),
+        ["comm"] => Ok(SynthNode::Comm(tid, comm)),
         ["mounts"] => Ok(file(mounts(k))),
         ["mountinfo"] => Ok(file(mountinfo(k))),
         ["cmdline"] => {

@@ -241,6 +241,19 @@ impl SysCtx<'_> {
     pub(crate) fn set_comm(&mut self, comm: String) {
         self.task_mut().comm = comm;
     }
+
+    /// Names thread `tid` of the caller's own process (a write of its comm file); false
+    /// when there is no such thread in it.
+    pub(crate) fn set_comm_of(&mut self, tid: i32, comm: String) -> bool {
+        let me = self.task().tgid;
+        match self.k.tasks.get_mut(&tid) {
+            Some(t) if t.tgid == me => {
+                t.comm = comm;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 // ---- its signal state ----

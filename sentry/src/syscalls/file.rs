@@ -165,6 +165,23 @@ fn do_write(
     if let Some(mm) = proc_mem(&f) {
         return proc_mem_io(c, &f, mm, (buf, len), off, true);
     }
+    let comm_of = f
+        .borrow()
+        .kind::<crate::fs::proccomm::ProcComm>()
+        .map(|p| p.tid);
+    if let Some(tid) = comm_of {
+        // A thread of the writer's own process takes the name; others EINVAL.
+        if !f.borrow().writable() {
+            return Err(IoErr::Errno(libc::EBADF));
+        }
+        let raw = c.read_mem(buf, len.min(crate::fs::proccomm::COMM_MAX))?;
+        let name = crate::fs::proccomm::name_written(&raw);
+        return if c.set_comm_of(tid, name) {
+            Ok(len)
+        } else {
+            Err(IoErr::Errno(libc::EINVAL))
+        };
+    }
     let len = room(c, &[(buf, len.min(MAX_RW))], false);
     let len = fsize_room(c, &f, off, len)?;
     let is_pipe = f.borrow().notify_key();
