@@ -30,8 +30,6 @@ fn user_addr(object: &str, field: &'static str, v: u64, top: u64) -> Result<(), 
 /// Checks the whole state. `memory` is the image's allocated memory ranges (already
 /// checked for alignment and order by the memory file).
 pub fn validate(st: &KernelState) -> Result<(), Invalid> {
-    let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
-    crate::kernel::uts::validate(&st.uts, &tids)?;
     check_memory(st)?;
     let mms = unique("address space", st.mms.iter().map(|m| m.id))?;
     for m in &st.mms {
@@ -93,6 +91,9 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
         }
     }
     check_mounts(&st.mounts)?;
+    // After the tasks themselves: a namespace names only tasks known to be sound.
+    let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
+    crate::kernel::uts::validate(&st.uts, &tids)?;
     Ok(())
 }
 
