@@ -48,6 +48,15 @@ pub struct Vma {
     pub name: String,
 }
 
+/// How an mremap may place its result: `MREMAP_MAYMOVE`, `MREMAP_FIXED`'s address,
+/// `MREMAP_DONTUNMAP`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Remap {
+    pub may_move: bool,
+    pub fixed: Option<u64>,
+    pub dont_unmap: bool,
+}
+
 /// A guest errno as a positive number.
 pub(crate) type Errno = i32;
 
@@ -618,96 +627,202 @@ impl Mm {
         Ok(())
     }
 
-    /// mremap: grows or shrinks a mapping, moving it when allowed. Both the source and a
-    /// `MREMAP_FIXED` destination must lie in the guest range, and they may not overlap.
+    /// The mapping (as Linux merges them: adjacent table entries with the same
+    /// protection, sharing and name) that holds `addr`, as `[start, end)`.
+    fn extent(&self, addr: u64) -> Option<(u64, u64)> {
+        let (s, v) = self.find(addr)?;
+        let same = |w: &Vma| w.prot == v.prot && w.shared == v.shared && w.name == v.name;
+        let mut start = s;
+        while let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
+            if pv.end != start || !same(pv) {
+                break;
+            }
+            start = ps;
+        }
+        let mut end = v.end;
+        while let Some(nv) = self.vmas.get(&end) {
+            if !same(nv) {
+                break;
+            }
+            end = nv.end;
+        }
+        Some((start, end))
+    }
+
+    /// mremap, as Linux: shrinking unmaps the tail; growing takes the free pages after
+    /// the mapping, else moves it when `how.may_move` (its pages go along: a private
+    /// mapping keeps its copy-on-write state, a shared one keeps sharing with every other
+    /// mapping of its pages); `how.fixed` moves it to that address, unmapping what is
+    /// there; `how.dont_unmap` leaves the source mapped (private memory there starts
+    /// again zero); an `old_len` of 0 maps the pages of a shared mapping a second time.
+    /// The source (after a shrink) must lie in one mapping (EFAULT), and a fixed
+    /// destination may not overlap it (EINVAL).
     pub fn remap(
         &mut self,
         cx: &mut MmCtx,
         old: u64,
         old_len: u64,
         new_len: u64,
-        may_move: bool,
-        fixed_to: Option<u64>,
+        how: Remap,
     ) -> Result<u64, Errno> {
-        if !old.is_multiple_of(PAGE) || new_len == 0 || old_len == 0 {
+        if !old.is_multiple_of(PAGE)
+            || (how.fixed.is_some() && !how.may_move)
+            || (how.dont_unmap && (!how.may_move || old_len != new_len))
+        {
             return Err(libc::EINVAL);
         }
-        let (old_len, new_len) = (page_up(old_len), page_up(new_len));
         if old_len > GUEST_TOP || new_len > GUEST_TOP {
             return Err(libc::EINVAL);
         }
-        // The whole source is mapped, hence inside the guest range.
-        self.find(old).ok_or(libc::EFAULT)?;
-        self.open_range(cx, old, old.saturating_add(old_len))
-            .map_err(|_| libc::EFAULT)?;
-        let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
-        let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
-        let old_end = old.checked_add(old_len).ok_or(libc::EFAULT)?;
-        self.check_mapped(old, old_end, libc::EFAULT)?;
-        let src = table_range(old, old_end)?;
-        let dest = match fixed_to {
-            Some(d) => {
-                let dest = fixed_range(d, new_len, libc::EINVAL)?;
-                if dest.overlaps(src) {
-                    return Err(libc::EINVAL);
-                }
-                Some(dest)
-            }
-            None => None,
-        };
-        if dest.is_none() && new_len <= old_len {
-            if new_len < old_len {
+        let (old_len, new_len) = (page_up(old_len), page_up(new_len));
+        if new_len == 0 {
+            return Err(libc::EINVAL);
+        }
+        if how.fixed.is_some() || how.dont_unmap {
+            return self.remap_to(cx, old, old_len, new_len, how);
+        }
+        if old_len >= new_len {
+            if old_len > new_len {
                 self.unmap(cx, old + new_len, old_len - new_len)?;
             }
             return Ok(old);
         }
-        if dest.is_none() {
-            // Grow in place when the pages after it are free and in the guest range.
-            if let Ok(tail) = GuestRange::new(old_end, new_len - old_len) {
+        let ext_end = self.resize_source(cx, old, old_len)?;
+        // Grow in place when the source ends the mapping and the pages after it are free.
+        if old_len > 0 && old + old_len == ext_end {
+            if let Ok(tail) = GuestRange::new(ext_end, new_len - old_len) {
                 if self.is_free(tail.start(), tail.end()) {
+                    let (_, v) = self.find(old).ok_or(libc::EFAULT)?;
+                    let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
                     self.insert_fresh(cx, tail, prot, shared, &name)?;
                     return Ok(old);
                 }
             }
         }
-        if !may_move {
+        if !how.may_move {
             return Err(libc::ENOMEM);
         }
-        let dest = match dest {
+        let dest = self.find_free(new_len).ok_or(libc::ENOMEM)?;
+        self.move_range(
+            cx,
+            old,
+            old_len,
+            ext_end,
+            table_range(dest, dest + new_len)?,
+            false,
+        )
+    }
+
+    /// mremap with a destination (`MREMAP_FIXED`) or a source that stays
+    /// (`MREMAP_DONTUNMAP`).
+    fn remap_to(
+        &mut self,
+        cx: &mut MmCtx,
+        old: u64,
+        mut old_len: u64,
+        new_len: u64,
+        how: Remap,
+    ) -> Result<u64, Errno> {
+        let dest = match how.fixed {
             Some(d) => {
-                self.unmap(cx, d.start(), d.len())?;
-                d
+                let dest = fixed_range(d, new_len, libc::EINVAL)?;
+                if old < dest.end() && dest.start() < old.saturating_add(old_len) {
+                    return Err(libc::EINVAL);
+                }
+                self.unmap(cx, dest.start(), dest.len())?;
+                Some(dest)
             }
+            None => None,
+        };
+        if old_len > new_len {
+            self.unmap(cx, old + new_len, old_len - new_len)?;
+            old_len = new_len;
+        }
+        let ext_end = self.resize_source(cx, old, old_len)?;
+        let dest = match dest {
+            Some(d) => d,
             None => {
                 let d = self.find_free(new_len).ok_or(libc::ENOMEM)?;
                 table_range(d, d + new_len)?
             }
         };
-        // Move the pieces of the old range (no copy: the same memory-file bytes).
-        let keep = old_len.min(new_len);
+        self.move_range(cx, old, old_len, ext_end, dest, how.dont_unmap)
+    }
+
+    /// Checks the source of a move or growth, `[old, old + old_len)`, as Linux's
+    /// vma_to_resize: it lies in one mapping (EFAULT), an `old_len` of 0 names a shared
+    /// one (EINVAL); its pages are opened (a restore on demand). Returns the mapping's end.
+    fn resize_source(&mut self, cx: &mut MmCtx, old: u64, old_len: u64) -> Result<u64, Errno> {
+        let (_, end) = self.extent(old).ok_or(libc::EFAULT)?;
+        if old_len > end - old {
+            return Err(libc::EFAULT);
+        }
+        let (_, v) = self.find(old).ok_or(libc::EFAULT)?;
+        if old_len == 0 && !v.shared {
+            return Err(libc::EINVAL);
+        }
+        self.open_range(cx, old, end).map_err(|_| libc::EFAULT)?;
+        Ok(end)
+    }
+
+    /// Moves the pages of `[old, old + old_len)` (inside one mapping, which ends at
+    /// `ext_end`) to the free range `dest`, whose part past them gets fresh memory. With
+    /// an `old_len` of 0 (a shared mapping), `dest` maps the same pages as the source from
+    /// `old` on (as far as the source mapping goes), which stays; with `dont_unmap` the
+    /// source stays mapped: a shared one to the same pages, a private one to fresh ones.
+    fn move_range(
+        &mut self,
+        cx: &mut MmCtx,
+        old: u64,
+        old_len: u64,
+        ext_end: u64,
+        dest: GuestRange,
+        dont_unmap: bool,
+    ) -> Result<u64, Errno> {
+        let copy = old_len == 0;
+        let keep = if copy {
+            dest.len().min(ext_end - old)
+        } else {
+            old_len
+        };
+        let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
+        let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
         self.split(old);
         self.split(old + keep);
         let keys: Vec<u64> = self.vmas.range(old..old + keep).map(|(&k, _)| k).collect();
         let mut moved = Vec::new();
-        for k in keys {
-            let v = self.vmas.remove(&k).expect("listed");
-            moved.push((k, v));
-        }
-        cx.plat
-            .unmap(self.id, table_range(old, old + keep)?)
-            .map_err(io_errno)?;
-        if old_len > keep {
-            self.unmap(cx, old + keep, old_len - keep)?;
+        if copy || (dont_unmap && shared) {
+            // The source keeps its pages; the destination gets references of its own.
+            for k in keys {
+                let v = self.vmas[&k].clone();
+                cx.mf.inc_ref(v.off, v.end - k);
+                moved.push((k, v));
+            }
+        } else {
+            for k in keys {
+                moved.push((k, self.vmas.remove(&k).expect("listed")));
+            }
+            let src = table_range(old, old + keep)?;
+            if dont_unmap {
+                for (k, v) in &moved {
+                    self.insert_fresh(cx, table_range(*k, v.end)?, v.prot, false, &v.name)?;
+                }
+            } else {
+                cx.plat.unmap(self.id, src).map_err(io_errno)?;
+            }
         }
         for (k, mut v) in moved {
             let ns = dest.start() + (k - old);
             v.end = dest.start() + (v.end - old);
             let hp = self.host_prot(cx, &v, ns);
-            cx.map(self.id, table_range(ns, v.end)?, hp, v.off)
-                .map_err(io_errno)?;
-            self.vmas.insert(ns, v);
+            if cx.mf.tracking() && hp & PROT_WRITE != 0 {
+                self.dirty.push((ns, v.end));
+            }
+            let r = table_range(ns, v.end)?;
+            self.vmas.insert(ns, v.clone());
+            cx.map(self.id, r, hp, v.off).map_err(io_errno)?;
         }
-        if new_len > keep {
+        if dest.len() > keep {
             let tail = table_range(dest.start() + keep, dest.end())?;
             self.insert_fresh(cx, tail, prot, shared, &name)?;
         }

@@ -2,7 +2,7 @@
 
 use super::ret;
 use crate::kernel::{err, Sys, SysCtx};
-use crate::mm::{page_up, PAGE};
+use crate::mm::{page_up, Remap, PAGE};
 use crate::platform::GUEST_TOP;
 
 /// The caller's soft limit `res` (RLIMIT_AS, RLIMIT_DATA).
@@ -165,29 +165,52 @@ pub(super) fn mprotect(c: &mut SysCtx) -> Sys {
 pub(super) fn mremap(c: &mut SysCtx) -> Sys {
     let a = c.args();
     let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3] as i32, a[4]);
-    if flags & !(libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) != 0 {
+    let known = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | libc::MREMAP_DONTUNMAP;
+    if flags & !known != 0 {
         return err(libc::EINVAL);
     }
-    let fixed = (flags & libc::MREMAP_FIXED != 0).then_some(new_addr);
-    if fixed.is_some() && flags & libc::MREMAP_MAYMOVE == 0 {
-        return err(libc::EINVAL);
-    }
+    let how = Remap {
+        may_move: flags & libc::MREMAP_MAYMOVE != 0,
+        fixed: (flags & libc::MREMAP_FIXED != 0).then_some(new_addr),
+        dont_unmap: flags & libc::MREMAP_DONTUNMAP != 0,
+    };
     let as_limit = limit(c, libc::RLIMIT_AS);
     ret(c
         .with_mm(|mm, cx| {
-            if new_len > old_len {
-                mm.may_expand(page_up(new_len - old_len), None, as_limit)?;
+            // What the call adds to the address space: the growth, or all of the new
+            // range when the source stays (a copy, MREMAP_DONTUNMAP).
+            let adds = if old_len == 0 || how.dont_unmap {
+                page_up(new_len.min(GUEST_TOP))
+            } else {
+                page_up(new_len.min(GUEST_TOP)).saturating_sub(page_up(old_len.min(GUEST_TOP)))
+            };
+            if adds > 0 {
+                mm.may_expand(adds, None, as_limit)?;
             }
-            mm.remap(
-                cx,
-                old,
-                old_len,
-                new_len,
-                flags & libc::MREMAP_MAYMOVE != 0,
-                fixed,
-            )
+            mm.remap(cx, old, old_len, new_len, how)
         })
         .map(|a| a as i64))
+}
+
+/// msync: the range must be page-aligned and mapped (ENOMEM where it is not). No
+/// mapping writes back to a file (writable shared file mappings are refused), so there
+/// is nothing to flush.
+pub(super) fn msync(c: &mut SysCtx) -> Sys {
+    let [addr, len, flags, ..] = c.args();
+    let flags = flags as i32;
+    if addr % PAGE != 0
+        || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
+        || (flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0)
+    {
+        return err(libc::EINVAL);
+    }
+    let Some(end) = addr.checked_add(page_up(len.min(u64::MAX - PAGE))) else {
+        return err(libc::ENOMEM);
+    };
+    if c.with_mm(|mm, _| mm.mapped_in(addr, end)) != end - addr {
+        return err(libc::ENOMEM);
+    }
+    Sys::Ret(0)
 }
 
 pub(super) fn madvise(c: &mut SysCtx) -> Sys {
@@ -246,6 +269,110 @@ mod tests {
             "unmapped page still readable"
         );
         assert_eq!(k.get(t, a as u64 + 4096, 7), b" a page");
+    }
+
+    #[test]
+    fn mremap_moves_copies_and_keeps_sharing_as_linux() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let p = 4096u64;
+        let shared = (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u64;
+        let call = |k: &mut crate::kernel::Kernel, nr, a| k.call(t, nr, a).unwrap();
+        let mmap = |k: &mut crate::kernel::Kernel, len, flags| {
+            k.call(t, libc::SYS_mmap, [0, len, RW, flags, u64::MAX, 0])
+                .unwrap() as u64
+        };
+        let may = libc::MREMAP_MAYMOVE as u64;
+        let fixed = may | libc::MREMAP_FIXED as u64;
+        let dont = may | libc::MREMAP_DONTUNMAP as u64;
+        let msync = |k: &mut crate::kernel::Kernel, a| {
+            k.call(t, libc::SYS_msync, [a, p, libc::MS_ASYNC as u64, 0, 0, 0])
+                .unwrap()
+        };
+        // The last page of a mapping grows in place into free pages; the first page
+        // moves, with its bytes, and its place is unmapped (msync: ENOMEM).
+        let a = mmap(&mut k, 2 * p, MAP);
+        assert_eq!(
+            call(&mut k, libc::SYS_mremap, [a + p, p, 2 * p, 0, 0, 0]),
+            (a + p) as i64
+        );
+        assert_eq!(msync(&mut k, a + 2 * p), 0);
+        k.put(t, a, b"private");
+        let b = call(&mut k, libc::SYS_mremap, [a, p, 3 * p, may, 0, 0]) as u64;
+        assert_ne!(b, a);
+        assert_eq!(k.get(t, b, 7), b"private");
+        assert_eq!(k.get(t, b + 2 * p, 4), [0; 4]);
+        assert_eq!(msync(&mut k, a), -(libc::ENOMEM as i64));
+        assert_eq!(msync(&mut k, a + p), 0);
+        // A shared mapping copied (old_len 0) twice: all three see one write.
+        let s = mmap(&mut k, 2 * p, shared);
+        let c = call(&mut k, libc::SYS_mremap, [s, 0, 2 * p, may, 0, 0]) as u64;
+        let d = call(&mut k, libc::SYS_mremap, [s + p, 0, p, fixed, b, 0]) as u64;
+        assert_eq!(d, b, "the fixed destination replaced what was there");
+        k.put(t, c + p, b"shared");
+        assert_eq!(k.get(t, s + p, 6), b"shared");
+        assert_eq!(k.get(t, d, 6), b"shared");
+        // Moved, it still shares with the copies.
+        let e = call(
+            &mut k,
+            libc::SYS_mremap,
+            [s, 2 * p, 2 * p, may | fixed, a, 0],
+        ) as u64;
+        assert_eq!(e, a);
+        k.put(t, d, b"moved!");
+        assert_eq!(k.get(t, a + p, 6), b"moved!");
+        assert_eq!(msync(&mut k, s), -(libc::ENOMEM as i64));
+        // A private mapping can not be copied; without MREMAP_MAYMOVE a copy can not grow.
+        let q = mmap(&mut k, p, MAP);
+        assert_eq!(
+            call(&mut k, libc::SYS_mremap, [q, 0, p, may, 0, 0]),
+            -(libc::EINVAL as i64)
+        );
+        assert_eq!(
+            call(&mut k, libc::SYS_mremap, [c, 0, p, 0, 0, 0]),
+            -(libc::ENOMEM as i64)
+        );
+        // MREMAP_DONTUNMAP: a private source stays mapped with fresh pages, a shared one
+        // with its own.
+        k.put(t, q, b"pages");
+        let r = call(&mut k, libc::SYS_mremap, [q, p, p, dont, 0, 0]) as u64;
+        assert_eq!(k.get(t, r, 5), b"pages");
+        assert_eq!(k.get(t, q, 5), [0; 5]);
+        let r2 = call(&mut k, libc::SYS_mremap, [c, p, p, dont, 0, 0]) as u64;
+        k.put(t, r2, b"both");
+        assert_eq!(k.get(t, c, 4), b"both");
+        assert_eq!(
+            call(&mut k, libc::SYS_mremap, [q, p, 2 * p, dont, 0, 0]),
+            -(libc::EINVAL as i64),
+            "MREMAP_DONTUNMAP keeps the size"
+        );
+        // The source must lie in one mapping: two of different protection are two.
+        let f = mmap(&mut k, 3 * p, MAP);
+        call(
+            &mut k,
+            libc::SYS_mprotect,
+            [f, p, libc::PROT_READ as u64, 0, 0, 0],
+        );
+        assert_eq!(
+            call(&mut k, libc::SYS_mremap, [f, 2 * p, 4 * p, may, 0, 0]),
+            -(libc::EFAULT as i64)
+        );
+        // Unaligned or unknown: EINVAL.
+        for (addr, flags) in [(f + 1, may), (f, 1 << 7), (f, libc::MREMAP_FIXED as u64)] {
+            assert_eq!(
+                call(&mut k, libc::SYS_mremap, [addr, p, 2 * p, flags, 0, 0]),
+                -(libc::EINVAL as i64)
+            );
+        }
+        assert_eq!(
+            k.call(t, libc::SYS_msync, [f + 1, p, 0, 0, 0, 0]),
+            Some(-(libc::EINVAL as i64))
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_msync, [f, u64::MAX, 0, 0, 0, 0]),
+            Some(-(libc::ENOMEM as i64))
+        );
     }
 
     #[test]

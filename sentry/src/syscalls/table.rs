@@ -392,11 +392,15 @@ const LIST: &[Syscall] = &[
     sys(24, "sched_yield").serves(ok).note(
         "returns at once: the host schedules the guest's threads",
     ),
-    sys(25, "mremap").serves(mm::mremap).partial("MREMAP_DONTUNMAP fails with EINVAL"),
-    sys(26, "msync").serves(ok).noop(
-        "returns 0 without checking the range: no mapping writes back to a file (writable shared \
-         file mappings are refused), so there is nothing to flush, and MS_INVALIDATE does not \
-         refresh read-only shared mappings",
+    sys(25, "mremap").serves(mm::mremap).partial(
+        "a grown shared mapping gets fresh shared memory past the old end (not the rest of its \
+         object, nor SIGBUS past it), and a grown file mapping zeroes rather than the file's \
+         further pages",
+    ),
+    sys(26, "msync").serves(mm::msync).noop(
+        "checks the range (ENOMEM where unmapped) and flags: no mapping writes back to a file \
+         (writable shared file mappings are refused), so there is nothing to flush, and \
+         MS_INVALIDATE does not refresh read-only shared mappings",
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
     sys(28, "madvise").serves(mm::madvise).partial(
