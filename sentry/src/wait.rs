@@ -24,8 +24,18 @@ pub enum WaitKey {
 /// on the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FutexKey {
-    Private { mm: u64, addr: u64 },
-    Shared { offset: u64 },
+    Private {
+        mm: u64,
+        addr: u64,
+    },
+    /// A shared futex on private memory: another futex than the private one there.
+    MmShared {
+        mm: u64,
+        addr: u64,
+    },
+    Shared {
+        offset: u64,
+    },
 }
 
 /// What the signalfd readers and pollers of process `pid` wait on: notified when a
@@ -67,6 +77,8 @@ impl WaitKey {
 pub enum FutexKeyState {
     /// (address space id, guest address)
     Private { mm: u64, addr: u64 },
+    /// (address space id, guest address) of a shared futex on private memory
+    MmShared { mm: u64, addr: u64 },
     /// memory-file offset
     Shared { offset: u64 },
 }
@@ -75,6 +87,7 @@ impl FutexKey {
     pub fn save(&self) -> FutexKeyState {
         match *self {
             FutexKey::Private { mm, addr } => FutexKeyState::Private { mm, addr },
+            FutexKey::MmShared { mm, addr } => FutexKeyState::MmShared { mm, addr },
             FutexKey::Shared { offset } => FutexKeyState::Shared { offset },
         }
     }
@@ -82,6 +95,7 @@ impl FutexKey {
     pub fn restore(s: &FutexKeyState) -> FutexKey {
         match *s {
             FutexKeyState::Private { mm, addr } => FutexKey::Private { mm, addr },
+            FutexKeyState::MmShared { mm, addr } => FutexKey::MmShared { mm, addr },
             FutexKeyState::Shared { offset } => FutexKey::Shared { offset },
         }
     }

@@ -195,6 +195,8 @@ impl Kernel {
         }
         // The CPU time used on the old host thread stays its own.
         let used = self.task_cpu(tid);
+        // Its robust futexes are released as at an exit, and the list forgotten.
+        self.exit_robust_list(tid);
         self.release_mm(tid, false);
         // Its POSIX timers are deleted (ITIMER_REAL goes on).
         self.clear_posix_timers(tgid);
@@ -242,6 +244,7 @@ impl Kernel {
             t.cpu_base = used;
             t.regs = regs;
             t.altstack = (0, libc::SS_DISABLE, 0);
+            t.robust_list = 0;
             t.comm = comm;
             t.vfork_parent.take()
         };

@@ -100,11 +100,13 @@ impl Kernel {
         let tgid = t.tgid;
         let ctid = t.clear_child_tid;
         let mm_id = t.mm;
+        self.exit_robust_list(tid);
         if ctid != 0
             && self.mms.get(&mm_id).is_some_and(|e| e.users > 1)
             && self.write_u32(tid, ctid, 0).is_ok()
         {
-            let key = self.futex_key(tid, ctid, true);
+            // A shared futex, as Linux's: joiners wait without FUTEX_PRIVATE_FLAG.
+            let key = self.futex_key(tid, ctid, false);
             self.futex_wake(key, 1, u32::MAX);
         }
         if let Some(p) = self.tasks[&tid].vfork_parent {

@@ -223,7 +223,7 @@ impl SysCtx<'_> {
         self.task_mut().clear_child_tid = addr;
     }
 
-    /// Its robust futex list (kept, not walked).
+    /// Its robust futex list (walked at its exit and execve: `Kernel::exit_robust_list`).
     pub(crate) fn set_robust_list(&mut self, addr: u64) {
         self.task_mut().robust_list = addr;
     }
@@ -932,7 +932,27 @@ impl SysCtx<'_> {
 
     /// Queues the task on futex `key` for wakes whose bitset meets `bitset`.
     pub(crate) fn futex_enqueue(&mut self, key: FutexKey, bitset: u32) {
-        self.k.futex_enqueue(self.tid, key, bitset);
+        self.k.futex_enqueue(self.tid, key, bitset, false);
+    }
+
+    /// Queues the task to own PI futex `key` when its owner unlocks it.
+    pub(crate) fn futex_enqueue_pi(&mut self, key: FutexKey) {
+        self.k.futex_enqueue(self.tid, key, u32::MAX, true);
+    }
+
+    /// Tries to own the PI futex at `addr` (`Kernel::futex_lock_pi`).
+    pub(crate) fn futex_lock_pi(
+        &mut self,
+        addr: u64,
+        key: FutexKey,
+        wait: bool,
+    ) -> Result<bool, Errno> {
+        self.k.futex_lock_pi(self.tid, addr, key, wait)
+    }
+
+    /// Gives up the PI futex at `addr` (`Kernel::futex_unlock_pi`).
+    pub(crate) fn futex_unlock_pi(&mut self, addr: u64, key: FutexKey) -> Result<(), Errno> {
+        self.k.futex_unlock_pi(self.tid, addr, key)
     }
 
     /// Takes the task off the futex it waits on.

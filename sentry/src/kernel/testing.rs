@@ -61,6 +61,11 @@ impl Kernel {
         &self.tasks[&tid]
     }
 
+    /// Whether task `tid` exists.
+    pub(crate) fn task_exists(&self, tid: i32) -> bool {
+        self.tasks.contains_key(&tid)
+    }
+
     /// Gives task `tid` the fd table `files` (a restored one).
     pub(crate) fn set_files(
         &mut self,

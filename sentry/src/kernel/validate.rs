@@ -357,7 +357,8 @@ fn check_processes(
         {
             return Err(bad(&obj, "task", "is not a parked task"));
         }
-        if let crate::kernel::futex::FutexKeyState::Private { mm, .. } = w.key {
+        use crate::kernel::futex::FutexKeyState;
+        if let FutexKeyState::Private { mm, .. } | FutexKeyState::MmShared { mm, .. } = w.key {
             if !mms.contains(&mm) {
                 return Err(bad(&obj, "address space", format!("{mm} does not exist")));
             }

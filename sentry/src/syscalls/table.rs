@@ -637,8 +637,12 @@ const LIST: &[Syscall] = &[
     sys(200, "tkill").serves(signal::tkill),
     sys(201, "time").serves(time::time),
     sys(202, "futex").serves(futex::futex).partial(
-        "wait, wake, requeue, wake-op and the bitset forms, private and shared; the \
-         priority-inheritance operations fail with ENOSYS (logged)",
+        "wait, wake, requeue, wake-op, the bitset forms and the priority-inheritance locks \
+         (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI: the owner's id in \
+         the word, FUTEX_WAITERS, a hand-over to the first waiter), private and shared; no \
+         priority is inherited (the host schedules), a PI futex's owner that exits without \
+         it on its robust list leaves its waiters waiting, and FUTEX_WAIT_REQUEUE_PI and \
+         FUTEX_CMP_REQUEUE_PI fail with ENOSYS (logged)",
     ),
     sys(203, "sched_setaffinity").serves(sched::sched_setaffinity).partial(
         "the mask is kept and read back (up to 64 CPUs, those of the host), not applied: the \
@@ -729,9 +733,9 @@ const LIST: &[Syscall] = &[
     sys(270, "pselect6").serves(|c| poll::select(c, true)).eintr(),
     sys(271, "ppoll").serves(poll::ppoll).eintr(),
     sys(272, "unshare").serves(process::unshare).partial(UNSHARE),
-    sys(273, "set_robust_list").serves(set_robust_list).partial(
-        "the list is kept but not walked when a thread dies: waiters on a dead owner's robust \
-         futexes are not woken with FUTEX_OWNER_DIED",
+    sys(273, "set_robust_list").serves(set_robust_list).note(
+        "walked when the thread exits or execs, as Linux: each futex it still owns gets \
+         FUTEX_OWNER_DIED and a waiter woken (a PI one is handed to its first waiter)",
     ),
     sys(274, "get_robust_list").serves(get_robust_list),
     sys(275, "splice"),
