@@ -49,6 +49,7 @@ const PROGRAMS: &[&str] = &[
     "inotify",
     "pty",
     "memfd",
+    "mremap",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
