@@ -354,6 +354,7 @@ pub(crate) mod testing {
             inos: Default::default(),
             devpts: Default::default(),
             cpus: 1,
+            caches: Default::default(),
         }
     }
 

@@ -18,9 +18,10 @@ use crate::fs::file::{Allowed, FileImpl, IoErr, Mappable};
 use crate::fs::ghost::{self, FileIdentity, GhostFile};
 use crate::fs::host_sys;
 use crate::fs::inodes::InodeNumbers;
+use crate::fs::pagecache::{InodeKey, PageCaches};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::fs::Vfs;
-use crate::mm::Errno;
+use crate::mm::{Errno, MemoryFile};
 
 pub struct HostFile {
     fd: OwnedFd,
@@ -34,18 +35,66 @@ pub struct HostFile {
     anon_ghost: bool,
     /// The inode numbers the guest sees (its VFS's).
     inos: Rc<InodeNumbers>,
+    /// The page caches of mapped files (its VFS's): reads and writes of a mapped file
+    /// go through its cache.
+    caches: Rc<PageCaches>,
 }
 
 impl HostFile {
     /// A host file or directory opened by the sentry, presented with `inos`.
-    pub(crate) fn new(fd: OwnedFd, dir: bool, inos: Rc<InodeNumbers>) -> Self {
+    pub(crate) fn new(fd: OwnedFd, dir: bool, vfs: &Vfs) -> Self {
         HostFile {
             fd,
             dir,
             own_offset: false,
             anon_ghost: false,
-            inos,
+            inos: vfs.inos.clone(),
+            caches: vfs.caches.clone(),
         }
+    }
+
+    /// The host inode, when a cache of it may exist.
+    fn cached_key(&self) -> Option<InodeKey> {
+        if self.caches.is_empty() || self.dir {
+            return None;
+        }
+        host_sys::fstat(self.fd.as_fd())
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino))
+    }
+
+    /// The file offset the last read or write of `n` bytes started at.
+    fn started_at(&self, pos_before: u64, off: Option<u64>, n: usize) -> u64 {
+        match (off, self.own_offset) {
+            (Some(o), _) => o,
+            (None, true) => pos_before,
+            (None, false) => {
+                nix::unistd::lseek(self.fd.as_raw_fd(), 0, nix::unistd::Whence::SeekCur)
+                    .map_or(0, |p| p as u64)
+                    .saturating_sub(n as u64)
+            }
+        }
+    }
+
+    /// The pieces a mapping of `[off, off + len)` of this regular file maps, from its
+    /// page cache (made on the first mapping).
+    pub(crate) fn map_cached(
+        &self,
+        mf: &Rc<MemoryFile>,
+        path: &str,
+        off: u64,
+        len: u64,
+        shared_write: bool,
+    ) -> Result<Vec<(u64, u64)>, Errno> {
+        let st = host_sys::fstat(self.fd.as_fd())?;
+        if self.dir || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(libc::ENODEV);
+        }
+        let key = (st.st_dev, st.st_ino);
+        Ok(self
+            .caches
+            .map(mf, &self.fd, key, path, off, len, shared_write)?
+            .pieces)
     }
 
     /// Whether the file has no name left (its link count is 0), as /proc/PID/fd says
@@ -80,6 +129,7 @@ impl FileImpl for HostFile {
             return Err(IoErr::Errno(libc::EISDIR));
         }
         let mut buf = vec![0u8; len];
+        let before = *pos;
         let n = match (off, self.own_offset) {
             (Some(o), _) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, o as i64),
             (None, true) => nix::sys::uio::pread(self.fd.as_fd(), &mut buf, *pos as i64),
@@ -90,6 +140,10 @@ impl FileImpl for HostFile {
             *pos += n as u64;
         }
         buf.truncate(n);
+        if let Some(key) = self.cached_key() {
+            let at = self.started_at(before, off, n);
+            self.caches.overlay(key, at, &mut buf);
+        }
         Ok(buf)
     }
 
@@ -97,6 +151,7 @@ impl FileImpl for HostFile {
         if self.dir {
             return Err(IoErr::Errno(libc::EISDIR));
         }
+        let before = *pos;
         let n = match (off, self.own_offset) {
             (Some(o), _) => nix::sys::uio::pwrite(self.fd.as_fd(), data, o as i64),
             (None, true) => nix::sys::uio::pwrite(self.fd.as_fd(), data, *pos as i64),
@@ -105,6 +160,10 @@ impl FileImpl for HostFile {
         .map_err(host_err)?;
         if off.is_none() && self.own_offset {
             *pos += n as u64;
+        }
+        if let Some(key) = self.cached_key() {
+            let at = self.started_at(before, off, n);
+            self.caches.written(key, at, &data[..n]);
         }
         Ok(n)
     }
@@ -184,6 +243,9 @@ impl FileImpl for HostFile {
     }
 
     fn sync(&mut self) -> Result<(), Errno> {
+        if let Some(key) = self.cached_key() {
+            self.caches.sync(key)?;
+        }
         nix::unistd::fsync(self.fd.as_raw_fd()).map_err(host_err)
     }
 
@@ -191,7 +253,11 @@ impl FileImpl for HostFile {
         if self.dir {
             return Err(libc::EISDIR);
         }
-        nix::unistd::ftruncate(self.fd.as_fd(), len as i64).map_err(host_err)
+        nix::unistd::ftruncate(self.fd.as_fd(), len as i64).map_err(host_err)?;
+        if let Some(key) = self.cached_key() {
+            self.caches.zeroed(key, len, u64::MAX);
+        }
+        Ok(())
     }
 
     fn allocate(&mut self, mode: i32, off: i64, len: i64) -> Result<(), Errno> {
@@ -204,6 +270,16 @@ impl FileImpl for HostFile {
             return Err(std::io::Error::last_os_error()
                 .raw_os_error()
                 .unwrap_or(libc::EIO));
+        }
+        if let Some(key) = self.cached_key() {
+            // A punched hole or a zeroed range reads zeroes; any other mode may change
+            // the size.
+            if mode & (libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_ZERO_RANGE) != 0 {
+                let (o, l) = (off.max(0) as u64, len.max(0) as u64);
+                self.caches.zeroed(key, o, o.saturating_add(l));
+            } else {
+                self.caches.mark_stale();
+            }
         }
         Ok(())
     }
@@ -260,6 +336,7 @@ impl FileImpl for HostFile {
             own_offset: true,
             anon_ghost: self.anon_ghost,
             inos: self.inos.clone(),
+            caches: self.caches.clone(),
         }))
     }
 
@@ -296,6 +373,8 @@ impl Persist for HostFile {
             own_offset,
             anon_ghost,
             inos,
+            // Not saved: the VFS's (the kernel saves the caches).
+            caches: _,
         } = self;
         // The host fd itself is not saved: its offset is (the description's own when it
         // keeps one), and the file is reopened (or recreated) with an fd of its own.
@@ -357,6 +436,7 @@ impl Persist for HostFile {
                 own_offset: true,
                 anon_ghost,
                 inos: cx.vfs().inos.clone(),
+                caches: cx.vfs().caches.clone(),
             });
         }
         let (fd, anon_ghost) = match &s.ghost {
@@ -401,6 +481,7 @@ impl Persist for HostFile {
             own_offset: false,
             anon_ghost,
             inos: cx.vfs().inos.clone(),
+            caches: cx.vfs().caches.clone(),
         })
     }
 
@@ -440,7 +521,12 @@ impl Persist for HostFile {
 /// that matter of `flags`. Walks as the kernel (no permission checks: the guest had the
 /// file open) and follows no final symlink. Also says whether the file is on a tmpfs
 /// (rebuilt from the image, so a new inode of the same file).
-fn reopen(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> Result<(OwnedFd, bool), KindError> {
+pub(crate) fn reopen(
+    vfs: &Vfs,
+    path: &str,
+    flags: i32,
+    dir: bool,
+) -> Result<(OwnedFd, bool), KindError> {
     let fail = |e: i32| KindError::Reopen {
         path: path.to_string(),
         source: std::io::Error::from_raw_os_error(e),
@@ -499,17 +585,14 @@ mod tests {
             inos: Default::default(),
             devpts: Default::default(),
             cpus: 1,
+            caches: Default::default(),
         };
         (vfs, dir)
     }
 
     fn open(vfs: &Vfs, path: &str, flags: i32, dir: bool) -> FileRef {
         let (fd, _) = reopen(vfs, path, flags, dir).unwrap();
-        OpenFile::new(
-            Box::new(HostFile::new(fd, dir, vfs.inos.clone())),
-            flags,
-            path,
-        )
+        OpenFile::new(Box::new(HostFile::new(fd, dir, vfs)), flags, path)
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub(crate) mod inotify;
 pub(crate) mod lock;
 pub(crate) mod memfd;
 pub(crate) mod mount_setup;
+pub(crate) mod pagecache;
 pub(crate) mod persist;
 pub(crate) mod proccomm;
 pub(crate) mod procmem;
@@ -137,6 +138,8 @@ pub struct Vfs {
     pub(crate) devpts: std::rc::Rc<crate::fs::devpts::Devpts>,
     /// The CPUs sysfs lists (bit n: CPU n): the host's, set by the kernel.
     pub(crate) cpus: u64,
+    /// The page caches of mapped host files.
+    pub(crate) caches: std::rc::Rc<pagecache::PageCaches>,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {

@@ -149,5 +149,6 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         inos: Default::default(),
         devpts: Default::default(),
         cpus: 1,
+        caches: Default::default(),
     })
 }

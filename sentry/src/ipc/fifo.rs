@@ -233,6 +233,7 @@ mod tests {
             inos: Default::default(),
             devpts: Default::default(),
             cpus: 1,
+            caches: Default::default(),
         };
         let t = table(&[&end]);
         let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();

@@ -69,6 +69,7 @@ impl Kernel {
             || format!("system call {}", table.name(nr)),
             |k| k.dispatch(tid, nr, args),
         );
+        self.page_cache_upkeep(nr);
         self.wake_deferred();
         if let Some(out) = out {
             if self.tasks.contains_key(&tid) {
@@ -199,6 +200,15 @@ impl Kernel {
                         }
                         None => {}
                     }
+                    if e.mm.fenced_at(cx.mf, addr) {
+                        // A file's page past its end: SIGBUS (BUS_ADRERR), as Linux.
+                        self.release_held(tid);
+                        self.task_mut(tid)
+                            .pending
+                            .push(SigInfo::fault(libc::SIGBUS, 2, addr));
+                        self.deliver_and_resume(tid);
+                        return;
+                    }
                     if e.mm.handle_cow(&mut cx, addr) {
                         self.resume(tid);
                         return;
@@ -261,6 +271,10 @@ impl Kernel {
                 if self.tasks.is_empty() {
                     // An image still being written is finished first.
                     self.reap_checkpoint(true);
+                    // What mappings wrote reaches the files.
+                    if let Err(e) = self.vfs.caches.write_back_all() {
+                        log::warn!("writing the page caches back at the end: errno {e}");
+                    }
                     if let Some(c) = control {
                         c.leave_last_exits(self.exec_exits());
                     }

@@ -19,6 +19,57 @@ impl Kernel {
         f(&mut e.mm, &mut cx)
     }
 
+    /// After system call `nr`: the page caches' fences follow their files' sizes in every
+    /// address space, and caches no mapping maps any more are written back and dropped.
+    pub(crate) fn page_cache_upkeep(&mut self, nr: u64) {
+        let caches = self.vfs.caches.clone();
+        if caches.is_empty() {
+            return;
+        }
+        let n = nr as i64;
+        if [
+            libc::SYS_truncate,
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_openat2,
+            libc::SYS_creat,
+        ]
+        .contains(&n)
+        {
+            caches.mark_stale();
+        }
+        let moved = caches.refence();
+        if !moved.is_empty() {
+            let mut cx = MmCtx {
+                mf: &self.mf,
+                plat: &mut *self.plat,
+            };
+            for e in self.mms.values() {
+                for &(off, len) in &moved {
+                    if let Err(err) = e.mm.refresh(&mut cx, off, len) {
+                        log::warn!("refreshing a file mapping's protection: {err}");
+                    }
+                }
+            }
+        }
+        if [
+            libc::SYS_munmap,
+            libc::SYS_mremap,
+            libc::SYS_mmap,
+            libc::SYS_execve,
+            libc::SYS_execveat,
+            libc::SYS_exit,
+            libc::SYS_exit_group,
+            libc::SYS_wait4,
+            libc::SYS_waitid,
+            libc::SYS_madvise,
+        ]
+        .contains(&n)
+        {
+            caches.sweep();
+        }
+    }
+
     pub(crate) fn read_mem(&self, tid: i32, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         if len > 1 << 30 {
             return Err(libc::EFAULT);

@@ -307,11 +307,8 @@ impl Kernel {
                         nix::fcntl::FcntlArg::F_SETFL(fl),
                     );
                 }
-                let file = OpenFile::new(
-                    Box::new(HostFile::new(fd, dir, self.vfs.inos.clone())),
-                    gflags,
-                    r.path,
-                );
+                let file =
+                    OpenFile::new(Box::new(HostFile::new(fd, dir, &self.vfs)), gflags, r.path);
                 if flags & libc::O_PATH == 0 {
                     let truncated = r.exists && flags & libc::O_TRUNC != 0;
                     // The attributes the fd was checked with, as the guest sees them (what

@@ -353,6 +353,15 @@ impl Kernel {
         self.boot_ns = st.boot_ns;
         let (uts, uts_of) = crate::kernel::uts::restore(&st.uts);
         self.uts = uts;
+        // Page caches, before the address spaces map them (their fences come first).
+        let vfs = &self.vfs;
+        vfs.caches
+            .restore(&self.mf, &st.page_caches, &|path, write| {
+                let flags = if write { libc::O_RDWR } else { libc::O_RDONLY };
+                crate::fs::host::reopen(vfs, path, flags, false)
+                    .ok()
+                    .map(|(fd, _)| fd)
+            });
         // Address spaces.
         for m in &st.mms {
             let mut cx = MmCtx {

@@ -62,6 +62,9 @@ pub struct KernelState {
     /// Held file locks (flock, record and OFD locks), each naming an open file of
     /// `files`: `crate::fs::lock`.
     pub locks: Vec<LockState>,
+    /// The page caches of mapped host files (written back before the state was taken):
+    /// `crate::fs::pagecache`.
+    pub page_caches: Vec<crate::fs::pagecache::FileCacheState>,
 }
 
 impl statefile::StateSchema for KernelState {
@@ -117,6 +120,8 @@ impl Kernel {
     /// Writes down the whole kernel. Every guest thread must be stopped. A deleted file
     /// brings at most `ghost_limit` bytes of data (`crate::fs::ghost`).
     pub(crate) fn save_state(&mut self, ghost_limit: u64) -> Result<KernelState, std::io::Error> {
+        // What mappings wrote reaches the files first (a tmpfs is read below).
+        let page_caches = self.vfs.caches.save();
         let held = self.locks.save();
         let vias: Vec<_> = held.iter().map(|(_, f)| f.clone()).collect();
         let (saved_files, table_ids, via_ids) = crate::persist::save(
@@ -205,6 +210,7 @@ impl Kernel {
             mounts,
             init_status: self.init_status.as_ref().map(WaitStatus::save),
             locks,
+            page_caches,
         })
     }
 }

@@ -52,6 +52,14 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
             }
         }
     }
+    let inside = |off: u64, len: u64| {
+        st.memory
+            .iter()
+            .any(|&(s, e, _)| off >= s && off.checked_add(len).is_some_and(|end| end <= e))
+    };
+    for c in &st.page_caches {
+        c.check(&inside)?;
+    }
     // Open files, the objects they share, and fd tables: beside the files' kinds.
     let tables = crate::persist::check(&st.shared, &st.files, &st.fd_tables)?;
     let file_ids: HashSet<u64> = st.files.iter().map(|f| f.id).collect();

@@ -52,6 +52,10 @@ pub struct MemoryFile {
     image: RefCell<BTreeMap<u64, (u64, u64)>>,
     /// The image those ranges come from (read-only).
     image_fd: RefCell<Option<OwnedFd>>,
+    /// Ranges of a file's page cache that lie wholly past the file's end: start -> end.
+    /// Address spaces map them without access, and a guest touching them gets SIGBUS
+    /// (a system call, EFAULT), as Linux's pages past the end of a mapped file.
+    fenced: RefCell<BTreeMap<u64, u64>>,
 }
 
 impl MemoryFile {
@@ -73,7 +77,65 @@ impl MemoryFile {
             tracking: Cell::new(false),
             image: RefCell::new(BTreeMap::new()),
             image_fd: RefCell::new(None),
+            fenced: RefCell::new(BTreeMap::new()),
         })
+    }
+
+    /// The fenced ranges that meet `[off, end)`, unclipped.
+    fn fences_in(&self, off: u64, end: u64) -> Vec<(u64, u64)> {
+        let f = self.fenced.borrow();
+        let first = f
+            .range(..off)
+            .next_back()
+            .filter(|(_, &e)| e > off)
+            .map(|(&s, &e)| (s, e));
+        first
+            .into_iter()
+            .chain(f.range(off..end).map(|(&s, &e)| (s, e)))
+            .collect()
+    }
+
+    /// Fences `[off, off + len)` (`on`) or lifts its fence.
+    pub(crate) fn set_fence(&self, off: u64, len: u64, on: bool) {
+        let end = off + len;
+        let old = self.fences_in(off, end);
+        let mut f = self.fenced.borrow_mut();
+        for (s, e) in old {
+            f.remove(&s);
+            if s < off {
+                f.insert(s, off);
+            }
+            if e > end {
+                f.insert(end, e);
+            }
+        }
+        if on && len > 0 {
+            f.insert(off, end);
+        }
+    }
+
+    /// Whether any page of `[off, off + len)` is fenced.
+    pub(crate) fn has_fence(&self, off: u64, len: u64) -> bool {
+        !self.fenced.borrow().is_empty() && !self.fences_in(off, off + len).is_empty()
+    }
+
+    /// `[off, off + len)` in pieces (start, end, fenced).
+    pub(crate) fn fence_pieces(&self, off: u64, len: u64) -> Vec<(u64, u64, bool)> {
+        let end = off + len;
+        let mut out = Vec::new();
+        let mut at = off;
+        for (s, e) in self.fences_in(off, end) {
+            let (a, b) = (s.max(off), e.min(end));
+            if a > at {
+                out.push((at, a, false));
+            }
+            out.push((a, b, true));
+            at = b;
+        }
+        if at < end {
+            out.push((at, end, false));
+        }
+        out
     }
 
     pub fn raw_fd(&self) -> i32 {

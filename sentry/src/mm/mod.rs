@@ -106,9 +106,44 @@ impl MmCtx<'_> {
             .collect()
     }
 
+    /// `r`, whose memory-file bytes start at `off`, in pieces: (guest range, memory-file
+    /// offset, protection), fenced pieces (a file's pages past its end) without access.
+    fn fenced(
+        &self,
+        r: GuestRange,
+        off: u64,
+        prot: i32,
+    ) -> std::io::Result<Vec<(GuestRange, u64, i32)>> {
+        if !self.mf.has_fence(off, r.len()) {
+            return Ok(vec![(r, off, prot)]);
+        }
+        let at = |x: u64| r.start() + (x - off);
+        self.mf
+            .fence_pieces(off, r.len())
+            .into_iter()
+            .map(|(s, e, f)| {
+                let p = if f { libc::PROT_NONE } else { prot };
+                Ok((GuestRange::bounds(at(s), at(e))?, s, p))
+            })
+            .collect()
+    }
+
     /// Maps `r` in `a` to the memory-file bytes from `off`: pages that are still the
-    /// image's are mapped from the image, never writable.
+    /// image's are mapped from the image, never writable; fenced pages without access.
     fn map(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        off: u64,
+    ) -> std::io::Result<()> {
+        for (r, off, prot) in self.fenced(r, off, prot)? {
+            self.map_unfenced(a, r, prot, off)?;
+        }
+        Ok(())
+    }
+
+    fn map_unfenced(
         &mut self,
         a: AddressSpaceId,
         r: GuestRange,
@@ -127,8 +162,21 @@ impl MmCtx<'_> {
     }
 
     /// Gives `r` in `a`, whose memory-file bytes start at `off`, protection `prot`;
-    /// pages still the image's never become writable.
+    /// pages still the image's never become writable, fenced pages get no access.
     fn protect(
+        &mut self,
+        a: AddressSpaceId,
+        r: GuestRange,
+        prot: i32,
+        off: u64,
+    ) -> std::io::Result<()> {
+        for (r, off, prot) in self.fenced(r, off, prot)? {
+            self.protect_unfenced(a, r, prot, off)?;
+        }
+        Ok(())
+    }
+
+    fn protect_unfenced(
         &mut self,
         a: AddressSpaceId,
         r: GuestRange,
@@ -301,6 +349,33 @@ impl Mm {
         for (&s, v) in &self.vmas {
             self.unopened.insert(s, v.end);
         }
+    }
+
+    /// Whether the page at `addr` is mapped and fenced (a file's page past its end): a
+    /// guest touching it gets SIGBUS.
+    pub(crate) fn fenced_at(&self, mf: &MemoryFile, addr: u64) -> bool {
+        self.find(addr)
+            .is_some_and(|(s, v)| mf.has_fence(v.off + (page_down(addr) - s), PAGE))
+    }
+
+    /// Gives every mapping of memory-file bytes `[off, off + len)` its host protection
+    /// again (fences were set or lifted there). Unopened ranges are left to their opening.
+    pub(crate) fn refresh(&self, cx: &mut MmCtx, off: u64, len: u64) -> std::io::Result<()> {
+        let end = off + len;
+        for (&s, v) in &self.vmas {
+            let vend = v.off + (v.end - s);
+            let (a, b) = (v.off.max(off), vend.min(end));
+            if a >= b {
+                continue;
+            }
+            let (ga, gb) = (s + (a - v.off), s + (b - v.off));
+            if !self.unopened_in(ga, gb).is_empty() {
+                continue;
+            }
+            let hp = Self::window_prot(cx, v, a, b - a);
+            cx.protect(self.id, GuestRange::bounds(ga, gb)?, hp, a)?;
+        }
+        Ok(())
     }
 
     /// The mapping that holds `addr`.
@@ -1050,9 +1125,13 @@ impl Mm {
         Ok(v)
     }
 
-    /// EFAULT when the image's bytes of a piece were bad (a restore on demand).
+    /// EFAULT when the image's bytes of a piece were bad (a restore on demand), or when
+    /// a piece is fenced (a file's pages past its end).
     fn settled(mf: &MemoryFile, pieces: Vec<(u64, usize)>) -> Result<(), Errno> {
         for (off, n) in pieces {
+            if mf.has_fence(off, n as u64) {
+                return Err(libc::EFAULT);
+            }
             mf.settle(off, n as u64).map_err(|_| libc::EFAULT)?;
         }
         Ok(())

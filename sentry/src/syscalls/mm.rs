@@ -94,6 +94,10 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         return err(libc::ENOMEM);
     }
     if flags & libc::MAP_ANONYMOUS != 0 {
+        // An anonymous mapping is private or shared, never validated (Linux: EINVAL).
+        if flags & libc::MAP_TYPE == libc::MAP_SHARED_VALIDATE {
+            return err(libc::EINVAL);
+        }
         // Unnamed even with MAP_GROWSDOWN: only the stack execve made is "[stack]" in
         // /proc/PID/maps, as on Linux.
         return ret(c
@@ -129,6 +133,28 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
                 Err(e) => Err(e),
             });
         }
+        if let Some(h) = fb.kind::<crate::fs::host::HostFile>() {
+            // A host file's pages are its page cache's, mapped themselves.
+            let mf = c.memory_file();
+            let pieces = h.map_cached(
+                &mf,
+                &fb.path,
+                off,
+                page_up(len),
+                shared && prot & libc::PROT_WRITE != 0,
+            );
+            let name = fb.path.clone();
+            drop(fb);
+            let r = match pieces {
+                Ok(p) => {
+                    c.with_mm(|mm, cx| mm.map_pieces(cx, addr, len, prot, shared, fixed, &name, &p))
+                }
+                Err(e) => Err(e),
+            };
+            // A cache made for a mapping that failed goes again.
+            c.vfs().caches.sweep();
+            return ret(r.map(|a| a as i64));
+        }
         let data = match fb.imp.mmap(off, len) {
             Ok(d) => d,
             Err(e) => return err(e),
@@ -136,8 +162,7 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         (fb.path.clone(), data)
     };
     if shared && prot & libc::PROT_WRITE != 0 && !data.shared_writable {
-        // Writable shared file mappings would need a page cache that writes back.
-        c.log_unimplemented(libc::SYS_mmap as u64);
+        // Only files with a page cache write back.
         return err(libc::ENODEV);
     }
     let data = data.bytes;
@@ -147,6 +172,27 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         mm.write_force(cx.mf, start, &data[..n])?;
         Ok(start as i64)
     }))
+}
+
+/// msync: the range must be mapped (ENOMEM); MS_SYNC and MS_ASYNC write the page caches
+/// back (the host file has the bytes when it returns).
+pub(super) fn msync(c: &mut SysCtx) -> Sys {
+    let [addr, len, flags, ..] = c.args();
+    let flags = flags as i32;
+    if addr % PAGE != 0
+        || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
+        || flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0
+    {
+        return err(libc::EINVAL);
+    }
+    let Some(end) = addr.checked_add(page_up(len.min(u64::MAX - PAGE))) else {
+        return err(libc::ENOMEM);
+    };
+    let mapped = c.with_mm(|mm, _| mm.mapped_in(addr, end) == end - addr);
+    if !mapped {
+        return err(libc::ENOMEM);
+    }
+    ret(c.vfs().caches.write_back_all().map(|_| 0))
 }
 
 pub(super) fn munmap(c: &mut SysCtx) -> Sys {
@@ -190,27 +236,6 @@ pub(super) fn mremap(c: &mut SysCtx) -> Sys {
             mm.remap(cx, old, old_len, new_len, how)
         })
         .map(|a| a as i64))
-}
-
-/// msync: the range must be page-aligned and mapped (ENOMEM where it is not). No
-/// mapping writes back to a file (writable shared file mappings are refused), so there
-/// is nothing to flush.
-pub(super) fn msync(c: &mut SysCtx) -> Sys {
-    let [addr, len, flags, ..] = c.args();
-    let flags = flags as i32;
-    if addr % PAGE != 0
-        || flags & !(libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE) != 0
-        || (flags & libc::MS_ASYNC != 0 && flags & libc::MS_SYNC != 0)
-    {
-        return err(libc::EINVAL);
-    }
-    let Some(end) = addr.checked_add(page_up(len.min(u64::MAX - PAGE))) else {
-        return err(libc::ENOMEM);
-    };
-    if c.with_mm(|mm, _| mm.mapped_in(addr, end)) != end - addr {
-        return err(libc::ENOMEM);
-    }
-    Sys::Ret(0)
 }
 
 pub(super) fn madvise(c: &mut SysCtx) -> Sys {

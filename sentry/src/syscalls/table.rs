@@ -364,8 +364,9 @@ const LIST: &[Syscall] = &[
         .eintr(),
     sys(8, "lseek").serves(file::lseek),
     sys(9, "mmap").serves(mm::mmap).partial(
-        "file mappings are copies of the file: writable MAP_SHARED file mappings fail with ENODEV \
-         and read-only ones do not see later writes",
+        "a host or tmpfs file's mappings map its page cache (shared with read/write, written \
+         back at msync, fsync, its last unmap, a checkpoint); generated files (procfs) are \
+         copies, and writable MAP_SHARED mappings of them fail with ENODEV",
     ),
     sys(10, "mprotect").serves(mm::mprotect),
     sys(11, "munmap").serves(mm::munmap),
@@ -397,10 +398,9 @@ const LIST: &[Syscall] = &[
          object, nor SIGBUS past it), and a grown file mapping zeroes rather than the file's \
          further pages",
     ),
-    sys(26, "msync").serves(mm::msync).noop(
-        "checks the range (ENOMEM where unmapped) and flags: no mapping writes back to a file \
-         (writable shared file mappings are refused), so there is nothing to flush, and \
-         MS_INVALIDATE does not refresh read-only shared mappings",
+    sys(26, "msync").serves(mm::msync).partial(
+        "writes every page cache back (not only the range's); MS_INVALIDATE has nothing to do \
+         (mappings map the page cache itself)",
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
     sys(28, "madvise").serves(mm::madvise).partial(
