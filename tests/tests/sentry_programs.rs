@@ -129,6 +129,18 @@ fn file_locks_behave_as_on_the_host() {
     same_as_on_the_host("locks", &["/tmp", dir.0.to_str().unwrap()]);
 }
 
+#[test]
+fn shared_file_mappings_behave_as_on_the_host() {
+    // MAP_SHARED pages of a tmpfs file and of a host file shared by a parent and a forked
+    // child, read/write of the file agreeing with the mappings, a private mapping seeing
+    // write() until it writes, msync reaching the file, ftruncate down (SIGBUS past the
+    // end, EFAULT in a system call, zeroes in the tail) and up, an O_APPEND fd, and the
+    // refused mappings (O_WRONLY, O_RDONLY shared writable, bad offsets, a huge length):
+    // the same lines as natively.
+    let dir = common::TempDir::new("shmfile");
+    same_as_on_the_host("shmfile", &["/tmp", dir.0.to_str().unwrap()]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

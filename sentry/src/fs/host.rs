@@ -255,7 +255,7 @@ impl FileImpl for HostFile {
         }
         nix::unistd::ftruncate(self.fd.as_fd(), len as i64).map_err(host_err)?;
         if let Some(key) = self.cached_key() {
-            self.caches.zeroed(key, len, u64::MAX);
+            self.caches.truncated(key, len);
         }
         Ok(())
     }

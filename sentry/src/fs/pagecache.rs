@@ -324,7 +324,12 @@ impl PageCaches {
     pub(crate) fn written(&self, key: InodeKey, off: u64, data: &[u8]) {
         let Some(c) = self.get(key) else { return };
         let c = c.borrow();
-        c.each(off, off + data.len() as u64, |fo, m, l| {
+        let end = off + data.len() as u64;
+        if end > c.size {
+            // The file grows: what a mapping stored past the old end is not the file's.
+            c.each(c.size, page_up(c.size), |_, m, l| c.mf.zero(m, l));
+        }
+        c.each(off, end, |fo, m, l| {
             let at = (fo - off) as usize;
             c.mf.write(m, &data[at..at + l as usize]);
         });
@@ -340,6 +345,14 @@ impl PageCaches {
         let c = c.borrow();
         c.each(off, end, |_, m, l| c.mf.zero(m, l));
         self.stale.set(true);
+    }
+
+    /// The host file of inode `key` was truncated to `len`: the cache reads zeroes past
+    /// it, and past the old end if it grew (what a mapping stored there is not the
+    /// file's).
+    pub(crate) fn truncated(&self, key: InodeKey, len: u64) {
+        let from = self.get(key).map_or(len, |c| c.borrow().size.min(len));
+        self.zeroed(key, from, u64::MAX);
     }
 
     /// The size of some cached file may have changed (a path truncate, an O_TRUNC open).

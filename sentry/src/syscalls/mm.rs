@@ -73,6 +73,9 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
     if !shared && flags & libc::MAP_TYPE != libc::MAP_PRIVATE {
         return err(libc::EINVAL);
     }
+    if page_up(len) > GUEST_TOP || page_up(len) == 0 {
+        return err(libc::ENOMEM);
+    }
     let fixed = flags & (libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE) != 0;
     if flags & libc::MAP_FIXED_NOREPLACE != 0 {
         let taken = c.with_mm(|mm, _| {
