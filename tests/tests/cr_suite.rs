@@ -50,6 +50,7 @@ const PROGRAMS: &[&str] = &[
     "pty",
     "memfd",
     "mremap",
+    "shmfile",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -34,6 +34,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{bad, path_ok, truncate, Invalid};
+use crate::fs::ghost::FileIdentity;
 use crate::fs::host_sys;
 use crate::mm::{page_up, Errno, MemoryFile, PAGE};
 
@@ -423,17 +424,26 @@ impl PageCaches {
         }
     }
 
-    /// The saved form of every cache (written back first).
-    pub(crate) fn save(&self) -> Vec<FileCacheState> {
-        let _ = self.write_back_all();
+    /// The saved form of every cache (written back first). `named` says which host inode
+    /// a guest path reaches now: a cache whose path no longer reaches its file (deleted or
+    /// replaced) is saved without identity, and not tied to a file again at restore.
+    pub(crate) fn save(&self, named: &dyn Fn(&str) -> Option<InodeKey>) -> Vec<FileCacheState> {
+        if let Err(e) = self.write_back_all() {
+            log::warn!("writing the page caches back for a checkpoint: errno {e}");
+        }
         let mut v: Vec<FileCacheState> = self
             .by_inode
             .borrow()
-            .values()
-            .map(|c| {
+            .iter()
+            .map(|(&key, c)| {
                 let c = c.borrow();
+                let identity = host_sys::fstat(c.fd.as_fd())
+                    .ok()
+                    .filter(|st| st.st_nlink > 0 && named(&c.path) == Some(key))
+                    .map(|st| FileIdentity::of(&st));
                 FileCacheState {
                     path: c.path.clone(),
+                    identity,
                     writable: c.writable,
                     written: c.written,
                     extents: c.extents.iter().map(|(&f, &(m, l))| (f, m, l)).collect(),
@@ -455,10 +465,12 @@ impl PageCaches {
         open: &dyn Fn(&str, bool) -> Option<OwnedFd>,
     ) {
         for s in saved {
-            let fd = open(&s.path, s.writable);
+            // Only the file that was checkpointed (its size and modification time).
+            let fd = s.identity.as_ref().and_then(|_| open(&s.path, s.writable));
             let key = fd
                 .as_ref()
                 .and_then(|fd| host_sys::fstat(fd.as_fd()).ok())
+                .filter(|st| s.identity.as_ref().is_some_and(|id| id.matches(st).is_ok()))
                 .map(|st| (st.st_dev, st.st_ino));
             let (Some(fd), Some(key)) = (fd, key) else {
                 for &(_, m, l) in &s.extents {
@@ -492,9 +504,12 @@ impl PageCaches {
 
 /// A saved cache: the file's guest path and its extents (file offset, memory-file offset,
 /// length), one memory-file reference each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileCacheState {
     pub path: String,
+    /// The file when it was saved; None: no path reached it any more (its mappings keep
+    /// their bytes, but no file is theirs after a restore).
+    pub identity: Option<FileIdentity>,
     pub writable: bool,
     pub written: bool,
     pub extents: Vec<(u64, u64, u64)>,

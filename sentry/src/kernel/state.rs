@@ -121,7 +121,8 @@ impl Kernel {
     /// brings at most `ghost_limit` bytes of data (`crate::fs::ghost`).
     pub(crate) fn save_state(&mut self, ghost_limit: u64) -> Result<KernelState, std::io::Error> {
         // What mappings wrote reaches the files first (a tmpfs is read below).
-        let page_caches = self.vfs.caches.save();
+        let vfs = &self.vfs;
+        let page_caches = vfs.caches.save(&|p| crate::fs::ghost::at_path(vfs, p));
         let held = self.locks.save();
         let vias: Vec<_> = held.iter().map(|(_, f)| f.clone()).collect();
         let (saved_files, table_ids, via_ids) = crate::persist::save(
