@@ -544,3 +544,123 @@ impl FileCacheState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(bytes: &[u8]) -> (tempfile::TempDir, OwnedFd) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, bytes).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        (dir, OwnedFd::from(f))
+    }
+
+    fn key(fd: &OwnedFd) -> InodeKey {
+        let st = host_sys::fstat(fd.as_fd()).unwrap();
+        (st.st_dev, st.st_ino)
+    }
+
+    #[test]
+    fn mappings_reads_and_writes_share_the_cache_and_pages_past_the_end_are_fenced() {
+        let mf = Rc::new(MemoryFile::new().unwrap());
+        let (_d, fd) = file(&[b'a'; 5000]);
+        let k = key(&fd);
+        let caches = PageCaches::default();
+        let p = caches.map(&mf, &fd, k, "/f", 0, 3 * PAGE, true).unwrap();
+        assert_eq!(p.pieces.iter().map(|&(_, l)| l).sum::<u64>(), 3 * PAGE);
+        let (m, _) = p.pieces[0];
+        // The file's bytes, zeroes past its end; the third page is past it.
+        let mut b = [0u8; 2];
+        mf.read(m + 4999, &mut b);
+        assert_eq!(b, [b'a', 0]);
+        assert!(!mf.has_fence(m, 2 * PAGE) && mf.has_fence(m + 2 * PAGE, PAGE));
+        // A store through a mapping is what read() gets; a write is in the mapping.
+        mf.write(m + 10, b"store");
+        let mut buf = vec![0u8; 8];
+        nix::sys::uio::pread(fd.as_fd(), &mut buf, 8).unwrap();
+        caches.overlay(k, 8, &mut buf);
+        assert_eq!(&buf, b"aastorea");
+        caches.written(k, 100, b"write");
+        let mut w = [0u8; 5];
+        mf.read(m + 100, &mut w);
+        assert_eq!(&w, b"write");
+        // Truncated down: the cache reads zeroes past the end, the fence moves once
+        // `refence` runs.
+        nix::unistd::ftruncate(&fd, 50).unwrap();
+        caches.truncated(k, 50);
+        assert_eq!(caches.refence(), vec![(m, 3 * PAGE)]);
+        mf.read(m + 100, &mut w);
+        assert_eq!(w, [0; 5]);
+        assert!(!mf.has_fence(m, PAGE) && mf.has_fence(m + PAGE, 2 * PAGE));
+        // Write-back writes only below the end; the file keeps its size.
+        caches.write_back_all().unwrap();
+        let st = host_sys::fstat(fd.as_fd()).unwrap();
+        assert_eq!(st.st_size, 50);
+        nix::sys::uio::pread(fd.as_fd(), &mut buf, 8).unwrap();
+        assert_eq!(&buf, b"aastorea");
+        // No mapping holds a reference beyond the cache's: the sweep drops it, fences
+        // and memory with it.
+        caches.sweep();
+        assert!(caches.is_empty());
+        assert!(!mf.has_fence(m, 3 * PAGE));
+        assert_eq!(mf.allocated(), 0);
+    }
+
+    #[test]
+    fn offsets_past_off_t_are_eoverflow() {
+        let mf = Rc::new(MemoryFile::new().unwrap());
+        let (_d, fd) = file(b"x");
+        let caches = PageCaches::default();
+        for off in [MAX_FILE_END & !(PAGE - 1), !(PAGE - 1)] {
+            assert_eq!(
+                caches.map(&mf, &fd, key(&fd), "/f", off, PAGE, false).err(),
+                Some(libc::EOVERFLOW)
+            );
+        }
+        assert!(caches.is_empty());
+    }
+
+    #[test]
+    fn hostile_saved_caches_are_refused_by_name() {
+        let ok = |_: u64, _: u64| true;
+        let none = |_: u64, _: u64| false;
+        let st = |path: &str, extents: Vec<(u64, u64, u64)>| FileCacheState {
+            path: path.into(),
+            identity: None,
+            writable: true,
+            written: true,
+            extents,
+        };
+        assert!(st("/f", vec![(0, 0, PAGE), (PAGE, 8 * PAGE, PAGE)])
+            .check(&ok)
+            .is_ok());
+        for (s, what) in [
+            (st("f", vec![]), "not a valid guest path"),
+            (st("/f", vec![(1, 0, PAGE)]), "extent 0"),
+            (st("/f", vec![(0, 0, PAGE + 1)]), "extent 0"),
+            (st("/f", vec![(0, 0, 0)]), "extent 0"),
+            (
+                st("/f", vec![(MAX_FILE_END & !(PAGE - 1), 0, PAGE)]),
+                "extent 0",
+            ),
+            (
+                st("/f", vec![(0, 0, 2 * PAGE), (PAGE, 4 * PAGE, PAGE)]),
+                "overlap",
+            ),
+        ] {
+            let e = s.check(&ok).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
+        let e = st("/f", vec![(0, 0, PAGE)])
+            .check(&none)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("extent 0"), "{e}");
+    }
+}
