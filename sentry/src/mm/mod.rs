@@ -486,8 +486,13 @@ impl Mm {
 
     /// Finds a free range of `len` bytes, top-down below `MMAP_TOP`.
     fn find_free(&self, len: u64) -> Option<u64> {
-        let mut top = MMAP_TOP;
-        for (&s, v) in self.vmas.range(..MMAP_TOP).rev() {
+        self.find_free_below(len, MMAP_TOP)
+    }
+
+    /// Finds a free range of `len` bytes, top-down below `limit` (MAP_32BIT: 2 GiB).
+    pub(crate) fn find_free_below(&self, len: u64, limit: u64) -> Option<u64> {
+        let mut top = limit;
+        for (&s, v) in self.vmas.range(..limit).rev() {
             if v.end <= top && top - v.end >= len {
                 return Some(top - len);
             }

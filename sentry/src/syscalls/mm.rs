@@ -89,6 +89,15 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
             return err(libc::EEXIST);
         }
     }
+    // MAP_32BIT: somewhere below 2 GiB (the hint is not looked at).
+    let addr = if flags & libc::MAP_32BIT != 0 && !fixed {
+        match c.with_mm(|mm, _| mm.find_free_below(page_up(len), 1 << 31)) {
+            Some(a) => a,
+            None => return err(libc::ENOMEM),
+        }
+    } else {
+        addr
+    };
     let as_limit = limit(c, libc::RLIMIT_AS);
     // A fixed mapping replaces what it covers; another goes where nothing is mapped.
     if c.with_mm(|mm, _| mm.may_expand(page_up(len), fixed.then_some(addr), as_limit))
@@ -401,6 +410,21 @@ mod tests {
             k.call(t, libc::SYS_msync, [f, u64::MAX, 0, 0, 0, 0]),
             Some(-(libc::ENOMEM as i64))
         );
+    }
+
+    #[test]
+    fn map_32bit_places_below_2_gib() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let flags = MAP | libc::MAP_32BIT as u64;
+        for _ in 0..2 {
+            let a = k.call(t, libc::SYS_mmap, [0, 8192, RW, flags, u64::MAX, 0]);
+            let a = a.unwrap();
+            assert!(a > 0 && a as u64 + 8192 <= 1 << 31, "{a:#x}");
+        }
+        let big = k.call(t, libc::SYS_mmap, [0, 4 << 30, RW, flags, u64::MAX, 0]);
+        assert_eq!(big, Some(-(libc::ENOMEM as i64)));
     }
 
     #[test]
