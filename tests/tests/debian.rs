@@ -60,6 +60,7 @@ fn bundle(rt: &Runtime, name: &str, script: &str, net: Option<&Net>) -> PathBuf 
   "mounts": [
     {{"destination": "/proc", "type": "proc", "source": "proc"}},
     {{"destination": "/dev", "type": "tmpfs", "source": "tmpfs"}},
+    {{"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev"]}},
     {{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}},
     {{"destination": "/run", "type": "tmpfs", "source": "tmpfs"}}{hosts}
   ],
@@ -311,6 +312,38 @@ asyncio.run(main())
 PY"#,
     );
     assert_eq!(out, "b'got ping\\n' b'err\\n' 3\nb'HELLO\\n'\n");
+}
+
+#[test]
+fn python_multiprocessing_pool_queue_and_sqlite_wal_with_two_connections() {
+    // multiprocessing's locks are POSIX semaphores in shared mappings of /dev/shm files
+    // (a tmpfs, as Docker mounts one)
+    // (unlinked at once), its Pool and Queue pass work between processes through them;
+    // sqlite's WAL mode keeps its index in a shared mapping of the -shm file that both
+    // connections map. The same output as natively.
+    let out = same_as_native(
+        r#"python3 - <<'PY'
+import multiprocessing as mp, sqlite3
+def sq(x): return x * x
+def put(q, i): q.put(i * 10)
+if __name__ == '__main__':
+    with mp.Pool(4) as p:
+        print(sum(p.map(sq, range(100))))
+    q = mp.Queue()
+    ps = [mp.Process(target=put, args=(q, i)) for i in range(4)]
+    for x in ps: x.start()
+    print(sorted(q.get() for _ in ps))
+    for x in ps: x.join()
+    a = sqlite3.connect('/tmp/db'); b = sqlite3.connect('/tmp/db')
+    print(a.execute('pragma journal_mode=wal').fetchone()[0])
+    a.execute('create table t(x)'); a.commit()
+    a.execute('insert into t values (1)'); a.commit()
+    print(b.execute('select count(*) from t').fetchone()[0])
+    b.execute('insert into t values (2)'); b.commit()
+    print(a.execute('select sum(x) from t').fetchone()[0])
+PY"#,
+    );
+    assert_eq!(out, "328350\n[0, 10, 20, 30]\nwal\n1\n3\n");
 }
 
 #[test]
