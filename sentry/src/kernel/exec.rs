@@ -272,7 +272,10 @@ impl Kernel {
         }
         let g = self.tg_of_mut(tid);
         g.exe = resolved;
-        g.prctl.not_dumpable = false;
+        g.did_exec = true;
+        // A program run with other ids than the caller's real ones (set-user-ID or
+        // set-group-ID) is not dumpable (Linux's suid_dumpable 0).
+        g.prctl.not_dumpable = creds.euid != creds.uid || creds.egid != creds.gid;
         g.creds = creds;
         if let Some(p) = vfork_parent {
             self.release_vfork(p);

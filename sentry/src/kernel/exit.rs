@@ -19,6 +19,9 @@ pub(crate) struct ChildEvent {
     pub si_status: i32,
     /// The child's real uid.
     pub uid: u32,
+    /// The CPU time the child and its reaped children used, in ns (the rusage wait
+    /// reports).
+    pub cpu_ns: u64,
 }
 
 impl Kernel {
@@ -227,6 +230,8 @@ impl Kernel {
         for c in children {
             if let Some(cg) = self.tgs.get_mut(&c) {
                 cg.ppid = reaper;
+                // An adopted child tells its exit with SIGCHLD (Linux's reparent_leader).
+                cg.exit_signal = libc::SIGCHLD;
                 let z = cg.zombie.is_some();
                 if let Some(i) = self.tgs.get_mut(&reaper) {
                     i.children.push(c)
@@ -241,15 +246,17 @@ impl Kernel {
             WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
             WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
         };
-        // A parent that ignores SIGCHLD reaps its children at once.
-        let autoreap = self
-            .tgs
-            .get(&ppid)
-            .and_then(|pg| pg.threads.first().copied())
-            .is_some_and(|pt| {
-                let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
-                act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0
-            });
+        // A parent that ignores SIGCHLD reaps at once its children that exit with it.
+        let sigchld = self.tgs[&pid].exit_signal == libc::SIGCHLD;
+        let autoreap = sigchld
+            && self
+                .tgs
+                .get(&ppid)
+                .and_then(|pg| pg.threads.first().copied())
+                .is_some_and(|pt| {
+                    let act = self.tasks[&pt].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
+                    act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0
+                });
         if autoreap {
             self.tgs.remove(&pid);
             if let Some(pg) = self.tgs.get_mut(&ppid) {
@@ -263,8 +270,12 @@ impl Kernel {
 
     // ---- wait ----
 
-    /// Children of `me` selected by a wait pid argument.
-    fn wait_candidates(&self, me: i32, pid: i64) -> Vec<i32> {
+    /// Children of task `tid`'s process selected by a wait pid argument and the
+    /// `__WALL`/`__WCLONE`/`__WNOTHREAD` options, as Linux's eligible_child: without
+    /// `__WALL`, `__WCLONE` selects the children whose exit signal is not SIGCHLD and no
+    /// `__WCLONE` the others; `__WNOTHREAD` only those the calling thread created.
+    fn wait_candidates(&self, tid: i32, pid: i64, options: i32) -> Vec<i32> {
+        let me = self.tasks[&tid].tgid;
         let my_pgid = self.tgs[&me].pgid;
         self.tgs[&me]
             .children
@@ -274,19 +285,26 @@ impl Kernel {
                 let Some(g) = self.tgs.get(c) else {
                     return false;
                 };
-                match pid {
+                let selected = match pid {
                     -1 => true,
                     0 => g.pgid == my_pgid,
                     p if p > 0 => *c as i64 == p,
                     p => g.pgid as i64 == -p,
-                }
+                };
+                let kind = options & libc::__WALL != 0
+                    || (g.exit_signal != libc::SIGCHLD) == (options & libc::__WCLONE != 0);
+                let thread = options & libc::__WNOTHREAD == 0 || g.prctl.parent_tid == tid;
+                selected && kind && thread
             })
             .collect()
     }
 
     /// wait4/waitid by task `tid`: finds a state change of a child its process waits
-    /// for (`pid` as wait4 takes it, `options` the WEXITED/WUNTRACED/WCONTINUED kinds);
-    /// reaps a zombie unless `peek`. ECHILD when no child is selected.
+    /// for (`pid` as wait4 takes it, `options` the WEXITED/WUNTRACED/WCONTINUED kinds and
+    /// `__WALL`/`__WCLONE`/`__WNOTHREAD`); reaps a zombie unless `peek`, adding the CPU
+    /// time it and its reaped children used to the caller's children's. ECHILD when no
+    /// child is selected, or only zombies and WEXITED is not asked for (as Linux: such a
+    /// child is no child to wait for).
     pub(crate) fn wait_child(
         &mut self,
         tid: i32,
@@ -295,10 +313,8 @@ impl Kernel {
         peek: bool,
     ) -> Result<Option<ChildEvent>, Errno> {
         let me = self.tasks[&tid].tgid;
-        let kids = self.wait_candidates(me, pid);
-        if kids.is_empty() {
-            return Err(libc::ECHILD);
-        }
+        let kids = self.wait_candidates(tid, pid, options);
+        let mut waitable = false;
         for c in kids {
             let g = &self.tgs[&c];
             let uid = g.creds.uid;
@@ -309,13 +325,12 @@ impl Kernel {
                         WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
                         WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
                     };
+                    let cpu_ns = g.cpu_exited.saturating_add(g.cpu_children);
                     if !peek {
                         self.tgs.remove(&c);
-                        self.tgs
-                            .get_mut(&me)
-                            .expect("me")
-                            .children
-                            .retain(|&x| x != c);
+                        let mine = self.tgs.get_mut(&me).expect("me");
+                        mine.children.retain(|&x| x != c);
+                        mine.cpu_children = mine.cpu_children.saturating_add(cpu_ns);
                     }
                     return Ok(Some(ChildEvent {
                         pid: c,
@@ -323,10 +338,13 @@ impl Kernel {
                         code,
                         si_status: sst,
                         uid,
+                        cpu_ns,
                     }));
                 }
                 continue;
             }
+            waitable = true;
+            let cpu_ns = self.group_cpu(c).saturating_add(g.cpu_children);
             if options & libc::WUNTRACED != 0 {
                 if let Some((sig, false)) = g.stopped {
                     if !peek {
@@ -338,6 +356,7 @@ impl Kernel {
                         code: libc::CLD_STOPPED,
                         si_status: sig,
                         uid,
+                        cpu_ns,
                     }));
                 }
             }
@@ -351,9 +370,156 @@ impl Kernel {
                     code: libc::CLD_CONTINUED,
                     si_status: libc::SIGCONT,
                     uid,
+                    cpu_ns,
                 }));
             }
         }
+        if !waitable {
+            return Err(libc::ECHILD);
+        }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{errno, kernel, SCRATCH};
+
+    const MS: u64 = 1_000_000;
+
+    fn fork(k: &mut crate::kernel::Kernel, t: i32, flags: i32) -> i32 {
+        let c = k.call(t, libc::SYS_clone, [flags as u64, 0, 0, 0, 0, 0]);
+        c.expect("clone returns") as i32
+    }
+
+    #[test]
+    fn wait_selects_children_by_exit_signal_and_thread_and_reports_their_cpu_time() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let plain = fork(&mut k, t, libc::SIGCHLD);
+        let quiet = fork(&mut k, t, 0);
+        assert!(plain > 0 && quiet > 0);
+        k.task_mut(plain).cpu_base = 5 * MS;
+        let used = k.task_cpu(plain);
+        assert!(used >= 5 * MS);
+        k.exit_group(plain, 3);
+        k.exit_group(quiet, 4);
+        let wait4 = |k: &mut crate::kernel::Kernel, pid: i32, options: i32| {
+            let args = [pid as u64, SCRATCH, options as u64, SCRATCH + 64, 0, 0];
+            k.call(t, libc::SYS_wait4, args)
+        };
+        // Without __WCLONE only the child that exits with SIGCHLD is waited for.
+        assert_eq!(wait4(&mut k, quiet, 0), errno(libc::ECHILD));
+        assert_eq!(
+            wait4(&mut k, -1, libc::WNOHANG | libc::__WCLONE),
+            Some(quiet as i64)
+        );
+        // waitid without WEXITED: a zombie is no child to wait for.
+        let waitid = [libc::P_ALL as u64, 0, SCRATCH, libc::WSTOPPED as u64, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_waitid, waitid), errno(libc::ECHILD));
+        let bad = [
+            libc::P_ALL as u64,
+            0,
+            SCRATCH,
+            (libc::WEXITED | 0x1000) as u64,
+            0,
+            0,
+        ];
+        assert_eq!(k.call(t, libc::SYS_waitid, bad), errno(libc::EINVAL));
+        // A zombie can be signalled (nothing happens) until it is reaped.
+        assert_eq!(
+            k.call(t, libc::SYS_kill, [plain as u64, 9, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(wait4(&mut k, plain, 0), Some(plain as i64));
+        let status = u32::from_le_bytes(k.get(t, SCRATCH, 4).try_into().unwrap());
+        assert_eq!(status, 3 << 8, "SIGKILL did not change the exit status");
+        let ru = k.get(t, SCRATCH + 64, 16);
+        let secs = u64::from_le_bytes(ru[..8].try_into().unwrap());
+        let usecs = u64::from_le_bytes(ru[8..].try_into().unwrap());
+        assert_eq!(
+            secs * 1_000_000 + usecs,
+            used / 1000,
+            "the child's CPU time"
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_kill, [plain as u64, 0, 0, 0, 0, 0]),
+            errno(libc::ESRCH)
+        );
+        // RUSAGE_CHILDREN has what the reaped children used.
+        let children = libc::RUSAGE_CHILDREN as u64;
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_getrusage,
+                [children, SCRATCH + 256, 0, 0, 0, 0]
+            ),
+            Some(0)
+        );
+        let ru = k.get(t, SCRATCH + 256, 16);
+        assert_eq!(u64::from_le_bytes(ru[8..].try_into().unwrap()), used / 1000);
+        assert_eq!(
+            k.call(t, libc::SYS_getrusage, [7, SCRATCH + 256, 0, 0, 0, 0]),
+            errno(libc::EINVAL)
+        );
+    }
+
+    #[test]
+    fn kill_names_a_process_by_any_of_its_threads() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let flags = libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND;
+        let thread = fork(&mut k, t, flags);
+        let other = k.test_process(0, 0);
+        assert_eq!(
+            k.call(other, libc::SYS_kill, [thread as u64, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(
+                other,
+                libc::SYS_kill,
+                [thread as u64, libc::SIGUSR1 as u64, 0, 0, 0, 0]
+            ),
+            Some(0)
+        );
+        let sigs: Vec<i32> = k.tgs[&t].shared_pending.iter().map(|s| s.signo).collect();
+        assert_eq!(sigs, [libc::SIGUSR1], "queued to the process");
+        // setpgid: a non-leader thread is no process; a group must exist in the session.
+        assert_eq!(
+            k.call(t, libc::SYS_setpgid, [thread as u64, 0, 0, 0, 0, 0]),
+            errno(libc::EINVAL)
+        );
+        let child = fork(&mut k, t, libc::SIGCHLD);
+        assert_eq!(
+            k.call(t, libc::SYS_setpgid, [child as u64, 99_999, 0, 0, 0, 0]),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            k.call(
+                t,
+                libc::SYS_setpgid,
+                [child as u64, child as u64, 0, 0, 0, 0]
+            ),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_setpgid, [other as u64, 0, 0, 0, 0, 0]),
+            errno(libc::ESRCH),
+            "not its child"
+        );
+        k.tgs.get_mut(&child).unwrap().did_exec = true;
+        assert_eq!(
+            k.call(t, libc::SYS_setpgid, [child as u64, 0, 0, 0, 0, 0]),
+            errno(libc::EACCES)
+        );
+        // CLONE_SETTLS with a TLS base outside the guest's addresses.
+        let settls = (libc::SIGCHLD | libc::CLONE_SETTLS) as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_clone, [settls, 0, 0, 0, 1 << 63, 0]),
+            errno(libc::EPERM)
+        );
     }
 }

@@ -41,6 +41,11 @@ impl Kernel {
             clear_sighand,
             set_tid,
         } = args;
+        // As arch_prctl(ARCH_SET_FS): a TLS base outside the guest's addresses (a
+        // non-canonical one among them) is refused.
+        if flags & libc::CLONE_SETTLS != 0 && tls >= crate::platform::GUEST_TOP {
+            return err(libc::EPERM);
+        }
         if let Some(want) = set_tid {
             // Linux: a pid in range, chosen with CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE,
             // and free.
@@ -203,6 +208,8 @@ impl Kernel {
                 posix_timers: Default::default(),
                 itimer_cpu: [None; 2],
                 cpu_exited: 0,
+                cpu_children: 0,
+                did_exec: false,
                 rlimits: pg.rlimits.clone(),
                 creds: pg.creds.clone(),
                 exe: pg.exe.clone(),
@@ -251,22 +258,45 @@ impl Kernel {
         }
     }
 
-    /// setpgid(2) by task `tid`: moves process `target` (itself or a child) to group
-    /// `pgid` (0: its own pid).
-    pub(crate) fn setpgid(&mut self, tid: i32, target: i32, pgid: i32) -> Result<(), Errno> {
+    /// setpgid(2) by task `tid`: moves process `pid` (0: its own; else itself or a child)
+    /// to group `pgid` (0: the process's own pid), with Linux's checks: EINVAL for a
+    /// negative group or a thread that leads no process, ESRCH for no such process or
+    /// one neither itself nor its child, EPERM for a child in another session, a session
+    /// leader, or a group that does not exist in the caller's session, EACCES for a
+    /// child that has called execve.
+    pub(crate) fn setpgid(&mut self, tid: i32, pid: i32, pgid: i32) -> Result<(), Errno> {
         let me = self.tasks[&tid].tgid;
-        if target != me && self.tgs[&target].ppid != me {
-            return Err(libc::ESRCH);
-        }
-        let pgid = if pgid == 0 { target } else { pgid };
+        let pid = if pid == 0 { me } else { pid };
+        let pgid = if pgid == 0 { pid } else { pgid };
         if pgid < 0 {
             return Err(libc::EINVAL);
         }
-        let g = self.tgs.get_mut(&target).expect("tg");
+        let Some(g) = self.tgs.get(&pid) else {
+            // A thread that is not its process's leader names no process here.
+            return Err(if self.tasks.contains_key(&pid) {
+                libc::EINVAL
+            } else {
+                libc::ESRCH
+            });
+        };
+        let my_sid = self.tgs[&me].sid;
+        if g.ppid == me && pid != me {
+            if g.sid != my_sid {
+                return Err(libc::EPERM);
+            }
+            if g.did_exec {
+                return Err(libc::EACCES);
+            }
+        } else if pid != me {
+            return Err(libc::ESRCH);
+        }
         if g.sid == g.pid {
             return Err(libc::EPERM);
         }
-        g.pgid = pgid;
+        if pgid != pid && !self.tgs.values().any(|o| o.pgid == pgid && o.sid == my_sid) {
+            return Err(libc::EPERM);
+        }
+        self.tgs.get_mut(&pid).expect("tg").pgid = pgid;
         Ok(())
     }
 

@@ -416,8 +416,18 @@ impl Kernel {
                 && code != libc::CLD_KILLED
                 && code != libc::CLD_DUMPED
                 && act.flags & signal::SA_NOCLDSTOP != 0;
-            if !quiet && (code != libc::CLD_EXITED || self.tgs[&pid].exit_signal == libc::SIGCHLD) {
-                self.signal_group(ppid, SigInfo::child(pid, uid, code, status));
+            // An exit is told with the child's exit signal (none for 0); a stop or a
+            // continue always with SIGCHLD.
+            let exited = matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED);
+            let sig = if exited {
+                self.tgs[&pid].exit_signal
+            } else {
+                libc::SIGCHLD
+            };
+            if !quiet && (1..=64).contains(&sig) {
+                let mut info = SigInfo::child(pid, uid, code, status);
+                info.signo = sig;
+                self.signal_group(ppid, info);
             }
         }
         self.notify(&WaitKey::Child(ppid));
@@ -438,23 +448,31 @@ impl Kernel {
     }
 
     /// kill(2) by task `tid`: `sig` (0 only checks) to the processes `pid` selects, as
-    /// Linux selects them; ESRCH when it selects none, EPERM when the sender may signal
-    /// none of them.
+    /// Linux selects them: a positive pid names a process or any of its threads (a
+    /// thread's id signals its process); zombies not yet reaped are selected too (the
+    /// signal does nothing to them, and is no error). ESRCH when it selects none, EPERM
+    /// when the sender may signal none of them.
     pub(crate) fn kill(&mut self, tid: i32, pid: i32, sig: i32) -> Result<(), Errno> {
         let me = self.tasks[&tid].tgid;
         let my_pgid = self.tgs[&me].pgid;
-        let targets: Vec<i32> = self
-            .tgs
-            .values()
-            .filter(|g| g.zombie.is_none())
-            .filter(|g| match pid {
-                p if p > 0 => g.pid == p,
-                0 => g.pgid == my_pgid,
-                -1 => g.pid != 1 && g.pid != me,
-                p => g.pgid == -p,
-            })
-            .map(|g| g.pid)
-            .collect();
+        let targets: Vec<i32> = if pid > 0 {
+            let owner = if self.tgs.contains_key(&pid) {
+                Some(pid)
+            } else {
+                self.tasks.get(&pid).map(|t| t.tgid)
+            };
+            owner.into_iter().collect()
+        } else {
+            self.tgs
+                .values()
+                .filter(|g| match pid {
+                    0 => g.pgid == my_pgid,
+                    -1 => g.pid != 1 && g.pid != me,
+                    p => g.pgid == -p,
+                })
+                .map(|g| g.pid)
+                .collect()
+        };
         if targets.is_empty() {
             return Err(libc::ESRCH);
         }

@@ -117,6 +117,8 @@ impl Kernel {
             posix_timers: Default::default(),
             itimer_cpu: [None; 2],
             cpu_exited: 0,
+            cpu_children: 0,
+            did_exec: false,
             rlimits: rlimits.to_vec(),
             creds: creds.clone(),
             exe: String::new(),

@@ -409,6 +409,18 @@ impl SysCtx<'_> {
         self.k.cpu_clock_now(c).ok_or(libc::EINVAL)
     }
 
+    /// The CPU time getrusage reports for `who`, in ns: RUSAGE_SELF its process's,
+    /// RUSAGE_THREAD its own, RUSAGE_CHILDREN its process's reaped children's; None for
+    /// another `who`.
+    pub(crate) fn rusage_cpu(&self, who: i32) -> Option<u64> {
+        match who {
+            libc::RUSAGE_SELF => Some(self.k.group_cpu(self.process().pid)),
+            libc::RUSAGE_THREAD => Some(self.k.task_cpu(self.tid)),
+            libc::RUSAGE_CHILDREN => Some(self.process().cpu_children),
+            _ => None,
+        }
+    }
+
     /// ITIMER_VIRTUAL (0) or ITIMER_PROF (1): sets (value, interval) when `new`, returns
     /// the old (left, interval).
     pub(crate) fn itimer_cpu(&mut self, which: usize, new: Option<(u64, u64)>) -> (u64, u64) {
@@ -1054,7 +1066,7 @@ impl SysCtx<'_> {
         self.k.tgs[&pid].sid
     }
 
-    /// setpgid(2) of process `pid` (from `find_process`).
+    /// setpgid(2) of process `pid` (0: its own).
     pub(crate) fn setpgid(&mut self, pid: i32, pgid: i32) -> Result<(), Errno> {
         self.k.setpgid(self.tid, pid, pgid)
     }

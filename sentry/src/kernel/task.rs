@@ -135,6 +135,11 @@ pub(crate) struct ThreadGroup {
     pub itimer_cpu: [Option<(u64, u64)>; 2],
     /// CPU time used by its threads that have exited, in ns.
     pub cpu_exited: u64,
+    /// CPU time used by its children it has reaped with wait (with what their own
+    /// reaped children used), in ns: getrusage's RUSAGE_CHILDREN.
+    pub cpu_children: u64,
+    /// It has called execve since fork (setpgid on it by its parent is then EACCES).
+    pub did_exec: bool,
     /// Its POSIX timers (timer_create).
     pub posix_timers: crate::kernel::posix_timer::PosixTimers,
     pub rlimits: Vec<(u64, u64)>,
@@ -482,6 +487,9 @@ pub struct ThreadGroupState {
     /// `cpu_exited`).
     pub itimer_cpu: [Option<(u64, u64)>; 2],
     pub cpu_exited: u64,
+    /// CPU time of its reaped children (RUSAGE_CHILDREN).
+    pub cpu_children: u64,
+    pub did_exec: bool,
     pub posix_timers: PosixTimersState,
     pub rlimits: Vec<(u64, u64)>,
     pub creds: CredsState,
@@ -508,6 +516,8 @@ impl ThreadGroup {
             itimer_real,
             itimer_cpu,
             cpu_exited,
+            cpu_children,
+            did_exec,
             posix_timers,
             rlimits,
             creds,
@@ -531,6 +541,8 @@ impl ThreadGroup {
             itimer_real: *itimer_real,
             itimer_cpu: *itimer_cpu,
             cpu_exited: *cpu_exited,
+            cpu_children: *cpu_children,
+            did_exec: *did_exec,
             posix_timers: posix_timers.save(),
             rlimits: rlimits.clone(),
             creds: CredsState::save(creds),
@@ -557,6 +569,8 @@ impl ThreadGroup {
             itimer_real: s.itimer_real,
             itimer_cpu: s.itimer_cpu,
             cpu_exited: s.cpu_exited,
+            cpu_children: s.cpu_children,
+            did_exec: s.did_exec,
             posix_timers: PosixTimers::restore(&s.posix_timers),
             rlimits: s.rlimits.clone(),
             creds: s.creds.restore(),

@@ -131,8 +131,3 @@ fn fadvise(c: &mut SysCtx) -> Sys {
     }
     Sys::Ret(0)
 }
-
-/// Writes `len` zero bytes to guest `addr` and returns 0.
-fn write_zeroes(c: &mut SysCtx, addr: u64, len: usize) -> Sys {
-    ret(c.write_mem(addr, &vec![0u8; len]).map(|_| 0))
-}

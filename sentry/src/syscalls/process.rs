@@ -278,18 +278,32 @@ fn exec_named(
     }
 }
 
+/// The options only the kernel's own waiters use: all children, clone children only,
+/// the calling thread's children only.
+const WAIT_KINDS: i32 = libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
+
+/// A `struct rusage` reporting `cpu_ns` of CPU time. The sentry counts one CPU time per
+/// task (kernel/cputime.rs), not user and system apart: all of it is reported as user
+/// time; the memory, I/O and context-switch counts are zero.
+pub(super) fn rusage_bytes(cpu_ns: u64) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    b[..8].copy_from_slice(&(cpu_ns / 1_000_000_000).to_le_bytes());
+    b[8..16].copy_from_slice(&(cpu_ns % 1_000_000_000 / 1000).to_le_bytes());
+    b
+}
+
+pub(super) fn getrusage(c: &mut SysCtx) -> Sys {
+    let [who, usage, ..] = c.args();
+    let Some(cpu) = c.rusage_cpu(who as i32) else {
+        return err(libc::EINVAL);
+    };
+    ret(c.write_mem(usage, &rusage_bytes(cpu)).map(|_| 0))
+}
+
 pub(super) fn wait4(c: &mut SysCtx) -> Sys {
     let [pid, status, options, rusage, ..] = c.args();
     let (pid, options) = (pid as i32 as i64, options as i32);
-    if options
-        & !(libc::WNOHANG
-            | libc::WUNTRACED
-            | libc::WCONTINUED
-            | libc::__WALL
-            | libc::__WCLONE
-            | libc::__WNOTHREAD)
-        != 0
-    {
+    if options & !(libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | WAIT_KINDS) != 0 {
         return err(libc::EINVAL);
     }
     match c.wait_child(pid, options | libc::WEXITED, false) {
@@ -299,7 +313,7 @@ pub(super) fn wait4(c: &mut SysCtx) -> Sys {
                 tryk!(c.write_u32(status, ev.status as u32));
             }
             if rusage != 0 {
-                tryk!(c.write_mem(rusage, &[0u8; 144]));
+                tryk!(c.write_mem(rusage, &rusage_bytes(ev.cpu_ns)));
             }
             Sys::Ret(ev.pid as i64)
         }
@@ -311,13 +325,19 @@ pub(super) fn wait4(c: &mut SysCtx) -> Sys {
     }
 }
 
+/// waitid(2), with the raw call's fifth argument: where the child's rusage goes.
 pub(super) fn waitid(c: &mut SysCtx) -> Sys {
-    let [idtype, id, infop, options, ..] = c.args();
+    let [idtype, id, infop, options, rusage, ..] = c.args();
     let (idtype, id, options) = (idtype as i32, id as i32, options as i32);
+    let kinds = libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED;
+    if options & !(libc::WNOHANG | libc::WNOWAIT | kinds | WAIT_KINDS) != 0 || options & kinds == 0
+    {
+        return err(libc::EINVAL);
+    }
     let pid: i64 = match idtype as u32 {
         libc::P_ALL => -1,
-        libc::P_PID => id as i64,
-        libc::P_PGID => {
+        libc::P_PID if id > 0 => id as i64,
+        libc::P_PGID if id >= 0 => {
             if id == 0 {
                 0
             } else {
@@ -326,9 +346,6 @@ pub(super) fn waitid(c: &mut SysCtx) -> Sys {
         }
         _ => return err(libc::EINVAL),
     };
-    if options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
-        return err(libc::EINVAL);
-    }
     let mut opts = options;
     if options & libc::WSTOPPED != 0 {
         opts |= libc::WUNTRACED;
@@ -339,6 +356,9 @@ pub(super) fn waitid(c: &mut SysCtx) -> Sys {
             if infop != 0 {
                 let info = SigInfo::child(ev.pid, ev.uid, ev.code, ev.si_status);
                 tryk!(c.write_mem(infop, &info.to_bytes()));
+            }
+            if rusage != 0 {
+                tryk!(c.write_mem(rusage, &rusage_bytes(ev.cpu_ns)));
             }
             Sys::Ret(0)
         }
@@ -366,8 +386,7 @@ pub(super) fn getsid(c: &mut SysCtx) -> Sys {
 }
 
 pub(super) fn setpgid(c: &mut SysCtx) -> Sys {
-    let target = tryk!(c.find_process(c.arg(0) as i32));
-    ret(c.setpgid(target, c.arg(1) as i32).map(|_| 0))
+    ret(c.setpgid(c.arg(0) as i32, c.arg(1) as i32).map(|_| 0))
 }
 
 pub(super) fn setsid(c: &mut SysCtx) -> Sys {
@@ -527,10 +546,16 @@ pub(super) fn arch_prctl(c: &mut SysCtx) -> Sys {
     }
 }
 
+/// times(2): its process's CPU time and its reaped children's, in clock ticks (100 a
+/// second), all of it as user time (see `rusage_bytes`).
 pub(super) fn times(c: &mut SysCtx) -> Sys {
     let buf = c.arg(0);
     if buf != 0 {
-        tryk!(c.write_mem(buf, &[0u8; 32]));
+        let ticks = |ns: Option<u64>| ns.unwrap_or(0) / 10_000_000;
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&ticks(c.rusage_cpu(libc::RUSAGE_SELF)).to_le_bytes());
+        b[16..24].copy_from_slice(&ticks(c.rusage_cpu(libc::RUSAGE_CHILDREN)).to_le_bytes());
+        tryk!(c.write_mem(buf, &b));
     }
     Sys::Ret((c.now() / 10_000_000) as i64)
 }

@@ -24,7 +24,7 @@ use super::{
     creds, epoll, file, fs, futex, inotify, lock, memfd, mm, poll, posix_timer, process, sched,
     signal, socket, time, timerfd,
 };
-use super::{fadvise, fd_xattr, path_xattr, ret, write_zeroes};
+use super::{fadvise, fd_xattr, path_xattr, ret};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -443,7 +443,9 @@ const LIST: &[Syscall] = &[
     sys(58, "vfork").serves(|c| process::clone(c, VFORK, 0, 0, 0, 0)),
     sys(59, "execve").serves(|c| process::execveat(c, CWD, c.arg(0), c.arg(1), c.arg(2), 0)),
     sys(60, "exit").serves(process::exit),
-    sys(61, "wait4").serves(process::wait4).partial("the rusage it reports is all zero"),
+    sys(61, "wait4").serves(process::wait4).partial(
+        "the rusage it reports has the child's CPU time, all as user time, and no other counts",
+    ),
     sys(62, "kill").serves(signal::kill),
     sys(63, "uname").serves(process::uname).note("reports release 4.4.0, as gVisor does"),
     sys(64, "semget"),
@@ -489,15 +491,16 @@ const LIST: &[Syscall] = &[
     sys(97, "getrlimit")
         .serves(|c| process::prlimit(c, 0, c.arg(0), 0, c.arg(1)))
         .partial(RLIMIT_GAPS),
-    sys(98, "getrusage").serves(|c| write_zeroes(c, c.arg(1), 144)).partial(
-        "the usage it reports is all zero: CPU time and memory are not accounted per process",
+    sys(98, "getrusage").serves(process::getrusage).partial(
+        "CPU time is real (of the process, the thread or the reaped children) but all reported \
+         as user time; the memory, I/O and context-switch counts are zero",
     ),
     sys(99, "sysinfo").serves(process::sysinfo).partial(
         "uptime, free memory and the process count are real; total memory is a fixed 2 GiB, load \
          averages and swap are zero",
     ),
     sys(100, "times").serves(process::times).partial(
-        "the CPU times it reports are zero; the return value (clock ticks) is real",
+        "the CPU times of the process and its reaped children are real, all reported as user time",
     ),
     sys(101, "ptrace").refused(
         libc::EPERM,
