@@ -71,6 +71,9 @@ impl Kernel {
         envp: Vec<Vec<u8>>,
     ) -> Result<(), Errno> {
         let mut path = path.to_vec();
+        // AT_EXECFN names what the caller ran (a script, not its interpreter; for a file
+        // reached through an fd, /dev/fd/N[/PATH]), as Linux's bprm->filename.
+        let execfn = script_name.map_or_else(|| path.clone(), <[u8]>::to_vec);
         let mut file = self.read_exec(tid, &path)?;
         // `#!` scripts, up to four levels deep.
         for depth in 0.. {
@@ -118,7 +121,21 @@ impl Kernel {
         crate::fs::dev::random_bytes(&mut random);
         // The credentials the new program runs with (set-user-ID, capabilities), applied
         // at the point of no return below.
-        let mut creds = self.tg_of(tid).creds.clone();
+        let mut creds = self.creds(tid).clone();
+        // A file system context shared with another process makes the exec unsafe
+        // (Linux's LSM_UNSAFE_SHARE): set-user-ID and set-group-ID bits are then not
+        // honoured unless the caller may set ids anyway.
+        let shared_fs = {
+            let fs = &self.tasks[&tid].fs;
+            let mine = self
+                .tg_of(tid)
+                .threads
+                .iter()
+                .filter(|t| Rc::ptr_eq(&self.tasks[t].fs, fs))
+                .count();
+            Rc::strong_count(fs) > mine
+        };
+        let suid_ok = suid_ok && (!shared_fs || creds.has(crate::creds::CAP_SETUID));
         let secure = creds.exec(inode.mode, inode.uid, inode.gid, suid_ok);
         let ids = crate::loader::elf::Ids {
             uid: creds.uid,
@@ -153,7 +170,7 @@ impl Kernel {
             &mut |_| Ok(interp_data.clone()),
             &argv,
             &envp,
-            &path,
+            &execfn,
             &ids,
             random,
         );
@@ -276,7 +293,9 @@ impl Kernel {
         // A program run with other ids than the caller's real ones (set-user-ID or
         // set-group-ID) is not dumpable (Linux's suid_dumpable 0).
         g.prctl.not_dumpable = creds.euid != creds.uid || creds.egid != creds.gid;
-        g.creds = creds;
+        g.creds = creds.clone();
+        // The thread that called execve leads the process now.
+        self.task_mut(tid).creds = creds;
         if let Some(p) = vfork_parent {
             self.release_vfork(p);
         }

@@ -258,9 +258,21 @@ impl Kernel {
         &self.tgs[&self.tasks[&tid].tgid]
     }
 
-    /// The credentials of task `tid`'s process.
+    /// The credentials task `tid` acts with (its own).
     pub(crate) fn creds(&self, tid: i32) -> &crate::creds::Creds {
-        &self.tg_of(tid).creds
+        &self.tasks[&tid].creds
+    }
+
+    /// Task `tid` changed its credentials: when it leads its process, the process is
+    /// seen with them.
+    pub(crate) fn creds_changed(&mut self, tid: i32) {
+        let Some(t) = self.tasks.get(&tid) else {
+            return;
+        };
+        if t.tid == t.tgid {
+            let creds = t.creds.clone();
+            self.tgs.get_mut(&tid).expect("tg").creds = creds;
+        }
     }
 
     pub(crate) fn tg_of_mut(&mut self, tid: i32) -> &mut ThreadGroup {

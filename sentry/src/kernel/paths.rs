@@ -29,8 +29,7 @@ impl Kernel {
         follow: bool,
     ) -> Result<crate::fs::Resolved, Errno> {
         let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
-        let creds = &self.tg_of(tid).creds;
-        self.vfs.resolve(&look, creds, dir, path, follow)
+        self.vfs.resolve(&look, self.creds(tid), dir, path, follow)
     }
 
     /// The guest directory a `*at` call's dirfd names.
@@ -77,9 +76,9 @@ impl Kernel {
         path: &[u8],
         follow: bool,
     ) -> Result<crate::fs::Resolved, Errno> {
-        let saved = std::mem::replace(&mut self.tg_of_mut(tid).creds, creds);
+        let saved = std::mem::replace(&mut self.task_mut(tid).creds, creds);
         let r = self.resolve_dirfd(tid, dirfd, path, follow);
-        self.tg_of_mut(tid).creds = saved;
+        self.task_mut(tid).creds = saved;
         r
     }
 

@@ -52,7 +52,7 @@ impl Kernel {
             if !(1..crate::checks::PID_MAX).contains(&want) {
                 return err(libc::EINVAL);
             }
-            let creds = &self.tg_of(tid).creds;
+            let creds = self.creds(tid);
             if !creds.has(crate::creds::CAP_SYS_ADMIN)
                 && !creds.has(crate::creds::CAP_CHECKPOINT_RESTORE)
             {
@@ -176,6 +176,7 @@ impl Kernel {
             comm: parent.comm.clone(),
             cpu_base: 0,
             sched: parent.sched.forked(),
+            creds: parent.creds.clone(),
         };
         if let Ok(fpu) = self.plat.get_fpu(p_host) {
             let _ = self.plat.set_fpu(host, &fpu);
@@ -211,7 +212,7 @@ impl Kernel {
                 cpu_children: 0,
                 did_exec: false,
                 rlimits: pg.rlimits.clone(),
-                creds: pg.creds.clone(),
+                creds: self.tasks[&tid].creds.clone(),
                 exe: pg.exe.clone(),
                 start_ns: self.clocks.mono(),
                 // Not inherited: the subreaper mark, the death signal (fork clears it).

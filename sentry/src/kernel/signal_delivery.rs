@@ -435,16 +435,18 @@ impl Kernel {
 
     // ---- sending signals (kill, tgkill, rt_sigqueueinfo) ----
 
-    /// Whether process `from` may send `sig` to process `to`.
+    /// Whether task `from` (with its own credentials) may send `sig` to process `to`.
     fn may_signal(&self, from: i32, to: i32, sig: i32) -> bool {
-        let (f, t) = (&self.tgs[&from], &self.tgs[&to]);
-        from == to || f.creds.may_signal(&t.creds) || (sig == libc::SIGCONT && f.sid == t.sid)
+        let (f, t) = (self.tg_of(from), &self.tgs[&to]);
+        f.pid == to
+            || self.creds(from).may_signal(&t.creds)
+            || (sig == libc::SIGCONT && f.sid == t.sid)
     }
 
     /// The siginfo of a signal task `tid` sends.
     pub(crate) fn sender(&self, tid: i32, sig: i32, code: i32) -> SigInfo {
         let g = self.tg_of(tid);
-        SigInfo::from_process(sig, code, g.pid, g.creds.uid)
+        SigInfo::from_process(sig, code, g.pid, self.creds(tid).uid)
     }
 
     /// kill(2) by task `tid`: `sig` (0 only checks) to the processes `pid` selects, as
@@ -478,7 +480,7 @@ impl Kernel {
         }
         let allowed: Vec<i32> = targets
             .into_iter()
-            .filter(|&p| self.may_signal(me, p, sig))
+            .filter(|&p| self.may_signal(tid, p, sig))
             .collect();
         if allowed.is_empty() {
             return Err(libc::EPERM);
@@ -506,7 +508,7 @@ impl Kernel {
             Some(t) if tgid == -1 || t.tgid == tgid => t.tgid,
             _ => return Err(libc::ESRCH),
         };
-        if !self.may_signal(self.tasks[&tid].tgid, target_group, sig) {
+        if !self.may_signal(tid, target_group, sig) {
             return Err(libc::EPERM);
         }
         if sig == 0 {
@@ -527,7 +529,7 @@ impl Kernel {
         if !self.tgs.contains_key(&pid) {
             return Err(libc::ESRCH);
         }
-        if !self.may_signal(self.tasks[&tid].tgid, pid, info.signo) {
+        if !self.may_signal(tid, pid, info.signo) {
             return Err(libc::EPERM);
         }
         self.signal_group(pid, info);
@@ -544,7 +546,7 @@ impl Kernel {
         let Some(group) = self.tasks.get(&target).map(|t| t.tgid) else {
             return Err(libc::ESRCH);
         };
-        if !self.may_signal(self.tasks[&tid].tgid, group, info.signo) {
+        if !self.may_signal(tid, group, info.signo) {
             return Err(libc::EPERM);
         }
         self.signal_task(target, info);

@@ -171,6 +171,7 @@ impl Kernel {
             comm: String::new(),
             cpu_base: 0,
             sched: Sched::initial(online_cpus(), host_nice()),
+            creds: creds.clone(),
         };
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);

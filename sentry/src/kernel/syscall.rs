@@ -74,6 +74,8 @@ pub(crate) struct SysCtx<'k> {
     k: &'k mut Kernel,
     tid: i32,
     args: [u64; 6],
+    /// The call changed the task's credentials (`creds_mut`).
+    creds_written: bool,
 }
 
 impl Kernel {
@@ -81,7 +83,11 @@ impl Kernel {
     /// through the table.
     pub(crate) fn dispatch(&mut self, tid: i32, nr: u64, args: [u64; 6]) -> Sys {
         let table = self.table;
-        let r = table.dispatch(&mut SysCtx::new(self, tid, args), nr);
+        let mut c = SysCtx::new(self, tid, args);
+        let r = table.dispatch(&mut c, nr);
+        if c.creds_written {
+            self.creds_changed(tid);
+        }
         self.send_tty_signals();
         r
     }
@@ -99,7 +105,12 @@ impl Kernel {
 
 impl<'k> SysCtx<'k> {
     fn new(k: &'k mut Kernel, tid: i32, args: [u64; 6]) -> Self {
-        SysCtx { k, tid, args }
+        SysCtx {
+            k,
+            tid,
+            args,
+            creds_written: false,
+        }
     }
 
     /// The calling task's id.
@@ -381,13 +392,15 @@ impl SysCtx<'_> {
         self.k.open_replica(self.tid, pty, flags)
     }
 
-    /// Its credentials.
+    /// Its credentials (the thread's own).
     pub(crate) fn creds(&self) -> &Creds {
-        &self.process().creds
+        &self.task().creds
     }
 
+    /// Its credentials, to change (its process is seen with them when it leads it).
     pub(crate) fn creds_mut(&mut self) -> &mut Creds {
-        &mut self.process_mut().creds
+        self.creds_written = true;
+        &mut self.task_mut().creds
     }
 
     /// Its ITIMER_REAL: (next expiry on the monotonic clock, interval), in ns.
@@ -498,9 +511,9 @@ impl SysCtx<'_> {
         tid: i32,
         f: impl FnOnce(&mut Sched, bool) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
-        let me = &self.process().creds;
+        let me = self.creds();
         let privileged = me.has(crate::creds::CAP_SYS_NICE);
-        let target = &self.k.tg_of(tid).creds;
+        let target = self.k.creds(tid);
         if !privileged && me.euid != target.uid && me.euid != target.euid {
             return Err(libc::EPERM);
         }
@@ -1085,10 +1098,9 @@ impl SysCtx<'_> {
         self.k.set_rlimit(pid, res, lim);
     }
 
-    /// The credentials of thread `tid`'s process, if there is such a thread.
+    /// The credentials of thread `tid`, if there is such a thread.
     pub(crate) fn thread_creds(&self, tid: i32) -> Option<&Creds> {
-        let t = self.k.tasks.get(&tid)?;
-        Some(&self.k.tgs[&t.tgid].creds)
+        Some(&self.k.tasks.get(&tid)?.creds)
     }
 
     /// The calling thread's UTS namespace (host and domain names).

@@ -85,6 +85,10 @@ pub(crate) struct Task {
     pub cpu_base: u64,
     /// Its scheduling attributes.
     pub sched: Sched,
+    /// Its credentials: a thread's own, as in Linux (a raw setuid changes only the
+    /// calling thread's; glibc's wrappers make every thread call it). Its process's
+    /// `creds` are its leader's (what others see of the process).
+    pub creds: crate::creds::Creds,
 }
 
 /// Exit or stop status of a thread group, as wait reports it.
@@ -346,6 +350,8 @@ pub struct TaskState {
     /// CPU time it has used, in ns.
     pub cpu_ns: u64,
     pub sched: Sched,
+    /// The thread's own credentials.
+    pub creds: CredsState,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -407,6 +413,7 @@ impl Task {
             comm,
             cpu_base: _, // saved as the whole of what it used (`cpu_ns`)
             sched,
+            creds,
         } = self;
         TaskState {
             tid: *tid,
@@ -430,6 +437,7 @@ impl Task {
             comm: comm.clone(),
             cpu_ns,
             sched: *sched,
+            creds: CredsState::save(creds),
         }
     }
 
@@ -463,6 +471,7 @@ impl Task {
             comm: s.comm.clone(),
             cpu_base: s.cpu_ns,
             sched: s.sched,
+            creds: s.creds.restore(),
         }
     }
 }

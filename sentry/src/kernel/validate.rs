@@ -234,6 +234,9 @@ fn check_processes(
                 return Err(bad(&obj, field, format!("{id} does not exist")));
             }
         }
+        if t.creds.groups.len() > 65536 {
+            return Err(bad(&obj, "supplementary groups", "are too many"));
+        }
         let r = &t.regs;
         user_addr(&obj, "rip", r[16], USER_END)?;
         user_addr(&obj, "rsp", r[19], USER_END)?;

@@ -286,6 +286,54 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_each_threads_own_and_the_leaders_are_the_processs() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let flags = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        let thread = k.call(t, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]).unwrap() as i32;
+        // A raw setuid and no_new_privs in the thread: the leader keeps its own.
+        assert_eq!(
+            k.call(thread, libc::SYS_setuid, [100, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let nnp = libc::PR_SET_NO_NEW_PRIVS as u64;
+        assert_eq!(
+            k.call(thread, libc::SYS_prctl, [nnp, 1, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(ids(&mut k, thread), [100, 100, 100]);
+        assert_eq!(ids(&mut k, t), [0, 0, 0]);
+        let get_nnp = [libc::PR_GET_NO_NEW_PRIVS as u64, 0, 0, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_prctl, get_nnp), Some(0));
+        assert_eq!(k.call(thread, libc::SYS_prctl, get_nnp), Some(1));
+        assert_eq!(
+            k.tg_of(t).creds.uid,
+            0,
+            "the process is seen with its leader's"
+        );
+        // A process forked by the thread starts with the thread's credentials.
+        let sigchld = libc::SIGCHLD as u64;
+        let child = k
+            .call(thread, libc::SYS_clone, [sigchld, 0, 0, 0, 0, 0])
+            .unwrap() as i32;
+        assert_eq!(ids(&mut k, child), [100, 100, 100]);
+        assert_eq!(k.tg_of(child).creds.uid, 100);
+        assert_eq!(k.call(child, libc::SYS_prctl, get_nnp), Some(1));
+        // The thread may no longer signal a root process; the leader may.
+        let other = k.test_process(0, 0);
+        let kill = [other as u64, 0, 0, 0, 0, 0];
+        assert_eq!(
+            k.call(thread, libc::SYS_kill, kill),
+            Some(-(libc::EPERM as i64))
+        );
+        assert_eq!(k.call(t, libc::SYS_kill, kill), Some(0));
+        // The leader's change is its process's.
+        assert_eq!(k.call(t, libc::SYS_setuid, [200, 0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(k.tg_of(t).creds.uid, 200);
+    }
+
+    #[test]
     fn capset_cannot_raise_and_prctl_reports_the_sets() {
         let root = tempfile::tempdir().unwrap();
         let mut k = kernel(root.path());
