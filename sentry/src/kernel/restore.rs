@@ -522,3 +522,51 @@ impl Kernel {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{kernel, SCRATCH};
+
+    /// A thread's own credentials, a process's reaped children's CPU time and whether it
+    /// called execve are saved, and a restore brings them back.
+    #[test]
+    fn thread_credentials_and_process_accounting_survive_save_and_restore() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let flags = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        let thread = k.call(t, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]).unwrap() as i32;
+        assert_eq!(
+            k.call(thread, libc::SYS_setresuid, [100, 101, 102, 0, 0, 0]),
+            Some(0)
+        );
+        let nnp = libc::PR_SET_NO_NEW_PRIVS as u64;
+        assert_eq!(
+            k.call(thread, libc::SYS_prctl, [nnp, 1, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let sigchld = libc::SIGCHLD as u64;
+        let child = k
+            .call(t, libc::SYS_clone, [sigchld, 0, 0, 0, 0, 0])
+            .unwrap() as i32;
+        k.task_mut(child).cpu_base = 7_000_000;
+        let used = k.task_cpu(child);
+        k.exit_group(child, 0);
+        let wait = [child as u64, SCRATCH, 0, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_wait4, wait), Some(child as i64));
+        k.tgs.get_mut(&t).unwrap().did_exec = true;
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        let again = crate::state::restore_and_save(root.path(), &st).expect("restore");
+        let task = |tid: i32| again.tasks.iter().find(|x| x.tid == tid).unwrap();
+        assert_eq!(task(thread).creds.uids[..3], [100, 101, 102]);
+        assert!(task(thread).creds.no_new_privs);
+        assert_eq!(task(t).creds.uids, [0; 4]);
+        assert!(!task(t).creds.no_new_privs);
+        let g = again.thread_groups.iter().find(|g| g.pid == t).unwrap();
+        assert_eq!(g.creds.uids, [0; 4], "the process is its leader's");
+        assert_eq!(g.cpu_children, used);
+        assert!(g.did_exec);
+    }
+}
