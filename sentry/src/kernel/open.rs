@@ -372,7 +372,7 @@ impl Kernel {
     /// description holds the address space the process has now (none: a zombie's).
     fn open_proc_mem(&self, tid: i32, pid: i32) -> Result<crate::fs::procmem::ProcMem, Errno> {
         let g = self.tgs.get(&pid).ok_or(libc::ENOENT)?;
-        let caller = &self.tg_of(tid).creds;
+        let caller = self.creds(tid);
         let own = self.tasks[&tid].tgid == pid;
         let traceable = caller.may_read_process(&g.creds)
             && (!g.prctl.not_dumpable || caller.has(crate::creds::CAP_SYS_PTRACE));
