@@ -108,13 +108,26 @@ impl TableIds {
 /// held through), their guest paths resolving in `vfs`; a deleted file brings at most
 /// `ghost_limit` bytes of data. Returns also the image ids of `extra`, in order. Every
 /// guest thread must be stopped.
+#[cfg(test)]
 pub(crate) fn save<'a>(
     vfs: &Vfs,
     ghost_limit: u64,
     tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
     extra: &[FileRef],
 ) -> Result<(SavedFiles, TableIds, Vec<u64>), SaveError> {
-    let mut cx = SaveCtx::new(vfs, ghost_limit);
+    save_at(vfs, ghost_limit, None, tables, extra)
+}
+
+/// [`save`], with the host's CLOCK_MONOTONIC at the instant the guest's clock was
+/// captured (timers count their time left from it).
+pub(crate) fn save_at<'a>(
+    vfs: &Vfs,
+    ghost_limit: u64,
+    host_mono: Option<u64>,
+    tables: impl IntoIterator<Item = &'a Rc<RefCell<FdTable>>>,
+    extra: &[FileRef],
+) -> Result<(SavedFiles, TableIds, Vec<u64>), SaveError> {
+    let mut cx = SaveCtx::new(vfs, ghost_limit).at_host_mono(host_mono);
     let mut table_ids = HashMap::new();
     let mut fd_tables = Vec::new();
     for t in tables {
@@ -227,7 +240,7 @@ pub(crate) fn restore(
     files: &[FileState],
     fd_tables: &[FdTableState],
 ) -> Result<RestoredFiles, RestoreFilesError> {
-    restore_with_memory(vfs, stdio, shared, files, fd_tables, None)
+    restore_with_memory(vfs, stdio, shared, files, fd_tables, None, None)
 }
 
 /// [`restore`], with the restored kernel's memory file (its allocated ranges restored
@@ -239,8 +252,11 @@ pub(crate) fn restore_with_memory(
     files: &[FileState],
     fd_tables: &[FdTableState],
     memory: Option<std::rc::Rc<crate::mm::MemoryFile>>,
+    host_mono: Option<u64>,
 ) -> Result<RestoredFiles, RestoreFilesError> {
-    let mut cx = RestoreCtx::new(vfs, stdio, shared_by_id(shared)).with_memory(memory);
+    let mut cx = RestoreCtx::new(vfs, stdio, shared_by_id(shared))
+        .with_memory(memory)
+        .at_host_mono(host_mono);
     let mut restored: HashMap<u64, FileRef> = HashMap::new();
     for f in files {
         cx.restoring(f.id);

@@ -208,6 +208,8 @@ pub struct SaveCtx<'a> {
     current: u64,
     /// The open file that saved each host inode's content, by host (device, inode).
     inode_savers: HashMap<(u64, u64), u64>,
+    /// The host's CLOCK_MONOTONIC at the instant the guest's clock was captured.
+    host_mono: Option<u64>,
 }
 
 /// Why an open file could not be saved.
@@ -231,6 +233,17 @@ pub enum SaveError {
 }
 
 impl<'a> SaveCtx<'a> {
+    /// The host's CLOCK_MONOTONIC at the instant the guest's monotonic clock was captured:
+    /// timers save their time left from this instant, so that it and the clock agree.
+    pub fn at_host_mono(mut self, host_mono: Option<u64>) -> Self {
+        self.host_mono = host_mono;
+        self
+    }
+
+    pub fn host_mono(&self) -> Option<u64> {
+        self.host_mono
+    }
+
     /// A context for saving open files whose guest paths resolve in `vfs`; a deleted file
     /// is saved with its data up to `ghost_limit` bytes (for the walk in `crate::persist`).
     pub fn new(vfs: &'a Vfs, ghost_limit: u64) -> Self {
@@ -245,6 +258,7 @@ impl<'a> SaveCtx<'a> {
             error: None,
             current: 0,
             inode_savers: HashMap::new(),
+            host_mono: None,
         }
     }
 
@@ -397,6 +411,8 @@ pub struct RestoreCtx<'a> {
     /// The restored kernel's memory file (its allocated ranges restored already), for
     /// the kinds whose bytes live in it (memfds).
     memory: Option<Rc<crate::mm::MemoryFile>>,
+    /// The host's CLOCK_MONOTONIC at the instant the guest's clock was set going again.
+    host_mono: Option<u64>,
 }
 
 impl<'a> RestoreCtx<'a> {
@@ -415,6 +431,7 @@ impl<'a> RestoreCtx<'a> {
             max_object: 0,
             inodes: HashMap::new(),
             memory: None,
+            host_mono: None,
         }
     }
 
@@ -422,6 +439,18 @@ impl<'a> RestoreCtx<'a> {
     pub fn with_memory(mut self, mf: Option<Rc<crate::mm::MemoryFile>>) -> Self {
         self.memory = mf;
         self
+    }
+
+    /// The host's CLOCK_MONOTONIC when the guest's monotonic clock went on from the
+    /// image's: timers restore their time left from this instant, not from whenever
+    /// their file is restored.
+    pub fn at_host_mono(mut self, host_mono: Option<u64>) -> Self {
+        self.host_mono = host_mono;
+        self
+    }
+
+    pub fn host_mono(&self) -> Option<u64> {
+        self.host_mono
     }
 
     /// The restored kernel's memory file, if the restore has one.

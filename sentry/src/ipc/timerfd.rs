@@ -202,7 +202,9 @@ pub struct TimerFdState {
 impl Persist for TimerFd {
     type State = TimerFdState;
 
-    fn save(&self, _: &mut SaveCtx) -> TimerFdState {
+    /// The time left is counted from the instant the kernel captured the guest's clock
+    /// (monotonic timers), so the two agree after a restore.
+    fn save(&self, cx: &mut SaveCtx) -> TimerFdState {
         let TimerFd {
             id,
             clock,
@@ -210,7 +212,10 @@ impl Persist for TimerFd {
             interval,
             ticks: _, // counted up to now below
         } = self;
-        let now = self.now();
+        let now = cx
+            .host_mono()
+            .filter(|_| host_of(*clock) == libc::CLOCK_MONOTONIC)
+            .unwrap_or_else(|| self.now());
         let (ticks, next) = self.at(now);
         TimerFdState {
             id: *id,
@@ -226,7 +231,11 @@ impl Persist for TimerFd {
         let mut t = TimerFd::new(s.id, s.clock);
         t.interval = s.interval;
         t.ticks = s.ticks;
-        t.next = s.left.map(|l| t.now().saturating_add(l));
+        let now = cx
+            .host_mono()
+            .filter(|_| host_of(s.clock) == libc::CLOCK_MONOTONIC)
+            .unwrap_or_else(|| t.now());
+        t.next = s.left.map(|l| now.saturating_add(l));
         t.arm();
         Ok(t)
     }

@@ -348,8 +348,8 @@ impl Kernel {
                     .map_err(RestoreError::Platform)?;
             }
         }
-        self.clocks.mono_offset =
-            st.mono_ns as i64 - crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC) as i64;
+        let host_mono = crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC);
+        self.clocks.mono_offset = st.mono_ns as i64 - host_mono as i64;
         self.boot_ns = st.boot_ns;
         let (uts, uts_of) = crate::kernel::uts::restore(&st.uts);
         self.uts = uts;
@@ -380,6 +380,7 @@ impl Kernel {
             &st.files,
             &st.fd_tables,
             Some(self.mf.clone()),
+            Some(host_mono),
         )?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         self.watch_restored_async(files.files.values());

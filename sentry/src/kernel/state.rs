@@ -125,9 +125,12 @@ impl Kernel {
         let page_caches = vfs.caches.save(&|p| crate::fs::ghost::at_path(vfs, p));
         let held = self.locks.save();
         let vias: Vec<_> = held.iter().map(|(_, f)| f.clone()).collect();
-        let (saved_files, table_ids, via_ids) = crate::persist::save(
+        // One instant for the guest's clock and the timers' time left.
+        let host_mono = crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC);
+        let (saved_files, table_ids, via_ids) = crate::persist::save_at(
             &self.vfs,
             ghost_limit,
+            Some(host_mono),
             self.tasks.values().map(|t| &t.files),
             &vias,
         )
@@ -196,7 +199,7 @@ impl Kernel {
         }
         Ok(KernelState {
             uts: crate::kernel::uts::save(&self.uts, self.tasks.values().map(|t| (t.tid, &t.uts))),
-            mono_ns: self.clocks.mono(),
+            mono_ns: (host_mono as i64 + self.clocks.mono_offset) as u64,
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),
             mms,
