@@ -11,6 +11,6 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --release -q -- -D warnings
 echo "== cargo test"
-cargo test --workspace --release
+cargo test --workspace --release --no-fail-fast
 echo "== fuzz (short run)"
 bash scripts/fuzz.sh 30

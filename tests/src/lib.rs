@@ -596,6 +596,17 @@ impl Runtime {
         bundle
     }
 
+    /// Makes `file` in container `id` (`echo > FILE` run by a detached `runsc exec`) to
+    /// let a guest that waits for it go on. Detached, because a guest that is the
+    /// container's init often ends as soon as it sees the file, and its end kills the
+    /// exec'd shell before that shell exits (status 137, as under runc): the exec is
+    /// asked to start, not to finish.
+    pub fn let_go(&self, id: &str, file: &str) {
+        let script = format!("echo > {file}");
+        let o = self.run_with_timeout(&["exec", "--detach", id, "sh", "-c", &script], 20);
+        assert!(o.status.success(), "exec --detach: {}", text(&o));
+    }
+
     /// `run --detach` of container `id` from `bundle`, its stdout in `ID.out`.
     pub fn start_detached(&self, id: &str, bundle: &Path) {
         let o = self.run_to_files(

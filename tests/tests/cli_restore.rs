@@ -516,8 +516,7 @@ fn unix_sockets_with_bytes_files_and_connections_in_flight_survive_a_checkpoint(
     assert!(o.status.success(), "checkpoint: {}", text(&o));
     let o = restore(&rt, "ucr2", &bundle, &img);
     assert!(o.status.success(), "restore: {}", o.stderr);
-    let o = rt.run_with_timeout(&["exec", "ucr2", "sh", "-c", "echo > /tmp/go"], 20);
-    assert!(o.status.success(), "exec: {}", text(&o));
+    rt.let_go("ucr2", "/tmp/go");
     let out = rt.wait_for_output("ucr2", "done\n", 20);
     assert_eq!(
         out,
@@ -551,8 +550,7 @@ fn a_loopback_tcp_connection_with_data_in_flight_continues_after_restore() {
     assert!(o.status.success(), "checkpoint: {}", text(&o));
     let o = restore(&rt, "icr2", &bundle, &img);
     assert!(o.status.success(), "restore: {}", o.stderr);
-    let o = rt.run_with_timeout(&["exec", "icr2", "sh", "-c", "echo > /tmp/go"], 20);
-    assert!(o.status.success(), "exec: {}", text(&o));
+    rt.let_go("icr2", "/tmp/go");
     let out = rt.wait_for_output("icr2", "done\n", 30);
     assert_eq!(
         out,
