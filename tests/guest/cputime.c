@@ -1,7 +1,10 @@
 /* CPU time: the process and thread CPU clocks (and their clock_getcpuclockid forms)
  * count a busy loop and not a sleep, a second thread's time counts for the process, and
  * ITIMER_VIRTUAL, ITIMER_PROF and a POSIX timer on the thread's CPU clock fire after
- * their CPU time was used. Prints one line per check; the test compares them with the
+ * their CPU time was used; a child's time shows in wait4's rusage, RUSAGE_CHILDREN and
+ * its clock while it is a zombie; RLIMIT_CPU sends SIGXCPU at the soft limit (raising
+ * it by a second) and SIGKILL at the hard one. The busy loops run mostly in user space
+ * (a clock read every million iterations). Prints one line per check; the test compares them with the
  * same program run natively. CPU times are only compared as bounds. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,8 +12,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +37,64 @@ static void on(int s) { got[s]++; }
 static void spin(volatile sig_atomic_t *flag, long long cpu_ms) {
     long long end = ns(CLOCK_THREAD_CPUTIME_ID) + cpu_ms * MS;
     while (!(flag && *flag) && ns(CLOCK_THREAD_CPUTIME_ID) < end)
-        ;
+        for (volatile int i = 0; i < 1000000 && !(flag && *flag); i++)
+            ;
+}
+
+static double secs(struct timeval t) { return t.tv_sec + t.tv_usec / 1e6; }
+
+/* A child that spins for 300 ms of CPU time: wait4's rusage, RUSAGE_CHILDREN and the
+ * zombie's process clock (read before it is reaped) count it. */
+static void child_time(void) {
+    pid_t c = fork();
+    if (c == 0) {
+        spin(NULL, 300);
+        _exit(0);
+    }
+    siginfo_t si;
+    waitid(P_PID, c, &si, WEXITED | WNOWAIT);
+    clockid_t zc;
+    clock_getcpuclockid(c, &zc);
+    long long z = ns(zc);
+    printf("a zombie's clock reads what it used: %d\n", z >= 300 * MS && z < 5000 * MS);
+    struct rusage ru, all;
+    int st;
+    wait4(c, &st, 0, &ru);
+    getrusage(RUSAGE_CHILDREN, &all);
+    double used = secs(ru.ru_utime) + secs(ru.ru_stime);
+    printf("wait4 rusage counts the child: %d, children's: %d\n", used >= 0.29 && used < 5,
+           secs(all.ru_utime) + secs(all.ru_stime) >= 0.29);
+    printf("reaped, its clock: %s\n", en(clock_gettime(zc, &(struct timespec){0})));
+}
+
+/* RLIMIT_CPU of (1, 2) s: SIGXCPU at 1 s, after which getrlimit shows a soft limit of 2;
+ * SIGKILL at 2 s. */
+static void rlimit_cpu(void) {
+    int p[2];
+    pipe(p);
+    pid_t c = fork();
+    if (c == 0) {
+        signal(SIGXCPU, on);
+        struct rlimit l = {1, 2};
+        setrlimit(RLIMIT_CPU, &l);
+        spin(&got[SIGXCPU], 10000);
+        getrlimit(RLIMIT_CPU, &l);
+        char b[64];
+        int n = snprintf(b, sizeof b, "%d %ld %ld", got[SIGXCPU], (long)l.rlim_cur, (long)l.rlim_max);
+        write(p[1], b, n);
+        close(p[1]);
+        spin(NULL, 10000);
+        _exit(0);
+    }
+    close(p[1]);
+    char b[64] = {0};
+    read(p[0], b, sizeof b - 1);
+    printf("SIGXCPU at the soft limit; then signals, soft, hard: %s\n", b);
+    int st;
+    struct rusage ru;
+    wait4(c, &st, 0, &ru);
+    printf("killed at the hard limit: %d by %d, used >= 2 s: %d\n", WIFSIGNALED(st),
+           WIFSIGNALED(st) ? WTERMSIG(st) : -1, secs(ru.ru_utime) + secs(ru.ru_stime) >= 1.8);
 }
 
 static void *worker(void *arg) {
@@ -101,5 +163,7 @@ int main(void) {
            en(timer_create(CLOCK_PROCESS_CPUTIME_ID, NULL, &pid_timer)));
     struct itimerspec neg = {{0, -2}, {0, MS}};
     printf("negative interval: %s\n", en(timer_settime(pid_timer, 0, &neg, NULL)));
+    child_time();
+    rlimit_cpu();
     return 0;
 }

@@ -193,10 +193,12 @@ fn posix_timers_behave_as_on_the_host() {
 
 #[test]
 fn cpu_time_clocks_and_timers_behave_as_on_the_host() {
-    // The process and thread CPU clocks count a busy loop and not a sleep, another
-    // thread's time counts for the process, and ITIMER_VIRTUAL, ITIMER_PROF and a POSIX
-    // timer on the thread's CPU clock fire once their CPU time is used: the same lines as
-    // natively.
+    // The process and thread CPU clocks count a busy loop in user space and not a sleep,
+    // another thread's time counts for the process, ITIMER_VIRTUAL, ITIMER_PROF and a
+    // POSIX timer on the thread's CPU clock fire once their CPU time is used, a child's
+    // time shows in wait4's rusage, RUSAGE_CHILDREN and its zombie's clock, and
+    // RLIMIT_CPU sends SIGXCPU then SIGKILL: the same lines as natively (in the confined
+    // sandbox, which has no /proc of the host to read CPU time from).
     same_as_on_the_host("cputime", &[]);
 }
 

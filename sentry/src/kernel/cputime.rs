@@ -1,6 +1,6 @@
 //! CPU time: what each task has used, read from the host thread that runs its guest code
-//! (the platform's `cpu_time`: on ptrace, the scheduler's count in /proc/TID/schedstat)
-//! plus what it used on earlier host threads (exec and restore give it a new one); a
+//! (the platform's `cpu_time`: on ptrace, its share of its stub process's CPU clock,
+//! platform/cpubook.rs) plus what it used on earlier host threads (exec and restore give it a new one); a
 //! process's is its threads' plus what its exited threads used. The CPU-time clocks
 //! (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID and the clocks clock_getcpuclockid
 //! and pthread_getcpuclockid name), the timers on them and ITIMER_VIRTUAL/ITIMER_PROF read
@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::signal::SigInfo;
 use super::Kernel;
 use crate::mm::Errno;
+
+const RLIMIT_CPU: usize = libc::RLIMIT_CPU as usize;
 
 /// How often armed CPU-time timers are checked, in ns.
 pub(crate) const CPU_TICK_NS: u64 = 4_000_000;
@@ -100,32 +102,64 @@ impl Kernel {
                         id: me.tgid,
                     });
                 }
-                let live = self.tgs.get(&pid).is_some_and(|g| g.zombie.is_none());
-                live.then_some(CpuClock { thread, id: pid })
+                // A zombie's clock reads until it is reaped (what it used, final); a
+                // timer needs a live process.
+                let known = self
+                    .tgs
+                    .get(&pid)
+                    .is_some_and(|g| read || g.zombie.is_none());
+                known
+                    .then_some(CpuClock { thread, id: pid })
                     .ok_or(libc::EINVAL)
             }
             _ => Err(libc::EINVAL),
         }
     }
 
-    /// The reading of a resolved CPU clock; None when what it measures is gone.
+    /// The reading of a resolved CPU clock; None when what it measures is gone (a
+    /// process reaped, a thread exited).
     pub(crate) fn cpu_clock_now(&self, c: CpuClock) -> Option<u64> {
         if c.thread {
             self.tasks.contains_key(&c.id).then(|| self.task_cpu(c.id))
         } else {
-            self.tgs
-                .get(&c.id)
-                .filter(|g| g.zombie.is_none())
-                .map(|_| self.group_cpu(c.id))
+            self.tgs.contains_key(&c.id).then(|| self.group_cpu(c.id))
         }
     }
 
-    /// Whether any CPU-time timer is armed (the kernel then ticks).
+    /// Whether any CPU-time timer is armed or any process has a CPU-time limit (the
+    /// kernel then ticks).
     pub(crate) fn cpu_timers_armed(&self) -> bool {
         self.tgs.values().any(|g| {
             g.zombie.is_none()
-                && (g.itimer_cpu.iter().any(Option::is_some) || g.posix_timers.cpu_armed())
+                && (g.itimer_cpu.iter().any(Option::is_some)
+                    || g.posix_timers.cpu_armed()
+                    || g.rlimits[RLIMIT_CPU].0 != libc::RLIM_INFINITY)
         })
+    }
+
+    /// RLIMIT_CPU, as Linux enforces it on its tick: a process whose CPU time reached its
+    /// hard limit (in seconds) gets SIGKILL; one that reached its soft limit gets SIGXCPU,
+    /// and its soft limit grows by a second (so SIGXCPU comes again each further second,
+    /// and getrlimit shows the new soft limit, as on Linux).
+    pub(crate) fn enforce_rlimit_cpu(&mut self) {
+        let limited: Vec<(i32, (u64, u64))> = self
+            .tgs
+            .iter()
+            .filter(|(_, g)| g.zombie.is_none() && g.rlimits[RLIMIT_CPU].0 != libc::RLIM_INFINITY)
+            .map(|(&p, g)| (p, g.rlimits[RLIMIT_CPU]))
+            .collect();
+        for (pid, (soft, hard)) in limited {
+            let secs = self.group_cpu(pid) / 1_000_000_000;
+            if hard != libc::RLIM_INFINITY && secs >= hard {
+                // The kernel's own SIGKILL: it ends an init too.
+                let mut kill = SigInfo::new(libc::SIGKILL, super::signal::SI_KERNEL);
+                kill.forced = true;
+                self.signal_group(pid, kill);
+            } else if secs >= soft {
+                self.tgs.get_mut(&pid).expect("tg").rlimits[RLIMIT_CPU].0 = soft + 1;
+                self.signal_group(pid, SigInfo::new(libc::SIGXCPU, super::signal::SI_KERNEL));
+            }
+        }
     }
 
     /// Fires the due ITIMER_VIRTUAL and ITIMER_PROF timers.
@@ -295,5 +329,39 @@ mod tests {
             k.call(t, libc::SYS_setitimer, [9, SCRATCH, 0, 0, 0, 0]),
             errno(libc::EINVAL)
         );
+    }
+
+    #[test]
+    fn rlimit_cpu_sends_sigxcpu_each_second_past_the_soft_limit_then_sigkill_at_the_hard() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        k.task_mut(t).sigmask = !crate::kernel::signal::UNBLOCKABLE;
+        assert!(!k.cpu_timers_armed(), "no limit, no tick");
+        let mut lim = 1u64.to_le_bytes().to_vec();
+        lim.extend_from_slice(&3u64.to_le_bytes());
+        k.put(t, SCRATCH, &lim);
+        let cpu = libc::RLIMIT_CPU as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_prlimit64, [0, cpu, SCRATCH, 0, 0, 0]),
+            Some(0)
+        );
+        assert!(k.cpu_timers_armed());
+        let pending = |k: &crate::kernel::Kernel| -> Vec<i32> {
+            k.tgs[&t].shared_pending.iter().map(|s| s.signo).collect()
+        };
+        k.task_mut(t).cpu_base = 999 * MS;
+        k.expire_timers();
+        assert_eq!(pending(&k), Vec::<i32>::new());
+        k.task_mut(t).cpu_base = 1000 * MS;
+        k.expire_timers();
+        assert_eq!(pending(&k), [libc::SIGXCPU]);
+        // The soft limit moved a second on: nothing more until 2 s.
+        assert_eq!(k.tgs[&t].rlimits[libc::RLIMIT_CPU as usize], (2, 3));
+        k.expire_timers();
+        assert_eq!(pending(&k), [libc::SIGXCPU]);
+        k.task_mut(t).cpu_base = 3000 * MS;
+        k.expire_timers();
+        assert!(k.tgs[&t].zombie.is_some(), "killed");
     }
 }

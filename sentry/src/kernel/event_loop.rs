@@ -515,6 +515,7 @@ impl Kernel {
         }
         self.fire_posix_timers(now);
         self.fire_cpu_itimers();
+        self.enforce_rlimit_cpu();
     }
 
     /// Wakes the tasks parked on the objects queued with [`crate::wait::wake_later`].

@@ -3,6 +3,7 @@
 //! address spaces whose memory is ranges of the sentry's memory file.
 
 #[doc(hidden)]
+mod cpubook;
 pub(crate) mod fake;
 pub(crate) mod ptrace;
 mod stub_filter;

@@ -5,9 +5,11 @@
 //! stays stopped at the trampoline and serves injected system calls (mmap of memory-file
 //! ranges and the like); guest threads are further threads of that process.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 
+use super::cpubook::CpuBook;
 use super::stub_filter;
 use super::sys::{self, Regs};
 use super::{AddressSpaceId, Event, GuestRange, Platform, Stop, GUEST_BOTTOM, GUEST_TOP};
@@ -35,6 +37,8 @@ pub(crate) struct Ptrace {
     stubs: HashMap<i32, Stub>,
     /// A thread's stub process.
     owner: HashMap<i32, i32>,
+    /// What each guest thread has used (read from its stub's clock, so also by `&self`).
+    cpu: RefCell<CpuBook>,
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -71,6 +75,7 @@ impl Ptrace {
             image: None,
             stubs: HashMap::new(),
             owner: HashMap::new(),
+            cpu: RefCell::default(),
         };
         p.master = p.spawn_master()?;
         Ok(p)
@@ -165,6 +170,22 @@ impl Ptrace {
         Ok(r)
     }
 
+    /// Brings the CPU book up to date with `stub`'s clock.
+    fn sample_cpu(&self, stub: i32) {
+        if let Some(clock) = sys::process_cpu_time(stub) {
+            self.cpu.borrow_mut().sample(stub, clock);
+        }
+    }
+
+    /// Counts what a guest thread ran until its stop.
+    fn stopped(&mut self, tid: i32) {
+        let stub = self.cpu.get_mut().stub_of(tid);
+        if let Some(stub) = stub {
+            self.sample_cpu(stub);
+        }
+        self.cpu.get_mut().set_running(tid, false);
+    }
+
     /// Injects a clone into `parent` and returns the new, stopped child.
     fn clone_in(&mut self, parent: i32, flags: u64) -> io::Result<i32> {
         let child = self.inject_ok(parent, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])? as i32;
@@ -183,10 +204,13 @@ impl Platform for Ptrace {
                 threads: Vec::new(),
             },
         );
+        let clock = sys::process_cpu_time(pid).unwrap_or(0);
+        self.cpu.get_mut().add_stub(pid, clock);
         Ok(AddressSpaceId(pid))
     }
 
     fn destroy_address_space(&mut self, a: AddressSpaceId) {
+        self.cpu.get_mut().remove_stub(a.0);
         if let Some(stub) = self.stubs.remove(&a.0) {
             let _ = sys::kill(a.0, libc::SIGKILL);
             // Reap the threads, then the leader (which is reapable only after them).
@@ -214,6 +238,7 @@ impl Platform for Ptrace {
             .threads
             .push(tid);
         self.owner.insert(tid, a.0);
+        self.cpu.get_mut().add_thread(a.0, tid);
         Ok(tid)
     }
 
@@ -222,6 +247,7 @@ impl Platform for Ptrace {
             stub.threads.retain(|&t| t != tid);
         }
         self.owner.remove(&tid);
+        self.cpu.get_mut().remove_thread(tid);
         // The thread is stopped: make it call exit(0) and reap it.
         let mut regs = match sys::get_regs(tid) {
             Ok(r) => r,
@@ -350,7 +376,16 @@ impl Platform for Ptrace {
     }
 
     fn resume(&mut self, tid: i32) -> io::Result<()> {
-        sys::sysemu(tid, 0)
+        // What its stub used so far was its running siblings'. (With none running, the
+        // leader's work since the last reading was made for this thread's stop: it
+        // counts at its next stop.)
+        let book = self.cpu.get_mut();
+        if let Some(stub) = book.stub_of(tid).filter(|_| book.others_running(tid)) {
+            self.sample_cpu(stub);
+        }
+        sys::sysemu(tid, 0)?;
+        self.cpu.get_mut().set_running(tid, true);
+        Ok(())
     }
 
     fn interrupt(&mut self, tid: i32) -> io::Result<()> {
@@ -358,12 +393,11 @@ impl Platform for Ptrace {
     }
 
     fn cpu_time(&self, tid: i32) -> u64 {
-        // The first field of schedstat: the time it ran, in ns (the scheduler's own
-        // accounting, finer than the ticks of /proc/TID/stat).
-        std::fs::read_to_string(format!("/proc/{tid}/schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        let stub = self.cpu.borrow().stub_of(tid);
+        if let Some(stub) = stub {
+            self.sample_cpu(stub);
+        }
+        self.cpu.borrow().used(tid)
     }
 
     fn next_event(&mut self) -> io::Result<Option<Event>> {
@@ -375,6 +409,7 @@ impl Platform for Ptrace {
                 Err(e) => return Err(e),
             };
             if !libc::WIFSTOPPED(status) {
+                self.stopped(tid);
                 if self.owner.remove(&tid).is_some() || self.stubs.contains_key(&tid) {
                     return Ok(Some(Event {
                         tid,
@@ -411,6 +446,7 @@ impl Platform for Ptrace {
                     addr,
                 }
             };
+            self.stopped(tid);
             return Ok(Some(Event { tid, stop }));
         }
     }

@@ -228,7 +228,8 @@ const RLIMIT_GAPS: &str =
     "limits are kept and reported; enforced: RLIMIT_NOFILE, RLIMIT_AS (mmap, \
     mremap, brk), RLIMIT_DATA (brk only, not private writable mappings), RLIMIT_FSIZE \
     (write, pwrite, writev, truncate, ftruncate of regular files: cut at the limit, then \
-    EFBIG and SIGXFSZ; not fallocate, sendfile or copy_file_range)";
+    EFBIG and SIGXFSZ; not fallocate, sendfile or copy_file_range), RLIMIT_CPU (SIGXCPU \
+    at the soft limit and each second after, SIGKILL at the hard one, checked every 4 ms)";
 const STATFS: &str = "a host mount answers with the host file system's figures (its type \
     too; /proc/mounts names it 9p), procfs, devfs, pipes and anonymous inodes with their \
     magic numbers; f_fsid is 0";
