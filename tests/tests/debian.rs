@@ -505,3 +505,73 @@ while i < len(buf):
     assert!(out.contains("1 0x100 False a\n"), "{out}");
     assert!(out.ends_with("line 1\nline 2\nline 3\n"), "{out}");
 }
+
+/// Where a `ps aux` line's columns line up: the start of each left-aligned column (USER,
+/// TTY, STAT, START, COMMAND) and the end of each right-aligned one (PID, %CPU, %MEM, VSZ,
+/// RSS, TIME).
+fn ps_columns(line: &str) -> Vec<usize> {
+    let b = line.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while spans.len() < 11 && i < b.len() {
+        let start = (i..b.len()).find(|&j| b[j] != b' ').unwrap_or(b.len());
+        let end = (start..b.len()).find(|&j| b[j] == b' ').unwrap_or(b.len());
+        spans.push((start, end));
+        i = end;
+    }
+    let left = [0, 6, 7, 8, 10];
+    spans
+        .iter()
+        .enumerate()
+        .map(|(k, &(s, e))| if left.contains(&k) { s } else { e })
+        .collect()
+}
+
+#[test]
+fn ps_aux_lines_up_its_columns_as_natively() {
+    // ps reads /proc/PID/stat, status, statm and cmdline of every process: the same
+    // header, the same processes (by command, user, terminal), and every row's columns
+    // end where the header's do, as natively (the figures themselves differ: pids,
+    // memory, start times).
+    let script = "sleep 30 & sleep 0.2; ps aux; kill %1";
+    let (code, out, err) = run(script);
+    let native = natively_in(script, None);
+    assert_eq!((code, native.0), (0, 0), "{err}\n{}", native.2);
+    let rows = |text: &str| -> Vec<String> { text.lines().map(str::to_string).collect() };
+    let (ours, theirs) = (rows(&out), rows(&native.1));
+    assert_eq!(ours.first(), theirs.first(), "{out}\n{}", native.1);
+    assert_eq!(ours.len(), theirs.len(), "{out}\n{}", native.1);
+    let header = ps_columns(&ours[0]);
+    let what = |l: &str| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f[0].to_string(), f[6].to_string(), f[10..].join(" "))
+    };
+    for (a, b) in ours.iter().zip(&theirs).skip(1) {
+        assert_eq!(ps_columns(a), header, "{a}\n{out}");
+        assert_eq!(ps_columns(b), header, "{b}\n{}", native.1);
+        let (wa, wb) = (what(a), what(b));
+        // Natively the script runs behind `cd /;`.
+        assert_eq!(
+            wa,
+            (wb.0, wb.1, wb.2.replace("cd /; ", "")),
+            "{out}\n{}",
+            native.1
+        );
+    }
+}
+
+#[test]
+fn flock_1_excludes_a_second_holder_and_lets_a_waiter_in_after() {
+    // util-linux's flock(1): a held exclusive lock refuses -n (status 1) and a shared
+    // one, a waiter gets it once the holder is done, shared locks coexist, -u on an fd.
+    same_as_native(
+        r#"cd /tmp
+(flock l -c 'echo holder; touch held; while [ ! -e release ]; do sleep 0.01; done; echo released') &
+while [ ! -e held ]; do sleep 0.01; done
+flock -n l true; echo "exclusive -n: $?"
+flock -s -n l true; echo "shared -n: $?"
+(flock l -c 'echo waiter got it') & touch release; wait
+flock -s l -c 'flock -s -n l -c "echo two shared"'
+exec 9> l; flock -x 9; flock -n l true; echo "held by fd 9: $?"; flock -u 9; flock -n l true; echo "after -u: $?""#,
+    );
+}

@@ -71,9 +71,22 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
             return Ok(file("nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".into()))
         }
         ("stat", 1) => {
-            let mut out = String::from("cpu  0 0 0 0 0 0 0 0 0 0\n");
-            for i in 0..crate::host::cpu_count() {
-                out += &format!("cpu{i} 0 0 0 0 0 0 0 0 0 0\n");
+            // In USER_HZ ticks: the CPU time the sandbox's processes used (live ones,
+            // zombies and the children they reaped, so the figure only grows; all of it
+            // as user time, as rusage shows it), and as idle the rest of the time since
+            // boot on every CPU. Each CPU's line gets an equal share.
+            let busy: u64 = k
+                .tgs
+                .iter()
+                .map(|(&p, g)| k.group_cpu(p).saturating_add(g.cpu_children))
+                .sum::<u64>()
+                / TICK_NS;
+            let cpus = crate::host::cpu_count().max(1) as u64;
+            let up = k.clocks.mono().saturating_sub(k.boot_ns);
+            let idle = (up / TICK_NS).saturating_mul(cpus).saturating_sub(busy);
+            let mut out = format!("cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\n");
+            for i in 0..cpus {
+                out += &format!("cpu{i} {} 0 0 {} 0 0 0 0 0 0\n", busy / cpus, idle / cpus);
             }
             let running = k
                 .tasks
@@ -82,7 +95,7 @@ pub(crate) fn lookup(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, 
                 .count();
             out += &format!(
                 "intr 0\nctxt 0\nbtime {}\nprocesses {}\nprocs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
-                k.clocks.realtime() / 1_000_000_000,
+                k.clocks.realtime().saturating_sub(up) / 1_000_000_000,
                 k.next_pid.saturating_sub(1),
             );
             return Ok(file(out));
@@ -208,7 +221,15 @@ fn task_node(
                 .collect(),
         )),
         ["stat"] => {
-            let start_ticks = (g.start_ns.saturating_sub(k.boot_ns)) / 10_000_000;
+            let start_ticks = (g.start_ns.saturating_sub(k.boot_ns)) / TICK_NS;
+            // utime (the process's, or the thread's in task/TID; all CPU time counts as
+            // user time, as rusage shows it) and cutime (its reaped children's).
+            let utime = if whole || !k.tasks.contains_key(&tid) {
+                k.group_cpu(tgid)
+            } else {
+                k.task_cpu(tid)
+            } / TICK_NS;
+            let cutime = g.cpu_children / TICK_NS;
             // The controlling terminal's device (new_encode_dev) and foreground group.
             let (tty_nr, tpgid) = k.vfs.devpts.ctty_of(g.sid).map_or((0, -1), |p| {
                 let p = p.borrow();
@@ -225,7 +246,7 @@ fn task_node(
                 20 + nice
             };
             Ok(file(format!(
-                "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 0 0 0 0 {prio} {nice} {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 {rtp} {pol} 0 0 0 0 0 0 0 0 0 0 0\n",
+                "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 {utime} 0 {cutime} 0 {prio} {nice} {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 {rtp} {pol} 0 0 0 0 0 0 0 0 0 0 0\n",
                 state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb() / 4
             )))
         }
@@ -409,6 +430,9 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
 
 /// The namespaces a process has (all of them the sandbox's), with Linux's first inode
 /// numbers of each.
+/// A USER_HZ tick (1/100 s), the unit of /proc's CPU times, in ns.
+const TICK_NS: u64 = 10_000_000;
+
 const NAMESPACES: [(&str, u64); 8] = [
     ("cgroup", 4026531835),
     ("ipc", 4026531839),
