@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need=()
-for pkg in gcc libc6-dev busybox-static runsc tmux debootstrap iproute2; do
+for pkg in gcc libc6-dev busybox-static runsc tmux debootstrap iproute2 xz-utils util-linux procps; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

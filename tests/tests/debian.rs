@@ -160,13 +160,14 @@ readlink /proc/self/fd/1 < /dev/null | sed 's/[0-9]//g'"#,
 }
 
 #[test]
-fn tar_czf_and_xzf_of_a_tree_as_root_keep_modes_and_links() {
+fn tar_czf_xzf_and_cjf_xjf_of_a_tree_as_root_keep_modes_and_links() {
     same_as_host(
         r#"mkdir -p "$T/src/a/b" && cd "$T" && echo data > src/a/b/f && chmod 750 src/a &&
 chmod 4755 src/a/b/f && ln -s b src/a/l && mkfifo src/p 2>/dev/null; rm -f src/p
 tar czf t.tgz src && mkdir out && tar xzf t.tgz -C out && cd out &&
 find . | sort && stat -c '%A %N' src/a src/a/b/f src/a/l && stat -c %s src/a/b/f &&
-cat src/a/l/f"#,
+cat src/a/l/f && cd .. && tar cJf t.txz src && mkdir outj && tar xJf t.txz -C outj &&
+diff -r out/src outj/src && xz -t t.txz && tar tJf t.txz | sort"#,
     );
 }
 
