@@ -13,7 +13,8 @@
 //! reference), checkpoint wall time (without `--leave-running`, the sandbox ends) with
 //! the raw bandwidth of the disk for as many bytes (1 MiB writes of noise to a new file
 //! next to the image, and fsync, right after the checkpoint) and their ratio, the
-//! largest gap the guest's 2 ms ticker saw during `checkpoint --leave-running`, `restore
+//! largest gap the guest's 2 ms ticker saw during `checkpoint --leave-running` (and, as
+//! its reference, over as long a window right after without a checkpoint), `restore
 //! --detach` (until the guest runs), restore until the guest has re-read and verified
 //! all of its memory, the same two for ours with `restore --background` (a bad segment
 //! poisons memory rather than ending the sandbox; compared with gVisor's plain
@@ -162,6 +163,9 @@ struct Figures {
     run_true: f64,
     checkpoint: f64,
     pause: Option<f64>,
+    /// The ticker's largest gap over as long a window without a checkpoint, right after
+    /// (the host's own scheduling delay, the pause's floor on a busy machine), in ms.
+    idle_gap: Option<f64>,
     restore: f64,
     verified: f64,
     /// `restore --background` (ours only): until the guest runs, until it verified.
@@ -228,21 +232,26 @@ fn measure(rt: &Rt, mib: u32, bundle: &Path, true_bundle: &Path) -> Result<Figur
         // The pause: the ticker's largest gap over a leave-running checkpoint.
         rt.signal(&id, "USR2");
         rt.wait_for(&id, "maxgap_us=", 1)?;
-        rt.timed(
+        let took = rt.timed(
             "ckpt-lr",
             &["checkpoint", "--leave-running", "--image-path", img, &id],
         )?;
         std::thread::sleep(Duration::from_millis(50));
-        rt.signal(&id, "USR2");
-        rt.wait_for(&id, "maxgap_us=", 2)?;
-        let out = rt.output(&id);
-        let gap: f64 = out
-            .rsplit("maxgap_us=")
-            .next()
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .ok_or(format!("no gap in {out}"))?;
-        f.pause = Some(gap / 1e3);
+        let last_gap = |n: usize| -> Result<f64, String> {
+            rt.signal(&id, "USR2");
+            rt.wait_for(&id, "maxgap_us=", n)?;
+            let out = rt.output(&id);
+            out.rsplit("maxgap_us=")
+                .next()
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|us| us / 1e3)
+                .ok_or(format!("no gap in {out}"))
+        };
+        f.pause = Some(last_gap(2)?);
+        // The same window's length with no checkpoint: what the machine alone costs.
+        std::thread::sleep(Duration::from_secs_f64((took + 50.0) / 1e3));
+        f.idle_gap = Some(last_gap(3)?);
         let _ = std::fs::remove_dir_all(&image);
     }
     f.checkpoint = rt.timed("ckpt", &["checkpoint", "--image-path", img, &id])?;
@@ -436,6 +445,12 @@ fn main() {
             o.pause.unwrap_or(f64::NAN),
             "n/a",
             ""
+        );
+        println!(
+            "  {:<34}{:>8.1}ms{:>10}   (the ticker's largest gap, same window, no checkpoint)",
+            "  ticker alone",
+            o.idle_gap.unwrap_or(f64::NAN),
+            "n/a",
         );
         row("restore --detach (guest runs)", o.restore, g.restore, "ms");
         println!(
