@@ -141,6 +141,15 @@ fn shared_file_mappings_behave_as_on_the_host() {
     same_as_on_the_host("shmfile", &["/tmp", dir.0.to_str().unwrap()]);
 }
 
+#[test]
+fn faults_no_handler_can_fix_end_as_on_the_host() {
+    // Code run from a writable page without PROT_EXEC gets SIGSEGV (SEGV_ACCERR at the
+    // code) rather than being taken for a copy-on-write fault again and again, and a
+    // SIGSEGV handler whose nested frames would run off the bottom of its alternate stack
+    // is killed by SIGSEGV rather than going on below it: the same lines as natively.
+    same_as_on_the_host("badfaults", &[]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

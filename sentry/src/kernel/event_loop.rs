@@ -209,7 +209,11 @@ impl Kernel {
                         self.deliver_and_resume(tid);
                         return;
                     }
-                    if e.mm.handle_cow(&mut cx, addr) {
+                    // An instruction fetch from memory mapped without PROT_EXEC is the
+                    // guest's own fault, never a copy-on-write one (the page may well be
+                    // writable).
+                    let fetch = e.mm.mapped_noexec(regs.rip);
+                    if !fetch && e.mm.handle_cow(&mut cx, addr) {
                         self.resume(tid);
                         return;
                     }

@@ -369,6 +369,11 @@ impl Kernel {
             ss_size,
         );
         let frame = signal::build_frame(sp, &regs, &fpu, info, &act, old_mask, alt);
+        // A frame that would run off the alternate stack the task is on is not written
+        // (Linux's get_sigframe): the signal is forced, the task killed by SIGSEGV.
+        if on_alt && !(frame.addr > ss_sp && frame.addr <= ss_sp + ss_size) {
+            return Err(libc::EFAULT);
+        }
         self.write_mem(tid, frame.addr, &frame.bytes)?;
         let t = self.task_mut(tid);
         t.saved_mask = None;

@@ -378,6 +378,12 @@ impl Mm {
         Ok(())
     }
 
+    /// Whether `addr` is mapped without PROT_EXEC (code there can not have been fetched).
+    pub(crate) fn mapped_noexec(&self, addr: u64) -> bool {
+        self.find(addr)
+            .is_some_and(|(_, v)| v.prot & PROT_EXEC == 0)
+    }
+
     /// The mapping that holds `addr`.
     pub fn find(&self, addr: u64) -> Option<(u64, &Vma)> {
         let (&s, v) = self.vmas.range(..=addr).next_back()?;
