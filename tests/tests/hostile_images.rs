@@ -500,6 +500,7 @@ fn a_mapping_at_address_zero_is_refused() {
                 shared: false,
                 off,
                 name: String::new(),
+                dontfork: false,
             },
         );
     });

@@ -150,6 +150,16 @@ fn faults_no_handler_can_fix_end_as_on_the_host() {
     same_as_on_the_host("badfaults", &[]);
 }
 
+#[test]
+fn madvise_dontfork_behaves_as_on_the_host() {
+    // MADV_DONTFORK leaves marked private anonymous and shared file pages out of a
+    // forked child (the pages beside them it gets), MADV_DOFORK undoes it, the mark
+    // follows mprotect's split and mremap's growth and move, bad ranges are refused (a
+    // gap after marking the mapped part): the same lines as natively.
+    let dir = common::TempDir::new("dontfork");
+    same_as_on_the_host("dontfork", &[dir.0.to_str().unwrap()]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

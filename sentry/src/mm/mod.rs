@@ -46,6 +46,8 @@ pub struct Vma {
     pub off: u64,
     /// What /proc/PID/maps shows ("[stack]", "[heap]", a path, or empty).
     pub name: String,
+    /// MADV_DONTFORK: a forked child does not get this mapping.
+    pub dontfork: bool,
 }
 
 /// How an mremap may place its result: `MREMAP_MAYMOVE`, `MREMAP_FIXED`'s address,
@@ -592,6 +594,7 @@ impl Mm {
                 shared,
                 off,
                 name: name.to_string(),
+                dontfork: false,
             };
             let hp = self.host_prot(cx, &v, at);
             if cx.mf.tracking() && hp & PROT_WRITE != 0 {
@@ -630,6 +633,7 @@ impl Mm {
                 shared,
                 off,
                 name: name.to_string(),
+                dontfork: false,
             },
         );
         Ok(())
@@ -679,6 +683,29 @@ impl Mm {
         Ok(())
     }
 
+    /// MADV_DONTFORK (`on`) or MADV_DOFORK: marks the mappings in `[addr, addr + len)`
+    /// (page-aligned) left out of a fork, or not. As Linux, the mapped parts are marked
+    /// and a gap is ENOMEM.
+    pub(crate) fn set_dontfork(&mut self, addr: u64, len: u64, on: bool) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(libc::EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        self.split(addr);
+        self.split(end);
+        let mut cur = addr;
+        let mut gap = false;
+        for (&s, v) in self.vmas.range_mut(addr..end) {
+            gap |= s > cur;
+            v.dontfork = on;
+            cur = v.end;
+        }
+        if gap || cur < end {
+            return Err(libc::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Fails with `e` unless every page of `[start, end)` is mapped.
     fn check_mapped(&self, start: u64, end: u64, e: Errno) -> Result<(), Errno> {
         let mut cur = start;
@@ -717,7 +744,9 @@ impl Mm {
     /// protection, sharing and name) that holds `addr`, as `[start, end)`.
     fn extent(&self, addr: u64) -> Option<(u64, u64)> {
         let (s, v) = self.find(addr)?;
-        let same = |w: &Vma| w.prot == v.prot && w.shared == v.shared && w.name == v.name;
+        let same = |w: &Vma| {
+            w.prot == v.prot && w.shared == v.shared && w.name == v.name && w.dontfork == v.dontfork
+        };
         let mut start = s;
         while let Some((&ps, pv)) = self.vmas.range(..start).next_back() {
             if pv.end != start || !same(pv) {
@@ -779,8 +808,9 @@ impl Mm {
             if let Ok(tail) = GuestRange::new(ext_end, new_len - old_len) {
                 if self.is_free(tail.start(), tail.end()) {
                     let (_, v) = self.find(old).ok_or(libc::EFAULT)?;
-                    let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
+                    let (prot, shared, name, df) = (v.prot, v.shared, v.name.clone(), v.dontfork);
                     self.insert_fresh(cx, tail, prot, shared, &name)?;
+                    self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = df;
                     return Ok(old);
                 }
             }
@@ -872,7 +902,8 @@ impl Mm {
             old_len
         };
         let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
-        let (prot, shared, name) = (first.prot, first.shared, first.name.clone());
+        let (prot, shared, name, df) =
+            (first.prot, first.shared, first.name.clone(), first.dontfork);
         self.split(old);
         self.split(old + keep);
         let keys: Vec<u64> = self.vmas.range(old..old + keep).map(|(&k, _)| k).collect();
@@ -911,12 +942,14 @@ impl Mm {
         if dest.len() > keep {
             let tail = table_range(dest.start() + keep, dest.end())?;
             self.insert_fresh(cx, tail, prot, shared, &name)?;
+            self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = df;
         }
         Ok(dest.start())
     }
 
     /// A copy of this address space for a forked child: private mappings become
-    /// copy-on-write in both, shared ones stay shared.
+    /// copy-on-write in both, shared ones stay shared; those marked MADV_DONTFORK are
+    /// left out.
     pub fn fork(&mut self, cx: &mut MmCtx) -> std::io::Result<Mm> {
         self.open_all(cx).map_err(|p| {
             std::io::Error::other(format!("checkpoint image segment {} is bad", p.segment))
@@ -924,7 +957,12 @@ impl Mm {
         let id = cx.plat.new_address_space()?;
         let child = Mm {
             id,
-            vmas: self.vmas.clone(),
+            vmas: self
+                .vmas
+                .iter()
+                .filter(|(_, v)| !v.dontfork)
+                .map(|(&s, v)| (s, v.clone()))
+                .collect(),
             brk_start: self.brk_start,
             brk: self.brk,
             arg_range: self.arg_range,
@@ -933,7 +971,7 @@ impl Mm {
             unopened: BTreeMap::new(),
             dirty: Vec::new(),
         };
-        for (&s, v) in &self.vmas {
+        for (&s, v) in self.vmas.iter().filter(|(_, v)| !v.dontfork) {
             cx.mf.inc_ref(v.off, v.end - s);
             let prot = if v.shared {
                 self.host_prot(cx, v, s)
@@ -1313,6 +1351,7 @@ mod tests {
                 shared: false,
                 off: 0,
                 name: String::new(),
+                dontfork: false,
             },
         );
         mm.remap_all(&mut cx).unwrap();

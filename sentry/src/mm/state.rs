@@ -16,6 +16,8 @@ pub struct VmaState {
     /// Memory-file offset of `start`.
     pub off: u64,
     pub name: String,
+    /// MADV_DONTFORK: a forked child does not get it.
+    pub dontfork: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +60,7 @@ impl Mm {
                         shared,
                         off,
                         name,
+                        dontfork,
                     } = v;
                     VmaState {
                         start,
@@ -66,6 +69,7 @@ impl Mm {
                         shared: *shared,
                         off: *off,
                         name: name.clone(),
+                        dontfork: *dontfork,
                     }
                 })
                 .collect(),
@@ -98,6 +102,7 @@ impl Mm {
                     shared: v.shared,
                     off: v.off,
                     name: v.name.clone(),
+                    dontfork: v.dontfork,
                 },
             );
         }

@@ -274,6 +274,10 @@ pub(super) fn madvise(c: &mut SysCtx) -> Sys {
             Ok(0)
         }));
     }
+    if advice == libc::MADV_DONTFORK || advice == libc::MADV_DOFORK {
+        let on = advice == libc::MADV_DONTFORK;
+        return ret(c.with_mm(|mm, _| mm.set_dontfork(addr, len, on)).map(|_| 0));
+    }
     Sys::Ret(0)
 }
 

@@ -405,8 +405,9 @@ const LIST: &[Syscall] = &[
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
     sys(28, "madvise").serves(mm::madvise).partial(
-        "MADV_DONTNEED gives private memory fresh zero pages; every other advice is accepted and \
-         ignored, MADV_DONTFORK and MADV_WIPEONFORK included",
+        "MADV_DONTNEED gives private memory fresh zero pages; MADV_DONTFORK and MADV_DOFORK mark \
+         mappings a fork leaves out or copies; every other advice is accepted and ignored, \
+         MADV_WIPEONFORK included",
     ),
     sys(29, "shmget"),
     sys(30, "shmat"),
