@@ -51,6 +51,7 @@ const PROGRAMS: &[&str] = &[
     "memfd",
     "mremap",
     "shmfile",
+    "dontfork",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
