@@ -552,3 +552,28 @@ fn garbage_in_the_state_names_where_decoding_stopped() {
     let err = refused(&rt, &bundle, &img);
     assert_names(&err, &["cannot decode state at"]);
 }
+
+#[test]
+fn a_requeue_pi_waiter_bound_for_no_address_space_is_refused() {
+    use sentry::state::{FutexKeyState, RunStateState, WaiterState};
+    let err = restore_changed(|st| {
+        let tid = st
+            .tasks
+            .iter()
+            .find(|t| matches!(t.state, RunStateState::Parked { .. }))
+            .expect("a parked task")
+            .tid;
+        let mm = st.mms[0].id;
+        st.futex_waiters.push(WaiterState {
+            tid,
+            key: FutexKeyState::Private { mm, addr: 0x1000 },
+            bitset: u32::MAX,
+            pi: false,
+            requeue_pi: Some(FutexKeyState::Private {
+                mm: 999_999,
+                addr: 0x2000,
+            }),
+        });
+    });
+    assert_names(&err, &["futex waiter", "999999 does not exist"]);
+}

@@ -160,6 +160,15 @@ fn madvise_dontfork_behaves_as_on_the_host() {
     same_as_on_the_host("dontfork", &[dir.0.to_str().unwrap()]);
 }
 
+#[test]
+fn requeue_pi_behaves_as_on_the_host() {
+    // FUTEX_WAIT_REQUEUE_PI waiters moved by FUTEX_CMP_REQUEUE_PI to a free PI futex (the
+    // first given it, the others owning it in turn) and to a held one (moved, woken at
+    // the unlock), a plain wake of their word refused, bad arguments and timeouts: the
+    // same lines as natively.
+    same_as_on_the_host("requeue_pi", &[]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

@@ -25,13 +25,16 @@ const ROBUST_LIST_LIMIT: usize = 2048;
 const CAS_TRIES: usize = 128;
 
 /// A task waiting on a futex, with its wake bitset; `pi`: waiting to own a
-/// priority-inheritance futex (FUTEX_LOCK_PI), which only its owner's unlock hands over.
+/// priority-inheritance futex (FUTEX_LOCK_PI), which only its owner's unlock hands over;
+/// `requeue_pi`: waiting in FUTEX_WAIT_REQUEUE_PI for a FUTEX_CMP_REQUEUE_PI to move it
+/// to that PI futex (the only one it may be moved to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Waiter {
     pub tid: i32,
     pub key: FutexKey,
     pub bitset: u32,
     pub pi: bool,
+    pub requeue_pi: Option<FutexKey>,
 }
 
 /// The saved form of a futex waiter.
@@ -41,6 +44,7 @@ pub struct WaiterState {
     pub key: FutexKeyState,
     pub bitset: u32,
     pub pi: bool,
+    pub requeue_pi: Option<FutexKeyState>,
 }
 
 impl Waiter {
@@ -50,12 +54,14 @@ impl Waiter {
             key,
             bitset,
             pi,
+            requeue_pi,
         } = *self;
         WaiterState {
             tid,
             key: key.save(),
             bitset,
             pi,
+            requeue_pi: requeue_pi.map(|k| k.save()),
         }
     }
 
@@ -65,6 +71,7 @@ impl Waiter {
             key: FutexKey::restore(&s.key),
             bitset: s.bitset,
             pi: s.pi,
+            requeue_pi: s.requeue_pi.as_ref().map(FutexKey::restore),
         }
     }
 }
@@ -157,7 +164,20 @@ impl Kernel {
         key: FutexKey,
         wait: bool,
     ) -> Result<bool, Errno> {
-        let me = tid as u32 & FUTEX_TID_MASK;
+        self.futex_lock_pi_for(tid, tid, addr, key, wait)
+    }
+
+    /// `futex_lock_pi` by task `tid` (whose memory holds the word) for task `owner`
+    /// (FUTEX_CMP_REQUEUE_PI gives the futex to a waiter so).
+    fn futex_lock_pi_for(
+        &mut self,
+        tid: i32,
+        owner: i32,
+        addr: u64,
+        key: FutexKey,
+        wait: bool,
+    ) -> Result<bool, Errno> {
+        let me = owner as u32 & FUTEX_TID_MASK;
         for _ in 0..CAS_TRIES {
             let cur = self.read_u32(tid, addr)?;
             let owner = cur & FUTEX_TID_MASK;
@@ -347,7 +367,95 @@ impl Kernel {
             key,
             bitset,
             pi,
+            requeue_pi: None,
         });
+    }
+
+    /// FUTEX_WAIT_REQUEUE_PI: task `tid` waits on `key` until a FUTEX_CMP_REQUEUE_PI moves
+    /// it to PI futex `target`.
+    pub(crate) fn futex_enqueue_requeue_pi(&mut self, tid: i32, key: FutexKey, target: FutexKey) {
+        self.futex_waiters.push(Waiter {
+            tid,
+            key,
+            bitset: u32::MAX,
+            pi: false,
+            requeue_pi: Some(target),
+        });
+    }
+
+    /// Whether a waiter on `key` waits in FUTEX_WAIT_REQUEUE_PI (a plain wake or requeue
+    /// of `key` is EINVAL then, as Linux).
+    pub(crate) fn futex_has_requeue_pi(&self, key: FutexKey) -> bool {
+        self.futex_waiters
+            .iter()
+            .any(|w| w.key == key && w.requeue_pi.is_some())
+    }
+
+    /// FUTEX_CMP_REQUEUE_PI by task `tid`: the first waiter on `from` (each one waiting in
+    /// FUTEX_WAIT_REQUEUE_PI for PI futex `to` at `addr2`, else EINVAL) is given that
+    /// futex if nobody owns it (it returns owning it); up to `max` others (and the first
+    /// too if the futex is owned) then wait to own it as FUTEX_LOCK_PI waiters, the word
+    /// getting FUTEX_WAITERS. Returns how many were woken or moved.
+    pub(crate) fn futex_cmp_requeue_pi(
+        &mut self,
+        tid: i32,
+        from: FutexKey,
+        to: FutexKey,
+        addr2: u64,
+        max: u32,
+    ) -> Result<u32, Errno> {
+        let waiting: Vec<usize> = self
+            .futex_waiters
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.key == from && !w.pi)
+            .map(|(i, _)| i)
+            .collect();
+        if waiting
+            .iter()
+            .any(|&i| self.futex_waiters[i].requeue_pi != Some(to))
+        {
+            return Err(libc::EINVAL);
+        }
+        let Some(&first) = waiting.first() else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        // The first waiter takes the futex if it is free (as Linux's
+        // futex_proxy_trylock_atomic), a dead owner's included.
+        let w = self.futex_waiters[first];
+        let taken = self.futex_lock_pi_for(tid, w.tid, addr2, to, false)?;
+        if taken {
+            self.futex_waiters.remove(first);
+            self.futex_resume(w.tid);
+            done += 1;
+        }
+        // As Linux, the first waiter, when not woken, is moved in the place of the wake.
+        let max = if taken { max } else { max.saturating_add(1) };
+        let mut n = 0;
+        for w in self.futex_waiters.iter_mut() {
+            if n >= max {
+                break;
+            }
+            if w.key == from && !w.pi && w.requeue_pi == Some(to) {
+                w.key = to;
+                w.pi = true;
+                w.requeue_pi = None;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            // Waiters now wait to own it: its owner's unlock must come to the kernel.
+            for _ in 0..CAS_TRIES {
+                let cur = self.read_u32(tid, addr2)?;
+                if cur & FUTEX_WAITERS != 0
+                    || self.futex_cmpxchg(tid, addr2, cur, cur | FUTEX_WAITERS)? == cur
+                {
+                    break;
+                }
+            }
+        }
+        Ok(done + n)
     }
 
     /// Task `tid` waits on no futex any more.

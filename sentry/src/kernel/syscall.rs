@@ -991,6 +991,28 @@ impl SysCtx<'_> {
         self.k.futex_wake(key, n, bitset)
     }
 
+    /// Queues the task on futex `key` until a FUTEX_CMP_REQUEUE_PI moves it to PI futex
+    /// `target` (FUTEX_WAIT_REQUEUE_PI).
+    pub(crate) fn futex_enqueue_requeue_pi(&mut self, key: FutexKey, target: FutexKey) {
+        self.k.futex_enqueue_requeue_pi(self.tid, key, target);
+    }
+
+    /// Whether a waiter on `key` waits in FUTEX_WAIT_REQUEUE_PI.
+    pub(crate) fn futex_has_requeue_pi(&self, key: FutexKey) -> bool {
+        self.k.futex_has_requeue_pi(key)
+    }
+
+    /// FUTEX_CMP_REQUEUE_PI (`Kernel::futex_cmp_requeue_pi`).
+    pub(crate) fn futex_cmp_requeue_pi(
+        &mut self,
+        from: FutexKey,
+        to: FutexKey,
+        addr2: u64,
+        max: u32,
+    ) -> Result<u32, Errno> {
+        self.k.futex_cmp_requeue_pi(self.tid, from, to, addr2, max)
+    }
+
     /// Moves up to `max` waiters from futex `from` to `to`. Returns how many.
     pub(crate) fn futex_requeue(&mut self, from: FutexKey, to: FutexKey, max: u32) -> u32 {
         self.k.futex_requeue(from, to, max)

@@ -369,10 +369,15 @@ fn check_processes(
             return Err(bad(&obj, "task", "is not a parked task"));
         }
         use crate::kernel::futex::FutexKeyState;
-        if let FutexKeyState::Private { mm, .. } | FutexKeyState::MmShared { mm, .. } = w.key {
-            if !mms.contains(&mm) {
-                return Err(bad(&obj, "address space", format!("{mm} does not exist")));
+        for key in std::iter::once(w.key).chain(w.requeue_pi) {
+            if let FutexKeyState::Private { mm, .. } | FutexKeyState::MmShared { mm, .. } = key {
+                if !mms.contains(&mm) {
+                    return Err(bad(&obj, "address space", format!("{mm} does not exist")));
+                }
             }
+        }
+        if w.pi && w.requeue_pi.is_some() {
+            return Err(bad(&obj, "requeue_pi", "is set on a PI waiter"));
         }
     }
     Ok(())

@@ -25,6 +25,8 @@ const FUTEX_UNLOCK_PI: i32 = 7;
 const FUTEX_TRYLOCK_PI: i32 = 8;
 const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
+const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
+const FUTEX_CMP_REQUEUE_PI: i32 = 12;
 const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_PRIVATE: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
@@ -38,7 +40,10 @@ pub(super) fn futex(c: &mut SysCtx) -> Sys {
         return err(libc::EINVAL);
     }
     if op & FUTEX_CLOCK_REALTIME != 0
-        && !matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI2)
+        && !matches!(
+            cmd,
+            FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI2 | FUTEX_WAIT_REQUEUE_PI
+        )
     {
         return err(libc::ENOSYS);
     }
@@ -97,14 +102,34 @@ pub(super) fn futex(c: &mut SysCtx) -> Sys {
                 deadline,
             })
         }
+        FUTEX_WAIT_REQUEUE_PI => wait_requeue_pi(c, uaddr, key, val, op, timeout, uaddr2),
+        FUTEX_CMP_REQUEUE_PI => {
+            // One waiter is woken (given the PI futex), `timeout` is how many are moved.
+            if val != 1 || (timeout as i32) < 0 || !uaddr2.is_multiple_of(4) {
+                return err(libc::EINVAL);
+            }
+            let key2 = c.futex_key(uaddr2, private);
+            if key2 == key {
+                return err(libc::EINVAL);
+            }
+            if tryk!(c.read_u32(uaddr)) != val3 {
+                return err(libc::EAGAIN);
+            }
+            ret(c
+                .futex_cmp_requeue_pi(key, key2, uaddr2, timeout as u32)
+                .map(|n| n as i64))
+        }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };
-            if bitset == 0 {
+            if bitset == 0 || c.futex_has_requeue_pi(key) {
                 return err(libc::EINVAL);
             }
             Sys::Ret(c.futex_wake(key, val, bitset) as i64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if c.futex_has_requeue_pi(key) {
+                return err(libc::EINVAL);
+            }
             if cmd == FUTEX_CMP_REQUEUE {
                 let cur = tryk!(c.read_u32(uaddr));
                 if cur != val3 {
@@ -156,6 +181,79 @@ pub(super) fn futex(c: &mut SysCtx) -> Sys {
     }
 }
 
+/// FUTEX_WAIT_REQUEUE_PI: waits on `uaddr` while it holds `val` until a
+/// FUTEX_CMP_REQUEUE_PI moves the task to the PI futex at `uaddr2` and it owns that
+/// (returns 0), or the absolute `timeout` (CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME)
+/// passes.
+fn wait_requeue_pi(
+    c: &mut SysCtx,
+    uaddr: u64,
+    key: FutexKey,
+    val: u32,
+    op: i32,
+    timeout: u64,
+    uaddr2: u64,
+) -> Sys {
+    if !uaddr2.is_multiple_of(4) {
+        return err(libc::EINVAL);
+    }
+    let key2 = c.futex_key(uaddr2, op & FUTEX_PRIVATE != 0);
+    if key2 == key {
+        return err(libc::EINVAL);
+    }
+    let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
+        libc::CLOCK_REALTIME
+    } else {
+        libc::CLOCK_MONOTONIC
+    };
+    let deadline = tryk!(absolute_deadline(c, timeout, clock));
+    if c.futex_waiting() {
+        // A re-run: the requeue that gives it the PI futex, or the unlock that hands it
+        // over, resumes the task.
+        return still_waiting(c, deadline);
+    }
+    if deadline.is_some_and(|d| c.now() >= d) {
+        return err(libc::ETIMEDOUT);
+    }
+    if tryk!(c.read_u32(uaddr)) != val {
+        return err(libc::EAGAIN);
+    }
+    c.futex_enqueue_requeue_pi(key, key2);
+    park(deadline)
+}
+
+/// The deadline of a futex wait until the absolute time at `timeout` (a timespec's
+/// address; 0: none) on `clock`, as a monotonic time kept across re-runs of the call.
+fn absolute_deadline(c: &mut SysCtx, timeout: u64, clock: i32) -> Result<Option<u64>, i32> {
+    if timeout == 0 {
+        return Ok(None);
+    }
+    if let Some(d) = c.sys_deadline() {
+        return Ok(Some(d));
+    }
+    let ns = c.read_timespec(timeout)?;
+    let d = c.clocks().to_mono_deadline(clock, ns);
+    Ok(Some(c.deadline_at(d)))
+}
+
+/// Parks the task until a futex operation resumes it, or `deadline`.
+fn park(deadline: Option<u64>) -> Sys {
+    Sys::Park(Park {
+        keys: vec![WaitKey::Nothing],
+        deadline,
+    })
+}
+
+/// A re-run (for a timer check) of a call whose task waits on a futex: ETIMEDOUT once
+/// `deadline` passed (the task leaves the futex), else it waits on.
+fn still_waiting(c: &mut SysCtx, deadline: Option<u64>) -> Sys {
+    if deadline.is_some_and(|d| c.now() >= d) {
+        c.futex_dequeue();
+        return err(libc::ETIMEDOUT);
+    }
+    park(deadline)
+}
+
 /// FUTEX_LOCK_PI, FUTEX_LOCK_PI2 (`timeout`: an absolute time on CLOCK_REALTIME, resp.
 /// CLOCK_MONOTONIC unless `realtime`) and FUTEX_TRYLOCK_PI (EAGAIN when owned).
 fn lock_pi(
@@ -166,35 +264,16 @@ fn lock_pi(
     realtime: bool,
     timeout: u64,
 ) -> Sys {
-    let deadline = if timeout != 0 && cmd != FUTEX_TRYLOCK_PI {
-        match c.sys_deadline() {
-            Some(d) => Some(d),
-            None => {
-                let ns = tryk!(c.read_timespec(timeout));
-                let clock = if cmd == FUTEX_LOCK_PI || realtime {
-                    libc::CLOCK_REALTIME
-                } else {
-                    libc::CLOCK_MONOTONIC
-                };
-                let d = c.clocks().to_mono_deadline(clock, ns);
-                Some(c.deadline_at(d))
-            }
-        }
+    let clock = if cmd == FUTEX_LOCK_PI || realtime {
+        libc::CLOCK_REALTIME
     } else {
-        None
+        libc::CLOCK_MONOTONIC
     };
-    let park = Sys::Park(Park {
-        keys: vec![WaitKey::Nothing],
-        deadline,
-    });
+    let timeout = if cmd == FUTEX_TRYLOCK_PI { 0 } else { timeout };
+    let deadline = tryk!(absolute_deadline(c, timeout, clock));
     if c.futex_waiting() {
-        // Still waiting (a re-run for a timer check): the unlock that hands the futex
-        // over resumes the task.
-        if deadline.is_some_and(|d| c.now() >= d) {
-            c.futex_dequeue();
-            return err(libc::ETIMEDOUT);
-        }
-        return park;
+        // A re-run: the unlock that hands the futex over resumes the task.
+        return still_waiting(c, deadline);
     }
     match c.futex_lock_pi(uaddr, key, cmd != FUTEX_TRYLOCK_PI) {
         Ok(true) => Sys::Ret(0),
@@ -204,7 +283,7 @@ fn lock_pi(
                 return err(libc::ETIMEDOUT);
             }
             c.futex_enqueue_pi(key);
-            park
+            park(deadline)
         }
         Err(e) => err(e),
     }

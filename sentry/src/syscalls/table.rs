@@ -646,8 +646,8 @@ const LIST: &[Syscall] = &[
          (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI: the owner's id in \
          the word, FUTEX_WAITERS, a hand-over to the first waiter), private and shared; no \
          priority is inherited (the host schedules), a PI futex's owner that exits without \
-         it on its robust list leaves its waiters waiting, and FUTEX_WAIT_REQUEUE_PI and \
-         FUTEX_CMP_REQUEUE_PI fail with ENOSYS (logged)",
+         it on its robust list leaves its waiters waiting; FUTEX_WAIT_REQUEUE_PI and \
+         FUTEX_CMP_REQUEUE_PI move waiters to a PI futex (the first given it when free)",
     ),
     sys(203, "sched_setaffinity").serves(sched::sched_setaffinity).partial(
         "the mask is kept and read back (up to 64 CPUs, those of the host), not applied: the \
