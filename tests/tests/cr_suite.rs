@@ -52,6 +52,7 @@ const PROGRAMS: &[&str] = &[
     "mremap",
     "shmfile",
     "dontfork",
+    "requeue_pi",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
