@@ -50,6 +50,11 @@ pub(crate) struct PageCaches {
     by_inode: RefCell<HashMap<InodeKey, Rc<RefCell<FileCache>>>>,
     /// A cached file's size may have changed: the fences are to be moved.
     stale: Cell<bool>,
+    /// Every cache was written back for a checkpoint and no guest thread has run since:
+    /// nothing can have changed, and a write-back (a mapping's end as the checkpoint ends
+    /// the sandbox, the sandbox's end) would only rewrite the same bytes, and give the
+    /// files a newer modification time than the image recorded for them.
+    clean: Cell<bool>,
 }
 
 /// One file's cache.
@@ -383,8 +388,16 @@ impl PageCaches {
         out
     }
 
+    /// A guest thread runs again: what the caches hold may change.
+    pub(crate) fn guest_runs(&self) {
+        self.clean.set(false);
+    }
+
     /// fsync(2) of inode `key`: its cache is written back first.
     pub(crate) fn sync(&self, key: InodeKey) -> Result<(), Errno> {
+        if self.clean.get() {
+            return Ok(());
+        }
         match self.get(key) {
             Some(c) => c.borrow_mut().write_back(),
             None => Ok(()),
@@ -393,6 +406,9 @@ impl PageCaches {
 
     /// Writes every cache back (msync, a checkpoint, the end of the sandbox).
     pub(crate) fn write_back_all(&self) -> Result<(), Errno> {
+        if self.clean.get() {
+            return Ok(());
+        }
         let mut res = Ok(());
         for c in self.by_inode.borrow().values() {
             if let Err(e) = c.borrow_mut().write_back() {
@@ -416,7 +432,7 @@ impl PageCaches {
             .collect();
         for k in gone {
             let c = self.by_inode.borrow_mut().remove(&k);
-            if let Some(c) = c {
+            if let Some(c) = c.filter(|_| !self.clean.get()) {
                 if let Err(e) = c.borrow_mut().write_back() {
                     log::warn!("write-back of {:?} failed: errno {e}", c.borrow().path);
                 }
@@ -428,8 +444,9 @@ impl PageCaches {
     /// a guest path reaches now: a cache whose path no longer reaches its file (deleted or
     /// replaced) is saved without identity, and not tied to a file again at restore.
     pub(crate) fn save(&self, named: &dyn Fn(&str) -> Option<InodeKey>) -> Vec<FileCacheState> {
-        if let Err(e) = self.write_back_all() {
-            log::warn!("writing the page caches back for a checkpoint: errno {e}");
+        match self.write_back_all() {
+            Ok(()) => self.clean.set(true),
+            Err(e) => log::warn!("writing the page caches back for a checkpoint: errno {e}"),
         }
         let mut v: Vec<FileCacheState> = self
             .by_inode
@@ -610,6 +627,35 @@ mod tests {
         assert!(caches.is_empty());
         assert!(!mf.has_fence(m, 3 * PAGE));
         assert_eq!(mf.allocated(), 0);
+    }
+
+    #[test]
+    fn after_a_checkpoint_s_write_back_nothing_is_written_again_until_a_guest_runs() {
+        let mf = Rc::new(MemoryFile::new().unwrap());
+        let (_d, fd) = file(&[b'a'; 100]);
+        let k = key(&fd);
+        let caches = PageCaches::default();
+        let p = caches.map(&mf, &fd, k, "/f", 0, PAGE, true).unwrap();
+        let (m, _) = p.pieces[0];
+        mf.write(m, b"mapped");
+        assert_eq!(caches.save(&|_| Some(k)).len(), 1);
+        let read = |fd: &OwnedFd| {
+            let mut b = vec![0u8; 6];
+            nix::sys::uio::pread(fd.as_fd(), &mut b, 0).unwrap();
+            b
+        };
+        assert_eq!(read(&fd), b"mapped", "written back for the image");
+        // Someone else changes the file; the sandbox ends without a guest having run
+        // (a checkpoint that ends it): neither fsync, msync, nor the caches' end rewrite
+        // it (the modification time the image recorded stays).
+        nix::sys::uio::pwrite(fd.as_fd(), b"other!", 0).unwrap();
+        caches.sync(k).unwrap();
+        caches.write_back_all().unwrap();
+        assert_eq!(read(&fd), b"other!");
+        // Once a guest ran, its stores are written back again.
+        caches.guest_runs();
+        caches.write_back_all().unwrap();
+        assert_eq!(read(&fd), b"mapped");
     }
 
     #[test]

@@ -21,6 +21,7 @@ impl Kernel {
         }
         t.state = RunState::Running;
         let (h, regs) = (t.host_tid, t.regs);
+        self.vfs.caches.guest_runs();
         if self.plat.set_regs(h, &regs).is_err() || self.plat.resume(h).is_err() {
             // The host thread is gone; the Gone event will clean up.
             log::warn!("cannot resume task {tid}");
