@@ -68,6 +68,26 @@ fn guest_path_of(root: &Path, dir: &Path) -> Option<String> {
     Some(format!("/{}", rest.to_string_lossy()).replace("//", "/"))
 }
 
+/// The limits a command run on the host would have that bound what the sandbox itself can
+/// do (open files, file size), as gVisor's sandbox takes them from its host.
+fn host_rlimits() -> Vec<sentry::Rlimit> {
+    use nix::sys::resource::{getrlimit, Resource};
+    [
+        (Resource::RLIMIT_NOFILE, libc::RLIMIT_NOFILE),
+        (Resource::RLIMIT_FSIZE, libc::RLIMIT_FSIZE),
+    ]
+    .into_iter()
+    .filter_map(|(res, nr)| {
+        let (soft, hard) = getrlimit(res).ok()?;
+        Some(sentry::Rlimit {
+            resource: nr,
+            soft,
+            hard,
+        })
+    })
+    .collect()
+}
+
 /// Builds the sandbox configuration `runsc do` runs.
 pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
     if opts.argv.is_empty() {
@@ -113,6 +133,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
             mount("/dev", MountKind::Dev),
             mount("/sys", MountKind::Sys),
             mount("/tmp", MountKind::Tmpfs { mounted: None }),
+            mount("/dev/shm", MountKind::Tmpfs { mounted: None }),
         ],
         container_id: hostname.clone(),
         hostname,
@@ -126,7 +147,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
             .unwrap_or_default(),
         capabilities: None,
         no_new_privileges: false,
-        rlimits: Vec::new(),
+        rlimits: host_rlimits(),
         masked_paths: Vec::new(),
         readonly_paths: Vec::new(),
     })
@@ -222,9 +243,19 @@ mod tests {
                 ("/proc", &MountKind::Proc),
                 ("/dev", &MountKind::Dev),
                 ("/sys", &MountKind::Sys),
-                ("/tmp", &MountKind::Tmpfs { mounted: None })
+                ("/tmp", &MountKind::Tmpfs { mounted: None }),
+                ("/dev/shm", &MountKind::Tmpfs { mounted: None })
             ]
         );
+        // The open-file limit is this process's own, as a command run here would have.
+        let (soft, hard) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+        let nofile = c
+            .rlimits
+            .iter()
+            .find(|r| r.resource == libc::RLIMIT_NOFILE)
+            .map(|r| (r.soft, r.hard));
+        assert_eq!(nofile, Some((soft, hard)));
     }
 
     #[test]

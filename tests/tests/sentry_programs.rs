@@ -317,3 +317,15 @@ fn proc_pid_mem_and_comm_files_behave_as_on_the_host() {
     // same lines as natively.
     same_as_on_the_host("procmem", &[]);
 }
+
+#[test]
+fn proc_files_of_a_gone_process_open_of_directories_and_offset_limits_behave_as_on_the_host() {
+    // A process's /proc files opened while it ran and read when it is a zombie (empty
+    // command line and maps, one thread) and once reaped (ESRCH but for the id maps), its
+    // task directory listed (ENOENT) and walked (ESRCH) after; /proc/cpuinfo opened for
+    // writing by root and its writes refused; O_CREAT and O_DIRECT on directories; pread
+    // and pwrite past the largest offset (EINVAL) of a memfd grown to it; files in
+    // /dev/shm; the open-file limit the program was started with, an fd above 1024 listed
+    // once: the same lines as natively.
+    same_as_on_the_host("procfiles", &[]);
+}

@@ -38,8 +38,9 @@ const ALL_SEALS: i32 =
 /// The longest name memfd_create takes: NAME_MAX less "memfd:".
 pub(crate) const NAME_MAX: usize = 255 - "memfd:".len();
 
-/// The largest size a memfd may have here: what fits the memory file with room to spare
-/// (Linux's tmpfs allows more; EFBIG beyond, as past its limit).
+/// The most bytes of pages a memfd may have here: what fits the memory file with room to
+/// spare (Linux's tmpfs allows more; EFBIG for a write or fallocate beyond, as past its
+/// limit). Its size may be larger: ftruncate gives no pages.
 const MAX_SIZE: u64 = 1 << 36;
 
 /// Capacity grows by at least this much, so that a file written a page at a time does
@@ -174,19 +175,19 @@ impl Memfd {
         {
             return Err(libc::EPERM);
         }
-        if len > MAX_SIZE {
+        if len > i64::MAX as u64 {
             return Err(libc::EFBIG);
         }
         if len < self.size {
             // What lies past the new end reads back as zeroes if the file grows again.
             let cap = self.capacity();
             let mf = self.mf()?;
-            for (m, l) in self.pieces(len, cap - len) {
+            for (m, l) in self.pieces(len, cap.saturating_sub(len)) {
                 mf.zero(m, l);
             }
-        } else {
-            self.reserve(len)?;
         }
+        // Growing gives no pages: bytes past them read as zeroes until written or mapped
+        // (which reserve them), so the size may reach Linux's limit (MAX_LFS_FILESIZE).
         self.size = len;
         Ok(())
     }
@@ -240,7 +241,7 @@ impl Memfd {
         st.st_dev = 0x1;
         st.st_nlink = 0;
         st.st_size = self.size as i64;
-        st.st_blocks = (page_up(self.size) / 512) as i64;
+        st.st_blocks = (page_up(self.size).min(self.capacity()) / 512) as i64;
         st
     }
 
@@ -512,11 +513,11 @@ impl SharedPersist for Memfd {
             }
             cap = cap.saturating_add(l);
         }
-        if cap > MAX_SIZE || s.size > cap {
+        if cap > MAX_SIZE || s.size > i64::MAX as u64 {
             return Err(bad(
                 object,
                 "size",
-                format!("{} is more than its {cap} bytes of pages", s.size),
+                format!("{} (with {cap} bytes of pages) is past the limits", s.size),
             ));
         }
         Ok(())

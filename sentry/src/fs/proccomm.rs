@@ -28,6 +28,11 @@ impl ProcComm {
     pub(crate) fn new(tid: i32, data: Vec<u8>) -> Self {
         ProcComm { tid, data }
     }
+
+    /// Its text as the thread's name is now.
+    pub(crate) fn refill(&mut self, data: Vec<u8>) {
+        self.data = data;
+    }
 }
 
 /// The name a write of `raw` gives a thread: at most 15 bytes, up to a NUL.

@@ -2,7 +2,13 @@
 //! mounts): their content is made when they are opened and read at the description's
 //! position.
 //!
-//! Saved with their content as of the open, so a restored reader goes on where it was.
+//! A file or directory of a process (`/proc/PID/...`) keeps the procfs path it was made
+//! from: the system call layer makes it anew for a read from its start and for each
+//! listing (`kernel::procfs::refresh`), so that what it shows is the process as it is
+//! then, and ESRCH (ENOENT for a listing) once the process is gone, as on Linux.
+//!
+//! Saved with their content as of the open (and their path), so a restored reader goes on
+//! where it was.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,14 +20,29 @@ use crate::mm::Errno;
 /// A synthetic directory entry (name, d_type).
 pub(crate) type DirEnt = (String, u8);
 
-/// A generated file: its bytes as of open.
+/// A generated file: its bytes as of open (or its last refresh).
 pub struct SynthFile {
     data: Vec<u8>,
+    /// The procfs path (below /proc) it is made anew from, for a process's file.
+    pub(crate) source: Option<Vec<String>>,
 }
 
 impl SynthFile {
     pub fn new(data: Vec<u8>) -> Self {
-        SynthFile { data }
+        SynthFile { data, source: None }
+    }
+
+    /// A process's file, made from procfs path `source`.
+    pub(crate) fn live(data: Vec<u8>, source: Vec<String>) -> Self {
+        SynthFile {
+            data,
+            source: Some(source),
+        }
+    }
+
+    /// Its content as it is now.
+    pub(crate) fn refill(&mut self, data: Vec<u8>) {
+        self.data = data;
     }
 }
 
@@ -30,8 +51,14 @@ impl FileImpl for SynthFile {
         Ok(read_held(&self.data, pos, len, off))
     }
 
-    fn write(&mut self, _pos: &mut u64, _data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
-        Err(IoErr::Errno(libc::EACCES))
+    /// A generated file takes no writes, as Linux's procfs files without a write handler:
+    /// ESPIPE for a positioned one, EINVAL for a process's file, EIO for the others.
+    fn write(&mut self, _pos: &mut u64, _data: &[u8], off: Option<u64>) -> Result<usize, IoErr> {
+        Err(IoErr::Errno(match (off, &self.source) {
+            (Some(_), _) => libc::ESPIPE,
+            (None, Some(_)) => libc::EINVAL,
+            (None, None) => libc::EIO,
+        }))
     }
 
     /// As a seq file of Linux's procfs: from the start or the position only (a generated
@@ -58,14 +85,32 @@ impl FileImpl for SynthFile {
     }
 }
 
-/// A generated directory: its entries as of open.
+/// A generated directory: its entries as of open (or its last refresh).
 pub struct SynthDir {
     entries: Vec<DirEnt>,
+    /// The procfs path (below /proc) it is made anew from, for a process's directory.
+    pub(crate) source: Option<Vec<String>>,
 }
 
 impl SynthDir {
     pub fn new(entries: Vec<DirEnt>) -> Self {
-        SynthDir { entries }
+        SynthDir {
+            entries,
+            source: None,
+        }
+    }
+
+    /// A process's directory, made from procfs path `source`.
+    pub(crate) fn live(entries: Vec<DirEnt>, source: Vec<String>) -> Self {
+        SynthDir {
+            entries,
+            source: Some(source),
+        }
+    }
+
+    /// Its entries as they are now.
+    pub(crate) fn refill(&mut self, entries: Vec<DirEnt>) {
+        self.entries = entries;
     }
 }
 
@@ -128,21 +173,30 @@ impl FileImpl for SynthDir {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SynthFileState {
     pub data: Vec<u8>,
+    /// The procfs path of a process's file.
+    pub source: Option<Vec<String>>,
 }
 
 impl Persist for SynthFile {
     type State = SynthFileState;
 
     fn save(&self, _: &mut SaveCtx) -> SynthFileState {
-        let SynthFile { data } = self;
-        SynthFileState { data: data.clone() }
+        let SynthFile { data, source } = self;
+        SynthFileState {
+            data: data.clone(),
+            source: source.clone(),
+        }
     }
 
     fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &SynthFileState) -> Result<Self, KindError> {
-        Ok(SynthFile::new(s.data.clone()))
+        Ok(SynthFile {
+            data: s.data.clone(),
+            source: s.source.clone(),
+        })
     }
 
-    /// Any bytes are a file's (the image's size cap bounds them).
+    /// Any bytes are a file's (the image's size cap bounds them), and any path is only
+    /// ever looked up in procfs, which refuses names it does not have.
     fn check(_: &CheckCtx, _: &SynthFileState) -> Result<(), Invalid> {
         Ok(())
     }
@@ -153,23 +207,30 @@ impl Persist for SynthFile {
 pub struct SynthDirState {
     /// (name, d_type)
     pub entries: Vec<(String, u8)>,
+    /// The procfs path of a process's directory.
+    pub source: Option<Vec<String>>,
 }
 
 impl Persist for SynthDir {
     type State = SynthDirState;
 
     fn save(&self, _: &mut SaveCtx) -> SynthDirState {
-        let SynthDir { entries } = self;
+        let SynthDir { entries, source } = self;
         SynthDirState {
             entries: entries.clone(),
+            source: source.clone(),
         }
     }
 
     fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &SynthDirState) -> Result<Self, KindError> {
-        Ok(SynthDir::new(s.entries.clone()))
+        Ok(SynthDir {
+            entries: s.entries.clone(),
+            source: s.source.clone(),
+        })
     }
 
-    /// Entries are only ever copied out to the guest as names; any are harmless.
+    /// Entries are only ever copied out to the guest as names, and a path is only ever
+    /// looked up in procfs; any are harmless.
     fn check(_: &CheckCtx, _: &SynthDirState) -> Result<(), Invalid> {
         Ok(())
     }
@@ -208,9 +269,15 @@ mod tests {
         assert_eq!(f.seek(&mut pos, -10, libc::SEEK_CUR), Err(libc::EINVAL));
         assert_eq!(f.seek(&mut pos, 20, libc::SEEK_SET), Ok(20));
         assert_eq!(f.read(&mut pos, 2, None).unwrap(), b"");
+        assert_eq!(f.write(&mut pos, b"x", None), Err(IoErr::Errno(libc::EIO)));
         assert_eq!(
-            f.write(&mut pos, b"x", None),
-            Err(IoErr::Errno(libc::EACCES))
+            f.write(&mut pos, b"x", Some(1)),
+            Err(IoErr::Errno(libc::ESPIPE))
+        );
+        let mut of_process = SynthFile::live(b"1 (init)".to_vec(), vec!["1".into(), "stat".into()]);
+        assert_eq!(
+            of_process.write(&mut pos, b"x", None),
+            Err(IoErr::Errno(libc::EINVAL))
         );
         assert_eq!(f.stat().unwrap().st_size, 10);
         assert_eq!(f.mmap(8, 4096).unwrap().bytes, b"89");
@@ -279,7 +346,10 @@ mod tests {
         );
         f.borrow_mut().read(4, None).unwrap();
         let d = OpenFile::new(
-            Box::new(SynthDir::new(vec![("1".into(), libc::DT_DIR)])),
+            Box::new(SynthDir::live(
+                vec![("1".into(), libc::DT_DIR)],
+                vec!["7".into(), "task".into()],
+            )),
             libc::O_RDONLY | libc::O_DIRECTORY,
             "/proc",
         );
@@ -289,6 +359,13 @@ mod tests {
         assert_eq!(f2.borrow().flags, libc::O_RDONLY);
         assert_eq!(f2.borrow_mut().read(100, None).unwrap(), b"456789");
         assert!(d2.borrow().imp.is_dir());
+        // A process's directory still names the procfs path it is made anew from.
+        let src = d2
+            .borrow()
+            .kind::<SynthDir>()
+            .and_then(|d| d.source.clone());
+        assert_eq!(src, Some(vec!["7".to_string(), "task".to_string()]));
+        assert_eq!(f2.borrow().kind::<SynthFile>().unwrap().source, None);
         let rest = parse(&d2.borrow_mut().getdents(4096).unwrap());
         assert_eq!(rest, [("1".into(), libc::DT_DIR, 3)]);
     }

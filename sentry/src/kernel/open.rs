@@ -220,6 +220,16 @@ impl Kernel {
         if let Some(f) = &r.file {
             return self.reopen(tid, f, flags, check);
         }
+        // A directory is never created by open(2) (EISDIR for one named with a trailing
+        // slash, existing or not), and has no direct I/O (EINVAL, after the access checks).
+        let is_dir = |k: &Self| {
+            k.lstat_resolved(tid, &r)
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        };
+        if creat && (path.ends_with(b"/") || r.exists && is_dir(self)) {
+            return Err(libc::EISDIR);
+        }
+        let direct_dir = flags & libc::O_DIRECT != 0 && r.exists && is_dir(self);
         let mut created_in = None;
         if r.exists && check && flags & libc::O_PATH == 0 {
             let ino: Inode = (&self.lstat_resolved(tid, &r)?).into();
@@ -233,6 +243,9 @@ impl Kernel {
             self.creds(tid).may(&ino, mask)?;
         } else if !r.exists && creat {
             created_in = Some(self.may_create(tid, &r)?);
+        }
+        if direct_dir {
+            return Err(libc::EINVAL);
         }
         let umask = self.tasks[&tid].fs.borrow().umask;
         let gflags = status_flags(flags);
@@ -325,21 +338,32 @@ impl Kernel {
                 }
                 let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
                 let node = self.vfs.synth(&look, r.mount, &r.rel)?;
+                let source = matches!(self.vfs.mounts[r.mount].fs, MountFs::Proc)
+                    .then(|| crate::kernel::procfs::live_source(&r.rel))
+                    .flatten();
                 let kind: Box<dyn FileImpl> = match node {
                     SynthNode::Dir(entries) => {
                         if wants_write {
                             return Err(libc::EISDIR);
                         }
-                        Box::new(SynthDir::new(entries))
+                        match source {
+                            Some(src) => Box::new(SynthDir::live(entries, src)),
+                            None => Box::new(SynthDir::new(entries)),
+                        }
                     }
                     SynthNode::File(d) => {
                         if flags & libc::O_DIRECTORY != 0 {
                             return Err(libc::ENOTDIR);
                         }
-                        if wants_write {
+                        // Opened for writing only as its mode lets the caller (root,
+                        // with CAP_DAC_OVERRIDE); its writes then fail.
+                        if wants_write && !check {
                             return Err(libc::EACCES);
                         }
-                        Box::new(SynthFile::new(d))
+                        match source {
+                            Some(src) => Box::new(SynthFile::live(d, src)),
+                            None => Box::new(SynthFile::new(d)),
+                        }
                     }
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
                     SynthNode::Tty(node) => self.open_tty(tid, node, flags)?,

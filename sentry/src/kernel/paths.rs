@@ -49,6 +49,9 @@ impl Kernel {
             .ok_or(libc::EBADF)?;
         let f = f.borrow();
         if f.imp.is_dir() {
+            if crate::kernel::procfs::dir_of_gone_process(self, &f.path) {
+                return Err(libc::ESRCH);
+            }
             Ok(f.path.clone())
         } else {
             Err(libc::ENOTDIR)

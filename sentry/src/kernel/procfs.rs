@@ -162,6 +162,8 @@ fn task_node(
     let vm_kb = mm.map_or(0, |m| {
         m.vmas.iter().map(|(s, v)| v.end - s).sum::<u64>() / 1024
     });
+    // A zombie's leader stays to be reaped: one thread, as Linux counts it.
+    let nthreads = g.threads.len().max(1);
     // Looked up only by the files that show it (stat, statm, status), not for every entry.
     let rss_kb = || mm.map_or(0, |m| resident(&k.mf, m) / 1024);
     match rest {
@@ -184,7 +186,9 @@ fn task_node(
         // A zombie's links lead nowhere (EACCES, as gVisor and Linux up to 4.3 say), and
         // what lived in its memory reads empty.
         ["exe" | "cwd" | "root"] | ["ns", _] if zombie => Err(libc::EACCES),
-        ["cmdline" | "environ" | "auxv" | "maps"] if zombie => Ok(file(String::new())),
+        ["cmdline" | "environ" | "auxv" | "maps" | "coredump_filter"] if zombie => {
+            Ok(file(String::new()))
+        }
         ["mem"] => Ok(SynthNode::Mem(tgid)),
         ["exe"] => Ok(SynthNode::Symlink(live(t).map(|_| g.exe.clone())?)),
         ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
@@ -247,7 +251,7 @@ fn task_node(
             };
             Ok(file(format!(
                 "{tid} ({comm}) {} {} {} {} {tty_nr} {tpgid} 4194560 0 0 0 0 {utime} 0 {cutime} 0 {prio} {nice} {} 0 {start_ticks} {} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 {rtp} {pol} 0 0 0 0 0 0 0 0 0 0 0\n",
-                state.0, g.ppid, g.pgid, g.sid, g.threads.len(), vm_kb * 1024, rss_kb() / 4
+                state.0, g.ppid, g.pgid, g.sid, nthreads, vm_kb * 1024, rss_kb() / 4
             )))
         }
         ["status"] => Ok(file(format!(
@@ -260,7 +264,7 @@ fn task_node(
             c.gid, c.egid, c.sgid, c.fsgid,
             t.map_or(0, |t| t.files.borrow().limit),
             c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
-            g.threads.len(),
+            nthreads,
             g.rlimits[libc::RLIMIT_SIGPENDING as usize].0,
             t.map_or(0, |t| t.pending.iter().fold(0u64, |m, s| m | 1 << (s.signo - 1))),
             g.shared_pending.iter().fold(0u64, |m, s| m | 1 << (s.signo - 1)),
@@ -426,6 +430,100 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
         ["net"] => Ok(dir(Vec::new())),
         _ => Err(libc::ENOENT),
     }
+}
+
+/// The procfs path a file or directory opened at `rel` is made anew from, when it shows a
+/// process (below /proc/PID); its user and group maps show the namespace, not the
+/// process, and stay readable after it is gone.
+pub(crate) fn live_source(rel: &[String]) -> Option<Vec<String>> {
+    let pid = rel.first()?;
+    let last = rel.last().map(String::as_str);
+    (pid.parse::<i32>().is_ok() && !matches!(last, Some("uid_map" | "gid_map")))
+        .then(|| rel.to_vec())
+}
+
+/// Makes a process's file or directory `f` (opened at a `live_source` path) anew as task
+/// `tid` sees the process now: a file for a read from `at` 0, a directory for a listing
+/// (every one: a gone process's directory lists nothing, ENOENT, and a listing from the
+/// start shows its entries as they are). ESRCH for a file of a process that is gone.
+pub(crate) fn refresh(
+    k: &Kernel,
+    tid: i32,
+    f: &crate::fs::file::FileRef,
+    at: Option<u64>,
+) -> Result<(), Errno> {
+    use crate::fs::synthetic::{SynthDir, SynthFile};
+    let (source, dir, pos) = {
+        let fb = f.borrow();
+        let pos = fb.pos;
+        if let Some(sf) = fb.kind::<SynthFile>() {
+            (sf.source.clone(), false, pos)
+        } else if let Some(sd) = fb.kind::<SynthDir>() {
+            (sd.source.clone(), true, pos)
+        } else if let Some(c) = fb.kind::<crate::fs::proccomm::ProcComm>() {
+            (
+                Some(vec![c.tid.to_string(), "comm".to_string()]),
+                false,
+                pos,
+            )
+        } else {
+            return Ok(());
+        }
+    };
+    let Some(source) = source else {
+        return Ok(());
+    };
+    if !dir && at.unwrap_or(pos) != 0 {
+        return Ok(());
+    }
+    let node = lookup(k, tid, &source);
+    let mut fb = f.borrow_mut();
+    match node {
+        Ok(SynthNode::File(data)) => {
+            if let Some(sf) = fb.imp.as_any_mut().downcast_mut::<SynthFile>() {
+                sf.refill(data);
+            }
+            Ok(())
+        }
+        Ok(SynthNode::Comm(_, name)) => {
+            if let Some(c) = fb
+                .imp
+                .as_any_mut()
+                .downcast_mut::<crate::fs::proccomm::ProcComm>()
+            {
+                c.refill(format!("{name}\n").into_bytes());
+            }
+            Ok(())
+        }
+        Ok(SynthNode::Dir(entries)) => {
+            if pos == 0 {
+                if let Some(sd) = fb.imp.as_any_mut().downcast_mut::<SynthDir>() {
+                    sd.refill(entries);
+                }
+            }
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(_) if dir => Err(libc::ENOENT),
+        Err(libc::ENOENT) => Err(libc::ESRCH),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the procfs directory at `path` (a guest path) belongs to a process that is
+/// gone: a walk from it is ESRCH, as Linux's permission check of a dead process's
+/// directory says.
+pub(crate) fn dir_of_gone_process(k: &Kernel, path: &str) -> bool {
+    let comps = crate::fs::split(path);
+    let (m, rel) = k.vfs.mount_for(&comps);
+    if !matches!(k.vfs.mounts[m].fs, crate::fs::MountFs::Proc) {
+        return false;
+    }
+    let ids = |i: usize| rel.get(i).and_then(|p| p.parse::<i32>().ok());
+    let gone = |id: i32| !k.tgs.contains_key(&id) && !k.tasks.contains_key(&id);
+    ids(0).is_some_and(gone)
+        || rel.get(1).is_some_and(|t| t == "task")
+            && ids(2).is_some_and(|t| !k.tasks.contains_key(&t))
 }
 
 /// The namespaces a process has (all of them the sandbox's), with Linux's first inode

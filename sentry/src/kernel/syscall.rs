@@ -119,6 +119,12 @@ impl<'k> SysCtx<'k> {
         self.tid
     }
 
+    /// A process's procfs file or directory `f`, made anew as the caller sees it now
+    /// before a read at `at` or a listing (`procfs::refresh`).
+    pub(crate) fn refresh_proc_file(&self, f: &FileRef, at: Option<u64>) -> Result<(), Errno> {
+        crate::kernel::procfs::refresh(self.k, self.tid, f, at)
+    }
+
     /// Argument `i` (0..6).
     #[inline]
     pub(crate) fn arg(&self, i: usize) -> u64 {

@@ -87,6 +87,9 @@ fn do_read(
     if let Some(mask) = mask {
         return read_signals(c, &f, mask, buf, len);
     }
+    if f.borrow().readable() {
+        c.refresh_proc_file(&f, off)?;
+    }
     let len = room(c, &[(buf, len.min(MAX_RW))], true);
     if off.is_none() {
         if let Some(r) = super::socket::recv_in_place(c, &f, &[(buf, len)], len.min(1 << 24)) {
@@ -336,9 +339,23 @@ pub(super) fn write(c: &mut SysCtx) -> Sys {
     io_outcome(c, fd, r, true)
 }
 
+/// pread/pwrite at `off` of `len` bytes whose end is past the largest offset (a file open
+/// for that access): EINVAL, as Linux's rw_verify_area (`/proc/PID/mem` has unsigned
+/// offsets, and no such limit).
+fn end_past_max_offset(c: &SysCtx, fd: u64, len: u64, off: u64, write: bool) -> bool {
+    let Ok(f) = c.file(fd) else {
+        return false;
+    };
+    let fb = f.borrow();
+    let open_for = if write { fb.writable() } else { fb.readable() };
+    open_for
+        && fb.kind::<crate::fs::procmem::ProcMem>().is_none()
+        && off.checked_add(len).is_none_or(|end| end > i64::MAX as u64)
+}
+
 pub(super) fn pread(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, off, ..] = c.args();
-    if (off as i64) < 0 {
+    if (off as i64) < 0 || end_past_max_offset(c, fd, len, off, false) {
         return err(libc::EINVAL);
     }
     let r = do_read(c, fd, buf, len as usize, Some(off));
@@ -347,7 +364,7 @@ pub(super) fn pread(c: &mut SysCtx) -> Sys {
 
 pub(super) fn pwrite(c: &mut SysCtx) -> Sys {
     let [fd, buf, len, off, ..] = c.args();
-    if (off as i64) < 0 {
+    if (off as i64) < 0 || end_past_max_offset(c, fd, len, off, true) {
         return err(libc::EINVAL);
     }
     let r = do_write(c, fd, buf, len as usize, Some(off));
@@ -396,6 +413,9 @@ pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
             let r = nonblock_outcome(&f, r);
             return io_outcome(c, a[0], r, false);
         }
+    }
+    if f.borrow().readable() {
+        tryk!(c.refresh_proc_file(&f, positioned.then_some(a[3])));
     }
     let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
     let data = match r {
@@ -795,6 +815,7 @@ fn dirents(c: &mut SysCtx, old: bool) -> Sys {
     } else {
         c.accessible(buf, len, true)
     };
+    tryk!(c.refresh_proc_file(&f, None));
     let r = f.borrow_mut().getdents(room);
     let mut d = match r {
         Ok(d) => d,
