@@ -2,13 +2,16 @@
  * resource limits (RLIMIT_NOFILE enforced), its name, no_new_privs, keep-caps, child
  * subreaper, dumpable and death signal, and its scheduling attributes (nice, policy with
  * reset-on-fork, CPU affinity), its host and domain names, and a child's UTS namespace of
- * its own with other names, and an open /proc/self/mem that still reads its memory. */
+ * its own with other names, an open /proc/self/mem that still reads its memory, the key
+ * quota root set in /proc/sys/kernel/keys, and an open /proc/self/status and
+ * /proc/self/task that still show it as it is. */
 #include "cr.h"
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -51,8 +54,21 @@ int main(void) {
 	int mem = open("/proc/self/mem", O_RDWR);
 	if (mem < 0)
 		die("open /proc/self/mem");
+	int keys = open("/proc/sys/kernel/keys/maxkeys", O_RDWR);
+	if (keys < 0 || write(keys, "123\n", 4) != 4)
+		die("set maxkeys");
+	int status_fd = open("/proc/self/status", O_RDONLY), task_fd = open("/proc/self/task", O_RDONLY);
+	if (status_fd < 0 || task_fd < 0)
+		die("open /proc/self files");
 	ready();
 	wait_term();
+	char text[4096] = {0};
+	check(pread(keys, text, sizeof text - 1, 0) == 4 && strcmp(text, "123\n") == 0, "maxkeys %s", text);
+	memset(text, 0, sizeof text);
+	check(pread(status_fd, text, sizeof text - 1, 0) > 0 && strstr(text, "Name:\tcr-procstate\n"),
+	      "/proc/self/status after restore: %.40s", text);
+	char ents[4096];
+	check(syscall(SYS_getdents64, task_fd, ents, sizeof ents) > 0, "/proc/self/task listed after restore");
 	char seen[sizeof marker] = {0};
 	check(pread(mem, seen, sizeof seen, (off_t)marker) == sizeof seen && strcmp(seen, marker) == 0,
 	      "/proc/self/mem after restore: %s", seen);

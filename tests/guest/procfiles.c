@@ -1,8 +1,9 @@
 // procfs files and directories of a process opened while it lived and read after it is a
 // zombie and after it is reaped, a walk from a gone process's directory, writes to a
-// generated file as root; open(2) of directories with O_CREAT and O_DIRECT; pread/pwrite
-// whose end passes the largest offset; a memfd grown to it; /dev/shm; the sandbox's
-// open-file limit: compared line by line with the host.
+// generated file as root, another user's access to a process's private files, the key
+// quota tunables, the namespace links; statx's mount ids; open(2) of directories with
+// O_CREAT and O_DIRECT; pread/pwrite whose end passes the largest offset; a memfd grown
+// to it; /dev/shm; the sandbox's open-file limit: compared line by line with the host.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <linux/stat.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -118,6 +120,102 @@ int main(void) {
     outcome("create in /dev/shm", s >= 0 ? 0 : -1);
     outcome("ftruncate it", ftruncate(s, 100));
     unlink("/dev/shm/pf-shm");
+
+    // Another user may not look into a root process's memory or open files.
+    if (pipe(p) != 0)
+        return 1;
+    pid_t root_child = fork();
+    if (root_child == 0) {
+        close(p[1]);
+        read(p[0], &c, 1);
+        _exit(0);
+    }
+    close(p[0]);
+    pid_t nobody = fork();
+    if (nobody == 0) {
+        if (syscall(SYS_setuid, 65534) != 0)
+            _exit(1);
+        snprintf(path, sizeof path, "/proc/%d", root_child);
+        int d = open(path, O_RDONLY);
+        const char *priv[] = {"auxv", "environ", "maps", "smaps", "fd", "fd/0", "fdinfo",
+                              "stat", "status", "cmdline", "task", 0};
+        for (int i = 0; priv[i]; i++) {
+            int r = openat(d, priv[i], O_RDONLY);
+            printf("nobody opens %s: %s\n", priv[i], r >= 0 ? "ok" : strerrorname_np(errno));
+        }
+        _exit(0);
+    }
+    waitpid(nobody, NULL, 0);
+    write(p[1], "x", 1);
+    waitpid(root_child, NULL, 0);
+    int sm = open("/proc/self/smaps", O_RDONLY);
+    n = read(sm, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    printf("smaps has Size and Rss: %d\n", strstr(buf, "\nSize:") && strstr(buf, "\nRss:"));
+
+    // The key quotas (only read and refused here: a write natively would change the
+    // host's): a positive number, mode 0644, bad values EINVAL from the start.
+    int k = open("/proc/sys/kernel/keys/maxkeys", O_RDWR);
+    n = read(k, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    printf("maxkeys positive: %d\n", atoi(buf) > 0 && buf[n - 1] == '\n');
+    outcome("pwrite -1", pwrite(k, "-1", 2, 0));
+    outcome("pwrite 0", pwrite(k, "0\n", 2, 0));
+    outcome("pwrite x", pwrite(k, "x", 1, 0));
+    outcome("pwrite 2^31", pwrite(k, "2147483648", 10, 0));
+    struct stat kst;
+    stat("/proc/sys/kernel/keys/maxkeys", &kst);
+    printf("maxkeys mode %o\n", kst.st_mode & 07777);
+    close(k);
+    k = open("/proc/sys/kernel/keys/maxkeys", O_WRONLY);
+    outcome("read from a write-only description", read(k, buf, 1));
+    close(k);
+
+    // Namespace links lead somewhere.
+    outcome("access ns/pid", access("/proc/self/ns/pid", F_OK));
+    outcome("stat ns/net", stat("/proc/self/ns/net", &kst));
+    n = readlink("/proc/self/ns/pid", buf, sizeof buf);
+    printf("pid link starts pid:[ %d\n", n > 5 && !strncmp(buf, "pid:[", 5));
+
+    // statx's mount id: the same for two files of a mount, the one mountinfo gives it.
+    struct statx sx1, sx2, sx3;
+    int tf = open("/tmp/pf-a", O_CREAT | O_RDWR, 0600);
+    close(open("/tmp/pf-b", O_CREAT | O_RDWR, 0600));
+    statx(AT_FDCWD, "/tmp/pf-a", 0, STATX_MNT_ID, &sx1);
+    statx(AT_FDCWD, "/tmp/pf-b", 0, STATX_MNT_ID, &sx2);
+    statx(tf, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx3);
+    printf("mnt id given: %d\n", !!(sx1.stx_mask & STATX_MNT_ID) && sx1.stx_mnt_id != 0);
+    printf("same mount same id: %d\n",
+           sx1.stx_mnt_id == sx2.stx_mnt_id && sx1.stx_mnt_id == sx3.stx_mnt_id);
+    statx(AT_FDCWD, "/proc/self/stat", 0, STATX_MNT_ID, &sx2);
+    printf("proc has another: %d\n", sx1.stx_mnt_id != sx2.stx_mnt_id);
+    // The mount of each: the line of mountinfo whose mount point is the longest that
+    // holds the file.
+    FILE *mi = fopen("/proc/self/mountinfo", "r");
+    char line[1024];
+    unsigned long long tmp_id = 0, proc_id = 0;
+    size_t tmp_len = 0, proc_len = 0;
+    while (fgets(line, sizeof line, mi)) {
+        unsigned long long id;
+        char at[512];
+        if (sscanf(line, "%llu %*u %*s %*s %511s", &id, at) != 2)
+            continue;
+        size_t l = strlen(at);
+        int root = !strcmp(at, "/");
+        if ((root || (!strncmp("/tmp/pf-a", at, l) && "/tmp/pf-a"[l] == '/')) && l >= tmp_len) {
+            tmp_id = id;
+            tmp_len = l;
+        }
+        if ((root || (!strncmp("/proc/self", at, l) && "/proc/self"[l] == '/')) &&
+            l >= proc_len) {
+            proc_id = id;
+            proc_len = l;
+        }
+    }
+    printf("mountinfo ids match: tmp %d proc %d\n", tmp_id == sx1.stx_mnt_id,
+           proc_id == sx2.stx_mnt_id);
+    unlink("/tmp/pf-a");
+    unlink("/tmp/pf-b");
 
     // The open-file limit is the one the program was started with.
     struct rlimit rl;

@@ -72,6 +72,8 @@ pub struct Mount {
 pub enum SynthNode {
     Dir(Vec<DirEnt>),
     File(Vec<u8>),
+    /// A file of /proc/sys that root may write (mode 0644): a tunable's value.
+    Tunable(Vec<u8>),
     Symlink(String),
     Dev(DevNode),
     /// A terminal node of devfs or devpts.
@@ -255,6 +257,10 @@ pub(crate) fn synth_stat(kind: &SynthNode, ino: u64) -> libc::stat {
         SynthNode::File(d) => {
             st.st_mode = libc::S_IFREG | 0o444;
             st.st_size = d.len() as i64;
+        }
+        SynthNode::Tunable(_) => {
+            // Linux's sysctl files show no size.
+            st.st_mode = libc::S_IFREG | 0o644;
         }
         SynthNode::Symlink(t) => {
             st.st_mode = libc::S_IFLNK | 0o777;

@@ -120,6 +120,8 @@ pub(crate) struct Kernel {
     /// Runtime waits for a process started by `exec` (pid, where to answer).
     pid_waiters: Vec<(i32, std::sync::mpsc::Sender<crate::control::Response>)>,
     boot_ns: u64,
+    /// The key quotas /proc/sys/kernel/keys sets (`procfs::KeyQuota`).
+    pub(crate) key_quota: procfs::KeyQuota,
     /// The thread writing a checkpoint image from the memory file's snapshot, which
     /// answers the request when the image is on disk.
     checkpoint_job: Option<std::thread::JoinHandle<()>>,
@@ -214,6 +216,7 @@ impl Kernel {
             io_actor: None,
             pid_waiters: Vec::new(),
             boot_ns: time::host_clock(libc::CLOCK_MONOTONIC),
+            key_quota: Default::default(),
             checkpoint_job: None,
             reprotect: Vec::new(),
             fifos: Default::default(),

@@ -212,6 +212,7 @@ impl Kernel {
         let excl = creat && flags & libc::O_EXCL != 0;
         let follow = flags & libc::O_NOFOLLOW == 0 && !excl;
         let r = self.resolve_dirfd(tid, dirfd, path, follow)?;
+        self.may_look_inside(tid, &r)?;
         let acc = flags & libc::O_ACCMODE;
         let wants_write = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
         if r.exists && excl {
@@ -351,7 +352,7 @@ impl Kernel {
                             None => Box::new(SynthDir::new(entries)),
                         }
                     }
-                    SynthNode::File(d) => {
+                    SynthNode::File(d) | SynthNode::Tunable(d) => {
                         if flags & libc::O_DIRECTORY != 0 {
                             return Err(libc::ENOTDIR);
                         }
@@ -388,6 +389,47 @@ impl Kernel {
                 }
                 Ok(OpenFile::new(kind, gflags, r.path))
             }
+        }
+    }
+
+    /// Another process's files that show its memory or its open files (environ, auxv,
+    /// maps, smaps, and what is in or below fd and fdinfo) open only for a caller that may
+    /// trace it (the same ids while it is dumpable, or CAP_SYS_PTRACE): EACCES otherwise,
+    /// as Linux's modes (0400, 0500 directories owned by the process) and ptrace checks say.
+    fn may_look_inside(&self, tid: i32, r: &crate::fs::Resolved) -> Result<(), Errno> {
+        if !matches!(self.vfs.mounts[r.mount].fs, MountFs::Proc) {
+            return Ok(());
+        }
+        let Some(pid) = r.rel.first().and_then(|p| p.parse::<i32>().ok()) else {
+            return Ok(());
+        };
+        // /proc/PID/... or /proc/PID/task/TID/...
+        let what = match r.rel.get(1).map(String::as_str) {
+            Some("task") => r.rel.get(3),
+            _ => r.rel.get(1),
+        };
+        let private = matches!(
+            what.map(String::as_str),
+            Some("environ" | "auxv" | "maps" | "smaps" | "fd" | "fdinfo")
+        );
+        let tgid = self
+            .tgs
+            .get(&pid)
+            .map(|_| pid)
+            .or_else(|| self.tasks.get(&pid).map(|t| t.tgid));
+        let Some(g) = tgid.and_then(|p| self.tgs.get(&p)) else {
+            return Ok(());
+        };
+        if !private || tgid == Some(self.tasks[&tid].tgid) {
+            return Ok(());
+        }
+        let caller = self.creds(tid);
+        let traceable = caller.may_read_process(&g.creds)
+            && (!g.prctl.not_dumpable || caller.has(crate::creds::CAP_SYS_PTRACE));
+        if traceable {
+            Ok(())
+        } else {
+            Err(libc::EACCES)
         }
     }
 

@@ -169,7 +169,7 @@ fn task_node(
     match rest {
         [] => {
             let mut names: Vec<(String, u8)> = [
-                "stat", "status", "cmdline", "environ", "maps", "comm", "mounts", "mountinfo",
+                "stat", "status", "cmdline", "environ", "maps", "smaps", "comm", "mounts", "mountinfo",
                 "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score", "auxv",
                 "oom_score_adj", "coredump_filter", "mem",
             ]
@@ -186,7 +186,7 @@ fn task_node(
         // A zombie's links lead nowhere (EACCES, as gVisor and Linux up to 4.3 say), and
         // what lived in its memory reads empty.
         ["exe" | "cwd" | "root"] | ["ns", _] if zombie => Err(libc::EACCES),
-        ["cmdline" | "environ" | "auxv" | "maps" | "coredump_filter"] if zombie => {
+        ["cmdline" | "environ" | "auxv" | "maps" | "smaps" | "coredump_filter"] if zombie => {
             Ok(file(String::new()))
         }
         ["mem"] => Ok(SynthNode::Mem(tgid)),
@@ -209,6 +209,9 @@ fn task_node(
             Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.auxv_range)))
         }
         ["maps"] => Ok(file(t.map_or_else(String::new, |t| maps(&k.mms[&t.mm].mm)))),
+        ["smaps"] => Ok(file(t.map_or_else(String::new, |t| {
+            smaps(&k.mf, &k.mms[&t.mm].mm)
+        }))),
         ["statm"] => Ok(file(format!("{} {} 0 0 0 0 0\n", vm_kb / 4, rss_kb() / 4))),
         ["io"] => Ok(file(
             "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".into(),
@@ -319,7 +322,19 @@ fn task_node(
                 .find(|(x, _)| x == n)
                 .ok_or(libc::ENOENT)?;
             live(t)?;
-            Ok(SynthNode::Symlink(format!("{name}:[{ino}]")))
+            // A magic link, as Linux's: following it reaches the namespace's own (empty,
+            // read-only) file, which no path names.
+            let text = format!("{name}:[{ino}]");
+            let file = crate::fs::file::OpenFile::new(
+                Box::new(crate::fs::synthetic::SynthFile::new(Vec::new())),
+                libc::O_RDONLY,
+                text.clone(),
+            );
+            Ok(SynthNode::FdLink {
+                text,
+                file,
+                mode: 0o777,
+            })
         }
         _ => Err(libc::ENOENT),
     }
@@ -345,6 +360,7 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
         )
     };
     let value = |v: &str| Ok(file(format!("{v}\n")));
+    let tunable = |v: i32| Ok(SynthNode::Tunable(format!("{v}\n").into_bytes()));
     match rel.as_slice() {
         [] => Ok(names(&["fs", "kernel", "net", "vm"], libc::DT_DIR)),
         ["kernel"] => {
@@ -415,8 +431,8 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
         }
         ["kernel", "random", "entropy_avail"] => value("256"),
         ["kernel", "keys"] => Ok(names(&["maxkeys", "maxbytes"], libc::DT_REG)),
-        ["kernel", "keys", "maxkeys"] => value("200"),
-        ["kernel", "keys", "maxbytes"] => value("20000"),
+        ["kernel", "keys", "maxkeys"] => tunable(k.key_quota.maxkeys),
+        ["kernel", "keys", "maxbytes"] => tunable(k.key_quota.maxbytes),
         ["vm"] => Ok(names(
             &["max_map_count", "mmap_min_addr", "overcommit_memory"],
             libc::DT_REG,
@@ -433,12 +449,12 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
 }
 
 /// The procfs path a file or directory opened at `rel` is made anew from, when it shows a
-/// process (below /proc/PID); its user and group maps show the namespace, not the
-/// process, and stay readable after it is gone.
+/// process (below /proc/PID; its user and group maps show the namespace, not the
+/// process, and stay readable after it is gone) or a tunable (below /proc/sys).
 pub(crate) fn live_source(rel: &[String]) -> Option<Vec<String>> {
-    let pid = rel.first()?;
+    let first = rel.first()?;
     let last = rel.last().map(String::as_str);
-    (pid.parse::<i32>().is_ok() && !matches!(last, Some("uid_map" | "gid_map")))
+    (first.parse::<i32>().is_ok() && !matches!(last, Some("uid_map" | "gid_map")) || first == "sys")
         .then(|| rel.to_vec())
 }
 
@@ -479,7 +495,7 @@ pub(crate) fn refresh(
     let node = lookup(k, tid, &source);
     let mut fb = f.borrow_mut();
     match node {
-        Ok(SynthNode::File(data)) => {
+        Ok(SynthNode::File(data) | SynthNode::Tunable(data)) => {
             if let Some(sf) = fb.imp.as_any_mut().downcast_mut::<SynthFile>() {
                 sf.refill(data);
             }
@@ -524,6 +540,64 @@ pub(crate) fn dir_of_gone_process(k: &Kernel, path: &str) -> bool {
     ids(0).is_some_and(gone)
         || rel.get(1).is_some_and(|t| t == "task")
             && ids(2).is_some_and(|t| !k.tasks.contains_key(&t))
+}
+
+/// The key quotas of /proc/sys/kernel/keys (for the sandbox's one user namespace): what
+/// root writes there is kept and read back (the sentry has no keyrings to apply them to).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeyQuota {
+    pub maxkeys: i32,
+    pub maxbytes: i32,
+}
+
+impl Default for KeyQuota {
+    /// Linux's defaults for a user other than root.
+    fn default() -> Self {
+        KeyQuota {
+            maxkeys: 200,
+            maxbytes: 20000,
+        }
+    }
+}
+
+impl KeyQuota {
+    /// A restored quota: at least 1, as a write can set.
+    pub(crate) fn validate(&self) -> Result<(), crate::checks::Invalid> {
+        for (field, v) in [("maxkeys", self.maxkeys), ("maxbytes", self.maxbytes)] {
+            if v < 1 {
+                return Err(crate::checks::bad(
+                    "key quota",
+                    field,
+                    format!("{v} is below 1"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The value of an integer tunable written as `raw`: one decimal number, with blanks and
+/// a newline around it, within `min..=i32::MAX` (EINVAL otherwise, as Linux's
+/// proc_dointvec_minmax).
+pub(crate) fn tunable_int(raw: &[u8], min: i32) -> Result<i32, Errno> {
+    let text = std::str::from_utf8(raw).map_err(|_| libc::EINVAL)?;
+    let v: i64 = text.trim().parse().map_err(|_| libc::EINVAL)?;
+    if v < min as i64 || v > i32::MAX as i64 {
+        return Err(libc::EINVAL);
+    }
+    Ok(v as i32)
+}
+
+/// Writes tunable `source` (a procfs path below /proc/sys) as task `tid`: the value is
+/// taken and `len` bytes consumed; EINVAL for a bad value or a read-only tunable.
+pub(crate) fn write_tunable(k: &mut Kernel, source: &[String], raw: &[u8]) -> Result<(), Errno> {
+    let path: Vec<&str> = source.iter().map(String::as_str).collect();
+    match path.as_slice() {
+        ["sys", "kernel", "keys", "maxkeys"] => k.key_quota.maxkeys = tunable_int(raw, 1)?,
+        ["sys", "kernel", "keys", "maxbytes"] => k.key_quota.maxbytes = tunable_int(raw, 1)?,
+        _ => return Err(libc::EINVAL),
+    }
+    Ok(())
 }
 
 /// The namespaces a process has (all of them the sandbox's), with Linux's first inode
@@ -603,23 +677,47 @@ fn read_range(k: &Kernel, tid: i32, (s, e): (u64, u64)) -> Vec<u8> {
 /// pages its mappings cover that are not holes. Shared pages count in each address space
 /// that maps them, as on Linux.
 fn resident(mf: &crate::mm::MemoryFile, mm: &crate::mm::Mm) -> u64 {
+    mm.vmas
+        .iter()
+        .map(|(&s, v)| resident_in(mf, v.off, v.end - s))
+        .sum()
+}
+
+/// The bytes of memory-file range `[off, off + len)` that are not holes.
+fn resident_in(mf: &crate::mm::MemoryFile, off: u64, len: u64) -> u64 {
     let fd = mf.raw_fd();
     let mut total = 0;
-    for (&s, v) in &mm.vmas {
-        let (mut at, end) = (v.off as i64, (v.off + (v.end - s)) as i64);
-        while at < end {
-            let Ok(data) = nix::unistd::lseek(fd, at, nix::unistd::Whence::SeekData) else {
-                break;
-            };
-            if data >= end {
-                break;
-            }
-            let hole = nix::unistd::lseek(fd, data, nix::unistd::Whence::SeekHole).unwrap_or(end);
-            total += (hole.min(end) - data) as u64;
-            at = hole;
+    let (mut at, end) = (off as i64, (off + len) as i64);
+    while at < end {
+        let Ok(data) = nix::unistd::lseek(fd, at, nix::unistd::Whence::SeekData) else {
+            break;
+        };
+        if data >= end {
+            break;
         }
+        let hole = nix::unistd::lseek(fd, data, nix::unistd::Whence::SeekHole).unwrap_or(end);
+        total += (hole.min(end) - data) as u64;
+        at = hole;
     }
     total
+}
+
+/// /proc/PID/smaps: each mapping's maps line, then its size and the memory behind it.
+fn smaps(mf: &crate::mm::MemoryFile, mm: &crate::mm::Mm) -> String {
+    let mut out = String::new();
+    for (&s, v) in &mm.vmas {
+        out += &maps_line(s, v);
+        let (size, rss) = ((v.end - s) / 1024, resident_in(mf, v.off, v.end - s) / 1024);
+        let anon = if v.name.is_empty() || v.name.starts_with('[') {
+            rss
+        } else {
+            0
+        };
+        out += &format!(
+            "Size:           {size:8} kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\nRss:            {rss:8} kB\nPss:            {rss:8} kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\nReferenced:     {rss:8} kB\nAnonymous:      {anon:8} kB\nSwap:                  0 kB\nLocked:                0 kB\n"
+        );
+    }
+    out
 }
 
 fn maps(mm: &crate::mm::Mm) -> String {
@@ -635,31 +733,31 @@ fn maps(mm: &crate::mm::Mm) -> String {
         }
         merged.push((s, v.clone()));
     }
-    let mut out = String::new();
-    for (s, v) in merged {
-        let p = |b: i32, c: char| if v.prot & b != 0 { c } else { '-' };
-        let line = format!(
-            "{s:08x}-{:08x} {}{}{}{} 00000000 00:00 0 ",
-            v.end,
-            p(libc::PROT_READ, 'r'),
-            p(libc::PROT_WRITE, 'w'),
-            p(libc::PROT_EXEC, 'x'),
-            if v.shared { 's' } else { 'p' },
-        );
-        // Shared anonymous memory is a deleted /dev/zero to Linux.
-        let name = match v.name.as_str() {
-            "" if v.shared => "/dev/zero (deleted)",
-            n => n,
-        };
-        if name.is_empty() {
-            out += &line;
-        } else {
-            // Linux pads the line to 73 columns before the name.
-            out += &format!("{line:<73}{name}");
-        }
-        out.push('\n');
+    merged.iter().map(|(s, v)| maps_line(*s, v)).collect()
+}
+
+/// The maps line of mapping `v` at `s`.
+fn maps_line(s: u64, v: &crate::mm::Vma) -> String {
+    let p = |b: i32, c: char| if v.prot & b != 0 { c } else { '-' };
+    let line = format!(
+        "{s:08x}-{:08x} {}{}{}{} 00000000 00:00 0 ",
+        v.end,
+        p(libc::PROT_READ, 'r'),
+        p(libc::PROT_WRITE, 'w'),
+        p(libc::PROT_EXEC, 'x'),
+        if v.shared { 's' } else { 'p' },
+    );
+    // Shared anonymous memory is a deleted /dev/zero to Linux.
+    let name = match v.name.as_str() {
+        "" if v.shared => "/dev/zero (deleted)",
+        n => n,
+    };
+    if name.is_empty() {
+        format!("{line}\n")
+    } else {
+        // Linux pads the line to 73 columns before the name.
+        format!("{line:<73}{name}\n")
     }
-    out
 }
 
 fn mounts(k: &Kernel) -> String {
@@ -674,6 +772,11 @@ fn mounts(k: &Kernel) -> String {
         out += &format!("{dev} {at} {ty} {opt} 0 0\n");
     }
     out
+}
+
+/// The id of mount `index` (of the mount table), as mountinfo and statx give it.
+pub(crate) fn mount_id(index: usize) -> u64 {
+    index as u64 + 1
 }
 
 /// /proc/PID/mountinfo: one line per mount (ids from 1 in mount order, the root's parent
@@ -697,7 +800,7 @@ fn mountinfo(k: &Kernel) -> String {
         let dev = k.vfs.lstat(&look, i, &[]).map_or(0, |(st, _)| st.st_dev);
         out += &format!(
             "{} {parent} {}:{} / {at} {opt},relatime - {ty} {source} {opt}\n",
-            i + 1,
+            mount_id(i),
             libc::major(dev),
             libc::minor(dev),
         );
@@ -786,6 +889,57 @@ mod tests {
             super::lookup(&k, t, &path("sys/kernel/nope")).err(),
             Some(libc::ENOENT)
         );
+    }
+
+    #[test]
+    fn root_sets_the_key_quotas_that_others_only_read() {
+        let d = tempfile::tempdir().unwrap();
+        let mut k = kernel(d.path());
+        let root = k.test_process(0, 0);
+        let user = k.test_process(1000, 1000);
+        let at = libc::AT_FDCWD as u64;
+        let buf = SCRATCH + 4096;
+        let open = |k: &mut crate::kernel::Kernel, t: i32, flags: i32| {
+            let p = k.put_str(t, SCRATCH, "/proc/sys/kernel/keys/maxkeys");
+            k.call(t, libc::SYS_openat, [at, p, flags as u64, 0, 0, 0])
+                .unwrap()
+        };
+        let write = |k: &mut crate::kernel::Kernel, t: i32, fd: i64, s: &str| {
+            let p = k.put_str(t, buf, s);
+            k.call(t, libc::SYS_write, [fd as u64, p, s.len() as u64, 0, 0, 0])
+                .unwrap()
+        };
+        let read = |k: &mut crate::kernel::Kernel, t: i32| {
+            let fd = open(k, t, libc::O_RDONLY);
+            let n = k
+                .call(t, libc::SYS_pread64, [fd as u64, buf, 64, 0, 0, 0])
+                .unwrap();
+            String::from_utf8(k.get(t, buf, n as usize)).unwrap()
+        };
+        assert_eq!(read(&mut k, user), "200\n");
+        assert_eq!(open(&mut k, user, libc::O_WRONLY), -(libc::EACCES as i64));
+        let fd = open(&mut k, root, libc::O_WRONLY);
+        assert!(fd >= 0);
+        for bad in ["-1", "0", "x", "2147483648", ""] {
+            assert_eq!(
+                write(&mut k, root, fd, bad),
+                -(libc::EINVAL as i64),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(write(&mut k, root, fd, " 100\n"), 5);
+        assert_eq!(read(&mut k, user), "100\n");
+        // Past the start a write is taken and ignored, as Linux's strict sysctl writes.
+        assert_eq!(write(&mut k, root, fd, "7"), 1);
+        assert_eq!(read(&mut k, user), "100\n");
+        assert_eq!(k.key_quota.maxkeys, 100);
+        // A restored quota below 1 is refused.
+        let bad = super::KeyQuota {
+            maxkeys: 0,
+            maxbytes: 1,
+        };
+        assert!(bad.validate().is_err());
+        assert!(super::KeyQuota::default().validate().is_ok());
     }
 
     #[test]

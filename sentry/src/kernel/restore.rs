@@ -351,6 +351,7 @@ impl Kernel {
         let host_mono = crate::kernel::time::host_clock(libc::CLOCK_MONOTONIC);
         self.clocks.mono_offset = st.mono_ns as i64 - host_mono as i64;
         self.boot_ns = st.boot_ns;
+        self.key_quota = st.key_quota.clone();
         let (uts, uts_of) = crate::kernel::uts::restore(&st.uts);
         self.uts = uts;
         // Page caches, before the address spaces map them (their fences come first).

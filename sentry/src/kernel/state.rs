@@ -65,6 +65,8 @@ pub struct KernelState {
     /// The page caches of mapped host files (written back before the state was taken):
     /// `crate::fs::pagecache`.
     pub page_caches: Vec<crate::fs::pagecache::FileCacheState>,
+    /// The key quotas /proc/sys/kernel/keys sets.
+    pub key_quota: crate::kernel::procfs::KeyQuota,
 }
 
 impl statefile::StateSchema for KernelState {
@@ -215,6 +217,7 @@ impl Kernel {
             init_status: self.init_status.as_ref().map(WaitStatus::save),
             locks,
             page_caches,
+            key_quota: self.key_quota.clone(),
         })
     }
 }

@@ -125,6 +125,11 @@ impl<'k> SysCtx<'k> {
         crate::kernel::procfs::refresh(self.k, self.tid, f, at)
     }
 
+    /// A write of `raw` to tunable `source` (`procfs::write_tunable`).
+    pub(crate) fn write_tunable(&mut self, source: &[String], raw: &[u8]) -> Result<(), Errno> {
+        crate::kernel::procfs::write_tunable(self.k, source, raw)
+    }
+
     /// Argument `i` (0..6).
     #[inline]
     pub(crate) fn arg(&self, i: usize) -> u64 {

@@ -102,6 +102,7 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
     // After the tasks themselves: a namespace names only tasks known to be sound.
     let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
     crate::kernel::uts::validate(&st.uts, &tids)?;
+    st.key_quota.validate()?;
     Ok(())
 }
 

@@ -168,6 +168,27 @@ fn do_write(
     if let Some(mm) = proc_mem(&f) {
         return proc_mem_io(c, &f, mm, (buf, len), off, true);
     }
+    let tunable = f
+        .borrow()
+        .kind::<crate::fs::synthetic::SynthFile>()
+        .and_then(|s| s.source.clone())
+        .filter(|s| s.first().is_some_and(|p| p == "sys"));
+    if let Some(source) = tunable {
+        // A tunable takes a value written at its start (and the position moves past it);
+        // a write further on is taken and ignored, as Linux's strict sysctl writes.
+        if !f.borrow().writable() {
+            return Err(IoErr::Errno(libc::EBADF));
+        }
+        let at = off.unwrap_or(f.borrow().pos);
+        if at == 0 {
+            let raw = c.read_mem(buf, len.min(4096))?;
+            c.write_tunable(&source, &raw)?;
+            if off.is_none() {
+                f.borrow_mut().pos = len as u64;
+            }
+        }
+        return Ok(len);
+    }
     let comm_of = f
         .borrow()
         .kind::<crate::fs::proccomm::ProcComm>()

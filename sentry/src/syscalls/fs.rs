@@ -44,25 +44,28 @@ pub(super) fn openat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64, mode: u6
 }
 
 pub(super) fn fstatat(c: &mut SysCtx, dirfd: u64, path: u64, buf: u64, flags: u64) -> Sys {
-    let st = tryk!(stat_at(c, dirfd, path, flags));
+    let (st, _) = tryk!(stat_at(c, dirfd, path, flags));
     ret(c.write_mem(buf, &crate::fs::stat_bytes(&st)).map(|_| 0))
 }
 
-fn stat_at(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Result<libc::stat, i32> {
+/// The attributes of what `path` names from `dirfd`, and the index of its mount.
+fn stat_at(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64) -> Result<(libc::stat, usize), i32> {
     let p = c.read_path(path)?;
     let flags = flags as i32;
     if p.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         let f = if dirfd as i32 == libc::AT_FDCWD {
             let cwd = c.cwd();
             let r = c.resolve(cwd.as_bytes(), true)?;
-            return c.lstat(&r);
+            return Ok((c.lstat(&r)?, r.mount));
         } else {
             c.file(dirfd)?
         };
-        return f.borrow().imp.stat();
+        let fb = f.borrow();
+        let mount = c.vfs().mount_for(&crate::fs::split(&fb.path)).0;
+        return Ok((fb.imp.stat()?, mount));
     }
     let r = c.resolve_dirfd(dirfd as i32, &p, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
-    c.lstat(&r)
+    Ok((c.lstat(&r)?, r.mount))
 }
 
 pub(super) fn statx(c: &mut SysCtx) -> Sys {
@@ -80,7 +83,7 @@ pub(super) fn statx(c: &mut SysCtx) -> Sys {
     {
         return err(libc::EINVAL);
     }
-    let st = tryk!(stat_at(
+    let (st, mount) = tryk!(stat_at(
         c,
         a[0],
         a[1],
@@ -88,7 +91,13 @@ pub(super) fn statx(c: &mut SysCtx) -> Sys {
     ));
     let mut b = vec![0u8; 256];
     let put = |b: &mut Vec<u8>, off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
-    put(&mut b, 0, &0x7ffu32.to_le_bytes());
+    // The basic fields and the mount's id (the one /proc/PID/mountinfo gives it).
+    put(&mut b, 0, &(0x7ffu32 | libc::STATX_MNT_ID).to_le_bytes());
+    put(
+        &mut b,
+        0x90,
+        &(crate::kernel::procfs::mount_id(mount)).to_le_bytes(),
+    );
     put(&mut b, 4, &(st.st_blksize as u32).to_le_bytes());
     put(&mut b, 16, &(st.st_nlink as u32).to_le_bytes());
     put(&mut b, 20, &st.st_uid.to_le_bytes());
