@@ -1,7 +1,7 @@
 // procfs files and directories of a process opened while it lived and read after it is a
 // zombie and after it is reaped, a walk from a gone process's directory, writes to a
 // generated file as root, another user's access to a process's private files, the key
-// quota tunables, the namespace links; statx's mount ids; open(2) of directories with
+// quota tunables, the namespace links; statx's mount ids; a symlink's access time; open(2) of directories with
 // O_CREAT and O_DIRECT; pread/pwrite whose end passes the largest offset; a memfd grown
 // to it; /dev/shm; the sandbox's open-file limit: compared line by line with the host.
 #define _GNU_SOURCE
@@ -216,6 +216,20 @@ int main(void) {
            proc_id == sx2.stx_mnt_id);
     unlink("/tmp/pf-a");
     unlink("/tmp/pf-b");
+
+    // Following a symlink reads it (its access time moves); lstat does not.
+    close(open("/tmp/pf-target", O_CREAT | O_RDWR, 0644));
+    symlink("/tmp/pf-target", "/tmp/pf-link");
+    struct stat l1, l2;
+    lstat("/tmp/pf-link", &l1);
+    sleep(1);
+    lstat("/tmp/pf-link", &l2);
+    printf("lstat leaves atime: %d\n", l1.st_atime == l2.st_atime);
+    close(open("/tmp/pf-link", O_RDWR));
+    lstat("/tmp/pf-link", &l2);
+    printf("follow moves atime: %d\n", l1.st_atime < l2.st_atime);
+    unlink("/tmp/pf-link");
+    unlink("/tmp/pf-target");
 
     // The open-file limit is the one the program was started with.
     struct rlimit rl;

@@ -365,14 +365,8 @@ impl Vfs {
                 Ok((st, None))
             }
             MountFs::Host { .. } => {
+                let st = self.stat_node(proc, m, rel)?;
                 let (dir, name) = self.host_parent(m, rel)?;
-                let mut st = nix::sys::stat::fstatat(
-                    Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
-                    name,
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| e as i32)?;
-                self.inos.present(&mut st);
                 let target = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                     let t =
                         nix::fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(&dir)), name)
@@ -471,8 +465,8 @@ impl Vfs {
             }
             if check && !searched {
                 let (m, rel) = self.mount_for(&comps);
-                match self.lstat(proc, m, &rel) {
-                    Ok((st, _)) => creds.may(&(&st).into(), MAY_EXEC)?,
+                match self.stat_node(proc, m, &rel) {
+                    Ok(st) => creds.may(&(&st).into(), MAY_EXEC)?,
                     // A directory the image lacks under a mount point (walked through).
                     Err(libc::ENOENT) => {}
                     Err(e) => return Err(e),
@@ -486,8 +480,8 @@ impl Vfs {
             comps.push(c);
             let last = queue.is_empty();
             let (m, rel) = self.mount_for(&comps);
-            match self.lstat(proc, m, &rel) {
-                Ok((st, target)) => {
+            match self.stat_node(proc, m, &rel) {
+                Ok(st) => {
                     let is_link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
                     if is_link && (!last || follow || must_dir) {
                         links += 1;
@@ -512,9 +506,10 @@ impl Vfs {
                             }
                             continue;
                         }
+                        // The target is read only to follow it (reading it is an access).
+                        let t = self.lstat(proc, m, &rel)?.1.unwrap_or_default();
                         comps.pop();
                         searched = true;
-                        let t = target.unwrap_or_default();
                         if t.starts_with('/') {
                             comps.clear();
                             searched = false;
@@ -552,6 +547,30 @@ impl Vfs {
             exists,
             file,
         })
+    }
+
+    /// lstat of the node at `rel` of mount `m`, as the guest sees it, without reading a
+    /// symlink's target (which would update its access time on the host).
+    pub(crate) fn stat_node(
+        &self,
+        proc: ProcLookup,
+        m: usize,
+        rel: &[String],
+    ) -> Result<libc::stat, Errno> {
+        match &self.mounts[m].fs {
+            MountFs::Host { .. } if !rel.is_empty() => {
+                let (dir, name) = self.host_parent(m, rel)?;
+                let mut st = nix::sys::stat::fstatat(
+                    Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
+                    name,
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map_err(|e| e as i32)?;
+                self.inos.present(&mut st);
+                Ok(st)
+            }
+            _ => self.lstat(proc, m, rel).map(|(st, _)| st),
+        }
     }
 
     /// The open file a `/proc/PID/fd/N` link at `rel` of mount `m` leads to, if it is one.

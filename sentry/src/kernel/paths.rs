@@ -175,6 +175,6 @@ impl Kernel {
             return f.borrow().imp.stat();
         }
         let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
-        self.vfs.lstat(&look, r.mount, &r.rel).map(|(st, _)| st)
+        self.vfs.stat_node(&look, r.mount, &r.rel)
     }
 }
