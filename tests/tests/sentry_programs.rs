@@ -239,6 +239,15 @@ fn clone3_behaves_as_on_the_host() {
 }
 
 #[test]
+fn epoll_sets_inside_epoll_sets_behave_as_on_the_host() {
+    // An epoll set polls readable while a wait on it would report something (level and
+    // edge-triggered, without taking the edge), a wait on an outer set wakes when a file
+    // of the inner set becomes ready, and epoll_ctl refuses a set watching itself, a
+    // loop of sets and a chain deeper than five: the same lines as natively.
+    same_as_on_the_host("epoll_nest", &[]);
+}
+
+#[test]
 fn epoll_edge_triggered_oneshot_and_dups_behave_as_on_the_host() {
     // Edge-triggered interests on a pipe's two ends, an eventfd and a unix stream socket
     // report once per change (data, a peer closing, space freed), a waiter that drained

@@ -98,6 +98,35 @@ impl Interest {
         ready && before != Some(now)
     }
 
+    /// Whether the interest would report its file, which is `ready` with wait keys `keys`,
+    /// without taking anything as seen (an epoll set polled inside another looks so).
+    fn would_report(&self, ready: bool, keys: &[WaitKey]) -> bool {
+        if !ready || self.disabled {
+            return false;
+        }
+        if self.events & EPOLLET == 0 {
+            return true;
+        }
+        match &self.edge {
+            Edge::Seen(w, n) if w.watches(keys) => w.count(self.sides()) != *n,
+            Edge::Quiet => false,
+            _ => true,
+        }
+    }
+
+    /// The events of its file that hold now, of those it asks for (errors and hang-ups
+    /// always), as epoll_wait reports them; and the keys whose notification may change it.
+    pub(crate) fn ready_events(&self, readiness: (i16, Vec<WaitKey>)) -> (u32, Vec<WaitKey>) {
+        let (r, k) = readiness;
+        let r = r as u16 as u32 & (self.events | libc::EPOLLERR as u32 | libc::EPOLLHUP as u32);
+        (r, k)
+    }
+
+    /// What epoll_wait asks its file for.
+    pub(crate) fn poll_events(&self) -> i16 {
+        (self.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP
+    }
+
     /// Whether an edge-triggered interest has a change it has not reported (what its saved
     /// form keeps).
     fn edge_pending(&self) -> bool {
@@ -137,6 +166,66 @@ impl EpollSet {
     pub fn prune(&mut self) {
         self.interests.retain(|_, i| i.file.strong_count() > 0);
     }
+
+    /// The epoll sets it watches directly.
+    fn nested(&self) -> Vec<EpollRef> {
+        self.interests
+            .values()
+            .filter_map(|i| {
+                let f = i.file.upgrade()?;
+                let fb = f.try_borrow().ok()?;
+                fb.kind::<EpollFile>().map(|e| e.set.clone())
+            })
+            .collect()
+    }
+}
+
+/// The deepest chain of epoll sets an epoll set may watch below it, as Linux's
+/// EP_MAX_NESTS: epoll_ctl refuses with ELOOP an addition that makes a deeper one.
+pub(crate) const MAX_NESTS: usize = 4;
+
+/// Why an epoll set may not watch another.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NestError {
+    /// It is the set itself (EINVAL).
+    Itself,
+    /// The other watches the set, directly or not, or the chain would be too deep (ELOOP).
+    Loop,
+}
+
+/// Whether `set` may watch `target`: not itself, not a set that watches `set` through a
+/// chain of sets, not a chain more than [`MAX_NESTS`] deep.
+pub(crate) fn may_watch(set: &EpollRef, target: &EpollRef) -> Result<(), NestError> {
+    if Rc::ptr_eq(set, target) {
+        return Err(NestError::Itself);
+    }
+    // Breadth first, a level per nesting; a restored image's loop not through `set` ends
+    // at the depth limit.
+    let mut level = vec![target.clone()];
+    for _ in 0..MAX_NESTS {
+        let mut next = Vec::new();
+        for s in &level {
+            let Ok(s) = s.try_borrow() else {
+                return Err(NestError::Loop);
+            };
+            for n in s.nested() {
+                if Rc::ptr_eq(&n, set) {
+                    return Err(NestError::Loop);
+                }
+                next.push(n);
+            }
+        }
+        if next.is_empty() {
+            return Ok(());
+        }
+        level = next;
+    }
+    Err(NestError::Loop)
+}
+
+thread_local! {
+    /// How many epoll sets deep a poll of nested sets is: a loop in a restored image ends.
+    static POLL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 pub(crate) type EpollRef = Rc<RefCell<EpollSet>>;
@@ -157,8 +246,36 @@ impl EpollFile {
 }
 
 /// The operations an epoll set lacks answer as the trait's defaults do: read and write are
-/// EINVAL, it reads as always ready, its stat is an anonymous inode.
-impl FileImpl for EpollFile {}
+/// EINVAL, its stat is an anonymous inode.
+impl FileImpl for EpollFile {
+    /// Readable when epoll_wait would report one of its files (without taking an
+    /// edge-triggered change as seen), as Linux polls an epoll set watched by another.
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let Ok(set) = self.set.try_borrow() else {
+            // Its own epoll_wait is polling it (a restored image's set watching itself).
+            return (0, Vec::new());
+        };
+        let mut keys = vec![WaitKey::Object(set.id)];
+        let depth = POLL_DEPTH.with(|d| d.replace(d.get() + 1));
+        let mut ready = false;
+        if depth <= MAX_NESTS + 1 {
+            for i in set.interests.values() {
+                let Some(f) = i.file.upgrade() else { continue };
+                let Ok(fb) = f.try_borrow() else { continue };
+                let (r, k) = i.ready_events(fb.readiness(i.poll_events()));
+                ready |= i.would_report(r != 0, &k);
+                keys.extend(k);
+            }
+        }
+        POLL_DEPTH.with(|d| d.set(depth));
+        let r = if ready {
+            libc::POLLIN | libc::POLLRDNORM
+        } else {
+            0
+        };
+        (r & events, keys)
+    }
+}
 
 /// A saved epoll set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,6 +408,34 @@ mod tests {
                 .map(|(_, i)| i)
                 .unwrap()
         })
+    }
+
+    #[test]
+    fn nested_sets_poll_through_and_loops_end() {
+        let (r, w, ep, set) = pipe_and_set(40);
+        watch(&set, 5, &r, libc::EPOLLIN as u32);
+        let outer = OpenFile::new(
+            Box::new(EpollFile::new(42)),
+            libc::O_RDWR,
+            "anon_inode:[eventpoll]",
+        );
+        let oset = outer.borrow().kind::<EpollFile>().unwrap().set.clone();
+        watch(&oset, 4, &ep, libc::EPOLLIN as u32);
+        assert_eq!(outer.borrow().readiness(libc::POLLIN).0, 0);
+        w.borrow_mut().write(b"x", None).unwrap();
+        assert_eq!(ep.borrow().readiness(libc::POLLIN).0, libc::POLLIN);
+        let (rd, keys) = outer.borrow().readiness(libc::POLLIN | libc::POLLOUT);
+        assert_eq!(rd, libc::POLLIN);
+        // The outer set waits on its own key, the inner one's and the pipe's.
+        assert!(keys.contains(&WaitKey::Object(42)) && keys.contains(&WaitKey::Object(41)));
+        assert_eq!(may_watch(&set, &oset), Err(NestError::Loop));
+        assert_eq!(may_watch(&set, &set), Err(NestError::Itself));
+        assert_eq!(may_watch(&oset, &set), Ok(()));
+        // A loop only a hostile image makes: polling it ends, not ready.
+        watch(&set, 6, &outer, libc::EPOLLIN as u32);
+        r.borrow_mut().read(1, None).unwrap();
+        assert_eq!(outer.borrow().readiness(libc::POLLIN).0, 0);
+        POLL_DEPTH.with(|d| assert_eq!(d.get(), 0));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use super::ret;
 use crate::fs::file::OpenFile;
-use crate::ipc::epoll::{interest_key, Edge, EpollFile, Interest, EPOLLONESHOT};
+use crate::ipc::epoll::{
+    interest_key, may_watch, Edge, EpollFile, Interest, NestError, EPOLLONESHOT,
+};
 use crate::ipc::eventfd::EventFd;
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::{err, Sys, SysCtx};
@@ -73,6 +75,14 @@ pub(super) fn epoll_ctl(c: &mut SysCtx) -> Sys {
     // Regular files and directories are always ready: Linux refuses them here.
     if !target.borrow().imp.epoll_watchable() {
         return err(libc::EPERM);
+    }
+    let nested = target.borrow().kind::<EpollFile>().map(|e| e.set.clone());
+    if let (Some(t), libc::EPOLL_CTL_ADD) = (&nested, op) {
+        match may_watch(&set, t) {
+            Ok(()) => {}
+            Err(NestError::Itself) => return err(libc::EINVAL),
+            Err(NestError::Loop) => return err(libc::ELOOP),
+        }
     }
     let ev = if op != libc::EPOLL_CTL_DEL {
         let b = tryk!(c.read_mem(evp, 12));
@@ -154,9 +164,7 @@ pub(super) fn epoll_wait(
                 continue;
             }
             let Some(f) = i.file.upgrade() else { continue };
-            let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
-            let (r, k) = c.readiness(&f, want);
-            let r = r as u16 as u32 & (i.events | libc::EPOLLERR as u32 | libc::EPOLLHUP as u32);
+            let (r, k) = i.ready_events(c.readiness(&f, i.poll_events()));
             let report = i.may_report(r != 0, &k);
             keys.extend(k);
             if report {

@@ -694,7 +694,7 @@ const LIST: &[Syscall] = &[
         .serves(|c| epoll::epoll_wait(c, c.arg(0), c.arg(1), c.arg(2), ms_timeout(c.arg(3)), 0))
         .eintr(),
     sys(233, "epoll_ctl").serves(epoll::epoll_ctl).partial(
-        "EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored; an epoll set watched by another reads as always ready, and cycles of sets are not refused",
+        "EPOLLEXCLUSIVE and EPOLLWAKEUP are ignored; a signalfd in an epoll set watched by another set never reads as ready there; the nesting limit counts the sets below the one added, not those above the one adding",
     ),
     sys(234, "tgkill").serves(signal::tgkill),
     sys(235, "utimes").serves(|c| fs::utimes(c, CWD as i32, c.arg(0), c.arg(1), true)),
