@@ -202,6 +202,16 @@ fn pseudo_terminals_behave_as_on_the_host() {
 }
 
 #[test]
+fn pty_packet_mode_and_the_masters_tiocsctty_behave_as_on_the_host() {
+    // TIOCPKT on the master only: TIOCPKT_DATA before data, the replica's flushes
+    // (TCFLSH, TCSETSF, ^C), its output stopped and started (^S, ^Q, TCOOFF, TCOON) and
+    // IXON changes as status bytes read alone, POLLPRI while one waits, nothing for the
+    // master's own flushes; TIOCSCTTY on the master for a session leader: the same lines as
+    // natively.
+    same_as_on_the_host("pty_packet", &[]);
+}
+
+#[test]
 fn timerfd_behaves_as_on_the_host() {
     // Create flags and clocks, relative and absolute settime with the old value, reads of
     // expirations, poll and epoll readiness, a periodic count, an inherited timer, and the

@@ -35,8 +35,8 @@ const VKILL: usize = 3;
 const VEOF: usize = 4;
 pub(crate) const VTIME: usize = 5;
 pub(crate) const VMIN: usize = 6;
-const VSTART: usize = 8;
-const VSTOP: usize = 9;
+pub(crate) const VSTART: usize = 8;
+pub(crate) const VSTOP: usize = 9;
 const VSUSP: usize = 10;
 const VEOL: usize = 11;
 const VWERASE: usize = 14;
@@ -164,8 +164,44 @@ pub(crate) struct Ldisc {
     pub column: u32,
 }
 
-/// What input asks the terminal's foreground process group to get.
-pub(crate) type Signals = Vec<i32>;
+// The status bytes of packet mode (TIOCPKT), one bit per change the master's reader
+// learns of before the data (tty_ioctl(4)).
+pub(crate) const TIOCPKT_FLUSHREAD: u8 = 1;
+pub(crate) const TIOCPKT_FLUSHWRITE: u8 = 2;
+pub(crate) const TIOCPKT_STOP: u8 = 4;
+pub(crate) const TIOCPKT_START: u8 = 8;
+pub(crate) const TIOCPKT_NOSTOP: u8 = 16;
+pub(crate) const TIOCPKT_DOSTOP: u8 = 32;
+pub(crate) const TIOCPKT_IOCTL: u8 = 64;
+
+/// `status` after output stopped (`stop`) or started: the later change replaces the
+/// earlier, as Linux's stop_tty and start_tty set them.
+pub(crate) fn flow_status(status: u8, stop: bool) -> u8 {
+    if stop {
+        (status & !TIOCPKT_START) | TIOCPKT_STOP
+    } else {
+        (status & !TIOCPKT_STOP) | TIOCPKT_START
+    }
+}
+
+/// What taking input in did besides queueing it: the signals it asks the terminal's
+/// foreground process group to get, and the changes packet mode reports (`TIOCPKT_*`:
+/// a signal character's flush, output stopped or started).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Signals {
+    pub sigs: Vec<i32>,
+    pub status: u8,
+}
+
+impl Signals {
+    /// Output stopped (`stop`) or started, if it was not already.
+    fn flow(&mut self, stopped: &mut bool, stop: bool) {
+        if *stopped != stop {
+            *stopped = stop;
+            self.status = flow_status(self.status, stop);
+        }
+    }
+}
 
 impl Ldisc {
     pub(crate) fn new() -> Self {
@@ -299,11 +335,11 @@ impl Ldisc {
         }
         if t.i(libc::IXON) {
             if t.is(c, VSTOP) {
-                self.stopped = true;
+                sigs.flow(&mut self.stopped, true);
                 return;
             }
             if t.is(c, VSTART) {
-                self.stopped = false;
+                sigs.flow(&mut self.stopped, false);
                 return;
             }
         }
@@ -316,15 +352,16 @@ impl Ldisc {
             .into_iter()
             .find(|&(i, _)| t.is(c, i));
             if let Some((_, sig)) = sig {
-                sigs.push(sig);
+                sigs.sigs.push(sig);
                 if !t.l(libc::NOFLSH) {
                     self.rx.clear();
                     self.lines.clear();
                     self.line.clear();
                     self.tx.clear();
+                    sigs.status |= TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE;
                 }
                 if t.i(libc::IXON) {
-                    self.stopped = false;
+                    sigs.flow(&mut self.stopped, false);
                 }
                 if t.l(libc::ECHO) {
                     self.echo_char(c);
@@ -550,10 +587,10 @@ impl Ldisc {
 mod tests {
     use super::*;
 
-    fn typed(l: &mut Ldisc, s: &[u8]) -> Signals {
-        let mut sigs = Vec::new();
+    fn typed(l: &mut Ldisc, s: &[u8]) -> Vec<i32> {
+        let mut sigs = Signals::default();
         assert_eq!(l.input(s, &mut sigs), s.len());
-        sigs
+        sigs.sigs
     }
 
     fn echoed(l: &mut Ldisc) -> Vec<u8> {
@@ -651,7 +688,7 @@ mod tests {
         let mut t = l.termios;
         t.lflag = 0;
         l.set_termios(t);
-        let mut sigs = Vec::new();
+        let mut sigs = Signals::default();
         assert_eq!(l.input(&[b'x'; 5000], &mut sigs), 5000);
         assert_eq!(l.rx.len(), INPUT_MAX - 1, "the rest waits");
         assert_eq!(

@@ -9,10 +9,10 @@
 //! character, a window size change, a hangup), which the ends cannot send themselves.
 //!
 //! Saved: each pty once, in the image's shared table under its id (the pty's number is in
-//! its id: [`pty_id`]), with its settings, both queues, the line being edited, its lock
-//! and its session and foreground group; each end as the id of its pty. The table and the
-//! counts of open ends are not saved: the restored ends register and count themselves
-//! again.
+//! its id: [`pty_id`]), with its settings, both queues, the line being edited, its lock,
+//! its session and foreground group, and packet mode with the status the master has not
+//! read; each end as the id of its pty. The table and the counts of open ends are not
+//! saved: the restored ends register and count themselves again.
 
 pub(crate) mod ldisc;
 
@@ -29,7 +29,11 @@ use crate::fs::persist::{
 };
 use crate::mm::Errno;
 use crate::wait::WaitKey;
-use ldisc::{Ldisc, Termios, INPUT_MAX, OUTPUT_MAX, PENDING_MAX, TERMIOS2_SIZE, TERMIOS_SIZE};
+use ldisc::{
+    flow_status, Ldisc, Signals, Termios, INPUT_MAX, OUTPUT_MAX, PENDING_MAX, TERMIOS2_SIZE,
+    TERMIOS_SIZE, TIOCPKT_DOSTOP, TIOCPKT_FLUSHREAD, TIOCPKT_FLUSHWRITE, TIOCPKT_IOCTL,
+    TIOCPKT_NOSTOP, TIOCPKT_START, TIOCPKT_STOP,
+};
 
 /// Pty ids come from a range of their own (below the FIFOs'), apart from the kernel's
 /// object ids: a pty's id is its number in this range.
@@ -50,6 +54,10 @@ const TCSETS2: u64 = 0x402c_542b;
 const TCSETSW2: u64 = 0x402c_542c;
 const TCSETSF2: u64 = 0x402c_542d;
 const TIOCGPTLCK: u64 = 0x8004_5439;
+const TIOCGPKT: u64 = 0x8004_5438;
+
+/// Every status bit.
+const TIOCPKT_ALL: u8 = 127;
 
 /// The id of pty number `index`.
 pub(crate) fn pty_id(index: u32) -> u64 {
@@ -173,6 +181,10 @@ pub struct Pty {
     other_closed: bool,
     /// The master closed: the replicas are hung up.
     hungup: bool,
+    /// Packet mode (TIOCPKT on the master): each master read starts with a status byte.
+    packet: bool,
+    /// In packet mode, the changes (`TIOCPKT_*`) the master has not read yet.
+    packet_status: u8,
 }
 
 impl Pty {
@@ -190,6 +202,8 @@ impl Pty {
             replicas: 0,
             other_closed: false,
             hungup: false,
+            packet: false,
+            packet_status: 0,
         }
     }
 
@@ -232,10 +246,57 @@ impl Pty {
 
     /// Takes in the input that waits for room, raising its signals.
     fn take_in(&mut self) {
-        let mut sigs = Vec::new();
+        let mut sigs = Signals::default();
         self.ld.take_in(&mut sigs);
-        for s in sigs {
+        self.took_in(sigs);
+    }
+
+    /// After input was taken in: the signals it raised go to the foreground group, and
+    /// packet mode learns of what they flushed and of output stopped or started (Linux's
+    /// isig, stop_tty and start_tty of the replica).
+    fn took_in(&mut self, sigs: Signals) {
+        if self.packet {
+            let mut st = self.packet_status;
+            if sigs.status & (TIOCPKT_STOP | TIOCPKT_START) != 0 {
+                st &= !(TIOCPKT_STOP | TIOCPKT_START);
+            }
+            self.packet_status = st | sigs.status;
+        }
+        for s in sigs.sigs {
             self.signal_fg(s);
+        }
+    }
+
+    /// In packet mode, `bits` become status for the master to read.
+    fn report(&mut self, bits: u8) {
+        if self.packet {
+            self.packet_status |= bits;
+        }
+    }
+
+    /// In packet mode, the replica's output stopped or started since it `was` stopped.
+    fn stop_changed(&mut self, was: bool) {
+        if self.packet && self.ld.stopped != was {
+            self.packet_status = flow_status(self.packet_status, self.ld.stopped);
+        }
+    }
+
+    /// In packet mode, new settings `new` after `old` (Linux's pty_set_termios): whether
+    /// the STOP and START characters (^S, ^Q) now stop output, and EXTPROC's ioctl.
+    fn termios_changed(&mut self, old: &Termios, new: &Termios) {
+        if !self.packet {
+            return;
+        }
+        let flow = |t: &Termios| {
+            t.iflag & libc::IXON != 0 && t.cc[ldisc::VSTOP] == 0o23 && t.cc[ldisc::VSTART] == 0o21
+        };
+        let (was, now) = (flow(old), flow(new));
+        if was != now {
+            self.packet_status &= !(TIOCPKT_DOSTOP | TIOCPKT_NOSTOP);
+            self.packet_status |= if now { TIOCPKT_DOSTOP } else { TIOCPKT_NOSTOP };
+        }
+        if (old.lflag | new.lflag) & libc::EXTPROC != 0 {
+            self.packet_status |= TIOCPKT_IOCTL;
         }
     }
 
@@ -247,11 +308,9 @@ impl Pty {
 
     /// Input written to the master.
     fn input(&mut self, data: &[u8]) -> Result<usize, IoErr> {
-        let mut sigs = Vec::new();
+        let mut sigs = Signals::default();
         let n = self.ld.input(data, &mut sigs);
-        for s in sigs {
-            self.signal_fg(s);
-        }
+        self.took_in(sigs);
         if n == 0 && !data.is_empty() {
             return Err(IoErr::Block(self.key()));
         }
@@ -279,9 +338,13 @@ impl Pty {
                 c.copy_in(arg, size).map(|b| {
                     if matches!(req, libc::TCSETSF | TCSETSF2) {
                         self.ld.flush(true, false);
+                        self.report(TIOCPKT_FLUSHREAD);
                     }
-                    let t = self.ld.termios.updated_from(&b);
+                    let (old, was) = (self.ld.termios, self.ld.stopped);
+                    let t = old.updated_from(&b);
                     self.ld.set_termios(t);
+                    self.termios_changed(&old, &t);
+                    self.stop_changed(was);
                     self.take_in();
                     0
                 })
@@ -319,16 +382,23 @@ impl Pty {
                 // The master's input is what the replica writes.
                 let (rx, tx) = if master { (o, i) } else { (i, o) };
                 self.ld.flush(rx, tx);
+                // Packet mode reports the replica's flushes only.
+                if !master {
+                    let read = if i { TIOCPKT_FLUSHREAD } else { 0 };
+                    let write = if o { TIOCPKT_FLUSHWRITE } else { 0 };
+                    self.report(read | write);
+                }
                 self.take_in();
                 Ok(0)
             }
             libc::TCXONC => match arg {
-                0 => {
-                    self.ld.stopped = true;
-                    Ok(0)
-                }
-                1 => {
-                    self.ld.stopped = false;
+                0 | 1 => {
+                    let was = self.ld.stopped;
+                    self.ld.stopped = arg == 0;
+                    // Packet mode reports the replica's output stopping and starting.
+                    if !master {
+                        self.stop_changed(was);
+                    }
                     Ok(0)
                 }
                 2 | 3 => {
@@ -446,19 +516,29 @@ macro_rules! tty_ops {
 }
 
 impl FileImpl for PtyMaster {
+    /// In packet mode a read returns the status byte alone while there is one, else
+    /// TIOCPKT_DATA (0) and the data.
     fn read(&mut self, _pos: &mut u64, len: usize, _off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         let mut p = self.pty.borrow_mut();
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if p.packet && p.packet_status != 0 {
+            return Ok(vec![std::mem::take(&mut p.packet_status)]);
+        }
         if p.ld.tx.is_empty() {
-            if len == 0 {
-                return Ok(Vec::new());
-            }
             if p.other_closed {
                 return Err(IoErr::Errno(libc::EIO));
             }
             return Err(IoErr::Block(p.key()));
         }
-        let n = len.min(p.ld.tx.len());
-        Ok(p.ld.tx.drain(..n).collect())
+        let mut out = Vec::new();
+        if p.packet {
+            out.push(0);
+        }
+        let n = (len - out.len()).min(p.ld.tx.len());
+        out.extend(p.ld.tx.drain(..n));
+        Ok(out)
     }
 
     fn write(&mut self, _pos: &mut u64, data: &[u8], _off: Option<u64>) -> Result<usize, IoErr> {
@@ -470,6 +550,9 @@ impl FileImpl for PtyMaster {
         let mut r = 0;
         if !p.ld.tx.is_empty() {
             r |= libc::POLLIN;
+        }
+        if p.packet && p.packet_status != 0 {
+            r |= libc::POLLIN | libc::POLLPRI;
         }
         if p.ld.input_room() > 0 {
             r |= libc::POLLOUT;
@@ -490,8 +573,22 @@ impl FileImpl for PtyMaster {
                 Ok(0)
             }
             TIOCGPTLCK => c.copy_out(arg, &(p.locked as i32).to_le_bytes()).map(|_| 0),
+            libc::TIOCPKT => {
+                let on = c.copy_in(arg, 4)? != [0; 4];
+                if on && !p.packet {
+                    p.packet_status = 0;
+                }
+                p.packet = on;
+                Ok(0)
+            }
+            TIOCGPKT => c.copy_out(arg, &(p.packet as i32).to_le_bytes()).map(|_| 0),
+            // TIOCSCTTY on the master takes the replica's terminal, as Linux's does.
+            libc::TIOCSCTTY => {
+                drop(p);
+                set_ctty(&self.pty, c, arg)
+            }
             // A master is never a controlling terminal.
-            libc::TIOCSCTTY | libc::TIOCNOTTY => Err(libc::ENOTTY),
+            libc::TIOCNOTTY => Err(libc::ENOTTY),
             _ => p.ioctl(c, req, arg, true).unwrap_or(Err(libc::ENOTTY)),
         }
     }
@@ -618,7 +715,7 @@ impl FileImpl for PtyReplica {
             });
         }
         match req {
-            libc::TIOCSCTTY => self.set_ctty(c, arg),
+            libc::TIOCSCTTY => set_ctty(&self.pty, c, arg),
             libc::TIOCNOTTY => {
                 let mut p = self.pty.borrow_mut();
                 if p.session != Some(c.sid()) {
@@ -662,29 +759,27 @@ impl FileImpl for PtyReplica {
     tty_ops!();
 }
 
-impl PtyReplica {
-    /// TIOCSCTTY: the caller's session takes the terminal, if the caller leads a session
-    /// that has none; a terminal of another session is taken only with `arg` 1 and
-    /// CAP_SYS_ADMIN.
-    fn set_ctty(&mut self, c: &mut dyn IoctlCaller, arg: u64) -> Result<i64, Errno> {
-        let sid = c.sid();
-        if self.pty.borrow().session == Some(sid) {
-            return Ok(0);
-        }
-        if c.tgid() != sid {
-            return Err(libc::EPERM);
-        }
-        let devpts = self.pty.borrow().devpts.clone();
-        if devpts.ctty_of(sid).is_some() {
-            return Err(libc::EPERM);
-        }
-        let mut p = self.pty.borrow_mut();
-        if p.session.is_some() && !(arg == 1 && c.capable(crate::creds::CAP_SYS_ADMIN)) {
-            return Err(libc::EPERM);
-        }
-        p.set_ctty(sid, c.pgid());
-        Ok(0)
+/// TIOCSCTTY (of either end): the caller's session takes the terminal of `pty`, if the
+/// caller leads a session that has none; a terminal of another session is taken only with
+/// `arg` 1 and CAP_SYS_ADMIN.
+fn set_ctty(pty: &Rc<RefCell<Pty>>, c: &mut dyn IoctlCaller, arg: u64) -> Result<i64, Errno> {
+    let sid = c.sid();
+    if pty.borrow().session == Some(sid) {
+        return Ok(0);
     }
+    if c.tgid() != sid {
+        return Err(libc::EPERM);
+    }
+    let devpts = pty.borrow().devpts.clone();
+    if devpts.ctty_of(sid).is_some() {
+        return Err(libc::EPERM);
+    }
+    let mut p = pty.borrow_mut();
+    if p.session.is_some() && !(arg == 1 && c.capable(crate::creds::CAP_SYS_ADMIN)) {
+        return Err(libc::EPERM);
+    }
+    p.set_ctty(sid, c.pgid());
+    Ok(0)
 }
 
 /// A saved pty.
@@ -705,6 +800,9 @@ pub struct PtyState {
     pub fg: Option<i32>,
     pub other_closed: bool,
     pub hungup: bool,
+    /// Packet mode (TIOCPKT) and the status the master has not read.
+    pub packet: bool,
+    pub packet_status: u8,
 }
 
 impl SharedPersist for Pty {
@@ -735,6 +833,8 @@ impl SharedPersist for Pty {
             replicas: _, // counted again by the restored ends
             other_closed,
             hungup,
+            packet,
+            packet_status,
         } = self;
         PtyState {
             owner: *owner,
@@ -752,6 +852,8 @@ impl SharedPersist for Pty {
             fg: *fg,
             other_closed: *other_closed,
             hungup: *hungup,
+            packet: *packet,
+            packet_status: *packet_status,
         }
     }
 
@@ -781,6 +883,8 @@ impl SharedPersist for Pty {
         p.fg = s.fg;
         p.other_closed = s.other_closed;
         p.hungup = s.hungup;
+        p.packet = s.packet;
+        p.packet_status = s.packet_status;
         p
     }
 
@@ -839,6 +943,12 @@ impl SharedPersist for Pty {
             if let Some(id) = id.filter(|&id| !(1..crate::checks::PID_MAX).contains(&id)) {
                 return b(field, format!("{id} is not a process id"));
             }
+        }
+        if s.packet_status & !TIOCPKT_ALL != 0 || (s.packet_status != 0 && !s.packet) {
+            return b(
+                "packet status",
+                format!("{:#x} is not a status of packet mode", s.packet_status),
+            );
         }
         if s.fg.is_some() && s.session.is_none() {
             return b("foreground group", "is set without a session".into());
@@ -1074,6 +1184,65 @@ mod tests {
     }
 
     #[test]
+    fn packet_mode_prefixes_data_and_reports_the_replicas_flushes_and_flow() {
+        let devpts = Rc::new(Devpts::default());
+        let (mut m, mut r) = pair(&devpts);
+        let mut c = caller();
+        // Only the master has packet mode.
+        c.mem[..4].copy_from_slice(&1i32.to_le_bytes());
+        assert_eq!(r.ioctl(&mut c, libc::TIOCPKT, AT), Err(libc::ENOTTY));
+        assert_eq!(m.ioctl(&mut c, libc::TIOCPKT, AT), Ok(0));
+        c.mem[..4].fill(0);
+        assert_eq!(m.ioctl(&mut c, TIOCGPKT, AT), Ok(0));
+        assert_eq!(int(&c), 1);
+        assert_eq!(m.ioctl(&mut c, libc::TIOCPKT, 8), Err(libc::EFAULT));
+        write(
+            &mut r, b"hi
+",
+        )
+        .unwrap();
+        assert_eq!(read(&mut m, 100).unwrap(), b"\0hi\r\n");
+        assert!(matches!(read(&mut m, 100), Err(IoErr::Block(_))));
+        // The master's own flushes say nothing; the replica's do.
+        assert_eq!(m.ioctl(&mut c, libc::TCFLSH, 2), Ok(0));
+        assert_eq!(m.readiness(libc::POLLIN | libc::POLLPRI).0, 0);
+        assert_eq!(r.ioctl(&mut c, libc::TCFLSH, 0), Ok(0));
+        assert_eq!(
+            m.readiness(libc::POLLIN | libc::POLLPRI).0,
+            libc::POLLIN | libc::POLLPRI
+        );
+        assert_eq!(r.ioctl(&mut c, libc::TCFLSH, 1), Ok(0));
+        // The status comes alone, before data.
+        write(
+            &mut r, b"x
+",
+        )
+        .unwrap();
+        assert_eq!(
+            read(&mut m, 100).unwrap(),
+            [TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE]
+        );
+        assert_eq!(read(&mut m, 2).unwrap(), b"\0x");
+        // ^S and ^Q typed stop and start the replica's output; clearing IXON is NOSTOP.
+        write(&mut m, b"\x13").unwrap();
+        assert_eq!(read(&mut m, 100).unwrap(), [TIOCPKT_STOP]);
+        write(&mut m, b"\x11").unwrap();
+        assert_eq!(read(&mut m, 100).unwrap(), [TIOCPKT_START]);
+        assert_eq!(r.ioctl(&mut c, libc::TCGETS, AT), Ok(0));
+        c.mem[..4].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(r.ioctl(&mut c, libc::TCSETS, AT), Ok(0));
+        assert_eq!(read(&mut m, 100).unwrap(), [TIOCPKT_NOSTOP]);
+        // Turning packet mode off and on again drops the status.
+        assert_eq!(r.ioctl(&mut c, libc::TCFLSH, 0), Ok(0));
+        c.mem[..4].fill(0);
+        assert_eq!(m.ioctl(&mut c, libc::TIOCPKT, AT), Ok(0));
+        assert_eq!(read(&mut m, 100).unwrap(), b"\r\n");
+        c.mem[..4].copy_from_slice(&1i32.to_le_bytes());
+        assert_eq!(m.ioctl(&mut c, libc::TIOCPKT, AT), Ok(0));
+        assert!(matches!(read(&mut m, 100), Err(IoErr::Block(_))));
+    }
+
+    #[test]
     fn the_master_reads_eio_once_the_replica_closed_and_its_output_is_read() {
         let devpts = Rc::new(Devpts::default());
         let (mut m, mut r) = pair(&devpts);
@@ -1134,6 +1303,14 @@ mod tests {
         assert_eq!(field(&|s| s.session = Some(-4)), "session");
         assert_eq!(field(&|s| s.fg = Some(3)), "foreground group");
         assert_eq!(field(&|s| s.column = u32::MAX), "column");
+        assert_eq!(field(&|s| s.packet_status = 1), "packet status");
+        assert_eq!(
+            field(&|s| {
+                s.packet = true;
+                s.packet_status = 0x80;
+            }),
+            "packet status"
+        );
         assert_eq!(pty_index(5), None);
         assert_eq!(pty_index(pty_id(MAX_PTYS)), None);
         assert_eq!(pty_index(pty_id(7)), Some(7));
