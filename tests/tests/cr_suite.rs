@@ -48,6 +48,7 @@ const PROGRAMS: &[&str] = &[
     "special",
     "inotify",
     "pty",
+    "pty_packet",
     "memfd",
     "mremap",
     "shmfile",
