@@ -23,6 +23,14 @@ impl Kernel {
         pid
     }
 
+    /// A new thread of task `tid`'s process, made by clone(2) as pthread_create does
+    /// (without a stack or TLS of its own). Returns its tid.
+    pub(crate) fn test_thread(&mut self, tid: i32) -> i32 {
+        let flags = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        self.call(tid, libc::SYS_clone, [flags, 0, 0, 0, 0, 0])
+            .expect("clone returns") as i32
+    }
+
     /// Makes system call `nr` as task `tid` and returns what the guest would see in rax
     /// (a parked call returns `None`; the task stays as the handler left it).
     pub(crate) fn call(&mut self, tid: i32, nr: i64, args: [u64; 6]) -> Option<i64> {

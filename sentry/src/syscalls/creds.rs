@@ -290,8 +290,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut k = kernel(root.path());
         let t = k.test_process(0, 0);
-        let flags = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
-        let thread = k.call(t, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]).unwrap() as i32;
+        let thread = k.test_thread(t);
         // A raw setuid and no_new_privs in the thread: the leader keeps its own.
         assert_eq!(
             k.call(thread, libc::SYS_setuid, [100, 0, 0, 0, 0, 0]),
