@@ -310,6 +310,30 @@ impl Kernel {
                     }
                 };
                 let memdump = stopped.elapsed();
+                // The writer starts before the guest's processes are killed: its first
+                // pass (finding the zero pages) overlaps with the kills, whose stubs'
+                // ends unmap all of guest memory (0.2 s a GiB here). Until `guest_gone`
+                // it reads as it does while a guest runs (copying each piece).
+                let snapshot = capture.snapshot.clone();
+                let (frozen_tx, frozen_rx) = std::sync::mpsc::channel();
+                let file = std::fs::File::from(file);
+                self.checkpoint_job = Some(std::thread::spawn(move || {
+                    let start = Instant::now();
+                    let written = capture.write(&file, &image, compression);
+                    let frozen = frozen_rx.recv().unwrap_or_default();
+                    let resp = written.map(|written| {
+                        let page = crate::platform::PAGE_SIZE;
+                        Response::Checkpointed(CheckpointStats {
+                            freezing_us: freezing.as_micros() as u64,
+                            frozen_us: frozen,
+                            memdump_us: memdump.as_micros() as u64,
+                            memwrite_us: start.elapsed().as_micros() as u64,
+                            pages_scanned: written.range_bytes / page,
+                            pages_written: written.saved_bytes / page,
+                        })
+                    });
+                    let _ = reply.send(resp.into());
+                }));
                 if !leave_running {
                     // The sandbox ends now; its memory stays for the snapshot until the
                     // image is written (the event loop waits for that before it returns).
@@ -323,26 +347,10 @@ impl Kernel {
                     for p in all {
                         self.kill_group(p, WaitStatus::Exited(0));
                     }
-                    capture.snapshot.guest_gone();
+                    snapshot.guest_gone(self.mf.fd());
                 }
                 // The guest runs again (or is gone) once this returns: frozen until now.
-                let frozen = stopped.elapsed();
-                let file = std::fs::File::from(file);
-                self.checkpoint_job = Some(std::thread::spawn(move || {
-                    let start = Instant::now();
-                    let resp = capture.write(&file, &image, compression).map(|written| {
-                        let page = crate::platform::PAGE_SIZE;
-                        Response::Checkpointed(CheckpointStats {
-                            freezing_us: freezing.as_micros() as u64,
-                            frozen_us: frozen.as_micros() as u64,
-                            memdump_us: memdump.as_micros() as u64,
-                            memwrite_us: start.elapsed().as_micros() as u64,
-                            pages_scanned: written.range_bytes / page,
-                            pages_written: written.saved_bytes / page,
-                        })
-                    });
-                    let _ = reply.send(resp.into());
-                }));
+                let _ = frozen_tx.send(stopped.elapsed().as_micros() as u64);
             }
             req => unreachable!("{} is not deferred by `control`", req.name()),
         }

@@ -142,6 +142,11 @@ impl MemoryFile {
         self.fd.as_raw_fd()
     }
 
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
     /// Allocates `len` bytes (page multiple), with one reference.
     pub fn alloc(&self, len: u64) -> io::Result<u64> {
         let len = page_up(len.max(PAGE));
@@ -604,6 +609,7 @@ impl MemoryFile {
             buffer: Mutex::new(Vec::new()),
             wanted: std::sync::atomic::AtomicU32::new(0),
             guest_gone: std::sync::atomic::AtomicBool::new(false),
+            reclaim: Mutex::new(None),
         });
         *self.snapshot.borrow_mut() = Some(snap.clone());
         snap
@@ -755,6 +761,9 @@ pub(crate) struct Snapshot {
     /// may hold the lock for a whole piece and write the memory file's bytes as they
     /// are, without copying them into its buffer (`guest_gone`).
     guest_gone: std::sync::atomic::AtomicBool,
+    /// Once the guest is gone, where the writer sends the ranges it has written: a
+    /// thread returns their pages to the host behind it (`guest_gone`).
+    reclaim: Mutex<Option<std::sync::mpsc::Sender<(u64, u64)>>>,
 }
 
 struct SnapState {
@@ -768,9 +777,46 @@ impl Snapshot {
     /// No guest thread will run again: only the sentry's own writes (each copying aside
     /// first, under the lock) can change memory, so the writer may hold the lock while
     /// it writes a piece straight from the memory file.
-    pub(crate) fn guest_gone(&self) {
+    ///
+    /// Nor will anything need the memory the writer has written (the sandbox ends once
+    /// the image is written, or failed to be): a thread punches it out of the memory
+    /// file (`memfd`) behind the writer, on the other CPU while the writer copies and
+    /// the disk writes, instead of the sandbox's end freeing it all after the image is
+    /// durable, which `runsc checkpoint` waits for (0.6 s a GiB here).
+    pub(crate) fn guest_gone(&self, memfd: std::os::fd::BorrowedFd<'_>) {
+        if let Ok(fd) = memfd.try_clone_to_owned() {
+            let (tx, rx) = std::sync::mpsc::channel::<(u64, u64)>();
+            let spawned = std::thread::Builder::new()
+                .name("reclaim".into())
+                .spawn(move || {
+                    for (off, len) in rx {
+                        let _ = sys::punch_hole(fd.as_raw_fd(), off, len);
+                    }
+                });
+            if spawned.is_ok() {
+                *self.reclaim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+            }
+        }
         self.guest_gone
             .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Maps the snapshot's pages of `[off, off + len)` into the sentry's view in one
+    /// call: the guest touched them through its own mappings, so the sentry's has no
+    /// page table entries for them, and a fault per page as the writer first reads
+    /// each costs more than the scan itself (about 2.5 us a page here, 0.7 s a GiB).
+    fn populate(&self, off: u64, len: u64) {
+        for (s, e) in self.parts(off, off + len) {
+            // SAFETY: `s..e` lies in an allocated range of the mapping; populating reads
+            // nothing and changes no byte (a hole reads as zeros, as the scan would).
+            unsafe {
+                libc::madvise(
+                    self.base.0.add(s as usize).cast(),
+                    (e - s) as usize,
+                    libc::MADV_POPULATE_READ,
+                );
+            }
+        }
     }
 
     /// The lock, for the sentry's thread: announced, so the writer lets it in.
@@ -881,6 +927,7 @@ impl statefile::MemorySource for Snapshot {
     }
 
     fn scan(&self, off: u64, len: u64, f: &mut dyn FnMut(u64, &[u8])) {
+        self.populate(off, len);
         // A chunk at a time: the lock is never held long (a writer preempted while
         // holding it would hold up the sentry's thread with it).
         let end = off + len;
@@ -914,6 +961,13 @@ impl statefile::MemorySource for Snapshot {
                 state.written = state.written.max(off + len);
                 let keep = state.written / SNAP_CHUNK;
                 state.copies = state.copies.split_off(&keep);
+                drop(state);
+                if r.is_ok() {
+                    let reclaim = self.reclaim.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(tx) = reclaim.as_ref() {
+                        let _ = tx.send((off, len));
+                    }
+                }
                 return r;
             }
         }
@@ -1010,7 +1064,7 @@ mod tests {
         let a = mf.alloc(len).unwrap();
         mf.write(a, &vec![1u8; len as usize]);
         let snap = mf.begin_snapshot();
-        snap.guest_gone();
+        snap.guest_gone(mf.fd());
         // The sentry's own write (an exit's clear_child_tid) copies its chunk aside.
         mf.write(a + 3 * SNAP_CHUNK + 8, &[9u8; 4]);
         let read = |off: u64, n: u64| {
@@ -1030,6 +1084,17 @@ mod tests {
         );
         // What the writer has passed may change.
         assert!(mf.write_allowed(a, len));
+        // What it wrote in place goes back to the host behind it (on another thread);
+        // what it wrote through a copy stays until the sandbox ends.
+        let first_data = || {
+            // SAFETY: plain integer arguments.
+            unsafe { libc::lseek(mf.raw_fd(), a as i64, libc::SEEK_DATA) }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while first_data() == a as i64 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(first_data(), (a + 2 * SNAP_CHUNK) as i64);
         mf.end_snapshot();
     }
 }
