@@ -54,6 +54,7 @@ const PROGRAMS: &[&str] = &[
     "shmfile",
     "dontfork",
     "requeue_pi",
+    "ptrace",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

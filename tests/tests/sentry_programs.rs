@@ -169,6 +169,15 @@ fn requeue_pi_behaves_as_on_the_host() {
     same_as_on_the_host("requeue_pi", &[]);
 }
 
+#[test]
+fn ptrace_behaves_as_on_the_host() {
+    // A tracer and its tracees: the wait statuses of signal-delivery, group, exec,
+    // system call and PTRACE_INTERRUPT stops, registers, siginfo and memory read and
+    // written, signals injected and suppressed, PTRACE_ATTACH's and PTRACE_SEIZE's errors,
+    // /proc status of a stopped tracee, detaching and killing: the same lines as natively.
+    same_as_on_the_host("ptrace", &[]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

@@ -36,11 +36,15 @@ impl Kernel {
                 let t = self.task_mut(tid);
                 t.regs.rax = v as u64;
                 t.end_call();
-                self.deliver_and_resume(tid);
+                if !self.ptrace_syscall_exit(tid) {
+                    self.deliver_and_resume(tid);
+                }
             }
             Sys::Regs => {
                 self.task_mut(tid).end_call();
-                self.deliver_and_resume(tid);
+                if !self.ptrace_syscall_exit(tid) {
+                    self.deliver_and_resume(tid);
+                }
             }
             Sys::Park(p) => {
                 self.task_mut(tid).state = RunState::Parked(p);
@@ -165,7 +169,11 @@ impl Kernel {
             self.task_mut(tid).fault_retry = None;
         }
         match ev.stop {
-            Stop::Syscall => self.serve(tid),
+            Stop::Syscall => {
+                if !self.ptrace_syscall_enter(tid) {
+                    self.serve(tid);
+                }
+            }
             Stop::Syscall32 => {
                 self.task_mut(tid).regs.rax = (-libc::ENOSYS) as i64 as u64;
                 self.deliver_and_resume(tid);

@@ -299,6 +299,7 @@ impl Kernel {
         if let Some(p) = vfork_parent {
             self.release_vfork(p);
         }
+        self.ptrace_exec(tid);
         Ok(())
     }
 }

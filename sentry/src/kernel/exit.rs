@@ -97,6 +97,10 @@ impl Kernel {
     /// (ending the address space ends it).
     pub(crate) fn exit_task(&mut self, tid: i32, host_gone: bool) {
         self.release_held(tid);
+        if !self.tasks.contains_key(&tid) {
+            return;
+        }
+        self.ptrace_thread_exits(tid);
         let Some(t) = self.tasks.get(&tid) else {
             return;
         };
@@ -241,11 +245,11 @@ impl Kernel {
                 }
             }
         }
-        let (code, st) = match status {
-            WaitStatus::Exited(c) => (libc::CLD_EXITED, c),
-            WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
-            WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
-        };
+        let (code, st) = super::ptrace::exit_code(status);
+        // A traced process's exit goes to its tracer first.
+        if self.ptrace_group_exited(pid) {
+            return;
+        }
         // A parent that ignores SIGCHLD reaps at once its children that exit with it.
         let sigchld = self.tgs[&pid].exit_signal == libc::SIGCHLD;
         let autoreap = sigchld
@@ -291,6 +295,10 @@ impl Kernel {
                     p if p > 0 => *c as i64 == p,
                     p => g.pgid as i64 == -p,
                 };
+                // Its tracer's wait reports it (whatever the kind options ask).
+                if self.traced_by_process(*c, me) {
+                    return false;
+                }
                 let kind = options & libc::__WALL != 0
                     || (g.exit_signal != libc::SIGCHLD) == (options & libc::__WCLONE != 0);
                 let thread = options & libc::__WNOTHREAD == 0 || g.prctl.parent_tid == tid;
@@ -313,18 +321,23 @@ impl Kernel {
         peek: bool,
     ) -> Result<Option<ChildEvent>, Errno> {
         let me = self.tasks[&tid].tgid;
+        // The tracees of its threads first: their stops and exits.
+        let (mut waitable, ev) = self.wait_tracees(tid, pid, options, peek);
+        if ev.is_some() {
+            return Ok(ev);
+        }
         let kids = self.wait_candidates(tid, pid, options);
-        let mut waitable = false;
         for c in kids {
             let g = &self.tgs[&c];
             let uid = g.creds.uid;
             if let Some(st) = g.zombie {
+                if self.exit_held_by_tracer(c, me) {
+                    // Its tracer hears of its exit first.
+                    waitable = true;
+                    continue;
+                }
                 if options & libc::WEXITED != 0 {
-                    let (code, sst) = match st {
-                        WaitStatus::Exited(x) => (libc::CLD_EXITED, x),
-                        WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
-                        WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
-                    };
+                    let (code, sst) = super::ptrace::exit_code(st);
                     let cpu_ns = g.cpu_exited.saturating_add(g.cpu_children);
                     if !peek {
                         self.tgs.remove(&c);

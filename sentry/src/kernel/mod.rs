@@ -7,6 +7,7 @@ mod hold;
 pub(crate) mod posix_timer;
 pub(crate) mod process;
 pub(crate) mod procfs;
+pub(crate) mod ptrace;
 pub(crate) mod restore;
 pub(crate) mod sched;
 pub(crate) mod signal;
@@ -140,6 +141,8 @@ pub(crate) struct Kernel {
     pub(crate) bad_memory_ends_sandbox: bool,
     /// The bad segment that ended the sandbox.
     pub(crate) bad_segment_after_start: Option<u64>,
+    /// Guest threads traced by guest threads, by tracee tid (`ptrace`).
+    tracees: BTreeMap<i32, ptrace::Tracee>,
 }
 
 impl Kernel {
@@ -224,6 +227,7 @@ impl Kernel {
             locks: Default::default(),
             bad_memory_ends_sandbox: false,
             bad_segment_after_start: None,
+            tracees: BTreeMap::new(),
         })
     }
 

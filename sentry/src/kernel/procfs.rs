@@ -149,8 +149,11 @@ fn task_node(
     let zombie = g.zombie.is_some();
     let comm = t.map_or_else(|| "zombie".to_string(), |t| t.comm.clone());
     // The reader itself is running, others sleep (or are zombies, or stopped by a signal).
+    let traced_stop = t.is_some_and(|t| t.state == RunState::TraceStopped);
     let state = if g.zombie.is_some() {
         ('Z', "zombie")
+    } else if traced_stop {
+        ('t', "tracing stop")
     } else if g.stopped.is_some() {
         ('T', "stopped")
     } else if k.tasks.get(&me).is_some_and(|m| m.tgid == tgid) {
@@ -258,11 +261,12 @@ fn task_node(
             )))
         }
         ["status"] => Ok(file(format!(
-            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t{}\n",
+            "Name:\t{comm}\nUmask:\t{:04o}\nState:\t{} ({})\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{}\nTracerPid:\t{}\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{}\nVmSize:\t{vm_kb:8} kB\nVmRSS:\t{rss:8} kB\nVmData:\t{vm_kb:8} kB\nThreads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed_list:\t{}\n",
             t.map_or(0o022, |t| t.fs.borrow().umask),
             state.0,
             state.1,
             g.ppid,
+            t.map_or(0, |t| k.tracer_pid(t.tid)),
             c.uid, c.euid, c.suid, c.fsuid,
             c.gid, c.egid, c.sgid, c.fsgid,
             t.map_or(0, |t| t.files.borrow().limit),

@@ -454,6 +454,7 @@ impl Kernel {
         }
         self.futex_waiters = st.futex_waiters.iter().map(Waiter::restore).collect();
         self.init_status = st.init_status.as_ref().map(WaitStatus::restore);
+        self.restore_tracees(&st.tracees);
         self.next_pid = self
             .tgs
             .keys()

@@ -234,8 +234,9 @@ impl Kernel {
         let ignored = act.handler == signal::SIG_IGN
             || (act.handler == signal::SIG_DFL
                 && matches!(default_action(sig), signal::Default::Ignore));
-        // Blocked signals stay queued even when ignored (sigtimedwait may take them).
-        ignored && self.tasks[&tid].sigmask & bit(sig) == 0
+        // Blocked signals stay queued even when ignored (sigtimedwait may take them); a
+        // tracee's stop it for its tracer to see.
+        ignored && self.tasks[&tid].sigmask & bit(sig) == 0 && !self.group_traced(pid)
     }
 
     /// A parked call meets a signal: restart it after the handler when SA_RESTART allows,
@@ -305,11 +306,32 @@ impl Kernel {
                 return;
             };
             let tgid = t.tgid;
-            if self.tgs[&tgid].stopped.is_some() || self.paused {
+            if self.paused {
                 self.task_mut(tid).state = RunState::GroupStopped;
                 return;
             }
-            let Some(info) = self.dequeue(tid) else { break };
+            if let Some((sig, _)) = self.tgs[&tgid].stopped {
+                // A tracee's group stop is a ptrace-stop its tracer sees.
+                if !self.ptrace_group_stop(tid, sig) {
+                    self.task_mut(tid).state = RunState::GroupStopped;
+                }
+                return;
+            }
+            if self.ptrace_event_stop(tid, false) {
+                return;
+            }
+            // The signal its tracer chose is delivered as it is; any other stops a tracee
+            // first (signal-delivery-stop).
+            let info = match self.take_injected(tid) {
+                Some(info) => info,
+                None => {
+                    let Some(info) = self.dequeue(tid) else { break };
+                    if self.ptrace_signal_stop(tid, &info) {
+                        return;
+                    }
+                    info
+                }
+            };
             let sig = info.signo;
             let act = self.tasks[&tid].sighand.borrow()[(sig - 1) as usize];
             if act.handler == signal::SIG_IGN {
@@ -400,7 +422,11 @@ impl Kernel {
         for t in threads {
             match self.tasks[&t].state {
                 RunState::Running => self.kick(t),
-                RunState::Stopped => self.task_mut(t).state = RunState::GroupStopped,
+                RunState::Stopped => {
+                    if !self.ptrace_group_stop(t, sig) {
+                        self.task_mut(t).state = RunState::GroupStopped;
+                    }
+                }
                 _ => {}
             }
         }

@@ -24,6 +24,7 @@ pub use crate::fs::host::HostFileState;
 pub use crate::fs::lock::{LockFamily, LockSaved, LockState, LockType};
 pub use crate::fs::tmpfs::{Timestamp, TmpfsEntry, TmpfsNode};
 pub use crate::kernel::futex::WaiterState;
+pub use crate::kernel::ptrace::{TraceStopState, TraceeState};
 pub use crate::kernel::signal::{SigActionState, SigInfoState};
 pub use crate::kernel::task::{
     FsState, RegsState, RunStateState, SigHandState, TaskState, ThreadGroupState, WaitStatusState,
@@ -67,6 +68,8 @@ pub struct KernelState {
     pub page_caches: Vec<crate::fs::pagecache::FileCacheState>,
     /// The key quotas /proc/sys/kernel/keys sets.
     pub key_quota: crate::kernel::procfs::KeyQuota,
+    /// Guest threads traced by guest threads (`crate::kernel::ptrace`).
+    pub tracees: Vec<crate::kernel::ptrace::TraceeState>,
 }
 
 impl statefile::StateSchema for KernelState {
@@ -218,6 +221,7 @@ impl Kernel {
             locks,
             page_caches,
             key_quota: self.key_quota.clone(),
+            tracees: self.save_tracees(),
         })
     }
 }

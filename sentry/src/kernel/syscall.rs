@@ -1097,6 +1097,17 @@ impl SysCtx<'_> {
         self.k.wait_child(self.tid, pid, options, peek)
     }
 
+    /// ptrace(2) request `req` on thread `pid` (`kernel::ptrace`).
+    pub(crate) fn ptrace(
+        &mut self,
+        req: i64,
+        pid: i32,
+        addr: u64,
+        data: u64,
+    ) -> Result<i64, Errno> {
+        self.k.ptrace(self.tid, req, pid, addr, data)
+    }
+
     /// The live process `pid` names (0: its own).
     pub(crate) fn find_process(&self, pid: i32) -> Result<i32, Errno> {
         self.k.find_process(self.tid, pid)

@@ -22,6 +22,8 @@ pub(crate) enum RunState {
     GroupStopped,
     /// Waiting for a vfork child to exec or exit.
     VforkWait(i32),
+    /// In a ptrace-stop, until its tracer resumes it (`kernel::ptrace`).
+    TraceStopped,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +193,8 @@ pub enum RunStateState {
     },
     GroupStopped,
     VforkWait(i32),
+    /// In a ptrace-stop: stays there after restore, for its tracer to resume.
+    TraceStopped,
 }
 
 impl RunState {
@@ -204,6 +208,7 @@ impl RunState {
             },
             RunState::GroupStopped => RunStateState::GroupStopped,
             RunState::VforkWait(c) => RunStateState::VforkWait(*c),
+            RunState::TraceStopped => RunStateState::TraceStopped,
         }
     }
 
@@ -219,6 +224,7 @@ impl RunState {
             }),
             RunStateState::GroupStopped => RunState::GroupStopped,
             RunStateState::VforkWait(c) => RunState::VforkWait(*c),
+            RunStateState::TraceStopped => RunState::TraceStopped,
         }
     }
 }

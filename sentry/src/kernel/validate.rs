@@ -217,6 +217,19 @@ fn check_processes(
         st.thread_groups.iter().map(|g| (g.pid, g)).collect();
     let tasks: HashMap<i32, &crate::kernel::state::TaskState> =
         st.tasks.iter().map(|t| (t.tid, t)).collect();
+    let live = st
+        .tasks
+        .iter()
+        .map(|t| (t.tid, (t.tgid, t.state == RunStateState::TraceStopped)))
+        .collect();
+    let zombies = st
+        .thread_groups
+        .iter()
+        .filter(|g| g.zombie.is_some())
+        .map(|g| g.pid)
+        .collect();
+    crate::kernel::ptrace::check_tracees(&st.tracees, &live, &zombies)
+        .map_err(|e| bad("ptrace", "tracees", e))?;
     for t in &st.tasks {
         let obj = format!("task {}", t.tid);
         let Some(g) = groups.get(&t.tgid) else {

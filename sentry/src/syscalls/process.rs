@@ -375,6 +375,12 @@ pub(super) fn waitid(c: &mut SysCtx) -> Sys {
     }
 }
 
+/// ptrace(request, pid, addr, data): the kernel emulates it (kernel/ptrace.rs).
+pub(super) fn ptrace(c: &mut SysCtx) -> Sys {
+    let [req, pid, addr, data, ..] = c.args();
+    ret(c.ptrace(req as i64, pid as i32, addr, data))
+}
+
 pub(super) fn getpgid(c: &mut SysCtx) -> Sys {
     let p = tryk!(c.find_process(c.arg(0) as i32));
     Sys::Ret(c.process_pgid(p) as i64)

@@ -504,9 +504,15 @@ const LIST: &[Syscall] = &[
     sys(100, "times").serves(process::times).partial(
         "the CPU times of the process and its reaped children are real, all reported as user time",
     ),
-    sys(101, "ptrace").refused(
-        libc::EPERM,
-        "the sentry itself runs on ptrace; a guest cannot trace",
+    sys(101, "ptrace").serves(process::ptrace).partial(
+        "emulated in the sentry (a guest's tracing never reaches the host's ptrace): TRACEME, \
+         ATTACH, SEIZE, INTERRUPT, CONT, SYSCALL, DETACH and KILL with signal injection; \
+         signal-delivery, group, exec and system call stops; PEEK/POKE of text, data and user \
+         registers, GETREGS, SETREGS, GETFPREGS, GETREGSET (NT_PRSTATUS, NT_PRFPREG), \
+         SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO; the tracer's wait and exit as Linux's. \
+         Missing: LISTEN, the clone/fork/vfork and exit events (children of a tracee are not \
+         traced), hardware breakpoints; a traced thread other than a leader is not reported \
+         when it exits",
     ),
     sys(102, "getuid").serves(|c| creds::getid(c, libc::SYS_getuid)),
     sys(103, "syslog"),

@@ -1,0 +1,1199 @@
+//! ptrace(2) for guests, emulated inside the sentry as Linux does it (the ptrace(2) man
+//! page): a guest thread traces other guest threads; nothing of it reaches the host's
+//! ptrace, which the sentry uses on its stubs.
+//!
+//! A tracee has an entry in `Kernel::tracees` (by tid) naming its tracer thread. It stops
+//! (`RunState::TraceStopped`) where Linux stops a tracee: before a signal is delivered
+//! (every signal but SIGKILL), in a group stop, at the events its options ask for
+//! (PTRACE_EVENT_EXEC, the SIGTRAP after execve without it), and at system call entry and
+//! exit under PTRACE_SYSCALL. The tracer's wait reports each stop once (WIFSTOPPED,
+//! whatever the kind options) and the exit of a traced process before its real parent
+//! sees it; the tracer resumes it with PTRACE_CONT, PTRACE_SYSCALL or PTRACE_DETACH,
+//! injecting or suppressing the stopped signal. A tracer thread's exit detaches its
+//! tracees (or kills them, PTRACE_O_EXITKILL).
+//!
+//! Not done: PTRACE_LISTEN, the clone/fork/vfork events (a traced process's children are
+//! not traced), PTRACE_EVENT_EXIT, and the exit of a traced thread that is not its
+//! process's leader (it is detached, not reported).
+
+use super::exit::ChildEvent;
+use super::signal::{self, SigInfo};
+use super::task::{RunState, WaitKey, WaitStatus};
+use super::{Kernel, Sys};
+use crate::mm::Errno;
+
+const TRACEME: i64 = 0;
+const PEEKTEXT: i64 = 1;
+const PEEKDATA: i64 = 2;
+const PEEKUSER: i64 = 3;
+const POKETEXT: i64 = 4;
+const POKEDATA: i64 = 5;
+const POKEUSER: i64 = 6;
+const CONT: i64 = 7;
+const KILL: i64 = 8;
+const GETREGS: i64 = 12;
+const SETREGS: i64 = 13;
+const GETFPREGS: i64 = 14;
+const ATTACH: i64 = 16;
+const DETACH: i64 = 17;
+const SYSCALL: i64 = 24;
+const SETOPTIONS: i64 = 0x4200;
+const GETEVENTMSG: i64 = 0x4201;
+const GETSIGINFO: i64 = 0x4202;
+const SETSIGINFO: i64 = 0x4203;
+const GETREGSET: i64 = 0x4204;
+const SEIZE: i64 = 0x4206;
+const INTERRUPT: i64 = 0x4207;
+
+pub(crate) const O_TRACESYSGOOD: u32 = 1;
+pub(crate) const O_TRACEEXEC: u32 = 0x10;
+pub(crate) const O_EXITKILL: u32 = 0x10_0000;
+/// The options PTRACE_SETOPTIONS and PTRACE_SEIZE take (Linux's PTRACE_O_MASK, with
+/// PTRACE_O_SUSPEND_SECCOMP, which needs CAP_SYS_ADMIN and a seccomp filter).
+const O_MASK: u32 = 0x7f | O_EXITKILL;
+
+pub(crate) const EVENT_EXEC: i32 = 4;
+pub(crate) const EVENT_STOP: i32 = 128;
+
+/// `struct user`'s size and where its debug registers are (PEEKUSER reads them as 0).
+const USER_LEN: u64 = 912;
+/// The general registers, as `struct user_regs_struct`: 27 words.
+const REGS_LEN: usize = 27 * 8;
+/// `struct user_fpregs_struct` (the FXSAVE area).
+const FPREGS_LEN: usize = 512;
+const NT_PRSTATUS: u64 = 1;
+const NT_PRFPREG: u64 = 2;
+
+/// Where a tracee is stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TraceStop {
+    /// Before delivering this signal (the tracer may change or suppress it).
+    Signal(SigInfo),
+    /// A group stop by this signal.
+    Group(i32),
+    /// A PTRACE_EVENT_* stop; `then_exit`: a system call's exit stop comes next.
+    Event {
+        event: i32,
+        then_exit: bool,
+    },
+    /// At system call entry (the call is served when resumed) and exit.
+    SyscallEnter,
+    SyscallExit,
+}
+
+/// A traced thread.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tracee {
+    /// The tracing thread.
+    pub tracer: i32,
+    /// Attached with PTRACE_SEIZE.
+    pub seized: bool,
+    pub options: u32,
+    /// The ptrace-stop it is in (it is `TraceStopped`).
+    pub stop: Option<TraceStop>,
+    /// The tracer's wait has reported the stop.
+    pub reported: bool,
+    /// The signal to deliver when it runs on (the tracer's choice at a signal stop).
+    pub inject: Option<SigInfo>,
+    /// An event stop due next (PTRACE_EVENT_EXEC, PTRACE_INTERRUPT's).
+    pub event: Option<i32>,
+    /// PTRACE_GETEVENTMSG's value.
+    pub event_msg: u64,
+    /// Resumed with PTRACE_SYSCALL: stops at the next system call entry or exit.
+    pub syscalls: bool,
+}
+
+impl Tracee {
+    fn new(tracer: i32, seized: bool, options: u32) -> Tracee {
+        Tracee {
+            tracer,
+            seized,
+            options,
+            stop: None,
+            reported: false,
+            inject: None,
+            event: None,
+            event_msg: 0,
+            syscalls: false,
+        }
+    }
+
+    /// The wait status word of its stop.
+    fn status(&self) -> i32 {
+        let sig = match &self.stop {
+            Some(TraceStop::Signal(i)) => i.signo,
+            Some(TraceStop::Group(s)) if self.seized => s | EVENT_STOP << 8,
+            Some(TraceStop::Group(s)) => *s,
+            Some(TraceStop::Event { event, .. }) => libc::SIGTRAP | event << 8,
+            Some(TraceStop::SyscallEnter | TraceStop::SyscallExit) => self.syscall_sig(),
+            None => 0,
+        };
+        (sig << 8) | 0x7f
+    }
+
+    fn syscall_sig(&self) -> i32 {
+        if self.options & O_TRACESYSGOOD != 0 {
+            libc::SIGTRAP | 0x80
+        } else {
+            libc::SIGTRAP
+        }
+    }
+}
+
+impl Kernel {
+    /// The tracee entry of live thread `tid`, if it is traced.
+    fn traced(&self, tid: i32) -> Option<&Tracee> {
+        self.tracees
+            .get(&tid)
+            .filter(|_| self.tasks.contains_key(&tid))
+    }
+
+    /// Whether a thread of process `pid` is traced (its ignored signals still stop it).
+    pub(crate) fn group_traced(&self, pid: i32) -> bool {
+        self.tracees
+            .keys()
+            .any(|t| self.tasks.get(t).is_some_and(|t| t.tgid == pid))
+    }
+
+    /// The tracer of thread `tid` (0: none), as /proc/PID/status shows it: its process.
+    pub(crate) fn tracer_pid(&self, tid: i32) -> i32 {
+        self.traced(tid)
+            .and_then(|e| self.tasks.get(&e.tracer))
+            .map_or(0, |t| t.tgid)
+    }
+
+    /// Puts task `tid` (stopped, being served) in a ptrace-stop and tells its tracer.
+    fn trace_stop(&mut self, tid: i32, stop: TraceStop) {
+        let e = self.tracees.get_mut(&tid).expect("tracee");
+        e.stop = Some(stop);
+        e.reported = false;
+        let (tracer, status) = (e.tracer, e.status() >> 8);
+        self.task_mut(tid).state = RunState::TraceStopped;
+        let Some(tracer_pid) = self.tasks.get(&tracer).map(|t| t.tgid) else {
+            return;
+        };
+        let act = self.tasks[&tracer].sighand.borrow()[(libc::SIGCHLD - 1) as usize];
+        if act.flags & signal::SA_NOCLDSTOP == 0 {
+            let uid = self.creds(tid).uid;
+            let info = SigInfo::child(tid, uid, libc::CLD_TRAPPED, status & 0xff);
+            self.signal_group(tracer_pid, info);
+        }
+        self.notify(&WaitKey::Child(tracer_pid));
+    }
+
+    /// Delivery of `info` to traced task `tid` stops it first (signal-delivery-stop).
+    /// Returns whether it stopped.
+    pub(crate) fn ptrace_signal_stop(&mut self, tid: i32, info: &SigInfo) -> bool {
+        if info.signo == libc::SIGKILL || self.traced(tid).is_none() {
+            return false;
+        }
+        self.trace_stop(tid, TraceStop::Signal(info.clone()));
+        true
+    }
+
+    /// A group stop by `sig` of traced task `tid` is a ptrace-stop its tracer sees.
+    /// Returns whether it stopped.
+    pub(crate) fn ptrace_group_stop(&mut self, tid: i32, sig: i32) -> bool {
+        if self.traced(tid).is_none() {
+            return false;
+        }
+        self.trace_stop(tid, TraceStop::Group(sig));
+        true
+    }
+
+    /// The signal the tracer chose for traced task `tid` to get now, if any.
+    pub(crate) fn take_injected(&mut self, tid: i32) -> Option<SigInfo> {
+        self.tracees.get_mut(&tid)?.inject.take()
+    }
+
+    /// An event stop due for traced task `tid` is entered. Returns whether it stopped.
+    pub(crate) fn ptrace_event_stop(&mut self, tid: i32, then_exit: bool) -> bool {
+        let Some(e) = self.tracees.get_mut(&tid) else {
+            return false;
+        };
+        let Some(event) = e.event.take() else {
+            return false;
+        };
+        self.trace_stop(tid, TraceStop::Event { event, then_exit });
+        true
+    }
+
+    /// Task `tid` stopped at a system call's entry: a tracee resumed with PTRACE_SYSCALL
+    /// stops there (rax -ENOSYS, as Linux shows it). Returns whether it stopped.
+    pub(crate) fn ptrace_syscall_enter(&mut self, tid: i32) -> bool {
+        if !self.traced(tid).is_some_and(|e| e.syscalls) {
+            return false;
+        }
+        self.task_mut(tid).regs.rax = (-libc::ENOSYS) as i64 as u64;
+        self.trace_stop(tid, TraceStop::SyscallEnter);
+        true
+    }
+
+    /// Task `tid` ended a system call (its result in rax): an event due stops it (the
+    /// exec one), then, under PTRACE_SYSCALL, the exit stop. Returns whether it stopped.
+    pub(crate) fn ptrace_syscall_exit(&mut self, tid: i32) -> bool {
+        let Some(e) = self.traced(tid) else {
+            return false;
+        };
+        let syscalls = e.syscalls;
+        if self.ptrace_event_stop(tid, syscalls) {
+            return true;
+        }
+        if !syscalls {
+            return false;
+        }
+        self.trace_stop(tid, TraceStop::SyscallExit);
+        true
+    }
+
+    /// Traced task `tid` has run a new program: PTRACE_EVENT_EXEC (event message: its
+    /// former tid) with PTRACE_O_TRACEEXEC, else a SIGTRAP.
+    pub(crate) fn ptrace_exec(&mut self, tid: i32) {
+        let Some(e) = self.tracees.get_mut(&tid) else {
+            return;
+        };
+        if e.options & O_TRACEEXEC != 0 {
+            e.event = Some(EVENT_EXEC);
+            e.event_msg = tid as u64;
+        } else if !e.seized {
+            let info = SigInfo::new(libc::SIGTRAP, signal::SI_USER);
+            self.task_mut(tid).pending.push(info);
+        }
+    }
+
+    /// Resumes traced task `tid` from its ptrace-stop, delivering `sig` (0: none) when the
+    /// stop was a signal's (another signal number replaces it) or a system call's. With
+    /// `detach` its tracing ends first (the signal is then queued first in line).
+    fn trace_resume(&mut self, tid: i32, sig: i32, detach: bool) {
+        let (tracer_pid, tracer_uid) = self
+            .tracees
+            .get(&tid)
+            .and_then(|e| self.tasks.get(&e.tracer))
+            .map_or((0, 0), |t| (t.tgid, t.creds.uid));
+        let Some(e) = self.tracees.get_mut(&tid) else {
+            return;
+        };
+        let stop = e.stop.take();
+        let from_tracer = || SigInfo::from_process(sig, signal::SI_USER, tracer_pid, tracer_uid);
+        let inject = match &stop {
+            _ if sig == 0 => None,
+            Some(TraceStop::Signal(info)) if info.signo == sig => Some(info.clone()),
+            Some(TraceStop::Signal(_) | TraceStop::SyscallEnter | TraceStop::SyscallExit) => {
+                Some(from_tracer())
+            }
+            _ => None,
+        };
+        if detach {
+            self.tracees.remove(&tid);
+            if let Some(info) = inject {
+                self.task_mut(tid).pending.insert(0, info);
+            }
+        } else {
+            e.inject = inject;
+        }
+        self.task_mut(tid).state = RunState::Stopped;
+        match stop {
+            Some(TraceStop::SyscallEnter) => {
+                if self.tasks[&tid].regs.orig_rax as i64 == -1 {
+                    // The tracer skipped the call: rax stays as it left it.
+                    self.finish(tid, Sys::Regs);
+                } else {
+                    self.serve(tid);
+                }
+            }
+            Some(TraceStop::Event {
+                then_exit: true, ..
+            }) if self.tracees.get(&tid).is_some_and(|e| e.syscalls) => {
+                self.trace_stop(tid, TraceStop::SyscallExit);
+            }
+            Some(TraceStop::Group(_)) => {
+                // Running on from a group stop ends it for the process.
+                let tgid = self.tasks[&tid].tgid;
+                self.tgs.get_mut(&tgid).expect("tg").stopped = None;
+                self.deliver_and_resume(tid);
+            }
+            _ => self.deliver_and_resume(tid),
+        }
+    }
+
+    /// Ends the tracing of `tid` (PTRACE_DETACH, the tracer's exit): a stopped tracee
+    /// runs on with `sig` delivered.
+    fn detach(&mut self, tid: i32, sig: i32) {
+        let stopped = self
+            .tasks
+            .get(&tid)
+            .is_some_and(|t| t.state == RunState::TraceStopped);
+        if stopped {
+            self.trace_resume(tid, sig, true);
+        } else {
+            self.tracees.remove(&tid);
+        }
+    }
+
+    /// Thread `tid` is exiting: its tracees are detached (or killed, with
+    /// PTRACE_O_EXITKILL); the exits of traced processes it had not waited for go to
+    /// their real parents. Its own tracing ends (the exit of a traced process's leader
+    /// stays for the tracer's wait).
+    pub(crate) fn ptrace_thread_exits(&mut self, tid: i32) {
+        // A tracee in a signal-delivery-stop gets the signal it stopped for.
+        let mine: Vec<(i32, u32, i32)> = self
+            .tracees
+            .iter()
+            .filter(|(_, e)| e.tracer == tid)
+            .map(|(&t, e)| {
+                let sig = match &e.stop {
+                    Some(TraceStop::Signal(i)) => i.signo,
+                    _ => 0,
+                };
+                (t, e.options, sig)
+            })
+            .collect();
+        for (t, options, sig) in mine {
+            match self.tasks.get(&t).map(|t| t.tgid) {
+                Some(pid) if options & O_EXITKILL != 0 => {
+                    self.tracees.remove(&t);
+                    self.kill_group(pid, WaitStatus::Signaled(libc::SIGKILL, false));
+                }
+                Some(_) => self.detach(t, sig),
+                None => {
+                    self.tracees.remove(&t);
+                    if self.tgs.get(&t).is_some_and(|g| g.zombie.is_some()) {
+                        self.tell_parent_exit(t);
+                    }
+                }
+            }
+        }
+        let leader = self.tasks.get(&tid).is_some_and(|t| t.tgid == tid);
+        if let Some(e) = self.tracees.get_mut(&tid) {
+            if leader {
+                e.stop = None;
+            } else {
+                self.tracees.remove(&tid);
+            }
+        }
+    }
+
+    /// The traced process `pid` has exited: its tracer is told (its real parent hears of
+    /// it once the tracer has waited for it). Returns false when it is not traced, or
+    /// traced by its real parent (which is told as usual).
+    pub(crate) fn ptrace_group_exited(&mut self, pid: i32) -> bool {
+        let Some(e) = self.tracees.get(&pid) else {
+            return false;
+        };
+        let Some(tracer_pid) = self.tasks.get(&e.tracer).map(|t| t.tgid) else {
+            self.tracees.remove(&pid);
+            return false;
+        };
+        if self.tgs[&pid].ppid == tracer_pid {
+            return false;
+        }
+        let (code, st) = exit_code(self.tgs[&pid].zombie.unwrap_or(WaitStatus::Exited(0)));
+        let uid = self.tgs[&pid].creds.uid;
+        self.signal_group(tracer_pid, SigInfo::child(pid, uid, code, st));
+        self.notify(&WaitKey::Child(tracer_pid));
+        true
+    }
+
+    /// Zombie `pid`'s real parent is told of its exit.
+    fn tell_parent_exit(&mut self, pid: i32) {
+        let (code, st) = exit_code(self.tgs[&pid].zombie.unwrap_or(WaitStatus::Exited(0)));
+        self.notify_parent(pid, code, st);
+    }
+
+    /// Whether process `pid`'s state changes are reported to process `me` through
+    /// ptrace (its leader is traced by a thread of `me`) rather than as a child's.
+    pub(crate) fn traced_by_process(&self, pid: i32, me: i32) -> bool {
+        self.tracees
+            .get(&pid)
+            .and_then(|e| self.tasks.get(&e.tracer))
+            .is_some_and(|t| t.tgid == me)
+    }
+
+    /// Whether zombie `pid`'s exit waits for a tracer other than its parent `me`.
+    pub(crate) fn exit_held_by_tracer(&self, pid: i32, me: i32) -> bool {
+        self.tracees
+            .get(&pid)
+            .and_then(|e| self.tasks.get(&e.tracer))
+            .is_some_and(|t| t.tgid != me)
+    }
+
+    /// wait by task `tid` (of process `me`) among the tracees of its process's threads:
+    /// an unreported ptrace-stop (whatever the kind options ask), or the exit of a traced
+    /// process. Returns whether a tracee is selected, and the event.
+    pub(crate) fn wait_tracees(
+        &mut self,
+        tid: i32,
+        pid: i64,
+        options: i32,
+        peek: bool,
+    ) -> (bool, Option<ChildEvent>) {
+        let me = self.tasks[&tid].tgid;
+        let my_pgid = self.tgs[&me].pgid;
+        let mine: Vec<i32> = self
+            .tracees
+            .iter()
+            .filter(|(_, e)| {
+                self.tasks.get(&e.tracer).is_some_and(|t| t.tgid == me)
+                    && (options & libc::__WNOTHREAD == 0 || e.tracer == tid)
+            })
+            .map(|(&t, _)| t)
+            .collect();
+        let mut selected = false;
+        for t in mine {
+            let group = self.tasks.get(&t).map_or(t, |x| x.tgid);
+            let Some(g) = self.tgs.get(&group) else {
+                self.tracees.remove(&t);
+                continue;
+            };
+            let chosen = match pid {
+                -1 => true,
+                0 => g.pgid == my_pgid,
+                p if p > 0 => t as i64 == p,
+                p => g.pgid as i64 == -p,
+            };
+            if !chosen {
+                continue;
+            }
+            selected = true;
+            let uid = g.creds.uid;
+            if self.tasks.contains_key(&t) {
+                let e = &self.tracees[&t];
+                if e.stop.is_none() || e.reported {
+                    continue;
+                }
+                let status = e.status();
+                if !peek {
+                    self.tracees.get_mut(&t).expect("tracee").reported = true;
+                }
+                return (
+                    true,
+                    Some(ChildEvent {
+                        pid: t,
+                        status,
+                        code: libc::CLD_TRAPPED,
+                        si_status: status >> 8 & 0xff,
+                        uid,
+                        cpu_ns: self.task_cpu(t),
+                    }),
+                );
+            }
+            let Some(st) = g.zombie else { continue };
+            if options & libc::WEXITED == 0 {
+                continue;
+            }
+            let (code, si_status) = exit_code(st);
+            let cpu_ns = g.cpu_exited.saturating_add(g.cpu_children);
+            let parent = g.ppid;
+            if !peek {
+                self.tracees.remove(&t);
+                if parent == me {
+                    self.tgs.remove(&t);
+                    let mine = self.tgs.get_mut(&me).expect("me");
+                    mine.children.retain(|&x| x != t);
+                    mine.cpu_children = mine.cpu_children.saturating_add(cpu_ns);
+                } else {
+                    self.tell_parent_exit(t);
+                }
+            }
+            return (
+                true,
+                Some(ChildEvent {
+                    pid: t,
+                    status: st.raw(),
+                    code,
+                    si_status,
+                    uid,
+                    cpu_ns,
+                }),
+            );
+        }
+        (selected, None)
+    }
+
+    // ---- the requests ----
+
+    /// ptrace(2) by task `tid`.
+    pub(crate) fn ptrace(
+        &mut self,
+        tid: i32,
+        req: i64,
+        pid: i32,
+        addr: u64,
+        data: u64,
+    ) -> Result<i64, Errno> {
+        match req {
+            TRACEME => return self.traceme(tid),
+            ATTACH | SEIZE => return self.attach(tid, pid, req == SEIZE, addr, data),
+            _ => {}
+        }
+        let e = match self.traced(pid) {
+            Some(e) if e.tracer == tid => e,
+            _ => return Err(libc::ESRCH),
+        };
+        match req {
+            KILL => {
+                let tgid = self.tasks[&pid].tgid;
+                self.kill_group(tgid, WaitStatus::Signaled(libc::SIGKILL, false));
+                return Ok(0);
+            }
+            INTERRUPT => {
+                if !e.seized {
+                    return Err(libc::EIO);
+                }
+                self.interrupt(pid);
+                return Ok(0);
+            }
+            _ => {}
+        }
+        if self.tasks[&pid].state != RunState::TraceStopped {
+            return Err(libc::ESRCH);
+        }
+        let signo = |data: u64| {
+            if data > 64 {
+                Err(libc::EIO)
+            } else {
+                Ok(data as i32)
+            }
+        };
+        match req {
+            CONT | SYSCALL => {
+                let sig = signo(data)?;
+                self.tracees.get_mut(&pid).expect("tracee").syscalls = req == SYSCALL;
+                self.trace_resume(pid, sig, false);
+                Ok(0)
+            }
+            DETACH => {
+                let sig = signo(data)?;
+                self.detach(pid, sig);
+                Ok(0)
+            }
+            PEEKTEXT | PEEKDATA => {
+                let word = self.read_u64(pid, addr).map_err(|_| libc::EIO)?;
+                self.write_u64(tid, data, word)?;
+                Ok(0)
+            }
+            POKETEXT | POKEDATA => {
+                self.write_u64(pid, addr, data).map_err(|_| libc::EIO)?;
+                Ok(0)
+            }
+            PEEKUSER => {
+                if addr % 8 != 0 || addr >= USER_LEN {
+                    return Err(libc::EIO);
+                }
+                let regs = super::task::regs_to_state(&self.tasks[&pid].regs);
+                let word = regs.get(addr as usize / 8).copied().unwrap_or(0);
+                self.write_u64(tid, data, word)?;
+                Ok(0)
+            }
+            POKEUSER => {
+                if addr % 8 != 0 || addr as usize >= REGS_LEN {
+                    return Err(libc::EIO);
+                }
+                let mut regs = super::task::regs_to_state(&self.tasks[&pid].regs);
+                regs[addr as usize / 8] = data;
+                self.set_tracee_regs(pid, &regs)?;
+                Ok(0)
+            }
+            GETREGS => {
+                self.write_mem(tid, data, &self.regs_bytes(pid))?;
+                Ok(0)
+            }
+            SETREGS => {
+                let b = self.read_mem(tid, data, REGS_LEN)?;
+                let mut regs = [0u64; 27];
+                for (r, w) in regs.iter_mut().zip(b.chunks_exact(8)) {
+                    *r = u64::from_le_bytes(w.try_into().expect("8"));
+                }
+                self.set_tracee_regs(pid, &regs)?;
+                Ok(0)
+            }
+            GETFPREGS => {
+                let fp = self.fpregs(pid)?;
+                self.write_mem(tid, data, &fp)?;
+                Ok(0)
+            }
+            GETREGSET => {
+                let bytes = match addr {
+                    NT_PRSTATUS => self.regs_bytes(pid),
+                    NT_PRFPREG => self.fpregs(pid)?,
+                    _ => return Err(libc::EINVAL),
+                };
+                let base = self.read_u64(tid, data)?;
+                let len = self.read_u64(tid, data + 8)?;
+                let n = bytes.len().min(len as usize);
+                self.write_mem(tid, base, &bytes[..n])?;
+                self.write_u64(tid, data + 8, n as u64)?;
+                Ok(0)
+            }
+            SETOPTIONS => {
+                let options = options(data)?;
+                self.tracees.get_mut(&pid).expect("tracee").options = options;
+                Ok(0)
+            }
+            GETEVENTMSG => {
+                let msg = self.tracees[&pid].event_msg;
+                self.write_u64(tid, data, msg)?;
+                Ok(0)
+            }
+            GETSIGINFO => {
+                let info = match &self.tracees[&pid].stop {
+                    Some(TraceStop::Signal(i)) => i.clone(),
+                    Some(TraceStop::Event { event, .. }) => {
+                        SigInfo::new(libc::SIGTRAP, libc::SIGTRAP | event << 8)
+                    }
+                    Some(TraceStop::SyscallEnter | TraceStop::SyscallExit) => {
+                        let sig = self.tracees[&pid].syscall_sig();
+                        SigInfo::new(libc::SIGTRAP, sig)
+                    }
+                    _ => return Err(libc::EINVAL),
+                };
+                self.write_mem(tid, data, &info.to_bytes())?;
+                Ok(0)
+            }
+            SETSIGINFO => {
+                let b = self.read_mem(tid, data, 128)?;
+                let e = self.tracees.get_mut(&pid).expect("tracee");
+                let Some(TraceStop::Signal(info)) = &mut e.stop else {
+                    return Err(libc::EINVAL);
+                };
+                info.code = i32::from_le_bytes(b[8..12].try_into().expect("4"));
+                info.fields = b[16..].to_vec();
+                Ok(0)
+            }
+            _ => Err(libc::EIO),
+        }
+    }
+
+    /// PTRACE_TRACEME: the caller's parent thread (the one that created its process, or
+    /// adopted it) traces it.
+    fn traceme(&mut self, tid: i32) -> Result<i64, Errno> {
+        if self.tracees.contains_key(&tid) {
+            return Err(libc::EPERM);
+        }
+        let g = self.tg_of(tid);
+        let parent = g.prctl.parent_tid;
+        let tracer = if self.tasks.contains_key(&parent) {
+            parent
+        } else {
+            match self.tgs.get(&g.ppid).and_then(|p| p.threads.first()) {
+                Some(&t) => t,
+                None => return Err(libc::EPERM),
+            }
+        };
+        self.tracees.insert(tid, Tracee::new(tracer, false, 0));
+        Ok(0)
+    }
+
+    /// PTRACE_ATTACH (a SIGSTOP stops the tracee) and PTRACE_SEIZE (`data` the options).
+    fn attach(
+        &mut self,
+        tid: i32,
+        pid: i32,
+        seize: bool,
+        addr: u64,
+        data: u64,
+    ) -> Result<i64, Errno> {
+        let options = if seize {
+            if addr != 0 {
+                return Err(libc::EIO);
+            }
+            options(data).map_err(|_| libc::EIO)?
+        } else {
+            0
+        };
+        let Some(target) = self.tasks.get(&pid) else {
+            return Err(libc::ESRCH);
+        };
+        let tg = &self.tgs[&target.tgid];
+        let creds = self.creds(tid);
+        let allowed = creds.may_read_process(&target.creds)
+            && (!tg.prctl.not_dumpable || creds.has(crate::creds::CAP_SYS_PTRACE));
+        if target.tgid == self.tasks[&tid].tgid
+            || self.tracees.contains_key(&pid)
+            || tg.exiting.is_some()
+            || !allowed
+        {
+            return Err(libc::EPERM);
+        }
+        self.tracees.insert(pid, Tracee::new(tid, seize, options));
+        if !seize {
+            let info = SigInfo::new(libc::SIGSTOP, signal::SI_USER);
+            self.signal_task(pid, info);
+        }
+        Ok(0)
+    }
+
+    /// PTRACE_INTERRUPT of seized task `tid`: it stops (PTRACE_EVENT_STOP) as soon as it
+    /// can; a call it is blocked in restarts when it runs on.
+    fn interrupt(&mut self, tid: i32) {
+        let t = &self.tasks[&tid];
+        match t.state {
+            RunState::TraceStopped => {}
+            RunState::Parked(_) => {
+                self.tracees.get_mut(&tid).expect("tracee").event = Some(EVENT_STOP);
+                let t = self.task_mut(tid);
+                t.regs.rip -= 2;
+                t.regs.rax = t.regs.orig_rax;
+                t.state = RunState::Stopped;
+                t.end_call();
+                self.futex_waiters.retain(|w| w.tid != tid);
+                self.deliver_and_resume(tid);
+            }
+            _ => {
+                self.tracees.get_mut(&tid).expect("tracee").event = Some(EVENT_STOP);
+                self.kick(tid);
+            }
+        }
+    }
+
+    fn regs_bytes(&self, tid: i32) -> Vec<u8> {
+        super::task::regs_to_state(&self.tasks[&tid].regs)
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect()
+    }
+
+    fn fpregs(&mut self, tid: i32) -> Result<Vec<u8>, Errno> {
+        let host = self.tasks[&tid].host_tid;
+        let mut fp = self.plat.get_fpu(host).map_err(|_| libc::EIO)?;
+        fp.resize(FPREGS_LEN, 0);
+        Ok(fp)
+    }
+
+    /// New general registers for stopped tracee `tid` (in `user_regs_struct` order): the
+    /// segment selectors stay; flags only as a user may change them; EIO for a TLS base
+    /// outside the user half.
+    fn set_tracee_regs(&mut self, tid: i32, regs: &[u64; 27]) -> Result<(), Errno> {
+        const USER_FLAGS: u64 = 0xcd5;
+        if regs[21] >= 1 << 47 || regs[22] >= 1 << 47 {
+            return Err(libc::EIO);
+        }
+        let t = self.task_mut(tid);
+        let flags = (t.regs.eflags & !USER_FLAGS) | (regs[18] & USER_FLAGS);
+        super::task::regs_from_state(regs, &mut t.regs);
+        t.regs.eflags = flags;
+        Ok(())
+    }
+}
+
+/// The options in `data`; EINVAL for unknown ones.
+fn options(data: u64) -> Result<u32, Errno> {
+    if data & !(O_MASK as u64) != 0 {
+        return Err(libc::EINVAL);
+    }
+    Ok(data as u32)
+}
+
+/// waitid's si_code and si_status for an exit status.
+pub(crate) fn exit_code(st: WaitStatus) -> (i32, i32) {
+    match st {
+        WaitStatus::Exited(c) => (libc::CLD_EXITED, c),
+        WaitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
+        WaitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
+    }
+}
+
+// ---- saved form ----
+
+/// The saved form of a ptrace-stop.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum TraceStopState {
+    Signal(super::signal::SigInfoState),
+    Group(i32),
+    Event { event: i32, then_exit: bool },
+    SyscallEnter,
+    SyscallExit,
+}
+
+/// The saved form of a traced thread (a live one, or the leader of a traced process
+/// whose exit its tracer has not waited for).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TraceeState {
+    pub tid: i32,
+    pub tracer: i32,
+    pub seized: bool,
+    pub options: u32,
+    pub stop: Option<TraceStopState>,
+    pub reported: bool,
+    pub inject: Option<super::signal::SigInfoState>,
+    pub event: Option<i32>,
+    pub event_msg: u64,
+    pub syscalls: bool,
+}
+
+impl Kernel {
+    pub(crate) fn save_tracees(&self) -> Vec<TraceeState> {
+        self.tracees
+            .iter()
+            .map(|(&tid, e)| {
+                let Tracee {
+                    tracer,
+                    seized,
+                    options,
+                    stop,
+                    reported,
+                    inject,
+                    event,
+                    event_msg,
+                    syscalls,
+                } = e;
+                TraceeState {
+                    tid,
+                    tracer: *tracer,
+                    seized: *seized,
+                    options: *options,
+                    stop: stop.as_ref().map(|s| match s {
+                        TraceStop::Signal(i) => TraceStopState::Signal(i.save()),
+                        TraceStop::Group(s) => TraceStopState::Group(*s),
+                        TraceStop::Event { event, then_exit } => TraceStopState::Event {
+                            event: *event,
+                            then_exit: *then_exit,
+                        },
+                        TraceStop::SyscallEnter => TraceStopState::SyscallEnter,
+                        TraceStop::SyscallExit => TraceStopState::SyscallExit,
+                    }),
+                    reported: *reported,
+                    inject: inject.as_ref().map(SigInfo::save),
+                    event: *event,
+                    event_msg: *event_msg,
+                    syscalls: *syscalls,
+                }
+            })
+            .collect()
+    }
+
+    /// Restores checked tracees (`check_tracees`).
+    pub(crate) fn restore_tracees(&mut self, saved: &[TraceeState]) {
+        self.tracees = saved
+            .iter()
+            .map(|s| {
+                let stop = s.stop.as_ref().map(|st| match st {
+                    TraceStopState::Signal(i) => TraceStop::Signal(SigInfo::restore(i)),
+                    TraceStopState::Group(s) => TraceStop::Group(*s),
+                    TraceStopState::Event { event, then_exit } => TraceStop::Event {
+                        event: *event,
+                        then_exit: *then_exit,
+                    },
+                    TraceStopState::SyscallEnter => TraceStop::SyscallEnter,
+                    TraceStopState::SyscallExit => TraceStop::SyscallExit,
+                });
+                let e = Tracee {
+                    tracer: s.tracer,
+                    seized: s.seized,
+                    options: s.options,
+                    stop,
+                    reported: s.reported,
+                    inject: s.inject.as_ref().map(SigInfo::restore),
+                    event: s.event,
+                    event_msg: s.event_msg,
+                    syscalls: s.syscalls,
+                };
+                (s.tid, e)
+            })
+            .collect();
+    }
+}
+
+/// Checks saved tracees against the saved tasks (`live`: tid to its state is a
+/// ptrace-stop) and zombie processes: each names a live tracer in another process, a live
+/// tracee (stopped exactly when it has a stop) or a zombie's leader, known options and
+/// signal numbers.
+pub(crate) fn check_tracees(
+    saved: &[TraceeState],
+    live: &std::collections::HashMap<i32, (i32, bool)>,
+    zombies: &std::collections::HashSet<i32>,
+) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for (tid, &(_, stopped)) in live {
+        if stopped && !saved.iter().any(|s| s.tid == *tid && s.stop.is_some()) {
+            return Err(format!("task {tid} is in a ptrace-stop but not traced"));
+        }
+    }
+    for s in saved {
+        let me = format!("tracee {}", s.tid);
+        if !seen.insert(s.tid) {
+            return Err(format!("{me} is saved twice"));
+        }
+        let Some(&(tracer_pid, _)) = live.get(&s.tracer) else {
+            return Err(format!("{me}: tracer {} does not exist", s.tracer));
+        };
+        match live.get(&s.tid) {
+            Some(&(pid, stopped)) => {
+                if pid == tracer_pid {
+                    return Err(format!("{me} is traced by its own process"));
+                }
+                if stopped != s.stop.is_some() {
+                    return Err(format!("{me}: its stop and its run state disagree"));
+                }
+            }
+            None if zombies.contains(&s.tid) && s.stop.is_none() => {}
+            None => return Err(format!("{me} is neither a task nor a zombie process")),
+        }
+        if s.options & !O_MASK != 0 {
+            return Err(format!("{me}: options {:#x}", s.options));
+        }
+        let sig_ok =
+            |i: &super::signal::SigInfoState| (1..=64).contains(&i.signo) && i.fields.len() == 112;
+        let stop_ok = match &s.stop {
+            Some(TraceStopState::Signal(i)) => sig_ok(i),
+            Some(TraceStopState::Group(g)) => (1..=64).contains(g),
+            _ => true,
+        };
+        if !stop_ok || !s.inject.as_ref().is_none_or(sig_ok) {
+            return Err(format!("{me}: a bad signal"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::task::RunState;
+    use crate::kernel::Kernel;
+    use crate::testing::{errno, kernel, SCRATCH};
+
+    const SIGCHLD: u64 = libc::SIGCHLD as u64;
+
+    fn fork(k: &mut Kernel, t: i32) -> i32 {
+        k.call(t, libc::SYS_clone, [SIGCHLD, 0, 0, 0, 0, 0])
+            .expect("clone returns") as i32
+    }
+
+    fn ptrace(k: &mut Kernel, t: i32, req: i64, pid: i32, addr: u64, data: u64) -> Option<i64> {
+        let args = [req as u64, pid as u64, addr, data, 0, 0];
+        k.call(t, libc::SYS_ptrace, args)
+    }
+
+    /// wait4(pid, SCRATCH, options | WNOHANG) by `t`: (its return, the status).
+    fn wait(k: &mut Kernel, t: i32, pid: i32, options: i32) -> (Option<i64>, i32) {
+        let args = [
+            pid as u64,
+            SCRATCH,
+            (options | libc::WNOHANG) as u64,
+            0,
+            0,
+            0,
+        ];
+        k.put(t, SCRATCH, &[0; 4]);
+        let r = k.call(t, libc::SYS_wait4, args);
+        let st = i32::from_le_bytes(k.get(t, SCRATCH, 4).try_into().unwrap());
+        (r, st)
+    }
+
+    fn kill(k: &mut Kernel, t: i32, pid: i32, sig: i32) {
+        let r = k.call(t, libc::SYS_kill, [pid as u64, sig as u64, 0, 0, 0, 0]);
+        assert_eq!(r, Some(0));
+    }
+
+    /// PTRACE_TRACEME: the parent sees each signal its child is to get as a stop (once),
+    /// reads its registers and siginfo, suppresses one signal, and detaching with a
+    /// signal delivers that one.
+    #[test]
+    fn a_tracee_stops_at_each_signal_and_its_tracer_chooses_what_it_gets() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let c = fork(&mut k, t);
+        assert_eq!(ptrace(&mut k, c, super::TRACEME, 0, 0, 0), Some(0));
+        assert_eq!(
+            ptrace(&mut k, c, super::TRACEME, 0, 0, 0),
+            errno(libc::EPERM)
+        );
+        assert_eq!(k.tracer_pid(c), t);
+        // Not stopped: requests fail with ESRCH.
+        assert_eq!(ptrace(&mut k, t, super::CONT, c, 0, 0), errno(libc::ESRCH));
+        kill(&mut k, t, c, libc::SIGUSR1);
+        k.deliver_and_resume(c);
+        assert_eq!(k.task(c).state, RunState::TraceStopped);
+        assert_eq!(
+            wait(&mut k, t, c, 0),
+            (Some(c as i64), (libc::SIGUSR1 << 8) | 0x7f)
+        );
+        assert_eq!(wait(&mut k, t, c, 0).0, Some(0), "reported once");
+        assert_eq!(
+            ptrace(&mut k, t, super::GETSIGINFO, c, 0, SCRATCH + 64),
+            Some(0)
+        );
+        let signo = i32::from_le_bytes(k.get(t, SCRATCH + 64, 4).try_into().unwrap());
+        assert_eq!(signo, libc::SIGUSR1);
+        // Registers: GETREGS and PEEKUSER agree with the task's; SETREGS changes them.
+        k.task_mut(c).regs.r12 = 0x1234;
+        assert_eq!(
+            ptrace(&mut k, t, super::GETREGS, c, 0, SCRATCH + 256),
+            Some(0)
+        );
+        let r12 = u64::from_le_bytes(k.get(t, SCRATCH + 256 + 3 * 8, 8).try_into().unwrap());
+        assert_eq!(r12, 0x1234);
+        assert_eq!(
+            ptrace(&mut k, t, super::PEEKUSER, c, 3 * 8, SCRATCH + 128),
+            Some(0)
+        );
+        assert_eq!(k.get(t, SCRATCH + 128, 8), 0x1234u64.to_le_bytes());
+        assert_eq!(
+            ptrace(&mut k, t, super::PEEKUSER, c, 3, SCRATCH + 128),
+            errno(libc::EIO)
+        );
+        k.put(t, SCRATCH + 256 + 3 * 8, &0x5678u64.to_le_bytes());
+        assert_eq!(
+            ptrace(&mut k, t, super::SETREGS, c, 0, SCRATCH + 256),
+            Some(0)
+        );
+        assert_eq!(k.task(c).regs.r12, 0x5678);
+        // Memory: POKEDATA then PEEKDATA; a bad address is EIO.
+        assert_eq!(
+            ptrace(&mut k, t, super::POKEDATA, c, SCRATCH + 512, 0xfeed),
+            Some(0)
+        );
+        assert_eq!(
+            ptrace(&mut k, t, super::PEEKDATA, c, SCRATCH + 512, SCRATCH + 128),
+            Some(0)
+        );
+        assert_eq!(k.get(t, SCRATCH + 128, 8), 0xfeedu64.to_le_bytes());
+        assert_eq!(
+            ptrace(&mut k, t, super::PEEKDATA, c, 8, SCRATCH + 128),
+            errno(libc::EIO)
+        );
+        assert_eq!(ptrace(&mut k, t, super::CONT, c, 0, 65), errno(libc::EIO));
+        // Resumed with no signal: SIGUSR1 (fatal by default) is suppressed.
+        assert_eq!(ptrace(&mut k, t, super::CONT, c, 0, 0), Some(0));
+        assert_ne!(k.task(c).state, RunState::TraceStopped);
+        assert!(k.task_exists(c));
+        // SIGCHLD to the tracer told of the stop; a second signal, detached with SIGTERM.
+        kill(&mut k, t, c, libc::SIGUSR2);
+        k.deliver_and_resume(c);
+        assert_eq!(wait(&mut k, t, -1, 0).1, (libc::SIGUSR2 << 8) | 0x7f);
+        assert_eq!(
+            ptrace(&mut k, t, super::DETACH, c, 0, libc::SIGTERM as u64),
+            Some(0)
+        );
+        assert!(!k.task_exists(c));
+        assert_eq!(k.tracer_pid(c), 0);
+        assert_eq!(wait(&mut k, t, c, 0), (Some(c as i64), libc::SIGTERM));
+    }
+
+    /// gVisor's TraceeWALL: a tracee's exit is waited for whatever the kind options ask
+    /// (__WCLONE selects a child that exits with SIGCHLD when it is traced).
+    #[test]
+    fn a_tracee_is_waited_for_with_wclone() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let c = fork(&mut k, t);
+        assert_eq!(ptrace(&mut k, c, super::TRACEME, 0, 0, 0), Some(0));
+        k.exit_group(c, 0);
+        assert_eq!(wait(&mut k, t, c, libc::__WCLONE), (Some(c as i64), 0));
+        assert_eq!(wait(&mut k, t, c, 0).0, errno(libc::ECHILD));
+        assert!(k.tracees.is_empty());
+    }
+
+    /// PTRACE_ATTACH by another process: permission checks; the SIGSTOP it sends is a
+    /// signal stop, then (resumed with it) a group stop the tracer sees and the real
+    /// parent sees as a stop too; the tracee's exit goes to its tracer before its parent;
+    /// a tracer's exit detaches a tracee it had seized.
+    #[test]
+    fn attach_checks_permissions_and_reports_to_the_tracer_before_the_parent() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let parent = k.test_process(0, 0);
+        let c = fork(&mut k, parent);
+        let tracer = k.test_process(0, 0);
+        let stranger = k.test_process(1000, 1000);
+        let attach = super::ATTACH;
+        assert_eq!(
+            ptrace(&mut k, stranger, attach, c, 0, 0),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            ptrace(&mut k, tracer, attach, tracer, 0, 0),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            ptrace(&mut k, tracer, attach, 99_999, 0, 0),
+            errno(libc::ESRCH)
+        );
+        assert_eq!(
+            ptrace(&mut k, tracer, super::SEIZE, c, 0, 1 << 30),
+            errno(libc::EIO)
+        );
+        assert_eq!(ptrace(&mut k, tracer, attach, c, 0, 0), Some(0));
+        assert_eq!(
+            ptrace(&mut k, stranger, attach, c, 0, 0),
+            errno(libc::EPERM)
+        );
+        assert_eq!(
+            ptrace(&mut k, parent, super::CONT, c, 0, 0),
+            errno(libc::ESRCH),
+            "the parent is not its tracer"
+        );
+        k.deliver_and_resume(c);
+        assert_eq!(
+            wait(&mut k, tracer, c, libc::__WALL).1,
+            (libc::SIGSTOP << 8) | 0x7f
+        );
+        let sigstop = libc::SIGSTOP as u64;
+        assert_eq!(ptrace(&mut k, tracer, super::CONT, c, 0, sigstop), Some(0));
+        assert_eq!(k.task(c).state, RunState::TraceStopped, "group stop");
+        assert_eq!(wait(&mut k, tracer, -1, 0).1, (libc::SIGSTOP << 8) | 0x7f);
+        assert_eq!(
+            wait(&mut k, parent, c, libc::WUNTRACED).1,
+            (libc::SIGSTOP << 8) | 0x7f
+        );
+        // Killed while stopped: the tracer hears first, then the parent.
+        kill(&mut k, parent, c, libc::SIGKILL);
+        assert_eq!(wait(&mut k, parent, c, 0).0, Some(0));
+        assert_eq!(wait(&mut k, tracer, c, 0), (Some(c as i64), libc::SIGKILL));
+        assert_eq!(wait(&mut k, tracer, c, 0).0, errno(libc::ECHILD));
+        assert_eq!(wait(&mut k, parent, c, 0), (Some(c as i64), libc::SIGKILL));
+        // A seized tracee in a stop runs on when its tracer exits.
+        let d = fork(&mut k, parent);
+        assert_eq!(ptrace(&mut k, tracer, super::SEIZE, d, 0, 0), Some(0));
+        kill(&mut k, parent, d, libc::SIGUSR1);
+        k.deliver_and_resume(d);
+        assert_eq!(k.task(d).state, RunState::TraceStopped);
+        k.exit_group(tracer, 0);
+        assert!(k.tracees.is_empty());
+        // It gets the signal it stopped for (SIGUSR1 ends it).
+        assert_eq!(wait(&mut k, parent, d, 0), (Some(d as i64), libc::SIGUSR1));
+        // PTRACE_O_EXITKILL: the tracer's exit kills the tracee.
+        let e = fork(&mut k, parent);
+        let tracer2 = k.test_process(0, 0);
+        let exitkill = super::O_EXITKILL as u64;
+        assert_eq!(
+            ptrace(&mut k, tracer2, super::SEIZE, e, 0, exitkill),
+            Some(0)
+        );
+        k.exit_group(tracer2, 0);
+        assert_eq!(wait(&mut k, parent, e, 0), (Some(e as i64), libc::SIGKILL));
+    }
+
+    /// A tracee in a ptrace-stop is saved with its tracing: after a restore it is still
+    /// stopped, still traced, and its tracer can resume it.
+    #[test]
+    fn a_stopped_tracee_survives_save_and_restore() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let c = fork(&mut k, t);
+        assert_eq!(ptrace(&mut k, c, super::TRACEME, 0, 0, 0), Some(0));
+        kill(&mut k, t, c, libc::SIGUSR1);
+        k.deliver_and_resume(c);
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        assert_eq!(st.tracees.len(), 1);
+        let again = crate::state::restore_and_save(root.path(), &st).expect("restore");
+        assert_eq!(again.tracees, st.tracees);
+        let task = again.tasks.iter().find(|x| x.tid == c).unwrap();
+        assert_eq!(task.state, crate::kernel::task::RunStateState::TraceStopped);
+        // A tracee naming a tracer that does not exist is refused.
+        let mut bad = st.clone();
+        bad.tracees[0].tracer = 4242;
+        assert!(crate::kernel::validate::validate(&bad).is_err());
+        let mut bad = st.clone();
+        bad.tracees.clear();
+        assert!(
+            crate::kernel::validate::validate(&bad).is_err(),
+            "stopped, untraced"
+        );
+    }
+}
