@@ -16,7 +16,7 @@ static pid_t traced_child(int sig) {
 	if (c == 0) {
 		signal(SIGUSR2, SIG_DFL);
 		if (ptrace(PTRACE_TRACEME, 0, 0, 0))
-			_exit(20);
+			_exit(100 + errno);
 		syscall(SYS_kill, getpid(), sig);
 		_exit(11);
 	}
@@ -42,8 +42,11 @@ int main(void) {
 	start("ptrace");
 	int st = 0;
 	pid_t a = traced_child(SIGUSR1);
-	if (waitpid(a, &st, 0) != a || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGUSR1)
+	pid_t r = waitpid(a, &st, 0);
+	if (r != a || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGUSR1) {
+		printf("waitpid %d of %d: status %#x\n", r, a, st);
 		die("a's stop");
+	}
 	pid_t b = traced_child(SIGUSR2);
 	siginfo_t si;
 	memset(&si, 0, sizeof si);

@@ -1,5 +1,5 @@
 /* ptrace(2) between a tracer and its tracee: the wait statuses the tracer sees at each
- * stop (signal-delivery, group, exec, system call entry and exit, PTRACE_INTERRUPT's),
+ * stop (signal-delivery, group, exec, exit, system call entry and exit, PTRACE_INTERRUPT's),
  * what it reads and writes of the stopped tracee, the signals it injects or suppresses,
  * the exits it is told of, and the errors of bad requests. One line per check. */
 #define _GNU_SOURCE
@@ -190,6 +190,25 @@ static void syscalls(void) {
     }
 }
 
+/* PTRACE_O_TRACEEXIT: a stop before the exit, with the status to come. */
+static void exit_event(void) {
+    pid_t c = fork();
+    if (c == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        stop_self();
+        _exit(4);
+    }
+    wait_show("exit start", c);
+    printf("setoptions: %s\n", en(ptrace(PTRACE_SETOPTIONS, c, 0, (void *)PTRACE_O_TRACEEXIT)));
+    ptrace(PTRACE_CONT, c, 0, 0);
+    wait_show("exit event", c);
+    unsigned long msg = 0;
+    long r = ptrace(PTRACE_GETEVENTMSG, c, 0, &msg);
+    printf("eventmsg: %s %#lx\n", en(r), msg);
+    ptrace(PTRACE_CONT, c, 0, 0);
+    wait_show("exit end", c);
+}
+
 /* PTRACE_SEIZE and PTRACE_INTERRUPT of a tracee blocked in pause(). */
 static void seize(void) {
     pid_t c = fork();
@@ -220,6 +239,7 @@ int main(int argc, char **argv) {
     exec_stops(argv[0], 0);
     exec_stops(argv[0], 1);
     syscalls();
+    exit_event();
     seize();
     return 0;
 }

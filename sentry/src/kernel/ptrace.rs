@@ -13,8 +13,9 @@
 //! tracees (or kills them, PTRACE_O_EXITKILL).
 //!
 //! Not done: PTRACE_LISTEN, the clone/fork/vfork events (a traced process's children are
-//! not traced), PTRACE_EVENT_EXIT, and the exit of a traced thread that is not its
-//! process's leader (it is detached, not reported).
+//! not traced), PTRACE_EVENT_EXIT of an exit other than the thread's own exit or
+//! exit_group call, and the exit of a traced thread that is not its process's leader (it
+//! is detached, not reported).
 
 use super::exit::ChildEvent;
 use super::signal::{self, SigInfo};
@@ -47,12 +48,14 @@ const INTERRUPT: i64 = 0x4207;
 
 pub(crate) const O_TRACESYSGOOD: u32 = 1;
 pub(crate) const O_TRACEEXEC: u32 = 0x10;
+pub(crate) const O_TRACEEXIT: u32 = 0x40;
 pub(crate) const O_EXITKILL: u32 = 0x10_0000;
 /// The options PTRACE_SETOPTIONS and PTRACE_SEIZE take (Linux's PTRACE_O_MASK, with
 /// PTRACE_O_SUSPEND_SECCOMP, which needs CAP_SYS_ADMIN and a seccomp filter).
 const O_MASK: u32 = 0x7f | O_EXITKILL;
 
 pub(crate) const EVENT_EXEC: i32 = 4;
+pub(crate) const EVENT_EXIT: i32 = 6;
 pub(crate) const EVENT_STOP: i32 = 128;
 
 /// `struct user`'s size and where its debug registers are (PEEKUSER reads them as 0).
@@ -101,6 +104,9 @@ pub(crate) struct Tracee {
     pub event_msg: u64,
     /// Resumed with PTRACE_SYSCALL: stops at the next system call entry or exit.
     pub syscalls: bool,
+    /// Stopped at PTRACE_EVENT_EXIT of exit (false) or exit_group (true) with this code:
+    /// the exit goes on when it is resumed.
+    pub exiting: Option<(i32, bool)>,
 }
 
 impl Tracee {
@@ -115,6 +121,7 @@ impl Tracee {
             event: None,
             event_msg: 0,
             syscalls: false,
+            exiting: None,
         }
     }
 
@@ -246,6 +253,31 @@ impl Kernel {
         true
     }
 
+    /// Task `tid` calls exit (`group` false) or exit_group with `code`: a tracee with
+    /// PTRACE_O_TRACEEXIT stops first (PTRACE_EVENT_EXIT, event message the wait status
+    /// it will exit with); the exit goes on when its tracer resumes it. Returns whether
+    /// it stopped.
+    pub(crate) fn ptrace_exit_stop(&mut self, tid: i32, code: i32, group: bool) -> bool {
+        if !self
+            .traced(tid)
+            .is_some_and(|e| e.options & O_TRACEEXIT != 0)
+        {
+            return false;
+        }
+        let e = self.tracees.get_mut(&tid).expect("tracee");
+        e.exiting = Some((code, group));
+        e.event_msg = WaitStatus::Exited(code & 0xff).raw() as u64;
+        self.task_mut(tid).end_call();
+        self.trace_stop(
+            tid,
+            TraceStop::Event {
+                event: EVENT_EXIT,
+                then_exit: false,
+            },
+        );
+        true
+    }
+
     /// Traced task `tid` has run a new program: PTRACE_EVENT_EXEC (event message: its
     /// former tid) with PTRACE_O_TRACEEXEC, else a SIGTRAP.
     pub(crate) fn ptrace_exec(&mut self, tid: i32) {
@@ -274,6 +306,19 @@ impl Kernel {
             return;
         };
         let stop = e.stop.take();
+        if let Some((code, group)) = e.exiting.take() {
+            // Resumed (or detached) at PTRACE_EVENT_EXIT: the exit goes on.
+            if detach {
+                self.tracees.remove(&tid);
+            }
+            self.task_mut(tid).state = RunState::Stopped;
+            if group {
+                self.exit_group(tid, code);
+            } else {
+                self.exit_thread(tid, code);
+            }
+            return;
+        }
         let from_tracer = || SigInfo::from_process(sig, signal::SI_USER, tracer_pid, tracer_uid);
         let inject = match &stop {
             _ if sig == 0 => None,
@@ -819,6 +864,8 @@ pub struct TraceeState {
     pub event: Option<i32>,
     pub event_msg: u64,
     pub syscalls: bool,
+    /// Stopped at PTRACE_EVENT_EXIT of exit_group (true) or exit with this code.
+    pub exiting: Option<(i32, bool)>,
 }
 
 impl Kernel {
@@ -836,6 +883,7 @@ impl Kernel {
                     event,
                     event_msg,
                     syscalls,
+                    exiting,
                 } = e;
                 TraceeState {
                     tid,
@@ -857,6 +905,7 @@ impl Kernel {
                     event: *event,
                     event_msg: *event_msg,
                     syscalls: *syscalls,
+                    exiting: *exiting,
                 }
             })
             .collect()
@@ -887,6 +936,7 @@ impl Kernel {
                     event: s.event,
                     event_msg: s.event_msg,
                     syscalls: s.syscalls,
+                    exiting: s.exiting,
                 };
                 (s.tid, e)
             })
@@ -941,6 +991,16 @@ pub(crate) fn check_tracees(
         };
         if !stop_ok || !s.inject.as_ref().is_none_or(sig_ok) {
             return Err(format!("{me}: a bad signal"));
+        }
+        let at_exit = matches!(
+            s.stop,
+            Some(TraceStopState::Event {
+                event: EVENT_EXIT,
+                ..
+            })
+        );
+        if s.exiting.is_some() && !at_exit {
+            return Err(format!("{me}: exiting but not stopped at its exit"));
         }
     }
     Ok(())

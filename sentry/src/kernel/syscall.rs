@@ -1076,13 +1076,17 @@ impl SysCtx<'_> {
 
     /// exit(2): the thread ends (the last one ends the process with `code`).
     pub(crate) fn exit(&mut self, code: i32) -> Sys {
-        self.k.exit_thread(self.tid, code);
+        if !self.k.ptrace_exit_stop(self.tid, code, false) {
+            self.k.exit_thread(self.tid, code);
+        }
         Sys::Gone
     }
 
     /// exit_group(2): the process ends with `code`.
     pub(crate) fn exit_group(&mut self, code: i32) -> Sys {
-        self.k.exit_group(self.tid, code);
+        if !self.k.ptrace_exit_stop(self.tid, code, true) {
+            self.k.exit_group(self.tid, code);
+        }
         Sys::Gone
     }
 
