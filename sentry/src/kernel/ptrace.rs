@@ -258,9 +258,9 @@ impl Kernel {
     /// it will exit with); the exit goes on when its tracer resumes it. Returns whether
     /// it stopped.
     pub(crate) fn ptrace_exit_stop(&mut self, tid: i32, code: i32, group: bool) -> bool {
-        if !self
+        if self
             .traced(tid)
-            .is_some_and(|e| e.options & O_TRACEEXIT != 0)
+            .is_none_or(|e| e.options & O_TRACEEXIT == 0)
         {
             return false;
         }
@@ -622,7 +622,7 @@ impl Kernel {
                 Ok(0)
             }
             PEEKUSER => {
-                if addr % 8 != 0 || addr >= USER_LEN {
+                if !addr.is_multiple_of(8) || addr >= USER_LEN {
                     return Err(libc::EIO);
                 }
                 let regs = super::task::regs_to_state(&self.tasks[&pid].regs);
@@ -631,7 +631,7 @@ impl Kernel {
                 Ok(0)
             }
             POKEUSER => {
-                if addr % 8 != 0 || addr as usize >= REGS_LEN {
+                if !addr.is_multiple_of(8) || addr as usize >= REGS_LEN {
                     return Err(libc::EIO);
                 }
                 let mut regs = super::task::regs_to_state(&self.tasks[&pid].regs);

@@ -420,12 +420,12 @@ impl Kernel {
         g.stopped = Some((sig, false));
         let threads = g.threads.clone();
         for t in threads {
-            match self.tasks[&t].state {
+            let state = self.tasks[&t].state.clone();
+            match state {
                 RunState::Running => self.kick(t),
-                RunState::Stopped => {
-                    if !self.ptrace_group_stop(t, sig) {
-                        self.task_mut(t).state = RunState::GroupStopped;
-                    }
+                // A tracee's group stop is a ptrace-stop its tracer sees.
+                RunState::Stopped if !self.ptrace_group_stop(t, sig) => {
+                    self.task_mut(t).state = RunState::GroupStopped;
                 }
                 _ => {}
             }

@@ -507,11 +507,12 @@ const LIST: &[Syscall] = &[
     sys(101, "ptrace").serves(process::ptrace).partial(
         "emulated in the sentry (a guest's tracing never reaches the host's ptrace): TRACEME, \
          ATTACH, SEIZE, INTERRUPT, CONT, SYSCALL, DETACH and KILL with signal injection; \
-         signal-delivery, group, exec and system call stops; PEEK/POKE of text, data and user \
-         registers, GETREGS, SETREGS, GETFPREGS, GETREGSET (NT_PRSTATUS, NT_PRFPREG), \
-         SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO; the tracer's wait and exit as Linux's. \
-         Missing: LISTEN, the clone/fork/vfork and exit events (children of a tracee are not \
-         traced), hardware breakpoints; a traced thread other than a leader is not reported \
+         signal-delivery, group, exec, exit and system call stops (strace of a program works); \
+         PEEK/POKE of text, data and user registers, GETREGS, SETREGS, GETFPREGS, GETREGSET \
+         (NT_PRSTATUS, NT_PRFPREG), SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO; the \
+         tracer's wait and exit as Linux's. Missing: LISTEN, GET_SYSCALL_INFO, the \
+         clone/fork/vfork events (children of a tracee are not traced: strace -f follows no \
+         child), hardware breakpoints; a traced thread other than a leader is not reported \
          when it exits",
     ),
     sys(102, "getuid").serves(|c| creds::getid(c, libc::SYS_getuid)),
