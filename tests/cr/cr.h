@@ -6,6 +6,7 @@
  * with finish(), which prints "PASS NAME" or, after the FAIL lines, "FAILED NAME". */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,4 +82,20 @@ __attribute__((unused)) static ssize_t read_all(int fd, void *buf, size_t n) {
 		got += r;
 	}
 	return got;
+}
+
+static sigjmp_buf cr_bus_jb;
+
+__attribute__((unused)) static void cr_on_bus(int s) {
+	(void)s;
+	siglongjmp(cr_bus_jb, 1);
+}
+
+/* Whether reading the byte at p gets SIGBUS (cr_on_bus must be SIGBUS's handler). */
+__attribute__((unused)) static int bus_at(volatile char *p) {
+	if (sigsetjmp(cr_bus_jb, 1) == 0) {
+		(void)*p;
+		return 0;
+	}
+	return 1;
 }

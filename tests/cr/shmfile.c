@@ -7,26 +7,10 @@
  * pages past the end SIGBUS. */
 #include "cr.h"
 #include <fcntl.h>
-#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #define PG 4096
-
-static sigjmp_buf jb;
-
-static void on_bus(int s) {
-	(void)s;
-	siglongjmp(jb, 1);
-}
-
-static int bus_at(volatile char *p) {
-	if (sigsetjmp(jb, 1) == 0) {
-		(void)*p;
-		return 0;
-	}
-	return 1;
-}
 
 static int make(const char *path) {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -107,7 +91,7 @@ int main(void) {
 	/* Pages past the end still SIGBUS. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_bus;
+	sa.sa_handler = cr_on_bus;
 	sigaction(SIGBUS, &sa, NULL);
 	check(ftruncate(t, 100) == 0, "ftruncate");
 	check(bus_at(tm + PG), "no SIGBUS past the end");

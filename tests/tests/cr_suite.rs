@@ -55,6 +55,7 @@ const PROGRAMS: &[&str] = &[
     "dontfork",
     "requeue_pi",
     "ptrace",
+    "mapobj",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -501,10 +501,40 @@ fn a_mapping_at_address_zero_is_refused() {
                 off,
                 name: String::new(),
                 dontfork: false,
+                file_pages: None,
+                shm: None,
+                past_end: false,
             },
         );
     });
     assert_names(&err, &["mapping 0x0-0x1000 is not inside the guest range"]);
+}
+
+#[test]
+fn a_mapping_with_file_pages_or_an_object_outside_the_memory_file_is_refused() {
+    let err = restore_changed(|st| {
+        let end = st.memory.last().unwrap().1;
+        let v = &mut st.mms[0].vmas[0];
+        v.shared = false;
+        v.file_pages = Some(end + 0x10_0000);
+    });
+    assert_names(&err, &["is not allocated memory of a private mapping"]);
+    let err = restore_changed(|st| {
+        let v = &mut st.mms[0].vmas[0];
+        v.shared = true;
+        // An object that does not hold the mapping's own pages.
+        v.shm = Some((v.off + 0x1000_0000, 0x1000));
+    });
+    assert_names(
+        &err,
+        &["is not allocated memory holding the mapping's pages"],
+    );
+    let err = restore_changed(|st| {
+        let v = &mut st.mms[0].vmas[0];
+        v.shared = false;
+        v.past_end = true;
+    });
+    assert_names(&err, &["pages past an object's end in a private mapping"]);
 }
 
 #[test]

@@ -161,6 +161,18 @@ fn madvise_dontfork_behaves_as_on_the_host() {
 }
 
 #[test]
+fn mappings_keep_their_objects_as_on_the_host() {
+    // MADV_DONTNEED of a private file mapping brings the file's bytes back (in a forked
+    // child too, the parent's copy staying), of private anonymous memory zeroes, of
+    // shared memory nothing; shared anonymous memory shrunk keeps its object's pages for
+    // a growth, pages grown or copied past its object's end get SIGBUS (a system call
+    // EFAULT), even after an mprotect; MAP_POPULATE commits writable memory in the RSS:
+    // the same lines as natively.
+    let dir = common::TempDir::new("mapobj");
+    same_as_on_the_host("mapobj", &[dir.0.to_str().unwrap()]);
+}
+
+#[test]
 fn requeue_pi_behaves_as_on_the_host() {
     // FUTEX_WAIT_REQUEUE_PI waiters moved by FUTEX_CMP_REQUEUE_PI to a free PI futex (the
     // first given it, the others owning it in turn) and to a held one (moved, woken at

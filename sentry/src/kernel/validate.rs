@@ -188,6 +188,62 @@ fn check_mappings(
         if v.name.len() > PATH_MAX {
             return Err(bad(obj, "mapping name", "is too long"));
         }
+        check_mapping_objects(obj, v, r.len(), memory)?;
+    }
+    Ok(())
+}
+
+/// A mapping's file pages and shared-memory object: allocated memory-file bytes, of a
+/// private mapping (file pages) or a shared one (object, pages past its end), the
+/// mapping's own pages inside its object.
+fn check_mapping_objects(
+    obj: &str,
+    v: &crate::mm::state::VmaState,
+    len: u64,
+    memory: &[(u64, u64, u32)],
+) -> Result<(), Invalid> {
+    if let Some(f) = v.file_pages {
+        if v.shared || f % 4096 != 0 || !allocated(memory, f, len) {
+            return Err(bad(
+                obj,
+                "mapping file pages",
+                format!(
+                    "{:#x}: {f:#x} is not allocated memory of a private mapping",
+                    v.start
+                ),
+            ));
+        }
+    }
+    if let Some((base, size)) = v.shm {
+        let inside = v.off >= base && base.checked_add(size).is_some_and(|e| v.off + len <= e);
+        if !v.shared
+            || v.past_end
+            || v.file_pages.is_some()
+            || base % 4096 != 0
+            || size == 0
+            || size % 4096 != 0
+            || !allocated(memory, base, size)
+            || !inside
+        {
+            return Err(bad(
+                obj,
+                "mapping object",
+                format!(
+                    "{:#x}: {base:#x}+{size:#x} is not allocated memory holding the mapping's pages",
+                    v.start
+                ),
+            ));
+        }
+    }
+    if v.past_end && (!v.shared || v.file_pages.is_some()) {
+        return Err(bad(
+            obj,
+            "mapping",
+            format!(
+                "{:#x}: pages past an object's end in a private mapping",
+                v.start
+            ),
+        ));
     }
     Ok(())
 }

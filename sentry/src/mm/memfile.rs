@@ -164,6 +164,14 @@ impl MemoryFile {
         Ok(start)
     }
 
+    /// Gives `[off, off + len)` (allocated, fresh) its memory now rather than at the
+    /// first touch (MAP_POPULATE).
+    pub(crate) fn populate(&self, off: u64, len: u64) -> io::Result<()> {
+        assert!(off.checked_add(len).is_some_and(|e| e <= FILE_SIZE));
+        // SAFETY: inside the sentry's mapping of the whole file (checked above).
+        sys::populate_write(unsafe { self.base.add(off as usize) }, len as usize)
+    }
+
     /// Bytes currently allocated.
     pub fn allocated(&self) -> u64 {
         self.allocated.get()

@@ -48,6 +48,68 @@ pub struct Vma {
     pub name: String,
     /// MADV_DONTFORK: a forked child does not get this mapping.
     pub dontfork: bool,
+    /// A private mapping of a file: the memory-file offset of the file's pages this
+    /// entry maps from its start, whose references it holds (one for each page) for as
+    /// long as it lasts, as Linux's mapping keeps its file. Its own pages (`off`) start
+    /// as these and become private copies at a write; MADV_DONTNEED brings the file's
+    /// back.
+    pub file_pages: Option<u64>,
+    /// Shared anonymous memory: the object it maps (Linux's shmem file behind
+    /// MAP_SHARED|MAP_ANONYMOUS), of which each entry holds one reference of all the
+    /// pages, so that what a shrink leaves unmapped is still there for a growth.
+    pub shm: Option<Shm>,
+    /// Pages a growth of shared anonymous memory mapped past its object's end: mapped
+    /// without access, a guest touching them gets SIGBUS (a system call, EFAULT), as
+    /// Linux.
+    pub past_end: bool,
+}
+
+/// Shared anonymous memory's object: memory-file bytes `[base, base + size)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shm {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl Vma {
+    /// A plain mapping of memory-file bytes from `off` up to `end`.
+    pub(crate) fn plain(end: u64, prot: i32, shared: bool, off: u64, name: &str) -> Vma {
+        Vma {
+            end,
+            prot,
+            shared,
+            off,
+            name: name.to_string(),
+            dontfork: false,
+            file_pages: None,
+            shm: None,
+            past_end: false,
+        }
+    }
+
+    /// Takes (`on`) or drops the references this entry, starting at `start`, holds
+    /// besides those of its own pages: its file's pages, its object's.
+    fn hold(&self, mf: &MemoryFile, start: u64, on: bool) {
+        let adjust = |off, len| {
+            if on {
+                mf.inc_ref(off, len)
+            } else {
+                mf.dec_ref(off, len)
+            }
+        };
+        if let Some(f) = self.file_pages {
+            adjust(f, self.end - start);
+        }
+        if let Some(o) = self.shm {
+            adjust(o.base, o.size);
+        }
+    }
+
+    /// The object offset of guest address `at` of this entry (starting at `start`), if
+    /// it maps shared anonymous memory's object.
+    fn shm_offset(&self, start: u64, at: u64) -> Option<u64> {
+        self.shm.map(|o| self.off + (at - start) - o.base)
+    }
 }
 
 /// How an mremap may place its result: `MREMAP_MAYMOVE`, `MREMAP_FIXED`'s address,
@@ -357,7 +419,7 @@ impl Mm {
     /// guest touching it gets SIGBUS.
     pub(crate) fn fenced_at(&self, mf: &MemoryFile, addr: u64) -> bool {
         self.find(addr)
-            .is_some_and(|(s, v)| mf.has_fence(v.off + (page_down(addr) - s), PAGE))
+            .is_some_and(|(s, v)| v.past_end || mf.has_fence(v.off + (page_down(addr) - s), PAGE))
     }
 
     /// Gives every mapping of memory-file bytes `[off, off + len)` its host protection
@@ -402,7 +464,9 @@ impl Mm {
     /// The host protection, as `host_prot`, of the part of mapping `v` whose memory-file
     /// bytes are `[off, off + len)`.
     fn window_prot(cx: &MmCtx, v: &Vma, off: u64, len: u64) -> i32 {
-        if v.prot & PROT_WRITE != 0
+        if v.past_end {
+            libc::PROT_NONE
+        } else if v.prot & PROT_WRITE != 0
             && ((!v.shared && cx.mf.is_shared(off, len)) || !cx.mf.write_allowed(off, len))
         {
             v.prot & !PROT_WRITE
@@ -469,11 +533,17 @@ impl Mm {
     }
 
     /// Splits mappings so that `at` is a boundary.
-    fn split(&mut self, at: u64) {
+    fn split(&mut self, mf: &MemoryFile, at: u64) {
         if let Some((s, v)) = self.find(at) {
             if s < at {
                 let mut right = v.clone();
                 right.off += at - s;
+                right.file_pages = v.file_pages.map(|f| f + (at - s));
+                // The file's pages' references split with the pages; the object's are
+                // one per entry.
+                if let Some(o) = right.shm {
+                    mf.inc_ref(o.base, o.size);
+                }
                 self.vmas.get_mut(&s).expect("found").end = at;
                 self.vmas.insert(at, right);
             }
@@ -483,12 +553,13 @@ impl Mm {
     /// Removes `[start, end)` from the table, dropping the memory-file references.
     fn remove_range(&mut self, cx: &mut MmCtx, start: u64, end: u64) {
         self.drop_unopened(start, end);
-        self.split(start);
-        self.split(end);
+        self.split(cx.mf, start);
+        self.split(cx.mf, end);
         let keys: Vec<u64> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
             let v = self.vmas.remove(&k).expect("listed");
             cx.mf.dec_ref(v.off, v.end - k);
+            v.hold(cx.mf, k, false);
         }
     }
 
@@ -588,24 +659,74 @@ impl Mm {
         let mut at = r.start();
         for &(off, l) in pieces {
             cx.mf.inc_ref(off, l);
-            let v = Vma {
-                end: at + l,
-                prot,
-                shared,
-                off,
-                name: name.to_string(),
-                dontfork: false,
-            };
-            let hp = self.host_prot(cx, &v, at);
-            if cx.mf.tracking() && hp & PROT_WRITE != 0 {
-                self.dirty.push((at, at + l));
+            let mut v = Vma::plain(at + l, prot, shared, off, name);
+            if !shared {
+                // A private mapping keeps the file's pages (MADV_DONTNEED).
+                v.file_pages = Some(off);
+                v.hold(cx.mf, at, true);
             }
-            self.vmas.insert(at, v);
-            cx.map(self.id, table_range(at, at + l)?, hp, off)
-                .map_err(io_errno)?;
+            self.insert_entry(cx, at, v)?;
             at += l;
         }
         Ok(r.start())
+    }
+
+    /// Enters `v` at `start` in the table and maps it (the references it holds are
+    /// taken already).
+    fn insert_entry(&mut self, cx: &mut MmCtx, start: u64, v: Vma) -> Result<(), Errno> {
+        let hp = self.host_prot(cx, &v, start);
+        if cx.mf.tracking() && hp & PROT_WRITE != 0 {
+            self.dirty.push((start, v.end));
+        }
+        let (r, off) = (table_range(start, v.end)?, v.off);
+        self.vmas.insert(start, v);
+        cx.map(self.id, r, hp, off).map_err(io_errno)
+    }
+
+    /// Maps pages past the end of shared anonymous memory's object at the free range
+    /// `r`, as mapping `like` goes on there (fresh memory, never accessible).
+    fn insert_past_end(&mut self, cx: &mut MmCtx, r: GuestRange, like: &Vma) -> Result<(), Errno> {
+        let off = cx.mf.alloc(r.len()).map_err(io_errno)?;
+        let mut v = Vma::plain(r.end(), like.prot, true, off, &like.name);
+        v.dontfork = like.dontfork;
+        v.past_end = true;
+        self.insert_entry(cx, r.start(), v)
+    }
+
+    /// Maps the free range `tail` where a mapping grows, its entry `like` (at
+    /// `like_start`) ending where the tail's pages follow on: shared anonymous memory
+    /// maps its object's pages as far as the object goes and pages past its end after
+    /// them (SIGBUS, as Linux); anything else fresh memory.
+    fn grow_tail(
+        &mut self,
+        cx: &mut MmCtx,
+        tail: GuestRange,
+        like_start: u64,
+        like: &Vma,
+    ) -> Result<(), Errno> {
+        let Some(o) = like.shm else {
+            if like.past_end {
+                return self.insert_past_end(cx, tail, like);
+            }
+            self.insert_fresh(cx, tail, like.prot, like.shared, &like.name)?;
+            self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = like.dontfork;
+            return Ok(());
+        };
+        let t0 = like.shm_offset(like_start, like.end).ok_or(libc::EFAULT)?;
+        let inside = o.size.saturating_sub(t0).min(tail.len());
+        if inside > 0 {
+            let mut v = like.clone();
+            v.end = tail.start() + inside;
+            v.off = o.base + t0;
+            cx.mf.inc_ref(v.off, inside);
+            v.hold(cx.mf, tail.start(), true);
+            self.insert_entry(cx, tail.start(), v)?;
+        }
+        if inside < tail.len() {
+            let rest = table_range(tail.start() + inside, tail.end())?;
+            self.insert_past_end(cx, rest, like)?;
+        }
+        Ok(())
     }
 
     /// Maps fresh memory at the free range `r` and enters it in the table.
@@ -625,17 +746,16 @@ impl Mm {
             cx.mf.dec_ref(off, r.len());
             return Err(io_errno(e));
         }
-        self.vmas.insert(
-            r.start(),
-            Vma {
-                end: r.end(),
-                prot,
-                shared,
-                off,
-                name: name.to_string(),
-                dontfork: false,
-            },
-        );
+        let mut v = Vma::plain(r.end(), prot, shared, off, name);
+        if shared {
+            // Shared anonymous memory: an object of its own, of this size.
+            v.shm = Some(Shm {
+                base: off,
+                size: r.len(),
+            });
+            v.hold(cx.mf, r.start(), true);
+        }
+        self.vmas.insert(r.start(), v);
         Ok(())
     }
 
@@ -670,8 +790,8 @@ impl Mm {
         // Every page must be mapped (so the range lies in the guest range).
         self.check_mapped(addr, end, libc::ENOMEM)?;
         self.open_range(cx, addr, end).map_err(|_| libc::EFAULT)?;
-        self.split(addr);
-        self.split(end);
+        self.split(cx.mf, addr);
+        self.split(cx.mf, end);
         let keys: Vec<u64> = self.vmas.range(addr..end).map(|(&k, _)| k).collect();
         for k in keys {
             self.vmas.get_mut(&k).expect("listed").prot = prot;
@@ -683,16 +803,62 @@ impl Mm {
         Ok(())
     }
 
+    /// MAP_POPULATE of fresh anonymous memory at `[addr, addr + len)`: its pages get
+    /// their memory now (they count in the RSS, as Linux's).
+    pub fn populate(&self, cx: &mut MmCtx, addr: u64, len: u64) -> Result<(), Errno> {
+        self.walk(addr, len as usize, 0, |off, n| {
+            let _ = cx.mf.populate(off, n as u64);
+        })
+    }
+
+    /// MADV_DONTNEED of `[addr, addr + len)` (page-aligned): private memory reads back
+    /// as zeroes again, a private mapping of a file as the file; shared memory stays as
+    /// it is. As Linux, a gap is ENOMEM (what is mapped before it is done).
+    pub fn dont_need(&mut self, cx: &mut MmCtx, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(libc::EINVAL)?;
+        self.open_range(cx, addr, end).map_err(|_| libc::EFAULT)?;
+        self.split(cx.mf, addr);
+        self.split(cx.mf, end);
+        let mut cur = addr;
+        while cur < end {
+            let (s, v) = self.find(cur).ok_or(libc::ENOMEM)?;
+            let next = v.end;
+            if !v.shared && v.file_pages != Some(v.off) {
+                let len = v.end - s;
+                let mut v = self.vmas.remove(&s).expect("found");
+                let fresh = match v.file_pages {
+                    Some(f) => {
+                        cx.mf.settle(f, len).map_err(|_| libc::EFAULT)?;
+                        cx.mf.inc_ref(f, len);
+                        f
+                    }
+                    None => cx.mf.alloc(len).map_err(io_errno)?,
+                };
+                cx.mf.dec_ref(v.off, len);
+                v.off = fresh;
+                self.insert_entry(cx, s, v)?;
+            }
+            cur = next;
+        }
+        Ok(())
+    }
+
     /// MADV_DONTFORK (`on`) or MADV_DOFORK: marks the mappings in `[addr, addr + len)`
     /// (page-aligned) left out of a fork, or not. As Linux, the mapped parts are marked
     /// and a gap is ENOMEM.
-    pub(crate) fn set_dontfork(&mut self, addr: u64, len: u64, on: bool) -> Result<(), Errno> {
+    pub(crate) fn set_dontfork(
+        &mut self,
+        mf: &MemoryFile,
+        addr: u64,
+        len: u64,
+        on: bool,
+    ) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(libc::EINVAL)?;
         if len == 0 {
             return Ok(());
         }
-        self.split(addr);
-        self.split(end);
+        self.split(mf, addr);
+        self.split(mf, end);
         let mut cur = addr;
         let mut gap = false;
         for (&s, v) in self.vmas.range_mut(addr..end) {
@@ -807,10 +973,9 @@ impl Mm {
         if old_len > 0 && old + old_len == ext_end {
             if let Ok(tail) = GuestRange::new(ext_end, new_len - old_len) {
                 if self.is_free(tail.start(), tail.end()) {
-                    let (_, v) = self.find(old).ok_or(libc::EFAULT)?;
-                    let (prot, shared, name, df) = (v.prot, v.shared, v.name.clone(), v.dontfork);
-                    self.insert_fresh(cx, tail, prot, shared, &name)?;
-                    self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = df;
+                    let (s, v) = self.find(ext_end - PAGE).ok_or(libc::EFAULT)?;
+                    let v = v.clone();
+                    self.grow_tail(cx, tail, s, &v)?;
                     return Ok(old);
                 }
             }
@@ -901,11 +1066,9 @@ impl Mm {
         } else {
             old_len
         };
-        let (_, first) = self.find(old).ok_or(libc::EFAULT)?;
-        let (prot, shared, name, df) =
-            (first.prot, first.shared, first.name.clone(), first.dontfork);
-        self.split(old);
-        self.split(old + keep);
+        let shared = self.find(old).ok_or(libc::EFAULT)?.1.shared;
+        self.split(cx.mf, old);
+        self.split(cx.mf, old + keep);
         let keys: Vec<u64> = self.vmas.range(old..old + keep).map(|(&k, _)| k).collect();
         let mut moved = Vec::new();
         if copy || (dont_unmap && shared) {
@@ -913,6 +1076,7 @@ impl Mm {
             for k in keys {
                 let v = self.vmas[&k].clone();
                 cx.mf.inc_ref(v.off, v.end - k);
+                v.hold(cx.mf, k, true);
                 moved.push((k, v));
             }
         } else {
@@ -922,27 +1086,34 @@ impl Mm {
             let src = table_range(old, old + keep)?;
             if dont_unmap {
                 for (k, v) in &moved {
-                    self.insert_fresh(cx, table_range(*k, v.end)?, v.prot, false, &v.name)?;
+                    match v.file_pages {
+                        // A private mapping of a file maps the file's pages again.
+                        Some(f) => {
+                            let mut s = v.clone();
+                            s.off = f;
+                            cx.mf.inc_ref(f, v.end - k);
+                            s.hold(cx.mf, *k, true);
+                            self.insert_entry(cx, *k, s)?;
+                        }
+                        None => {
+                            self.insert_fresh(cx, table_range(*k, v.end)?, v.prot, false, &v.name)?
+                        }
+                    }
                 }
             } else {
                 cx.plat.unmap(self.id, src).map_err(io_errno)?;
             }
         }
+        let last = moved.last().map(|(k, v)| (*k, v.clone()));
         for (k, mut v) in moved {
             let ns = dest.start() + (k - old);
             v.end = dest.start() + (v.end - old);
-            let hp = self.host_prot(cx, &v, ns);
-            if cx.mf.tracking() && hp & PROT_WRITE != 0 {
-                self.dirty.push((ns, v.end));
-            }
-            let r = table_range(ns, v.end)?;
-            self.vmas.insert(ns, v.clone());
-            cx.map(self.id, r, hp, v.off).map_err(io_errno)?;
+            self.insert_entry(cx, ns, v)?;
         }
         if dest.len() > keep {
             let tail = table_range(dest.start() + keep, dest.end())?;
-            self.insert_fresh(cx, tail, prot, shared, &name)?;
-            self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = df;
+            let (k, v) = last.ok_or(libc::EFAULT)?;
+            self.grow_tail(cx, tail, k, &v)?;
         }
         Ok(dest.start())
     }
@@ -973,6 +1144,7 @@ impl Mm {
         };
         for (&s, v) in self.vmas.iter().filter(|(_, v)| !v.dontfork) {
             cx.mf.inc_ref(v.off, v.end - s);
+            v.hold(cx.mf, s, true);
             let prot = if v.shared {
                 self.host_prot(cx, v, s)
             } else {
@@ -993,7 +1165,7 @@ impl Mm {
         let Some((s, v)) = self.find(addr) else {
             return false;
         };
-        if v.prot & PROT_WRITE == 0 {
+        if v.prot & PROT_WRITE == 0 || v.past_end {
             return false;
         }
         // Pages still the shared image's: this address space gets their copy (its own
@@ -1119,8 +1291,8 @@ impl Mm {
         }
         let new = cx.mf.alloc(len).map_err(io_errno)?;
         cx.mf.copy_within(off, new, len);
-        self.split(w0);
-        self.split(w1);
+        self.split(cx.mf, w0);
+        self.split(cx.mf, w1);
         let piece = self.vmas.get_mut(&w0).expect("split");
         cx.mf.dec_ref(piece.off, len);
         piece.off = new;
@@ -1140,7 +1312,7 @@ impl Mm {
         let end = addr.checked_add(len as u64).ok_or(libc::EFAULT)?;
         while cur < end {
             let (s, v) = self.find(cur).ok_or(libc::EFAULT)?;
-            if v.prot & prot != prot {
+            if v.prot & prot != prot || v.past_end {
                 return Err(libc::EFAULT);
             }
             let n = (v.end.min(end) - cur) as usize;
@@ -1160,7 +1332,7 @@ impl Mm {
         let mut cur = addr;
         while cur < end {
             match self.find(cur) {
-                Some((_, v)) if v.prot & prot == prot => cur = v.end.min(end),
+                Some((_, v)) if v.prot & prot == prot && !v.past_end => cur = v.end.min(end),
                 _ => break,
             }
         }
@@ -1290,6 +1462,7 @@ impl Mm {
     pub fn destroy(&mut self, cx: &mut MmCtx) {
         for (&s, v) in &self.vmas {
             cx.mf.dec_ref(v.off, v.end - s);
+            v.hold(cx.mf, s, false);
         }
         self.vmas.clear();
         cx.plat.destroy_address_space(self.id);
@@ -1352,6 +1525,9 @@ mod tests {
                 off: 0,
                 name: String::new(),
                 dontfork: false,
+                file_pages: None,
+                shm: None,
+                past_end: false,
             },
         );
         mm.remap_all(&mut cx).unwrap();

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Mm, MmCtx, Vma};
+use super::{Mm, MmCtx, Shm, Vma};
 
 /// One mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +18,14 @@ pub struct VmaState {
     pub name: String,
     /// MADV_DONTFORK: a forked child does not get it.
     pub dontfork: bool,
+    /// A private mapping of a file: memory-file offset of the file's pages from `start`
+    /// (the mapping holds a reference of each).
+    pub file_pages: Option<u64>,
+    /// Shared anonymous memory: its object's memory-file bytes (offset, size), of which
+    /// the mapping holds a reference.
+    pub shm: Option<(u64, u64)>,
+    /// Pages past the end of shared anonymous memory's object (SIGBUS).
+    pub past_end: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +69,9 @@ impl Mm {
                         off,
                         name,
                         dontfork,
+                        file_pages,
+                        shm,
+                        past_end,
                     } = v;
                     VmaState {
                         start,
@@ -70,6 +81,9 @@ impl Mm {
                         off: *off,
                         name: name.clone(),
                         dontfork: *dontfork,
+                        file_pages: *file_pages,
+                        shm: shm.map(|o| (o.base, o.size)),
+                        past_end: *past_end,
                     }
                 })
                 .collect(),
@@ -103,6 +117,9 @@ impl Mm {
                     off: v.off,
                     name: v.name.clone(),
                     dontfork: v.dontfork,
+                    file_pages: v.file_pages,
+                    shm: v.shm.map(|(base, size)| Shm { base, size }),
+                    past_end: v.past_end,
                 },
             );
         }

@@ -415,6 +415,16 @@ pub(crate) fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
     check(r as libc::c_long).map(drop)
 }
 
+/// Gives the `len` bytes of a shared file mapping at `at` their memory now, as a write
+/// fault would (MADV_POPULATE_WRITE: the pages count as data, which pages fallocate
+/// gives a shmem file do not until written).
+pub(crate) fn populate_write(at: *mut u8, len: usize) -> io::Result<()> {
+    const MADV_POPULATE_WRITE: i32 = 23;
+    // SAFETY: the caller's range is of a mapping it owns; the advice changes no byte.
+    let r = unsafe { libc::madvise(at.cast(), len, MADV_POPULATE_WRITE) };
+    check(r as libc::c_long).map(drop)
+}
+
 /// Replaces the sentry's mapping at `at` (`len` bytes, page-aligned) with `len` bytes of
 /// `fd` from `off`, shared, with `prot`.
 ///

@@ -112,8 +112,17 @@ pub(super) fn mmap(c: &mut SysCtx) -> Sys {
         }
         // Unnamed even with MAP_GROWSDOWN: only the stack execve made is "[stack]" in
         // /proc/PID/maps, as on Linux.
+        // MAP_POPULATE of writable memory: its pages are committed at once (Linux
+        // counts them in the RSS); readable only, they would be the zero page.
+        let populate = flags & libc::MAP_POPULATE != 0 && prot & libc::PROT_WRITE != 0;
         return ret(c
-            .with_mm(|mm, cx| mm.map_anon(cx, addr, len, prot, shared, fixed, ""))
+            .with_mm(|mm, cx| {
+                let a = mm.map_anon(cx, addr, len, prot, shared, fixed, "")?;
+                if populate {
+                    mm.populate(cx, a, page_up(len))?;
+                }
+                Ok(a)
+            })
             .map(|a| a as i64));
     }
     // A file mapping: the file's bytes are copied into fresh memory.
@@ -257,26 +266,13 @@ pub(super) fn madvise(c: &mut SysCtx) -> Sys {
         return err(libc::EINVAL);
     }
     if advice == libc::MADV_DONTNEED {
-        // Private anonymous memory reads back as zeroes: give the range fresh pages.
-        return ret(c.with_mm(|mm, cx| {
-            let mut cur = addr;
-            while cur < addr + len {
-                let Some((_, v)) = mm.find(cur) else {
-                    return Err(libc::ENOMEM);
-                };
-                let end = v.end.min(addr + len);
-                let (prot, shared, name) = (v.prot, v.shared, v.name.clone());
-                if !shared {
-                    mm.map_anon(cx, cur, end - cur, prot, false, true, &name)?;
-                }
-                cur = end;
-            }
-            Ok(0)
-        }));
+        return ret(c.with_mm(|mm, cx| mm.dont_need(cx, addr, len)).map(|_| 0));
     }
     if advice == libc::MADV_DONTFORK || advice == libc::MADV_DOFORK {
         let on = advice == libc::MADV_DONTFORK;
-        return ret(c.with_mm(|mm, _| mm.set_dontfork(addr, len, on)).map(|_| 0));
+        return ret(c
+            .with_mm(|mm, cx| mm.set_dontfork(cx.mf, addr, len, on))
+            .map(|_| 0));
     }
     Sys::Ret(0)
 }

@@ -395,9 +395,8 @@ const LIST: &[Syscall] = &[
         "returns at once: the host schedules the guest's threads",
     ),
     sys(25, "mremap").serves(mm::mremap).partial(
-        "a grown shared mapping gets fresh shared memory past the old end (not the rest of its \
-         object, nor SIGBUS past it), and a grown file mapping zeroes rather than the file's \
-         further pages",
+        "a grown file mapping gets zeroes rather than the file's further pages (shared anonymous \
+         memory gets the rest of its object, SIGBUS past its end, as Linux)",
     ),
     sys(26, "msync").serves(mm::msync).partial(
         "writes every page cache back (not only the range's); MS_INVALIDATE has nothing to do \
@@ -405,9 +404,10 @@ const LIST: &[Syscall] = &[
     ),
     sys(27, "mincore").missing("glibc does not need it").quiet(),
     sys(28, "madvise").serves(mm::madvise).partial(
-        "MADV_DONTNEED gives private memory fresh zero pages; MADV_DONTFORK and MADV_DOFORK mark \
-         mappings a fork leaves out or copies; every other advice is accepted and ignored, \
-         MADV_WIPEONFORK included",
+        "MADV_DONTNEED gives private anonymous memory fresh zero pages and a private file \
+         mapping its file's pages again; MADV_DONTFORK and MADV_DOFORK mark mappings a fork \
+         leaves out or copies; every other advice is accepted and ignored, MADV_WIPEONFORK \
+         included",
     ),
     sys(29, "shmget"),
     sys(30, "shmat"),
