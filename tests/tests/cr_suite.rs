@@ -56,6 +56,7 @@ const PROGRAMS: &[&str] = &[
     "requeue_pi",
     "ptrace",
     "mapobj",
+    "ioacct",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -35,6 +35,8 @@ impl Kernel {
             Sys::Ret(v) => {
                 let t = self.task_mut(tid);
                 t.regs.rax = v as u64;
+                let nr = t.regs.orig_rax;
+                t.io.account(nr, v);
                 t.end_call();
                 if !self.ptrace_syscall_exit(tid) {
                     self.deliver_and_resume(tid);

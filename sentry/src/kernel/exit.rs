@@ -121,8 +121,10 @@ impl Kernel {
         }
         // What it used joins its process's exited threads' CPU time.
         let used = self.task_cpu(tid);
+        let io = self.tasks[&tid].io;
         if let Some(g) = self.tgs.get_mut(&tgid) {
             g.cpu_exited = g.cpu_exited.saturating_add(used);
+            g.io_exited.add(&io);
         }
         // A private address space dies with its group; take the siblings with it.
         self.release_mm(tid, host_gone);

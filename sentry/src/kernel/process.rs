@@ -177,6 +177,7 @@ impl Kernel {
             cpu_base: 0,
             sched: parent.sched.forked(),
             creds: parent.creds.clone(),
+            io: Default::default(),
         };
         if let Ok(fpu) = self.plat.get_fpu(p_host) {
             let _ = self.plat.set_fpu(host, &fpu);
@@ -209,6 +210,7 @@ impl Kernel {
                 posix_timers: Default::default(),
                 itimer_cpu: [None; 2],
                 cpu_exited: 0,
+                io_exited: Default::default(),
                 cpu_children: 0,
                 did_exec: false,
                 rlimits: pg.rlimits.clone(),

@@ -216,9 +216,24 @@ fn task_node(
             smaps(&k.mf, &k.mms[&t.mm].mm)
         }))),
         ["statm"] => Ok(file(format!("{} {} 0 0 0 0 0\n", vm_kb / 4, rss_kb() / 4))),
-        ["io"] => Ok(file(
-            "rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n".into(),
-        )),
+        ["io"] => {
+            // A process's: its live threads' and its exited threads'; a thread's own.
+            let io = if whole {
+                g.threads
+                    .iter()
+                    .filter_map(|t| k.tasks.get(t))
+                    .fold(g.io_exited, |mut a, t| {
+                        a.add(&t.io);
+                        a
+                    })
+            } else {
+                t.map(|t| t.io).unwrap_or_default()
+            };
+            Ok(file(format!(
+                "rchar: {}\nwchar: {}\nsyscr: {}\nsyscw: {}\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n",
+                io.rchar, io.wchar, io.syscr, io.syscw
+            )))
+        }
         ["limits"] => Ok(file(limits(&g.rlimits))),
         ["uid_map"] | ["gid_map"] => Ok(file("         0          0 4294967295\n".into())),
         ["oom_score"] | ["oom_score_adj"] => Ok(file("0\n".into())),

@@ -117,6 +117,7 @@ impl Kernel {
             posix_timers: Default::default(),
             itimer_cpu: [None; 2],
             cpu_exited: 0,
+            io_exited: Default::default(),
             cpu_children: 0,
             did_exec: false,
             rlimits: rlimits.to_vec(),
@@ -172,6 +173,7 @@ impl Kernel {
             cpu_base: 0,
             sched: Sched::initial(online_cpus(), host_nice()),
             creds: creds.clone(),
+            io: Default::default(),
         };
         self.host2tid.insert(host_tid, pid);
         self.tasks.insert(pid, task);

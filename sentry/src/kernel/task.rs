@@ -91,6 +91,60 @@ pub(crate) struct Task {
     /// calling thread's; glibc's wrappers make every thread call it). Its process's
     /// `creds` are its leader's (what others see of the process).
     pub creds: crate::creds::Creds,
+    /// Its I/O accounting (/proc/PID/task/TID/io).
+    pub io: IoAcct,
+}
+
+/// I/O accounting, as /proc/PID/io shows it: bytes the read and write family of calls
+/// moved (`rchar`, `wchar`) and how many such calls were made (`syscr`, `syscw`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IoAcct {
+    pub rchar: u64,
+    pub wchar: u64,
+    pub syscr: u64,
+    pub syscw: u64,
+}
+
+impl IoAcct {
+    pub(crate) fn add(&mut self, o: &IoAcct) {
+        self.rchar = self.rchar.saturating_add(o.rchar);
+        self.wchar = self.wchar.saturating_add(o.wchar);
+        self.syscr = self.syscr.saturating_add(o.syscr);
+        self.syscw = self.syscw.saturating_add(o.syscw);
+    }
+
+    /// Counts system call `nr` that returned `ret`, as Linux's vfs_read and vfs_write
+    /// do: a call of the read family (of the write family) counts in `syscr` (`syscw`)
+    /// unless its fd was bad, the bytes it moved in `rchar` (`wchar`); sendfile and
+    /// copy_file_range count on both sides.
+    pub(crate) fn account(&mut self, nr: u64, ret: i64) {
+        let (read, write) = match nr as i64 {
+            libc::SYS_read
+            | libc::SYS_pread64
+            | libc::SYS_readv
+            | libc::SYS_preadv
+            | libc::SYS_preadv2 => (true, false),
+            libc::SYS_write
+            | libc::SYS_pwrite64
+            | libc::SYS_writev
+            | libc::SYS_pwritev
+            | libc::SYS_pwritev2 => (false, true),
+            libc::SYS_sendfile | libc::SYS_copy_file_range => (true, true),
+            _ => return,
+        };
+        if ret == -(libc::EBADF as i64) {
+            return;
+        }
+        let moved = ret.max(0) as u64;
+        if read {
+            self.syscr = self.syscr.saturating_add(1);
+            self.rchar = self.rchar.saturating_add(moved);
+        }
+        if write {
+            self.syscw = self.syscw.saturating_add(1);
+            self.wchar = self.wchar.saturating_add(moved);
+        }
+    }
 }
 
 /// Exit or stop status of a thread group, as wait reports it.
@@ -141,6 +195,8 @@ pub(crate) struct ThreadGroup {
     pub itimer_cpu: [Option<(u64, u64)>; 2],
     /// CPU time used by its threads that have exited, in ns.
     pub cpu_exited: u64,
+    /// The I/O accounting of its threads that have exited.
+    pub io_exited: IoAcct,
     /// CPU time used by its children it has reaped with wait (with what their own
     /// reaped children used), in ns: getrusage's RUSAGE_CHILDREN.
     pub cpu_children: u64,
@@ -358,6 +414,8 @@ pub struct TaskState {
     pub sched: Sched,
     /// The thread's own credentials.
     pub creds: CredsState,
+    /// Its I/O accounting.
+    pub io: IoAcct,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -420,6 +478,7 @@ impl Task {
             cpu_base: _, // saved as the whole of what it used (`cpu_ns`)
             sched,
             creds,
+            io,
         } = self;
         TaskState {
             tid: *tid,
@@ -444,6 +503,7 @@ impl Task {
             cpu_ns,
             sched: *sched,
             creds: CredsState::save(creds),
+            io: *io,
         }
     }
 
@@ -478,6 +538,7 @@ impl Task {
             cpu_base: s.cpu_ns,
             sched: s.sched,
             creds: s.creds.restore(),
+            io: s.io,
         }
     }
 }
@@ -502,6 +563,8 @@ pub struct ThreadGroupState {
     /// `cpu_exited`).
     pub itimer_cpu: [Option<(u64, u64)>; 2],
     pub cpu_exited: u64,
+    /// I/O accounting of its threads that have exited.
+    pub io_exited: IoAcct,
     /// CPU time of its reaped children (RUSAGE_CHILDREN).
     pub cpu_children: u64,
     pub did_exec: bool,
@@ -531,6 +594,7 @@ impl ThreadGroup {
             itimer_real,
             itimer_cpu,
             cpu_exited,
+            io_exited,
             cpu_children,
             did_exec,
             posix_timers,
@@ -556,6 +620,7 @@ impl ThreadGroup {
             itimer_real: *itimer_real,
             itimer_cpu: *itimer_cpu,
             cpu_exited: *cpu_exited,
+            io_exited: *io_exited,
             cpu_children: *cpu_children,
             did_exec: *did_exec,
             posix_timers: posix_timers.save(),
@@ -584,6 +649,7 @@ impl ThreadGroup {
             itimer_real: s.itimer_real,
             itimer_cpu: s.itimer_cpu,
             cpu_exited: s.cpu_exited,
+            io_exited: s.io_exited,
             cpu_children: s.cpu_children,
             did_exec: s.did_exec,
             posix_timers: PosixTimers::restore(&s.posix_timers),
