@@ -371,6 +371,7 @@ pub(crate) mod testing {
             devpts: Default::default(),
             cpus: 1,
             caches: Default::default(),
+            uts_events: Default::default(),
         }
     }
 

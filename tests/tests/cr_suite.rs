@@ -57,6 +57,7 @@ const PROGRAMS: &[&str] = &[
     "ptrace",
     "mapobj",
     "ioacct",
+    "uts_poll",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -173,6 +173,15 @@ fn mappings_keep_their_objects_as_on_the_host() {
 }
 
 #[test]
+fn uts_names_in_proc_sys_are_polled_as_on_the_host() {
+    // In a UTS namespace of its own: epoll takes /proc/sys/kernel/hostname and
+    // domainname, a change of the name after the open is POLLERR once for each
+    // description, poll sees POLLIN always and POLLERR|POLLPRI after a change: the same
+    // lines as natively.
+    same_as_on_the_host("uts_poll", &[]);
+}
+
+#[test]
 fn requeue_pi_behaves_as_on_the_host() {
     // FUTEX_WAIT_REQUEUE_PI waiters moved by FUTEX_CMP_REQUEUE_PI to a free PI futex (the
     // first given it, the others owning it in turn) and to a held one (moved, woken at

@@ -586,6 +586,7 @@ mod tests {
             devpts: Default::default(),
             cpus: 1,
             caches: Default::default(),
+            uts_events: Default::default(),
         };
         (vfs, dir)
     }

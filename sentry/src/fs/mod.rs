@@ -142,6 +142,9 @@ pub struct Vfs {
     pub(crate) cpus: u64,
     /// The page caches of mapped host files.
     pub(crate) caches: std::rc::Rc<pagecache::PageCaches>,
+    /// How often the host and domain names were set (in any UTS namespace), for the
+    /// pollers of /proc/sys/kernel/{hostname,domainname}.
+    pub(crate) uts_events: std::rc::Rc<synthetic::UtsEvents>,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {

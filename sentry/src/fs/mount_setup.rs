@@ -150,5 +150,6 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         devpts: Default::default(),
         cpus: 1,
         caches: Default::default(),
+        uts_events: Default::default(),
     })
 }

@@ -10,26 +10,62 @@
 //! Saved with their content as of the open (and their path), so a restored reader goes on
 //! where it was.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Invalid;
 use crate::fs::file::{anon_stat, read_held, seek_in, seek_without_end, FileImpl, IoErr, Mappable};
 use crate::fs::persist::{CheckCtx, FileMeta, KindError, Persist, RestoreCtx, SaveCtx};
 use crate::mm::Errno;
+use crate::wait::WaitKey;
 
 /// A synthetic directory entry (name, d_type).
 pub(crate) type DirEnt = (String, u8);
+
+/// How often each of the host name (0) and the domain name (1) was set since the
+/// sentry started (or restored).
+#[derive(Default)]
+pub(crate) struct UtsEvents([Cell<u64>; 2]);
+
+impl UtsEvents {
+    /// The name `which` was set: its pollers are to be woken on `uts_key(which)`.
+    pub(crate) fn changed(&self, which: usize) {
+        let c = &self.0[which];
+        c.set(c.get().wrapping_add(1));
+    }
+}
+
+/// What the pollers of /proc/sys/kernel/hostname (`which` 0) or domainname (1) wait on.
+/// (Kernel object ids never reach this range.)
+pub(crate) fn uts_key(which: usize) -> WaitKey {
+    WaitKey::Object(1 << 61 | which as u64)
+}
+
+/// A /proc/sys/kernel/{hostname,domainname} description watching its name, as Linux's
+/// proc_sys_poll: a change since it last polled is POLLERR|POLLPRI once.
+struct UtsWatch {
+    events: Rc<UtsEvents>,
+    which: usize,
+    seen: Cell<u64>,
+}
 
 /// A generated file: its bytes as of open (or its last refresh).
 pub struct SynthFile {
     data: Vec<u8>,
     /// The procfs path (below /proc) it is made anew from, for a process's file.
     pub(crate) source: Option<Vec<String>>,
+    watch: Option<UtsWatch>,
 }
 
 impl SynthFile {
     pub fn new(data: Vec<u8>) -> Self {
-        SynthFile { data, source: None }
+        SynthFile {
+            data,
+            source: None,
+            watch: None,
+        }
     }
 
     /// A process's file, made from procfs path `source`.
@@ -37,7 +73,19 @@ impl SynthFile {
         SynthFile {
             data,
             source: Some(source),
+            watch: None,
         }
+    }
+
+    /// /proc/sys/kernel/hostname (`which` 0) or domainname (1): polls report a change of
+    /// the name made after this.
+    pub(crate) fn watch_uts(&mut self, events: Rc<UtsEvents>, which: usize) {
+        let seen = Cell::new(events.0[which].get());
+        self.watch = Some(UtsWatch {
+            events,
+            which,
+            seen,
+        });
     }
 
     /// Its content as it is now.
@@ -81,7 +129,25 @@ impl FileImpl for SynthFile {
     }
 
     fn epoll_watchable(&self) -> bool {
-        false
+        self.watch.is_some()
+    }
+
+    /// Always readable; a file watching a name adds POLLERR|POLLPRI once after each
+    /// change (as Linux's proc_sys_poll, whatever events were asked for).
+    fn readiness(&self, events: i16) -> (i16, Vec<WaitKey>) {
+        let plain = events & (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM);
+        let Some(w) = &self.watch else {
+            return (plain, Vec::new());
+        };
+        let now = w.events.0[w.which].get();
+        let changed = now != w.seen.get();
+        w.seen.set(now);
+        let r = if changed {
+            plain | libc::POLLERR | (events & libc::POLLPRI)
+        } else {
+            plain
+        };
+        (r, vec![uts_key(w.which)])
     }
 }
 
@@ -175,29 +241,62 @@ pub struct SynthFileState {
     pub data: Vec<u8>,
     /// The procfs path of a process's file.
     pub source: Option<Vec<String>>,
+    /// A description of /proc/sys/kernel/hostname (0) or domainname (1) watching its
+    /// name, and whether a change it has not reported is due.
+    pub watch: Option<(u8, bool)>,
 }
 
 impl Persist for SynthFile {
     type State = SynthFileState;
 
     fn save(&self, _: &mut SaveCtx) -> SynthFileState {
-        let SynthFile { data, source } = self;
+        let SynthFile {
+            data,
+            source,
+            watch,
+        } = self;
         SynthFileState {
             data: data.clone(),
             source: source.clone(),
+            watch: watch.as_ref().map(|w| {
+                let due = w.events.0[w.which].get() != w.seen.get();
+                (w.which as u8, due)
+            }),
         }
     }
 
-    fn restore(_: &mut RestoreCtx, _: &FileMeta, s: &SynthFileState) -> Result<Self, KindError> {
+    fn restore(cx: &mut RestoreCtx, _: &FileMeta, s: &SynthFileState) -> Result<Self, KindError> {
+        let watch = s.watch.map(|(which, due)| {
+            let events = cx.vfs().uts_events.clone();
+            let now = events.0[which as usize].get();
+            // The counts start again: a change not yet reported stays due.
+            let seen = Cell::new(if due { now.wrapping_sub(1) } else { now });
+            UtsWatch {
+                events,
+                which: which as usize,
+                seen,
+            }
+        });
         Ok(SynthFile {
             data: s.data.clone(),
             source: s.source.clone(),
+            watch,
         })
     }
 
     /// Any bytes are a file's (the image's size cap bounds them), and any path is only
-    /// ever looked up in procfs, which refuses names it does not have.
-    fn check(_: &CheckCtx, _: &SynthFileState) -> Result<(), Invalid> {
+    /// ever looked up in procfs, which refuses names it does not have; a watched name is
+    /// the host name's or the domain name's.
+    fn check(_: &CheckCtx, s: &SynthFileState) -> Result<(), Invalid> {
+        if let Some((which, _)) = s.watch {
+            if which > 1 {
+                return Err(crate::checks::bad(
+                    "generated file",
+                    "watch",
+                    format!("{which} names no UTS name"),
+                ));
+            }
+        }
         Ok(())
     }
 }

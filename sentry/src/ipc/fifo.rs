@@ -234,6 +234,7 @@ mod tests {
             devpts: Default::default(),
             cpus: 1,
             caches: Default::default(),
+            uts_events: Default::default(),
         };
         let t = table(&[&end]);
         let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();

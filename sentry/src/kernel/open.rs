@@ -361,10 +361,23 @@ impl Kernel {
                         if wants_write && !check {
                             return Err(libc::EACCES);
                         }
-                        match source {
-                            Some(src) => Box::new(SynthFile::live(d, src)),
-                            None => Box::new(SynthFile::new(d)),
+                        let uts = match r.rel.as_slice() {
+                            [s, k, n] if s == "sys" && k == "kernel" && n == "hostname" => Some(0),
+                            [s, k, n] if s == "sys" && k == "kernel" && n == "domainname" => {
+                                Some(1)
+                            }
+                            _ => None,
+                        };
+                        let mut f = match source {
+                            Some(src) => SynthFile::live(d, src),
+                            None => SynthFile::new(d),
+                        };
+                        if let Some(w) =
+                            uts.filter(|_| matches!(self.vfs.mounts[r.mount].fs, MountFs::Proc))
+                        {
+                            f.watch_uts(self.vfs.uts_events.clone(), w);
                         }
+                        Box::new(f)
                     }
                     SynthNode::Dev(d) => Box::new(DevFile::new(d)),
                     SynthNode::Tty(node) => self.open_tty(tid, node, flags)?,

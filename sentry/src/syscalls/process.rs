@@ -458,12 +458,18 @@ pub(super) fn set_uts_name(c: &mut SysCtx, domain: bool) -> Sys {
     }
     let b = crate::kernel::uts::name_of(&tryk!(c.read_mem(name, len as usize)));
     let uts = c.uts();
-    let mut u = uts.borrow_mut();
-    if domain {
-        u.domainname = b;
-    } else {
-        u.hostname = b;
+    {
+        let mut u = uts.borrow_mut();
+        if domain {
+            u.domainname = b;
+        } else {
+            u.hostname = b;
+        }
     }
+    // Its pollers in /proc/sys/kernel get POLLERR (any namespace's change, as Linux).
+    let which = domain as usize;
+    c.vfs().uts_events.changed(which);
+    c.notify(&crate::fs::synthetic::uts_key(which));
     Sys::Ret(0)
 }
 
