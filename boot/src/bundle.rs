@@ -275,6 +275,7 @@ impl Bundle {
                 .collect(),
             masked_paths: linux.masked_paths,
             readonly_paths: linux.readonly_paths,
+            guest_mounts: None,
         };
         Ok(SandboxPlan { config, recursive })
     }

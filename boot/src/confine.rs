@@ -245,6 +245,24 @@ pub fn enter_root(plan: &RootPlan) -> Result<SandboxConfig, ConfineError> {
             _ => {}
         }
     }
+    // A tmpfs of the sandbox's own for the mounts the guest makes itself (mount(2) of a
+    // tmpfs: a directory of it each); nothing of the host is in it.
+    let guest_mounts = PathBuf::from(format!("{MOUNTS}/guest"));
+    let at = inside(&guest_mounts.to_string_lossy());
+    mount_point(&at, true)?;
+    nix::mount::mount(
+        Some("tmpfs"),
+        &at,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0700"),
+    )
+    .map_err(|e| ConfineError::Attach {
+        what: "a tmpfs for the guest's own mounts".into(),
+        path: at.clone(),
+        source: io_err(e),
+    })?;
+    out.guest_mounts = Some(guest_mounts);
     drop(trees);
     drop(root_tree);
 

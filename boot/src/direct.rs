@@ -150,6 +150,7 @@ pub fn config(opts: &DoOptions) -> Result<SandboxConfig, DoError> {
         rlimits: host_rlimits(),
         masked_paths: Vec::new(),
         readonly_paths: Vec::new(),
+        guest_mounts: None,
     })
 }
 

@@ -70,6 +70,10 @@ pub struct SandboxConfig {
     pub masked_paths: Vec<String>,
     /// Guest paths that are read-only (OCI `readonlyPaths`).
     pub readonly_paths: Vec<String>,
+    /// A host directory (a tmpfs of the sandbox's own) where the guest's mount(2) makes
+    /// its tmpfs mounts; `None`: the guest mounts no tmpfs (ENODEV).
+    #[serde(default)]
+    pub guest_mounts: Option<PathBuf>,
 }
 
 impl SandboxConfig {
@@ -103,6 +107,7 @@ impl SandboxConfig {
             rlimits: vec![],
             masked_paths: vec![],
             readonly_paths: vec![],
+            guest_mounts: None,
         }
     }
 }

@@ -372,6 +372,7 @@ pub(crate) mod testing {
             cpus: 1,
             caches: Default::default(),
             uts_events: Default::default(),
+            guest: Default::default(),
         }
     }
 

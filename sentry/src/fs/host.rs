@@ -580,6 +580,9 @@ mod tests {
                 readonly,
                 nosuid: false,
                 fstype: "bind".into(),
+                flags: crate::fs::mounts::MS_RELATIME,
+                seen: vec![crate::fs::mounts::INIT_MNT_NS],
+                guest: false,
             }],
             scratch: Vec::new(),
             inos: Default::default(),
@@ -587,6 +590,7 @@ mod tests {
             cpus: 1,
             caches: Default::default(),
             uts_events: Default::default(),
+            guest: Default::default(),
         };
         (vfs, dir)
     }

@@ -21,6 +21,7 @@ pub(crate) mod inotify;
 pub(crate) mod lock;
 pub(crate) mod memfd;
 pub(crate) mod mount_setup;
+pub(crate) mod mounts;
 pub(crate) mod pagecache;
 pub(crate) mod persist;
 pub(crate) mod proccomm;
@@ -66,6 +67,28 @@ pub struct Mount {
     pub nosuid: bool,
     /// Guest-visible type, for /proc/mounts.
     pub fstype: String,
+    /// Its other flags (`mounts::MOUNT_FLAGS`: MS_NODEV, MS_NOEXEC, the atime ones).
+    pub flags: u64,
+    /// The mount namespaces that see it (`mounts`); none once unmounted from all.
+    pub seen: Vec<u64>,
+    /// Made by the guest's mount(2).
+    pub guest: bool,
+}
+
+impl Mount {
+    /// A mount of the sandbox's config, seen by the sandbox's mount namespace.
+    pub fn new(at: Vec<String>, fs: MountFs, readonly: bool, nosuid: bool, fstype: &str) -> Mount {
+        Mount {
+            at,
+            fs,
+            readonly,
+            nosuid,
+            fstype: fstype.into(),
+            flags: mounts::MS_RELATIME,
+            seen: vec![mounts::INIT_MNT_NS],
+            guest: false,
+        }
+    }
 }
 
 /// A node of a synthetic file system.
@@ -145,6 +168,8 @@ pub struct Vfs {
     /// How often the host and domain names were set (in any UTS namespace), for the
     /// pollers of /proc/sys/kernel/{hostname,domainname}.
     pub(crate) uts_events: std::rc::Rc<synthetic::UtsEvents>,
+    /// The guest's own mounts and the namespace walking now (`mounts`).
+    pub(crate) guest: mounts::GuestMounts,
 }
 
 pub(crate) fn join(comps: &[String]) -> String {
@@ -314,7 +339,8 @@ impl Vfs {
         let mut best = 0;
         let mut best_len = 0;
         for (i, m) in self.mounts.iter().enumerate() {
-            if m.at.len() <= comps.len()
+            if self.visible(m)
+                && m.at.len() <= comps.len()
                 && comps[..m.at.len()] == m.at[..]
                 && m.at.len() >= best_len
             {
@@ -534,6 +560,7 @@ impl Vfs {
                     if self
                         .mounts
                         .iter()
+                        .filter(|m| self.visible(m))
                         .any(|m| m.at.len() > comps.len() && m.at[..comps.len()] == comps[..]) => {}
                 Err(e) => return Err(e),
             }
@@ -659,7 +686,7 @@ impl Vfs {
 
     pub fn statfs(&self, r: &Resolved) -> Result<(libc::statfs, u64), Errno> {
         let m = &self.mounts[r.mount];
-        let flags = if m.readonly { 1 } else { 0 } | if m.nosuid { 2 } else { 0 };
+        let flags = m.st_flags();
         let st = match &m.fs {
             MountFs::Host { root, .. } => host_sys::fstatfs(root.as_fd())?,
             MountFs::Proc => synth_statfs(PROC_SUPER_MAGIC),

@@ -93,6 +93,9 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         readonly: config.root_readonly,
         nosuid: false,
         fstype: "rootfs".into(),
+        flags: crate::fs::mounts::MS_RELATIME,
+        seen: vec![crate::fs::mounts::INIT_MNT_NS],
+        guest: false,
     }];
     for m in &config.mounts {
         let at = crate::fs::split(&m.destination);
@@ -135,13 +138,7 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
             MountKind::Sys => (MountFs::Empty, "sysfs".to_string()),
             MountKind::Empty => (MountFs::Empty, "none".to_string()),
         };
-        mounts.push(crate::fs::Mount {
-            at,
-            fs,
-            readonly: m.readonly,
-            nosuid: m.nosuid,
-            fstype,
-        });
+        mounts.push(crate::fs::Mount::new(at, fs, m.readonly, m.nosuid, &fstype));
     }
     Ok(Vfs {
         mounts,
@@ -151,5 +148,6 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         cpus: 1,
         caches: Default::default(),
         uts_events: Default::default(),
+        guest: crate::fs::mounts::GuestMounts::new(config.guest_mounts.clone()),
     })
 }

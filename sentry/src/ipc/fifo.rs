@@ -228,6 +228,9 @@ mod tests {
                 readonly: false,
                 nosuid: false,
                 fstype: "bind".into(),
+                flags: crate::fs::mounts::MS_RELATIME,
+                seen: vec![crate::fs::mounts::INIT_MNT_NS],
+                guest: false,
             }],
             scratch: Vec::new(),
             inos: Default::default(),
@@ -235,6 +238,7 @@ mod tests {
             cpus: 1,
             caches: Default::default(),
             uts_events: Default::default(),
+            guest: Default::default(),
         };
         let t = table(&[&end]);
         let (saved, _, _) = crate::persist::save(&vfs, DEFAULT_GHOST_LIMIT, [&t], &[]).unwrap();

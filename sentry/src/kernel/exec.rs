@@ -33,6 +33,10 @@ impl Kernel {
         let guest_path = f.borrow().path.clone();
         let (m, _) = self.vfs.mount_for(&crate::fs::split(&guest_path));
         let suid_ok = !self.vfs.mounts[m].nosuid;
+        // Nothing runs from a noexec mount.
+        if self.vfs.mounts[m].flags & crate::fs::mounts::MS_NOEXEC != 0 {
+            return Err(libc::EACCES);
+        }
         if st.st_size > 1 << 30 {
             return Err(libc::ENOMEM);
         }

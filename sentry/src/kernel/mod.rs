@@ -82,6 +82,9 @@ pub(crate) struct Kernel {
     clocks: time::Clocks,
     /// The sandbox's UTS namespace (new processes of `runsc exec` join it).
     uts: uts::UtsRef,
+    /// The mount namespaces (`fs::mounts`) by inode number, with the user namespace that
+    /// owns each (mount(2) needs CAP_SYS_ADMIN there).
+    mnt_owners: BTreeMap<u64, crate::creds::UserNsRef>,
     /// The container's id (for the image's metadata).
     container_id: String,
     futex_waiters: Vec<Waiter>,
@@ -195,6 +198,10 @@ impl Kernel {
             next_pid: 1,
             vfs,
             clocks: time::Clocks::default(),
+            mnt_owners: BTreeMap::from([(
+                crate::fs::mounts::INIT_MNT_NS,
+                crate::creds::UserNsRef::init(),
+            )]),
             uts: uts::Uts::new(if config.hostname.is_empty() {
                 "localhost"
             } else {

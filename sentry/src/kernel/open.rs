@@ -388,7 +388,7 @@ impl Kernel {
                         let owner = self.tasks.get(&of).map(|t| self.tgs[&t.tgid].creds.euid);
                         if wants_write
                             && owner != Some(caller.fsuid)
-                            && !caller.has(crate::creds::CAP_DAC_OVERRIDE)
+                            && !caller.has_init(crate::creds::CAP_DAC_OVERRIDE)
                         {
                             return Err(libc::EACCES);
                         }
@@ -438,7 +438,7 @@ impl Kernel {
         }
         let caller = self.creds(tid);
         let traceable = caller.may_read_process(&g.creds)
-            && (!g.prctl.not_dumpable || caller.has(crate::creds::CAP_SYS_PTRACE));
+            && (!g.prctl.not_dumpable || caller.has_init(crate::creds::CAP_SYS_PTRACE));
         if traceable {
             Ok(())
         } else {
@@ -454,7 +454,7 @@ impl Kernel {
         let caller = self.creds(tid);
         let own = self.tasks[&tid].tgid == pid;
         let traceable = caller.may_read_process(&g.creds)
-            && (!g.prctl.not_dumpable || caller.has(crate::creds::CAP_SYS_PTRACE));
+            && (!g.prctl.not_dumpable || caller.has_init(crate::creds::CAP_SYS_PTRACE));
         if !own && !traceable {
             return Err(libc::EACCES);
         }

@@ -175,6 +175,15 @@ impl Kernel {
             return f.borrow().imp.stat();
         }
         let look = |rel: &[String]| crate::kernel::procfs::lookup(self, tid, rel);
-        self.vfs.stat_node(&look, r.mount, &r.rel)
+        let mut st = self.vfs.stat_node(&look, r.mount, &r.rel)?;
+        // A process's id map files belong to it (its effective ids), as Linux's.
+        if let Some((pid, _)) = crate::kernel::procfs::id_map_file(&r.rel) {
+            if matches!(self.vfs.mounts[r.mount].fs, crate::fs::MountFs::Proc) {
+                if let Some(g) = self.tasks.get(&pid).map(|t| &self.tgs[&t.tgid]) {
+                    (st.st_uid, st.st_gid) = (g.creds.euid, g.creds.egid);
+                }
+            }
+        }
+        Ok(st)
     }
 }

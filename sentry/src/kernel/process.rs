@@ -24,6 +24,8 @@ pub(crate) struct CloneArgs {
     pub clear_sighand: bool,
     /// clone3's set_tid: the tid the child must have.
     pub set_tid: Option<i32>,
+    /// The child's credentials when they are not its parent's (a new user namespace).
+    pub creds: Option<crate::creds::Creds>,
 }
 
 impl Kernel {
@@ -31,6 +33,17 @@ impl Kernel {
     /// flags say with its parent, running from the parent's registers with rax 0.
     /// Returns the child's tid; a vfork parent waits (`Sys::Gone`: its result is set
     /// when the child execs or exits).
+    /// A new mount namespace for task `tid`: a copy of the one it is in, owned by its
+    /// user namespace (CLONE_NEWNS). Returns its inode number.
+    pub(crate) fn new_mount_namespace(&mut self, tid: i32) -> u64 {
+        let t = &self.tasks[&tid];
+        let (from, owner) = (t.mnt, t.creds.userns.clone());
+        let ino = crate::creds::next_ns_ino();
+        self.vfs.copy_namespace(from, ino);
+        self.mnt_owners.insert(ino, owner);
+        ino
+    }
+
     pub(crate) fn clone(&mut self, tid: i32, args: CloneArgs) -> Sys {
         let CloneArgs {
             flags,
@@ -40,6 +53,7 @@ impl Kernel {
             tls,
             clear_sighand,
             set_tid,
+            creds: child_creds,
         } = args;
         // As arch_prctl(ARCH_SET_FS): a TLS base outside the guest's addresses (a
         // non-canonical one among them) is refused.
@@ -53,8 +67,8 @@ impl Kernel {
                 return err(libc::EINVAL);
             }
             let creds = self.creds(tid);
-            if !creds.has(crate::creds::CAP_SYS_ADMIN)
-                && !creds.has(crate::creds::CAP_CHECKPOINT_RESTORE)
+            if !creds.has_init(crate::creds::CAP_SYS_ADMIN)
+                && !creds.has_init(crate::creds::CAP_CHECKPOINT_RESTORE)
             {
                 return err(libc::EPERM);
             }
@@ -148,10 +162,13 @@ impl Kernel {
             fs,
             sighand,
             uts: if flags & libc::CLONE_NEWUTS != 0 {
-                Rc::new(RefCell::new(parent.uts.borrow().clone()))
+                let mut copy = parent.uts.borrow().clone();
+                copy.owner = child_creds.as_ref().unwrap_or(&parent.creds).userns.clone();
+                Rc::new(RefCell::new(copy))
             } else {
                 parent.uts.clone()
             },
+            mnt: parent.mnt,
             sigmask: parent.sigmask,
             saved_mask: None,
             pending: vec![],
@@ -176,7 +193,7 @@ impl Kernel {
             comm: parent.comm.clone(),
             cpu_base: 0,
             sched: parent.sched.forked(),
-            creds: parent.creds.clone(),
+            creds: child_creds.unwrap_or_else(|| parent.creds.clone()),
             io: Default::default(),
         };
         if let Ok(fpu) = self.plat.get_fpu(p_host) {
@@ -184,6 +201,10 @@ impl Kernel {
         }
         self.host2tid.insert(host, new_tid);
         self.tasks.insert(new_tid, child);
+        if flags & libc::CLONE_NEWNS != 0 {
+            let mnt = self.new_mount_namespace(new_tid);
+            self.tasks.get_mut(&new_tid).expect("just made").mnt = mnt;
+        }
         if flags & libc::CLONE_THREAD != 0 {
             self.tgs.get_mut(&p_tgid).expect("tg").threads.push(new_tid);
         } else {
@@ -214,7 +235,7 @@ impl Kernel {
                 cpu_children: 0,
                 did_exec: false,
                 rlimits: pg.rlimits.clone(),
-                creds: self.tasks[&tid].creds.clone(),
+                creds: self.tasks[&new_tid].creds.clone(),
                 exe: pg.exe.clone(),
                 start_ns: self.clocks.mono(),
                 // Not inherited: the subreaper mark, the death signal (fork clears it).

@@ -174,7 +174,7 @@ fn task_node(
             let mut names: Vec<(String, u8)> = [
                 "stat", "status", "cmdline", "environ", "maps", "smaps", "comm", "mounts", "mountinfo",
                 "statm", "io", "limits", "children", "uid_map", "gid_map", "oom_score", "auxv",
-                "oom_score_adj", "coredump_filter", "mem",
+                "oom_score_adj", "coredump_filter", "mem", "setgroups",
             ]
             .iter()
             .map(|n| (n.to_string(), libc::DT_REG))
@@ -197,8 +197,11 @@ fn task_node(
         ["cwd"] => Ok(SynthNode::Symlink(live(t)?.fs.borrow().cwd.clone())),
         ["root"] => Ok(SynthNode::Symlink("/".into())),
         ["comm"] => Ok(SynthNode::Comm(tid, comm)),
-        ["mounts"] => Ok(file(mounts(k))),
-        ["mountinfo"] => Ok(file(mountinfo(k))),
+        ["mounts"] => Ok(file(mounts(k, t.map_or(crate::fs::mounts::INIT_MNT_NS, |t| t.mnt)))),
+        ["mountinfo"] => Ok(file(mountinfo(
+            k,
+            t.map_or(crate::fs::mounts::INIT_MNT_NS, |t| t.mnt),
+        ))),
         ["cmdline"] => {
             let t = live(t)?;
             Ok(SynthNode::File(read_range(k, t.tid, k.mms[&t.mm].mm.arg_range)))
@@ -235,7 +238,25 @@ fn task_node(
             )))
         }
         ["limits"] => Ok(file(limits(&g.rlimits))),
-        ["uid_map"] | ["gid_map"] => Ok(file("         0          0 4294967295\n".into())),
+        // The process's user namespace, the outside ids as the reader's namespace sees
+        // them; writable once (`write_id_map`).
+        [m @ ("uid_map" | "gid_map")] => {
+            let which = if *m == "uid_map" {
+                crate::creds::IdMap::Uid
+            } else {
+                crate::creds::IdMap::Gid
+            };
+            let reader = k
+                .tasks
+                .get(&me)
+                .map(|t| t.creds.userns.clone())
+                .unwrap_or_default();
+            let text = c.userns.map_text(which, &reader);
+            Ok(SynthNode::Tunable(text.into_bytes()))
+        }
+        ["setgroups"] => Ok(SynthNode::Tunable(
+            c.userns.setgroups_text().as_bytes().to_vec(),
+        )),
         ["oom_score"] | ["oom_score_adj"] => Ok(file("0\n".into())),
         ["coredump_filter"] => Ok(file("00000033\n".into())),
         ["children"] => Ok(file(
@@ -336,11 +357,14 @@ fn task_node(
             .map(|(n, _)| (n.to_string(), libc::DT_LNK))
             .collect())),
         ["ns", n] => {
-            let (name, ino) = NAMESPACES
+            let (name, mut ino) = *NAMESPACES
                 .iter()
                 .find(|(x, _)| x == n)
                 .ok_or(libc::ENOENT)?;
-            live(t)?;
+            let t = live(t)?;
+            if name == "user" {
+                ino = t.creds.userns.ino();
+            }
             // A magic link, as Linux's: following it reaches the namespace's own (empty,
             // read-only) file, which no path names.
             let text = format!("{name}:[{ino}]");
@@ -472,9 +496,41 @@ fn sys(k: &Kernel, tid: i32, rel: &[String]) -> Result<SynthNode, Errno> {
 /// process, and stay readable after it is gone) or a tunable (below /proc/sys).
 pub(crate) fn live_source(rel: &[String]) -> Option<Vec<String>> {
     let first = rel.first()?;
-    let last = rel.last().map(String::as_str);
-    (first.parse::<i32>().is_ok() && !matches!(last, Some("uid_map" | "gid_map")) || first == "sys")
-        .then(|| rel.to_vec())
+    (first.parse::<i32>().is_ok() || first == "sys").then(|| rel.to_vec())
+}
+
+/// The thread and the name of an id map file of procfs (`PID/uid_map`, `gid_map` or
+/// `setgroups`, or the same below `PID/task/TID`).
+pub(crate) fn id_map_file(rel: &[String]) -> Option<(i32, &str)> {
+    let (id, name) = match rel {
+        [pid, name] => (pid, name),
+        [_, task, tid, name] if task == "task" => (tid, name),
+        _ => return None,
+    };
+    let name = name.as_str();
+    matches!(name, "uid_map" | "gid_map" | "setgroups")
+        .then_some(())
+        .and(id.parse().ok())
+        .map(|id| (id, name))
+}
+
+/// A write of `raw` by task `tid` to the id map file `source` names (`id_map_file`):
+/// the process's user namespace takes it, under the rules of `creds::UserNsRef`.
+pub(crate) fn write_id_map(
+    k: &Kernel,
+    tid: i32,
+    source: &[String],
+    raw: &[u8],
+) -> Result<(), Errno> {
+    let (of, name) = id_map_file(source).ok_or(libc::EINVAL)?;
+    let target = k.tasks.get(&of).ok_or(libc::ESRCH)?;
+    let ns = k.tgs[&target.tgid].creds.userns.clone();
+    let writer = &k.tasks[&tid].creds;
+    match name {
+        "uid_map" => ns.write_map(crate::creds::IdMap::Uid, writer, raw),
+        "gid_map" => ns.write_map(crate::creds::IdMap::Gid, writer, raw),
+        _ => ns.write_setgroups(writer, raw),
+    }
 }
 
 /// Makes a process's file or directory `f` (opened at a `live_source` path) anew as task
@@ -508,6 +564,10 @@ pub(crate) fn refresh(
     let Some(source) = source else {
         return Ok(());
     };
+    // Id maps show the namespace as it was at open, after the process too.
+    if id_map_file(&source).is_some() {
+        return Ok(());
+    }
     if !dir && at.unwrap_or(pos) != 0 {
         return Ok(());
     }
@@ -779,11 +839,12 @@ fn maps_line(s: u64, v: &crate::mm::Vma) -> String {
     }
 }
 
-fn mounts(k: &Kernel) -> String {
+/// /proc/PID/mounts: the mounts of mount namespace `ns`.
+fn mounts(k: &Kernel, ns: u64) -> String {
     let mut out = String::new();
-    for m in &k.vfs.mounts {
+    for m in k.vfs.mounts.iter().filter(|m| m.seen.contains(&ns)) {
         let at = crate::fs::join(&m.at);
-        let opt = if m.readonly { "ro" } else { "rw" };
+        let opt = m.options();
         let (dev, ty) = match m.fstype.as_str() {
             "rootfs" | "bind" => ("none", "9p"),
             t => (t, t),
@@ -798,18 +859,23 @@ pub(crate) fn mount_id(index: usize) -> u64 {
     index as u64 + 1
 }
 
-/// /proc/PID/mountinfo: one line per mount (ids from 1 in mount order, the root's parent
-/// its own), as Linux writes it.
-fn mountinfo(k: &Kernel) -> String {
+/// /proc/PID/mountinfo: one line per mount of mount namespace `ns` (ids from 1 in mount
+/// order, the root's parent its own), as Linux writes it.
+fn mountinfo(k: &Kernel, ns: u64) -> String {
     let mut out = String::new();
     for (i, m) in k.vfs.mounts.iter().enumerate() {
+        if !m.seen.contains(&ns) {
+            continue;
+        }
         let at = crate::fs::join(&m.at);
         // The parent: the last earlier mount that holds the mount point.
         let parent = k.vfs.mounts[..i]
             .iter()
-            .rposition(|p| p.at.len() < m.at.len() && m.at[..p.at.len()] == p.at[..])
+            .rposition(|p| {
+                p.seen.contains(&ns) && p.at.len() < m.at.len() && m.at[..p.at.len()] == p.at[..]
+            })
             .map_or(i + 1, |p| p + 1);
-        let opt = if m.readonly { "ro" } else { "rw" };
+        let opt = m.options();
         let (source, ty) = match m.fstype.as_str() {
             "rootfs" | "bind" => ("none", "9p"),
             t => (t, t),
@@ -818,10 +884,11 @@ fn mountinfo(k: &Kernel) -> String {
         let look = |rel: &[String]| lookup(k, 1, rel);
         let dev = k.vfs.lstat(&look, i, &[]).map_or(0, |(st, _)| st.st_dev);
         out += &format!(
-            "{} {parent} {}:{} / {at} {opt},relatime - {ty} {source} {opt}\n",
+            "{} {parent} {}:{} / {at} {opt} - {ty} {source} {}\n",
             mount_id(i),
             libc::major(dev),
             libc::minor(dev),
+            if m.readonly { "ro" } else { "rw" },
         );
     }
     out

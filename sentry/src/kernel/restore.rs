@@ -352,7 +352,14 @@ impl Kernel {
         self.clocks.mono_offset = st.mono_ns as i64 - host_mono as i64;
         self.boot_ns = st.boot_ns;
         self.key_quota = st.key_quota.clone();
-        let (uts, uts_of) = crate::kernel::uts::restore(&st.uts);
+        let namespaces = crate::creds::UserNsRef::restore_all(&st.user_namespaces);
+        let userns = |ino: u64| {
+            st.user_namespaces
+                .iter()
+                .position(|n| n.ino == ino)
+                .map_or_else(crate::creds::UserNsRef::init, |i| namespaces[i].clone())
+        };
+        let (uts, uts_of) = crate::kernel::uts::restore(&st.uts, &userns);
         self.uts = uts;
         // Page caches, before the address spaces map them (their fences come first).
         let vfs = &self.vfs;
@@ -450,7 +457,14 @@ impl Kernel {
                 uts: uts_of[&t.tid].clone(),
             };
             self.host2tid.insert(host_tid, t.tid);
-            self.tasks.insert(t.tid, Task::restore(t, parts));
+            let mut task = Task::restore(t, parts);
+            task.creds.userns = userns(t.creds.userns);
+            self.tasks.insert(t.tid, task);
+        }
+        for g in &st.thread_groups {
+            if let Some(tg) = self.tgs.get_mut(&g.pid) {
+                tg.creds.userns = userns(g.creds.userns);
+            }
         }
         self.futex_waiters = st.futex_waiters.iter().map(Waiter::restore).collect();
         self.init_status = st.init_status.as_ref().map(WaitStatus::restore);

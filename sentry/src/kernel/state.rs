@@ -18,7 +18,7 @@ use crate::kernel::signal::SigAction;
 use crate::kernel::task::{save_sighand, FsContext, TaskRefs, WaitStatus};
 use crate::kernel::Kernel;
 
-pub use crate::creds::CredsState;
+pub use crate::creds::{CredsState, Extent, UserNsState};
 pub use crate::fs::ghost::{FileIdentity, GhostExtent, GhostFile};
 pub use crate::fs::host::HostFileState;
 pub use crate::fs::lock::{LockFamily, LockSaved, LockState, LockType};
@@ -44,6 +44,9 @@ pub const STATE_SCHEMA: u32 = 29;
 pub struct KernelState {
     /// UTS namespaces, the sandbox's first (`crate::kernel::uts`).
     pub uts: Vec<crate::kernel::uts::UtsState>,
+    /// The user namespaces guests made, parents first (`crate::creds::UserNsRef`):
+    /// credentials and UTS namespaces name them by inode number.
+    pub user_namespaces: Vec<crate::creds::UserNsState>,
     /// Guest monotonic time when the state was taken (restore keeps clocks from going back).
     pub mono_ns: u64,
     pub boot_ns: u64,
@@ -202,8 +205,20 @@ impl Kernel {
                 contents,
             });
         }
+        let owners: Vec<crate::creds::UserNsRef> = std::iter::once(&self.uts)
+            .chain(self.tasks.values().map(|t| &t.uts))
+            .map(|u| u.borrow().owner.clone())
+            .collect();
+        let user_namespaces = crate::creds::UserNsRef::save_all(
+            self.tasks
+                .values()
+                .map(|t| &t.creds.userns)
+                .chain(self.tgs.values().map(|g| &g.creds.userns))
+                .chain(owners.iter()),
+        );
         Ok(KernelState {
             uts: crate::kernel::uts::save(&self.uts, self.tasks.values().map(|t| (t.tid, &t.uts))),
+            user_namespaces,
             mono_ns: (host_mono as i64 + self.clocks.mono_offset) as u64,
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),

@@ -105,6 +105,10 @@ impl Kernel {
 
 impl<'k> SysCtx<'k> {
     fn new(k: &'k mut Kernel, tid: i32, args: [u64; 6]) -> Self {
+        // Paths walk in the caller's mount namespace.
+        if let Some(t) = k.tasks.get(&tid) {
+            k.vfs.guest.ns.set(t.mnt);
+        }
         SysCtx {
             k,
             tid,
@@ -127,6 +131,9 @@ impl<'k> SysCtx<'k> {
 
     /// A write of `raw` to tunable `source` (`procfs::write_tunable`).
     pub(crate) fn write_tunable(&mut self, source: &[String], raw: &[u8]) -> Result<(), Errno> {
+        if crate::kernel::procfs::id_map_file(source).is_some() {
+            return crate::kernel::procfs::write_id_map(self.k, self.tid, source, raw);
+        }
         crate::kernel::procfs::write_tunable(self.k, source, raw)
     }
 
@@ -523,7 +530,7 @@ impl SysCtx<'_> {
         f: impl FnOnce(&mut Sched, bool) -> Result<(), Errno>,
     ) -> Result<(), Errno> {
         let me = self.creds();
-        let privileged = me.has(crate::creds::CAP_SYS_NICE);
+        let privileged = me.has_init(crate::creds::CAP_SYS_NICE);
         let target = self.k.creds(tid);
         if !privileged && me.euid != target.uid && me.euid != target.euid {
             return Err(libc::EPERM);
@@ -618,6 +625,35 @@ impl SysCtx<'_> {
 
     pub(crate) fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
         self.k.write_u64(self.tid, addr, v)
+    }
+
+    /// The caller's mount namespace and the user namespace that owns it.
+    pub(crate) fn mount_ns(&self) -> (u64, crate::creds::UserNsRef) {
+        let mnt = self.task().mnt;
+        let owner = self.k.mnt_owners.get(&mnt).cloned().unwrap_or_default();
+        (mnt, owner)
+    }
+
+    /// The VFS, to change the caller's mounts.
+    pub(crate) fn vfs_mut(&mut self) -> &mut Vfs {
+        &mut self.k.vfs
+    }
+
+    /// Whether a task's working directory or an open file (by path) lies in the mount at
+    /// `at` (umount2's EBUSY).
+    pub(crate) fn mount_busy(&self, at: &[String]) -> bool {
+        let below = |path: &str| {
+            let comps = crate::fs::split(path);
+            comps.len() >= at.len() && comps[..at.len()] == at[..]
+        };
+        self.k.tasks.values().any(|t| {
+            below(&t.fs.borrow().cwd)
+                || t.files
+                    .borrow()
+                    .fds
+                    .values()
+                    .any(|e| e.file.try_borrow().is_ok_and(|f| below(&f.path)))
+        })
     }
 
     /// A path argument at `addr` (ENAMETOOLONG past PATH_MAX).
@@ -1158,8 +1194,17 @@ impl SysCtx<'_> {
 
     /// unshare(2) of what a thread may take private copies of: its fd table
     /// (CLONE_FILES), cwd and umask (CLONE_FS), UTS namespace (CLONE_NEWUTS).
-    pub(crate) fn unshare(&mut self, flags: i32) {
+    pub(crate) fn unshare(&mut self, flags: i32, creds: Option<crate::creds::Creds>) {
         use std::{cell::RefCell, rc::Rc};
+        if let Some(creds) = creds {
+            *self.creds_mut() = creds;
+        }
+        if flags & libc::CLONE_NEWNS != 0 {
+            let tid = self.tid;
+            let mnt = self.k.new_mount_namespace(tid);
+            self.task_mut().mnt = mnt;
+            self.k.vfs.guest.ns.set(mnt);
+        }
         let t = self.task_mut();
         if flags & libc::CLONE_FILES != 0 {
             let copy = t.files.borrow().clone();
@@ -1170,7 +1215,8 @@ impl SysCtx<'_> {
             t.fs = Rc::new(RefCell::new(copy));
         }
         if flags & libc::CLONE_NEWUTS != 0 {
-            let copy = t.uts.borrow().clone();
+            let mut copy = t.uts.borrow().clone();
+            copy.owner = t.creds.userns.clone();
             t.uts = Rc::new(RefCell::new(copy));
         }
     }

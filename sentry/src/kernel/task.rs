@@ -56,6 +56,8 @@ pub(crate) struct Task {
     pub sighand: SigHand,
     /// Its UTS namespace (saved by the kernel: `kernel::uts`).
     pub uts: crate::kernel::uts::UtsRef,
+    /// Its mount namespace's inode number (`fs::mounts`).
+    pub mnt: u64,
     pub sigmask: SigSet,
     /// Mask to restore after rt_sigsuspend / pselect / ppoll.
     pub saved_mask: Option<SigSet>,
@@ -416,6 +418,8 @@ pub struct TaskState {
     pub creds: CredsState,
     /// Its I/O accounting.
     pub io: IoAcct,
+    /// Its mount namespace's inode number.
+    pub mnt: u64,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -459,6 +463,7 @@ impl Task {
             fs: _,
             sighand: _,
             uts: _, // saved by the kernel with its namespace (kernel::uts)
+            mnt,
             sigmask,
             saved_mask,
             pending,
@@ -504,6 +509,7 @@ impl Task {
             sched: *sched,
             creds: CredsState::save(creds),
             io: *io,
+            mnt: *mnt,
         }
     }
 
@@ -521,6 +527,7 @@ impl Task {
             fs: parts.fs,
             sighand: parts.sighand,
             uts: parts.uts,
+            mnt: s.mnt,
             sigmask: s.sigmask & !crate::kernel::signal::UNBLOCKABLE,
             saved_mask: s.saved_mask,
             pending: s.pending.iter().map(SigInfo::restore).collect(),

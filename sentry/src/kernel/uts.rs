@@ -18,6 +18,8 @@ pub(crate) const NAME_MAX: usize = 64;
 pub(crate) struct Uts {
     pub hostname: Vec<u8>,
     pub domainname: Vec<u8>,
+    /// The user namespace that owns it (sethostname needs CAP_SYS_ADMIN there).
+    pub owner: crate::creds::UserNsRef,
 }
 
 pub(crate) type UtsRef = Rc<RefCell<Uts>>;
@@ -27,6 +29,7 @@ impl Uts {
         Rc::new(RefCell::new(Uts {
             hostname: hostname.as_bytes()[..hostname.len().min(NAME_MAX)].to_vec(),
             domainname: b"(none)".to_vec(),
+            owner: Default::default(),
         }))
     }
 }
@@ -42,6 +45,8 @@ pub(crate) fn name_of(raw: &[u8]) -> Vec<u8> {
 pub struct UtsState {
     pub hostname: Vec<u8>,
     pub domainname: Vec<u8>,
+    /// The inode number of the user namespace that owns it.
+    pub owner: u64,
     /// The threads in it.
     pub tasks: Vec<i32>,
 }
@@ -57,6 +62,7 @@ pub(crate) fn save<'a>(
         UtsState {
             hostname: u.hostname.clone(),
             domainname: u.domainname.clone(),
+            owner: u.owner.ino(),
             tasks: Vec::new(),
         }
     };
@@ -108,13 +114,17 @@ pub(crate) fn validate(saved: &[UtsState], tids: &[i32]) -> Result<(), Invalid> 
 }
 
 /// The namespaces of a validated state: the sandbox's, and each thread's.
-pub(crate) fn restore(saved: &[UtsState]) -> (UtsRef, HashMap<i32, UtsRef>) {
+pub(crate) fn restore(
+    saved: &[UtsState],
+    userns: &dyn Fn(u64) -> crate::creds::UserNsRef,
+) -> (UtsRef, HashMap<i32, UtsRef>) {
     let made: Vec<UtsRef> = saved
         .iter()
         .map(|u| {
             Rc::new(RefCell::new(Uts {
                 hostname: u.hostname.clone(),
                 domainname: u.domainname.clone(),
+                owner: userns(u.owner),
             }))
         })
         .collect();
@@ -139,12 +149,13 @@ mod tests {
         let other = Rc::new(RefCell::new(Uts {
             hostname: b"inner".to_vec(),
             domainname: b"d".to_vec(),
+            owner: Default::default(),
         }));
         let saved = save(&root, [(1, &root), (2, &other), (3, &other)].into_iter());
         assert_eq!(saved.len(), 2);
         assert_eq!(saved[1].tasks, vec![2, 3]);
         validate(&saved, &[1, 2, 3]).unwrap();
-        let (r, of) = restore(&saved);
+        let (r, of) = restore(&saved, &|_| Default::default());
         assert_eq!(r.borrow().hostname, b"box");
         assert!(Rc::ptr_eq(&of[&2], &of[&3]));
         assert!(Rc::ptr_eq(&of[&1], &r));

@@ -102,7 +102,40 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
     // After the tasks themselves: a namespace names only tasks known to be sound.
     let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
     crate::kernel::uts::validate(&st.uts, &tids)?;
+    check_user_namespaces(st)?;
     st.key_quota.validate()?;
+    Ok(())
+}
+
+/// The user namespaces are sound, and every credential and UTS namespace names one of them
+/// (or the initial one).
+fn check_user_namespaces(st: &KernelState) -> Result<(), Invalid> {
+    use crate::creds::UserNsRef;
+    UserNsRef::validate(&st.user_namespaces)
+        .map_err(|e| bad("the kernel", "user_namespaces", e))?;
+    let known = |ino: u64| {
+        ino == UserNsRef::init().ino() || st.user_namespaces.iter().any(|n| n.ino == ino)
+    };
+    let named = st
+        .tasks
+        .iter()
+        .map(|t| (format!("task {}", t.tid), t.creds.userns))
+        .chain(
+            st.thread_groups
+                .iter()
+                .map(|g| (format!("process {}", g.pid), g.creds.userns)),
+        )
+        .chain(
+            st.uts
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("UTS namespace {i}"), u.owner)),
+        );
+    for (obj, ino) in named {
+        if !known(ino) {
+            return Err(bad(obj, "user namespace", format!("{ino} is not saved")));
+        }
+    }
     Ok(())
 }
 

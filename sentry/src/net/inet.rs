@@ -1277,7 +1277,7 @@ impl Socket for InetSocket {
         if v6 && is_v4(&addr.ip) && v6only {
             return Err(libc::EINVAL);
         }
-        if addr.port != 0 && addr.port < PRIVILEGED && !c.creds().has(CAP_NET_BIND_SERVICE) {
+        if addr.port != 0 && addr.port < PRIVILEGED && !c.creds().has_init(CAP_NET_BIND_SERVICE) {
             return Err(libc::EACCES);
         }
         if self.ep.borrow().local.is_some() {

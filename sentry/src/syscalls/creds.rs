@@ -2,7 +2,7 @@
 //! the credential parts of prctl. The rules live in `kernel::creds`.
 
 use super::ret;
-use crate::creds::{CapSet, CAP_LAST, CAP_SETGID, CAP_SETPCAP};
+use crate::creds::{CapSet, IdMap, CAP_LAST, CAP_SETGID, CAP_SETPCAP};
 use crate::kernel::{err, Sys, SysCtx};
 
 macro_rules! tryk {
@@ -25,36 +25,71 @@ fn id(v: u64) -> Option<u32> {
 
 pub(super) fn getid(c: &mut SysCtx, nr: i64) -> Sys {
     let ids = c.creds();
-    Sys::Ret(match nr {
-        libc::SYS_getuid => ids.uid,
-        libc::SYS_geteuid => ids.euid,
-        libc::SYS_getgid => ids.gid,
-        _ => ids.egid,
-    } as i64)
+    let (which, kid) = match nr {
+        libc::SYS_getuid => (IdMap::Uid, ids.uid),
+        libc::SYS_geteuid => (IdMap::Uid, ids.euid),
+        libc::SYS_getgid => (IdMap::Gid, ids.gid),
+        _ => (IdMap::Gid, ids.egid),
+    };
+    Sys::Ret(ids.userns.shown(which, kid) as i64)
 }
 
 pub(super) fn setid(c: &mut SysCtx, nr: i64) -> Sys {
     let a = c.args();
+    let ns = c.creds().userns.clone();
+    let which = match nr {
+        libc::SYS_setuid | libc::SYS_setreuid | libc::SYS_setresuid | libc::SYS_setfsuid => {
+            IdMap::Uid
+        }
+        _ => IdMap::Gid,
+    };
+    // The ids asked for, as kernel ids: one the caller's namespace does not map is
+    // invalid (EINVAL; setfsuid leaves the id and answers the old one).
+    let kid = |v: u64| -> Result<Option<u32>, i32> {
+        match id(v) {
+            None => Ok(None),
+            Some(v) => ns.to_kernel(which, v).map(Some).ok_or(libc::EINVAL),
+        }
+    };
+    let used = match nr {
+        libc::SYS_setreuid | libc::SYS_setregid => 2,
+        libc::SYS_setresuid | libc::SYS_setresgid => 3,
+        _ => 1,
+    };
+    let k: [Result<Option<u32>, i32>; 3] =
+        std::array::from_fn(|i| if i < used { kid(a[i]) } else { Ok(None) });
     let ids = c.creds_mut();
+    if nr == libc::SYS_setfsuid || nr == libc::SYS_setfsgid {
+        let f = k[0].ok().flatten().unwrap_or(u32::MAX);
+        let old = if nr == libc::SYS_setfsuid {
+            ids.setfsuid(f)
+        } else {
+            ids.setfsgid(f)
+        };
+        return Sys::Ret(ns.shown(which, old) as i64);
+    }
+    let [k0, k1, k2] = match k {
+        [Ok(x), Ok(y), Ok(z)] => [x, y, z],
+        _ => return err(libc::EINVAL),
+    };
     let r = match nr {
-        libc::SYS_setuid => ids.setuid(a[0] as u32),
-        libc::SYS_setgid => ids.setgid(a[0] as u32),
-        libc::SYS_setreuid => ids.setreuid(id(a[0]), id(a[1])),
-        libc::SYS_setregid => ids.setregid(id(a[0]), id(a[1])),
-        libc::SYS_setresuid => ids.setresuid(id(a[0]), id(a[1]), id(a[2])),
-        libc::SYS_setresgid => ids.setresgid(id(a[0]), id(a[1]), id(a[2])),
-        libc::SYS_setfsuid => return Sys::Ret(ids.setfsuid(a[0] as u32) as i64),
-        _ => return Sys::Ret(ids.setfsgid(a[0] as u32) as i64),
+        libc::SYS_setuid => k0.map_or(Err(libc::EINVAL), |u| ids.setuid(u)),
+        libc::SYS_setgid => k0.map_or(Err(libc::EINVAL), |g| ids.setgid(g)),
+        libc::SYS_setreuid => ids.setreuid(k0, k1),
+        libc::SYS_setregid => ids.setregid(k0, k1),
+        libc::SYS_setresuid => ids.setresuid(k0, k1, k2),
+        _ => ids.setresgid(k0, k1, k2),
     };
     ret(r.map(|_| 0))
 }
 
 pub(super) fn getresid(c: &mut SysCtx, nr: i64) -> Sys {
     let ids = c.creds();
+    let ns = &ids.userns;
     let v = if nr == libc::SYS_getresuid {
-        [ids.uid, ids.euid, ids.suid]
+        [ids.uid, ids.euid, ids.suid].map(|u| ns.shown(IdMap::Uid, u))
     } else {
-        [ids.gid, ids.egid, ids.sgid]
+        [ids.gid, ids.egid, ids.sgid].map(|g| ns.shown(IdMap::Gid, g))
     };
     for (i, x) in v.iter().enumerate() {
         tryk!(c.write_u32(c.arg(i), *x));
@@ -64,7 +99,12 @@ pub(super) fn getresid(c: &mut SysCtx, nr: i64) -> Sys {
 
 pub(super) fn getgroups(c: &mut SysCtx) -> Sys {
     let a = c.args();
-    let groups = c.creds().groups.clone();
+    let ids = c.creds();
+    let groups: Vec<u32> = ids
+        .groups
+        .iter()
+        .map(|&g| ids.userns.shown(IdMap::Gid, g))
+        .collect();
     let n = a[0] as i32;
     if n == 0 {
         return Sys::Ret(groups.len() as i64);
@@ -81,14 +121,18 @@ pub(super) fn setgroups(c: &mut SysCtx) -> Sys {
     if a[0] > 65536 {
         return err(libc::EINVAL);
     }
-    if !c.creds().has(CAP_SETGID) {
+    let ns = c.creds().userns.clone();
+    // CAP_SETGID in the caller's namespace, where setgroups is allowed (not "deny", and
+    // a gid map written).
+    if !c.creds().has(CAP_SETGID) || !ns.may_setgroups() {
         return err(libc::EPERM);
     }
     let b = tryk!(c.read_mem(a[1], a[0] as usize * 4));
-    c.creds_mut().groups = b
+    let groups: Option<Vec<u32>> = b
         .chunks(4)
-        .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+        .map(|c| ns.to_kernel(IdMap::Gid, u32::from_le_bytes(c.try_into().expect("4"))))
         .collect();
+    c.creds_mut().groups = tryk!(groups.ok_or(libc::EINVAL));
     Sys::Ret(0)
 }
 

@@ -172,7 +172,9 @@ fn do_write(
         .borrow()
         .kind::<crate::fs::synthetic::SynthFile>()
         .and_then(|s| s.source.clone())
-        .filter(|s| s.first().is_some_and(|p| p == "sys"));
+        .filter(|s| {
+            s.first().is_some_and(|p| p == "sys") || crate::kernel::procfs::id_map_file(s).is_some()
+        });
     if let Some(source) = tunable {
         // A tunable takes a value written at its start (and the position moves past it);
         // a write further on is taken and ignored, as Linux's strict sysctl writes.
@@ -180,6 +182,10 @@ fn do_write(
             return Err(IoErr::Errno(libc::EBADF));
         }
         let at = off.unwrap_or(f.borrow().pos);
+        // An id map is written whole, at its start, in less than a page (map_write).
+        if crate::kernel::procfs::id_map_file(&source).is_some() && (at != 0 || len >= 4096) {
+            return Err(IoErr::Errno(libc::EINVAL));
+        }
         if at == 0 {
             let raw = c.read_mem(buf, len.min(4096))?;
             c.write_tunable(&source, &raw)?;
@@ -912,7 +918,10 @@ pub(super) fn fstat(c: &mut SysCtx) -> Sys {
     let f = tryk!(c.file(fd));
     let st = f.borrow().imp.stat();
     match st {
-        Ok(st) => ret(c.write_mem(buf, &crate::fs::stat_bytes(&st)).map(|_| 0)),
+        Ok(st) => {
+            let st = super::fs::as_seen(c, st);
+            ret(c.write_mem(buf, &crate::fs::stat_bytes(&st)).map(|_| 0))
+        }
         Err(e) => err(e),
     }
 }
@@ -970,7 +979,7 @@ impl IoctlCaller for Caller<'_, '_> {
     }
 
     fn capable(&self, cap: u32) -> bool {
-        self.0.creds().has(cap)
+        self.0.creds().has_init(cap)
     }
 }
 

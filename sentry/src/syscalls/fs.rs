@@ -43,8 +43,18 @@ pub(super) fn openat(c: &mut SysCtx, dirfd: u64, path: u64, flags: u64, mode: u6
         .map(|fd| fd as i64))
 }
 
+/// `st` as the caller sees it: owner and group in its user namespace (unmapped ones as
+/// the overflow ids).
+pub(super) fn as_seen(c: &SysCtx, mut st: libc::stat) -> libc::stat {
+    let ns = &c.creds().userns;
+    st.st_uid = ns.shown(crate::creds::IdMap::Uid, st.st_uid);
+    st.st_gid = ns.shown(crate::creds::IdMap::Gid, st.st_gid);
+    st
+}
+
 pub(super) fn fstatat(c: &mut SysCtx, dirfd: u64, path: u64, buf: u64, flags: u64) -> Sys {
     let (st, _) = tryk!(stat_at(c, dirfd, path, flags));
+    let st = as_seen(c, st);
     ret(c.write_mem(buf, &crate::fs::stat_bytes(&st)).map(|_| 0))
 }
 
@@ -89,6 +99,7 @@ pub(super) fn statx(c: &mut SysCtx) -> Sys {
         a[1],
         a[2] & (libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) as u64
     ));
+    let st = as_seen(c, st);
     let mut b = vec![0u8; 256];
     let put = |b: &mut Vec<u8>, off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
     // The basic fields and the mount's id (the one /proc/PID/mountinfo gives it).
@@ -387,7 +398,7 @@ fn chmod_allowed(c: &Creds, ino: &Inode, mode: u32) -> Result<u32, i32> {
 /// chown: changing the owner needs CAP_CHOWN; the owner may change the group to one
 /// of its own groups. `u32::MAX` leaves an id as it is.
 fn chown_allowed(c: &Creds, ino: &Inode, uid: u32, gid: u32) -> Result<(), i32> {
-    if c.has(CAP_CHOWN) {
+    if c.has_over(ino, CAP_CHOWN) {
         return Ok(());
     }
     if uid != u32::MAX && uid != ino.uid {
@@ -431,16 +442,28 @@ pub(super) fn fchownat(
     if !r.exists {
         return err(libc::ENOENT);
     }
+    let (uid, gid) = tryk!(kernel_owner(c.creds(), uid, gid));
     let ino: Inode = (&tryk!(c.lstat(&r))).into();
-    tryk!(chown_allowed(c.creds(), &ino, uid as u32, gid as u32));
-    tryk!(c.vfs().chown(&r, uid as u32, gid as u32));
+    tryk!(chown_allowed(c.creds(), &ino, uid, gid));
+    tryk!(c.vfs().chown(&r, uid, gid));
     attrib_changed(c, &r, inotify::IN_ATTRIB)
+}
+
+/// chown's owner and group as kernel ids: ids of the caller's user namespace, which must
+/// map them (EINVAL); -1 stays "leave it".
+fn kernel_owner(c: &Creds, uid: u64, gid: u64) -> Result<(u32, u32), i32> {
+    use crate::creds::IdMap;
+    let one = |which, v: u64| match v as u32 {
+        u32::MAX => Ok(u32::MAX),
+        v => c.userns.to_kernel(which, v).ok_or(libc::EINVAL),
+    };
+    Ok((one(IdMap::Uid, uid)?, one(IdMap::Gid, gid)?))
 }
 
 pub(super) fn fchown(c: &mut SysCtx) -> Sys {
     let a = c.args();
     let f = tryk!(c.file(a[0]));
-    let (uid, gid) = (a[1] as u32, a[2] as u32);
+    let (uid, gid) = tryk!(kernel_owner(c.creds(), a[1], a[2]));
     let creds = c.creds();
     let r = f.borrow_mut().io().and_then(|imp| {
         imp.chown(

@@ -13,6 +13,7 @@ pub(crate) mod inotify;
 pub(crate) mod lock;
 mod memfd;
 pub(crate) mod mm;
+mod mount;
 pub(crate) mod poll;
 pub(crate) mod posix_timer;
 pub(crate) mod process;

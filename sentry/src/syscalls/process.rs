@@ -38,57 +38,85 @@ pub(super) fn clone(c: &mut SysCtx, flags: u64, stack: u64, ptid: u64, ctid: u64
             tls,
             clear_sighand: false,
             set_tid: None,
+            creds: None,
         },
     )
 }
 
 /// The checks of clone's flags (copy_process's) that clone and clone3 share, then the
-/// clone.
-fn start_clone(c: &mut SysCtx, args: CloneArgs) -> Sys {
+/// clone. A new user namespace comes first, and the child's capabilities there decide
+/// the other namespaces.
+fn start_clone(c: &mut SysCtx, mut args: CloneArgs) -> Sys {
     tryk!(check_flags(args.flags));
-    if args.flags & libc::CLONE_NEWUTS != 0 && !c.creds().has(crate::creds::CAP_SYS_ADMIN) {
-        return err(libc::EPERM);
-    }
+    args.creds = tryk!(new_namespaces_creds(c, args.flags));
     c.clone(args)
 }
 
-/// Namespaces the sandbox does not make (EPERM, as for a caller without the
-/// capability): a UTS namespace is the one it does.
-const REFUSED_NAMESPACES: i32 = libc::CLONE_NEWNS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWCGROUP
-    | CLONE_NEWTIME;
+/// The credentials a task asking for `flags` has after its new namespaces, when it asks
+/// for a new user namespace (made first); EPERM when they may not make the other
+/// namespaces asked for (CAP_SYS_ADMIN in that user namespace, which owns them).
+fn new_namespaces_creds(c: &SysCtx, flags: i32) -> Result<Option<crate::creds::Creds>, Errno> {
+    let mut creds = c.creds().clone();
+    let new_user = flags & libc::CLONE_NEWUSER != 0;
+    if new_user {
+        // (Linux also refuses a chrooted caller: chroot is refused in the sandbox.)
+        creds.enter_new_userns()?;
+    }
+    let others = libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+    if flags & others != 0 && !creds.has(crate::creds::CAP_SYS_ADMIN) {
+        return Err(libc::EPERM);
+    }
+    Ok(new_user.then_some(creds))
+}
 
-/// unshare(2): private copies of the fd table, the fs context (cwd, umask) and the UTS
-/// namespace; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing shares them
-/// (EINVAL otherwise), CLONE_SYSVSEM has nothing to undo; other namespaces EPERM.
+/// Namespaces the sandbox does not make (EPERM, as for a caller without the
+/// capability). It makes user, mount and UTS namespaces; IPC and network namespaces are
+/// accepted with the capability Linux asks for, but the task keeps the sandbox's one set
+/// of IPC objects and its network.
+const REFUSED_NAMESPACES: i32 = libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP | CLONE_NEWTIME;
+
+/// The namespaces the sandbox makes or accepts.
+const NAMESPACES: i32 = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET;
+
+/// unshare(2): private copies of the fd table, the fs context (cwd, umask), the user,
+/// mount and UTS namespaces; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing
+/// shares them (EINVAL otherwise), CLONE_SYSVSEM has nothing to undo; other namespaces
+/// EPERM. A new user namespace implies CLONE_THREAD and CLONE_FS, a mount namespace
+/// CLONE_FS (check_unshare_flags).
 pub(super) fn unshare(c: &mut SysCtx) -> Sys {
-    let flags = c.arg(0) as i32;
+    let mut flags = c.arg(0) as i32;
     let known = libc::CLONE_THREAD
         | libc::CLONE_FS
         | libc::CLONE_SIGHAND
         | libc::CLONE_VM
         | libc::CLONE_FILES
         | libc::CLONE_SYSVSEM
-        | libc::CLONE_NEWUTS
+        | NAMESPACES
         | REFUSED_NAMESPACES;
     if flags & !known != 0 {
         return err(libc::EINVAL);
     }
-    let shared = flags & (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM) != 0
-        && (c.thread_count() > 1 || c.mm_users() > 1);
-    if shared {
+    if flags & libc::CLONE_NEWUSER != 0 {
+        flags |= libc::CLONE_THREAD | libc::CLONE_FS;
+    }
+    if flags & libc::CLONE_NEWNS != 0 {
+        flags |= libc::CLONE_FS;
+    }
+    let threads = flags & (libc::CLONE_THREAD | libc::CLONE_SIGHAND | libc::CLONE_VM) != 0
+        && c.thread_count() > 1;
+    let mm = flags & (libc::CLONE_SIGHAND | libc::CLONE_VM) != 0 && c.mm_users() > 1;
+    if threads || mm {
         return err(libc::EINVAL);
     }
-    if flags & REFUSED_NAMESPACES != 0
-        || (flags & libc::CLONE_NEWUTS != 0 && !c.creds().has(crate::creds::CAP_SYS_ADMIN))
-    {
+    if flags & REFUSED_NAMESPACES != 0 {
         return err(libc::EPERM);
     }
-    c.unshare(flags);
+    let creds = tryk!(new_namespaces_creds(c, flags));
+    c.unshare(flags, creds);
     Sys::Ret(0)
 }
 
@@ -96,6 +124,10 @@ fn check_flags(flags: i32) -> Result<(), Errno> {
     if (flags & libc::CLONE_THREAD != 0 && flags & libc::CLONE_SIGHAND == 0)
         || (flags & libc::CLONE_SIGHAND != 0 && flags & libc::CLONE_VM == 0)
         || flags & libc::CLONE_PIDFD != 0
+        // A new user namespace is not for a thread or a task sharing its fs context; a
+        // mount namespace not for the latter either.
+        || (flags & libc::CLONE_NEWUSER != 0 && flags & (libc::CLONE_THREAD | libc::CLONE_FS) != 0)
+        || (flags & (libc::CLONE_NEWNS | libc::CLONE_FS) == libc::CLONE_NEWNS | libc::CLONE_FS)
     {
         return Err(libc::EINVAL);
     }
@@ -187,6 +219,7 @@ pub(super) fn clone3(c: &mut SysCtx) -> Sys {
             clear_sighand: flags & CLONE_CLEAR_SIGHAND != 0,
             set_tid: (!tids.is_empty())
                 .then(|| i32::from_le_bytes(tids[..4].try_into().expect("4"))),
+            creds: None,
         },
     )
 }
@@ -419,7 +452,7 @@ pub(super) fn prlimit(c: &mut SysCtx, pid: u64, res: u64, new: u64, old: u64) ->
         if soft > hard {
             return err(libc::EINVAL);
         }
-        if hard > cur.1 && !c.creds().has(crate::creds::CAP_SYS_RESOURCE) {
+        if hard > cur.1 && !c.creds().has_init(crate::creds::CAP_SYS_RESOURCE) {
             return err(libc::EPERM);
         }
         c.set_rlimit(target, res, (soft, hard));
@@ -453,7 +486,9 @@ pub(super) fn set_uts_name(c: &mut SysCtx, domain: bool) -> Sys {
     if len > crate::kernel::uts::NAME_MAX as u64 {
         return err(libc::EINVAL);
     }
-    if !c.creds().has(crate::creds::CAP_SYS_ADMIN) {
+    // CAP_SYS_ADMIN in the user namespace that owns the caller's UTS namespace.
+    let owner = c.uts().borrow().owner.clone();
+    if !c.creds().capable_in(&owner, crate::creds::CAP_SYS_ADMIN) {
         return err(libc::EPERM);
     }
     let b = crate::kernel::uts::name_of(&tryk!(c.read_mem(name, len as usize)));
@@ -518,7 +553,7 @@ pub(super) fn prctl(c: &mut SysCtx) -> Sys {
         }
         // Changing the memory map's fields needs CAP_SYS_RESOURCE; with it, the sentry
         // does not let them be changed.
-        libc::PR_SET_MM if !c.creds().has(crate::creds::CAP_SYS_RESOURCE) => err(libc::EPERM),
+        libc::PR_SET_MM if !c.creds().has_init(crate::creds::CAP_SYS_RESOURCE) => err(libc::EPERM),
         libc::PR_SET_TIMERSLACK => Sys::Ret(0),
         libc::PR_GET_SECCOMP => Sys::Ret(0),
         _ => err(libc::EINVAL),

@@ -287,7 +287,7 @@ pub(super) fn setsockopt(c: &mut SysCtx) -> Sys {
     }
     let bytes = tryk!(c.read_mem(val, (len as usize).min(256)));
     let force = [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE].contains(&(name as i32));
-    if level as i32 == libc::SOL_SOCKET && force && !c.creds().has(CAP_NET_ADMIN) {
+    if level as i32 == libc::SOL_SOCKET && force && !c.creds().has_init(CAP_NET_ADMIN) {
         return err(libc::EPERM);
     }
     let mut fb = file.borrow_mut();
@@ -427,11 +427,11 @@ fn read_control(c: &SysCtx, addr: u64, len: u64) -> Result<(Vec<FileRef>, Option
                     gid: u32::from_le_bytes(data[8..].try_into().expect("4")),
                 };
                 let cr = c.creds();
-                let pid_ok = u.pid == c.tgid() || cr.has(crate::creds::CAP_SYS_ADMIN);
-                let uid_ok =
-                    [cr.uid, cr.euid, cr.suid].contains(&u.uid) || cr.has(crate::creds::CAP_SETUID);
-                let gid_ok =
-                    [cr.gid, cr.egid, cr.sgid].contains(&u.gid) || cr.has(crate::creds::CAP_SETGID);
+                let pid_ok = u.pid == c.tgid() || cr.has_init(crate::creds::CAP_SYS_ADMIN);
+                let uid_ok = [cr.uid, cr.euid, cr.suid].contains(&u.uid)
+                    || cr.has_init(crate::creds::CAP_SETUID);
+                let gid_ok = [cr.gid, cr.egid, cr.sgid].contains(&u.gid)
+                    || cr.has_init(crate::creds::CAP_SETGID);
                 if !(pid_ok && uid_ok && gid_ok) {
                     return Err(libc::EPERM);
                 }

@@ -21,8 +21,8 @@
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{
-    creds, epoll, file, fs, futex, inotify, lock, memfd, mm, poll, posix_timer, process, sched,
-    signal, socket, time, timerfd,
+    creds, epoll, file, fs, futex, inotify, lock, memfd, mm, mount, poll, posix_timer, process,
+    sched, signal, socket, time, timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret};
 use crate::kernel::task::{Park, WaitKey};
@@ -257,13 +257,22 @@ const UNIX_GAPS: &str = "a unix stream or seqpacket connect to a socket file of 
     blocking connect; a unix datagram socket does not reach host socket files (ECONNREFUSED)";
 const SOCKOPT_GAPS: &str = "SOL_SOCKET options, and for TCP and UDP the common IPPROTO_TCP, \
     IPPROTO_IP and IPPROTO_IPV6 ones (kept and reported); other levels fail with EOPNOTSUPP";
-const MOUNTS: &str = "a container does not change its mounts or its root";
-const MOUNT_API: &str =
-    "the new mount API: a container does not change its mounts (mount is refused)";
+const MOUNTS: &str = "a container does not change its root";
+const MOUNT_API: &str = "the new mount API: a container changes its mounts with mount(2) only";
+const MOUNT: &str = "the sandbox's own mount table, never the host's: a tmpfs (a directory of the \
+    sandbox's scratch tmpfs; size= and the other sizing options are taken and not enforced) or \
+    a procfs on a directory, with MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC and the atime flags \
+    (statfs and /proc/PID/mounts show them; noexec refuses execve), MS_REMOUNT of those flags, \
+    propagation changes (taken; every mount behaves as a private one); other file systems, \
+    MS_BIND and MS_MOVE ENODEV; CAP_SYS_ADMIN in the user namespace owning the mount namespace";
+const UMOUNT: &str = "of the caller's mount namespace only; EBUSY for a mount with mounts below \
+    it or a cwd or open file in it (by path), unless MNT_DETACH; MNT_EXPIRE always EAGAIN";
 const MODULES: &str = "a container does not load kernel modules";
-const NAMESPACES: &str = "a container does not make or join namespaces";
-const UNSHARE: &str = "private fd table, fs context and UTS namespace; other namespaces EPERM \
-     (a container does not make them)";
+const NAMESPACES: &str = "a container does not join namespaces";
+const UNSHARE: &str = "private fd table, fs context, and user, mount and UTS namespaces (a user \
+     namespace first, whose capabilities then make the others); CLONE_NEWIPC and CLONE_NEWNET \
+     are taken with the capability Linux asks but the task keeps the sandbox's IPC objects and \
+     network; pid, cgroup and time namespaces EPERM";
 const HOST: &str = "the host's business, not a container's";
 
 /// A call that succeeds at once and does nothing (the notes say why).
@@ -439,7 +448,8 @@ const LIST: &[Syscall] = &[
     sys(54, "setsockopt").serves(socket::setsockopt).partial(SOCKOPT_GAPS),
     sys(55, "getsockopt").serves(socket::getsockopt).partial(SOCKOPT_GAPS),
     sys(56, "clone").serves(|c| process::clone(c, c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4))).partial(
-        "new namespaces (CLONE_NEW*) fail with EPERM and CLONE_PIDFD with EINVAL",
+        "new namespaces as unshare makes them (pid, cgroup and time ones EPERM); CLONE_PIDFD \
+         fails with EINVAL",
     ),
     sys(57, "fork").serves(|c| process::clone(c, SIGCHLD, 0, 0, 0, 0)),
     sys(58, "vfork").serves(|c| process::clone(c, VFORK, 0, 0, 0, 0)),
@@ -595,8 +605,8 @@ const LIST: &[Syscall] = &[
     ),
     sys(163, "acct"),
     sys(164, "settimeofday"),
-    sys(165, "mount").refused(libc::EPERM, MOUNTS),
-    sys(166, "umount2").refused(libc::EPERM, MOUNTS),
+    sys(165, "mount").serves(mount::mount).partial(MOUNT),
+    sys(166, "umount2").serves(mount::umount2).partial(UMOUNT),
     sys(167, "swapon").refused(libc::EPERM, HOST),
     sys(168, "swapoff").refused(libc::EPERM, HOST),
     sys(169, "reboot").refused(libc::EPERM, HOST),
@@ -848,8 +858,8 @@ const LIST: &[Syscall] = &[
     sys(433, "fspick").missing(MOUNT_API),
     sys(434, "pidfd_open"),
     sys(435, "clone3").serves(process::clone3).partial(
-        "as clone: new namespaces fail with EPERM and CLONE_PIDFD with EINVAL; \
-         CLONE_INTO_CGROUP fails with EBADF (no fd names a cgroup)",
+        "as clone: new namespaces as unshare makes them (pid, cgroup and time ones EPERM) and \
+         CLONE_PIDFD fails with EINVAL; CLONE_INTO_CGROUP fails with EBADF (no fd names a cgroup)",
     ),
     sys(436, "close_range").serves(file::close_range).partial(
         "CLOSE_RANGE_UNSHARE is ignored: the fds are closed in the (possibly shared) table",
@@ -1090,7 +1100,7 @@ mod tests {
         assert_eq!(k.call(t, libc::SYS_msync, [0; 6]), Some(0));
         assert_eq!(k.call(t, libc::SYS_epoll_create, [0; 6]), e(libc::EINVAL));
         assert_eq!(k.call(t, libc::SYS_pause, [0; 6]), None, "pause parks");
-        assert_eq!(k.call(t, libc::SYS_mount, [0; 6]), e(libc::EPERM));
+        assert_eq!(k.call(t, libc::SYS_mount, [0; 6]), e(libc::EFAULT));
         assert_eq!(k.call(t, libc::SYS_socket, [0; 6]), e(libc::EAFNOSUPPORT));
         assert_eq!(
             k.call(t, libc::SYS_socket, [libc::AF_PACKET as u64, 1, 0, 0, 0, 0]),

@@ -3,6 +3,11 @@
 //! credentials(7), path_resolution(7)). The sentry acts on host files as a privileged
 //! process, so every permission check a guest is owed happens here.
 
+mod userns;
+
+pub(crate) use userns::{next_ns_ino, IdMap, UserNsRef};
+pub use userns::{Extent, UserNsState};
+
 /// A capability set: bit `n` is capability `n`.
 pub(crate) type CapSet = u64;
 
@@ -63,6 +68,8 @@ pub struct Creds {
     /// PR_SET_KEEPCAPS: permitted survives the switch away from uid 0.
     pub keep_caps: bool,
     pub no_new_privs: bool,
+    /// The user namespace the ids and capabilities are in.
+    pub(crate) userns: UserNsRef,
 }
 
 /// The capability sets a container process starts with (OCI `process.capabilities`).
@@ -133,6 +140,7 @@ impl Creds {
             ambient: caps.ambient & caps.permitted & caps.inheritable,
             keep_caps: false,
             no_new_privs,
+            userns: UserNsRef::init(),
         }
     }
 
@@ -142,8 +150,63 @@ impl Creds {
         Creds::new(0, 0, Vec::new(), CapSets::default_for(0), false)
     }
 
+    /// The capability in the caller's own user namespace (ns_capable of it): what
+    /// checks on the caller's own ids and namespaces ask.
     pub fn has(&self, cap: u32) -> bool {
         self.effective & (1 << cap) != 0
+    }
+
+    /// The capability in the initial user namespace (capable()): what checks on the
+    /// sandbox's shared resources ask. A task of a namespace the guest made has none.
+    pub fn has_init(&self, cap: u32) -> bool {
+        self.userns.is_init() && self.has(cap)
+    }
+
+    /// The capability in namespace `target` (cap_capable): the caller's own and those
+    /// below it; in a child of the caller's namespace also every one when the caller made
+    /// it (its owner).
+    pub(crate) fn capable_in(&self, target: &UserNsRef, cap: u32) -> bool {
+        let mut ns = target.clone();
+        loop {
+            if ns == self.userns {
+                return self.has(cap);
+            }
+            if ns.level() <= self.userns.level() {
+                return false;
+            }
+            let parent = ns.parent().expect("below the caller's level");
+            if parent == self.userns && ns.owner() == Some(self.euid) {
+                return true;
+            }
+            ns = parent;
+        }
+    }
+
+    /// The capability over file `ino` (capable_wrt_inode_uidgid): held in the caller's
+    /// namespace, which maps the file's owner and group.
+    pub fn has_over(&self, ino: &Inode, cap: u32) -> bool {
+        self.has(cap)
+            && self.userns.from_kernel(IdMap::Uid, ino.uid).is_some()
+            && self.userns.from_kernel(IdMap::Gid, ino.gid).is_some()
+    }
+
+    /// The kernel uid of the caller's namespace's root (none while the namespace maps no
+    /// uid 0).
+    fn root_uid(&self) -> Option<u32> {
+        self.userns.to_kernel(IdMap::Uid, 0)
+    }
+
+    /// unshare(CLONE_NEWUSER) and clone(CLONE_NEWUSER): the caller moves to a new
+    /// namespace below its own, with every capability there (set_cred_user_ns).
+    pub fn enter_new_userns(&mut self) -> Result<(), i32> {
+        self.userns = self.userns.child(self.euid, self.egid)?;
+        self.effective = ALL_CAPS;
+        self.permitted = ALL_CAPS;
+        self.bounding = ALL_CAPS;
+        self.inheritable = 0;
+        self.ambient = 0;
+        self.keep_caps = false;
+        Ok(())
     }
 
     /// Whether these credentials may read another process's state (ptrace(2)'s
@@ -153,7 +216,7 @@ impl Creds {
         let uids = [target.uid, target.euid, target.suid];
         let gids = [target.gid, target.egid, target.sgid];
         (uids.iter().all(|&u| u == self.uid) && gids.iter().all(|&g| g == self.gid))
-            || self.has(CAP_SYS_PTRACE)
+            || self.has_init(CAP_SYS_PTRACE)
     }
 
     pub fn in_group(&self, gid: u32) -> bool {
@@ -162,7 +225,7 @@ impl Creds {
 
     /// Whether the caller owns `ino` or may act as its owner (CAP_FOWNER).
     pub fn owns(&self, ino: &Inode) -> bool {
-        self.fsuid == ino.uid || self.has(CAP_FOWNER)
+        self.fsuid == ino.uid || self.has_over(ino, CAP_FOWNER)
     }
 
     /// Linux's `generic_permission`: `mask` of MAY_READ | MAY_WRITE | MAY_EXEC on `ino`,
@@ -179,18 +242,20 @@ impl Creds {
             return Ok(());
         }
         if is_dir(ino.mode) {
-            if mask & MAY_WRITE == 0 && self.has(CAP_DAC_READ_SEARCH) {
+            if mask & MAY_WRITE == 0 && self.has_over(ino, CAP_DAC_READ_SEARCH) {
                 return Ok(());
             }
-            if self.has(CAP_DAC_OVERRIDE) {
+            if self.has_over(ino, CAP_DAC_OVERRIDE) {
                 return Ok(());
             }
         } else {
-            if mask == MAY_READ && self.has(CAP_DAC_READ_SEARCH) {
+            if mask == MAY_READ && self.has_over(ino, CAP_DAC_READ_SEARCH) {
                 return Ok(());
             }
             // Execute is granted by the capability only when some execute bit is set.
-            if (mask & MAY_EXEC == 0 || ino.mode & 0o111 != 0) && self.has(CAP_DAC_OVERRIDE) {
+            if (mask & MAY_EXEC == 0 || ino.mode & 0o111 != 0)
+                && self.has_over(ino, CAP_DAC_OVERRIDE)
+            {
                 return Ok(());
             }
         }
@@ -200,14 +265,14 @@ impl Creds {
     /// True when no permission check on files can fail (the common case of root with its
     /// capabilities): lets path walks skip the stats a search check needs.
     pub fn searches_anything(&self) -> bool {
-        self.has(CAP_DAC_OVERRIDE) || self.has(CAP_DAC_READ_SEARCH)
+        self.has_init(CAP_DAC_OVERRIDE) || self.has_init(CAP_DAC_READ_SEARCH)
     }
 
     /// kill(2)'s permission rule: the sender's real or effective uid matches the target's
     /// real or saved uid, or the sender has CAP_KILL (SIGCONT within a session is checked
     /// by the caller).
     pub fn may_signal(&self, target: &Creds) -> bool {
-        self.has(CAP_KILL)
+        self.has_init(CAP_KILL)
             || [self.uid, self.euid]
                 .iter()
                 .any(|u| *u == target.uid || *u == target.suid)
@@ -219,7 +284,7 @@ impl Creds {
         if dir.mode & libc::S_ISVTX != 0
             && self.fsuid != victim.uid
             && self.fsuid != dir.uid
-            && !self.has(CAP_FOWNER)
+            && !self.has_over(victim, CAP_FOWNER)
         {
             return Err(libc::EPERM);
         }
@@ -239,7 +304,7 @@ impl Creds {
     /// The mode chmod actually sets: the set-group-ID bit goes unless the caller is in the
     /// file's group or has CAP_FSETID.
     pub fn chmod_mode(&self, ino: &Inode, mode: u32) -> u32 {
-        if mode & libc::S_ISGID != 0 && !self.in_group(ino.gid) && !self.has(CAP_FSETID) {
+        if mode & libc::S_ISGID != 0 && !self.in_group(ino.gid) && !self.has_over(ino, CAP_FSETID) {
             mode & !libc::S_ISGID
         } else {
             mode
@@ -252,33 +317,39 @@ impl Creds {
         let mut c = self.clone();
         c.fsuid = self.uid;
         c.fsgid = self.gid;
-        c.effective = if self.uid == 0 { self.permitted } else { 0 };
+        c.effective = if Some(self.uid) == self.root_uid() {
+            self.permitted
+        } else {
+            0
+        };
         c
     }
 
     /// Applies a uid change (new real, effective, saved and fs uids) with its effect on
     /// the capability sets.
     fn change_uids(&mut self, uid: u32, euid: u32, suid: u32, fsuid: u32) {
+        let root = self.root_uid();
+        let is_root = |u: u32| Some(u) == root;
         let (old_euid, old_fsuid) = (self.euid, self.fsuid);
-        let had_root = self.uid == 0 || self.euid == 0 || self.suid == 0;
+        let had_root = is_root(self.uid) || is_root(self.euid) || is_root(self.suid);
         (self.uid, self.euid, self.suid, self.fsuid) = (uid, euid, suid, fsuid);
-        if had_root && uid != 0 && euid != 0 && suid != 0 {
+        if had_root && !is_root(uid) && !is_root(euid) && !is_root(suid) {
             if !self.keep_caps {
                 self.permitted = 0;
             }
             self.effective = 0;
             self.ambient = 0;
         }
-        if old_euid == 0 && euid != 0 {
+        if is_root(old_euid) && !is_root(euid) {
             self.effective = 0;
         }
-        if old_euid != 0 && euid == 0 {
+        if !is_root(old_euid) && is_root(euid) {
             self.effective = self.permitted;
         }
-        if old_fsuid == 0 && fsuid != 0 {
+        if is_root(old_fsuid) && !is_root(fsuid) {
             self.effective &= !FS_CAPS;
         }
-        if old_fsuid != 0 && fsuid == 0 {
+        if !is_root(old_fsuid) && is_root(fsuid) {
             self.effective |= self.permitted & FS_CAPS;
         }
     }
@@ -448,18 +519,19 @@ impl Creds {
         let had_permitted = self.permitted;
         // Without file capabilities: root (real or effective) gets the file's sets as
         // "all", others none; the ambient set carries over for an unprivileged file.
-        let root = self.uid == 0 || euid == 0;
+        let root_uid = self.root_uid();
+        let root = Some(self.uid) == root_uid || Some(euid) == root_uid;
         let privileged_file = secure || root;
         self.ambient = if privileged_file { 0 } else { self.ambient };
         let (f_inh, f_perm) = if root { (ALL_CAPS, ALL_CAPS) } else { (0, 0) };
         self.permitted = (self.inheritable & f_inh) | (f_perm & self.bounding) | self.ambient;
-        self.effective = if euid == 0 {
+        self.effective = if Some(euid) == root_uid {
             self.permitted
         } else {
             self.ambient
         };
         // Capabilities gained by a process whose real uid is not root: privileged too.
-        if self.permitted & !had_permitted != 0 && self.uid != 0 {
+        if self.permitted & !had_permitted != 0 && Some(self.uid) != root_uid {
             secure = true;
         }
         self.euid = euid;
@@ -484,6 +556,9 @@ pub struct CredsState {
     pub caps: [u64; 5],
     pub keep_caps: bool,
     pub no_new_privs: bool,
+    /// The inode number of the user namespace (`UserNsState::ino`; the initial one's
+    /// is `userns::INIT_INO`).
+    pub userns: u64,
 }
 
 impl CredsState {
@@ -505,6 +580,7 @@ impl CredsState {
             ambient,
             keep_caps,
             no_new_privs,
+            userns,
         } = c;
         CredsState {
             uids: [*uid, *euid, *suid, *fsuid],
@@ -513,9 +589,12 @@ impl CredsState {
             caps: [*effective, *permitted, *inheritable, *bounding, *ambient],
             keep_caps: *keep_caps,
             no_new_privs: *no_new_privs,
+            userns: userns.ino(),
         }
     }
 
+    /// The credentials, in the initial user namespace: the kernel's restore puts them in
+    /// theirs (`userns`) once it has made the namespaces.
     pub fn restore(&self) -> crate::creds::Creds {
         let [uid, euid, suid, fsuid] = self.uids;
         let [gid, egid, sgid, fsgid] = self.gids;
@@ -538,6 +617,7 @@ impl CredsState {
             ambient: ambient & permitted & inheritable,
             keep_caps: self.keep_caps,
             no_new_privs: self.no_new_privs,
+            userns: UserNsRef::init(),
         }
     }
 }
