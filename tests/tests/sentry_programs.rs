@@ -348,6 +348,18 @@ fn scheduling_attributes_behave_as_on_the_host() {
 }
 
 #[test]
+fn user_and_mount_namespaces_behave_as_on_the_host() {
+    // unshare(CLONE_NEWUSER): overflow ids until the maps are written, the maps' rules
+    // (once, the writer's own id, gid only after setgroups "deny", bad lines), setgroups
+    // and setuid as the maps allow; capabilities of the new namespace not reaching a file
+    // of an unmapped owner; in a user and mount namespace of its own a tmpfs with its
+    // flags in statfs and /proc/self/mounts, noexec, a read-only tmpfs stacked on it,
+    // remount, umount2's EBUSY, EINVAL and MNT_DETACH, bad requests; clone with every
+    // namespace flag; a distinct /proc/self/ns/user: the same lines as natively.
+    same_as_on_the_host("userns", &["/tmp/sentry-userns-guest"]);
+}
+
+#[test]
 fn uts_namespaces_sysfs_and_path_argument_checks_behave_as_on_the_host() {
     // unshare(CLONE_NEWUTS) in a child, host and domain names cut at a NUL and refused
     // past 64 bytes, a grandchild sharing the namespace and the parent's name untouched;

@@ -5,7 +5,7 @@
 
 mod userns;
 
-pub(crate) use userns::{next_ns_ino, IdMap, UserNsRef};
+pub(crate) use userns::{next_ns_ino, note_ns_ino, IdMap, UserNsRef};
 pub use userns::{Extent, UserNsState};
 
 /// A capability set: bit `n` is capability `n`.

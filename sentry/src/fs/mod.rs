@@ -73,6 +73,9 @@ pub struct Mount {
     pub seen: Vec<u64>,
     /// Made by the guest's mount(2).
     pub guest: bool,
+    /// A namespace's own copy of an earlier mount at the same place (made by a remount
+    /// in one of the namespaces that shared it): the same files.
+    pub copy: bool,
 }
 
 impl Mount {
@@ -87,6 +90,7 @@ impl Mount {
             flags: mounts::MS_RELATIME,
             seen: vec![mounts::INIT_MNT_NS],
             guest: false,
+            copy: false,
         }
     }
 }

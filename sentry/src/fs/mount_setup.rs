@@ -96,6 +96,7 @@ pub(crate) fn build_vfs(config: &SandboxConfig) -> Result<Vfs, MountError> {
         flags: crate::fs::mounts::MS_RELATIME,
         seen: vec![crate::fs::mounts::INIT_MNT_NS],
         guest: false,
+        copy: false,
     }];
     for m in &config.mounts {
         let at = crate::fs::split(&m.destination);

@@ -95,8 +95,9 @@ pub(crate) enum MountRequest {
     Tmpfs { flags: u64, mode: u32 },
     /// A new procfs.
     Proc { flags: u64 },
-    /// MS_REMOUNT: new flags for the mount.
-    Remount { flags: u64 },
+    /// MS_REMOUNT: new flags for the mount (its atime flags kept when `keep_atime`: the
+    /// request names none).
+    Remount { flags: u64, keep_atime: bool },
     /// A propagation change (taken, not modelled).
     Propagation,
 }
@@ -123,7 +124,11 @@ pub(crate) fn decode(
         mnt |= MS_RELATIME;
     }
     if flags & MS_REMOUNT != 0 {
-        return Ok(MountRequest::Remount { flags: mnt });
+        let atime = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+        return Ok(MountRequest::Remount {
+            flags: mnt,
+            keep_atime: flags & atime == 0,
+        });
     }
     if flags & MS_BIND != 0 {
         // Bind mounts are not made (refused as an unsupported file system).
@@ -221,13 +226,14 @@ impl Vfs {
             flags: flags & MOUNT_FLAGS,
             seen: vec![self.guest.ns.get()],
             guest: true,
+            copy: false,
         });
         Ok(())
     }
 
     /// MS_REMOUNT of mount `m` in the current namespace: its flags become `flags`. A
     /// mount other namespaces see too is copied first, the copy taking the change.
-    pub(crate) fn remount(&mut self, m: usize, flags: u64) -> Result<(), Errno> {
+    pub(crate) fn remount(&mut self, m: usize, flags: u64, keep_atime: bool) -> Result<(), Errno> {
         let ns = self.guest.ns.get();
         let m = if self.mounts[m].seen.len() > 1 {
             let copy = self.mounts[m].copy_for(ns)?;
@@ -238,6 +244,12 @@ impl Vfs {
             m
         };
         let mount = &mut self.mounts[m];
+        let atime = MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+        let flags = if keep_atime {
+            (flags & !atime) | (mount.flags & atime)
+        } else {
+            flags
+        };
         mount.readonly = flags & MS_RDONLY != 0;
         mount.nosuid = flags & MS_NOSUID != 0;
         mount.flags = flags & MOUNT_FLAGS;
@@ -264,6 +276,45 @@ impl Vfs {
         for i in below.into_iter().chain([m]) {
             self.mounts[i].seen.retain(|&n| n != ns);
         }
+        Ok(())
+    }
+
+    /// Restores a mount the guest made (a tmpfs, empty, or a procfs), or a namespace's
+    /// copy of the last mount at the same place (`copy`), at the end of the table.
+    pub(crate) fn restore_guest_mount(
+        &mut self,
+        at: Vec<String>,
+        fstype: &str,
+        copy: bool,
+        root: (u32, u32, u32),
+    ) -> Result<(), Errno> {
+        let fs = if copy {
+            let orig = (0..self.mounts.len())
+                .rev()
+                .find(|&i| self.mounts[i].at == at && !self.mounts[i].copy)
+                .ok_or(libc::EINVAL)?;
+            self.mounts[orig].copy_for(0)?.fs
+        } else {
+            match fstype {
+                "tmpfs" => {
+                    let (root, host_path) = self.new_tmpfs(root.0, (root.1, root.2))?;
+                    MountFs::Host { root, host_path }
+                }
+                "proc" => MountFs::Proc,
+                _ => return Err(libc::EINVAL),
+            }
+        };
+        self.mounts.push(Mount {
+            at,
+            fs,
+            readonly: false,
+            nosuid: false,
+            fstype: fstype.into(),
+            flags: 0,
+            seen: Vec::new(),
+            guest: true,
+            copy,
+        });
         Ok(())
     }
 
@@ -342,6 +393,7 @@ impl Mount {
             flags: self.flags,
             seen: vec![ns],
             guest: self.guest,
+            copy: true,
         })
     }
 
@@ -411,7 +463,8 @@ mod tests {
         assert_eq!(
             decode(MS_REMOUNT | MS_RDONLY, None, None),
             Ok(MountRequest::Remount {
-                flags: MS_RDONLY | MS_RELATIME
+                flags: MS_RDONLY | MS_RELATIME,
+                keep_atime: true
             })
         );
         assert_eq!(decode(MS_BIND, None, None), Err(libc::ENODEV));

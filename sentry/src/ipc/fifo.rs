@@ -231,6 +231,7 @@ mod tests {
                 flags: crate::fs::mounts::MS_RELATIME,
                 seen: vec![crate::fs::mounts::INIT_MNT_NS],
                 guest: false,
+                copy: false,
             }],
             scratch: Vec::new(),
             inos: Default::default(),

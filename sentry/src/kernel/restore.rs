@@ -282,11 +282,55 @@ impl Kernel {
         stdio: [OwnedFd; 3],
     ) -> Result<(), RestoreError> {
         crate::kernel::validate::validate(st)?;
+        let namespaces = crate::creds::UserNsRef::restore_all(&st.user_namespaces);
+        let userns = |ino: u64| {
+            st.user_namespaces
+                .iter()
+                .position(|n| n.ino == ino)
+                .map_or_else(crate::creds::UserNsRef::init, |i| namespaces[i].clone())
+        };
+        // Saved files are reopened by path in whichever namespace has their mount.
+        self.vfs.guest.ns.set(crate::fs::mounts::ANY_MNT_NS);
         // Mounts: each saved mount is the bundle's mount at the same destination (the k-th
         // of that destination, in order), of the same kind and options; tmpfs contents
         // come back into the new tmpfs, never anywhere else.
         let pairs = self.match_mounts(&st.mounts)?;
+        // The guest's own mounts and namespace copies come back after the config's, in
+        // their order; every mount gets its namespaces and flags again.
+        let mut pairs = pairs;
+        for saved in st.mounts.iter().filter(|m| m.made || m.copy) {
+            self.vfs
+                .restore_guest_mount(saved.at.clone(), &saved.fstype, saved.copy, saved.root)
+                .map_err(|e| {
+                    RestoreError::Mounts(format!(
+                        "cannot make the guest's {} mount at {}: {}",
+                        saved.fstype,
+                        crate::fs::join(&saved.at),
+                        std::io::Error::from_raw_os_error(e)
+                    ))
+                })?;
+            pairs.push((saved, self.vfs.mounts.len() - 1));
+        }
+        for (saved, here) in &pairs {
+            let m = &mut self.vfs.mounts[*here];
+            m.seen = saved.seen.clone();
+            m.flags = saved.flags & crate::fs::mounts::MOUNT_FLAGS;
+            // A config mount may only have been made stricter (match_mounts).
+            m.readonly |= saved.readonly;
+            m.nosuid |= saved.nosuid;
+        }
+        self.mnt_owners = st
+            .mount_namespaces
+            .iter()
+            .map(|n| {
+                crate::creds::note_ns_ino(n.ino);
+                (n.ino, userns(n.owner))
+            })
+            .collect();
         for (saved, here) in pairs {
+            if saved.copy {
+                continue;
+            }
             if let (MountKindState::Tmpfs, MountFs::Host { root, .. }) =
                 (&saved.kind, &self.vfs.mounts[here].fs)
             {
@@ -352,13 +396,6 @@ impl Kernel {
         self.clocks.mono_offset = st.mono_ns as i64 - host_mono as i64;
         self.boot_ns = st.boot_ns;
         self.key_quota = st.key_quota.clone();
-        let namespaces = crate::creds::UserNsRef::restore_all(&st.user_namespaces);
-        let userns = |ino: u64| {
-            st.user_namespaces
-                .iter()
-                .position(|n| n.ino == ino)
-                .map_or_else(crate::creds::UserNsRef::init, |i| namespaces[i].clone())
-        };
         let (uts, uts_of) = crate::kernel::uts::restore(&st.uts, &userns);
         self.uts = uts;
         // Page caches, before the address spaces map them (their fences come first).
@@ -481,6 +518,7 @@ impl Kernel {
         // that were running guest code when the checkpoint stopped the world (or paused it)
         // were saved as GroupStopped: they run on, unless their group is stopped by a stop
         // signal (`deliver_and_resume` leaves those stopped).
+        self.vfs.guest.ns.set(crate::fs::mounts::INIT_MNT_NS);
         let tids: Vec<i32> = self.tasks.keys().copied().collect();
         for tid in tids {
             match self.tasks[&tid].state {
@@ -502,7 +540,7 @@ impl Kernel {
     ) -> Result<Vec<(&'a MountState, usize)>, RestoreError> {
         let mut used = vec![false; self.vfs.mounts.len()];
         let mut out = Vec::new();
-        for m in saved {
+        for m in saved.iter().filter(|m| !m.made && !m.copy) {
             let at = crate::fs::join(&m.at);
             let Some(i) =
                 (0..self.vfs.mounts.len()).find(|&i| !used[i] && self.vfs.mounts[i].at == m.at)
@@ -526,7 +564,8 @@ impl Kernel {
                     m.fstype, here.fstype
                 )));
             }
-            if here.readonly != m.readonly {
+            // A guest remount may have made it read-only, never writable.
+            if here.readonly && !m.readonly {
                 let ro = |r: bool| if r { "read-only" } else { "read-write" };
                 return Err(RestoreError::Mounts(format!(
                     "{at} is {} in the image but {} here",

@@ -47,6 +47,8 @@ pub struct KernelState {
     /// The user namespaces guests made, parents first (`crate::creds::UserNsRef`):
     /// credentials and UTS namespaces name them by inode number.
     pub user_namespaces: Vec<crate::creds::UserNsState>,
+    /// The mount namespaces, the sandbox's first; tasks and mounts name them.
+    pub mount_namespaces: Vec<MountNsState>,
     /// Guest monotonic time when the state was taken (restore keeps clocks from going back).
     pub mono_ns: u64,
     pub boot_ns: u64,
@@ -98,6 +100,25 @@ pub struct MountState {
     pub fstype: String,
     /// A tmpfs's files (it lives only in the sandbox, so the image carries it).
     pub contents: Vec<TmpfsEntry>,
+    /// Its other flags (`fs::mounts::MOUNT_FLAGS`) and nosuid.
+    pub flags: u64,
+    pub nosuid: bool,
+    /// The mount namespaces that see it (inode numbers).
+    pub seen: Vec<u64>,
+    /// Made by the guest's mount(2) (restored anew, not matched with the config's).
+    pub made: bool,
+    /// A namespace's copy of the last earlier mount at the same place (its files).
+    pub copy: bool,
+    /// The mode, owner and group of a made tmpfs's root.
+    pub root: (u32, u32, u32),
+}
+
+/// A mount namespace (`fs::mounts`): its inode number and the inode number of the user
+/// namespace that owns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountNsState {
+    pub ino: u64,
+    pub owner: u64,
 }
 
 /// Assigns ids to shared objects by identity.
@@ -178,9 +199,15 @@ impl Kernel {
         mms.sort_by_key(|m| m.id);
         let thread_groups = self.tgs.values().map(|g| g.save()).collect();
         let mut mounts = Vec::new();
-        for m in &self.vfs.mounts {
+        // A mount the guest made and unmounted from every namespace is gone.
+        for m in self
+            .vfs
+            .mounts
+            .iter()
+            .filter(|m| !m.guest || !m.seen.is_empty())
+        {
             let contents = match &m.fs {
-                crate::fs::MountFs::Host { root, .. } if m.fstype == "tmpfs" => {
+                crate::fs::MountFs::Host { root, .. } if m.fstype == "tmpfs" && !m.copy => {
                     crate::fs::tmpfs::read_tree(std::os::fd::AsFd::as_fd(root), &self.vfs.inos)
                         .map_err(|e| {
                             std::io::Error::other(format!(
@@ -190,6 +217,14 @@ impl Kernel {
                         })?
                 }
                 _ => Vec::new(),
+            };
+            let root = match &m.fs {
+                crate::fs::MountFs::Host { root, .. } if m.guest && !m.copy => {
+                    let st = crate::fs::host_sys::fstat(std::os::fd::AsFd::as_fd(root))
+                        .map_err(std::io::Error::from_raw_os_error)?;
+                    (st.st_mode & 0o7777, st.st_uid, st.st_gid)
+                }
+                _ => (0, 0, 0),
             };
             mounts.push(MountState {
                 at: m.at.clone(),
@@ -203,8 +238,22 @@ impl Kernel {
                 readonly: m.readonly,
                 fstype: m.fstype.clone(),
                 contents,
+                flags: m.flags,
+                nosuid: m.nosuid,
+                seen: m.seen.clone(),
+                made: m.guest,
+                copy: m.copy,
+                root,
             });
         }
+        let mount_namespaces = self
+            .mnt_owners
+            .iter()
+            .map(|(&ino, owner)| MountNsState {
+                ino,
+                owner: owner.ino(),
+            })
+            .collect();
         let owners: Vec<crate::creds::UserNsRef> = std::iter::once(&self.uts)
             .chain(self.tasks.values().map(|t| &t.uts))
             .map(|u| u.borrow().owner.clone())
@@ -214,11 +263,13 @@ impl Kernel {
                 .values()
                 .map(|t| &t.creds.userns)
                 .chain(self.tgs.values().map(|g| &g.creds.userns))
-                .chain(owners.iter()),
+                .chain(owners.iter())
+                .chain(self.mnt_owners.values()),
         );
         Ok(KernelState {
             uts: crate::kernel::uts::save(&self.uts, self.tasks.values().map(|t| (t.tid, &t.uts))),
             user_namespaces,
+            mount_namespaces,
             mono_ns: (host_mono as i64 + self.clocks.mono_offset) as u64,
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),

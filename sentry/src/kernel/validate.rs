@@ -99,6 +99,7 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
         }
     }
     check_mounts(&st.mounts)?;
+    check_mount_namespaces(st)?;
     // After the tasks themselves: a namespace names only tasks known to be sound.
     let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
     crate::kernel::uts::validate(&st.uts, &tids)?;
@@ -481,6 +482,63 @@ fn check_processes(
         }
         if w.pi && w.requeue_pi.is_some() {
             return Err(bad(&obj, "requeue_pi", "is set on a PI waiter"));
+        }
+    }
+    Ok(())
+}
+
+/// The mount namespaces: the sandbox's first, distinct, each owned by a saved user
+/// namespace; every task and mount names saved ones; a mount the guest made is a tmpfs or
+/// a procfs, a copy follows a mount at its place.
+fn check_mount_namespaces(st: &KernelState) -> Result<(), Invalid> {
+    use crate::fs::mounts::INIT_MNT_NS;
+    let inos: Vec<u64> = st.mount_namespaces.iter().map(|n| n.ino).collect();
+    if inos.first() != Some(&INIT_MNT_NS) {
+        return Err(bad(
+            "the kernel",
+            "mount_namespaces",
+            "do not start with the sandbox's",
+        ));
+    }
+    unique("mount namespace", inos.iter().copied())?;
+    let users = |ino: u64| {
+        ino == crate::creds::UserNsRef::init().ino()
+            || st.user_namespaces.iter().any(|n| n.ino == ino)
+    };
+    if let Some(n) = st.mount_namespaces.iter().find(|n| !users(n.owner)) {
+        return Err(bad(
+            format!("mount namespace {}", n.ino),
+            "owner",
+            format!("{} is not a saved user namespace", n.owner),
+        ));
+    }
+    if let Some(t) = st.tasks.iter().find(|t| !inos.contains(&t.mnt)) {
+        return Err(bad(
+            format!("task {}", t.tid),
+            "mnt",
+            "is not a saved mount namespace",
+        ));
+    }
+    for (i, m) in st.mounts.iter().enumerate() {
+        let obj = format!("mount {}", crate::fs::join(&m.at));
+        if let Some(n) = m.seen.iter().find(|n| !inos.contains(n)) {
+            return Err(bad(
+                &obj,
+                "seen",
+                format!("names {n}, not a saved mount namespace"),
+            ));
+        }
+        if m.made && !m.copy && !matches!(m.fstype.as_str(), "tmpfs" | "proc") {
+            return Err(bad(&obj, "fstype", "is not one the guest mounts"));
+        }
+        if m.copy && !st.mounts[..i].iter().any(|o| o.at == m.at && !o.copy) {
+            return Err(bad(&obj, "copy", "follows no mount at its place"));
+        }
+        if m.copy && !m.contents.is_empty() {
+            return Err(bad(&obj, "contents", "are saved for a copy"));
+        }
+        if m.root.0 > 0o7777 {
+            return Err(bad(&obj, "root", "has a mode beyond 07777"));
         }
     }
     Ok(())

@@ -62,7 +62,9 @@ pub(super) fn mount(c: &mut SysCtx) -> Sys {
                 return err(libc::EINVAL);
             };
             match req {
-                MountRequest::Remount { flags } => ret(c.vfs_mut().remount(m, flags).map(|_| 0)),
+                MountRequest::Remount { flags, keep_atime } => {
+                    ret(c.vfs_mut().remount(m, flags, keep_atime).map(|_| 0))
+                }
                 _ => Sys::Ret(0),
             }
         }
