@@ -58,6 +58,7 @@ const PROGRAMS: &[&str] = &[
     "mapobj",
     "ioacct",
     "uts_poll",
+    "namespaces",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -166,6 +166,7 @@ mod tests {
         let ok = |h: &[u8], tasks: Vec<i32>| UtsState {
             hostname: h.to_vec(),
             domainname: vec![],
+            owner: crate::creds::UserNsRef::init().ino(),
             tasks,
         };
         assert!(validate(&[], &[]).is_err());
