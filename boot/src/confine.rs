@@ -140,6 +140,23 @@ fn bind_flags(readonly: bool) -> u64 {
 
 /// Makes an empty mount point in the new root: a directory, or an empty file for a
 /// bind-mounted file.
+/// A fresh tmpfs (nosuid, nodev, with `options`) on a new mount point `at`.
+fn fresh_tmpfs(at: &Path, options: &str, what: String) -> Result<(), ConfineError> {
+    mount_point(at, true)?;
+    nix::mount::mount(
+        Some("tmpfs"),
+        at,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options),
+    )
+    .map_err(|e| ConfineError::Attach {
+        what,
+        path: at.to_path_buf(),
+        source: io_err(e),
+    })
+}
+
 fn mount_point(path: &Path, dir: bool) -> Result<(), ConfineError> {
     let made = if dir {
         std::fs::create_dir(path)
@@ -227,19 +244,7 @@ pub fn enter_root(plan: &RootPlan) -> Result<SandboxConfig, ConfineError> {
                 *source = guest_path;
             }
             (MountKind::Tmpfs { mounted }, _) => {
-                mount_point(&at, true)?;
-                nix::mount::mount(
-                    Some("tmpfs"),
-                    &at,
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some("mode=1777"),
-                )
-                .map_err(|e| ConfineError::Attach {
-                    what: format!("a tmpfs for {}", m.destination),
-                    path: at.clone(),
-                    source: io_err(e),
-                })?;
+                fresh_tmpfs(&at, "mode=1777", format!("a tmpfs for {}", m.destination))?;
                 *mounted = Some(guest_path);
             }
             _ => {}
@@ -249,19 +254,11 @@ pub fn enter_root(plan: &RootPlan) -> Result<SandboxConfig, ConfineError> {
     // tmpfs: a directory of it each); nothing of the host is in it.
     let guest_mounts = PathBuf::from(format!("{MOUNTS}/guest"));
     let at = inside(&guest_mounts.to_string_lossy());
-    mount_point(&at, true)?;
-    nix::mount::mount(
-        Some("tmpfs"),
+    fresh_tmpfs(
         &at,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=0700"),
-    )
-    .map_err(|e| ConfineError::Attach {
-        what: "a tmpfs for the guest's own mounts".into(),
-        path: at.clone(),
-        source: io_err(e),
-    })?;
+        "mode=0700",
+        "a tmpfs for the guest's own mounts".into(),
+    )?;
     out.guest_mounts = Some(guest_mounts);
     drop(trees);
     drop(root_tree);

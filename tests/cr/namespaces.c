@@ -132,11 +132,20 @@ int main(void) {
 	pid_t c = fork();
 	if (c < 0)
 		die("fork");
-	if (c == 0)
+	if (c == 0) {
+		close(up[0]);
+		close(down[1]);
 		_exit(outer(up[1], down[0]));
+	}
+	close(up[1]);
+	close(down[0]);
 	char b, path[64], pid[16];
-	if (read(up[0], &b, 1) != 1)
+	if (read(up[0], &b, 1) != 1) {
+		int status = 0;
+		waitpid(c, &status, 0);
+		printf("FAIL namespaces: setup: the outer process exited with status %#x\n", status);
 		die("outer unshare");
+	}
 	snprintf(pid, sizeof pid, "%d", c);
 	snprintf(path, sizeof path, "/proc/%d/uid_map", c);
 	if (put(path, "0 0 1\n1 1000 10\n"))

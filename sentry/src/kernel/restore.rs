@@ -625,3 +625,110 @@ mod tests {
         assert!(g.did_exec);
     }
 }
+
+#[cfg(test)]
+mod namespace_tests {
+    use crate::fs::mounts::{GuestMounts, MS_NOEXEC};
+    use crate::testing::{kernel, SCRATCH};
+
+    /// A user namespace with its maps, a mount namespace, and a tmpfs the guest mounted
+    /// there with a file: saved, restored into a fresh kernel, and seen there as before
+    /// (the mount by its own namespace only).
+    #[test]
+    fn user_and_mount_namespaces_and_guest_mounts_survive_save_and_restore() {
+        let root = tempfile::tempdir().unwrap();
+        let (scratch, scratch2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir(root.path().join("m")).unwrap();
+        let mut k = kernel(root.path());
+        k.vfs.guest = GuestMounts::new(Some(scratch.path().to_path_buf()));
+        let t = k.test_process(0, 0);
+        let other = k.test_process(0, 0);
+        let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS) as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_unshare, [flags, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(k.call(t, libc::SYS_getuid, [0; 6]), Some(65534));
+        let map = [t.to_string(), "uid_map".to_string()];
+        crate::kernel::procfs::write_id_map(&k, t, &map, b"0 0 1\n").unwrap();
+        assert_eq!(
+            crate::kernel::procfs::write_id_map(&k, t, &map, b"0 0 1\n"),
+            Err(libc::EPERM)
+        );
+        assert_eq!(k.call(t, libc::SYS_getuid, [0; 6]), Some(0));
+        let m = k.put_str(t, SCRATCH, "/m");
+        let ty = k.put_str(t, SCRATCH + 64, "tmpfs");
+        let data = k.put_str(t, SCRATCH + 128, "mode=0750");
+        // Without CAP_SYS_ADMIN over the sandbox's mount namespace: EPERM.
+        k.task_mut(other).creds.effective = 0;
+        let om = k.put_str(other, SCRATCH, "/m");
+        assert_eq!(
+            k.call(other, libc::SYS_mount, [0, om, om, 0, 0, 0]),
+            Some(-(libc::EPERM as i64))
+        );
+        let args = [0, m, ty, MS_NOEXEC, data, 0];
+        assert_eq!(k.call(t, libc::SYS_mount, args), Some(0));
+        let f = k.put_str(t, SCRATCH + 192, "/m/f");
+        let at = libc::AT_FDCWD as u64;
+        let create = (libc::O_CREAT | libc::O_WRONLY) as u64;
+        let fd = k
+            .call(t, libc::SYS_openat, [at, f, create, 0o644, 0, 0])
+            .unwrap();
+        k.put(t, SCRATCH + 256, b"data");
+        assert_eq!(
+            k.call(t, libc::SYS_write, [fd as u64, SCRATCH + 256, 4, 0, 0, 0]),
+            Some(4)
+        );
+        assert_eq!(
+            k.call(t, libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        assert_eq!(st.user_namespaces.len(), 1);
+        assert_eq!(st.user_namespaces[0].uid_map.len(), 1);
+        assert_eq!(st.mount_namespaces.len(), 2);
+        let made: Vec<_> = st.mounts.iter().filter(|m| m.made).collect();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].root.0, 0o750);
+
+        let mut again = kernel(root.path());
+        again.vfs.guest = GuestMounts::new(Some(scratch2.path().to_path_buf()));
+        let stdio = crate::persist::testing::null_stdio();
+        again
+            .restore_state(
+                &st,
+                super::Memory::Segments(Box::new(std::iter::empty())),
+                stdio,
+            )
+            .expect("restore");
+        assert_eq!(again.call(t, libc::SYS_getuid, [0; 6]), Some(0));
+        let fd = again
+            .call(t, libc::SYS_openat, [at, f, libc::O_RDONLY as u64, 0, 0, 0])
+            .unwrap();
+        assert!(fd >= 0, "{fd}");
+        assert_eq!(
+            again.call(t, libc::SYS_read, [fd as u64, SCRATCH + 256, 16, 0, 0, 0]),
+            Some(4)
+        );
+        assert_eq!(again.get(t, SCRATCH + 256, 4), b"data");
+        assert_eq!(
+            again.call(t, libc::SYS_statfs, [m, SCRATCH + 512, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let f_flags = u64::from_le_bytes(again.get(t, SCRATCH + 512 + 80, 8).try_into().unwrap());
+        assert_ne!(f_flags & MS_NOEXEC, 0, "{f_flags:#x}");
+        // The other process, in the sandbox's mount namespace, does not see the tmpfs.
+        let of = again.put_str(other, SCRATCH + 192, "/m/f");
+        assert_eq!(
+            again.call(other, libc::SYS_openat, [at, of, 0, 0, 0, 0]),
+            Some(-(libc::ENOENT as i64))
+        );
+        let back = again
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save again");
+        assert_eq!(back.user_namespaces, st.user_namespaces);
+        assert_eq!(back.mount_namespaces, st.mount_namespaces);
+    }
+}
