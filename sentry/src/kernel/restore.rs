@@ -704,6 +704,9 @@ mod namespace_tests {
             )
             .expect("restore");
         assert_eq!(again.call(t, libc::SYS_getuid, [0; 6]), Some(0));
+        // (The image's memory is not restored here: the paths go in again.)
+        let m = again.put_str(t, SCRATCH, "/m");
+        let f = again.put_str(t, SCRATCH + 192, "/m/f");
         let fd = again
             .call(t, libc::SYS_openat, [at, f, libc::O_RDONLY as u64, 0, 0, 0])
             .unwrap();
