@@ -186,14 +186,14 @@ impl Creds {
     /// namespace, which maps the file's owner and group.
     pub fn has_over(&self, ino: &Inode, cap: u32) -> bool {
         self.has(cap)
-            && self.userns.from_kernel(IdMap::Uid, ino.uid).is_some()
-            && self.userns.from_kernel(IdMap::Gid, ino.gid).is_some()
+            && self.userns.id_of(IdMap::Uid, ino.uid).is_some()
+            && self.userns.id_of(IdMap::Gid, ino.gid).is_some()
     }
 
     /// The kernel uid of the caller's namespace's root (none while the namespace maps no
     /// uid 0).
     fn root_uid(&self) -> Option<u32> {
-        self.userns.to_kernel(IdMap::Uid, 0)
+        self.userns.kernel_of(IdMap::Uid, 0)
     }
 
     /// unshare(CLONE_NEWUSER) and clone(CLONE_NEWUSER): the caller moves to a new

@@ -141,9 +141,7 @@ impl UserNsRef {
         if self.level() >= MAX_DEPTH {
             return Err(libc::EUSERS);
         }
-        if self.from_kernel(IdMap::Uid, owner).is_none()
-            || self.from_kernel(IdMap::Gid, group).is_none()
-        {
+        if self.id_of(IdMap::Uid, owner).is_none() || self.id_of(IdMap::Gid, group).is_none() {
             return Err(libc::EPERM);
         }
         Ok(UserNsRef(Some(Arc::new(UserNs {
@@ -170,7 +168,7 @@ impl UserNsRef {
     }
 
     /// The kernel id of this namespace's `id` (make_kuid), `None` when unmapped.
-    pub(crate) fn to_kernel(&self, which: IdMap, id: u32) -> Option<u32> {
+    pub(crate) fn kernel_of(&self, which: IdMap, id: u32) -> Option<u32> {
         match self.map(which) {
             None => Some(id),
             Some(m) => m.iter().find_map(|e| e.down(id)),
@@ -178,16 +176,16 @@ impl UserNsRef {
     }
 
     /// This namespace's number for kernel id `kid` (from_kuid), `None` when unmapped.
-    pub(crate) fn from_kernel(&self, which: IdMap, kid: u32) -> Option<u32> {
+    pub(crate) fn id_of(&self, which: IdMap, kid: u32) -> Option<u32> {
         match self.map(which) {
             None => Some(kid),
             Some(m) => m.iter().find_map(|e| e.up(kid)),
         }
     }
 
-    /// As `from_kernel`, unmapped ids as the overflow id (from_kuid_munged).
+    /// As `id_of`, unmapped ids as the overflow id (from_kuid_munged).
     pub(crate) fn shown(&self, which: IdMap, kid: u32) -> u32 {
-        self.from_kernel(which, kid).unwrap_or(OVERFLOW_ID)
+        self.id_of(which, kid).unwrap_or(OVERFLOW_ID)
     }
 
     fn setgroups_allowed(&self) -> bool {
@@ -216,7 +214,7 @@ impl UserNsRef {
         extents
             .iter()
             .map(|e| {
-                let lower = lower_ns.from_kernel(which, e.lower).unwrap_or(u32::MAX);
+                let lower = lower_ns.id_of(which, e.lower).unwrap_or(u32::MAX);
                 format!("{:>10} {:>10} {:>10}\n", e.first, lower, e.count)
             })
             .collect()
@@ -300,7 +298,7 @@ impl UserNsRef {
         };
         let lone = match extents[..] {
             [e] if e.count == 1 && n.owner == writer.euid => {
-                n.parent.to_kernel(which, e.lower) == Some(own)
+                n.parent.kernel_of(which, e.lower) == Some(own)
                     && (which == IdMap::Uid || !self.setgroups_allowed())
             }
             _ => false,
@@ -311,8 +309,8 @@ impl UserNsRef {
         // The outside ids as kernel ids: each line within one line of the parent's map.
         let mut kernel = Vec::with_capacity(extents.len());
         for e in extents {
-            let lower = n.parent.to_kernel(which, e.lower).ok_or(libc::EPERM)?;
-            let last = n.parent.to_kernel(which, e.lower + (e.count - 1));
+            let lower = n.parent.kernel_of(which, e.lower).ok_or(libc::EPERM)?;
+            let last = n.parent.kernel_of(which, e.lower + (e.count - 1));
             if last != Some(lower + (e.count - 1)) {
                 return Err(libc::EPERM);
             }
@@ -473,7 +471,7 @@ mod tests {
     fn maps_are_written_once_and_translate_both_ways() {
         let root = Creds::kernel();
         let ns = UserNsRef::init().child(1000, 1000).unwrap();
-        assert_eq!(ns.from_kernel(IdMap::Uid, 1000), None);
+        assert_eq!(ns.id_of(IdMap::Uid, 1000), None);
         assert_eq!(ns.shown(IdMap::Uid, 0), OVERFLOW_ID);
         assert_eq!(
             ns.write_map(IdMap::Uid, &root, b"0 1000 1 junk"),
@@ -493,9 +491,9 @@ mod tests {
             ns.write_map(IdMap::Uid, &root, b"0 0 1\n"),
             Err(libc::EPERM)
         );
-        assert_eq!(ns.to_kernel(IdMap::Uid, 3), Some(1003));
-        assert_eq!(ns.from_kernel(IdMap::Uid, 5000), Some(100));
-        assert_eq!(ns.to_kernel(IdMap::Uid, 10), None);
+        assert_eq!(ns.kernel_of(IdMap::Uid, 3), Some(1003));
+        assert_eq!(ns.id_of(IdMap::Uid, 5000), Some(100));
+        assert_eq!(ns.kernel_of(IdMap::Uid, 10), None);
         assert_eq!(
             ns.map_text(IdMap::Uid, &UserNsRef::init()),
             "         0       1000         10\n       100       5000          1\n"
@@ -543,7 +541,7 @@ mod tests {
         let back = UserNsRef::restore_all(&saved);
         let last = back.last().unwrap().clone();
         assert_eq!((last.level(), last.ino()), (32, ns.ino()));
-        assert_eq!(last.to_kernel(IdMap::Uid, 0), Some(0));
+        assert_eq!(last.kernel_of(IdMap::Uid, 0), Some(0));
         let mut bad = saved.clone();
         bad[0].parent = 5;
         assert!(UserNsRef::validate(&bad).is_err());

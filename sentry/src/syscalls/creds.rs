@@ -48,7 +48,7 @@ pub(super) fn setid(c: &mut SysCtx, nr: i64) -> Sys {
     let kid = |v: u64| -> Result<Option<u32>, i32> {
         match id(v) {
             None => Ok(None),
-            Some(v) => ns.to_kernel(which, v).map(Some).ok_or(libc::EINVAL),
+            Some(v) => ns.kernel_of(which, v).map(Some).ok_or(libc::EINVAL),
         }
     };
     let used = match nr {
@@ -130,7 +130,7 @@ pub(super) fn setgroups(c: &mut SysCtx) -> Sys {
     let b = tryk!(c.read_mem(a[1], a[0] as usize * 4));
     let groups: Option<Vec<u32>> = b
         .chunks(4)
-        .map(|c| ns.to_kernel(IdMap::Gid, u32::from_le_bytes(c.try_into().expect("4"))))
+        .map(|c| ns.kernel_of(IdMap::Gid, u32::from_le_bytes(c.try_into().expect("4"))))
         .collect();
     c.creds_mut().groups = tryk!(groups.ok_or(libc::EINVAL));
     Sys::Ret(0)

@@ -455,7 +455,7 @@ fn kernel_owner(c: &Creds, uid: u64, gid: u64) -> Result<(u32, u32), i32> {
     use crate::creds::IdMap;
     let one = |which, v: u64| match v as u32 {
         u32::MAX => Ok(u32::MAX),
-        v => c.userns.to_kernel(which, v).ok_or(libc::EINVAL),
+        v => c.userns.kernel_of(which, v).ok_or(libc::EINVAL),
     };
     Ok((one(IdMap::Uid, uid)?, one(IdMap::Gid, gid)?))
 }
