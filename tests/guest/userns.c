@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
 
     static char stack[64 << 10];
     pid_t c = clone(clone_fn, stack + sizeof stack,
-                    CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWNS | SIGCHLD, NULL);
+                    CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNS | SIGCHLD, NULL);
     int status = 0;
     waitpid(c, &status, 0);
     printf("clone all namespaces: %s exit %d\n", en(c), WEXITSTATUS(status));

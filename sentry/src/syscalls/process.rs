@@ -62,7 +62,7 @@ fn new_namespaces_creds(c: &SysCtx, flags: i32) -> Result<Option<crate::creds::C
         // (Linux also refuses a chrooted caller: chroot is refused in the sandbox.)
         creds.enter_new_userns()?;
     }
-    let others = libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+    let others = libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC;
     if flags & others != 0 && !creds.has(crate::creds::CAP_SYS_ADMIN) {
         return Err(libc::EPERM);
     }
@@ -70,17 +70,17 @@ fn new_namespaces_creds(c: &SysCtx, flags: i32) -> Result<Option<crate::creds::C
 }
 
 /// Namespaces the sandbox does not make (EPERM, as for a caller without the
-/// capability). It makes user, mount and UTS namespaces; IPC and network namespaces are
-/// accepted with the capability Linux asks for, but the task keeps the sandbox's one set
-/// of IPC objects and its network.
-const REFUSED_NAMESPACES: i32 = libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP | CLONE_NEWTIME;
+/// capability). It makes user, mount and UTS namespaces; an IPC namespace is accepted
+/// with the capability Linux asks for (the sandbox has no SysV or POSIX IPC objects to
+/// share). A network namespace is refused: the task would keep the sandbox's network,
+/// and a program that unshares it to cut itself off (bubblewrap's --unshare-net,
+/// systemd's PrivateNetwork=) must hear that it was not cut off.
+const REFUSED_NAMESPACES: i32 =
+    libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP | CLONE_NEWTIME;
 
 /// The namespaces the sandbox makes or accepts.
-const NAMESPACES: i32 = libc::CLONE_NEWUSER
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWUTS
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWNET;
+const NAMESPACES: i32 =
+    libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
 
 /// unshare(2): private copies of the fd table, the fs context (cwd, umask), the user,
 /// mount and UTS namespaces; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing
@@ -641,6 +641,28 @@ pub(super) fn getcpu(c: &mut SysCtx) -> Sys {
 #[cfg(test)]
 mod tests {
     use crate::testing::{kernel, SCRATCH};
+
+    #[test]
+    fn a_network_namespace_is_refused_even_with_a_new_user_namespace() {
+        // The task would keep the sandbox's network: refused rather than a namespace
+        // that does not cut it off; an IPC namespace (nothing to share) is taken.
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let eperm = Some(-libc::EPERM as i64);
+        for flags in [
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
+            libc::CLONE_NEWUSER | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWUTS,
+        ] {
+            let f = flags as u64;
+            assert_eq!(k.call(t, libc::SYS_unshare, [f, 0, 0, 0, 0, 0]), eperm);
+            let clone = [f | libc::SIGCHLD as u64, 0, 0, 0, 0, 0];
+            assert_eq!(k.call(t, libc::SYS_clone, clone), eperm);
+        }
+        let ipc = (libc::CLONE_NEWUSER | libc::CLONE_NEWIPC) as u64;
+        assert_eq!(k.call(t, libc::SYS_unshare, [ipc, 0, 0, 0, 0, 0]), Some(0));
+    }
 
     #[test]
     fn identity_and_uname() {

@@ -270,9 +270,10 @@ const UMOUNT: &str = "of the caller's mount namespace only; EBUSY for a mount wi
 const MODULES: &str = "a container does not load kernel modules";
 const NAMESPACES: &str = "a container does not join namespaces";
 const UNSHARE: &str = "private fd table, fs context, and user, mount and UTS namespaces (a user \
-     namespace first, whose capabilities then make the others); CLONE_NEWIPC and CLONE_NEWNET \
-     are taken with the capability Linux asks but the task keeps the sandbox's IPC objects and \
-     network; pid, cgroup and time namespaces EPERM";
+     namespace first, whose capabilities then make the others); CLONE_NEWIPC is taken with \
+     the capability Linux asks (there are no IPC objects to share); network, pid, cgroup and \
+     time namespaces EPERM (a network namespace that kept the sandbox's network would not cut \
+     a program off as it asked)";
 const HOST: &str = "the host's business, not a container's";
 
 /// A call that succeeds at once and does nothing (the notes say why).
