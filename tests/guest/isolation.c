@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <stdlib.h>
@@ -19,10 +20,24 @@ int main(int argc, char **argv) {
         long r = syscall(SYS_mkdir, argv[2], 0755);
         printf("mkdir=%ld\n", r);
     } else if (!strcmp(what, "mount")) {
-        long r = syscall(SYS_mount, "none", "/mnt", "tmpfs", 0, 0);
-        int e1 = errno;
-        long r2 = syscall(SYS_init_module, 0, 0, "");
-        printf("mount=%ld %s init_module=%ld %s\n", r, e1 == EPERM ? "EPERM" : "?", r2, errno == EPERM ? "EPERM" : "?");
+        // A tmpfs is the sentry's own (inside the sandbox); a host file system or a
+        // bind of a host directory is not served; modules are refused.
+        const char *dir = argc > 2 ? argv[2] : "/mnt";
+        errno = 0;
+        long t = syscall(SYS_mount, "none", dir, "tmpfs", 0, 0);
+        int te = errno;
+        errno = 0;
+        long x = syscall(SYS_mount, "/dev/vda", dir, "ext4", 0, 0);
+        int xe = errno;
+        errno = 0;
+        long b = syscall(SYS_mount, "/", dir, NULL, MS_BIND, 0);
+        int be = errno;
+        errno = 0;
+        long m = syscall(SYS_init_module, 0, 0, "");
+        int me = errno;
+        printf("tmpfs=%ld %s ext4=%ld %s bind=%ld %s init_module=%ld %s\n", t, strerrorname_np(te) ? strerrorname_np(te) : "0",
+               x, strerrorname_np(xe) ? strerrorname_np(xe) : "0", b, strerrorname_np(be) ? strerrorname_np(be) : "0",
+               m, strerrorname_np(me) ? strerrorname_np(me) : "0");
     } else if (!strcmp(what, "escape")) {
         int fd = open(argv[2], O_RDONLY);
         printf("escape open=%d %s\n", fd, fd < 0 && errno == ENOENT ? "ENOENT" : "opened");
