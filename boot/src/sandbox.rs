@@ -82,9 +82,7 @@ impl ExitFile {
         let Some(f) = &self.0 else { return };
         let rec = ExitRecord { status, error };
         let bytes = serde_json::to_vec(&rec).expect("exit record serialises");
-        let written = f
-            .set_len(0)
-            .and_then(|()| f.write_all_at(&bytes, 0));
+        let written = f.set_len(0).and_then(|()| f.write_all_at(&bytes, 0));
         if let Err(e) = written {
             log::warn!("recording the exit status: {e}");
         }
