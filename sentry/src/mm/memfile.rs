@@ -617,7 +617,7 @@ impl MemoryFile {
             buffer: Mutex::new(Vec::new()),
             wanted: std::sync::atomic::AtomicU32::new(0),
             guest_gone: std::sync::atomic::AtomicBool::new(false),
-            reclaim: Mutex::new(None),
+            reclaim: std::sync::OnceLock::new(),
             #[cfg(test)]
             before_unlocked_read: Mutex::new(None),
         });
@@ -722,7 +722,7 @@ impl Loader {
         unsafe {
             let to = self.0 .0.add(off as usize);
             // Allocates and maps the pages in one call rather than a fault per page.
-            libc::madvise(to.cast(), buf.len(), libc::MADV_POPULATE_WRITE);
+            let _ = sys::populate_write(to, buf.len());
             sys::copy_raw(to, buf.as_ptr(), buf.len())
         }
     }
@@ -773,7 +773,7 @@ pub(crate) struct Snapshot {
     guest_gone: std::sync::atomic::AtomicBool,
     /// Once the guest is gone, where the writer sends the ranges it has written: a
     /// thread returns their pages to the host behind it (`guest_gone`).
-    reclaim: Mutex<Option<std::sync::mpsc::Sender<(u64, u64)>>>,
+    reclaim: std::sync::OnceLock<std::sync::mpsc::Sender<(u64, u64)>>,
     /// Tests: called with a chunk's offset after the writer found it has no copy,
     /// before it reads it without the lock (to put the sentry's write in between).
     #[cfg(test)]
@@ -812,7 +812,7 @@ impl Snapshot {
                     }
                 });
             if spawned.is_ok() {
-                *self.reclaim.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                let _ = self.reclaim.set(tx);
             }
         }
         self.guest_gone
@@ -825,15 +825,9 @@ impl Snapshot {
     /// each costs more than the scan itself (about 2.5 us a page here, 0.7 s a GiB).
     fn populate(&self, off: u64, len: u64) {
         for (s, e) in self.parts(off, off + len) {
-            // SAFETY: `s..e` lies in an allocated range of the mapping; populating reads
-            // nothing and changes no byte (a hole reads as zeros, as the scan would).
-            unsafe {
-                libc::madvise(
-                    self.base.0.add(s as usize).cast(),
-                    (e - s) as usize,
-                    libc::MADV_POPULATE_READ,
-                );
-            }
+            // SAFETY: `s..e` lies in an allocated range of the mapping; populating
+            // changes no byte (a hole reads as zeros, as the scan would).
+            let _ = sys::populate_read(unsafe { self.base.0.add(s as usize) }, (e - s) as usize);
         }
     }
 
@@ -980,11 +974,8 @@ impl statefile::MemorySource for Snapshot {
                 let keep = state.written / SNAP_CHUNK;
                 state.copies = state.copies.split_off(&keep);
                 drop(state);
-                if r.is_ok() {
-                    let reclaim = self.reclaim.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(tx) = reclaim.as_ref() {
-                        let _ = tx.send((off, len));
-                    }
+                if let (Ok(()), Some(tx)) = (&r, self.reclaim.get()) {
+                    let _ = tx.send((off, len));
                 }
                 return r;
             }
@@ -1051,13 +1042,18 @@ mod tests {
             assert_eq!(at, off + scanned.len() as u64);
             scanned.extend_from_slice(b)
         });
+        (scanned, read_bytes(snap, off, len))
+    }
+
+    /// What the writer gets from `read` of `[off, off + len)`.
+    fn read_bytes(snap: &Snapshot, off: u64, len: u64) -> Vec<u8> {
         let mut read = Vec::new();
         snap.read(off, len, &mut |b| {
             read.extend_from_slice(b);
             Ok(())
         })
         .unwrap();
-        (scanned, read)
+        read
     }
 
     #[test]
@@ -1076,12 +1072,7 @@ mod tests {
             // SAFETY: the chunk lies in the allocated range; nothing else writes it.
             unsafe { std::ptr::write_bytes(snap.base.0.add(at as usize), 7, SNAP_CHUNK as usize) };
         });
-        let mut read = Vec::new();
-        snap.read(a, len, &mut |b| {
-            read.extend_from_slice(b);
-            Ok(())
-        })
-        .unwrap();
+        let read = read_bytes(&snap, a, len);
         assert!(
             read.iter().all(|&b| b == 1),
             "the writer kept bytes written after the snapshot"
@@ -1146,15 +1137,7 @@ mod tests {
         snap.guest_gone(mf.fd());
         // The sentry's own write (an exit's clear_child_tid) copies its chunk aside.
         mf.write(a + 3 * SNAP_CHUNK + 8, &[9u8; 4]);
-        let read = |off: u64, n: u64| {
-            let mut v = Vec::new();
-            snap.read(off, n, &mut |b| {
-                v.extend_from_slice(b);
-                Ok(())
-            })
-            .unwrap();
-            v
-        };
+        let read = |off: u64, n: u64| read_bytes(&snap, off, n);
         // In place (no copy in the range), then through the copy.
         assert_eq!(read(a, 2 * SNAP_CHUNK), vec![1u8; 2 * SNAP_CHUNK as usize]);
         assert_eq!(

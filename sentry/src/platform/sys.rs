@@ -419,9 +419,18 @@ pub(crate) fn punch_hole(fd: i32, off: u64, len: u64) -> io::Result<()> {
 /// fault would (MADV_POPULATE_WRITE: the pages count as data, which pages fallocate
 /// gives a shmem file do not until written).
 pub(crate) fn populate_write(at: *mut u8, len: usize) -> io::Result<()> {
-    const MADV_POPULATE_WRITE: i32 = 23;
+    populate(at, len, libc::MADV_POPULATE_WRITE)
+}
+
+/// Maps the `len` bytes of a shared file mapping at `at` in one call, as read faults
+/// would one page at a time (MADV_POPULATE_READ).
+pub(crate) fn populate_read(at: *mut u8, len: usize) -> io::Result<()> {
+    populate(at, len, libc::MADV_POPULATE_READ)
+}
+
+fn populate(at: *mut u8, len: usize, advice: i32) -> io::Result<()> {
     // SAFETY: the caller's range is of a mapping it owns; the advice changes no byte.
-    let r = unsafe { libc::madvise(at.cast(), len, MADV_POPULATE_WRITE) };
+    let r = unsafe { libc::madvise(at.cast(), len, advice) };
     check(r as libc::c_long).map(drop)
 }
 
