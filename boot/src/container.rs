@@ -717,9 +717,7 @@ impl Runtime {
                 }
             }
             // The sandbox went away without answering: wait until it is gone.
-            while c.sandbox_alive() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            while !c.wait_gone(Duration::from_secs(3600)) {}
         }
         match sandbox::read_exit(&dir) {
             Some(ExitRecord { status, .. }) => Ok(status),
@@ -786,9 +784,7 @@ impl Runtime {
     /// this waits for the sandbox process to be gone (a zombie counts as gone).
     pub fn final_exit_record(&self, id: &str) -> Option<ExitRecord> {
         let c = self.store.load(id).ok()?;
-        while c.sandbox_alive() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        while !c.wait_gone(Duration::from_secs(3600)) {}
         self.exit_record(id)
     }
 
@@ -866,15 +862,9 @@ impl Runtime {
         };
         tmp.commit()?;
         write_inventory(&image_dir, id)?;
-        if !leave_running {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while c.sandbox_alive() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if c.sandbox_alive() {
-                log::warn!("sandbox of {id} still runs after its checkpoint: killing it");
-                kill_sandbox(&c);
-            }
+        if !leave_running && !c.wait_gone(STOP_TIMEOUT) {
+            log::warn!("sandbox of {id} still runs after its checkpoint: killing it");
+            kill_sandbox(&c);
         }
         Ok(stats)
     }
@@ -1016,8 +1006,5 @@ fn kill_sandbox(c: &Container) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     // Our child (as in `run`)? Then reap it; otherwise wait until it is a zombie or gone.
     let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while c.sandbox_alive() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    c.wait_gone(Duration::from_secs(10));
 }

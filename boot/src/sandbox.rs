@@ -120,9 +120,31 @@ struct Shared {
     /// Host pids of the sandbox (its own and its master stub's) before the guest runs,
     /// as this process sees them.
     pids: Vec<i32>,
-    /// Exec'd processes whose exit status is still to reach their proxy: the sandbox
-    /// does not end before it has (or a while has passed).
-    exec_waits: std::sync::atomic::AtomicUsize,
+    /// Answers the sandbox's end is still to send (to every connection accepted, until
+    /// its request is answered; exec'd processes' statuses to their proxies): it does not
+    /// end before they are sent (or a few seconds have passed).
+    answers_due: std::sync::atomic::AtomicUsize,
+}
+
+/// An answer the sandbox's end waits for, from its creation until it is dropped (after
+/// the answer is sent).
+struct AnswerDue(Arc<Shared>);
+
+impl AnswerDue {
+    fn new(shared: &Arc<Shared>) -> AnswerDue {
+        shared
+            .answers_due
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        AnswerDue(shared.clone())
+    }
+}
+
+impl Drop for AnswerDue {
+    fn drop(&mut self) {
+        self.0
+            .answers_due
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Signals whose default action does not end a process: before start they change nothing.
@@ -216,7 +238,7 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
         exited: Condvar::new(),
         handle,
         pids: sandbox.host_pids(),
-        exec_waits: Default::default(),
+        answers_due: Default::default(),
     });
     {
         let shared = shared.clone();
@@ -262,27 +284,30 @@ fn setup(opts: &BootOptions, ready: &mut Ready, exit: &ExitFile) -> Result<i32, 
     exit.record(status, error.clone());
     *shared.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitRecord { status, error });
     shared.exited.notify_all();
-    // An exec'd process's status goes to its proxy first (its waiting thread may not have
-    // run yet on a loaded machine), then waiting clients get a moment to read their
-    // answer before the process ends.
+    // Answers still on their way (`runsc wait`, an exec'd process's status to its proxy,
+    // whose thread may not have run yet on a loaded machine) go out before the process
+    // ends, for at most a few seconds. Nothing else holds the end back: `runsc
+    // checkpoint` waits for it (a fixed 50 ms pause here was a fifth of a 256 MiB
+    // checkpoint).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while shared.exec_waits.load(std::sync::atomic::Ordering::SeqCst) > 0
+    while shared.answers_due.load(std::sync::atomic::Ordering::SeqCst) > 0
         && std::time::Instant::now() < deadline
     {
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    std::thread::sleep(std::time::Duration::from_millis(50));
     Ok(status)
 }
 
 fn serve(listener: UnixListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        let shared = shared.clone();
+        // Counted from here: an answer to a request that ends the guest (a kill, a
+        // checkpoint) goes out before the sandbox does.
+        let due = AnswerDue::new(&shared);
         let spawned = std::thread::Builder::new()
             .name("control-conn".into())
             .spawn(move || {
-                if let Err(e) = serve_one(&conn, &shared) {
+                if let Err(e) = serve_one(&conn, due) {
                     log::debug!("control connection: {e}");
                 }
             });
@@ -292,7 +317,9 @@ fn serve(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
-fn serve_one(conn: &UnixStream, shared: &Arc<Shared>) -> Result<(), control::ControlError> {
+/// Serves one connection's request; `due` is dropped once it is answered.
+fn serve_one(conn: &UnixStream, due: AnswerDue) -> Result<(), control::ControlError> {
+    let shared = &due.0.clone();
     let (request, fds) = control::recv::<Request>(conn)?;
     let started = *shared.started.lock().unwrap_or_else(|e| e.into_inner());
     let response = match request {
@@ -302,7 +329,7 @@ fn serve_one(conn: &UnixStream, shared: &Arc<Shared>) -> Result<(), control::Con
             status: wait_exit(shared).status,
         },
         Request::Kernel(KernelRequest::Exec(p)) if started => {
-            return exec(conn, shared, p, fds);
+            return exec(conn, shared, p, fds, due);
         }
         Request::Kernel(r) if started => kernel(shared, r, fds),
         Request::Kernel(r) => before_start(shared, r),
@@ -433,9 +460,13 @@ fn exec(
     shared: &Arc<Shared>,
     p: ExecProcess,
     fds: Vec<OwnedFd>,
+    due: AnswerDue,
 ) -> Result<(), control::ControlError> {
     let response = call(shared, KernelRequest::Exec(p), fds);
     control::send(conn, &response, &[])?;
+    // The proxy may keep the connection after the sandbox has ended: the exit status
+    // below is the answer still due.
+    drop(due);
     let Response::Started { pid } = response else {
         return Ok(());
     };
@@ -444,19 +475,14 @@ fn exec(
     if let Ok(out) = conn.try_clone() {
         let handle = shared.handle.clone();
         let exited = exited.clone();
-        let waits = shared.clone();
-        waits
-            .exec_waits
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let due = AnswerDue::new(shared);
         std::thread::spawn(move || {
+            let _due = due;
             let response = handle
                 .call(KernelRequest::WaitPid { pid }, Vec::new())
                 .unwrap_or_else(|| failed(RequestError::NotRunning));
             exited.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = control::send(&out, &response, &[]);
-            waits
-                .exec_waits
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
     }
     // The proxy sends nothing more: end-of-file means it is gone, and the guest process

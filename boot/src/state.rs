@@ -146,6 +146,40 @@ impl Container {
         self.pid > 0 && start_time(self.pid) == Some(self.start_time)
     }
 
+    /// Waits until the sandbox process is gone (or a zombie) or `timeout` has passed;
+    /// returns whether it is gone. Woken by the process's end itself (a pidfd), not by
+    /// polling: `runsc checkpoint` waits for it.
+    pub fn wait_gone(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        // SAFETY: pidfd_open takes a pid and flags; a returned fd is ours alone.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid, 0) };
+        let pidfd = (fd >= 0).then(|| {
+            // SAFETY: just opened, owned here.
+            unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) }
+        });
+        // Checked after the pidfd is open: the pid may have been reused before.
+        while self.sandbox_alive() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match &pidfd {
+                Some(p) => {
+                    let mut pfd = libc::pollfd {
+                        fd: std::os::fd::AsRawFd::as_raw_fd(p),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    let ms = left.as_millis().clamp(1, 1000) as i32;
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut pfd, 1, ms) };
+                }
+                None => std::thread::sleep(left.min(std::time::Duration::from_millis(10))),
+            }
+        }
+        true
+    }
+
     /// The status as observed now.
     pub fn status(&self) -> Status {
         match self.phase {

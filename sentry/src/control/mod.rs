@@ -248,6 +248,12 @@ impl ControlReceiver {
         self.wake.as_fd().as_raw_fd()
     }
 
+    /// What another thread wakes the event loop with (a checkpoint's writer, once its
+    /// image is on disk and answered).
+    pub(crate) fn waker(&self) -> std::sync::Arc<EventFd> {
+        self.wake.clone()
+    }
+
     /// Leaves the exit statuses (`pid`, shell code) of `Exec`'d processes that no
     /// `WaitPid` has collected, for waits that arrive after the kernel ended.
     pub(crate) fn leave_last_exits(&self, exits: impl IntoIterator<Item = (i32, i32)>) {

@@ -267,7 +267,13 @@ impl Kernel {
 
     /// Serves a request that needs the world stopped (it is) and answers it. A
     /// checkpoint is answered from the thread that writes its image, once it is on disk.
-    pub(crate) fn stopped_world_request(&mut self, env: crate::control::Envelope) {
+    /// `waker` wakes the event loop (the writer uses it once it has answered, so that a
+    /// sandbox ending with its checkpoint ends at once).
+    pub(crate) fn stopped_world_request(
+        &mut self,
+        env: crate::control::Envelope,
+        waker: Option<std::sync::Arc<nix::sys::eventfd::EventFd>>,
+    ) {
         let crate::control::Envelope {
             request,
             fds,
@@ -333,6 +339,9 @@ impl Kernel {
                         })
                     });
                     let _ = reply.send(resp.into());
+                    if let Some(w) = waker {
+                        let _ = w.write(1);
+                    }
                 }));
                 if !leave_running {
                     // The sandbox ends now; its memory stays for the snapshot until the

@@ -334,7 +334,7 @@ impl Kernel {
             if !self.deferred.is_empty() && self.ready.is_empty() && self.world_stopped() {
                 let reqs = std::mem::take(&mut self.deferred);
                 for env in reqs {
-                    self.stopped_world_request(env);
+                    self.stopped_world_request(env, control.map(|c| c.waker()));
                 }
                 self.paused = self.user_paused;
                 if !self.paused {
