@@ -186,9 +186,11 @@ fn task_node(
             }
             Ok(dir(names))
         }
-        // A zombie's links lead nowhere (EACCES, as gVisor and Linux up to 4.3 say), and
-        // what lived in its memory reads empty.
-        ["exe" | "cwd" | "root"] | ["ns", _] if zombie => Err(libc::EACCES),
+        // A zombie's links lead nowhere (ENOENT, as Linux since 4.4 says; gVisor says
+        // EACCES, as Linux up to 4.3), but for its pid and user namespaces, which a task
+        // keeps until it is reaped; what lived in its memory reads empty.
+        ["exe" | "cwd" | "root"] if zombie => Err(libc::ENOENT),
+        ["ns", n] if zombie && !matches!(*n, "pid" | "user") => Err(libc::ENOENT),
         ["cmdline" | "environ" | "auxv" | "maps" | "smaps" | "coredump_filter"] if zombie => {
             Ok(file(String::new()))
         }
@@ -940,6 +942,18 @@ mod tests {
         assert_eq!(theirs.split(' ').nth(2), Some("T"), "{theirs}");
         let status = text(super::lookup(&k, t, &path(&format!("{other}/status"))).unwrap());
         assert!(status.contains("State:\tT (stopped)\n"), "{status}");
+        // A zombie: its links are gone (ENOENT, as Linux says) but for its pid and user
+        // namespaces.
+        k.tgs.get_mut(&other).unwrap().zombie = Some(crate::kernel::task::WaitStatus::Exited(0));
+        for gone in ["exe", "cwd", "root", "ns/net", "ns/mnt", "ns/uts"] {
+            let p = path(&format!("{other}/{gone}"));
+            assert_eq!(super::lookup(&k, t, &p).err(), Some(libc::ENOENT), "{gone}");
+        }
+        for kept in ["ns/pid", "ns/user"] {
+            let p = path(&format!("{other}/{kept}"));
+            assert!(super::lookup(&k, t, &p).is_ok(), "{kept}");
+        }
+        k.tgs.get_mut(&other).unwrap().zombie = None;
         let limits = text(super::lookup(&k, t, &path("1/limits")).unwrap());
         assert!(limits.starts_with("Limit "), "{limits}");
         assert!(limits.contains("Max open files            1024                 1048576"));
