@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *cr_name;
@@ -98,4 +99,42 @@ __attribute__((unused)) static int bus_at(volatile char *p) {
 		return 0;
 	}
 	return 1;
+}
+
+/* A child forked at setup that runs a probe only when told to (after the restore), for
+ * checks that another process sees what this one wrote through shared memory. */
+struct cr_child {
+	pid_t pid;
+	int up, down;
+};
+
+/* Forks the child: once told, it calls probe(arg) and reports its verdict (1: ok). */
+__attribute__((unused)) static struct cr_child fork_probe(int (*probe)(void *), void *arg) {
+	int up[2], down[2];
+	if (pipe(up) || pipe(down))
+		die("pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		char c;
+		if (read(down[0], &c, 1) != 1)
+			_exit(2);
+		int ok = probe(arg);
+		if (write(up[1], &ok, sizeof ok) != sizeof ok)
+			_exit(3);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	return (struct cr_child){pid, up[0], down[1]};
+}
+
+/* Tells the child to run its probe; whether it found what it looked for and exited 0. */
+__attribute__((unused)) static int probe_verdict(struct cr_child c) {
+	char go = 1;
+	int ok = 0, status = 0;
+	int told = write(c.down, &go, 1) == 1 && read_all(c.up, &ok, sizeof ok) == sizeof ok;
+	int ended = waitpid(c.pid, &status, 0) == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return told && ok && ended;
 }

@@ -20,6 +20,14 @@ static int all(const char *p, char c) {
 	return 1;
 }
 
+/* The child, after the restore: sees the parent's write, writes its own. */
+static int sees_parent(void *arg) {
+	char *gm = arg;
+	int ok = gm[0] == 'P';
+	gm[1] = 'C';
+	return ok;
+}
+
 int main(void) {
 	start("mapobj");
 	signal(SIGBUS, cr_on_bus);
@@ -49,22 +57,7 @@ int main(void) {
 	char *gm = mremap(g, PG, 2 * PG, MREMAP_MAYMOVE);
 	if (gm == MAP_FAILED)
 		die("mremap grow");
-	int up[2], down[2];
-	if (pipe(up) || pipe(down))
-		die("pipe");
-	pid_t child = fork();
-	if (child == 0) {
-		char c;
-		if (read(down[0], &c, 1) != 1)
-			_exit(2);
-		int ok = gm[0] == 'P';
-		gm[1] = 'C';
-		if (write(up[1], &ok, sizeof ok) != sizeof ok)
-			_exit(3);
-		_exit(0);
-	}
-	close(up[1]);
-	close(down[0]);
+	struct cr_child child = fork_probe(sees_parent, gm);
 	ready();
 	wait_term();
 
@@ -85,12 +78,7 @@ int main(void) {
 	errno = 0;
 	check(write(p2[1], gm + PG, 1) == -1 && errno == EFAULT, "a write(2) from past the end is not EFAULT");
 	gm[0] = 'P';
-	char go = 1;
-	int ok = 0;
-	check(write(down[1], &go, 1) == 1 && read_all(up[0], &ok, sizeof ok) == sizeof ok && ok,
-	      "the child does not see the parent's write");
-	int status;
-	check(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed");
+	check(probe_verdict(child), "the child does not see the parent's write (or failed)");
 	check(gm[1] == 'C', "the child's write not seen");
 	unlink("/tmp/cr-mapobj");
 	return finish();
