@@ -161,6 +161,22 @@ fn madvise_dontfork_behaves_as_on_the_host() {
 }
 
 #[test]
+fn splice_tee_sendfile_and_copy_file_range_behave_as_on_the_host() {
+    // splice (file to pipe, pipe to file, pipe to pipe, with offsets and without), tee,
+    // vmsplice both ways, sendfile, copy_file_range, preadv2/pwritev2 with their flags
+    // and sync_file_range: bytes moved, offsets and positions after, waiting for a
+    // writer and for room, EAGAIN, EPIPE, and the errors for bad fds, flags, offsets and
+    // pointers: the same lines as natively, on a host directory and on /tmp (the
+    // sandbox's tmpfs).
+    let dir = common::TempDir::new("splice");
+    same_as_on_the_host("splice", &[dir.0.to_str().unwrap()]);
+    // The program makes the directory: inside, /tmp is the sandbox's own.
+    let tmp = format!("/tmp/splice-guest-{}", std::process::id());
+    same_as_on_the_host("splice", &[&tmp]);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
 fn mappings_keep_their_objects_as_on_the_host() {
     // MADV_DONTNEED of a private file mapping brings the file's bytes back (in a forked
     // child too, the parent's copy staying), of private anonymous memory zeroes, of

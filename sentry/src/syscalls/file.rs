@@ -41,7 +41,12 @@ fn room(c: &SysCtx, iovs: &[(u64, usize)], write: bool) -> usize {
 /// RLIMIT_FSIZE: how much of a write of `len` bytes at `off` (the file's position, or
 /// its end with O_APPEND, when None) may go to `f` — all of it unless the limit is finite
 /// and `f` a regular file, none past the limit (EFBIG, and SIGXFSZ, when not a byte may).
-fn fsize_room(c: &mut SysCtx, f: &FileRef, off: Option<u64>, len: usize) -> Result<usize, i32> {
+pub(super) fn fsize_room(
+    c: &mut SysCtx,
+    f: &FileRef,
+    off: Option<u64>,
+    len: usize,
+) -> Result<usize, i32> {
     let limit = c.rlimit(c.tgid(), libc::RLIMIT_FSIZE as usize).0;
     if limit == u64::MAX || len == 0 {
         return Ok(len);
@@ -96,12 +101,7 @@ fn do_read(
             return nonblock_outcome(&f, r);
         }
     }
-    let data = f.borrow_mut().read(len, off)?;
-    if let Some(key) = f.borrow().notify_key() {
-        c.notify_read(&f, &key);
-    }
-    c.write_mem(buf, &data)?;
-    Ok(data.len())
+    read_into(c, &f, &[(buf, len)], len, off)
 }
 
 /// A wait of a non-blocking file is EAGAIN (`OpenFile::read` does so for the others).
@@ -432,59 +432,229 @@ pub(super) fn read_iovecs(c: &SysCtx, iov: u64, cnt: u64) -> Result<Vec<(u64, us
 /// readv, and preadv when `positioned`.
 pub(super) fn readv(c: &mut SysCtx, positioned: bool) -> Sys {
     let a = c.args();
-    let iovs = tryk!(read_iovecs(c, a[1], a[2]));
+    readv_at(c, a[0], (a[1], a[2]), positioned.then_some(a[3]), false)
+}
+
+/// RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND and RWF_NOAPPEND: the flags
+/// preadv2 and pwritev2 take (RWF_ATOMIC and RWF_DONTCACHE need support no file here
+/// has: EOPNOTSUPP, as for an unknown flag).
+const RWF_KNOWN: u64 = 0x3f;
+const RWF_DSYNC: u64 = 2;
+const RWF_SYNC: u64 = 4;
+const RWF_NOWAIT: u64 = 8;
+const RWF_APPEND: u64 = 0x10;
+
+/// The arguments of preadv2 and pwritev2 (fd, iov, iovcnt, offset, flags): unknown
+/// flags EOPNOTSUPP; the offset -1 is the file's position (None), other negative ones
+/// EINVAL.
+type Args2 = (u64, u64, u64, Option<u64>, u64);
+
+fn args2(c: &SysCtx) -> Result<Args2, i32> {
+    let [fd, iov, cnt, off, _, flags] = c.args();
+    if flags & !RWF_KNOWN != 0 {
+        return Err(libc::EOPNOTSUPP);
+    }
+    let off = match off as i64 {
+        -1 => None,
+        o if o < 0 => return Err(libc::EINVAL),
+        o => Some(o as u64),
+    };
+    Ok((fd, iov, cnt, off, flags))
+}
+
+/// preadv2(fd, iov, iovcnt, offset, 0, flags).
+pub(super) fn preadv2(c: &mut SysCtx) -> Sys {
+    let (fd, iov, cnt, off, flags) = tryk!(args2(c));
+    readv_at(c, fd, (iov, cnt), off, flags & RWF_NOWAIT != 0)
+}
+
+/// pwritev2(fd, iov, iovcnt, offset, 0, flags). RWF_APPEND writes at the end whatever
+/// the offset (the position moves past it only without one); RWF_NOAPPEND is taken and
+/// changes nothing (an O_APPEND file still writes at its end).
+pub(super) fn pwritev2(c: &mut SysCtx) -> Sys {
+    let (fd, iov, cnt, off, flags) = tryk!(args2(c));
+    let f = tryk!(c.file(fd));
+    let r = if flags & RWF_APPEND != 0 {
+        let end = tryk!(f.borrow().imp.stat()).st_size as u64;
+        let r = writev_at(c, fd, (iov, cnt), Some(end), flags & RWF_NOWAIT != 0);
+        if let (Sys::Ret(n), None) = (&r, off) {
+            let _ = f
+                .borrow_mut()
+                .seek((end + *n as u64) as i64, libc::SEEK_SET);
+        }
+        r
+    } else {
+        writev_at(c, fd, (iov, cnt), off, flags & RWF_NOWAIT != 0)
+    };
+    if flags & (RWF_DSYNC | RWF_SYNC) != 0 && matches!(r, Sys::Ret(n) if n > 0) {
+        if let Err(e) = f.borrow_mut().io().and_then(|i| i.sync()) {
+            return err(e);
+        }
+    }
+    r
+}
+
+/// sync_file_range(fd, offset, nbytes, flags): the range of a regular file (or a
+/// directory) written back; this runs its file's sync whenever a flag asks for any
+/// writing or waiting.
+pub(super) fn sync_file_range(c: &mut SysCtx) -> Sys {
+    const VALID: u64 = 1 | 2 | 4; // WAIT_BEFORE, WRITE, WAIT_AFTER
+    let [fd, off, n, flags, ..] = c.args();
+    if flags & !VALID != 0 || (off as i64) < 0 || (n as i64) < 0 {
+        return err(libc::EINVAL);
+    }
+    if off.checked_add(n).is_none_or(|e| e > i64::MAX as u64) {
+        return err(libc::EINVAL);
+    }
+    let f = tryk!(c.file(fd));
+    let mode = tryk!(f.borrow().imp.stat()).st_mode & libc::S_IFMT;
+    if !matches!(
+        mode,
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK | libc::S_IFLNK
+    ) {
+        return err(libc::ESPIPE);
+    }
+    if flags != 0 {
+        tryk!(f.borrow_mut().io().and_then(|i| i.sync()));
+    }
+    Sys::Ret(0)
+}
+
+/// A vectored read of `fd` at `off` (its position when None); `nowait`: EAGAIN rather
+/// than block (RWF_NOWAIT).
+fn readv_at(
+    c: &mut SysCtx,
+    fd: u64,
+    (iov, cnt): (u64, u64),
+    off: Option<u64>,
+    nowait: bool,
+) -> Sys {
+    let iovs = tryk!(read_iovecs(c, iov, cnt));
     let total = room(c, &iovs, true).min(MAX_RW);
-    let f = tryk!(c.file(a[0]));
-    if !positioned {
+    let f = tryk!(c.file(fd));
+    if off.is_none() {
         if let Some(r) = super::socket::recv_in_place(c, &f, &iovs, total.min(1 << 24)) {
             let r = nonblock_outcome(&f, r);
-            return io_outcome(c, a[0], r, false);
+            return io_outcome(c, fd, no_wait(r, nowait), false);
         }
     }
     if f.borrow().readable() {
-        tryk!(c.refresh_proc_file(&f, positioned.then_some(a[3])));
+        tryk!(c.refresh_proc_file(&f, off));
     }
-    let r = f.borrow_mut().read(total, positioned.then_some(a[3]));
-    let data = match r {
-        Ok(d) => d,
-        Err(e) => return io_outcome(c, a[0], Err(e), false),
-    };
-    if let Some(key) = f.borrow().notify_key() {
-        c.notify_read(&f, &key);
+    let r = read_into(c, &f, &iovs, total, off);
+    match r {
+        Err(IoErr::Errno(libc::EFAULT)) => err(libc::EFAULT),
+        r => io_outcome(c, fd, no_wait(r, nowait), false),
     }
-    let mut done = 0;
-    for (base, len) in iovs {
-        if done >= data.len() {
+}
+
+/// What one read of a file's kind hands out at most.
+const READ_CHUNK: usize = 1 << 24;
+
+/// Reads up to `total` bytes of `f` (at `off`, else at its position) into the guest
+/// buffers `iovs`, a chunk at a time while chunks come whole: a read of a big file or of
+/// /dev/zero returns all it asked for (up to MAX_RW), as on Linux, without the sentry
+/// holding more than a chunk. EFAULT when not a byte could be stored.
+fn read_into(
+    c: &mut SysCtx,
+    f: &FileRef,
+    iovs: &[(u64, usize)],
+    total: usize,
+    off: Option<u64>,
+) -> Result<usize, IoErr> {
+    let mut done = 0usize;
+    loop {
+        let want = (total - done).min(READ_CHUNK);
+        let r = f.borrow_mut().read(want, off.map(|o| o + done as u64));
+        let data = match r {
+            Ok(d) => d,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let got = data.len();
+        if let Err(e) = scatter(c, iovs, done, &data) {
+            if done == 0 {
+                return Err(IoErr::Errno(e));
+            }
             break;
         }
-        let n = len.min(data.len() - done);
-        tryk!(c.write_mem(base, &data[done..done + n]));
-        done += n;
+        done += got;
+        if got < want || done >= total {
+            break;
+        }
     }
-    Sys::Ret(data.len() as i64)
+    if let Some(key) = f.borrow().notify_key() {
+        c.notify_read(f, &key);
+    }
+    Ok(done)
+}
+
+/// Stores `data` into the guest buffers `iovs`, from byte `at` of them on.
+fn scatter(c: &mut SysCtx, iovs: &[(u64, usize)], mut at: usize, data: &[u8]) -> Result<(), i32> {
+    let mut put = 0;
+    for &(base, len) in iovs {
+        if put == data.len() {
+            break;
+        }
+        if at >= len {
+            at -= len;
+            continue;
+        }
+        let n = (len - at).min(data.len() - put);
+        c.write_mem(base + at as u64, &data[put..put + n])?;
+        put += n;
+        at = 0;
+    }
+    Ok(())
 }
 
 /// writev, and pwritev when `positioned`.
 pub(super) fn writev(c: &mut SysCtx, positioned: bool) -> Sys {
     let a = c.args();
-    let iovs = tryk!(read_iovecs(c, a[1], a[2]));
-    let f = tryk!(c.file(a[0]));
-    let left = room(c, &iovs, false).min(MAX_RW);
-    let mut left = tryk!(fsize_room(c, &f, positioned.then_some(a[3]), left));
-    let mut data = Vec::new();
-    for (base, len) in iovs {
+    writev_at(c, a[0], (a[1], a[2]), positioned.then_some(a[3]), false)
+}
+
+/// The first `left` bytes of the guest buffers `iovs`.
+pub(super) fn gather(c: &SysCtx, iovs: &[(u64, usize)], mut left: usize) -> Result<Vec<u8>, i32> {
+    let mut data = Vec::with_capacity(left.min(1 << 20));
+    for &(base, len) in iovs {
         if left == 0 {
             break;
         }
         let n = len.min(left);
-        data.extend(tryk!(c.read_mem(base, n)));
+        data.extend(c.read_mem(base, n)?);
         left -= n;
     }
-    let r = f.borrow_mut().write(&data, positioned.then_some(a[3]));
+    Ok(data)
+}
+
+/// A would-block outcome of an RWF_NOWAIT call: EAGAIN.
+fn no_wait<T>(r: Result<T, IoErr>, nowait: bool) -> Result<T, IoErr> {
+    match r {
+        Err(IoErr::Block(_)) if nowait => Err(IoErr::Errno(libc::EAGAIN)),
+        r => r,
+    }
+}
+
+/// A vectored write of `fd` at `off` (its position when None); `nowait` as for
+/// [`readv_at`].
+fn writev_at(
+    c: &mut SysCtx,
+    fd: u64,
+    (iov, cnt): (u64, u64),
+    off: Option<u64>,
+    nowait: bool,
+) -> Sys {
+    let iovs = tryk!(read_iovecs(c, iov, cnt));
+    let f = tryk!(c.file(fd));
+    let left = room(c, &iovs, false).min(MAX_RW);
+    let left = tryk!(fsize_room(c, &f, off, left));
+    let data = tryk!(gather(c, &iovs, left));
+    let r = f.borrow_mut().write(&data, off);
     if let Some(key) = f.borrow().notify_key() {
         c.notify_written(&f, &key);
     }
-    io_outcome(c, a[0], r, true)
+    io_outcome(c, fd, no_wait(r, nowait), true)
 }
 
 pub(super) fn close(c: &mut SysCtx) -> Sys {
@@ -924,30 +1094,6 @@ pub(super) fn fstat(c: &mut SysCtx) -> Sys {
         }
         Err(e) => err(e),
     }
-}
-
-pub(super) fn sendfile(c: &mut SysCtx) -> Sys {
-    let [out_fd, in_fd, offp, count, ..] = c.args();
-    let inf = tryk!(c.file(in_fd));
-    let outf = tryk!(c.file(out_fd));
-    let off = if offp != 0 {
-        Some(tryk!(c.read_u64(offp)))
-    } else {
-        None
-    };
-    let r = inf.borrow_mut().read((count as usize).min(1 << 20), off);
-    let data = match r {
-        Ok(d) => d,
-        Err(e) => return c.io_result(Err(e)),
-    };
-    let r = outf.borrow_mut().write(&data, None);
-    if let Some(key) = outf.borrow().notify_key() {
-        c.notify_written(&outf, &key);
-    }
-    if let (Ok(n), Some(o)) = (&r, off) {
-        let _ = c.write_u64(offp, o + *n as u64);
-    }
-    c.io_result(r)
 }
 
 /// The task an ioctl is made by: its memory and its process group and session.

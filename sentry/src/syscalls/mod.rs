@@ -21,6 +21,7 @@ mod sched;
 mod sigio;
 pub(crate) mod signal;
 pub(crate) mod socket;
+mod splice;
 pub(crate) mod table;
 pub(crate) mod time;
 pub(crate) mod timerfd;

@@ -22,7 +22,7 @@ use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRON
 
 use super::{
     creds, epoll, file, fs, futex, inotify, lock, memfd, mm, mount, poll, posix_timer, process,
-    sched, signal, socket, time, timerfd,
+    sched, signal, socket, splice, time, timerfd,
 };
 use super::{fadvise, fd_xattr, path_xattr, ret};
 use crate::kernel::task::{Park, WaitKey};
@@ -432,7 +432,7 @@ const LIST: &[Syscall] = &[
     sys(37, "alarm").serves(time::alarm),
     sys(38, "setitimer").serves(time::setitimer).partial(ITIMER_GAPS),
     sys(39, "getpid").serves(|c| Sys::Ret(c.tgid() as i64)),
-    sys(40, "sendfile").serves(file::sendfile).note("copies at most 1 MiB per call"),
+    sys(40, "sendfile").serves(splice::sendfile),
     sys(41, "socket").serves(socket::socket).partial(SOCKETS),
     sys(42, "connect").serves(socket::connect).partial(UNIX_GAPS),
     sys(43, "accept").serves(|c| socket::accept(c, 0)),
@@ -761,10 +761,14 @@ const LIST: &[Syscall] = &[
          FUTEX_OWNER_DIED and a waiter woken (a PI one is handed to its first waiter)",
     ),
     sys(274, "get_robust_list").serves(get_robust_list),
-    sys(275, "splice"),
-    sys(276, "tee"),
-    sys(277, "sync_file_range"),
-    sys(278, "vmsplice"),
+    sys(275, "splice").serves(splice::splice),
+    sys(276, "tee").serves(splice::tee),
+    sys(277, "sync_file_range")
+        .serves(file::sync_file_range)
+        .note("any flag syncs the whole file"),
+    sys(278, "vmsplice")
+        .serves(splice::vmsplice)
+        .note("copies (SPLICE_F_GIFT gives no pages away)"),
     sys(279, "move_pages"),
     sys(280, "utimensat").serves(fs::utimensat).note(
         "files of the synthetic file systems (proc, dev) keep their times: the call succeeds and \
@@ -834,9 +838,12 @@ const LIST: &[Syscall] = &[
          the other commands are not carried out",
     ),
     sys(325, "mlock2"),
-    sys(326, "copy_file_range"),
-    sys(327, "preadv2"),
-    sys(328, "pwritev2"),
+    sys(326, "copy_file_range").serves(splice::copy_file_range),
+    sys(327, "preadv2").serves(file::preadv2),
+    sys(328, "pwritev2").serves(file::pwritev2).partial(
+        "RWF_NOAPPEND is taken but an O_APPEND file still writes at its end; RWF_ATOMIC \
+         and RWF_DONTCACHE EOPNOTSUPP",
+    ),
     sys(329, "pkey_mprotect"),
     sys(330, "pkey_alloc"),
     sys(331, "pkey_free"),
