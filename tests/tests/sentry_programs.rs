@@ -406,3 +406,17 @@ fn proc_files_of_a_gone_process_open_of_directories_and_offset_limits_behave_as_
     // once: the same lines as natively.
     same_as_on_the_host("procfiles", &[]);
 }
+
+#[test]
+fn network_namespaces_behave_as_on_the_host() {
+    // A child that unshares its user and network namespaces: a new /proc/self/ns/net,
+    // only lo, down (no address; 127.0.0.1 unreachable, ::1 EADDRNOTAVAIL, every IPv4
+    // address bindable), brought up by SIOCSIFFLAGS and down and up by RTM_NEWLINK (by
+    // index and by name; 127.0.0.1 stays when down, ::1 goes); then its own 127.0.0.1 and
+    // ::1 and nothing else (ENETUNREACH, EADDRNOTAVAIL for a foreign address); the parent's
+    // port free and each side reaching its own listener; the parent's abstract name unseen
+    // and bound again, its socket file reached; a grandchild sharing the namespace, making
+    // a third, refused setns into the first one (owned by the first user namespace) and
+    // setns back into the child's: the same lines as natively.
+    same_as_on_the_host("netns", &[]);
+}

@@ -21,6 +21,7 @@ pub(crate) const CAP_SETGID: u32 = 6;
 pub(crate) const CAP_SETUID: u32 = 7;
 pub(crate) const CAP_SETPCAP: u32 = 8;
 pub(crate) const CAP_LINUX_IMMUTABLE: u32 = 9;
+pub(crate) const CAP_NET_ADMIN: u32 = 12;
 pub(crate) const CAP_SYS_PTRACE: u32 = 19;
 pub(crate) const CAP_SYS_ADMIN: u32 = 21;
 pub(crate) const CAP_SYS_NICE: u32 = 23;

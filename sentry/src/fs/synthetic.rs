@@ -95,6 +95,19 @@ impl SynthFile {
 }
 
 impl FileImpl for SynthFile {
+    /// Opened again through a magic link (a /proc/PID/ns/* link's file, which has no path
+    /// of its own): the same bytes, read-only (EACCES for writing, as nsfs files are).
+    fn reopen(&self, flags: i32) -> Result<Box<dyn FileImpl>, Errno> {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return Err(libc::EACCES);
+        }
+        Ok(Box::new(SynthFile {
+            data: self.data.clone(),
+            source: self.source.clone(),
+            watch: None,
+        }))
+    }
+
     fn read(&mut self, pos: &mut u64, len: usize, off: Option<u64>) -> Result<Vec<u8>, IoErr> {
         Ok(read_held(&self.data, pos, len, off))
     }

@@ -134,9 +134,14 @@ pub(crate) struct Kernel {
     reprotect: Vec<(u64, u64, u64)>,
     /// Named pipes and the opens waiting on them (not saved: see `crate::ipc::fifo`).
     fifos: std::cell::RefCell<crate::ipc::fifo::Fifos>,
-    /// What the sandbox's sockets are bound to (not saved: restore registers the
-    /// restored sockets again).
+    /// The socket files the sandbox's sockets are bound to (not saved: restore registers
+    /// the restored sockets again).
     bindings: crate::net::Bindings,
+    /// The sandbox's initial network namespace (new processes of `runsc exec` join it).
+    net: crate::net::ns::NetRef,
+    /// Every network namespace made, while a task or a socket holds it (saved with the
+    /// kernel; setns finds one here by inode number).
+    nets: Vec<std::rc::Weak<crate::net::ns::NetNs>>,
     /// File locks (flock, record and OFD locks).
     locks: crate::fs::lock::LockTable,
     /// After a restore (not `--background`): a segment of the image found bad while the
@@ -231,6 +236,8 @@ impl Kernel {
             reprotect: Vec::new(),
             fifos: Default::default(),
             bindings: Default::default(),
+            net: crate::net::ns::NetNs::initial(),
+            nets: Vec::new(),
             locks: Default::default(),
             bad_memory_ends_sandbox: false,
             bad_segment_after_start: None,

@@ -44,6 +44,24 @@ impl Kernel {
         ino
     }
 
+    /// A new network namespace owned by `owner` (CLONE_NEWNET), listed for saving.
+    pub(crate) fn new_net_namespace(
+        &mut self,
+        owner: crate::creds::UserNsRef,
+    ) -> crate::net::ns::NetRef {
+        let net = crate::net::ns::NetNs::new(owner);
+        self.nets.retain(|w| w.strong_count() > 0);
+        self.nets.push(Rc::downgrade(&net));
+        net
+    }
+
+    /// The network namespaces alive, the sandbox's initial one first.
+    pub(crate) fn net_namespaces(&self) -> Vec<crate::net::ns::NetRef> {
+        std::iter::once(self.net.clone())
+            .chain(self.nets.iter().filter_map(std::rc::Weak::upgrade))
+            .collect()
+    }
+
     pub(crate) fn clone(&mut self, tid: i32, args: CloneArgs) -> Sys {
         let CloneArgs {
             flags,
@@ -168,6 +186,8 @@ impl Kernel {
             } else {
                 parent.uts.clone()
             },
+            // A new one (CLONE_NEWNET) is made below, owned by the child's user namespace.
+            net: parent.net.clone(),
             mnt: parent.mnt,
             sigmask: parent.sigmask,
             saved_mask: None,
@@ -204,6 +224,11 @@ impl Kernel {
         if flags & libc::CLONE_NEWNS != 0 {
             let mnt = self.new_mount_namespace(new_tid);
             self.tasks.get_mut(&new_tid).expect("just made").mnt = mnt;
+        }
+        if flags & libc::CLONE_NEWNET != 0 {
+            let owner = self.tasks[&new_tid].creds.userns.clone();
+            let net = self.new_net_namespace(owner);
+            self.tasks.get_mut(&new_tid).expect("just made").net = net;
         }
         if flags & libc::CLONE_THREAD != 0 {
             self.tgs.get_mut(&p_tgid).expect("tg").threads.push(new_tid);

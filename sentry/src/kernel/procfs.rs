@@ -364,8 +364,10 @@ fn task_node(
                 .find(|(x, _)| x == n)
                 .ok_or(libc::ENOENT)?;
             let t = live(t)?;
-            if name == "user" {
-                ino = t.creds.userns.ino();
+            match name {
+                "user" => ino = t.creds.userns.ino(),
+                "net" => ino = t.net.ino,
+                _ => {}
             }
             // A magic link, as Linux's: following it reaches the namespace's own (empty,
             // read-only) file, which no path names.
@@ -681,11 +683,11 @@ pub(crate) fn write_tunable(k: &mut Kernel, source: &[String], raw: &[u8]) -> Re
     Ok(())
 }
 
-/// The namespaces a process has (all of them the sandbox's), with Linux's first inode
-/// numbers of each.
 /// A USER_HZ tick (1/100 s), the unit of /proc's CPU times, in ns.
 const TICK_NS: u64 = 10_000_000;
 
+/// The namespaces a process has, with Linux's first inode numbers of each (the user and
+/// network namespaces show the task's own).
 const NAMESPACES: [(&str, u64); 8] = [
     ("cgroup", 4026531835),
     ("ipc", 4026531839),

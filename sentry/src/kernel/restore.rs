@@ -417,16 +417,29 @@ impl Kernel {
             self.mms.insert(m.id, MmEntry { mm, users: m.users });
             self.next_mm = self.next_mm.max(m.id + 1);
         }
+        // Network namespaces (the initial one first), before the sockets that name them.
+        let nets: Vec<crate::net::ns::NetRef> = std::iter::once(crate::net::ns::NetNs::initial())
+            .chain(
+                st.net_namespaces
+                    .iter()
+                    .skip(1)
+                    .map(|n| crate::net::ns::NetNs::restored(n, userns(n.owner))),
+            )
+            .collect();
+        self.net = nets[0].clone();
+        self.nets = nets[1..].iter().map(Rc::downgrade).collect();
         // Open files and fd tables.
-        let files = crate::persist::restore_with_memory(
-            &self.vfs,
-            stdio,
-            &st.shared,
-            &st.files,
-            &st.fd_tables,
-            Some(self.mf.clone()),
-            Some(host_mono),
-        )?;
+        let files = crate::net::ns::while_restoring(&nets, || {
+            crate::persist::restore_with_memory(
+                &self.vfs,
+                stdio,
+                &st.shared,
+                &st.files,
+                &st.fd_tables,
+                Some(self.mf.clone()),
+                Some(host_mono),
+            )
+        })?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
         self.watch_restored_async(files.files.values());
         // File locks, on the restored files (keyed by what they are now).
@@ -492,6 +505,11 @@ impl Kernel {
                 fs: fss[&t.fs].clone(),
                 sighand: sighands[&t.sighand].clone(),
                 uts: uts_of[&t.tid].clone(),
+                net: nets
+                    .iter()
+                    .find(|n| n.ino == t.net)
+                    .expect("validated")
+                    .clone(),
             };
             self.host2tid.insert(host_tid, t.tid);
             let mut task = Task::restore(t, parts);

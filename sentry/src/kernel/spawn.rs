@@ -156,6 +156,7 @@ impl Kernel {
             })),
             sighand: Rc::new(RefCell::new([SigAction::default(); 64])),
             uts: self.uts.clone(),
+            net: self.net.clone(),
             mnt: crate::fs::mounts::INIT_MNT_NS,
             sigmask: 0,
             saved_mask: None,

@@ -49,6 +49,9 @@ pub struct KernelState {
     pub user_namespaces: Vec<crate::creds::UserNsState>,
     /// The mount namespaces, the sandbox's first; tasks and mounts name them.
     pub mount_namespaces: Vec<MountNsState>,
+    /// The network namespaces, the sandbox's initial one first (`crate::net::ns`); tasks
+    /// and sockets name them by inode number.
+    pub net_namespaces: Vec<crate::net::ns::NetNsState>,
     /// Guest monotonic time when the state was taken (restore keeps clocks from going back).
     pub mono_ns: u64,
     pub boot_ns: u64,
@@ -254,9 +257,11 @@ impl Kernel {
                 owner: owner.ino(),
             })
             .collect();
+        let nets = self.net_namespaces();
         let owners: Vec<crate::creds::UserNsRef> = std::iter::once(&self.uts)
             .chain(self.tasks.values().map(|t| &t.uts))
             .map(|u| u.borrow().owner.clone())
+            .chain(nets.iter().map(|n| n.owner.clone()))
             .collect();
         let user_namespaces = crate::creds::UserNsRef::save_all(
             self.tasks
@@ -270,6 +275,7 @@ impl Kernel {
             uts: crate::kernel::uts::save(&self.uts, self.tasks.values().map(|t| (t.tid, &t.uts))),
             user_namespaces,
             mount_namespaces,
+            net_namespaces: nets.iter().map(|n| n.save()).collect(),
             mono_ns: (host_mono as i64 + self.clocks.mono_offset) as u64,
             boot_ns: self.boot_ns,
             memory: self.mf.allocated_ranges(),

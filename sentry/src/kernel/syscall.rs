@@ -960,6 +960,9 @@ impl crate::net::SocketCtx for SysCtx<'_> {
     fn bindings(&mut self) -> &mut crate::net::Bindings {
         &mut self.k.bindings
     }
+    fn net(&self) -> crate::net::ns::NetRef {
+        self.task().net.clone()
+    }
 }
 
 // ---- waiting ----
@@ -1192,8 +1195,19 @@ impl SysCtx<'_> {
         self.task().uts.clone()
     }
 
+    /// The network namespace of inode number `ino`, while a task or a socket holds it.
+    pub(crate) fn net_namespace(&self, ino: u64) -> Option<crate::net::ns::NetRef> {
+        self.k.net_namespaces().into_iter().find(|n| n.ino == ino)
+    }
+
+    /// Moves the calling thread to network namespace `net` (setns).
+    pub(crate) fn set_net(&mut self, net: crate::net::ns::NetRef) {
+        self.task_mut().net = net;
+    }
+
     /// unshare(2) of what a thread may take private copies of: its fd table
-    /// (CLONE_FILES), cwd and umask (CLONE_FS), UTS namespace (CLONE_NEWUTS).
+    /// (CLONE_FILES), cwd and umask (CLONE_FS), UTS namespace (CLONE_NEWUTS); a new network
+    /// namespace (CLONE_NEWNET).
     pub(crate) fn unshare(&mut self, flags: i32, creds: Option<crate::creds::Creds>) {
         use std::{cell::RefCell, rc::Rc};
         if let Some(creds) = creds {
@@ -1218,6 +1232,11 @@ impl SysCtx<'_> {
             let mut copy = t.uts.borrow().clone();
             copy.owner = t.creds.userns.clone();
             t.uts = Rc::new(RefCell::new(copy));
+        }
+        if flags & libc::CLONE_NEWNET != 0 {
+            let owner = t.creds.userns.clone();
+            let net = self.k.new_net_namespace(owner);
+            self.task_mut().net = net;
         }
     }
 

@@ -56,6 +56,8 @@ pub(crate) struct Task {
     pub sighand: SigHand,
     /// Its UTS namespace (saved by the kernel: `kernel::uts`).
     pub uts: crate::kernel::uts::UtsRef,
+    /// Its network namespace (saved by inode number; the kernel saves the namespaces).
+    pub net: crate::net::ns::NetRef,
     /// Its mount namespace's inode number (`fs::mounts`).
     pub mnt: u64,
     pub sigmask: SigSet,
@@ -420,6 +422,8 @@ pub struct TaskState {
     pub io: IoAcct,
     /// Its mount namespace's inode number.
     pub mnt: u64,
+    /// Its network namespace's inode number (one of `KernelState::net_namespaces`).
+    pub net: u64,
 }
 
 /// Ids of the shared objects a task uses, as the saved state names them.
@@ -437,6 +441,7 @@ pub(crate) struct TaskParts {
     pub fs: Rc<RefCell<FsContext>>,
     pub sighand: SigHand,
     pub uts: crate::kernel::uts::UtsRef,
+    pub net: crate::net::ns::NetRef,
 }
 
 impl Task {
@@ -463,6 +468,7 @@ impl Task {
             fs: _,
             sighand: _,
             uts: _, // saved by the kernel with its namespace (kernel::uts)
+            net,
             mnt,
             sigmask,
             saved_mask,
@@ -510,6 +516,7 @@ impl Task {
             creds: CredsState::save(creds),
             io: *io,
             mnt: *mnt,
+            net: net.ino,
         }
     }
 
@@ -527,6 +534,7 @@ impl Task {
             fs: parts.fs,
             sighand: parts.sighand,
             uts: parts.uts,
+            net: parts.net,
             mnt: s.mnt,
             sigmask: s.sigmask & !crate::kernel::signal::UNBLOCKABLE,
             saved_mask: s.saved_mask,

@@ -93,8 +93,24 @@ impl Kernel {
             .values()
             .map(|e| e.file.clone())
             .collect();
-        crate::net::inet::register_restored(&self.bindings.inet, files.iter().cloned());
-        crate::net::netlink::register_restored(&self.bindings.netlink, files.into_iter());
+        crate::net::inet::register_restored(files.iter().cloned());
+        crate::net::netlink::register_restored(files.into_iter());
+    }
+
+    /// Runs `f` (a restore of files) as a restore into this kernel does: its sockets find
+    /// this kernel's network namespaces.
+    pub(crate) fn restoring<T>(&self, f: impl FnOnce() -> T) -> T {
+        crate::net::ns::while_restoring(&self.net_namespaces(), f)
+    }
+
+    /// Task `tid`'s network namespace.
+    pub(crate) fn task_net(&self, tid: i32) -> crate::net::ns::NetRef {
+        self.task(tid).net.clone()
+    }
+
+    /// Task `tid`'s user namespace.
+    pub(crate) fn task_userns(&self, tid: i32) -> crate::creds::UserNsRef {
+        self.task(tid).creds.userns.clone()
     }
 
     /// The sandbox's hostname.

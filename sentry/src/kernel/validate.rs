@@ -103,6 +103,7 @@ pub fn validate(st: &KernelState) -> Result<(), Invalid> {
     // After the tasks themselves: a namespace names only tasks known to be sound.
     let tids: Vec<i32> = st.tasks.iter().map(|t| t.tid).collect();
     crate::kernel::uts::validate(&st.uts, &tids)?;
+    check_net_namespaces(st)?;
     check_user_namespaces(st)?;
     st.key_quota.validate()?;
     Ok(())
@@ -131,10 +132,40 @@ fn check_user_namespaces(st: &KernelState) -> Result<(), Invalid> {
                 .iter()
                 .enumerate()
                 .map(|(i, u)| (format!("UTS namespace {i}"), u.owner)),
+        )
+        .chain(
+            st.net_namespaces
+                .iter()
+                .map(|n| (format!("network namespace {}", n.ino), n.owner)),
         );
     for (obj, ino) in named {
         if !known(ino) {
             return Err(bad(obj, "user namespace", format!("{ino} is not saved")));
+        }
+    }
+    Ok(())
+}
+
+/// The network namespaces are sound, and every task and socket names one of them.
+fn check_net_namespaces(st: &KernelState) -> Result<(), Invalid> {
+    use crate::kinds::{FileKindState, SharedState};
+    use crate::net::ns::check_socket_ns;
+    let saved = &st.net_namespaces;
+    crate::net::ns::validate(saved)?;
+    for t in &st.tasks {
+        check_socket_ns(&format!("task {}", t.tid), t.net, saved)?;
+    }
+    for e in &st.shared {
+        let ino = match &e.object {
+            SharedState::UnixEndpoint(s) => s.netns,
+            SharedState::InetEndpoint(s) => s.netns,
+            _ => continue,
+        };
+        check_socket_ns(&format!("shared object {}", e.id), ino, saved)?;
+    }
+    for f in &st.files {
+        if let FileKindState::Netlink(s) = &f.kind {
+            check_socket_ns(&format!("open file {}", f.id), s.netns, saved)?;
         }
     }
     Ok(())

@@ -1,12 +1,16 @@
 //! The interface ioctls of sockets (netdevice(7)): SIOCGIFCONF, SIOCGIFNAME, SIOCGIFINDEX,
 //! SIOCGIFFLAGS, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFTXQLEN and SIOCGIFMETRIC on a socket of
 //! any family, and SIOCGIFADDR, SIOCGIFDSTADDR, SIOCGIFBRDADDR and SIOCGIFNETMASK on an
-//! AF_INET one, as Linux answers them; the SIOCSIF* changes are EPERM (the sandbox has no
-//! CAP_NET_ADMIN in the namespace). The interfaces and their IPv4 addresses are those of
-//! the container network namespace, read at each call as the netlink dumps read them
-//! (`netlink/route.rs`).
+//! AF_INET one, as Linux answers them. The interfaces and their IPv4 addresses are those of
+//! the socket's network namespace, read at each call as the netlink dumps read them
+//! (`ns.rs`, `netlink/route.rs`): the container network namespace's for the sandbox's
+//! initial one, where the SIOCSIF* changes are EPERM (the sandbox has no CAP_NET_ADMIN
+//! there); `lo` alone in a namespace a task made, where a task with CAP_NET_ADMIN over it
+//! brings `lo` up or down with SIOCSIFFLAGS (other changes EOPNOTSUPP: the sentry models
+//! `lo`'s state and no more).
 
 use super::netlink::route::{self, attrs};
+use super::ns::NetNs;
 use crate::fs::file::IoctlCaller;
 use crate::mm::Errno;
 
@@ -38,6 +42,7 @@ const SIOCGIFMTU: u64 = 0x8921;
 const SIOCGIFHWADDR: u64 = 0x8927;
 const SIOCGIFINDEX: u64 = 0x8933;
 const SIOCGIFTXQLEN: u64 = 0x8942;
+const SIOCSIFFLAGS: u64 = 0x8914;
 /// The changes: SIOCSIFFLAGS … SIOCSIFTXQLEN.
 const SETS: [u64; 10] = [
     0x8914, 0x8916, 0x8918, 0x891a, 0x891c, 0x891e, 0x8922, 0x8923, 0x8924, 0x8943,
@@ -160,12 +165,14 @@ pub(crate) fn addr4(payload: &[u8], links: &[Link]) -> Option<Addr4> {
 }
 
 /// The namespace's interfaces, and their IPv4 addresses, in the kernel's order.
-pub(crate) fn interfaces() -> Result<(Vec<Link>, Vec<Addr4>), Errno> {
-    let links: Vec<Link> = route::host_dump(route::RTM_GETLINK, 0, SKIP_STATS)?
+pub(crate) fn interfaces(net: &NetNs) -> Result<(Vec<Link>, Vec<Addr4>), Errno> {
+    let links: Vec<Link> = net
+        .dump(route::RTM_GETLINK, 0, SKIP_STATS)?
         .iter()
         .filter_map(|m| link(&m.payload))
         .collect();
-    let addrs = route::host_dump(route::RTM_GETADDR, libc::AF_INET as u8, 0)?
+    let addrs = net
+        .dump(route::RTM_GETADDR, libc::AF_INET as u8, 0)?
         .iter()
         .filter_map(|m| addr4(&m.payload, &links))
         .collect();
@@ -190,25 +197,40 @@ fn mask(prefixlen: u8) -> [u8; 4] {
     m.to_be_bytes()
 }
 
-/// Serves interface ioctl `req` (one [`handles`] takes) on a socket of `family`.
+/// Serves interface ioctl `req` (one [`handles`] takes) on a socket of `family` in
+/// namespace `net`; `admin`: the caller has CAP_NET_ADMIN over `net`, a namespace a task
+/// made.
 pub(crate) fn ioctl(
     caller: &mut dyn IoctlCaller,
     req: u64,
     arg: u64,
     family: i32,
+    net: &NetNs,
+    admin: bool,
 ) -> Result<i64, Errno> {
     if req == SIOCGIFCONF {
-        return ifconf(caller, arg);
+        return ifconf(caller, arg, net);
     }
     let mut ifr = caller.copy_in(arg, IFREQ)?;
     if SETS.contains(&req) {
-        return Err(libc::EPERM);
+        if !admin {
+            return Err(libc::EPERM);
+        }
+        if c_str(&ifr[..IFNAMSIZ - 1]) != b"lo" {
+            return Err(libc::ENODEV);
+        }
+        if req != SIOCSIFFLAGS {
+            return Err(libc::EOPNOTSUPP);
+        }
+        let flags = u16::from_le_bytes([ifr[16], ifr[17]]);
+        net.set_lo_flags(u32::from(flags), libc::IFF_UP as u32);
+        return Ok(0);
     }
     let inet_only = [SIOCGIFADDR, SIOCGIFDSTADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK];
     if inet_only.contains(&req) && family != libc::AF_INET {
         return Err(libc::ENOTTY);
     }
-    let (links, addrs) = interfaces()?;
+    let (links, addrs) = interfaces(net)?;
     if req == SIOCGIFNAME {
         let index = u32_at(&ifr, 16) as i32;
         let l = links
@@ -267,11 +289,11 @@ pub(crate) fn ioctl(
 
 /// SIOCGIFCONF: the IPv4 addresses as `struct ifreq`s (label and address) into the
 /// guest's buffer, as many as fit; without a buffer, the length they need.
-fn ifconf(caller: &mut dyn IoctlCaller, arg: u64) -> Result<i64, Errno> {
+fn ifconf(caller: &mut dyn IoctlCaller, arg: u64, net: &NetNs) -> Result<i64, Errno> {
     let c = caller.copy_in(arg, IFCONF)?;
     let len = u32_at(&c, 0) as i32;
     let buf = u64::from_le_bytes(c[8..16].try_into().expect("8"));
-    let (_, addrs) = interfaces()?;
+    let (_, addrs) = interfaces(net)?;
     let total = if buf == 0 {
         addrs.len() * IFREQ
     } else {
@@ -297,7 +319,7 @@ mod tests {
 
     #[test]
     fn the_namespace_has_lo_with_its_address_when_up() {
-        let (links, addrs) = interfaces().unwrap();
+        let (links, addrs) = interfaces(&NetNs::initial()).unwrap();
         let lo = links.iter().find(|l| l.name == b"lo").unwrap();
         assert_eq!(lo.ty, 772, "ARPHRD_LOOPBACK");
         assert!(lo.flags & libc::IFF_LOOPBACK as u32 != 0);

@@ -4,7 +4,9 @@
 //!
 //! Every other address is reached through a host socket of the container's network
 //! namespace (`host.rs`): binding an address the namespace does not have is EADDRNOTAVAIL,
-//! as the host says.
+//! as the host says. That is for sockets of the sandbox's initial network namespace; a
+//! socket of a namespace a task made (`ns.rs`) has that namespace's ports and loopback
+//! alone, and never a host socket: every other address is unreachable from it.
 //!
 //! A socket is an [`Endpoint`] shared by the open file that holds it ([`InetSocket`]), by
 //! its TCP peer and by a listener whose accept queue holds it. [`Ports`] is the kernel's
@@ -28,6 +30,7 @@ use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
+use super::ns::{restored_net, NetRef};
 use super::{host_sys, int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx};
 use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller};
@@ -416,8 +419,8 @@ mod host;
 /// One AF_INET or AF_INET6 socket.
 pub struct Endpoint {
     pub(crate) id: u64,
-    /// The kernel's ports table.
-    ports: PortsRef,
+    /// The network namespace it was made in, whose ports table it is in.
+    net: NetRef,
     proto: Proto,
     /// AF_INET6 (addresses reported as sockaddr_in6).
     v6: bool,
@@ -459,14 +462,14 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    fn new(id: u64, ports: PortsRef, proto: Proto, v6: bool) -> Endpoint {
+    fn new(id: u64, net: NetRef, proto: Proto, v6: bool) -> Endpoint {
         let (sndbuf, rcvbuf) = match proto {
             Proto::Tcp => (TCP_SNDBUF, TCP_RCVBUF),
             Proto::Udp => (UDP_BUF, UDP_BUF),
         };
         Endpoint {
             id,
-            ports,
+            net,
             proto,
             v6,
             state: TcpState::Closed,
@@ -611,10 +614,10 @@ pub(crate) fn protocol(ty: i32, protocol: i32) -> Result<Proto, Errno> {
     }
 }
 
-/// A new socket, as socket(2) makes it.
-pub(crate) fn socket(ports: PortsRef, id: u64, v6: bool, proto: Proto, nonblock: bool) -> FileRef {
+/// A new socket of namespace `net`, as socket(2) makes it.
+pub(crate) fn socket(net: NetRef, id: u64, v6: bool, proto: Proto, nonblock: bool) -> FileRef {
     file_of(
-        Rc::new(RefCell::new(Endpoint::new(id, ports, proto, v6))),
+        Rc::new(RefCell::new(Endpoint::new(id, net, proto, v6))),
         nonblock,
     )
 }
@@ -640,7 +643,7 @@ impl InetSocket {
     }
 
     fn ports(&self) -> PortsRef {
-        self.ep.borrow().ports.clone()
+        self.ep.borrow().net.inet.clone()
     }
 
     /// Binds the socket to `addr` (port 0: an ephemeral one) and registers it.
@@ -698,6 +701,10 @@ impl InetSocket {
         }
         if !is_loopback(&dest.ip) && e.local.is_some_and(|l| is_loopback(&l.ip)) {
             return Err(libc::EINVAL);
+        }
+        // A namespace a task made reaches its own loopback alone, and only while up.
+        if !e.net.is_initial() {
+            e.net.reach(is_v4(&dest.ip), is_loopback(&dest.ip))?;
         }
         Ok(dest)
     }
@@ -1129,7 +1136,7 @@ fn establish(ports: &mut Ports, l: &EpRef, cl: &EpRef, id: u64) {
     };
     let srv = {
         let lb = l.borrow();
-        let mut s = Endpoint::new(id, lb.ports.clone(), Proto::Tcp, lb.v6);
+        let mut s = Endpoint::new(id, lb.net.clone(), Proto::Tcp, lb.v6);
         s.local = Some(local);
         s.remote = Some(remote);
         s.state = TcpState::Established;
@@ -1249,6 +1256,10 @@ fn level_ok(e: &Endpoint, level: i32, set: bool) -> Result<(), Errno> {
 }
 
 impl Socket for InetSocket {
+    fn net(&self) -> NetRef {
+        self.ep.borrow().net.clone()
+    }
+
     fn sock_type(&self) -> i32 {
         match self.proto() {
             Proto::Tcp => libc::SOCK_STREAM,
@@ -1277,13 +1288,23 @@ impl Socket for InetSocket {
         if v6 && is_v4(&addr.ip) && v6only {
             return Err(libc::EINVAL);
         }
-        if addr.port != 0 && addr.port < PRIVILEGED && !c.creds().has_init(CAP_NET_BIND_SERVICE) {
+        let net = self.net();
+        if !net.is_initial() {
+            net.may_bind(is_v4(&addr.ip), is_any(&addr.ip), is_loopback(&addr.ip))?;
+        }
+        // CAP_NET_BIND_SERVICE over the namespace (its owner's).
+        let privileged = addr.port != 0 && addr.port < PRIVILEGED;
+        if privileged && !c.creds().capable_in(&net.owner, CAP_NET_BIND_SERVICE) {
             return Err(libc::EACCES);
         }
         if self.ep.borrow().local.is_some() {
             return Err(libc::EINVAL);
         }
-        if host::outside(&addr.ip) {
+        if !net.is_initial() {
+            // No host socket: the address is the namespace's own, reached from nowhere
+            // else.
+            self.bind_to(&mut net.inet.borrow_mut(), addr)?;
+        } else if host::outside(&addr.ip) {
             self.host_bind_outside(&mut self.ports().borrow_mut(), addr)?;
         } else {
             self.bind_to(&mut self.ports().borrow_mut(), addr)?;
@@ -1804,9 +1825,8 @@ impl FileImpl for InetSocket {
 }
 
 /// Registers the restored sockets among `files` (and the connections they reach: peers,
-/// pending and waiting ones) in the restored kernel's ports table, which they share
-/// from now on.
-pub(crate) fn register_restored(ports: &PortsRef, files: impl Iterator<Item = FileRef>) {
+/// pending and waiting ones) in the ports table of their namespace.
+pub(crate) fn register_restored(files: impl Iterator<Item = FileRef>) {
     let mut todo: Vec<EpRef> = files
         .filter_map(|f| f.borrow().kind::<InetSocket>().map(|s| s.ep.clone()))
         .collect();
@@ -1815,15 +1835,15 @@ pub(crate) fn register_restored(ports: &PortsRef, files: impl Iterator<Item = Fi
         if !seen.insert(Rc::as_ptr(&ep)) {
             continue;
         }
-        {
-            let mut e = ep.borrow_mut();
-            e.ports = ports.clone();
+        let ports = {
+            let e = ep.borrow();
             todo.extend(e.peer.clone());
             if let Some(l) = &e.listen {
                 todo.extend(l.queue.iter().cloned());
                 todo.extend(l.waiting.iter().cloned());
             }
-        }
+            e.net.inet.clone()
+        };
         ports.borrow_mut().register(&ep);
     }
 }
@@ -1875,6 +1895,9 @@ pub struct InetEndpointState {
     /// It had a host socket (`host.rs`): a listener or a UDP socket gets one again, bound
     /// to `local`; a connection is reset.
     pub host: bool,
+    /// The inode number of its network namespace (checked by the kernel against the
+    /// saved namespaces).
+    pub netns: u64,
 }
 
 fn share(ep: &EpRef, cx: &mut SaveCtx) -> u64 {
@@ -1889,8 +1912,8 @@ impl SharedPersist for Endpoint {
 
     fn save(&self, cx: &mut SaveCtx) -> InetEndpointState {
         let Endpoint {
-            id: _,    // the key of the shared table
-            ports: _, // the restored kernel's table, registered again
+            id: _, // the key of the shared table
+            net,
             proto,
             v6,
             state,
@@ -1948,12 +1971,13 @@ impl SharedPersist for Endpoint {
             opts: opts.iter().map(|(&(l, n), &v)| (l, n, v)).collect(),
             open: *open,
             host: host.is_some(),
+            netns: net.ino,
         }
     }
 
     fn restore(id: u64, s: &InetEndpointState) -> Endpoint {
-        // A table of its own until register_restored gives it the kernel's.
-        let mut e = Endpoint::new(id, PortsRef::default(), s.proto, s.v6);
+        // Registered in its namespace's ports table by register_restored.
+        let mut e = Endpoint::new(id, restored_net(s.netns), s.proto, s.v6);
         e.state = s.state;
         e.local = s.local;
         e.user_bound = s.user_bound;
@@ -2012,13 +2036,23 @@ impl SharedPersist for Endpoint {
 
     fn check(object: &str, s: &InetEndpointState) -> Result<(), Invalid> {
         let family_ok = |a: &Addr| s.v6 || is_v4(&a.ip);
-        // Only a socket that had a host socket reaches beyond loopback.
+        let initial = s.netns == super::ns::INIT_INO;
+        if s.host && !initial {
+            return Err(bad(
+                object,
+                "host socket",
+                "in a network namespace a task made",
+            ));
+        }
+        // Only a socket that had a host socket reaches beyond loopback (one of a namespace
+        // a task made may be bound to any address, as Linux lets it before lo is up).
         let reach = |ip: &[u8; 16]| s.host || is_loopback(ip);
+        let bound_ok = |ip: &[u8; 16]| reach(ip) || (!initial && s.remote.is_none());
         if let Some(l) = &s.local {
             if l.port == 0 {
                 return Err(bad(object, "local address", "has port 0"));
             }
-            if !family_ok(l) || !(is_any(&l.ip) || reach(&l.ip)) {
+            if !family_ok(l) || !(is_any(&l.ip) || bound_ok(&l.ip)) {
                 return Err(bad(object, "local address", "is not a loopback address"));
             }
         }
@@ -2188,6 +2222,7 @@ mod tests {
             opts: vec![(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)],
             open: true,
             host: false,
+            netns: crate::net::ns::INIT_INO,
         }
     }
 

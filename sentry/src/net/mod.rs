@@ -3,7 +3,9 @@
 //! TCP and UDP to and from anything else go through host sockets of the container's
 //! network namespace (`inet/host.rs`, their host calls in `host_sys.rs`); NETLINK_ROUTE
 //! sockets (`netlink.rs`) answer from that namespace's interfaces, addresses and routes;
-//! other families are refused by `socket(2)` with EAFNOSUPPORT.
+//! other families are refused by `socket(2)` with EAFNOSUPPORT. That is the sandbox's
+//! initial network namespace; a namespace a task makes (`ns.rs`) has only its own
+//! loopback, and its sockets never reach the host.
 //!
 //! A socket is an open-file kind ([`FileImpl`]) that [`socket_of`] also finds as a
 //! [`Socket`]: the socket calls (`syscalls/socket.rs`) decode the guest's arguments
@@ -12,13 +14,16 @@
 //!
 //! `net` sits below the kernel and does not import it: what a socket needs from the kernel
 //! for the calling task (its credentials, path walk, object ids, the bound names) comes
-//! through [`SocketCtx`], which the kernel's `SysCtx` implements; the names bound in a
-//! sandbox ([`Bindings`]) are net's own type, which the kernel holds.
+//! through [`SocketCtx`], which the kernel's `SysCtx` implements; the socket files bound in
+//! a sandbox ([`Bindings`]) and the network namespaces ([`ns::NetNs`], which hold the
+//! other names: abstract unix names, inet and netlink ports) are net's own types, which the
+//! kernel and its tasks hold.
 
 pub(crate) mod host_sys;
 pub(crate) mod ifreq;
 pub(crate) mod inet;
 pub(crate) mod netlink;
+pub(crate) mod ns;
 pub(crate) mod unix;
 
 use crate::creds::{Creds, Inode};
@@ -46,28 +51,27 @@ pub(crate) trait SocketCtx {
     fn new_obj_id(&mut self) -> u64;
     /// The mounts and the file systems under them.
     fn vfs(&self) -> &Vfs;
-    /// The names sockets are bound to in the sandbox.
+    /// The socket files bound in the sandbox.
     fn bindings(&mut self) -> &mut Bindings;
+    /// The task's network namespace (a new socket's).
+    fn net(&self) -> ns::NetRef;
 }
 
-/// What sockets are bound to in a sandbox, per family. The kernel holds one; it is not
-/// saved (restore registers the restored sockets again: [`Bindings::register_restored`]).
+/// The socket files bound in a sandbox (the other names are a network namespace's). The
+/// kernel holds one; it is not saved (restore registers the restored sockets again:
+/// [`Bindings::register_restored`]).
 #[derive(Default)]
 pub(crate) struct Bindings {
-    /// Unix abstract names and socket files.
+    /// Unix socket files.
     pub(crate) unix: unix::Names,
-    /// TCP and UDP ports (shared with the sockets bound to them).
-    pub(crate) inet: inet::PortsRef,
-    /// Netlink ports (shared with the sockets bound to them).
-    pub(crate) netlink: netlink::PortsRef,
 }
 
 impl Bindings {
-    /// Registers the names of the restored sockets among `files`.
+    /// Registers the names of the restored sockets among `files`, each in its namespace.
     pub(crate) fn register_restored(&mut self, vfs: &Vfs, files: impl Iterator<Item = FileRef>) {
         let files: Vec<FileRef> = files.collect();
-        inet::register_restored(&self.inet, files.iter().cloned());
-        netlink::register_restored(&self.netlink, files.iter().cloned());
+        inet::register_restored(files.iter().cloned());
+        netlink::register_restored(files.iter().cloned());
         unix::register_restored(&mut self.unix, vfs, files.into_iter());
     }
 }
@@ -198,6 +202,8 @@ pub(crate) trait Socket {
     fn timeouts(&self) -> (u64, u64);
     /// Bytes waiting to be read (FIONREAD).
     fn queued(&self) -> usize;
+    /// The network namespace it was made in (its interface ioctls').
+    fn net(&self) -> ns::NetRef;
 }
 
 /// read(2) of a socket: a receive without flags (ESPIPE at an offset). Files passed

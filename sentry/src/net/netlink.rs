@@ -1,8 +1,11 @@
 //! AF_NETLINK sockets of protocol NETLINK_ROUTE (netlink(7), rtnetlink(7)), SOCK_RAW or
 //! SOCK_DGRAM: what glibc's getifaddrs() and getaddrinfo(AI_ADDRCONFIG) and iproute2's
 //! `ip addr`, `ip link` and `ip route` ask. The requests are answered by `route.rs` from
-//! the container network namespace's own state; this file is the socket: its port
-//! (`nl_pid`, unique in the sandbox, the caller's tgid when free as Linux picks it), its
+//! the socket's network namespace: the container namespace's own state for the sandbox's
+//! initial one, `lo` for one a task made (`ns.rs`), whose `lo` a task with CAP_NET_ADMIN
+//! over it brings up or down (RTM_NEWLINK, as `ip link set lo up` and bubblewrap do). This
+//! file is the socket: its port (`nl_pid`, unique in its namespace, the caller's tgid when
+//! free as Linux picks it), its
 //! queue of datagrams, and a dump being read, given out a part at a time as Linux does
 //! (each part as large as the largest read so far, at least NLMSG_GOODSIZE).
 //!
@@ -22,6 +25,7 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
+use super::ns::{restored_net, NetRef};
 use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx, Ucred};
 use crate::checks::Invalid;
 use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr};
@@ -107,7 +111,8 @@ impl Ports {
 /// An open NETLINK_ROUTE socket.
 pub struct NetlinkSocket {
     id: u64,
-    ports: PortsRef,
+    /// The network namespace it was made in (what it answers from; its ports table).
+    net: NetRef,
     /// SOCK_RAW or SOCK_DGRAM.
     ty: i32,
     /// The process that made it.
@@ -129,12 +134,15 @@ pub struct NetlinkSocket {
     sndtimeo: u64,
     /// The SOL_NETLINK boolean options set, as bits `1 << option`.
     flags: u32,
+    /// Its opener had CAP_NET_ADMIN over its namespace, one a task made: its requests may
+    /// change `lo` (Linux checks the opener's credentials, netlink_net_capable).
+    admin: bool,
 }
 
 impl Drop for NetlinkSocket {
     fn drop(&mut self) {
         if self.port != 0 {
-            self.ports.borrow_mut().release(self.port, self.id);
+            self.net.netlink.borrow_mut().release(self.port, self.id);
         }
     }
 }
@@ -151,10 +159,19 @@ pub(crate) fn check_args(ty: i32, protocol: i32) -> Result<(), Errno> {
 }
 
 /// A new socket, as socket(2) makes it (its arguments checked by [`check_args`]).
-pub(crate) fn socket(ports: PortsRef, id: u64, ty: i32, tgid: i32, nonblock: bool) -> FileRef {
+/// `admin`: the opener has CAP_NET_ADMIN over `net`.
+pub(crate) fn socket(
+    net: NetRef,
+    admin: bool,
+    id: u64,
+    ty: i32,
+    tgid: i32,
+    nonblock: bool,
+) -> FileRef {
     let s = NetlinkSocket {
+        admin: admin && !net.is_initial(),
         id,
-        ports,
+        net,
         ty,
         tgid,
         port: 0,
@@ -200,7 +217,7 @@ impl NetlinkSocket {
         if self.port != 0 {
             return;
         }
-        let mut ports = self.ports.borrow_mut();
+        let mut ports = self.net.netlink.borrow_mut();
         let p = ports.pick(tgid);
         ports.by_port.insert(p, self.id);
         self.port = p;
@@ -251,11 +268,14 @@ impl NetlinkSocket {
 
     /// A request from the guest: its answers are queued.
     fn request(&mut self, data: &[u8]) {
+        let net = self.net.clone();
         let mut a = route::Asker {
             port: self.port,
             cap_ack: self.flag(NETLINK_CAP_ACK),
             strict: self.flag(NETLINK_GET_STRICT_CHK),
             dumping: !self.dump.is_empty(),
+            net: &net,
+            admin: self.admin,
         };
         for r in route::answer(data, &mut a) {
             match r {
@@ -273,6 +293,10 @@ impl NetlinkSocket {
 }
 
 impl Socket for NetlinkSocket {
+    fn net(&self) -> NetRef {
+        self.net.clone()
+    }
+
     fn sock_type(&self) -> i32 {
         self.ty
     }
@@ -283,7 +307,7 @@ impl Socket for NetlinkSocket {
             return Err(libc::EINVAL);
         }
         if port != 0 && self.port == 0 {
-            let mut ports = self.ports.borrow_mut();
+            let mut ports = self.net.netlink.borrow_mut();
             if ports.by_port.contains_key(&port) {
                 return Err(libc::EADDRINUSE);
             }
@@ -473,18 +497,22 @@ impl FileImpl for NetlinkSocket {
     }
 }
 
-/// Registers the ports of the restored sockets among `files` in the restored kernel's
-/// table, which they share from now on. Of two restored sockets with one port (a hostile
-/// image), the first keeps it in the table; both keep working.
-pub(crate) fn register_restored(ports: &PortsRef, files: impl Iterator<Item = FileRef>) {
+/// Registers the ports of the restored sockets among `files` in their namespace's
+/// table. Of two restored sockets with one port (a hostile image), the first keeps it in
+/// the table; both keep working.
+pub(crate) fn register_restored(files: impl Iterator<Item = FileRef>) {
     for f in files {
         let mut fb = f.borrow_mut();
         let Some(s) = fb.imp.as_any_mut().downcast_mut::<NetlinkSocket>() else {
             continue;
         };
-        s.ports = ports.clone();
         if s.port != 0 {
-            ports.borrow_mut().by_port.entry(s.port).or_insert(s.id);
+            s.net
+                .netlink
+                .borrow_mut()
+                .by_port
+                .entry(s.port)
+                .or_insert(s.id);
         }
     }
 }
@@ -510,6 +538,11 @@ pub struct NetlinkSocketState {
     pub rcvtimeo: u64,
     pub sndtimeo: u64,
     pub flags: u32,
+    /// The inode number of its network namespace (checked by the kernel against the
+    /// saved namespaces).
+    pub netns: u64,
+    /// Its opener had CAP_NET_ADMIN over that namespace (not the initial one).
+    pub admin: bool,
 }
 
 impl NetlinkSocket {
@@ -517,8 +550,8 @@ impl NetlinkSocket {
     fn from_state(s: &NetlinkSocketState) -> NetlinkSocket {
         NetlinkSocket {
             id: s.id,
-            // A table of its own until register_restored gives it the kernel's.
-            ports: PortsRef::default(),
+            net: restored_net(s.netns),
+            admin: s.admin,
             ty: s.ty,
             tgid: s.tgid,
             port: s.port,
@@ -542,9 +575,7 @@ impl Persist for NetlinkSocket {
     fn save(&self, _: &mut SaveCtx) -> NetlinkSocketState {
         let NetlinkSocket {
             id,
-            // Not saved: the kernel's table, which the restored kernel gives again
-            // (`register_restored`).
-            ports: _,
+            net,
             ty,
             tgid,
             port,
@@ -558,6 +589,7 @@ impl Persist for NetlinkSocket {
             rcvtimeo,
             sndtimeo,
             flags,
+            admin,
         } = self;
         NetlinkSocketState {
             id: *id,
@@ -574,6 +606,8 @@ impl Persist for NetlinkSocket {
             rcvtimeo: *rcvtimeo,
             sndtimeo: *sndtimeo,
             flags: *flags,
+            netns: net.ino,
+            admin: *admin,
         }
     }
 
@@ -587,6 +621,9 @@ impl Persist for NetlinkSocket {
 
     fn check(cx: &CheckCtx, s: &NetlinkSocketState) -> Result<(), Invalid> {
         check_args(s.ty, libc::NETLINK_ROUTE).map_err(|_| cx.bad("ty", s.ty.to_string()))?;
+        if s.admin && s.netns == crate::net::ns::INIT_INO {
+            return Err(cx.bad("admin", "in the sandbox's initial network namespace"));
+        }
         if s.queue.len() + s.dump.len() > SAVED_QUEUE_MAX {
             return Err(cx.bad("queue", "too many datagrams"));
         }
@@ -640,6 +677,8 @@ mod tests {
             rcvtimeo: 0,
             sndtimeo: 0,
             flags: 1 << NETLINK_EXT_ACK,
+            netns: crate::net::ns::INIT_INO,
+            admin: false,
         }
     }
 
@@ -662,8 +701,12 @@ mod tests {
         let r = restore(&no_mounts(), null_stdio(), &[], &files, &[]).unwrap();
         let f = r.files[&1].clone();
         drop(r);
-        let ports = PortsRef::default();
-        register_restored(&ports, std::iter::once(f.clone()));
+        register_restored(std::iter::once(f.clone()));
+        let ports = {
+            let mut fb = f.borrow_mut();
+            let sock = fb.imp.as_any_mut().downcast_mut::<NetlinkSocket>().unwrap();
+            sock.net.netlink.clone()
+        };
         assert_eq!(ports.borrow().by_port.get(&1), Some(&9));
         {
             let mut fb = f.borrow_mut();

@@ -25,6 +25,7 @@ use std::rc::{Rc, Weak};
 
 use serde::{Deserialize, Serialize};
 
+use super::ns::{restored_net, NetRef};
 use super::{int_opt, timeval_bytes, timeval_opt, RecvMsg, SendMsg, Socket, SocketCtx, Ucred};
 use crate::checks::{bad, Invalid};
 use crate::fs::file::{anon_stat, FileImpl, FileRef, IoErr, IoctlCaller};
@@ -167,11 +168,17 @@ impl UnixAddr {
 
 type EpRef = Rc<RefCell<Endpoint>>;
 
-/// The names bound in a kernel: abstract names, and socket files by (device, inode).
+/// The socket files bound in a kernel, by (device, inode): reached from every network
+/// namespace, as the file system is.
 #[derive(Default)]
 pub(crate) struct Names {
-    abstract_names: HashMap<Vec<u8>, Weak<RefCell<Endpoint>>>,
     nodes: HashMap<(u64, u64), Weak<RefCell<Endpoint>>>,
+}
+
+/// The abstract names bound in a network namespace.
+#[derive(Default)]
+pub(crate) struct Abstract {
+    names: HashMap<Vec<u8>, Weak<RefCell<Endpoint>>>,
     next_auto: u32,
 }
 
@@ -182,28 +189,9 @@ fn live(w: &Weak<RefCell<Endpoint>>) -> Option<EpRef> {
         .filter(|e| e.try_borrow().map_or(true, |e| e.open))
 }
 
-impl Names {
-    fn find_abstract(&self, name: &[u8]) -> Option<EpRef> {
-        self.abstract_names.get(name).and_then(live)
-    }
-
-    fn find_node(&self, node: (u64, u64)) -> Option<EpRef> {
-        self.nodes.get(&node).and_then(live)
-    }
-
-    /// Registers a restored endpoint's name: an abstract name, or the socket file at
-    /// `node` (its device and inode in the restored file system).
-    pub(crate) fn register(&mut self, ep: &EpRef, node: Option<(u64, u64)>) {
-        let e = ep.borrow();
-        if !e.open {
-            return;
-        }
-        if let UnixAddr::Abstract(n) = &e.name {
-            self.abstract_names.insert(n.clone(), Rc::downgrade(ep));
-        }
-        if let Some(node) = node {
-            self.nodes.insert(node, Rc::downgrade(ep));
-        }
+impl Abstract {
+    fn find(&self, name: &[u8]) -> Option<EpRef> {
+        self.names.get(name).and_then(live)
     }
 
     /// A free abstract name of five hex digits, as autobind picks.
@@ -211,11 +199,36 @@ impl Names {
         for _ in 0..0x10_0000 {
             let n = format!("{:05x}", self.next_auto & 0xf_ffff).into_bytes();
             self.next_auto = self.next_auto.wrapping_add(1);
-            if self.find_abstract(&n).is_none() {
+            if self.find(&n).is_none() {
                 return Ok(n);
             }
         }
         Err(libc::ENOSPC)
+    }
+}
+
+impl Names {
+    fn find_node(&self, node: (u64, u64)) -> Option<EpRef> {
+        self.nodes.get(&node).and_then(live)
+    }
+
+    /// Registers a restored endpoint's name: an abstract name (in its namespace), or the
+    /// socket file at `node` (its device and inode in the restored file system).
+    pub(crate) fn register(&mut self, ep: &EpRef, node: Option<(u64, u64)>) {
+        let e = ep.borrow();
+        if !e.open {
+            return;
+        }
+        if let UnixAddr::Abstract(n) = &e.name {
+            e.net
+                .unix
+                .borrow_mut()
+                .names
+                .insert(n.clone(), Rc::downgrade(ep));
+        }
+        if let Some(node) = node {
+            self.nodes.insert(node, Rc::downgrade(ep));
+        }
     }
 }
 
@@ -280,11 +293,14 @@ pub struct Endpoint {
     open: bool,
     /// A connection to a socket file of a host mount (`host.rs`), instead of a peer.
     host: Option<host::HostConn>,
+    /// The network namespace it was made in (its abstract names' and its ioctls').
+    net: NetRef,
 }
 
 impl Endpoint {
-    fn new(id: u64, ty: SockType, cred: Ucred) -> Endpoint {
+    fn new(id: u64, ty: SockType, cred: Ucred, net: NetRef) -> Endpoint {
         Endpoint {
+            net,
             id,
             ty,
             name: UnixAddr::Unnamed,
@@ -388,9 +404,12 @@ fn file_of(ep: EpRef, nonblock: bool) -> FileRef {
     super::socket_file(Box::new(UnixSocket { ep }), id, nonblock)
 }
 
-/// A new socket of type `ty` for `cred`, as socket(2) makes it.
-pub(crate) fn socket(id: u64, ty: SockType, cred: Ucred, nonblock: bool) -> FileRef {
-    file_of(Rc::new(RefCell::new(Endpoint::new(id, ty, cred))), nonblock)
+/// A new socket of type `ty` for `cred` in namespace `net`, as socket(2) makes it.
+pub(crate) fn socket(id: u64, ty: SockType, cred: Ucred, net: NetRef, nonblock: bool) -> FileRef {
+    file_of(
+        Rc::new(RefCell::new(Endpoint::new(id, ty, cred, net))),
+        nonblock,
+    )
 }
 
 /// A connected pair, as socketpair(2) makes it.
@@ -398,10 +417,11 @@ pub(crate) fn pair(
     ids: (u64, u64),
     ty: SockType,
     cred: Ucred,
+    net: NetRef,
     nonblock: bool,
 ) -> (FileRef, FileRef) {
-    let a = Rc::new(RefCell::new(Endpoint::new(ids.0, ty, cred)));
-    let b = Rc::new(RefCell::new(Endpoint::new(ids.1, ty, cred)));
+    let a = Rc::new(RefCell::new(Endpoint::new(ids.0, ty, cred, net.clone())));
+    let b = Rc::new(RefCell::new(Endpoint::new(ids.1, ty, cred, net)));
     {
         let (mut ab, mut bb) = (a.borrow_mut(), b.borrow_mut());
         ab.peer = Some(b.clone());
@@ -436,12 +456,11 @@ impl UnixSocket {
         let same = |e: &EpRef| Rc::ptr_eq(e, &self.ep) || e.borrow().ty == ty;
         match addr {
             UnixAddr::Unnamed => Err(libc::EINVAL),
-            UnixAddr::Abstract(n) => c
-                .bindings()
-                .unix
-                .find_abstract(n)
-                .filter(same)
-                .ok_or(libc::ECONNREFUSED),
+            UnixAddr::Abstract(n) => {
+                let net = self.ep.borrow().net.clone();
+                let found = net.unix.borrow().find(n);
+                found.filter(same).ok_or(libc::ECONNREFUSED)
+            }
             UnixAddr::Path(p) => {
                 let r = c.resolve(p, true)?;
                 if !r.exists {
@@ -669,6 +688,10 @@ impl UnixSocket {
 }
 
 impl Socket for UnixSocket {
+    fn net(&self) -> NetRef {
+        self.ep.borrow().net.clone()
+    }
+
     fn sock_type(&self) -> i32 {
         self.ep.borrow().ty.raw()
     }
@@ -680,21 +703,19 @@ impl Socket for UnixSocket {
         }
         match &addr {
             UnixAddr::Unnamed => {
-                let n = c.bindings().unix.auto_name()?;
-                c.bindings()
-                    .unix
-                    .abstract_names
-                    .insert(n.clone(), Rc::downgrade(&self.ep));
+                let net = self.ep.borrow().net.clone();
+                let mut names = net.unix.borrow_mut();
+                let n = names.auto_name()?;
+                names.names.insert(n.clone(), Rc::downgrade(&self.ep));
                 self.ep.borrow_mut().name = UnixAddr::Abstract(n);
             }
             UnixAddr::Abstract(n) => {
-                if c.bindings().unix.find_abstract(n).is_some() {
+                let net = self.ep.borrow().net.clone();
+                let mut names = net.unix.borrow_mut();
+                if names.find(n).is_some() {
                     return Err(libc::EADDRINUSE);
                 }
-                c.bindings()
-                    .unix
-                    .abstract_names
-                    .insert(n.clone(), Rc::downgrade(&self.ep));
+                names.names.insert(n.clone(), Rc::downgrade(&self.ep));
                 self.ep.borrow_mut().name = addr;
             }
             UnixAddr::Path(p) => {
@@ -820,15 +841,21 @@ impl Socket for UnixSocket {
         if t.ty != ty {
             return Err(IoErr::Errno(libc::EPROTOTYPE));
         }
-        let (tid, tname, tcred, tsndbuf, tpass) =
-            (t.id, t.name.clone(), t.cred, t.sndbuf, t.passcred);
+        let (tid, tname, tcred, tsndbuf, tpass, tnet) = (
+            t.id,
+            t.name.clone(),
+            t.cred,
+            t.sndbuf,
+            t.passcred,
+            t.net.clone(),
+        );
         let Some(l) = &mut t.listen else {
             return Err(IoErr::Errno(libc::ECONNREFUSED));
         };
         if l.queue.len() > l.backlog {
             return Err(IoErr::Block(WaitKey::Object(tid)));
         }
-        let mut srv = Endpoint::new(srv_id, ty, tcred);
+        let mut srv = Endpoint::new(srv_id, ty, tcred, tnet);
         srv.name = tname;
         srv.peer = Some(self.ep.clone());
         srv.peercred = Some(me_cred);
@@ -1183,6 +1210,9 @@ pub struct EndpointState {
     /// A connection to a host socket file: the guest path it went to. It is reset at
     /// restore.
     pub host: Option<Vec<u8>>,
+    /// The inode number of its network namespace (checked by the kernel against the
+    /// saved namespaces).
+    pub netns: u64,
 }
 
 fn share(ep: &EpRef, cx: &mut SaveCtx) -> u64 {
@@ -1217,6 +1247,7 @@ impl SharedPersist for Endpoint {
             cred,
             open,
             host,
+            net,
         } = self;
         // A live host connection is saved as the restore will find it: reset.
         let live = host.as_ref().is_some_and(|h| h.fd.is_some());
@@ -1250,11 +1281,12 @@ impl SharedPersist for Endpoint {
             cred: *cred,
             open: *open,
             host: host.as_ref().map(|h| h.path.clone()),
+            netns: net.ino,
         }
     }
 
     fn restore(id: u64, s: &EndpointState) -> Endpoint {
-        let mut e = Endpoint::new(id, s.ty, s.cred);
+        let mut e = Endpoint::new(id, s.ty, s.cred, restored_net(s.netns));
         e.name = s.name.clone();
         e.node = s.node.clone();
         e.listen = s.listen.as_ref().map(|l| Listen {
@@ -1414,6 +1446,7 @@ mod tests {
 
     fn endpoint() -> EndpointState {
         EndpointState {
+            netns: crate::net::ns::INIT_INO,
             ty: SockType::Stream,
             name: UnixAddr::Unnamed,
             node: None,

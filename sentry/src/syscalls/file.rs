@@ -834,11 +834,22 @@ pub(super) fn ioctl(c: &mut SysCtx) -> Sys {
         _ => {}
     }
     if crate::net::ifreq::handles(req) {
-        let family = crate::net::socket_of(&mut *f.borrow_mut().imp)
-            .map(|s| s.getsockopt(libc::SOL_SOCKET, libc::SO_DOMAIN));
-        if let Some(family) = family {
+        let socket = crate::net::socket_of(&mut *f.borrow_mut().imp)
+            .map(|s| (s.getsockopt(libc::SOL_SOCKET, libc::SO_DOMAIN), s.net()));
+        if let Some((family, net)) = socket {
             let family = family.map_or(0, |v| crate::net::int_opt(&v).unwrap_or(0));
-            return ret(crate::net::ifreq::ioctl(&mut Caller(c), req, arg, family));
+            // Changes need CAP_NET_ADMIN over the socket's namespace, one a task made.
+            let admin = !net.is_initial()
+                && c.creds()
+                    .capable_in(&net.owner, crate::creds::CAP_NET_ADMIN);
+            return ret(crate::net::ifreq::ioctl(
+                &mut Caller(c),
+                req,
+                arg,
+                family,
+                &net,
+                admin,
+            ));
         }
     }
     if req == crate::fs::devpts::TIOCGPTPEER {

@@ -62,7 +62,7 @@ fn new_namespaces_creds(c: &SysCtx, flags: i32) -> Result<Option<crate::creds::C
         // (Linux also refuses a chrooted caller: chroot is refused in the sandbox.)
         creds.enter_new_userns()?;
     }
-    let others = libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC;
+    let others = libc::CLONE_NEWUTS | libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
     if flags & others != 0 && !creds.has(crate::creds::CAP_SYS_ADMIN) {
         return Err(libc::EPERM);
     }
@@ -70,20 +70,70 @@ fn new_namespaces_creds(c: &SysCtx, flags: i32) -> Result<Option<crate::creds::C
 }
 
 /// Namespaces the sandbox does not make (EPERM, as for a caller without the
-/// capability). It makes user, mount and UTS namespaces; an IPC namespace is accepted
-/// with the capability Linux asks for (the sandbox has no SysV or POSIX IPC objects to
-/// share). A network namespace is refused: the task would keep the sandbox's network,
-/// and a program that unshares it to cut itself off (bubblewrap's --unshare-net,
-/// systemd's PrivateNetwork=) must hear that it was not cut off.
-const REFUSED_NAMESPACES: i32 =
-    libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP | CLONE_NEWTIME;
+/// capability).
+const REFUSED_NAMESPACES: i32 = libc::CLONE_NEWPID | libc::CLONE_NEWCGROUP | CLONE_NEWTIME;
 
-/// The namespaces the sandbox makes or accepts.
-const NAMESPACES: i32 =
-    libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+/// The namespaces the sandbox makes or accepts: user, mount, UTS and network namespaces
+/// (a network namespace is the sentry's own, with only its loopback: `net::ns`); an IPC
+/// namespace is accepted with the capability Linux asks for (the sandbox has no SysV or
+/// POSIX IPC objects to share).
+const NAMESPACES: i32 = libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWNET;
+
+/// setns(2) into a network namespace, from an open /proc/PID/ns/net (`nstype` 0 or
+/// CLONE_NEWNET): CAP_SYS_ADMIN over the namespace and in the caller's user namespace, as
+/// Linux asks. Namespaces of other types are refused (EPERM, as before: the sandbox does
+/// not move tasks between them); a file that is no namespace, or a namespace of another
+/// type than `nstype`, is EINVAL. A namespace no task or socket holds any more is gone
+/// (the open file does not keep it, as Linux's does): EINVAL.
+pub(super) fn setns(c: &mut SysCtx) -> Sys {
+    let nstype = c.arg(1) as i32;
+    let f = tryk!(c.file(c.arg(0)));
+    let path = f.borrow().path.clone();
+    let Some((kind, ino)) = path
+        .strip_suffix(']')
+        .and_then(|p| p.split_once(":["))
+        .and_then(|(k, n)| Some((k.to_string(), n.parse::<u64>().ok()?)))
+    else {
+        return err(libc::EINVAL);
+    };
+    let ns_types = [
+        ("cgroup", libc::CLONE_NEWCGROUP),
+        ("ipc", libc::CLONE_NEWIPC),
+        ("mnt", libc::CLONE_NEWNS),
+        ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+        ("time", CLONE_NEWTIME),
+        ("user", libc::CLONE_NEWUSER),
+        ("uts", libc::CLONE_NEWUTS),
+    ];
+    let Some(&(_, ty)) = ns_types.iter().find(|(k, _)| *k == kind) else {
+        return err(libc::EINVAL);
+    };
+    if nstype != 0 && nstype != ty {
+        return err(libc::EINVAL);
+    }
+    if ty != libc::CLONE_NEWNET {
+        return err(libc::EPERM);
+    }
+    let Some(net) = c.net_namespace(ino) else {
+        return err(libc::EINVAL);
+    };
+    let creds = c.creds();
+    if !creds.capable_in(&net.owner, crate::creds::CAP_SYS_ADMIN)
+        || !creds.has(crate::creds::CAP_SYS_ADMIN)
+    {
+        return err(libc::EPERM);
+    }
+    c.set_net(net);
+    Sys::Ret(0)
+}
 
 /// unshare(2): private copies of the fd table, the fs context (cwd, umask), the user,
-/// mount and UTS namespaces; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing
+/// mount and UTS namespaces, a new network namespace; CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only while nothing
 /// shares them (EINVAL otherwise), CLONE_SYSVSEM has nothing to undo; other namespaces
 /// EPERM. A new user namespace implies CLONE_THREAD and CLONE_FS, a mount namespace
 /// CLONE_FS (check_unshare_flags).
@@ -643,25 +693,42 @@ mod tests {
     use crate::testing::{kernel, SCRATCH};
 
     #[test]
-    fn a_network_namespace_is_refused_even_with_a_new_user_namespace() {
-        // The task would keep the sandbox's network: refused rather than a namespace
-        // that does not cut it off; an IPC namespace (nothing to share) is taken.
+    fn a_network_namespace_needs_cap_sys_admin_and_is_the_tasks_own() {
+        // Without CAP_SYS_ADMIN (a task of uid 1000): EPERM, unless a new user namespace
+        // comes first and gives it, as on Linux.
         let root = tempfile::tempdir().unwrap();
         let mut k = kernel(root.path());
-        let t = k.test_process(0, 0);
+        let t = k.test_process(1000, 1000);
+        let first = k.task_net(t);
+        assert!(first.is_initial());
+        let net = libc::CLONE_NEWNET as u64;
         let eperm = Some(-libc::EPERM as i64);
-        for flags in [
-            libc::CLONE_NEWNET,
-            libc::CLONE_NEWUSER | libc::CLONE_NEWNET,
-            libc::CLONE_NEWUSER | libc::CLONE_NEWIPC | libc::CLONE_NEWNET | libc::CLONE_NEWUTS,
-        ] {
-            let f = flags as u64;
-            assert_eq!(k.call(t, libc::SYS_unshare, [f, 0, 0, 0, 0, 0]), eperm);
-            let clone = [f | libc::SIGCHLD as u64, 0, 0, 0, 0, 0];
-            assert_eq!(k.call(t, libc::SYS_clone, clone), eperm);
-        }
-        let ipc = (libc::CLONE_NEWUSER | libc::CLONE_NEWIPC) as u64;
-        assert_eq!(k.call(t, libc::SYS_unshare, [ipc, 0, 0, 0, 0, 0]), Some(0));
+        assert_eq!(k.call(t, libc::SYS_unshare, [net, 0, 0, 0, 0, 0]), eperm);
+        let clone = [net | libc::SIGCHLD as u64, 0, 0, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_clone, clone), eperm);
+        assert!(std::rc::Rc::ptr_eq(&k.task_net(t), &first));
+        // A child of clone(CLONE_NEWUSER|CLONE_NEWNET) is in a new one, owned by its new
+        // user namespace; the parent stays.
+        let both = (libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as u64;
+        let child = k
+            .call(
+                t,
+                libc::SYS_clone,
+                [both | libc::SIGCHLD as u64, 0, 0, 0, 0, 0],
+            )
+            .unwrap();
+        assert!(child > 0, "{child}");
+        let c = k.task_net(child as i32);
+        assert!(!c.is_initial() && c.owner == k.task_userns(child as i32));
+        assert_eq!(c.lo(), crate::net::ns::Lo::Fresh);
+        assert!(std::rc::Rc::ptr_eq(&k.task_net(t), &first));
+        // unshare moves the caller; fork keeps the namespace.
+        let all = both | (libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) as u64;
+        assert_eq!(k.call(t, libc::SYS_unshare, [all, 0, 0, 0, 0, 0]), Some(0));
+        let mine = k.task_net(t);
+        assert!(!mine.is_initial() && !std::rc::Rc::ptr_eq(&mine, &c));
+        let forked = k.call(t, libc::SYS_fork, [0; 6]).unwrap() as i32;
+        assert!(std::rc::Rc::ptr_eq(&k.task_net(forked), &mine));
     }
 
     #[test]

@@ -148,14 +148,17 @@ pub(super) fn socket(c: &mut SysCtx) -> Sys {
     let (family, flags) = tryk!(socket_args(c));
     let id = c.new_obj_id();
     let nonblock = flags & libc::SOCK_NONBLOCK != 0;
+    // A socket belongs to the namespace of the task that made it, for good.
+    let net = SocketCtx::net(c);
     let f = match family {
-        Family::Unix(ty) => unix::socket(id, ty, peer_ucred(c), nonblock),
-        Family::Inet { v6, proto } => {
-            inet::socket(c.bindings().inet.clone(), id, v6, proto, nonblock)
-        }
+        Family::Unix(ty) => unix::socket(id, ty, peer_ucred(c), net, nonblock),
+        Family::Inet { v6, proto } => inet::socket(net, id, v6, proto, nonblock),
         Family::Netlink(ty) => {
             let tgid = c.tgid();
-            crate::net::netlink::socket(c.bindings().netlink.clone(), id, ty, tgid, nonblock)
+            let admin = c
+                .creds()
+                .capable_in(&net.owner, crate::creds::CAP_NET_ADMIN);
+            crate::net::netlink::socket(net, admin, id, ty, tgid, nonblock)
         }
     };
     ret(c
@@ -180,7 +183,8 @@ pub(super) fn socketpair(c: &mut SysCtx) -> Sys {
     };
     let ids = (c.new_obj_id(), c.new_obj_id());
     let cred = peer_ucred(c);
-    let (a, b) = unix::pair(ids, ty, cred, flags & libc::SOCK_NONBLOCK != 0);
+    let net = SocketCtx::net(c);
+    let (a, b) = unix::pair(ids, ty, cred, net, flags & libc::SOCK_NONBLOCK != 0);
     install_pair(c, a, b, flags & libc::SOCK_CLOEXEC != 0, c.arg(3))
 }
 
@@ -1405,12 +1409,12 @@ mod tests {
         assert_eq!(write(&mut k, t, p, b"early"), Some(5));
 
         let files = k.task(t).files.clone();
-        let (saved, back) = round_trip(&[&files]);
-        assert!(saved.shared.len() >= 5, "listener and four ends");
         // A new kernel, as a restore has: its ports table learns the restored sockets.
         let root2 = tempfile::tempdir().unwrap();
         let mut k2 = kernel(root2.path());
         let t2 = k2.test_process(0, 0);
+        let (saved, back) = k2.restoring(|| round_trip(&[&files]));
+        assert!(saved.shared.len() >= 5, "listener and four ends");
         k2.set_files(t2, back[0].clone());
         k2.register_restored_sockets(t2);
         assert_eq!(read(&mut k2, t2, s, 64).unwrap(), b"to server");
@@ -1626,10 +1630,10 @@ mod tests {
         let want: Vec<u16> = read_dump(&mut k, t, other).iter().map(|m| m.0).collect();
 
         let files = k.task(t).files.clone();
-        let (_, back) = round_trip(&[&files]);
         let root2 = tempfile::tempdir().unwrap();
         let mut k2 = kernel(root2.path());
         let t2 = k2.test_process(0, 0);
+        let (_, back) = k2.restoring(|| round_trip(&[&files]));
         k2.set_files(t2, back[0].clone());
         k2.register_restored_sockets(t2);
         let got = read_dump(&mut k2, t2, s);
@@ -1686,7 +1690,7 @@ mod tests {
         c.extend_from_slice(&[0; 4]);
         c.extend_from_slice(&8u64.to_le_bytes());
         k.put(t, HDR, &c);
-        let (_, addrs) = crate::net::ifreq::interfaces().unwrap();
+        let (_, addrs) = crate::net::ifreq::interfaces(&crate::net::ns::NetNs::initial()).unwrap();
         let want = if addrs.is_empty() {
             Some(0)
         } else {

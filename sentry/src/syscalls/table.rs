@@ -268,12 +268,16 @@ const MOUNT: &str = "the sandbox's own mount table, never the host's: a tmpfs (a
 const UMOUNT: &str = "of the caller's mount namespace only; EBUSY for a mount with mounts below \
     it or a cwd or open file in it (by path), unless MNT_DETACH; MNT_EXPIRE always EAGAIN";
 const MODULES: &str = "a container does not load kernel modules";
-const NAMESPACES: &str = "a container does not join namespaces";
-const UNSHARE: &str = "private fd table, fs context, and user, mount and UTS namespaces (a user \
-     namespace first, whose capabilities then make the others); CLONE_NEWIPC is taken with \
-     the capability Linux asks (there are no IPC objects to share); network, pid, cgroup and \
-     time namespaces EPERM (a network namespace that kept the sandbox's network would not cut \
-     a program off as it asked)";
+const SETNS: &str = "network namespaces only, from an open /proc/PID/ns/net, with \
+    CAP_SYS_ADMIN over the namespace and in the caller's user namespace; a namespace no task \
+    or socket holds any more is gone (EINVAL: the open file does not keep it); other \
+    namespace types EPERM";
+const UNSHARE: &str = "private fd table, fs context, and user, mount, UTS and network \
+     namespaces (a user namespace first, whose capabilities then make the others); a new \
+     network namespace is the sentry's own: only a loopback `lo`, down until SIOCSIFFLAGS or \
+     RTM_NEWLINK brings it up, its own ports and abstract unix names, no host socket (nothing \
+     outside it is reachable); CLONE_NEWIPC is taken with the capability Linux asks (there \
+     are no IPC objects to share); pid, cgroup and time namespaces EPERM";
 const HOST: &str = "the host's business, not a container's";
 
 /// A call that succeeds at once and does nothing (the notes say why).
@@ -814,7 +818,7 @@ const LIST: &[Syscall] = &[
         "flushes the given file only, not the whole file system holding it",
     ),
     sys(307, "sendmmsg").serves(socket::sendmmsg),
-    sys(308, "setns").refused(libc::EPERM, NAMESPACES),
+    sys(308, "setns").serves(process::setns).partial(SETNS),
     sys(309, "getcpu").serves(process::getcpu).note("always CPU 0, node 0"),
     sys(310, "process_vm_readv"),
     sys(311, "process_vm_writev"),

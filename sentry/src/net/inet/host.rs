@@ -14,6 +14,10 @@
 //! loopback socket, and the host's changes wake it and count as edges for edge-triggered
 //! epoll. The guest never sees the host fd; the sentry copies the bytes.
 //!
+//! Only a socket of the sandbox's initial network namespace gets a host socket: one of a
+//! namespace a task made never does ([`Endpoint::ensure_host`] refuses it), so nothing it
+//! sends leaves that namespace.
+//!
 //! Checkpoint/restore: a host listener and a bound UDP socket are made again and bound to
 //! the same address at restore; a connection to the outside cannot be carried over and is
 //! reset (its reader sees ECONNRESET), as gVisor does.
@@ -88,6 +92,10 @@ impl Endpoint {
     pub(super) fn ensure_host(&mut self) -> Result<bool, Errno> {
         if self.host.is_some() {
             return Ok(false);
+        }
+        // The one gate: a namespace a task made is the sentry's alone.
+        if !self.net.is_initial() {
+            return Err(libc::ENETUNREACH);
         }
         let fd = host_sys::socket(self.v6, self.proto == Proto::Tcp)?;
         for (&(level, name), &v) in &self.opts {
@@ -354,7 +362,7 @@ impl InetSocket {
             host_sys::accept(l.host_fd().expect("a host listener")).map_err(|e| io(e, l.id))?;
         let id = c.new_obj_id();
         crate::wait::watch_host(fd.as_fd(), id)?;
-        let mut s = Endpoint::new(id, l.ports.clone(), Proto::Tcp, l.v6);
+        let mut s = Endpoint::new(id, l.net.clone(), Proto::Tcp, l.v6);
         s.host = Some(fd);
         s.state = TcpState::Established;
         s.local = s.host_name(false);
@@ -383,7 +391,7 @@ impl InetSocket {
     pub(super) fn host_shadow(&mut self) -> Result<(), Errno> {
         let mut e = self.ep.borrow_mut();
         let Some(l) = e.local else { return Ok(()) };
-        if !is_any(&l.ip) || !e.ensure_host()? {
+        if !e.net.is_initial() || !is_any(&l.ip) || !e.ensure_host()? {
             return Ok(());
         }
         match e.host_bind(&l) {

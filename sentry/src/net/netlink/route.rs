@@ -1,12 +1,18 @@
 //! NETLINK_ROUTE requests (rtnetlink(7)) of the sandbox's netlink sockets: the dumps of the
-//! container network namespace's interfaces (RTM_GETLINK), addresses (RTM_GETADDR) and
+//! socket's network namespace's interfaces (RTM_GETLINK), addresses (RTM_GETADDR) and
 //! routes (RTM_GETROUTE), a link asked for by index or name, and the errors and
 //! acknowledgements around them, as Linux answers a process without CAP_NET_ADMIN in
 //! that namespace: a change (RTM_NEWADDR, RTM_DELROUTE …) is EPERM, a request Linux has
 //! no handler for, or that the sentry does not serve (a route lookup, RTM_GETNEIGH …), is
 //! EOPNOTSUPP.
 //!
-//! The sentry learns the namespace's state at each request: it asks the host kernel
+//! In a namespace a task made (`ns.rs`), a task with CAP_NET_ADMIN over it may bring `lo`
+//! up or down (RTM_NEWLINK with IFF_UP in ifi_change, `lo` by index or name) and add
+//! 127.0.0.1/8 to it (RTM_NEWADDR, as bubblewrap does before bringing it up); other
+//! changes are EOPNOTSUPP there (the sentry has `lo` alone to change).
+//!
+//! The sandbox's initial namespace:
+//! the sentry learns the namespace's state at each request: it asks the host kernel
 //! through a NETLINK_ROUTE socket of its own in that namespace (the sandbox process is in
 //! it), with a request it builds from the values it took from the guest's (the message
 //! type, the family, the link attribute mask); the guest's bytes never reach the host. The
@@ -216,7 +222,7 @@ pub(crate) enum Reply {
 }
 
 /// The socket's settings a request's answer depends on.
-pub(crate) struct Asker {
+pub(crate) struct Asker<'a> {
     /// Its port (the replies' nlmsg_pid).
     pub(crate) port: u32,
     /// NETLINK_CAP_ACK: errors without the request's payload.
@@ -225,6 +231,10 @@ pub(crate) struct Asker {
     pub(crate) strict: bool,
     /// A dump is being read (another one is EBUSY).
     pub(crate) dumping: bool,
+    /// The socket's network namespace.
+    pub(crate) net: &'a crate::net::ns::NetNs,
+    /// The sender has CAP_NET_ADMIN over it (and it is not the sandbox's initial one).
+    pub(crate) admin: bool,
 }
 
 /// The family a dump asks the host for: AF_INET and AF_INET6 as asked, every other
@@ -304,15 +314,18 @@ fn request(h: &Hdr, payload: &[u8], a: &mut Asker, out: &mut Vec<Reply>) -> Resu
         return Ok(false);
     };
     // The kinds of rtnetlink types go NEW, DEL, GET, SET: all but GET need CAP_NET_ADMIN,
-    // which the sandbox does not have in the namespace.
+    // which the sandbox does not have in its initial namespace.
     if (h.ty - RTM_BASE) & 3 != 2 {
-        return Err(libc::EPERM);
+        if !a.admin {
+            return Err(libc::EPERM);
+        }
+        return change(h, payload, a.net).map(|()| false);
     }
     if h.flags & NLM_F_DUMP == 0 {
         if h.ty != RTM_GETLINK {
             return Err(libc::EOPNOTSUPP);
         }
-        out.push(Reply::Now(get_link(h, payload, a.port)?));
+        out.push(Reply::Now(get_link(h, payload, a)?));
         return Ok(false);
     }
     if !matches!(h.ty, RTM_GETLINK | RTM_GETADDR | RTM_GETROUTE) {
@@ -331,7 +344,7 @@ fn request(h: &Hdr, payload: &[u8], a: &mut Asker, out: &mut Vec<Reply>) -> Resu
     } else {
         dump_family(family)
     };
-    let mut msgs = host_dump(h.ty, family, mask)?;
+    let mut msgs = a.net.dump(h.ty, family, mask)?;
     let mut filtered = 0;
     // A strict address dump for one interface gets only its addresses.
     if h.ty == RTM_GETADDR && a.strict && payload.len() >= 8 {
@@ -361,7 +374,7 @@ fn request(h: &Hdr, payload: &[u8], a: &mut Asker, out: &mut Vec<Reply>) -> Resu
 }
 
 /// RTM_GETLINK without NLM_F_DUMP: the link of the request's index, or else of its name.
-fn get_link(h: &Hdr, payload: &[u8], port: u32) -> Result<Vec<u8>, Errno> {
+fn get_link(h: &Hdr, payload: &[u8], a: &Asker) -> Result<Vec<u8>, Errno> {
     if payload.len() < 16 {
         return Err(libc::EINVAL);
     }
@@ -373,7 +386,9 @@ fn get_link(h: &Hdr, payload: &[u8], port: u32) -> Result<Vec<u8>, Errno> {
     if index <= 0 && name.is_none() {
         return Err(libc::EINVAL);
     }
-    let links = host_dump(RTM_GETLINK, libc::AF_UNSPEC as u8, ext_mask(payload))?;
+    let links = a
+        .net
+        .dump(RTM_GETLINK, libc::AF_UNSPEC as u8, ext_mask(payload))?;
     let found = links.iter().find(|m| {
         if index > 0 {
             link_index(&m.payload) == Some(index)
@@ -382,19 +397,83 @@ fn get_link(h: &Hdr, payload: &[u8], port: u32) -> Result<Vec<u8>, Errno> {
         }
     });
     let m = found.ok_or(libc::ENODEV)?;
-    Ok(message(m.ty, 0, h.seq, port, &m.payload))
+    Ok(message(m.ty, 0, h.seq, a.port, &m.payload))
+}
+
+const RTM_NEWLINK: u16 = 16;
+const RTM_NEWADDR: u16 = 20;
+const NLM_F_EXCL: u16 = 0x200;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+
+/// A change asked by a task with CAP_NET_ADMIN over a namespace a task made: `lo` up or
+/// down, 127.0.0.1/8 added to it; ENODEV for another interface, EOPNOTSUPP for what the
+/// sentry does not model.
+fn change(h: &Hdr, payload: &[u8], net: &crate::net::ns::NetNs) -> Result<(), Errno> {
+    use crate::net::ns::LO_INDEX;
+    match h.ty {
+        RTM_NEWLINK => {
+            if payload.len() < 16 {
+                return Err(libc::EINVAL);
+            }
+            let index = u32_at(payload, 4) as i32;
+            let named = attrs(&payload[16..])
+                .into_iter()
+                .find(|(t, _)| *t == IFLA_IFNAME || *t == IFLA_ALT_IFNAME)
+                .map(|(_, v)| v.split(|&c| c == 0).next().unwrap_or(v).to_vec());
+            let lo = if index != 0 {
+                index == LO_INDEX
+            } else {
+                named.as_deref() == Some(b"lo")
+            };
+            if !lo {
+                return Err(libc::ENODEV);
+            }
+            net.set_lo_flags(u32_at(payload, 8), u32_at(payload, 12));
+            Ok(())
+        }
+        RTM_NEWADDR => {
+            if payload.len() < 8 {
+                return Err(libc::EINVAL);
+            }
+            if u32_at(payload, 4) as i32 != LO_INDEX {
+                return Err(libc::ENODEV);
+            }
+            let addr = attrs(&payload[8..])
+                .into_iter()
+                .find(|(t, _)| *t == IFA_LOCAL || *t == IFA_ADDRESS)
+                .map(|(_, v)| v.to_vec());
+            let lo4 = i32::from(payload[0]) == libc::AF_INET
+                && payload[1] == 8
+                && addr.as_deref() == Some(&[127, 0, 0, 1][..]);
+            if !lo4 {
+                return Err(libc::EOPNOTSUPP);
+            }
+            // Already there: EEXIST when asked to be the one who made it.
+            if net.lo() != crate::net::ns::Lo::Fresh && h.flags & NLM_F_EXCL != 0 {
+                return Err(libc::EEXIST);
+            }
+            net.add_lo_v4();
+            Ok(())
+        }
+        _ => Err(libc::EOPNOTSUPP),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn asker() -> Asker {
+    fn asker() -> Asker<'static> {
+        let net: &'static crate::net::ns::NetRef =
+            Box::leak(Box::new(crate::net::ns::NetNs::initial()));
         Asker {
             port: 77,
             cap_ack: false,
             strict: false,
             dumping: false,
+            net,
+            admin: false,
         }
     }
 
