@@ -59,6 +59,7 @@ const PROGRAMS: &[&str] = &[
     "ioacct",
     "uts_poll",
     "namespaces",
+    "netns",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

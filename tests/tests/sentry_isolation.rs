@@ -258,3 +258,39 @@ fn a_full_fd_table_is_emfile_not_a_crash() {
         "pipes=30 EMFILE\none_left=EMFILE\nopen_after=63\nalive 1\n",
     );
 }
+
+#[test]
+fn a_guest_in_a_network_namespace_of_its_own_reaches_nothing_outside_it() {
+    // A listener on an address of the host (the host's end of a veth pair): the guest
+    // reaches it from the sandbox's first network namespace, then unshares a network
+    // namespace, brings its lo up and tries again by TCP and UDP, and binds the address:
+    // all refused as Linux refuses them in a namespace with only lo, and the listener
+    // sees the first connection alone; no datagram arrives.
+    let ns = common::netns::Netns::new(41);
+    let l = std::net::TcpListener::bind((ns.host_ip.as_str(), 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let u = std::net::UdpSocket::bind((ns.host_ip.as_str(), port)).unwrap();
+    let o = run_do(
+        None,
+        &[
+            guest("isolation").to_str().unwrap(),
+            "netns",
+            &ns.host_ip,
+            &port.to_string(),
+        ],
+    );
+    expect(
+        &o,
+        0,
+        "first=ok unshare=ok lo_up=ok udp=ENETUNREACH tcp=ENETUNREACH bind=EADDRNOTAVAIL\n",
+    );
+    l.set_nonblocking(true).unwrap();
+    let mut accepted = 0;
+    while l.accept().is_ok() {
+        accepted += 1;
+    }
+    assert_eq!(accepted, 1, "only the first namespace's connection arrives");
+    u.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 16];
+    assert!(u.recv_from(&mut b).is_err(), "no datagram arrives");
+}
