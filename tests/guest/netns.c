@@ -48,25 +48,25 @@ static struct sockaddr_in in4(const char *ip, int p) {
     return a;
 }
 
-static long tcp_connect(const char *ip, int p) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = in4(ip, p);
-    long r = connect(s, (struct sockaddr *)&a, sizeof a);
+/* A TCP connect to `a`, on a socket of its family closed after. */
+static long connect_to(const struct sockaddr *a, socklen_t len) {
+    int s = socket(a->sa_family, SOCK_STREAM, 0);
+    long r = connect(s, a, len);
     int e = errno;
     close(s);
     errno = e;
     return r;
 }
 
+static long tcp_connect(const char *ip, int p) {
+    struct sockaddr_in a = in4(ip, p);
+    return connect_to((struct sockaddr *)&a, sizeof a);
+}
+
 static long tcp6_connect(int p) {
-    int s = socket(AF_INET6, SOCK_STREAM, 0);
     struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(p)};
     a.sin6_addr = in6addr_loopback;
-    long r = connect(s, (struct sockaddr *)&a, sizeof a);
-    int e = errno;
-    close(s);
-    errno = e;
-    return r;
+    return connect_to((struct sockaddr *)&a, sizeof a);
 }
 
 static long udp_send(const char *ip, int p) {

@@ -752,4 +752,110 @@ mod namespace_tests {
         assert_eq!(back.user_namespaces, st.user_namespaces);
         assert_eq!(back.mount_namespaces, st.mount_namespaces);
     }
+
+    /// A process in a network namespace of its own (lo up, a UDP socket on 127.0.0.1:P)
+    /// and one in the sandbox's (the same port): saved, refused when a task or a socket
+    /// names a namespace the image lacks, restored with each in its namespace.
+    #[test]
+    fn network_namespaces_survive_save_and_restore_and_unknown_ones_are_refused() {
+        use crate::kinds::SharedState;
+        use crate::net::ns::{Lo, INIT_INO};
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let other = k.test_process(0, 0);
+        let flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as u64;
+        assert_eq!(
+            k.call(t, libc::SYS_unshare, [flags, 0, 0, 0, 0, 0]),
+            Some(0)
+        );
+        let dgram = |k: &mut crate::kernel::Kernel, tid| {
+            let s = [libc::AF_INET as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0];
+            k.call(tid, libc::SYS_socket, s).unwrap() as u64
+        };
+        let s = dgram(&mut k, t);
+        let mut ifr = [0u8; 40];
+        ifr[..2].copy_from_slice(b"lo");
+        ifr[16..18].copy_from_slice(&(libc::IFF_UP as u16).to_le_bytes());
+        k.put(t, SCRATCH, &ifr);
+        let up = [s, libc::SIOCSIFFLAGS, SCRATCH, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_ioctl, up), Some(0));
+        // The sandbox's lo stays the container's: EPERM there.
+        let o = dgram(&mut k, other);
+        k.put(other, SCRATCH, &ifr);
+        let up_there = [o, libc::SIOCSIFFLAGS, SCRATCH, 0, 0, 0];
+        assert_eq!(
+            k.call(other, libc::SYS_ioctl, up_there),
+            Some(-(libc::EPERM as i64))
+        );
+        let mut sin = [0u8; 16];
+        sin[..2].copy_from_slice(&(libc::AF_INET as u16).to_le_bytes());
+        sin[2..4].copy_from_slice(&40123u16.to_be_bytes());
+        sin[4..8].copy_from_slice(&[127, 0, 0, 1]);
+        for (tid, fd) in [(t, s), (other, o)] {
+            k.put(tid, SCRATCH + 64, &sin);
+            let b = [fd, SCRATCH + 64, 16, 0, 0, 0];
+            assert_eq!(
+                k.call(tid, libc::SYS_bind, b),
+                Some(0),
+                "the same port in each"
+            );
+        }
+        let mine = k.task_net(t).ino;
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        assert_eq!(st.net_namespaces.len(), 2);
+        assert_eq!(
+            (st.net_namespaces[0].ino, st.net_namespaces[1].ino),
+            (INIT_INO, mine)
+        );
+        assert_eq!(st.net_namespaces[1].lo, Lo::Up);
+        crate::kernel::validate::validate(&st).unwrap();
+        // A task, and a socket, naming a namespace the image does not have.
+        let mut bad = st.clone();
+        bad.tasks.iter_mut().find(|x| x.tid == t).unwrap().net = mine + 1;
+        let err = crate::kernel::validate::validate(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("task {t}")), "{err}");
+        assert!(err.contains(&format!("{} is not saved", mine + 1)), "{err}");
+        let mut bad = st.clone();
+        for e in &mut bad.shared {
+            if let SharedState::InetEndpoint(s) = &mut e.object {
+                s.netns = 77;
+            }
+        }
+        let err = crate::kernel::validate::validate(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("77 is not saved"), "{err}");
+
+        let mut again = kernel(root.path());
+        let stdio = crate::persist::testing::null_stdio();
+        again
+            .restore_state(
+                &st,
+                super::Memory::Segments(Box::new(std::iter::empty())),
+                stdio,
+            )
+            .expect("restore");
+        let net = again.task_net(t);
+        assert_eq!((net.ino, net.lo()), (mine, Lo::Up));
+        assert!(again.task_net(other).is_initial());
+        // Each socket is in its namespace again: the port is taken in both.
+        for tid in [t, other] {
+            let fd = dgram(&mut again, tid);
+            again.put(tid, SCRATCH + 64, &sin);
+            let b = [fd, SCRATCH + 64, 16, 0, 0, 0];
+            assert_eq!(
+                again.call(tid, libc::SYS_bind, b),
+                Some(-(libc::EADDRINUSE as i64))
+            );
+        }
+        let back = again
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save again");
+        assert_eq!(back.net_namespaces, st.net_namespaces);
+    }
 }

@@ -373,16 +373,22 @@ fn request(h: &Hdr, payload: &[u8], a: &mut Asker, out: &mut Vec<Reply>) -> Resu
     Ok(true)
 }
 
-/// RTM_GETLINK without NLM_F_DUMP: the link of the request's index, or else of its name.
-fn get_link(h: &Hdr, payload: &[u8], a: &Asker) -> Result<Vec<u8>, Errno> {
+/// The index and the name (IFLA_IFNAME or IFLA_ALT_IFNAME, without its NUL) a link
+/// request asks for; EINVAL when shorter than a `struct ifinfomsg`.
+fn asked_link(payload: &[u8]) -> Result<(i32, Option<Vec<u8>>), Errno> {
     if payload.len() < 16 {
         return Err(libc::EINVAL);
     }
-    let index = u32_at(payload, 4) as i32;
     let name = attrs(&payload[16..])
         .into_iter()
         .find(|(t, _)| *t == IFLA_IFNAME || *t == IFLA_ALT_IFNAME)
         .map(|(_, v)| v.split(|&c| c == 0).next().unwrap_or(v).to_vec());
+    Ok((u32_at(payload, 4) as i32, name))
+}
+
+/// RTM_GETLINK without NLM_F_DUMP: the link of the request's index, or else of its name.
+fn get_link(h: &Hdr, payload: &[u8], a: &Asker) -> Result<Vec<u8>, Errno> {
+    let (index, name) = asked_link(payload)?;
     if index <= 0 && name.is_none() {
         return Err(libc::EINVAL);
     }
@@ -413,14 +419,7 @@ fn change(h: &Hdr, payload: &[u8], net: &crate::net::ns::NetNs) -> Result<(), Er
     use crate::net::ns::LO_INDEX;
     match h.ty {
         RTM_NEWLINK => {
-            if payload.len() < 16 {
-                return Err(libc::EINVAL);
-            }
-            let index = u32_at(payload, 4) as i32;
-            let named = attrs(&payload[16..])
-                .into_iter()
-                .find(|(t, _)| *t == IFLA_IFNAME || *t == IFLA_ALT_IFNAME)
-                .map(|(_, v)| v.split(|&c| c == 0).next().unwrap_or(v).to_vec());
+            let (index, named) = asked_link(payload)?;
             let lo = if index != 0 {
                 index == LO_INDEX
             } else {
@@ -464,7 +463,7 @@ fn change(h: &Hdr, payload: &[u8], net: &crate::net::ns::NetNs) -> Result<(), Er
 mod tests {
     use super::*;
 
-    fn asker() -> Asker<'static> {
+    fn asker<'a>() -> Asker<'a> {
         let net: &'static crate::net::ns::NetRef =
             Box::leak(Box::new(crate::net::ns::NetNs::initial()));
         Asker {
@@ -503,6 +502,66 @@ mod tests {
         assert!(m
             .iter()
             .any(|(h, p, _)| h.ty == 16 && link_name(p) == Some(&b"lo"[..])));
+    }
+
+    #[test]
+    fn in_a_namespace_a_task_made_an_admin_changes_lo_alone() {
+        use crate::net::ns::{Lo, NetNs};
+        let net = NetNs::new(crate::creds::UserNsRef::init());
+        let mut a = asker();
+        a.net = &net;
+        let ask = |a: &mut Asker, ty: u16, flags: u16, p: &[u8]| {
+            let r = answer(&req(ty, flags | NLM_F_ACK, 1, p), a);
+            errno_of(&r[0])
+        };
+        let link = |index: u32, flags: u32, change: u32| {
+            let mut p = vec![0u8; 16];
+            p[4..8].copy_from_slice(&index.to_le_bytes());
+            p[8..12].copy_from_slice(&flags.to_le_bytes());
+            p[12..16].copy_from_slice(&change.to_le_bytes());
+            p
+        };
+        let up = libc::IFF_UP as u32;
+        // Without CAP_NET_ADMIN over it: EPERM, lo as it was.
+        assert_eq!(ask(&mut a, RTM_NEWLINK, 0, &link(1, up, up)), libc::EPERM);
+        assert_eq!(net.lo(), Lo::Fresh);
+        a.admin = true;
+        // Hostile or foreign requests: a short header, another interface, an address
+        // other than lo's, a deletion.
+        assert_eq!(ask(&mut a, RTM_NEWLINK, 0, &[0; 8]), libc::EINVAL);
+        assert_eq!(ask(&mut a, RTM_NEWLINK, 0, &link(9, up, up)), libc::ENODEV);
+        let addr = |ip: [u8; 4]| {
+            let mut p = vec![2, 8, 0x80, 254, 1, 0, 0, 0];
+            p.extend_from_slice(&[8, 0, 2, 0]);
+            p.extend_from_slice(&ip);
+            p
+        };
+        assert_eq!(
+            ask(&mut a, RTM_NEWADDR, 0, &addr([10, 0, 0, 1])),
+            libc::EOPNOTSUPP
+        );
+        assert_eq!(ask(&mut a, RTM_NEWADDR, 0, &[2, 8, 0, 0]), libc::EINVAL);
+        assert_eq!(
+            ask(&mut a, 17, 0, &link(1, 0, 0)),
+            libc::EOPNOTSUPP,
+            "RTM_DELLINK"
+        );
+        // bubblewrap's: 127.0.0.1/8 (EEXIST the second time with NLM_F_EXCL), then up.
+        assert_eq!(
+            ask(&mut a, RTM_NEWADDR, NLM_F_EXCL, &addr([127, 0, 0, 1])),
+            0
+        );
+        assert_eq!(net.lo(), Lo::Down);
+        let again = ask(&mut a, RTM_NEWADDR, NLM_F_EXCL, &addr([127, 0, 0, 1]));
+        assert_eq!(again, libc::EEXIST);
+        assert_eq!(
+            ask(&mut a, RTM_NEWLINK, 0, &link(1, up, 0)),
+            0,
+            "no change asked"
+        );
+        assert_eq!(net.lo(), Lo::Down);
+        assert_eq!(ask(&mut a, RTM_NEWLINK, 0, &link(1, up, up)), 0);
+        assert_eq!(net.lo(), Lo::Up);
     }
 
     #[test]
