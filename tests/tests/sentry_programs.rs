@@ -215,6 +215,18 @@ fn ptrace_behaves_as_on_the_host() {
     same_as_on_the_host("ptrace", &[]);
 }
 
+#[test]
+fn extended_attributes_behave_as_on_the_host() {
+    // user.* attributes of a tmpfs file and a host file: set, get, list and remove through
+    // paths, symlinks and fds, XATTR_CREATE and XATTR_REPLACE, name and value limits,
+    // sizes 0, too small and huge, symlinks, FIFOs and pipes refused, O_PATH and bad fds,
+    // bad pointers, IN_ATTRIB and the change time; as nobody: read and write permission,
+    // a sticky directory, trusted.* and security.* (security.capability too) refused. The
+    // same lines as natively (where /tmp is the host's).
+    let dir = common::TempDir::new("xattr");
+    same_as_on_the_host("xattr", &["/tmp", dir.0.to_str().unwrap()]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

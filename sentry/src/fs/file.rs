@@ -182,6 +182,12 @@ pub trait FileImpl: Kind {
         Err(libc::EBADF)
     }
 
+    /// The host file whose `user.*` extended attributes are this file's (`fs::xattr`):
+    /// a host file's own fd; None for a file that keeps none.
+    fn xattr_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+
     /// fchmod(2): the mode `mode_for` allows given the file's attributes.
     fn chmod(&mut self, mode_for: Allowed<u32>) -> Result<(), Errno> {
         let _ = mode_for;

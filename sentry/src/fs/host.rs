@@ -8,7 +8,7 @@
 //! no longer reaches (deleted while open, or another file now under its name) is saved
 //! with its data instead, and recreated unlinked: `crate::fs::ghost`.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
@@ -282,6 +282,10 @@ impl FileImpl for HostFile {
             }
         }
         Ok(())
+    }
+
+    fn xattr_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.fd.as_fd())
     }
 
     fn chmod(&mut self, mode_for: Allowed<u32>) -> Result<(), Errno> {

@@ -30,6 +30,7 @@ pub(crate) mod stdio;
 pub(crate) mod synthetic;
 pub(crate) mod sysfs;
 pub(crate) mod tmpfs;
+pub(crate) mod xattr;
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;

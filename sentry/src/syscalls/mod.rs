@@ -25,6 +25,7 @@ mod splice;
 pub(crate) mod table;
 pub(crate) mod time;
 pub(crate) mod timerfd;
+mod xattr;
 
 use crate::kernel::{err, RestartRule, Sys, SysCtx, SyscallTable};
 
@@ -87,35 +88,6 @@ pub(crate) fn ret(r: Result<i64, i32>) -> Sys {
     match r {
         Ok(v) => Sys::Ret(v),
         Err(e) => err(e),
-    }
-}
-
-/// Extended attributes are not kept: the node must exist, then reads find none,
-/// lists are empty and writes are not supported (`e`, or 0 for a list).
-fn path_xattr(c: &mut SysCtx, follow: bool, e: i32) -> Sys {
-    let p = match c.read_path(c.arg(0)) {
-        Ok(p) => p,
-        Err(x) => return err(x),
-    };
-    match c.resolve(&p, follow) {
-        Ok(r) if r.exists => {
-            if e == 0 {
-                Sys::Ret(0)
-            } else {
-                err(e)
-            }
-        }
-        Ok(_) => err(libc::ENOENT),
-        Err(x) => err(x),
-    }
-}
-
-/// As `path_xattr`, on an fd.
-fn fd_xattr(c: &mut SysCtx, e: i32) -> Sys {
-    match c.file(c.arg(0)) {
-        Ok(_) if e == 0 => Sys::Ret(0),
-        Ok(_) => err(e),
-        Err(x) => err(x),
     }
 }
 

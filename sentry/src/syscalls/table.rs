@@ -20,11 +20,12 @@
 
 use libc::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
+use super::xattr::{xattr, At, Op};
 use super::{
     creds, epoll, file, fs, futex, inotify, lock, memfd, mm, mount, poll, posix_timer, process,
     sched, signal, socket, splice, time, timerfd,
 };
-use super::{fadvise, fd_xattr, path_xattr, ret};
+use super::{fadvise, ret};
 use crate::kernel::task::{Park, WaitKey};
 use crate::kernel::RestartRule;
 use crate::kernel::{err, Sys, SysCtx};
@@ -241,9 +242,14 @@ const SCHED_DEADLINE_GAP: &str =
 const MLOCK: &str =
     "returns 0 and locks nothing: guest memory is a host file the sentry never pages out \
     itself; RLIMIT_MEMLOCK is not checked";
-const XATTR: &str =
-    "extended attributes are not kept: the file must exist, then reads find none (ENODATA), \
-    lists are empty and writes fail with EOPNOTSUPP";
+const XATTR: &str = "user.* attributes of regular files and directories of host-backed \
+    mounts (the rootfs, bind mounts, tmpfs) are the host file's own, with Linux's checks \
+    (namespace, flags, name and value limits, permissions, sticky directories, EROFS) and \
+    IN_ATTRIB; a tmpfs's are saved by a checkpoint. trusted.* and security.* are never \
+    passed to the host and not kept: with CAP_SYS_ADMIN a set is EOPNOTSUPP and reads find \
+    none, without it as Linux (EPERM to write, trusted.* ENODATA to read); system.* (ACLs) \
+    is EOPNOTSUPP, and files other than host files (pipes, sockets, memfds, procfs, /dev) \
+    keep none";
 const MKNOD: &str =
     "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes too \
     (bind(2) makes them)";
@@ -634,32 +640,40 @@ const LIST: &[Syscall] = &[
     sys(186, "gettid").serves(|c| Sys::Ret(c.tid() as i64)),
     sys(187, "readahead"),
     sys(188, "setxattr")
-        .serves(|c| path_xattr(c, true, libc::EOPNOTSUPP))
+        .serves(|c| xattr(c, Op::Set, At::Path { follow: true }))
         .partial(XATTR),
     sys(189, "lsetxattr")
-        .serves(|c| path_xattr(c, false, libc::EOPNOTSUPP))
+        .serves(|c| xattr(c, Op::Set, At::Path { follow: false }))
         .partial(XATTR),
     sys(190, "fsetxattr")
-        .serves(|c| fd_xattr(c, libc::EOPNOTSUPP))
+        .serves(|c| xattr(c, Op::Set, At::Fd))
         .partial(XATTR),
     sys(191, "getxattr")
-        .serves(|c| path_xattr(c, true, libc::ENODATA))
+        .serves(|c| xattr(c, Op::Get, At::Path { follow: true }))
         .partial(XATTR),
     sys(192, "lgetxattr")
-        .serves(|c| path_xattr(c, false, libc::ENODATA))
+        .serves(|c| xattr(c, Op::Get, At::Path { follow: false }))
         .partial(XATTR),
-    sys(193, "fgetxattr").serves(|c| fd_xattr(c, libc::ENODATA)).partial(XATTR),
-    sys(194, "listxattr").serves(|c| path_xattr(c, true, 0)).partial(XATTR),
-    sys(195, "llistxattr").serves(|c| path_xattr(c, false, 0)).partial(XATTR),
-    sys(196, "flistxattr").serves(|c| fd_xattr(c, 0)).partial(XATTR),
+    sys(193, "fgetxattr")
+        .serves(|c| xattr(c, Op::Get, At::Fd))
+        .partial(XATTR),
+    sys(194, "listxattr")
+        .serves(|c| xattr(c, Op::List, At::Path { follow: true }))
+        .partial(XATTR),
+    sys(195, "llistxattr")
+        .serves(|c| xattr(c, Op::List, At::Path { follow: false }))
+        .partial(XATTR),
+    sys(196, "flistxattr")
+        .serves(|c| xattr(c, Op::List, At::Fd))
+        .partial(XATTR),
     sys(197, "removexattr")
-        .serves(|c| path_xattr(c, true, libc::ENODATA))
+        .serves(|c| xattr(c, Op::Remove, At::Path { follow: true }))
         .partial(XATTR),
     sys(198, "lremovexattr")
-        .serves(|c| path_xattr(c, false, libc::ENODATA))
+        .serves(|c| xattr(c, Op::Remove, At::Path { follow: false }))
         .partial(XATTR),
     sys(199, "fremovexattr")
-        .serves(|c| fd_xattr(c, libc::ENODATA))
+        .serves(|c| xattr(c, Op::Remove, At::Fd))
         .partial(XATTR),
     sys(200, "tkill").serves(signal::tkill),
     sys(201, "time").serves(time::time),
