@@ -60,6 +60,7 @@ const PROGRAMS: &[&str] = &[
     "uts_poll",
     "namespaces",
     "netns",
+    "xattr",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

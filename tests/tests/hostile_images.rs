@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use sentry::state::Xattr;
 use sentry::state::{FileIdentity, GhostExtent, GhostFile, HostFileState};
 use sentry::state::{FileKindState, FileState, KernelState, Timestamp, TmpfsEntry, TmpfsNode};
 use tests::Runtime;
@@ -134,6 +135,7 @@ fn entry(path: &str, ino: u64, mode: u32, node: TmpfsNode) -> TmpfsEntry {
         mtime: t,
         ctime: t,
         node,
+        xattrs: vec![],
     }
 }
 
@@ -233,7 +235,11 @@ fn saved_f(t: &mut [TmpfsEntry]) -> &mut TmpfsEntry {
 #[test]
 fn tmpfs_inodes_that_do_not_add_up_are_refused() {
     type Change = Box<dyn Fn(&mut Vec<TmpfsEntry>)>;
-    let cases: [(Change, &str); 5] = [
+    let xattr = |name: &str, len: usize| Xattr {
+        name: name.as_bytes().to_vec(),
+        value: vec![b'v'; len],
+    };
+    let cases: [(Change, &str); 8] = [
         (
             Box::new(|t| saved_f(t).nlink = 5),
             "entry link count 5 is saved, but \"f\" has 1 names",
@@ -261,6 +267,19 @@ fn tmpfs_inodes_that_do_not_add_up_are_refused() {
         (
             Box::new(|t| saved_f(t).ino = 0),
             "entry inode number 0 of \"f\" is no inode",
+        ),
+        // File capabilities on a host file of the sandbox's tmpfs: never.
+        (
+            Box::new(move |t| saved_f(t).xattrs = vec![xattr("security.capability", 20)]),
+            "\"security.capability\" is not of the user namespace",
+        ),
+        (
+            Box::new(move |t| saved_f(t).xattrs = vec![xattr("user.big", 65537)]),
+            "\"user.big\" has a value of 65537 bytes",
+        ),
+        (
+            Box::new(move |t| saved_f(t).xattrs = vec![xattr("user.a", 1), xattr("user.a", 2)]),
+            "\"user.a\" is saved twice",
         ),
     ];
     for (change, says) in cases {

@@ -11,7 +11,8 @@
 //! bound to it, `crate::fs::inodes`), its times (access and modification set again, change
 //! time shown until the guest changes the file), its link count (a file of several names
 //! is saved once, its other names as [`TmpfsNode::Link`], and restored as one file with
-//! hard links), and a regular file's holes (only its data is saved).
+//! hard links), a regular file's holes (only its data is saved), and the `user.*`
+//! extended attributes of directories and regular files.
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -20,6 +21,7 @@ use crate::checks::{bad, truncate, Invalid, PATH_MAX};
 use crate::fs::ghost::{self, GhostExtent};
 use crate::fs::host_sys;
 use crate::fs::inodes::InodeNumbers;
+use crate::fs::xattr::{self, Xattr};
 
 /// One name of a saved tmpfs: path relative to the mount, the inode it names (its
 /// number, owner, mode, link count and times), and what it is.
@@ -37,6 +39,9 @@ pub struct TmpfsEntry {
     pub mtime: Timestamp,
     pub ctime: Timestamp,
     pub node: TmpfsNode,
+    /// Its `user.*` extended attributes (a directory's or a regular file's; a link's
+    /// are the earlier entry's).
+    pub xattrs: Vec<Xattr>,
 }
 
 /// A time as `struct timespec`.
@@ -112,6 +117,15 @@ fn names(dir: BorrowedFd) -> Result<Vec<String>, i32> {
     }
 }
 
+/// The `user.*` attributes of a node being saved (none where the host's tmpfs keeps
+/// none: Linux before 6.6).
+fn read_xattrs(fd: BorrowedFd) -> Result<Vec<Xattr>, i32> {
+    match xattr::read_all(fd) {
+        Err(libc::EOPNOTSUPP) => Ok(Vec::new()),
+        r => r,
+    }
+}
+
 fn fstatat(dir: BorrowedFd, name: &str) -> Result<libc::stat, i32> {
     nix::sys::stat::fstatat(
         Some(dir.as_raw_fd()),
@@ -145,9 +159,19 @@ pub(crate) fn read_tree(
             let mut st = fstatat(dir.as_fd(), &name).map_err(fail(&path, "stat"))?;
             let fmt = st.st_mode & libc::S_IFMT;
             let first = seen.insert((st.st_dev, st.st_ino));
+            let mut xattrs = Vec::new();
             let node = match fmt {
                 libc::S_IFDIR => {
                     stack.push(path.clone());
+                    let d = host_sys::openat2(
+                        dir.as_fd(),
+                        &name,
+                        libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                        0,
+                    )
+                    .map_err(fail(&path, "opening the directory"))?;
+                    xattrs =
+                        read_xattrs(d.as_fd()).map_err(fail(&path, "reading its attributes"))?;
                     TmpfsNode::Dir
                 }
                 libc::S_IFLNK | libc::S_IFREG | libc::S_IFIFO if !first => TmpfsNode::Link,
@@ -177,6 +201,8 @@ pub(crate) fn read_tree(
                             ghost::ExtentError::TooBig(_) => libc::EFBIG,
                         })
                     })?;
+                    xattrs =
+                        read_xattrs(f.as_fd()).map_err(fail(&path, "reading its attributes"))?;
                     TmpfsNode::File { size, extents }
                 }
                 libc::S_IFIFO => TmpfsNode::Fifo,
@@ -203,6 +229,7 @@ pub(crate) fn read_tree(
                     nsec: st.st_ctime_nsec,
                 },
                 node,
+                xattrs,
             });
         }
     }
@@ -243,6 +270,7 @@ pub(crate) fn read_tree(
             if h != i {
                 let node = std::mem::replace(&mut out[h].node, TmpfsNode::Link);
                 out[i].node = node;
+                out[i].xattrs = std::mem::take(&mut out[h].xattrs);
             }
         }
     }
@@ -337,6 +365,12 @@ pub(crate) fn write_tree(
             }
         };
         first.insert(e.ino, p);
+        if let Some(fd) = &fd {
+            for a in &e.xattrs {
+                xattr::set(fd.as_fd(), &a.name, &a.value, libc::XATTR_CREATE)
+                    .map_err(fail(p, "setting an extended attribute"))?;
+            }
+        }
         let uid = Some(nix::unistd::Uid::from_raw(e.uid));
         let gid = Some(nix::unistd::Gid::from_raw(e.gid));
         let mode = nix::sys::stat::Mode::from_bits_truncate(e.mode);
@@ -428,6 +462,23 @@ pub(crate) fn check_tree(obj: &str, entries: &[TmpfsEntry]) -> Result<(), Invali
                     ),
                 ));
             }
+        }
+        if !e.xattrs.is_empty() && !matches!(e.node, TmpfsNode::Dir | TmpfsNode::File { .. }) {
+            return Err(bad(
+                obj,
+                "entry extended attributes",
+                format!(
+                    "{:?} is neither a directory nor a regular file",
+                    truncate(p)
+                ),
+            ));
+        }
+        if let Err(why) = xattr::check_saved(&e.xattrs) {
+            return Err(bad(
+                obj,
+                "entry extended attributes",
+                format!("{:?}: {why}", truncate(p)),
+            ));
         }
         if e.mode & !0o7777 != 0 {
             return Err(bad(
@@ -569,6 +620,14 @@ mod tests {
             mtime: t(1_234_567_890, 123_456_789),
             ctime: t(1_500_000_000, 7),
             node,
+            xattrs: vec![],
+        }
+    }
+
+    fn xa(name: &str, value: &[u8]) -> Xattr {
+        Xattr {
+            name: name.as_bytes().to_vec(),
+            value: value.to_vec(),
         }
     }
 
@@ -621,6 +680,9 @@ mod tests {
         tree[0].nlink = 3;
         tree[1].nlink = 2;
         tree[4].nlink = 2;
+        // Attributes of a directory and of a file of two names (kept by its first).
+        tree[0].xattrs = vec![xa("user.dir", b"d")];
+        tree[1].xattrs = vec![xa("user.a", b"one"), xa("user.empty", b"")];
         let inos = InodeNumbers::default();
         write_tree(open_dir(&a).as_fd(), &tree, &inos).unwrap();
         let back = read_tree(open_dir(&a).as_fd(), &inos).unwrap();
@@ -743,6 +805,36 @@ mod tests {
             refused(&[entry_of("f", 0, 0o644, file(b"x"))]),
             "t: entry inode number 0 of \"f\" is no inode"
         );
+        let mut sym = entry_of("l", 7, 0o777, TmpfsNode::Symlink("f".into()));
+        sym.xattrs = vec![xa("user.a", b"1")];
+        assert_eq!(
+            refused(&[sym]),
+            "t: entry extended attributes \"l\" is neither a directory nor a regular file"
+        );
+        for (name, why) in [
+            (
+                "trusted.a",
+                "extended attribute \"trusted.a\" is not of the user namespace",
+            ),
+            (
+                "security.capability",
+                "\"security.capability\" is not of the user namespace",
+            ),
+            (
+                "user.",
+                "extended attribute \"user.\" is not of the user namespace",
+            ),
+            ("", "extended attribute name \"\" is not a valid name"),
+        ] {
+            let mut e = f();
+            e.xattrs = vec![xa(name, b"1")];
+            let got = refused(&[e]);
+            assert!(
+                got.starts_with("t: entry extended attributes \"f\": "),
+                "{got}"
+            );
+            assert!(got.contains(why), "{got}");
+        }
         // Huge but valid times are times.
         let mut far = f();
         far.mtime = t(i64::MAX, 999_999_999);

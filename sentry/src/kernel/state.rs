@@ -23,6 +23,7 @@ pub use crate::fs::ghost::{FileIdentity, GhostExtent, GhostFile};
 pub use crate::fs::host::HostFileState;
 pub use crate::fs::lock::{LockFamily, LockSaved, LockState, LockType};
 pub use crate::fs::tmpfs::{Timestamp, TmpfsEntry, TmpfsNode};
+pub use crate::fs::xattr::Xattr;
 pub use crate::kernel::futex::WaiterState;
 pub use crate::kernel::ptrace::{TraceStopState, TraceeState};
 pub use crate::kernel::signal::{SigActionState, SigInfoState};

@@ -290,3 +290,103 @@ fn out(c: &mut SysCtx, addr: u64, size: u64, data: &[u8], max: usize) -> Result<
     c.write_mem(addr, data)?;
     Ok(data.len() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{errno, kernel, SCRATCH};
+
+    /// The host file's own attribute `name` (read by the test, as the host sees it).
+    fn on_host(path: &std::path::Path, name: &str) -> Result<Vec<u8>, i32> {
+        let p = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let n = std::ffi::CString::new(name).unwrap();
+        let mut buf = vec![0u8; 256];
+        // SAFETY: C strings and a writable buffer of its length.
+        let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), 256) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap());
+        }
+        buf.truncate(r as usize);
+        Ok(buf)
+    }
+
+    /// Even with CAP_SYS_ADMIN, a guest's trusted.* and security.* (file capabilities
+    /// included) never reach a host file: a set is EOPNOTSUPP and the host file has
+    /// none; user.* does reach it, and lists show only user.* names.
+    #[test]
+    fn only_user_attributes_reach_host_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("f");
+        std::fs::write(&f, b"x").unwrap();
+        let mut k = kernel(d.path());
+        let r = k.test_process(0, 0);
+        let path = k.put_str(r, SCRATCH, "/f");
+        let caps: [u32; 5] = [0x0200_0001, !0, 0, !0, 0];
+        let value: Vec<u8> = caps.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let v = SCRATCH + 0x1000;
+        k.put(r, v, &value);
+        for name in [
+            "security.capability",
+            "security.selinux",
+            "trusted.overlay.opaque",
+        ] {
+            let n = k.put_str(r, SCRATCH + 0x100, name);
+            assert_eq!(
+                k.call(r, libc::SYS_setxattr, [path, n, v, 20, 0, 0]),
+                errno(libc::EOPNOTSUPP),
+                "{name}"
+            );
+            assert_eq!(on_host(&f, name), Err(libc::ENODATA), "{name}");
+            assert_eq!(
+                k.call(r, libc::SYS_getxattr, [path, n, v, 20, 0, 0]),
+                errno(libc::ENODATA),
+                "{name}"
+            );
+            assert_eq!(
+                k.call(r, libc::SYS_removexattr, [path, n, 0, 0, 0, 0]),
+                errno(libc::ENODATA),
+                "{name}"
+            );
+        }
+        let n = k.put_str(r, SCRATCH + 0x100, "system.posix_acl_access");
+        assert_eq!(
+            k.call(r, libc::SYS_setxattr, [path, n, v, 20, 0, 0]),
+            errno(libc::EOPNOTSUPP)
+        );
+        let n = k.put_str(r, SCRATCH + 0x100, "user.kept");
+        assert_eq!(
+            k.call(r, libc::SYS_setxattr, [path, n, v, 3, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(on_host(&f, "user.kept"), Ok(value[..3].to_vec()));
+        let list = SCRATCH + 0x2000;
+        assert_eq!(
+            k.call(r, libc::SYS_listxattr, [path, list, 100, 0, 0, 0]),
+            Some(10)
+        );
+        assert_eq!(k.get(r, list, 10), b"user.kept\0");
+        // The tmpfs's files are host files too.
+        let tmp = k.put_str(r, SCRATCH + 0x200, "/tmp/g");
+        let fd = k
+            .call(
+                r,
+                libc::SYS_open,
+                [tmp, (libc::O_CREAT | libc::O_RDWR) as u64, 0o644, 0, 0, 0],
+            )
+            .unwrap();
+        assert!(fd >= 0);
+        let n = k.put_str(r, SCRATCH + 0x100, "security.capability");
+        assert_eq!(
+            k.call(r, libc::SYS_fsetxattr, [fd as u64, n, v, 20, 0, 0]),
+            errno(libc::EOPNOTSUPP)
+        );
+        let n = k.put_str(r, SCRATCH + 0x100, "user.t");
+        assert_eq!(
+            k.call(r, libc::SYS_fsetxattr, [fd as u64, n, v, 3, 0, 0]),
+            Some(0)
+        );
+        assert_eq!(
+            k.call(r, libc::SYS_getxattr, [tmp, n, list, 0, 0, 0]),
+            Some(3)
+        );
+    }
+}
