@@ -246,10 +246,10 @@ const XATTR: &str = "user.* attributes of regular files and directories of host-
     mounts (the rootfs, bind mounts, tmpfs) are the host file's own, with Linux's checks \
     (namespace, flags, name and value limits, permissions, sticky directories, EROFS) and \
     IN_ATTRIB; a tmpfs's are saved by a checkpoint. trusted.* and security.* are never \
-    passed to the host and not kept: with CAP_SYS_ADMIN a set is EOPNOTSUPP and reads find \
-    none, without it as Linux (EPERM to write, trusted.* ENODATA to read); system.* (ACLs) \
-    is EOPNOTSUPP, and files other than host files (pipes, sockets, memfds, procfs, /dev) \
-    keep none";
+    passed to the host and not kept: with CAP_SYS_ADMIN a set or remove is EOPNOTSUPP and \
+    reads find none, without it as Linux (EPERM to write, trusted.* ENODATA to read); \
+    system.* (ACLs) is EOPNOTSUPP, and files other than host files (pipes, sockets, memfds, \
+    procfs, /dev) keep none";
 const MKNOD: &str =
     "FIFOs and regular files; device nodes are refused by design (EPERM), socket nodes too \
     (bind(2) makes them)";

@@ -10,8 +10,8 @@
 //!
 //! What is kept: `user.*` attributes of host-backed files (the rootfs, bind mounts and
 //! tmpfs), which are the host file's own (`fs::xattr`). `trusted.*` and `security.*` are
-//! never passed to the host, so they are not kept (a privileged set is EOPNOTSUPP, gets
-//! find none), nor are `system.*` (no ACLs: EOPNOTSUPP) or the attributes of files that
+//! never passed to the host, so they are not kept (a privileged set or remove is
+//! EOPNOTSUPP, gets find none), nor are `system.*` (no ACLs: EOPNOTSUPP) or the attributes of files that
 //! are not host files (pipes, sockets, procfs and /dev nodes, memfds).
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -115,8 +115,7 @@ fn call(c: &mut SysCtx, op: Op, at: At) -> Result<i64, Errno> {
             match (&node.host, op) {
                 (Some(h), Op::Set) => with_fd(h, |fd| xattr::set(fd, &name, &value, a[4] as i32))?,
                 (Some(h), _) => with_fd(h, |fd| xattr::remove(fd, &name))?,
-                (None, Op::Set) => return Err(libc::EOPNOTSUPP),
-                (None, _) => return Err(libc::ENODATA),
+                (None, _) => return Err(not_kept(op)),
             }
             match &node.notify {
                 Notify::Path(t) => {
@@ -263,13 +262,14 @@ fn permission(c: &Creds, node: &Node, name: &[u8], op: Op) -> Result<(), Errno> 
     }
 }
 
-/// The error for an attribute no file keeps: setting it is not supported, there is none
-/// to read or remove.
+/// The error for an attribute no file keeps: setting or removing it is not supported
+/// (as on a file system without the namespace's handler, and as gVisor says), there is
+/// none to read.
 fn not_kept(op: Op) -> Errno {
-    if op == Op::Set {
-        libc::EOPNOTSUPP
-    } else {
+    if op == Op::Get {
         libc::ENODATA
+    } else {
+        libc::EOPNOTSUPP
     }
 }
 
@@ -343,7 +343,7 @@ mod tests {
             );
             assert_eq!(
                 k.call(r, libc::SYS_removexattr, [path, n, 0, 0, 0, 0]),
-                errno(libc::ENODATA),
+                errno(libc::EOPNOTSUPP),
                 "{name}"
             );
         }
