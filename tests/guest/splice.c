@@ -255,6 +255,11 @@ static void sendfiles(void) {
 	write(p[1], "zz", 2);
 	outcome("sendfile from a pipe", sendfile(out, p[0], NULL, 2));
 	outcome("sendfile of nothing", sendfile(out, in, NULL, 0));
+	outcome("sendfile of a negative count", sendfile(out, in, NULL, (size_t)-1));
+	int dir = open(getenv("SCRATCH"), O_RDONLY | O_DIRECTORY);
+	outcome("sendfile from a directory", sendfile(out, dir, NULL, 1));
+	outcome("splice from a directory", splice(dir, NULL, p[1], NULL, 1, 0));
+	close(dir);
 	off = -1;
 	outcome("sendfile at a negative offset", sendfile(out, in, &off, 1));
 	outcome("sendfile with a bad offset pointer", sendfile(out, in, (off_t *)8, 1));

@@ -127,6 +127,10 @@ fn past_max(end: &End, len: usize) -> bool {
 /// Moves up to `len` bytes from `src` to `dst` (see the module's comment); `nonblock`:
 /// a pipe end that would block is EAGAIN.
 fn transfer(c: &mut SysCtx, src: End, dst: End, len: usize, how: Source, nonblock: bool) -> Sys {
+    // A directory has no bytes to splice (Linux: no splice_read).
+    if src.f.borrow().imp.is_dir() {
+        return err(libc::EINVAL);
+    }
     if len == 0 {
         return Sys::Ret(0);
     }
@@ -281,6 +285,10 @@ pub(super) fn tee(c: &mut SysCtx) -> Sys {
 /// sendfile(out_fd, in_fd, offset, count): from a file (not a pipe) to anything.
 pub(super) fn sendfile(c: &mut SysCtx) -> Sys {
     let [out_fd, in_fd, offp, count, ..] = c.args();
+    // A count that is negative as a ssize_t: EINVAL (rw_verify_area).
+    if (count as i64) < 0 {
+        return err(libc::EINVAL);
+    }
     let mut src = tryk!(End::new(c, in_fd, true));
     let dst = tryk!(End::new(c, out_fd, false));
     if offp != 0 {
