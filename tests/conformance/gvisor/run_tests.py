@@ -3,7 +3,7 @@
 (Debian's package, /usr/bin/runsc) and under ours, and record a status for each
 gtest case. run.sh is the usual way in; this is its runner.
 
-Usage: run_tests.py [--modes host,gvisor,ours] [--timeout 120] [TEST...]
+Usage: run_tests.py [--modes host,gvisor,ours,ours-linux] [--timeout 120] [TEST...]
   TESTs default to the chosen list (gen_list.py) that $GVT/build/built.txt has.
 Binaries are copied to $BINDIR (default $GVT/runbin) so a concurrent build never
 relinks a binary under a running test; helpers go beside them (RunfilePath looks
@@ -42,6 +42,9 @@ SANDBOX_ENV = {
         '32BIT:FALSE,ALIGNMENT_CHECK:TRUE,MULTIPROCESS:TRUE,INT3:TRUE,VSYSCALL:TRUE',
     'TEST_TMPDIR': '/tmp',
 }
+# ours-linux: ours without TEST_ON_GVISOR, so each test expects what Linux does
+# (gVisor's own workarounds and skips off): the same expectations as the host run
+LINUX_SANDBOX_ENV = {k: v for k, v in SANDBOX_ENV.items() if k != 'TEST_ON_GVISOR'}
 HOST_ENV = {
     'GVISOR_PLATFORM_SUPPORT':
         '32BIT:TRUE,ALIGNMENT_CHECK:TRUE,MULTIPROCESS:TRUE,INT3:TRUE,VSYSCALL:TRUE',
@@ -110,8 +113,10 @@ def run_once(mode, test, args, timeout, logf, attempt):
                'do', binp] + args
         cwd = '/'
     else:
-        env = dict(os.environ, **SANDBOX_ENV)
-        slog = os.path.join(RESULTS, f'{test}.ours.sentry.log')
+        env = dict(os.environ, **(SANDBOX_ENV if mode == 'ours' else LINUX_SANDBOX_ENV))
+        if mode == 'ours-linux':
+            env.pop('TEST_ON_GVISOR', None)
+        slog = os.path.join(RESULTS, f'{test}.{mode}.sentry.log')
         if attempt == 0 and os.path.exists(slog):
             os.unlink(slog)
         cmd = [OURS, '--root', root, '--log', slog, 'do', '--', binp] + args
@@ -135,7 +140,7 @@ def run_once(mode, test, args, timeout, logf, attempt):
     left = []
     if mode == 'gvisor':
         left = cleanup_root(GVISOR, root, ['--network=none', '--platform=ptrace'])
-    elif mode == 'ours':
+    else:
         left = cleanup_root(OURS, root, [])
     shutil.rmtree(root, ignore_errors=True)
     text = out.decode('utf-8', 'replace')
