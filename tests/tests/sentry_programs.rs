@@ -227,6 +227,18 @@ fn extended_attributes_behave_as_on_the_host() {
     same_as_on_the_host("xattr", &["/tmp", dir.0.to_str().unwrap()]);
 }
 
+#[test]
+fn ptrace_following_children_behaves_as_on_the_host() {
+    // The fork, vfork and clone event stops (traced with PTRACE_TRACEME and seized, the
+    // parent's and the new child's stops waited for in order or as they come), the child
+    // attached with its parent's options (its SIGSTOP or PTRACE_EVENT_STOP, its exec
+    // event), CLONE_UNTRACED and CLONE_PTRACE, PTRACE_EVENT_VFORK_DONE,
+    // PTRACE_GET_SYSCALL_INFO and the event message at system call stops, PTRACE_LISTEN,
+    // pokes into read-only and PROT_NONE private memory (EIO for a shared read-only
+    // mapping or a hole), bad options: the same lines as natively.
+    same_as_on_the_host("ptrace_fork", &[]);
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {

@@ -185,9 +185,9 @@ impl Kernel {
 
     pub(crate) fn release_vfork(&mut self, parent: i32) {
         if let Some(p) = self.tasks.get(&parent) {
-            if matches!(p.state, RunState::VforkWait(_)) {
+            if let RunState::VforkWait(child) = p.state {
                 self.task_mut(parent).state = RunState::Stopped;
-                self.deliver_and_resume(parent);
+                self.vfork_returns(parent, child);
             }
         }
     }

@@ -91,6 +91,25 @@ impl Kernel {
         e.mm.write(&mut cx, addr, data)
     }
 
+    /// ptrace's PEEKTEXT/PEEKDATA: a word of task `tid`'s memory whatever its protection
+    /// (Linux's FOLL_FORCE); EIO where nothing is mapped.
+    pub(crate) fn peek_forced(&self, tid: i32, addr: u64) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.mms[&self.tasks[&tid].mm]
+            .mm
+            .read_forced(&self.mf, addr, &mut b)
+            .map_err(|_| libc::EIO)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// ptrace's POKETEXT/POKEDATA: writes a word into task `tid`'s memory whatever its
+    /// protection, copy-on-write broken (Linux's FOLL_FORCE); EIO where nothing is
+    /// mapped or the mapping is shared and read-only.
+    pub(crate) fn poke_forced(&mut self, tid: i32, addr: u64, word: u64) -> Result<(), Errno> {
+        self.with_mm(tid, |mm, cx| mm.write_forced(cx, addr, &word.to_le_bytes()))
+            .map_err(|_| libc::EIO)
+    }
+
     /// `/proc/PID/mem`: the bytes of address space `mm` from `addr`, at most `len`, as far
     /// as they are readable: EIO when not even the first is; none when the address space
     /// is gone (its process exited or exec'd).

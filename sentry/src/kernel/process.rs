@@ -281,14 +281,29 @@ impl Kernel {
         if flags & libc::CLONE_CHILD_SETTID != 0 {
             let _ = self.write_u32(new_tid, ctid, new_tid as u32);
         }
+        // A traced child runs at once to its first stop (its tracer decides when it runs
+        // on), pending SIGSTOP or PTRACE_EVENT_STOP.
+        let traced = self.ptrace_cloned(tid, new_tid, flags);
+        if traced {
+            self.deliver_and_resume(new_tid);
+        }
         if flags & libc::CLONE_VFORK != 0 {
-            self.resume(new_tid);
+            if !traced {
+                self.resume(new_tid);
+            }
+            if self.ptrace_vfork_stop_due(tid) {
+                // PTRACE_EVENT_VFORK comes first; the wait for the child when the tracer
+                // resumes it.
+                return Sys::Ret(new_tid as i64);
+            }
             let t = self.task_mut(tid);
             t.regs.rax = new_tid as u64;
             t.state = RunState::VforkWait(new_tid);
             return Sys::Gone;
         }
-        self.hold(tid, new_tid);
+        if !traced {
+            self.hold(tid, new_tid);
+        }
         Sys::Ret(new_tid as i64)
     }
 

@@ -45,18 +45,47 @@ const SETSIGINFO: i64 = 0x4203;
 const GETREGSET: i64 = 0x4204;
 const SEIZE: i64 = 0x4206;
 const INTERRUPT: i64 = 0x4207;
+const LISTEN: i64 = 0x4208;
+const GET_SYSCALL_INFO: i64 = 0x420e;
 
 pub(crate) const O_TRACESYSGOOD: u32 = 1;
+const O_TRACEFORK: u32 = 2;
+const O_TRACEVFORK: u32 = 4;
+const O_TRACECLONE: u32 = 8;
 pub(crate) const O_TRACEEXEC: u32 = 0x10;
+const O_TRACEVFORKDONE: u32 = 0x20;
 pub(crate) const O_TRACEEXIT: u32 = 0x40;
 pub(crate) const O_EXITKILL: u32 = 0x10_0000;
-/// The options PTRACE_SETOPTIONS and PTRACE_SEIZE take (Linux's PTRACE_O_MASK, with
-/// PTRACE_O_SUSPEND_SECCOMP, which needs CAP_SYS_ADMIN and a seccomp filter).
-const O_MASK: u32 = 0x7f | O_EXITKILL;
+/// The options PTRACE_SETOPTIONS and PTRACE_SEIZE take: Linux's PTRACE_O_MASK but
+/// PTRACE_O_SUSPEND_SECCOMP, which needs CAP_SYS_ADMIN and a seccomp filter.
+/// PTRACE_O_TRACESECCOMP (0x80) is taken and has no effect: the sandbox has no seccomp
+/// filters (seccomp(2) is ENOSYS), so no PTRACE_EVENT_SECCOMP stop ever comes.
+const O_MASK: u32 = 0xff | O_EXITKILL;
 
+const EVENT_FORK: i32 = 1;
+const EVENT_VFORK: i32 = 2;
+const EVENT_CLONE: i32 = 3;
 pub(crate) const EVENT_EXEC: i32 = 4;
+const EVENT_VFORK_DONE: i32 = 5;
 pub(crate) const EVENT_EXIT: i32 = 6;
 pub(crate) const EVENT_STOP: i32 = 128;
+/// The events a saved tracee may be stopped at or have due (PTRACE_EVENT_SECCOMP never
+/// comes).
+const EVENTS: [i32; 7] = [
+    EVENT_FORK,
+    EVENT_VFORK,
+    EVENT_CLONE,
+    EVENT_EXEC,
+    EVENT_VFORK_DONE,
+    EVENT_EXIT,
+    EVENT_STOP,
+];
+/// PTRACE_GETEVENTMSG at a system call entry and exit stop (Linux 5.3's
+/// PTRACE_EVENTMSG_SYSCALL_ENTRY and _EXIT).
+const MSG_SYSCALL_ENTRY: u64 = 1;
+const MSG_SYSCALL_EXIT: u64 = 2;
+/// AUDIT_ARCH_X86_64, PTRACE_GET_SYSCALL_INFO's `arch`.
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 /// `struct user`'s size and where its debug registers are (PEEKUSER reads them as 0).
 const USER_LEN: u64 = 912;
@@ -107,6 +136,9 @@ pub(crate) struct Tracee {
     /// Stopped at PTRACE_EVENT_EXIT of exit (false) or exit_group (true) with this code:
     /// the exit goes on when it is resumed.
     pub exiting: Option<(i32, bool)>,
+    /// PTRACE_LISTEN: still stopped (`stop` is its PTRACE_EVENT_STOP), but not in a
+    /// ptrace-stop until SIGCONT or PTRACE_INTERRUPT traps it again.
+    pub listening: bool,
 }
 
 impl Tracee {
@@ -122,6 +154,7 @@ impl Tracee {
             event_msg: 0,
             syscalls: false,
             exiting: None,
+            listening: false,
         }
     }
 
@@ -172,8 +205,14 @@ impl Kernel {
     /// Puts task `tid` (stopped, being served) in a ptrace-stop and tells its tracer.
     fn trace_stop(&mut self, tid: i32, stop: TraceStop) {
         let e = self.tracees.get_mut(&tid).expect("tracee");
+        match stop {
+            TraceStop::SyscallEnter => e.event_msg = MSG_SYSCALL_ENTRY,
+            TraceStop::SyscallExit => e.event_msg = MSG_SYSCALL_EXIT,
+            _ => {}
+        }
         e.stop = Some(stop);
         e.reported = false;
+        e.listening = false;
         let (tracer, status) = (e.tracer, e.status() >> 8);
         self.task_mut(tid).state = RunState::TraceStopped;
         let Some(tracer_pid) = self.tasks.get(&tracer).map(|t| t.tgid) else {
@@ -293,6 +332,83 @@ impl Kernel {
         }
     }
 
+    /// Task `tid` has made task `child` with clone `flags` (the exit signal in the low
+    /// byte). When `tid` is traced and its tracer asked for this kind of child
+    /// (PTRACE_O_TRACEFORK, TRACEVFORK, TRACECLONE; not with CLONE_UNTRACED), or the call
+    /// asked for it (CLONE_PTRACE), the child is traced by the same tracer with the same
+    /// options, and stops first: a SIGSTOP, or PTRACE_EVENT_STOP when its parent was
+    /// seized. The parent's event stop (event message: the child's pid) is due at the
+    /// call's exit. Returns whether the child is traced.
+    pub(crate) fn ptrace_cloned(&mut self, tid: i32, child: i32, flags: i32) -> bool {
+        let Some(e) = self.traced(tid) else {
+            return false;
+        };
+        let (event, option) = if flags & libc::CLONE_UNTRACED != 0 {
+            (0, 0)
+        } else if flags & libc::CLONE_VFORK != 0 {
+            (EVENT_VFORK, O_TRACEVFORK)
+        } else if flags & 0xff != libc::SIGCHLD {
+            (EVENT_CLONE, O_TRACECLONE)
+        } else {
+            (EVENT_FORK, O_TRACEFORK)
+        };
+        let reported = e.options & option != 0;
+        if !reported && flags & libc::CLONE_PTRACE == 0 {
+            return false;
+        }
+        let mut t = Tracee::new(e.tracer, e.seized, e.options);
+        if t.seized {
+            t.event = Some(EVENT_STOP);
+        } else {
+            let info = SigInfo::new(libc::SIGSTOP, signal::SI_USER);
+            self.task_mut(child).pending.push(info);
+        }
+        self.tracees.insert(child, t);
+        if reported {
+            let e = self.tracees.get_mut(&tid).expect("tracee");
+            e.event = Some(event);
+            e.event_msg = child as u64;
+        }
+        true
+    }
+
+    /// Whether traced task `tid` is to stop at the PTRACE_EVENT_VFORK of its vfork call
+    /// before it waits for its child.
+    pub(crate) fn ptrace_vfork_stop_due(&self, tid: i32) -> bool {
+        self.traced(tid)
+            .is_some_and(|e| e.event == Some(EVENT_VFORK))
+    }
+
+    /// Task `tid`, resumed from its PTRACE_EVENT_VFORK stop, waits for its vfork child
+    /// `child` to exec or exit, unless it has.
+    fn vfork_wait(&mut self, tid: i32, child: i32) {
+        let waits = self
+            .tasks
+            .get(&child)
+            .is_some_and(|c| c.vfork_parent == Some(tid));
+        if waits {
+            self.task_mut(tid).state = RunState::VforkWait(child);
+        } else {
+            self.vfork_returns(tid, child);
+        }
+    }
+
+    /// The vfork call of task `tid` returns, its child `child` having exec'd or exited:
+    /// PTRACE_EVENT_VFORK_DONE (event message: the child's pid) with
+    /// PTRACE_O_TRACEVFORKDONE, the system call exit stop under PTRACE_SYSCALL.
+    pub(crate) fn vfork_returns(&mut self, tid: i32, child: i32) {
+        self.task_mut(tid).end_call();
+        if let Some(e) = self.tracees.get_mut(&tid) {
+            if e.options & O_TRACEVFORKDONE != 0 && self.tasks.contains_key(&e.tracer) {
+                e.event = Some(EVENT_VFORK_DONE);
+                e.event_msg = child as u64;
+            }
+        }
+        if !self.ptrace_syscall_exit(tid) {
+            self.deliver_and_resume(tid);
+        }
+    }
+
     /// Resumes traced task `tid` from its ptrace-stop, delivering `sig` (0: none) when the
     /// stop was a signal's (another signal number replaces it) or a system call's. With
     /// `detach` its tracing ends first (the signal is then queued first in line).
@@ -306,6 +422,7 @@ impl Kernel {
             return;
         };
         let stop = e.stop.take();
+        let msg = e.event_msg;
         if let Some((code, group)) = e.exiting.take() {
             // Resumed (or detached) at PTRACE_EVENT_EXIT: the exit goes on.
             if detach {
@@ -338,6 +455,12 @@ impl Kernel {
         }
         self.task_mut(tid).state = RunState::Stopped;
         match stop {
+            Some(TraceStop::Event {
+                event: EVENT_VFORK, ..
+            }) => {
+                // The vfork goes on: the wait for the child, then its return.
+                self.vfork_wait(tid, msg as i32);
+            }
             Some(TraceStop::SyscallEnter) => {
                 if self.tasks[&tid].regs.orig_rax as i64 == -1 {
                     // The tracer skipped the call: rax stays as it left it.
@@ -590,7 +713,8 @@ impl Kernel {
             }
             _ => {}
         }
-        if self.tasks[&pid].state != RunState::TraceStopped {
+        // A listening tracee is stopped, but not in a ptrace-stop.
+        if self.tasks[&pid].state != RunState::TraceStopped || e.listening {
             return Err(libc::ESRCH);
         }
         let signo = |data: u64| {
@@ -613,12 +737,12 @@ impl Kernel {
                 Ok(0)
             }
             PEEKTEXT | PEEKDATA => {
-                let word = self.read_u64(pid, addr).map_err(|_| libc::EIO)?;
+                let word = self.peek_forced(pid, addr)?;
                 self.write_u64(tid, data, word)?;
                 Ok(0)
             }
             POKETEXT | POKEDATA => {
-                self.write_u64(pid, addr, data).map_err(|_| libc::EIO)?;
+                self.poke_forced(pid, addr, data)?;
                 Ok(0)
             }
             PEEKUSER => {
@@ -681,20 +805,41 @@ impl Kernel {
                 Ok(0)
             }
             GETSIGINFO => {
+                // An event's or a system call's stop tells the tracee's own pid and uid
+                // (Linux's ptrace_do_notify).
+                let me =
+                    |code| SigInfo::from_process(libc::SIGTRAP, code, pid, self.creds(pid).uid);
                 let info = match &self.tracees[&pid].stop {
                     Some(TraceStop::Signal(i)) => i.clone(),
-                    Some(TraceStop::Event { event, .. }) => {
-                        SigInfo::new(libc::SIGTRAP, libc::SIGTRAP | event << 8)
+                    Some(TraceStop::Group(s)) if self.tracees[&pid].seized => {
+                        SigInfo::from_process(*s, s | EVENT_STOP << 8, pid, self.creds(pid).uid)
                     }
+                    Some(TraceStop::Event { event, .. }) => me(libc::SIGTRAP | event << 8),
                     Some(TraceStop::SyscallEnter | TraceStop::SyscallExit) => {
-                        let sig = self.tracees[&pid].syscall_sig();
-                        SigInfo::new(libc::SIGTRAP, sig)
+                        me(self.tracees[&pid].syscall_sig())
                     }
                     _ => return Err(libc::EINVAL),
                 };
                 self.write_mem(tid, data, &info.to_bytes())?;
                 Ok(0)
             }
+            LISTEN => {
+                // Only a seized tracee, at a PTRACE_EVENT_STOP (its group stop's or
+                // PTRACE_INTERRUPT's).
+                let e = self.tracees.get_mut(&pid).expect("tracee");
+                let event_stop = match e.stop {
+                    Some(TraceStop::Group(_)) => e.seized,
+                    Some(TraceStop::Event { event, .. }) => event == EVENT_STOP,
+                    _ => false,
+                };
+                if !e.seized || !event_stop {
+                    return Err(libc::EIO);
+                }
+                e.listening = true;
+                e.reported = true;
+                Ok(0)
+            }
+            GET_SYSCALL_INFO => self.syscall_info(pid, tid, addr, data),
             SETSIGINFO => {
                 let b = self.read_mem(tid, data, 128)?;
                 let e = self.tracees.get_mut(&pid).expect("tracee");
@@ -707,6 +852,44 @@ impl Kernel {
             }
             _ => Err(libc::EIO),
         }
+    }
+
+    /// PTRACE_GET_SYSCALL_INFO of stopped tracee `pid` by `tid`: `struct
+    /// ptrace_syscall_info` for its stop (system call entry or exit under
+    /// PTRACE_O_TRACESYSGOOD, else nothing but the registers), at most `size` bytes of it
+    /// copied to `addr`. Returns its full size.
+    fn syscall_info(&mut self, pid: i32, tid: i32, size: u64, addr: u64) -> Result<i64, Errno> {
+        let e = &self.tracees[&pid];
+        let r = self.tasks[&pid].regs;
+        let sysgood = e.options & O_TRACESYSGOOD != 0;
+        let mut b = Vec::with_capacity(80);
+        let op: u8 = match e.stop {
+            Some(TraceStop::SyscallEnter) if sysgood => 1,
+            Some(TraceStop::SyscallExit) if sysgood => 2,
+            _ => 0,
+        };
+        b.extend_from_slice(&[op, 0, 0, 0]);
+        b.extend_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        b.extend_from_slice(&r.rip.to_le_bytes());
+        b.extend_from_slice(&r.rsp.to_le_bytes());
+        match op {
+            1 => {
+                for w in [r.orig_rax, r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] {
+                    b.extend_from_slice(&w.to_le_bytes());
+                }
+            }
+            2 => {
+                b.extend_from_slice(&r.rax.to_le_bytes());
+                let is_error = (r.rax as i64) < 0 && (r.rax as i64) >= -4095;
+                b.push(is_error as u8);
+            }
+            _ => {}
+        }
+        let n = b.len().min(size.min(usize::MAX as u64) as usize);
+        if n > 0 {
+            self.write_mem(tid, addr, &b[..n])?;
+        }
+        Ok(b.len() as i64)
     }
 
     /// PTRACE_TRACEME: the caller's parent thread (the one that created its process, or
@@ -773,7 +956,7 @@ impl Kernel {
     fn interrupt(&mut self, tid: i32) {
         let t = &self.tasks[&tid];
         match t.state {
-            RunState::TraceStopped => {}
+            RunState::TraceStopped => self.listen_ends(tid),
             RunState::Parked(_) => {
                 self.tracees.get_mut(&tid).expect("tracee").event = Some(EVENT_STOP);
                 let t = self.task_mut(tid);
@@ -788,6 +971,36 @@ impl Kernel {
                 self.tracees.get_mut(&tid).expect("tracee").event = Some(EVENT_STOP);
                 self.kick(tid);
             }
+        }
+    }
+
+    /// A listening tracee `tid` (PTRACE_LISTEN) traps again, its tracer told: a
+    /// PTRACE_EVENT_STOP with its group's stop signal while the group stop lasts, SIGTRAP
+    /// after it.
+    fn listen_ends(&mut self, tid: i32) {
+        if !self.tracees.get(&tid).is_some_and(|e| e.listening) {
+            return;
+        }
+        let tgid = self.tasks[&tid].tgid;
+        let stop = match self.tgs[&tgid].stopped {
+            Some((sig, _)) => TraceStop::Group(sig),
+            None => TraceStop::Event {
+                event: EVENT_STOP,
+                then_exit: false,
+            },
+        };
+        self.trace_stop(tid, stop);
+    }
+
+    /// Process `pid` got SIGCONT: its listening tracees trap again.
+    pub(crate) fn ptrace_continued(&mut self, pid: i32) {
+        let threads = self
+            .tgs
+            .get(&pid)
+            .map(|g| g.threads.clone())
+            .unwrap_or_default();
+        for t in threads {
+            self.listen_ends(t);
         }
     }
 
@@ -866,6 +1079,8 @@ pub struct TraceeState {
     pub syscalls: bool,
     /// Stopped at PTRACE_EVENT_EXIT of exit_group (true) or exit with this code.
     pub exiting: Option<(i32, bool)>,
+    /// PTRACE_LISTEN: stopped at its PTRACE_EVENT_STOP, not in a ptrace-stop.
+    pub listening: bool,
 }
 
 impl Kernel {
@@ -884,6 +1099,7 @@ impl Kernel {
                     event_msg,
                     syscalls,
                     exiting,
+                    listening,
                 } = e;
                 TraceeState {
                     tid,
@@ -906,6 +1122,7 @@ impl Kernel {
                     event_msg: *event_msg,
                     syscalls: *syscalls,
                     exiting: *exiting,
+                    listening: *listening,
                 }
             })
             .collect()
@@ -937,6 +1154,7 @@ impl Kernel {
                     event_msg: s.event_msg,
                     syscalls: s.syscalls,
                     exiting: s.exiting,
+                    listening: s.listening,
                 };
                 (s.tid, e)
             })
@@ -1001,6 +1219,24 @@ pub(crate) fn check_tracees(
         );
         if s.exiting.is_some() && !at_exit {
             return Err(format!("{me}: exiting but not stopped at its exit"));
+        }
+        let known = |ev: &i32| EVENTS.contains(ev);
+        let stop_event = match &s.stop {
+            Some(TraceStopState::Event { event, .. }) => Some(event),
+            _ => None,
+        };
+        if !s.event.iter().chain(stop_event).all(known) {
+            return Err(format!("{me}: an unknown event"));
+        }
+        let listens_at = match &s.stop {
+            Some(TraceStopState::Group(_)) => s.seized,
+            Some(TraceStopState::Event { event, .. }) => *event == EVENT_STOP,
+            _ => false,
+        };
+        if s.listening && !(s.seized && listens_at) {
+            return Err(format!(
+                "{me}: listening but not seized at a PTRACE_EVENT_STOP"
+            ));
         }
     }
     Ok(())

@@ -222,6 +222,8 @@ impl Kernel {
                 }
                 self.notify_parent(pid, libc::CLD_CONTINUED, libc::SIGCONT);
             }
+            // Its listening tracees (PTRACE_LISTEN) trap again.
+            self.ptrace_continued(pid);
         } else if matches!(
             sig,
             libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU

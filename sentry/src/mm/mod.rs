@@ -1370,9 +1370,42 @@ impl Mm {
 
     /// Copies `buf` into guest memory, breaking copy-on-write sharing first.
     pub fn write(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        self.own_for_write(cx, addr, buf.len())?;
+        self.own_for_write(cx, addr, buf.len(), PROT_WRITE)?;
         let mut done = 0;
         self.walk(addr, buf.len(), PROT_WRITE, |off, n| {
+            cx.mf.write(off, &buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Reads guest memory whatever its protection, as ptrace's peeks on Linux
+    /// (FOLL_FORCE): EFAULT only for a gap or pages past a shared object's end.
+    pub fn read_forced(&self, mf: &MemoryFile, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        Self::settled(mf, self.walk_pieces(addr, buf.len(), 0)?)?;
+        let mut done = 0;
+        self.walk(addr, buf.len(), 0, |off, n| {
+            mf.read(off, &mut buf[done..done + n]);
+            done += n;
+        })
+    }
+
+    /// Copies `buf` into guest memory whatever its protection, as ptrace's pokes on Linux
+    /// (FOLL_FORCE): a private mapping's pages become this address space's own (the
+    /// copy-on-write sharing with a fork or a file broken); EFAULT for a shared mapping
+    /// that is not writable (not a copy-on-write one), a gap, or pages past a shared
+    /// object's end.
+    pub fn write_forced(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        let end = addr.checked_add(buf.len() as u64).ok_or(libc::EFAULT)?;
+        let mut cur = addr;
+        while cur < end {
+            match self.find(cur) {
+                Some((_, v)) if !v.shared || v.prot & PROT_WRITE != 0 => cur = v.end.min(end),
+                _ => return Err(libc::EFAULT),
+            }
+        }
+        self.own_for_write(cx, addr, buf.len(), 0)?;
+        let mut done = 0;
+        self.walk(addr, buf.len(), 0, |off, n| {
             cx.mf.write(off, &buf[done..done + n]);
             done += n;
         })
@@ -1388,16 +1421,23 @@ impl Mm {
     ) -> Result<R, Errno> {
         let mut pieces = Vec::new();
         for &(addr, len) in ranges {
-            self.own_for_write(cx, addr, len)?;
+            self.own_for_write(cx, addr, len, PROT_WRITE)?;
             pieces.extend(self.walk_pieces(addr, len, PROT_WRITE)?);
         }
         Ok(cx.mf.fill_with(&pieces, f))
     }
 
-    /// Checks that `[addr, addr+len)` is writable and makes its pages this address
-    /// space's own (breaking copy-on-write sharing).
-    fn own_for_write(&mut self, cx: &mut MmCtx, addr: u64, len: usize) -> Result<(), Errno> {
-        Self::settled(cx.mf, self.walk_pieces(addr, len, PROT_WRITE)?)?;
+    /// Checks that `[addr, addr+len)` is mapped with `prot` (PROT_WRITE, or 0 for a
+    /// forced write) and makes its pages this address space's own (breaking
+    /// copy-on-write sharing).
+    fn own_for_write(
+        &mut self,
+        cx: &mut MmCtx,
+        addr: u64,
+        len: usize,
+        prot: i32,
+    ) -> Result<(), Errno> {
+        Self::settled(cx.mf, self.walk_pieces(addr, len, prot)?)?;
         // Break sharing of the touched private pages.
         let mut cur = page_down(addr);
         let end = page_up(addr + len as u64);
