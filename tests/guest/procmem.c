@@ -16,7 +16,8 @@
 
 #include "checks.h"
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
     setvbuf(stdout, NULL, _IOLBF, 0);
     char secret[] = "hello-world";
     char out[sizeof secret] = {0};
@@ -41,6 +42,25 @@ int main(void) {
     outcome("write of unmapped memory", pwrite(fd, "y", 1, (off_t)(two + page)));
     char *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     outcome("read of read-only memory", pread(fd, big, 8, (off_t)ro));
+    /* Forced, as a debugger's breakpoint into text: private memory of any protection. */
+    outcome("write of read-only memory", pwrite(fd, "w", 1, (off_t)ro));
+    printf("read-only memory now: %c\n", ro[0]);
+    char *none = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    outcome("write of PROT_NONE memory", pwrite(fd, "n", 1, (off_t)none));
+    outcome("read of PROT_NONE memory", pread(fd, big, 8, (off_t)none));
+    printf("PROT_NONE memory read: %c\n", big[0]);
+    char *shro = mmap(NULL, page, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    outcome("write of shared read-only memory", pwrite(fd, "s", 1, (off_t)shro));
+    outcome("read of shared read-only memory", pread(fd, big, 8, (off_t)shro));
+    /* Into a private read-only mapping of a file (this program): the file and another
+     * mapping of it keep their bytes. */
+    int self = open(argv[0], O_RDONLY);
+    char *text = mmap(NULL, page, PROT_READ, MAP_PRIVATE, self, 0);
+    outcome("write of a file's private mapping", pwrite(fd, "Q", 1, (off_t)text + 1));
+    char *again = mmap(NULL, page, PROT_READ, MAP_PRIVATE, self, 0);
+    char first[4] = {0};
+    pread(self, first, 3, 0);
+    printf("mine %.3s, the file's %.3s, another mapping's %.3s\n", text + 1, first + 1, again + 1);
 
     int rd = open("/proc/self/mem", O_RDONLY);
     outcome("write through a read-only description", pwrite(rd, "z", 1, (off_t)secret));

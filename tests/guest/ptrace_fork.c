@@ -212,6 +212,40 @@ static void vfork_events(void) {
     run_to_end(parent_pid);
 }
 
+/* A debugger's detach of a vfork child (gdb's): a single step, the detach, the parent's
+ * vfork-done stop; the child runs on untraced. */
+static void vfork_detach(void) {
+    printf("-- vfork detach\n");
+    child_pid = 0;
+    parent_pid = fork();
+    if (parent_pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        stop_self();
+        pid_t g = vfork();
+        if (g == 0) {
+            execl(self, self, "exit3", (char *)0);
+            _exit(1);
+        }
+        int st = 0;
+        waitpid(g, &st, 0);
+        _exit(WIFEXITED(st) ? 10 + WEXITSTATUS(st) : WIFSIGNALED(st) ? 100 + WTERMSIG(st) : 1);
+    }
+    wait_show(parent_pid);
+    long opts = PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACEFORK |
+                PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD;
+    ptrace(PTRACE_SETOPTIONS, parent_pid, 0, (void *)opts);
+    ptrace(PTRACE_CONT, parent_pid, 0, 0);
+    wait_show(parent_pid);
+    event_child();
+    wait_show(child_pid);
+    printf("setoptions child: %s\n", en(ptrace(PTRACE_SETOPTIONS, child_pid, 0, 0)));
+    printf("singlestep child: %s\n", en(ptrace(PTRACE_SINGLESTEP, child_pid, 0, 0)));
+    wait_show(child_pid);
+    printf("detach child: %s\n", en(ptrace(PTRACE_DETACH, child_pid, 0, 0)));
+    ptrace(PTRACE_CONT, parent_pid, 0, 0);
+    run_to_end(parent_pid);
+}
+
 static char stack[65536] __attribute__((aligned(16)));
 
 static int clone_child(void *arg) {
@@ -403,6 +437,40 @@ static void poke_readonly(void) {
     printf("mine: rodata %ld ro %ld none %ld\n", rodata, *ro, *none);
 }
 
+/* PTRACE_SINGLESTEP: a SIGTRAP stop (TRAP_TRACE) after each instruction, even with every
+ * signal blocked (a trap is forced), the trap flag gone after it; detached, the tracee
+ * runs on untouched. */
+static void singlestep(void) {
+    printf("-- singlestep\n");
+    parent_pid = fork();
+    if (parent_pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, 0);
+        stop_self();
+        volatile int n = 0;
+        for (int i = 0; i < 1000; i++)
+            n += i;
+        _exit(n == 499500 ? 6 : 1);
+    }
+    wait_show(parent_pid);
+    struct user_regs_struct before, after;
+    ptrace(PTRACE_GETREGS, parent_pid, 0, &before);
+    for (int i = 0; i < 3; i++) {
+        printf("singlestep: %s\n", en(ptrace(PTRACE_SINGLESTEP, parent_pid, 0, 0)));
+        wait_show(parent_pid);
+        siginfo_t si;
+        ptrace(PTRACE_GETSIGINFO, parent_pid, 0, &si);
+        ptrace(PTRACE_GETREGS, parent_pid, 0, &after);
+        printf("signo %d code %d moved %d trap flag %d\n", si.si_signo, si.si_code,
+               after.rip != before.rip, !!(after.eflags & 0x100));
+        before = after;
+    }
+    printf("detach: %s\n", en(ptrace(PTRACE_DETACH, parent_pid, 0, 0)));
+    wait_show(parent_pid);
+}
+
 /* Bad option bits and requests. */
 static void hostile(void) {
     printf("-- hostile\n");
@@ -433,6 +501,7 @@ int main(int argc, char **argv) {
     fork_event(0, 1);
     fork_event(1, 1);
     vfork_events();
+    vfork_detach();
     clone_events(SIGUSR1, PTRACE_O_TRACECLONE);
     clone_events(SIGCHLD, PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE);
     clone_events(SIGCHLD | CLONE_UNTRACED, PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE);
@@ -442,6 +511,7 @@ int main(int argc, char **argv) {
     syscall_info();
     listen();
     poke_readonly();
+    singlestep();
     hostile();
     return 0;
 }

@@ -239,6 +239,157 @@ fn ptrace_following_children_behaves_as_on_the_host() {
     same_as_on_the_host("ptrace_fork", &[]);
 }
 
+/// A run's stdout and stderr with what differs between runs named the same way: pids
+/// (after "[pid", "Process", "si_pid=", "process") by order of appearance, addresses
+/// (0x...) and CPU times (si_utime, si_stime) elided, runs of blanks made one.
+fn normalise_trace(out: &str) -> String {
+    let mut pids: Vec<String> = Vec::new();
+    let mut name = |p: &str| {
+        let i = pids.iter().position(|x| x == p).unwrap_or_else(|| {
+            pids.push(p.to_string());
+            pids.len() - 1
+        });
+        format!("P{}", i + 1)
+    };
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let mut words: Vec<String> = Vec::new();
+        let mut prev = "";
+        for w in line.split_whitespace() {
+            let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+            let after_pid = matches!(prev.trim_start_matches('('), "[pid" | "Process" | "process");
+            let w2 = if after_pid && digits(w) > 0 {
+                let n = digits(w);
+                format!("{}{}", name(&w[..n]), &w[n..])
+            } else if let Some(rest) = w.strip_prefix("si_pid=") {
+                let n = digits(rest);
+                format!("si_pid={}{}", name(&rest[..n]), &rest[n..])
+            } else if w.starts_with("si_utime=") || w.starts_with("si_stime=") {
+                "si_time".to_string()
+            } else if let Some(i) = w.find("0x") {
+                let rest = &w[i + 2..];
+                let n = rest.chars().take_while(char::is_ascii_hexdigit).count();
+                format!("{}0x?{}", &w[..i], &rest[n..])
+            } else {
+                w.to_string()
+            };
+            prev = w;
+            words.push(w2);
+        }
+        lines.push(words.join(" "));
+    }
+    lines.join("\n")
+}
+
+/// Runs `argv` natively and in the sandbox: the same status, and the same stdout and
+/// stderr once normalised (`normalise_trace`) and lines in `skip` dropped.
+fn trace_same_as_on_the_host(argv: &[&str], skip: &[&str]) -> String {
+    let host = std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{} on the host: {e}", argv[0]));
+    let ours = run_do(None, argv);
+    let both = |o: &std::process::Output| {
+        let all =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let kept: Vec<&str> = all
+            .lines()
+            .filter(|l| !skip.iter().any(|s| l.contains(s)))
+            .collect();
+        normalise_trace(&kept.join("\n"))
+    };
+    let want = both(&host);
+    assert_eq!(
+        (both(&ours), ours.status.code()),
+        (want.clone(), host.status.code())
+    );
+    want
+}
+
+#[test]
+fn strace_follows_forks_as_on_the_host() {
+    // strace -f (PTRACE_SEIZE with PTRACE_O_TRACEFORK/VFORK/CLONE, PTRACE_SYSCALL,
+    // PTRACE_GET_SYSCALL_INFO, the new children's PTRACE_EVENT_STOP, the tracees' exits
+    // before their parents' SIGCHLD) of a shell that runs a program, a subshell that runs
+    // one and exits 3, and another shell: the same lines as natively, pids named by order
+    // of appearance.
+    let out = trace_same_as_on_the_host(
+        &[
+            "/usr/bin/strace",
+            "-f",
+            "-e",
+            "trace=execve,exit_group",
+            "/bin/sh",
+            "-c",
+            "true; /bin/echo x; (/bin/echo y; exit 3); /bin/sh -c 'exit 4'; echo $?",
+        ],
+        &[],
+    );
+    assert!(
+        out.contains("[pid P3] execve(\"/bin/echo\", [\"/bin/echo\", \"y\"]")
+            && out.contains("+++ exited with 3 +++"),
+        "{out}"
+    );
+    // A shell's blocking wait4 interrupted by SIGCHLD: the entry and exit stops stay
+    // paired (strace complains when they do not).
+    let o = run_do(
+        None,
+        &[
+            "/usr/bin/strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=wait4,rt_sigreturn",
+            "/bin/sh",
+            "-c",
+            "/bin/sleep 0.1; (/bin/true); echo $?",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && err.contains("rt_sigreturn(") && !err.contains("strace:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gdb_follows_a_vfork_as_on_the_host() {
+    // gdb (catchpoints on fork, vfork and exec, breakpoints written through
+    // /proc/PID/mem into read-only text, PTRACE_SINGLESTEP and PTRACE_DETACH of the vfork
+    // child, PTRACE_EVENT_VFORK_DONE) runs a shell whose child prints: the same lines as
+    // natively (less the warning that address space randomization stays on).
+    let out = trace_same_as_on_the_host(
+        &[
+            "/usr/bin/gdb",
+            "-nx",
+            "-batch",
+            "-ex",
+            "catch fork",
+            "-ex",
+            "catch vfork",
+            "-ex",
+            "catch exec",
+            "-ex",
+            "run",
+            "-ex",
+            "info inferiors",
+            "-ex",
+            "continue",
+            "-ex",
+            "continue",
+            "--args",
+            "/bin/sh",
+            "-c",
+            "/bin/echo hi; exit 5",
+        ],
+        &["disabling address space randomization"],
+    );
+    assert!(
+        out.contains("Catchpoint 2 (vforked process P1)") && out.contains("\nhi\n"),
+        "{out}"
+    );
+}
+
 /// Runs guest `name` with `args` natively and in the sandbox: it must succeed and print
 /// the same lines in both.
 fn same_as_on_the_host(name: &str, args: &[&str]) {
@@ -412,8 +563,10 @@ fn uts_namespaces_sysfs_and_path_argument_checks_behave_as_on_the_host() {
 #[test]
 fn proc_pid_mem_and_comm_files_behave_as_on_the_host() {
     // /proc/self/mem and a child's /proc/PID/mem read and written by address, positions,
-    // SEEK_END refused, EIO on unmapped memory, a read cut where the mapping ends, end of
-    // file after the child is gone, EBADF through a read-only description; a thread's name
+    // SEEK_END refused, EIO on unmapped memory, a read cut where the mapping ends, writes
+    // forced into read-only and PROT_NONE private memory (a file's mapping copied, the
+    // file untouched) but EIO into a shared read-only one, end of file after the child is
+    // gone, EBADF through a read-only description; a thread's name
     // written through its comm file (cut at 15 bytes), EINVAL from another process: the
     // same lines as natively.
     same_as_on_the_host("procmem", &[]);

@@ -256,7 +256,7 @@ impl Kernel {
                 };
                 // A fault the guest sees is progress too.
                 self.release_held(tid);
-                self.task_mut(tid).pending.push(info);
+                self.force_signal(tid, info);
                 self.deliver_and_resume(tid);
             }
             Stop::Interrupted => {

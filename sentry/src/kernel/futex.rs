@@ -133,9 +133,8 @@ impl Kernel {
         if let Some(t) = self.tasks.get_mut(&tid) {
             if matches!(t.state, RunState::Parked(_)) {
                 t.state = RunState::Stopped;
-                t.regs.rax = 0;
-                t.sys_deadline = None;
-                self.deliver_and_resume(tid);
+                // The call ends as any other (a tracee's exit stop).
+                self.finish(tid, super::Sys::Ret(0));
             }
         }
     }

@@ -110,29 +110,33 @@ impl Kernel {
             .map_err(|_| libc::EIO)
     }
 
-    /// `/proc/PID/mem`: the bytes of address space `mm` from `addr`, at most `len`, as far
-    /// as they are readable: EIO when not even the first is; none when the address space
-    /// is gone (its process exited or exec'd).
+    /// `/proc/PID/mem`: the bytes of address space `mm` from `addr`, at most `len`,
+    /// whatever their protection (FOLL_FORCE, as `poke_mm`), as far as they reach: EIO
+    /// when not even the first does; none when the address space is gone (its process
+    /// exited or exec'd).
     pub(crate) fn peek_mm(&self, mm: u64, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let Some(e) = self.mms.get(&mm) else {
             return Ok(Vec::new());
         };
-        let n = e.mm.accessible(addr, len, libc::PROT_READ);
+        let n = e.mm.forced_reach(addr, len, false);
         if n == 0 && len > 0 {
             return Err(libc::EIO);
         }
         let mut buf = vec![0u8; n];
-        e.mm.read(&self.mf, addr, &mut buf).map_err(|_| libc::EIO)?;
+        e.mm.read_forced(&self.mf, addr, &mut buf)
+            .map_err(|_| libc::EIO)?;
         Ok(buf)
     }
 
-    /// `/proc/PID/mem`: writes `data` into address space `mm` at `addr`, as far as it is
-    /// writable: the count, EIO when not even the first byte is, 0 when it is gone.
+    /// `/proc/PID/mem`: writes `data` into address space `mm` at `addr` whatever its
+    /// protection (Linux's FOLL_FORCE, its default proc_mem.force_override=always: how a
+    /// debugger sets breakpoints in read-only text), as far as it reaches: the count, EIO
+    /// when not even the first byte is, 0 when it is gone.
     pub(crate) fn poke_mm(&mut self, mm: u64, addr: u64, data: &[u8]) -> Result<usize, Errno> {
         let Some(e) = self.mms.get_mut(&mm) else {
             return Ok(0);
         };
-        let n = e.mm.accessible(addr, data.len(), libc::PROT_WRITE);
+        let n = e.mm.forced_reach(addr, data.len(), true);
         if n == 0 && !data.is_empty() {
             return Err(libc::EIO);
         }
@@ -140,7 +144,7 @@ impl Kernel {
             mf: &self.mf,
             plat: &mut *self.plat,
         };
-        e.mm.write(&mut cx, addr, &data[..n])
+        e.mm.write_forced(&mut cx, addr, &data[..n])
             .map_err(|_| libc::EIO)?;
         Ok(n)
     }

@@ -32,6 +32,7 @@ const POKEDATA: i64 = 5;
 const POKEUSER: i64 = 6;
 const CONT: i64 = 7;
 const KILL: i64 = 8;
+const SINGLESTEP: i64 = 9;
 const GETREGS: i64 = 12;
 const SETREGS: i64 = 13;
 const GETFPREGS: i64 = 14;
@@ -84,11 +85,21 @@ const EVENTS: [i32; 7] = [
 /// PTRACE_EVENTMSG_SYSCALL_ENTRY and _EXIT).
 const MSG_SYSCALL_ENTRY: u64 = 1;
 const MSG_SYSCALL_EXIT: u64 = 2;
+/// What a system call interrupted to restart shows at its exit stop (Linux's
+/// kernel-internal errnos).
+const ERESTARTSYS: i64 = 512;
+const ERESTARTNOHAND: i64 = 514;
+const ERESTART_RESTARTBLOCK: i64 = 516;
 /// AUDIT_ARCH_X86_64, PTRACE_GET_SYSCALL_INFO's `arch`.
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 /// `struct user`'s size and where its debug registers are (PEEKUSER reads them as 0).
 const USER_LEN: u64 = 912;
+const DEBUGREG: u64 = 848;
+/// EFLAGS.TF: PTRACE_SINGLESTEP's trap after one instruction.
+const TRAP_FLAG: u64 = 0x100;
+/// The si_code of the SIGTRAP of a single step over a system call.
+const TRAP_BRKPT: i32 = 1;
 /// The general registers, as `struct user_regs_struct`: 27 words.
 const REGS_LEN: usize = 27 * 8;
 /// `struct user_fpregs_struct` (the FXSAVE area).
@@ -139,6 +150,9 @@ pub(crate) struct Tracee {
     /// PTRACE_LISTEN: still stopped (`stop` is its PTRACE_EVENT_STOP), but not in a
     /// ptrace-stop until SIGCONT or PTRACE_INTERRUPT traps it again.
     pub listening: bool,
+    /// Resumed with PTRACE_SINGLESTEP: it runs with the trap flag, which its next stop
+    /// (the trap's SIGTRAP, or any other) clears.
+    pub stepping: bool,
 }
 
 impl Tracee {
@@ -155,6 +169,7 @@ impl Tracee {
             syscalls: false,
             exiting: None,
             listening: false,
+            stepping: false,
         }
     }
 
@@ -213,6 +228,10 @@ impl Kernel {
         e.stop = Some(stop);
         e.reported = false;
         e.listening = false;
+        if std::mem::take(&mut e.stepping) {
+            self.task_mut(tid).regs.eflags &= !TRAP_FLAG;
+        }
+        let e = &self.tracees[&tid];
         let (tracer, status) = (e.tracer, e.status() >> 8);
         self.task_mut(tid).state = RunState::TraceStopped;
         let Some(tracer_pid) = self.tasks.get(&tracer).map(|t| t.tgid) else {
@@ -282,11 +301,40 @@ impl Kernel {
             return false;
         };
         let syscalls = e.syscalls;
+        if e.stepping {
+            // Single-stepped over the system call instruction: it traps as it returns
+            // (Linux's user_single_step_report: SIGTRAP, TRAP_BRKPT).
+            let info = SigInfo::new(libc::SIGTRAP, TRAP_BRKPT);
+            self.task_mut(tid).pending.push(info);
+        }
         if self.ptrace_event_stop(tid, syscalls) {
             return true;
         }
         if !syscalls {
             return false;
+        }
+        self.trace_stop(tid, TraceStop::SyscallExit);
+        true
+    }
+
+    /// The blocked call of task `tid` was interrupted by a signal: it is to restart
+    /// (`restart`), or return what its rax holds. A tracee resumed with PTRACE_SYSCALL
+    /// stops at the call's exit first (the signal's stop comes after), showing Linux's
+    /// -ERESTART* code for a restart (by the call's rule: -ERESTARTSYS,
+    /// -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK); the restart is done when it is resumed
+    /// with that code still in rax. Returns whether it stopped.
+    pub(crate) fn ptrace_interrupted_exit(&mut self, tid: i32, restart: bool) -> bool {
+        if !self.traced(tid).is_some_and(|e| e.syscalls) {
+            return false;
+        }
+        if restart {
+            let t = &self.tasks[&tid];
+            let code = match self.table.restart(t.regs.orig_rax) {
+                super::RestartRule::SaRestart => ERESTARTSYS,
+                super::RestartRule::Never => ERESTARTNOHAND,
+                super::RestartRule::TimeLeft => ERESTART_RESTARTBLOCK,
+            };
+            self.task_mut(tid).regs.rax = (-code) as u64;
         }
         self.trace_stop(tid, TraceStop::SyscallExit);
         true
@@ -340,6 +388,11 @@ impl Kernel {
     /// seized. The parent's event stop (event message: the child's pid) is due at the
     /// call's exit. Returns whether the child is traced.
     pub(crate) fn ptrace_cloned(&mut self, tid: i32, child: i32, flags: i32) -> bool {
+        if self.tracees.get(&tid).is_some_and(|e| e.stepping) {
+            // The trap flag its tracer set is not the child's (Linux's
+            // user_disable_single_step in copy_process).
+            self.task_mut(child).regs.eflags &= !TRAP_FLAG;
+        }
         let Some(e) = self.traced(tid) else {
             return false;
         };
@@ -473,6 +526,15 @@ impl Kernel {
                 then_exit: true, ..
             }) if self.tracees.get(&tid).is_some_and(|e| e.syscalls) => {
                 self.trace_stop(tid, TraceStop::SyscallExit);
+            }
+            Some(TraceStop::SyscallExit) => {
+                // A call interrupted to restart (its exit shows -ERESTART*) restarts.
+                let t = self.task_mut(tid);
+                if (ERESTARTSYS..=ERESTART_RESTARTBLOCK).contains(&-(t.regs.rax as i64)) {
+                    t.regs.rip -= 2;
+                    t.regs.rax = t.regs.orig_rax;
+                }
+                self.deliver_and_resume(tid);
             }
             Some(TraceStop::Group(_)) => {
                 // Running on from a group stop ends it for the process.
@@ -725,9 +787,16 @@ impl Kernel {
             }
         };
         match req {
-            CONT | SYSCALL => {
+            CONT | SYSCALL | SINGLESTEP => {
                 let sig = signo(data)?;
-                self.tracees.get_mut(&pid).expect("tracee").syscalls = req == SYSCALL;
+                let e = self.tracees.get_mut(&pid).expect("tracee");
+                e.syscalls = req == SYSCALL;
+                e.stepping = req == SINGLESTEP;
+                if e.stepping {
+                    // The CPU traps after one instruction (the host's SIGTRAP is the
+                    // guest's, TRAP_TRACE, a signal-delivery stop).
+                    self.task_mut(pid).regs.eflags |= TRAP_FLAG;
+                }
                 self.trace_resume(pid, sig, false);
                 Ok(0)
             }
@@ -755,7 +824,21 @@ impl Kernel {
                 Ok(0)
             }
             POKEUSER => {
-                if !addr.is_multiple_of(8) || addr as usize >= REGS_LEN {
+                if !addr.is_multiple_of(8) || addr >= USER_LEN {
+                    return Err(libc::EIO);
+                }
+                if addr >= DEBUGREG {
+                    // No hardware breakpoints: clearing DR0-3, DR6 or DR7 (what a
+                    // debugger does at a detach or a stop) is taken; setting one, and
+                    // DR4/DR5 (as Linux), are EIO.
+                    let n = (addr - DEBUGREG) / 8;
+                    return if data == 0 && n != 4 && n != 5 {
+                        Ok(0)
+                    } else {
+                        Err(libc::EIO)
+                    };
+                }
+                if addr as usize >= REGS_LEN {
                     return Err(libc::EIO);
                 }
                 let mut regs = super::task::regs_to_state(&self.tasks[&pid].regs);
@@ -1081,6 +1164,8 @@ pub struct TraceeState {
     pub exiting: Option<(i32, bool)>,
     /// PTRACE_LISTEN: stopped at its PTRACE_EVENT_STOP, not in a ptrace-stop.
     pub listening: bool,
+    /// PTRACE_SINGLESTEP: runs with the trap flag its next stop clears.
+    pub stepping: bool,
 }
 
 impl Kernel {
@@ -1100,6 +1185,7 @@ impl Kernel {
                     syscalls,
                     exiting,
                     listening,
+                    stepping,
                 } = e;
                 TraceeState {
                     tid,
@@ -1123,6 +1209,7 @@ impl Kernel {
                     syscalls: *syscalls,
                     exiting: *exiting,
                     listening: *listening,
+                    stepping: *stepping,
                 }
             })
             .collect()
@@ -1155,6 +1242,7 @@ impl Kernel {
                     syscalls: s.syscalls,
                     exiting: s.exiting,
                     listening: s.listening,
+                    stepping: s.stepping,
                 };
                 (s.tid, e)
             })
@@ -1233,6 +1321,9 @@ pub(crate) fn check_tracees(
             Some(TraceStopState::Event { event, .. }) => *event == EVENT_STOP,
             _ => false,
         };
+        if s.stepping && s.stop.is_some() {
+            return Err(format!("{me}: single-stepping but stopped"));
+        }
         if s.listening && !(s.seized && listens_at) {
             return Err(format!(
                 "{me}: listening but not seized at a PTRACE_EVENT_STOP"

@@ -60,6 +60,23 @@ impl Kernel {
         Some(info)
     }
 
+    /// A fault of task `tid` (the host's SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP: a
+    /// single step's among them) is delivered whatever its mask: blocked or ignored, it
+    /// is unblocked and its action set back to the default (Linux's force_sig_info).
+    pub(crate) fn force_signal(&mut self, tid: i32, info: SigInfo) {
+        let sig = info.signo;
+        let t = self.task_mut(tid);
+        let blocked = t.sigmask & bit(sig) != 0;
+        let mut acts = t.sighand.borrow_mut();
+        let act = &mut acts[(sig - 1) as usize];
+        if blocked || act.handler == signal::SIG_IGN {
+            act.handler = signal::SIG_DFL;
+        }
+        drop(acts);
+        t.sigmask &= !bit(sig);
+        t.pending.push(info);
+    }
+
     /// Dequeues a pending signal in `set` (for sigtimedwait and signalfd).
     pub(crate) fn dequeue_in(&mut self, tid: i32, set: SigSet) -> Option<SigInfo> {
         let t = self.tasks.get_mut(&tid)?;
@@ -271,11 +288,13 @@ impl Kernel {
             }
 
             // Fatal or stop: deliver handles it; a stop leaves the call to restart.
-            let t = self.task_mut(tid);
-            t.regs.rip -= 2;
-            t.regs.rax = t.regs.orig_rax;
-            t.state = RunState::Stopped;
-            self.deliver_and_resume(tid);
+            self.task_mut(tid).state = RunState::Stopped;
+            if !self.ptrace_interrupted_exit(tid, true) {
+                let t = self.task_mut(tid);
+                t.regs.rip -= 2;
+                t.regs.rax = t.regs.orig_rax;
+                self.deliver_and_resume(tid);
+            }
             return;
         }
         let nr = self.tasks[&tid].regs.orig_rax;
@@ -285,6 +304,7 @@ impl Kernel {
             self.interrupted(tid, nr);
         }
         let progress = self.tasks[&tid].sys_progress;
+        self.futex_waiters.retain(|w| w.tid != tid);
         let t = self.task_mut(tid);
         t.state = RunState::Stopped;
         t.end_call();
@@ -292,13 +312,18 @@ impl Kernel {
             // A write that moved some bytes returns that count.
             t.regs.rax = progress as u64;
         } else if restart {
+            if self.ptrace_interrupted_exit(tid, true) {
+                return;
+            }
+            let t = self.task_mut(tid);
             t.regs.rip -= 2;
             t.regs.rax = t.regs.orig_rax;
         } else {
             t.regs.rax = (-libc::EINTR) as i64 as u64;
         }
-        self.futex_waiters.retain(|w| w.tid != tid);
-        self.deliver_and_resume(tid);
+        if !self.ptrace_interrupted_exit(tid, false) {
+            self.deliver_and_resume(tid);
+        }
     }
 
     /// Delivers pending signals (running handlers, or default actions), then resumes.

@@ -1378,6 +1378,28 @@ impl Mm {
         })
     }
 
+    /// How many bytes from `addr` (at most `len`) a forced access (`read_forced`,
+    /// `write_forced`: ptrace, /proc/PID/mem) reaches without a gap: any private
+    /// mapping, a shared one only when writable for a write, never pages past a shared
+    /// object's end.
+    pub fn forced_reach(&self, addr: u64, len: usize, write: bool) -> usize {
+        let Some(end) = addr.checked_add(len as u64) else {
+            return 0;
+        };
+        let mut cur = addr;
+        while cur < end {
+            match self.find(cur) {
+                Some((_, v))
+                    if !v.past_end && (!write || !v.shared || v.prot & PROT_WRITE != 0) =>
+                {
+                    cur = v.end.min(end)
+                }
+                _ => break,
+            }
+        }
+        (cur - addr) as usize
+    }
+
     /// Reads guest memory whatever its protection, as ptrace's peeks on Linux
     /// (FOLL_FORCE): EFAULT only for a gap or pages past a shared object's end.
     pub fn read_forced(&self, mf: &MemoryFile, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
@@ -1395,13 +1417,8 @@ impl Mm {
     /// that is not writable (not a copy-on-write one), a gap, or pages past a shared
     /// object's end.
     pub fn write_forced(&mut self, cx: &mut MmCtx, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        let end = addr.checked_add(buf.len() as u64).ok_or(libc::EFAULT)?;
-        let mut cur = addr;
-        while cur < end {
-            match self.find(cur) {
-                Some((_, v)) if !v.shared || v.prot & PROT_WRITE != 0 => cur = v.end.min(end),
-                _ => return Err(libc::EFAULT),
-            }
+        if self.forced_reach(addr, buf.len(), true) < buf.len() {
+            return Err(libc::EFAULT);
         }
         self.own_for_write(cx, addr, buf.len(), 0)?;
         let mut done = 0;
