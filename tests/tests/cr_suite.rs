@@ -55,6 +55,7 @@ const PROGRAMS: &[&str] = &[
     "dontfork",
     "requeue_pi",
     "ptrace",
+    "ptrace_fork",
     "mapobj",
     "ioacct",
     "uts_poll",

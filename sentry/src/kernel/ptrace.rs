@@ -12,10 +12,18 @@
 //! injecting or suppressing the stopped signal. A tracer thread's exit detaches its
 //! tracees (or kills them, PTRACE_O_EXITKILL).
 //!
-//! Not done: PTRACE_LISTEN, the clone/fork/vfork events (a traced process's children are
-//! not traced), PTRACE_EVENT_EXIT of an exit other than the thread's own exit or
-//! exit_group call, and the exit of a traced thread that is not its process's leader (it
-//! is detached, not reported).
+//!
+//! Children are followed as Linux does: with PTRACE_O_TRACEFORK, TRACEVFORK or TRACECLONE
+//! (or CLONE_PTRACE) a tracee's new child is traced by the same tracer with the same
+//! options and stops first (SIGSTOP, or PTRACE_EVENT_STOP when seized), its parent stops
+//! at the event (then at PTRACE_EVENT_VFORK_DONE) with the child's pid as the event
+//! message. A seized tracee at a PTRACE_EVENT_STOP may listen (PTRACE_LISTEN) until SIGCONT
+//! or PTRACE_INTERRUPT; PTRACE_SINGLESTEP runs it with the trap flag.
+//!
+//! Not done: hardware breakpoints, PTRACE_EVENT_SECCOMP (no seccomp filters),
+//! PTRACE_EVENT_EXIT of an exit other than the thread's own exit or exit_group call, and
+//! the exit of a traced thread that is not its process's leader (it is detached, not
+//! reported).
 
 use super::exit::ChildEvent;
 use super::signal::{self, SigInfo};
@@ -1372,6 +1380,25 @@ mod tests {
         assert_eq!(r, Some(0));
     }
 
+    /// A child of `t` traced with PTRACE_TRACEME, in a signal-delivery stop (SIGUSR1).
+    fn stopped_tracee(k: &mut Kernel, t: i32) -> i32 {
+        let c = fork(k, t);
+        assert_eq!(ptrace(k, c, super::TRACEME, 0, 0, 0), Some(0));
+        kill(k, t, c, libc::SIGUSR1);
+        k.deliver_and_resume(c);
+        c
+    }
+
+    /// The kernel's saved state, which a restore saves again with the same tracees.
+    fn saved(k: &mut Kernel, root: &std::path::Path) -> crate::kernel::state::KernelState {
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        let again = crate::state::restore_and_save(root, &st).expect("restore");
+        assert_eq!(again.tracees, st.tracees);
+        st
+    }
+
     /// PTRACE_TRACEME: the parent sees each signal its child is to get as a stop (once),
     /// reads its registers and siginfo, suppresses one signal, and detaching with a
     /// signal delivers that one.
@@ -1560,17 +1587,10 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut k = kernel(root.path());
         let t = k.test_process(0, 0);
-        let c = fork(&mut k, t);
-        assert_eq!(ptrace(&mut k, c, super::TRACEME, 0, 0, 0), Some(0));
-        kill(&mut k, t, c, libc::SIGUSR1);
-        k.deliver_and_resume(c);
-        let st = k
-            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
-            .expect("save");
+        let c = stopped_tracee(&mut k, t);
+        let st = saved(&mut k, root.path());
         assert_eq!(st.tracees.len(), 1);
-        let again = crate::state::restore_and_save(root.path(), &st).expect("restore");
-        assert_eq!(again.tracees, st.tracees);
-        let task = again.tasks.iter().find(|x| x.tid == c).unwrap();
+        let task = st.tasks.iter().find(|x| x.tid == c).unwrap();
         assert_eq!(task.state, crate::kernel::task::RunStateState::TraceStopped);
         // A tracee naming a tracer that does not exist is refused.
         let mut bad = st.clone();
@@ -1582,5 +1602,115 @@ mod tests {
             crate::kernel::validate::validate(&bad).is_err(),
             "stopped, untraced"
         );
+    }
+
+    /// PTRACE_O_TRACEFORK: the new child is traced by its parent's tracer, stopped at its
+    /// SIGSTOP (waited for before its parent's event stop here), and the parent's
+    /// PTRACE_EVENT_FORK tells its pid; both stops survive a save and restore, and bad
+    /// saved tracing (an unknown event, listening while not seized, stepping while
+    /// stopped) is refused.
+    #[test]
+    fn a_traced_fork_attaches_the_child_and_both_stops_are_saved() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let c = stopped_tracee(&mut k, t);
+        assert_eq!(wait(&mut k, t, c, 0).0, Some(c as i64));
+        let opts = (super::O_TRACEFORK | super::O_TRACESYSGOOD) as u64;
+        assert_eq!(ptrace(&mut k, t, super::SETOPTIONS, c, 0, opts), Some(0));
+        assert_eq!(
+            ptrace(&mut k, t, super::SETOPTIONS, c, 0, 0x200),
+            errno(libc::EINVAL)
+        );
+        assert_eq!(ptrace(&mut k, t, super::CONT, c, 0, 0), Some(0));
+        let g = fork(&mut k, c);
+        assert_eq!(k.tracer_pid(g), t, "the child is traced too");
+        assert_eq!(k.task(g).state, RunState::TraceStopped);
+        assert_eq!(
+            k.tracees[&g].options,
+            super::O_TRACEFORK | super::O_TRACESYSGOOD
+        );
+        // The child's stop first, then its parent's event (the call's exit).
+        assert_eq!(
+            wait(&mut k, t, -1, libc::__WALL),
+            (Some(g as i64), (libc::SIGSTOP << 8) | 0x7f)
+        );
+        assert!(k.ptrace_syscall_exit(c));
+        let fork_stop = (libc::SIGTRAP << 8) | 0x7f | (super::EVENT_FORK << 16);
+        assert_eq!(
+            wait(&mut k, t, -1, libc::__WALL),
+            (Some(c as i64), fork_stop)
+        );
+        assert_eq!(
+            ptrace(&mut k, t, super::GETEVENTMSG, c, 0, SCRATCH + 64),
+            Some(0)
+        );
+        assert_eq!(k.get(t, SCRATCH + 64, 8), (g as u64).to_le_bytes());
+        assert_eq!(
+            ptrace(&mut k, t, super::GETEVENTMSG, c, 0, 8),
+            errno(libc::EFAULT)
+        );
+        let st = saved(&mut k, root.path());
+        assert_eq!(st.tracees.len(), 2);
+        let at = |s: &crate::kernel::state::KernelState, tid| {
+            s.tracees.iter().position(|e| e.tid == tid).unwrap()
+        };
+        let (ci, gi) = (at(&st, c), at(&st, g));
+        let mut bad = st.clone();
+        bad.tracees[ci].event = Some(99);
+        assert!(crate::kernel::validate::validate(&bad).is_err(), "event 99");
+        let mut bad = st.clone();
+        bad.tracees[gi].listening = true;
+        assert!(
+            crate::kernel::validate::validate(&bad).is_err(),
+            "listening"
+        );
+        let mut bad = st.clone();
+        bad.tracees[gi].stepping = true;
+        assert!(crate::kernel::validate::validate(&bad).is_err(), "stepping");
+        // Resumed, the child runs untraced once detached; CLONE_UNTRACED makes none.
+        assert_eq!(ptrace(&mut k, t, super::DETACH, g, 0, 0), Some(0));
+        assert_eq!(k.tracer_pid(g), 0);
+        assert_eq!(ptrace(&mut k, t, super::CONT, c, 0, 0), Some(0));
+        let flags = (libc::CLONE_UNTRACED | libc::SIGCHLD) as u64;
+        let h = k.call(c, libc::SYS_clone, [flags, 0, 0, 0, 0, 0]).unwrap() as i32;
+        assert_eq!(k.tracer_pid(h), 0);
+        assert!(!k.ptrace_syscall_exit(c), "no event");
+    }
+
+    /// PTRACE_LISTEN: only a seized tracee at its group stop; then not in a ptrace-stop
+    /// (requests ESRCH, nothing to wait for) until SIGCONT traps it again with SIGTRAP;
+    /// its listening is saved.
+    #[test]
+    fn a_listening_tracee_traps_again_at_sigcont() {
+        let root = tempfile::tempdir().unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let c = fork(&mut k, t);
+        let tracer = k.test_process(0, 0);
+        assert_eq!(ptrace(&mut k, tracer, super::SEIZE, c, 0, 0), Some(0));
+        kill(&mut k, t, c, libc::SIGSTOP);
+        k.deliver_and_resume(c);
+        assert_eq!(wait(&mut k, tracer, c, 0).1, (libc::SIGSTOP << 8) | 0x7f);
+        assert_eq!(
+            ptrace(&mut k, tracer, super::LISTEN, c, 0, 0),
+            errno(libc::EIO),
+            "a signal-delivery stop"
+        );
+        let sigstop = libc::SIGSTOP as u64;
+        assert_eq!(ptrace(&mut k, tracer, super::CONT, c, 0, sigstop), Some(0));
+        let group = (libc::SIGSTOP << 8) | 0x7f | (super::EVENT_STOP << 16);
+        assert_eq!(wait(&mut k, tracer, c, 0).1, group);
+        assert_eq!(ptrace(&mut k, tracer, super::LISTEN, c, 0, 0), Some(0));
+        assert_eq!(
+            ptrace(&mut k, tracer, super::CONT, c, 0, 0),
+            errno(libc::ESRCH)
+        );
+        assert_eq!(wait(&mut k, tracer, c, 0).0, Some(0));
+        assert!(saved(&mut k, root.path()).tracees[0].listening);
+        kill(&mut k, t, c, libc::SIGCONT);
+        let trap = (libc::SIGTRAP << 8) | 0x7f | (super::EVENT_STOP << 16);
+        assert_eq!(wait(&mut k, tracer, c, 0), (Some(c as i64), trap));
+        assert_eq!(ptrace(&mut k, tracer, super::CONT, c, 0, 0), Some(0));
     }
 }

@@ -527,14 +527,17 @@ const LIST: &[Syscall] = &[
     ),
     sys(101, "ptrace").serves(process::ptrace).partial(
         "emulated in the sentry (a guest's tracing never reaches the host's ptrace): TRACEME, \
-         ATTACH, SEIZE, INTERRUPT, CONT, SYSCALL, DETACH and KILL with signal injection; \
-         signal-delivery, group, exec, exit and system call stops (strace of a program works); \
-         PEEK/POKE of text, data and user registers, GETREGS, SETREGS, GETFPREGS, GETREGSET \
-         (NT_PRSTATUS, NT_PRFPREG), SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO; the \
-         tracer's wait and exit as Linux's. Missing: LISTEN, GET_SYSCALL_INFO, the \
-         clone/fork/vfork events (children of a tracee are not traced: strace -f follows no \
-         child), hardware breakpoints; a traced thread other than a leader is not reported \
-         when it exits",
+         ATTACH, SEIZE, INTERRUPT, LISTEN, CONT, SYSCALL, SINGLESTEP, DETACH and KILL with \
+         signal injection; signal-delivery, group, exec, exit, system call and \
+         fork/vfork/clone/vfork-done event stops, the new child traced with its parent's \
+         options (CLONE_PTRACE, CLONE_UNTRACED), so strace -f and gdb of forking programs \
+         work; PEEK/POKE of text, data (forced into read-only private memory, as Linux) and \
+         user registers, GETREGS, SETREGS, GETFPREGS, GETREGSET (NT_PRSTATUS, NT_PRFPREG), \
+         SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO, GET_SYSCALL_INFO; the tracer's wait \
+         and exit as Linux's. Missing: hardware breakpoints (the debug registers read 0 and \
+         only clear), PTRACE_EVENT_SECCOMP (no seccomp filters: TRACESECCOMP is taken and \
+         never stops), SYSEMU; a traced thread other than a leader is not reported when it \
+         exits",
     ),
     sys(102, "getuid").serves(|c| creds::getid(c, libc::SYS_getuid)),
     sys(103, "syslog"),
