@@ -6,6 +6,7 @@
  * per check. */
 #define _GNU_SOURCE
 #include <linux/audit.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -287,6 +288,35 @@ static void clone_events(int flags, long opts) {
     }
 }
 
+static void *thread_body(void *arg) { return arg; }
+
+/* A thread of a tracee (PTRACE_O_TRACECLONE): the clone event, the thread's SIGSTOP, and
+ * its exit reported to the tracer by its tid (waited for while its process runs: once
+ * the process has exited as a whole, Linux reports the process's status). */
+static void thread_events(void) {
+    printf("-- thread\n");
+    child_pid = 0;
+    parent_pid = fork();
+    if (parent_pid == 0) {
+        ptrace(PTRACE_TRACEME, 0, 0, 0);
+        stop_self();
+        pthread_t th;
+        pthread_create(&th, 0, thread_body, 0);
+        pthread_join(th, 0);
+        _exit(9);
+    }
+    wait_show(parent_pid);
+    ptrace(PTRACE_SETOPTIONS, parent_pid, 0, (void *)PTRACE_O_TRACECLONE);
+    ptrace(PTRACE_CONT, parent_pid, 0, 0);
+    wait_show(parent_pid);
+    event_child();
+    wait_show(child_pid);
+    printf("cont thread: %s\n", en(ptrace(PTRACE_CONT, child_pid, 0, 0)));
+    wait_show(child_pid); /* its own exit status: its process still runs */
+    printf("cont parent: %s\n", en(ptrace(PTRACE_CONT, parent_pid, 0, 0)));
+    run_to_end(parent_pid);
+}
+
 /* PTRACE_GET_SYSCALL_INFO at system call entry and exit, at a signal stop, without
  * PTRACE_O_TRACESYSGOOD; the sizes it answers; a short buffer; a bad pointer. */
 static void syscall_info(void) {
@@ -508,6 +538,7 @@ int main(int argc, char **argv) {
     clone_events(SIGCHLD | CLONE_PTRACE, 0);
     clone_events(SIGCHLD | CLONE_PTRACE | CLONE_UNTRACED, 0);
     clone_events(SIGCHLD | CLONE_VFORK | CLONE_VM, PTRACE_O_TRACEVFORK);
+    thread_events();
     syscall_info();
     listen();
     poke_readonly();

@@ -31,6 +31,7 @@ impl Kernel {
         if g.threads.len() == 1 {
             g.exiting.get_or_insert(WaitStatus::Exited(code & 0xff));
         }
+        self.ptrace_thread_exit_code(tid, code);
         self.exit_task(tid, false);
     }
 

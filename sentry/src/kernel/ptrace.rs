@@ -20,10 +20,11 @@
 //! message. A seized tracee at a PTRACE_EVENT_STOP may listen (PTRACE_LISTEN) until SIGCONT
 //! or PTRACE_INTERRUPT; PTRACE_SINGLESTEP runs it with the trap flag.
 //!
-//! Not done: hardware breakpoints, PTRACE_EVENT_SECCOMP (no seccomp filters),
-//! PTRACE_EVENT_EXIT of an exit other than the thread's own exit or exit_group call, and
-//! the exit of a traced thread that is not its process's leader (it is detached, not
-//! reported).
+//! A traced thread other than its process's leader is reported to its tracer when it
+//! exits (by its tid, with its exit status, or its process's once the process has ended).
+//!
+//! Not done: hardware breakpoints, PTRACE_EVENT_SECCOMP (no seccomp filters), and
+//! PTRACE_EVENT_EXIT of an exit other than the thread's own exit or exit_group call.
 
 use super::exit::ChildEvent;
 use super::signal::{self, SigInfo};
@@ -161,6 +162,10 @@ pub(crate) struct Tracee {
     /// Resumed with PTRACE_SINGLESTEP: it runs with the trap flag, which its next stop
     /// (the trap's SIGTRAP, or any other) clears.
     pub stepping: bool,
+    /// A traced thread other than its process's leader has exited with this status, from
+    /// this process: its tracer's wait reports it once (its process's status if the
+    /// process has ended as a whole by then, as Linux's group exit code).
+    pub exited: Option<(WaitStatus, i32)>,
 }
 
 impl Tracee {
@@ -178,6 +183,7 @@ impl Tracee {
             exiting: None,
             listening: false,
             stepping: false,
+            exited: None,
         }
     }
 
@@ -602,12 +608,41 @@ impl Kernel {
             }
         }
         let leader = self.tasks.get(&tid).is_some_and(|t| t.tgid == tid);
+        let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        let group_status = self.tgs.get(&tgid).and_then(|g| g.exiting);
+        let tracer_lives = self
+            .tracees
+            .get(&tid)
+            .is_some_and(|e| self.tasks.contains_key(&e.tracer));
         if let Some(e) = self.tracees.get_mut(&tid) {
+            e.stop = None;
             if leader {
-                e.stop = None;
+                // Its process's exit is reported (as a zombie's).
+                e.exited = None;
             } else {
-                self.tracees.remove(&tid);
+                if tracer_lives {
+                    // Its exit is its tracer's to wait for (the status of its exit call,
+                    // or its process's).
+                    let st = e
+                        .exited
+                        .map(|x| x.0)
+                        .or(group_status)
+                        .unwrap_or(WaitStatus::Exited(0));
+                    e.exited = Some((st, tgid));
+                    let tracer_pid = self.tasks[&e.tracer].tgid;
+                    self.notify(&WaitKey::Child(tracer_pid));
+                } else {
+                    self.tracees.remove(&tid);
+                }
             }
+        }
+    }
+
+    /// Traced task `tid` calls exit with `code`: the status its tracer is told when it is
+    /// not its process's leader.
+    pub(crate) fn ptrace_thread_exit_code(&mut self, tid: i32, code: i32) {
+        if let Some(e) = self.tracees.get_mut(&tid) {
+            e.exited = Some((WaitStatus::Exited(code & 0xff), 0));
         }
     }
 
@@ -678,6 +713,29 @@ impl Kernel {
             .collect();
         let mut selected = false;
         for t in mine {
+            if let Some((own, group)) = self.tracees[&t]
+                .exited
+                .filter(|_| !self.tasks.contains_key(&t))
+            {
+                let st = self
+                    .tgs
+                    .get(&group)
+                    .and_then(|g| g.zombie.or(g.exiting))
+                    .unwrap_or(own);
+                // A traced thread's exit (not its process's): chosen by its tid or any.
+                if pid != -1 && pid != t as i64 {
+                    continue;
+                }
+                selected = true;
+                if options & libc::WEXITED == 0 {
+                    continue;
+                }
+                if !peek {
+                    self.tracees.remove(&t);
+                }
+                let uid = self.tgs[&me].creds.uid;
+                return (true, Some(exit_event(t, st, uid, 0)));
+            }
             let group = self.tasks.get(&t).map_or(t, |x| x.tgid);
             let Some(g) = self.tgs.get(&group) else {
                 self.tracees.remove(&t);
@@ -719,7 +777,6 @@ impl Kernel {
             if options & libc::WEXITED == 0 {
                 continue;
             }
-            let (code, si_status) = exit_code(st);
             let cpu_ns = g.cpu_exited.saturating_add(g.cpu_children);
             let parent = g.ppid;
             if !peek {
@@ -733,17 +790,7 @@ impl Kernel {
                     self.tell_parent_exit(t);
                 }
             }
-            return (
-                true,
-                Some(ChildEvent {
-                    pid: t,
-                    status: st.raw(),
-                    code,
-                    si_status,
-                    uid,
-                    cpu_ns,
-                }),
-            );
+            return (true, Some(exit_event(t, st, uid, cpu_ns)));
         }
         (selected, None)
     }
@@ -1133,6 +1180,19 @@ fn options(data: u64) -> Result<u32, Errno> {
     Ok(data as u32)
 }
 
+/// The wait event of `pid`'s exit with `st`.
+fn exit_event(pid: i32, st: WaitStatus, uid: u32, cpu_ns: u64) -> ChildEvent {
+    let (code, si_status) = exit_code(st);
+    ChildEvent {
+        pid,
+        status: st.raw(),
+        code,
+        si_status,
+        uid,
+        cpu_ns,
+    }
+}
+
 /// waitid's si_code and si_status for an exit status.
 pub(crate) fn exit_code(st: WaitStatus) -> (i32, i32) {
     match st {
@@ -1174,6 +1234,9 @@ pub struct TraceeState {
     pub listening: bool,
     /// PTRACE_SINGLESTEP: runs with the trap flag its next stop clears.
     pub stepping: bool,
+    /// A traced thread (not a leader) gone: its exit's wait status, not yet reported, and
+    /// its process.
+    pub exited: Option<(i32, i32)>,
 }
 
 impl Kernel {
@@ -1194,6 +1257,7 @@ impl Kernel {
                     exiting,
                     listening,
                     stepping,
+                    exited,
                 } = e;
                 TraceeState {
                     tid,
@@ -1218,6 +1282,7 @@ impl Kernel {
                     exiting: *exiting,
                     listening: *listening,
                     stepping: *stepping,
+                    exited: exited.map(|(st, pid)| (st.raw(), pid)),
                 }
             })
             .collect()
@@ -1251,6 +1316,13 @@ impl Kernel {
                     exiting: s.exiting,
                     listening: s.listening,
                     stepping: s.stepping,
+                    exited: s.exited.map(|(raw, pid)| {
+                        let st = match raw & 0x7f {
+                            0 => WaitStatus::Exited(raw >> 8 & 0xff),
+                            sig => WaitStatus::Signaled(sig, raw & 0x80 != 0),
+                        };
+                        (st, pid)
+                    }),
                 };
                 (s.tid, e)
             })
@@ -1291,6 +1363,7 @@ pub(crate) fn check_tracees(
                 }
             }
             None if zombies.contains(&s.tid) && s.stop.is_none() => {}
+            None if s.exited.is_some() && s.stop.is_none() => {}
             None => return Err(format!("{me} is neither a task nor a zombie process")),
         }
         if s.options & !O_MASK != 0 {
@@ -1329,6 +1402,14 @@ pub(crate) fn check_tracees(
             Some(TraceStopState::Event { event, .. }) => *event == EVENT_STOP,
             _ => false,
         };
+        let status_ok = |raw: &i32| {
+            raw & !0xffff == 0 && (raw & 0x7f == 0 || (raw & 0x7f <= 64 && raw & 0xff00 == 0))
+        };
+        if !s.exited.as_ref().is_none_or(|(raw, _)| status_ok(raw))
+            || (s.exited.is_some() && live.contains_key(&s.tid))
+        {
+            return Err(format!("{me}: a bad exit status, or exited but alive"));
+        }
         if s.stepping && s.stop.is_some() {
             return Err(format!("{me}: single-stepping but stopped"));
         }

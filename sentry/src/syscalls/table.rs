@@ -536,8 +536,7 @@ const LIST: &[Syscall] = &[
          SETOPTIONS, GETEVENTMSG, GETSIGINFO, SETSIGINFO, GET_SYSCALL_INFO; the tracer's wait \
          and exit as Linux's. Missing: hardware breakpoints (the debug registers read 0 and \
          only clear), PTRACE_EVENT_SECCOMP (no seccomp filters: TRACESECCOMP is taken and \
-         never stops), SYSEMU; a traced thread other than a leader is not reported when it \
-         exits",
+         never stops), SYSEMU",
     ),
     sys(102, "getuid").serves(|c| creds::getid(c, libc::SYS_getuid)),
     sys(103, "syslog"),
