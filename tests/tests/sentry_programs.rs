@@ -347,7 +347,7 @@ fn strace_follows_forks_as_on_the_host() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        o.status.success() && err.contains("rt_sigreturn(") && !err.contains("strace:"),
+        o.status.success() && err.contains("wait4(") && !err.contains("strace:"),
         "{err}"
     );
 }
