@@ -241,7 +241,8 @@ fn ptrace_following_children_behaves_as_on_the_host() {
 
 /// A run's stdout and stderr with what differs between runs named the same way: pids
 /// (after "[pid", "Process", "si_pid=", "process") by order of appearance, addresses
-/// (0x...) and CPU times (si_utime, si_stime) elided, runs of blanks made one.
+/// (0x...) and CPU times (si_utime, si_stime, with strace's comment on them) elided, runs
+/// of blanks made one.
 fn normalise_trace(out: &str) -> String {
     let mut pids: Vec<String> = Vec::new();
     let mut name = |p: &str| {
@@ -255,7 +256,14 @@ fn normalise_trace(out: &str) -> String {
     for line in out.lines() {
         let mut words: Vec<String> = Vec::new();
         let mut prev = "";
+        // strace's comment after a CPU time it can show (`si_stime=1 /* 0.01 s */}`): gone
+        // with the time (and the brace its word carried, as for `si_stime=0}`).
+        let mut in_comment = false;
         for w in line.split_whitespace() {
+            if in_comment || (w == "/*" && prev.starts_with("si_")) {
+                in_comment = !w.starts_with("*/");
+                continue;
+            }
             let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
             let after_pid = matches!(prev.trim_start_matches('('), "[pid" | "Process" | "process");
             let w2 = if after_pid && digits(w) > 0 {
@@ -596,4 +604,17 @@ fn network_namespaces_behave_as_on_the_host() {
     // a third, refused setns into the first one (owned by the first user namespace) and
     // setns back into the child's: the same lines as natively.
     same_as_on_the_host("netns", &[]);
+}
+
+#[test]
+fn trace_normalising_drops_cpu_times_and_their_comments() {
+    // A child that used CPU time gets strace's comment; one that did not, none: both
+    // read the same once normalised.
+    let busy = "[pid 7] --- SIGCHLD {si_code=CLD_EXITED, si_pid=9, si_utime=0, si_stime=1 /* 0.01 s */} ---";
+    let idle = "[pid 7] --- SIGCHLD {si_code=CLD_EXITED, si_pid=9, si_utime=0, si_stime=0} ---";
+    assert_eq!(normalise_trace(busy), normalise_trace(idle));
+    assert_eq!(
+        normalise_trace(idle),
+        "[pid P1] --- SIGCHLD {si_code=CLD_EXITED, si_pid=P2, si_time si_time ---"
+    );
 }
