@@ -173,13 +173,11 @@ static void fork_event(int seize, int any) {
     close(go[1]);
 }
 
-/* vfork with PTRACE_O_TRACEVFORK and PTRACE_O_TRACEVFORKDONE: the parent's vfork stop,
- * then (its child exec'd) its vfork-done stop. */
-static void vfork_events(void) {
-    printf("-- vfork\n");
-    child_pid = 0;
-    parent_pid = fork();
-    if (parent_pid == 0) {
+/* A child traced with PTRACE_TRACEME that stops itself, then vforks a grandchild that
+ * execs `exit3`; it exits with 10 + the grandchild's status (100 + its signal if killed). */
+static pid_t traced_vforker(void) {
+    pid_t p = fork();
+    if (p == 0) {
         ptrace(PTRACE_TRACEME, 0, 0, 0);
         stop_self();
         pid_t g = vfork();
@@ -189,8 +187,17 @@ static void vfork_events(void) {
         }
         int st = 0;
         waitpid(g, &st, 0);
-        _exit(WIFEXITED(st) ? 10 + WEXITSTATUS(st) : 1);
+        _exit(WIFEXITED(st) ? 10 + WEXITSTATUS(st) : WIFSIGNALED(st) ? 100 + WTERMSIG(st) : 1);
     }
+    return p;
+}
+
+/* vfork with PTRACE_O_TRACEVFORK and PTRACE_O_TRACEVFORKDONE: the parent's vfork stop,
+ * then (its child exec'd) its vfork-done stop. */
+static void vfork_events(void) {
+    printf("-- vfork\n");
+    child_pid = 0;
+    parent_pid = traced_vforker();
     wait_show(parent_pid);
     long opts = PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE;
     printf("setoptions: %s\n", en(ptrace(PTRACE_SETOPTIONS, parent_pid, 0, (void *)opts)));
@@ -218,19 +225,7 @@ static void vfork_events(void) {
 static void vfork_detach(void) {
     printf("-- vfork detach\n");
     child_pid = 0;
-    parent_pid = fork();
-    if (parent_pid == 0) {
-        ptrace(PTRACE_TRACEME, 0, 0, 0);
-        stop_self();
-        pid_t g = vfork();
-        if (g == 0) {
-            execl(self, self, "exit3", (char *)0);
-            _exit(1);
-        }
-        int st = 0;
-        waitpid(g, &st, 0);
-        _exit(WIFEXITED(st) ? 10 + WEXITSTATUS(st) : WIFSIGNALED(st) ? 100 + WTERMSIG(st) : 1);
-    }
+    parent_pid = traced_vforker();
     wait_show(parent_pid);
     long opts = PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE | PTRACE_O_TRACEFORK |
                 PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD;
