@@ -649,6 +649,21 @@ mod namespace_tests {
     use crate::fs::mounts::{GuestMounts, MS_NOEXEC};
     use crate::testing::{kernel, SCRATCH};
 
+    /// Restores `st` into `k` with no memory segments (these tests put what they need
+    /// into guest memory again).
+    fn restore_without_memory(
+        k: &mut crate::kernel::Kernel,
+        st: &crate::kernel::state::KernelState,
+    ) {
+        let stdio = crate::persist::testing::null_stdio();
+        k.restore_state(
+            st,
+            super::Memory::Segments(Box::new(std::iter::empty())),
+            stdio,
+        )
+        .expect("restore");
+    }
+
     /// A user namespace with its maps, a mount namespace, and a tmpfs the guest mounted
     /// there with a file: saved, restored into a fresh kernel, and seen there as before
     /// (the mount by its own namespace only).
@@ -713,14 +728,7 @@ mod namespace_tests {
 
         let mut again = kernel(root.path());
         again.vfs.guest = GuestMounts::new(Some(scratch2.path().to_path_buf()));
-        let stdio = crate::persist::testing::null_stdio();
-        again
-            .restore_state(
-                &st,
-                super::Memory::Segments(Box::new(std::iter::empty())),
-                stdio,
-            )
-            .expect("restore");
+        restore_without_memory(&mut again, &st);
         assert_eq!(again.call(t, libc::SYS_getuid, [0; 6]), Some(0));
         // (The image's memory is not restored here: the paths go in again.)
         let m = again.put_str(t, SCRATCH, "/m");
@@ -832,14 +840,7 @@ mod namespace_tests {
         assert!(err.contains("77 is not saved"), "{err}");
 
         let mut again = kernel(root.path());
-        let stdio = crate::persist::testing::null_stdio();
-        again
-            .restore_state(
-                &st,
-                super::Memory::Segments(Box::new(std::iter::empty())),
-                stdio,
-            )
-            .expect("restore");
+        restore_without_memory(&mut again, &st);
         let net = again.task_net(t);
         assert_eq!((net.ino, net.lo()), (mine, Lo::Up));
         assert!(again.task_net(other).is_initial());
