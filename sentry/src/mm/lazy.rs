@@ -283,7 +283,15 @@ impl Background {
             bg.threads.push(
                 std::thread::Builder::new()
                     .name("memory-loader".into())
-                    .spawn(move || l.load_all(&next))?,
+                    .spawn(move || {
+                        // What the guest touches it loads itself, at once: these threads
+                        // only get ahead of it, and must not slow the restore's own work
+                        // (or the guest) down on a machine with few CPUs.
+                        if let Err(e) = crate::platform::sys::lowest_priority() {
+                            log::debug!("memory loader: cannot lower its priority: {e}");
+                        }
+                        l.load_all(&next)
+                    })?,
             );
         }
         Ok(bg)

@@ -422,6 +422,15 @@ pub(crate) fn populate_write(at: *mut u8, len: usize) -> io::Result<()> {
     populate(at, len, libc::MADV_POPULATE_WRITE)
 }
 
+/// Lowers the calling thread's scheduling priority to the least (nice 19: on Linux
+/// `setpriority(PRIO_PROCESS, 0, ..)` is the calling thread's alone), so that the work it
+/// does yields to every thread of normal priority: the guest's and the sentry's own.
+pub(crate) fn lowest_priority() -> io::Result<()> {
+    // SAFETY: no memory is passed.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    check(r as libc::c_long).map(drop)
+}
+
 /// Maps the `len` bytes of a shared file mapping at `at` in one call, as read faults
 /// would one page at a time (MADV_POPULATE_READ).
 pub(crate) fn populate_read(at: *mut u8, len: usize) -> io::Result<()> {
@@ -558,5 +567,27 @@ unsafe fn unregister_rseq() {
         if r == 0 {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The loader's priority is its thread's alone: the thread that asked is at nice 19,
+    /// the one that started it as it was.
+    #[test]
+    fn lowest_priority_lowers_the_calling_thread_only() {
+        fn nice() -> i32 {
+            // SAFETY: getpriority takes no memory.
+            unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+        }
+        let before = nice();
+        let theirs = std::thread::spawn(|| {
+            super::lowest_priority().unwrap();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(theirs, 19);
+        assert_eq!(nice(), before);
     }
 }

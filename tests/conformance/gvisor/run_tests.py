@@ -3,7 +3,7 @@
 (Debian's package, /usr/bin/runsc) and under ours, and record a status for each
 gtest case. run.sh is the usual way in; this is its runner.
 
-Usage: run_tests.py [--modes host,gvisor,ours,ours-linux] [--timeout 120] [TEST...]
+Usage: run_tests.py [--modes host,gvisor,ours,ours-linux,host-gv] [--timeout 120] [TEST...]
   TESTs default to the chosen list (gen_list.py) that $GVT/build/built.txt has.
 Binaries are copied to $BINDIR (default $GVT/runbin) so a concurrent build never
 relinks a binary under a running test; helpers go beside them (RunfilePath looks
@@ -99,11 +99,14 @@ def run_once(mode, test, args, timeout, logf, attempt):
     binp = os.path.join(BINDIR, test)
     root = os.path.join(GVT, 'roots', f'{mode}-{test}-{attempt}')
     os.makedirs(root, exist_ok=True)
-    if mode == 'host':
+    if mode in ('host', 'host-gv'):
         # private pid/uts/ipc/mount namespaces: the tests kill(-1, SIGWINCH)
         # and sethostname(); sh stays pid 1 so the test is an ordinary process.
         tmp = os.path.join(GVT, 'hosttmp', test); os.makedirs(tmp, exist_ok=True)
-        env = dict(os.environ, **HOST_ENV, TEST_TMPDIR=tmp)
+        # host-gv: the environment ours gets (TEST_ON_GVISOR and the rest of what
+        # gVisor's runner sets), so that both sides run the same test program
+        env = dict(os.environ, **(HOST_ENV if mode == 'host' else SANDBOX_ENV))
+        env['TEST_TMPDIR'] = tmp
         cmd = ['unshare', '--fork', '--pid', '--mount-proc', '--uts', '--ipc',
                'sh', '-c', '"$@"; exit $?', 'sh', binp] + args
         cwd = tmp
