@@ -4,7 +4,8 @@
  * a MAP_PRIVATE mapping sees write() until it writes, msync reaches the file (read back
  * through a fresh descriptor after the mapping is gone), ftruncate down makes the pages
  * past the end SIGBUS (the page holding the end reads zeroes past it, and a system call
- * given them fails with EFAULT), ftruncate up brings zeroed pages back; and the hostile
+ * given them fails with EFAULT, and a private mapping's copies of them go too),
+ * ftruncate up brings zeroed pages back; and the hostile
  * cases: an O_WRONLY fd, PROT_WRITE MAP_SHARED of an O_RDONLY fd, an O_APPEND fd,
  * offsets past the end, unaligned and negative offsets, a huge length. One line per check:
  * the same lines natively and in the sandbox. */
@@ -44,18 +45,48 @@ static const char *mres(void *p) {
     return p == MAP_FAILED ? en(-1) : "ok";
 }
 
+/* Creates `path` afresh with one page for each character of `pages`, filled with it. */
+static int new_file(const char *path, const char *pages) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    char page[PG];
+    for (const char *c = pages; fd >= 0 && *c; c++) {
+        memset(page, *c, PG);
+        write(fd, page, PG);
+    }
+    return fd;
+}
+
+/* A private mapping's copies of pages (written) wholly past a new end of its file go
+ * with the truncation: a touch gets SIGBUS, and the file grown again shows its own
+ * zeroes there; the copy of the page holding the end stays. */
+static void private_copies(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/shmfile-cow.%d", dir, getpid());
+    int fd = new_file(path, "ff");
+    char *pv = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    printf("map private two pages: %s\n", mres(pv));
+    if (pv != MAP_FAILED) {
+        pv[0] = 'x';
+        pv[PG] = 'y';
+        printf("truncate below the second copy: %s\n", en(ftruncate(fd, PG - 10)));
+        printf("copy holding the end: %s value %c\n", touch(pv, 0), pv[0]);
+        printf("copy past the end: %s\n", touch(pv + PG, 0));
+        printf("ftruncate up: %s\n", en(ftruncate(fd, 2 * PG)));
+        printf("page past the old end: %s value %d\n", touch(pv + PG, 0), pv[PG]);
+        munmap(pv, 2 * PG);
+    }
+    close(fd);
+    unlink(path);
+}
+
 static void run(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/shmfile.%d", dir, getpid());
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int fd = new_file(path, "aa");
     if (fd < 0) {
         printf("open %s: %s\n", dir, strerror(errno));
         return;
     }
-    char page[PG];
-    memset(page, 'a', PG);
-    write(fd, page, PG);
-    write(fd, page, PG);
     char *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     printf("map shared: %s\n", mres(m));
     char *pv = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -157,6 +188,7 @@ static void run(const char *dir) {
     close(p[0]);
     close(p[1]);
     unlink(path);
+    private_copies(dir);
 }
 
 int main(int argc, char **argv) {

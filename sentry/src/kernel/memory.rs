@@ -44,8 +44,11 @@ impl Kernel {
                 mf: &self.mf,
                 plat: &mut *self.plat,
             };
-            for e in self.mms.values() {
+            for e in self.mms.values_mut() {
                 for &(off, len) in &moved {
+                    if let Err(err) = e.mm.drop_copies_past_end(&mut cx, off, len) {
+                        log::warn!("dropping private copies of a truncated file's pages: {err}");
+                    }
                     if let Err(err) = e.mm.refresh(&mut cx, off, len) {
                         log::warn!("refreshing a file mapping's protection: {err}");
                     }

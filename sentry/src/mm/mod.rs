@@ -824,21 +824,60 @@ impl Mm {
             let (s, v) = self.find(cur).ok_or(libc::ENOMEM)?;
             let next = v.end;
             if !v.shared && v.file_pages != Some(v.off) {
-                let len = v.end - s;
-                let mut v = self.vmas.remove(&s).expect("found");
-                let fresh = match v.file_pages {
-                    Some(f) => {
-                        cx.mf.settle(f, len).map_err(|_| libc::EFAULT)?;
-                        cx.mf.inc_ref(f, len);
-                        f
-                    }
-                    None => cx.mf.alloc(len).map_err(io_errno)?,
-                };
-                cx.mf.dec_ref(v.off, len);
-                v.off = fresh;
-                self.insert_entry(cx, s, v)?;
+                self.discard_private(cx, s)?;
             }
             cur = next;
+        }
+        Ok(())
+    }
+
+    /// Drops the pages of the private entry at `start` that are its own: it maps its
+    /// file's pages again (a private mapping of a file), or fresh zeroed memory.
+    fn discard_private(&mut self, cx: &mut MmCtx, start: u64) -> Result<(), Errno> {
+        let mut v = self.vmas.remove(&start).expect("an entry starts there");
+        let len = v.end - start;
+        let fresh = match v.file_pages {
+            Some(f) => {
+                cx.mf.settle(f, len).map_err(|_| libc::EFAULT)?;
+                cx.mf.inc_ref(f, len);
+                f
+            }
+            None => cx.mf.alloc(len).map_err(io_errno)?,
+        };
+        cx.mf.dec_ref(v.off, len);
+        v.off = fresh;
+        self.insert_entry(cx, start, v)
+    }
+
+    /// A file whose cached pages are the memory-file bytes `[off, off + len)` changed
+    /// size: the private copies private mappings made of its pages now past its end
+    /// (fenced) are dropped, as Linux's truncate drops them (`unmap_mapping_range` with
+    /// `even_cows`): the mappings map the file's pages again, and a touch gets SIGBUS.
+    pub(crate) fn drop_copies_past_end(
+        &mut self,
+        cx: &mut MmCtx,
+        off: u64,
+        len: u64,
+    ) -> Result<(), Errno> {
+        let end = off + len;
+        let mut copies = Vec::new();
+        for (&s, v) in &self.vmas {
+            let Some(f) = v.file_pages else { continue };
+            let (a, b) = (f.max(off), (f + (v.end - s)).min(end));
+            if v.shared || v.off == f || a >= b {
+                continue;
+            }
+            for (x, y, fenced) in cx.mf.fence_pieces(a, b - a) {
+                if fenced {
+                    copies.push((s + (x - f), s + (y - f)));
+                }
+            }
+        }
+        for (g0, g1) in copies {
+            self.open_range(cx, g0, g1).map_err(|_| libc::EFAULT)?;
+            self.split(cx.mf, g0);
+            self.split(cx.mf, g1);
+            self.discard_private(cx, g0)?;
         }
         Ok(())
     }

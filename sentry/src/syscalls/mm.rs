@@ -412,6 +412,63 @@ mod tests {
         );
     }
 
+    /// Task `t` opens `name` in the root (read-write) and maps `pages` pages of it
+    /// private and writable; returns (fd, address).
+    fn map_private_file(
+        k: &mut crate::kernel::Kernel,
+        t: i32,
+        name: &str,
+        pages: u64,
+    ) -> (u64, u64) {
+        let path = k.put_str(t, SCRATCH, name);
+        let fd = k
+            .call(
+                t,
+                libc::SYS_openat,
+                [libc::AT_FDCWD as u64, path, libc::O_RDWR as u64, 0, 0, 0],
+            )
+            .unwrap();
+        assert!(fd >= 0, "open: {fd}");
+        let priv_file = libc::MAP_PRIVATE as u64;
+        let a = k
+            .call(
+                t,
+                libc::SYS_mmap,
+                [0, pages * 4096, RW, priv_file, fd as u64, 0],
+            )
+            .unwrap();
+        assert!(a > 0, "mmap: {a}");
+        (fd as u64, a as u64)
+    }
+
+    #[test]
+    fn truncation_drops_private_copies_of_pages_past_the_new_end() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("f"), [b'a'; 2 * 4096]).unwrap();
+        let mut k = kernel(root.path());
+        let t = k.test_process(0, 0);
+        let p = 4096u64;
+        let (fd, a) = map_private_file(&mut k, t, "/f", 2);
+        // Both pages written: private copies.
+        k.put(t, a, b"copy0");
+        k.put(t, a + p, b"copy1");
+        // Truncated to one page: the copy of the page past the end goes (a touch gets
+        // SIGBUS, a system call EFAULT), the one below it stays.
+        assert_eq!(k.call(t, libc::SYS_ftruncate, [fd, p, 0, 0, 0, 0]), Some(0));
+        k.page_cache_upkeep(libc::SYS_ftruncate as u64);
+        assert_eq!(k.get(t, a, 5), b"copy0");
+        assert!(k.with_mm(t, |mm, cx| mm.fenced_at(cx.mf, a + p)));
+        assert!(k.read_mem(t, a + p, 1).is_err());
+        // Grown again, the page is the file's: zeroes, not the copy.
+        assert_eq!(
+            k.call(t, libc::SYS_ftruncate, [fd, 2 * p, 0, 0, 0, 0]),
+            Some(0)
+        );
+        k.page_cache_upkeep(libc::SYS_ftruncate as u64);
+        assert!(!k.with_mm(t, |mm, cx| mm.fenced_at(cx.mf, a + p)));
+        assert_eq!(k.get(t, a + p, 5), [0; 5]);
+    }
+
     #[test]
     fn map_32bit_places_below_2_gib() {
         let root = tempfile::tempdir().unwrap();
