@@ -16,6 +16,9 @@ pub(crate) const USER_END: u64 = 1 << 47;
 pub(crate) const FPU_MAX: usize = 16384;
 /// Longest guest path.
 pub(crate) const PATH_MAX: usize = 4096;
+/// Largest credentials identity (`Task::creds_id`) an image may hold: room for those made
+/// after it.
+pub(crate) const CREDS_ID_MAX: u64 = 1 << 62;
 /// Most pending signals per queue (the default RLIMIT_SIGPENDING).
 pub(crate) const SIGQUEUE_MAX: usize = 1 << 16;
 

@@ -26,8 +26,8 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{bad, path_ok, unique, Invalid, FD_MAX};
-use crate::fs::file::{AsyncIo, FdEntry, FdTable, FileImpl, FileRef};
+use crate::checks::{bad, path_ok, unique, Invalid, CREDS_ID_MAX, FD_MAX};
+use crate::fs::file::{AsyncIo, FdEntry, FdTable, FileImpl, FileRef, OpenerState};
 use crate::fs::persist::{
     CheckCtx, FileMeta, KindError, RestoreCtx, SaveCtx, SaveError, SavedFile,
 };
@@ -43,6 +43,8 @@ pub struct FileState {
     pub pos: u64,
     pub path: String,
     pub async_io: AsyncIo,
+    /// The credentials it was opened with (none: not opened by the guest).
+    pub opener: Option<OpenerState>,
 }
 
 impl FileState {
@@ -55,6 +57,7 @@ impl FileState {
             pos,
             path,
             async_io,
+            opener,
         } = self;
         FileMeta {
             id: *id,
@@ -62,6 +65,7 @@ impl FileState {
             pos: *pos,
             path,
             async_io: *async_io,
+            opener: *opener,
         }
     }
 }
@@ -157,6 +161,7 @@ pub(crate) fn save_at<'a>(
         pos,
         path,
         async_io,
+        opener,
     }) = cx.save_next()
     {
         files.push(FileState {
@@ -166,6 +171,7 @@ pub(crate) fn save_at<'a>(
             pos,
             path,
             async_io,
+            opener,
         });
     }
     if let Some(e) = cx.take_error() {
@@ -322,6 +328,10 @@ pub(crate) fn check(
         f.async_io
             .check()
             .map_err(|e| bad(&cx.object, "async_io", e))?;
+        if let Some(o) = f.opener.filter(|o| o.creds_id > CREDS_ID_MAX) {
+            let why = format!("credentials id {} is out of range", o.creds_id);
+            return Err(bad(&cx.object, "opener", why));
+        }
         kinds::check_kind(&cx, &f.kind)?;
     }
     let tables = unique("fd table", fd_tables.iter().map(|t| t.id))?;
@@ -448,6 +458,26 @@ mod tests {
     }
 
     #[test]
+    fn the_credentials_a_file_was_opened_with_are_kept() {
+        let (a, b) = (synth(b"a"), synth(b"b"));
+        let opener = crate::fs::file::Opener {
+            creds_id: 7,
+            userns: crate::creds::UserNsRef::init(),
+        };
+        a.borrow_mut().opener = Some(opener.clone());
+        let (saved, back) = round_trip(&[&table(&[&a, &b])]);
+        let ino = crate::creds::UserNsRef::init().ino();
+        let openers: Vec<_> = saved.files.iter().map(|f| f.opener).collect();
+        let state = OpenerState {
+            creds_id: 7,
+            userns: ino,
+        };
+        assert_eq!(openers, [Some(state), None]);
+        assert_eq!(at(&back[0], 0).borrow().opener, Some(opener));
+        assert_eq!(at(&back[0], 1).borrow().opener, None);
+    }
+
+    #[test]
     fn tables_and_files_are_saved_once_however_shared() {
         let a = synth(b"a");
         let b = synth(b"b");
@@ -474,6 +504,7 @@ mod tests {
             pos: 0,
             path: "x".into(),
             async_io: AsyncIo::default(),
+            opener: None,
         }
     }
 
@@ -527,6 +558,19 @@ mod tests {
         assert_eq!(
             refused(&[pipe(9, 4096, 0)], &[end(1, 9)], &[table]),
             "fd table 4: fd 3 names open file 77, which does not exist"
+        );
+        // An opener's credentials id past those a kernel may make.
+        let mut far = end(1, 9);
+        far.opener = Some(OpenerState {
+            creds_id: CREDS_ID_MAX + 1,
+            userns: crate::creds::UserNsRef::init().ino(),
+        });
+        assert_eq!(
+            refused(&[pipe(9, 4096, 0)], &[far], &[]),
+            format!(
+                "open file 1: opener credentials id {} is out of range",
+                CREDS_ID_MAX + 1
+            )
         );
         let mut nul = end(1, 9);
         nul.path = "a\0b".into();

@@ -1,6 +1,9 @@
 /* Credentials across a checkpoint: real, effective and saved uids and gids all different,
- * supplementary groups, the capability sets that follow from them. */
+ * supplementary groups, the capability sets that follow from them; and the credentials an
+ * open file was opened with: linkat with AT_EMPTY_PATH, without CAP_DAC_READ_SEARCH, links
+ * a file opened with the caller's credentials and not one opened before they changed. */
 #include "cr.h"
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -13,9 +16,16 @@ static void caps(struct __user_cap_data_struct *d) {
 
 int main(void) {
 	start("creds");
+	char before_path[64], mine_path[64];
+	snprintf(before_path, sizeof before_path, "/tmp/creds-before.%d", getpid());
+	snprintf(mine_path, sizeof mine_path, "/tmp/creds-mine.%d", getpid());
+	int before_fd = open(before_path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	gid_t groups[] = {5, 6, 1234};
 	if (setgroups(3, groups) || setresgid(100, 101, 102) || setresuid(1000, 1001, 0))
 		die("set ids");
+	int mine_fd = open(mine_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (before_fd < 0 || mine_fd < 0)
+		die("open");
 	struct __user_cap_data_struct before[2];
 	caps(before);
 	ready();
@@ -36,7 +46,17 @@ int main(void) {
 	      after[0].effective, after[0].permitted, before[0].effective, before[0].permitted);
 	check(before[0].effective == 0 && before[0].permitted != 0, "capabilities at setup: effective %#x permitted %#x",
 	      before[0].effective, before[0].permitted);
+	char link_path[80];
+	snprintf(link_path, sizeof link_path, "%s.link", mine_path);
+	check(linkat(mine_fd, "", AT_FDCWD, link_path, AT_EMPTY_PATH) == 0,
+	      "linkat AT_EMPTY_PATH of a file opened with its credentials: %s", strerror(errno));
+	unlink(link_path);
+	errno = 0;
+	check(linkat(before_fd, "", AT_FDCWD, link_path, AT_EMPTY_PATH) == -1 && errno == ENOENT,
+	      "linkat AT_EMPTY_PATH of a file opened before its ids changed: %s", strerror(errno));
+	unlink(mine_path);
 	/* The saved uid 0 still lets it become root again. */
 	check(setresuid(-1, 0, -1) == 0 && geteuid() == 0, "seteuid(0) with saved uid 0: %s", strerror(errno));
+	unlink(before_path);
 	return finish();
 }

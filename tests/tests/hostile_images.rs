@@ -366,6 +366,7 @@ fn a_read_only_mount_cannot_be_reopened_for_writing() {
         pos: 0,
         path: "/bin/busybox".into(),
         async_io: Default::default(),
+        opener: None,
     });
     st.fd_tables[0].fds.push((100, id, false));
     let img = rt.dir.path().join("img");
@@ -385,6 +386,7 @@ fn with_host_file(st: &mut KernelState, path: &str, kind: HostFileState) {
         pos: 0,
         path: path.into(),
         async_io: Default::default(),
+        opener: None,
     });
     st.fd_tables[0].fds.push((100, id, false));
 }

@@ -338,6 +338,45 @@ pub struct OpenFile {
     /// inotify: the file's inode, directory and name (files on host mounts); its drop is
     /// the description's last close. Not saved: found again from the path at restore.
     pub(crate) watch: Option<crate::fs::inotify::Node>,
+    /// The credentials it was opened with (Linux's `f_cred`); none for a file the guest
+    /// did not open (the container's stdio, opened by the runtime).
+    pub(crate) opener: Option<Opener>,
+}
+
+/// The credentials an open file was opened with, as far as calls ask about them: their
+/// identity (`Task::creds_id`: the same only while the opener's credentials are not
+/// changed) and their user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Opener {
+    pub creds_id: u64,
+    pub userns: crate::creds::UserNsRef,
+}
+
+/// An [`Opener`] as saved: the namespace by its inode number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpenerState {
+    pub creds_id: u64,
+    /// The inode number of the user namespace (`UserNsState::ino`).
+    pub userns: u64,
+}
+
+impl OpenerState {
+    pub(crate) fn save(o: &Opener) -> OpenerState {
+        let Opener { creds_id, userns } = o;
+        OpenerState {
+            creds_id: *creds_id,
+            userns: userns.ino(),
+        }
+    }
+
+    /// The opener, in the initial user namespace: the kernel's restore puts it in its own
+    /// (`userns`) once it has made the namespaces.
+    pub(crate) fn restore(&self) -> Opener {
+        Opener {
+            creds_id: self.creds_id,
+            userns: crate::creds::UserNsRef::init(),
+        }
+    }
 }
 
 pub(crate) type FileRef = Rc<RefCell<OpenFile>>;
@@ -401,6 +440,7 @@ impl OpenFile {
             imp,
             async_io: AsyncIo::default(),
             watch: None,
+            opener: None,
         }))
     }
 

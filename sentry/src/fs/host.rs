@@ -903,6 +903,7 @@ mod tests {
                 pos: 0,
                 path: "/g".into(),
                 async_io: Default::default(),
+                opener: None,
             };
             check(&[], &[f], &[]).unwrap_err().to_string()
         };
@@ -987,6 +988,7 @@ mod tests {
                 pos: 0,
                 path: "/g".into(),
                 async_io: Default::default(),
+                opener: None,
             },
             FileState {
                 id: 2,
@@ -995,6 +997,7 @@ mod tests {
                 pos: 0,
                 path: "/g".into(),
                 async_io: Default::default(),
+                opener: None,
             },
         ];
         check(&[], &files, &[]).unwrap();

@@ -926,6 +926,7 @@ mod tests {
             pos: 0,
             path: "anon_inode:inotify",
             async_io: Default::default(),
+            opener: None,
         };
         let (files, shared) = (Default::default(), Default::default());
         let cx = CheckCtx::new(meta, &files, &shared);

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::checks::{bad, Invalid};
-use crate::fs::file::{AsyncIo, FileImpl, FileRef, OpenFile};
+use crate::fs::file::{AsyncIo, FileImpl, FileRef, OpenFile, OpenerState};
 use crate::fs::Vfs;
 
 /// The saved form of one kind of open file, beside the kind (Firecracker's `Persist`).
@@ -153,6 +153,8 @@ pub struct FileMeta<'a> {
     pub path: &'a str,
     /// Signal-driven I/O settings.
     pub async_io: AsyncIo,
+    /// The credentials it was opened with.
+    pub opener: Option<OpenerState>,
 }
 
 impl FileMeta<'_> {
@@ -164,6 +166,7 @@ impl FileMeta<'_> {
             pos,
             path,
             async_io,
+            opener,
         } = self;
         Rc::new(RefCell::new(OpenFile {
             flags,
@@ -172,6 +175,7 @@ impl FileMeta<'_> {
             imp,
             async_io,
             watch: None, // bound again by the walk that restores the files
+            opener: opener.as_ref().map(OpenerState::restore),
         }))
     }
 }
@@ -185,6 +189,7 @@ pub struct SavedFile {
     pub pos: u64,
     pub path: String,
     pub async_io: AsyncIo,
+    pub opener: Option<OpenerState>,
 }
 
 /// What the kinds' `save` may use: ids for open files they refer to, the shared table,
@@ -343,6 +348,7 @@ impl<'a> SaveCtx<'a> {
             imp: _, // saved just above
             async_io,
             watch: _, // found again from the path at restore
+            opener,
         } = &*fb;
         Some(SavedFile {
             id,
@@ -351,6 +357,7 @@ impl<'a> SaveCtx<'a> {
             pos: *pos,
             path: path.clone(),
             async_io: *async_io,
+            opener: opener.as_ref().map(OpenerState::save),
         })
     }
 

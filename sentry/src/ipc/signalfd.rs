@@ -114,6 +114,7 @@ mod tests {
             pos: 0,
             path: "anon_inode:[signalfd]",
             async_io: Default::default(),
+            opener: None,
         };
         let files = Default::default();
         let shared = Default::default();

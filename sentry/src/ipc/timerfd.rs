@@ -324,6 +324,7 @@ mod tests {
             pos: 0,
             path: "anon_inode:[timerfd]",
             async_io: Default::default(),
+            opener: None,
         };
         let r = TimerFd::restore(&mut rcx, &meta, &s).unwrap();
         assert_eq!(r.ticks, 3);

@@ -298,8 +298,12 @@ impl Kernel {
         // set-group-ID) is not dumpable (Linux's suid_dumpable 0).
         g.prctl.not_dumpable = creds.euid != creds.uid || creds.egid != creds.gid;
         g.creds = creds.clone();
-        // The thread that called execve leads the process now.
-        self.task_mut(tid).creds = creds;
+        // The thread that called execve leads the process now, with new credentials (Linux
+        // prepares the program's always).
+        let creds_id = self.new_creds_id();
+        let t = self.task_mut(tid);
+        t.creds = creds;
+        t.creds_id = creds_id;
         if let Some(p) = vfork_parent {
             self.release_vfork(p);
         }

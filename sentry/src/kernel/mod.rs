@@ -93,6 +93,8 @@ pub(crate) struct Kernel {
     /// Not saved: a held child is Stopped, and restore resumes stopped tasks.
     held: BTreeMap<i32, hold::Held>,
     next_obj: u64,
+    /// The last credentials identity given (`Task::creds_id`).
+    next_creds: u64,
     /// The init's exit status, once it has exited.
     init_status: Option<WaitStatus>,
     /// A checkpoint without --leave-running ended the sandbox: its processes live on in
@@ -217,6 +219,7 @@ impl Kernel {
             ready: VecDeque::new(),
             held: BTreeMap::new(),
             next_obj: 1,
+            next_creds: 0,
             init_status: None,
             ended_by_checkpoint: false,
             logged: HashSet::new(),
@@ -243,6 +246,12 @@ impl Kernel {
             bad_segment_after_start: None,
             tracees: BTreeMap::new(),
         })
+    }
+
+    /// A new credentials identity (`Task::creds_id`).
+    pub(crate) fn new_creds_id(&mut self) -> u64 {
+        self.next_creds += 1;
+        self.next_creds
     }
 
     pub(crate) fn new_obj_id(&mut self) -> u64 {

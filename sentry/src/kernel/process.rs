@@ -129,6 +129,7 @@ impl Kernel {
             }
         };
         let new_tid = set_tid.unwrap_or_else(|| self.alloc_pid());
+        let fresh_creds = self.new_creds_id();
         let parent = &self.tasks[&tid];
         let mut regs = parent.regs;
         let host_regs = self.plat.get_regs(host).unwrap_or(regs);
@@ -213,6 +214,13 @@ impl Kernel {
             comm: parent.comm.clone(),
             cpu_base: 0,
             sched: parent.sched.forked(),
+            // A thread shares its creator's credentials; a process gets a copy of its
+            // own (Linux's copy_creds).
+            creds_id: if flags & libc::CLONE_THREAD != 0 && child_creds.is_none() {
+                parent.creds_id
+            } else {
+                fresh_creds
+            },
             creds: child_creds.unwrap_or_else(|| parent.creds.clone()),
             io: Default::default(),
         };

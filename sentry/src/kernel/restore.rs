@@ -441,6 +441,21 @@ impl Kernel {
             )
         })?;
         self.next_obj = self.next_obj.max(files.max_object_id + 1);
+        // Each file's opener in its user namespace; new credentials identities after every
+        // saved one (validated: in range).
+        for f in &st.files {
+            if let (Some(o), Some(file)) = (f.opener, files.files.get(&f.id)) {
+                if let Some(opener) = file.borrow_mut().opener.as_mut() {
+                    opener.userns = userns(o.userns);
+                }
+            }
+        }
+        self.next_creds = st
+            .tasks
+            .iter()
+            .map(|t| t.creds_id)
+            .chain(st.files.iter().filter_map(|f| f.opener.map(|o| o.creds_id)))
+            .fold(self.next_creds, u64::max);
         self.watch_restored_async(files.files.values());
         // File locks, on the restored files (keyed by what they are now).
         for l in &st.locks {
@@ -662,6 +677,69 @@ mod namespace_tests {
             stdio,
         )
         .expect("restore");
+    }
+
+    /// The credentials an open file was opened with keep their identity through a
+    /// restore: its opener, without CAP_DAC_READ_SEARCH, links it with AT_EMPTY_PATH
+    /// before and after, a process forked after the restore has credentials of its own;
+    /// an opener in a user namespace the image lacks, or an identity out of range, is
+    /// refused.
+    #[test]
+    fn open_files_keep_the_credentials_they_were_opened_with() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("pub");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("f"), "x").unwrap();
+        for (p, mode) in [(&dir, 0o777), (&dir.join("f"), 0o666)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let mut k = kernel(root.path());
+        let t = k.test_process(1000, 1000);
+        let at = libc::AT_FDCWD as u64;
+        let f = k.put_str(t, SCRATCH, "/pub/f");
+        let fd = k.call(t, libc::SYS_openat, [at, f, 0, 0, 0, 0]).unwrap() as u64;
+        let link = |k: &mut crate::kernel::Kernel, tid: i32, name: &str| {
+            let empty = k.put_str(tid, SCRATCH, "");
+            let n = k.put_str(tid, SCRATCH + 64, name);
+            let flags = libc::AT_EMPTY_PATH as u64;
+            k.call(tid, libc::SYS_linkat, [fd, empty, at, n, flags, 0])
+        };
+        assert_eq!(link(&mut k, t, "/pub/before"), Some(0));
+        let st = k
+            .save_state(crate::control::DEFAULT_GHOST_LIMIT)
+            .expect("save");
+        crate::kernel::validate::validate(&st).unwrap();
+        let mut again = kernel(root.path());
+        restore_without_memory(&mut again, &st);
+        assert_eq!(link(&mut again, t, "/pub/after"), Some(0));
+        let sigchld = libc::SIGCHLD as u64;
+        let child = again.call(t, libc::SYS_clone, [sigchld, 0, 0, 0, 0, 0]);
+        let child = child.unwrap() as i32;
+        assert_eq!(
+            link(&mut again, child, "/pub/child"),
+            Some(-(libc::ENOENT as i64))
+        );
+        // Hostile: a namespace the image does not have, an identity out of range.
+        let mut bad = st.clone();
+        for f in &mut bad.files {
+            if let Some(o) = f.opener.as_mut() {
+                o.userns = 77;
+            }
+        }
+        let err = crate::kernel::validate::validate(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("opener") && err.contains("77 is not saved"),
+            "{err}"
+        );
+        let mut bad = st.clone();
+        bad.tasks[0].creds_id = crate::checks::CREDS_ID_MAX + 1;
+        let err = crate::kernel::validate::validate(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credentials id"), "{err}");
     }
 
     /// A user namespace with its maps, a mount namespace, and a tmpfs the guest mounted

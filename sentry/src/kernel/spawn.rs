@@ -175,6 +175,7 @@ impl Kernel {
             cpu_base: 0,
             sched: Sched::initial(online_cpus(), host_nice()),
             creds: creds.clone(),
+            creds_id: self.new_creds_id(),
             io: Default::default(),
         };
         self.host2tid.insert(host_tid, pid);

@@ -39,7 +39,7 @@ pub use crate::wait::{FutexKeyState, WaitKeyState};
 /// shape of a saved type changes the bytes of an image: bump this, check in a golden state
 /// for the new version (sentry/tests/golden_state.rs says how), and note it in
 /// docs/statefile.md.
-pub const STATE_SCHEMA: u32 = 33;
+pub const STATE_SCHEMA: u32 = 34;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KernelState {

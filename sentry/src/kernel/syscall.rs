@@ -9,11 +9,11 @@ use super::signal::{SigAction, SigInfo, SigSet, UNBLOCKABLE};
 use super::task::{Park, Task, ThreadGroup, WaitKey};
 use super::time::{ts_to_ns, Clocks};
 use super::Kernel;
-use crate::creds::{Creds, Inode};
+use crate::creds::{Creds, Inode, CAP_DAC_READ_SEARCH};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::fs::file::{FdTable, FileRef, IoErr};
+use crate::fs::file::{FdTable, FileRef, IoErr, Opener};
 use crate::fs::{Resolved, Vfs};
 use crate::mm::{Errno, Mm, MmCtx};
 use crate::platform::Regs;
@@ -76,6 +76,8 @@ pub(crate) struct SysCtx<'k> {
     args: [u64; 6],
     /// The call changed the task's credentials (`creds_mut`).
     creds_written: bool,
+    /// The call commits new credentials if it succeeds (`commit_creds`).
+    creds_committed: bool,
 }
 
 impl Kernel {
@@ -85,7 +87,14 @@ impl Kernel {
         let table = self.table;
         let mut c = SysCtx::new(self, tid, args);
         let r = table.dispatch(&mut c, nr);
-        if c.creds_written {
+        let (written, committed) = (c.creds_written, c.creds_committed);
+        if committed && matches!(r, Sys::Ret(v) if v >= 0) {
+            let id = self.new_creds_id();
+            if let Some(t) = self.tasks.get_mut(&tid) {
+                t.creds_id = id;
+            }
+        }
+        if written {
             self.creds_changed(tid);
         }
         self.send_tty_signals();
@@ -114,6 +123,7 @@ impl<'k> SysCtx<'k> {
             tid,
             args,
             creds_written: false,
+            creds_committed: false,
         }
     }
 
@@ -419,6 +429,35 @@ impl SysCtx<'_> {
     pub(crate) fn creds_mut(&mut self) -> &mut Creds {
         self.creds_written = true;
         &mut self.task_mut().creds
+    }
+
+    /// Its credentials, to change as a call that commits new ones does (Linux's
+    /// commit_creds, even of the same values): when the call succeeds they get a new
+    /// identity (`Task::creds_id`).
+    pub(crate) fn commit_creds(&mut self) -> &mut Creds {
+        self.creds_committed = true;
+        self.creds_mut()
+    }
+
+    /// The credentials a description it opens is opened with.
+    fn opener(&self) -> Opener {
+        Opener {
+            creds_id: self.task().creds_id,
+            userns: self.creds().userns.clone(),
+        }
+    }
+
+    /// Whether it may start a lookup at `f` for linkat with AT_EMPTY_PATH (Linux 6.10's
+    /// LOOKUP_LINKAT_EMPTY): `f` was opened with its very credentials, or it has
+    /// CAP_DAC_READ_SEARCH in the user namespace of those (the initial one for a file
+    /// the guest did not open).
+    pub(crate) fn may_link_from(&self, f: &FileRef) -> bool {
+        let opener = f.borrow().opener.clone();
+        match opener {
+            Some(o) if o.creds_id == self.task().creds_id => true,
+            Some(o) => self.creds().capable_in(&o.userns, CAP_DAC_READ_SEARCH),
+            None => self.creds().has_init(CAP_DAC_READ_SEARCH),
+        }
     }
 
     /// Its ITIMER_REAL: (next expiry on the monotonic clock, interval), in ns.
@@ -739,8 +778,21 @@ impl SysCtx<'_> {
         &self.task().files
     }
 
-    /// Puts `file` in the fd table at the lowest free fd; returns the fd.
+    /// Puts `file`, a description the call opened, in the fd table at the lowest free fd;
+    /// returns the fd. It remembers the credentials it was opened with.
     pub(crate) fn install(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
+        self.opened(&file);
+        self.install_again(file, cloexec)
+    }
+
+    /// `file`, a description the call opened, is opened with the caller's credentials.
+    pub(crate) fn opened(&self, file: &FileRef) {
+        file.borrow_mut().opener = Some(self.opener());
+    }
+
+    /// Puts `file`, a description opened before (dup, SCM_RIGHTS), in the fd table at the
+    /// lowest free fd; returns the fd.
+    pub(crate) fn install_again(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
         self.task().files.borrow_mut().add(file, cloexec, 0)
     }
 
@@ -1211,7 +1263,7 @@ impl SysCtx<'_> {
     pub(crate) fn unshare(&mut self, flags: i32, creds: Option<crate::creds::Creds>) {
         use std::{cell::RefCell, rc::Rc};
         if let Some(creds) = creds {
-            *self.creds_mut() = creds;
+            *self.commit_creds() = creds;
         }
         if flags & libc::CLONE_NEWNS != 0 {
             let tid = self.tid;

@@ -95,6 +95,11 @@ pub(crate) struct Task {
     /// calling thread's; glibc's wrappers make every thread call it). Its process's
     /// `creds` are its leader's (what others see of the process).
     pub creds: crate::creds::Creds,
+    /// The identity of its credentials, as Linux's `struct cred` has one (its address):
+    /// a thread shares its creator's; a fork, an execve and a call that commits new
+    /// credentials (`SysCtx::commit_creds`) give a new one. An open file remembers the
+    /// one it was opened with ([`Opener`](crate::fs::file::Opener)).
+    pub creds_id: u64,
     /// Its I/O accounting (/proc/PID/task/TID/io).
     pub io: IoAcct,
 }
@@ -418,6 +423,8 @@ pub struct TaskState {
     pub sched: Sched,
     /// The thread's own credentials.
     pub creds: CredsState,
+    /// Their identity (`Task::creds_id`).
+    pub creds_id: u64,
     /// Its I/O accounting.
     pub io: IoAcct,
     /// Its mount namespace's inode number.
@@ -489,6 +496,7 @@ impl Task {
             cpu_base: _, // saved as the whole of what it used (`cpu_ns`)
             sched,
             creds,
+            creds_id,
             io,
         } = self;
         TaskState {
@@ -514,6 +522,7 @@ impl Task {
             cpu_ns,
             sched: *sched,
             creds: CredsState::save(creds),
+            creds_id: *creds_id,
             io: *io,
             mnt: *mnt,
             net: net.ino,
@@ -553,6 +562,7 @@ impl Task {
             cpu_base: s.cpu_ns,
             sched: s.sched,
             creds: s.creds.restore(),
+            creds_id: s.creds_id,
             io: s.io,
         }
     }

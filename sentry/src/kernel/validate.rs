@@ -137,7 +137,11 @@ fn check_user_namespaces(st: &KernelState) -> Result<(), Invalid> {
             st.net_namespaces
                 .iter()
                 .map(|n| (format!("network namespace {}", n.ino), n.owner)),
-        );
+        )
+        .chain(st.files.iter().filter_map(|f| {
+            f.opener
+                .map(|o| (format!("open file {} opener", f.id), o.userns))
+        }));
     for (obj, ino) in named {
         if !known(ino) {
             return Err(bad(obj, "user namespace", format!("{ino} is not saved")));
@@ -371,6 +375,10 @@ fn check_processes(
         }
         if t.creds.groups.len() > 65536 {
             return Err(bad(&obj, "supplementary groups", "are too many"));
+        }
+        if t.creds_id > crate::checks::CREDS_ID_MAX {
+            let why = format!("{} is out of range", t.creds_id);
+            return Err(bad(&obj, "credentials id", why));
         }
         let r = &t.regs;
         user_addr(&obj, "rip", r[16], USER_END)?;

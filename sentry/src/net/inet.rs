@@ -2238,6 +2238,7 @@ mod tests {
             pos: 0,
             path: "socket:[5]".into(),
             async_io: Default::default(),
+            opener: None,
         }];
         (shared, files)
     }

@@ -690,6 +690,7 @@ mod tests {
             pos: 0,
             path: "socket:[9]".into(),
             async_io: Default::default(),
+            opener: None,
         }]
     }
 

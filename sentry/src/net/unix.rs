@@ -1484,6 +1484,7 @@ mod tests {
             pos: 0,
             path: "socket:[5]".into(),
             async_io: Default::default(),
+            opener: None,
         }];
         (shared, files)
     }

@@ -58,20 +58,25 @@ pub(super) fn setid(c: &mut SysCtx, nr: i64) -> Sys {
     };
     let k: [Result<Option<u32>, i32>; 3] =
         std::array::from_fn(|i| if i < used { kid(a[i]) } else { Ok(None) });
-    let ids = c.creds_mut();
     if nr == libc::SYS_setfsuid || nr == libc::SYS_setfsgid {
         let f = k[0].ok().flatten().unwrap_or(u32::MAX);
-        let old = if nr == libc::SYS_setfsuid {
-            ids.setfsuid(f)
+        let ids = c.creds_mut();
+        let (old, new) = if nr == libc::SYS_setfsuid {
+            (ids.setfsuid(f), ids.fsuid)
         } else {
-            ids.setfsgid(f)
+            (ids.setfsgid(f), ids.fsgid)
         };
+        // Linux commits new credentials only when the id changes.
+        if new != old {
+            c.commit_creds();
+        }
         return Sys::Ret(ns.shown(which, old) as i64);
     }
     let [k0, k1, k2] = match k {
         [Ok(x), Ok(y), Ok(z)] => [x, y, z],
         _ => return err(libc::EINVAL),
     };
+    let ids = c.commit_creds();
     let r = match nr {
         libc::SYS_setuid => k0.map_or(Err(libc::EINVAL), |u| ids.setuid(u)),
         libc::SYS_setgid => k0.map_or(Err(libc::EINVAL), |g| ids.setgid(g)),
@@ -132,7 +137,7 @@ pub(super) fn setgroups(c: &mut SysCtx) -> Sys {
         .chunks(4)
         .map(|c| ns.kernel_of(IdMap::Gid, u32::from_le_bytes(c.try_into().expect("4"))))
         .collect();
-    c.creds_mut().groups = tryk!(groups.ok_or(libc::EINVAL));
+    c.commit_creds().groups = tryk!(groups.ok_or(libc::EINVAL));
     Sys::Ret(0)
 }
 
@@ -213,7 +218,7 @@ pub(super) fn capset(c: &mut SysCtx) -> Sys {
     }
     let [effective, permitted, inheritable] = sets;
     ret(c
-        .creds_mut()
+        .commit_creds()
         .capset(effective, permitted, inheritable)
         .map(|_| 0))
 }
@@ -221,7 +226,18 @@ pub(super) fn capset(c: &mut SysCtx) -> Sys {
 /// The credential requests of prctl; `None` when `option` is not one of them.
 pub(super) fn prctl_creds(c: &mut SysCtx, option: i32) -> Option<Sys> {
     let a = c.args();
-    let ids = c.creds_mut();
+    // The requests that set credentials commit new ones (no_new_privs is a flag of the
+    // task on Linux, not of its credentials).
+    let sets = match option {
+        libc::PR_SET_KEEPCAPS | libc::PR_CAPBSET_DROP => true,
+        libc::PR_CAP_AMBIENT => a[1] as i32 != libc::PR_CAP_AMBIENT_IS_SET,
+        _ => false,
+    };
+    let ids = if sets {
+        c.commit_creds()
+    } else {
+        c.creds_mut()
+    };
     let cap_ok = |n: u64| n <= CAP_LAST as u64;
     Some(match option {
         libc::PR_GET_KEEPCAPS => Sys::Ret(ids.keep_caps as i64),

@@ -700,7 +700,7 @@ pub(super) fn lseek(c: &mut SysCtx) -> Sys {
 
 pub(super) fn dup(c: &mut SysCtx) -> Sys {
     let f = tryk!(c.file(c.arg(0)));
-    ret(c.install(f, false).map(|fd| fd as i64))
+    ret(c.install_again(f, false).map(|fd| fd as i64))
 }
 
 /// dup3, and dup2 when `dup2`.
@@ -945,9 +945,9 @@ fn open_peer(c: &mut SysCtx, f: &FileRef, flags: i32) -> Sys {
         flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | crate::kernel::O_LARGEFILE,
         path,
     );
-    let fds = c.fds().clone();
-    let r = fds.borrow_mut().add(file, flags & libc::O_CLOEXEC != 0, 0);
-    ret(r.map(|fd| fd as i64))
+    ret(c
+        .install(file, flags & libc::O_CLOEXEC != 0)
+        .map(|fd| fd as i64))
 }
 
 /// pipe2, and pipe with no flags.
@@ -973,6 +973,8 @@ pub(super) fn install_pair(
     cloexec: bool,
     addr: u64,
 ) -> Sys {
+    c.opened(&a);
+    c.opened(&b);
     let files = c.fds().clone();
     let added = {
         let mut table = files.borrow_mut();

@@ -298,6 +298,15 @@ pub(super) fn linkat(c: &mut SysCtx, od: u64, op: u64, nd: u64, np: u64, flags: 
     let mut op = tryk!(c.read_path(op));
     let np = tryk!(c.read_path(np));
     let mut follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
+    // With AT_EMPTY_PATH, a lookup from a dirfd (a relative path) needs the file opened
+    // with the caller's very credentials, or CAP_DAC_READ_SEARCH over those (Linux 6.10):
+    // ENOENT, as if there were no such file.
+    if flags & libc::AT_EMPTY_PATH != 0 && od as i32 != libc::AT_FDCWD && !op.starts_with(b"/") {
+        let f = tryk!(c.file(od));
+        if !c.may_link_from(&f) {
+            return err(libc::ENOENT);
+        }
+    }
     if op.is_empty() && flags & libc::AT_EMPTY_PATH != 0 && od as i32 != libc::AT_FDCWD {
         // The file dirfd names, reached as its /proc/self/fd link leads (a file no path
         // reaches any more cannot be linked back: ENOENT).
@@ -755,6 +764,62 @@ mod tests {
 
     fn root_can_chown() -> bool {
         nix::unistd::geteuid().is_root()
+    }
+
+    #[test]
+    fn linkat_at_empty_path_needs_the_opener_s_credentials_or_cap_dac_read_search() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("f"), "x").unwrap();
+        let mut k = kernel(d.path());
+        let t = k.test_process(0, 0);
+        let at = libc::AT_FDCWD as u64;
+        let empty = libc::AT_EMPTY_PATH as u64;
+        let link = |k: &mut Kernel, t: i32, fd: u64, from: &str, name: &str| {
+            let f = k.put_str(t, SCRATCH + 256, from);
+            let n = k.put_str(t, SCRATCH + 512, name);
+            k.call(t, libc::SYS_linkat, [fd, f, at, n, empty, 0])
+        };
+        // CAP_DAC_READ_SEARCH in the effective set or not, every capability permitted: a
+        // change of the credentials either way.
+        let dac_read_search = |k: &mut Kernel, on: bool| {
+            let lo = if on { u32::MAX } else { !(1 << 2) };
+            k.put(t, SCRATCH, &0x2008_0522u32.to_le_bytes());
+            k.put(t, SCRATCH + 4, &0u32.to_le_bytes());
+            let d: Vec<u8> = [lo, u32::MAX, 0, 0x1ff, 0x1ff, 0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            k.put(t, SCRATCH + 16, &d);
+            let r = k.call(t, libc::SYS_capset, [SCRATCH, SCRATCH + 16, 0, 0, 0, 0]);
+            assert_eq!(r, Some(0));
+        };
+        let enoent = Some(-(libc::ENOENT as i64));
+        // Opened with the caller's credentials: linked without the capability.
+        dac_read_search(&mut k, false);
+        let fd = open(&mut k, t, "/f", libc::O_RDONLY) as u64;
+        assert_eq!(link(&mut k, t, fd, "", "same"), Some(0));
+        // Reading credentials changes nothing; setting them (even as they were) does.
+        let keepcaps = [libc::PR_GET_KEEPCAPS as u64, 0, 0, 0, 0, 0];
+        assert_eq!(k.call(t, libc::SYS_prctl, keepcaps), Some(0));
+        assert_eq!(link(&mut k, t, fd, "", "after_get"), Some(0));
+        dac_read_search(&mut k, false);
+        assert_eq!(link(&mut k, t, fd, "", "changed"), enoent);
+        // With the capability, any file; from the cwd, no check.
+        dac_read_search(&mut k, true);
+        assert_eq!(link(&mut k, t, fd, "", "with_cap"), Some(0));
+        dac_read_search(&mut k, false);
+        assert_eq!(link(&mut k, t, at, "f", "from_cwd"), Some(0));
+        // A thread shares its creator's credentials; a forked child has its own.
+        let fd = open(&mut k, t, "/f", libc::O_RDONLY) as u64;
+        let thread = k.test_thread(t);
+        assert_eq!(link(&mut k, thread, fd, "", "thread"), Some(0));
+        let child = k.call(t, libc::SYS_clone, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]);
+        let child = child.unwrap() as i32;
+        assert_eq!(link(&mut k, child, fd, "", "child"), enoent);
+        for name in ["same", "after_get", "with_cap", "from_cwd", "thread"] {
+            assert!(d.path().join(name).exists(), "{name}");
+        }
+        assert!(!d.path().join("changed").exists() && !d.path().join("child").exists());
     }
 
     #[test]

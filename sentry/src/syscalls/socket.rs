@@ -660,7 +660,7 @@ fn write_control(
         let fit = room.saturating_sub(CMSG_HDR) / 4;
         let mut fds = Vec::new();
         for f in rights.iter().take(fit) {
-            match c.install(f.clone(), cloexec) {
+            match c.install_again(f.clone(), cloexec) {
                 Ok(fd) => fds.push(fd),
                 Err(_) => break,
             }
