@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::signal::SigInfo;
+use super::task::RunState;
 use super::Kernel;
 use crate::mm::Errno;
 
@@ -141,11 +142,25 @@ impl Kernel {
     /// hard limit (in seconds) gets SIGKILL; one that reached its soft limit gets SIGXCPU,
     /// and its soft limit grows by a second (so SIGXCPU comes again each further second,
     /// and getrlimit shows the new soft limit, as on Linux).
+    ///
+    /// Linux checks the process the tick interrupts: one whose threads all sleep is not
+    /// checked until one of them runs again, so a limit it crossed just before blocking
+    /// does not interrupt the blocking call (gVisor's
+    /// TimerTest.RlimitCpuInheritedAcrossFork sets a soft limit of 0, then waits in
+    /// waitid, which must not end in EINTR). The same here: only a process with a thread
+    /// running guest code or being served.
     pub(crate) fn enforce_rlimit_cpu(&mut self) {
         let limited: Vec<(i32, (u64, u64))> = self
             .tgs
             .iter()
             .filter(|(_, g)| g.zombie.is_none() && g.rlimits[RLIMIT_CPU].0 != libc::RLIM_INFINITY)
+            .filter(|(_, g)| {
+                g.threads.iter().any(|t| {
+                    self.tasks
+                        .get(t)
+                        .is_some_and(|t| matches!(t.state, RunState::Running | RunState::Stopped))
+                })
+            })
             .map(|(&p, g)| (p, g.rlimits[RLIMIT_CPU]))
             .collect();
         for (pid, (soft, hard)) in limited {
@@ -354,6 +369,17 @@ mod tests {
         k.expire_timers();
         assert_eq!(pending(&k), Vec::<i32>::new());
         k.task_mut(t).cpu_base = 1000 * MS;
+        // Asleep in a blocking call: not checked (Linux's tick finds it not running).
+        let was = std::mem::replace(
+            &mut k.task_mut(t).state,
+            super::RunState::Parked(crate::kernel::task::Park {
+                keys: Vec::new(),
+                deadline: None,
+            }),
+        );
+        k.expire_timers();
+        assert_eq!(pending(&k), Vec::<i32>::new(), "not while it sleeps");
+        k.task_mut(t).state = was;
         k.expire_timers();
         assert_eq!(pending(&k), [libc::SIGXCPU]);
         // The soft limit moved a second on: nothing more until 2 s.
