@@ -431,12 +431,6 @@ pub(crate) fn lowest_priority() -> io::Result<()> {
     check(r as libc::c_long).map(drop)
 }
 
-/// Maps the `len` bytes of a shared file mapping at `at` in one call, as read faults
-/// would one page at a time (MADV_POPULATE_READ).
-pub(crate) fn populate_read(at: *mut u8, len: usize) -> io::Result<()> {
-    populate(at, len, libc::MADV_POPULATE_READ)
-}
-
 fn populate(at: *mut u8, len: usize, advice: i32) -> io::Result<()> {
     // SAFETY: the caller's range is of a mapping it owns; the advice changes no byte.
     let r = unsafe { libc::madvise(at.cast(), len, advice) };
