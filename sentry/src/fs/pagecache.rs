@@ -314,31 +314,6 @@ impl PageCaches {
         })
     }
 
-    /// The pieces of the `len` bytes of a cached file that follow its page at memory-file
-    /// offset `page`, cached now: what a mapping of the file that ends with that page maps
-    /// when it grows (mremap). None when `page` is no cached file's.
-    pub(crate) fn pages_after(&self, page: u64, len: u64) -> Option<Result<CachedPieces, Errno>> {
-        for c in self.by_inode.borrow().values() {
-            let mut c = c.borrow_mut();
-            let Some(next) = c
-                .extents
-                .iter()
-                .find(|(_, &(m, l))| (m..m + l).contains(&page))
-                .map(|(&f, &(m, _))| f + (page - m) + PAGE)
-            else {
-                continue;
-            };
-            let end = match next.checked_add(len) {
-                Some(end) if end <= MAX_FILE_END => end,
-                _ => return Some(Err(libc::EINVAL)),
-            };
-            return Some(c.populate(next, end).map(|()| CachedPieces {
-                pieces: c.pieces(next, len),
-            }));
-        }
-        None
-    }
-
     /// read(2) of inode `key` read `buf` at file offset `off`: the cached bytes there are
     /// the file's.
     pub(crate) fn overlay(&self, key: InodeKey, off: u64, buf: &mut [u8]) {

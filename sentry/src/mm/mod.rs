@@ -113,21 +113,13 @@ impl Vma {
 }
 
 /// How an mremap may place its result: `MREMAP_MAYMOVE`, `MREMAP_FIXED`'s address,
-/// `MREMAP_DONTUNMAP`; and where a growing mapping of a file finds the file's pages.
-#[derive(Clone, Copy, Default)]
-pub struct Remap<'a> {
+/// `MREMAP_DONTUNMAP`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Remap {
     pub may_move: bool,
     pub fixed: Option<u64>,
     pub dont_unmap: bool,
-    pub(crate) file_pages: Option<FilePagesAfter<'a>>,
 }
-
-/// What a growing mapping of a file maps past its end, as Linux: given the memory-file
-/// offset of the file's page the mapping ends with and a length, that many bytes of the
-/// file's pages after it, as memory-file pieces (offset, length) that follow each other
-/// (a reference of their own is the mapping's to take); None when the page is no cached
-/// file's (the growth gets fresh memory).
-pub(crate) type FilePagesAfter<'a> = &'a dyn Fn(u64, u64) -> Option<Result<Vec<(u64, u64)>, Errno>>;
 
 /// A guest errno as a positive number.
 pub(crate) type Errno = i32;
@@ -704,44 +696,17 @@ impl Mm {
     /// Maps the free range `tail` where a mapping grows, its entry `like` (at
     /// `like_start`) ending where the tail's pages follow on: shared anonymous memory
     /// maps its object's pages as far as the object goes and pages past its end after
-    /// them (SIGBUS, as Linux); a mapping of a cached file the file's pages that follow
-    /// (`file_pages`: a private one copy-on-write, past the file's end SIGBUS); anything
-    /// else fresh memory.
+    /// them (SIGBUS, as Linux); anything else fresh memory.
     fn grow_tail(
         &mut self,
         cx: &mut MmCtx,
         tail: GuestRange,
         like_start: u64,
         like: &Vma,
-        file_pages: Option<FilePagesAfter>,
     ) -> Result<(), Errno> {
         let Some(o) = like.shm else {
             if like.past_end {
                 return self.insert_past_end(cx, tail, like);
-            }
-            // The file's page the entry ends with: a private mapping's own pages may be
-            // copies, a shared one's are the file's.
-            let last = match like.file_pages {
-                Some(f) => Some(f),
-                None if like.shared => Some(like.off),
-                None => None,
-            }
-            .map(|f| f + (like.end - like_start) - PAGE);
-            if let Some(pieces) = last.zip(file_pages).and_then(|(l, f)| f(l, tail.len())) {
-                let mut at = tail.start();
-                for (off, l) in pieces? {
-                    cx.mf.inc_ref(off, l);
-                    let mut v = like.clone();
-                    v.end = at + l;
-                    v.off = off;
-                    if !like.shared {
-                        v.file_pages = Some(off);
-                        v.hold(cx.mf, at, true);
-                    }
-                    self.insert_entry(cx, at, v)?;
-                    at += l;
-                }
-                return Ok(());
             }
             self.insert_fresh(cx, tail, like.prot, like.shared, &like.name)?;
             self.vmas.get_mut(&tail.start()).expect("inserted").dontfork = like.dontfork;
@@ -1049,7 +1014,7 @@ impl Mm {
                 if self.is_free(tail.start(), tail.end()) {
                     let (s, v) = self.find(ext_end - PAGE).ok_or(libc::EFAULT)?;
                     let v = v.clone();
-                    self.grow_tail(cx, tail, s, &v, how.file_pages)?;
+                    self.grow_tail(cx, tail, s, &v)?;
                     return Ok(old);
                 }
             }
@@ -1064,7 +1029,7 @@ impl Mm {
             old_len,
             ext_end,
             table_range(dest, dest + new_len)?,
-            how,
+            false,
         )
     }
 
@@ -1101,7 +1066,7 @@ impl Mm {
                 table_range(d, d + new_len)?
             }
         };
-        self.move_range(cx, old, old_len, ext_end, dest, how)
+        self.move_range(cx, old, old_len, ext_end, dest, how.dont_unmap)
     }
 
     /// Checks the source of a move or growth, `[old, old + old_len)`, as Linux's
@@ -1121,11 +1086,10 @@ impl Mm {
     }
 
     /// Moves the pages of `[old, old + old_len)` (inside one mapping, which ends at
-    /// `ext_end`) to the free range `dest`, whose part past them the mapping grows into
-    /// (`grow_tail`). With an `old_len` of 0 (a shared mapping), `dest` maps the same
-    /// pages as the source from `old` on (as far as the source mapping goes), which
-    /// stays; with `how.dont_unmap` the source stays mapped: a shared one to the same
-    /// pages, a private one to fresh ones.
+    /// `ext_end`) to the free range `dest`, whose part past them gets fresh memory. With
+    /// an `old_len` of 0 (a shared mapping), `dest` maps the same pages as the source from
+    /// `old` on (as far as the source mapping goes), which stays; with `dont_unmap` the
+    /// source stays mapped: a shared one to the same pages, a private one to fresh ones.
     fn move_range(
         &mut self,
         cx: &mut MmCtx,
@@ -1133,9 +1097,8 @@ impl Mm {
         old_len: u64,
         ext_end: u64,
         dest: GuestRange,
-        how: Remap,
+        dont_unmap: bool,
     ) -> Result<u64, Errno> {
-        let dont_unmap = how.dont_unmap;
         let copy = old_len == 0;
         let keep = if copy {
             dest.len().min(ext_end - old)
@@ -1189,7 +1152,7 @@ impl Mm {
         if dest.len() > keep {
             let tail = table_range(dest.start() + keep, dest.end())?;
             let (k, v) = last.ok_or(libc::EFAULT)?;
-            self.grow_tail(cx, tail, k, &v, how.file_pages)?;
+            self.grow_tail(cx, tail, k, &v)?;
         }
         Ok(dest.start())
     }

@@ -236,14 +236,10 @@ pub(super) fn mremap(c: &mut SysCtx) -> Sys {
     if flags & !known != 0 {
         return err(libc::EINVAL);
     }
-    // A growing mapping of a cached file maps the file's pages that follow.
-    let caches = c.vfs().caches.clone();
-    let file_pages = |page, len| caches.pages_after(page, len).map(|r| r.map(|p| p.pieces));
     let how = Remap {
         may_move: flags & libc::MREMAP_MAYMOVE != 0,
         fixed: (flags & libc::MREMAP_FIXED != 0).then_some(new_addr),
         dont_unmap: flags & libc::MREMAP_DONTUNMAP != 0,
-        file_pages: Some(&file_pages),
     };
     let as_limit = limit(c, libc::RLIMIT_AS);
     ret(c
@@ -471,60 +467,6 @@ mod tests {
         k.page_cache_upkeep(libc::SYS_ftruncate as u64);
         assert!(!k.with_mm(t, |mm, cx| mm.fenced_at(cx.mf, a + p)));
         assert_eq!(k.get(t, a + p, 5), [0; 5]);
-    }
-
-    #[test]
-    fn a_growing_file_mapping_maps_the_file_s_following_pages() {
-        let root = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = [b'a', b'b', b'c'].iter().flat_map(|&c| [c; 4096]).collect();
-        std::fs::write(root.path().join("f"), &bytes).unwrap();
-        let mut k = kernel(root.path());
-        let t = k.test_process(0, 0);
-        let p = 4096u64;
-        let may = libc::MREMAP_MAYMOVE as u64;
-        // A private mapping of two pages, the second written (its copy), moved while it
-        // grows to three: the first page is the file's, the second the copy, the third
-        // the file's third page.
-        let (fd, a) = map_private_file(&mut k, t, "/f", 2);
-        k.put(t, a + p, b"dddd");
-        let dest = k
-            .call(t, libc::SYS_mmap, [0, 3 * p, 0, MAP, u64::MAX, 0])
-            .unwrap() as u64;
-        let fixed = may | libc::MREMAP_FIXED as u64;
-        let r = k.call(t, libc::SYS_mremap, [a, 2 * p, 3 * p, fixed, dest, 0]);
-        assert_eq!(r, Some(dest as i64));
-        assert_eq!(k.get(t, dest, 4), b"aaaa");
-        assert_eq!(k.get(t, dest + p, 4), b"dddd");
-        assert_eq!(k.get(t, dest + 2 * p, 4), b"cccc");
-        // A write to the new page is the mapping's own; grown past the file's end, the
-        // page there gets SIGBUS.
-        k.put(t, dest + 2 * p, b"own");
-        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), bytes);
-        let r = k.call(t, libc::SYS_mremap, [dest, 3 * p, 4 * p, may, 0, 0]);
-        let g = r.unwrap() as u64;
-        assert_eq!(k.get(t, g + 2 * p, 3), b"own");
-        assert!(k.with_mm(t, |mm, cx| mm.fenced_at(cx.mf, g + 3 * p)));
-        // A shared mapping grown maps the file's next page, and shares it.
-        let shared = libc::MAP_SHARED as u64;
-        let s = k
-            .call(t, libc::SYS_mmap, [0, p, RW, shared, fd, 0])
-            .unwrap() as u64;
-        let r = k.call(t, libc::SYS_mremap, [s, p, 2 * p, may, 0, 0]);
-        let s = r.unwrap() as u64;
-        assert_eq!(k.get(t, s + p, 4), b"bbbb");
-        k.put(t, s + p, b"BB");
-        assert_eq!(
-            k.call(
-                t,
-                libc::SYS_msync,
-                [s, 2 * p, libc::MS_SYNC as u64, 0, 0, 0]
-            ),
-            Some(0)
-        );
-        assert_eq!(
-            &std::fs::read(root.path().join("f")).unwrap()[4096..4099],
-            b"BBb"
-        );
     }
 
     #[test]
