@@ -210,10 +210,10 @@ fn raw_write(path: &Path, bytes: u64) -> Result<f64, String> {
 }
 
 /// Waits for the file systems to have written everything and forgotten what was
-/// removed (`sync`). This host mounts its root with `discard`: the journal commit after
-/// a large file's removal discards its blocks, and the next fsync waits for that (a
-/// restore right after removing 1 GiB came out 100 ms slower). Called after each
-/// removal of an image or a raw-write file, so that no timed step pays for an earlier one.
+/// removed (`sync`). This host mounts its root with `discard`, so a large file's removal
+/// leaves block discards behind that a later fsync may wait for (a precaution: by hand
+/// the effect did not stand out of this VM's noise). Called after each removal of an
+/// image or a raw-write file, so that no timed step pays for an earlier one.
 fn settle() {
     let _ = Command::new("sync").status();
 }
